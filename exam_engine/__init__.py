@@ -1,0 +1,1 @@
+"""exam_engine package."""

@@ -1,0 +1,44 @@
+"""The composition root: the only place that wires packages and resources together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from question_bank.api import PublishedItems
+
+from .clock import Clock, SystemClock
+from .config import Settings
+from .db import create_engine
+from .kv import KeyValue, MemoryKV, RedisKV
+from .services.auth import LoginThrottle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    kv: KeyValue
+    throttle: LoginThrottle
+    bank_cache: PublishedItems = field(default_factory=PublishedItems)
+
+    async def close(self) -> None:
+        await self.kv.close()
+        await self.engine.dispose()
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    engine = create_engine(settings.database_url)
+    kv: KeyValue = RedisKV(settings.redis_url) if settings.redis_url else MemoryKV()
+    return Services(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        kv=kv,
+        throttle=LoginThrottle(kv, settings.login_max_failures, settings.login_window_s),
+    )

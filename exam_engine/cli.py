@@ -1,0 +1,250 @@
+"""``exam-engine``: the operator's command line.
+
+Exit codes: 0 done, 1 refused (bad data, a rule said no), 2 usage or configuration error.
+Messages for people come in their language (``--lang`` or ``EXAM_LANG``, kk by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from .bootstrap import Services, build_services
+from .config import load_settings
+from .domain.actors import Actor, cli_actor
+from .errors import ConfigError, DomainError
+from .i18n import normalise_language, translate
+
+log = logging.getLogger("exam_engine")
+
+
+def _actor() -> Actor:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        user = str(os.getuid())
+    return cli_actor(user)
+
+
+def _print_error(error: DomainError, lang: str, as_json: bool) -> None:
+    if as_json:
+        from .web.http import error_body
+
+        print(json.dumps(error_body(error, lang), ensure_ascii=False, indent=2))
+        return
+    from .web.http import render_detail
+
+    print(translate(lang, error.msgid, **error.params), file=sys.stderr)
+    for d in error.details:
+        print("  - " + render_detail(lang, d), file=sys.stderr)
+
+
+async def _with_services(fn: Callable[[Services], Awaitable[int]], *, migrate: bool = False) -> int:
+    from .migrate import upgrade
+
+    services = build_services(load_settings())
+    try:
+        if migrate:
+            await upgrade(services.engine)
+        return await fn(services)
+    finally:
+        await services.close()
+
+
+def _run(args: argparse.Namespace, fn: Callable[[Services], Awaitable[int]], *, migrate: bool = False) -> int:
+    lang = normalise_language(getattr(args, "lang", None) or os.environ.get("EXAM_LANG"))
+    try:
+        return asyncio.run(_with_services(fn, migrate=migrate))
+    except DomainError as error:
+        _print_error(error, lang, getattr(args, "json", False))
+        return 1
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .migrate import current_revision
+
+    async def run(services: Services) -> int:
+        print(f"database schema at revision {await current_revision(services.engine)}")
+        return 0
+
+    return _run(args, run, migrate=True)
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from .services.users import add_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+
+    async def run(services: Services) -> int:
+        async with services.engine.begin() as conn:
+            new = await add_user(conn, _actor(), login=args.login, full_name=args.name, role=args.role,
+                                 language=args.language, password=password, now=services.clock.now())
+        print(f"created {new.role} {new.login} (id {new.id})")
+        if new.one_time_password:
+            print(f"one-time password: {new.one_time_password}")
+        return 0
+
+    return _run(args, run)
+
+
+def cmd_user_reset(args: argparse.Namespace) -> int:
+    from .services.users import reset_password
+
+    async def run(services: Services) -> int:
+        async with services.engine.begin() as conn:
+            otp = await reset_password(conn, _actor(), args.login, now=services.clock.now())
+        print(f"one-time password for {args.login}: {otp}")
+        return 0
+
+    return _run(args, run)
+
+
+def cmd_discipline_add(args: argparse.Namespace) -> int:
+    from .services.catalog import add_discipline
+
+    async def run(services: Services) -> int:
+        async with services.engine.begin() as conn:
+            new_id = await add_discipline(conn, _actor(), code=args.code, name=args.name, credits=args.credits,
+                                          now=services.clock.now())
+        print(f"discipline {args.code} added (id {new_id})")
+        return 0
+
+    return _run(args, run)
+
+
+def cmd_session_add(args: argparse.Namespace) -> int:
+    from .services.catalog import add_exam_session
+
+    async def run(services: Services) -> int:
+        async with services.engine.begin() as conn:
+            new_id = await add_exam_session(conn, _actor(), code=args.code, name=args.name or args.code,
+                                            starts_on=args.starts_on, ends_on=args.ends_on, now=services.clock.now())
+        print(f"exam session {args.code} added (id {new_id})")
+        return 0
+
+    return _run(args, run)
+
+
+def cmd_contingent_import(args: argparse.Namespace) -> int:
+    from .services import contingent
+
+    data = Path(args.file).read_bytes()
+
+    async def run(services: Services) -> int:
+        rows = contingent.parse(data, args.file)
+        async with services.engine.begin() as conn:
+            report = await contingent.apply(conn, _actor(), rows, now=services.clock.now())
+        out: dict[str, Any] = {"faculties": report.faculties, "groups": report.groups,
+                               "existing_users": report.existing_users, "created_users": report.created_users}
+        if args.json:
+            print(json.dumps(out, ensure_ascii=False, indent=2))
+        else:
+            print(f"{len(report.created_users)} accounts created, {report.existing_users} already existed, "
+                  f"{report.groups} groups, {report.faculties} faculties")
+            for u in report.created_users:
+                print(f"  {u['login']}\t{u['role']}\t{u['one_time_password']}\t{u['full_name']}")
+        return 0
+
+    return _run(args, run)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    return serve(host=args.host, port=args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(host=args.host, port=args.port)
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-06-01") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exam-engine", description=__doc__.splitlines()[0])
+    parser.add_argument("--lang", choices=["kk", "ru"], help="language of messages (default: EXAM_LANG or kk)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.set_defaults(func=cmd_migrate)
+
+    for name, func, help_text in (("serve", cmd_serve, "run the server"),
+                                  ("demo", cmd_demo, "run the demo on the embedded default (SQLite under ./var)")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--host", default=None, help="bind address (default EXAM_HOST or 127.0.0.1)")
+        p.add_argument("--port", type=int, default=None, help="port (default EXAM_PORT or 8080)")
+        p.set_defaults(func=func)
+
+    user = sub.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("add", help="create an account (prints a one-time password)")
+    p.add_argument("login")
+    p.add_argument("--role", required=True)
+    p.add_argument("--name", required=True, help="full name")
+    p.add_argument("--language", default="kk", choices=["kk", "ru"])
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_user_add)
+    p = user.add_parser("reset-password", help="issue a new one-time password")
+    p.add_argument("login")
+    p.set_defaults(func=cmd_user_reset)
+
+    disc = sub.add_parser("discipline", help="disciplines").add_subparsers(dest="discipline_command", required=True)
+    p = disc.add_parser("add", help="add a discipline")
+    p.add_argument("code")
+    p.add_argument("--name", required=True)
+    p.add_argument("--credits", type=int)
+    p.set_defaults(func=cmd_discipline_add)
+
+    sess = sub.add_parser("session", help="exam sessions").add_subparsers(dest="session_command", required=True)
+    p = sess.add_parser("add", help="add an exam session (date range)")
+    p.add_argument("code")
+    p.add_argument("--name")
+    p.add_argument("--from", dest="starts_on", type=_date, required=True)
+    p.add_argument("--to", dest="ends_on", type=_date, required=True)
+    p.set_defaults(func=cmd_session_add)
+
+    cont = sub.add_parser("contingent", help="groups, students, teachers").add_subparsers(
+        dest="contingent_command", required=True)
+    p = cont.add_parser("import", help="import the semester's contingent from CSV or XLSX")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_contingent_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("EXAM_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"no such file: {error.filename}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

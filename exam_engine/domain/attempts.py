@@ -1,0 +1,206 @@
+"""The attempt life cycle as pure rules: states, deadlines, scoring, forms.
+
+::
+
+    in_progress ──submit──────────────────────► submitted ─┐
+        │                                                   ├─► (graded in the same step)
+        └──deadline passed (sweeper or any read)──► timed_out ┘
+    submitted | timed_out ──proctor "violation"──► annulled
+
+A completed attempt never goes back. Auto-submit and manual submit are the same
+finalisation; they differ only in who finished it and in the submit time (a
+timed-out attempt's submit time is always its deadline, however late the sweeper).
+Nothing here reads a clock: callers pass ``now``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Mapping, Sequence
+
+from ..errors import Conflict, DeadlinePassed, InvalidInput
+from ..i18n import N_
+
+
+class AttemptStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    TIMED_OUT = "timed_out"
+    ANNULLED = "annulled"
+
+
+class TimeoutPolicy(StrEnum):
+    # E1: not finished in time ⇒ "unsatisfactory" (the raw score is kept for the record).
+    UNSATISFACTORY = "unsatisfactory"
+    GRADE_SAVED = "grade_saved"
+
+
+class Result(StrEnum):
+    PASSED = "passed"
+    UNSATISFACTORY = "unsatisfactory"
+
+
+class FinishedBy(StrEnum):
+    STUDENT = "student"
+    DEADLINE = "deadline"
+    PROCTOR = "proctor"
+
+
+TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
+    AttemptStatus.IN_PROGRESS: frozenset({AttemptStatus.SUBMITTED, AttemptStatus.TIMED_OUT}),
+    AttemptStatus.SUBMITTED: frozenset({AttemptStatus.ANNULLED}),
+    AttemptStatus.TIMED_OUT: frozenset({AttemptStatus.ANNULLED}),
+    AttemptStatus.ANNULLED: frozenset(),
+}
+
+
+def check_transition(current: AttemptStatus, target: AttemptStatus) -> None:
+    if target not in TRANSITIONS[current]:
+        raise Conflict(
+            "illegal_transition",
+            N_("An attempt in state {current} cannot become {target}."),
+            current=str(current),
+            target=str(target),
+        )
+
+
+def compute_deadline(started_at: datetime, duration_s: int, extra_s: int, window_closes_at: datetime) -> datetime:
+    """``min(start + duration + extra time, window close)`` — fixed once, at start."""
+    return min(started_at + timedelta(seconds=duration_s + extra_s), window_closes_at)
+
+
+def check_can_start(now: datetime, opens_at: datetime, closes_at: datetime) -> None:
+    if now < opens_at:
+        raise Conflict("exam_not_open", N_("The exam opens at {opens_at}."), opens_at=opens_at.isoformat())
+    if now >= closes_at:
+        raise Conflict("exam_closed", N_("The exam window closed at {closes_at}."), closes_at=closes_at.isoformat())
+
+
+def is_expired(deadline_at: datetime, now: datetime, grace_s: float) -> bool:
+    """True once no more answers may arrive: the deadline plus the network grace."""
+    return now > deadline_at + timedelta(seconds=grace_s)
+
+
+def check_accepts_answers(status: AttemptStatus, deadline_at: datetime, now: datetime, grace_s: float) -> None:
+    if status is not AttemptStatus.IN_PROGRESS:
+        raise Conflict("attempt_finished", N_("This attempt is already finished."))
+    if is_expired(deadline_at, now, grace_s):
+        raise DeadlinePassed("deadline_passed", N_("Time is up: answers are no longer accepted."))
+
+
+def score_percent(correct: int, total: int) -> int:
+    """Percentage of correct answers, 0–100, rounded half up with integers only."""
+    if total <= 0:
+        raise ValueError("an attempt has at least one question")
+    if not 0 <= correct <= total:
+        raise ValueError("correct count out of range")
+    return (200 * correct + total) // (2 * total)
+
+
+def count_correct(keys: Mapping[int, int], choices: Mapping[int, int | None]) -> int:
+    """Number of positions whose chosen option is the key."""
+    return sum(1 for position, key in keys.items() if choices.get(position) == key)
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    status: AttemptStatus
+    submitted_at: datetime
+    finished_by: FinishedBy
+    correct_count: int
+    score: int
+    result: Result
+
+
+def grade(
+    *,
+    timed_out: bool,
+    deadline_at: datetime,
+    now: datetime,
+    keys: Mapping[int, int],
+    choices: Mapping[int, int | None],
+    pass_score: int,
+    policy: TimeoutPolicy,
+) -> Grade:
+    """Finalise an attempt: the one path for manual submit and auto-submit."""
+    correct = count_correct(keys, choices)
+    score = score_percent(correct, len(keys))
+    passed = score >= pass_score
+    if timed_out:
+        if policy is TimeoutPolicy.UNSATISFACTORY:
+            passed = False
+        return Grade(
+            status=AttemptStatus.TIMED_OUT,
+            submitted_at=deadline_at,
+            finished_by=FinishedBy.DEADLINE,
+            correct_count=correct,
+            score=score,
+            result=Result.PASSED if passed else Result.UNSATISFACTORY,
+        )
+    return Grade(
+        status=AttemptStatus.SUBMITTED,
+        submitted_at=min(now, deadline_at),
+        finished_by=FinishedBy.STUDENT,
+        correct_count=correct,
+        score=score,
+        result=Result.PASSED if passed else Result.UNSATISFACTORY,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceItem:
+    id: int
+    text: str
+    options: tuple[str, ...]
+    correct: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServedItem:
+    position: int
+    bank_item_id: int
+    text: str
+    options: tuple[str, ...]
+    key_index: int
+
+
+def build_form(pool: Sequence[SourceItem], count: int, rng: random.Random) -> list[ServedItem]:
+    """Draw ``count`` items, shuffle their order and each item's options.
+
+    The served order and text are frozen on the attempt by the caller.
+    """
+    if count > len(pool):
+        raise InvalidInput(
+            "bank_too_small",
+            N_("The bank has {available} questions but the exam needs {needed}."),
+            available=len(pool),
+            needed=count,
+        )
+    drawn = rng.sample(list(pool), count)
+    form: list[ServedItem] = []
+    for position, item in enumerate(drawn, start=1):
+        order = list(range(len(item.options)))
+        rng.shuffle(order)
+        form.append(
+            ServedItem(
+                position=position,
+                bank_item_id=item.id,
+                text=item.text,
+                options=tuple(item.options[i] for i in order),
+                key_index=order.index(item.correct),
+            )
+        )
+    return form
+
+
+def check_choice(choice: int | None, option_count: int) -> None:
+    if choice is not None and not 0 <= choice < option_count:
+        raise InvalidInput(
+            "invalid_choice",
+            N_("Choice {choice} does not exist: expected 0 to {last}."),
+            choice=choice,
+            last=option_count - 1,
+        )

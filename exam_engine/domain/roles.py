@@ -1,0 +1,82 @@
+"""Roles and the permission matrix, in one place (R2, R3, R4).
+
+Every protected action names a :class:`Permission`; every role lists what it may
+do. The technical system administrator operates the system but holds no
+permission that changes academic data (R3); a test walks the whole matrix.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Mapping
+
+
+class Role(StrEnum):
+    STUDENT = "student"
+    TEACHER = "teacher"
+    PROCTOR = "proctor"
+    QUALITY = "quality"
+    METHODOLOGIST = "methodologist"
+    DEPARTMENT_HEAD = "department_head"
+    FACULTY_HEAD = "faculty_head"
+    DEPUTY_HEAD = "deputy_head"
+    ACADEMIC_ADMIN = "academic_admin"
+    SYSADMIN = "sysadmin"
+
+
+class Permission(StrEnum):
+    # Sitting exams.
+    SIT_EXAM = "sit_exam"
+    # Operating the system (no academic data).
+    MANAGE_ACCOUNTS = "manage_accounts"
+    VIEW_HEALTH = "view_health"
+    # Academic data.
+    MANAGE_CATALOG = "manage_catalog"  # faculties, groups, disciplines, exam sessions, contingent
+    MANAGE_EXAMS = "manage_exams"
+    VIEW_EXAMS = "view_exams"
+    VIEW_RESULTS = "view_results"
+    MANAGE_BANKS = "manage_banks"
+    READ_BANK_CONTENT = "read_bank_content"
+    PROCTOR_REVIEW = "proctor_review"
+    VIEW_AUDIT = "view_audit"
+
+
+# Which permissions change academic data: sysadmin must hold none of them (R3).
+ACADEMIC_PERMISSIONS: frozenset[Permission] = frozenset(
+    {
+        Permission.MANAGE_CATALOG,
+        Permission.MANAGE_EXAMS,
+        Permission.MANAGE_BANKS,
+        Permission.PROCTOR_REVIEW,
+        Permission.SIT_EXAM,
+        Permission.MANAGE_ACCOUNTS,
+    }
+)
+
+MATRIX: Mapping[Role, frozenset[Permission]] = {
+    Role.STUDENT: frozenset({Permission.SIT_EXAM}),
+    Role.TEACHER: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
+    Role.PROCTOR: frozenset({Permission.VIEW_EXAMS, Permission.PROCTOR_REVIEW}),
+    Role.QUALITY: frozenset(
+        {Permission.VIEW_EXAMS, Permission.VIEW_RESULTS, Permission.MANAGE_BANKS, Permission.READ_BANK_CONTENT,
+         Permission.VIEW_AUDIT}
+    ),
+    Role.METHODOLOGIST: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
+    Role.DEPARTMENT_HEAD: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
+    Role.FACULTY_HEAD: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
+    Role.DEPUTY_HEAD: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS, Permission.VIEW_AUDIT}),
+    Role.ACADEMIC_ADMIN: frozenset(
+        {Permission.MANAGE_ACCOUNTS, Permission.MANAGE_CATALOG, Permission.MANAGE_EXAMS, Permission.VIEW_EXAMS,
+         Permission.VIEW_RESULTS, Permission.READ_BANK_CONTENT, Permission.MANAGE_BANKS, Permission.VIEW_AUDIT}
+    ),
+    # Operates servers and sees health and the audit trail, but creates no academic accounts
+    # either: an account with a teacher's role would be a way around R3.
+    Role.SYSADMIN: frozenset({Permission.VIEW_HEALTH, Permission.VIEW_AUDIT}),
+}
+
+
+def allows(role: Role | str, permission: Permission) -> bool:
+    try:
+        return permission in MATRIX[Role(role)]
+    except ValueError:
+        return False

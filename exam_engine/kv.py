@@ -1,0 +1,94 @@
+"""Shared short-lived state (rate limits, throttles): Redis, or memory for one process.
+
+PostgreSQL stays the source of truth; everything kept here can be lost and
+rebuilt (losing Redis costs at most a re-login or a reset counter).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class KeyValue(Protocol):
+    async def hit(self, key: str, window_s: int) -> int:
+        """Count one event in a fixed window; return the count so far."""
+
+    async def count(self, key: str) -> int: ...
+
+    async def reset(self, key: str) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryKV:
+    """In-process twin of :class:`RedisKV` for the single-process embedded default."""
+
+    def __init__(self, monotonic: callable = time.monotonic) -> None:  # type: ignore[valid-type]
+        self._data: dict[str, tuple[int, float]] = {}
+        self._monotonic = monotonic
+
+    def _live(self, key: str) -> tuple[int, float] | None:
+        entry = self._data.get(key)
+        if entry and entry[1] <= self._monotonic():
+            del self._data[key]
+            return None
+        return entry
+
+    async def hit(self, key: str, window_s: int) -> int:
+        entry = self._live(key)
+        if entry is None:
+            entry = (0, self._monotonic() + window_s)
+        entry = (entry[0] + 1, entry[1])
+        self._data[key] = entry
+        if len(self._data) > 100_000:
+            for k in [k for k, (_, exp) in self._data.items() if exp <= self._monotonic()]:
+                del self._data[k]
+        return entry[0]
+
+    async def count(self, key: str) -> int:
+        entry = self._live(key)
+        return entry[0] if entry else 0
+
+    async def reset(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class RedisKV:
+    def __init__(self, url: str, prefix: str = "exam:") -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = prefix
+
+    async def hit(self, key: str, window_s: int) -> int:
+        k = self._prefix + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(k)
+            pipe.expire(k, window_s, nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def count(self, key: str) -> int:
+        value = await self._redis.get(self._prefix + key)
+        return int(value) if value else 0
+
+    async def reset(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()

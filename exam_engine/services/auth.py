@@ -1,0 +1,189 @@
+"""Sign-in, server-side sessions, throttling and password changes (R1, R5, R6).
+
+A session is a random token in an HttpOnly cookie; the database keeps only its
+SHA-256, its CSRF token and its expiry. Every sign-in creates a new session
+(no fixation); sign-out and password changes revoke sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.actors import Actor
+from ..domain.roles import Role
+from ..errors import InvalidInput, NotAuthenticated, TooManyRequests
+from ..i18n import N_, normalise_language
+from ..kv import KeyValue
+from ..security import passwords
+from ..tables import auth_sessions, users
+from .audit import record
+
+log = logging.getLogger(__name__)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    token: str
+    csrf_token: str
+    actor: Actor
+    must_change_password: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    actor: Actor
+    csrf_token: str
+    token_hash: str
+
+
+class LoginThrottle:
+    """Failures counted per (login, address) and per address.
+
+    Per (login, address) so that an attacker elsewhere cannot lock a student out
+    right before an exam; per address with a much higher bound, because a whole
+    classroom may sit behind one address. If the shared store is down, sign-in
+    still works (availability on exam day beats a counter).
+    """
+
+    def __init__(self, kv: KeyValue, max_failures: int, window_s: int, per_address_factor: int = 20) -> None:
+        self.kv = kv
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.per_address = max_failures * per_address_factor
+
+    @staticmethod
+    def _keys(login: str, ip: str | None) -> tuple[str, str]:
+        return f"login-fail:{login.lower()}|{ip or '-'}", f"login-fail-ip:{ip or '-'}"
+
+    async def check(self, login: str, ip: str | None) -> None:
+        pair, addr = self._keys(login, ip)
+        try:
+            blocked = await self.kv.count(pair) >= self.max_failures or await self.kv.count(addr) >= self.per_address
+        except Exception:  # noqa: BLE001 - a broken counter must not stop sign-in
+            log.warning("login throttle store unavailable; allowing sign-in attempt")
+            return
+        if blocked:
+            raise TooManyRequests(
+                "too_many_attempts",
+                N_("Too many failed sign-in attempts. Try again in {minutes} minutes."),
+                retry_after=self.window_s,
+                minutes=max(1, self.window_s // 60),
+            )
+
+    async def failed(self, login: str, ip: str | None) -> None:
+        pair, addr = self._keys(login, ip)
+        try:
+            await self.kv.hit(pair, self.window_s)
+            await self.kv.hit(addr, self.window_s)
+        except Exception:  # noqa: BLE001
+            log.warning("login throttle store unavailable; failure not counted")
+
+    async def succeeded(self, login: str, ip: str | None) -> None:
+        try:
+            await self.kv.reset(self._keys(login, ip)[0])
+        except Exception:  # noqa: BLE001
+            pass
+
+
+BAD_CREDENTIALS = ("bad_credentials", N_("Wrong login or password."))
+
+
+def _actor(row: object, ip: str | None) -> Actor:
+    return Actor(
+        user_id=row.id, login=row.login, role=Role(row.role), language=row.language,  # type: ignore[attr-defined]
+        full_name=row.full_name, ip=ip,  # type: ignore[attr-defined]
+    )
+
+
+async def sign_in(
+    conn: AsyncConnection, *, login: str, password: str, ip: str | None, user_agent: str | None,
+    now: datetime, ttl_s: int, throttle: LoginThrottle,
+) -> SignedIn | None:
+    """Sign in, or return ``None`` after recording the failure (the caller commits, then refuses)."""
+    await throttle.check(login, ip)
+    row = (await conn.execute(select(users).where(users.c.login == login))).first()
+    ok = await passwords.verify_password_async(row.password_hash if row else None, password)
+    if not ok or row is None or not row.is_active:
+        await throttle.failed(login, ip)
+        await record(conn, now, f"anon:{ip or '-'}", "auth.login_failed", f"login:{login[:64]}")
+        return None
+    await throttle.succeeded(login, ip)
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    await conn.execute(
+        auth_sessions.insert().values(
+            token_hash=token_hash(token), user_id=row.id, csrf_token=csrf, created_at=now,
+            expires_at=now + timedelta(seconds=ttl_s), ip=ip, user_agent=(user_agent or "")[:300],
+        )
+    )
+    actor = _actor(row, ip)
+    await record(conn, now, actor, "auth.login", f"user:{row.id}")
+    return SignedIn(token=token, csrf_token=csrf, actor=actor, must_change_password=bool(row.must_change_password))
+
+
+_SESSION_QUERY = (
+    select(
+        users.c.id, users.c.login, users.c.role, users.c.language, users.c.full_name,
+        auth_sessions.c.csrf_token, auth_sessions.c.expires_at,
+    )
+    .select_from(auth_sessions.join(users, users.c.id == auth_sessions.c.user_id))
+    .where(auth_sessions.c.token_hash == bindparam("th"))
+    .where(auth_sessions.c.revoked_at.is_(None))
+    .where(users.c.is_active.is_(True))
+)
+
+
+async def resolve_session(conn: AsyncConnection, token: str, now: datetime, ip: str | None) -> SessionInfo | None:
+    th = token_hash(token)
+    row = (await conn.execute(_SESSION_QUERY, {"th": th})).first()
+    if row is None or row.expires_at <= now:
+        return None
+    return SessionInfo(actor=_actor(row, ip), csrf_token=row.csrf_token, token_hash=th)
+
+
+async def sign_out(conn: AsyncConnection, th: str, now: datetime, actor: Actor) -> None:
+    await conn.execute(
+        update(auth_sessions).where(auth_sessions.c.token_hash == th).where(auth_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await record(conn, now, actor, "auth.logout", f"user:{actor.user_id}")
+
+
+async def change_password(
+    conn: AsyncConnection, actor: Actor, *, current: str, new: str, now: datetime, keep_session: str | None,
+) -> None:
+    row = (await conn.execute(select(users.c.password_hash).where(users.c.id == actor.user_id))).first()
+    if row is None or not await passwords.verify_password_async(row.password_hash, current):
+        raise InvalidInput("bad_current_password", N_("The current password is wrong."))
+    passwords.check_acceptable(new, login=actor.login)
+    new_hash = await passwords.hash_password_async(new)
+    await conn.execute(
+        update(users).where(users.c.id == actor.user_id)
+        .values(password_hash=new_hash, must_change_password=False, password_changed_at=now)
+    )
+    # Every other session of this person ends: a leaked password stops working everywhere (R5).
+    stmt = update(auth_sessions).where(auth_sessions.c.user_id == actor.user_id).where(
+        auth_sessions.c.revoked_at.is_(None))
+    if keep_session:
+        stmt = stmt.where(auth_sessions.c.token_hash != keep_session)
+    await conn.execute(stmt.values(revoked_at=now))
+    await record(conn, now, actor, "auth.password_changed", f"user:{actor.user_id}")
+
+
+async def set_language(conn: AsyncConnection, actor: Actor, language: str) -> str:
+    lang = normalise_language(language)
+    if lang != language:
+        raise InvalidInput("unsupported_language", N_("Language must be kk or ru."))
+    await conn.execute(update(users).where(users.c.id == actor.user_id).values(language=lang))
+    return lang

@@ -1,0 +1,44 @@
+"""Hard auto-submit: finalise every attempt whose deadline has passed.
+
+Runs in every server process (``SKIP LOCKED`` keeps them from grading the same
+attempt twice), once at start-up before the server accepts requests, then every
+``sweep_interval_s``. Each round opens its own transaction; a failed round is
+logged and retried, it never stops the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .bootstrap import Services
+from .services.attempts import sweep_expired
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_once(services: Services, *, batch: int = 500) -> int:
+    """Finalise everything overdue now; returns how many attempts were finalised."""
+    total = 0
+    while True:
+        async with services.engine.begin() as conn:
+            done = await sweep_expired(
+                conn, now=services.clock.now(), grace_s=services.settings.network_grace_s, limit=batch
+            )
+        total += done
+        if done < batch:
+            return total
+
+
+async def run_forever(services: Services) -> None:
+    interval = services.settings.sweep_interval_s
+    while True:
+        try:
+            done = await sweep_once(services)
+            if done:
+                log.info("sweeper finalised %d overdue attempts", done)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep sweeping after a transient failure
+            log.exception("sweeper round failed; retrying")
+        await asyncio.sleep(interval)

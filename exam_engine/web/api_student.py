@@ -1,0 +1,164 @@
+"""Sign-in and the student's exam routes under /api/v1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..domain.actors import Actor
+from ..errors import Conflict, NotAuthenticated
+from ..i18n import N_
+from ..services import attempts as attempt_service
+from ..services import auth
+from . import schemas as s
+from .http import (
+    SESSION,
+    SESSION_COOKIE,
+    endpoint,
+    error_response,
+    field,
+    json_response,
+    path_int,
+    path_uuid,
+    read_json,
+    request_language,
+    services_of,
+)
+
+
+def _me(actor: Actor) -> dict[str, Any]:
+    return {"id": actor.user_id, "login": actor.login, "full_name": actor.full_name, "role": actor.role,
+            "language": actor.language}
+
+
+@endpoint("GET", "/api/v1/time", summary="Server time, for the exam page's countdown", auth_required=False,
+          response_schema=s.TIME)
+async def server_time(request: web.Request, conn: Any, actor: None) -> dict:
+    return {"server_now": services_of(request).clock.now().isoformat()}
+
+
+@endpoint("POST", "/api/v1/auth/login", summary="Sign in; sets the session cookie and returns the CSRF token",
+          auth_required=False, request_schema=s.LOGIN, response_schema=s.SIGNED_IN,
+          errors=("bad_credentials", "too_many_attempts"))
+async def login(request: web.Request, conn: Any, actor: None) -> web.Response:
+    body = await read_json(request)
+    services = services_of(request)
+    login_name = field(body, "login", str)[:64]
+    password = field(body, "password", str)
+    signed = await auth.sign_in(
+        conn, login=login_name, password=password, ip=request.remote, user_agent=request.headers.get("User-Agent"),
+        now=services.clock.now(), ttl_s=services.settings.session_ttl_s, throttle=services.throttle,
+    )
+    if signed is None:
+        # The failure is recorded (committed by the wrapper); then refused.
+        code, msgid = auth.BAD_CREDENTIALS
+        return error_response(NotAuthenticated(code, msgid), request_language(request))
+    response = json_response({"user": _me(signed.actor), "csrf_token": signed.csrf_token,
+                              "must_change_password": signed.must_change_password})
+    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="Strict", path="/",
+                        secure=services.settings.cookie_secure, max_age=services.settings.session_ttl_s)
+    response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
+    return response
+
+
+@endpoint("POST", "/api/v1/auth/logout", summary="Sign out (revokes this session)", response_schema=s.OK)
+async def logout(request: web.Request, conn: Any, actor: Actor) -> web.Response:
+    await auth.sign_out(conn, request[SESSION].token_hash, services_of(request).clock.now(), actor)
+    response = json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@endpoint("GET", "/api/v1/me", summary="Who is signed in", response_schema=s.ME)
+async def me(request: web.Request, conn: Any, actor: Actor) -> dict:
+    return {"user": _me(actor), "csrf_token": request[SESSION].csrf_token}
+
+
+@endpoint("POST", "/api/v1/me/password", summary="Change my password (ends my other sessions)",
+          request_schema=s.PASSWORD_CHANGE, response_schema=s.OK,
+          errors=("bad_current_password", "password_too_short", "password_too_common"))
+async def change_password(request: web.Request, conn: Any, actor: Actor) -> dict:
+    body = await read_json(request)
+    await auth.change_password(conn, actor, current=field(body, "current", str), new=field(body, "new", str),
+                               now=services_of(request).clock.now(), keep_session=request[SESSION].token_hash)
+    return {"ok": True}
+
+
+@endpoint("PUT", "/api/v1/me/language", summary="Choose the interface language (kk or ru)",
+          request_schema=s.LANGUAGE, response_schema=s.LANGUAGE, errors=("unsupported_language",))
+async def set_language(request: web.Request, conn: Any, actor: Actor) -> web.Response:
+    body = await read_json(request)
+    lang = await auth.set_language(conn, actor, field(body, "language", str))
+    response = json_response({"language": lang})
+    response.set_cookie("lang", lang, samesite="Strict", path="/")
+    return response
+
+
+@endpoint("GET", "/api/v1/student/exams", summary="My exams and the state of my attempts",
+          response_schema=s.STUDENT_EXAMS)
+async def my_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
+    services = services_of(request)
+    return {"exams": await attempt_service.student_exams(conn, actor, now=services.clock.now()),
+            "server_now": services.clock.now().isoformat()}
+
+
+@endpoint("POST", "/api/v1/exams/{exam_id}/start", summary="Start the exam, or resume my attempt in progress",
+          request_schema=s.START, response_schema=s.ATTEMPT_VIEW,
+          errors=("retake_forbidden", "exam_not_open", "exam_closed", "exam_not_found", "language_unavailable"))
+async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
+    services = services_of(request)
+    body = await read_json(request)
+    language = field(body, "language", str, required=False, nullable=True)
+    now = services.clock.now()
+    attempt_id = await attempt_service.start(conn, actor, path_int(request, "exam_id"), language=language, now=now,
+                                             bank_cache=services.bank_cache)
+    return await attempt_service.view(conn, actor, attempt_id, now=now, grace_s=services.settings.network_grace_s)
+
+
+@endpoint("GET", "/api/v1/attempts/{attempt_id}", summary="My attempt: questions, saved answers, deadline",
+          response_schema=s.ATTEMPT_VIEW, errors=("attempt_not_found",))
+async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
+    services = services_of(request)
+    return await attempt_service.view(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
+                                      grace_s=services.settings.network_grace_s)
+
+
+@endpoint("PUT", "/api/v1/attempts/{attempt_id}/answers/{position}",
+          summary="Save one answer; replies after the commit with a receipt",
+          request_schema=s.ANSWER, response_schema=s.RECEIPT,
+          errors=("deadline_passed", "attempt_finished", "invalid_choice", "invalid_position", "invalid_seq"))
+async def save_answer(request: web.Request, conn: Any, actor: Actor) -> dict:
+    services = services_of(request)
+    body = await read_json(request)
+    choice = field(body, "choice", int, nullable=True)
+    seq = field(body, "seq", int)
+    receipt = await attempt_service.save_answer(
+        conn, actor, path_uuid(request, "attempt_id"), path_int(request, "position"), choice, seq,
+        now=services.clock.now(), grace_s=services.settings.network_grace_s,
+    )
+    return {
+        "attempt_id": str(receipt.attempt_id), "position": receipt.position, "choice": receipt.choice,
+        "seq": receipt.seq, "saved_at": receipt.saved_at.isoformat(), "applied": receipt.applied,
+        "digest": receipt.digest, "server_now": services.clock.now().isoformat(),
+    }
+
+
+@endpoint("POST", "/api/v1/attempts/{attempt_id}/submit", summary="Hand in; repeating returns the same result",
+          response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found",))
+async def submit(request: web.Request, conn: Any, actor: Actor) -> dict:
+    services = services_of(request)
+    return await attempt_service.submit(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
+                                        grace_s=services.settings.network_grace_s)
+
+
+@endpoint("GET", "/api/v1/attempts/{attempt_id}/result", summary="My result, the same day (E3)",
+          response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found", "result_not_ready"))
+async def result(request: web.Request, conn: Any, actor: Actor) -> dict:
+    services = services_of(request)
+    data = await attempt_service.view(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
+                                      grace_s=services.settings.network_grace_s)
+    summary = data["attempt"]
+    if summary["status"] == "in_progress":
+        raise Conflict("result_not_ready", N_("The attempt is still in progress."))
+    return summary

@@ -1,0 +1,86 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import text
+
+from .. import sweeper
+from ..bootstrap import Services
+from . import api_admin, api_student  # noqa: F401 - importing registers the routes
+from .http import ROUTES, SERVICES, errors_middleware, headers_middleware, json_response
+from .openapi import document
+
+log = logging.getLogger(__name__)
+
+SWEEPER_TASK = web.AppKey("sweeper_task", asyncio.Task)
+MAX_REQUEST_BYTES = 12 * 1024 * 1024
+
+INDEX_HTML = """<!doctype html>
+<html lang="kk"><head><meta charset="utf-8"><title>exam-engine</title></head>
+<body><main><h1>exam-engine</h1>
+<p>API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> · <a href="/healthz">/healthz</a></p>
+</main></body></html>"""
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    # Attempts that expired while the server was down are finalised before the first request.
+    done = await sweeper.sweep_once(services)
+    if done:
+        log.info("start-up sweep finalised %d attempts that expired while the server was down", done)
+    app[SWEEPER_TASK] = asyncio.create_task(sweeper.run_forever(services), name="deadline-sweeper")
+    yield
+    app[SWEEPER_TASK].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app[SWEEPER_TASK]
+    await services.close()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    checks = {"database": False, "shared_store": await services.kv.ping()}
+    try:
+        async with services.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = True
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        log.exception("readiness: database unreachable")
+    ready = all(checks.values())
+    return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(document())
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text=INDEX_HTML, content_type="text/html")
+
+
+def create_app(services: Services, *, run_sweeper: bool = True) -> web.Application:
+    app = web.Application(middlewares=[headers_middleware, errors_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app[SERVICES] = services
+    if run_sweeper:
+        app.cleanup_ctx.append(_lifecycle)
+    else:
+        async def _close(app: web.Application) -> None:
+            await services.close()
+
+        app.on_cleanup.append(_close)
+    for doc, handler in ROUTES:
+        app.router.add_route(doc.method, doc.path, handler)
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/", index)
+    return app

@@ -1,0 +1,245 @@
+"""HTTP plumbing shared by every route: auth, CSRF, transactions, errors, headers.
+
+A route is a coroutine ``(request, conn, actor) -> dict | web.Response`` wrapped by
+:func:`endpoint`. The wrapper opens one transaction, authenticates inside it,
+runs the handler, commits, and only then answers: an acknowledgement always
+means the data is committed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from ..bootstrap import Services
+from ..domain.actors import Actor
+from ..errors import DomainError, InvalidInput, NotAuthenticated, PermissionDenied, TooManyRequests
+from ..i18n import N_, normalise_language, translate
+from ..services import auth
+
+log = logging.getLogger(__name__)
+
+SERVICES = web.AppKey("services", Services)
+ACTOR = web.RequestKey("actor", Actor)
+SESSION = web.RequestKey("session", auth.SessionInfo)
+SESSION_COOKIE = "exam_session"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_JSON_BYTES = 64 * 1024
+
+
+def services_of(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_default, separators=(",", ":"))
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=dumps)
+
+
+def request_language(request: web.Request) -> str:
+    actor: Actor | None = request.get(ACTOR)
+    if actor is not None:
+        return actor.language
+    return normalise_language(request.query.get("lang") or request.cookies.get("lang")
+                              or request.headers.get("Accept-Language"))
+
+
+LOCATIONS = (
+    (("row", "column"), N_("Row {row}, column {column}: {message}")),
+    (("line", "question"), N_("Line {line}, question {question}: {message}")),
+    (("line",), N_("Line {line}: {message}")),
+    (("row",), N_("Row {row}: {message}")),
+)
+
+
+def render_detail(language: str, detail: dict[str, Any]) -> str:
+    """One problem's message, prefixed with where it is (row/column, line/question)."""
+    message = translate(language, detail["msgid"], **detail.get("params", {}))
+    for keys, msgid in LOCATIONS:
+        if all(detail.get(k) is not None for k in keys):
+            return translate(language, msgid, message=message, **{k: detail[k] for k in keys})
+    return message
+
+
+def error_body(error: DomainError, language: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": error.code, "message": translate(language, error.msgid, **error.params)}
+    if error.details:
+        body["details"] = [
+            {**{k: v for k, v in d.items() if k not in ("msgid", "params")}, "message": render_detail(language, d)}
+            for d in error.details
+        ]
+    return {"error": body}
+
+
+def error_response(error: DomainError, language: str) -> web.Response:
+    response = json_response(error_body(error, language), status=error.status)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    try:
+        return await handler(request)
+    except DomainError as error:
+        if isinstance(error, PermissionDenied):
+            log.warning("denied %s %s to %s: %s", request.method, request.path,
+                        getattr(request.get(ACTOR), "label", "anonymous"), error.code)
+        return error_response(error, request_language(request))
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
+            return json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)
+        raise
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                               "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'; object-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "geolocation=(), payment=(), usb=()",
+}
+
+
+@web.middleware
+async def headers_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    response = await handler(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/api/") or request.path.startswith("/exam"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def client_ip(request: web.Request) -> str | None:
+    return request.remote
+
+
+async def authenticate(conn: Any, request: web.Request, *, csrf: bool) -> auth.SessionInfo:
+    token = request.cookies.get(SESSION_COOKIE)
+    services = services_of(request)
+    info = await auth.resolve_session(conn, token, services.clock.now(), client_ip(request)) if token else None
+    if info is None:
+        raise NotAuthenticated("not_signed_in", N_("Please sign in."))
+    if csrf and request.method in UNSAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), info.csrf_token.encode()):
+            raise PermissionDenied("csrf_failed", N_("The form has expired; reload the page and try again."))
+    request[ACTOR] = info.actor
+    request[SESSION] = info
+    return info
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    method: str
+    path: str
+    summary: str
+    auth: bool
+    request_schema: dict | None
+    response_schema: dict | None
+    errors: tuple[str, ...]
+    status: int = 200
+
+
+ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = []
+
+
+def endpoint(
+    method: str, path: str, *, summary: str, auth_required: bool = True, request_schema: dict | None = None,
+    response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
+) -> Callable[[Handler], Handler]:
+    """Register an API route with its OpenAPI description (one place for both)."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            services = services_of(request)
+            async with services.engine.begin() as conn:
+                actor = (await authenticate(conn, request, csrf=True)).actor if auth_required else None
+                result = await handler(request, conn, actor)
+            if isinstance(result, web.StreamResponse):
+                return result
+            return json_response(result, status=status)
+
+        ROUTES.append((RouteDoc(method, path, summary, auth_required, request_schema, response_schema, errors, status),
+                       wrapped))
+        return handler
+
+    return decorate
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise InvalidInput("body_too_large", N_("The request is too large."))
+    raw = await request.read()
+    if len(raw) > MAX_JSON_BYTES:
+        raise InvalidInput("body_too_large", N_("The request is too large."))
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("invalid_json", N_("The request body is not valid JSON.")) from None
+    if not isinstance(body, dict):
+        raise InvalidInput("invalid_json", N_("The request body must be a JSON object."))
+    return body
+
+
+_TYPE_NAMES = {int: "integer", str: "string", bool: "boolean", list: "list", dict: "object"}
+
+
+def field(body: dict[str, Any], name: str, kind: type, *, required: bool = True, default: Any = None,
+          nullable: bool = False) -> Any:
+    """One body field of the expected type, or a precise 422 naming it."""
+    if name not in body:
+        if required:
+            raise InvalidInput("missing_field", N_("Field «{field}» is required."), field=name)
+        return default
+    value = body[name]
+    if value is None and nullable:
+        return None
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
+                           expected=_TYPE_NAMES.get(kind, kind.__name__))
+    return value
+
+
+def path_uuid(request: web.Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise InvalidInput("invalid_id", N_("«{value}» is not a valid identifier."),
+                           value=request.match_info[name][:64]) from None
+
+
+def path_int(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 12:
+        raise InvalidInput("invalid_id", N_("«{value}» is not a valid identifier."), value=raw[:64])
+    return int(raw)

@@ -1,0 +1,159 @@
+"""Storing bank versions and reading the items an exam draws from.
+
+The caller owns the transaction. A version is written whole (items and header in
+one transaction) or not at all, and a published version is never edited again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .model import Item
+from .tables import bank_items, bank_versions, banks
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    number: int
+    text: str
+    options: tuple[str, ...]
+    correct: int
+    topic: str | None
+    difficulty: int | None
+    twin_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    id: int
+    discipline_code: str
+    language: str
+    version: int
+    status: str
+    item_count: int
+    source_name: str | None
+    created_at: datetime
+    created_by: str
+    published_at: datetime | None
+
+
+class BankVersionNotFound(LookupError):
+    pass
+
+
+class BankVersionPublished(RuntimeError):
+    pass
+
+
+def content_digest(items: Sequence[Item]) -> str:
+    h = hashlib.sha256()
+    for it in items:
+        h.update(repr((it.text, it.options, it.correct, it.topic, it.difficulty, it.twin_key)).encode())
+    return h.hexdigest()
+
+
+async def _bank_id(conn: AsyncConnection, discipline_code: str, language: str, now: datetime) -> int:
+    row = (
+        await conn.execute(
+            select(banks.c.id).where(banks.c.discipline_code == discipline_code, banks.c.language == language)
+        )
+    ).first()
+    if row:
+        return int(row.id)
+    result = await conn.execute(
+        banks.insert().values(discipline_code=discipline_code, language=language, created_at=now).returning(banks.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def add_version(
+    conn: AsyncConnection, *, discipline_code: str, language: str, items: Sequence[Item], source_name: str | None,
+    created_by: str, now: datetime, publish: bool = False,
+) -> VersionInfo:
+    """Write a new version (the next number for this discipline and language)."""
+    bank_id = await _bank_id(conn, discipline_code, language, now)
+    last = (await conn.execute(select(func.max(bank_versions.c.version)).where(bank_versions.c.bank_id == bank_id))).scalar()
+    number = (last or 0) + 1
+    status = "published" if publish else "draft"
+    version_id = (
+        await conn.execute(
+            bank_versions.insert()
+            .values(
+                bank_id=bank_id, version=number, status=status, source_name=source_name,
+                source_sha256=content_digest(items), item_count=len(items), created_at=now, created_by=created_by,
+                published_at=now if publish else None, published_by=created_by if publish else None,
+            )
+            .returning(bank_versions.c.id)
+        )
+    ).scalar_one()
+    await conn.execute(
+        bank_items.insert(),
+        [
+            {
+                "bank_version_id": version_id, "number": i, "text": it.text, "options": list(it.options),
+                "correct": it.correct, "topic": it.topic, "difficulty": it.difficulty, "twin_key": it.twin_key,
+            }
+            for i, it in enumerate(items, start=1)
+        ],
+    )
+    return await get_version(conn, int(version_id))
+
+
+_VERSION_COLUMNS = (
+    bank_versions.c.id, banks.c.discipline_code, banks.c.language, bank_versions.c.version, bank_versions.c.status,
+    bank_versions.c.item_count, bank_versions.c.source_name, bank_versions.c.created_at, bank_versions.c.created_by,
+    bank_versions.c.published_at,
+)
+
+
+async def get_version(conn: AsyncConnection, version_id: int) -> VersionInfo:
+    row = (
+        await conn.execute(
+            select(*_VERSION_COLUMNS).select_from(bank_versions.join(banks)).where(bank_versions.c.id == version_id)
+        )
+    ).first()
+    if row is None:
+        raise BankVersionNotFound(version_id)
+    return VersionInfo(**row._mapping)
+
+
+async def list_versions(conn: AsyncConnection, discipline_code: str | None = None) -> list[VersionInfo]:
+    stmt = select(*_VERSION_COLUMNS).select_from(bank_versions.join(banks))
+    if discipline_code:
+        stmt = stmt.where(banks.c.discipline_code == discipline_code)
+    rows = await conn.execute(stmt.order_by(banks.c.discipline_code, banks.c.language, bank_versions.c.version))
+    return [VersionInfo(**r._mapping) for r in rows]
+
+
+async def publish_version(conn: AsyncConnection, version_id: int, *, by: str, now: datetime) -> VersionInfo:
+    info = await get_version(conn, version_id)
+    if info.status == "published":
+        raise BankVersionPublished(version_id)
+    await conn.execute(
+        update(bank_versions).where(bank_versions.c.id == version_id).values(
+            status="published", published_at=now, published_by=by)
+    )
+    return await get_version(conn, version_id)
+
+
+async def load_items(conn: AsyncConnection, version_id: int) -> list[StoredItem]:
+    rows = await conn.execute(
+        select(
+            bank_items.c.id, bank_items.c.number, bank_items.c.text, bank_items.c.options, bank_items.c.correct,
+            bank_items.c.topic, bank_items.c.difficulty, bank_items.c.twin_key,
+        ).where(bank_items.c.bank_version_id == version_id).order_by(bank_items.c.number)
+    )
+    return [
+        StoredItem(
+            id=r.id, number=r.number, text=r.text, options=tuple(r.options), correct=r.correct, topic=r.topic,
+            difficulty=r.difficulty, twin_key=r.twin_key,
+        )
+        for r in rows
+    ]
