@@ -165,6 +165,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port)
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from .web import app  # noqa: F401 - registers the routes
+    from .web.openapi import document
+
+    print(json.dumps(document(), ensure_ascii=False, indent=2))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -188,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("openapi", help="print the API's OpenAPI document (docs/openapi.json)")
+    p.set_defaults(func=cmd_openapi)
 
     for name, func, help_text in (("serve", cmd_serve, "run the server"),
                                   ("demo", cmd_demo, "run the demo on the embedded default (SQLite under ./var)")):
@@ -235,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("EXAM_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
