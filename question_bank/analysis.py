@@ -1,0 +1,180 @@
+"""Item analysis after an exam: difficulty, discrimination, option use, KR-20, flags.
+
+Forms are drawn from pools, so not every attempt saw every item: an item id missing
+from an attempt means "not presented", ``None`` means "presented, not answered"
+(scored wrong). Twins count as one item when the caller uses the twin key as the id
+(and both twins keep their options in the same order).
+
+* difficulty ``p``: share of presenting attempts that chose the key;
+* discrimination: point-biserial correlation of the item score with the *rest* score
+  (total minus this item), so an item does not correlate with itself;
+* miskeyed: in the upper group (top 27 % by total score) a distractor is chosen more
+  often than the key;
+* useless: nobody or everybody right, or negative discrimination;
+* KR-20 over the form; with drawn forms the item variances are weighted by how often
+  each item was presented and ``k`` is the mean form length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+UPPER_GROUP_SHARE = 0.27
+_NOT_SHOWN = -2
+_OMITTED = -1
+
+
+class Flag(StrEnum):
+    MISKEYED = "miskeyed"
+    NOBODY_CORRECT = "nobody_correct"
+    EVERYBODY_CORRECT = "everybody_correct"
+    NEGATIVE_DISCRIMINATION = "negative_discrimination"
+
+
+USELESS_FLAGS = frozenset({Flag.NOBODY_CORRECT, Flag.EVERYBODY_CORRECT, Flag.NEGATIVE_DISCRIMINATION})
+FLAG_MESSAGES: dict[Flag, str] = {
+    Flag.MISKEYED: "Possibly miskeyed: strong students prefer another option",
+    Flag.NOBODY_CORRECT: "Nobody answered correctly",
+    Flag.EVERYBODY_CORRECT: "Everybody answered correctly",
+    Flag.NEGATIVE_DISCRIMINATION: "Negative discrimination",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStats:
+    item_id: Hashable
+    key: int
+    attempts: int  # attempts the item was presented in
+    correct: int
+    difficulty: float | None
+    discrimination: float | None
+    option_counts: tuple[int, ...]
+    omitted: int
+    upper_counts: tuple[int, ...]  # option choices within the upper group
+    flags: tuple[Flag, ...]
+
+    @property
+    def miskeyed(self) -> bool:
+        return Flag.MISKEYED in self.flags
+
+    @property
+    def useless(self) -> bool:
+        return any(flag in USELESS_FLAGS for flag in self.flags)
+
+
+@dataclass(frozen=True, slots=True)
+class FormAnalysis:
+    items: tuple[ItemStats, ...]
+    attempts: int
+    mean_score: float | None
+    score_sd: float | None
+    kr20: float | None
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> float | None:
+    if x.size < 2 or x.std() == 0 or y.std() == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _choices(responses: Sequence[Mapping[Hashable, int | None]], ids: list[Hashable]) -> np.ndarray:
+    matrix = np.full((len(responses), len(ids)), _NOT_SHOWN, dtype=np.int64)
+    for row, attempt in enumerate(responses):
+        for col, item_id in enumerate(ids):
+            if item_id in attempt:
+                choice = attempt[item_id]
+                matrix[row, col] = _OMITTED if choice is None else int(choice)
+    return matrix
+
+
+def _item_stats(
+    item_id: Hashable, key: int, n_options: int, chosen: np.ndarray, totals: np.ndarray, upper_share: float
+) -> ItemStats:
+    shown = chosen != _NOT_SHOWN
+    picks = chosen[shown]
+    if (picks >= n_options).any() or (picks < _OMITTED).any():
+        raise ValueError(f"item {item_id!r}: a chosen option is outside 0..{n_options - 1}")
+    score = (picks == key).astype(float)
+    n = int(picks.size)
+    counts = tuple(int((picks == option).sum()) for option in range(n_options))
+    p = float(score.mean()) if n else None
+    discrimination = _correlation(score, totals[shown] - score)
+    group = max(1, math.ceil(upper_share * n)) if n else 0
+    order = np.lexsort((np.arange(n), -totals[shown]))[:group]
+    upper = tuple(int((picks[order] == option).sum()) for option in range(n_options))
+    flags: list[Flag] = []
+    if n and any(count > upper[key] for option, count in enumerate(upper) if option != key):
+        flags.append(Flag.MISKEYED)
+    if p == 0.0:
+        flags.append(Flag.NOBODY_CORRECT)
+    if p == 1.0:
+        flags.append(Flag.EVERYBODY_CORRECT)
+    if discrimination is not None and discrimination < 0:
+        flags.append(Flag.NEGATIVE_DISCRIMINATION)
+    return ItemStats(
+        item_id,
+        key,
+        n,
+        int(score.sum()),
+        p,
+        discrimination,
+        counts,
+        int((picks == _OMITTED).sum()),
+        upper,
+        tuple(flags),
+    )
+
+
+def _kr20(chosen: np.ndarray, keys: np.ndarray, totals: np.ndarray) -> float | None:
+    shown = chosen != _NOT_SHOWN
+    lengths = shown.sum(axis=1)
+    took = lengths > 0
+    if took.sum() < 2:
+        return None
+    k = float(lengths[took].mean())
+    variance = float(totals[took].var())
+    if k <= 1 or variance == 0:
+        return None
+    presented = shown[took].sum(axis=0)
+    correct = ((chosen == keys) & shown)[took].sum(axis=0)
+    seen = presented > 0
+    p = correct[seen] / presented[seen]
+    weights = presented[seen] / took.sum()
+    return k / (k - 1) * (1 - float((weights * p * (1 - p)).sum()) / variance)
+
+
+def analyse_items(
+    responses: Sequence[Mapping[Hashable, int | None]],
+    key: Mapping[Hashable, int],
+    *,
+    option_counts: Mapping[Hashable, int] | None = None,
+    upper_share: float = UPPER_GROUP_SHARE,
+) -> FormAnalysis:
+    """Analyse one exam. ``key`` lists the items (in report order) with their key index.
+
+    ``option_counts`` gives each item's number of options, so never-chosen options
+    still show as zero; without it the highest index seen is used.
+    """
+    ids = list(key)
+    chosen = _choices(responses, ids)
+    keys = np.array([key[i] for i in ids], dtype=np.int64)
+    totals = ((chosen == keys) & (chosen != _NOT_SHOWN)).sum(axis=1).astype(float) if ids else np.zeros(len(responses))
+    stats = []
+    for col, item_id in enumerate(ids):
+        seen_max = int(chosen[:, col].max()) if len(responses) else -1
+        n_options = (option_counts or {}).get(item_id) or max(seen_max, key[item_id]) + 1
+        stats.append(_item_stats(item_id, key[item_id], n_options, chosen[:, col], totals, upper_share))
+    took = (chosen != _NOT_SHOWN).any(axis=1) if ids else np.zeros(len(responses), dtype=bool)
+    scores = totals[took]
+    return FormAnalysis(
+        items=tuple(stats),
+        attempts=int(took.sum()),
+        mean_score=float(scores.mean()) if scores.size else None,
+        score_sd=float(scores.std()) if scores.size else None,
+        kr20=_kr20(chosen, keys, totals) if ids else None,
+    )

@@ -1,0 +1,125 @@
+"""The upload-time quality checks: drafts in, items and problems out.
+
+Every question is checked on its own (key, options, empty text), then against the
+rest of the bank and against items the upload is being added to. A question with an
+error never becomes an :class:`Item`, and the caller stores nothing while any error
+stands (all-or-nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from question_bank.formats.draft import DraftQuestion, ImportResult
+from question_bank.model import Item
+from question_bank.problems import Problem, ProblemCode, Severity, problem
+from question_bank.text import clean_label, clean_option, clean_text, comparison_key, exact_key
+
+# Below this many questions "the key is always in one place" is chance, not a pattern.
+MIN_ITEMS_FOR_POSITION_WARNING = 5
+
+
+def _option_problems(q: DraftQuestion, options: list[str], expected: int) -> list[Problem]:
+    found: list[Problem] = []
+    for index, (draft, text) in enumerate(zip(q.options, options, strict=True), start=1):
+        if not text:
+            found.append(problem(ProblemCode.EMPTY_OPTION, line=draft.line or q.line, question=q.number, option=index))
+    count = len(options)
+    if count < 2:
+        found.append(problem(ProblemCode.TOO_FEW_OPTIONS, line=q.line, question=q.number, count=count))
+    elif count < expected:
+        found.append(
+            problem(
+                ProblemCode.FEWER_OPTIONS_THAN_EXPECTED, line=q.line, question=q.number, count=count, expected=expected
+            )
+        )
+    keys = sum(o.correct for o in q.options)
+    if count and keys == 0:
+        found.append(problem(ProblemCode.NO_CORRECT_OPTION, line=q.line, question=q.number))
+    elif keys > 1:
+        found.append(problem(ProblemCode.SEVERAL_CORRECT_OPTIONS, line=q.line, question=q.number, count=keys))
+    exact: dict[str, int] = {}
+    folded: dict[str, int] = {}
+    for index, text in enumerate(options, start=1):
+        if not text:
+            continue
+        line = q.options[index - 1].line or q.line
+        key = exact_key(text)
+        if key in exact:
+            found.append(
+                problem(ProblemCode.DUPLICATE_OPTION, line=line, question=q.number, first=exact[key], second=index)
+            )
+        elif key.casefold() in folded:
+            found.append(
+                problem(
+                    ProblemCode.OPTIONS_DIFFER_ONLY_IN_CASE,
+                    line=line,
+                    question=q.number,
+                    first=folded[key.casefold()],
+                    second=index,
+                )
+            )
+        exact.setdefault(key, index)
+        folded.setdefault(key.casefold(), index)
+    return found
+
+
+def check_drafts(
+    result: ImportResult,
+    *,
+    default_topic: str | None,
+    default_difficulty: int | None,
+    expected_options: int,
+    existing: Sequence[Item] = (),
+) -> tuple[list[Item], list[Problem]]:
+    """Turn an importer's drafts into valid items plus every problem found."""
+    problems = list(result.problems)
+    items: list[Item] = []
+    seen: dict[str, DraftQuestion] = {}
+    existing_keys = {comparison_key(item.text) for item in existing}
+    topic_default = clean_label(default_topic)
+    for q in result.questions:
+        if not q.checkable:
+            continue
+        text = clean_text(q.text)
+        options = [clean_option(o.text) for o in q.options]
+        found = _option_problems(q, options, expected_options)
+        if not text:
+            found.append(problem(ProblemCode.EMPTY_QUESTION, line=q.line, question=q.number))
+        else:
+            key = comparison_key(text)
+            if key in seen:
+                other = seen[key]
+                found.append(
+                    problem(
+                        ProblemCode.DUPLICATE_QUESTION,
+                        line=q.line,
+                        question=q.number,
+                        other=other.number,
+                        other_line=other.line,
+                    )
+                )
+            elif key in existing_keys:
+                found.append(problem(ProblemCode.DUPLICATE_OF_EXISTING, line=q.line, question=q.number))
+            seen.setdefault(key, q)
+        problems.extend(found)
+        if any(p.severity is Severity.ERROR for p in found):
+            continue
+        items.append(
+            Item(
+                text=text,
+                options=tuple(options),
+                correct=next(i for i, o in enumerate(q.options) if o.correct),
+                topic=clean_label(q.topic) or topic_default,
+                difficulty=q.difficulty if q.difficulty is not None else default_difficulty,
+                source_line=q.line,
+                number=q.number,
+                twin_key=q.twin_key,
+            )
+        )
+    positions = {item.correct for item in items}
+    if not result.key_position_by_convention and len(items) >= MIN_ITEMS_FOR_POSITION_WARNING and len(positions) == 1:
+        problems.append(problem(ProblemCode.KEY_ALWAYS_SAME_POSITION, position=positions.pop() + 1))
+    if not result.questions and not any(p.severity is Severity.ERROR for p in problems):
+        problems.append(problem(ProblemCode.NO_QUESTIONS))
+    return items, problems

@@ -1,0 +1,1 @@
+"""Importers, one module per format, and format recognition (see :mod:`.detect`)."""

@@ -1,0 +1,62 @@
+"""Platonus markup inside a Word file: paragraphs become numbered lines.
+
+Reports count paragraphs (body and table cells, in reading order) because that is
+what the author can find in Word. A paragraph holding a picture, an embedded object or
+an equation is flagged: its content would silently vanish from the question.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+
+import docx
+from docx.document import Document
+from docx.opc.exceptions import PackageNotFoundError
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
+
+from question_bank.formats.draft import ImportResult
+from question_bank.formats.platonus import parse_platonus_lines
+from question_bank.problems import ProblemCode, problem
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_M = "http://schemas.openxmlformats.org/officeDocument/2006/math"
+_RICH = (f"{{{_W}}}drawing", f"{{{_W}}}pict", f"{{{_W}}}object", f"{{{_M}}}oMath")
+
+
+def _paragraphs(container: Document | _Cell) -> Iterator[Paragraph]:
+    for block in container.iter_inner_content():
+        if isinstance(block, Paragraph):
+            yield block
+        elif isinstance(block, Table):
+            seen: set[int] = set()
+            for row in block.rows:
+                for cell in row.cells:
+                    if id(cell._tc) in seen:  # merged cells repeat
+                        continue
+                    seen.add(id(cell._tc))
+                    yield from _paragraphs(cell)
+
+
+def _has_rich_content(paragraph: Paragraph) -> bool:
+    return any(next(paragraph._p.iter(tag), None) is not None for tag in _RICH)
+
+
+def import_platonus_docx(data: bytes) -> ImportResult:
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        result = ImportResult()
+        result.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="docx", reason=str(exc)[:200]))
+        return result
+    lines: list[tuple[int, str]] = []
+    flagged: set[int] = set()
+    for number, paragraph in enumerate(_paragraphs(document), start=1):
+        if _has_rich_content(paragraph):
+            flagged.add(number)
+        lines.extend((number, part) for part in paragraph.text.split("\n"))
+    result = parse_platonus_lines(lines, frozenset(flagged))
+    result.encoding = "docx"
+    return result

@@ -1,0 +1,126 @@
+"""The one entry point for uploads: bytes in, a report with items and problems out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from question_bank.checks import check_drafts
+from question_bank.formats.detect import ALIASES, IMPORTERS, OLE_MAGIC, BankFormat, detect_format, resolve_format
+from question_bank.model import Bank, Item
+from question_bank.problems import Problem, ProblemCode, Severity, problem
+
+DEFAULT_EXPECTED_OPTIONS = 5
+
+
+class UnknownFormatError(ValueError):
+    """An explicitly named format this product does not read (a usage error, CLI exit 2)."""
+
+    code = "unknown_format"
+    msgid = "Unknown format {format}; use one of: {known}"
+
+    def __init__(self, name: str) -> None:
+        self.params = {"format": name, "known": ", ".join(f.value for f in BankFormat)}
+        super().__init__(self.msgid.format(**self.params))
+
+
+@dataclass(frozen=True, slots=True)
+class ParseReport:
+    """Everything an upload produced. Store ``items`` only when ``accepted``."""
+
+    format: BankFormat | None
+    encoding: str | None
+    language: str
+    items: tuple[Item, ...]
+    problems: tuple[Problem, ...]
+    questions_found: int
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.WARNING)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors
+
+    def bank(self) -> Bank:
+        return Bank(language=self.language, items=self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format.value if self.format else None,
+            "encoding": self.encoding,
+            "language": self.language,
+            "accepted": self.accepted,
+            "counts": {
+                "questions": self.questions_found,
+                "valid": len(self.items),
+                "errors": len(self.errors),
+                "warnings": len(self.warnings),
+            },
+            "errors": [p.to_dict() for p in self.errors],
+            "warnings": [p.to_dict() for p in self.warnings],
+        }
+
+
+def _sort_key(p: Problem) -> tuple[int, int, int]:
+    return (p.line is not None, p.line or 0, p.question or 0)
+
+
+def parse_bank(
+    data: bytes,
+    *,
+    filename: str | None = None,
+    format: str | None = None,
+    language: str,
+    default_topic: str | None = None,
+    default_difficulty: int | None = None,
+    expected_options: int = DEFAULT_EXPECTED_OPTIONS,
+    existing: Sequence[Item] = (),
+) -> ParseReport:
+    """Read a bank file and check it.
+
+    ``format`` names the format (any alias in ``ALIASES``); ``None`` detects it.
+    ``existing`` holds items this upload is *added to*: a question already among them
+    is an error. For a re-upload that replaces a version, pass nothing and show
+    :func:`question_bank.diff.diff_items` instead.
+    Raises :class:`UnknownFormatError` for an unknown explicit format name.
+    """
+    if format is not None:
+        fmt = resolve_format(format, data)
+        if fmt is None:
+            raise UnknownFormatError(format)
+    elif data.startswith(OLE_MAGIC):
+        return _refused(ProblemCode.LEGACY_OFFICE_FILE, language)
+    else:
+        fmt = detect_format(data, filename)
+        if fmt is None:
+            return _refused(ProblemCode.FORMAT_NOT_RECOGNISED, language)
+    result = IMPORTERS[fmt](data)
+    items, problems = check_drafts(
+        result,
+        default_topic=default_topic,
+        default_difficulty=default_difficulty,
+        expected_options=expected_options,
+        existing=existing,
+    )
+    return ParseReport(
+        format=fmt,
+        encoding=result.encoding,
+        language=language,
+        items=tuple(items),
+        problems=tuple(sorted(problems, key=_sort_key)),
+        questions_found=len(result.questions),
+    )
+
+
+def _refused(code: ProblemCode, language: str) -> ParseReport:
+    return ParseReport(None, None, language, (), (problem(code),), 0)
+
+
+__all__ = ["ALIASES", "BankFormat", "ParseReport", "UnknownFormatError", "parse_bank"]

@@ -1,0 +1,135 @@
+"""What an upload report says: every problem as a stable code, an English msgid and params.
+
+The pure core never translates. The edges render a problem with
+``exam_engine.i18n.translate(lang, problem.msgid, **problem.params)``; the kk and ru
+text lives in ``question_bank/locale``. Errors refuse the whole upload (all-or-nothing),
+warnings never do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class ProblemCode(StrEnum):
+    # The file as a whole
+    UNREADABLE_FILE = "unreadable_file"
+    LEGACY_OFFICE_FILE = "legacy_office_file"
+    FORMAT_NOT_RECOGNISED = "format_not_recognised"
+    NO_QUESTIONS = "no_questions"
+    MIXED_ENCODING = "mixed_encoding"
+    # Structure
+    UNKNOWN_TAG = "unknown_tag"
+    TEXT_OUTSIDE_QUESTION = "text_outside_question"
+    SYNTAX_ERROR = "syntax_error"
+    UNCLOSED_ANSWERS = "unclosed_answers"
+    MISSING_BLANK_LINE = "missing_blank_line"
+    UNSUPPORTED_QUESTION_TYPE = "unsupported_question_type"
+    PARTIAL_CREDIT = "partial_credit"
+    UNSUPPORTED_CONTENT = "unsupported_content"
+    UNKNOWN_COLUMN = "unknown_column"
+    MISSING_COLUMN = "missing_column"
+    INVALID_KEY = "invalid_key"
+    INVALID_DIFFICULTY = "invalid_difficulty"
+    # One question
+    EMPTY_QUESTION = "empty_question"
+    EMPTY_OPTION = "empty_option"
+    NO_CORRECT_OPTION = "no_correct_option"
+    SEVERAL_CORRECT_OPTIONS = "several_correct_options"
+    TOO_FEW_OPTIONS = "too_few_options"
+    FEWER_OPTIONS_THAN_EXPECTED = "fewer_options_than_expected"
+    DUPLICATE_OPTION = "duplicate_option"
+    OPTIONS_DIFFER_ONLY_IN_CASE = "options_differ_only_in_case"
+    # The bank
+    DUPLICATE_QUESTION = "duplicate_question"
+    DUPLICATE_OF_EXISTING = "duplicate_of_existing"
+    KEY_ALWAYS_SAME_POSITION = "key_always_same_position"
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+# code -> (severity, English msgid). The msgid is also the gettext key.
+MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
+    ProblemCode.UNREADABLE_FILE: (E, "The file cannot be read as {format}: {reason}"),
+    ProblemCode.LEGACY_OFFICE_FILE: (E, "This is an old .doc/.xls file; save it as .docx or .xlsx and upload again"),
+    ProblemCode.FORMAT_NOT_RECOGNISED: (
+        E,
+        "The file format was not recognised; name it explicitly (platonus, gift, aiken, moodle-xml, xlsx)",
+    ),
+    ProblemCode.NO_QUESTIONS: (E, "The file contains no questions"),
+    ProblemCode.MIXED_ENCODING: (
+        W,
+        "{count} lines are not in UTF-8 and were read as {encoding}; check their letters",
+    ),
+    ProblemCode.UNKNOWN_TAG: (E, "Unknown tag {tag}"),
+    ProblemCode.TEXT_OUTSIDE_QUESTION: (E, "Text outside any question: “{text}”"),
+    ProblemCode.SYNTAX_ERROR: (E, "Unexpected text “{detail}”"),
+    ProblemCode.UNCLOSED_ANSWERS: (E, "The list of answers is never closed"),
+    ProblemCode.MISSING_BLANK_LINE: (E, "Questions must be separated by a blank line"),
+    ProblemCode.UNSUPPORTED_QUESTION_TYPE: (
+        E,
+        "Question type {kind} is not supported; only single-answer multiple choice is",
+    ),
+    ProblemCode.PARTIAL_CREDIT: (
+        E,
+        "Option “{option}” gives partial credit ({fraction}%); an option is either right or wrong",
+    ),
+    ProblemCode.UNSUPPORTED_CONTENT: (E, "An image or formula cannot be imported; write it as text"),
+    ProblemCode.UNKNOWN_COLUMN: (E, "Unknown column “{column}”"),
+    ProblemCode.MISSING_COLUMN: (E, "Required column “{column}” is missing"),
+    ProblemCode.INVALID_KEY: (E, "The correct answer “{key}” does not name one of the options"),
+    ProblemCode.INVALID_DIFFICULTY: (E, "Difficulty “{value}” is not a whole number from 1 up"),
+    ProblemCode.EMPTY_QUESTION: (E, "The question has no text"),
+    ProblemCode.EMPTY_OPTION: (E, "Option {option} has no text"),
+    ProblemCode.NO_CORRECT_OPTION: (E, "The question has no correct option"),
+    ProblemCode.SEVERAL_CORRECT_OPTIONS: (E, "The question has {count} correct options; exactly one is allowed"),
+    ProblemCode.TOO_FEW_OPTIONS: (E, "The question has {count} options; at least 2 are needed"),
+    ProblemCode.FEWER_OPTIONS_THAN_EXPECTED: (W, "The question has {count} options; {expected} are expected"),
+    ProblemCode.DUPLICATE_OPTION: (E, "Options {first} and {second} are the same"),
+    ProblemCode.OPTIONS_DIFFER_ONLY_IN_CASE: (W, "Options {first} and {second} differ only in letter case"),
+    ProblemCode.DUPLICATE_QUESTION: (E, "The same question as question {other} (line {other_line})"),
+    ProblemCode.DUPLICATE_OF_EXISTING: (E, "The same question is already in the bank"),
+    ProblemCode.KEY_ALWAYS_SAME_POSITION: (
+        W,
+        "The correct option is always option {position}; students may guess the pattern",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding of an upload check, located by line (or paragraph/row) and question number."""
+
+    code: ProblemCode
+    severity: Severity
+    msgid: str
+    params: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+    question: int | None = None
+
+    def english(self) -> str:
+        """The untranslated message, for logs."""
+        return self.msgid.format(**self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": str(self.code),
+            "severity": str(self.severity),
+            "msgid": self.msgid,
+            "params": dict(self.params),
+            "line": self.line,
+            "question": self.question,
+        }
+
+
+def problem(code: ProblemCode, *, line: int | None = None, question: int | None = None, **params: Any) -> Problem:
+    """Build a problem with its fixed severity and msgid."""
+    severity, msgid = MESSAGES[code]
+    return Problem(code, severity, msgid, params, line, question)
