@@ -1,0 +1,141 @@
+"""Every threshold of the proctoring core, in one frozen value with defaults.
+
+Operators tune these with ``exam-engine proctor analyze`` on their own cameras; the
+defaults were measured on the fixture set in ``tests/unit/proctor`` and are written
+down there with the reason for each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from proctor.kinds import FlagKind, Severity
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    """How episodes of one kind become flags and how much they weigh in the risk.
+
+    An episode shorter than ``min_seconds`` is not a flag (a glance away, a blink of
+    the tab). Severity is the highest of ``base``, the level its duration reached
+    (``medium_seconds`` / ``high_seconds``) and the level its repetition reached (the
+    n-th episode of the kind in the attempt, ``medium_repeat`` / ``high_repeat``).
+    ``None`` disables a threshold.
+    """
+
+    base: Severity
+    weight: float
+    min_seconds: float = 0.0
+    medium_seconds: float | None = None
+    high_seconds: float | None = None
+    medium_repeat: int | None = None
+    high_repeat: int | None = None
+
+
+def _default_rules() -> Mapping[FlagKind, FlagRule]:
+    low, medium, high = Severity.LOW, Severity.MEDIUM, Severity.HIGH
+    k = FlagKind
+    rules = {
+        k.NO_FACE: FlagRule(low, 3, medium_seconds=15, high_seconds=60, high_repeat=10),
+        k.SEVERAL_FACES: FlagRule(medium, 5, high_seconds=10, high_repeat=3),
+        k.IDENTITY_MISMATCH: FlagRule(medium, 8, high_seconds=10, high_repeat=2),
+        k.HEAD_TURNED: FlagRule(low, 1, min_seconds=10, medium_seconds=30, high_seconds=120),
+        k.CAMERA_DARK: FlagRule(low, 2, medium_seconds=30, high_seconds=120),
+        k.CAMERA_COVERED: FlagRule(medium, 4, high_seconds=30),
+        k.CAMERA_FROZEN: FlagRule(medium, 5, min_seconds=10, high_seconds=30),
+        k.CAMERA_REPLAYED: FlagRule(high, 6),
+        k.LOUD_NOISE: FlagRule(low, 1, medium_seconds=10, high_seconds=30, medium_repeat=5),
+        k.TAB_HIDDEN: FlagRule(low, 3, medium_seconds=5, high_seconds=30, medium_repeat=3, high_repeat=6),
+        k.WINDOW_BLUR: FlagRule(low, 2, min_seconds=2, medium_seconds=10, high_seconds=60, medium_repeat=5),
+        k.FULLSCREEN_EXIT: FlagRule(low, 2, medium_seconds=10, high_seconds=60, medium_repeat=3),
+        k.PASTE: FlagRule(medium, 3, high_repeat=3),
+        k.COPY: FlagRule(medium, 3, high_repeat=3),
+        k.PRINT: FlagRule(high, 5),
+        k.CONTEXT_MENU: FlagRule(low, 1, medium_repeat=5),
+        k.CAMERA_LOST: FlagRule(medium, 4, high_seconds=30, high_repeat=3),
+        k.SCREEN_SHARE_STOPPED: FlagRule(medium, 4, high_seconds=30, high_repeat=3),
+        k.SECOND_MONITOR: FlagRule(high, 5),
+        k.SECOND_TAB: FlagRule(high, 5),
+        k.DEVTOOLS_RESIZE: FlagRule(medium, 3, high_repeat=3),
+        k.PAGE_RELOAD: FlagRule(low, 1, medium_repeat=3, high_repeat=6),
+        k.OTHER_APPLICATION_ON_SCREEN: FlagRule(medium, 4, high_seconds=20, high_repeat=3),
+    }
+    return MappingProxyType(rules)
+
+
+@dataclass(frozen=True)
+class ProctorSettings:
+    """Thresholds for frame analysis, flag rules and the risk score."""
+
+    # -- face detection -------------------------------------------------------
+    detector: str = "auto"
+    """``auto`` (YuNet .onnx if ``yunet_model_path`` is set, else ``yuface``, else
+    Haar), or force one of ``yunet`` / ``yuface`` / ``haar``."""
+    yunet_model_path: str | None = None
+    face_min_confidence: float = 0.6
+    """yuface scores faces 0–1; faces in our fixtures score ≥ 0.85, texture false
+    positives (Hubble deep field) 0.53–0.59."""
+    face_min_side_px: int = 24
+    detect_max_side_px: int = 640
+    """Larger frames are downscaled before detection (the detector's input size)."""
+
+    # -- identity -------------------------------------------------------------
+    identity_same_max_distance: float = 0.5
+    identity_different_min_distance: float = 0.6
+    """dlib's published threshold is 0.6; several reports show smaller distances
+    between different East-Asian faces, so "same" needs ≤ 0.5 and the band between
+    is reported as unknown rather than guessed."""
+    identity_min_face_px: int = 50
+    identity_every_n_frames: int = 3
+    """Scheduling hint for the caller: identity costs ~60 ms a face on one core."""
+
+    # -- head pose ------------------------------------------------------------
+    head_turn_max_yaw_deg: float = 30.0
+    nose_depth_ratio: float = 0.55
+    """Nose-tip depth over eye distance of an average face, for the yaw estimate."""
+
+    # -- picture quality --------------------------------------------------------
+    dark_max_mean: float = 40.0
+    covered_max_std: float = 6.0
+
+    # -- frozen / replayed camera ---------------------------------------------
+    still_max_mean_abs_diff: float = 0.1
+    """Mean absolute difference (0–255) between 80×60 grey thumbnails under which
+    two frames count as the same picture. Measured: the same JPEG twice gives 0;
+    sensor noise alone on a perfectly still scene 0.15–0.35; a 1-pixel move ≥ 2.8."""
+    replay_window_frames: int = 60
+
+    # -- microphone -----------------------------------------------------------
+    noise_min_dbfs: float = -25.0
+    noise_min_seconds: float = 3.0
+    noise_max_gap_seconds: float = 2.5
+
+    # -- screenshots ----------------------------------------------------------
+    screen_background_bgr: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (245, 245, 245))
+    screen_marker_bgr: tuple[int, int, int] = (253, 110, 13)
+    """The exam page's background colours and the accent colour of its header bar
+    (BGR); they must follow the exam page's stylesheet."""
+    screen_colour_tolerance: int = 24
+    screen_min_background_share: float = 0.5
+    screen_min_marker_share: float = 0.01
+
+    # -- flags and risk -------------------------------------------------------
+    merge_gap_seconds: float = 12.0
+    """Findings of one kind further apart than this are separate episodes (frames
+    arrive every ~5 s, so one lost frame does not split an episode)."""
+    event_merge_gap_seconds: float = 3.0
+    """Browser events of one kind closer than this are one episode (a burst of
+    pastes is one flag with a count, not ten flags)."""
+    rules: Mapping[FlagKind, FlagRule] = field(default_factory=_default_rules)
+    severity_factor: Mapping[Severity, float] = field(
+        default_factory=lambda: MappingProxyType(
+            {Severity.LOW: 1.0, Severity.MEDIUM: 3.0, Severity.HIGH: 9.0}
+        )
+    )
+    risk_scale: float = 40.0
+    """Raw risk (Σ weight × severity factor) at which the score reaches 63 of 100."""
+
+    def rule(self, kind: FlagKind) -> FlagRule:
+        return self.rules[kind]
