@@ -401,6 +401,50 @@ async def finalise(
     return len(rows)
 
 
+_LAST_EVENT_VERSION = select(outbox.c.version).where(
+    outbox.c.topic == RESULT_TOPIC, outbox.c.key == bindparam("key")
+).order_by(outbox.c.version.desc()).limit(1)
+
+
+async def annul(
+    conn: AsyncConnection, attempt_id: uuid.UUID, *, actor: Actor | str, reason: str, now: datetime,
+) -> bool:
+    """A proctor's "violation" decision: the attempt becomes unsatisfactory (annulled).
+
+    Idempotent: annulling an annulled attempt changes nothing and returns False. The
+    journal learns of it through a new, higher version of the attempt's result event.
+    """
+    if not reason.strip():
+        raise InvalidInput("reason_required", N_("Give the reason."))
+    row = (await conn.execute(
+        select(attempts, users.c.login, disciplines.c.code.label("discipline_code"))
+        .select_from(attempts.join(users, users.c.id == attempts.c.student_id)
+                     .join(disciplines, disciplines.c.id == attempts.c.discipline_id))
+        .where(attempts.c.id == attempt_id).with_for_update(of=attempts)
+    )).first()
+    if row is None:
+        raise _not_found()
+    if row.status == AttemptStatus.ANNULLED:
+        return False
+    rules.check_transition(AttemptStatus(row.status), AttemptStatus.ANNULLED)
+    await conn.execute(update(attempts).where(attempts.c.id == attempt_id).values(
+        status=AttemptStatus.ANNULLED.value, result=rules.Result.UNSATISFACTORY.value))
+    last = (await conn.execute(_LAST_EVENT_VERSION, {"key": str(attempt_id)})).scalar() or 0
+    payload = {
+        "attempt_id": str(attempt_id), "exam_id": row.exam_id, "student_id": row.student_id,
+        "student_login": row.login, "discipline_code": row.discipline_code, "score": row.score,
+        "status": "annulled", "graded_at": now.isoformat(),
+        "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None, "version": last + 1,
+    }
+    await conn.execute(outbox.insert().values(topic=RESULT_TOPIC, key=str(attempt_id), version=last + 1,
+                                              payload=payload, created_at=now))
+    await record_many(conn, [audit_row(now, actor, "attempt.annulled", f"attempt:{attempt_id}",
+                                       {"status": row.status, "result": row.result},
+                                       {"status": AttemptStatus.ANNULLED.value, "result": "unsatisfactory",
+                                        "reason": reason})])
+    return True
+
+
 _EXPIRED = (
     select(attempts.c.id)
     .where(attempts.c.status == AttemptStatus.IN_PROGRESS.value)

@@ -301,3 +301,53 @@ async def test_errors_come_in_the_users_language(services):
     finally:
         await client.close()
     json.dumps(body)
+
+
+async def test_an_annulled_attempt_becomes_unsatisfactory_and_sends_a_newer_result_event(services):
+    from exam_engine.services.attempts import annul
+
+    world = await make_world(services)
+    client = await open_client(services)
+    try:
+        api = Api(client)
+        await api.login("student1")
+        _, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
+        attempt_id = uuid.UUID(started["attempt"]["id"])
+        for q in started["questions"]:
+            key = next(i for i, o in enumerate(q["options"]) if o.startswith("KEY"))
+            await api.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/{q['position']}", {"choice": key, "seq": 1})
+        _, result = await api.call("POST", f"/api/v1/attempts/{attempt_id}/submit")
+        assert result["result"] == "passed"
+        async with services.engine.begin() as conn:
+            assert await annul(conn, attempt_id, actor="user:proctor", reason="second person in frame",
+                               now=services.clock.now()) is True
+        async with services.engine.begin() as conn:
+            assert await annul(conn, attempt_id, actor="user:proctor", reason="again", now=services.clock.now()) is False
+        status, after = await api.call("GET", f"/api/v1/attempts/{attempt_id}/result")
+    finally:
+        await client.close()
+    assert status == 200 and after["status"] == "annulled" and after["result"] == "unsatisfactory"
+    assert after["score"] == 100  # the raw score stays on record
+    async with services.engine.connect() as conn:
+        events = (await conn.execute(select(outbox.c.version, outbox.c.payload).order_by(outbox.c.version))).all()
+    assert [(v, p["status"]) for v, p in events] == [(1, "passed"), (2, "annulled")]
+
+
+async def test_an_attempt_in_progress_cannot_be_annulled(services):
+    from exam_engine.errors import Conflict
+    from exam_engine.services.attempts import annul
+
+    world = await make_world(services)
+    client = await open_client(services)
+    try:
+        api = Api(client)
+        await api.login("student1")
+        _, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
+    finally:
+        await client.close()
+    import pytest
+
+    with pytest.raises(Conflict):
+        async with services.engine.begin() as conn:
+            await annul(conn, uuid.UUID(started["attempt"]["id"]), actor="user:proctor", reason="x",
+                        now=services.clock.now())
