@@ -32,6 +32,15 @@ class Services:
         await self.engine.dispose()
 
 
+def build_app(services: Services, *, run_sweeper: bool = True):  # type: ignore[no-untyped-def]
+    """The whole web application: the JSON API plus the pages of admin_ui."""
+    from admin_ui.pages import setup_pages
+
+    from .web.app import create_app
+
+    return create_app(services, run_sweeper=run_sweeper, extensions=[setup_pages])
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     engine = create_engine(settings.database_url)
     kv: KeyValue = RedisKV(settings.redis_url) if settings.redis_url else MemoryKV()

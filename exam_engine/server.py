@@ -25,7 +25,7 @@ async def check_schema(services: Services) -> None:
 
 
 async def make_app(settings: Settings) -> web.Application:
-    from .web.app import create_app
+    from .bootstrap import build_app
 
     services = build_services(settings)
     try:
@@ -33,7 +33,7 @@ async def make_app(settings: Settings) -> web.Application:
     except Exception:
         await services.close()
         raise
-    return create_app(services)
+    return build_app(services)
 
 
 def serve(*, host: str | None = None, port: int | None = None, settings: Settings | None = None) -> int:

@@ -8,11 +8,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from exam_engine.bootstrap import Services
+from exam_engine.bootstrap import Services, build_app
 from exam_engine.domain.actors import cli_actor
 from exam_engine.domain.roles import Role
 from exam_engine.services import catalog, users
-from exam_engine.web.app import create_app
 from question_bank import api as bank_api
 from question_bank.model import Item
 
@@ -47,7 +46,7 @@ async def make_user(services: Services, login: str, role: Role, *, language: str
 async def make_world(
     services: Services, *, students: int = 2, question_count: int = 5, bank_size: int = 10, duration_s: int = 1200,
     window_s: int = 8 * 3600, opens_in_s: int = -60, policy: str = "unsatisfactory", languages: tuple[str, ...] = ("kk",),
-    pass_score: int = 50, student_language: str = "kk",
+    pass_score: int = 50, student_language: str = "kk", requires_proctoring: bool = False,
 ) -> World:
     now = services.clock.now()
     logins = [f"student{i}" for i in range(1, students + 1)]
@@ -73,7 +72,7 @@ async def make_world(
             title="Law exam", discipline_code="LAW-101", session_code="S1", group_codes=["G1"],
             bank_versions=versions, question_count=question_count, duration_s=duration_s,
             opens_at=now + timedelta(seconds=opens_in_s), closes_at=now + timedelta(seconds=opens_in_s + window_s),
-            timeout_policy=policy, pass_score=pass_score,
+            timeout_policy=policy, pass_score=pass_score, requires_proctoring=requires_proctoring,
         ), now=now)
     return World(exam_id=exam_id, students=logins, bank_versions=versions, items=all_items)
 
@@ -105,7 +104,7 @@ class Api:
 async def open_client(services: Services, *, run_sweeper: bool = False) -> TestClient:
     from aiohttp import CookieJar
 
-    app = create_app(services, run_sweeper=run_sweeper)
+    app = build_app(services, run_sweeper=run_sweeper)
     client = TestClient(TestServer(app), cookie_jar=CookieJar(unsafe=True))
     await client.start_server()
     return client

@@ -15,12 +15,14 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
+METHOD_MAP = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 
 
 def extract(package: str) -> list[str]:
     seen: dict[str, None] = {}
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        ROOT / package, keywords={"N_": None}, method_map=[("**.py", "python")]
+        ROOT / package, keywords={"N_": None, "_": None}, method_map=METHOD_MAP,
+        options_map={"**/templates/**.html": {"extensions": "jinja2.ext.do"}},
     ):
         if isinstance(message, str) and message:
             seen.setdefault(message, None)

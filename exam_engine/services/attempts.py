@@ -477,7 +477,8 @@ async def student_exams(conn: AsyncConnection, actor: Actor, *, now: datetime) -
     stmt = (
         select(
             exams.c.id, exams.c.title, exams.c.opens_at, exams.c.closes_at, exams.c.duration_s,
-            exams.c.question_count, disciplines.c.code, disciplines.c.name, attempts.c.id.label("attempt_id"),
+            exams.c.question_count, exams.c.requires_proctoring, disciplines.c.code, disciplines.c.name,
+            attempts.c.id.label("attempt_id"),
             attempts.c.status, attempts.c.score, attempts.c.result, attempts.c.deadline_at,
         )
         .select_from(
@@ -498,7 +499,7 @@ async def student_exams(conn: AsyncConnection, actor: Actor, *, now: datetime) -
         out.append({
             "id": r.id, "title": r.title, "discipline": {"code": r.code, "name": r.name},
             "opens_at": r.opens_at.isoformat(), "closes_at": r.closes_at.isoformat(), "duration_s": r.duration_s,
-            "question_count": r.question_count,
+            "question_count": r.question_count, "requires_proctoring": r.requires_proctoring,
             "open_now": r.opens_at <= now < r.closes_at,
             "attempt": None if r.attempt_id is None else {
                 "id": str(r.attempt_id), "status": r.status, "deadline_at": r.deadline_at.isoformat(),

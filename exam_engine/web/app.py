@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 from sqlalchemy import text
@@ -67,7 +67,11 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=INDEX_HTML, content_type="text/html")
 
 
-def create_app(services: Services, *, run_sweeper: bool = True) -> web.Application:
+Extension = Callable[[web.Application], None]
+
+
+def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequence[Extension] = ()) -> web.Application:
+    """The JSON API, health checks and background tasks; ``extensions`` add pages (see bootstrap.build_app)."""
     app = web.Application(middlewares=[headers_middleware, errors_middleware], client_max_size=MAX_REQUEST_BYTES)
     app[SERVICES] = services
     if run_sweeper:
@@ -82,5 +86,8 @@ def create_app(services: Services, *, run_sweeper: bool = True) -> web.Applicati
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/", index)
+    for extend in extensions:
+        extend(app)
+    if not any(r.resource and r.resource.canonical == "/" for r in app.router.routes()):
+        app.router.add_get("/", index)
     return app

@@ -12,13 +12,17 @@ from babel.messages.extract import extract_from_dir
 from exam_engine.i18n import DOMAINS, LANGUAGES, catalog, normalise_language, translate
 
 
+METHOD_MAP = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
+
+
 def _msgids(package: str) -> set[str]:
+    """Every msgid marked N_() in the code or _() in the package's templates."""
     spec = importlib.util.find_spec(package)
     assert spec and spec.submodule_search_locations
     root = Path(next(iter(spec.submodule_search_locations)))
     return {
         message for _f, _l, message, _c, _x in extract_from_dir(
-            root, keywords={"N_": None}, method_map=[("**.py", "python")])
+            root, keywords={"N_": None, "_": None}, method_map=METHOD_MAP)
         if isinstance(message, str) and message
     }
 
@@ -27,9 +31,10 @@ def _fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+@pytest.mark.parametrize("package", ["exam_engine", "admin_ui"])
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_every_exam_engine_message_is_translated_with_the_same_placeholders(language):
-    ids = _msgids("exam_engine")
+def test_every_message_and_page_text_is_translated_with_the_same_placeholders(language, package):
+    ids = _msgids(package)
     assert len(ids) > 50
     translated = catalog(language)
     missing = sorted(m for m in ids if m not in translated)

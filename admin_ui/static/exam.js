@@ -1,0 +1,287 @@
+// The exam page. The server owns the clock and the result; this page only shows them.
+// - Remaining time = deadline_at - (local now + offset), where offset is re-measured from the
+//   server's own time; the local clock is never trusted on its own.
+// - Every answer is its own request with a growing sequence number. Answers wait in a queue
+//   (kept in localStorage, so a reload loses nothing) until the server's receipt arrives.
+// - When time runs out the queue is flushed and the attempt handed in; the server would
+//   finalise it at the deadline anyway.
+"use strict";
+
+(function () {
+  const config = JSON.parse(document.getElementById("exam-config").textContent);
+  const M = config.messages;
+  const $ = (id) => document.getElementById(id);
+  const fmt = (text, params) => text.replace(/\{(\w+)\}/g, (_, k) => (k in params ? params[k] : "{" + k + "}"));
+
+  let attempt = null;          // summary from the server
+  let questions = [];          // [{position, text, options, choice}]
+  let current = 0;             // index into questions
+  let offsetMs = 0;            // server time - local time
+  let seq = 0;                 // last sequence number used
+  let queue = {};              // position -> {choice, seq}
+  let lastReceipt = null;
+  let flushing = false;
+  let retryDelay = 1000;
+  let finished = false;
+  let warned5 = false, warned1 = false;
+
+  const storeKey = () => "exam-queue:" + attempt.id;
+
+  async function api(method, path, body) {
+    const response = await fetch("/api/v1" + path, {
+      method,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": config.csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    return { status: response.status, data };
+  }
+
+  function syncClock(serverNowIso, sentAt) {
+    const received = Date.now();
+    const midpoint = sentAt === undefined ? received : (sentAt + received) / 2;
+    offsetMs = Date.parse(serverNowIso) - midpoint;
+  }
+
+  const serverNow = () => Date.now() + offsetMs;
+
+  function persistQueue() {
+    try { localStorage.setItem(storeKey(), JSON.stringify({ seq, queue })); } catch (e) { /* private mode */ }
+  }
+
+  function restoreQueue() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(storeKey()) || "null");
+      if (saved) {
+        seq = Math.max(seq, saved.seq || 0);
+        for (const [pos, item] of Object.entries(saved.queue || {})) {
+          const q = questions.find((x) => x.position === Number(pos));
+          if (q && (q.seq === null || q.seq < item.seq)) { queue[pos] = item; q.choice = item.choice; }
+        }
+      }
+    } catch (e) { /* ignore a corrupt entry */ }
+  }
+
+  function pendingCount() { return Object.keys(queue).length; }
+
+  function showSaveState(offline) {
+    const el = $("save-status");
+    el.classList.toggle("offline", !!offline);
+    el.classList.toggle("pending", !offline && pendingCount() > 0);
+    if (offline) {
+      el.textContent = fmt(M.waiting, { count: pendingCount() });
+    } else if (pendingCount() > 0) {
+      el.textContent = M.saving;
+    } else if (lastReceipt) {
+      const t = new Date(lastReceipt.saved_at).toLocaleTimeString(config.language);
+      el.textContent = fmt(M.saved_at, { time: t, seq: lastReceipt.seq });
+    } else {
+      el.textContent = "";
+    }
+  }
+
+  async function flush() {
+    if (flushing) return;
+    flushing = true;
+    try {
+      while (pendingCount() > 0) {
+        const [pos, item] = Object.entries(queue)[0];
+        let result;
+        try {
+          const sentAt = Date.now();
+          result = await api("PUT", `/attempts/${attempt.id}/answers/${pos}`, { choice: item.choice, seq: item.seq });
+          if (result.data && result.data.server_now) syncClock(result.data.server_now, sentAt);
+        } catch (e) {
+          showSaveState(true);
+          setTimeout(flush, retryDelay);
+          retryDelay = Math.min(retryDelay * 2, 5000);
+          return;
+        }
+        retryDelay = 1000;
+        if (result.status === 200) {
+          lastReceipt = result.data;
+          if (queue[pos] && queue[pos].seq <= result.data.seq) delete queue[pos];
+          persistQueue();
+          showSaveState(false);
+        } else if (result.status === 409 || result.status === 404) {
+          // Finished or the deadline passed: nothing more will be accepted.
+          queue = {};
+          persistQueue();
+          return finish(true);
+        } else if (result.status === 401) {
+          window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
+          return;
+        } else {
+          delete queue[pos];  // a 422 will not get better by resending
+          persistQueue();
+          $("alert").textContent = fmt(M.error, { message: (result.data && result.data.error && result.data.error.message) || result.status });
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  function choose(position, choice) {
+    const q = questions.find((x) => x.position === position);
+    q.choice = choice;
+    seq += 1;
+    queue[position] = { choice, seq };
+    persistQueue();
+    renderMap();
+    showSaveState(false);
+    flush();
+  }
+
+  function renderMap() {
+    const ol = $("qmap");
+    ol.replaceChildren();
+    questions.forEach((q, i) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = String(i + 1);
+      const answered = q.choice !== null && q.choice !== undefined;
+      b.classList.toggle("answered", answered);
+      b.setAttribute("aria-label", fmt(M.question_label, { n: i + 1, state: answered ? M.answered : M.unanswered }));
+      if (i === current) b.setAttribute("aria-current", "step");
+      b.addEventListener("click", () => show(i, true));
+      li.appendChild(b);
+      ol.appendChild(li);
+    });
+  }
+
+  function show(index, focus) {
+    current = Math.max(0, Math.min(questions.length - 1, index));
+    const q = questions[current];
+    $("q-title").textContent = fmt(M.question_of, { n: current + 1, total: questions.length });
+    $("q-text").textContent = q.text;
+    $("q-legend").textContent = q.text;
+    const fs = $("q-options");
+    fs.querySelectorAll(".option").forEach((n) => n.remove());
+    q.options.forEach((text, i) => {
+      const label = document.createElement("label");
+      label.className = "option";
+      const input = document.createElement("input");
+      input.type = "radio";
+      input.name = "q" + q.position;
+      input.value = String(i);
+      input.checked = q.choice === i;
+      input.addEventListener("change", () => choose(q.position, i));
+      const span = document.createElement("span");
+      span.textContent = text;
+      label.append(input, span);
+      fs.appendChild(label);
+    });
+    $("prev").disabled = current === 0;
+    $("next").disabled = current === questions.length - 1;
+    renderMap();
+    if (focus) $("q-title").focus();
+  }
+
+  function tick() {
+    if (finished || !attempt) return;
+    const left = Math.max(0, Date.parse(attempt.deadline_at) - serverNow());
+    const s = Math.ceil(left / 1000);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    $("remaining").textContent = (h > 0 ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(sec).padStart(2, "0");
+    document.querySelector(".timer").classList.toggle("low", s <= 300);
+    if (s <= 300 && s > 60 && !warned5) { warned5 = true; $("alert").textContent = M.warn5; }
+    if (s <= 60 && s > 0 && !warned1) { warned1 = true; $("alert").textContent = M.warn1; }
+    if (left <= 0) finish(false);
+  }
+
+  async function finish(alreadyClosed) {
+    if (finished) return;
+    finished = true;
+    $("alert").textContent = M.time_up;
+    $("remaining").textContent = "0:00";
+    document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
+    if (!alreadyClosed) {
+      // Send what is still queued (the server accepts it within its network grace), then let the
+      // server close the attempt at its deadline: running out of time is not a hand-in (E1).
+      await flush();
+      for (let i = 0; i < 60; i++) {
+        await new Promise((ok) => setTimeout(ok, 1000));
+        try {
+          const r = await api("GET", `/attempts/${attempt.id}`);
+          if (r.status !== 200 || r.data.attempt.status !== "in_progress") break;
+        } catch (e) { /* offline: the server closes it at the deadline anyway */ }
+      }
+    }
+    try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
+    window.location = `/attempt/${attempt.id}/result`;
+  }
+
+  async function submitNow() {
+    const unanswered = questions.filter((q) => q.choice === null || q.choice === undefined).length;
+    $("confirm-text").textContent = fmt(M.confirm_submit, { count: unanswered });
+    const dialog = $("confirm-dialog");
+    dialog.showModal();
+    $("confirm-yes").onclick = async () => {
+      dialog.close();
+      await flush();
+      if (pendingCount() > 0) { showSaveState(true); return; }
+      finished = true;
+      const r = await api("POST", `/attempts/${attempt.id}/submit`);
+      if (r.status === 200 || r.status === 409) {
+        try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
+        window.location = `/attempt/${attempt.id}/result`;
+      } else {
+        finished = false;
+        $("alert").textContent = fmt(M.error, { message: (r.data && r.data.error && r.data.error.message) || r.status });
+      }
+    };
+    $("confirm-no").onclick = () => dialog.close();
+  }
+
+  async function resync() {
+    try {
+      const sentAt = Date.now();
+      const r = await api("GET", "/time");
+      if (r.status === 200) syncClock(r.data.server_now, sentAt);
+    } catch (e) { /* offline: keep the last offset */ }
+  }
+
+  async function start() {
+    const sentAt = Date.now();
+    const r = await api("POST", `/exams/${config.exam_id}/start`, {});
+    if (r.status !== 200) {
+      $("exam-loading").innerHTML = "";
+      const p = document.createElement("p");
+      p.className = "error";
+      p.setAttribute("role", "alert");
+      p.textContent = (r.data && r.data.error && r.data.error.message) || String(r.status);
+      $("exam-loading").appendChild(p);
+      return;
+    }
+    syncClock(r.data.attempt.server_now, sentAt);
+    attempt = r.data.attempt;
+    questions = r.data.questions;
+    if (attempt.status !== "in_progress") { window.location = `/attempt/${attempt.id}/result`; return; }
+    seq = Math.max(0, ...questions.map((q) => q.seq || 0));
+    restoreQueue();
+    $("exam-loading").hidden = true;
+    $("exam").hidden = false;
+    show(0, false);
+    showSaveState(false);
+    flush();
+    tick();
+    setInterval(tick, 250);
+    setInterval(resync, 30000);
+    window.addEventListener("online", flush);
+    window.addEventListener("beforeunload", (e) => { if (pendingCount() > 0 && !finished) { e.preventDefault(); e.returnValue = ""; } });
+  }
+
+  $("prev").addEventListener("click", () => show(current - 1, true));
+  $("next").addEventListener("click", () => show(current + 1, true));
+  $("submit").addEventListener("click", submitNow);
+  document.addEventListener("keydown", (e) => {
+    if (e.altKey && e.key === "ArrowRight") { show(current + 1, true); e.preventDefault(); }
+    if (e.altKey && e.key === "ArrowLeft") { show(current - 1, true); e.preventDefault(); }
+  });
+  start();
+})();

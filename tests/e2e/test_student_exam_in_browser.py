@@ -1,0 +1,145 @@
+"""A student sits an exam in real headless Chromium: camera check, answers, a network drop, hand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from exam_engine.services import catalog
+from exam_engine.tables import answers, attempts
+from tests.e2e.conftest import shot
+from tests.factories import ADMIN, PASSWORD, make_world, open_client
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
+
+
+async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(f"{base}/login")
+    await page.fill("#login", login)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit].primary")
+    await page.wait_for_url(f"{base}/student")
+
+
+async def _stored_answers(services, attempt_id: uuid.UUID) -> dict[int, int | None]:  # type: ignore[no-untyped-def]
+    async with services.engine.connect() as conn:
+        rows = await conn.execute(select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id))
+        return {r.position: r.choice for r in rows}
+
+
+async def test_a_student_answers_through_a_network_drop_and_hands_in(services, browser):
+    world = await make_world(services, students=1, question_count=5, duration_s=1200, requires_proctoring=True)
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 1100, "height": 900})
+    page = await context.new_page()
+    try:
+        await page.goto(f"{base}/login")
+        await shot(page, "login-kk")
+        await _login(page, base, "student1")
+        await shot(page, "student-home-kk")
+        await page.click("text=Емтиханды бастау")
+        await page.wait_for_url(f"{base}/exam/{world.exam_id}/check")
+        # The fake webcam shows a lit face: the camera check passes; consent unlocks the exam.
+        await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+        await page.wait_for_selector('#mic-state[data-ok="true"]', timeout=15000)
+        assert await page.is_disabled("#continue")
+        await page.check("#consent")
+        await shot(page, "pre-exam-check-kk")
+        await page.click("#continue")
+        await page.wait_for_url(f"{base}/exam/{world.exam_id}")
+        await page.wait_for_selector("#exam:not([hidden])")
+        async with services.engine.connect() as conn:
+            attempt_id = (await conn.execute(select(attempts.c.id))).scalar_one()
+
+        chosen: dict[int, int] = {}
+        async def answer(index: int) -> None:
+            await page.click(f"#qmap li:nth-child({index + 1}) button")
+            option = await page.query_selector_all("#q-options .option")
+            texts = [await o.inner_text() for o in option]
+            key = next(i for i, t in enumerate(texts) if t.startswith("KEY"))
+            await option[key].click()
+            chosen[index + 1] = key
+
+        await answer(0)
+        await answer(1)
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+        await shot(page, "exam-page-kk")
+        assert len(await _stored_answers(services, attempt_id)) == 2
+
+        await context.set_offline(True)
+        await answer(2)
+        await answer(3)
+        await page.wait_for_selector("#save-status.offline", timeout=10000)
+        await shot(page, "exam-offline-kk")
+        await asyncio.sleep(3)
+        assert len(await _stored_answers(services, attempt_id)) == 2  # nothing got through while offline
+        await context.set_offline(False)
+        # (Selectors, not wait_for_function: the page's CSP rightly forbids eval.)
+        await page.wait_for_selector("#save-status:not(.offline):not(.pending):has-text('№')", timeout=15000)
+        stored = await _stored_answers(services, attempt_id)
+        assert len(stored) == 4
+        # The served order of options is the page's order: the stored choices are the keys clicked.
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_url(f"{base}/attempt/{attempt_id}/result")
+        await page.wait_for_selector("#score")
+        assert (await page.inner_text("#score")).startswith("80")
+        await shot(page, "result-kk")
+        html = await page.content()
+        assert "KEY" not in html
+    finally:
+        await context.close()
+        await client.close()
+
+
+async def test_time_running_out_hands_the_attempt_in_automatically(services, browser):
+    world = await make_world(services, students=1, question_count=3, duration_s=8, student_language="ru")
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="ru-RU")
+    page = await context.new_page()
+    try:
+        await page.goto(f"{base}/login")
+        await _login(page, base, "student1")
+        await shot(page, "student-home-ru")
+        await page.goto(f"{base}/exam/{world.exam_id}")
+        await page.wait_for_selector("#exam:not([hidden])")
+        await page.click("#q-options .option >> nth=0")
+        await shot(page, "exam-page-ru")
+        # No hand-in: the page hands over by itself when the server's deadline passes.
+        await page.wait_for_url("**/result", timeout=20000)
+        await page.wait_for_selector("#verdict")
+        verdict = await page.inner_text("#verdict")
+        await shot(page, "result-timed-out-ru")
+    finally:
+        await context.close()
+        await client.close()
+    assert "неудовлетворительно" in verdict.lower()
+    async with services.engine.connect() as conn:
+        row = (await conn.execute(select(attempts.c.status, attempts.c.submitted_at, attempts.c.deadline_at))).one()
+    assert row.status == "timed_out" and row.submitted_at == row.deadline_at
+
+
+async def test_the_login_page_speaks_russian_when_asked(services, browser):
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="ru-RU", extra_http_headers={"Accept-Language": "ru"})
+    page = await context.new_page()
+    try:
+        await page.goto(f"{base}/login")
+        assert await page.inner_text("h1") == "Вход"
+        await shot(page, "login-ru")
+        await page.click("button[value=kk]")
+        await page.wait_for_url(f"{base}/login")
+        assert await page.inner_text("h1") == "Кіру"
+        await page.fill("#login", "nobody")
+        await page.fill("#password", "wrong password")
+        await page.click("button[type=submit].primary")
+        assert "Логин немесе құпиясөз қате." in await page.inner_text("#login-error")
+    finally:
+        await context.close()
+        await client.close()
