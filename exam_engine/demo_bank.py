@@ -1,55 +1,37 @@
-"""A small bilingual demo bank (twins share a key). The first option is the key."""
+"""The demo's bilingual bank, read from real Platonus files shipped with the package.
+
+``demo_data/bank_kk.txt`` and ``bank_ru.txt`` hold the same ten questions in the same
+order (``<question1>`` = difficulty 1, the first ``<variant>`` is the key), so they go
+through the same importer and checks as a department's upload. Platonus markup has no
+twin keys, so question *n* of both files gets the twin key ``demo-n``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from importlib import resources
+
 from question_bank.model import Item
+from question_bank.parse import parse_bank
 
-_PAIRS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
-    (("Қазақстан Республикасының Конституциясы қай жылы қабылданды?", "1995", "1991", "1993", "1998", "2000"),
-     ("В каком году принята Конституция Республики Казахстан?", "1995", "1991", "1993", "1998", "2000")),
-    (("Қазақстан Республикасының мемлекеттік тілі қандай?", "Қазақ тілі", "Орыс тілі", "Ағылшын тілі",
-      "Түрік тілі", "Қытай тілі"),
-     ("Какой язык является государственным в Республике Казахстан?", "Казахский язык", "Русский язык",
-      "Английский язык", "Турецкий язык", "Китайский язык")),
-    (("Қазақстан Республикасының астанасы қай қала?", "Астана", "Алматы", "Шымкент", "Қарағанды", "Ақтөбе"),
-     ("Какой город является столицей Республики Казахстан?", "Астана", "Алматы", "Шымкент", "Караганда",
-      "Актобе")),
-    (("Қылмыстық жауаптылық жалпы ереже бойынша қай жастан басталады?", "16 жас", "14 жас", "18 жас", "12 жас",
-      "21 жас"),
-     ("С какого возраста по общему правилу наступает уголовная ответственность?", "С 16 лет", "С 14 лет",
-      "С 18 лет", "С 12 лет", "С 21 года")),
-    (("Парламент неше палатадан тұрады?", "Екі", "Бір", "Үш", "Төрт", "Бес"),
-     ("Из скольких палат состоит Парламент?", "Из двух", "Из одной", "Из трёх", "Из четырёх", "Из пяти")),
-    (("Мемлекеттің басшысы кім?", "Президент", "Премьер-Министр", "Сенат төрағасы", "Мәжіліс төрағасы",
-      "Бас прокурор"),
-     ("Кто является главой государства?", "Президент", "Премьер-Министр", "Председатель Сената",
-      "Председатель Мажилиса", "Генеральный прокурор")),
-    (("Азаматтық құқық қабілеттілігі қашан пайда болады?", "Туған кезде", "16 жаста", "18 жаста",
-      "Мектеп бітіргенде", "Жұмысқа орналасқанда"),
-     ("Когда возникает гражданская правоспособность?", "В момент рождения", "В 16 лет", "В 18 лет",
-      "После окончания школы", "При трудоустройстве")),
-    (("Заңдарды кім қабылдайды?", "Парламент", "Үкімет", "Жоғарғы Сот", "Әкімдік", "Министрлік"),
-     ("Кто принимает законы?", "Парламент", "Правительство", "Верховный Суд", "Акимат", "Министерство")),
-    (("Ішкі істер органдарының негізгі міндеті қандай?", "Қоғамдық тәртіпті қорғау", "Салық жинау",
-      "Заң шығару", "Сот төрелігін жүзеге асыру", "Сыртқы саясатты жүргізу"),
-     ("Какова основная задача органов внутренних дел?", "Охрана общественного порядка", "Сбор налогов",
-      "Принятие законов", "Осуществление правосудия", "Ведение внешней политики")),
-    (("Кінәсіздік презумпциясы нені білдіреді?", "Кінәсі сот үкімімен дәлелденгенше адам кінәсіз",
-      "Әркім өз кінәсіздігін дәлелдеуі тиіс", "Күдікті әрқашан кінәлі", "Тергеуші кінәні анықтайды",
-      "Куәгер кінәні дәлелдейді"),
-     ("Что означает презумпция невиновности?", "Лицо невиновно, пока вина не доказана приговором суда",
-      "Каждый обязан доказать свою невиновность", "Подозреваемый всегда виновен", "Вину устанавливает следователь",
-      "Вину доказывает свидетель")),
-]
+TOPIC = "basics"
+LANGUAGES = ("kk", "ru")
 
 
-def _items(index: int) -> tuple[Item, ...]:
-    out = []
-    for n, pair in enumerate(_PAIRS, start=1):
-        text, *options = pair[index]
-        out.append(Item(text=text, options=tuple(options), correct=0, topic="basics", difficulty=1, number=n,
-                        twin_key=f"demo-{n}"))
-    return tuple(out)
+class DemoBankInvalid(RuntimeError):
+    """A shipped demo file fails the bank checks: a packaging mistake, never the operator's."""
 
 
-DEMO_ITEMS: dict[str, tuple[Item, ...]] = {"kk": _items(0), "ru": _items(1)}
+def demo_file(language: str) -> bytes:
+    return resources.files("exam_engine.demo_data").joinpath(f"bank_{language}.txt").read_bytes()
+
+
+def load_demo_items(language: str) -> tuple[Item, ...]:
+    report = parse_bank(demo_file(language), filename=f"bank_{language}.txt", format="platonus", language=language,
+                        default_topic=TOPIC)
+    if not report.accepted:
+        raise DemoBankInvalid("; ".join(p.english() for p in report.errors))
+    return tuple(dataclasses.replace(it, twin_key=f"demo-{n}") for n, it in enumerate(report.items, start=1))
+
+
+DEMO_ITEMS: dict[str, tuple[Item, ...]] = {lang: load_demo_items(lang) for lang in LANGUAGES}

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .model import Item
-from .tables import bank_items, bank_versions, banks
+from .tables import bank_items, bank_versions, banks, exam_blueprints
+
+BlueprintCells = dict[tuple[str | None, int | None], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +45,21 @@ class VersionInfo:
     created_by: str
     published_at: datetime | None
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id, "discipline": self.discipline_code, "language": self.language, "version": self.version,
+            "status": self.status, "item_count": self.item_count, "source_name": self.source_name,
+            "created_at": self.created_at.isoformat(), "created_by": self.created_by,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+        }
+
 
 class BankVersionNotFound(LookupError):
     pass
 
 
 class BankVersionPublished(RuntimeError):
-    pass
+    """A published version is immutable: it cannot be published (changed) again."""
 
 
 def content_digest(items: Sequence[Item]) -> str:
@@ -132,28 +142,88 @@ async def list_versions(conn: AsyncConnection, discipline_code: str | None = Non
     return [VersionInfo(**r._mapping) for r in rows]
 
 
+async def latest_version(conn: AsyncConnection, discipline_code: str, language: str) -> VersionInfo | None:
+    """The highest-numbered version of one bank, draft or published; ``None`` for a new bank."""
+    row = (
+        await conn.execute(
+            select(*_VERSION_COLUMNS).select_from(bank_versions.join(banks))
+            .where(banks.c.discipline_code == discipline_code, banks.c.language == language)
+            .order_by(bank_versions.c.version.desc()).limit(1)
+        )
+    ).first()
+    return None if row is None else VersionInfo(**row._mapping)
+
+
+async def version_by_number(conn: AsyncConnection, discipline_code: str, language: str, number: int) -> VersionInfo:
+    row = (
+        await conn.execute(
+            select(*_VERSION_COLUMNS).select_from(bank_versions.join(banks)).where(
+                banks.c.discipline_code == discipline_code, banks.c.language == language,
+                bank_versions.c.version == number)
+        )
+    ).first()
+    if row is None:
+        raise BankVersionNotFound(number)
+    return VersionInfo(**row._mapping)
+
+
 async def publish_version(conn: AsyncConnection, version_id: int, *, by: str, now: datetime) -> VersionInfo:
+    """Publish a draft. The update is conditional, so two concurrent publishes cannot both succeed."""
     info = await get_version(conn, version_id)
     if info.status == "published":
         raise BankVersionPublished(version_id)
-    await conn.execute(
-        update(bank_versions).where(bank_versions.c.id == version_id).values(
+    done = await conn.execute(
+        update(bank_versions).where(bank_versions.c.id == version_id, bank_versions.c.status == "draft").values(
             status="published", published_at=now, published_by=by)
     )
+    if done.rowcount != 1:
+        raise BankVersionPublished(version_id)
     return await get_version(conn, version_id)
+
+
+_ITEM_COLUMNS = (
+    bank_items.c.id, bank_items.c.number, bank_items.c.text, bank_items.c.options, bank_items.c.correct,
+    bank_items.c.topic, bank_items.c.difficulty, bank_items.c.twin_key,
+)
+
+
+def _stored(r: Any) -> StoredItem:
+    return StoredItem(
+        id=r.id, number=r.number, text=r.text, options=tuple(r.options), correct=r.correct, topic=r.topic,
+        difficulty=r.difficulty, twin_key=r.twin_key,
+    )
 
 
 async def load_items(conn: AsyncConnection, version_id: int) -> list[StoredItem]:
     rows = await conn.execute(
-        select(
-            bank_items.c.id, bank_items.c.number, bank_items.c.text, bank_items.c.options, bank_items.c.correct,
-            bank_items.c.topic, bank_items.c.difficulty, bank_items.c.twin_key,
-        ).where(bank_items.c.bank_version_id == version_id).order_by(bank_items.c.number)
+        select(*_ITEM_COLUMNS).where(bank_items.c.bank_version_id == version_id).order_by(bank_items.c.number)
     )
-    return [
-        StoredItem(
-            id=r.id, number=r.number, text=r.text, options=tuple(r.options), correct=r.correct, topic=r.topic,
-            difficulty=r.difficulty, twin_key=r.twin_key,
-        )
-        for r in rows
-    ]
+    return [_stored(r) for r in rows]
+
+
+async def load_items_by_id(conn: AsyncConnection, item_ids: Sequence[int]) -> dict[int, StoredItem]:
+    """Bank items by id (what attempts froze), for item analysis."""
+    if not item_ids:
+        return {}
+    rows = await conn.execute(select(*_ITEM_COLUMNS).where(bank_items.c.id.in_(sorted(set(item_ids)))))
+    return {int(r.id): _stored(r) for r in rows}
+
+
+def as_item(stored: StoredItem) -> Item:
+    """The plain item of a stored one (for diff, export and blueprint draws)."""
+    return Item(
+        text=stored.text, options=stored.options, correct=stored.correct, topic=stored.topic,
+        difficulty=stored.difficulty, number=stored.number, twin_key=stored.twin_key,
+    )
+
+
+async def save_blueprint(conn: AsyncConnection, exam_id: int, cells: BlueprintCells, *, now: datetime) -> None:
+    rows = [{"topic": t, "difficulty": d, "count": n} for (t, d), n in cells.items()]
+    await conn.execute(exam_blueprints.insert().values(exam_id=exam_id, cells=rows, created_at=now))
+
+
+async def load_blueprint(conn: AsyncConnection, exam_id: int) -> BlueprintCells | None:
+    cells = (await conn.execute(select(exam_blueprints.c.cells).where(exam_blueprints.c.exam_id == exam_id))).scalar()
+    if cells is None:
+        return None
+    return {(c["topic"], c["difficulty"]): int(c["count"]) for c in cells}

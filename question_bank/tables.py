@@ -56,3 +56,14 @@ bank_items = Table(
     UniqueConstraint("bank_version_id", "number", name="uq_bank_items_number"),
 )
 Index("ix_bank_items_version", bank_items.c.bank_version_id)
+
+# An exam's blueprint: how many items of each (topic, difficulty) cell every form
+# holds (Q3). Keyed by the exam server's opaque exam id; written once, with the exam.
+exam_blueprints = Table(
+    "exam_blueprints",
+    metadata,
+    Column("exam_id", BigId, primary_key=True, autoincrement=False),
+    # [{"topic": str | null, "difficulty": int | null, "count": int}, ...]
+    Column("cells", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

@@ -92,9 +92,9 @@ def decode_bytes(data: bytes) -> DecodedText:
             utf8_lines[number] = decoded
     codec = _single_byte_codec(b"".join(raw_lines[n - 1] for n in foreign))
     if not utf8_lines:
-        return DecodedText(_unify_line_ends(data.decode(codec)), codec)
+        return DecodedText(_unify_line_ends(data.decode(codec, errors="replace")), codec)
     foreign_set = set(foreign)
-    lines = [raw.decode(codec) if n in foreign_set else raw.decode("utf-8") for n, raw in enumerate(raw_lines, start=1)]
+    lines = [raw.decode(codec, errors="replace") if n in foreign_set else raw.decode("utf-8") for n, raw in enumerate(raw_lines, start=1)]
     return DecodedText("\n".join(lines), f"utf-8+{codec}", tuple(foreign))
 
 

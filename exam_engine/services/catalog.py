@@ -148,6 +148,26 @@ class ExamSpec:
     timeout_policy: str = TimeoutPolicy.UNSATISFACTORY.value
     pass_score: int = 50
     requires_proctoring: bool = False
+    # (topic, difficulty) -> how many items of that cell every form holds; empty: draw from the whole bank.
+    blueprint: dict[tuple[str | None, int | None], int] | None = None
+
+
+async def _check_blueprint(conn: AsyncConnection, spec: ExamSpec) -> None:
+    """Every pinned bank must fill every cell, or the exam is refused now rather than at the first start."""
+    cells = spec.blueprint or {}
+    if any(n < 1 for n in cells.values()) or sum(cells.values()) != spec.question_count:
+        raise InvalidInput("blueprint_mismatch", N_("The blueprint's counts must be positive and add up to the "
+                                                    "number of questions ({count})."), count=spec.question_count)
+    for language, version_id in spec.bank_versions.items():
+        short = bank_api.blueprint_shortfalls(await bank_api.load_items(conn, version_id), cells)
+        if short:
+            params = bank_api.BlueprintShortfall(short).params()
+            raise InvalidInput(
+                "blueprint_shortfall", N_("Bank version {id} ({language}) cannot fill the blueprint: {cells}"),
+                id=version_id, language=language,
+                cells="; ".join(bank_api.BlueprintShortfall.msgid.format(**p) for p in params),
+            ).with_details([{"msgid": bank_api.BlueprintShortfall.msgid, "params": p, "language": language}
+                            for p in params])
 
 
 async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: datetime) -> int:
@@ -190,6 +210,8 @@ async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: 
         if info.item_count < spec.question_count:
             raise InvalidInput("bank_too_small", N_("The bank has {available} questions but the exam needs {needed}."),
                                available=info.item_count, needed=spec.question_count)
+    if spec.blueprint:
+        await _check_blueprint(conn, spec)
     exam_id = (await conn.execute(exams.insert().values(
         title=spec.title.strip(), discipline_id=discipline_id, exam_session_id=session_id,
         question_count=spec.question_count, duration_s=spec.duration_s, opens_at=spec.opens_at,
@@ -199,11 +221,14 @@ async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: 
     await conn.execute(exam_groups.insert(), [{"exam_id": exam_id, "group_id": g} for g in group_ids])
     await conn.execute(exam_banks.insert(), [
         {"exam_id": exam_id, "language": lang, "bank_version_id": v} for lang, v in spec.bank_versions.items()])
+    if spec.blueprint:
+        await bank_api.save_blueprint(conn, exam_id, spec.blueprint, now=now)
     await record(conn, now, actor, "exam.created", f"exam:{exam_id}", None, {
         "title": spec.title, "discipline": spec.discipline_code, "session": spec.session_code,
         "groups": list(spec.group_codes), "banks": spec.bank_versions, "question_count": spec.question_count,
         "duration_s": spec.duration_s, "opens_at": spec.opens_at, "closes_at": spec.closes_at,
-        "timeout_policy": policy.value, "pass_score": spec.pass_score})
+        "timeout_policy": policy.value, "pass_score": spec.pass_score,
+        "blueprint": [[t, d, n] for (t, d), n in (spec.blueprint or {}).items()] or None})
     return int(exam_id)
 
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import openpyxl
 from openpyxl.styles import Alignment, Font
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from question_bank.formats.draft import DraftOption, DraftQuestion, ImportResult
@@ -125,10 +123,11 @@ def import_xlsx(data: bytes) -> ImportResult:
     out = ImportResult(encoding="xlsx")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        # read_only sheets parse lazily, so a damaged sheet fails here, not at load time
+        sheets = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
+    except Exception as exc:  # noqa: BLE001 - zip, XML and openpyxl layers each raise their own types
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="xlsx", reason=str(exc)[:200]))
         return out
-    sheets = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
     book.close()
     found = next(((rows, h) for rows in sheets if (h := _header_row(rows)) is not None), None)
     if found is None:

@@ -1,0 +1,1 @@
+"""Package data for ``exam-engine demo``: the demo bank as real Platonus markup files."""

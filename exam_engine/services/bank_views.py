@@ -1,0 +1,91 @@
+"""Bank reports, diffs and items as plain JSON-ready dicts, messages in the reader's language.
+
+The API and the CLI show the same thing; the CLI's ``--json`` is exactly the API's body.
+Each problem says where it is the way the author can find it: a line of a text file,
+a paragraph of a Word file, a row of a spreadsheet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from question_bank import api as bank_api
+from question_bank.diff import BankDiff
+from question_bank.formats.detect import BankFormat
+from question_bank.model import Item
+from question_bank.parse import ParseReport
+from question_bank.problems import Problem
+
+from ..i18n import N_, translate
+from .banks import UploadOutcome
+
+# (unit of the format) -> (message with line and question, message with line only)
+_LOCATIONS: dict[str, tuple[str, str]] = {
+    "line": (N_("Line {line}, question {question}: {message}"), N_("Line {line}: {message}")),
+    "paragraph": (N_("Paragraph {line}, question {question}: {message}"), N_("Paragraph {line}: {message}")),
+    "row": (N_("Row {line}, question {question}: {message}"), N_("Row {line}: {message}")),
+}
+_QUESTION_ONLY = N_("Question {question}: {message}")
+_UNITS = {BankFormat.PLATONUS_DOCX: "paragraph", BankFormat.XLSX: "row"}
+
+
+def problem_message(language: str, problem: Problem, fmt: BankFormat | None) -> str:
+    """The problem in ``language``, prefixed with its line/paragraph/row and question number."""
+    message = translate(language, problem.msgid, **problem.params)
+    both, line_only = _LOCATIONS[_UNITS.get(fmt, "line") if fmt else "line"]
+    if problem.line is not None and problem.question is not None:
+        return translate(language, both, line=problem.line, question=problem.question, message=message)
+    if problem.line is not None:
+        return translate(language, line_only, line=problem.line, message=message)
+    if problem.question is not None:
+        return translate(language, _QUESTION_ONLY, question=problem.question, message=message)
+    return message
+
+
+def _problem(language: str, problem: Problem, fmt: BankFormat | None) -> dict[str, Any]:
+    return {"code": str(problem.code), "severity": str(problem.severity), "line": problem.line,
+            "question": problem.question, "params": dict(problem.params),
+            "message": problem_message(language, problem, fmt)}
+
+
+def report_view(report: ParseReport, language: str) -> dict[str, Any]:
+    """Counts, errors and warnings, each with line and question number and a translated message."""
+    plain = report.to_dict()
+    return {
+        "format": plain["format"], "encoding": plain["encoding"], "language": plain["language"],
+        "accepted": plain["accepted"], "counts": plain["counts"],
+        "errors": [_problem(language, p, report.format) for p in report.errors],
+        "warnings": [_problem(language, p, report.format) for p in report.warnings],
+    }
+
+
+def _short(item: Item) -> dict[str, Any]:
+    return {"number": item.number, "text": item.text}
+
+
+def diff_view(diff: BankDiff) -> dict[str, Any]:
+    return {
+        "counts": {"added": len(diff.added), "removed": len(diff.removed), "changed": len(diff.changed),
+                   "unchanged": diff.unchanged},
+        "added": [_short(it) for it in diff.added],
+        "removed": [_short(it) for it in diff.removed],
+        "changed": [{"old_number": c.old.number, "new_number": c.new.number, "text": c.new.text,
+                     "fields": list(c.fields)} for c in diff.changed],
+    }
+
+
+def outcome_view(outcome: UploadOutcome, language: str, *, dry_run: bool) -> dict[str, Any]:
+    return {
+        "accepted": outcome.accepted,
+        "stored": outcome.stored is not None,
+        "dry_run": dry_run,
+        "report": report_view(outcome.report, language),
+        "version": outcome.stored.as_dict() if outcome.stored else None,
+        "previous_version": outcome.previous.as_dict() if outcome.previous else None,
+        "diff": diff_view(outcome.diff) if outcome.diff is not None else None,
+    }
+
+
+def item_view(item: bank_api.StoredItem) -> dict[str, Any]:
+    return {"id": item.id, "number": item.number, "text": item.text, "options": list(item.options),
+            "correct": item.correct, "topic": item.topic, "difficulty": item.difficulty, "twin_key": item.twin_key}

@@ -1,0 +1,258 @@
+"""Question-bank use cases: upload with checks, versions, publishing, diff and export (Q1, Q2, Q5).
+
+The quality department (and the academic admin) upload banks; nobody else reads them.
+An upload is all-or-nothing: a file with any error stores nothing, only an audit row
+saying it was refused. An accepted upload becomes a new *draft* version (or a
+published one with ``publish``); a published version is never changed again.
+
+Two ways to upload, because ``parse_bank(existing=...)`` means "items this upload is
+added to":
+
+* **replace** (the default): the file is the whole bank. The new version holds exactly
+  its questions, duplicates are checked inside the file, and the report shows the
+  diff (added / removed / changed) against the latest version. Passing the previous
+  version as ``existing`` here would flag every unchanged question as a duplicate.
+* **append**: the file adds questions to the latest version. The new version is the
+  latest version's items followed by the file's, and a question already in the
+  latest version is a ``duplicate_of_existing`` error.
+
+The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from question_bank import api as bank_api
+from question_bank.diff import BankDiff, diff_items
+from question_bank.export import UnexportableItem, export_gift, export_platonus
+from question_bank.formats.xlsx import xlsx_template
+from question_bank.model import Item
+from question_bank.parse import ParseReport, UnknownFormatError, parse_bank
+
+from ..domain.actors import Actor
+from ..domain.roles import Permission
+from ..errors import Conflict, DomainError, InvalidInput, NotFound
+from ..i18n import LANGUAGES, N_, gettext
+from ..tables import disciplines
+from .audit import record
+
+MAX_BANK_BYTES = 10 * 1024 * 1024
+EXPORT_FORMATS = ("gift", "platonus")
+
+
+class BankTooLarge(DomainError):
+    """An upload over :data:`MAX_BANK_BYTES` (HTTP 413)."""
+
+    status = 413
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    discipline_code: str
+    language: str
+    filename: str | None = None
+    format: str | None = None
+    topic: str | None = None
+    difficulty: int | None = None
+    dry_run: bool = False
+    publish: bool = False
+    append: bool = False
+    # Twin keys "#1", "#2" … by position, for a kk and a ru file with the same questions in the same order.
+    twins_by_position: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UploadOutcome:
+    report: ParseReport
+    stored: bank_api.VersionInfo | None  # the new version, when stored
+    previous: bank_api.VersionInfo | None  # the latest version before this upload
+    diff: BankDiff | None  # previous → what this upload makes (also on a dry run)
+
+    @property
+    def accepted(self) -> bool:
+        return self.report.accepted
+
+
+def too_large(size: int) -> BankTooLarge:
+    return BankTooLarge("bank_too_large", N_("The file is {size} bytes; a bank may be at most {limit} bytes."),
+                        size=size, limit=MAX_BANK_BYTES)
+
+
+def validate_request(req: UploadRequest, size: int) -> None:
+    """Usage errors, before any parsing: they are the caller's mistake, not the file's."""
+    if size > MAX_BANK_BYTES:
+        raise too_large(size)
+    if req.language not in LANGUAGES:
+        raise InvalidInput("unsupported_language", N_("Language must be kk or ru."))
+    if not req.discipline_code.strip() or len(req.discipline_code) > 64:
+        raise InvalidInput("invalid_code", N_("A code must have 1 to 64 characters."))
+    if req.difficulty is not None and not 1 <= req.difficulty <= 100:
+        raise InvalidInput("invalid_difficulty", N_("The difficulty must be a whole number from 1 to 100."))
+
+
+def check_file(data: bytes, req: UploadRequest, existing: Sequence[Item] = ()) -> ParseReport:
+    """Parse and check a bank file (pure: no database). Unknown format names are usage errors."""
+    validate_request(req, len(data))
+    try:
+        return parse_bank(data, filename=req.filename, format=req.format, language=req.language,
+                          default_topic=req.topic, default_difficulty=req.difficulty, existing=existing)
+    except UnknownFormatError as error:
+        raise InvalidInput(error.code, error.msgid, **error.params) from None
+
+
+def _with_twins_by_position(items: Sequence[Item]) -> tuple[Item, ...]:
+    return tuple(dataclasses.replace(it, twin_key=it.twin_key or f"#{n}") for n, it in enumerate(items, start=1))
+
+
+async def _require_discipline(conn: AsyncConnection, code: str) -> None:
+    if (await conn.execute(select(disciplines.c.id).where(disciplines.c.code == code))).first() is None:
+        raise NotFound("discipline_not_found", N_("No discipline with code {code}; add it before uploading its bank."),
+                       code=code)
+
+
+async def _items_of(conn: AsyncConnection, info: bank_api.VersionInfo | None) -> list[Item]:
+    return [] if info is None else [bank_api.as_item(s) for s in await bank_api.load_items(conn, info.id)]
+
+
+async def upload(conn: AsyncConnection, actor: Actor, data: bytes, req: UploadRequest, *, now: datetime,
+                 ) -> UploadOutcome:
+    """Check a file and, unless it is a dry run or refused, store it as the next version."""
+    actor.require(Permission.MANAGE_BANKS)
+    validate_request(req, len(data))
+    if not req.dry_run:
+        await _require_discipline(conn, req.discipline_code)
+    previous = await bank_api.latest_version(conn, req.discipline_code, req.language)
+    old_items = await _items_of(conn, previous)
+    existing = old_items if req.append else ()
+    # Parsing 2,000 questions is CPU work: keep it off the event loop.
+    report = await asyncio.to_thread(check_file, data, req, existing)
+    if not report.accepted:
+        if not req.dry_run:
+            await record(conn, now, actor, "bank.upload_refused", f"bank:{req.discipline_code}/{req.language}", None,
+                         _audit_counts(req, report))
+        return UploadOutcome(report, None, previous, None)
+    items = (*old_items, *report.items) if req.append else report.items
+    if req.twins_by_position:
+        items = _with_twins_by_position(items)
+    diff = diff_items(old_items, items)
+    if req.dry_run:
+        return UploadOutcome(report, None, previous, diff)
+    stored = await bank_api.add_version(
+        conn, discipline_code=req.discipline_code, language=req.language, items=items, source_name=req.filename,
+        created_by=actor.label, now=now, publish=req.publish)
+    after = {**_audit_counts(req, report), "version_id": stored.id, "version": stored.version, "status": stored.status,
+             "item_count": stored.item_count, "added": len(diff.added), "removed": len(diff.removed),
+             "changed": len(diff.changed)}
+    await record(conn, now, actor, "bank.uploaded", f"bank_version:{stored.id}", None, after)
+    if req.publish:
+        await record(conn, now, actor, "bank.published", f"bank_version:{stored.id}", None,
+                     {"version": stored.version, "status": "published", "item_count": stored.item_count})
+    return UploadOutcome(report, stored, previous, diff)
+
+
+def _audit_counts(req: UploadRequest, report: ParseReport) -> dict[str, object]:
+    return {"discipline": req.discipline_code, "language": req.language, "source_name": req.filename,
+            "format": report.format.value if report.format else None, "append": req.append,
+            "questions": report.questions_found, "valid": len(report.items), "errors": len(report.errors),
+            "warnings": len(report.warnings)}
+
+
+def _version_not_found(version_id: int) -> NotFound:
+    return NotFound("bank_version_not_found", N_("No bank version {id}."), id=version_id)
+
+
+async def version(conn: AsyncConnection, actor: Actor, version_id: int) -> bank_api.VersionInfo:
+    actor.require(Permission.READ_BANK_CONTENT)
+    try:
+        return await bank_api.get_version(conn, version_id)
+    except bank_api.BankVersionNotFound:
+        raise _version_not_found(version_id) from None
+
+
+async def publish(conn: AsyncConnection, actor: Actor, version_id: int, *, now: datetime) -> bank_api.VersionInfo:
+    """Publish a draft; from then on the version is immutable and exams may pin it."""
+    actor.require(Permission.MANAGE_BANKS)
+    try:
+        info = await bank_api.publish_version(conn, version_id, by=actor.label, now=now)
+    except bank_api.BankVersionNotFound:
+        raise _version_not_found(version_id) from None
+    except bank_api.BankVersionPublished:
+        raise Conflict("bank_version_published",
+                       N_("Bank version {id} is already published and cannot be changed."), id=version_id) from None
+    await record(conn, now, actor, "bank.published", f"bank_version:{version_id}", {"status": "draft"},
+                 {"discipline": info.discipline_code, "language": info.language, "version": info.version,
+                  "status": info.status, "item_count": info.item_count})
+    return info
+
+
+async def versions(conn: AsyncConnection, actor: Actor, discipline_code: str | None = None,
+                   ) -> list[bank_api.VersionInfo]:
+    actor.require(Permission.READ_BANK_CONTENT)
+    return await bank_api.list_versions(conn, discipline_code)
+
+
+async def content(conn: AsyncConnection, actor: Actor, version_id: int,
+                  ) -> tuple[bank_api.VersionInfo, list[bank_api.StoredItem]]:
+    """A version's questions with their keys: confidential (Q5), for the quality role and the admin only."""
+    info = await version(conn, actor, version_id)
+    return info, await bank_api.load_items(conn, version_id)
+
+
+async def version_diff(conn: AsyncConnection, actor: Actor, version_id: int, against: int | None = None,
+                       ) -> tuple[bank_api.VersionInfo | None, bank_api.VersionInfo, BankDiff]:
+    """What ``version_id`` changed compared with ``against`` (default: the version before it)."""
+    new = await version(conn, actor, version_id)
+    if against is None:
+        old = None
+        if new.version > 1:
+            old = await bank_api.version_by_number(conn, new.discipline_code, new.language, new.version - 1)
+    else:
+        old = await version(conn, actor, against)
+    new_items = await _items_of(conn, new)
+    return old, new, diff_items(await _items_of(conn, old), new_items)
+
+
+async def resolve_version(conn: AsyncConnection, actor: Actor, discipline_code: str, language: str,
+                          number: int | None) -> bank_api.VersionInfo:
+    """A version by its number in the bank, or the latest one."""
+    actor.require(Permission.READ_BANK_CONTENT)
+    try:
+        if number is not None:
+            return await bank_api.version_by_number(conn, discipline_code, language, number)
+        latest = await bank_api.latest_version(conn, discipline_code, language)
+        if latest is not None:
+            return latest
+    except bank_api.BankVersionNotFound:
+        pass
+    raise NotFound("bank_not_found", N_("{code} has no bank version {number} in {language}."),
+                   code=discipline_code, number=number if number is not None else "—", language=language)
+
+
+async def export(conn: AsyncConnection, actor: Actor, version_id: int, fmt: str, *, now: datetime,
+                 ) -> tuple[bank_api.VersionInfo, str]:
+    """The version as GIFT or Platonus markup; both read back to the same items. Exports are audited (Q5)."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput("unknown_export_format", N_("Export format must be gift or platonus."))
+    info, stored = await content(conn, actor, version_id)
+    items = [bank_api.as_item(s) for s in stored]
+    try:
+        text = export_gift(items) if fmt == "gift" else export_platonus(items)
+    except UnexportableItem as error:
+        raise InvalidInput(error.code, error.msgid, **error.params) from None
+    await record(conn, now, actor, "bank.exported", f"bank_version:{version_id}", None,
+                 {"format": fmt, "item_count": len(items)})
+    return info, text
+
+
+def template(actor: Actor, language: str) -> bytes:
+    """The blank XLSX template, its instructions in the uploader's language."""
+    actor.require(Permission.MANAGE_BANKS)
+    return xlsx_template(lambda msgid: gettext(language, msgid))
