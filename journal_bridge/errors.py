@@ -12,7 +12,10 @@ parameters for its ``{placeholders}``; the edges translate, the core never does.
     ├── CorrectionInvalid   a correction was filed or moved in a way the rules forbid
     ├── ResultInvalid       an exam result breaks the contract (fields, types, ranges)
     ├── ResultForged        an exam result's signature does not verify
-    └── FontMissing         no font that can print Kazakh letters was found
+    ├── FontMissing         no font that can print Kazakh letters was found
+    ├── JournalNotFound     no such journal, lesson, correction or period (or not yours to see)
+    ├── JournalDenied       the rules say this person may not do this (R4, J5–J7)
+    └── JournalConflict     the journal's state refuses the request (exists, already locked)
 """
 
 from __future__ import annotations
@@ -61,4 +64,16 @@ class ResultForged(JournalError):
 
 
 class FontMissing(JournalError):
+    pass
+
+
+class JournalNotFound(JournalError):
+    pass
+
+
+class JournalDenied(JournalError):
+    pass
+
+
+class JournalConflict(JournalError):
     pass

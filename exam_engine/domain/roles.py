@@ -39,6 +39,13 @@ class Permission(StrEnum):
     READ_BANK_CONTENT = "read_bank_content"
     PROCTOR_REVIEW = "proctor_review"
     VIEW_AUDIT = "view_audit"
+    # The journal (journal_bridge): which journal a teacher keeps is decided by its rules (R4, J7).
+    KEEP_JOURNAL = "keep_journal"  # enter grades, add lessons, file corrections in assigned journals
+    VIEW_JOURNALS = "view_journals"  # read every journal, its history, statements and statistics (J9, J11)
+    REVIEW_CORRECTIONS = "review_corrections"  # the rules say which role reviews which correction (J6)
+    GRANT_SUBSTITUTE = "grant_substitute"  # the faculty head's written permission (J7)
+    MANAGE_JOURNALS = "manage_journals"  # create journals, assign teachers, lock an academic period (J5)
+    VIEW_OWN_RESULTS = "view_own_results"
 
 
 # Which permissions change academic data: sysadmin must hold none of them (R3).
@@ -50,8 +57,24 @@ ACADEMIC_PERMISSIONS: frozenset[Permission] = frozenset(
         Permission.PROCTOR_REVIEW,
         Permission.SIT_EXAM,
         Permission.MANAGE_ACCOUNTS,
+        Permission.KEEP_JOURNAL,
+        Permission.REVIEW_CORRECTIONS,
+        Permission.GRANT_SUBSTITUTE,
+        Permission.MANAGE_JOURNALS,
     }
 )
+
+# Added to the matrix below: who keeps, reads and supervises the journal.
+_JOURNAL_RIGHTS: Mapping[str, frozenset[Permission]] = {
+    "student": frozenset({Permission.VIEW_OWN_RESULTS}),
+    "teacher": frozenset({Permission.KEEP_JOURNAL}),
+    "quality": frozenset({Permission.VIEW_JOURNALS}),
+    "methodologist": frozenset({Permission.VIEW_JOURNALS}),
+    "department_head": frozenset({Permission.VIEW_JOURNALS}),
+    "faculty_head": frozenset({Permission.VIEW_JOURNALS, Permission.REVIEW_CORRECTIONS, Permission.GRANT_SUBSTITUTE}),
+    "deputy_head": frozenset({Permission.VIEW_JOURNALS, Permission.REVIEW_CORRECTIONS}),
+    "academic_admin": frozenset({Permission.VIEW_JOURNALS, Permission.MANAGE_JOURNALS}),
+}
 
 MATRIX: Mapping[Role, frozenset[Permission]] = {
     Role.STUDENT: frozenset({Permission.SIT_EXAM}),
@@ -73,6 +96,7 @@ MATRIX: Mapping[Role, frozenset[Permission]] = {
     # either: an account with a teacher's role would be a way around R3.
     Role.SYSADMIN: frozenset({Permission.VIEW_HEALTH, Permission.VIEW_AUDIT}),
 }
+MATRIX = {role: perms | _JOURNAL_RIGHTS.get(role.value, frozenset()) for role, perms in MATRIX.items()}
 
 
 def allows(role: Role | str, permission: Permission) -> bool:

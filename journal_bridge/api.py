@@ -1,0 +1,108 @@
+"""The journal's public surface: the only module the exam server (and the pages) import.
+
+Everything the composition root wires is here by name; a test checks ``__all__``.
+The journal imports nothing of ours except ``exam_engine.db`` for its column types.
+"""
+
+from __future__ import annotations
+
+from journal_bridge.bridge import Acceptance, accept, stored_result
+from journal_bridge.errors import (
+    CellInvalid,
+    CorrectionInvalid,
+    FontMissing,
+    GradeInvalid,
+    JournalConflict,
+    JournalDenied,
+    JournalError,
+    JournalNotFound,
+    MarkSetInvalid,
+    ResultForged,
+    ResultInvalid,
+    ScaleInvalid,
+)
+from journal_bridge.exports import final_results_json, statement_csv, statement_xlsx
+from journal_bridge.grading import DEFAULT_SCALE, GradingScale, grade_outcome, what_do_i_need
+from journal_bridge.grid_export import grid_csv, grid_xlsx
+from journal_bridge.keeping import (
+    add_lesson,
+    assign_teacher,
+    create_journal,
+    enter_cell,
+    file_correction,
+    grant_substitute,
+    lock_period,
+    review,
+)
+from journal_bridge.results import ExamResult, SignedExamResult, public_key_from_bytes, sign_result
+from journal_bridge.rules import Actor, Role
+from journal_bridge.statement_pdf import render_statement_pdf
+from journal_bridge.store import AuditSink, Journal, journal_student_ids, load_journal, load_journals, teacher_ids
+from journal_bridge.views import (
+    Names,
+    cell_history,
+    corrections,
+    grid,
+    journal_with_view,
+    statement,
+    statistics_dict,
+    student_results,
+    visible_journals,
+)
+
+__all__ = [
+    "Acceptance",
+    "Actor",
+    "AuditSink",
+    "CellInvalid",
+    "CorrectionInvalid",
+    "DEFAULT_SCALE",
+    "ExamResult",
+    "FontMissing",
+    "GradeInvalid",
+    "GradingScale",
+    "Journal",
+    "JournalConflict",
+    "JournalDenied",
+    "JournalError",
+    "JournalNotFound",
+    "MarkSetInvalid",
+    "Names",
+    "ResultForged",
+    "ResultInvalid",
+    "Role",
+    "ScaleInvalid",
+    "SignedExamResult",
+    "accept",
+    "add_lesson",
+    "assign_teacher",
+    "cell_history",
+    "corrections",
+    "create_journal",
+    "enter_cell",
+    "file_correction",
+    "final_results_json",
+    "grade_outcome",
+    "grant_substitute",
+    "grid",
+    "grid_csv",
+    "grid_xlsx",
+    "journal_student_ids",
+    "journal_with_view",
+    "load_journal",
+    "load_journals",
+    "lock_period",
+    "public_key_from_bytes",
+    "render_statement_pdf",
+    "review",
+    "sign_result",
+    "statement",
+    "statement_csv",
+    "statement_xlsx",
+    "statistics_dict",
+    "stored_result",
+    "student_results",
+    "teacher_ids",
+    "visible_journals",
+    "what_do_i_need",
+]

@@ -1,0 +1,128 @@
+"""Totals, statements and a student's own results, from grades entered to the exam delivered."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from pypdf import PdfReader
+
+from exam_engine import sweeper
+from exam_engine.i18n import translate
+from journal_bridge.messages import MESSAGES
+from tests.factories import Api, new_api, open_client
+from tests.integration.test_journal_world import make_journal_world, relay_now, sit_exam
+
+KAZAKH_LETTERS = "әғқңөұүһі"
+
+
+async def _signed_in(client, login: str) -> Api:  # type: ignore[no-untyped-def]
+    api = await new_api(client)
+    await api.login(login)
+    return api
+
+
+async def _graded_journal(services, client):  # type: ignore[no-untyped-def]
+    """Three students: admission 80 and a perfect exam; 70 and a timed-out exam; 60 and no exam yet."""
+    jw = await make_journal_world(services, students=3)
+    teacher = await _signed_in(client, "teacher1")
+    today = services.clock.now().date().isoformat()
+    lessons = []
+    for kind in ("lesson", "midterm1", "midterm2"):
+        status, body = await teacher.call("POST", f"/api/v1/journals/{jw.journal_id}/lessons",
+                                          {"held_on": today, "kind": kind})
+        assert status == 201, body
+        lessons.append(body["id"])
+    for login, score in (("student1", 80), ("student2", 70), ("student3", 60)):
+        for lesson in lessons:
+            path = f"/api/v1/journals/{jw.journal_id}/lessons/{lesson}/cells/{jw.ids[login]}"
+            assert (await teacher.call("PUT", path, {"value": str(score)}))[0] == 200
+    await sit_exam(services, jw, "student1", correct=5)
+    await sit_exam(services, jw, "student2", correct=5, submit=False)
+    services.clock.advance(1200 + 2)  # past student2's deadline: the sweeper hands it in as timed out (E1)
+    assert await sweeper.sweep_once(services) == 1
+    assert (await relay_now(services)).delivered == 2
+    await teacher.client.close()
+    return jw
+
+
+async def test_the_grid_shows_totals_and_a_timed_out_exam_leaves_the_total_not_computed(services):
+    client = await open_client(services)
+    try:
+        jw = await _graded_journal(services, client)
+        teacher = await _signed_in(client, "teacher1")
+        status, grid = await teacher.call("GET", f"/api/v1/journals/{jw.journal_id}")
+        await teacher.client.close()
+    finally:
+        await client.close()
+    assert status == 200
+    by_id = {s["id"]: s for s in grid["students"]}
+    first, second, third = (by_id[str(jw.ids[f"student{n}"])] for n in (1, 2, 3))
+    assert (first["admission"], first["exam"]["score"], first["total"], first["letter"], first["status"]) == (
+        80, 100, 88, "B+", "passed")
+    assert first["gpa"] == "3.33" and first["traditional"] == "жақсы"
+    assert (second["exam"]["status"], second["total"], second["total_computed"], second["status"]) == (
+        "timed_out", None, False, "timed_out")
+    assert (third["admission"], third["exam"], third["status"]) == (60, None, "awaiting_exam")
+
+
+async def test_the_statement_pdf_prints_every_kazakh_letter_and_the_exports_agree(services):
+    client = await open_client(services)
+    try:
+        jw = await _graded_journal(services, client)
+        quality = await _signed_in(client, "quality1")
+        base = f"/api/v1/journals/{jw.journal_id}"
+        pdf = await quality.client.request("GET", base + "/statement")
+        assert pdf.status == 200 and pdf.headers["Content-Type"] == "application/pdf"
+        text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(await pdf.read())).pages).lower()
+        csv_resp = await quality.client.request("GET", base + "/statement?format=csv")
+        csv_text = (await csv_resp.read()).decode("utf-8-sig")
+        ais = json.loads(await (await quality.client.request("GET", base + "/statement?format=json")).read())
+        xlsx = await quality.client.request("GET", base + "/statement?format=xlsx")
+        xlsx_body = await xlsx.read()
+        status, stats = await quality.call("GET", base + "/statistics")
+        status_bad, bad = await quality.call("GET", base + "/statement?format=doc")
+        grid_csv = (await (await quality.client.request("GET", base + "/export?format=csv")).read()).decode("utf-8-sig")
+        grid_xlsx = await (await quality.client.request("GET", base + "/export")).read()
+        await quality.client.close()
+    finally:
+        await client.close()
+    assert [c for c in KAZAKH_LETTERS if c not in text] == []
+    assert "Қостанай академиясы".lower() in text and "b+" in text
+    assert translate("kk", MESSAGES["total_not_computed"]) in csv_text
+    assert [r["status"] for r in ais["results"]].count("timed_out") == 1
+    assert {r["total"] for r in ais["results"] if r["status"] == "passed"} == {88}
+    assert xlsx.status == 200 and xlsx_body[:2] == b"PK"
+    assert status == 200 and stats["students"] == 3 and stats["distribution"]["B+"] == 1
+    assert stats["statuses"]["timed_out"] == 1 and stats["pass_rate"] == "33.33"
+    assert (status_bad, bad["error"]["code"]) == (422, "export_format_unknown")
+    header, *lines = grid_csv.splitlines()
+    assert len(lines) == 3 and translate("kk", MESSAGES["lesson_kind_midterm1"]) in header
+    assert any(line.endswith("Үмбетова Іңкәр,80,80,80,80,100,88,B+," + translate("kk", MESSAGES["status_passed"]))
+               for line in lines)
+    assert grid_xlsx[:2] == b"PK"
+
+
+async def test_a_student_sees_only_their_own_results_and_what_they_need(services):
+    client = await open_client(services)
+    try:
+        jw = await _graded_journal(services, client)
+        waiting = await _signed_in(client, "student3")
+        status, mine = await waiting.call("GET", "/api/v1/student/results?target=C%2B")
+        passed = await _signed_in(client, "student1")
+        _, theirs = await passed.call("GET", "/api/v1/student/results")
+        status_grid, _ = await passed.call("GET", f"/api/v1/journals/{jw.journal_id}")
+        await waiting.client.close()
+        await passed.client.close()
+    finally:
+        await client.close()
+    assert status == 200
+    (entry,) = mine["items"]
+    assert (entry["admission"], entry["exam"], entry["status"]) == (60, None, "awaiting_exam")
+    need_a = next(n for n in entry["needs"] if n["letter"] == "A")
+    assert need_a["verdict"] == "unreachable"  # 60·60 + 40·100 = 76 < 95
+    # C+ starts at 70: 0.6·60 + 0.4·84 = 69.6 rounds to 70, while 83 gives 69.2.
+    assert (entry["target"]["letter"], entry["target"]["minimum_exam"]) == ("C+", 84)
+    (own,) = theirs["items"]
+    assert (own["total"], own["letter"], own["exam"]["score"]) == (88, "B+", 100) and "needs" not in own
+    assert status_grid == 403
