@@ -1,0 +1,77 @@
+"""Deployment settings of proctoring, read once from an environment mapping.
+
+The caller passes the mapping (``os.environ`` at start-up, a dict in tests), so a
+bad value fails the start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+class ProctorConfigError(ValueError):
+    """A proctoring setting is malformed; the server refuses to start."""
+
+
+@dataclass(frozen=True)
+class ProctorConfig:
+    evidence_dir: Path
+    key_file: Path
+    key_file_configured: bool
+    """True when ``EXAM_EVIDENCE_KEY_FILE`` names the file: it must then exist."""
+    redis_url: str | None = None
+    frame_interval_s: float = 5.0
+    screen_interval_s: float = 10.0
+    noise_batch_s: float = 10.0
+    retention_days: int = 365
+    max_frame_bytes: int = 2 * MIB
+    max_burst_bytes: int = 10 * MIB
+    """A room scan (several frames in one request); below the server's 12 MB body limit."""
+    max_event_batch: int = 200
+    pool_workers: int = 1
+    claim_idle_ms: int = 60_000
+    """A worker that held a frame this long without acknowledging it is presumed dead."""
+    live_page_timeout_s: float = 45.0
+    """A second exam page is refused while the first polled within this many seconds."""
+
+    @property
+    def stream(self) -> str:
+        return "exam:proctor:jobs"
+
+    @property
+    def group(self) -> str:
+        return "analysers"
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ProctorConfigError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ProctorConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None) -> ProctorConfig:
+    key_file = env.get("EXAM_EVIDENCE_KEY_FILE")
+    default_workers = max(1, (os.cpu_count() or 2) - 1)
+    return ProctorConfig(
+        evidence_dir=Path(env.get("EXAM_EVIDENCE_DIR") or data_dir / "evidence"),
+        key_file=Path(key_file) if key_file else data_dir / "keys" / "evidence-master.json",
+        key_file_configured=bool(key_file),
+        redis_url=redis_url,
+        frame_interval_s=_number(env, "EXAM_PROCTOR_FRAME_INTERVAL_S", 5.0, 1.0),
+        screen_interval_s=_number(env, "EXAM_PROCTOR_SCREEN_INTERVAL_S", 10.0, 2.0),
+        retention_days=int(_number(env, "EXAM_EVIDENCE_RETENTION_DAYS", 365, 1)),
+        pool_workers=int(_number(env, "EXAM_PROCTOR_WORKERS", default_workers, 1)),
+        claim_idle_ms=int(_number(env, "EXAM_PROCTOR_CLAIM_IDLE_MS", 60_000, 100)),
+    )

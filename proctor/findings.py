@@ -1,0 +1,166 @@
+"""Analysis results and browser signals into rows; rows into flags and a risk score.
+
+Called in the transaction that stores a result, so flags and risk never lag the
+signals they come from. The rules are the pure ones of :mod:`proctor.flags`; this
+module only loads and stores around them. Flags are rebuilt from all of an
+attempt's signals each time (a few thousand rows at most for a long exam) and
+matched to stored flags by (kind, start), so a proctor's review of a flag survives.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from proctor.analysis.sequence import StillnessTracker
+from proctor.flags import Flag, attempt_flags, risk_score
+from proctor.jobs import thumb_array
+from proctor.kinds import FlagKind, Severity
+from proctor.settings import ProctorSettings
+from proctor.signals import BrowserEvent, FrameObservation, NoiseSample
+from proctor.store import EvidenceStore, ItemKind
+from proctor.tables import evidence_items, proctor_attempts, proctor_flags, proctor_signals
+
+_OBSERVED = ("frame", "screen", "roomscan")
+
+
+async def _attempt_t(conn: AsyncConnection, attempt_id: uuid.UUID, at: datetime) -> float:
+    started = (await conn.execute(select(proctor_attempts.c.started_at)
+                                  .where(proctor_attempts.c.attempt_id == attempt_id))).scalar_one()
+    return (at - started).total_seconds()
+
+
+async def _stillness(conn: AsyncConnection, store: EvidenceStore, data_key: bytes, attempt_id: uuid.UUID,
+                     seq: int, thumb: bytes, settings: ProctorSettings) -> set[str]:
+    """Frozen/replayed: compare with the thumbnails of the frames before this one."""
+    rows = (await conn.execute(
+        select(proctor_signals.c.evidence_seq, proctor_signals.c.thumb)
+        .where(proctor_signals.c.attempt_id == attempt_id, proctor_signals.c.source == "frame",
+               proctor_signals.c.evidence_seq < seq, proctor_signals.c.thumb.is_not(None))
+        .order_by(proctor_signals.c.evidence_seq.desc()).limit(settings.replay_window_frames))).all()
+    tracker = StillnessTracker(settings)
+    for row in reversed(rows):
+        tracker.feed(thumb_array(store.open_value(data_key, attempt_id, -row.evidence_seq, row.thumb)))
+    found, _ = tracker.feed(thumb_array(thumb))
+    return {kind.value for kind in found}
+
+
+async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id: uuid.UUID, seq: int,
+                        result: dict[str, Any], settings: ProctorSettings) -> bool:
+    """Store one item's analysis; False if it was already stored (a re-delivered job).
+
+    The attempt's row is locked first: results of one attempt are stored one at a
+    time (its flags are rebuilt each time), while other attempts go in parallel.
+    """
+    locked = (await conn.execute(select(proctor_attempts.c.purged_at).where(
+        proctor_attempts.c.attempt_id == attempt_id).with_for_update())).first()
+    if locked is None or locked.purged_at is not None:
+        return False
+    item = (await conn.execute(select(evidence_items.c.kind, evidence_items.c.received_at, evidence_items.c.analysed)
+                               .where(evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == seq)
+                               .with_for_update())).first()
+    if item is None or item.analysed:
+        return False
+    data_key = await store.data_key(conn, attempt_id)
+    if item.kind == ItemKind.ENROLMENT:
+        vector = result.get("vector")
+        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
+            enrolment_seq=seq, enrolment_state="usable" if vector else "unusable",
+            enrolment_reason=result.get("reason") or result.get("error"),
+            enrolment_descriptor=store.seal_value(data_key, attempt_id, store.descriptor_slot,
+                                                  json.dumps(vector).encode()) if vector else None))
+    else:
+        found = set(result.get("found", ()))
+        checked = set(result.get("checked", ()))
+        thumb = None
+        if item.kind == ItemKind.FRAME and "thumb" in result and not result.get("covered"):
+            found |= await _stillness(conn, store, data_key, attempt_id, seq, result["thumb"], settings)
+            checked |= {FlagKind.CAMERA_FROZEN.value, FlagKind.CAMERA_REPLAYED.value}
+            thumb = store.seal_value(data_key, attempt_id, -seq, result["thumb"])
+        data = result.get("summary") or ({"error": result["error"]} if "error" in result else None)
+        await conn.execute(proctor_signals.insert().values(
+            attempt_id=attempt_id, evidence_seq=seq, source=item.kind,
+            at_s=await _attempt_t(conn, attempt_id, item.received_at), found=sorted(found), checked=sorted(checked),
+            data=data, thumb=thumb))
+        if item.kind == ItemKind.FRAME:
+            await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id)
+                               .values(frames_analysed=proctor_attempts.c.frames_analysed + 1))
+    await conn.execute(update(evidence_items).where(evidence_items.c.attempt_id == attempt_id,
+                                                    evidence_items.c.seq == seq).values(analysed=True))
+    await recompute(conn, attempt_id, settings)
+    return True
+
+
+async def record_event(conn: AsyncConnection, attempt_id: uuid.UUID, seq: int, kind: FlagKind, start: datetime,
+                       duration: float) -> None:
+    """One browser event (its own evidence item): kind, start and duration in seconds."""
+    await conn.execute(proctor_signals.insert().values(
+        attempt_id=attempt_id, evidence_seq=seq, source="event", at_s=await _attempt_t(conn, attempt_id, start),
+        duration=duration, kind=kind.value, found=[kind.value], checked=[kind.value], data=None, thumb=None))
+
+
+async def record_noise(conn: AsyncConnection, attempt_id: uuid.UUID, seq: int, start: datetime,
+                       interval_s: float, dbfs: list[float]) -> None:
+    t0 = await _attempt_t(conn, attempt_id, start)
+    samples = [[round(t0 + i * interval_s, 3), level] for i, level in enumerate(dbfs)]
+    await conn.execute(proctor_signals.insert().values(
+        attempt_id=attempt_id, evidence_seq=seq, source="noise", at_s=t0, duration=interval_s * len(dbfs),
+        found=[], checked=[], data={"samples": samples}, thumb=None))
+
+
+def _seq_of(evidence_id: str) -> int:
+    return int(evidence_id.split("#")[0])
+
+
+async def recompute(conn: AsyncConnection, attempt_id: uuid.UUID, settings: ProctorSettings) -> list[Flag]:
+    """Rebuild the attempt's flags and risk score from all its signals."""
+    observations, events, noise = [], [], []
+    for row in await conn.execute(select(proctor_signals).where(proctor_signals.c.attempt_id == attempt_id)):
+        if row.source in _OBSERVED:
+            observations.append(FrameObservation(str(row.evidence_seq), row.at_s,
+                                                 frozenset(FlagKind(k) for k in row.found),
+                                                 frozenset(FlagKind(k) for k in row.checked)))
+        elif row.source == "event":
+            events.append(BrowserEvent(FlagKind(row.kind), row.at_s, row.duration, str(row.evidence_seq)))
+        elif row.source == "noise":
+            noise += [NoiseSample(t, level) for t, level in row.data["samples"]]
+    flags = attempt_flags(observations, events, noise, settings)
+
+    stored = {(r.kind, r.start_ms): r for r in await conn.execute(
+        select(proctor_flags).where(proctor_flags.c.attempt_id == attempt_id))}
+    keep: set[tuple[str, int]] = set()
+    for flag in flags:
+        key = (flag.kind.value, round(flag.start * 1000))
+        keep.add(key)
+        values = {"end_ms": round(flag.end * 1000), "severity": flag.severity.value, "count": flag.count,
+                  "occurrence": flag.occurrence, "peak": flag.peak,
+                  "evidence_seqs": sorted({_seq_of(e) for e in flag.evidence_ids if e})}
+        if key in stored:
+            await conn.execute(update(proctor_flags).where(proctor_flags.c.id == stored[key].id).values(**values))
+        else:
+            await conn.execute(proctor_flags.insert().values(attempt_id=attempt_id, kind=key[0], start_ms=key[1],
+                                                             **values))
+    stale = [r.id for key, r in stored.items() if key not in keep and r.status == "open"]
+    if stale:
+        await conn.execute(delete(proctor_flags).where(proctor_flags.c.id.in_(stale)))
+    await refresh_risk(conn, attempt_id, settings)
+    return flags
+
+
+async def refresh_risk(conn: AsyncConnection, attempt_id: uuid.UUID, settings: ProctorSettings) -> None:
+    """Risk from the flags a reviewer has not dismissed; a flagged attempt awaits review."""
+    rows = (await conn.execute(select(proctor_flags).where(proctor_flags.c.attempt_id == attempt_id))).all()
+    live = [Flag(FlagKind(r.kind), Severity(r.severity), r.start_ms / 1000, r.end_ms / 1000, (), r.count,
+                 r.occurrence, r.peak) for r in rows if r.status != "dismissed"]
+    risk = risk_score(live, settings)
+    values: dict[str, Any] = {"risk_score": risk.score, "risk_raw": risk.raw, "flag_count": len(rows)}
+    state = (await conn.execute(select(proctor_attempts.c.review_state)
+                                .where(proctor_attempts.c.attempt_id == attempt_id))).scalar_one()
+    if state == "none" and rows:
+        values["review_state"] = "pending"
+    await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(**values))

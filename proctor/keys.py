@@ -1,0 +1,78 @@
+"""The master key file: created on first run (with a loud warning), rotated on demand.
+
+Format (JSON, mode 600)::
+
+    {"current": "k20260601T090000", "keys": {"k20260601T090000": "<64 hex digits>", ...}}
+
+Old keys stay until every data key wrapped with them has been re-wrapped
+(``exam-engine evidence rotate-key`` does both, ``--retire`` drops the old ones).
+The file never goes into the database or the repository: whoever holds it and
+the database can read the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+
+from proctor.evidence import Keyring, new_master_key
+
+log = logging.getLogger(__name__)
+
+
+class KeyFileError(RuntimeError):
+    """The key file is missing (when configured) or malformed."""
+
+
+def _key_id(now: datetime) -> str:
+    return "k" + now.strftime("%Y%m%dT%H%M%S%f")
+
+
+def read_keyring(path: Path) -> Keyring:
+    try:
+        data = json.loads(path.read_text())
+        keys = {key_id: bytes.fromhex(secret) for key_id, secret in data["keys"].items()}
+        return Keyring(keys, data["current"])
+    except FileNotFoundError:
+        raise KeyFileError(f"evidence key file {path} does not exist") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KeyFileError(f"evidence key file {path} is malformed: {exc}") from None
+
+
+def write_keyring(path: Path, keyring: Keyring) -> None:
+    """Atomically replace the key file (write, fsync, rename), readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"current": keyring.current, "keys": {k: v.hex() for k, v in keyring.keys.items()}}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_or_create(path: Path, *, configured: bool, now: datetime) -> tuple[Keyring, bool]:
+    """The keyring, and whether it was generated just now."""
+    if path.is_file() or configured:
+        return read_keyring(path), False
+    keyring = Keyring({_key_id(now): new_master_key()}, _key_id(now))
+    write_keyring(path, keyring)
+    log.warning(
+        "GENERATED a new evidence master key in %s. Back it up and keep it apart from the database "
+        "backups: without it the recorded evidence cannot be read. Set EXAM_EVIDENCE_KEY_FILE in production.",
+        path,
+    )
+    return keyring, True
+
+
+def add_current_key(keyring: Keyring, now: datetime) -> Keyring:
+    key_id = _key_id(now)
+    return Keyring({**keyring.keys, key_id: new_master_key()}, key_id)
+
+
+def retire_other_keys(keyring: Keyring) -> Keyring:
+    return Keyring({keyring.current: keyring.secret(keyring.current)}, keyring.current)

@@ -1,0 +1,177 @@
+"""Analysis off the event loop: an in-process pool, or a Redis Stream and its workers.
+
+* Embedded default (:class:`LocalQueue`): an ``asyncio.Queue`` feeding a
+  ``ProcessPoolExecutor`` whose processes load the models once (``initialise_worker``).
+  Losing the process loses only queued job ids; :func:`pending_jobs` finds the
+  unanalysed items again at the next start.
+* Redis (:class:`StreamQueue` + :class:`StreamWorker`): the server ``XADD``\\ s a job
+  id; ``exam-engine proctor-worker`` processes read it with ``XREADGROUP`` in one
+  consumer group, commit the findings, and only then ``XACK``. A worker that dies
+  holding jobs leaves them pending; any other worker takes them over with
+  ``XAUTOCLAIM`` once they have been idle for ``claim_idle_ms``.
+
+Storing a result is idempotent (the item's ``analysed`` mark is set in the same
+transaction), so a job delivered twice is analysed twice but stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from proctor.findings import record_result
+from proctor.jobs import initialise_worker, run_job
+from proctor.settings import ProctorSettings
+from proctor.store import EvidenceStore, ItemKind
+from proctor.tables import evidence_items, proctor_attempts
+
+log = logging.getLogger(__name__)
+
+ANALYSED_KINDS = (ItemKind.FRAME, ItemKind.SCREEN, ItemKind.ROOMSCAN, ItemKind.ENROLMENT)
+Runner = Callable[[str, bytes, "list[float] | None", bool], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Job:
+    attempt_id: uuid.UUID
+    seq: int
+
+    def encode(self) -> dict[str, str]:
+        return {"attempt_id": str(self.attempt_id), "seq": str(self.seq)}
+
+    @classmethod
+    def decode(cls, fields: dict[Any, Any]) -> "Job":
+        get = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+               for k, v in fields.items()}
+        return cls(uuid.UUID(get["attempt_id"]), int(get["seq"]))
+
+
+class Analyser:
+    """Loads a job's inputs, runs the CPU part through ``run``, stores the result."""
+
+    def __init__(self, engine: AsyncEngine, store: EvidenceStore, *, identity_every_n: int = 3,
+                 settings: ProctorSettings | None = None) -> None:
+        self.engine = engine
+        self.store = store
+        self.identity_every_n = max(1, identity_every_n)
+        self.settings = settings or ProctorSettings()
+
+    async def _inputs(self, job: Job) -> tuple[str, bytes, list[float] | None, bool] | None:
+        async with self.engine.connect() as conn:
+            found = await self.store.read(conn, job.attempt_id, job.seq)
+            if found is None or found[0].analysed:
+                return None
+            row, plaintext = found
+            enrolment, check = None, False
+            if row.kind == ItemKind.FRAME:
+                sealed = (await conn.execute(select(proctor_attempts.c.enrolment_descriptor).where(
+                    proctor_attempts.c.attempt_id == job.attempt_id))).scalar()
+                check = sealed is not None and (row.client_seq - 1) % self.identity_every_n == 0
+                if check:
+                    data_key = await self.store.data_key(conn, job.attempt_id)
+                    enrolment = json.loads(self.store.open_value(data_key, job.attempt_id,
+                                                                 self.store.descriptor_slot, sealed))
+            return row.kind, plaintext, enrolment, check
+
+    async def process(self, job: Job, run: Runner) -> bool:
+        """True when a result was stored now (False: gone, or already analysed)."""
+        inputs = await self._inputs(job)
+        if inputs is None:
+            return False
+        result = await run(*inputs)
+        async with self.engine.begin() as conn:
+            return await record_result(conn, self.store, job.attempt_id, job.seq, result, self.settings)
+
+
+async def pending_jobs(engine: AsyncEngine, *, received_before: datetime | None = None) -> list[Job]:
+    """Items stored but never analysed (the server stopped, Redis was down)."""
+    stmt = (select(evidence_items.c.attempt_id, evidence_items.c.seq)
+            .where(evidence_items.c.analysed.is_(False), evidence_items.c.kind.in_([k.value for k in ANALYSED_KINDS]))
+            .order_by(evidence_items.c.id))
+    if received_before is not None:
+        stmt = stmt.where(evidence_items.c.received_at < received_before)
+    async with engine.connect() as conn:
+        return [Job(r.attempt_id, r.seq) for r in await conn.execute(stmt)]
+
+
+class AnalysisQueue(Protocol):
+    async def submit(self, job: Job) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalQueue:
+    """The embedded default: a queue in memory, a pool of warmed processes."""
+
+    def __init__(self, analyser: Analyser, workers: int) -> None:
+        self.analyser = analyser
+        self.workers = max(1, workers)
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._pool: ProcessPoolExecutor | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _start(self) -> None:
+        # "spawn": a forked copy of a server with running threads (database driver,
+        # OpenCV's pool) can deadlock; a fresh interpreter cannot.
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=initialise_worker)
+        self._tasks = [asyncio.create_task(self._consume(), name=f"proctor-analysis-{i}")
+                       for i in range(self.workers)]
+
+    async def _run(self, job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool) -> dict:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, run_job, job_type, plaintext, enrolment, check)
+
+    async def _consume(self) -> None:
+        while True:
+            job = await self._queue.get()
+            try:
+                await self.analyser.process(job, self._run)
+            except Exception:  # noqa: BLE001 - one bad job must not stop the consumer
+                log.exception("analysis of %s item %s failed; it is retried at the next start", *job.encode().values())
+            finally:
+                self._queue.task_done()
+
+    async def submit(self, job: Job) -> None:
+        if self._pool is None:
+            self._start()
+        self._queue.put_nowait(job)
+
+    async def drain(self) -> None:
+        """Wait until every submitted job is stored (tests; an orderly shutdown)."""
+        await self._queue.join()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class StreamQueue:
+    """The server's side with Redis: ``XADD`` the job; workers do the rest."""
+
+    def __init__(self, url: str, stream: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
+        self.stream = stream
+
+    async def submit(self, job: Job) -> None:
+        await self._redis.xadd(self.stream, job.encode())
+
+    async def close(self) -> None:
+        await self._redis.aclose()

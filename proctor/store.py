@@ -1,0 +1,290 @@
+"""The evidence store: encrypted blob files plus chain rows, in the caller's transaction.
+
+Appending an item (one transaction, the attempt's row locked so items of one
+attempt are chained one at a time):
+
+1. the data key is unwrapped with the master keyring;
+2. the item is linked after the current head (:func:`proctor.evidence.next_link`);
+3. the ciphertext is written to ``<root>/<attempt>/<seq>.bin``: temporary file,
+   ``fsync``, rename, ``fsync`` of the directory — before the row is inserted, so an
+   acknowledged item is on disk;
+4. the row is inserted and the head re-sealed with the master key.
+
+A crash between 3 and the commit leaves an orphan file that the next append of
+that seq overwrites; the chain only ever names committed rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from proctor.errors import EvidenceUnreadable
+from proctor.evidence import (
+    ChainLink,
+    ChainProblem,
+    ChainVerdict,
+    Keyring,
+    SealedHead,
+    WrappedKey,
+    decrypt_item,
+    encrypt_item,
+    new_data_key,
+    next_link,
+    rewrap_data_key,
+    seal_head,
+    unwrap_data_key,
+    verify_chain,
+)
+from proctor.tables import evidence_items, proctor_attempts, proctor_references, proctor_signals
+
+
+class ItemKind(StrEnum):
+    ENROLMENT = "enrolment"
+    FRAME = "frame"
+    SCREEN = "screen"
+    ROOMSCAN = "roomscan"
+    EVENT = "event"
+    NOISE = "noise"
+
+
+MEDIA_TYPES: dict[ItemKind, str] = {
+    ItemKind.ENROLMENT: "image/jpeg",
+    ItemKind.FRAME: "image/jpeg",
+    ItemKind.SCREEN: "image/jpeg",
+    ItemKind.ROOMSCAN: "application/x-exam-burst",
+    ItemKind.EVENT: "application/json",
+    ItemKind.NOISE: "application/json",
+}
+
+_DESCRIPTOR_SEQ = 0
+"""Associated-data slot of the encrypted enrolment descriptor (chain items start at 1)."""
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    seq: int
+    kind: str
+    client_seq: int
+    received_at: datetime
+    size: int
+    created: bool
+    """False when the same (kind, client seq) was already stored: a harmless resend."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(blob)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _link(row: Any) -> ChainLink:
+    return ChainLink(row.seq, row.kind, row.at, row.content_sha256, row.prev_hash, row.hash)
+
+
+class EvidenceStore:
+    def __init__(self, root: Path, keyring: Keyring) -> None:
+        self.root = root
+        self.keyring = keyring
+
+    def path(self, attempt_id: uuid.UUID, seq: int) -> Path:
+        return self.root / str(attempt_id) / f"{seq:08d}.bin"
+
+    # ------------------------------------------------------------------ attempts
+
+    async def open_attempt(
+        self, conn: AsyncConnection, attempt_id: uuid.UUID, *, student_id: int, exam_id: int,
+        started_at: datetime, consent: dict[str, Any], now: datetime,
+    ) -> bool:
+        """Create the attempt's proctoring row and data key on consent; False if it exists."""
+        exists = (await conn.execute(
+            select(proctor_attempts.c.attempt_id).where(proctor_attempts.c.attempt_id == attempt_id))).first()
+        if exists is not None:
+            return False
+        _, wrapped = new_data_key(self.keyring, str(attempt_id))
+        await conn.execute(proctor_attempts.insert().values(
+            attempt_id=attempt_id, student_id=student_id, exam_id=exam_id, started_at=started_at,
+            wrapped_key=str(wrapped), consent_at=now, consent=consent))
+        return True
+
+    async def data_key(self, conn: AsyncConnection, attempt_id: uuid.UUID) -> bytes:
+        wrapped = (await conn.execute(select(proctor_attempts.c.wrapped_key)
+                                      .where(proctor_attempts.c.attempt_id == attempt_id))).scalar_one()
+        return unwrap_data_key(self.keyring, str(attempt_id), WrappedKey.parse(wrapped))
+
+    # --------------------------------------------------------------------- items
+
+    async def append(
+        self, conn: AsyncConnection, attempt_id: uuid.UUID, kind: ItemKind, client_seq: int, plaintext: bytes, *,
+        now: datetime, trigger: str | None = None,
+    ) -> StoredItem:
+        state = (await conn.execute(
+            select(proctor_attempts.c.wrapped_key, proctor_attempts.c.head_seq)
+            .where(proctor_attempts.c.attempt_id == attempt_id).with_for_update())).one()
+        existing = (await conn.execute(
+            select(evidence_items.c.seq, evidence_items.c.received_at, evidence_items.c.size)
+            .where(evidence_items.c.attempt_id == attempt_id, evidence_items.c.kind == kind.value,
+                   evidence_items.c.client_seq == client_seq))).first()
+        if existing is not None:
+            return StoredItem(existing.seq, kind.value, client_seq, existing.received_at, existing.size, False)
+        previous = None
+        if state.head_seq:
+            previous = _link((await conn.execute(select(evidence_items).where(
+                evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == state.head_seq))).one())
+        link = next_link(str(attempt_id), previous, kind.value, now.isoformat(), plaintext)
+        data_key = unwrap_data_key(self.keyring, str(attempt_id), WrappedKey.parse(state.wrapped_key))
+        blob = encrypt_item(data_key, str(attempt_id), link.seq, plaintext)
+        await asyncio.to_thread(_write_durably, self.path(attempt_id, link.seq), blob)
+        await conn.execute(evidence_items.insert().values(
+            attempt_id=attempt_id, seq=link.seq, kind=kind.value, client_seq=client_seq, at=link.at,
+            received_at=now, content_sha256=link.content_sha256, prev_hash=link.prev_hash, hash=link.hash,
+            size=len(plaintext), media_type=MEDIA_TYPES[kind], trigger=trigger,
+            analysed=kind in (ItemKind.EVENT, ItemKind.NOISE)))
+        head = seal_head(self.keyring, str(attempt_id), link)
+        frames = proctor_attempts.c.frames_received + (1 if kind is ItemKind.FRAME else 0)
+        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
+            head_seq=head.seq, head_hash=head.hash, head_key_id=head.key_id, head_mac=head.mac,
+            last_item_at=now, frames_received=frames))
+        return StoredItem(link.seq, kind.value, client_seq, now, len(plaintext), True)
+
+    async def read(self, conn: AsyncConnection, attempt_id: uuid.UUID, seq: int) -> tuple[Any, bytes] | None:
+        """The item's row and decrypted content, or ``None`` if there is no such item."""
+        row = (await conn.execute(select(evidence_items).where(
+            evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == seq))).first()
+        if row is None:
+            return None
+        data_key = await self.data_key(conn, attempt_id)
+        try:
+            blob = await asyncio.to_thread(self.path(attempt_id, seq).read_bytes)
+        except FileNotFoundError:
+            raise EvidenceUnreadable("evidence_unreadable", "Evidence item {seq} cannot be decrypted",
+                                     seq=seq) from None
+        return row, decrypt_item(data_key, str(attempt_id), seq, blob)
+
+    # ---------------------------------------------------- small encrypted values
+
+    def seal_value(self, data_key: bytes, attempt_id: uuid.UUID, slot: int, value: bytes) -> bytes:
+        """Encrypt a derived value (descriptor: slot 0, a frame's thumbnail: minus its seq)."""
+        return encrypt_item(data_key, str(attempt_id), slot, value)
+
+    def open_value(self, data_key: bytes, attempt_id: uuid.UUID, slot: int, blob: bytes) -> bytes:
+        return decrypt_item(data_key, str(attempt_id), slot, blob)
+
+    descriptor_slot = _DESCRIPTOR_SEQ
+
+    # -------------------------------------------------------------------- verify
+
+    async def verify(self, conn: AsyncConnection, attempt_id: uuid.UUID) -> ChainVerdict:
+        """Check every link, every blob against its link, and the sealed head."""
+        head = (await conn.execute(select(proctor_attempts).where(
+            proctor_attempts.c.attempt_id == attempt_id))).one()
+        rows = (await conn.execute(select(evidence_items).where(evidence_items.c.attempt_id == attempt_id)
+                                   .order_by(evidence_items.c.id))).all()
+        data_key = unwrap_data_key(self.keyring, str(attempt_id), WrappedKey.parse(head.wrapped_key))
+
+        def digests() -> tuple[dict[int, str | None], set[int]]:
+            contents: dict[int, str | None] = {}
+            missing: set[int] = set()
+            for row in rows:
+                path = self.path(attempt_id, row.seq)
+                if not path.is_file():
+                    contents[row.seq] = None
+                    missing.add(row.seq)
+                    continue
+                try:
+                    plain = decrypt_item(data_key, str(attempt_id), row.seq, path.read_bytes())
+                    contents[row.seq] = hashlib.sha256(plain).hexdigest()
+                except EvidenceUnreadable:
+                    contents[row.seq] = None
+            return contents, missing
+
+        contents, missing = await asyncio.to_thread(digests)
+        sealed = None
+        if head.head_seq:
+            sealed = SealedHead(head.head_seq, head.head_hash, head.head_key_id, head.head_mac)
+        verdict = verify_chain(str(attempt_id), [_link(r) for r in rows], contents, sealed, self.keyring)
+        if verdict.problem is ChainProblem.ALTERED and verdict.seq in missing:
+            return ChainVerdict(False, verdict.checked, ChainProblem.REMOVED, verdict.seq)
+        return verdict
+
+    # --------------------------------------------------------- retention, keys
+
+    async def purge(self, conn: AsyncConnection, attempt_id: uuid.UUID, now: datetime) -> int:
+        """Delete the attempt's blobs, chain rows and thumbnails; keep flags and decisions."""
+        count = (await conn.execute(delete(evidence_items).where(evidence_items.c.attempt_id == attempt_id))).rowcount
+        await conn.execute(delete(proctor_signals).where(proctor_signals.c.attempt_id == attempt_id))
+        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
+            purged_at=now, enrolment_descriptor=None, head_seq=0, head_hash=None, head_mac=None, head_key_id=None))
+        await asyncio.to_thread(shutil.rmtree, self.root / str(attempt_id), True)
+        return count
+
+    async def rewrap_all(self, conn: AsyncConnection) -> int:
+        """Re-wrap every data key (attempts and reference photos) and re-seal every chain
+        head under the keyring's current master key. Blobs are not touched."""
+        changed = 0
+        rows = (await conn.execute(select(proctor_attempts))).all()
+        for row in rows:
+            values: dict[str, Any] = {}
+            wrapped = WrappedKey.parse(row.wrapped_key)
+            if wrapped.key_id != self.keyring.current:
+                values["wrapped_key"] = str(rewrap_data_key(self.keyring, str(row.attempt_id), wrapped))
+            if row.head_seq and row.head_key_id != self.keyring.current:
+                head = seal_head(self.keyring, str(row.attempt_id),
+                                 ChainLink(row.head_seq, "", "", "", "", row.head_hash))
+                values.update(head_key_id=head.key_id, head_mac=head.mac)
+            if values:
+                changed += 1
+                await conn.execute(update(proctor_attempts)
+                                   .where(proctor_attempts.c.attempt_id == row.attempt_id).values(**values))
+        for ref in (await conn.execute(select(proctor_references.c.student_id, proctor_references.c.wrapped_key))).all():
+            wrapped = WrappedKey.parse(ref.wrapped_key)
+            if wrapped.key_id != self.keyring.current:
+                changed += 1
+                new = rewrap_data_key(self.keyring, f"reference:{ref.student_id}", wrapped)
+                await conn.execute(update(proctor_references).where(
+                    proctor_references.c.student_id == ref.student_id).values(wrapped_key=str(new)))
+        return changed
+
+    # ---------------------------------------------------------- reference photos
+
+    async def put_reference(self, conn: AsyncConnection, student_id: int, photo: bytes, *, by: str,
+                            now: datetime) -> None:
+        owner = f"reference:{student_id}"
+        data_key, wrapped = new_data_key(self.keyring, owner)
+        values = {"wrapped_key": str(wrapped), "photo": encrypt_item(data_key, owner, 1, photo),
+                  "sha256": hashlib.sha256(photo).hexdigest(), "uploaded_by": by, "uploaded_at": now}
+        await conn.execute(delete(proctor_references).where(proctor_references.c.student_id == student_id))
+        await conn.execute(proctor_references.insert().values(student_id=student_id, **values))
+
+    async def get_reference(self, conn: AsyncConnection, student_id: int) -> bytes | None:
+        row = (await conn.execute(select(proctor_references).where(
+            proctor_references.c.student_id == student_id))).first()
+        if row is None:
+            return None
+        owner = f"reference:{student_id}"
+        data_key = unwrap_data_key(self.keyring, owner, WrappedKey.parse(row.wrapped_key))
+        return decrypt_item(data_key, owner, 1, row.photo)

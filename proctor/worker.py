@@ -1,0 +1,97 @@
+"""``exam-engine proctor-worker``: one member of the Redis consumer group of analysers.
+
+Each round first takes over jobs another worker left pending for longer than
+``claim_idle_ms`` (``XAUTOCLAIM``: that worker crashed or hangs), then reads new
+ones (``XREADGROUP … >``). A job is acknowledged (``XACK``) only after its result
+is committed, so a crash at any point re-delivers it; storing is idempotent.
+Scale out by starting more workers with different ``--name``\\ s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from proctor.jobs import run_job
+from proctor.queue import Analyser, Job
+
+log = logging.getLogger(__name__)
+
+
+async def run_in_thread(job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool) -> dict:
+    """A worker process analyses one job at a time; a thread keeps its event loop
+    (Redis, database) responsive while OpenCV and dlib work."""
+    return await asyncio.to_thread(run_job, job_type, plaintext, enrolment, check)
+
+
+class StreamWorker:
+    def __init__(self, redis: Any, analyser: Analyser, *, stream: str, group: str, consumer: str,
+                 claim_idle_ms: int, batch: int = 8) -> None:
+        self.redis = redis
+        self.analyser = analyser
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self.claim_idle_ms = claim_idle_ms
+        self.batch = batch
+        self.processed = 0
+
+    async def ensure_group(self) -> None:
+        import redis.exceptions
+
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _handle(self, message_id: Any, fields: dict[Any, Any]) -> None:
+        try:
+            job = Job.decode(fields)
+        except (KeyError, ValueError):
+            log.error("dropping malformed job %r", fields)
+            await self.redis.xack(self.stream, self.group, message_id)
+            return
+        await self.analyser.process(job, run_in_thread)
+        await self.redis.xack(self.stream, self.group, message_id)
+        self.processed += 1
+
+    async def claim_stale(self) -> int:
+        """Take over and process jobs idle in another consumer's pending list."""
+        handled, cursor = 0, "0-0"
+        while True:
+            reply = await self.redis.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
+                                                start_id=cursor, count=self.batch)
+            cursor, messages = reply[0], reply[1]
+            for message_id, fields in messages:
+                if fields:  # a message trimmed from the stream comes back empty
+                    await self._handle(message_id, fields)
+                    handled += 1
+                else:
+                    await self.redis.xack(self.stream, self.group, message_id)
+            if cursor in (b"0-0", "0-0") or not messages:
+                return handled
+
+    async def read_new(self, block_ms: int = 1000) -> int:
+        reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=self.batch,
+                                            block=block_ms)
+        handled = 0
+        for _stream, messages in reply or []:
+            for message_id, fields in messages:
+                await self._handle(message_id, fields)
+                handled += 1
+        return handled
+
+    async def run_round(self, block_ms: int = 1000) -> int:
+        return await self.claim_stale() + await self.read_new(block_ms)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.ensure_group()
+        log.info("proctor worker %s reading %s as group %s", self.consumer, self.stream, self.group)
+        while not stop.is_set():
+            try:
+                await self.run_round()
+            except Exception:  # noqa: BLE001 - keep serving; the job stays pending and is re-claimed
+                log.exception("analysis round failed; retrying")
+                await asyncio.sleep(1)
