@@ -1,0 +1,177 @@
+"""Sealing the audit log into the signed hash chain, and verifying it.
+
+**Sealing** (:func:`seal_pending`) runs at start-up, every few seconds in every
+server process, and at shutdown. One transaction per batch of up to 1000 rows:
+
+* PostgreSQL: ``pg_try_advisory_xact_lock`` lets one process seal at a time (the
+  others skip the round), then ``LOCK TABLE audit_log IN SHARE MODE`` waits for every
+  transaction that is inserting audit rows to finish. Ids come from a sequence and
+  commit out of order; without the lock a seal could cover id 12 while id 11 is still
+  uncommitted, and id 11 would later look like a row slipped into a sealed range.
+  The lock is held for milliseconds, and ``lock_timeout`` bounds the wait.
+* SQLite: one connection per process serialises writers; a second process racing for
+  the same link fails on the seal's primary key (previous id + 1) and retries later.
+
+**Verifying** (:func:`verify_database`) streams seals and rows in id order through
+the pure :func:`exam_engine.security.audit_chain.verify`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..clock import Clock
+from ..security import audit_chain as chain
+from ..security.signing import Signer, Verifier, signer_for
+from ..security.tables import audit_seals
+from ..tables import audit_log
+
+if TYPE_CHECKING:
+    from ..bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+SEAL_BATCH = 1000
+SEAL_INTERVAL_S = 5.0
+ADVISORY_LOCK_KEY = 0x6578616D5365616C  # "examSeal"
+READ_CHUNK = 5000
+
+_LAST_SEAL = select(audit_seals.c.id, audit_seals.c.hash, audit_seals.c.last_row_id).order_by(
+    audit_seals.c.id.desc()).limit(1)
+
+
+def _audit_row(r: Any) -> chain.AuditRow:
+    return chain.AuditRow(id=r.id, at=r.at, actor=r.actor, action=r.action, subject=r.subject, before=r.before,
+                          after=r.after, ip=r.ip)
+
+
+async def _claim(conn: AsyncConnection) -> bool:
+    """Become the only sealer for this transaction; False when another process is sealing."""
+    if conn.dialect.name != "postgresql":
+        return True
+    if not (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})).scalar():
+        return False
+    await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+    await conn.execute(text("LOCK TABLE audit_log IN SHARE MODE"))
+    return True
+
+
+async def _seal_batch(conn: AsyncConnection, signer: Signer, now: datetime, limit: int) -> int:
+    if not await _claim(conn):
+        return 0
+    last = (await conn.execute(_LAST_SEAL)).first()
+    after = last.last_row_id if last else 0
+    rows = (await conn.execute(
+        select(audit_log).where(audit_log.c.id > after).order_by(audit_log.c.id).limit(limit))).all()
+    if not rows:
+        return 0
+    seal = chain.make_seal((last.id if last else 0) + 1, last.hash if last else chain.GENESIS,
+                           [_audit_row(r) for r in rows], now, signer.key_id, signer.sign)
+    await conn.execute(audit_seals.insert().values(
+        id=seal.id, first_row_id=seal.first_row_id, last_row_id=seal.last_row_id, row_count=seal.row_count,
+        row_digests=seal.row_digests, prev_hash=seal.prev_hash, hash=seal.hash, key_id=seal.key_id,
+        signature=seal.signature, sealed_at=seal.sealed_at))
+    return len(rows)
+
+
+async def seal_pending(engine: AsyncEngine, signer: Signer, clock: Clock, *, batch: int = SEAL_BATCH) -> int:
+    """Seal every audit row not sealed yet; returns how many rows were sealed.
+
+    A lost race (another process sealed the same link first) or a lock timeout ends
+    the round quietly: the rows are sealed by whoever won, or in the next round.
+    """
+    total = 0
+    while True:
+        try:
+            async with engine.begin() as conn:
+                done = await _seal_batch(conn, signer, clock.now(), batch)
+        except IntegrityError:
+            log.info("another process sealed the same audit link first; yielding this round")
+            return total
+        except DBAPIError as error:
+            if "lock timeout" not in str(error) and "could not obtain lock" not in str(error):
+                raise
+            log.warning("audit sealing postponed: audit writers held the table too long")
+            return total
+        total += done
+        if done < batch:
+            return total
+
+
+async def run_forever(engine: AsyncEngine, signer: Signer, clock: Clock, interval_s: float = SEAL_INTERVAL_S) -> None:
+    """The background task: seal, sleep, repeat; a failed round is logged, never fatal."""
+    while True:
+        try:
+            await seal_pending(engine, signer, clock)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep sealing after a transient failure
+            log.exception("audit sealing round failed; retrying")
+        await asyncio.sleep(interval_s)
+
+
+def lifecycle(services: "Services", interval_s: float = SEAL_INTERVAL_S) -> Callable[[Any], AsyncIterator[None]]:
+    """An aiohttp ``cleanup_ctx`` entry: seal at start-up, every ``interval_s``, and at shutdown."""
+
+    async def context(_app: Any) -> AsyncIterator[None]:
+        engine, clock = services.engine, services.clock
+        signer = signer_for(services.settings)
+        sealed = await seal_pending(engine, signer, clock)
+        if sealed:
+            log.info("start-up sealing covered %d audit rows", sealed)
+        task = asyncio.create_task(run_forever(engine, signer, clock, interval_s), name="audit-sealer")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(Exception):
+            await seal_pending(engine, signer, clock)
+
+    return context
+
+
+# ---------------------------------------------------------------------------------------------- verify
+
+
+def _stream(sync_conn: Any, table: Any, convert: Callable[[Any], Any]) -> Iterator[Any]:
+    """Rows of ``table`` in id order, read in chunks (the audit log can be large)."""
+    after = 0
+    while True:
+        chunk = sync_conn.execute(
+            select(table).where(table.c.id > after).order_by(table.c.id).limit(READ_CHUNK)).all()
+        for row in chunk:
+            yield convert(row)
+        if len(chunk) < READ_CHUNK:
+            return
+        after = chunk[-1].id
+
+
+def _seal(r: Any) -> chain.Seal:
+    return chain.Seal(id=r.id, first_row_id=r.first_row_id, last_row_id=r.last_row_id, row_count=r.row_count,
+                      row_digests=r.row_digests, prev_hash=r.prev_hash, hash=r.hash, key_id=r.key_id,
+                      signature=r.signature, sealed_at=r.sealed_at)
+
+
+async def verify_database(engine: AsyncEngine, verifier: Verifier) -> chain.Report:
+    """Recompute the whole chain from the database; the report names the first broken link.
+
+    Runs as one synchronous pass (``run_sync``) so seals and rows are streamed in
+    chunks through the pure verifier instead of being loaded whole.
+    """
+
+    def run(sync_conn: Any) -> chain.Report:
+        return chain.verify(_stream(sync_conn, audit_seals, _seal), _stream(sync_conn, audit_log, _audit_row),
+                            verifier.verify, verifier.knows)
+
+    async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":  # one snapshot for seals and rows alike
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+        return await conn.run_sync(run)

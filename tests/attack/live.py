@@ -1,0 +1,76 @@
+"""A real exam server on 127.0.0.1 in a background thread, for the attacker's tests.
+
+Schemathesis and ``requests`` are synchronous; the server runs its own event loop
+in a thread (the sweeper, relay and audit sealer included), on a fresh PostgreSQL
+database of the test session, with a real clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import requests
+from aiohttp import web
+
+from exam_engine.bootstrap import Services, build_app, build_services
+from exam_engine.config import load_settings
+from tests.conftest import _truncate, settings_env
+from tests.factories import PASSWORD
+
+
+@dataclass
+class Session:
+    """A signed-in browser: its cookie and CSRF header."""
+
+    cookies: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class LiveServer:
+    services: Services
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    port: int = 0
+    runner: web.AppRunner | None = None
+
+    def run(self, make: Callable[[], Awaitable[Any]] | Any) -> Any:
+        """Run a coroutine (or coroutine factory) on the server's loop and wait for it."""
+        coro = make() if callable(make) else make
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=120)
+
+    def start(self) -> None:
+        threading.Thread(target=self.loop.run_forever, name="live-server", daemon=True).start()
+
+        async def up() -> int:
+            await _truncate(self.services)
+            self.runner = web.AppRunner(build_app(self.services, run_sweeper=True), access_log=None)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        self.port = self.run(up)
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.run(self.runner.cleanup())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def sign_in(self, login: str, password: str = PASSWORD) -> Session:
+        resp = requests.post(f"{self.url}/api/v1/auth/login", json={"login": login, "password": password}, timeout=30)
+        assert resp.status_code == 200, resp.text
+        return Session(dict(resp.cookies), {"X-CSRF-Token": resp.json()["csrf_token"]})
+
+
+def live_server(pg_url: str, redis_url: str, data_dir: str) -> LiveServer:
+    services = build_services(load_settings(settings_env(pg_url, data_dir, redis_url)))
+    server = LiveServer(services)
+    server.start()
+    return server
