@@ -72,6 +72,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 @page()
 async def logout(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     await api.auth_service.sign_out(conn, request[api.SESSION].token_hash, api.services_of(request).clock.now(), actor)
+    api.services_of(request).sessions.evict(request[api.SESSION].token_hash)
     response = web.HTTPFound("/login")
     response.del_cookie(api.SESSION_COOKIE, path="/")
     raise response
@@ -93,6 +94,7 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
                 if not hmac.compare_digest(str(form.get("_csrf", "")).encode(), info.csrf_token.encode()):
                     raise web.HTTPForbidden()
                 await api.auth_service.set_language(conn, info.actor, lang)
+                services.sessions.evict_user(info.actor.user_id)
     response = web.HTTPFound(back)
     response.set_cookie("lang", lang, samesite="Strict", path="/", max_age=365 * 24 * 3600)
     raise response
@@ -185,6 +187,7 @@ async def account(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
                 await api.auth_service.change_password(
                     conn, actor, current=str(form.get("current", "")), new=str(form.get("new", "")),
                     now=services.clock.now(), keep_session=request[api.SESSION].token_hash)
+            services.sessions.evict_user(actor.user_id)
             message = api.translate(actor.language, N_("Your password has been changed."))
         except api.DomainError as e:
             error = api.translate(actor.language, e.msgid, **e.params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,7 +14,8 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .db import create_engine
 from .kv import KeyValue, MemoryKV, RedisKV
-from .services.auth import LoginThrottle
+from .services.auth import LoginThrottle, SessionCache
+from .services import receipts
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,14 @@ class Services:
     kv: KeyValue
     throttle: LoginThrottle
     bank_cache: PublishedItems = field(default_factory=PublishedItems)
+    sessions: SessionCache = field(default_factory=SessionCache)
+    # The proctoring runtime (keyring, evidence store, analysis queue), built at first use
+    # by exam_engine.services.proctoring.runtime_of.
+    proctor: Any = None
 
     async def close(self) -> None:
+        if self.proctor is not None:
+            await self.proctor.close()
         await self.kv.close()
         await self.engine.dispose()
 
@@ -43,6 +51,7 @@ def build_app(services: Services, *, run_sweeper: bool = True):  # type: ignore[
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     engine = create_engine(settings.database_url)
+    receipts.bind(engine, settings)  # submit receipts are signed with this installation's key
     kv: KeyValue = RedisKV(settings.redis_url) if settings.redis_url else MemoryKV()
     return Services(
         settings=settings,
@@ -50,4 +59,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         engine=engine,
         kv=kv,
         throttle=LoginThrottle(kv, settings.login_max_failures, settings.login_window_s),
+        sessions=SessionCache(settings.session_cache_s),
     )

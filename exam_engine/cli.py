@@ -239,6 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_contingent_import)
+
+    from .bank_cli import add_bank_commands
+
+    add_bank_commands(sub)
+    from .cli_journal import register as register_journal_commands  # grade calc, journal …
+    register_journal_commands(sub)
+    from .proctor_cli import register as register_proctor_commands  # evidence …, proctor analyze, proctor-worker
+    register_proctor_commands(sub)
+    from .trust_cli import register as register_trust_commands  # audit …, receipt verify, backup, restore
+    register_trust_commands(sub)
     return parser
 
 

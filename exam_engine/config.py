@@ -49,6 +49,8 @@ class Settings:
     network_grace_s: float = 1.0
     sweep_interval_s: float = 0.5
     session_ttl_s: int = 12 * 3600
+    # How long a process may reuse a resolved session before asking the database again.
+    session_cache_s: float = 5.0
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_s: int = 300
@@ -151,6 +153,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         network_grace_s=_float(env, "EXAM_NETWORK_GRACE_S", 1.0),
         sweep_interval_s=_float(env, "EXAM_SWEEP_INTERVAL_S", 0.5, minimum=0.05),
         session_ttl_s=_int(env, "EXAM_SESSION_TTL_S", 12 * 3600, minimum=60),
+        session_cache_s=_float(env, "EXAM_SESSION_CACHE_S", 5.0),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
         login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 300, minimum=1),

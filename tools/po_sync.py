@@ -29,15 +29,28 @@ def extract(package: str) -> list[str]:
     return list(seen)
 
 
+def translated_elsewhere(package: str, lang: str) -> set[str]:
+    """Msgids another package's catalog already translates (shared edge code uses them)."""
+    found: set[str] = set()
+    for po in ROOT.glob(f"*/locale/{lang}/LC_MESSAGES/*.po"):
+        if po.stem == package:
+            continue
+        with po.open("rb") as fh:
+            found |= {m.id for m in read_po(fh) if m.id and m.string}
+    return found
+
+
 def sync(package: str, languages: tuple[str, ...] = ("kk", "ru")) -> None:
-    ids = extract(package)
+    all_ids = extract(package)
     for lang in languages:
+        elsewhere = translated_elsewhere(package, lang)
         path = ROOT / package / "locale" / lang / "LC_MESSAGES" / f"{package}.po"
         old: dict[str, str] = {}
         if path.exists():
             with path.open("rb") as fh:
                 old = {m.id: m.string for m in read_po(fh) if m.id}
         cat = Catalog(locale=lang, domain=package, project="exam-engine", charset="utf-8")
+        ids = [m for m in all_ids if old.get(m) or m not in elsewhere]
         for msgid in ids:
             cat.add(msgid, old.get(msgid, ""))
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,7 @@ from ..tables import (
     outbox,
     users,
 )
+from . import receipts
 from .audit import audit_row, record_many
 from .upsert import insert_ignore, upsert
 
@@ -132,9 +133,11 @@ async def start(
         lang = sorted(banks)[0] if banks else lang
     if lang not in banks:
         raise Conflict("exam_has_no_bank", N_("This exam has no question bank yet."))
-    pool = await bank_cache.get(conn, banks[lang])
+    rng = rng or random.SystemRandom()
+    # The whole bank, or one blueprint draw so every form has the same composition (Q3).
+    pool = await bank_cache.form_pool(conn, exam_id, banks[lang], rng)
     source = [rules.SourceItem(id=i.id, text=i.text, options=i.options, correct=i.correct) for i in pool]
-    form = rules.build_form(source, exam.question_count, rng or random.SystemRandom())
+    form = rules.build_form(source, exam.question_count, rng)
 
     extra = (await conn.execute(_EXTRA, {"exam_id": exam_id, "student_id": actor.user_id})).scalar() or 0
     attempt_id = uuid.uuid4()
@@ -251,17 +254,18 @@ def attempt_summary(row: Any, now: datetime) -> dict:
 
 # ---------------------------------------------------------------------------------------------- save
 
+# One round trip finds the attempt (share-locked against finalisation) and the question's options.
 _ATTEMPT_FOR_SAVE = (
-    select(attempts.c.student_id, attempts.c.status, attempts.c.deadline_at)
+    select(attempts.c.student_id, attempts.c.status, attempts.c.deadline_at, attempt_items.c.options)
+    .select_from(attempts.outerjoin(attempt_items, and_(attempt_items.c.attempt_id == attempts.c.id,
+                                                         attempt_items.c.position == bindparam("position"))))
     .where(attempts.c.id == bindparam("attempt_id"))
-    .with_for_update(read=True)
-)
-_OPTION_COUNT = select(attempt_items.c.options).where(
-    attempt_items.c.attempt_id == bindparam("attempt_id"), attempt_items.c.position == bindparam("position")
+    .with_for_update(read=True, of=attempts)
 )
 _STORED_ANSWER = select(answers.c.choice, answers.c.seq, answers.c.saved_at).where(
     answers.c.attempt_id == bindparam("attempt_id"), answers.c.position == bindparam("position")
 )
+_ANSWER_COLUMNS = ("attempt_id", "position", "choice", "seq", "saved_at")
 
 
 async def save_answer(
@@ -271,28 +275,24 @@ async def save_answer(
     """Store one answer; the highest client sequence number wins (replays are harmless)."""
     if seq < 1:
         raise InvalidInput("invalid_seq", N_("The sequence number must be a positive whole number."))
-    row = (await conn.execute(_ATTEMPT_FOR_SAVE, {"attempt_id": attempt_id})).first()
+    if not 0 < position <= 500:  # the most questions an exam can have; also keeps it in smallint
+        raise InvalidInput("invalid_position", N_("Question {position} is not part of this attempt."),
+                           position=position)
+    key = {"attempt_id": attempt_id, "position": position}
+    row = (await conn.execute(_ATTEMPT_FOR_SAVE, key)).first()
     if row is None or row.student_id != actor.user_id:
         raise _not_found()
     rules.check_accepts_answers(AttemptStatus(row.status), row.deadline_at, now, grace_s)
-    options = (await conn.execute(_OPTION_COUNT, {"attempt_id": attempt_id, "position": position})).scalar()
-    if options is None:
+    if row.options is None:
         raise InvalidInput("invalid_position", N_("Question {position} is not part of this attempt."),
                            position=position)
-    rules.check_choice(choice, len(options))
-    stored = (
-        await conn.execute(
-            upsert(
-                conn, answers,
-                {"attempt_id": attempt_id, "position": position, "choice": choice, "seq": seq, "saved_at": now},
-                ["attempt_id", "position"], ["choice", "seq", "saved_at"],
-                only_if_greater="seq",
-            ).returning(answers.c.choice, answers.c.seq, answers.c.saved_at)
-        )
-    ).first()
+    rules.check_choice(choice, len(row.options))
+    stmt = upsert(conn, answers, _ANSWER_COLUMNS, ["attempt_id", "position"], ["choice", "seq", "saved_at"],
+                  only_if_greater="seq", returning=("choice", "seq", "saved_at"))
+    stored = (await conn.execute(stmt, {**key, "choice": choice, "seq": seq, "saved_at": now})).first()
     applied = stored is not None
     if stored is None:
-        stored = (await conn.execute(_STORED_ANSWER, {"attempt_id": attempt_id, "position": position})).first()
+        stored = (await conn.execute(_STORED_ANSWER, key)).first()
     return Receipt(
         attempt_id=attempt_id, position=position, choice=stored.choice, seq=stored.seq, saved_at=stored.saved_at,
         applied=applied, digest=answer_digest(attempt_id, position, stored.choice, stored.seq, stored.saved_at),
@@ -310,7 +310,8 @@ async def submit(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, 
         timed_out = rules.is_expired(row.deadline_at, now, grace_s)
         await finalise(conn, [attempt_id], now=now, timed_out=timed_out, actor=actor, locked=True)
         row = await _load_own(conn, actor, attempt_id)
-    return attempt_summary(row, now)
+    # The signed receipt of the stored answers (issue 7); deterministic, so a repeat returns the same one.
+    return {**attempt_summary(row, now), "receipt": await receipts.issue(conn, attempt_id)}
 
 
 _KEYS = select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_items.c.key_index).where(

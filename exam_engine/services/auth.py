@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,6 +47,46 @@ class SessionInfo:
     actor: Actor
     csrf_token: str
     token_hash: str
+    expires_at: datetime
+
+
+class SessionCache:
+    """Sessions resolved in the last ``ttl_s`` seconds, so the hot path skips one query.
+
+    Sign-out and password changes handled by this process evict at once; a revocation
+    made by another process is seen here within ``ttl_s`` (5 s by default, 0 disables).
+    Expiry is still checked against the server's clock on every request.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 50_000,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._monotonic = monotonic
+        self._entries: dict[str, tuple[float, SessionInfo]] = {}
+
+    def get(self, th: str) -> SessionInfo | None:
+        entry = self._entries.get(th)
+        if entry is None:
+            return None
+        if entry[0] <= self._monotonic():
+            self._entries.pop(th, None)
+            return None
+        return entry[1]
+
+    def put(self, info: SessionInfo) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[info.token_hash] = (self._monotonic() + self.ttl_s, info)
+
+    def evict(self, th: str) -> None:
+        self._entries.pop(th, None)
+
+    def evict_user(self, user_id: int | None) -> None:
+        for th in [th for th, (_, info) in self._entries.items() if info.actor.user_id == user_id]:
+            del self._entries[th]
 
 
 class LoginThrottle:
@@ -144,12 +186,22 @@ _SESSION_QUERY = (
 )
 
 
-async def resolve_session(conn: AsyncConnection, token: str, now: datetime, ip: str | None) -> SessionInfo | None:
+async def resolve_session(
+    conn: AsyncConnection, token: str, now: datetime, ip: str | None, cache: SessionCache | None = None,
+) -> SessionInfo | None:
     th = token_hash(token)
-    row = (await conn.execute(_SESSION_QUERY, {"th": th})).first()
-    if row is None or row.expires_at <= now:
+    info = cache.get(th) if cache is not None else None
+    if info is None:
+        row = (await conn.execute(_SESSION_QUERY, {"th": th})).first()
+        if row is None:
+            return None
+        info = SessionInfo(actor=_actor(row, None), csrf_token=row.csrf_token, token_hash=th,
+                           expires_at=row.expires_at)
+        if cache is not None:
+            cache.put(info)
+    if info.expires_at <= now:
         return None
-    return SessionInfo(actor=_actor(row, ip), csrf_token=row.csrf_token, token_hash=th)
+    return replace(info, actor=replace(info.actor, ip=ip))
 
 
 async def sign_out(conn: AsyncConnection, th: str, now: datetime, actor: Actor) -> None:

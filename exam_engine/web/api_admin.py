@@ -13,6 +13,7 @@ from ..errors import InvalidInput
 from ..i18n import N_
 from ..services import catalog, contingent, users
 from . import schemas as s
+from .api_bank import blueprint_field
 from .http import endpoint, field, path_int, read_json, services_of
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -79,7 +80,8 @@ async def create_exam_session(request: web.Request, conn: Any, actor: Actor) -> 
 
 @endpoint("POST", "/api/v1/admin/exams", summary="Schedule an exam", request_schema=s.EXAM,
           response_schema=s.CREATED, status=201,
-          errors=("invalid_window", "bank_not_published", "bank_too_small", "discipline_not_found"))
+          errors=("invalid_window", "bank_not_published", "bank_too_small", "discipline_not_found",
+                  "blueprint_shortfall"))
 async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
     actor.require(Permission.MANAGE_EXAMS)
     body = await read_json(request)
@@ -87,9 +89,11 @@ async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
     banks = field(body, "banks", dict)
     if not all(isinstance(g, str) for g in groups):
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a list."), field="groups")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in banks.values()):
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**63 for v in banks.values()):
         raise InvalidInput("invalid_field", N_("Field «{field}» must be an object."), field="banks")
     minutes = field(body, "duration_minutes", int)
+    if not 0 < minutes <= 24 * 60:
+        raise InvalidInput("invalid_duration", N_("The duration must be more than zero and at most 24 hours."))
     spec = catalog.ExamSpec(
         title=field(body, "title", str), discipline_code=field(body, "discipline", str),
         session_code=field(body, "session", str), group_codes=groups, bank_versions=banks,
@@ -98,6 +102,7 @@ async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
         timeout_policy=field(body, "timeout_policy", str, required=False, default="unsatisfactory"),
         pass_score=field(body, "pass_score", int, required=False, default=50),
         requires_proctoring=field(body, "requires_proctoring", bool, required=False, default=False),
+        blueprint=blueprint_field(body),
     )
     return {"id": await catalog.add_exam(conn, actor, spec, now=services_of(request).clock.now())}
 

@@ -65,6 +65,7 @@ async def login(request: web.Request, conn: Any, actor: None) -> web.Response:
 @endpoint("POST", "/api/v1/auth/logout", summary="Sign out (revokes this session)", response_schema=s.OK)
 async def logout(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     await auth.sign_out(conn, request[SESSION].token_hash, services_of(request).clock.now(), actor)
+    services_of(request).sessions.evict(request[SESSION].token_hash)
     response = json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -82,6 +83,7 @@ async def change_password(request: web.Request, conn: Any, actor: Actor) -> dict
     body = await read_json(request)
     await auth.change_password(conn, actor, current=field(body, "current", str), new=field(body, "new", str),
                                now=services_of(request).clock.now(), keep_session=request[SESSION].token_hash)
+    services_of(request).sessions.evict_user(actor.user_id)
     return {"ok": True}
 
 
@@ -90,6 +92,7 @@ async def change_password(request: web.Request, conn: Any, actor: Actor) -> dict
 async def set_language(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     body = await read_json(request)
     lang = await auth.set_language(conn, actor, field(body, "language", str))
+    services_of(request).sessions.evict_user(actor.user_id)
     response = json_response({"language": lang})
     response.set_cookie("lang", lang, samesite="Strict", path="/")
     return response

@@ -12,7 +12,11 @@ from sqlalchemy import text
 
 from .. import sweeper
 from ..bootstrap import Services
+from ..services import audit_seal  # the audit sealer task (issue 7)
 from . import api_admin, api_student  # noqa: F401 - importing registers the routes
+from . import api_journal  # the journal's routes, and the outbox relay task
+from . import api_bank  # noqa: F401 - the question-bank routes
+from . import api_proctor  # noqa: F401 - proctoring capture and review routes
 from .http import ROUTES, SERVICES, errors_middleware, headers_middleware, json_response
 from .openapi import document
 
@@ -76,6 +80,8 @@ def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequ
     app[SERVICES] = services
     if run_sweeper:
         app.cleanup_ctx.append(_lifecycle)
+        app.cleanup_ctx.append(api_journal.relay_lifecycle)  # after the start-up sweep, so its results go too
+        app.cleanup_ctx.append(audit_seal.lifecycle(services))  # seals the audit log into the signed chain
     else:
         async def _close(app: web.Application) -> None:
             await services.close()

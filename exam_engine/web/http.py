@@ -142,7 +142,8 @@ def client_ip(request: web.Request) -> str | None:
 async def authenticate(conn: Any, request: web.Request, *, csrf: bool) -> auth.SessionInfo:
     token = request.cookies.get(SESSION_COOKIE)
     services = services_of(request)
-    info = await auth.resolve_session(conn, token, services.clock.now(), client_ip(request)) if token else None
+    info = (await auth.resolve_session(conn, token, services.clock.now(), client_ip(request), services.sessions)
+            if token else None)
     if info is None:
         raise NotAuthenticated("not_signed_in", N_("Please sign in."))
     if csrf and request.method in UNSAFE_METHODS:
@@ -208,9 +209,24 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise InvalidInput("invalid_json", N_("The request body is not valid JSON.")) from None
     if not isinstance(body, dict):
         raise InvalidInput("invalid_json", N_("The request body must be a JSON object."))
+    if _has_nul(body):
+        # PostgreSQL text cannot hold NUL: refuse it here, once, for every route.
+        raise InvalidInput("invalid_text", N_("Text fields must not contain the NUL character."))
     return body
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+# The largest integer a browser's JSON keeps exactly; anything bigger is not a real id or count.
+MAX_SAFE_INT = 2**53 - 1
 _TYPE_NAMES = {int: "integer", str: "string", bool: "boolean", list: "list", dict: "object"}
 
 
@@ -227,6 +243,8 @@ def field(body: dict[str, Any], name: str, kind: type, *, required: bool = True,
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
                            expected=_TYPE_NAMES.get(kind, kind.__name__))
+    if kind is int and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        raise InvalidInput("invalid_field", N_("Field «{field}» is out of range."), field=name)
     return value
 
 

@@ -34,6 +34,7 @@ ATTEMPT_SUMMARY = obj(
     status={"type": "string", "enum": ["in_progress", "submitted", "timed_out", "annulled"]},
     started_at=TS, deadline_at=TS, server_now=TS, remaining_s={"type": "number"}, question_count=INT,
     submitted_at=TS, finished_by=STR, score=NULL_INT, correct_count=NULL_INT,
+    receipt={"type": ["object", "null"], "description": "signed receipt of the stored answers (after submit)"},
     result={"type": ["string", "null"], "enum": ["passed", "unsatisfactory", None]},
 )
 QUESTION = obj(
@@ -55,13 +56,15 @@ CREATED_USER = obj(["id", "login", "role"], id=INT, login=STR, role=STR, one_tim
 DISCIPLINE = obj(["code", "name"], code=STR, name=STR, credits=INT)
 EXAM_SESSION = obj(["code", "name", "starts_on", "ends_on"], code=STR, name=STR,
                    starts_on={"type": "string", "format": "date"}, ends_on={"type": "string", "format": "date"})
+BLUEPRINT = {"type": "array", "items": obj(["count"], topic={"type": ["string", "null"]}, difficulty=NULL_INT,
+                                           count={"type": "integer", "minimum": 1})}
 EXAM = obj(
     ["title", "discipline", "session", "groups", "banks", "question_count", "duration_minutes", "opens_at",
      "closes_at"],
     title=STR, discipline=STR, session=STR, groups={"type": "array", "items": STR},
     banks={"type": "object", "additionalProperties": INT}, question_count=INT, duration_minutes=INT,
     opens_at=TS, closes_at=TS, timeout_policy={"type": "string", "enum": ["unsatisfactory", "grade_saved"]},
-    pass_score=INT, requires_proctoring=BOOL,
+    pass_score=INT, requires_proctoring=BOOL, blueprint=BLUEPRINT,
 )
 EXTRA_TIME = obj(["student", "extra_minutes", "reason"], student=STR, extra_minutes=INT, reason=STR)
 LIST = obj(["items"], items={"type": "array", "items": {"type": "object"}})

@@ -267,3 +267,47 @@ async def test_a_student_who_left_the_group_cannot_start_its_exam(services):
         history = (await conn.execute(select(func.count()).select_from(group_members)
                                       .where(group_members.c.student_id == sid))).scalar_one()
     assert history == 2  # the old membership is kept with its end date (J11)
+
+
+async def test_a_session_revoked_by_another_process_is_refused_once_the_cache_bound_passes(services):
+    from sqlalchemy import update
+
+    from exam_engine.tables import auth_sessions
+
+    await make_user(services, "student9", Role.STUDENT)
+    services.sessions.ttl_s = 0.3
+    client = await open_client(services)
+    try:
+        api = Api(client)
+        await api.login("student9")
+        assert (await api.call("GET", "/api/v1/me"))[0] == 200
+        async with services.engine.begin() as conn:  # as another server process would
+            await conn.execute(update(auth_sessions).values(revoked_at=services.clock.now()))
+        import asyncio
+
+        await asyncio.sleep(0.35)
+        assert (await api.call("GET", "/api/v1/me"))[0] == 401
+    finally:
+        await client.close()
+
+
+async def test_an_exam_whose_blueprint_the_bank_cannot_fill_is_refused_through_the_api(services):
+    world = await make_world(services, students=1)
+    client, api = await _signed_in(services, "admin", Role.ACADEMIC_ADMIN, language="ru")
+    body = {"title": "Blueprinted", "discipline": "LAW-101", "session": "S1", "groups": ["G1"],
+            "banks": {"kk": world.bank_versions["kk"]}, "question_count": 3, "duration_minutes": 30,
+            "opens_at": "2026-06-02T09:00:00+05:00", "closes_at": "2026-06-02T12:00:00+05:00"}
+    try:
+        status, bad = await api.call("POST", "/api/v1/admin/exams",
+                                     {**body, "blueprint": [{"topic": "criminal law", "difficulty": 2, "count": 3}]})
+        assert status == 422 and bad["error"]["code"] == "blueprint_shortfall"
+        assert "criminal law" in bad["error"]["message"]
+        status, ok = await api.call("POST", "/api/v1/admin/exams",
+                                    {**body, "blueprint": [{"topic": None, "difficulty": None, "count": 3}]})
+        assert status == 201, ok
+        status, bad = await api.call("POST", "/api/v1/admin/exams", {**body, "duration_minutes": 10**12})
+        assert status == 422 and bad["error"]["code"] == "invalid_duration"
+        status, bad = await api.call("POST", "/api/v1/admin/exams", {**body, "duration_minutes": 2**60})
+        assert status == 422 and bad["error"]["code"] == "invalid_field"
+    finally:
+        await client.close()
