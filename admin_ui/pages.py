@@ -9,6 +9,7 @@ passed in a ``<script type="application/json">`` block, which browsers never exe
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 import hmac
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -36,6 +37,21 @@ ROLE_NAMES = {
     "academic_admin": N_("academic administrator"),
     "sysadmin": N_("system administrator"),
 }
+
+
+@dataclass(frozen=True)
+class NavLink:
+    permission: api.Permission
+    path: str
+    msgid: str
+
+
+# The staff start page lists every area the signed-in role may open; each page module adds its own.
+NAV: list[NavLink] = []
+
+
+def nav_link(permission: api.Permission, path: str, msgid: str) -> None:
+    NAV.append(NavLink(permission, path, msgid))
 
 
 def _translator(language: str) -> Callable[..., str]:
@@ -72,6 +88,7 @@ def render(request: web.Request, template: str, context: dict[str, Any], *, stat
         "path": request.path,
         "static_version": STATIC_VERSION,
         "role_names": ROLE_NAMES,
+        "nav": [link for link in NAV if actor and api.allows(actor.role, link.permission)],
     }
     response = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
     response.headers["Cache-Control"] = "no-store"

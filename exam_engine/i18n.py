@@ -1,7 +1,8 @@
 """Kazakh and Russian messages from gettext catalogs (S1).
 
 Every package of ours ships its own catalog as plain ``.po`` files:
-``<package>/locale/<lang>/LC_MESSAGES/<package>.po``. The msgid is the English
+``<package>/locale/<lang>/LC_MESSAGES/<package>.po`` (and, for a large package, further
+``*.po`` files beside it, one per area). The msgid is the English
 text (which is also what logs show), with ``{name}`` placeholders filled by
 ``str.format``. Pure cores never translate: they carry a stable code, the English
 msgid and the parameters; the edges (HTTP, CLI, pages) call :func:`translate`.
@@ -55,16 +56,17 @@ def catalog(language: str) -> dict[str, str]:
         root = _package_dir(domain)
         if root is None:
             continue
-        po = root / "locale" / language / "LC_MESSAGES" / f"{domain}.po"
-        if not po.is_file():
-            continue
-        with po.open("rb") as fh:
-            cat = read_po(fh, locale=language, domain=domain)
-        for message in cat:
-            if message.id and message.string and not message.fuzzy:
-                key = message.id if isinstance(message.id, str) else message.id[0]
-                text = message.string if isinstance(message.string, str) else message.string[0]
-                messages.setdefault(key, text)
+        folder = root / "locale" / language / "LC_MESSAGES"
+        # The package's own catalog first, then any further ones (one per area of the package).
+        files = sorted(folder.glob("*.po"), key=lambda p: (p.stem != domain, p.name)) if folder.is_dir() else []
+        for po in files:
+            with po.open("rb") as fh:
+                cat = read_po(fh, locale=language, domain=domain)
+            for message in cat:
+                if message.id and message.string and not message.fuzzy:
+                    key = message.id if isinstance(message.id, str) else message.id[0]
+                    text = message.string if isinstance(message.string, str) else message.string[0]
+                    messages.setdefault(key, text)
     return messages
 
 

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ..bootstrap import Services
 from ..domain.actors import Actor
+from ..domain.roles import Permission
 from ..errors import DomainError, InvalidInput, NotAuthenticated, PermissionDenied, TooManyRequests
 from ..i18n import N_, normalise_language, translate
 from ..services import auth
@@ -168,6 +169,9 @@ class RouteDoc:
     response_schema: dict | None
     errors: tuple[str, ...]
     status: int = 200
+    # The one permission this route needs (checked before the handler runs); None: any signed-in role,
+    # the handler then decides by ownership (a student's own attempt, a teacher's own journal).
+    permission: Permission | None = None
 
 
 ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = []
@@ -176,6 +180,7 @@ ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamRespons
 def endpoint(
     method: str, path: str, *, summary: str, auth_required: bool = True, request_schema: dict | None = None,
     response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
+    permission: Permission | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register an API route with its OpenAPI description (one place for both)."""
 
@@ -185,12 +190,15 @@ def endpoint(
             services = services_of(request)
             async with services.engine.begin() as conn:
                 actor = (await authenticate(conn, request, csrf=True)).actor if auth_required else None
+                if permission is not None and actor is not None:
+                    actor.require(permission)
                 result = await handler(request, conn, actor)
             if isinstance(result, web.StreamResponse):
                 return result
             return json_response(result, status=status)
 
-        ROUTES.append((RouteDoc(method, path, summary, auth_required, request_schema, response_schema, errors, status),
+        ROUTES.append((RouteDoc(method, path, summary, auth_required, request_schema, response_schema, errors, status,
+                                permission),
                        wrapped))
         return handler
 

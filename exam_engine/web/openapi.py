@@ -25,6 +25,8 @@ def document() -> dict[str, Any]:
         ]
         if params:
             op["parameters"] = params
+        if doc.permission is not None:
+            op["x-permission"] = str(doc.permission)
         if doc.request_schema is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.request_schema}}}
         ok = str(doc.status)
