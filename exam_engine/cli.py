@@ -162,7 +162,7 @@ def cmd_contingent_import(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    return serve(host=args.host, port=args.port)
+    return serve(host=args.host, port=args.port, workers=args.workers, reuse_port=args.reuse_port)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -204,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--host", default=None, help="bind address (default EXAM_HOST or 127.0.0.1)")
         p.add_argument("--port", type=int, default=None, help="port (default EXAM_PORT or 8080)")
+        if name == "serve":
+            p.add_argument("--workers", type=int, default=1,
+                           help="server processes sharing the port (needs PostgreSQL and Redis)")
+            p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
         p.set_defaults(func=func)
 
     user = sub.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
@@ -253,9 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("EXAM_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from .observability import configure_logging
+
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

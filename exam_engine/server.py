@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 from aiohttp import web
 from alembic.script import ScriptDirectory
@@ -36,16 +44,79 @@ async def make_app(settings: Settings) -> web.Application:
     return build_app(services)
 
 
-def serve(*, host: str | None = None, port: int | None = None, settings: Settings | None = None) -> int:
+def serve(*, host: str | None = None, port: int | None = None, settings: Settings | None = None,
+          workers: int = 1, reuse_port: bool = False) -> int:
     settings = settings or load_settings()
     if settings.secret_generated:
         log.warning("no EXAM_SECRET_KEY given: generated one into %s (keep it safe)", settings.data_dir)
     host = host or settings.host
     port = port or settings.port
-    log.info("exam-engine serving on http://%s:%d (database %s)", host, port,
-             settings.database_url.split("@")[-1])
+    check_workers(settings, workers)
+    if workers > 1:
+        return supervise(settings, host=host, port=port, workers=workers)
+    log.info("exam-engine serving on http://%s:%d (database %s, pid %d)", host, port,
+             settings.database_url.split("@")[-1], os.getpid())
     web.run_app(make_app(settings), host=host, port=port, print=None, access_log=None,
-                shutdown_timeout=5)
+                shutdown_timeout=5, reuse_port=reuse_port)
+    return 0
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """Several processes need shared state: PostgreSQL for data, Redis for what is in memory otherwise."""
+    if workers < 1 or workers > 64:
+        raise ConfigError(f"--workers {workers}: expected 1 to 64")
+    if workers == 1:
+        return
+    if not settings.is_postgres:
+        raise ConfigError("--workers > 1 needs PostgreSQL (EXAM_DATABASE_URL): SQLite serves one process")
+    if not settings.redis_url:
+        raise ConfigError("--workers > 1 needs Redis (EXAM_REDIS_URL) for throttles and the frame queue")
+
+
+def supervise(settings: Settings, *, host: str, port: int, workers: int) -> int:
+    """Run ``workers`` server processes sharing the port (SO_REUSEPORT); restart any that dies.
+
+    Every process runs the deadline sweeper, the outbox relay and the audit sealer: each is
+    safe to run concurrently (row locks with SKIP LOCKED, advisory locks).
+    """
+    check_workers(settings, workers)
+    metrics_dir = Path(tempfile.mkdtemp(prefix="exam-metrics-"))
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    command = [sys.executable, "-m", "exam_engine.cli", "serve", "--host", host, "--port", str(port), "--reuse-port"]
+    children: dict[int, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        children[slot] = subprocess.Popen(command, env=env)
+        log.info("worker %d started (pid %d)", slot, children[slot].pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("exam-engine serving on http://%s:%d with %d worker processes", host, port, workers)
+    for slot in range(workers):
+        spawn(slot)
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            for slot, child in list(children.items()):
+                if child.poll() is not None and not stopping:
+                    log.error("worker %d (pid %d) exited with %s; restarting it", slot, child.pid, child.returncode)
+                    time.sleep(1)
+                    spawn(slot)
+    finally:
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -62,12 +62,14 @@ class Analyser:
 
     def __init__(self, engine: AsyncEngine, store: EvidenceStore, *, identity_every_n: int = 3,
                  settings: ProctorSettings | None = None) -> None:
+        # Called with the seconds from an item's arrival to its stored findings (the server's metrics).
+        self.observe_lag: Callable[[float], None] | None = None
         self.engine = engine
         self.store = store
         self.identity_every_n = max(1, identity_every_n)
         self.settings = settings or ProctorSettings()
 
-    async def _inputs(self, job: Job) -> tuple[str, bytes, list[float] | None, bool] | None:
+    async def _inputs(self, job: Job) -> tuple[tuple[str, bytes, list[float] | None, bool], datetime] | None:
         async with self.engine.connect() as conn:
             found = await self.store.read(conn, job.attempt_id, job.seq)
             if found is None or found[0].analysed:
@@ -82,31 +84,40 @@ class Analyser:
                     data_key = await self.store.data_key(conn, job.attempt_id)
                     enrolment = json.loads(self.store.open_value(data_key, job.attempt_id,
                                                                  self.store.descriptor_slot, sealed))
-            return row.kind, plaintext, enrolment, check
+            return (row.kind, plaintext, enrolment, check), row.received_at
 
     async def process(self, job: Job, run: Runner) -> bool:
         """True when a result was stored now (False: gone, or already analysed)."""
-        inputs = await self._inputs(job)
-        if inputs is None:
+        found = await self._inputs(job)
+        if found is None:
             return False
+        inputs, received_at = found
         result = await run(*inputs)
         async with self.engine.begin() as conn:
-            return await record_result(conn, self.store, job.attempt_id, job.seq, result, self.settings)
+            stored = await record_result(conn, self.store, job.attempt_id, job.seq, result, self.settings)
+        if stored and self.observe_lag is not None:
+            self.observe_lag((datetime.now(timezone.utc) - received_at).total_seconds())
+        return stored
 
 
-async def pending_jobs(engine: AsyncEngine, *, received_before: datetime | None = None) -> list[Job]:
+async def pending_jobs(engine: AsyncEngine, *, received_before: datetime | None = None,
+                       limit: int | None = None) -> list[Job]:
     """Items stored but never analysed (the server stopped, Redis was down)."""
     stmt = (select(evidence_items.c.attempt_id, evidence_items.c.seq)
             .where(evidence_items.c.analysed.is_(False), evidence_items.c.kind.in_([k.value for k in ANALYSED_KINDS]))
             .order_by(evidence_items.c.id))
     if received_before is not None:
         stmt = stmt.where(evidence_items.c.received_at < received_before)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     async with engine.connect() as conn:
         return [Job(r.attempt_id, r.seq) for r in await conn.execute(stmt)]
 
 
 class AnalysisQueue(Protocol):
     async def submit(self, job: Job) -> None: ...
+
+    async def length(self) -> int | None: ...
 
     async def close(self) -> None: ...
 
@@ -148,6 +159,10 @@ class LocalQueue:
             self._start()
         self._queue.put_nowait(job)
 
+    async def length(self) -> int:
+        """Frames waiting for analysis in this process."""
+        return self._queue.qsize()
+
     async def drain(self) -> None:
         """Wait until every submitted job is stored (tests; an orderly shutdown)."""
         await self._queue.join()
@@ -172,6 +187,14 @@ class StreamQueue:
 
     async def submit(self, job: Job) -> None:
         await self._redis.xadd(self.stream, job.encode())
+
+    async def length(self) -> int | None:
+        """Frames not yet delivered to a worker plus those delivered but not acknowledged."""
+        try:
+            groups = await self._redis.xinfo_groups(self.stream)
+        except Exception:  # noqa: BLE001 - no stream yet, or Redis away: unknown, not zero
+            return None
+        return sum(int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups) if groups else 0
 
     async def close(self) -> None:
         await self._redis.aclose()

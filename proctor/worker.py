@@ -86,12 +86,46 @@ class StreamWorker:
     async def run_round(self, block_ms: int = 1000) -> int:
         return await self.claim_stale() + await self.read_new(block_ms)
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
+    async def rescue_lost(self, older_than_s: float = 60.0) -> int:
+        """Analyse items the database holds unanalysed for longer than any queue takes.
+
+        Redis keeps nothing on disk: if it restarts, queued jobs are gone. The evidence and
+        the fact that it is unanalysed are in the database, so nothing is lost, only late.
+        """
+        from datetime import datetime, timedelta, timezone
+
+        from .queue import pending_jobs
+
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
+        done = 0
+        for job in await pending_jobs(self.analyser.engine, received_before=cutoff, limit=200):
+            if await self.analyser.process(job, run_in_thread):
+                done += 1
+        if done:
+            log.warning("analysed %d items whose queued jobs were lost (Redis restarted?)", done)
+        return done
+
+    async def run_forever(self, stop: asyncio.Event, rescue_every_s: float = 30.0) -> None:
+        import redis.exceptions
+
         await self.ensure_group()
         log.info("proctor worker %s reading %s as group %s", self.consumer, self.stream, self.group)
+        next_rescue = 0.0
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
+                if loop.time() >= next_rescue:
+                    next_rescue = loop.time() + rescue_every_s
+                    await self.rescue_lost()
                 await self.run_round()
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    log.exception("analysis round failed; retrying")
+                    await asyncio.sleep(1)
+                    continue
+                log.warning("the stream or its consumer group is gone (Redis restarted?); recreating it")
+                await self.ensure_group()
+                next_rescue = 0.0
             except Exception:  # noqa: BLE001 - keep serving; the job stays pending and is re-claimed
                 log.exception("analysis round failed; retrying")
                 await asyncio.sleep(1)

@@ -31,6 +31,7 @@ from proctor.runtime import ProctorRuntime
 from proctor.store import ItemKind, StoredItem
 from proctor.tables import proctor_attempts, proctor_exam_settings, proctor_references, proctor_requests
 
+from ..observability import ANALYSIS_SECONDS
 from ..bootstrap import Services
 from ..domain import attempts as rules
 from ..domain.actors import Actor
@@ -56,6 +57,7 @@ def runtime_of(services: Services) -> ProctorRuntime:
     if services.proctor is None:
         config = load_config(os.environ, services.settings.data_dir, services.settings.redis_url)
         services.proctor = ProctorRuntime.build(config, services.engine, now=services.clock.now())
+        services.proctor.analyser.observe_lag = ANALYSIS_SECONDS.observe
     return services.proctor
 
 

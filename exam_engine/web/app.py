@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from typing import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 from sqlalchemy import text
 
-from .. import sweeper
+from .. import observability, sweeper
 from ..bootstrap import Services
 from ..services import audit_seal  # the audit sealer task (issue 7)
 from . import api_admin, api_student  # noqa: F401 - importing registers the routes
@@ -47,7 +48,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    return json_response({"status": "ok", "pid": os.getpid()})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -63,6 +64,20 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text. Serve it on the internal network only (see docs/deploy.md)."""
+    services = request.app[SERVICES]
+    queue_length = None
+    if services.proctor is not None:
+        queue_length = services.proctor.queue.length
+    try:
+        await observability.sample_gauges(services.engine, queue_length)
+    except Exception:  # noqa: BLE001 - a scrape must answer even when the database does not
+        log.exception("metrics: could not sample gauges")
+    body, content_type = observability.metrics_text()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
 async def openapi(request: web.Request) -> web.Response:
     return json_response(document())
 
@@ -76,7 +91,8 @@ Extension = Callable[[web.Application], None]
 
 def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequence[Extension] = ()) -> web.Application:
     """The JSON API, health checks and background tasks; ``extensions`` add pages (see bootstrap.build_app)."""
-    app = web.Application(middlewares=[headers_middleware, errors_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(middlewares=[observability.observe_middleware, headers_middleware, errors_middleware],
+                          client_max_size=MAX_REQUEST_BYTES)
     app[SERVICES] = services
     if run_sweeper:
         app.cleanup_ctx.append(_lifecycle)
@@ -91,6 +107,7 @@ def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequ
         app.router.add_route(doc.method, doc.path, handler)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/readyz", readyz)
     for extend in extensions:
         extend(app)

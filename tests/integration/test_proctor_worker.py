@@ -106,3 +106,35 @@ async def test_the_proctor_worker_command_analyses_frames_from_the_stream(servic
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
         await world.close()
+
+
+async def test_frames_whose_jobs_redis_lost_are_still_analysed(services):
+    world = await proctored_attempt(services)
+    client = aioredis.Redis.from_url(services.settings.redis_url)
+    try:
+        worker = _worker(services, client, "survivor")
+        await worker.ensure_group()
+        for i in range(2):
+            await world.frame(frame_person(i))
+        # Redis restarts without persistence: the stream, its group and the queued jobs are gone.
+        await client.delete(runtime_of(services).config.stream)
+        assert await _analysed(services, world.attempt_id) == 0
+        assert await worker.rescue_lost(older_than_s=0) == 2
+        assert await _analysed(services, world.attempt_id) == 2
+        # And the worker's loop recreates the group instead of failing forever.
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run_forever(stop, rescue_every_s=3600))
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            if await _stream_exists(client, services):
+                break
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+        assert await _stream_exists(client, services)
+    finally:
+        await client.aclose()
+        await world.close()
+
+
+async def _stream_exists(client, services) -> bool:  # type: ignore[no-untyped-def]
+    return bool(await client.exists(runtime_of(services).config.stream))

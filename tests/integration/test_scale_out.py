@@ -1,0 +1,174 @@
+"""Two server processes and an analysis worker against one PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from exam_engine.clock import SystemClock
+from exam_engine.observability import JsonFormatter
+from exam_engine.tables import attempts, outbox
+from proctor.tables import evidence_items
+from tests.conftest import SECRET
+from tests.factories import PASSWORD, make_world
+from tests.integration.proctor_world import frame_person
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def clock() -> SystemClock:
+    return SystemClock()  # type: ignore[return-value]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(services, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_")}
+    env.update(EXAM_DATABASE_URL=services.settings.database_url, EXAM_REDIS_URL=services.settings.redis_url,
+               EXAM_SECRET_KEY=SECRET, EXAM_DATA_DIR=str(tmp_path), EXAM_SWEEP_INTERVAL_S="0.2",
+               EXAM_NETWORK_GRACE_S="1", EXAM_LOG_LEVEL="WARNING", EXAM_PROCTOR_CLAIM_IDLE_MS="2000")
+    return env
+
+
+async def _healthy(port: int, timeout: float = 40) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("server pool did not become ready")
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_worker(services, tmp_path):
+    world = await make_world(services, students=2, question_count=5, duration_s=4, requires_proctoring=True)
+    port = _free_port()
+    env = _env(services, tmp_path)
+    log = open(tmp_path / "pool.log", "wb")
+    pool = subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "serve", "--workers", "2", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker", "--name", "w1"],
+                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _healthy(port)
+        # A new connection per request lets the kernel hand requests to either process.
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            pids: set[int] = set()
+            deadline = time.monotonic() + 40  # until both processes have started and answered
+            while len(pids) < 2 and time.monotonic() < deadline:
+                async with http.get(f"{base}/healthz") as r:
+                    pids.add((await r.json())["pid"])
+                await asyncio.sleep(0.02)
+            assert len(pids) == 2, pids
+
+            async with http.post(f"{base}/api/v1/auth/login", json={"login": "student1", "password": PASSWORD}) as r:
+                csrf = (await r.json())["csrf_token"]
+            headers = {"X-CSRF-Token": csrf}
+            async with http.post(f"{base}/api/v1/exams/{world.exam_id}/start", json={}, headers=headers) as r:
+                started = await r.json()
+                assert r.status == 200, started
+            attempt_id = started["attempt"]["id"]
+            async with http.post(f"{base}/api/v1/proctor/attempts/{attempt_id}/consent",
+                                 json={"consent": True, "camera": True, "microphone": True},
+                                 headers=headers) as r:
+                assert r.status in (200, 201), await r.text()
+            async with http.post(f"{base}/api/v1/proctor/attempts/{attempt_id}/frames?seq=1", data=frame_person(1),
+                                 headers={**headers, "Content-Type": "image/jpeg"}) as r:
+                assert r.status in (200, 201, 202), await r.text()
+            for seq, q in enumerate(started["questions"], start=1):
+                async with http.put(f"{base}/api/v1/attempts/{attempt_id}/answers/{q['position']}",
+                                    json={"choice": 0, "seq": seq}, headers=headers) as r:
+                    assert r.status == 200
+            # The second student starts and walks away: one of the two processes' sweepers finalises it, once.
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+                async with other.post(f"{base}/api/v1/auth/login",
+                                      json={"login": "student2", "password": PASSWORD}) as r:
+                    csrf2 = (await r.json())["csrf_token"]
+                async with other.post(f"{base}/api/v1/exams/{world.exam_id}/start", json={},
+                                      headers={"X-CSRF-Token": csrf2}) as r:
+                    abandoned = (await r.json())["attempt"]["id"]
+            async with http.post(f"{base}/api/v1/attempts/{attempt_id}/submit", headers=headers) as r:
+                result = await r.json()
+                assert r.status == 200 and result["status"] == "submitted"
+            async with http.get(f"{base}/metrics") as r:
+                text = await r.text()
+                assert "exam_http_request_seconds_count" in text and 'exam_attempts{status="submitted"}' in text
+            await asyncio.sleep(4 + 1 + 1.5)
+            async with services.engine.connect() as conn:
+                status = (await conn.execute(select(attempts.c.status).where(
+                    attempts.c.id == __import__("uuid").UUID(abandoned)))).scalar_one()
+                events = (await conn.execute(select(func.count()).select_from(outbox).where(
+                    outbox.c.key == abandoned))).scalar_one()
+            assert status == "timed_out" and events == 1
+            for _ in range(100):  # the separate worker analyses the frame
+                async with services.engine.connect() as conn:
+                    analysed = (await conn.execute(select(evidence_items.c.analysed).where(
+                        evidence_items.c.kind == "frame"))).scalar()
+                if analysed:
+                    break
+                await asyncio.sleep(0.2)
+            assert analysed is True, (tmp_path / "pool.log").read_text(errors="replace")[-3000:]
+    finally:
+        for proc in (pool, worker):
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in (pool, worker):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    await services.engine.dispose()
+
+
+def test_several_workers_are_refused_on_sqlite_or_without_redis(tmp_path):
+    from exam_engine.config import load_settings
+    from exam_engine.errors import ConfigError
+    from exam_engine.server import check_workers
+
+    sqlite = load_settings({"EXAM_DATA_DIR": str(tmp_path), "EXAM_SECRET_KEY": SECRET})
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        check_workers(sqlite, 2)
+    pg = load_settings({"EXAM_DATA_DIR": str(tmp_path), "EXAM_SECRET_KEY": SECRET,
+                        "EXAM_DATABASE_URL": "postgresql://x@127.0.0.1/y"})
+    with pytest.raises(ConfigError, match="Redis"):
+        check_workers(pg, 2)
+    check_workers(sqlite, 1)
+
+
+def test_log_lines_are_json_with_readable_cyrillic_and_the_request_id():
+    from exam_engine.observability import REQUEST_ID
+
+    token = REQUEST_ID.set("req-12345678")
+    try:
+        record = logging.LogRecord("exam_engine", logging.WARNING, __file__, 1, "Студент %s: қате", ("Әлия",), None)
+        line = JsonFormatter().format(record)
+    finally:
+        REQUEST_ID.reset(token)
+    entry = json.loads(line)
+    assert entry["message"] == "Студент Әлия: қате" and "Әлия" in line
+    assert entry["request_id"] == "req-12345678" and entry["level"] == "WARNING"
