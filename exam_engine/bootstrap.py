@@ -52,7 +52,7 @@ def build_app(services: Services, *, run_sweeper: bool = True):  # type: ignore[
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     engine = create_engine(settings.database_url)
     receipts.bind(engine, settings)  # submit receipts are signed with this installation's key
-    kv: KeyValue = RedisKV(settings.redis_url) if settings.redis_url else MemoryKV()
+    kv: KeyValue = RedisKV(settings.redis_url, prefix=settings.redis_prefix) if settings.redis_url else MemoryKV()
     return Services(
         settings=settings,
         clock=clock or SystemClock(),

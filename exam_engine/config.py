@@ -7,6 +7,7 @@ message naming the variable, instead of failing later in the middle of an exam.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,9 @@ class Settings:
     session_ttl_s: int = 12 * 3600
     # How long a process may reuse a resolved session before asking the database again.
     session_cache_s: float = 5.0
+    # Every Redis key and stream of this installation starts with it (several installations,
+    # or test runs, can share one Redis).
+    redis_prefix: str = "exam:"
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_s: int = 300
@@ -130,6 +134,13 @@ def _load_secret(env: Mapping[str, str], data_dir: Path, *, create: bool) -> tup
     return Secret(value), True
 
 
+def _redis_prefix(env: Mapping[str, str]) -> str:
+    raw = env.get("EXAM_REDIS_PREFIX") or "exam:"
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", raw):
+        raise ConfigError(f"EXAM_REDIS_PREFIX={raw!r}: use 1-40 letters, digits, '.', '_', '-' or ':'")
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool = True) -> Settings:
     """Build :class:`Settings` from the environment, failing fast on a bad value."""
     env = os.environ if env is None else env
@@ -154,6 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         sweep_interval_s=_float(env, "EXAM_SWEEP_INTERVAL_S", 0.5, minimum=0.05),
         session_ttl_s=_int(env, "EXAM_SESSION_TTL_S", 12 * 3600, minimum=60),
         session_cache_s=_float(env, "EXAM_SESSION_CACHE_S", 5.0),
+        redis_prefix=_redis_prefix(env),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
         login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 300, minimum=1),

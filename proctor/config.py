@@ -38,10 +38,12 @@ class ProctorConfig:
     """A worker that held a frame this long without acknowledging it is presumed dead."""
     live_page_timeout_s: float = 45.0
     """A second exam page is refused while the first polled within this many seconds."""
+    redis_prefix: str = "exam:"
+    """Shared with the server's other Redis keys (``EXAM_REDIS_PREFIX``)."""
 
     @property
     def stream(self) -> str:
-        return "exam:proctor:jobs"
+        return f"{self.redis_prefix}proctor:jobs"
 
     @property
     def group(self) -> str:
@@ -61,7 +63,8 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     return value
 
 
-def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None) -> ProctorConfig:
+def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None,
+                redis_prefix: str = "exam:") -> ProctorConfig:
     key_file = env.get("EXAM_EVIDENCE_KEY_FILE")
     default_workers = max(1, (os.cpu_count() or 2) - 1)
     return ProctorConfig(
@@ -69,6 +72,7 @@ def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None) -
         key_file=Path(key_file) if key_file else data_dir / "keys" / "evidence-master.json",
         key_file_configured=bool(key_file),
         redis_url=redis_url,
+        redis_prefix=redis_prefix,
         frame_interval_s=_number(env, "EXAM_PROCTOR_FRAME_INTERVAL_S", 5.0, 1.0),
         screen_interval_s=_number(env, "EXAM_PROCTOR_SCREEN_INTERVAL_S", 10.0, 2.0),
         retention_days=int(_number(env, "EXAM_EVIDENCE_RETENTION_DAYS", 365, 1)),

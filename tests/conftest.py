@@ -27,6 +27,8 @@ from exam_engine.schema import ALL_METADATA
 
 PG_ADMIN_URL = os.environ.get("EXAM_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("EXAM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Each test run keeps its Redis keys apart, so runs on one machine cannot wipe each other's.
+REDIS_PREFIX = f"exam-test-{os.getpid()}-{uuid.uuid4().hex[:6]}:"
 SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 
 
@@ -96,6 +98,7 @@ def settings_env(database_url: str, data_dir: str, redis: str | None) -> dict[st
            "EXAM_SWEEP_INTERVAL_S": "0.2", "EXAM_NETWORK_GRACE_S": "1"}
     if redis:
         env["EXAM_REDIS_URL"] = redis
+        env["EXAM_REDIS_PREFIX"] = REDIS_PREFIX
     return env
 
 
@@ -121,7 +124,8 @@ async def services(backend: str, clock: FakeClock, tmp_path, request: pytest.Fix
         import redis.asyncio as aioredis
 
         r = aioredis.Redis.from_url(redis)
-        await r.flushdb()
+        async for key in r.scan_iter(match=REDIS_PREFIX + "*", count=1000):
+            await r.delete(key)
         await r.aclose()
     else:
         settings = load_settings(settings_env(f"sqlite:///{tmp_path / 'exam.db'}", str(tmp_path), None))

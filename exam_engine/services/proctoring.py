@@ -55,7 +55,8 @@ class TooLarge(DomainError):
 def runtime_of(services: Services) -> ProctorRuntime:
     """This process's proctoring runtime, built at first use."""
     if services.proctor is None:
-        config = load_config(os.environ, services.settings.data_dir, services.settings.redis_url)
+        config = load_config(os.environ, services.settings.data_dir, services.settings.redis_url,
+                             services.settings.redis_prefix)
         services.proctor = ProctorRuntime.build(config, services.engine, now=services.clock.now())
         services.proctor.analyser.observe_lag = ANALYSIS_SECONDS.observe
     return services.proctor

@@ -91,7 +91,7 @@ async def test_the_proctor_worker_command_analyses_frames_from_the_stream(servic
     world = await proctored_attempt(services)
     env = {**os.environ, "EXAM_DATABASE_URL": services.settings.database_url,
            "EXAM_DATA_DIR": str(services.settings.data_dir), "EXAM_REDIS_URL": services.settings.redis_url,
-           "EXAM_SECRET_KEY": SECRET}
+           "EXAM_REDIS_PREFIX": services.settings.redis_prefix, "EXAM_SECRET_KEY": SECRET}
     proc = subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker", "--name", "cli-worker"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -44,7 +44,8 @@ def _env(services, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_")}
     env.update(EXAM_DATABASE_URL=services.settings.database_url, EXAM_REDIS_URL=services.settings.redis_url,
                EXAM_SECRET_KEY=SECRET, EXAM_DATA_DIR=str(tmp_path), EXAM_SWEEP_INTERVAL_S="0.2",
-               EXAM_NETWORK_GRACE_S="1", EXAM_LOG_LEVEL="WARNING", EXAM_PROCTOR_CLAIM_IDLE_MS="2000")
+               EXAM_NETWORK_GRACE_S="1", EXAM_LOG_LEVEL="WARNING", EXAM_PROCTOR_CLAIM_IDLE_MS="2000",
+               EXAM_REDIS_PREFIX=services.settings.redis_prefix)
     return env
 
 
