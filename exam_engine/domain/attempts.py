@@ -3,11 +3,16 @@
 ::
 
     in_progress ──submit──────────────────────► submitted ─┐
-        │                                                   ├─► (graded in the same step)
-        └──deadline passed (sweeper or any read)──► timed_out ┘
+     │  ▲  │                                            ├─► (graded in the same step)
+     │  │  └──deadline passed (sweeper or any read)──► timed_out ┘
+   pause resume
+     ▼  │
+    paused ──proctor terminates──► submitted
     submitted | timed_out ──proctor "violation"──► annulled
 
-A completed attempt never goes back. Auto-submit and manual submit are the same
+A completed attempt never goes back. A paused attempt's clock stands still: it
+accepts no answers, the sweeper ignores it, and resuming moves its deadline by the
+paused time (so it can never time out while paused). Auto-submit and manual submit are the same
 finalisation; they differ only in who finished it and in the submit time (a
 timed-out attempt's submit time is always its deadline, however late the sweeper).
 Nothing here reads a clock: callers pass ``now``.
@@ -27,6 +32,7 @@ from ..i18n import N_
 
 class AttemptStatus(StrEnum):
     IN_PROGRESS = "in_progress"
+    PAUSED = "paused"
     SUBMITTED = "submitted"
     TIMED_OUT = "timed_out"
     ANNULLED = "annulled"
@@ -50,7 +56,9 @@ class FinishedBy(StrEnum):
 
 
 TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
-    AttemptStatus.IN_PROGRESS: frozenset({AttemptStatus.SUBMITTED, AttemptStatus.TIMED_OUT}),
+    AttemptStatus.IN_PROGRESS: frozenset({AttemptStatus.SUBMITTED, AttemptStatus.TIMED_OUT, AttemptStatus.PAUSED}),
+    # Never paused → timed_out: time does not run while paused. A proctor may finish it (terminate).
+    AttemptStatus.PAUSED: frozenset({AttemptStatus.IN_PROGRESS, AttemptStatus.SUBMITTED}),
     AttemptStatus.SUBMITTED: frozenset({AttemptStatus.ANNULLED}),
     AttemptStatus.TIMED_OUT: frozenset({AttemptStatus.ANNULLED}),
     AttemptStatus.ANNULLED: frozenset(),
@@ -67,9 +75,46 @@ def check_transition(current: AttemptStatus, target: AttemptStatus) -> None:
         )
 
 
+OPEN_STATUSES = frozenset({AttemptStatus.IN_PROGRESS, AttemptStatus.PAUSED})
+
+
 def compute_deadline(started_at: datetime, duration_s: int, extra_s: int, window_closes_at: datetime) -> datetime:
     """``min(start + duration + extra time, window close)`` — fixed once, at start."""
     return min(started_at + timedelta(seconds=duration_s + extra_s), window_closes_at)
+
+
+def accommodated_extra_s(duration_s: int, extra_s: int, multiplier_pct: int) -> int:
+    """Extra time of an accommodation: fixed minutes, or a multiplier of the duration (150 = ×1.5)."""
+    return extra_s + (duration_s * (multiplier_pct - 100)) // 100
+
+
+def remaining_s(status: AttemptStatus, deadline_at: datetime, now: datetime, paused_at: datetime | None) -> float:
+    """Seconds left: frozen at the pause moment while paused, zero once finished."""
+    if status is AttemptStatus.PAUSED and paused_at is not None:
+        return max(0.0, (deadline_at - paused_at).total_seconds())
+    if status is AttemptStatus.IN_PROGRESS:
+        return max(0.0, (deadline_at - now).total_seconds())
+    return 0.0
+
+
+def check_can_pause(status: AttemptStatus, deadline_at: datetime, now: datetime) -> None:
+    """Only a running attempt with time left can be paused (an expired one is due to the sweeper)."""
+    if status is AttemptStatus.PAUSED:
+        raise Conflict("attempt_already_paused", N_("This attempt is already paused."))
+    if status is not AttemptStatus.IN_PROGRESS:
+        raise Conflict("attempt_finished", N_("This attempt is already finished."))
+    if now >= deadline_at:
+        raise Conflict("attempt_time_up", N_("This attempt has no time left."))
+
+
+def resumed_deadline(deadline_at: datetime, paused_at: datetime, now: datetime) -> datetime:
+    """The deadline after a pause: moved by exactly the paused time, so the remaining time is kept."""
+    return deadline_at + max(now - paused_at, timedelta(0))
+
+
+def granted_deadline(deadline_at: datetime, add_s: int, cap: datetime) -> datetime:
+    """A proctor's grant: the deadline moves by ``add_s``, never past ``cap`` and never backwards."""
+    return max(deadline_at, min(deadline_at + timedelta(seconds=add_s), cap))
 
 
 def check_can_start(now: datetime, opens_at: datetime, closes_at: datetime) -> None:
@@ -85,6 +130,8 @@ def is_expired(deadline_at: datetime, now: datetime, grace_s: float) -> bool:
 
 
 def check_accepts_answers(status: AttemptStatus, deadline_at: datetime, now: datetime, grace_s: float) -> None:
+    if status is AttemptStatus.PAUSED:
+        raise Conflict("attempt_paused", N_("The proctor has paused this attempt; your time is not running."))
     if status is not AttemptStatus.IN_PROGRESS:
         raise Conflict("attempt_finished", N_("This attempt is already finished."))
     if is_expired(deadline_at, now, grace_s):

@@ -46,6 +46,8 @@ class Permission(StrEnum):
     GRANT_SUBSTITUTE = "grant_substitute"  # the faculty head's written permission (J7)
     MANAGE_JOURNALS = "manage_journals"  # create journals, assign teachers, lock an academic period (J5)
     VIEW_OWN_RESULTS = "view_own_results"
+    # Exam day (issue 10): the live view and its actions (pause, resume, extra minutes, terminate, device move).
+    LIVE_CONTROL = "live_control"
 
 
 # Which permissions change academic data: sysadmin must hold none of them (R3).
@@ -61,6 +63,7 @@ ACADEMIC_PERMISSIONS: frozenset[Permission] = frozenset(
         Permission.REVIEW_CORRECTIONS,
         Permission.GRANT_SUBSTITUTE,
         Permission.MANAGE_JOURNALS,
+        Permission.LIVE_CONTROL,
     }
 )
 
@@ -79,7 +82,7 @@ _JOURNAL_RIGHTS: Mapping[str, frozenset[Permission]] = {
 MATRIX: Mapping[Role, frozenset[Permission]] = {
     Role.STUDENT: frozenset({Permission.SIT_EXAM}),
     Role.TEACHER: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
-    Role.PROCTOR: frozenset({Permission.VIEW_EXAMS, Permission.PROCTOR_REVIEW}),
+    Role.PROCTOR: frozenset({Permission.VIEW_EXAMS, Permission.PROCTOR_REVIEW, Permission.LIVE_CONTROL}),
     Role.QUALITY: frozenset(
         {Permission.VIEW_EXAMS, Permission.VIEW_RESULTS, Permission.MANAGE_BANKS, Permission.READ_BANK_CONTENT,
          Permission.VIEW_AUDIT}
@@ -90,7 +93,8 @@ MATRIX: Mapping[Role, frozenset[Permission]] = {
     Role.DEPUTY_HEAD: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS, Permission.VIEW_AUDIT}),
     Role.ACADEMIC_ADMIN: frozenset(
         {Permission.MANAGE_ACCOUNTS, Permission.MANAGE_CATALOG, Permission.MANAGE_EXAMS, Permission.VIEW_EXAMS,
-         Permission.VIEW_RESULTS, Permission.READ_BANK_CONTENT, Permission.MANAGE_BANKS, Permission.VIEW_AUDIT}
+         Permission.VIEW_RESULTS, Permission.READ_BANK_CONTENT, Permission.MANAGE_BANKS, Permission.VIEW_AUDIT,
+         Permission.LIVE_CONTROL}
     ),
     # Operates servers and sees health and the audit trail, but creates no academic accounts
     # either: an account with a teacher's role would be a way around R3.

@@ -1,4 +1,4 @@
-"""Attempt use cases: start, read, autosave, submit, and the deadline sweep.
+"""Attempt use cases: start (in :mod:`.attempt_start`), read, autosave, submit, and the deadline sweep.
 
 This is the hot path, so it uses SQLAlchemy Core statements built once at import,
 and each use case is one transaction owned by the caller. Rules come from
@@ -12,40 +12,31 @@ acknowledged and then ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from question_bank.api import PublishedItems
-
 from ..domain import attempts as rules
+from ..domain import exam_day
 from ..domain.actors import Actor
 from ..domain.attempts import AttemptStatus, TimeoutPolicy
 from ..domain.roles import Permission
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
+from ..exam_day_tables import attempt_live
 from ..i18n import N_
-from ..tables import (
-    accommodations,
-    answers,
-    attempt_items,
-    attempts,
-    disciplines,
-    exam_banks,
-    exam_groups,
-    exams,
-    group_members,
-    outbox,
-    users,
-)
+from ..tables import answers, attempt_items, attempts, disciplines, outbox, users
+from . import attempt_binding as binding
 from . import receipts
 from .audit import audit_row, record_many
-from .upsert import insert_ignore, upsert
+from .attempt_start import start  # noqa: F401 - part of this module's API: attempt_service.start
+from .student_exams import student_exams  # noqa: F401 - attempt_service.student_exams
+from .upsert import upsert
 
 RESULT_TOPIC = "exam.result"
 
@@ -70,116 +61,10 @@ def _not_found() -> NotFound:
     return NotFound("attempt_not_found", N_("No such attempt."))
 
 
-# ---------------------------------------------------------------------------------------------- start
-
-_EXAM_FOR_STUDENT = (
-    select(
-        exams.c.id, exams.c.title, exams.c.discipline_id, exams.c.exam_session_id, exams.c.question_count,
-        exams.c.duration_s, exams.c.opens_at, exams.c.closes_at, exams.c.timeout_policy, exams.c.pass_score,
-    )
-    .where(exams.c.id == bindparam("exam_id"))
-    .where(
-        exists()
-        .where(exam_groups.c.exam_id == exams.c.id)
-        .where(group_members.c.group_id == exam_groups.c.group_id)
-        .where(group_members.c.student_id == bindparam("student_id"))
-        .where(group_members.c.left_at.is_(None))
-    )
-)
-
-_EXISTING_ATTEMPT = select(attempts.c.id, attempts.c.status).where(
-    attempts.c.student_id == bindparam("student_id"),
-    attempts.c.discipline_id == bindparam("discipline_id"),
-    attempts.c.exam_session_id == bindparam("exam_session_id"),
-)
-
-_EXTRA = select(accommodations.c.extra_s).where(
-    accommodations.c.exam_id == bindparam("exam_id"), accommodations.c.student_id == bindparam("student_id")
-)
-
-_BANK_FOR_LANGUAGE = select(exam_banks.c.language, exam_banks.c.bank_version_id).where(
-    exam_banks.c.exam_id == bindparam("exam_id")
-)
-
-
-def _retake_forbidden() -> Conflict:
-    return Conflict(
-        "retake_forbidden",
-        N_("You have already sat this exam in this session; a retake is not allowed."),
-    )
-
-
-async def start(
-    conn: AsyncConnection, actor: Actor, exam_id: int, *, language: str | None, now: datetime,
-    bank_cache: PublishedItems, rng: random.Random | None = None,
-) -> uuid.UUID:
-    """Start the exam, or resume the attempt already in progress (E2: never a second one)."""
-    actor.require(Permission.SIT_EXAM)
-    exam = (await conn.execute(_EXAM_FOR_STUDENT, {"exam_id": exam_id, "student_id": actor.user_id})).first()
-    if exam is None:
-        raise NotFound("exam_not_found", N_("No such exam is assigned to you."))
-    key = {"student_id": actor.user_id, "discipline_id": exam.discipline_id, "exam_session_id": exam.exam_session_id}
-    existing = (await conn.execute(_EXISTING_ATTEMPT, key)).first()
-    if existing is not None:
-        return _resume_or_refuse(existing)
-    rules.check_can_start(now, exam.opens_at, exam.closes_at)
-
-    banks = {r.language: r.bank_version_id for r in await conn.execute(_BANK_FOR_LANGUAGE, {"exam_id": exam_id})}
-    lang = language or actor.language
-    if lang not in banks:
-        if language:
-            raise InvalidInput(
-                "language_unavailable", N_("This exam has no questions in {language}."), language=language)
-        lang = sorted(banks)[0] if banks else lang
-    if lang not in banks:
-        raise Conflict("exam_has_no_bank", N_("This exam has no question bank yet."))
-    rng = rng or random.SystemRandom()
-    # The whole bank, or one blueprint draw so every form has the same composition (Q3).
-    pool = await bank_cache.form_pool(conn, exam_id, banks[lang], rng)
-    source = [rules.SourceItem(id=i.id, text=i.text, options=i.options, correct=i.correct) for i in pool]
-    form = rules.build_form(source, exam.question_count, rng)
-
-    extra = (await conn.execute(_EXTRA, {"exam_id": exam_id, "student_id": actor.user_id})).scalar() or 0
-    attempt_id = uuid.uuid4()
-    deadline = rules.compute_deadline(now, exam.duration_s, extra, exam.closes_at)
-    inserted = await conn.execute(
-        insert_ignore(
-            conn,
-            attempts,
-            {
-                "id": attempt_id, "exam_id": exam_id, "language": lang, "status": AttemptStatus.IN_PROGRESS.value,
-                "started_at": now, "deadline_at": deadline, "question_count": len(form),
-                "timeout_policy": exam.timeout_policy, "pass_score": exam.pass_score, **key,
-            },
-            ["student_id", "discipline_id", "exam_session_id"],
-        ).returning(attempts.c.id)
-    )
-    if inserted.first() is None:
-        # A concurrent request created it between our check and our insert.
-        existing = (await conn.execute(_EXISTING_ATTEMPT, key)).first()
-        return _resume_or_refuse(existing)
-    await conn.execute(
-        attempt_items.insert(),
-        [
-            {"attempt_id": attempt_id, "position": s.position, "bank_item_id": s.bank_item_id, "text": s.text,
-             "options": list(s.options), "key_index": s.key_index}
-            for s in form
-        ],
-    )
-    await record_many(conn, [audit_row(now, actor, "attempt.started", f"attempt:{attempt_id}", None,
-                                       {"exam_id": exam_id, "deadline_at": deadline, "language": lang})])
-    return attempt_id
-
-
-def _resume_or_refuse(existing: Any) -> uuid.UUID:
-    if existing is not None and existing.status == AttemptStatus.IN_PROGRESS:
-        return existing.id
-    raise _retake_forbidden()
-
-
 # ---------------------------------------------------------------------------------------------- read
 
-_ATTEMPT = select(attempts).where(attempts.c.id == bindparam("attempt_id"))
+_ATTEMPT = (select(attempts, *binding.LIVE_COLUMNS).select_from(binding.live_join(attempts))
+            .where(attempts.c.id == bindparam("attempt_id")))
 _ITEMS = (
     select(attempt_items.c.position, attempt_items.c.text, attempt_items.c.options)
     .where(attempt_items.c.attempt_id == bindparam("attempt_id"))
@@ -193,9 +78,9 @@ _ANSWERS = select(answers.c.position, answers.c.choice, answers.c.seq, answers.c
 async def _load_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, lock: str | None = None) -> Any:
     stmt = _ATTEMPT
     if lock == "update":
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=attempts)
     elif lock == "share":
-        stmt = stmt.with_for_update(read=True)
+        stmt = stmt.with_for_update(read=True, of=attempts)
     row = (await conn.execute(stmt, {"attempt_id": attempt_id})).first()
     if row is None or row.student_id != actor.user_id:
         # Another student's attempt looks exactly like a missing one.
@@ -203,13 +88,25 @@ async def _load_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, 
     return row
 
 
-async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float) -> dict:
+async def _check_session(conn: AsyncConnection, actor: Actor, row: Any, session: str | None, now: datetime) -> None:
+    """One active session per open attempt; a finished one's result may be read from anywhere."""
+    if row.status in rules.OPEN_STATUSES:
+        await binding.enforce(conn, actor, row.id, row, session, now=now)
+
+
+async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
+               session: str | None = None) -> dict:
     """What the student's page shows. Never includes the key."""
     actor.require(Permission.SIT_EXAM)
     row = await _load_own(conn, actor, attempt_id)
     if row.status == AttemptStatus.IN_PROGRESS and rules.is_expired(row.deadline_at, now, grace_s):
+        # Whoever reads it, an expired attempt is finalised (as the sweeper would) before anything else,
+        # so this transaction locks the attempt before its live row, like every other path.
         await finalise(conn, [attempt_id], now=now, timed_out=True, actor="system:deadline")
         row = await _load_own(conn, actor, attempt_id)
+    await _check_session(conn, actor, row, session, now)
+    if row.status in rules.OPEN_STATUSES and exam_day.presence_due(row.last_seen_at, now):
+        await binding.touch(conn, attempt_id, now=now)
     items = (await conn.execute(_ITEMS, {"attempt_id": attempt_id})).all()
     saved = {a.position: a for a in await conn.execute(_ANSWERS, {"attempt_id": attempt_id})}
     return {
@@ -228,8 +125,8 @@ async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, no
 
 
 def attempt_summary(row: Any, now: datetime) -> dict:
-    finished = row.status != AttemptStatus.IN_PROGRESS
-    remaining = max(0.0, (row.deadline_at - now).total_seconds()) if not finished else 0.0
+    status = AttemptStatus(row.status)
+    finished = status not in rules.OPEN_STATUSES
     summary = {
         "id": str(row.id),
         "exam_id": row.exam_id,
@@ -238,7 +135,8 @@ def attempt_summary(row: Any, now: datetime) -> dict:
         "started_at": row.started_at.isoformat(),
         "deadline_at": row.deadline_at.isoformat(),
         "server_now": now.isoformat(),
-        "remaining_s": round(remaining, 3),
+        # While paused the clock stands still; resuming moves the deadline by the paused time.
+        "remaining_s": round(rules.remaining_s(status, row.deadline_at, now, getattr(row, "paused_at", None)), 3),
         "question_count": row.question_count,
     }
     if finished:
@@ -255,10 +153,13 @@ def attempt_summary(row: Any, now: datetime) -> dict:
 # ---------------------------------------------------------------------------------------------- save
 
 # One round trip finds the attempt (share-locked against finalisation) and the question's options.
+# The live row (session binding, last-seen) comes in the same statement.
 _ATTEMPT_FOR_SAVE = (
-    select(attempts.c.student_id, attempts.c.status, attempts.c.deadline_at, attempt_items.c.options)
-    .select_from(attempts.outerjoin(attempt_items, and_(attempt_items.c.attempt_id == attempts.c.id,
-                                                         attempt_items.c.position == bindparam("position"))))
+    select(attempts.c.student_id, attempts.c.status, attempts.c.deadline_at, attempt_items.c.options,
+           *binding.LIVE_COLUMNS)
+    .select_from(binding.live_join(attempts)
+                 .outerjoin(attempt_items, and_(attempt_items.c.attempt_id == attempts.c.id,
+                                                attempt_items.c.position == bindparam("position"))))
     .where(attempts.c.id == bindparam("attempt_id"))
     .with_for_update(read=True, of=attempts)
 )
@@ -270,9 +171,13 @@ _ANSWER_COLUMNS = ("attempt_id", "position", "choice", "seq", "saved_at")
 
 async def save_answer(
     conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, position: int, choice: int | None, seq: int, *,
-    now: datetime, grace_s: float,
+    now: datetime, grace_s: float, session: str | None = None,
 ) -> Receipt:
-    """Store one answer; the highest client sequence number wins (replays are harmless)."""
+    """Store one answer; the highest client sequence number wins (replays are harmless).
+
+    Refused from a session other than the attempt's (recorded) and while paused. Last-seen
+    is refreshed at most every 15 s, so most saves stay at two statements.
+    """
     if seq < 1:
         raise InvalidInput("invalid_seq", N_("The sequence number must be a positive whole number."))
     if not 0 < position <= 500:  # the most questions an exam can have; also keeps it in smallint
@@ -282,6 +187,8 @@ async def save_answer(
     row = (await conn.execute(_ATTEMPT_FOR_SAVE, key)).first()
     if row is None or row.student_id != actor.user_id:
         raise _not_found()
+    if session is not None and row.bound_session != session:
+        await binding.enforce(conn, actor, attempt_id, row, session, now=now)
     rules.check_accepts_answers(AttemptStatus(row.status), row.deadline_at, now, grace_s)
     if row.options is None:
         raise InvalidInput("invalid_position", N_("Question {position} is not part of this attempt."),
@@ -293,6 +200,8 @@ async def save_answer(
     applied = stored is not None
     if stored is None:
         stored = (await conn.execute(_STORED_ANSWER, key)).first()
+    if exam_day.presence_due(row.last_seen_at, now):
+        await binding.touch(conn, attempt_id, now=now)
     return Receipt(
         attempt_id=attempt_id, position=position, choice=stored.choice, seq=stored.seq, saved_at=stored.saved_at,
         applied=applied, digest=answer_digest(attempt_id, position, stored.choice, stored.seq, stored.saved_at),
@@ -302,10 +211,14 @@ async def save_answer(
 # ---------------------------------------------------------------------------------------------- finish
 
 
-async def submit(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float) -> dict:
-    """Hand the attempt in. Repeating it returns the same result."""
+async def submit(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
+                 session: str | None = None) -> dict:
+    """Hand the attempt in. Repeating it returns the same result. A paused attempt cannot be handed in."""
     actor.require(Permission.SIT_EXAM)
     row = await _load_own(conn, actor, attempt_id, lock="update")
+    await _check_session(conn, actor, row, session, now)
+    if row.status == AttemptStatus.PAUSED:
+        rules.check_accepts_answers(AttemptStatus.PAUSED, row.deadline_at, now, grace_s)
     if row.status == AttemptStatus.IN_PROGRESS:
         timed_out = rules.is_expired(row.deadline_at, now, grace_s)
         await finalise(conn, [attempt_id], now=now, timed_out=timed_out, actor=actor, locked=True)
@@ -320,25 +233,33 @@ _KEYS = select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_ite
 _CHOICES = select(answers.c.attempt_id, answers.c.position, answers.c.choice).where(
     answers.c.attempt_id.in_(bindparam("ids", expanding=True))
 )
+_OPEN = or_(attempts.c.status == AttemptStatus.IN_PROGRESS.value, attempts.c.status == AttemptStatus.PAUSED.value)
 _TO_FINALISE = (
     select(
         attempts.c.id, attempts.c.status, attempts.c.deadline_at, attempts.c.pass_score, attempts.c.timeout_policy,
         attempts.c.exam_id, attempts.c.student_id, users.c.login, disciplines.c.code.label("discipline_code"),
+        attempt_live.c.paused_at,
     )
-    .select_from(attempts.join(users, users.c.id == attempts.c.student_id)
+    .select_from(binding.live_join(attempts).join(users, users.c.id == attempts.c.student_id)
                  .join(disciplines, disciplines.c.id == attempts.c.discipline_id))
     .where(attempts.c.id.in_(bindparam("ids", expanding=True)))
-    .where(attempts.c.status == AttemptStatus.IN_PROGRESS.value)
+    .where(_OPEN)
 )
 _FINALISE_UPDATE = (
     update(attempts)
     .where(attempts.c.id == bindparam("b_id"))
-    .where(attempts.c.status == AttemptStatus.IN_PROGRESS.value)
+    .where(_OPEN)
     .values(
-        status=bindparam("b_status"), submitted_at=bindparam("b_submitted_at"),
+        status=bindparam("b_status"), submitted_at=bindparam("b_submitted_at"), deadline_at=bindparam("b_deadline"),
         finished_by=bindparam("b_finished_by"), correct_count=bindparam("b_correct"),
         score=bindparam("b_score"), result=bindparam("b_result"),
     )
+)
+
+_UNPAUSE = (
+    update(attempt_live)
+    .where(attempt_live.c.attempt_id == bindparam("b_id"))
+    .values(paused_at=None, paused_total_s=attempt_live.c.paused_total_s + bindparam("b_paused_s"))
 )
 
 
@@ -353,12 +274,13 @@ def journal_status(status: str, result: str) -> str:
 
 async def finalise(
     conn: AsyncConnection, attempt_ids: Sequence[uuid.UUID], *, now: datetime, timed_out: bool,
-    actor: Actor | str, locked: bool = False,
+    actor: Actor | str, locked: bool = False, finished_by: rules.FinishedBy | None = None,
 ) -> int:
-    """Grade attempts still in progress: the single path for submit, auto-submit and reads.
+    """Grade attempts still open: the single path for submit, auto-submit, reads and a proctor's terminate.
 
     Writes the grade, the outbox event for the journal and the audit row in the
-    caller's transaction. Returns how many attempts it finalised.
+    caller's transaction. Returns how many attempts it finalised. A paused attempt is
+    finished as if resumed now (its deadline moved by the pause), so it never times out.
     """
     if not attempt_ids:
         return 0
@@ -374,14 +296,20 @@ async def finalise(
     for c in await conn.execute(_CHOICES, {"ids": ids}):
         choices[c.attempt_id][c.position] = c.choice
 
-    updates, events, audits = [], [], []
+    updates, events, audits, unpaused = [], [], [], []
     for r in rows:
+        deadline, row_timed_out = r.deadline_at, timed_out
+        if r.status == AttemptStatus.PAUSED:
+            deadline, row_timed_out = rules.resumed_deadline(r.deadline_at, r.paused_at or now, now), False
+            unpaused.append({"b_id": r.id, "b_paused_s": (now - (r.paused_at or now)).total_seconds()})
         g = rules.grade(
-            timed_out=timed_out, deadline_at=r.deadline_at, now=now, keys=keys[r.id], choices=choices[r.id],
+            timed_out=row_timed_out, deadline_at=deadline, now=now, keys=keys[r.id], choices=choices[r.id],
             pass_score=r.pass_score, policy=TimeoutPolicy(r.timeout_policy),
         )
+        if finished_by is not None:
+            g = dataclasses.replace(g, finished_by=finished_by)
         updates.append({
-            "b_id": r.id, "b_status": g.status.value, "b_submitted_at": g.submitted_at,
+            "b_id": r.id, "b_status": g.status.value, "b_submitted_at": g.submitted_at, "b_deadline": deadline,
             "b_finished_by": g.finished_by.value, "b_correct": g.correct_count, "b_score": g.score,
             "b_result": g.result.value,
         })
@@ -393,10 +321,12 @@ async def finalise(
         }
         events.append({"topic": RESULT_TOPIC, "key": str(r.id), "version": 1, "payload": payload, "created_at": now})
         audits.append(audit_row(now, actor, f"attempt.{g.status.value}", f"attempt:{r.id}",
-                                {"status": AttemptStatus.IN_PROGRESS.value},
+                                {"status": r.status},
                                 {"status": g.status.value, "score": g.score, "result": g.result.value,
                                  "submitted_at": g.submitted_at}))
     await conn.execute(_FINALISE_UPDATE, updates)
+    if unpaused:
+        await conn.execute(_UNPAUSE, unpaused)
     await conn.execute(outbox.insert(), events)
     await record_many(conn, audits)
     return len(rows)
@@ -405,6 +335,13 @@ async def finalise(
 _LAST_EVENT_VERSION = select(outbox.c.version).where(
     outbox.c.topic == RESULT_TOPIC, outbox.c.key == bindparam("key")
 ).order_by(outbox.c.version.desc()).limit(1)
+
+_ANNUL_ROW = (
+    select(attempts, users.c.login, disciplines.c.code.label("discipline_code"))
+    .select_from(attempts.join(users, users.c.id == attempts.c.student_id)
+                 .join(disciplines, disciplines.c.id == attempts.c.discipline_id))
+    .where(attempts.c.id == bindparam("attempt_id")).with_for_update(of=attempts)
+)
 
 
 async def annul(
@@ -417,16 +354,16 @@ async def annul(
     """
     if not reason.strip():
         raise InvalidInput("reason_required", N_("Give the reason."))
-    row = (await conn.execute(
-        select(attempts, users.c.login, disciplines.c.code.label("discipline_code"))
-        .select_from(attempts.join(users, users.c.id == attempts.c.student_id)
-                     .join(disciplines, disciplines.c.id == attempts.c.discipline_id))
-        .where(attempts.c.id == attempt_id).with_for_update(of=attempts)
-    )).first()
+    row = (await conn.execute(_ANNUL_ROW, {"attempt_id": attempt_id})).first()
     if row is None:
         raise _not_found()
     if row.status == AttemptStatus.ANNULLED:
         return False
+    if row.status == AttemptStatus.PAUSED:
+        # A paused attempt is frozen, not finished: the decision finishes it now, then annuls it.
+        await finalise(conn, [attempt_id], now=now, timed_out=False, actor=actor, locked=True,
+                       finished_by=rules.FinishedBy.PROCTOR)
+        row = (await conn.execute(_ANNUL_ROW, {"attempt_id": attempt_id})).first()
     rules.check_transition(AttemptStatus(row.status), AttemptStatus.ANNULLED)
     await conn.execute(update(attempts).where(attempts.c.id == attempt_id).values(
         status=AttemptStatus.ANNULLED.value, result=rules.Result.UNSATISFACTORY.value))
@@ -467,45 +404,3 @@ async def sweep_expired(conn: AsyncConnection, *, now: datetime, grace_s: float,
     if not ids:
         return 0
     return await finalise(conn, ids, now=now, timed_out=True, actor="system:deadline", locked=True)
-
-
-# ---------------------------------------------------------------------------------------------- lists
-
-
-async def student_exams(conn: AsyncConnection, actor: Actor, *, now: datetime) -> list[dict]:
-    """The student's assigned exams with the state of their attempt, if any."""
-    actor.require(Permission.SIT_EXAM)
-    stmt = (
-        select(
-            exams.c.id, exams.c.title, exams.c.opens_at, exams.c.closes_at, exams.c.duration_s,
-            exams.c.question_count, exams.c.requires_proctoring, disciplines.c.code, disciplines.c.name,
-            attempts.c.id.label("attempt_id"),
-            attempts.c.status, attempts.c.score, attempts.c.result, attempts.c.deadline_at,
-        )
-        .select_from(
-            exams.join(disciplines, disciplines.c.id == exams.c.discipline_id)
-            .join(exam_groups, exam_groups.c.exam_id == exams.c.id)
-            .join(group_members, and_(group_members.c.group_id == exam_groups.c.group_id,
-                                      group_members.c.student_id == actor.user_id,
-                                      group_members.c.left_at.is_(None)))
-            .outerjoin(attempts, and_(attempts.c.student_id == actor.user_id,
-                                      attempts.c.discipline_id == exams.c.discipline_id,
-                                      attempts.c.exam_session_id == exams.c.exam_session_id))
-        )
-        .order_by(exams.c.opens_at)
-        .distinct()
-    )
-    out = []
-    for r in await conn.execute(stmt):
-        out.append({
-            "id": r.id, "title": r.title, "discipline": {"code": r.code, "name": r.name},
-            "opens_at": r.opens_at.isoformat(), "closes_at": r.closes_at.isoformat(), "duration_s": r.duration_s,
-            "question_count": r.question_count, "requires_proctoring": r.requires_proctoring,
-            "open_now": r.opens_at <= now < r.closes_at,
-            "attempt": None if r.attempt_id is None else {
-                "id": str(r.attempt_id), "status": r.status, "deadline_at": r.deadline_at.isoformat(),
-                "score": r.score, "result": r.result,
-            },
-        })
-    return out
-

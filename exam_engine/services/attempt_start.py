@@ -1,0 +1,156 @@
+"""Starting an exam: the one step that creates an attempt, and the only insert into ``attempts``.
+
+E2 (one attempt per student, discipline and exam session) is the unique index; the
+insert is ``ON CONFLICT DO NOTHING`` and a loser of a concurrent race resumes or is
+refused. A form prepared in advance (:mod:`.lobby`) is moved onto the attempt with one
+``INSERT … SELECT``; otherwise the form is drawn now. The new attempt is bound to the
+session that started it (:mod:`.attempt_binding`).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from question_bank.api import PublishedItems
+
+from ..domain import attempts as rules
+from ..domain import exam_day
+from ..domain.actors import Actor
+from ..domain.attempts import AttemptStatus
+from ..domain.roles import Permission
+from ..errors import Conflict, NotFound
+from ..exam_day_tables import attempt_live, prepared_forms, student_terms
+from ..i18n import N_
+from ..tables import accommodations, attempt_items, attempts, exam_groups, exams, group_members
+from . import attempt_binding as binding
+from . import forms
+from .audit import audit_row, record_many
+from .upsert import insert_ignore
+
+# One round trip: the exam (if assigned to the student), their attempt if any (with its session binding),
+# their accommodation and personal terms, and whether a form was prepared in advance (in which language).
+_EXAM_FOR_STUDENT = (
+    select(
+        exams.c.id, exams.c.title, exams.c.discipline_id, exams.c.exam_session_id, exams.c.question_count,
+        exams.c.duration_s, exams.c.opens_at, exams.c.closes_at, exams.c.timeout_policy, exams.c.pass_score,
+        accommodations.c.extra_s, student_terms.c.opens_at.label("personal_opens_at"),
+        student_terms.c.closes_at.label("personal_closes_at"), student_terms.c.multiplier_pct,
+        prepared_forms.c.language.label("prepared_language"), attempts.c.id.label("attempt_id"),
+        attempts.c.status.label("attempt_status"), attempt_live.c.bound_session, attempt_live.c.released_session,
+    )
+    .select_from(
+        exams.outerjoin(attempts, and_(attempts.c.student_id == bindparam("student_id"),
+                                       attempts.c.discipline_id == exams.c.discipline_id,
+                                       attempts.c.exam_session_id == exams.c.exam_session_id))
+        .outerjoin(attempt_live, attempt_live.c.attempt_id == attempts.c.id)
+        .outerjoin(accommodations, and_(accommodations.c.exam_id == exams.c.id,
+                                             accommodations.c.student_id == bindparam("student_id")))
+        .outerjoin(student_terms, and_(student_terms.c.exam_id == exams.c.id,
+                                       student_terms.c.student_id == bindparam("student_id")))
+        .outerjoin(prepared_forms, and_(prepared_forms.c.exam_id == exams.c.id,
+                                        prepared_forms.c.student_id == bindparam("student_id")))
+    )
+    .where(exams.c.id == bindparam("exam_id"))
+    .where(
+        exists()
+        .where(exam_groups.c.exam_id == exams.c.id)
+        .where(group_members.c.group_id == exam_groups.c.group_id)
+        .where(group_members.c.student_id == bindparam("student_id"))
+        .where(group_members.c.left_at.is_(None))
+    )
+)
+
+_EXISTING_ATTEMPT = (
+    select(attempts.c.id, attempts.c.status, *binding.LIVE_COLUMNS)
+    .select_from(binding.live_join(attempts))
+    .where(
+        attempts.c.student_id == bindparam("student_id"),
+        attempts.c.discipline_id == bindparam("discipline_id"),
+        attempts.c.exam_session_id == bindparam("exam_session_id"),
+    )
+)
+
+
+def _retake_forbidden() -> Conflict:
+    return Conflict(
+        "retake_forbidden",
+        N_("You have already sat this exam in this session; a retake is not allowed."),
+    )
+
+
+async def start(
+    conn: AsyncConnection, actor: Actor, exam_id: int, *, language: str | None, now: datetime,
+    bank_cache: PublishedItems, rng: random.Random | None = None, session: str | None = None,
+) -> uuid.UUID:
+    """Start the exam, or resume the attempt already in progress (E2: never a second one).
+
+    ``session`` (the SHA-256 of the session token) binds the new attempt to this browser;
+    resuming from another one is refused (``attempt_open_elsewhere``). With a form prepared
+    in advance in the chosen language, the start is: insert the attempt, move the items.
+    """
+    actor.require(Permission.SIT_EXAM)
+    exam = (await conn.execute(_EXAM_FOR_STUDENT, {"exam_id": exam_id, "student_id": actor.user_id})).first()
+    if exam is None:
+        raise NotFound("exam_not_found", N_("No such exam is assigned to you."))
+    key = {"student_id": actor.user_id, "discipline_id": exam.discipline_id, "exam_session_id": exam.exam_session_id}
+    if exam.attempt_id is not None:
+        return await _resume_or_refuse(conn, actor, exam.attempt_id, exam.attempt_status, exam, session, now)
+    window = exam_day.effective_window(exam.opens_at, exam.closes_at, exam.personal_opens_at,
+                                       exam.personal_closes_at)
+    rules.check_can_start(now, window.opens_at, window.closes_at)
+    wanted = language or actor.language
+    banks: dict[str, int] = {}
+    if exam.prepared_language is not None and exam.prepared_language == wanted:
+        lang = wanted  # prepared in this language: its bank exists, no need to look
+    else:
+        banks = await forms.exam_banks_by_language(conn, exam_id)
+        lang = forms.choose_language(banks, language, actor.language)
+
+    extra = rules.accommodated_extra_s(exam.duration_s, exam.extra_s or 0, exam.multiplier_pct or 100)
+    attempt_id = uuid.uuid4()
+    deadline = rules.compute_deadline(now, exam.duration_s, extra, window.closes_at)
+    inserted = await conn.execute(
+        insert_ignore(
+            conn,
+            attempts,
+            {
+                "id": attempt_id, "exam_id": exam_id, "language": lang, "status": AttemptStatus.IN_PROGRESS.value,
+                "started_at": now, "deadline_at": deadline, "question_count": exam.question_count,
+                "timeout_policy": exam.timeout_policy, "pass_score": exam.pass_score, **key,
+            },
+            ["student_id", "discipline_id", "exam_session_id"],
+        ).returning(attempts.c.id)
+    )
+    if inserted.first() is None:
+        # A concurrent request created it between our check and our insert.
+        existing = (await conn.execute(_EXISTING_ATTEMPT, key)).one()
+        return await _resume_or_refuse(conn, actor, existing.id, existing.status, existing, session, now)
+    moved = 0
+    if exam.prepared_language == lang:  # the prepared rows are cleared later, off the hot path
+        moved = await forms.move_prepared(conn, attempt_id, exam_id, actor.user_id or 0)
+    elif exam.prepared_language is not None:
+        await forms.drop_prepared(conn, exam_id, actor.user_id or 0)
+    if not moved:
+        banks = banks or await forms.exam_banks_by_language(conn, exam_id)
+        form = await forms.draw(conn, exam_id, banks[lang], exam.question_count, bank_cache, rng)
+        await conn.execute(attempt_items.insert(), forms.item_rows(form, attempt_id=attempt_id))
+    await binding.create(conn, attempt_id, session, now=now)
+    await record_many(conn, [audit_row(now, actor, "attempt.started", f"attempt:{attempt_id}", None,
+                                       {"exam_id": exam_id, "deadline_at": deadline, "language": lang,
+                                        "prepared": bool(moved)})])
+    return attempt_id
+
+
+async def _resume_or_refuse(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, status: str, live: Any,
+                            session: str | None, now: datetime) -> uuid.UUID:
+    """The existing attempt: resumed if open (from its own session only), otherwise E2 refuses."""
+    if status in rules.OPEN_STATUSES:
+        await binding.enforce(conn, actor, attempt_id, live, session, now=now)
+        return attempt_id
+    raise _retake_forbidden()
