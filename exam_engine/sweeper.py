@@ -10,11 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 from .bootstrap import Services
 from .services.attempts import sweep_expired
 
 log = logging.getLogger(__name__)
+
+# Per Services (by id, while subscribed): what to call after a committed batch finalised attempts.
+_listeners: dict[int, list[Callable[[], None]]] = {}
+
+
+def on_finalised(services: Services, listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener`` after every sweeper transaction that finalised attempts in this process.
+
+    The outbox relay subscribes so that a mass deadline's results start for the journal
+    as soon as their grades are committed, not at its next interval. Returns the
+    function that unsubscribes (call it when the listener's task ends).
+    """
+    listeners = _listeners.setdefault(id(services), [])
+    listeners.append(listener)
+
+    def unsubscribe() -> None:
+        listeners.remove(listener)
+        if not listeners:
+            _listeners.pop(id(services), None)
+
+    return unsubscribe
 
 
 async def sweep_once(services: Services, *, batch: int = 500) -> int:
@@ -26,6 +48,9 @@ async def sweep_once(services: Services, *, batch: int = 500) -> int:
                 conn, now=services.clock.now(), grace_s=services.settings.network_grace_s, limit=batch
             )
         total += done
+        if done:
+            for listener in _listeners.get(id(services), ()):
+                listener()
         if done < batch:
             return total
 

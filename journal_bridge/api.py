@@ -6,7 +6,7 @@ The journal imports nothing of ours except ``exam_engine.db`` for its column typ
 
 from __future__ import annotations
 
-from journal_bridge.bridge import Acceptance, accept, stored_result
+from journal_bridge.bridge import Acceptance, AuditBatchSink, AuditEntry, accept, accept_many, stored_result
 from journal_bridge.errors import (
     CellInvalid,
     CorrectionInvalid,
@@ -53,6 +53,8 @@ from journal_bridge.views import (
 __all__ = [
     "Acceptance",
     "Actor",
+    "AuditBatchSink",
+    "AuditEntry",
     "AuditSink",
     "CellInvalid",
     "CorrectionInvalid",
@@ -74,6 +76,7 @@ __all__ = [
     "ScaleInvalid",
     "SignedExamResult",
     "accept",
+    "accept_many",
     "add_lesson",
     "assign_teacher",
     "cell_history",

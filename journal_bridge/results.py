@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -150,7 +150,12 @@ def verify_result(signed: SignedExamResult, public_key: Ed25519PublicKey) -> Exa
 
 
 def accept_result(envelope: bytes, public_key: Ed25519PublicKey) -> ExamResult:
-    """Parse a wire envelope and return its result only if the signature verifies.
+    """Parse a wire envelope and return its result only if the signature verifies."""
+    return open_envelope(envelope, public_key).result
+
+
+def open_envelope(envelope: bytes, public_key: Ed25519PublicKey) -> SignedExamResult:
+    """Parse a wire envelope and return it, result and signature, only if the signature verifies.
 
     The signature is checked over the canonical bytes of the fields exactly as received,
     before they are interpreted, so an altered field (or an added one) is refused as forged.
@@ -172,7 +177,7 @@ def accept_result(envelope: bytes, public_key: Ed25519PublicKey) -> ExamResult:
         public_key.verify(signature, canonical_json(raw))
     except InvalidSignature:
         raise ResultForged("result_signature_invalid", attempt_id=str(raw.get("attempt_id"))) from None
-    return ExamResult.from_dict(raw)
+    return SignedExamResult(ExamResult.from_dict(raw), signature)
 
 
 class ApplyAction(StrEnum):
@@ -217,3 +222,37 @@ def decide_apply(stored: ExamResult | None, incoming: ExamResult) -> ApplyDecisi
     if incoming.canonical_bytes() == stored.canonical_bytes():
         return ApplyDecision(ApplyAction.IGNORE, ApplyReason.DUPLICATE)
     return ApplyDecision(ApplyAction.IGNORE, ApplyReason.SAME_VERSION_DIFFERS)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """:func:`decide_apply` over a batch: what each result meets, and where each attempt ends.
+
+    ``decisions[i]`` is the stored result (or None) that ``incoming[i]`` was decided
+    against, and the decision. ``inserts`` and ``updates`` map an attempt id to the index
+    of the result it ends at: attempts new to the journal, and stored ones that change.
+    """
+
+    decisions: tuple[tuple[ExamResult | None, ApplyDecision], ...]
+    inserts: dict[str, int]
+    updates: dict[str, int]
+
+
+def plan_batch(stored: Mapping[str, ExamResult], incoming: Sequence[ExamResult]) -> BatchPlan:
+    """Decide a batch in order, as if its results arrived one by one.
+
+    Several results for one attempt (a grade and its annulment) are decided in turn, each
+    against the one applied before it, so the batch ends where single deliveries would —
+    and the journal can write each attempt's end state with one statement.
+    """
+    current: dict[str, tuple[ExamResult, int | None]] = {a: (r, None) for a, r in stored.items()}
+    decisions: list[tuple[ExamResult | None, ApplyDecision]] = []
+    for index, result in enumerate(incoming):
+        before = current.get(result.attempt_id)
+        decision = decide_apply(None if before is None else before[0], result)
+        decisions.append((None if before is None else before[0], decision))
+        if decision.action is not ApplyAction.IGNORE:
+            current[result.attempt_id] = (result, index)
+    changed = {attempt: index for attempt, (_, index) in current.items() if index is not None}
+    return BatchPlan(tuple(decisions), {a: i for a, i in changed.items() if a not in stored},
+                     {a: i for a, i in changed.items() if a in stored})
