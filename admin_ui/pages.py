@@ -73,6 +73,16 @@ def setup_pages(app: web.Application) -> None:
     from . import routes
 
     routes.register(app)
+    from . import journal, quality  # the quality department's and the journal's pages
+
+    quality.register(app)
+    journal.register(app)
+    from . import admin  # the academic admin's and the sysadmin's pages
+
+    admin.register(app)
+    from . import proctoring  # the proctor's pages (and the capture config of the student's pages)
+
+    proctoring.register(app)
 
 
 def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200,
@@ -124,7 +134,12 @@ def page(*, permission: api.Permission | None = None) -> Callable[[PageHandler],
                     return render(request, "error.html", {"message": api.translate(
                         info.actor.language, N_("Your role ({role}) may not do this."), role=str(info.actor.role))},
                         status=403, actor=info.actor)
-                return await handler(request, conn, info.actor)
+                try:
+                    return await handler(request, conn, info.actor)
+                except web.HTTPRedirection as redirect:
+                    # A redirect after a successful form is not a failure: commit first, then send it.
+                    done = redirect
+            raise done
 
         return wrapped
 

@@ -49,11 +49,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             language, N_("The form has expired; reload the page and try again.")), "next": target, "login": login},
             status=403)
     try:
-        async with services.engine.begin() as conn:
-            signed = await api.auth_service.sign_in(
-                conn, login=login, password=password, ip=api.client_ip(request),
-                user_agent=request.headers.get("User-Agent"), now=services.clock.now(),
-                ttl_s=services.settings.session_ttl_s, throttle=services.throttle)
+        signed = await api.auth_service.sign_in(
+            services.engine, login=login, password=password, ip=api.client_ip(request),
+            user_agent=request.headers.get("User-Agent"), clock=services.clock,
+            ttl_s=services.settings.session_ttl_s, throttle=services.throttle)
     except api.DomainError as error:
         return render(request, "login.html", {"error": api.translate(language, error.msgid, **error.params),
                                               "next": target, "login": login}, status=error.status)
@@ -132,6 +131,7 @@ def _exam_messages(language: str) -> dict[str, str]:
         "unanswered": N_("not answered"),
         "question_label": N_("Question {n}, {state}"),
         "error": N_("Something went wrong: {message}"),
+        "paused": N_("The proctor has paused your exam. Your time is not running; please wait."),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 
@@ -141,8 +141,13 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
     exam_id = request.match_info["exam_id"]
     if not exam_id.isdigit():
         raise web.HTTPNotFound()
+    from .proctoring import student_capture
+
+    capture = await student_capture(request, conn, actor, int(exam_id), check=False)
+    if capture is not None and capture["needs_check"]:
+        raise web.HTTPFound(f"/exam/{exam_id}/check")  # a proctored attempt starts at the check
     config = {"exam_id": int(exam_id), "csrf": request[api.SESSION].csrf_token,
-              "messages": _exam_messages(actor.language), "language": actor.language}
+              "messages": _exam_messages(actor.language), "language": actor.language, "proctoring": capture}
     return render(request, "exam.html", {"config": config}, actor=actor)
 
 
@@ -158,7 +163,10 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
         "mic_ok": N_("Microphone: works."),
         "mic_denied": N_("Microphone: no access. Allow the microphone in the browser and reload the page."),
     }
-    config = {"exam_id": int(exam_id), "messages": {k: api.gettext(actor.language, v) for k, v in ids.items()}}
+    from .proctoring import student_capture
+
+    config = {"exam_id": int(exam_id), "messages": {k: api.gettext(actor.language, v) for k, v in ids.items()},
+              "proctoring": await student_capture(request, conn, actor, int(exam_id), check=True)}
     return render(request, "check.html", {"config": config}, actor=actor)
 
 

@@ -113,10 +113,11 @@ class ProctorSettings:
     noise_max_gap_seconds: float = 2.5
 
     # -- screenshots ----------------------------------------------------------
-    screen_background_bgr: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (245, 245, 245))
-    screen_marker_bgr: tuple[int, int, int] = (253, 110, 13)
-    """The exam page's background colours and the accent colour of its header bar
-    (BGR); they must follow the exam page's stylesheet."""
+    screen_background_bgr: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (249, 247, 246))
+    screen_marker_bgr: tuple[int, int, int] = (91, 53, 18)
+    """The exam page's background colours (cards #fff, page #f6f7f9) and the colour of its
+    ``.exam-bar`` (#12355b), in BGR; they must follow admin_ui/static/app.css. The e2e test
+    analyses a real screenshot of the exam page with these values."""
     screen_colour_tolerance: int = 24
     screen_min_background_share: float = 0.5
     screen_min_marker_share: float = 0.01

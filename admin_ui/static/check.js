@@ -44,7 +44,8 @@
     analyser.fftSize = 2048;
     audio.createMediaStreamSource(stream).connect(analyser);
     const buf = new Float32Array(analyser.fftSize);
-    setInterval(() => {
+    const micTimer = setInterval(() => {
+      if (!$("mic-level")) return clearInterval(micTimer);  // the exam page has taken this one's place
       analyser.getFloatTimeDomainData(buf);
       let sq = 0;
       for (const v of buf) sq += v * v;
@@ -59,6 +60,10 @@
   }
 
   $("consent").addEventListener("change", update);
-  $("continue").addEventListener("click", () => { window.location = `/exam/${config.exam_id}`; });
+  $("continue").addEventListener("click", () => {
+    // A proctored exam runs its own steps first (proctor-check.js), then opens the exam in place.
+    if (config.proctoring && window.ProctorCheck) window.ProctorCheck.run(config, $("continue"));
+    else window.location = `/exam/${config.exam_id}`;
+  });
   run();
 })();

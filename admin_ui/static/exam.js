@@ -106,6 +106,17 @@
           if (queue[pos] && queue[pos].seq <= result.data.seq) delete queue[pos];
           persistQueue();
           showSaveState(false);
+        } else if (result.status === 409 && result.data && result.data.error &&
+                   result.data.error.code === "attempt_paused") {
+          // Paused by the proctor: keep the answer queued; it goes when the attempt resumes.
+          setPaused(true);
+          return;
+        } else if (result.status === 409 && result.data && result.data.error &&
+                   result.data.error.code === "attempt_open_elsewhere") {
+          $("alert").textContent = result.data.error.message;
+          finished = true;
+          document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
+          return;
         } else if (result.status === 409 || result.status === 404) {
           // Finished or the deadline passed: nothing more will be accepted.
           queue = {};
@@ -182,8 +193,18 @@
     if (focus) $("q-title").focus();
   }
 
+  let paused = false;
+  function setPaused(on) {
+    if (paused === on) return;
+    paused = on;
+    $("alert").textContent = on ? M.paused : "";
+    document.querySelectorAll("#q-options input").forEach((el) => (el.disabled = on));
+    if (!on) flush();
+  }
+
   function tick() {
     if (finished || !attempt) return;
+    if (paused) return;  // the server stopped this attempt's clock
     const left = Math.max(0, Date.parse(attempt.deadline_at) - serverNow());
     const s = Math.ceil(left / 1000);
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
@@ -238,6 +259,25 @@
     $("confirm-no").onclick = () => dialog.close();
   }
 
+  // The server may pause, resume or extend the attempt at any time: ask it regularly.
+  async function presence() {
+    if (finished || !attempt) return;
+    try {
+      const sentAt = Date.now();
+      const r = await api("POST", `/attempts/${attempt.id}/presence`);
+      if (r.status === 200 && r.data) {
+        const summary = r.data.attempt || r.data;
+        if (summary.server_now) syncClock(summary.server_now, sentAt);
+        if (summary.deadline_at) attempt.deadline_at = summary.deadline_at;
+        if (summary.status === "paused") setPaused(true);
+        else if (summary.status === "in_progress") setPaused(false);
+        else finish(true);
+      } else if (r.status === 409 && r.data && r.data.error && r.data.error.code === "attempt_paused") {
+        setPaused(true);
+      }
+    } catch (e) { /* offline: the next ping tells */ }
+  }
+
   async function resync() {
     try {
       const sentAt = Date.now();
@@ -272,6 +312,7 @@
     tick();
     setInterval(tick, 250);
     setInterval(resync, 30000);
+    setInterval(presence, 15000);
     window.addEventListener("online", flush);
     window.addEventListener("beforeunload", (e) => { if (pendingCount() > 0 && !finished) { e.preventDefault(); e.returnValue = ""; } });
   }

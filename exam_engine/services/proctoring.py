@@ -151,26 +151,36 @@ async def _has_reference(conn: AsyncConnection, student_id: int) -> bool:
                                .where(proctor_references.c.student_id == student_id))).first() is not None
 
 
-async def capture_plan(conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, exam_id: int,
-                       student_id: int) -> dict:
-    """What the page must capture and how often (per exam, else the global defaults)."""
+async def exam_capture_settings(conn: AsyncConnection, runtime: ProctorRuntime, exam_id: int) -> dict:
+    """An exam's capture settings before any attempt exists (the pre-exam check needs the
+    screen policy at the student's click: ``getDisplayMedia`` wants a fresh user gesture)."""
     config = runtime.config
     required = (await conn.execute(select(exams.c.requires_proctoring).where(exams.c.id == exam_id))).scalar()
     custom = (await conn.execute(select(proctor_exam_settings).where(
         proctor_exam_settings.c.exam_id == exam_id))).first()
+    return {
+        "required": bool(required),
+        "frame_interval_s": custom.frame_interval_s if custom else config.frame_interval_s,
+        "screen_interval_s": custom.screen_interval_s if custom else config.screen_interval_s,
+        "noise_batch_s": config.noise_batch_s,
+        "room_scan_at_start": bool(custom.room_scan_at_start) if custom else bool(required),
+        "screen_policy": custom.screen_policy if custom else ("require" if required else "off"),
+    }
+
+
+async def capture_plan(conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, exam_id: int,
+                       student_id: int) -> dict:
+    """What the page must capture and how often (per exam, else the global defaults)."""
+    config = runtime.config
+    settings = await exam_capture_settings(conn, runtime, exam_id)
     state = (await conn.execute(select(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id))).first()
     pending = [] if state is None else [
         {"id": r.id, "kind": r.kind, "requested_at": r.requested_at.isoformat()}
         for r in await conn.execute(select(proctor_requests).where(
             proctor_requests.c.attempt_id == attempt_id, proctor_requests.c.fulfilled_at.is_(None)))]
     return {
-        "required": bool(required),
+        **settings,
         "consented": state is not None,
-        "frame_interval_s": custom.frame_interval_s if custom else config.frame_interval_s,
-        "screen_interval_s": custom.screen_interval_s if custom else config.screen_interval_s,
-        "noise_batch_s": config.noise_batch_s,
-        "room_scan_at_start": bool(custom.room_scan_at_start) if custom else bool(required),
-        "screen_policy": custom.screen_policy if custom else ("require" if required else "off"),
         "limits": {"frame_bytes": config.max_frame_bytes, "burst_bytes": config.max_burst_bytes,
                    "burst_frames": MAX_BURST_FRAMES, "events_per_request": config.max_event_batch,
                    "noise_samples_per_request": MAX_NOISE_SAMPLES, "image_side_px": MAX_IMAGE_SIDE},

@@ -143,3 +143,25 @@ async def test_the_login_page_speaks_russian_when_asked(services, browser):
     finally:
         await context.close()
         await client.close()
+
+
+async def test_signing_out_from_the_page_ends_the_session_on_the_server(services, browser):
+    from tests.factories import make_user
+    from exam_engine.domain.roles import Role
+
+    await make_user(services, "student9", Role.STUDENT)
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await _login(page, base, "student9")
+        cookie = next(c for c in await context.cookies() if c["name"] == "exam_session")
+        await page.click("text=Шығу")
+        await page.wait_for_url(f"{base}/login")
+        # The old cookie, replayed (as a thief would), is refused: the session ended on the server.
+        resp = await client.get("/api/v1/me", headers={"Cookie": f"exam_session={cookie['value']}"})
+        assert resp.status == 401
+    finally:
+        await context.close()
+        await client.close()

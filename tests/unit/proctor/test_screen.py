@@ -14,7 +14,7 @@ from proctor.settings import ProctorSettings
 def exam_page(width: int = 1280, height: int = 720) -> np.ndarray:
     """White page, accent header, dark question text, grey hints (the default palette)."""
     page = np.full((height, width, 3), 255, np.uint8)
-    cv2.rectangle(page, (0, 0), (width, 60), (253, 110, 13), -1)
+    cv2.rectangle(page, (0, 0), (width, 60), ProctorSettings().screen_marker_bgr, -1)
     for row in range(5):
         cv2.putText(page, "Question text " * 4, (40, 140 + 60 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (33, 37, 41), 2)
     cv2.putText(page, "Time left 12:00", (40, 600), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (108, 117, 125), 2)

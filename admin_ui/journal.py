@@ -1,0 +1,295 @@
+"""The journal's pages: a teacher's journals and grid, the review queue, substitutes, a student's results.
+
+Reads are rendered here with the journal's own views (``journal_bridge.api``) and the
+server's journal helpers (re-exported by ``exam_engine.api``), so a page shows what the
+JSON API answers. Grid entries, lessons and corrections are sent by ``static/journal.js``
+to the JSON API (each cell its own request, its state visible on the cell); reviewing a
+correction and granting a substitute are CSRF-checked forms, redirected after success.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from babel.dates import format_date
+
+from exam_engine import api
+from exam_engine.i18n import N_
+from journal_bridge import api as journal
+
+from .pages import nav_link, page, render
+from .routes import BABEL_LOCALE, DISPLAY_TZ, when
+
+LESSON_KINDS = {"lesson": N_("Lesson"), "midterm1": N_("Midterm control 1"), "midterm2": N_("Midterm control 2")}
+ACTIONS = {"change": N_("change the value"), "delete_grade": N_("delete the grade"),
+           "delete_lesson": N_("delete the lesson")}
+STATES = {"filed": N_("waiting for review"), "approved": N_("approved"), "rejected": N_("rejected"),
+          "applied": N_("approved and applied")}
+# Statuses whose total is "not computed" (E1: a timed-out or annulled exam), not merely not yet known.
+NOT_COMPUTED = ("timed_out", "annulled")
+
+nav_link(api.Permission.KEEP_JOURNAL, "/journals", N_("My journals"))
+nav_link(api.Permission.VIEW_JOURNALS, "/journals", N_("Journals"))
+nav_link(api.Permission.REVIEW_CORRECTIONS, "/journal/corrections", N_("Journal corrections waiting for review"))
+nav_link(api.Permission.GRANT_SUBSTITUTE, "/journal/substitutes", N_("Substitute teachers"))
+
+
+def _now(request: web.Request) -> datetime:
+    return api.services_of(request).clock.now()
+
+
+def _int(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 12:
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+def _forbidden(request: web.Request, actor: api.Actor, message: str | None = None) -> web.Response:
+    text = message or api.translate(actor.language, N_("Your role ({role}) may not do this."), role=str(actor.role))
+    return render(request, "error.html", {"message": text}, status=403, actor=actor)
+
+
+def _message(actor: api.Actor, error: journal.JournalError | api.DomainError) -> str:
+    return api.translate(actor.language, error.msgid, **error.params)
+
+
+def _staff(actor: api.Actor) -> bool:
+    return api.allows(actor.role, api.Permission.VIEW_JOURNALS)
+
+
+def lesson_label(lesson: dict[str, Any], language: str) -> str:
+    held = format_date(date.fromisoformat(lesson["held_on"]), "d MMM", locale=BABEL_LOCALE[language])
+    if lesson["kind"] == "lesson":
+        return held
+    return f"{held} · {api.translate(language, LESSON_KINDS[lesson['kind']])}"
+
+
+def computed(student: dict[str, Any], language: str) -> dict[str, str]:
+    """The grid's computed columns as text: the same rules journal.js applies after a save."""
+    def num(value: Any) -> str:
+        return "—" if value is None else str(value)
+
+    if student["total_computed"]:
+        total = str(student["total"])
+    elif student["status"] in NOT_COMPUTED:
+        total = api.translate(language, N_("not computed"))
+    else:
+        total = "—"
+    exam = student["exam"]
+    return {"current": num(student["current"]), "midterm1": num(student["midterm1"]),
+            "midterm2": num(student["midterm2"]), "admission": num(student["admission"]),
+            "exam": num(exam["score"]) if exam else "—", "total": total,
+            "letter": student["letter"] or "—", "status": student["status_label"]}
+
+
+def see_other(location: str) -> web.Response:
+    """Redirect after a successful form. Returned, not raised: raising inside the page's transaction rolls it back."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+@page()
+async def journals_list(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    if not (_staff(actor) or api.allows(actor.role, api.Permission.KEEP_JOURNAL)):
+        return _forbidden(request, actor)
+    found = await journal.visible_journals(conn, api.journal_actor(actor), _now(request), staff=_staff(actor))
+    rows = sorted((j.summary() for j in found), key=lambda j: (j["period"], j["group"], j["discipline"]))
+    return render(request, "journal/list.html", {"journals": rows, "when": lambda v: when(v, actor.language)},
+                  actor=actor)
+
+
+def _grid_messages(language: str) -> dict[str, str]:
+    ids = {
+        "saving": N_("Saving…"),
+        "saved": N_("Saved: {student}, {lesson}: {value}"),
+        "refused": N_("Not saved ({student}, {lesson}): {message}"),
+        "offline": N_("No connection: the value was not saved. Check the network and press Enter again."),
+        "needs_correction": N_("File a correction for this cell"),
+        "selected": N_("Selected cell: {student}, {lesson}"),
+        "history_empty": N_("This cell has not changed yet."),
+        "history_line": N_("{time}: {old} → {new} · by {who} · {why}"),
+        "empty": N_("empty"),
+        "correction_filed": N_("Correction no. {id} is filed and waits for review."),
+        "lesson_added": N_("The lesson is added."),
+        "not_computed": N_("not computed"),
+        "entry": N_("entered"),
+        "by_correction": N_("correction no. {id}: {reason}"),
+    }
+    return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
+
+
+async def _people(conn: Any, found: journal.Journal, teachers: list[str],
+                  corrections: list[dict[str, Any]]) -> dict[str, str]:
+    """Names of the people a cell's history can name: the journal's teachers and the reviewers."""
+    reviewers = (c["reviewed_by"] for c in corrections if c["reviewed_by"])
+    ids = {*teachers, *(c["filed_by"] for c in corrections), *reviewers}
+    return {i: (await api.journal_catalog_names(conn, found, [i])).examiner or i for i in sorted(ids)}
+
+
+@page()
+async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    journal_id = _int(request, "journal_id")
+    try:
+        found, keeps = await journal.journal_with_view(conn, api.journal_actor(actor), journal_id, _now(request),
+                                                       staff=_staff(actor))
+    except journal.JournalNotFound:
+        raise web.HTTPNotFound() from None
+    except journal.JournalDenied as error:
+        return _forbidden(request, actor, _message(actor, error))
+    grid = await journal.grid(conn, found, await api.journal_roster(conn, found), language=actor.language,
+                              translate=api.translate)
+    can_edit = keeps and api.allows(actor.role, api.Permission.KEEP_JOURNAL) and not grid["journal"]["locked"]
+    lessons = [{**ls, "label": lesson_label(ls, actor.language)} for ls in grid["lessons"]]
+    students = [{**s, "shown": computed(s, actor.language)} for s in grid["students"]]
+    names = {s["id"]: s["full_name"] for s in students}
+    symbols = {m["code"]: m["symbol"] for m in grid["marks"]}
+    corrections = await journal.corrections(conn, journal_id=journal_id)
+    config = {"journal_id": journal_id, "csrf": request[api.SESSION].csrf_token, "can_edit": can_edit,
+              "language": actor.language, "messages": _grid_messages(actor.language), "marks": symbols,
+              "people": await _people(conn, found, grid["journal"]["teachers"], corrections)}
+    return render(request, "journal/grid.html", {
+        "journal": grid["journal"], "lessons": lessons, "students": students, "marks": grid["marks"],
+        "can_edit": can_edit, "config": config, "corrections": corrections, "names": names, "symbols": symbols,
+        "lesson_names": {ls["id"]: ls["label"] for ls in lessons}, "actions": ACTIONS, "states": STATES,
+        "kinds": LESSON_KINDS, "today": _now(request).astimezone(ZoneInfo(DISPLAY_TZ)).date().isoformat(),
+        "when": lambda v: when(v, actor.language)}, actor=actor)
+
+
+async def _pending(conn: Any, actor: api.Actor) -> list[dict[str, Any]]:
+    """The review queue with the names a reviewer needs: journal, student, the teacher who filed it."""
+    items = await journal.corrections(conn, pending_for=api.journal_actor(actor).roles)
+    journals: dict[int, tuple[journal.Journal, dict[str, str]]] = {}
+    out = []
+    for item in items:
+        if item["journal_id"] not in journals:
+            found = await journal.load_journal(conn, item["journal_id"])
+            journals[item["journal_id"]] = (found, await api.journal_roster(conn, found))
+        found, roster = journals[item["journal_id"]]
+        filer = (await api.journal_catalog_names(conn, found, [item["filed_by"]])).examiner
+        out.append({**item, "journal": found.summary(), "student": roster.get(item["student_id"] or "", ""),
+                    "filer": filer or item["filed_by"]})
+    return out
+
+
+def _cell_text(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return "—"
+    return str(value["score"]) if value["score"] is not None else str(value["mark"])
+
+
+async def _queue(request: web.Request, conn: Any, actor: api.Actor, *, error: str | None = None,
+                 status: int = 200) -> web.Response:
+    done = request.query.get("state")
+    notice = None
+    if done in ("applied", "rejected") and request.query.get("id", "").isdigit():
+        msgid = N_("Correction no. {id} is approved and applied.") if done == "applied" else \
+            N_("Correction no. {id} is rejected.")
+        notice = api.translate(actor.language, msgid, id=request.query["id"])
+    return render(request, "journal/corrections.html", {
+        "items": await _pending(conn, actor), "actions": ACTIONS, "cell_text": _cell_text, "notice": notice,
+        "error": error, "when": lambda v: when(v, actor.language),
+        "day": lambda v: format_date(date.fromisoformat(v), "d MMMM y", locale=BABEL_LOCALE[actor.language])},
+        actor=actor, status=status)
+
+
+@page(permission=api.Permission.REVIEW_CORRECTIONS)
+async def corrections_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    """Corrections waiting for this reviewer: a deputy head's changes, a faculty head's deletions (J6)."""
+    return await _queue(request, conn, actor)
+
+
+@page(permission=api.Permission.REVIEW_CORRECTIONS)
+async def review(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    correction_id = _int(request, "correction_id")
+    form = await request.post()
+    decision = str(form.get("decision", ""))
+    if decision not in ("approve", "reject"):
+        raise web.HTTPBadRequest()
+    note = str(form.get("note", "")).strip()[:1000] or None
+    now = _now(request)
+    try:
+        async with conn.begin_nested():
+            state = await journal.review(conn, api.journal_actor(actor), correction_id, approve=decision == "approve",
+                                         note=note, now=now, audit=api.journal_audit_sink(conn, now, actor))
+    except journal.JournalError as failure:
+        return await _queue(request, conn, actor, error=_message(actor, failure),
+                            status=api.journal_error(failure).status)
+    return see_other(f"/journal/corrections?id={correction_id}&state={state}")
+
+
+def _local(raw: str) -> datetime | None:
+    """A ``datetime-local`` field, read in the Academy's time zone."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=ZoneInfo(DISPLAY_TZ)) if moment.tzinfo is None else moment
+
+
+@page(permission=api.Permission.GRANT_SUBSTITUTE)
+async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    """The faculty head's written permission for a substitute teacher, bounded in time (J7)."""
+    error = notice = None
+    form: dict[str, str] = {k: "" for k in ("journal", "teacher", "valid_from", "valid_until", "reason")}
+    if request.method == "POST":
+        posted = await request.post()
+        form = {k: str(posted.get(k, "")).strip()[:500] for k in form}
+        start, end = _local(form["valid_from"]), _local(form["valid_until"])
+        now = _now(request)
+        try:
+            if start is None or end is None or not form["journal"].isdigit():
+                error = api.translate(actor.language, N_("Fill in every field of the form."))
+            else:
+                async with conn.begin_nested():
+                    teacher = await api.user_id_by_login(conn, form["teacher"])
+                    await journal.grant_substitute(
+                        conn, api.journal_actor(actor), int(form["journal"]), str(teacher), valid_from=start,
+                        valid_until=end, reason=form["reason"], now=now,
+                        audit=api.journal_audit_sink(conn, now, actor))
+        except (journal.JournalError, api.DomainError) as failure:
+            error = _message(actor, failure)
+        if error is None and start is not None and end is not None:
+            notice = api.translate(actor.language, N_("{teacher} may keep the journal from {start} to {end}."),
+                                   teacher=form["teacher"], start=when(start, actor.language),
+                                   end=when(end, actor.language))
+            form = {k: "" for k in form}
+    found = await journal.visible_journals(conn, api.journal_actor(actor), _now(request), staff=True)
+    rows = sorted((j.summary() for j in found), key=lambda j: (j["period"], j["group"], j["discipline"]))
+    return render(request, "journal/substitutes.html", {"journals": rows, "form": form, "error": error,
+                                                        "notice": notice}, actor=actor, status=422 if error else 200)
+
+
+@page(permission=api.Permission.VIEW_OWN_RESULTS)
+async def my_results(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    """A student's admission ratings, exam results and totals, and what the exam must bring for a letter."""
+    error = None
+    try:
+        async with conn.begin_nested():
+            items = (await api.student_journal_results(request, conn, actor))["items"]
+    except api.DomainError as failure:
+        error = _message(actor, failure)
+        plain = request.clone(rel_url=request.rel_url.without_query("target"))
+        items = (await api.student_journal_results(plain, conn, actor))["items"]
+    letters = [n["letter"] for n in next((i["needs"] for i in items if i.get("needs")), [])]
+    return render(request, "journal/results.html", {
+        "items": items, "letters": letters, "target": request.query.get("target", ""), "error": error,
+        "not_computed": NOT_COMPUTED}, actor=actor, status=422 if error else 200)
+
+
+async def back_to_queue(request: web.Request) -> web.StreamResponse:
+    """A GET of the review form's target (the language switch returns to the current path)."""
+    raise web.HTTPSeeOther("/journal/corrections")
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/journals", journals_list)
+    app.router.add_get("/journals/{journal_id}", grid_page)
+    app.router.add_get("/journal/corrections", corrections_page)
+    app.router.add_post("/journal/corrections/{correction_id}", review)
+    app.router.add_get("/journal/corrections/{correction_id}", back_to_queue)
+    app.router.add_get("/journal/substitutes", substitutes)
+    app.router.add_post("/journal/substitutes", substitutes)
+    app.router.add_get("/student/results", my_results)
