@@ -195,3 +195,69 @@ def in_process(fn: Callable[..., Stats], *args: Any) -> Stats:
 
 def run_async(coro_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return asyncio.run(coro_fn(*args, **kwargs))
+
+
+async def make_sessions(database_url: str, data_dir: Path, logins: list[str]) -> list[tuple[str, str, str]]:
+    """Signed-in sessions straight into the database: (login, cookie token, csrf token).
+
+    A start or autosave benchmark measures starts and saves, not 2,000 Argon2 verifications
+    (the login-storm benchmark measures those).
+    """
+    import secrets
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import insert, select
+
+    from exam_engine.bootstrap import build_services
+    from exam_engine.config import load_settings
+    from exam_engine.services.auth import token_hash
+    from exam_engine.tables import auth_sessions, users
+
+    services = build_services(load_settings(server_env(database_url, data_dir)))
+    now = datetime.now(timezone.utc)
+    out = []
+    async with services.engine.begin() as conn:
+        ids = dict((await conn.execute(select(users.c.login, users.c.id).where(users.c.login.in_(logins)))).all())
+        rows = []
+        for login in logins:
+            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+            rows.append({"token_hash": token_hash(token), "user_id": ids[login], "csrf_token": csrf,
+                         "created_at": now, "expires_at": now + timedelta(hours=6)})
+            out.append((login, token, csrf))
+        await conn.execute(insert(auth_sessions), rows)
+    await services.close()
+    return out
+
+
+def metric_value(port: int, name: str, labels: str = "") -> float:
+    """Sum of a Prometheus sample from the server's /metrics (e.g. a histogram's _sum or _count)."""
+    import urllib.request
+
+    total = 0.0
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name) and (not labels or labels in line) and not line.startswith("#"):
+                head = line.split(" ")[0]
+                if head == name or head.startswith(name + "{"):
+                    total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def histogram_quantile(port: int, name: str, q: float) -> float:
+    """An upper bound of the q-quantile from a Prometheus histogram's buckets."""
+    import urllib.request
+
+    buckets: dict[float, float] = {}
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + "_bucket{"):
+                le = line.split('le="', 1)[1].split('"', 1)[0]
+                bound = float("inf") if le == "+Inf" else float(le)
+                buckets[bound] = buckets.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+    if not buckets:
+        return float("nan")
+    total = buckets[max(buckets)]
+    for bound in sorted(buckets):
+        if buckets[bound] >= q * total:
+            return bound
+    return float("inf")

@@ -48,3 +48,43 @@ __all__ = [
     "services_of",
     "translate",
 ]
+
+# The quality department's and the journal's pages (admin_ui/quality.py, admin_ui/journal.py): the same
+# use cases and journal helpers the JSON API uses, so a page shows exactly what the API answers.
+from .services import bank_analysis, bank_views  # noqa: E402
+from .services import banks as bank_service  # noqa: E402
+from .services.catalog import list_exams, user_id_by_login  # noqa: E402
+from .web.api_journal import as_domain_error as journal_error  # noqa: E402
+from .web.api_journal import audit_sink as journal_audit_sink  # noqa: E402
+from .web.api_journal import catalog_names as journal_catalog_names  # noqa: E402
+from .web.api_journal import journal_actor  # noqa: E402
+from .web.api_journal import my_results as student_journal_results  # noqa: E402
+from .web.api_journal import roster as journal_roster  # noqa: E402
+
+__all__ += [
+    "bank_analysis", "bank_service", "bank_views", "journal_actor", "journal_audit_sink", "journal_catalog_names",
+    "journal_error", "journal_roster", "list_exams", "student_journal_results", "user_id_by_login",
+]
+
+# The proctoring pages (admin_ui/proctoring.py): capture settings for the student's pages, the review use cases.
+from .services import proctor_review as proctor_review_service  # noqa: E402
+from .services import proctoring as proctor_capture  # noqa: E402
+
+__all__ += ["proctor_capture", "proctor_review_service"]
+
+# The academic admin's and the sysadmin's pages (admin_ui/admin.py): accounts, contingent, catalog, exams, health.
+from journal_bridge.collation import kazakh_sort_key  # noqa: E402 - people are listed in Kazakh order
+from . import tables  # noqa: E402 - read-only listings the services do not offer (disciplines, groups, sessions)
+from .security.signing import verifier_for  # noqa: E402
+from .services import catalog as catalog_service  # noqa: E402
+from .services import contingent as contingent_service  # noqa: E402
+from .services import users as user_service  # noqa: E402
+from .services.audit_seal import verify_database as verify_audit_chain  # noqa: E402
+
+__all__ += [
+    "catalog_service", "contingent_service", "kazakh_sort_key", "tables", "user_service", "verifier_for",
+    "verify_audit_chain",
+]
+from proctor.kinds import TITLES as flag_titles  # noqa: E402
+
+__all__ += ["flag_titles"]

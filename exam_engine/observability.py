@@ -47,6 +47,23 @@ ANALYSIS_SECONDS = Histogram(
 )
 
 
+LOOP_LAG = Histogram(
+    "exam_event_loop_lag_seconds", "How late the event loop woke a 100 ms timer (CPU work on the loop shows here).",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+async def watch_loop_lag(interval_s: float = 0.1) -> None:
+    """Runs for the life of the server: a stalled loop delays every student's answer."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(interval_s)
+        LOOP_LAG.observe(max(0.0, loop.time() - before - interval_s))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {

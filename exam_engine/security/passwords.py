@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import unicodedata
-from concurrent.futures import Executor
+import os
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -63,14 +64,28 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+_HASHING: ThreadPoolExecutor | None = None
+
+
+def hashing_executor() -> ThreadPoolExecutor:
+    """Threads for Argon2, one fewer than the cores (at least one): a login storm may use the
+    machine, but never the core the event loop needs to answer autosaves (EXAM_HASH_THREADS)."""
+    global _HASHING
+    if _HASHING is None:
+        default = max(1, (os.cpu_count() or 2) - 1)
+        threads = int(os.environ.get("EXAM_HASH_THREADS") or default)
+        _HASHING = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="argon2")
+    return _HASHING
+
+
 async def verify_password_async(password_hash: str | None, password: str, executor: Executor | None = None) -> bool:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, verify_password, password_hash, password)
+    return await loop.run_in_executor(executor or hashing_executor(), verify_password, password_hash, password)
 
 
 async def hash_password_async(password: str, executor: Executor | None = None) -> str:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, hash_password, password)
+    return await loop.run_in_executor(executor or hashing_executor(), hash_password, password)
 
 
 def one_time_password() -> str:

@@ -13,11 +13,12 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ..clock import Clock
 from ..domain.actors import Actor
 from ..domain.roles import Role
 from ..errors import InvalidInput, NotAuthenticated, TooManyRequests
@@ -149,17 +150,30 @@ def _actor(row: object, ip: str | None) -> Actor:
 
 
 async def sign_in(
-    conn: AsyncConnection, *, login: str, password: str, ip: str | None, user_agent: str | None,
-    now: datetime, ttl_s: int, throttle: LoginThrottle,
+    engine: AsyncEngine, *, login: str, password: str, ip: str | None, user_agent: str | None,
+    clock: Clock, ttl_s: int, throttle: LoginThrottle,
 ) -> SignedIn | None:
-    """Sign in, or return ``None`` after recording the failure (the caller commits, then refuses)."""
+    """Sign in, or return ``None`` after recording the failure.
+
+    The password is verified with no database connection held: during a login storm the
+    Argon2 queue must not starve the pool that every autosave needs.
+    """
     await throttle.check(login, ip)
-    row = (await conn.execute(select(users).where(users.c.login == login))).first()
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(users).where(users.c.login == login))).first()
     ok = await passwords.verify_password_async(row.password_hash if row else None, password)
-    if not ok or row is None or not row.is_active:
-        await throttle.failed(login, ip)
-        await record(conn, now, f"anon:{ip or '-'}", "auth.login_failed", f"login:{login[:64]}")
-        return None
+    now = clock.now()
+    async with engine.begin() as conn:
+        if not ok or row is None or not row.is_active:
+            await throttle.failed(login, ip)
+            await record(conn, now, f"anon:{ip or '-'}", "auth.login_failed", f"login:{login[:64]}")
+            return None
+        return await _open_session(conn, row, ip=ip, user_agent=user_agent, now=now, ttl_s=ttl_s,
+                                   throttle=throttle, login=login)
+
+
+async def _open_session(conn: AsyncConnection, row: Any, *, ip: str | None, user_agent: str | None, now: datetime,
+                        ttl_s: int, throttle: LoginThrottle, login: str) -> SignedIn:
     await throttle.succeeded(login, ip)
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)

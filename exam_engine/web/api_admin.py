@@ -41,7 +41,7 @@ def _parse_date(body: dict[str, Any], name: str) -> date:
 
 @endpoint("POST", "/api/v1/admin/users", summary="Create an account (one-time password returned once)",
           request_schema=s.NEW_USER, response_schema=s.CREATED_USER, status=201,
-          errors=("login_taken", "invalid_login", "invalid_role", "forbidden"))
+          errors=("login_taken", "invalid_login", "invalid_role", "forbidden"), permission=Permission.MANAGE_ACCOUNTS)
 async def create_user(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     new = await users.add_user(
@@ -52,13 +52,15 @@ async def create_user(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"id": new.id, "login": new.login, "role": new.role, "one_time_password": new.one_time_password}
 
 
-@endpoint("GET", "/api/v1/admin/users", summary="List accounts", response_schema=s.LIST)
+@endpoint("GET", "/api/v1/admin/users", summary="List accounts", response_schema=s.LIST,
+          permission=Permission.MANAGE_ACCOUNTS)
 async def list_users(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"items": await users.list_users(conn, actor, request.query.get("role"))}
 
 
 @endpoint("POST", "/api/v1/admin/disciplines", summary="Add a discipline", request_schema=s.DISCIPLINE,
-          response_schema=s.CREATED, status=201, errors=("discipline_exists", "forbidden"))
+          response_schema=s.CREATED, status=201, errors=("discipline_exists", "forbidden"),
+          permission=Permission.MANAGE_CATALOG)
 async def create_discipline(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     new_id = await catalog.add_discipline(
@@ -68,7 +70,8 @@ async def create_discipline(request: web.Request, conn: Any, actor: Actor) -> di
 
 
 @endpoint("POST", "/api/v1/admin/exam-sessions", summary="Add an exam session (date range)",
-          request_schema=s.EXAM_SESSION, response_schema=s.CREATED, status=201, errors=("session_exists",))
+          request_schema=s.EXAM_SESSION, response_schema=s.CREATED, status=201, errors=("session_exists",),
+          permission=Permission.MANAGE_CATALOG)
 async def create_exam_session(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     new_id = await catalog.add_exam_session(
@@ -81,7 +84,7 @@ async def create_exam_session(request: web.Request, conn: Any, actor: Actor) -> 
 @endpoint("POST", "/api/v1/admin/exams", summary="Schedule an exam", request_schema=s.EXAM,
           response_schema=s.CREATED, status=201,
           errors=("invalid_window", "bank_not_published", "bank_too_small", "discipline_not_found",
-                  "blueprint_shortfall"))
+                  "blueprint_shortfall"), permission=Permission.MANAGE_EXAMS)
 async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
     actor.require(Permission.MANAGE_EXAMS)
     body = await read_json(request)
@@ -107,13 +110,15 @@ async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"id": await catalog.add_exam(conn, actor, spec, now=services_of(request).clock.now())}
 
 
-@endpoint("GET", "/api/v1/exams", summary="Scheduled exams (staff)", response_schema=s.LIST)
+@endpoint("GET", "/api/v1/exams", summary="Scheduled exams (staff)", response_schema=s.LIST,
+          permission=Permission.VIEW_EXAMS)
 async def list_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"items": await catalog.list_exams(conn, actor)}
 
 
 @endpoint("POST", "/api/v1/admin/exams/{exam_id}/extra-time", summary="Extra time for one student (accommodation)",
-          request_schema=s.EXTRA_TIME, response_schema=s.OK, errors=("reason_required", "user_not_found"))
+          request_schema=s.EXTRA_TIME, response_schema=s.OK, errors=("reason_required", "user_not_found"),
+          permission=Permission.MANAGE_EXAMS)
 async def extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     student_id = await catalog.user_id_by_login(conn, field(body, "student", str))
@@ -125,7 +130,8 @@ async def extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("POST", "/api/v1/admin/contingent", summary="Import groups, students and teachers (CSV or XLSX body)",
-          response_schema=s.CONTINGENT_REPORT, errors=("contingent_invalid", "missing_columns"))
+          response_schema=s.CONTINGENT_REPORT, errors=("contingent_invalid", "missing_columns"),
+          permission=Permission.MANAGE_CATALOG)
 async def import_contingent(request: web.Request, conn: Any, actor: Actor) -> dict:
     actor.require(Permission.MANAGE_CATALOG)
     actor.require(Permission.MANAGE_ACCOUNTS)

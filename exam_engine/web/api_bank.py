@@ -129,7 +129,7 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
           summary="Upload a bank file (raw body or multipart field 'file'; options as query or form fields: "
                   "discipline, lang, filename, format, topic, difficulty, dry_run, publish, append, twins). "
                   "201 stored, 200 dry run, 422 refused with the report, 413 too large",
-          errors=("discipline_not_found", "unknown_format", "bank_too_large"))
+          errors=("discipline_not_found", "unknown_format", "bank_too_large"), permission=Permission.MANAGE_BANKS)
 async def upload(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     actor.require(Permission.MANAGE_BANKS)  # before reading up to 10 MiB from someone who may not upload
     data, form = await _upload_body(request)
@@ -156,14 +156,15 @@ async def upload(request: web.Request, conn: Any, actor: Actor) -> web.Response:
 
 
 @endpoint("GET", "/api/v1/bank/versions", summary="Bank versions (optionally ?discipline=CODE)",
-          response_schema=s.obj(["items"], items={"type": "array", "items": VERSION}))
+          response_schema=s.obj(["items"], items={"type": "array", "items": VERSION}),
+          permission=Permission.READ_BANK_CONTENT)
 async def list_versions(request: web.Request, conn: Any, actor: Actor) -> dict:
     found = await banks.versions(conn, actor, request.query.get("discipline") or None)
     return {"items": [v.as_dict() for v in found]}
 
 
 @endpoint("GET", "/api/v1/bank/versions/{version_id}", summary="A bank version with its questions and keys",
-          response_schema=VERSION_CONTENT, errors=("bank_version_not_found",))
+          response_schema=VERSION_CONTENT, errors=("bank_version_not_found",), permission=Permission.READ_BANK_CONTENT)
 async def version_content(request: web.Request, conn: Any, actor: Actor) -> dict:
     info, items = await banks.content(conn, actor, path_int(request, "version_id"))
     return {"version": info.as_dict(), "items": [bank_views.item_view(it) for it in items]}
@@ -171,7 +172,7 @@ async def version_content(request: web.Request, conn: Any, actor: Actor) -> dict
 
 @endpoint("GET", "/api/v1/bank/versions/{version_id}/diff",
           summary="What a version changed (added / removed / changed) against ?against=ID or the version before",
-          response_schema=VERSION_DIFF, errors=("bank_version_not_found",))
+          response_schema=VERSION_DIFF, errors=("bank_version_not_found",), permission=Permission.READ_BANK_CONTENT)
 async def version_diff(request: web.Request, conn: Any, actor: Actor) -> dict:
     against = _optional_int(request.query.get("against"), "against")
     old, new, diff = await banks.version_diff(conn, actor, path_int(request, "version_id"), against)
@@ -180,7 +181,7 @@ async def version_diff(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", "/api/v1/bank/versions/{version_id}/publish",
           summary="Publish a draft version (from then on immutable)", response_schema=VERSION,
-          errors=("bank_version_published", "bank_version_not_found"))
+          errors=("bank_version_published", "bank_version_not_found"), permission=Permission.MANAGE_BANKS)
 async def publish(request: web.Request, conn: Any, actor: Actor) -> dict:
     info = await banks.publish(conn, actor, path_int(request, "version_id"), now=services_of(request).clock.now())
     return info.as_dict()
@@ -193,7 +194,8 @@ def _download(body: bytes, content_type: str, filename: str) -> web.Response:
 
 @endpoint("GET", "/api/v1/bank/versions/{version_id}/export",
           summary="Export a version as ?format=gift or ?format=platonus (reads back to the same questions)",
-          response_schema=FILE, errors=("unknown_export_format", "unexportable_text"))
+          response_schema=FILE, errors=("unknown_export_format", "unexportable_text"),
+          permission=Permission.READ_BANK_CONTENT)
 async def export(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     fmt = request.query.get("format", "platonus")
     info, text = await banks.export(conn, actor, path_int(request, "version_id"), fmt,
@@ -203,21 +205,21 @@ async def export(request: web.Request, conn: Any, actor: Actor) -> web.Response:
 
 
 @endpoint("GET", "/api/v1/bank/template", summary="The blank XLSX bank template (instructions in your language)",
-          response_schema=FILE)
+          response_schema=FILE, permission=Permission.MANAGE_BANKS)
 async def template(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     return _download(banks.template(actor, actor.language), _XLSX, "bank-template.xlsx")
 
 
 @endpoint("GET", "/api/v1/bank/exams/{exam_id}/analysis",
           summary="Item analysis of an exam: difficulty, discrimination, option use, KR-20, flags",
-          response_schema=ANALYSIS, errors=("exam_not_found",))
+          response_schema=ANALYSIS, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT)
 async def analysis(request: web.Request, conn: Any, actor: Actor) -> dict:
     result = await bank_analysis.analyse_exam(conn, actor, path_int(request, "exam_id"), language=actor.language)
     return bank_analysis.analysis_view(result, actor.language)
 
 
 @endpoint("GET", "/api/v1/bank/exams/{exam_id}/analysis.xlsx", summary="Item analysis of an exam as XLSX",
-          response_schema=FILE, errors=("exam_not_found",))
+          response_schema=FILE, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT)
 async def analysis_xlsx(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     result = await bank_analysis.analyse_exam(conn, actor, path_int(request, "exam_id"), language=actor.language)
     return _download(bank_analysis.analysis_workbook(result, actor.language), _XLSX,

@@ -23,6 +23,7 @@ from journal_bridge import api as journal
 from ..domain.actors import Actor
 from ..domain.roles import Permission, Role, allows
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from .. import sweeper
 from ..i18n import translate
 from ..services import relay
 from ..services.audit import record
@@ -171,6 +172,7 @@ async def _visible(conn: AsyncConnection, actor: Actor, journal_id: int, now: da
 # ------------------------------------------------------------------------------------ journals
 
 
+# permission=None: KEEP_JOURNAL (own journals) or VIEW_JOURNALS (all); the handler checks either.
 @endpoint("GET", "/api/v1/journals", summary="Journals I keep (teachers) or may read (faculty, quality)",
           response_schema=s.LIST)
 @journal_errors
@@ -182,7 +184,8 @@ async def list_journals(request: web.Request, conn: AsyncConnection, actor: Acto
 
 
 @endpoint("POST", "/api/v1/journals", summary="Create a journal for a group, discipline and academic period",
-          request_schema=NEW_JOURNAL, response_schema=s.CREATED, status=201, errors=("journal_exists",))
+          request_schema=NEW_JOURNAL, response_schema=s.CREATED, status=201, errors=("journal_exists",),
+          permission=Permission.MANAGE_JOURNALS)
 @journal_errors
 async def create_journal(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.MANAGE_JOURNALS)
@@ -197,7 +200,7 @@ async def create_journal(request: web.Request, conn: AsyncConnection, actor: Act
 
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/teachers", summary="Assign a teacher to a journal (R4)",
-          request_schema=JOURNAL_PERSON, response_schema=s.OK)
+          request_schema=JOURNAL_PERSON, response_schema=s.OK, permission=Permission.MANAGE_JOURNALS)
 @journal_errors
 async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.MANAGE_JOURNALS)
@@ -211,7 +214,7 @@ async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Act
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/substitutes",
           summary="Let a substitute teacher keep the journal for a time window (faculty head, J7)",
-          request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201)
+          request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201, permission=Permission.GRANT_SUBSTITUTE)
 @journal_errors
 async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.GRANT_SUBSTITUTE)
@@ -225,6 +228,7 @@ async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: A
     return {"id": new_id}
 
 
+# permission=None: the journal decides (assigned teacher, substitute in window, or VIEW_JOURNALS staff; R4).
 @endpoint("GET", "/api/v1/journals/{journal_id}", summary="The journal grid: lessons, students, cells, totals",
           response_schema=JOURNAL_GRID)
 @journal_errors
@@ -235,7 +239,8 @@ async def read_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -
 
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/lessons", summary="Record a held lesson or midterm control",
-          request_schema=LESSON, response_schema=s.CREATED, status=201, errors=("period_closed",))
+          request_schema=LESSON, response_schema=s.CREATED, status=201, errors=("period_closed",),
+          permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.KEEP_JOURNAL)
@@ -251,7 +256,7 @@ async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) 
 @endpoint("PUT", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}",
           summary="Enter a score 0–100 or a mark (first entry within the entry window; otherwise a correction)",
           request_schema=CELL, response_schema=CELL_RESULT,
-          errors=("entry_window_passed", "value_already_entered", "period_closed"))
+          errors=("entry_window_passed", "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.KEEP_JOURNAL)
@@ -264,6 +269,7 @@ async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) 
         field(body, "value", str), roster=await roster(conn, found), now=now, audit=audit_sink(conn, now, actor))
 
 
+# permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}/history",
           summary="Every change of one cell: old and new value, who, when, why (J11)", response_schema=s.LIST)
 @journal_errors
@@ -280,7 +286,8 @@ async def cell_history(request: web.Request, conn: AsyncConnection, actor: Actor
 @endpoint("POST", "/api/v1/journals/{journal_id}/corrections",
           summary="File a correction: a late entry, a changed value, a deleted grade or lesson (J6)",
           request_schema=CORRECTION, response_schema=s.CREATED, status=201,
-          errors=("correction_not_needed", "period_closed", "deletion_window_passed"))
+          errors=("correction_not_needed", "period_closed", "deletion_window_passed"),
+          permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def file_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.KEEP_JOURNAL)
@@ -297,6 +304,7 @@ async def file_correction(request: web.Request, conn: AsyncConnection, actor: Ac
     return {"id": new_id}
 
 
+# permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/corrections", summary="A journal's corrections and their state",
           response_schema=s.LIST)
 @journal_errors
@@ -307,7 +315,7 @@ async def journal_corrections(request: web.Request, conn: AsyncConnection, actor
 
 
 @endpoint("GET", "/api/v1/journal-corrections", summary="Corrections waiting for my review (deputy or faculty head)",
-          response_schema=s.LIST)
+          response_schema=s.LIST, permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def pending_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.REVIEW_CORRECTIONS)
@@ -327,14 +335,15 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
 @endpoint("POST", "/api/v1/journal-corrections/{correction_id}/approve",
           summary="Approve a correction; it is applied at once, even after the period closed (J5, J6)",
           request_schema=REVIEW, response_schema=CORRECTION_STATE,
-          errors=("correction_not_pending", "deletion_window_passed"))
+          errors=("correction_not_pending", "deletion_window_passed"), permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def approve_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, True)
 
 
 @endpoint("POST", "/api/v1/journal-corrections/{correction_id}/reject", summary="Reject a correction",
-          request_schema=REVIEW, response_schema=CORRECTION_STATE, errors=("correction_not_pending",))
+          request_schema=REVIEW, response_schema=CORRECTION_STATE, errors=("correction_not_pending",),
+          permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def reject_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, False)
@@ -342,7 +351,8 @@ async def reject_correction(request: web.Request, conn: AsyncConnection, actor: 
 
 @endpoint("POST", "/api/v1/journal-periods/lock",
           summary="Close an academic period: afterwards only approved corrections change a journal (J5)",
-          request_schema=PERIOD, response_schema=s.OK, errors=("period_already_locked",))
+          request_schema=PERIOD, response_schema=s.OK, errors=("period_already_locked",),
+          permission=Permission.MANAGE_JOURNALS)
 @journal_errors
 async def lock_period(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.MANAGE_JOURNALS)
@@ -370,6 +380,7 @@ async def _statement(request: web.Request, conn: AsyncConnection, actor: Actor) 
     return await journal.statement(conn, found, await roster(conn, found), names, now=_now(request))
 
 
+# permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/statement",
           summary="The exam-rating statement (J8) as ?format=pdf (default), xlsx, csv, or json for an AIS (S5)")
 @journal_errors
@@ -390,6 +401,7 @@ def _ascii(name: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
 
 
+# permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/export",
           summary="The journal grid as ?format=xlsx (default) or csv (J9)")
 @journal_errors
@@ -405,6 +417,7 @@ async def export_grid(request: web.Request, conn: AsyncConnection, actor: Actor)
         "Content-Type": _DOWNLOADS[kind][0], "Content-Disposition": f'attachment; filename="{name}"'})
 
 
+# permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/statistics",
           summary="Group statistics: letter distribution, averages, pass rate (J9)", response_schema=STATISTICS)
 @journal_errors
@@ -416,7 +429,7 @@ async def statistics(request: web.Request, conn: AsyncConnection, actor: Actor) 
 
 @endpoint("GET", "/api/v1/student/results",
           summary="My admission ratings, exam results and totals, with what I need in the exam (?target=B)",
-          response_schema=s.LIST)
+          response_schema=s.LIST, permission=Permission.VIEW_OWN_RESULTS)
 @journal_errors
 async def my_results(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     actor.require(Permission.VIEW_OWN_RESULTS)
@@ -433,17 +446,24 @@ async def my_results(request: web.Request, conn: AsyncConnection, actor: Actor) 
 
 
 async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """Deliver pending results once at start-up, then keep relaying in the background."""
+    """Deliver pending results once at start-up, then keep relaying in the background.
+
+    The sweeper nudges the relay when it has finalised attempts, so their results are
+    relayed at once rather than at the next interval.
+    """
     services = app[SERVICES]
     keys = relay.bridge_keys(services.settings)
     report = await relay.relay_once(services.engine, keys, services.clock)
     if report.handled:
         app.logger.info("start-up relay: %d results delivered to the journal, %d refused", report.delivered,
                         report.refused)
+    wake = asyncio.Event()
+    unsubscribe = sweeper.on_finalised(services, wake.set)
     app[RELAY_TASK] = asyncio.create_task(
-        relay.run_forever(services.engine, keys, services.clock, services.settings.sweep_interval_s),
+        relay.run_forever(services.engine, keys, services.clock, services.settings.sweep_interval_s, wake=wake),
         name="outbox-relay")
     yield
+    unsubscribe()
     app[RELAY_TASK].cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await app[RELAY_TASK]

@@ -86,14 +86,20 @@ Upload = Callable[[web.Request, Any, Actor, ProctorRuntime, Any], Awaitable[Any]
 
 
 def upload(method: str, path: str, *, summary: str, body: str | None, errors: tuple[str, ...] = UPLOAD_ERRORS,
-           response_schema: dict = RECEIPTS) -> Callable[[Upload], Upload]:
-    """Register a capture route: body read first (``jpeg`` / ``multipart`` / none),
+           response_schema: dict = RECEIPTS, permission: Permission | None = None) -> Callable[[Upload], Upload]:
+    """Register a capture route: who is asking and whether the role may (no connection held
+    while the body arrives), then the body read and checked (``jpeg`` / ``multipart`` / none),
     then one transaction, then the analysis jobs of what was stored."""
 
     def decorate(handler: Upload) -> Upload:
         @functools.wraps(handler)
         async def wrapped(request: web.Request) -> web.StreamResponse:
             services = services_of(request)
+            # A refused person costs no upload, no JPEG decode and no pooled connection during either.
+            async with services.engine.connect() as conn:
+                actor = (await authenticate(conn, request, csrf=True)).actor
+            if permission is not None:
+                actor.require(permission)
             runtime = capture.runtime_of(services)
             config = runtime.config
             payload: Any = None
@@ -106,6 +112,8 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
                     await capture.check_jpeg(frame)
             async with services.engine.begin() as conn:
                 actor = (await authenticate(conn, request, csrf=True)).actor
+                if permission is not None:
+                    actor.require(permission)
                 result = await handler(request, conn, actor, runtime, payload)
             if isinstance(result, capture.Stored):
                 for attempt_id, seq, kind in result.to_analyse:
@@ -116,7 +124,8 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
                 return json_response({"items": result.receipts})
             return json_response(result)
 
-        ROUTES.append((RouteDoc(method, path, summary, True, None, response_schema, errors), wrapped))
+        ROUTES.append((RouteDoc(method, path, summary, True, None, response_schema, errors, permission=permission),
+                       wrapped))
         return handler
 
     return decorate
@@ -142,7 +151,7 @@ def _clock(request: web.Request) -> tuple[Any, float]:
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/plan", summary="What my exam page must capture, and how often",
-          response_schema=PLAN, errors=("attempt_finished", "deadline_passed"))
+          response_schema=PLAN, errors=("attempt_finished", "deadline_passed"), permission=Permission.SIT_EXAM)
 async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     runtime = capture.runtime_of(services_of(request))
@@ -151,7 +160,7 @@ async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/consent", summary="Consent to proctoring (opens the evidence store)",
           request_schema=s.obj(["consent"], consent=s.BOOL, camera=s.BOOL, microphone=s.BOOL, screen_surface=s.STR),
-          response_schema=PLAN, errors=("consent_required", "attempt_finished"))
+          response_schema=PLAN, errors=("consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
 async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
@@ -163,7 +172,7 @@ async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", BASE + "/attempts/{attempt_id}/heartbeat",
           summary="The live exam page is alive; a second page for the attempt is refused (second_exam_page)",
           request_schema=s.obj(["page_id"], page_id=s.STR), response_schema=PLAN,
-          errors=("second_exam_page", "consent_required", "attempt_finished"))
+          errors=("second_exam_page", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
 async def post_heartbeat(request: web.Request, conn: Any, actor: Actor) -> Any:
     now, grace = _clock(request)
     page_id = field(await read_json(request), "page_id", str)
@@ -175,7 +184,8 @@ async def post_heartbeat(request: web.Request, conn: Any, actor: Actor) -> Any:
     return result
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/enrolment", summary="Enrolment photo (JPEG body, ?seq=N)", body="jpeg")
+@upload("POST", BASE + "/attempts/{attempt_id}/enrolment", summary="Enrolment photo (JPEG body, ?seq=N)", body="jpeg",
+        permission=Permission.SIT_EXAM)
 async def post_enrolment(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
     return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.ENROLMENT,
@@ -184,7 +194,7 @@ async def post_enrolment(request: web.Request, conn: Any, actor: Actor, runtime:
 
 @upload("POST", BASE + "/attempts/{attempt_id}/enrolment/reference", body=None,
         summary="Use the reference photo an administrator uploaded instead of a new enrolment photo",
-        errors=("no_reference_photo", "consent_required", "attempt_finished"))
+        errors=("no_reference_photo", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
 async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
                                    _: None) -> Any:
     now, grace = _clock(request)
@@ -193,7 +203,7 @@ async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor
 
 
 @upload("POST", BASE + "/attempts/{attempt_id}/frames", body="jpeg",
-        summary="A webcam frame (JPEG body, ?seq=N&trigger=interval|<event type>)")
+        summary="A webcam frame (JPEG body, ?seq=N&trigger=interval|<event type>)", permission=Permission.SIT_EXAM)
 async def post_frame(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
     return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.FRAME,
@@ -201,7 +211,8 @@ async def post_frame(request: web.Request, conn: Any, actor: Actor, runtime: Pro
 
 
 @upload("POST", BASE + "/attempts/{attempt_id}/screens", body="jpeg",
-        summary="A screenshot of the shared screen (JPEG body, ?seq=N&trigger=interval|<event type>)")
+        summary="A screenshot of the shared screen (JPEG body, ?seq=N&trigger=interval|<event type>)",
+        permission=Permission.SIT_EXAM)
 async def post_screen(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
     return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.SCREEN,
@@ -209,7 +220,8 @@ async def post_screen(request: web.Request, conn: Any, actor: Actor, runtime: Pr
 
 
 @upload("POST", BASE + "/attempts/{attempt_id}/room-scans", body="multipart",
-        summary="A 360° room scan: multipart parts named 'frame' (JPEG each), stored as one item (?seq=N)")
+        summary="A 360° room scan: multipart parts named 'frame' (JPEG each), stored as one item (?seq=N)",
+        permission=Permission.SIT_EXAM)
 async def post_room_scan(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
                          frames: list[bytes]) -> Any:
     now, grace = _clock(request)
@@ -219,7 +231,8 @@ async def post_room_scan(request: web.Request, conn: Any, actor: Actor, runtime:
 
 @upload("POST", BASE + "/attempts/{attempt_id}/events", body=None,
         summary="Browser events: {events: [{seq, type, started_at, duration_s, detail}]}",
-        errors=("invalid_event_type", "too_many_items", "consent_required", "attempt_finished"))
+        errors=("invalid_event_type", "too_many_items", "consent_required", "attempt_finished"),
+        permission=Permission.SIT_EXAM)
 async def post_events(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None) -> Any:
     now, grace = _clock(request)
     events = field(await read_json(request), "events", list)
@@ -229,7 +242,8 @@ async def post_events(request: web.Request, conn: Any, actor: Actor, runtime: Pr
 
 @upload("POST", BASE + "/attempts/{attempt_id}/noise", body=None,
         summary="Microphone loudness: {seq, started_at, interval_s, dbfs: [RMS dBFS, ...]}",
-        errors=("too_many_items", "invalid_number", "consent_required", "attempt_finished"))
+        errors=("too_many_items", "invalid_number", "consent_required", "attempt_finished"),
+        permission=Permission.SIT_EXAM)
 async def post_noise(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None) -> Any:
     now, grace = _clock(request)
     return await capture.store_noise(conn, runtime, actor, path_uuid(request, "attempt_id"),
@@ -240,26 +254,29 @@ async def post_noise(request: web.Request, conn: Any, actor: Actor, runtime: Pro
 
 
 @endpoint("GET", BASE + "/live", summary="Running proctored attempts with their latest flags, riskiest first",
-          response_schema=s.obj(["attempts"], attempts={"type": "array", "items": ANY}))
+          response_schema=s.obj(["attempts"], attempts={"type": "array", "items": ANY}),
+          permission=Permission.PROCTOR_REVIEW)
 async def get_live(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"attempts": await review.live(conn, actor), "server_now": services_of(request).clock.now().isoformat()}
 
 
 @endpoint("GET", BASE + "/queue", summary="Review queue: flagged or appealed attempts by risk",
-          response_schema=s.obj(["attempts"], attempts={"type": "array", "items": ANY}))
+          response_schema=s.obj(["attempts"], attempts={"type": "array", "items": ANY}),
+          permission=Permission.PROCTOR_REVIEW)
 async def get_queue(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"attempts": await review.queue(conn, actor)}
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/timeline", summary="An attempt's evidence, events, flags, decisions",
-          response_schema=ANY, errors=("proctoring_not_found",))
+          response_schema=ANY, errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW)
 async def get_timeline(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await review.timeline(conn, actor, path_uuid(request, "attempt_id"), now=services_of(request).clock.now())
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/evidence/{seq}",
           summary="One evidence item, decrypted (?thumb=1 for a 160 px JPEG, ?frame=i of a room scan); audited",
-          response_schema={"type": "string", "format": "binary"}, errors=("evidence_not_found",))
+          response_schema={"type": "string", "format": "binary"}, errors=("evidence_not_found",),
+          permission=Permission.PROCTOR_REVIEW)
 async def get_evidence(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     frame = request.query.get("frame")
     content, media = await review.view_evidence(
@@ -271,7 +288,7 @@ async def get_evidence(request: web.Request, conn: Any, actor: Actor) -> web.Res
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/verify", summary="Check the attempt's evidence chain",
           response_schema=s.obj(["ok", "code"], ok=s.BOOL, code=s.STR, seq=s.NULL_INT, checked=s.INT, message=s.STR),
-          errors=("proctoring_not_found",))
+          errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW)
 async def get_verify(request: web.Request, conn: Any, actor: Actor) -> dict:
     actor.require(Permission.PROCTOR_REVIEW)
     verdict = await admin.verify(conn, capture.runtime_of(services_of(request)), path_uuid(request, "attempt_id"),
@@ -282,7 +299,7 @@ async def get_verify(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/flags/{flag_id}/review", summary="Confirm or dismiss a flag",
           request_schema=s.obj(["status"], status={"type": "string", "enum": ["confirmed", "dismissed"]}, note=s.STR),
-          response_schema=ANY, errors=("flag_not_found", "flag_status_invalid"))
+          response_schema=ANY, errors=("flag_not_found", "flag_status_invalid"), permission=Permission.PROCTOR_REVIEW)
 async def post_flag_review(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await review.review_flag(conn, capture.runtime_of(services_of(request)), actor, path_int(request, "flag_id"),
@@ -294,7 +311,8 @@ async def post_flag_review(request: web.Request, conn: Any, actor: Actor) -> dic
           summary="Decide: clean, suspicious or violation (annuls the attempt), with a reason",
           request_schema=s.obj(["decision", "reason"], decision={"type": "string",
                                "enum": ["clean", "suspicious", "violation"]}, reason=s.STR),
-          response_schema=ANY, errors=("second_reviewer_required", "violation_final", "reason_required"))
+          response_schema=ANY, errors=("second_reviewer_required", "violation_final", "reason_required"),
+          permission=Permission.PROCTOR_REVIEW)
 async def post_decision(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
@@ -304,7 +322,7 @@ async def post_decision(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/room-scan-requests",
           summary="Ask the student's page for a 360° room scan now", response_schema=ANY,
-          errors=("attempt_finished", "proctoring_not_found"))
+          errors=("attempt_finished", "proctoring_not_found"), permission=Permission.PROCTOR_REVIEW)
 async def post_room_scan_request(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await review.request_room_scan(conn, actor, path_uuid(request, "attempt_id"),
                                           now=services_of(request).clock.now())
@@ -312,7 +330,8 @@ async def post_room_scan_request(request: web.Request, conn: Any, actor: Actor) 
 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/appeal",
           summary="Record an appeal: back to the review queue, evidence kept past retention",
-          request_schema=s.obj(["reason"], reason=s.STR), response_schema=ANY, errors=("reason_required",))
+          request_schema=s.obj(["reason"], reason=s.STR), response_schema=ANY, errors=("reason_required",),
+          permission=Permission.PROCTOR_REVIEW)
 async def post_appeal(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await review.mark_appeal(conn, actor, path_uuid(request, "attempt_id"), field(body, "reason", str),
@@ -324,7 +343,8 @@ async def post_appeal(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @upload("PUT", BASE + "/students/{user_id}/reference-photo", body="jpeg",
         summary="A student's reference photo (JPEG body), compared with the face at the exam",
-        errors=("student_not_found", "image_invalid", "upload_too_large"), response_schema=ANY)
+        errors=("student_not_found", "image_invalid", "upload_too_large"), response_schema=ANY,
+        permission=Permission.MANAGE_ACCOUNTS)
 async def put_reference(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     return await admin.put_reference_photo(conn, runtime, actor, path_int(request, "user_id"), jpeg,
                                            now=services_of(request).clock.now())
@@ -335,7 +355,7 @@ EXAM_SETTINGS = s.obj(frame_interval_s={"type": "number"}, screen_interval_s={"t
 
 
 @endpoint("GET", BASE + "/exams/{exam_id}/settings", summary="An exam's capture settings (or the global defaults)",
-          response_schema=EXAM_SETTINGS, errors=("exam_not_found",))
+          response_schema=EXAM_SETTINGS, errors=("exam_not_found",), permission=Permission.VIEW_EXAMS)
 async def get_exam_settings(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await admin.exam_settings(conn, capture.runtime_of(services_of(request)), actor,
                                      path_int(request, "exam_id"))
@@ -343,7 +363,7 @@ async def get_exam_settings(request: web.Request, conn: Any, actor: Actor) -> di
 
 @endpoint("PUT", BASE + "/exams/{exam_id}/settings", summary="Set an exam's capture intervals and policies",
           request_schema=EXAM_SETTINGS, response_schema=EXAM_SETTINGS,
-          errors=("exam_not_found", "screen_policy_invalid", "invalid_number"))
+          errors=("exam_not_found", "screen_policy_invalid", "invalid_number"), permission=Permission.MANAGE_EXAMS)
 async def put_exam_settings(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await admin.set_exam_settings(conn, capture.runtime_of(services_of(request)), actor,
                                          path_int(request, "exam_id"), await read_json(request),

@@ -7,11 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from ..domain.actors import Actor
+from ..domain.roles import Permission
 from ..errors import Conflict, NotAuthenticated
 from ..i18n import N_
 from ..services import attempts as attempt_service
 from ..services import auth
 from . import schemas as s
+from .refusals import keep_refusals
 from .http import (
     SESSION,
     SESSION_COOKIE,
@@ -40,15 +42,16 @@ async def server_time(request: web.Request, conn: Any, actor: None) -> dict:
 
 @endpoint("POST", "/api/v1/auth/login", summary="Sign in; sets the session cookie and returns the CSRF token",
           auth_required=False, request_schema=s.LOGIN, response_schema=s.SIGNED_IN,
-          errors=("bad_credentials", "too_many_attempts"))
+          errors=("bad_credentials", "too_many_attempts"), transactional=False)
 async def login(request: web.Request, conn: Any, actor: None) -> web.Response:
     body = await read_json(request)
     services = services_of(request)
     login_name = field(body, "login", str)[:64]
     password = field(body, "password", str)
     signed = await auth.sign_in(
-        conn, login=login_name, password=password, ip=request.remote, user_agent=request.headers.get("User-Agent"),
-        now=services.clock.now(), ttl_s=services.settings.session_ttl_s, throttle=services.throttle,
+        services.engine, login=login_name, password=password, ip=request.remote,
+        user_agent=request.headers.get("User-Agent"), clock=services.clock, ttl_s=services.settings.session_ttl_s,
+        throttle=services.throttle,
     )
     if signed is None:
         # The failure is recorded (committed by the wrapper); then refused.
@@ -62,6 +65,7 @@ async def login(request: web.Request, conn: Any, actor: None) -> web.Response:
     return response
 
 
+# permission=None: any signed-in person signs out, changes their password or language, asks who they are.
 @endpoint("POST", "/api/v1/auth/logout", summary="Sign out (revokes this session)", response_schema=s.OK)
 async def logout(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     await auth.sign_out(conn, request[SESSION].token_hash, services_of(request).clock.now(), actor)
@@ -99,7 +103,7 @@ async def set_language(request: web.Request, conn: Any, actor: Actor) -> web.Res
 
 
 @endpoint("GET", "/api/v1/student/exams", summary="My exams and the state of my attempts",
-          response_schema=s.STUDENT_EXAMS)
+          response_schema=s.STUDENT_EXAMS, permission=Permission.SIT_EXAM)
 async def my_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     return {"exams": await attempt_service.student_exams(conn, actor, now=services.clock.now()),
@@ -108,29 +112,39 @@ async def my_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", "/api/v1/exams/{exam_id}/start", summary="Start the exam, or resume my attempt in progress",
           request_schema=s.START, response_schema=s.ATTEMPT_VIEW,
-          errors=("retake_forbidden", "exam_not_open", "exam_closed", "exam_not_found", "language_unavailable"))
+          errors=("retake_forbidden", "exam_not_open", "exam_closed", "exam_not_found", "language_unavailable",
+                  "attempt_open_elsewhere"),
+          permission=Permission.SIT_EXAM)
+@keep_refusals  # exam day: the attempt is open in another session (refused, and the refusal recorded)
 async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     body = await read_json(request)
     language = field(body, "language", str, required=False, nullable=True)
     now = services.clock.now()
     attempt_id = await attempt_service.start(conn, actor, path_int(request, "exam_id"), language=language, now=now,
-                                             bank_cache=services.bank_cache)
-    return await attempt_service.view(conn, actor, attempt_id, now=now, grace_s=services.settings.network_grace_s)
+                                             bank_cache=services.bank_cache, session=request[SESSION].token_hash)
+    return await attempt_service.view(conn, actor, attempt_id, now=now, grace_s=services.settings.network_grace_s,
+                                      session=request[SESSION].token_hash)
 
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}", summary="My attempt: questions, saved answers, deadline",
-          response_schema=s.ATTEMPT_VIEW, errors=("attempt_not_found",))
+          response_schema=s.ATTEMPT_VIEW, errors=("attempt_not_found", "attempt_open_elsewhere"),
+          permission=Permission.SIT_EXAM)
+@keep_refusals
 async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     return await attempt_service.view(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
-                                      grace_s=services.settings.network_grace_s)
+                                      grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
 
 
+# SIT_EXAM, then ownership: another student's attempt answers 404, like a missing one.
 @endpoint("PUT", "/api/v1/attempts/{attempt_id}/answers/{position}",
           summary="Save one answer; replies after the commit with a receipt",
           request_schema=s.ANSWER, response_schema=s.RECEIPT,
-          errors=("deadline_passed", "attempt_finished", "invalid_choice", "invalid_position", "invalid_seq"))
+          errors=("deadline_passed", "attempt_finished", "invalid_choice", "invalid_position", "invalid_seq",
+                  "attempt_paused", "attempt_open_elsewhere"),
+          permission=Permission.SIT_EXAM)
+@keep_refusals
 async def save_answer(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     body = await read_json(request)
@@ -138,7 +152,7 @@ async def save_answer(request: web.Request, conn: Any, actor: Actor) -> dict:
     seq = field(body, "seq", int)
     receipt = await attempt_service.save_answer(
         conn, actor, path_uuid(request, "attempt_id"), path_int(request, "position"), choice, seq,
-        now=services.clock.now(), grace_s=services.settings.network_grace_s,
+        now=services.clock.now(), grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash,
     )
     return {
         "attempt_id": str(receipt.attempt_id), "position": receipt.position, "choice": receipt.choice,
@@ -148,20 +162,24 @@ async def save_answer(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("POST", "/api/v1/attempts/{attempt_id}/submit", summary="Hand in; repeating returns the same result",
-          response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found",))
+          response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found", "attempt_paused", "attempt_open_elsewhere"),
+          permission=Permission.SIT_EXAM)
+@keep_refusals
 async def submit(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     return await attempt_service.submit(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
-                                        grace_s=services.settings.network_grace_s)
+                                        grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
 
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}/result", summary="My result, the same day (E3)",
-          response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found", "result_not_ready"))
+          response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found", "result_not_ready", "attempt_open_elsewhere"),
+          permission=Permission.SIT_EXAM)
+@keep_refusals
 async def result(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     data = await attempt_service.view(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
-                                      grace_s=services.settings.network_grace_s)
+                                      grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
     summary = data["attempt"]
-    if summary["status"] == "in_progress":
+    if summary["status"] in ("in_progress", "paused"):
         raise Conflict("result_not_ready", N_("The attempt is still in progress."))
     return summary

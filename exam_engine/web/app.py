@@ -18,6 +18,7 @@ from . import api_admin, api_student  # noqa: F401 - importing registers the rou
 from . import api_journal  # the journal's routes, and the outbox relay task
 from . import api_bank  # noqa: F401 - the question-bank routes
 from . import api_proctor  # noqa: F401 - proctoring capture and review routes
+from . import api_live  # exam day: lobby, live control, accommodations; the uptime/preparation task
 from .http import ROUTES, SERVICES, errors_middleware, headers_middleware, json_response
 from .openapi import document
 
@@ -40,10 +41,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     if done:
         log.info("start-up sweep finalised %d attempts that expired while the server was down", done)
     app[SWEEPER_TASK] = asyncio.create_task(sweeper.run_forever(services), name="deadline-sweeper")
+    lag = asyncio.create_task(observability.watch_loop_lag(), name="loop-lag")
     yield
-    app[SWEEPER_TASK].cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await app[SWEEPER_TASK]
+    for task in (app[SWEEPER_TASK], lag):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await services.close()
 
 
@@ -98,6 +101,7 @@ def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequ
         app.cleanup_ctx.append(_lifecycle)
         app.cleanup_ctx.append(api_journal.relay_lifecycle)  # after the start-up sweep, so its results go too
         app.cleanup_ctx.append(audit_seal.lifecycle(services))  # seals the audit log into the signed chain
+        app.cleanup_ctx.append(api_live.exam_day_lifecycle)  # uptime beats (downtime credit), forms prepared early
     else:
         async def _close(app: web.Application) -> None:
             await services.close()

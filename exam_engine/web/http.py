@@ -180,7 +180,7 @@ ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamRespons
 def endpoint(
     method: str, path: str, *, summary: str, auth_required: bool = True, request_schema: dict | None = None,
     response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
-    permission: Permission | None = None,
+    permission: Permission | None = None, transactional: bool = True,
 ) -> Callable[[Handler], Handler]:
     """Register an API route with its OpenAPI description (one place for both)."""
 
@@ -188,6 +188,9 @@ def endpoint(
         @functools.wraps(handler)
         async def wrapped(request: web.Request) -> web.StreamResponse:
             services = services_of(request)
+            if not transactional:  # the handler opens its own, short transactions (sign-in)
+                result = await handler(request, None, None)
+                return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
             async with services.engine.begin() as conn:
                 actor = (await authenticate(conn, request, csrf=True)).actor if auth_required else None
                 if permission is not None and actor is not None:

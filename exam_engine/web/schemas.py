@@ -31,7 +31,7 @@ START = obj(language=LANG)
 ATTEMPT_SUMMARY = obj(
     ["id", "status", "deadline_at", "server_now", "remaining_s"],
     id={"type": "string", "format": "uuid"}, exam_id=INT, language=LANG,
-    status={"type": "string", "enum": ["in_progress", "submitted", "timed_out", "annulled"]},
+    status={"type": "string", "enum": ["in_progress", "paused", "submitted", "timed_out", "annulled"]},
     started_at=TS, deadline_at=TS, server_now=TS, remaining_s={"type": "number"}, question_count=INT,
     submitted_at=TS, finished_by=STR, score=NULL_INT, correct_count=NULL_INT,
     receipt={"type": ["object", "null"], "description": "signed receipt of the stored answers (after submit)"},
