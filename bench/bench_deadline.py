@@ -12,7 +12,6 @@ have left them), with answers on half of their questions.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -23,6 +23,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def new_metadata() -> MetaData:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -35,11 +34,10 @@ from sqlalchemy import (
     Uuid,
 )
 
-from .db import UtcDateTime, new_metadata
+from .db import BigId, UtcDateTime, new_metadata
 
 metadata = new_metadata()
 
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 attempt_live = Table(
     "attempt_live",

@@ -31,11 +31,10 @@ from sqlalchemy import (
     Uuid,
 )
 
-from .db import UtcDateTime, new_metadata
+from .db import BigId, UtcDateTime, new_metadata
 
 metadata = new_metadata()
 
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 users = Table(
     "users",

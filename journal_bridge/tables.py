@@ -17,7 +17,6 @@ Invariants the schema enforces:
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     Column,
     Date,
@@ -32,11 +31,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from exam_engine.db import UtcDateTime, new_metadata
+from exam_engine.db import BigId, UtcDateTime, new_metadata
 
 metadata = new_metadata()
 
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 PersonId = String(64)
 
 # An academic period (semester). Locking it (J5) moves its effective close to the lock time.

@@ -26,11 +26,10 @@ from sqlalchemy import (
     Uuid,
 )
 
-from exam_engine.db import UtcDateTime, new_metadata
+from exam_engine.db import BigId, UtcDateTime, new_metadata
 
 metadata = new_metadata()
 
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 # One row per proctored attempt: its wrapped data key, the sealed chain head, the
 # enrolment descriptor (encrypted), the risk score and the review state.

@@ -6,13 +6,12 @@ server's catalog tables.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, UniqueConstraint
 
-from exam_engine.db import UtcDateTime, new_metadata
+from exam_engine.db import BigId, UtcDateTime, new_metadata
 
 metadata = new_metadata()
 
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 banks = Table(
     "banks",

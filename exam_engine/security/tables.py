@@ -10,13 +10,12 @@ cannot sign: the chain then fails verification at the first changed link.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Integer, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, Integer, String, Table, Text
 
-from exam_engine.db import UtcDateTime, new_metadata
+from exam_engine.db import BigId, UtcDateTime, new_metadata
 
 metadata = new_metadata()
 
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 audit_seals = Table(
     "audit_seals",

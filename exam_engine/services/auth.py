@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..clock import Clock
 from ..domain.actors import Actor
 from ..domain.roles import Role
-from ..errors import InvalidInput, NotAuthenticated, TooManyRequests
+from ..errors import InvalidInput, TooManyRequests
 from ..i18n import N_, normalise_language
 from ..kv import KeyValue
 from ..security import passwords

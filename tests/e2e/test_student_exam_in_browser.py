@@ -8,10 +8,9 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from exam_engine.services import catalog
 from exam_engine.tables import answers, attempts
 from tests.e2e.conftest import shot
-from tests.factories import ADMIN, PASSWORD, make_world, open_client
+from tests.factories import PASSWORD, make_world, open_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 

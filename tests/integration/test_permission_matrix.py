@@ -14,7 +14,6 @@ import re
 import uuid
 from typing import Any
 
-import pytest
 
 from exam_engine.bootstrap import Services
 from exam_engine.domain.roles import ACADEMIC_PERMISSIONS, MATRIX, Permission, Role, allows
