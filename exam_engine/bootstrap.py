@@ -14,7 +14,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .db import create_engine
 from .kv import KeyValue, MemoryKV, RedisKV
-from .services.auth import LoginThrottle, SessionCache
+from .services.auth import LoginThrottle, SessionCache, SessionRateLimit
 from .services import receipts
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class Services:
     throttle: LoginThrottle
     bank_cache: PublishedItems = field(default_factory=PublishedItems)
     sessions: SessionCache = field(default_factory=SessionCache)
+    session_rate: SessionRateLimit | None = None
     # The proctoring runtime (keyring, evidence store, analysis queue), built at first use
     # by exam_engine.services.proctoring.runtime_of.
     proctor: Any = None
@@ -60,4 +61,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         kv=kv,
         throttle=LoginThrottle(kv, settings.login_max_failures, settings.login_window_s),
         sessions=SessionCache(settings.session_cache_s),
+        session_rate=SessionRateLimit(kv, settings.session_rate_per_min),
     )

@@ -31,6 +31,27 @@ from .audit import record
 log = logging.getLogger(__name__)
 
 
+class SessionRateLimit:
+    """At most ``per_minute`` requests per signed-in session (a runaway script or a stolen
+    cookie hammering the server is refused, not served). If the shared store is down, the
+    request is served: an exam must not stop because a counter did."""
+
+    def __init__(self, kv: KeyValue, per_minute: int) -> None:
+        self.kv = kv
+        self.per_minute = per_minute
+
+    async def check(self, th: str) -> None:
+        if self.per_minute <= 0:
+            return
+        try:
+            count = await self.kv.hit(f"rate:{th[:32]}", 60)
+        except Exception:  # noqa: BLE001
+            return
+        if count > self.per_minute:
+            raise TooManyRequests("rate_limited", N_("Too many requests from this session; wait a minute."),
+                                  retry_after=60)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -107,12 +107,28 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
         if isinstance(error, PermissionDenied):
             log.warning("denied %s %s to %s: %s", request.method, request.path,
                         getattr(request.get(ACTOR), "label", "anonymous"), error.code)
+            await _audit_denial(request, error)
         return error_response(error, request_language(request))
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
             return json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)
         raise
+
+
+async def _audit_denial(request: web.Request, error: DomainError) -> None:
+    """Refused accesses go to the audit log too (its own transaction: the request's rolled back)."""
+    from ..services.audit import record
+
+    actor = request.get(ACTOR)
+    try:
+        services = services_of(request)
+        async with services.engine.begin() as conn:
+            await record(conn, services.clock.now(), actor if actor is not None else f"anon:{request.remote or '-'}",
+                         "access.denied", f"route:{request.method} {request.path}"[:120], None,
+                         {"code": error.code})
+    except Exception:  # noqa: BLE001 - the refusal stands even if it could not be recorded
+        log.exception("could not record a refused access")
 
 
 SECURITY_HEADERS = {
@@ -147,6 +163,8 @@ async def authenticate(conn: Any, request: web.Request, *, csrf: bool) -> auth.S
             if token else None)
     if info is None:
         raise NotAuthenticated("not_signed_in", N_("Please sign in."))
+    if services.session_rate is not None:
+        await services.session_rate.check(info.token_hash)
     if csrf and request.method in UNSAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), info.csrf_token.encode()):

@@ -311,3 +311,32 @@ async def test_an_exam_whose_blueprint_the_bank_cannot_fill_is_refused_through_t
         assert status == 422 and bad["error"]["code"] == "invalid_field"
     finally:
         await client.close()
+
+
+async def test_a_refused_access_is_recorded_in_the_audit_log(services):
+    client, api = await _signed_in(services, "curious", Role.STUDENT)
+    try:
+        status, _ = await api.call("POST", "/api/v1/admin/disciplines", {"code": "X-1", "name": "X"})
+        assert status == 403
+    finally:
+        await client.close()
+    async with services.engine.connect() as conn:
+        row = (await conn.execute(select(audit_log.c.actor, audit_log.c.subject, audit_log.c.after)
+                                  .where(audit_log.c.action == "access.denied"))).one()
+    assert row.actor == "user:curious" and row.subject == "route:POST /api/v1/admin/disciplines"
+    assert row.after == {"code": "forbidden"}
+
+
+async def test_a_session_making_too_many_requests_is_slowed_down(services):
+    client, api = await _signed_in(services, "busy", Role.STUDENT)
+    services.session_rate.per_minute = 5
+    try:
+        statuses = [(await api.call("GET", "/api/v1/me"))[0] for _ in range(7)]
+        other = await new_api(client)
+        await make_user(services, "calm", Role.STUDENT)
+        await other.login("calm")
+        calm_status, _ = await other.call("GET", "/api/v1/me")
+    finally:
+        await client.close()
+    assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
+    assert calm_status == 200  # the limit is per session, not per server
