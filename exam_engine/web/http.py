@@ -25,6 +25,7 @@ from ..domain.roles import Permission
 from ..errors import DomainError, InvalidInput, NotAuthenticated, PermissionDenied, TooManyRequests
 from ..i18n import N_, normalise_language, translate
 from ..services import auth
+from ..services.audit import record
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,6 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
 
 async def _audit_denial(request: web.Request, error: DomainError) -> None:
     """Refused accesses go to the audit log too (its own transaction: the request's rolled back)."""
-    from ..services.audit import record
-
     actor = request.get(ACTOR)
     try:
         services = services_of(request)
