@@ -188,7 +188,6 @@ async def list_journals(request: web.Request, conn: AsyncConnection, actor: Acto
           permission=Permission.MANAGE_JOURNALS)
 @journal_errors
 async def create_journal(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.MANAGE_JOURNALS)
     body = await read_json(request)
     now = _now(request)
     new_id = await journal.create_journal(
@@ -203,7 +202,6 @@ async def create_journal(request: web.Request, conn: AsyncConnection, actor: Act
           request_schema=JOURNAL_PERSON, response_schema=s.OK, permission=Permission.MANAGE_JOURNALS)
 @journal_errors
 async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.MANAGE_JOURNALS)
     body = await read_json(request)
     teacher = await user_id_by_login(conn, field(body, "teacher", str))
     now = _now(request)
@@ -217,7 +215,6 @@ async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Act
           request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201, permission=Permission.GRANT_SUBSTITUTE)
 @journal_errors
 async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.GRANT_SUBSTITUTE)
     body = await read_json(request)
     teacher = await user_id_by_login(conn, field(body, "teacher", str))
     now = _now(request)
@@ -243,7 +240,6 @@ async def read_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -
           permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.KEEP_JOURNAL)
     body = await read_json(request)
     now = _now(request)
     new_id = await journal.add_lesson(
@@ -259,7 +255,6 @@ async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) 
           errors=("entry_window_passed", "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.KEEP_JOURNAL)
     body = await read_json(request)
     journal_id = path_int(request, "journal_id")
     now = _now(request)
@@ -290,7 +285,6 @@ async def cell_history(request: web.Request, conn: AsyncConnection, actor: Actor
           permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def file_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.KEEP_JOURNAL)
     body = await read_json(request)
     journal_id = path_int(request, "journal_id")
     now = _now(request)
@@ -318,7 +312,6 @@ async def journal_corrections(request: web.Request, conn: AsyncConnection, actor
           response_schema=s.LIST, permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def pending_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.REVIEW_CORRECTIONS)
     return {"items": await journal.corrections(conn, pending_for=journal_actor(actor).roles)}
 
 
@@ -355,7 +348,6 @@ async def reject_correction(request: web.Request, conn: AsyncConnection, actor: 
           permission=Permission.MANAGE_JOURNALS)
 @journal_errors
 async def lock_period(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.MANAGE_JOURNALS)
     body = await read_json(request)
     now = _now(request)
     await journal.lock_period(conn, field(body, "period", str), by=actor.label, now=now,
@@ -432,7 +424,6 @@ async def statistics(request: web.Request, conn: AsyncConnection, actor: Actor) 
           response_schema=s.LIST, permission=Permission.VIEW_OWN_RESULTS)
 @journal_errors
 async def my_results(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    actor.require(Permission.VIEW_OWN_RESULTS)
     mine = select(groups.c.code).select_from(group_members.join(groups, groups.c.id == group_members.c.group_id)) \
         .where(and_(group_members.c.student_id == actor.user_id, group_members.c.left_at.is_(None)))
     codes = list((await conn.execute(mine)).scalars())
