@@ -60,7 +60,7 @@ class Job:
 class Analyser:
     """Loads a job's inputs, runs the CPU part through ``run``, stores the result."""
 
-    def __init__(self, engine: AsyncEngine, store: EvidenceStore, *, identity_every_n: int = 3,
+    def __init__(self, engine: AsyncEngine, store: EvidenceStore, *, identity_every_n: int = 12,
                  settings: ProctorSettings | None = None) -> None:
         # Called with the seconds from an item's arrival to its stored findings (the server's metrics).
         self.observe_lag: Callable[[float], None] | None = None

@@ -78,8 +78,12 @@ class ProctorSettings:
     """yuface scores faces 0–1; faces in our fixtures score ≥ 0.85, texture false
     positives (Hubble deep field) 0.53–0.59."""
     face_min_side_px: int = 24
-    detect_max_side_px: int = 640
-    """Larger frames are downscaled before detection (the detector's input size)."""
+    detect_max_side_px: int = 320
+    """Larger frames are downscaled before detection (the detector's input size).
+    320 px finds the same faces as 640 px on the labelled set and on faces down to
+    ``face_min_side_px`` beside a near one (``tests/unit/proctor/test_analysis.py``), at
+    ~7× the speed (``bench/bench_frames.py``): the difference between 20 and 100+
+    frames/s a core. Raise it for cameras that see a whole room."""
 
     # -- identity -------------------------------------------------------------
     identity_same_max_distance: float = 0.5
@@ -88,11 +92,17 @@ class ProctorSettings:
     between different East-Asian faces, so "same" needs ≤ 0.5 and the band between
     is reported as unknown rather than guessed."""
     identity_min_face_px: int = 50
-    identity_every_n_frames: int = 3
-    """Scheduling hint for the caller: identity costs ~60 ms a face on one core."""
+    identity_every_n_frames: int = 12
+    """Identity is checked on every n-th frame of an attempt (the first included): once a
+    minute at a frame every 5 s. It costs ~90 ms a face on one core (dlib's ResNet, no
+    BLAS in the PyPI wheel) against ~11 ms for the rest of a frame's analysis, so every
+    3rd frame would cap a core at ~25 frames/s; every 12th keeps it above 50."""
 
     # -- head pose ------------------------------------------------------------
     head_turn_max_yaw_deg: float = 30.0
+    pose_redetect_min_roll_deg: float = 10.0
+    """A face tilted more than this is levelled and detected again for its yaw; a level
+    one takes the yaw from the first detection's landmarks (half the cost of a frame)."""
     nose_depth_ratio: float = 0.55
     """Nose-tip depth over eye distance of an average face, for the yaw estimate."""
 

@@ -92,6 +92,11 @@ def _pose_of(bgr: np.ndarray, face: FaceBox, settings: ProctorSettings) -> HeadP
     tilt = head_pose(rough, k)
     if tilt is None:
         return None
+    if abs(tilt.roll_deg) < settings.pose_redetect_min_roll_deg and face.landmarks is not None:
+        # A level face: the detector's own landmarks already give the yaw; no second detection.
+        level = head_pose(face.landmarks, k)
+        if level is not None:
+            return HeadPose(yaw_deg=level.yaw_deg, roll_deg=tilt.roll_deg)
     patch = upright_patch(bgr, face, tilt.roll_deg)
     centre = patch.shape[0] / 2
     _, candidates = detect_faces(patch, replace(settings, face_min_confidence=settings.face_min_confidence / 2))
