@@ -11,10 +11,10 @@ open-loop run at a fixed rate (target: p99 < 50 ms at 1,000 saves/s).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -24,17 +24,28 @@ from harness import Stats, free_port, in_process, machine, run_async, scratch_da
 
 
 def real_load(port: int, exam_id: int, logins: list[str], concurrency: int, seconds: float,
-              rate: float | None) -> Stats:
+              rate: float) -> tuple[Stats, Stats]:
+    """Sign in, start, then a closed-loop run and an open-loop run at ``rate`` with the same sessions.
+
+    (An open attempt is bound to the session that started it: the second run must reuse the
+    sessions, not sign in again.)
+    """
     import load
 
-    async def go() -> Stats:
+    async def go() -> tuple[Stats, Stats]:
         base = f"http://127.0.0.1:{port}"
         students = await load.login_all(base, logins, 16)
         await load.start_all(base, exam_id, students, 16)
         students = [s for s in students if s.attempt_id]
+        if not students:
+            raise SystemExit("no attempt could be started: see the server's log")
         url = lambda st, pos: f"{base}/api/v1/attempts/{st.attempt_id}/answers/{pos}"  # noqa: E731
-        return await load.save_loop(url, students, concurrency=concurrency, duration_s=seconds, rate=rate,
-                                    max_requests=int(seconds * 20000))
+        closed = await load.save_loop(url, students, concurrency=concurrency, duration_s=seconds, rate=None,
+                                      max_requests=int(seconds * 20000))
+        await asyncio.sleep(0.5)
+        opened = await load.save_loop(url, students, concurrency=concurrency, duration_s=seconds, rate=rate,
+                                      max_requests=int(seconds * 20000))
+        return closed, opened
 
     return run_async(go)
 
@@ -57,7 +68,9 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--rate", type=float, default=1000)
     p.add_argument("--workers", type=int, default=1)
+    harness.add_server_env_option(p)
     args = p.parse_args()
+    extra_env = harness.server_env_option(args)
     print(f"machine: {machine()}")
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -72,14 +85,11 @@ def main() -> None:
         finally:
             baseline.terminate()
             baseline.wait()
-        with server(url, data, workers=args.workers) as (port, _):
-            r_closed = in_process(real_load, port, world.exam_id, world.logins, args.concurrency, args.seconds, None)
-        # A fresh server and fresh attempts for the open-loop run (same students, same attempts resumed).
-        with server(url, data, workers=args.workers) as (port, _):
-            time.sleep(0.5)
-            r_open = in_process(real_load, port, world.exam_id, world.logins, args.concurrency, args.seconds,
-                                args.rate)
-    print(f"\nclosed loop, {args.concurrency} connections, {args.seconds:.0f} s each, {args.workers} worker(s):")
+        with server(url, data, workers=args.workers, **extra_env) as (port, _):
+            r_closed, r_open = in_process(real_load, port, world.exam_id, world.logins, args.concurrency,
+                                          args.seconds, args.rate)
+    print(f"\nclosed loop, {args.concurrency} connections, {args.seconds:.0f} s each, {args.workers} worker(s)"
+          f"{', ' + ' '.join(args.server_env) if args.server_env else ''}:")
     print(b_closed.line("baseline (1 raw UPSERT)"))
     print(r_closed.line("real endpoint"))
     ratio = (r_closed.ok / r_closed.wall_s) / (b_closed.ok / b_closed.wall_s)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from harness import add_server_env_option, server_env_option  # noqa: E402
 from harness import Stats, histogram_quantile, in_process, machine, run_async, scratch_database, seed, server  # noqa: E402
 
 
@@ -73,6 +74,7 @@ def main() -> None:
     p.add_argument("--students", type=int, default=2000)
     p.add_argument("--within", type=float, default=30.0)
     p.add_argument("--workers", type=int, default=1)
+    add_server_env_option(p)
     args = p.parse_args()
     print(f"machine: {machine()}")
     verify_ms = argon2_verify_ms()
@@ -80,7 +82,7 @@ def main() -> None:
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         world = run_async(seed, url, data, students=args.students)
-        with server(url, data, workers=args.workers) as (port, _):
+        with server(url, data, workers=args.workers, **server_env_option(args)) as (port, _):
             stats = in_process(storm, port, world.logins, args.within)
             lag99 = histogram_quantile(port, "exam_event_loop_lag_seconds", 0.99)
             lag_max = histogram_quantile(port, "exam_event_loop_lag_seconds", 1.0)
@@ -88,7 +90,7 @@ def main() -> None:
     print(f"\nbaseline: one Argon2id verification {verify_ms:.1f} ms → at most ~{capacity:.0f} sign-ins/s "
           f"on {os.cpu_count()} cores")
     print(f"{args.students} students within {args.within:.0f} s ({args.students / args.within:.0f}/s offered), "
-          f"{args.workers} worker(s):")
+          f"{args.workers} worker(s) {' '.join(args.server_env)}:")
     print(stats.line("sign-in"))
     print(f"achieved {rate:.0f}/s = {rate / capacity:.0%} of the hashing bound; event-loop lag p99 ≤ "
           f"{lag99 * 1000:.0f} ms, max ≤ {lag_max * 1000:.0f} ms (hashing is off the loop)")

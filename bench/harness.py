@@ -53,6 +53,15 @@ def scratch_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def add_server_env_option(parser: Any) -> None:
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the server under test (repeatable), e.g. EXAM_HASH_THREADS=2")
+
+
+def server_env_option(args: Any) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in args.server_env)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

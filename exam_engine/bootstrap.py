@@ -15,6 +15,7 @@ from .config import Settings
 from .db import create_engine
 from .kv import KeyValue, MemoryKV, RedisKV
 from .services.auth import LoginThrottle, SessionCache, SessionRateLimit
+from .services.fast_save import FastSaves, fast_saves_for
 from .services import receipts
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,14 @@ class Services:
     # The proctoring runtime (keyring, evidence store, analysis queue), built at first use
     # by exam_engine.services.proctoring.runtime_of.
     proctor: Any = None
+    # The autosave's one-statement path (PostgreSQL only); None: every save takes the general path.
+    fast_saves: FastSaves | None = None
 
     async def close(self) -> None:
         if self.proctor is not None:
             await self.proctor.close()
+        if self.fast_saves is not None:
+            await self.fast_saves.close()
         await self.kv.close()
         await self.engine.dispose()
 
@@ -62,4 +67,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         throttle=LoginThrottle(kv, settings.login_max_failures, settings.login_window_s),
         sessions=SessionCache(settings.session_cache_s),
         session_rate=SessionRateLimit(kv, settings.session_rate_per_min),
+        fast_saves=fast_saves_for(settings.database_url, size=settings.fast_save_pool),
     )

@@ -57,6 +57,8 @@ class Settings:
     redis_prefix: str = "exam:"
     # Requests one signed-in session may make per minute (0: no limit).
     session_rate_per_min: int = 1200
+    # Connections of the autosave's one-statement fast path on PostgreSQL (0: always the general path).
+    fast_save_pool: int = 8
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_s: int = 300
@@ -169,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         session_cache_s=_float(env, "EXAM_SESSION_CACHE_S", 5.0),
         redis_prefix=_redis_prefix(env),
         session_rate_per_min=_int(env, "EXAM_SESSION_RATE_PER_MIN", 1200, minimum=0),
+        fast_save_pool=_int(env, "EXAM_FAST_SAVE_POOL", 8, minimum=0, maximum=200),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
         login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 300, minimum=1),

@@ -11,8 +11,8 @@ from typing import Protocol
 
 
 class KeyValue(Protocol):
-    async def hit(self, key: str, window_s: int) -> int:
-        """Count one event in a fixed window; return the count so far."""
+    async def hit(self, key: str, window_s: int, amount: int = 1) -> int:
+        """Count ``amount`` events in a fixed window (it starts at the first); return the count so far."""
 
     async def count(self, key: str) -> int: ...
 
@@ -37,11 +37,11 @@ class MemoryKV:
             return None
         return entry
 
-    async def hit(self, key: str, window_s: int) -> int:
+    async def hit(self, key: str, window_s: int, amount: int = 1) -> int:
         entry = self._live(key)
         if entry is None:
             entry = (0, self._monotonic() + window_s)
-        entry = (entry[0] + 1, entry[1])
+        entry = (entry[0] + amount, entry[1])
         self._data[key] = entry
         if len(self._data) > 100_000:
             for k in [k for k, (_, exp) in self._data.items() if exp <= self._monotonic()]:
@@ -62,20 +62,24 @@ class MemoryKV:
         self._data.clear()
 
 
+_HIT = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if count == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return count
+"""
+
+
 class RedisKV:
     def __init__(self, url: str, prefix: str = "exam:") -> None:
         import redis.asyncio as redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
+        self._hit = self._redis.register_script(_HIT)
 
-    async def hit(self, key: str, window_s: int) -> int:
-        k = self._prefix + key
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(k)
-            pipe.expire(k, window_s, nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
+    async def hit(self, key: str, window_s: int, amount: int = 1) -> int:
+        # One atomic script, one round trip (a MULTI/EXEC pipeline costs four commands).
+        return int(await self._hit(keys=[self._prefix + key], args=[amount, window_s]))
 
     async def count(self, key: str) -> int:
         value = await self._redis.get(self._prefix + key)

@@ -36,6 +36,8 @@ SWEEPER_LAG = Histogram(
     "exam_sweeper_lag_seconds", "How long after its deadline (plus grace) an attempt was finalised.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+AUTOSAVES = Counter("exam_autosaves_total", "Answer saves acknowledged, by path (fast: one statement on PostgreSQL).",
+                    ["path"])
 FINALISED = Counter("exam_attempts_finalised_total", "Attempts finalised, by how.", ["status"])
 ATTEMPTS = Gauge("exam_attempts", "Attempts by state (sampled at scrape).", ["status"], multiprocess_mode="max")
 OUTBOX_BACKLOG = Gauge("exam_outbox_backlog", "Result events not yet delivered to the journal (at scrape).",

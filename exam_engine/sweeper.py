@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Callable
 
 from .bootstrap import Services
+from .observability import FINALISED, SWEEPER_LAG
 from .services.attempts import sweep_expired
 
 log = logging.getLogger(__name__)
@@ -42,13 +44,18 @@ def on_finalised(services: Services, listener: Callable[[], None]) -> Callable[[
 async def sweep_once(services: Services, *, batch: int = 500) -> int:
     """Finalise everything overdue now; returns how many attempts were finalised."""
     total = 0
+    grace = timedelta(seconds=services.settings.network_grace_s)
     while True:
         async with services.engine.begin() as conn:
-            done = await sweep_expired(
-                conn, now=services.clock.now(), grace_s=services.settings.network_grace_s, limit=batch
-            )
+            deadlines = await sweep_expired(conn, now=services.clock.now(), grace_s=grace.total_seconds(), limit=batch)
+        done = len(deadlines)
         total += done
         if done:
+            committed = services.clock.now()
+            FINALISED.labels(status="timed_out").inc(done)
+            for deadline in deadlines:
+                # From the moment no more answers were accepted to the committed grade.
+                SWEEPER_LAG.observe(max(0.0, (committed - (deadline + grace)).total_seconds()))
             for listener in _listeners.get(id(services), ()):
                 listener()
         if done < batch:

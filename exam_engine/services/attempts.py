@@ -39,6 +39,7 @@ from .student_exams import student_exams  # noqa: F401 - attempt_service.student
 from .upsert import upsert
 
 RESULT_TOPIC = "exam.result"
+MAX_POSITION = 500  # the most questions an exam can have; also keeps a position in smallint
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,12 @@ class Receipt:
 def answer_digest(attempt_id: uuid.UUID, position: int, choice: int | None, seq: int, saved_at: datetime) -> str:
     text = f"{attempt_id}|{position}|{'' if choice is None else choice}|{seq}|{saved_at.isoformat()}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def applied_receipt(attempt_id: uuid.UUID, position: int, choice: int | None, seq: int, saved_at: datetime) -> Receipt:
+    """The receipt of an answer just stored as sent."""
+    return Receipt(attempt_id=attempt_id, position=position, choice=choice, seq=seq, saved_at=saved_at, applied=True,
+                   digest=answer_digest(attempt_id, position, choice, seq, saved_at))
 
 
 def _not_found() -> NotFound:
@@ -94,9 +101,9 @@ async def _check_session(conn: AsyncConnection, actor: Actor, row: Any, session:
         await binding.enforce(conn, actor, row.id, row, session, now=now)
 
 
-async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
-               session: str | None = None) -> dict:
-    """What the student's page shows. Never includes the key."""
+async def _read_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
+                    session: str | None) -> Any:
+    """The student's attempt as it stands now: finalised first if it has expired; last-seen refreshed."""
     actor.require(Permission.SIT_EXAM)
     row = await _load_own(conn, actor, attempt_id)
     if row.status == AttemptStatus.IN_PROGRESS and rules.is_expired(row.deadline_at, now, grace_s):
@@ -107,6 +114,19 @@ async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, no
     await _check_session(conn, actor, row, session, now)
     if row.status in rules.OPEN_STATUSES and exam_day.presence_due(row.last_seen_at, now):
         await binding.touch(conn, attempt_id, now=now)
+    return row
+
+
+async def summary(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
+                  session: str | None = None) -> dict:
+    """The attempt's state, deadline and remaining time, without its questions (the page's presence ping)."""
+    return attempt_summary(await _read_own(conn, actor, attempt_id, now=now, grace_s=grace_s, session=session), now)
+
+
+async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
+               session: str | None = None) -> dict:
+    """What the student's page shows. Never includes the key."""
+    row = await _read_own(conn, actor, attempt_id, now=now, grace_s=grace_s, session=session)
     items = (await conn.execute(_ITEMS, {"attempt_id": attempt_id})).all()
     saved = {a.position: a for a in await conn.execute(_ANSWERS, {"attempt_id": attempt_id})}
     return {
@@ -180,7 +200,7 @@ async def save_answer(
     """
     if seq < 1:
         raise InvalidInput("invalid_seq", N_("The sequence number must be a positive whole number."))
-    if not 0 < position <= 500:  # the most questions an exam can have; also keeps it in smallint
+    if not 0 < position <= MAX_POSITION:
         raise InvalidInput("invalid_position", N_("Question {position} is not part of this attempt."),
                            position=position)
     key = {"attempt_id": attempt_id, "position": position}
@@ -384,7 +404,7 @@ async def annul(
 
 
 _EXPIRED = (
-    select(attempts.c.id)
+    select(attempts.c.id, attempts.c.deadline_at)
     .where(attempts.c.status == AttemptStatus.IN_PROGRESS.value)
     .where(attempts.c.deadline_at < bindparam("cutoff"))
     .order_by(attempts.c.deadline_at)
@@ -392,15 +412,17 @@ _EXPIRED = (
 )
 
 
-async def sweep_expired(conn: AsyncConnection, *, now: datetime, grace_s: float, limit: int = 500) -> int:
-    """Finalise one batch of attempts whose deadline (plus grace) has passed.
+async def sweep_expired(conn: AsyncConnection, *, now: datetime, grace_s: float, limit: int = 500) -> list[datetime]:
+    """Finalise one batch of attempts whose deadline (plus grace) has passed; their deadlines.
 
     ``FOR UPDATE SKIP LOCKED`` lets every server process sweep at once without
     two of them grading the same attempt; SQLite runs one process and ignores it.
+    The rows come locked and in progress, so every one of them is finalised here.
     """
     cutoff = now - timedelta(seconds=grace_s)
     stmt = _EXPIRED.with_for_update(skip_locked=True)
-    ids = list((await conn.execute(stmt, {"cutoff": cutoff, "limit": limit})).scalars())
-    if not ids:
-        return 0
-    return await finalise(conn, ids, now=now, timed_out=True, actor="system:deadline", locked=True)
+    rows = (await conn.execute(stmt, {"cutoff": cutoff, "limit": limit})).all()
+    if not rows:
+        return []
+    await finalise(conn, [r.id for r in rows], now=now, timed_out=True, actor="system:deadline", locked=True)
+    return [r.deadline_at for r in rows]

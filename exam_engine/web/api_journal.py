@@ -437,17 +437,14 @@ async def my_results(request: web.Request, conn: AsyncConnection, actor: Actor) 
 
 
 async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """Deliver pending results once at start-up, then keep relaying in the background.
+    """Relay in the background from start-up on: pending results first, then whatever is graded.
 
-    The sweeper nudges the relay when it has finalised attempts, so their results are
-    relayed at once rather than at the next interval.
+    The sweeper nudges the relay when it has finalised attempts (the start-up sweep
+    included, batch by batch), so their results are relayed at once rather than at the
+    next interval.
     """
     services = app[SERVICES]
     keys = relay.bridge_keys(services.settings)
-    report = await relay.relay_once(services.engine, keys, services.clock)
-    if report.handled:
-        app.logger.info("start-up relay: %d results delivered to the journal, %d refused", report.delivered,
-                        report.refused)
     wake = asyncio.Event()
     unsubscribe = sweeper.on_finalised(services, wake.set)
     app[RELAY_TASK] = asyncio.create_task(

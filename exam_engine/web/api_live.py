@@ -84,9 +84,9 @@ async def post_lobby(request: web.Request, conn: Any, actor: Actor) -> dict:
 @keep_refusals
 async def post_presence(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
-    data = await attempt_service.view(conn, actor, path_uuid(request, "attempt_id"), now=_now(request),
-                                      grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
-    return data["attempt"]
+    return await attempt_service.summary(conn, actor, path_uuid(request, "attempt_id"), now=_now(request),
+                                         grace_s=services.settings.network_grace_s,
+                                         session=request[SESSION].token_hash)
 
 
 # ------------------------------------------------------------------------------------ staff

@@ -10,8 +10,10 @@ from ..domain.actors import Actor
 from ..domain.roles import Permission
 from ..errors import Conflict, NotAuthenticated
 from ..i18n import N_
+from ..observability import AUTOSAVES
 from ..services import attempts as attempt_service
 from ..services import auth
+from ..services.attempt_binding import AttemptOpenElsewhere
 from . import schemas as s
 from .refusals import keep_refusals
 from .http import (
@@ -138,22 +140,40 @@ async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 # SIT_EXAM, then ownership: another student's attempt answers 404, like a missing one.
+# hot: no transaction around the route; on PostgreSQL the common case is one autocommit statement
+# (services/fast_save.py), and anything else — every refusal included — takes the general path.
 @endpoint("PUT", "/api/v1/attempts/{attempt_id}/answers/{position}",
           summary="Save one answer; replies after the commit with a receipt",
           request_schema=s.ANSWER, response_schema=s.RECEIPT,
           errors=("deadline_passed", "attempt_finished", "invalid_choice", "invalid_position", "invalid_seq",
                   "attempt_paused", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, hot=True)
 @keep_refusals
-async def save_answer(request: web.Request, conn: Any, actor: Actor) -> dict:
+async def save_answer(request: web.Request, conn: None, actor: Actor) -> dict:
     services = services_of(request)
     body = await read_json(request)
     choice = field(body, "choice", int, nullable=True)
     seq = field(body, "seq", int)
-    receipt = await attempt_service.save_answer(
-        conn, actor, path_uuid(request, "attempt_id"), path_int(request, "position"), choice, seq,
-        now=services.clock.now(), grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash,
-    )
+    attempt_id, position = path_uuid(request, "attempt_id"), path_int(request, "position")
+    session, now, grace_s = request[SESSION].token_hash, services.clock.now(), services.settings.network_grace_s
+    receipt = None
+    if services.fast_saves is not None and seq >= 1 and 0 < position <= attempt_service.MAX_POSITION:
+        saved_at = await services.fast_saves.save(student_id=actor.user_id, attempt_id=attempt_id, position=position,
+                                                  choice=choice, seq=seq, now=now, grace_s=grace_s, session=session)
+        if saved_at is not None:
+            receipt = attempt_service.applied_receipt(attempt_id, position, choice, seq, saved_at)
+            AUTOSAVES.labels(path="fast").inc()
+    if receipt is None:
+        refused = None
+        async with services.engine.begin() as tx:
+            try:
+                receipt = await attempt_service.save_answer(tx, actor, attempt_id, position, choice, seq, now=now,
+                                                            grace_s=grace_s, session=session)
+            except AttemptOpenElsewhere as error:
+                refused = error  # recorded in this transaction: commit it, then refuse
+        if refused is not None:
+            raise refused
+        AUTOSAVES.labels(path="general").inc()
     return {
         "attempt_id": str(receipt.attempt_id), "position": receipt.position, "choice": receipt.choice,
         "seq": receipt.seq, "saved_at": receipt.saved_at.isoformat(), "applied": receipt.applied,
@@ -177,9 +197,9 @@ async def submit(request: web.Request, conn: Any, actor: Actor) -> dict:
 @keep_refusals
 async def result(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
-    data = await attempt_service.view(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
-                                      grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
-    summary = data["attempt"]
+    summary = await attempt_service.summary(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
+                                            grace_s=services.settings.network_grace_s,
+                                            session=request[SESSION].token_hash)
     if summary["status"] in ("in_progress", "paused"):
         raise Conflict("result_not_ready", N_("The attempt is still in progress."))
     return summary

@@ -34,6 +34,14 @@ INDEX_HTML = """<!doctype html>
 </main></body></html>"""
 
 
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    """First in, last out: the database pools and the shared store close after every task has stopped."""
+    if app[SERVICES].fast_saves is not None:
+        await app[SERVICES].fast_saves.open()  # connects in the background, ready before the first save
+    yield
+    await app[SERVICES].close()
+
+
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     # Attempts that expired while the server was down are finalised before the first request.
@@ -47,7 +55,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await services.close()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -98,8 +105,11 @@ def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequ
                           client_max_size=MAX_REQUEST_BYTES)
     app[SERVICES] = services
     if run_sweeper:
+        app.cleanup_ctx.append(_resources)
+        # The relay starts before the start-up sweep: after a restart past a mass deadline it delivers
+        # each graded batch to the journal while the sweeper grades the next (it is woken per batch).
+        app.cleanup_ctx.append(api_journal.relay_lifecycle)
         app.cleanup_ctx.append(_lifecycle)
-        app.cleanup_ctx.append(api_journal.relay_lifecycle)  # after the start-up sweep, so its results go too
         app.cleanup_ctx.append(audit_seal.lifecycle(services))  # seals the audit log into the signed chain
         app.cleanup_ctx.append(api_live.exam_day_lifecycle)  # uptime beats (downtime credit), forms prepared early
     else:

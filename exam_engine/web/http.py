@@ -158,8 +158,12 @@ def client_ip(request: web.Request) -> str | None:
 async def authenticate(conn: Any, request: web.Request, *, csrf: bool) -> auth.SessionInfo:
     token = request.cookies.get(SESSION_COOKIE)
     services = services_of(request)
-    info = (await auth.resolve_session(conn, token, services.clock.now(), client_ip(request), services.sessions)
-            if token else None)
+    info = None
+    if token and conn is None:  # a hot route, outside any transaction
+        info = await auth.resolve_session_outside(services.engine, token, services.clock.now(), client_ip(request),
+                                                  services.sessions)
+    elif token:
+        info = await auth.resolve_session(conn, token, services.clock.now(), client_ip(request), services.sessions)
     if info is None:
         raise NotAuthenticated("not_signed_in", N_("Please sign in."))
     if services.session_rate is not None:
@@ -197,9 +201,15 @@ ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamRespons
 def endpoint(
     method: str, path: str, *, summary: str, auth_required: bool = True, request_schema: dict | None = None,
     response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
-    permission: Permission | None = None, transactional: bool = True,
+    permission: Permission | None = None, transactional: bool = True, hot: bool = False,
 ) -> Callable[[Handler], Handler]:
-    """Register an API route with its OpenAPI description (one place for both)."""
+    """Register an API route with its OpenAPI description (one place for both).
+
+    ``transactional=False``: the handler gets neither connection nor actor and does its own
+    authentication (sign-in). ``hot=True``: authenticated and permission-checked like any
+    route, but no transaction is opened for it: the handler gets ``conn=None`` and manages
+    its own statements (the autosave's one-statement path).
+    """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -207,6 +217,12 @@ def endpoint(
             services = services_of(request)
             if not transactional:  # the handler opens its own, short transactions (sign-in)
                 result = await handler(request, None, None)
+                return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
+            if hot:
+                actor = (await authenticate(None, request, csrf=True)).actor
+                if permission is not None:
+                    actor.require(permission)
+                result = await handler(request, None, actor)
                 return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
             async with services.engine.begin() as conn:
                 actor = (await authenticate(conn, request, csrf=True)).actor if auth_required else None

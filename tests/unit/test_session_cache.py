@@ -22,14 +22,18 @@ def _info(th: str, user_id: int) -> SessionInfo:
                        token_hash=th, expires_at=datetime(2030, 1, 1, tzinfo=timezone.utc))
 
 
-def test_a_cached_session_is_forgotten_after_the_ttl():
+def test_a_cached_session_is_forgotten_within_the_ttl_and_expiries_are_spread():
     tick = Tick()
     cache = SessionCache(ttl_s=5, monotonic=tick)
-    cache.put(_info("a", 1))
-    tick.t += 4.9
-    assert cache.get("a") is not None
-    tick.t += 0.2
-    assert cache.get("a") is None
+    for n in range(200):  # a hall signing in together
+        cache.put(_info(f"s{n}", n))
+    tick.t += 2.49
+    assert all(cache.get(f"s{n}") is not None for n in range(200))
+    tick.t += 1.26  # 3.75 s: between half and the whole TTL some are gone, not all
+    alive = sum(cache.get(f"s{n}") is not None for n in range(200))
+    assert 20 < alive < 180
+    tick.t += 1.26  # past the TTL: none survives
+    assert all(cache.get(f"s{n}") is None for n in range(200))
 
 
 def test_sign_out_and_password_change_evict_at_once():

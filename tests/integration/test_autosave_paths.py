@@ -1,0 +1,157 @@
+"""The autosave's one-statement path on PostgreSQL, against the general path it falls back to.
+
+On PostgreSQL an ordinary save is a single autocommit statement (services/fast_save.py);
+anything unusual goes through the general path, which decides and words the refusal.
+These tests check that the fast path only ever stores what the rules allow, that its
+receipts are the same as the general path's, and that it cannot slip an answer past
+finalisation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from exam_engine.exam_day_tables import attempt_live
+from exam_engine.observability import AUTOSAVES
+from exam_engine.services.attempts import answer_digest
+from exam_engine.tables import answers, attempt_items, attempts, users
+from tests.factories import Api, make_world, open_client
+
+pytestmark = pytest.mark.parametrize("backend", ["postgres"])  # the fast path exists on PostgreSQL only
+
+
+def _count(path: str) -> float:
+    return AUTOSAVES.labels(path=path)._value.get()
+
+
+async def _started(services, client, login: str = "student1") -> tuple[Api, dict]:
+    world = await make_world(services, question_count=5, duration_s=600)
+    api = Api(client)
+    await api.login(login)
+    status, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
+    assert status == 200, started
+    return api, started
+
+
+async def _stored(services, attempt_id: str) -> dict[int, tuple]:
+    async with services.engine.connect() as conn:
+        rows = await conn.execute(select(answers.c.position, answers.c.choice, answers.c.seq, answers.c.saved_at)
+                                  .where(answers.c.attempt_id == uuid.UUID(attempt_id)))
+        return {r.position: (r.choice, r.seq, r.saved_at) for r in rows}
+
+
+async def test_an_ordinary_save_takes_one_statement_and_its_receipt_matches_the_stored_row(services, clock):
+    assert services.fast_saves is not None
+    client = await open_client(services)
+    try:
+        api, started = await _started(services, client)
+        aid = started["attempt"]["id"]
+        fast, general = _count("fast"), _count("general")
+        status, receipt = await api.call("PUT", f"/api/v1/attempts/{aid}/answers/2", {"choice": 3, "seq": 5})
+        assert status == 200, receipt
+        assert _count("fast") == fast + 1 and _count("general") == general
+        # A replay with an older sequence number is not applied; the general path reports what is stored.
+        status, replay = await api.call("PUT", f"/api/v1/attempts/{aid}/answers/2", {"choice": 1, "seq": 4})
+        assert status == 200 and _count("general") == general + 1
+        clearing = await api.call("PUT", f"/api/v1/attempts/{aid}/answers/3", {"choice": None, "seq": 6})
+    finally:
+        await client.close()
+    stored = await _stored(services, aid)
+    choice, seq, saved_at = stored[2]
+    assert (choice, seq) == (3, 5) and receipt["applied"] is True
+    assert receipt["saved_at"] == saved_at.isoformat() == clock.now().isoformat()
+    assert receipt["digest"] == answer_digest(uuid.UUID(aid), 2, 3, 5, saved_at)
+    assert replay["applied"] is False and (replay["choice"], replay["seq"]) == (3, 5)
+    assert replay["digest"] == receipt["digest"]
+    assert clearing[0] == 200 and stored[3][:2] == (None, 6)
+
+
+@pytest.mark.parametrize("case", ["other_student", "other_session", "paused", "no_such_choice", "no_such_position",
+                                  "after_deadline", "finished", "negative_choice"])
+async def test_the_one_statement_path_stores_nothing_the_rules_refuse(services, clock, case):
+    client = await open_client(services)
+    try:
+        _, started = await _started(services, client)
+    finally:
+        await client.close()
+    aid = uuid.UUID(started["attempt"]["id"])
+    async with services.engine.begin() as conn:
+        student_id, session = (await conn.execute(
+            select(attempts.c.student_id, attempt_live.c.bound_session)
+            .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id).where(attempts.c.id == aid))).one()
+        other_student = (await conn.execute(select(users.c.id).where(users.c.login == "student2"))).scalar_one()
+        if case == "paused":
+            await conn.execute(update(attempt_live).where(attempt_live.c.attempt_id == aid)
+                               .values(paused_at=clock.now()))
+        if case == "finished":
+            await conn.execute(update(attempts).where(attempts.c.id == aid).values(status="submitted"))
+        options = (await conn.execute(select(attempt_items.c.options).where(attempt_items.c.attempt_id == aid)
+                                      .where(attempt_items.c.position == 1))).scalar_one()
+    args = dict(student_id=student_id, attempt_id=aid, position=1, choice=0, seq=1, now=clock.now(), grace_s=1.0,
+                session=session)
+    # The same save with nothing wrong is stored: each case differs from it in one thing only.
+    changed = {
+        "other_student": {"student_id": other_student},
+        "other_session": {"session": "0" * 64},
+        "paused": {},
+        "finished": {},
+        "no_such_choice": {"choice": len(options)},
+        "negative_choice": {"choice": -1},
+        "no_such_position": {"position": 6},
+        "after_deadline": {"now": clock.now() + timedelta(seconds=600 + 1.001)},
+    }[case]
+    assert await services.fast_saves.save(**{**args, **changed}) is None
+    assert await _stored(services, str(aid)) == {}
+    if case in ("paused", "finished"):
+        return
+    saved_at = await services.fast_saves.save(**args)
+    assert saved_at == clock.now() and (await _stored(services, str(aid)))[1][:2] == (0, 1)
+
+
+async def test_the_deadline_grace_is_the_same_on_both_paths(services, clock):
+    """The last instant the general path accepts (deadline + grace) is accepted by the fast path too."""
+    client = await open_client(services)
+    try:
+        api, started = await _started(services, client)
+        aid = started["attempt"]["id"]
+        clock.advance(600 + 1.0)  # exactly deadline + grace: still accepted
+        fast = _count("fast")
+        status, body = await api.call("PUT", f"/api/v1/attempts/{aid}/answers/1", {"choice": 1, "seq": 1})
+        assert status == 200 and body["applied"] is True and _count("fast") == fast + 1
+        clock.advance(0.001)
+        status, body = await api.call("PUT", f"/api/v1/attempts/{aid}/answers/1", {"choice": 2, "seq": 2})
+        assert status == 409 and body["error"]["code"] == "deadline_passed", body
+    finally:
+        await client.close()
+
+
+async def test_no_acknowledged_answer_is_left_out_of_the_grade_when_saves_race_the_submit(services):
+    """Fifty saves in flight while the student hands in: each is either graded or refused, never lost."""
+    client = await open_client(services)
+    try:
+        api, started = await _started(services, client)
+        aid = started["attempt"]["id"]
+        saves = [api.call("PUT", f"/api/v1/attempts/{aid}/answers/{1 + i % 5}", {"choice": i % 4, "seq": i + 1})
+                 for i in range(50)]
+        results = await asyncio.gather(*saves[:25], api.call("POST", f"/api/v1/attempts/{aid}/submit"), *saves[25:])
+    finally:
+        await client.close()
+    submitted = results[25]
+    assert submitted[0] == 200 and submitted[1]["status"] == "submitted"
+    acknowledged = [body for status, body in results[:25] + results[26:] if status == 200]
+    refused = [body for status, body in results[:25] + results[26:] if status != 200]
+    assert all(b["error"]["code"] == "attempt_finished" for b in refused), refused
+    stored = await _stored(services, aid)
+    for receipt in acknowledged:  # an acknowledged answer is in the table the grade was computed from
+        assert stored[receipt["position"]][1] >= receipt["seq"]
+    async with services.engine.connect() as conn:
+        keys = dict((await conn.execute(select(attempt_items.c.position, attempt_items.c.key_index)
+                                        .where(attempt_items.c.attempt_id == uuid.UUID(aid)))).all())
+        graded = (await conn.execute(select(attempts.c.correct_count)
+                                     .where(attempts.c.id == uuid.UUID(aid)))).scalar_one()
+    assert graded == sum(1 for pos, (choice, _, _) in stored.items() if choice == keys[pos])
