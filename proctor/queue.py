@@ -34,7 +34,7 @@ from proctor.findings import record_result
 from proctor.jobs import initialise_worker, run_job
 from proctor.settings import ProctorSettings
 from proctor.store import EvidenceStore, ItemKind
-from proctor.tables import evidence_items, proctor_attempts
+from proctor.tables import evidence_items, proctor_attempts, proctor_signals
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,28 @@ class Job:
         return cls(uuid.UUID(get["attempt_id"]), int(get["seq"]))
 
 
+# A frame after one of these is checked for identity whatever its number: someone may have sat down.
+_ABSENT = frozenset({"no_face", "several_faces", "camera_covered", "camera_dark"})
+
+
+async def _after_absence(conn: Any, attempt_id: uuid.UUID, seq: int) -> bool:
+    """Whether the attempt's latest analysed frame before ``seq`` showed no single clear face.
+
+    (A swap — the student leaves, someone else sits down — is checked at once rather
+    than at the next scheduled identity frame. Cheap when the frame has no face either.)
+    """
+    found = (await conn.execute(
+        select(proctor_signals.c.found)
+        .where(proctor_signals.c.attempt_id == attempt_id, proctor_signals.c.source == "frame",
+               proctor_signals.c.evidence_seq < seq)
+        .order_by(proctor_signals.c.at_s.desc(), proctor_signals.c.evidence_seq.desc()).limit(1))).scalar()
+    return found is not None and bool(_ABSENT.intersection(found))
+
+
 class Analyser:
     """Loads a job's inputs, runs the CPU part through ``run``, stores the result."""
 
-    def __init__(self, engine: AsyncEngine, store: EvidenceStore, *, identity_every_n: int = 12,
+    def __init__(self, engine: AsyncEngine, store: EvidenceStore, *, identity_every_n: int = 20,
                  settings: ProctorSettings | None = None) -> None:
         # Called with the seconds from an item's arrival to its stored findings (the server's metrics).
         self.observe_lag: Callable[[float], None] | None = None
@@ -79,7 +97,9 @@ class Analyser:
             if row.kind == ItemKind.FRAME:
                 sealed = (await conn.execute(select(proctor_attempts.c.enrolment_descriptor).where(
                     proctor_attempts.c.attempt_id == job.attempt_id))).scalar()
-                check = sealed is not None and (row.client_seq - 1) % self.identity_every_n == 0
+                check = sealed is not None and (
+                    (row.client_seq - 1) % self.identity_every_n == 0
+                    or await _after_absence(conn, job.attempt_id, job.seq))
                 if check:
                     data_key = await self.store.data_key(conn, job.attempt_id)
                     enrolment = json.loads(self.store.open_value(data_key, job.attempt_id,

@@ -92,11 +92,12 @@ class ProctorSettings:
     between different East-Asian faces, so "same" needs ≤ 0.5 and the band between
     is reported as unknown rather than guessed."""
     identity_min_face_px: int = 50
-    identity_every_n_frames: int = 12
-    """Identity is checked on every n-th frame of an attempt (the first included): once a
-    minute at a frame every 5 s. It costs ~90 ms a face on one core (dlib's ResNet, no
-    BLAS in the PyPI wheel) against ~11 ms for the rest of a frame's analysis, so every
-    3rd frame would cap a core at ~25 frames/s; every 12th keeps it above 50."""
+    identity_every_n_frames: int = 20
+    """Identity is checked on every n-th frame of an attempt (the first included): every
+    100 s at a frame every 5 s; and at once on the first frame after one without a single
+    clear face (someone may have sat down). It costs ~90 ms a face on one core (dlib's
+    ResNet, no BLAS in the PyPI wheel) against ~11 ms for the rest of a frame's analysis:
+    every 3rd frame capped a core at ~25 frames/s, every 20th keeps it above 60."""
 
     # -- head pose ------------------------------------------------------------
     head_turn_max_yaw_deg: float = 30.0

@@ -7,6 +7,7 @@ from pathlib import Path
 from uuid import UUID
 
 from exam_engine.services.proctoring import runtime_of
+from tests.unit.proctor import scenes as sc
 from tests.integration.proctor_world import (
     BASE,
     analyse_everything,
@@ -160,3 +161,24 @@ async def test_a_room_scan_requested_live_is_pending_until_the_burst_arrives_as_
         assert timeline["requests"][0]["fulfilled_seq"] == seq
     finally:
         await world.close()
+
+
+async def test_someone_else_sitting_down_after_an_empty_chair_is_checked_at_once(services):
+    """Identity runs on every 20th frame, and on the first frame after one without a face:
+    the swap is caught on its first frame, not up to a minute later."""
+    world = await proctored_attempt(services)
+    try:
+        status, body = await world.upload("enrolment", enrolment_photo(), seq=1)
+        assert status == 200, body
+        await analyse_everything(services)
+        stranger = lambda seed: sc.live(sc.place(sc.wall(), sc.cameraman(), 80, 0, 480), seed)  # noqa: E731
+        seqs = []
+        for i, make in enumerate([frame_person, frame_person, frame_empty, stranger]):
+            seqs.append((await world.frame(make(i)))["evidence_seq"])
+            await analyse_everything(services)  # frames arrive 5 s apart; each is analysed before the next
+        timeline = await world.timeline()
+    finally:
+        await world.close()
+    flags = {flag["kind"]: flag for flag in timeline["flags"]}
+    assert "identity_mismatch" in flags, timeline["flags"]
+    assert flags["identity_mismatch"]["evidence_seqs"] == [seqs[3]]  # the 4th frame: not a scheduled one
