@@ -112,7 +112,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         client = aioredis.Redis.from_url(services.settings.redis_url, socket_timeout=30)
         worker = StreamWorker(client, runtime.analyser, stream=config.stream, group=config.group,
                               consumer=args.name or f"{socket.gethostname()}-{os.getpid()}",
-                              claim_idle_ms=args.claim_idle_ms or config.claim_idle_ms, batch=args.batch)
+                              claim_idle_ms=args.claim_idle_ms or config.claim_idle_ms, batch=args.batch,
+                              concurrency=args.concurrency)
         await worker.ensure_group()
         # Items stored while Redis was unreachable were never queued: queue them now.
         stale = await pending_jobs(services.engine, received_before=services.clock.now() - timedelta(minutes=2))
@@ -158,5 +159,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("proctor-worker", help="analyse frames from the Redis Stream (one consumer-group member)")
     p.add_argument("--name", help="consumer name (default host-pid)")
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--concurrency", type=int, default=2, help="jobs in flight at once (default 2)")
     p.add_argument("--claim-idle-ms", type=int, help="take over jobs idle this long (default 60000)")
     p.set_defaults(func=cmd_worker)

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from proctor.analysis.sequence import StillnessTracker
@@ -120,7 +120,12 @@ def _seq_of(evidence_id: str) -> int:
 async def recompute(conn: AsyncConnection, attempt_id: uuid.UUID, settings: ProctorSettings) -> list[Flag]:
     """Rebuild the attempt's flags and risk score from all its signals."""
     observations, events, noise = [], [], []
-    for row in await conn.execute(select(proctor_signals).where(proctor_signals.c.attempt_id == attempt_id)):
+    # Not the thumbnails, and the data only of noise rows: this runs for every analysed frame,
+    # over every signal of the attempt so far.
+    c = proctor_signals.c
+    columns = (c.evidence_seq, c.source, c.at_s, c.found, c.checked, c.kind, c.duration,
+               case((c.source == "noise", c.data), else_=null()).label("data"))
+    for row in await conn.execute(select(*columns).where(c.attempt_id == attempt_id)):
         if row.source in _OBSERVED:
             observations.append(FrameObservation(str(row.evidence_seq), row.at_s,
                                                  frozenset(FlagKind(k) for k in row.found),

@@ -27,7 +27,7 @@ async def run_in_thread(job_type: str, plaintext: bytes, enrolment: list[float] 
 
 class StreamWorker:
     def __init__(self, redis: Any, analyser: Analyser, *, stream: str, group: str, consumer: str,
-                 claim_idle_ms: int, batch: int = 8) -> None:
+                 claim_idle_ms: int, batch: int = 8, concurrency: int = 2) -> None:
         self.redis = redis
         self.analyser = analyser
         self.stream = stream
@@ -35,6 +35,9 @@ class StreamWorker:
         self.consumer = consumer
         self.claim_idle_ms = claim_idle_ms
         self.batch = batch
+        # Jobs of a batch in flight at once: one is analysed while another reads or stores
+        # (a job is mostly CPU in a thread, with database round trips before and after).
+        self.concurrency = max(1, concurrency)
         self.processed = 0
 
     async def ensure_group(self) -> None:
@@ -57,6 +60,19 @@ class StreamWorker:
         await self.redis.xack(self.stream, self.group, message_id)
         self.processed += 1
 
+    async def _handle_all(self, messages: list[tuple[Any, dict[Any, Any]]]) -> None:
+        """Handle a batch, ``concurrency`` at a time; a failed job stays pending (re-claimed later)."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(message_id: Any, fields: dict[Any, Any]) -> None:
+            async with gate:
+                await self._handle(message_id, fields)
+
+        results = await asyncio.gather(*(one(m, f) for m, f in messages), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
+
     async def claim_stale(self) -> int:
         """Take over and process jobs idle in another consumer's pending list."""
         handled, cursor = 0, "0-0"
@@ -64,12 +80,12 @@ class StreamWorker:
             reply = await self.redis.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
                                                 start_id=cursor, count=self.batch)
             cursor, messages = reply[0], reply[1]
+            live = [(message_id, fields) for message_id, fields in messages if fields]
             for message_id, fields in messages:
-                if fields:  # a message trimmed from the stream comes back empty
-                    await self._handle(message_id, fields)
-                    handled += 1
-                else:
+                if not fields:  # a message trimmed from the stream comes back empty
                     await self.redis.xack(self.stream, self.group, message_id)
+            await self._handle_all(live)
+            handled += len(live)
             if cursor in (b"0-0", "0-0") or not messages:
                 return handled
 
@@ -78,9 +94,8 @@ class StreamWorker:
                                             block=block_ms)
         handled = 0
         for _stream, messages in reply or []:
-            for message_id, fields in messages:
-                await self._handle(message_id, fields)
-                handled += 1
+            await self._handle_all(list(messages))
+            handled += len(messages)
         return handled
 
     async def run_round(self, block_ms: int = 1000) -> int:

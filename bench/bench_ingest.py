@@ -1,0 +1,215 @@
+"""Frames end to end: ingestion (encrypted and stored) and analysis lag through the Redis workers.
+
+Run: ``.venv/bin/python bench/bench_ingest.py [--students 200] [--seconds 20] [--rate 40] [--workers 2]``
+
+The real server (PostgreSQL, Redis) and ``exam-engine proctor-worker`` processes, with a
+load generator in its own process uploading 640×480 webcam JPEGs as the exam page does:
+
+1. **ingestion**: uploads as fast as the server takes them (64 connections), no worker
+   running — each acknowledged frame is encrypted, written and chained before the reply;
+2. **drain**: then the workers start and analyse that backlog — analysed frames per second
+   end to end (read, decrypt, analyse, store findings) on this machine's cores;
+3. **lag**: uploads at a fixed rate while the workers run; the lag of a frame is from its
+   acknowledgement to its findings being stored (polled every 100 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import (  # noqa: E402
+    ROOT,
+    Stats,
+    in_process,
+    machine,
+    run_async,
+    scratch_database,
+    seed,
+    server,
+    server_env,
+)
+
+BASE = "/api/v1/proctor"
+
+
+def _frames(count: int) -> list[bytes]:
+    from bench_frames import webcam_frames
+
+    return webcam_frames(count)[0]
+
+
+def sign_in_and_consent(port: int, exam_id: int, logins: list[str]) -> list[tuple[str, str, str]]:
+    """(cookie, csrf, attempt id) of each student, signed in, started and consenting."""
+    import aiohttp
+
+    import load
+
+    async def go() -> list[tuple[str, str, str]]:
+        base = f"http://127.0.0.1:{port}"
+        students = await load.login_all(base, logins, 16)
+        await load.start_all(base, exam_id, students, 16)
+        students = [s for s in students if s.attempt_id]
+        async with aiohttp.ClientSession() as http:
+            for st in students:
+                async with http.post(f"{base}{BASE}/attempts/{st.attempt_id}/consent", headers=load.headers(st),
+                                     json={"consent": True, "camera": True, "microphone": True}) as r:
+                    if r.status != 200:
+                        raise SystemExit(f"consent refused: {r.status} {await r.text()}")
+        return [(s.cookie, s.csrf, s.attempt_id) for s in students]
+
+    return run_async(go)
+
+
+def upload(port: int, students: list[tuple[str, str, str]], first_seq: int, seconds: float,
+           rate: float | None) -> Stats:
+    """Closed loop (``rate=None``) or open loop at ``rate`` frames/s; ``extra['acked']``: (attempt, seq, time)."""
+    import aiohttp
+
+    frames = _frames(24)
+
+    async def go() -> Stats:
+        stats = Stats()
+        acked: list[tuple[str, int, float]] = []
+        seqs = {aid: first_seq for _, _, aid in students}
+        deadline = time.perf_counter() + seconds
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+            async def one(i: int) -> None:
+                cookie, csrf, aid = students[i % len(students)]
+                seq = seqs[aid]
+                seqs[aid] += 1
+                t0 = time.perf_counter()
+                try:
+                    async with http.post(f"http://127.0.0.1:{port}{BASE}/attempts/{aid}/frames?seq={seq}"
+                                         "&trigger=interval", data=frames[i % len(frames)],
+                                         headers={"Cookie": f"exam_session={cookie}", "X-CSRF-Token": csrf,
+                                                  "Content-Type": "image/jpeg"}) as r:
+                        await r.read()
+                        if r.status != 200:
+                            stats.error(str(r.status))
+                            return
+                except aiohttp.ClientError as e:
+                    stats.error(type(e).__name__)
+                    return
+                stats.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                acked.append((aid, seq, time.time()))
+
+            t_start = time.perf_counter()
+            if rate is None:
+                counter = iter(range(10**9))
+
+                async def worker() -> None:
+                    while time.perf_counter() < deadline:
+                        await one(next(counter))
+
+                await asyncio.gather(*(worker() for _ in range(64)))
+            else:
+                tasks = []
+                for i in range(int(seconds * rate)):
+                    delay = t_start + i / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(one(i)))
+                await asyncio.gather(*tasks)
+            stats.wall_s = time.perf_counter() - t_start
+        stats.extra["acked"] = acked
+        stats.extra["next_seq"] = max(seqs.values())
+        return stats
+
+    return run_async(go)
+
+
+async def _analysed(url: str) -> set[tuple[str, int]]:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url.replace("+psycopg", "")) as conn:
+        cur = await conn.execute("SELECT e.attempt_id::text, e.client_seq FROM evidence_items e "
+                                 "WHERE e.analysed AND e.kind = 'frame'")
+        return {(a, s) for a, s in await cur.fetchall()}
+
+
+def wait_analysed(url: str, wanted: set[tuple[str, int]], timeout_s: float) -> dict[tuple[str, int], float]:
+    """When each wanted frame was first seen analysed (time.time()), polling every 100 ms."""
+    seen: dict[tuple[str, int], float] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < len(wanted) and time.monotonic() < deadline:
+        now = time.time()
+        for key in asyncio.run(_analysed(url)) & wanted:
+            seen.setdefault(key, now)
+        time.sleep(0.1)
+    return seen
+
+
+def upload_while_polling(url: str, port: int, students: list[tuple[str, str, str]], first_seq: int,
+                         seconds: float, rate: float) -> tuple[Stats, dict[tuple[str, int], float]]:
+    """The open-loop upload in its own process while this one polls for analysed frames."""
+    import multiprocessing as mp
+
+    seen: dict[tuple[str, int], float] = {}
+    with mp.get_context("spawn").Pool(1) as pool:
+        pending = pool.apply_async(upload, (port, students, first_seq, seconds, rate))
+        while not pending.ready():
+            now = time.time()
+            for key in asyncio.run(_analysed(url)):
+                seen.setdefault(key, now)
+            time.sleep(0.1)
+        stats = pending.get()
+    acked = {(a, s) for a, s, _ in stats.extra["acked"]}
+    seen = {k: t for k, t in seen.items() if k in acked}
+    seen.update({k: t for k, t in wait_analysed(url, acked - set(seen), 120).items()})
+    return stats, seen
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--students", type=int, default=200)
+    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--rate", type=float, default=40, help="frames/s offered in the lag run")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="proctor-worker processes")
+    args = p.parse_args()
+    print(f"machine: {machine()}")
+    with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        world = run_async(seed, url, data, students=args.students)
+        env = server_env(url, data, OMP_NUM_THREADS="1")
+        with server(url, data) as (port, _):
+            students = in_process(sign_in_and_consent, port, world.exam_id, world.logins)
+            ingest = in_process(upload, port, students, 1, min(args.seconds, 10), None)
+            backlog = {(a, s) for a, s, _ in ingest.extra["acked"]}
+            workers = [subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker",
+                                         "--name", f"bench-{i}"], cwd=ROOT, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=open(data / f"worker-{i}.log", "ab"))
+                       for i in range(args.workers)]
+            try:
+                t0 = time.time()
+                drained = wait_analysed(url, backlog, 600)
+                drain_s = (max(drained.values()) - t0) if drained else float("nan")
+                lag_run, seen = upload_while_polling(url, port, students, ingest.extra["next_seq"] + 1, args.seconds,
+                                                     args.rate)
+                acked = {(a, s): t for a, s, t in lag_run.extra["acked"]}
+            finally:
+                for w in workers:
+                    w.terminate()
+                for w in workers:
+                    w.wait(timeout=30)
+    lags = Stats(latencies_ms=[(seen[k] - acked[k]) * 1000 for k in seen], wall_s=lag_run.wall_s)
+    print(f"\n{len(students)} students, 640x480 webcam JPEGs (~{len(_frames(1)[0]) // 1024} KB)")
+    print(ingest.line("ingestion, closed loop (no analysis)"))
+    print(f"drain: {len(drained)}/{len(backlog)} frames analysed by {args.workers} proctor-worker process(es) in "
+          f"{drain_s:.1f} s = {len(drained) / drain_s:.1f} analysed frames/s end to end (target ≥ 100 on 2 cores)")
+    print(lag_run.line(f"uploads at {args.rate:.0f}/s with analysis"))
+    print(lags.line("analysis lag (ack → findings)"))
+    missing = len(acked) - len(seen)
+    print(f"analysis lag p99 {lags.pct(99) / 1000:.2f} s (target < 2 s); not analysed within 120 s: {missing}")
+
+
+if __name__ == "__main__":
+    main()
