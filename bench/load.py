@@ -94,11 +94,16 @@ async def start_all(base: str, exam_id: int, students: list[Student], concurrenc
 
 
 async def save_loop(url_for: Any, students: list[Student], *, concurrency: int, duration_s: float,
-                    rate: float | None, max_requests: int, cookie_headers: bool = True) -> Stats:
-    """Closed loop (``rate=None``: as fast as the server answers) or open loop at ``rate`` saves/s."""
+                    rate: float | None, max_requests: int, cookie_headers: bool = True,
+                    warmup_s: float = 0.0) -> Stats:
+    """Closed loop (``rate=None``: as fast as the server answers) or open loop at ``rate`` saves/s.
+
+    Saves sent in the first ``warmup_s`` seconds are not counted (the run is ``duration_s`` longer).
+    """
     stats = Stats()
     rng = random.Random(1)
-    deadline = time.perf_counter() + duration_s
+    counted_from = time.perf_counter() + warmup_s
+    deadline = counted_from + duration_s
     sent = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
         async def save(st: Student) -> None:
@@ -109,15 +114,21 @@ async def save_loop(url_for: Any, students: list[Student], *, concurrency: int, 
                 async with http.put(url_for(st, pos), json={"choice": rng.randint(0, 4), "seq": st.seq},
                                     headers=headers(st) if cookie_headers else None) as r:
                     await r.read()
+                    if t0 < counted_from:
+                        return
                     if r.status != 200:
                         stats.error(str(r.status))
                         return
             except aiohttp.ClientError as e:
-                stats.error(type(e).__name__)
+                if t0 >= counted_from:
+                    stats.error(type(e).__name__)
                 return
             stats.latencies_ms.append((time.perf_counter() - t0) * 1000)
 
-        t_start = time.perf_counter()
+        if warmup_s:
+            t_start = counted_from
+        else:
+            t_start = time.perf_counter()
         if rate is None:
             async def worker(mine: list[Student]) -> None:
                 nonlocal sent

@@ -14,7 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -262,13 +262,27 @@ async def resolve_session(
 
 async def resolve_session_outside(
     engine: Any, token: str, now: datetime, ip: str | None, cache: SessionCache | None = None,
+    lookup: Callable[[str], Awaitable[Any]] | None = None,
 ) -> SessionInfo | None:
-    """:func:`resolve_session` for a route that holds no transaction: a connection only on a cache miss."""
-    info = cache.get(token_hash(token)) if cache is not None else None
+    """:func:`resolve_session` for a route that holds no transaction: a query only on a cache miss.
+
+    ``lookup`` (the hot path's one-statement look-up on PostgreSQL) answers the same row as
+    the session query, or ``None``; without it a pooled connection runs the query.
+    """
+    th = token_hash(token)
+    info = cache.get(th) if cache is not None else None
     if info is not None:
         return _current(info, now, ip)
-    async with engine.connect() as conn:
-        return await resolve_session(conn, token, now, ip, cache)
+    if lookup is None:
+        async with engine.connect() as conn:
+            return await resolve_session(conn, token, now, ip, cache)
+    row = await lookup(th)
+    if row is None:
+        return None
+    info = SessionInfo(actor=_actor(row, None), csrf_token=row.csrf_token, token_hash=th, expires_at=row.expires_at)
+    if cache is not None:
+        cache.put(info)
+    return _current(info, now, ip)
 
 
 def _current(info: SessionInfo, now: datetime, ip: str | None) -> SessionInfo | None:

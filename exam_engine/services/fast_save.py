@@ -25,8 +25,10 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import psycopg
+from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..domain import exam_day
@@ -62,6 +64,13 @@ WITH a AS (
 SELECT saved.saved_at, a.last_seen_at FROM saved, a
 """
 
+# The session query of services/auth.py, for the hot routes' cache misses.
+_SESSION = """
+SELECT u.id, u.login, u.role, u.language, u.full_name, s.csrf_token, s.expires_at
+  FROM auth_sessions s JOIN users u ON u.id = s.user_id
+ WHERE s.token_hash = %(th)s AND s.revoked_at IS NULL AND u.is_active
+"""
+
 _TOUCH = "UPDATE attempt_live SET last_seen_at = %(now)s WHERE attempt_id = %(attempt_id)s"
 
 
@@ -73,7 +82,8 @@ def conninfo_of(database_url: str) -> str:
 
 
 class FastSaves:
-    """A small pool of autocommit connections that only ever runs :data:`_SAVE` and :data:`_TOUCH`."""
+    """A small pool of autocommit connections for the autosave: :data:`_SAVE`, :data:`_TOUCH`,
+    and the session look-up of a cache miss (:data:`_SESSION`)."""
 
     timeout_s = 5.0
 
@@ -94,6 +104,17 @@ class FastSaves:
         if self._opened:
             await self._pool.close()
             self._opened = False
+
+    async def session_row(self, th: str) -> Any | None:
+        """The signed-in person of a session token hash (as the session query answers it), or None."""
+        await self.open()
+        async with self._pool.connection(timeout=self.timeout_s) as conn:
+            cur = conn.cursor(row_factory=namedtuple_row)
+            await cur.execute(_SESSION, {"th": th}, prepare=True)
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return row._replace(expires_at=row.expires_at.astimezone(timezone.utc))
 
     async def save(
         self, *, student_id: int, attempt_id: uuid.UUID, position: int, choice: int | None, seq: int,

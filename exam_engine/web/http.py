@@ -160,8 +160,9 @@ async def authenticate(conn: Any, request: web.Request, *, csrf: bool) -> auth.S
     services = services_of(request)
     info = None
     if token and conn is None:  # a hot route, outside any transaction
-        info = await auth.resolve_session_outside(services.engine, token, services.clock.now(), client_ip(request),
-                                                  services.sessions)
+        info = await auth.resolve_session_outside(
+            services.engine, token, services.clock.now(), client_ip(request), services.sessions,
+            lookup=services.fast_saves.session_row if services.fast_saves is not None else None)
     elif token:
         info = await auth.resolve_session(conn, token, services.clock.now(), client_ip(request), services.sessions)
     if info is None:

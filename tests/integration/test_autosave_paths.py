@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from exam_engine.exam_day_tables import attempt_live
 from exam_engine.observability import AUTOSAVES
 from exam_engine.services.attempts import answer_digest
-from exam_engine.tables import answers, attempt_items, attempts, users
+from exam_engine.tables import answers, attempt_items, attempts, auth_sessions, users
 from tests.factories import Api, make_world, open_client
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"])  # the fast path exists on PostgreSQL only
@@ -155,3 +155,23 @@ async def test_no_acknowledged_answer_is_left_out_of_the_grade_when_saves_race_t
         graded = (await conn.execute(select(attempts.c.correct_count)
                                      .where(attempts.c.id == uuid.UUID(aid)))).scalar_one()
     assert graded == sum(1 for pos, (choice, _, _) in stored.items() if choice == keys[pos])
+
+
+async def test_a_hot_route_looks_the_session_up_once_the_cache_forgets_it_and_refuses_a_revoked_one(services, clock):
+    client = await open_client(services)
+    try:
+        api, started = await _started(services, client)
+        aid = started["attempt"]["id"]
+        services.sessions._entries.clear()  # as after EXAM_SESSION_CACHE_S
+        status, receipt = await api.call("PUT", f"/api/v1/attempts/{aid}/answers/1", {"choice": 1, "seq": 1})
+        assert status == 200 and receipt["applied"] is True, receipt
+        async with services.engine.begin() as conn:  # signed out in another process
+            await conn.execute(update(auth_sessions).values(revoked_at=clock.now()))
+        status, cached = await api.call("PUT", f"/api/v1/attempts/{aid}/answers/1", {"choice": 2, "seq": 2})
+        services.sessions._entries.clear()
+        status_after, body = await api.call("PUT", f"/api/v1/attempts/{aid}/answers/1", {"choice": 3, "seq": 3})
+    finally:
+        await client.close()
+    assert status == 200  # within the cache's bound the revocation is not seen yet (documented: ≤ 5 s)
+    assert status_after == 401 and body["error"]["code"] == "not_signed_in", body
+    assert (await _stored(services, aid))[1][:2] == (2, 2)
