@@ -126,6 +126,12 @@ async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_
                 events = (await conn.execute(select(func.count()).select_from(outbox).where(
                     outbox.c.key == abandoned))).scalar_one()
             assert status == "timed_out" and events == 1
+            async with http.get(f"{base}/metrics") as r:  # summed over both processes
+                samples = dict(line.rsplit(" ", 1) for line in (await r.text()).splitlines()
+                               if line and not line.startswith("#"))
+            assert float(samples['exam_autosaves_total{path="fast"}']) == len(started["questions"])
+            assert float(samples['exam_attempts_finalised_total{status="timed_out"}']) == 1
+            assert float(samples["exam_sweeper_lag_seconds_count"]) == 1
             for _ in range(100):  # the separate worker analyses the frame
                 async with services.engine.connect() as conn:
                     analysed = (await conn.execute(select(evidence_items.c.analysed).where(
