@@ -90,8 +90,9 @@ async def prepare_forms(conn: AsyncConnection, actor: Actor | str, exam_id: int,
 
 
 async def prepare_due(conn: AsyncConnection, *, now: datetime, bank_cache: PublishedItems,
-                      lead_s: float = DEFAULT_LEAD_S, batch: int = DEFAULT_BATCH) -> int:
-    """The background step: one batch for every exam opening within ``lead_s`` (or open now)."""
+                      lead_s: float = DEFAULT_LEAD_S, batch: int | None = None) -> int:
+    """The background step: one batch (``DEFAULT_BATCH``) for every exam opening within ``lead_s`` (or open now)."""
+    batch = batch or DEFAULT_BATCH
     await forms.clear_spent(conn)
     total = 0
     for exam_id in (await conn.execute(_DUE, {"horizon": now + timedelta(seconds=lead_s), "now": now})).scalars():

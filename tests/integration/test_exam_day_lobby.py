@@ -203,3 +203,14 @@ async def test_a_student_who_did_not_start_gets_a_later_window_and_one_who_start
     assert after.count("exam.rescheduled") == 1
     row = await attempt_row(services, started["attempt"]["id"])
     assert row.started_at == opens + timedelta(minutes=20)
+
+
+async def test_one_background_round_prepares_every_student_batch_after_batch(services, monkeypatch):
+    """A sitting larger than a batch is fully prepared in one round, not one batch per 30 s."""
+    from exam_engine.services.uptime import UptimeRecorder
+    from exam_engine.web import api_live
+
+    world = await make_world(services, students=5, opens_in_s=600, question_count=3)
+    monkeypatch.setattr(lobby, "DEFAULT_BATCH", 2)
+    await api_live.tick(services, UptimeRecorder(), prepare=True, lead_s=3600)
+    assert await _count(services, prepared_forms) == len(world.students) == 5
