@@ -253,10 +253,7 @@ async def resolve_session(
         row = (await conn.execute(_SESSION_QUERY, {"th": th})).first()
         if row is None:
             return None
-        info = SessionInfo(actor=_actor(row, None), csrf_token=row.csrf_token, token_hash=th,
-                           expires_at=row.expires_at)
-        if cache is not None:
-            cache.put(info)
+        info = _resolved(row, th, cache)
     return _current(info, now, ip)
 
 
@@ -279,10 +276,15 @@ async def resolve_session_outside(
     row = await lookup(th)
     if row is None:
         return None
+    return _current(_resolved(row, th, cache), now, ip)
+
+
+def _resolved(row: Any, th: str, cache: SessionCache | None) -> SessionInfo:
+    """The session-query row as a SessionInfo, remembered in the cache."""
     info = SessionInfo(actor=_actor(row, None), csrf_token=row.csrf_token, token_hash=th, expires_at=row.expires_at)
     if cache is not None:
         cache.put(info)
-    return _current(info, now, ip)
+    return info
 
 
 def _current(info: SessionInfo, now: datetime, ip: str | None) -> SessionInfo | None:
