@@ -29,7 +29,7 @@ from ..exam_day_tables import attempt_live, prepared_forms, student_terms
 from ..i18n import N_
 from ..tables import accommodations, attempt_items, attempts, exam_groups, exams, group_members
 from . import attempt_binding as binding
-from . import forms
+from . import bulk, forms
 from .audit import audit_row, record_many
 from .upsert import insert_ignore
 
@@ -139,7 +139,7 @@ async def start(
     if not moved:
         banks = banks or await forms.exam_banks_by_language(conn, exam_id)
         form = await forms.draw(conn, exam_id, banks[lang], exam.question_count, bank_cache, rng)
-        await conn.execute(attempt_items.insert(), forms.item_rows(form, attempt_id=attempt_id))
+        await bulk.insert_many(conn, attempt_items, forms.item_rows(form, attempt_id=attempt_id))
     await binding.create(conn, attempt_id, session, now=now)
     await record_many(conn, [audit_row(now, actor, "attempt.started", f"attempt:{attempt_id}", None,
                                        {"exam_id": exam_id, "deadline_at": deadline, "language": lang,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.actors import Actor
 from ..tables import audit_log
+from .bulk import insert_many
 
 
 def _jsonable(value: Any) -> Any:
@@ -43,5 +44,4 @@ async def record(
 
 
 async def record_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(audit_log.insert(), rows)
+    await insert_many(conn, audit_log, rows)

@@ -30,7 +30,7 @@ from ..errors import Conflict, NotFound
 from ..exam_day_tables import exam_lobby, prepared_forms, prepared_items, student_terms
 from ..i18n import N_
 from ..tables import attempts, exam_groups, exams, group_members, users
-from . import forms
+from . import bulk, forms
 from .audit import record
 from .upsert import insert_ignore, upsert
 
@@ -82,7 +82,7 @@ async def prepare_forms(conn: AsyncConnection, actor: Actor | str, exam_id: int,
         if not claimed:
             continue  # another preparer got there first
         form = await forms.draw(conn, exam_id, banks[lang], exam.question_count, bank_cache, rng)
-        await conn.execute(prepared_items.insert(), forms.item_rows(form, exam_id=exam_id, student_id=student.id))
+        await bulk.insert_many(conn, prepared_items, forms.item_rows(form, exam_id=exam_id, student_id=student.id))
         prepared += 1
     if prepared:
         await record(conn, now, actor, "exam.forms_prepared", f"exam:{exam_id}", None, {"count": prepared})
