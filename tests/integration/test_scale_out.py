@@ -85,7 +85,7 @@ async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_
                 async with http.get(f"{base}/healthz") as r:
                     pids.add((await r.json())["pid"])
                 await asyncio.sleep(0.02)
-            assert len(pids) == 2, pids
+            assert len(pids) == 2, f"only {pids} answered; {(tmp_path / 'pool.log').read_text(errors='replace')[-3000:]}"
 
             async with http.post(f"{base}/api/v1/auth/login", json={"login": "student1", "password": PASSWORD}) as r:
                 csrf = (await r.json())["csrf_token"]
