@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
+HEAD = "0006_exam_day"
+"""The newest revision under ``migrations/versions`` (a test checks it against Alembic's own
+reading). The server compares the database with it at start, without importing Alembic:
+a restart after a crash must reach the overdue attempts as soon as it can."""
+
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -21,6 +32,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to ``revision`` over the engine's own connection."""
+
+    from alembic import command
 
     def _run(sync_conn) -> None:  # type: ignore[no-untyped-def]
         cfg = alembic_config()
@@ -32,10 +45,9 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    def _get(sync_conn) -> str | None:  # type: ignore[no-untyped-def]
-        return MigrationContext.configure(sync_conn).get_current_revision()
-
+    """The revision the database is at (Alembic's ``alembic_version`` row); None before the first migration."""
     async with engine.connect() as conn:
-        return await conn.run_sync(_get)
+        try:
+            return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except DBAPIError:  # no such table: nothing was ever migrated
+            return None

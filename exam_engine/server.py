@@ -13,22 +13,20 @@ import time
 from pathlib import Path
 
 from aiohttp import web
-from alembic.script import ScriptDirectory
 
 from .bootstrap import Services, build_services
 from .config import Settings, load_settings
 from .errors import ConfigError
-from .migrate import alembic_config, current_revision
+from .migrate import HEAD, current_revision
 
 log = logging.getLogger(__name__)
 
 
 async def check_schema(services: Services) -> None:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     current = await current_revision(services.engine)
-    if current != head:
+    if current != HEAD:
         raise ConfigError(
-            f"the database schema is at {current or 'nothing'}, the code needs {head}: run `exam-engine migrate`"
+            f"the database schema is at {current or 'nothing'}, the code needs {HEAD}: run `exam-engine migrate`"
         )
 
 

@@ -21,6 +21,23 @@ log = logging.getLogger(__name__)
 
 # Per Services (by id, while subscribed): what to call after a committed batch finalised attempts.
 _listeners: dict[int, list[Callable[[], None]]] = {}
+# Per Services (by id): set unless this process's sweeper is in the middle of a run of batches.
+_idle: dict[int, asyncio.Event] = {}
+
+
+def idle(services: Services) -> asyncio.Event:
+    """Set while this process's sweeper is not running a round (one query when nothing is overdue).
+
+    The outbox relay waits for it before each of its batches: grades first, their delivery
+    after. Both share this process's event loop, and a mass deadline is CPU work on both sides;
+    taking turns batch by batch made the last grade wait for the relay's share of the work,
+    while the last delivery comes no sooner either way.
+    """
+    event = _idle.get(id(services))
+    if event is None:
+        event = _idle[id(services)] = asyncio.Event()
+        event.set()
+    return event
 
 
 def on_finalised(services: Services, listener: Callable[[], None]) -> Callable[[], None]:
@@ -37,6 +54,7 @@ def on_finalised(services: Services, listener: Callable[[], None]) -> Callable[[
         listeners.remove(listener)
         if not listeners:
             _listeners.pop(id(services), None)
+            _idle.pop(id(services), None)  # an event may be bound to this loop: none is kept past it
 
     return unsubscribe
 
@@ -45,21 +63,27 @@ async def sweep_once(services: Services, *, batch: int = 500) -> int:
     """Finalise everything overdue now; returns how many attempts were finalised."""
     total = 0
     grace = timedelta(seconds=services.settings.network_grace_s)
-    while True:
-        async with services.engine.begin() as conn:
-            deadlines = await sweep_expired(conn, now=services.clock.now(), grace_s=grace.total_seconds(), limit=batch)
-        done = len(deadlines)
-        total += done
-        if done:
-            committed = services.clock.now()
-            FINALISED.labels(status="timed_out").inc(done)
-            for deadline in deadlines:
-                # From the moment no more answers were accepted to the committed grade.
-                SWEEPER_LAG.observe(max(0.0, (committed - (deadline + grace)).total_seconds()))
-            for listener in _listeners.get(id(services), ()):
-                listener()
-        if done < batch:
-            return total
+    quiet = idle(services)
+    quiet.clear()
+    try:
+        while True:
+            async with services.engine.begin() as conn:
+                deadlines = await sweep_expired(conn, now=services.clock.now(), grace_s=grace.total_seconds(),
+                                                limit=batch)
+            done = len(deadlines)
+            total += done
+            if done:
+                committed = services.clock.now()
+                FINALISED.labels(status="timed_out").inc(done)
+                for deadline in deadlines:
+                    # From the moment no more answers were accepted to the committed grade.
+                    SWEEPER_LAG.observe(max(0.0, (committed - (deadline + grace)).total_seconds()))
+                for listener in _listeners.get(id(services), ()):
+                    listener()
+            if done < batch:
+                return total
+    finally:
+        quiet.set()
 
 
 async def run_forever(services: Services) -> None:

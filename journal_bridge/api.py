@@ -1,10 +1,13 @@
 """The journal's public surface: the only module the exam server (and the pages) import.
 
 Everything the composition root wires is here by name; a test checks ``__all__``.
-The journal imports nothing of ours except ``exam_engine.db`` for its column types.
+The journal imports nothing of ours except ``exam_engine.db`` for its column types and
+``exam_engine.db_bulk`` for writing a batch of results in one statement.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from journal_bridge.bridge import Acceptance, AuditBatchSink, AuditEntry, accept, accept_many, stored_result
 from journal_bridge.errors import (
@@ -36,7 +39,7 @@ from journal_bridge.keeping import (
 )
 from journal_bridge.results import ExamResult, SignedExamResult, public_key_from_bytes, sign_result
 from journal_bridge.rules import Actor, Role
-from journal_bridge.statement_pdf import render_statement_pdf
+from journal_bridge.statement import Statement, Translate
 from journal_bridge.store import AuditSink, Journal, journal_student_ids, load_journal, load_journals, teacher_ids
 from journal_bridge.views import (
     Names,
@@ -49,6 +52,17 @@ from journal_bridge.views import (
     student_results,
     visible_journals,
 )
+
+
+def render_statement_pdf(statement: Statement, language: str, translate: Translate, font_path: Path | None = None
+                         ) -> bytes:
+    """:func:`journal_bridge.statement_pdf.render_statement_pdf`, loaded on first use: reportlab
+    is the largest import of the journal and a server start (which must finalise overdue
+    attempts at once) does not need it."""
+    from journal_bridge.statement_pdf import render_statement_pdf as render
+
+    return render(statement, language, translate, font_path)
+
 
 __all__ = [
     "Acceptance",

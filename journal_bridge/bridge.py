@@ -29,10 +29,10 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import bindparam, cast, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exam_engine.db_bulk import insert_many, one_of
 from journal_bridge.errors import ResultForged, ResultInvalid
 from journal_bridge.results import (
     ApplyAction,
@@ -145,33 +145,20 @@ _UPDATE = update(journal_exam_results).where(
     "updated_at")})
 
 
-_COLUMNS = [column.name for column in journal_exam_results.columns]
-# PostgreSQL: the batch travels as one array per column, unnested into rows — one statement
-# with a dozen parameters, not a VALUES list with thousands of them to render and parse.
-_PG_INSERT = postgresql.insert(journal_exam_results).from_select(_COLUMNS, select(func.unnest(*(
-    cast(bindparam(f"a_{column.name}"), postgresql.ARRAY(column.type)) for column in journal_exam_results.columns
-)).table_valued(*_COLUMNS).render_derived())).on_conflict_do_nothing(index_elements=["attempt_id"]).returning(
-    journal_exam_results.c.attempt_id)
-_SQLITE_INSERT = sqlite.insert(journal_exam_results).on_conflict_do_nothing(index_elements=["attempt_id"]).returning(
-    journal_exam_results.c.attempt_id)
-
-
 async def _insert_new(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert the rows whose attempt is still absent; the attempt ids actually inserted."""
-    if not rows:
-        return set()
-    if conn.dialect.name == "postgresql":
-        result = await conn.execute(_PG_INSERT, {f"a_{name}": [row[name] for row in rows] for name in _COLUMNS})
-    else:
-        result = await conn.execute(_SQLITE_INSERT, rows)
-    return set(result.scalars().all())
+    """Insert the rows whose attempt is still absent; the attempt ids actually inserted.
+
+    On PostgreSQL the batch is one statement (:mod:`exam_engine.db_bulk`), not one per result.
+    """
+    return set(await insert_many(conn, journal_exam_results, rows, skip_conflicts_on=["attempt_id"],
+                                 returning="attempt_id"))
 
 
 async def _apply(conn: AsyncConnection, batch: list[tuple[int, SignedExamResult]], envelopes: Sequence[bytes],
                  outcome: _Outcome) -> set[str]:
     """Decide and write one pass over verified results; the attempts whose insert lost a race."""
     ids = sorted({signed.result.attempt_id for _, signed in batch})
-    stmt = (select(journal_exam_results).where(journal_exam_results.c.attempt_id.in_(ids))
+    stmt = (select(journal_exam_results).where(one_of(conn, journal_exam_results.c.attempt_id, ids))
             .order_by(journal_exam_results.c.attempt_id).with_for_update())
     stored = {row.attempt_id: result_of_row(row) for row in await conn.execute(stmt)}
     plan = plan_batch(stored, [signed.result for _, signed in batch])

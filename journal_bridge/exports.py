@@ -13,8 +13,6 @@ import io
 import json
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 from journal_bridge.statement import Statement, Translate, format_value, label, statement_table
 
@@ -32,6 +30,9 @@ def statement_csv(statement: Statement, language: str, translate: Translate) -> 
 
 def statement_xlsx(statement: Statement, language: str, translate: Translate) -> bytes:
     """One sheet: the header block, the student table (numbers stay numbers), the counts."""
+    from openpyxl import Workbook  # here, not at import: a server start does not need it
+    from openpyxl.styles import Font
+
     h = statement.header
     book = Workbook()
     sheet = book.active

@@ -11,7 +11,6 @@ import csv
 import io
 from typing import Any
 
-from openpyxl import Workbook
 
 from journal_bridge.messages import MESSAGES
 from journal_bridge.statement import Translate
@@ -48,6 +47,8 @@ def grid_csv(grid: dict[str, Any], language: str, translate: Translate) -> bytes
 
 
 def grid_xlsx(grid: dict[str, Any], language: str, translate: Translate) -> bytes:
+    from openpyxl import Workbook  # here, not at import: a server start does not need it
+
     titles, body = grid_table(grid, language, translate)
     book = Workbook()
     sheet = book.active

@@ -17,9 +17,7 @@ from typing import Any
 from sqlalchemy import case, delete, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from proctor.analysis.sequence import StillnessTracker
 from proctor.flags import Flag, attempt_flags, risk_score
-from proctor.jobs import thumb_array
 from proctor.kinds import FlagKind, Severity
 from proctor.settings import ProctorSettings
 from proctor.signals import BrowserEvent, FrameObservation, NoiseSample
@@ -38,6 +36,10 @@ async def _attempt_t(conn: AsyncConnection, attempt_id: uuid.UUID, at: datetime)
 async def _stillness(conn: AsyncConnection, store: EvidenceStore, data_key: bytes, attempt_id: uuid.UUID,
                      seq: int, thumb: bytes, settings: ProctorSettings) -> set[str]:
     """Frozen/replayed: compare with the thumbnails of the frames before this one."""
+    # Here, not at import: the server imports this module, and only a stored frame needs numpy and OpenCV.
+    from proctor.analysis.sequence import StillnessTracker
+    from proctor.jobs import thumb_array
+
     rows = (await conn.execute(
         select(proctor_signals.c.evidence_seq, proctor_signals.c.thumb)
         .where(proctor_signals.c.attempt_id == attempt_id, proctor_signals.c.source == "frame",

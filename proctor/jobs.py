@@ -7,7 +7,6 @@ caller around these functions, so any worker can take any frame.
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 import numpy as np
@@ -17,29 +16,8 @@ from proctor.analysis.identity import Descriptor
 from proctor.analysis.image import THUMB_SIZE, to_bgr
 from proctor.errors import ImageUnreadable
 from proctor.kinds import FlagKind
+from proctor.burst import pack_burst, unpack_burst  # noqa: F401 - part of this module's API
 from proctor.settings import ProctorSettings
-
-_BURST_MAGIC = b"EXB1"
-
-
-def pack_burst(frames: list[bytes]) -> bytes:
-    """A room scan as one item: magic, count, then (length, JPEG) per frame."""
-    parts = [_BURST_MAGIC, struct.pack(">I", len(frames))]
-    for frame in frames:
-        parts += [struct.pack(">I", len(frame)), frame]
-    return b"".join(parts)
-
-
-def unpack_burst(blob: bytes) -> list[bytes]:
-    if blob[:4] != _BURST_MAGIC:
-        raise ImageUnreadable("image_unreadable", "The image cannot be decoded")
-    (count,), offset, frames = struct.unpack_from(">I", blob, 4), 8, []
-    for _ in range(count):
-        (length,) = struct.unpack_from(">I", blob, offset)
-        frames.append(blob[offset + 4 : offset + 4 + length])
-        offset += 4 + length
-    return frames
-
 
 def thumb_bytes(thumb: np.ndarray) -> bytes:
     return np.ascontiguousarray(thumb, dtype=np.uint8).tobytes()

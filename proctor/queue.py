@@ -31,7 +31,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from proctor.findings import record_result
-from proctor.jobs import initialise_worker, run_job
 from proctor.settings import ProctorSettings
 from proctor.store import EvidenceStore, ItemKind
 from proctor.tables import evidence_items, proctor_attempts, proctor_signals
@@ -155,12 +154,16 @@ class LocalQueue:
     def _start(self) -> None:
         # "spawn": a forked copy of a server with running threads (database driver,
         # OpenCV's pool) can deadlock; a fresh interpreter cannot.
+        from proctor.jobs import initialise_worker  # numpy and OpenCV load with the first frame, not at start
+
         self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=initialise_worker)
         self._tasks = [asyncio.create_task(self._consume(), name=f"proctor-analysis-{i}")
                        for i in range(self.workers)]
 
     async def _run(self, job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool) -> dict:
+        from proctor.jobs import run_job
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, run_job, job_type, plaintext, enrolment, check)
 

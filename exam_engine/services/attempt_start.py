@@ -29,7 +29,8 @@ from ..exam_day_tables import attempt_live, prepared_forms, student_terms
 from ..i18n import N_
 from ..tables import accommodations, attempt_items, attempts, exam_groups, exams, group_members
 from . import attempt_binding as binding
-from . import bulk, forms
+from . import forms
+from .. import db_bulk as bulk
 from .audit import audit_row, record_many
 from .upsert import insert_ignore
 

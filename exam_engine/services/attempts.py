@@ -33,7 +33,7 @@ from ..exam_day_tables import attempt_live
 from ..i18n import N_
 from ..tables import answers, attempt_items, attempts, disciplines, outbox, users
 from . import attempt_binding as binding
-from . import bulk
+from .. import db_bulk as bulk
 from . import receipts
 from .audit import audit_row, record_many
 from .attempt_start import start  # noqa: F401 - part of this module's API: attempt_service.start

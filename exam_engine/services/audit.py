@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.actors import Actor
 from ..tables import audit_log
-from .bulk import insert_many
+from ..db_bulk import insert_many
 
 
 def _jsonable(value: Any) -> Any:

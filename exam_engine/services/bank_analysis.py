@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from question_bank import api as bank_api
-from question_bank.analysis import FLAG_MESSAGES, FormAnalysis, analyse_items
-from question_bank.analysis_xlsx import analysis_xlsx
 
 from ..domain.actors import Actor
 from ..domain.attempts import AttemptStatus
@@ -31,6 +29,9 @@ from ..domain.roles import Permission
 from ..errors import NotFound
 from ..i18n import N_, gettext, translate
 from ..tables import answers, attempt_items, attempts, exams
+
+if TYPE_CHECKING:  # numpy and openpyxl load when an analysis is asked for, not at every server start
+    from question_bank.analysis import FormAnalysis
 
 ANALYSED = (AttemptStatus.SUBMITTED.value, AttemptStatus.TIMED_OUT.value)
 
@@ -90,6 +91,8 @@ async def analyse_exam(conn: AsyncConnection, actor: Actor, exam_id: int, *, lan
         if s.bank_item_id not in members.setdefault(key, []):
             members[key].append(s.bank_item_id)
     ordered = sorted(members, key=lambda k: min(bank[i].number for i in members[k]))
+    from question_bank.analysis import analyse_items
+
     analysis = analyse_items(
         list(responses.values()),
         {k: bank[members[k][0]].correct for k in ordered},
@@ -103,6 +106,8 @@ def _round(value: float | None) -> float | None:
 
 
 def analysis_view(result: ExamItemAnalysis, language: str) -> dict[str, Any]:
+    from question_bank.analysis import FLAG_MESSAGES
+
     a = result.analysis
     return {
         "exam_id": result.exam_id, "title": result.title, "attempts": a.attempts, "items_count": len(a.items),
@@ -122,4 +127,6 @@ def analysis_view(result: ExamItemAnalysis, language: str) -> dict[str, Any]:
 
 
 def analysis_workbook(result: ExamItemAnalysis, language: str) -> bytes:
+    from question_bank.analysis_xlsx import analysis_xlsx
+
     return analysis_xlsx(result.analysis, labels=result.labels, translate=lambda m: gettext(language, m))

@@ -30,7 +30,8 @@ from ..errors import Conflict, NotFound
 from ..exam_day_tables import exam_lobby, prepared_forms, prepared_items, student_terms
 from ..i18n import N_
 from ..tables import attempts, exam_groups, exams, group_members, users
-from . import bulk, forms
+from . import forms
+from .. import db_bulk as bulk
 from .audit import record
 from .upsert import insert_ignore, upsert
 

@@ -15,14 +15,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import cv2
-import numpy as np
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from proctor.errors import EvidenceUnreadable
 from proctor.findings import refresh_risk
-from proctor.jobs import unpack_burst
+from proctor.burst import unpack_burst
 from proctor.kinds import TITLES, FlagKind
 from proctor.runtime import ProctorRuntime
 from proctor.store import ItemKind
@@ -167,6 +165,9 @@ async def timeline(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *
 
 
 def _thumbnail(jpeg: bytes) -> bytes:
+    import cv2  # here, not at import: a server start does not need OpenCV
+    import numpy as np
+
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     height = max(1, round(image.shape[0] * THUMB_WIDTH / image.shape[1]))
     ok, buf = cv2.imencode(".jpg", cv2.resize(image, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA),

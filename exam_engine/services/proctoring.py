@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import cv2
-import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from proctor.config import load_config
 from proctor.findings import recompute, record_event, record_noise
-from proctor.jobs import pack_burst
+from proctor.burst import pack_burst
 from proctor.kinds import BROWSER_EVENT_KINDS, FlagKind
 from proctor.runtime import ProctorRuntime
 from proctor.store import ItemKind, StoredItem
@@ -94,7 +92,12 @@ def _check_jpeg(data: bytes) -> tuple[int, int]:
     size = _jpeg_size(data)
     if size is None or not (0 < size[0] <= MAX_IMAGE_SIDE and 0 < size[1] <= MAX_IMAGE_SIDE):
         raise InvalidInput("image_invalid", N_("The image is not a readable JPEG picture."))
-    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is None:
+    import cv2  # here, not at import: a server start does not need OpenCV
+    import numpy as np
+
+    # The whole compressed stream is read and checked; an eighth-size grey picture is enough for that
+    # and is several times cheaper than the full colour decode the analysis does later.
+    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
         raise InvalidInput("image_invalid", N_("The image is not a readable JPEG picture."))
     return size
 

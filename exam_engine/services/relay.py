@@ -35,7 +35,7 @@ import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -46,6 +46,7 @@ from journal_bridge import api as journal
 
 from ..clock import Clock
 from ..config import Settings
+from ..db_bulk import one_of
 from ..errors import ConfigError
 from ..tables import outbox
 from .attempts import RESULT_TOPIC
@@ -196,7 +197,7 @@ async def _relay_batch(conn: AsyncConnection, keys: BridgeKeys, now: datetime, l
     delivered = [row_id for row_id, problem in problems.items() if problem is None]
     refused = [{"row_id": row_id, "problem": problem} for row_id, problem in problems.items() if problem]
     if delivered:
-        await conn.execute(update(outbox).where(outbox.c.id.in_(delivered)).values(
+        await conn.execute(update(outbox).where(one_of(conn, outbox.c.id, delivered)).values(
             delivered_at=now, tries=outbox.c.tries + 1, last_error=None))
     if refused:
         for row in due:
@@ -209,8 +210,12 @@ async def _relay_batch(conn: AsyncConnection, keys: BridgeKeys, now: datetime, l
     return report, len(locked)
 
 
-async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, batch: int = 500) -> RelayReport:
+async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, batch: int = 500,
+                     before_batch: Callable[[], Awaitable[Any]] | None = None) -> RelayReport:
     """Deliver every due outbox row now, batch after batch; one transaction per batch.
+
+    ``before_batch`` is awaited before each batch (the server's relay waits there while the
+    deadline sweeper is finalising a run of batches: grades come first).
 
     When a batch fails (a database error), its rows are retried one by one so that one
     bad row cannot hold the others back; the failing row gets its try and error recorded.
@@ -218,6 +223,8 @@ async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, bat
     total = RelayReport()
     refused: set[int] = set()  # refused or failed in this round: tried again in the next
     while True:
+        if before_batch is not None:
+            await before_batch()
         try:
             async with engine.begin() as conn:
                 report, locked = await _relay_batch(conn, keys, clock.now(), batch, skip=refused)
@@ -255,7 +262,8 @@ async def _one_by_one(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, batch
 
 
 async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, interval_s: float, *,
-                      wake: asyncio.Event | None = None) -> None:
+                      wake: asyncio.Event | None = None,
+                      before_batch: Callable[[], Awaitable[Any]] | None = None) -> None:
     """The background task: relay, wait, repeat; a failed round is logged, never fatal.
 
     It waits ``interval_s`` or until ``wake`` is set — the sweeper sets it when it has
@@ -264,7 +272,7 @@ async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, inter
     wake = wake or asyncio.Event()
     while True:
         try:
-            report = await relay_once(engine, keys, clock)
+            report = await relay_once(engine, keys, clock, before_batch=before_batch)
             if report.handled:
                 log.info("relay: %d delivered, %d refused, %d failed", report.delivered, report.refused,
                          report.failed)

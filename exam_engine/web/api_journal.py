@@ -440,15 +440,16 @@ async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Relay in the background from start-up on: pending results first, then whatever is graded.
 
     The sweeper nudges the relay when it has finalised attempts (the start-up sweep
-    included, batch by batch), so their results are relayed at once rather than at the
-    next interval.
+    included), so their results are relayed at once rather than at the next interval; while
+    the sweeper runs a round the relay waits (grades come first).
     """
     services = app[SERVICES]
     keys = relay.bridge_keys(services.settings)
     wake = asyncio.Event()
     unsubscribe = sweeper.on_finalised(services, wake.set)
     app[RELAY_TASK] = asyncio.create_task(
-        relay.run_forever(services.engine, keys, services.clock, services.settings.sweep_interval_s, wake=wake),
+        relay.run_forever(services.engine, keys, services.clock, services.settings.sweep_interval_s, wake=wake,
+                          before_batch=sweeper.idle(services).wait),
         name="outbox-relay")
     yield
     unsubscribe()

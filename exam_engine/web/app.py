@@ -106,8 +106,8 @@ def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequ
     app[SERVICES] = services
     if run_sweeper:
         app.cleanup_ctx.append(_resources)
-        # The relay starts before the start-up sweep: after a restart past a mass deadline it delivers
-        # each graded batch to the journal while the sweeper grades the next (it is woken per batch).
+        # The relay starts before the start-up sweep and waits for it (sweeper.idle): after a restart
+        # past a mass deadline every grade is committed first, then delivered to the journal.
         app.cleanup_ctx.append(api_journal.relay_lifecycle)
         app.cleanup_ctx.append(_lifecycle)
         app.cleanup_ctx.append(audit_seal.lifecycle(services))  # seals the audit log into the signed chain

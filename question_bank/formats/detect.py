@@ -13,7 +13,6 @@ from question_bank.formats.draft import ImportResult
 from question_bank.formats.gift import import_gift
 from question_bank.formats.moodle_xml import import_moodle_xml
 from question_bank.formats.platonus import import_platonus_text
-from question_bank.formats.platonus_docx import import_platonus_docx
 from question_bank.formats.xlsx import import_xlsx
 from question_bank.text import decode_bytes
 
@@ -25,6 +24,13 @@ class BankFormat(StrEnum):
     AIKEN = "aiken"
     MOODLE_XML = "moodle-xml"
     XLSX = "xlsx"
+
+
+def import_platonus_docx(data: bytes) -> ImportResult:
+    """:func:`question_bank.formats.platonus_docx.import_platonus_docx`; python-docx loads on first use."""
+    from question_bank.formats.platonus_docx import import_platonus_docx as run
+
+    return run(data)
 
 
 IMPORTERS: dict[BankFormat, Callable[[bytes], ImportResult]] = {

@@ -14,10 +14,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import openpyxl
-from openpyxl.styles import Alignment, Font
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from question_bank.formats.draft import DraftOption, DraftQuestion, ImportResult
 from question_bank.problems import ProblemCode, problem
 
@@ -120,6 +116,8 @@ def _row_question(cells: dict[str, str], options: list[str], row: int, number: i
 
 
 def import_xlsx(data: bytes) -> ImportResult:
+    import openpyxl  # here, not at import: a server start does not need it
+
     out = ImportResult(encoding="xlsx")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -175,6 +173,10 @@ def import_xlsx(data: bytes) -> ImportResult:
 
 def xlsx_template(translate: Callable[[str], str] = lambda msgid: msgid) -> bytes:
     """The blank template to download: the header row, and instructions in the caller's language."""
+    import openpyxl
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "Questions"

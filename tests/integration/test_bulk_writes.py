@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Text, cast, insert, select
 
-from exam_engine.services import bulk
+from exam_engine import db_bulk as bulk
 from exam_engine.tables import audit_log, outbox
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone(timedelta(hours=5)))

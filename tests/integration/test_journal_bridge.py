@@ -331,6 +331,30 @@ async def test_the_sweeper_nudges_the_relay_as_soon_as_it_finalises_attempts(ser
             await task
 
 
+async def test_the_relay_waits_while_the_sweeper_grades_then_delivers_every_result(services):
+    """Grades first: after a mass deadline the sweeper commits every batch before the relay of the
+    same process spends the event loop on signing and delivering them."""
+    jw = await make_journal_world(services, students=5)
+    for n in range(1, 6):
+        await sit_exam(services, jw, f"student{n}", correct=n % 3, submit=False)
+    services.clock.advance(24 * 3600)
+    keys = relay.bridge_keys(services.settings)
+    quiet = sweeper.idle(services)
+    sweep_done_at_relay_batch: list[bool] = []
+
+    async def gate() -> None:
+        await quiet.wait()
+        sweep_done_at_relay_batch.append(sweep.done())
+
+    sweep = asyncio.create_task(sweeper.sweep_once(services, batch=2))  # three batches: 2 + 2 + 1
+    delivery = asyncio.create_task(relay.relay_once(services.engine, keys, services.clock, before_batch=gate))
+    assert await sweep == 5
+    report = await delivery
+    assert sweep_done_at_relay_batch and all(sweep_done_at_relay_batch), sweep_done_at_relay_batch
+    assert report.delivered == 5
+    assert sorted(r.status for r in await _results(services)).count("timed_out") == 5
+
+
 def test_a_planned_batch_decides_each_result_against_the_one_applied_before_it():
     from datetime import datetime, timezone
 
