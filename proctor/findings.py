@@ -59,8 +59,9 @@ async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id:
     The attempt's row is locked first: results of one attempt are stored one at a
     time (its flags are rebuilt each time), while other attempts go in parallel.
     """
-    locked = (await conn.execute(select(proctor_attempts.c.purged_at).where(
-        proctor_attempts.c.attempt_id == attempt_id).with_for_update())).first()
+    locked = (await conn.execute(
+        select(proctor_attempts.c.purged_at, proctor_attempts.c.wrapped_key, proctor_attempts.c.started_at)
+        .where(proctor_attempts.c.attempt_id == attempt_id).with_for_update())).first()
     if locked is None or locked.purged_at is not None:
         return False
     item = (await conn.execute(select(evidence_items.c.kind, evidence_items.c.received_at, evidence_items.c.analysed)
@@ -68,7 +69,7 @@ async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id:
                                .with_for_update())).first()
     if item is None or item.analysed:
         return False
-    data_key = await store.data_key(conn, attempt_id)
+    data_key = store.unwrap(attempt_id, locked.wrapped_key)
     if item.kind == ItemKind.ENROLMENT:
         vector = result.get("vector")
         await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
@@ -87,7 +88,7 @@ async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id:
         data = result.get("summary") or ({"error": result["error"]} if "error" in result else None)
         await conn.execute(proctor_signals.insert().values(
             attempt_id=attempt_id, evidence_seq=seq, source=item.kind,
-            at_s=await _attempt_t(conn, attempt_id, item.received_at), found=sorted(found), checked=sorted(checked),
+            at_s=(item.received_at - locked.started_at).total_seconds(), found=sorted(found), checked=sorted(checked),
             data=data, thumb=thumb))
         if item.kind == ItemKind.FRAME:
             await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id)
@@ -141,6 +142,7 @@ async def recompute(conn: AsyncConnection, attempt_id: uuid.UUID, settings: Proc
     stored = {(r.kind, r.start_ms): r for r in await conn.execute(
         select(proctor_flags).where(proctor_flags.c.attempt_id == attempt_id))}
     keep: set[tuple[str, int]] = set()
+    changed = False
     for flag in flags:
         key = (flag.kind.value, round(flag.start * 1000))
         keep.add(key)
@@ -148,14 +150,22 @@ async def recompute(conn: AsyncConnection, attempt_id: uuid.UUID, settings: Proc
                   "occurrence": flag.occurrence, "peak": flag.peak,
                   "evidence_seqs": sorted({_seq_of(e) for e in flag.evidence_ids if e})}
         if key in stored:
-            await conn.execute(update(proctor_flags).where(proctor_flags.c.id == stored[key].id).values(**values))
+            row = stored[key]
+            if any(getattr(row, name) != value for name, value in values.items()):
+                await conn.execute(update(proctor_flags).where(proctor_flags.c.id == row.id).values(**values))
+                changed = True
         else:
             await conn.execute(proctor_flags.insert().values(attempt_id=attempt_id, kind=key[0], start_ms=key[1],
                                                              **values))
+            changed = True
     stale = [r.id for key, r in stored.items() if key not in keep and r.status == "open"]
     if stale:
         await conn.execute(delete(proctor_flags).where(proctor_flags.c.id.in_(stale)))
-    await refresh_risk(conn, attempt_id, settings)
+        changed = True
+    if changed:
+        # Risk and review state follow from the flags alone: unchanged flags, unchanged risk
+        # (most frames: a frame that shows nothing new changes nothing here).
+        await refresh_risk(conn, attempt_id, settings)
     return flags
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from proctor.findings import record_result
@@ -74,6 +74,15 @@ async def _after_absence(conn: Any, attempt_id: uuid.UUID, seq: int) -> bool:
     return found is not None and bool(_ABSENT.intersection(found))
 
 
+# An item with what its analysis needs of its attempt, in one round trip.
+_INPUTS = (
+    select(evidence_items.c.kind, evidence_items.c.client_seq, evidence_items.c.received_at,
+           evidence_items.c.analysed, proctor_attempts.c.wrapped_key, proctor_attempts.c.enrolment_descriptor)
+    .join(proctor_attempts, proctor_attempts.c.attempt_id == evidence_items.c.attempt_id)
+    .where(evidence_items.c.attempt_id == bindparam("attempt_id"), evidence_items.c.seq == bindparam("seq"))
+)
+
+
 class Analyser:
     """Loads a job's inputs, runs the CPU part through ``run``, stores the result."""
 
@@ -88,19 +97,16 @@ class Analyser:
 
     async def _inputs(self, job: Job) -> tuple[tuple[str, bytes, list[float] | None, bool], datetime] | None:
         async with self.engine.connect() as conn:
-            found = await self.store.read(conn, job.attempt_id, job.seq)
-            if found is None or found[0].analysed:
+            row = (await conn.execute(_INPUTS, {"attempt_id": job.attempt_id, "seq": job.seq})).first()
+            if row is None or row.analysed:
                 return None
-            row, plaintext = found
-            enrolment, check = None, False
-            if row.kind == ItemKind.FRAME:
-                sealed = (await conn.execute(select(proctor_attempts.c.enrolment_descriptor).where(
-                    proctor_attempts.c.attempt_id == job.attempt_id))).scalar()
-                check = sealed is not None and (
-                    (row.client_seq - 1) % self.identity_every_n == 0
-                    or await _after_absence(conn, job.attempt_id, job.seq))
+            data_key = self.store.unwrap(job.attempt_id, row.wrapped_key)
+            plaintext = await self.store.open_item(data_key, job.attempt_id, job.seq)
+            sealed, enrolment, check = row.enrolment_descriptor, None, False
+            if row.kind == ItemKind.FRAME and sealed is not None:
+                check = ((row.client_seq - 1) % self.identity_every_n == 0
+                         or await _after_absence(conn, job.attempt_id, job.seq))
                 if check:
-                    data_key = await self.store.data_key(conn, job.attempt_id)
                     enrolment = json.loads(self.store.open_value(data_key, job.attempt_id,
                                                                  self.store.descriptor_slot, sealed))
             return (row.kind, plaintext, enrolment, check), row.received_at

@@ -134,6 +134,10 @@ class EvidenceStore:
     async def data_key(self, conn: AsyncConnection, attempt_id: uuid.UUID) -> bytes:
         wrapped = (await conn.execute(select(proctor_attempts.c.wrapped_key)
                                       .where(proctor_attempts.c.attempt_id == attempt_id))).scalar_one()
+        return self.unwrap(attempt_id, wrapped)
+
+    def unwrap(self, attempt_id: uuid.UUID, wrapped: str) -> bytes:
+        """The attempt's data key from its wrapped form (a column of ``proctor_attempts``)."""
         return unwrap_data_key(self.keyring, str(attempt_id), WrappedKey.parse(wrapped))
 
     # --------------------------------------------------------------------- items
@@ -177,13 +181,16 @@ class EvidenceStore:
             evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == seq))).first()
         if row is None:
             return None
-        data_key = await self.data_key(conn, attempt_id)
+        return row, await self.open_item(await self.data_key(conn, attempt_id), attempt_id, seq)
+
+    async def open_item(self, data_key: bytes, attempt_id: uuid.UUID, seq: int) -> bytes:
+        """An item's decrypted content, read from its file."""
         try:
             blob = await asyncio.to_thread(self.path(attempt_id, seq).read_bytes)
         except FileNotFoundError:
             raise EvidenceUnreadable("evidence_unreadable", "Evidence item {seq} cannot be decrypted",
                                      seq=seq) from None
-        return row, decrypt_item(data_key, str(attempt_id), seq, blob)
+        return decrypt_item(data_key, str(attempt_id), seq, blob)
 
     # ---------------------------------------------------- small encrypted values
 
