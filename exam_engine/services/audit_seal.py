@@ -106,8 +106,10 @@ async def seal_pending(engine: AsyncEngine, signer: Signer, clock: Clock, *, bat
             return total
 
 
-async def run_forever(engine: AsyncEngine, signer: Signer, clock: Clock, interval_s: float = SEAL_INTERVAL_S) -> None:
+async def run_forever(engine: AsyncEngine, signer: Signer, clock: Clock, interval_s: float = SEAL_INTERVAL_S, *,
+                      first_after_s: float = 0.0) -> None:
     """The background task: seal, sleep, repeat; a failed round is logged, never fatal."""
+    await asyncio.sleep(first_after_s)
     while True:
         try:
             await seal_pending(engine, signer, clock)
@@ -127,7 +129,9 @@ def lifecycle(services: "Services", interval_s: float = SEAL_INTERVAL_S) -> Call
         sealed = await seal_pending(engine, signer, clock)
         if sealed:
             log.info("start-up sealing covered %d audit rows", sealed)
-        task = asyncio.create_task(run_forever(engine, signer, clock, interval_s), name="audit-sealer")
+        # The start-up round just ran: the next one comes an interval later.
+        task = asyncio.create_task(run_forever(engine, signer, clock, interval_s, first_after_s=interval_s),
+                                   name="audit-sealer")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -106,11 +106,13 @@ def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequ
     app[SERVICES] = services
     if run_sweeper:
         app.cleanup_ctx.append(_resources)
-        # The relay starts before the start-up sweep and waits for it (sweeper.idle): after a restart
-        # past a mass deadline every grade is committed first, then delivered to the journal.
+        # Start-up order after a crash past a mass deadline: seal what was written before the crash
+        # (little), grade every overdue attempt, then deliver the grades (the relay starts first but
+        # waits for the sweeper: sweeper.idle); the sealer's next round comes an interval later,
+        # when the burst of audit rows is over, instead of taking turns with the relay.
         app.cleanup_ctx.append(api_journal.relay_lifecycle)
-        app.cleanup_ctx.append(_lifecycle)
         app.cleanup_ctx.append(audit_seal.lifecycle(services))  # seals the audit log into the signed chain
+        app.cleanup_ctx.append(_lifecycle)
         app.cleanup_ctx.append(api_live.exam_day_lifecycle)  # uptime beats (downtime credit), forms prepared early
     else:
         async def _close(app: web.Application) -> None:
