@@ -70,6 +70,7 @@ async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id:
     if item is None or item.analysed:
         return False
     data_key = store.unwrap(attempt_id, locked.wrapped_key)
+    rebuild = True
     if item.kind == ItemKind.ENROLMENT:
         vector = result.get("vector")
         await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
@@ -86,17 +87,31 @@ async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id:
             checked |= {FlagKind.CAMERA_FROZEN.value, FlagKind.CAMERA_REPLAYED.value}
             thumb = store.seal_value(data_key, attempt_id, -seq, result["thumb"])
         data = result.get("summary") or ({"error": result["error"]} if "error" in result else None)
+        at_s = (item.received_at - locked.started_at).total_seconds()
         await conn.execute(proctor_signals.insert().values(
-            attempt_id=attempt_id, evidence_seq=seq, source=item.kind,
-            at_s=(item.received_at - locked.started_at).total_seconds(), found=sorted(found), checked=sorted(checked),
-            data=data, thumb=thumb))
+            attempt_id=attempt_id, evidence_seq=seq, source=item.kind, at_s=at_s, found=sorted(found),
+            checked=sorted(checked), data=data, thumb=thumb))
         if item.kind == ItemKind.FRAME:
             await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id)
                                .values(frames_analysed=proctor_attempts.c.frames_analysed + 1))
+        # The attempt's latest observation that found nothing can only end runs that were already
+        # over (a run ends at its last finding): every episode, flag and the risk stay as they are,
+        # and the rebuild, which reads every signal of the attempt, is skipped. That is most frames
+        # of a calm exam, each of which would otherwise cost more than the one before.
+        rebuild = bool(found) or await _observed_since(conn, attempt_id, seq, at_s)
     await conn.execute(update(evidence_items).where(evidence_items.c.attempt_id == attempt_id,
                                                     evidence_items.c.seq == seq).values(analysed=True))
-    await recompute(conn, attempt_id, settings)
+    if rebuild:
+        await recompute(conn, attempt_id, settings)
     return True
+
+
+async def _observed_since(conn: AsyncConnection, attempt_id: uuid.UUID, seq: int, at_s: float) -> bool:
+    """Whether another observation of the attempt is as late as ``at_s`` or later (arrived out of order)."""
+    c = proctor_signals.c
+    return (await conn.execute(select(c.id).where(
+        c.attempt_id == attempt_id, c.source.in_(_OBSERVED), c.at_s >= at_s, c.evidence_seq != seq).limit(1))
+    ).first() is not None
 
 
 async def record_event(conn: AsyncConnection, attempt_id: uuid.UUID, seq: int, kind: FlagKind, start: datetime,

@@ -1,0 +1,65 @@
+"""A frame that found nothing skips the flag rebuild only when nothing could change: the stored flags
+always equal a rebuild from every signal, whatever order the analysed frames arrive in."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from exam_engine.services.proctoring import runtime_of
+from proctor.findings import record_result, recompute
+from proctor.kinds import FlagKind
+from proctor.tables import evidence_items, proctor_flags
+from tests.integration.proctor_world import frame_person, proctored_attempt
+
+CHECKED = sorted(k.value for k in (FlagKind.NO_FACE, FlagKind.SEVERAL_FACES, FlagKind.HEAD_TURNED,
+                                   FlagKind.CAMERA_COVERED, FlagKind.CAMERA_DARK))
+# Frame by frame: runs of a missing face and a turned head with calm frames between them.
+SCRIPT = ["", "no_face", "no_face", "no_face", "", "no_face", "no_face", "no_face", "", "", "head_turned",
+          "head_turned", "head_turned", "", "", "no_face", "no_face", "", ""]
+CALM_INSIDE_A_RUN = 4  # arriving last, it splits what looked like one run of a missing face into two
+
+
+async def _flags(conn, attempt_id: uuid.UUID) -> list[tuple]:
+    f = proctor_flags.c
+    return [tuple(r) for r in await conn.execute(
+        select(f.kind, f.start_ms, f.end_ms, f.severity, f.count, f.occurrence, f.evidence_seqs)
+        .where(f.attempt_id == attempt_id).order_by(f.kind, f.start_ms))]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # no analysis runs by itself here: frames wait in Redis
+@pytest.mark.parametrize("order", ["in order", "shuffled", "reversed", "calm frame inside a run last"])
+async def test_flags_stored_frame_by_frame_equal_a_full_rebuild(services, order: str) -> None:
+    p = await proctored_attempt(services)
+    try:
+        for n in range(len(SCRIPT)):
+            await p.frame(frame_person(n), advance=5.0)
+        runtime = runtime_of(services)
+        attempt_id = uuid.UUID(p.attempt_id)
+        async with services.engine.connect() as conn:
+            seqs = list((await conn.execute(select(evidence_items.c.seq).where(
+                evidence_items.c.attempt_id == attempt_id, evidence_items.c.kind == "frame")
+                .order_by(evidence_items.c.received_at))).scalars())
+        assert len(seqs) == len(SCRIPT)
+        arrivals = list(zip(seqs, SCRIPT))
+        if order == "shuffled":
+            random.Random(7).shuffle(arrivals)
+        elif order == "reversed":
+            arrivals.reverse()
+        elif order == "calm frame inside a run last":
+            arrivals.append(arrivals.pop(CALM_INSIDE_A_RUN))
+        for seq, finding in arrivals:
+            result = {"found": [finding] if finding else [], "checked": CHECKED, "summary": {"face_count": 1}}
+            async with services.engine.begin() as conn:
+                assert await record_result(conn, runtime.store, attempt_id, seq, result, runtime.settings)
+        async with services.engine.begin() as conn:
+            stored = await _flags(conn, attempt_id)
+            await recompute(conn, attempt_id, runtime.settings)
+            rebuilt = await _flags(conn, attempt_id)
+        assert {row[0] for row in rebuilt} == {"no_face", "head_turned"}
+        assert stored == rebuilt
+    finally:
+        await p.close()
