@@ -14,7 +14,7 @@ in Python, which cost more than the round trips it saved.) Each value is first b
 through its column's type as an ``executemany`` would bind it; a JSON column's value
 travels as its own serialised text and is cast back, so JSON ``null`` stays JSON ``null``
 and the stored text is the text an ``executemany`` stores. Types JSON cannot carry
-exactly (bytes) keep ``executemany``, as does SQLite: it is in-process, a row costs it
+exactly (bytes, floats, arrays) keep ``executemany``, as does SQLite: it is in-process, a row costs it
 microseconds.
 """
 
@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from sqlalchemy import JSON, LargeBinary, Table, Text, any_, bindparam, cast, column, func, insert, select, update
+from sqlalchemy import JSON, Float, LargeBinary, Table, Text, any_, bindparam, cast, column, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,9 +44,13 @@ def _is_json(type_: TypeEngine[Any]) -> bool:
     return isinstance(_base(type_), JSON)
 
 
+# Bytes have no JSON form, nor have a float's NaN and infinities; arrays are left to executemany too.
+_NOT_CARRIED = (LargeBinary, Float, ARRAY)
+
+
 def _carried(table: Table, names: Sequence[str]) -> bool:
     """Whether JSON carries every one of these columns exactly."""
-    return not any(isinstance(_base(table.c[n].type), LargeBinary) for n in names)
+    return not any(isinstance(_base(table.c[n].type), _NOT_CARRIED) for n in names)
 
 
 def _recordset(table: Table, names: tuple[str, ...]) -> Any:

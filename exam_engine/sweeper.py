@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Per Services (by id, while subscribed): what to call after a committed batch finalised attempts.
 _listeners: dict[int, list[Callable[[], None]]] = {}
-# Per Services (by id): set unless this process's sweeper is in the middle of a run of batches.
+# Per Services (by id): set unless this process's sweeper is running a round (see idle()).
 _idle: dict[int, asyncio.Event] = {}
 
 

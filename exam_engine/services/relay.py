@@ -215,7 +215,7 @@ async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, bat
     """Deliver every due outbox row now, batch after batch; one transaction per batch.
 
     ``before_batch`` is awaited before each batch (the server's relay waits there while the
-    deadline sweeper is finalising a run of batches: grades come first).
+    deadline sweeper runs a round: grades come first).
 
     When a batch fails (a database error), its rows are retried one by one so that one
     bad row cannot hold the others back; the failing row gets its try and error recorded.
