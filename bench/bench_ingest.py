@@ -174,6 +174,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--rate", type=float, default=40, help="frames/s offered in the lag run")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="proctor-worker processes")
+    p.add_argument("--concurrency", type=int, default=2, help="jobs in flight in each worker")
     args = p.parse_args()
     print(f"machine: {machine()}")
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
@@ -185,7 +186,8 @@ def main() -> None:
             ingest = in_process(upload, port, students, 1, min(args.seconds, 10), None)
             backlog = {(a, s) for a, s, _ in ingest.extra["acked"]}
             workers = [subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker",
-                                         "--name", f"bench-{i}"], cwd=ROOT, env=env,
+                                         "--name", f"bench-{i}", "--concurrency", str(args.concurrency)],
+                                        cwd=ROOT, env=env,
                                         stdout=subprocess.DEVNULL, stderr=open(data / f"worker-{i}.log", "ab"))
                        for i in range(args.workers)]
             try:
