@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Callable
 
-from sqlalchemy import JSON, Float, LargeBinary, Table, Text, any_, bindparam, cast, column, func, insert, select, update
+from sqlalchemy import JSON, Float, LargeBinary, Table, Text, any_, bindparam, cast, column, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -64,25 +64,28 @@ def _value(r: Any, table: Table, name: str) -> ColumnElement[Any]:
     return cast(r.c[name], table.c[name].type) if _is_json(table.c[name].type) else r.c[name]
 
 
-@functools.lru_cache(maxsize=64)
-def _insert_stmt(table: Table, names: tuple[str, ...], skip_conflicts_on: tuple[str, ...],
-                 returning: str | None) -> Any:
-    r = _recordset(table, names)
-    stmt = postgresql.insert(table).from_select(list(names), select(*(_value(r, table, n) for n in names)))
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """``INSERT`` of PostgreSQL or SQLite: both spell ``ON CONFLICT`` alike, but SQLAlchemy keeps it per dialect."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _finish_insert(stmt: Any, table: Table, skip_conflicts_on: tuple[str, ...], returning: str | None) -> Any:
     if skip_conflicts_on:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
     return stmt if returning is None else stmt.returning(table.c[returning])
 
 
+@functools.lru_cache(maxsize=64)
+def _insert_stmt(table: Table, names: tuple[str, ...], skip_conflicts_on: tuple[str, ...],
+                 returning: str | None) -> Any:
+    r = _recordset(table, names)
+    stmt = postgresql.insert(table).from_select(list(names), select(*(_value(r, table, n) for n in names)))
+    return _finish_insert(stmt, table, skip_conflicts_on, returning)
+
+
 def _insert_rows_stmt(dialect: str, table: Table, skip_conflicts_on: tuple[str, ...], returning: str | None) -> Any:
     """The statement ``executemany`` runs, one row at a time."""
-    if not skip_conflicts_on:
-        stmt = insert(table)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
-    else:
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
-    return stmt if returning is None else stmt.returning(table.c[returning])
+    return _finish_insert(dialect_insert(dialect, table), table, skip_conflicts_on, returning)
 
 
 def _update_stmt(table: Table, key: str, names: tuple[str, ...], where: ColumnElement[bool] | None) -> Any:

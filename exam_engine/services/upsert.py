@@ -10,12 +10,9 @@ import functools
 from typing import Any, Sequence
 
 from sqlalchemy import Table, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-
-def _insert(dialect: str, table: Table) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+from ..db_bulk import dialect_insert as _insert
 
 
 def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any], conflict: Sequence[str]) -> Any:
