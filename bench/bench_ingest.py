@@ -36,6 +36,7 @@ from harness import (  # noqa: E402
     seed,
     server,
     server_env,
+    timed,
 )
 
 BASE = "/api/v1/proctor"
@@ -86,21 +87,11 @@ def upload(port: int, students: list[tuple[str, str, str]], first_seq: int, seco
                 cookie, csrf, aid = students[i % len(students)]
                 seq = seqs[aid]
                 seqs[aid] += 1
-                t0 = time.perf_counter()
-                try:
-                    async with http.post(f"http://127.0.0.1:{port}{BASE}/attempts/{aid}/frames?seq={seq}"
-                                         "&trigger=interval", data=frames[i % len(frames)],
-                                         headers={"Cookie": f"exam_session={cookie}", "X-CSRF-Token": csrf,
-                                                  "Content-Type": "image/jpeg"}) as r:
-                        await r.read()
-                        if r.status != 200:
-                            stats.error(str(r.status))
-                            return
-                except aiohttp.ClientError as e:
-                    stats.error(type(e).__name__)
-                    return
-                stats.latencies_ms.append((time.perf_counter() - t0) * 1000)
-                acked.append((aid, seq, time.time()))
+                if await timed(stats, http.post(
+                        f"http://127.0.0.1:{port}{BASE}/attempts/{aid}/frames?seq={seq}&trigger=interval",
+                        data=frames[i % len(frames)], headers={"Cookie": f"exam_session={cookie}",
+                                                               "X-CSRF-Token": csrf, "Content-Type": "image/jpeg"})):
+                    acked.append((aid, seq, time.time()))
 
             t_start = time.perf_counter()
             if rate is None:

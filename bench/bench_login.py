@@ -29,25 +29,15 @@ def storm(port: int, logins: list[str], within: float) -> Stats:
 
     import aiohttp
 
-    from harness import PASSWORD
+    from harness import PASSWORD, timed
 
     async def go() -> Stats:
         stats = Stats()
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024)) as http:
             async def one(i: int, login: str) -> None:
                 await asyncio.sleep(within * i / len(logins))
-                t0 = time.perf_counter()
-                try:
-                    async with http.post(f"http://127.0.0.1:{port}/api/v1/auth/login",
-                                         json={"login": login, "password": PASSWORD}) as r:
-                        await r.read()
-                        if r.status != 200:
-                            stats.error(str(r.status))
-                            return
-                except aiohttp.ClientError as e:
-                    stats.error(type(e).__name__)
-                    return
-                stats.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                await timed(stats, http.post(f"http://127.0.0.1:{port}/api/v1/auth/login",
+                                             json={"login": login, "password": PASSWORD}))
 
             t0 = time.perf_counter()
             await asyncio.gather(*(one(i, login) for i, login in enumerate(logins)))

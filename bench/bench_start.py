@@ -18,8 +18,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import (  # noqa: E402
-    Stats, histogram_quantile, in_process, machine, make_sessions, run_async, scratch_database, seed, server,
+    Stats, histogram_quantile, in_process, machine, make_sessions, run_async, scratch_database, seed, server, timed,
 )
+
+
+def _started(response: object, body: bytes) -> bool:
+    """A start counts when it answered 200 with the attempt in progress."""
+    import json
+
+    if getattr(response, "status", None) != 200:
+        return False
+    try:
+        return json.loads(body)["attempt"]["status"] == "in_progress"
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def storm(port: int, exam_id: int, sessions: list[tuple[str, str, str]], within: float, path: str | None) -> Stats:
@@ -35,23 +47,11 @@ def storm(port: int, exam_id: int, sessions: list[tuple[str, str, str]], within:
             async def one(i: int, login: str, token: str, csrf: str) -> None:
                 await asyncio.sleep(within * i / len(sessions))
                 headers = {"Cookie": f"exam_session={token}", "X-CSRF-Token": csrf}
-                t0 = time.perf_counter()
-                try:
-                    if path is None:
-                        async with http.post(f"{base}/api/v1/exams/{exam_id}/start", json={}, headers=headers) as r:
-                            body = await r.json()
-                            ok = r.status == 200 and body["attempt"]["status"] == "in_progress"
-                    else:
-                        async with http.get(f"{base}{path}", headers=headers) as r:
-                            await r.read()
-                            ok = r.status == 200
-                    if not ok:
-                        stats.error(str(r.status))
-                        return
-                except aiohttp.ClientError as e:
-                    stats.error(type(e).__name__)
-                    return
-                stats.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                if path is None:
+                    await timed(stats, http.post(f"{base}/api/v1/exams/{exam_id}/start", json={}, headers=headers),
+                                _started)
+                else:
+                    await timed(stats, http.get(f"{base}{path}", headers=headers))
 
             t0 = time.perf_counter()
             await asyncio.gather(*(one(i, *s) for i, s in enumerate(sessions)))

@@ -195,6 +195,26 @@ class Stats:
                 + (f"  {self.errors}" if self.errors else ""))
 
 
+async def timed(stats: Stats, request: Any, ok: Callable[[Any, bytes], bool] | None = None) -> bool:
+    """Send one aiohttp request (``http.post(...)``, not yet awaited) and record it in ``stats``:
+    its latency when ``ok(response, body)`` (default: status 200), else the status, or the client
+    error's name. True when it was ok."""
+    import aiohttp
+
+    t0 = time.perf_counter()
+    try:
+        async with request as r:
+            body = await r.read()
+            if not (ok(r, body) if ok else r.status == 200):
+                stats.error(str(r.status))
+                return False
+    except aiohttp.ClientError as e:
+        stats.error(type(e).__name__)
+        return False
+    stats.latencies_ms.append((time.perf_counter() - t0) * 1000)
+    return True
+
+
 def in_process(fn: Callable[..., Stats], *args: Any) -> Stats:
     """Run a load generator in its own process (its own core time, its own event loop)."""
     ctx = mp.get_context("spawn")
