@@ -6,8 +6,10 @@ Pins OpenMP/OpenCV to one thread so the figure is per core; the embedded pool or
 the Redis workers scale it by the number of worker processes. Prints the median of
 several runs for: detection only (JPEG decode + face detection) at 640 px and at the
 default detector size, the full analysis without and with identity (dlib descriptor),
-and the server's mix (identity on every n-th frame, ``identity_every_n_frames``); then
-the server's mix on N worker processes side by side (N = cores by default).
+and the server's mix (identity on every n-th frame, ``identity_every_n_frames``); the
+frozen/replayed check a worker adds to each stored frame (against the thumbnails of the
+attempt's last ``replay_window_frames`` frames); then the server's mix on N worker processes
+side by side (N = cores by default).
 """
 
 from __future__ import annotations
@@ -69,6 +71,23 @@ def server_mix(settings: ProctorSettings, enrolment: object) -> Callable[[int, b
     return lambda i, f: analyze_frame(f, settings, enrolment if i % n == 0 else None)
 
 
+def stillness_check(settings: ProctorSettings, frames: list[bytes]) -> Callable[[int, bytes], object]:
+    """What a worker adds per stored frame: compare its thumbnail with a full window of earlier ones."""
+    from proctor.analysis.sequence import StillnessTracker
+
+    thumbs = [analyze_frame(f, settings).thumb for f in frames]
+    rng = np.random.default_rng(1)  # a live camera: no earlier picture equals this one, every one is compared
+    window = [(thumbs[k % len(thumbs)] + rng.integers(1, 3, thumbs[0].shape)).clip(0, 255).astype(np.uint8)
+              for k in range(settings.replay_window_frames)]
+
+    def check(i: int, frame: bytes) -> object:
+        tracker = StillnessTracker(settings)
+        tracker.resume(window)
+        return tracker.feed(thumbs[i % len(thumbs)])
+
+    return check
+
+
 def _parallel_worker(args: tuple[int, int]) -> float:
     """One worker process on one core: seconds for ``count`` frames of the server's mix."""
     count, seed = args
@@ -123,6 +142,7 @@ def main() -> None:
         "full analysis, no identity": lambda i, f: analyze_frame(f, settings),
         "full analysis with identity": lambda i, f: analyze_frame(f, settings, enrolment),
         f"server mix: identity on every {n}th frame": server_mix(settings, enrolment),
+        f"frozen/replayed check, {settings.replay_window_frames}-frame window": stillness_check(settings, frames),
     }
     print(f"detector: {detector}; import {IMPORT_SECONDS * 1000:.0f} ms; model load {load_seconds * 1000:.0f} ms")
     print(f"{args.frames} frames of {W}x{H} JPEG, median of {args.runs} runs, 1 thread")

@@ -46,8 +46,8 @@ async def _stillness(conn: AsyncConnection, store: EvidenceStore, data_key: byte
                proctor_signals.c.evidence_seq < seq, proctor_signals.c.thumb.is_not(None))
         .order_by(proctor_signals.c.evidence_seq.desc()).limit(settings.replay_window_frames))).all()
     tracker = StillnessTracker(settings)
-    for row in reversed(rows):
-        tracker.feed(thumb_array(store.open_value(data_key, attempt_id, -row.evidence_seq, row.thumb)))
+    tracker.resume(thumb_array(store.open_value(data_key, attempt_id, -row.evidence_seq, row.thumb))
+                   for row in reversed(rows))
     found, _ = tracker.feed(thumb_array(thumb))
     return {kind.value for kind in found}
 

@@ -28,6 +28,13 @@ class StillnessTracker:
         self._limit = settings.still_max_mean_abs_diff
         self._recent: deque[np.ndarray] = deque(maxlen=max(2, settings.replay_window_frames))
 
+    def resume(self, earlier: Iterable[np.ndarray]) -> None:
+        """Take up where an earlier tracker stopped: the thumbnails of the frames before the
+        next one, oldest first. They were judged when they arrived; only the next frame is
+        compared (feeding them again compared each with all before it: 1,770 comparisons
+        for a window of 60, more than the analysis of the frame itself)."""
+        self._recent.extend(earlier)
+
     def feed(self, thumb: np.ndarray) -> tuple[frozenset[FlagKind], frozenset[FlagKind]]:
         """(found, checked) for this frame."""
         if not self._recent:

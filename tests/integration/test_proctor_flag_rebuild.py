@@ -63,3 +63,40 @@ async def test_flags_stored_frame_by_frame_equal_a_full_rebuild(services, order:
         assert stored == rebuilt
     finally:
         await p.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_stored_frame_is_compared_with_the_stored_thumbnails_before_it(services) -> None:
+    """Frozen (the same picture as the frame before) and replayed (a picture from further back)
+    are decided from the encrypted thumbnails of the attempt's earlier frames."""
+    import numpy as np
+
+    from proctor.tables import proctor_signals
+
+    rng = np.random.default_rng(3)
+    a, b, c = (rng.integers(0, 256, 80 * 60, dtype=np.uint8).tobytes() for _ in range(3))
+    pictures = [a, b, b, c, a, c]
+    expected = [[], [], ["camera_frozen"], [], ["camera_replayed"], ["camera_replayed"]]
+    p = await proctored_attempt(services)
+    try:
+        for n in range(len(pictures)):
+            await p.frame(frame_person(n), advance=5.0)
+        runtime = runtime_of(services)
+        attempt_id = uuid.UUID(p.attempt_id)
+        async with services.engine.connect() as conn:
+            seqs = list((await conn.execute(select(evidence_items.c.seq).where(
+                evidence_items.c.attempt_id == attempt_id, evidence_items.c.kind == "frame")
+                .order_by(evidence_items.c.seq))).scalars())
+        for seq, thumb in zip(seqs, pictures):
+            result = {"found": [], "checked": CHECKED, "summary": {"face_count": 1}, "thumb": thumb}
+            async with services.engine.begin() as conn:
+                assert await record_result(conn, runtime.store, attempt_id, seq, result, runtime.settings)
+        s = proctor_signals.c
+        async with services.engine.connect() as conn:
+            rows = (await conn.execute(select(s.evidence_seq, s.found, s.checked, s.thumb)
+                                       .where(s.attempt_id == attempt_id).order_by(s.evidence_seq))).all()
+        assert [sorted(r.found) for r in rows] == expected
+        assert all("camera_frozen" in r.checked and "camera_replayed" in r.checked for r in rows)
+        assert all(r.thumb is not None and r.thumb not in pictures for r in rows)  # stored sealed
+    finally:
+        await p.close()
