@@ -65,7 +65,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         engine=engine,
         kv=kv,
         throttle=LoginThrottle(kv, settings.login_max_failures, settings.login_window_s),
-        sessions=SessionCache(settings.session_cache_s),
+        sessions=SessionCache(settings.session_cache_s, settings.session_cache_unsynced_s),
         session_rate=SessionRateLimit(kv, settings.session_rate_per_min),
         fast_saves=fast_saves_for(settings.database_url, size=settings.fast_save_pool),
     )

@@ -98,12 +98,32 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return _run(args, run)
 
 
+async def _announce_eviction(services: Services, message: str) -> None:
+    """Tell running servers (over Redis) that sessions ended, so none keeps them cached."""
+    if not services.settings.redis_url:
+        return  # no bus: a server sees it within EXAM_SESSION_CACHE_UNSYNCED_S
+    from .services.session_bus import SessionBus
+
+    bus = SessionBus(services.settings.redis_url, services.settings.redis_prefix, services.sessions)
+    try:
+        if not await bus.publish(message, attempts=3):
+            print("warning: Redis did not take the news; running servers may honour the old sessions for "
+                  f"{services.settings.session_cache_s:g} s more", file=sys.stderr)
+    finally:
+        await bus.close()
+
+
 def cmd_user_reset(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
     from .services.users import reset_password
+    from .tables import users
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             otp = await reset_password(conn, _actor(), args.login, now=services.clock.now())
+            user_id = (await conn.execute(select(users.c.id).where(users.c.login == args.login))).scalar_one()
+        await _announce_eviction(services, f"u:{user_id}")
         print(f"one-time password for {args.login}: {otp}")
         return 0
 

@@ -50,8 +50,10 @@ class Settings:
     network_grace_s: float = 1.0
     sweep_interval_s: float = 0.5
     session_ttl_s: int = 12 * 3600
-    # How long a process may reuse a resolved session before asking the database again.
-    session_cache_s: float = 5.0
+    # How long a process may reuse a resolved session before asking the database again: while
+    # revocations reach it over Redis (services/session_bus.py), and while they may not.
+    session_cache_s: float = 60.0
+    session_cache_unsynced_s: float = 5.0
     # Every Redis key and stream of this installation starts with it (several installations,
     # or test runs, can share one Redis).
     redis_prefix: str = "exam:"
@@ -168,7 +170,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         network_grace_s=_float(env, "EXAM_NETWORK_GRACE_S", 1.0),
         sweep_interval_s=_float(env, "EXAM_SWEEP_INTERVAL_S", 0.5, minimum=0.05),
         session_ttl_s=_int(env, "EXAM_SESSION_TTL_S", 12 * 3600, minimum=60),
-        session_cache_s=_float(env, "EXAM_SESSION_CACHE_S", 5.0),
+        session_cache_s=_float(env, "EXAM_SESSION_CACHE_S", 60.0),
+        session_cache_unsynced_s=_float(env, "EXAM_SESSION_CACHE_UNSYNCED_S", 5.0),
         redis_prefix=_redis_prefix(env),
         session_rate_per_min=_int(env, "EXAM_SESSION_RATE_PER_MIN", 1200, minimum=0),
         fast_save_pool=_int(env, "EXAM_FAST_SAVE_POOL", 8, minimum=0, maximum=200),

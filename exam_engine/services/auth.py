@@ -94,19 +94,45 @@ class SessionInfo:
 
 
 class SessionCache:
-    """Sessions resolved in the last ``ttl_s`` seconds, so the hot path skips one query.
+    """Sessions resolved recently, so the hot routes skip one query.
 
-    Sign-out and password changes handled by this process evict at once; a revocation
-    made by another process is seen here within ``ttl_s`` (5 s by default, 0 disables).
-    Expiry is still checked against the server's clock on every request.
+    How long an entry is reused depends on whether revocations reach this process:
+
+    * *synced* (the Redis revocation bus, :mod:`exam_engine.services.session_bus`, is
+      subscribed): ``ttl_s`` (60 s by default). A sign-out, a password change or reset in
+      any process evicts here within milliseconds; the TTL only bounds how long a lost
+      message could matter, and a lost subscription clears the cache at once.
+    * otherwise (no Redis, or the bus reconnecting): ``unsynced_ttl_s`` (5 s): a revocation
+      made by another process (a second node, the ``exam-engine user reset`` command) is
+      seen within that bound.
+
+    Evictions made in this process are immediate. An evicted session (or user) is not
+    cached again for ``tombstone_s``: a request that read the session row before the
+    revoking transaction committed must not put the old row back. Expiry is still checked
+    against the server's clock on every request; ``ttl_s = 0`` disables the cache.
     """
 
-    def __init__(self, ttl_s: float = 5.0, max_entries: int = 50_000,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_s: float = 60.0, unsynced_ttl_s: float = 5.0, max_entries: int = 50_000,
+                 monotonic: Callable[[], float] = time.monotonic, tombstone_s: float = 10.0) -> None:
         self.ttl_s = ttl_s
+        self.unsynced_ttl_s = min(ttl_s, unsynced_ttl_s)
         self.max_entries = max_entries
+        self.tombstone_s = tombstone_s
         self._monotonic = monotonic
         self._entries: dict[str, tuple[float, SessionInfo]] = {}
+        self._tombstones: dict[str | int, float] = {}
+        self._synced = False
+        # Called with each eviction made here ("t:<token hash>" or "u:<user id>"): the bus publishes it.
+        self.on_evict: Callable[[str], None] | None = None
+
+    @property
+    def synced(self) -> bool:
+        return self._synced
+
+    def set_synced(self, synced: bool) -> None:
+        """The bus's subscription came up or went down: what was cached may have missed revocations."""
+        self._entries.clear()
+        self._synced = synced
 
     def get(self, th: str) -> SessionInfo | None:
         entry = self._entries.get(th)
@@ -118,20 +144,60 @@ class SessionCache:
         return entry[1]
 
     def put(self, info: SessionInfo) -> None:
-        if self.ttl_s <= 0:
+        ttl = self.ttl_s if self._synced else self.unsynced_ttl_s
+        if ttl <= 0:
+            return
+        now = self._monotonic()
+        if self._tombstones and (self._buried(info.token_hash, now) or self._buried(info.actor.user_id, now)):
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         # Spread over the second half of the TTL: sessions resolved together (a whole hall signing in)
         # must not all go back to the database in the same instant, in the middle of the exam.
-        self._entries[info.token_hash] = (self._monotonic() + self.ttl_s * (0.5 + 0.5 * random.random()), info)
+        self._entries[info.token_hash] = (now + ttl * (0.5 + 0.5 * random.random()), info)
+
+    def _buried(self, key: str | int | None, now: float) -> bool:
+        until = self._tombstones.get(key) if key is not None else None
+        if until is None:
+            return False
+        if until <= now:
+            del self._tombstones[key]
+            return False
+        return True
+
+    def _bury(self, key: str | int) -> None:
+        now = self._monotonic()
+        if len(self._tombstones) >= 1000:  # prune the stale ones now and then
+            self._tombstones = {k: t for k, t in self._tombstones.items() if t > now}
+        self._tombstones[key] = now + self.tombstone_s
 
     def evict(self, th: str) -> None:
-        self._entries.pop(th, None)
+        """This session ended here (sign-out): forget it, and tell the other processes."""
+        self.forget(f"t:{th}")
+        if self.on_evict is not None:
+            self.on_evict(f"t:{th}")
 
     def evict_user(self, user_id: int | None) -> None:
-        for th in [th for th, (_, info) in self._entries.items() if info.actor.user_id == user_id]:
-            del self._entries[th]
+        """Every session of this person changed (password, language, reset): forget them everywhere."""
+        if user_id is None:
+            return
+        self.forget(f"u:{user_id}")
+        if self.on_evict is not None:
+            self.on_evict(f"u:{user_id}")
+
+    def forget(self, message: str) -> None:
+        """Apply one eviction ("t:<token hash>" or "u:<user id>"), made here or announced by another process."""
+        kind, _, value = message.partition(":")
+        if kind == "t":
+            self._bury(value)
+            self._entries.pop(value, None)
+        elif kind == "u" and value.lstrip("-").isdigit():
+            user_id = int(value)
+            self._bury(user_id)
+            for th in [th for th, (_, info) in self._entries.items() if info.actor.user_id == user_id]:
+                del self._entries[th]
+        else:
+            log.warning("ignoring a malformed session eviction %r", message[:80])
 
 
 class LoginThrottle:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from .. import observability, sweeper
 from ..bootstrap import Services
 from ..services import audit_seal  # the audit sealer task (issue 7)
+from ..services.session_bus import SessionBus
 from . import api_admin, api_student  # noqa: F401 - importing registers the routes
 from . import api_journal  # the journal's routes, and the outbox relay task
 from . import api_bank  # noqa: F401 - the question-bank routes
@@ -36,10 +37,18 @@ INDEX_HTML = """<!doctype html>
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     """First in, last out: the database pools and the shared store close after every task has stopped."""
-    if app[SERVICES].fast_saves is not None:
-        await app[SERVICES].fast_saves.open()  # connects in the background, ready before the first save
+    services = app[SERVICES]
+    if services.fast_saves is not None:
+        await services.fast_saves.open()  # connects in the background, ready before the first save
+    bus = None
+    if services.settings.redis_url:
+        # Session revocations from every process: the session cache may then keep a session longer.
+        bus = SessionBus(services.settings.redis_url, services.settings.redis_prefix, services.sessions)
+        bus.start()
     yield
-    await app[SERVICES].close()
+    if bus is not None:
+        await bus.close()
+    await services.close()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -275,7 +275,7 @@ async def test_a_session_revoked_by_another_process_is_refused_once_the_cache_bo
     from exam_engine.tables import auth_sessions
 
     await make_user(services, "student9", Role.STUDENT)
-    services.sessions.ttl_s = 0.3
+    services.sessions.unsynced_ttl_s = 0.3  # no revocation bus here: the short bound applies
     client = await open_client(services)
     try:
         api = Api(client)
