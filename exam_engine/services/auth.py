@@ -103,7 +103,7 @@ class SessionCache:
       any process evicts here within milliseconds; the TTL only bounds how long a lost
       message could matter, and a lost subscription clears the cache at once.
     * otherwise (no Redis, or the bus reconnecting): ``unsynced_ttl_s`` (5 s): a revocation
-      made by another process (a second node, the ``exam-engine user reset`` command) is
+      made by another process (a second node, the ``exam-engine user reset-password`` command) is
       seen within that bound.
 
     Evictions made in this process are immediate. An evicted session (or user) is not

@@ -90,6 +90,36 @@ async def test_signing_out_on_one_server_process_ends_the_session_on_the_other_a
             _stop(proc)
 
 
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_password_reset_from_the_command_line_ends_the_session_in_a_running_server(services, tmp_path):
+    await make_world(services, students=1, question_count=2)
+    env = _env(services, tmp_path)
+    env["EXAM_SESSION_CACHE_S"] = "600"
+    port = _free_port()
+    proc = _serve(port, env, tmp_path / "server.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _healthy(port)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{base}/api/v1/auth/login", json={"login": "student1", "password": PASSWORD}) as r:
+                assert r.status == 200, await r.text()
+
+            async def me_refused() -> bool:
+                async with http.get(f"{base}/api/v1/me") as r:
+                    return r.status == 401
+
+            assert not await me_refused()  # resolved and cached
+            reset = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "exam_engine.cli", "user", "reset-password", "student1", cwd=ROOT, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await reset.communicate()
+            assert reset.returncode == 0, err.decode()
+            assert b"one-time password" in out and b"warning" not in err
+            assert await _until(me_refused, timeout=2.0), "the server still honours the session after the reset"
+    finally:
+        _stop(proc)
+
+
 def _info(th: str, user_id: int) -> SessionInfo:
     from datetime import datetime, timezone
 
