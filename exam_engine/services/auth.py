@@ -319,7 +319,7 @@ async def resolve_session(
         row = (await conn.execute(_SESSION_QUERY, {"th": th})).first()
         if row is None:
             return None
-        info = _resolved(row, th, cache)
+        info = _resolved(row, th, cache, ip)
     return _current(info, now, ip)
 
 
@@ -342,12 +342,12 @@ async def resolve_session_outside(
     row = await lookup(th)
     if row is None:
         return None
-    return _current(_resolved(row, th, cache), now, ip)
+    return _current(_resolved(row, th, cache, ip), now, ip)
 
 
-def _resolved(row: Any, th: str, cache: SessionCache | None) -> SessionInfo:
-    """The session-query row as a SessionInfo, remembered in the cache."""
-    info = SessionInfo(actor=_actor(row, None), csrf_token=row.csrf_token, token_hash=th, expires_at=row.expires_at)
+def _resolved(row: Any, th: str, cache: SessionCache | None, ip: str | None) -> SessionInfo:
+    """The session-query row as a SessionInfo, remembered in the cache (with the address it came from)."""
+    info = SessionInfo(actor=_actor(row, ip), csrf_token=row.csrf_token, token_hash=th, expires_at=row.expires_at)
     if cache is not None:
         cache.put(info)
     return info
@@ -356,6 +356,8 @@ def _resolved(row: Any, th: str, cache: SessionCache | None) -> SessionInfo:
 def _current(info: SessionInfo, now: datetime, ip: str | None) -> SessionInfo | None:
     if info.expires_at <= now:
         return None
+    if info.actor.ip == ip:  # the usual case: the same machine as the request that was cached
+        return info
     return replace(info, actor=replace(info.actor, ip=ip))
 
 
