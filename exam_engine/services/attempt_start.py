@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, select
@@ -32,7 +34,7 @@ from . import attempt_binding as binding
 from . import forms
 from .. import db_bulk as bulk
 from .audit import audit_row, record_many
-from .upsert import insert_ignore
+from .upsert import insert_ignore_prepared
 
 # One round trip: the exam (if assigned to the student), their attempt if any (with its session binding),
 # their accommodation and personal terms, and whether a form was prepared in advance (in which language).
@@ -85,6 +87,20 @@ def _retake_forbidden() -> Conflict:
     )
 
 
+_ATTEMPT_COLUMNS = ("id", "exam_id", "language", "status", "started_at", "deadline_at", "question_count",
+                    "timeout_policy", "pass_score", "student_id", "discipline_id", "exam_session_id")
+_E2_KEY = ("student_id", "discipline_id", "exam_session_id")
+_PAGE_COLUMNS = ("position", "text", "options")
+
+
+@dataclass(frozen=True)
+class Started:
+    """The attempt started or resumed; for a new one, also what its page shows (no answers yet)."""
+
+    attempt_id: uuid.UUID
+    page: dict | None = None
+
+
 async def start(
     conn: AsyncConnection, actor: Actor, exam_id: int, *, language: str | None, now: datetime,
     bank_cache: PublishedItems, rng: random.Random | None = None, session: str | None = None,
@@ -95,13 +111,23 @@ async def start(
     resuming from another one is refused (``attempt_open_elsewhere``). With a form prepared
     in advance in the chosen language, the start is: insert the attempt, move the items.
     """
+    return (await start_with_page(conn, actor, exam_id, language=language, now=now, bank_cache=bank_cache, rng=rng,
+                                  session=session)).attempt_id
+
+
+async def start_with_page(
+    conn: AsyncConnection, actor: Actor, exam_id: int, *, language: str | None, now: datetime,
+    bank_cache: PublishedItems, rng: random.Random | None = None, session: str | None = None,
+) -> Started:
+    """:func:`start`, and for a new attempt its page, built from what was just written (the
+    opening minute's storm then reads nothing back: no attempt, items or answers query)."""
     actor.require(Permission.SIT_EXAM)
     exam = (await conn.execute(_EXAM_FOR_STUDENT, {"exam_id": exam_id, "student_id": actor.user_id})).first()
     if exam is None:
         raise NotFound("exam_not_found", N_("No such exam is assigned to you."))
     key = {"student_id": actor.user_id, "discipline_id": exam.discipline_id, "exam_session_id": exam.exam_session_id}
     if exam.attempt_id is not None:
-        return await _resume_or_refuse(conn, actor, exam.attempt_id, exam.attempt_status, exam, session, now)
+        return Started(await _resume_or_refuse(conn, actor, exam.attempt_id, exam.attempt_status, exam, session, now))
     window = exam_day.effective_window(exam.opens_at, exam.closes_at, exam.personal_opens_at,
                                        exam.personal_closes_at)
     rules.check_can_start(now, window.opens_at, window.closes_at)
@@ -116,36 +142,43 @@ async def start(
     extra = rules.accommodated_extra_s(exam.duration_s, exam.extra_s or 0, exam.multiplier_pct or 100)
     attempt_id = uuid.uuid4()
     deadline = rules.compute_deadline(now, exam.duration_s, extra, window.closes_at)
-    inserted = await conn.execute(
-        insert_ignore(
-            conn,
-            attempts,
-            {
-                "id": attempt_id, "exam_id": exam_id, "language": lang, "status": AttemptStatus.IN_PROGRESS.value,
-                "started_at": now, "deadline_at": deadline, "question_count": exam.question_count,
-                "timeout_policy": exam.timeout_policy, "pass_score": exam.pass_score, **key,
-            },
-            ["student_id", "discipline_id", "exam_session_id"],
-        ).returning(attempts.c.id)
-    )
+    row = {"id": attempt_id, "exam_id": exam_id, "language": lang, "status": AttemptStatus.IN_PROGRESS.value,
+           "started_at": now, "deadline_at": deadline, "question_count": exam.question_count,
+           "timeout_policy": exam.timeout_policy, "pass_score": exam.pass_score, **key}
+    inserted = await conn.execute(insert_ignore_prepared(conn, attempts, _ATTEMPT_COLUMNS, _E2_KEY,
+                                                         returning=("id",)), row)
     if inserted.first() is None:
         # A concurrent request created it between our check and our insert.
         existing = (await conn.execute(_EXISTING_ATTEMPT, key)).one()
-        return await _resume_or_refuse(conn, actor, existing.id, existing.status, existing, session, now)
-    moved = 0
+        return Started(await _resume_or_refuse(conn, actor, existing.id, existing.status, existing, session, now))
+    items: list[Any] = []
     if exam.prepared_language == lang:  # the prepared rows are cleared later, off the hot path
-        moved = await forms.move_prepared(conn, attempt_id, exam_id, actor.user_id or 0)
+        items = await forms.move_prepared(conn, attempt_id, exam_id, actor.user_id or 0)
     elif exam.prepared_language is not None:
         await forms.drop_prepared(conn, exam_id, actor.user_id or 0)
+    moved = bool(items)
     if not moved:
         banks = banks or await forms.exam_banks_by_language(conn, exam_id)
         form = await forms.draw(conn, exam_id, banks[lang], exam.question_count, bank_cache, rng)
-        await bulk.insert_many(conn, attempt_items, forms.item_rows(form, attempt_id=attempt_id))
+        rows = forms.item_rows(form, attempt_id=attempt_id)
+        await bulk.insert_many(conn, attempt_items, rows)
+        items = [SimpleNamespace(**{c: r[c] for c in _PAGE_COLUMNS}) for r in rows]
     await binding.create(conn, attempt_id, session, now=now)
     await record_many(conn, [audit_row(now, actor, "attempt.started", f"attempt:{attempt_id}", None,
                                        {"exam_id": exam_id, "deadline_at": deadline, "language": lang,
-                                        "prepared": bool(moved)})])
-    return attempt_id
+                                        "prepared": moved})])
+    return Started(attempt_id, _fresh_page(SimpleNamespace(**row, paused_at=None), items, now))
+
+
+def _fresh_page(attempt: Any, items: list[Any], now: datetime) -> dict:
+    """What :func:`exam_engine.services.attempts.view` shows of an attempt that has no answers yet."""
+    from .attempts import attempt_summary  # attempts imports this module
+
+    return {
+        "attempt": attempt_summary(attempt, now),
+        "questions": [{"position": it.position, "text": it.text, "options": list(it.options), "choice": None,
+                       "seq": None} for it in sorted(items, key=lambda it: it.position)],
+    }
 
 
 async def _resume_or_refuse(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, status: str, live: Any,

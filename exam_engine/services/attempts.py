@@ -36,7 +36,7 @@ from . import attempt_binding as binding
 from .. import db_bulk as bulk
 from . import receipts
 from .audit import audit_row, record_many
-from .attempt_start import start  # noqa: F401 - part of this module's API: attempt_service.start
+from .attempt_start import start, start_with_page  # noqa: F401 - part of this module's API: attempt_service.start
 from .student_exams import student_exams  # noqa: F401 - attempt_service.student_exams
 from .upsert import upsert
 

@@ -32,7 +32,7 @@ _MOVE_PREPARED = attempt_items.insert().from_select(
     ["attempt_id", *ITEM_COLUMNS],
     select(bindparam("b_attempt_id", type_=Uuid()), *(prepared_items.c[c] for c in ITEM_COLUMNS)).where(
         prepared_items.c.exam_id == bindparam("exam_id"), prepared_items.c.student_id == bindparam("student_id")),
-)
+).returning(attempt_items.c.position, attempt_items.c.text, attempt_items.c.options)  # the new attempt's page
 _SPENT_ITEMS = delete(prepared_items).where(exists().where(
     attempts.c.exam_id == prepared_items.c.exam_id, attempts.c.student_id == prepared_items.c.student_id))
 _SPENT_FORMS = delete(prepared_forms).where(exists().where(
@@ -74,14 +74,14 @@ def item_rows(form: list[rules.ServedItem], **key: Any) -> list[dict[str, Any]]:
              "options": list(s.options), "key_index": s.key_index} for s in form]
 
 
-async def move_prepared(conn: AsyncConnection, attempt_id: uuid.UUID, exam_id: int, student_id: int) -> int:
-    """Copy a prepared form onto the attempt; returns how many items moved (0: none was prepared).
+async def move_prepared(conn: AsyncConnection, attempt_id: uuid.UUID, exam_id: int, student_id: int) -> list[Any]:
+    """Copy a prepared form onto the attempt; the items moved (position, text, options), none if none was prepared.
 
     The prepared rows are left for :func:`clear_spent` (the background task), so the start
     stays at one statement for the whole form.
     """
     key = {"exam_id": exam_id, "student_id": student_id}
-    return (await conn.execute(_MOVE_PREPARED, {"b_attempt_id": attempt_id, **key})).rowcount
+    return list((await conn.execute(_MOVE_PREPARED, {"b_attempt_id": attempt_id, **key})).all())
 
 
 async def clear_spent(conn: AsyncConnection) -> int:

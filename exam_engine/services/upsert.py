@@ -20,6 +20,20 @@ def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any], c
 
 
 @functools.lru_cache(maxsize=64)
+def _prepared_insert_ignore(dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...],
+                            returning: tuple[str, ...]) -> Any:
+    stmt = _insert(dialect, table).values({name: bindparam(name) for name in columns})
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
+
+
+def insert_ignore_prepared(conn: AsyncConnection, table: Table, columns: Sequence[str], conflict: Sequence[str],
+                           *, returning: Sequence[str] = ()) -> Any:
+    """:func:`insert_ignore` built once per shape, for a hot path: execute it with the values as parameters."""
+    return _prepared_insert_ignore(conn.dialect.name, table, tuple(columns), tuple(conflict), tuple(returning))
+
+
+@functools.lru_cache(maxsize=64)
 def _prepared_upsert(dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...],
                      update: tuple[str, ...], only_if_greater: str | None, returning: tuple[str, ...]) -> Any:
     stmt = _insert(dialect, table).values({name: bindparam(name) for name in columns})

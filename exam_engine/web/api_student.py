@@ -123,10 +123,13 @@ async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     language = field(body, "language", str, required=False, nullable=True)
     now = services.clock.now()
-    attempt_id = await attempt_service.start(conn, actor, path_int(request, "exam_id"), language=language, now=now,
-                                             bank_cache=services.bank_cache, session=request[SESSION].token_hash)
-    return await attempt_service.view(conn, actor, attempt_id, now=now, grace_s=services.settings.network_grace_s,
-                                      session=request[SESSION].token_hash)
+    started = await attempt_service.start_with_page(conn, actor, path_int(request, "exam_id"), language=language,
+                                                    now=now, bank_cache=services.bank_cache,
+                                                    session=request[SESSION].token_hash)
+    if started.page is not None:  # a new attempt: its page is what was just written
+        return started.page
+    return await attempt_service.view(conn, actor, started.attempt_id, now=now,
+                                      grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
 
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}", summary="My attempt: questions, saved answers, deadline",

@@ -214,3 +214,34 @@ async def test_one_background_round_prepares_every_student_batch_after_batch(ser
     monkeypatch.setattr(lobby, "DEFAULT_BATCH", 2)
     await api_live.tick(services, UptimeRecorder(), prepare=True, lead_s=3600)
     assert await _count(services, prepared_forms) == len(world.students) == 5
+
+
+async def test_the_page_a_new_start_answers_is_the_page_read_back_from_the_database(services):
+    """The start builds a new attempt's page from what it wrote (prepared form or drawn at the start);
+    reading the attempt back gives the same page, question by question, in the same order."""
+    world = await make_world(services, students=2, question_count=6, bank_size=9)
+    async with services.engine.begin() as conn:
+        await lobby.prepare_forms(conn, ADMIN, world.exam_id, now=services.clock.now(), bank_cache=services.bank_cache,
+                                  limit=1)  # student1 prepared, student2 drawn at the start
+    client = await open_client(services)
+    try:
+        apis = [await signed_in(client, login) for login in world.students]
+        pages = [await start(api, world.exam_id) for api in apis]
+        read_back = []
+        for api, page in zip(apis, pages):
+            status, body = await api.call("GET", f"/api/v1/attempts/{page['attempt']['id']}")
+            assert status == 200, body
+            read_back.append(body)
+    finally:
+        await close_all(*apis)
+        await client.close()
+    async with services.engine.connect() as conn:
+        from exam_engine.tables import audit_log
+
+        prepared = [r.after["prepared"] for r in await conn.execute(
+            select(audit_log.c.after).where(audit_log.c.action == "attempt.started").order_by(audit_log.c.id))]
+    assert prepared == [True, False]
+    for page, back in zip(pages, read_back):
+        assert [q["position"] for q in page["questions"]] == list(range(1, 7))
+        assert page == back
+        assert all(set(q) == {"position", "text", "options", "choice", "seq"} for q in page["questions"])  # no key
