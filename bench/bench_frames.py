@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/bench_frames.py [--runs 5] [--frames 48] [--proces
 
 Pins OpenMP/OpenCV to one thread so the figure is per core; the embedded pool or
 the Redis workers scale it by the number of worker processes. Prints the median of
-several runs for: detection only (JPEG decode + face detection) at 640 px and at the
+several runs for: the baseline (decoding the JPEG, nothing else), detection only (JPEG decode + face detection) at 640 px and at the
 default detector size, the full analysis without and with identity (dlib descriptor),
 and the server's mix (identity on every n-th frame, ``identity_every_n_frames``); the
 frozen/replayed check a worker adds to each stored frame (against the thumbnails of the
@@ -136,6 +136,7 @@ def main() -> None:
     full = replace(settings, detect_max_side_px=640)
     n = settings.identity_every_n_frames
     cases: dict[str, Callable[[int, bytes], object]] = {
+        "baseline: JPEG decode only": lambda i, f: to_bgr(f),
         "detection at 640 px (decode + detect)": lambda i, f: detect_faces(to_bgr(f), full),
         f"detection at {settings.detect_max_side_px} px (the default)": lambda i, f: detect_faces(to_bgr(f), settings),
         "full analysis at 640 px, no identity": lambda i, f: analyze_frame(f, full),
@@ -146,9 +147,13 @@ def main() -> None:
     }
     print(f"detector: {detector}; import {IMPORT_SECONDS * 1000:.0f} ms; model load {load_seconds * 1000:.0f} ms")
     print(f"{args.frames} frames of {W}x{H} JPEG, median of {args.runs} runs, 1 thread")
+    rates = {}
     for name, work in cases.items():
         fps, ms = rate(work, frames, args.runs)
+        rates[name] = fps
         print(f"  {name:<44} {fps:7.1f} frames/s/core  {ms:7.1f} ms/frame")
+    mix = rates[f"server mix: identity on every {n}th frame"] / rates["baseline: JPEG decode only"]
+    print(f"server mix / baseline (decode only) throughput per core: {mix:.3f}")
     together = parallel_rate(args.processes, args.frames * 3)
     print(f"server mix on {args.processes} worker processes side by side: {together:.1f} frames/s "
           f"(target ≥ 100 on 2 cores)")

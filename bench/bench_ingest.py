@@ -5,8 +5,11 @@ Run: ``.venv/bin/python bench/bench_ingest.py [--students 200] [--seconds 20] [-
 The real server (PostgreSQL, Redis) and ``exam-engine proctor-worker`` processes, with a
 load generator in its own process uploading 640×480 webcam JPEGs as the exam page does:
 
+0. **baseline**, in the same run: the same uploads to a bare aiohttp endpoint that writes the
+   body to a file and fsyncs it (``baseline_server.py``), nothing else;
 1. **ingestion**: uploads as fast as the server takes them (64 connections), no worker
-   running — each acknowledged frame is encrypted, written and chained before the reply;
+   running — each acknowledged frame is encrypted, written and chained before the reply
+   (printed with its ratio to the baseline);
 2. **drain**: then the workers start and analyse that backlog — analysed frames per second
    end to end (read, decrypt, analyse, store findings) on this machine's cores;
 3. **lag**: uploads at a fixed rate while the workers run; the lag of a frame is from its
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import (  # noqa: E402
     ROOT,
     Stats,
+    free_port,
     in_process,
     machine,
     run_async,
@@ -37,6 +41,7 @@ from harness import (  # noqa: E402
     server,
     server_env,
     timed,
+    wait_healthy,
 )
 
 BASE = "/api/v1/proctor"
@@ -71,8 +76,11 @@ def sign_in_and_consent(port: int, exam_id: int, logins: list[str]) -> list[tupl
 
 
 def upload(port: int, students: list[tuple[str, str, str]], first_seq: int, seconds: float,
-           rate: float | None) -> Stats:
-    """Closed loop (``rate=None``) or open loop at ``rate`` frames/s; ``extra['acked']``: (attempt, seq, time)."""
+           rate: float | None, baseline: bool = False) -> Stats:
+    """Closed loop (``rate=None``) or open loop at ``rate`` frames/s; ``extra['acked']``: (attempt, seq, time).
+
+    ``baseline``: to ``baseline_server.py``'s frame endpoint (the body written and fsynced, nothing else).
+    """
     import aiohttp
 
     frames = _frames(24)
@@ -87,10 +95,15 @@ def upload(port: int, students: list[tuple[str, str, str]], first_seq: int, seco
                 cookie, csrf, aid = students[i % len(students)]
                 seq = seqs[aid]
                 seqs[aid] += 1
-                if await timed(stats, http.post(
+                if baseline:
+                    request = http.post(f"http://127.0.0.1:{port}/frame/{aid}/{seq}", data=frames[i % len(frames)],
+                                        headers={"Content-Type": "image/jpeg"})
+                else:
+                    request = http.post(
                         f"http://127.0.0.1:{port}{BASE}/attempts/{aid}/frames?seq={seq}&trigger=interval",
                         data=frames[i % len(frames)], headers={"Cookie": f"exam_session={cookie}",
-                                                               "X-CSRF-Token": csrf, "Content-Type": "image/jpeg"})):
+                                                               "X-CSRF-Token": csrf, "Content-Type": "image/jpeg"})
+                if await timed(stats, request):
                     acked.append((aid, seq, time.time()))
 
             t_start = time.perf_counter()
@@ -174,6 +187,16 @@ def main() -> None:
         env = server_env(url, data, OMP_NUM_THREADS="1")
         with server(url, data) as (port, _):
             students = in_process(sign_in_and_consent, port, world.exam_id, world.logins)
+            (data / "baseline-frames").mkdir()
+            base_port = free_port()
+            baseline_proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("baseline_server.py")),
+                                              url, str(base_port), str(data / "baseline-frames")])
+            try:
+                wait_healthy(base_port, baseline_proc)
+                baseline = in_process(upload, base_port, students, 1, min(args.seconds, 10), None, True)
+            finally:
+                baseline_proc.terminate()
+                baseline_proc.wait()
             ingest = in_process(upload, port, students, 1, min(args.seconds, 10), None)
             backlog = {(a, s) for a, s, _ in ingest.extra["acked"]}
             workers = [subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker",
@@ -195,7 +218,10 @@ def main() -> None:
                     w.wait(timeout=30)
     lags = Stats(latencies_ms=[(seen[k] - acked[k]) * 1000 for k in seen], wall_s=lag_run.wall_s)
     print(f"\n{len(students)} students, 640x480 webcam JPEGs (~{len(_frames(1)[0]) // 1024} KB)")
+    print(baseline.line("baseline: body written + fsync only"))
     print(ingest.line("ingestion, closed loop (no analysis)"))
+    ratio = (ingest.ok / ingest.wall_s) / (baseline.ok / baseline.wall_s)
+    print(f"ingestion / baseline throughput: {ratio:.2f} (encrypted, chained, recorded and queued vs written)")
     print(f"drain: {len(drained)}/{len(backlog)} frames analysed by {args.workers} proctor-worker process(es) in "
           f"{drain_s:.1f} s = {len(drained) / drain_s:.1f} analysed frames/s end to end (target ≥ 100 on 2 cores)")
     print(lag_run.line(f"uploads at {args.rate:.0f}/s with analysis"))
