@@ -1,6 +1,7 @@
 """Frames end to end: ingestion (encrypted and stored) and analysis lag through the Redis workers.
 
-Run: ``.venv/bin/python bench/bench_ingest.py [--students 200] [--seconds 20] [--rate 40] [--workers 2]``
+Run: ``.venv/bin/python bench/bench_ingest.py [--students 200] [--seconds 20] [--rate 40] [--workers 2]
+[--server-workers 2]``
 
 The real server (PostgreSQL, Redis) and ``exam-engine proctor-worker`` processes, with a
 load generator in its own process uploading 640×480 webcam JPEGs as the exam page does:
@@ -179,13 +180,14 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=40, help="frames/s offered in the lag run")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="proctor-worker processes")
     p.add_argument("--concurrency", type=int, default=2, help="jobs in flight in each worker")
+    p.add_argument("--server-workers", type=int, default=1, help="server processes (serve --workers)")
     args = p.parse_args()
     print(f"machine: {machine()}")
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         world = run_async(seed, url, data, students=args.students)
         env = server_env(url, data, OMP_NUM_THREADS="1")
-        with server(url, data) as (port, _):
+        with server(url, data, workers=args.server_workers) as (port, _):
             students = in_process(sign_in_and_consent, port, world.exam_id, world.logins)
             (data / "baseline-frames").mkdir()
             base_port = free_port()

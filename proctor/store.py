@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from proctor.errors import EvidenceUnreadable
@@ -106,25 +106,16 @@ def _link(row: Any) -> ChainLink:
     return ChainLink(row.seq, row.kind, row.at, row.content_sha256, row.prev_hash, row.hash)
 
 
-# One round trip before an append: the attempt's chain head locked (appends of one attempt go one
-# at a time), the item at the head (the link the new one follows) and an item already stored under
-# this client sequence number (a retried upload).
-_head, _same = evidence_items.alias("head"), evidence_items.alias("same")
-_APPEND_STATE = (
-    select(proctor_attempts.c.wrapped_key, proctor_attempts.c.head_seq,
-           *(_head.c[name].label(f"link_{name}") for name in ("seq", "kind", "at", "content_sha256", "prev_hash",
-                                                               "hash")),
-           _same.c.seq.label("same_seq"), _same.c.received_at.label("same_received_at"),
-           _same.c.size.label("same_size"))
-    .select_from(
-        proctor_attempts
-        .outerjoin(_head, and_(_head.c.attempt_id == proctor_attempts.c.attempt_id,
-                               _head.c.seq == proctor_attempts.c.head_seq))
-        .outerjoin(_same, and_(_same.c.attempt_id == proctor_attempts.c.attempt_id,
-                               _same.c.kind == bindparam("kind"), _same.c.client_seq == bindparam("client_seq"))))
-    .where(proctor_attempts.c.attempt_id == bindparam("attempt_id"))
-    .with_for_update(of=proctor_attempts)
-)
+# After the chain head is locked (appends of one attempt go one at a time), one statement reads
+# the item at the head (the link the new one follows) and an item already stored under this
+# client sequence number (a retried upload). Not joined to the locking statement: a waiter that
+# gets the lock after another append must read that append's item, which only a new statement sees.
+_LOCK_HEAD = (select(proctor_attempts.c.wrapped_key, proctor_attempts.c.head_seq)
+              .where(proctor_attempts.c.attempt_id == bindparam("attempt_id")).with_for_update())
+_HEAD_OR_SAME = select(evidence_items).where(
+    evidence_items.c.attempt_id == bindparam("attempt_id"),
+    or_(evidence_items.c.seq == bindparam("head_seq"),
+        and_(evidence_items.c.kind == bindparam("kind"), evidence_items.c.client_seq == bindparam("client_seq"))))
 
 
 class EvidenceStore:
@@ -167,16 +158,18 @@ class EvidenceStore:
         self, conn: AsyncConnection, attempt_id: uuid.UUID, kind: ItemKind, client_seq: int, plaintext: bytes, *,
         now: datetime, trigger: str | None = None,
     ) -> StoredItem:
-        state = (await conn.execute(_APPEND_STATE, {"attempt_id": attempt_id, "kind": kind.value,
-                                                    "client_seq": client_seq})).one()
-        if state.same_seq is not None:
-            return StoredItem(state.same_seq, kind.value, client_seq, state.same_received_at, state.same_size, False)
+        state = (await conn.execute(_LOCK_HEAD, {"attempt_id": attempt_id})).one()
+        rows = (await conn.execute(_HEAD_OR_SAME, {"attempt_id": attempt_id, "head_seq": state.head_seq,
+                                                   "kind": kind.value, "client_seq": client_seq})).all()
+        same = next((r for r in rows if r.kind == kind.value and r.client_seq == client_seq), None)
+        if same is not None:
+            return StoredItem(same.seq, kind.value, client_seq, same.received_at, same.size, False)
         previous = None
         if state.head_seq:
-            if state.link_seq is None:  # the sealed head names an item that is not there
+            head = next((r for r in rows if r.seq == state.head_seq), None)
+            if head is None:  # the sealed head names an item that is not there
                 raise RuntimeError(f"evidence chain of {attempt_id}: head item {state.head_seq} is missing")
-            previous = ChainLink(state.link_seq, state.link_kind, state.link_at, state.link_content_sha256,
-                                 state.link_prev_hash, state.link_hash)
+            previous = _link(head)
         link = next_link(str(attempt_id), previous, kind.value, now.isoformat(), plaintext)
         data_key = unwrap_data_key(self.keyring, str(attempt_id), WrappedKey.parse(state.wrapped_key))
         blob = encrypt_item(data_key, str(attempt_id), link.seq, plaintext)

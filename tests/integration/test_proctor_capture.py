@@ -182,3 +182,30 @@ async def test_someone_else_sitting_down_after_an_empty_chair_is_checked_at_once
     flags = {flag["kind"]: flag for flag in timeline["flags"]}
     assert "identity_mismatch" in flags, timeline["flags"]
     assert flags["identity_mismatch"]["evidence_seqs"] == [seqs[3]]  # the 4th frame: not a scheduled one
+
+
+async def test_concurrent_uploads_to_one_attempt_chain_one_after_another_and_a_resend_is_stored_once(services):
+    """Frames of one attempt arriving together (a slow network, a retry racing its original) each
+    follow the item stored just before them, whoever waited for the lock."""
+    import asyncio
+
+    from exam_engine.services import proctor_admin
+
+    world = await proctored_attempt(services)
+    try:
+        jpeg = frame_person(1)
+        seqs = [1, 2, 3, 4, 5, 6, 7, 8, 3, 5]  # two resends racing their originals
+        results = await asyncio.gather(*(world.upload("frames", jpeg, seq=seq) for seq in seqs))
+        assert [status for status, _ in results] == [200] * len(seqs), results
+        stored = [body["items"][0] for _, body in results]
+        assert sum(item["stored"] for item in stored) == 8
+        by_seq: dict[int, set[int]] = {}
+        for seq, item in zip(seqs, stored):
+            by_seq.setdefault(seq, set()).add(item["evidence_seq"])
+        assert all(len(evidence) == 1 for evidence in by_seq.values())  # a resend names the original
+        async with services.engine.begin() as conn:
+            verdict = await proctor_admin.verify(conn, runtime_of(services), UUID(world.attempt_id), "tests",
+                                                 now=services.clock.now())
+        assert verdict.ok and verdict.checked == 8, verdict
+    finally:
+        await world.close()
