@@ -172,13 +172,9 @@ async def start_with_page(
 
 def _fresh_page(attempt: Any, items: list[Any], now: datetime) -> dict:
     """What :func:`exam_engine.services.attempts.view` shows of an attempt that has no answers yet."""
-    from .attempts import attempt_summary  # attempts imports this module
+    from .attempts import page  # attempts imports this module
 
-    return {
-        "attempt": attempt_summary(attempt, now),
-        "questions": [{"position": it.position, "text": it.text, "options": list(it.options), "choice": None,
-                       "seq": None} for it in sorted(items, key=lambda it: it.position)],
-    }
+    return page(attempt, sorted(items, key=lambda it: it.position), {}, now)
 
 
 async def _resume_or_refuse(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, status: str, live: Any,

@@ -131,8 +131,13 @@ async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, no
     row = await _read_own(conn, actor, attempt_id, now=now, grace_s=grace_s, session=session)
     items = (await conn.execute(_ITEMS, {"attempt_id": attempt_id})).all()
     saved = {a.position: a for a in await conn.execute(_ANSWERS, {"attempt_id": attempt_id})}
+    return page(row, items, saved, now)
+
+
+def page(attempt: Any, items: Any, saved: dict[int, Any], now: datetime) -> dict:
+    """The student's page from the attempt, its items in order and the saved answers by position."""
     return {
-        "attempt": attempt_summary(row, now),
+        "attempt": attempt_summary(attempt, now),
         "questions": [
             {
                 "position": it.position,

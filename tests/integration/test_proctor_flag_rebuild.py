@@ -30,19 +30,25 @@ async def _flags(conn, attempt_id: uuid.UUID) -> list[tuple]:
         .where(f.attempt_id == attempt_id).order_by(f.kind, f.start_ms))]
 
 
+async def _frames_stored(services, p, count: int) -> tuple[uuid.UUID, list[int]]:  # type: ignore[no-untyped-def]
+    """Upload ``count`` frames 5 s apart (nothing analyses them here); the attempt and their evidence seqs in order."""
+    for n in range(count):
+        await p.frame(frame_person(n), advance=5.0)
+    attempt_id = uuid.UUID(p.attempt_id)
+    async with services.engine.connect() as conn:
+        seqs = list((await conn.execute(select(evidence_items.c.seq).where(
+            evidence_items.c.attempt_id == attempt_id, evidence_items.c.kind == "frame")
+            .order_by(evidence_items.c.seq))).scalars())
+    return attempt_id, seqs
+
+
 @pytest.mark.parametrize("backend", ["postgres"])  # no analysis runs by itself here: frames wait in Redis
 @pytest.mark.parametrize("order", ["in order", "shuffled", "reversed", "calm frame inside a run last"])
 async def test_flags_stored_frame_by_frame_equal_a_full_rebuild(services, order: str) -> None:
     p = await proctored_attempt(services)
     try:
-        for n in range(len(SCRIPT)):
-            await p.frame(frame_person(n), advance=5.0)
+        attempt_id, seqs = await _frames_stored(services, p, len(SCRIPT))
         runtime = runtime_of(services)
-        attempt_id = uuid.UUID(p.attempt_id)
-        async with services.engine.connect() as conn:
-            seqs = list((await conn.execute(select(evidence_items.c.seq).where(
-                evidence_items.c.attempt_id == attempt_id, evidence_items.c.kind == "frame")
-                .order_by(evidence_items.c.received_at))).scalars())
         assert len(seqs) == len(SCRIPT)
         arrivals = list(zip(seqs, SCRIPT))
         if order == "shuffled":
@@ -79,14 +85,8 @@ async def test_a_stored_frame_is_compared_with_the_stored_thumbnails_before_it(s
     expected = [[], [], ["camera_frozen"], [], ["camera_replayed"], ["camera_replayed"]]
     p = await proctored_attempt(services)
     try:
-        for n in range(len(pictures)):
-            await p.frame(frame_person(n), advance=5.0)
+        attempt_id, seqs = await _frames_stored(services, p, len(pictures))
         runtime = runtime_of(services)
-        attempt_id = uuid.UUID(p.attempt_id)
-        async with services.engine.connect() as conn:
-            seqs = list((await conn.execute(select(evidence_items.c.seq).where(
-                evidence_items.c.attempt_id == attempt_id, evidence_items.c.kind == "frame")
-                .order_by(evidence_items.c.seq))).scalars())
         for seq, thumb in zip(seqs, pictures):
             result = {"found": [], "checked": CHECKED, "summary": {"face_count": 1}, "thumb": thumb}
             async with services.engine.begin() as conn:
