@@ -186,7 +186,7 @@ def main() -> None:
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         world = run_async(seed, url, data, students=args.students)
-        env = server_env(url, data, OMP_NUM_THREADS="1")
+        env = server_env(url, data)
         with server(url, data, workers=args.server_workers) as (port, _):
             students = in_process(sign_in_and_consent, port, world.exam_id, world.logins)
             (data / "baseline-frames").mkdir()

@@ -130,6 +130,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 0
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from proctor.jobs import initialise_worker
+
+    initialise_worker()  # one OpenMP thread per process, models loaded before the first job
     return _run(args, run)
 
 

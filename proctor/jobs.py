@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from proctor.analysis import analyze_frame, analyze_screenshot, detect_faces, enrol, warm_up
+from proctor.analysis import analyze_frame, analyze_screenshot, detect_faces, enrol, pin_threads, warm_up
 from proctor.analysis.identity import Descriptor
 from proctor.analysis.image import THUMB_SIZE, to_bgr
 from proctor.errors import ImageUnreadable
@@ -81,5 +81,7 @@ def run_job(job_type: str, plaintext: bytes, enrolment: list[float] | None = Non
 
 
 def initialise_worker() -> None:
-    """Pool initializer: load the detector and the identity models once per process."""
+    """Start of an analysis process (pool initializer, ``proctor-worker``): one OpenMP/OpenCV
+    thread (:func:`~proctor.analysis.pin_threads`), then the detector and identity models loaded once."""
+    pin_threads()
     warm_up(ProctorSettings())

@@ -138,6 +138,34 @@ def test_analysis_runs_in_a_freshly_spawned_worker_process() -> None:
         assert pool.submit(_face_count_in_worker, frame).result(timeout=60) == (1, "yuface")
 
 
+def _threads_of_this_process() -> tuple[int, int]:
+    """(OpenMP threads of the detector's own libgomp, OpenCV threads) as the process runs them."""
+    import ctypes
+
+    import cv2
+    import yuface
+
+    libs = Path(yuface.__file__).resolve().parent.parent / "yuface.libs"
+    gomp = ctypes.CDLL(str(next(libs.glob("libgomp*"))))  # the copy the detector loaded: same handle
+    return gomp.omp_get_max_threads(), cv2.getNumThreads()
+
+
+@pytest.mark.parametrize(("operator", "expected"), [(None, (1, 1)), ("2", (2, 2))])
+def test_an_analysis_process_runs_one_thread_unless_the_operator_says_otherwise(
+        monkeypatch: pytest.MonkeyPatch, operator: str | None, expected: tuple[int, int]) -> None:
+    """Processes are the parallelism (pool, proctor-worker × cores): OpenMP's one spinning thread
+    per core in each of them halved the throughput of two workers on two cores."""
+    from proctor.jobs import initialise_worker
+
+    if operator is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", operator)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=initialise_worker) as pool:
+        assert pool.submit(_threads_of_this_process).result(timeout=60) == expected
+
+
 def test_analyze_images_reports_each_file_for_the_cli(tmp_path: Path) -> None:
     enrol_photo, me, stranger, broken = (tmp_path / n for n in ("enrol.jpg", "me.jpg", "other.jpg", "x.jpg"))
     enrol_photo.write_bytes(sc.jpeg(sc.astronaut()))
