@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, null, select, update
+from sqlalchemy import bindparam, case, delete, exists, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from proctor.flags import Flag, attempt_flags, risk_score
@@ -52,6 +52,46 @@ async def _stillness(conn: AsyncConnection, store: EvidenceStore, data_key: byte
     return {kind.value for kind in found}
 
 
+_pa, _ei, _sg = proctor_attempts.c, evidence_items.c, proctor_signals.c
+
+# The attempt and the item, both locked, in one round trip. Both rows are locked, so after a wait
+# each comes back as the latest committed version (not as the snapshot the statement began with).
+_LOCK = (
+    select(_pa.purged_at, _pa.wrapped_key, _pa.started_at, _ei.kind, _ei.received_at, _ei.analysed)
+    .select_from(proctor_attempts.join(evidence_items, _ei.attempt_id == _pa.attempt_id))
+    .where(_pa.attempt_id == bindparam("attempt_id"), _ei.seq == bindparam("seq"))
+    .with_for_update()
+)
+
+
+def _observed_since_query(attempt_id: uuid.UUID, seq: int, at_s: float) -> Any:
+    """Another observation of the attempt as late as ``at_s`` or later (it arrived out of order)."""
+    return select(_sg.id).where(_sg.attempt_id == attempt_id, _sg.source.in_(_OBSERVED), _sg.at_s >= at_s,
+                                _sg.evidence_seq != seq).limit(1)
+
+
+async def _store_observation(conn: AsyncConnection, attempt_id: uuid.UUID, seq: int, kind: str,
+                             signal: dict[str, Any], at_s: float) -> bool:
+    """Insert the signal, count a frame, mark the item analysed; whether a later observation exists.
+
+    On PostgreSQL one statement (data-modifying CTEs, which run whether or not they are read);
+    elsewhere four. Every worker does this for every frame.
+    """
+    values = dict(signal, attempt_id=attempt_id, evidence_seq=seq, source=kind, at_s=at_s)
+    writes = [proctor_signals.insert().values(**values),
+              update(evidence_items).where(_ei.attempt_id == attempt_id, _ei.seq == seq).values(analysed=True)]
+    if kind == ItemKind.FRAME:
+        writes.append(update(proctor_attempts).where(_pa.attempt_id == attempt_id)
+                      .values(frames_analysed=_pa.frames_analysed + 1))
+    later = _observed_since_query(attempt_id, seq, at_s)
+    if conn.dialect.name == "postgresql":
+        return bool((await conn.execute(
+            select(exists(later)).add_cte(*(w.cte(f"w{i}") for i, w in enumerate(writes))))).scalar())
+    for write in writes:
+        await conn.execute(write)
+    return (await conn.execute(later)).first() is not None
+
+
 async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id: uuid.UUID, seq: int,
                         result: dict[str, Any], settings: ProctorSettings) -> bool:
     """Store one item's analysis; False if it was already stored (a re-delivered job).
@@ -59,59 +99,40 @@ async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id:
     The attempt's row is locked first: results of one attempt are stored one at a
     time (its flags are rebuilt each time), while other attempts go in parallel.
     """
-    locked = (await conn.execute(
-        select(proctor_attempts.c.purged_at, proctor_attempts.c.wrapped_key, proctor_attempts.c.started_at)
-        .where(proctor_attempts.c.attempt_id == attempt_id).with_for_update())).first()
-    if locked is None or locked.purged_at is not None:
-        return False
-    item = (await conn.execute(select(evidence_items.c.kind, evidence_items.c.received_at, evidence_items.c.analysed)
-                               .where(evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == seq)
-                               .with_for_update())).first()
-    if item is None or item.analysed:
+    locked = (await conn.execute(_LOCK, {"attempt_id": attempt_id, "seq": seq})).first()
+    if locked is None or locked.purged_at is not None or locked.analysed:
         return False
     data_key = store.unwrap(attempt_id, locked.wrapped_key)
-    rebuild = True
-    if item.kind == ItemKind.ENROLMENT:
+    if locked.kind == ItemKind.ENROLMENT:
         vector = result.get("vector")
         await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
             enrolment_seq=seq, enrolment_state="usable" if vector else "unusable",
             enrolment_reason=result.get("reason") or result.get("error"),
             enrolment_descriptor=store.seal_value(data_key, attempt_id, store.descriptor_slot,
                                                   json.dumps(vector).encode()) if vector else None))
-    else:
-        found = set(result.get("found", ()))
-        checked = set(result.get("checked", ()))
-        thumb = None
-        if item.kind == ItemKind.FRAME and "thumb" in result and not result.get("covered"):
-            found |= await _stillness(conn, store, data_key, attempt_id, seq, result["thumb"], settings)
-            checked |= {FlagKind.CAMERA_FROZEN.value, FlagKind.CAMERA_REPLAYED.value}
-            thumb = store.seal_value(data_key, attempt_id, -seq, result["thumb"])
-        data = result.get("summary") or ({"error": result["error"]} if "error" in result else None)
-        at_s = (item.received_at - locked.started_at).total_seconds()
-        await conn.execute(proctor_signals.insert().values(
-            attempt_id=attempt_id, evidence_seq=seq, source=item.kind, at_s=at_s, found=sorted(found),
-            checked=sorted(checked), data=data, thumb=thumb))
-        if item.kind == ItemKind.FRAME:
-            await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id)
-                               .values(frames_analysed=proctor_attempts.c.frames_analysed + 1))
-        # The attempt's latest observation that found nothing can only end runs that were already
-        # over (a run ends at its last finding): every episode, flag and the risk stay as they are,
-        # and the rebuild, which reads every signal of the attempt, is skipped. That is most frames
-        # of a calm exam, each of which would otherwise cost more than the one before.
-        rebuild = bool(found) or await _observed_since(conn, attempt_id, seq, at_s)
-    await conn.execute(update(evidence_items).where(evidence_items.c.attempt_id == attempt_id,
-                                                    evidence_items.c.seq == seq).values(analysed=True))
-    if rebuild:
+        await conn.execute(update(evidence_items).where(_ei.attempt_id == attempt_id, _ei.seq == seq)
+                           .values(analysed=True))
+        await recompute(conn, attempt_id, settings)
+        return True
+    found = set(result.get("found", ()))
+    checked = set(result.get("checked", ()))
+    thumb = None
+    if locked.kind == ItemKind.FRAME and "thumb" in result and not result.get("covered"):
+        found |= await _stillness(conn, store, data_key, attempt_id, seq, result["thumb"], settings)
+        checked |= {FlagKind.CAMERA_FROZEN.value, FlagKind.CAMERA_REPLAYED.value}
+        thumb = store.seal_value(data_key, attempt_id, -seq, result["thumb"])
+    data = result.get("summary") or ({"error": result["error"]} if "error" in result else None)
+    at_s = (locked.received_at - locked.started_at).total_seconds()
+    later = await _store_observation(conn, attempt_id, seq, locked.kind,
+                                     {"found": sorted(found), "checked": sorted(checked), "data": data, "thumb": thumb},
+                                     at_s)
+    # The attempt's latest observation that found nothing can only end runs that were already
+    # over (a run ends at its last finding): every episode, flag and the risk stay as they are,
+    # and the rebuild, which reads every signal of the attempt, is skipped. That is most frames
+    # of a calm exam, each of which would otherwise cost more than the one before.
+    if found or later:
         await recompute(conn, attempt_id, settings)
     return True
-
-
-async def _observed_since(conn: AsyncConnection, attempt_id: uuid.UUID, seq: int, at_s: float) -> bool:
-    """Whether another observation of the attempt is as late as ``at_s`` or later (arrived out of order)."""
-    c = proctor_signals.c
-    return (await conn.execute(select(c.id).where(
-        c.attempt_id == attempt_id, c.source.in_(_OBSERVED), c.at_s >= at_s, c.evidence_seq != seq).limit(1))
-    ).first() is not None
 
 
 async def record_event(conn: AsyncConnection, attempt_id: uuid.UUID, seq: int, kind: FlagKind, start: datetime,

@@ -59,25 +59,21 @@ class Job:
 # A frame after one of these is checked for identity whatever its number: someone may have sat down.
 _ABSENT = frozenset({"no_face", "several_faces", "camera_covered", "camera_dark"})
 
-
-async def _after_absence(conn: Any, attempt_id: uuid.UUID, seq: int) -> bool:
-    """Whether the attempt's latest analysed frame before ``seq`` showed no single clear face.
-
-    (A swap — the student leaves, someone else sits down — is checked at once rather
-    than at the next scheduled identity frame. Cheap when the frame has no face either.)
-    """
-    found = (await conn.execute(
-        select(proctor_signals.c.found)
-        .where(proctor_signals.c.attempt_id == attempt_id, proctor_signals.c.source == "frame",
-               proctor_signals.c.evidence_seq < seq)
-        .order_by(proctor_signals.c.at_s.desc(), proctor_signals.c.evidence_seq.desc()).limit(1))).scalar()
-    return found is not None and bool(_ABSENT.intersection(found))
-
+# What the attempt's latest analysed frame before this item found. (A swap — the student leaves,
+# someone else sits down — is checked at once rather than at the next scheduled identity frame.)
+_s = proctor_signals.c
+_LAST_FOUND = (
+    select(_s.found)
+    .where(_s.attempt_id == evidence_items.c.attempt_id, _s.source == "frame", _s.evidence_seq < evidence_items.c.seq)
+    .order_by(_s.at_s.desc(), _s.evidence_seq.desc()).limit(1)
+    .correlate(evidence_items).scalar_subquery()
+)
 
 # An item with what its analysis needs of its attempt, in one round trip.
 _INPUTS = (
     select(evidence_items.c.kind, evidence_items.c.client_seq, evidence_items.c.received_at,
-           evidence_items.c.analysed, proctor_attempts.c.wrapped_key, proctor_attempts.c.enrolment_descriptor)
+           evidence_items.c.analysed, proctor_attempts.c.wrapped_key, proctor_attempts.c.enrolment_descriptor,
+           _LAST_FOUND.label("last_found"))
     .join(proctor_attempts, proctor_attempts.c.attempt_id == evidence_items.c.attempt_id)
     .where(evidence_items.c.attempt_id == bindparam("attempt_id"), evidence_items.c.seq == bindparam("seq"))
 )
@@ -96,20 +92,22 @@ class Analyser:
         self.settings = settings or ProctorSettings()
 
     async def _inputs(self, job: Job) -> tuple[tuple[str, bytes, list[float] | None, bool], datetime] | None:
+        # One read, no transaction to open or roll back: a worker does this for every frame.
         async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
             row = (await conn.execute(_INPUTS, {"attempt_id": job.attempt_id, "seq": job.seq})).first()
-            if row is None or row.analysed:
-                return None
-            data_key = self.store.unwrap(job.attempt_id, row.wrapped_key)
-            plaintext = await self.store.open_item(data_key, job.attempt_id, job.seq)
-            sealed, enrolment, check = row.enrolment_descriptor, None, False
-            if row.kind == ItemKind.FRAME and sealed is not None:
-                check = ((row.client_seq - 1) % self.identity_every_n == 0
-                         or await _after_absence(conn, job.attempt_id, job.seq))
-                if check:
-                    enrolment = json.loads(self.store.open_value(data_key, job.attempt_id,
-                                                                 self.store.descriptor_slot, sealed))
-            return (row.kind, plaintext, enrolment, check), row.received_at
+        if row is None or row.analysed:
+            return None
+        data_key = self.store.unwrap(job.attempt_id, row.wrapped_key)
+        plaintext = await self.store.open_item(data_key, job.attempt_id, job.seq)
+        sealed, enrolment, check = row.enrolment_descriptor, None, False
+        if row.kind == ItemKind.FRAME and sealed is not None:
+            check = ((row.client_seq - 1) % self.identity_every_n == 0
+                     or bool(_ABSENT.intersection(row.last_found or ())))
+            if check:
+                enrolment = json.loads(self.store.open_value(data_key, job.attempt_id,
+                                                             self.store.descriptor_slot, sealed))
+        return (row.kind, plaintext, enrolment, check), row.received_at
 
     async def process(self, job: Job, run: Runner) -> bool:
         """True when a result was stored now (False: gone, or already analysed)."""
