@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -118,6 +118,13 @@ _HEAD_OR_SAME = select(evidence_items).where(
         and_(evidence_items.c.kind == bindparam("kind"), evidence_items.c.client_seq == bindparam("client_seq"))))
 
 
+class ChainHead(NamedTuple):
+    """The two columns of a locked ``proctor_attempts`` row an append needs."""
+
+    wrapped_key: str
+    head_seq: int
+
+
 class EvidenceStore:
     def __init__(self, root: Path, keyring: Keyring) -> None:
         self.root = root
@@ -156,9 +163,14 @@ class EvidenceStore:
 
     async def append(
         self, conn: AsyncConnection, attempt_id: uuid.UUID, kind: ItemKind, client_seq: int, plaintext: bytes, *,
-        now: datetime, trigger: str | None = None,
+        now: datetime, trigger: str | None = None, locked_head: "ChainHead | None" = None,
     ) -> StoredItem:
-        state = (await conn.execute(_LOCK_HEAD, {"attempt_id": attempt_id})).one()
+        """Store an item as the next link of the attempt's chain (a retried upload: the stored one).
+
+        ``locked_head``: the caller already locked the attempt's proctoring row in this transaction,
+        in its own earlier statement, and read these two columns from it.
+        """
+        state = locked_head or (await conn.execute(_LOCK_HEAD, {"attempt_id": attempt_id})).one()
         rows = (await conn.execute(_HEAD_OR_SAME, {"attempt_id": attempt_id, "head_seq": state.head_seq,
                                                    "kind": kind.value, "client_seq": client_seq})).all()
         same = next((r for r in rows if r.kind == kind.value and r.client_seq == client_seq), None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from proctor.config import load_config
@@ -26,7 +26,7 @@ from proctor.findings import recompute, record_event, record_noise
 from proctor.burst import pack_burst
 from proctor.kinds import BROWSER_EVENT_KINDS, FlagKind
 from proctor.runtime import ProctorRuntime
-from proctor.store import ItemKind, StoredItem
+from proctor.store import ChainHead, ItemKind, StoredItem
 from proctor.tables import proctor_attempts, proctor_exam_settings, proctor_references, proctor_requests
 
 from ..observability import ANALYSIS_SECONDS
@@ -214,13 +214,40 @@ async def consent(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, 
     return await capture_plan(conn, runtime, attempt_id, row.exam_id, actor.user_id or 0)
 
 
+# The attempt (shared: it cannot be finished meanwhile) and its evidence chain head (exclusive: appends
+# of one attempt go one at a time), with what the checks need, in one round trip. Both rows are locked,
+# so after a wait both come back as committed since. Only on PostgreSQL (SQLite has one writer).
+_a, _p = attempts.c, proctor_attempts.c
+_ATTEMPT_AND_HEAD = (
+    select(_a.student_id, _a.status, _a.deadline_at, _p.wrapped_key, _p.head_seq)
+    .select_from(attempts.join(proctor_attempts, _p.attempt_id == _a.id))
+    .where(_a.id == bindparam("attempt_id"))
+    .suffix_with("FOR SHARE OF attempts FOR UPDATE OF proctor_attempts", dialect="postgresql")
+)
+
+
 async def store_image(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
                       kind: ItemKind, seq: int, image: bytes, *, trigger: str | None, now: datetime,
                       grace_s: float) -> Stored:
-    """A webcam frame, a screenshot or the enrolment photo (already checked as JPEG)."""
-    await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
-    await _require_consent(conn, attempt_id)
-    item = await runtime.store.append(conn, attempt_id, kind, _positive_seq(seq), image, now=now, trigger=trigger)
+    """A webcam frame, a screenshot or the enrolment photo (already checked as JPEG).
+
+    A webcam frame every few seconds from every student: the ownership, deadline and consent
+    checks and the chain-head lock are one statement. Without a row (no such attempt, not this
+    student's, no consent yet) the separate checks run and word the refusal.
+    """
+    actor.require(Permission.SIT_EXAM)
+    row = (await conn.execute(_ATTEMPT_AND_HEAD, {"attempt_id": attempt_id})).first()
+    head = None
+    if row is None:
+        await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
+        await _require_consent(conn, attempt_id)  # consent given meanwhile: the append locks the head itself
+    else:
+        if row.student_id != actor.user_id:
+            raise NotFound("attempt_not_found", N_("No such attempt."))
+        rules.check_accepts_answers(AttemptStatus(row.status), row.deadline_at, now, grace_s)
+        head = ChainHead(row.wrapped_key, row.head_seq)
+    item = await runtime.store.append(conn, attempt_id, kind, _positive_seq(seq), image, now=now, trigger=trigger,
+                                      locked_head=head)
     if kind is ItemKind.ENROLMENT and item.created:
         await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id)
                            .values(enrolment_state="pending", enrolment_reason=None))
