@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -132,11 +131,11 @@ def _load_secret(env: Mapping[str, str], data_dir: Path, *, create: bool) -> tup
         raise ConfigError(f"EXAM_SECRET_KEY_FILE={key_file!r}: no such file")
     if not create:
         raise ConfigError("no EXAM_SECRET_KEY, EXAM_SECRET_KEY_FILE or ./var/secret.key")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from proctor.keys import create_once  # first run only
+
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
+    if not create_once(path, (value + "\n").encode()):  # another process started first: its secret
+        return Secret(path.read_text().strip()), False
     return Secret(value), True
 
 

@@ -49,18 +49,54 @@ def write_keyring(path: Path, keyring: Keyring) -> None:
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"current": keyring.current, "keys": {k: v.hex() for k, v in keyring.keys.items()}}, fh)
+        fh.write(_keyring_json(keyring))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
+def create_once(path: Path, data: bytes, mode: int = stat.S_IRUSR | stat.S_IWUSR) -> bool:
+    """Create ``path`` holding ``data`` unless it exists; False when another process created it first.
+
+    For what a first run generates (keys, secrets) while several processes start at once: the
+    content goes to a file of this process's own, is synced, and is then hard-linked to ``path``,
+    which fails if ``path`` exists. So no reader ever sees a half-written file, and no process
+    replaces a key that another one has already used (its evidence would be unreadable).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True
+
+
+def _keyring_json(keyring: Keyring) -> str:
+    return json.dumps({"current": keyring.current, "keys": {k: v.hex() for k, v in keyring.keys.items()}})
+
+
 def load_or_create(path: Path, *, configured: bool, now: datetime) -> tuple[Keyring, bool]:
-    """The keyring, and whether it was generated just now."""
+    """The keyring, and whether it was generated just now (by this process: when several
+    processes start on a first run together, one generates it and the others read it)."""
     if path.is_file() or configured:
         return read_keyring(path), False
     keyring = Keyring({_key_id(now): new_master_key()}, _key_id(now))
-    write_keyring(path, keyring)
+    if not create_once(path, _keyring_json(keyring).encode()):
+        return read_keyring(path), False
     log.warning(
         "GENERATED a new evidence master key in %s. Back it up and keep it apart from the database "
         "backups: without it the recorded evidence cannot be read. Set EXAM_EVIDENCE_KEY_FILE in production.",

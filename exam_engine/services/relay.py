@@ -31,7 +31,6 @@ import contextlib
 import functools
 import logging
 import os
-import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -69,13 +68,12 @@ class BridgeKeys:
     public: Ed25519PublicKey
 
 
-def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+def _write_private(path: Path, key: Ed25519PrivateKey) -> bool:
+    """False when another process created the key file first (then theirs is the key)."""
+    from proctor.keys import create_once
+
+    return create_once(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
 
 
 def _read_private(path: Path) -> Ed25519PrivateKey:
@@ -93,12 +91,9 @@ def _keys_at(path: Path, generate: bool) -> BridgeKeys:
     if not path.is_file():
         if not generate:
             raise ConfigError(f"EXAM_SIGNING_KEY_FILE={str(path)!r}: no such file")
-        try:
-            _write_private(path, Ed25519PrivateKey.generate())
+        if _write_private(path, Ed25519PrivateKey.generate()):
             log.warning("no EXAM_SIGNING_KEY_FILE given: generated the exam-result signing key into %s "
                         "(keep it safe; the journal trusts only results signed with it)", path)
-        except FileExistsError:
-            pass  # another process generated it first: use theirs
     private = _read_private(path)
     public = private.public_key()
     pub_path = path.with_name(PUBLIC_FILE)
