@@ -106,6 +106,47 @@ async def index(request: web.Request) -> web.Response:
 
 
 Extension = Callable[[web.Application], None]
+Lifecycle = Callable[[web.Application], AsyncIterator[None]]
+
+
+def _in_order(*steps: Lifecycle) -> Lifecycle:
+    """One ``cleanup_ctx`` entry running ``steps`` in order, undone in reverse.
+
+    aiohttp's ``run_app`` does not undo the entries that started when a later one fails (its
+    runner is set up outside the ``try`` that cleans up): the pools stayed open, their tasks
+    ignored the final cancellation, and the process hung instead of exiting with the error
+    (an empty signing-key file, a database that refuses). Here a failing step first undoes the
+    steps before it, so the error reaches ``exam-engine serve`` and the process exits.
+    """
+
+    async def undo(started: list[AsyncIterator[None]]) -> BaseException | None:
+        failed = None
+        for step in reversed(started):
+            try:
+                await step.__anext__()  # the code after its ``yield``, as aiohttp would run it
+            except StopAsyncIteration:
+                pass
+            except Exception as exc:  # noqa: BLE001 - the other steps are still undone
+                log.exception("stopping a start-up step failed")
+                failed = failed or exc
+        return failed
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        started: list[AsyncIterator[None]] = []
+        try:
+            for step in steps:
+                it = step(app).__aiter__()
+                await it.__anext__()
+                started.append(it)
+        except BaseException:
+            await undo(started)
+            raise
+        yield
+        failed = await undo(started)
+        if failed is not None:
+            raise failed
+
+    return run
 
 
 def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequence[Extension] = ()) -> web.Application:
@@ -114,15 +155,17 @@ def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequ
                           client_max_size=MAX_REQUEST_BYTES)
     app[SERVICES] = services
     if run_sweeper:
-        app.cleanup_ctx.append(_resources)
         # Start-up order after a crash past a mass deadline: seal what was written before the crash
         # (little), grade every overdue attempt, then deliver the grades (the relay starts first but
         # waits for the sweeper: sweeper.idle); the sealer's next round comes an interval later,
         # when the burst of audit rows is over, instead of taking turns with the relay.
-        app.cleanup_ctx.append(api_journal.relay_lifecycle)
-        app.cleanup_ctx.append(audit_seal.lifecycle(services))  # seals the audit log into the signed chain
-        app.cleanup_ctx.append(_lifecycle)
-        app.cleanup_ctx.append(api_live.exam_day_lifecycle)  # uptime beats (downtime credit), forms prepared early
+        app.cleanup_ctx.append(_in_order(
+            _resources,
+            api_journal.relay_lifecycle,
+            audit_seal.lifecycle(services),  # seals the audit log into the signed chain
+            _lifecycle,
+            api_live.exam_day_lifecycle,  # uptime beats (downtime credit), forms prepared early
+        ))
     else:
         async def _close(app: web.Application) -> None:
             await services.close()

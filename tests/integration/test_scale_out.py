@@ -179,3 +179,16 @@ def test_log_lines_are_json_with_readable_cyrillic_and_the_request_id():
     entry = json.loads(line)
     assert entry["message"] == "Студент Әлия: қате" and "Әлия" in line
     assert entry["request_id"] == "req-12345678" and entry["level"] == "WARNING"
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_server_whose_start_up_fails_exits_with_the_reason_instead_of_hanging(services, tmp_path):
+    """A start-up step failing after the pools opened (here: an empty signing-key file, as a
+    process could once read it while another was writing it) used to leave the process hanging
+    with its pools' tasks: under `serve --workers` it then never answered and was never restarted."""
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "exam_signing_ed25519.pem").write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(_free_port())],
+                          cwd=ROOT, env=_env(services, tmp_path), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "exam_signing_ed25519.pem: not a PEM private key" in proc.stderr
