@@ -131,7 +131,7 @@ def _load_secret(env: Mapping[str, str], data_dir: Path, *, create: bool) -> tup
         raise ConfigError(f"EXAM_SECRET_KEY_FILE={key_file!r}: no such file")
     if not create:
         raise ConfigError("no EXAM_SECRET_KEY, EXAM_SECRET_KEY_FILE or ./var/secret.key")
-    from proctor.keys import create_once  # first run only
+    from proctor.store import create_once  # first run only
 
     value = secrets.token_urlsafe(48)
     if not create_once(path, (value + "\n").encode()):  # another process started first: its secret

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from proctor.evidence import Keyring, new_master_key
+from proctor.store import create_once
 
 log = logging.getLogger(__name__)
 
@@ -53,36 +54,6 @@ def write_keyring(path: Path, keyring: Keyring) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def create_once(path: Path, data: bytes, mode: int = stat.S_IRUSR | stat.S_IWUSR) -> bool:
-    """Create ``path`` holding ``data`` unless it exists; False when another process created it first.
-
-    For what a first run generates (keys, secrets) while several processes start at once: the
-    content goes to a file of this process's own, is synced, and is then hard-linked to ``path``,
-    which fails if ``path`` exists. So no reader ever sees a half-written file, and no process
-    replaces a key that another one has already used (its evidence would be unreadable).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return True
 
 
 def _keyring_json(keyring: Keyring) -> str:

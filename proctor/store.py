@@ -91,6 +91,32 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def create_once(path: Path, data: bytes, mode: int = 0o600) -> bool:
+    """Create ``path`` holding ``data`` unless it exists; False when another process created it first.
+
+    For what a first run generates (keys, secrets) while several processes start at once: the
+    content goes to a file of this process's own, is synced, and is then hard-linked to ``path``,
+    which fails if ``path`` exists. So no reader ever sees a half-written file, and no process
+    replaces a key that another one has already used (its evidence would be unreadable).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return True
+
+
 def _write_durably(path: Path, blob: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")

@@ -70,7 +70,7 @@ class BridgeKeys:
 
 def _write_private(path: Path, key: Ed25519PrivateKey) -> bool:
     """False when another process created the key file first (then theirs is the key)."""
-    from proctor.keys import create_once
+    from proctor.store import create_once
 
     return create_once(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
