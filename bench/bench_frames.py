@@ -14,21 +14,18 @@ side by side (N = cores by default).
 
 from __future__ import annotations
 
+import argparse
 import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from dataclasses import replace  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import statistics
+import time
+from dataclasses import replace
+from collections.abc import Callable
 
 _t0 = time.perf_counter()
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from proctor.analysis import analyze_frame, detect_faces, enrol, warm_up  # noqa: E402
+from proctor.analysis import analyze_frame, detect_faces, enrol, pin_threads, warm_up  # noqa: E402
 from proctor.analysis.image import to_bgr  # noqa: E402
 from proctor.settings import ProctorSettings  # noqa: E402
 
@@ -91,7 +88,7 @@ def stillness_check(settings: ProctorSettings, frames: list[bytes]) -> Callable[
 def _parallel_worker(args: tuple[int, int]) -> float:
     """One worker process on one core: seconds for ``count`` frames of the server's mix."""
     count, seed = args
-    cv2.setNumThreads(1)
+    pin_threads()  # as a worker process runs: one OpenMP/OpenCV thread unless OMP_NUM_THREADS says
     settings = ProctorSettings()
     warm_up(settings)
     frames, photo = webcam_frames(24)
@@ -124,7 +121,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    cv2.setNumThreads(1)
+    pin_threads()  # as a worker process runs: one OpenMP/OpenCV thread unless OMP_NUM_THREADS says
     settings = ProctorSettings()
     frames, photo = webcam_frames(args.frames)
 
