@@ -101,7 +101,8 @@ async def test_the_verify_command_exits_1_naming_the_first_broken_item(services,
         ok = verify_cli()
         assert ok.returncode == 0, ok.stderr
         path = runtime_of(services).store.path(attempt_id, 3)
-        path.write_bytes(path.read_bytes()[:-1] + b"\0")
+        blob = path.read_bytes()
+        path.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))  # changed whatever the last byte was
         broken = verify_cli()
         assert broken.returncode == 1 and "3" in broken.stderr and "изменён" in broken.stderr.lower(), broken.stderr
     finally:
