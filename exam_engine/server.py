@@ -52,9 +52,12 @@ def serve(*, host: str | None = None, port: int | None = None, settings: Setting
     check_workers(settings, workers)
     if workers > 1:
         return supervise(settings, host=host, port=port, workers=workers)
-    log.info("exam-engine serving on http://%s:%d (database %s, pid %d)", host, port,
-             settings.database_url.split("@")[-1], os.getpid())
-    web.run_app(make_app(settings), host=host, port=port, print=None, access_log=None,
+
+    def serving(_banner: str) -> None:  # aiohttp calls this once its start-up steps ran and the port is bound
+        log.info("exam-engine serving on http://%s:%d (database %s, pid %d)", host, port,
+                 settings.database_url.split("@")[-1], os.getpid())
+
+    web.run_app(make_app(settings), host=host, port=port, print=serving, access_log=None,
                 shutdown_timeout=5, reuse_port=reuse_port)
     return 0
 
@@ -71,21 +74,38 @@ def check_workers(settings: Settings, workers: int) -> None:
         raise ConfigError("--workers > 1 needs Redis (EXAM_REDIS_URL) for throttles and the frame queue")
 
 
+RESTART_DELAY_MAX_S = 60.0
+"""A worker that keeps dying soon after its start is restarted after 1, 2, 4 … up to this many seconds."""
+
+
 def supervise(settings: Settings, *, host: str, port: int, workers: int) -> int:
     """Run ``workers`` server processes sharing the port (SO_REUSEPORT); restart any that dies.
 
     Every process runs the deadline sweeper, the outbox relay and the audit sealer: each is
     safe to run concurrently (row locks with SKIP LOCKED, advisory locks).
+
+    A worker that exits with a configuration error (exit code 2) before the server has ever
+    answered cannot start and restarting it will not help: the other workers are stopped and
+    the error is raised, so the operator sees it at once. Once the server has answered, a dying
+    worker is restarted while the others go on serving; one that dies again within a minute
+    of its start waits twice as long as the last time (1 s up to ``RESTART_DELAY_MAX_S``), so
+    a worker that can no longer start fills neither the log nor the machine.
     """
     check_workers(settings, workers)
     metrics_dir = Path(tempfile.mkdtemp(prefix="exam-metrics-"))
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     command = [sys.executable, "-m", "exam_engine.cli", "serve", "--host", host, "--port", str(port), "--reuse-port"]
     children: dict[int, subprocess.Popen[bytes]] = {}
+    started: dict[int, float] = {}
+    restart_at: dict[int, float] = {}
+    delay: dict[int, float] = {}
     stopping = False
+    answered = False
+    failure: str | None = None
 
     def spawn(slot: int) -> None:
         children[slot] = subprocess.Popen(command, env=env)
+        started[slot] = time.monotonic()
         log.info("worker %d started (pid %d)", slot, children[slot].pid)
 
     def stop(signum: int, _frame: object) -> None:
@@ -97,17 +117,36 @@ def supervise(settings: Settings, *, host: str, port: int, workers: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("exam-engine serving on http://%s:%d with %d worker processes", host, port, workers)
+    log.info("exam-engine starting on http://%s:%d with %d worker processes", host, port, workers)
     for slot in range(workers):
         spawn(slot)
     try:
         while not stopping:
             time.sleep(0.5)
+            now = time.monotonic()
+            answered = answered or _answers(host, port)
             for slot, child in list(children.items()):
-                if child.poll() is not None and not stopping:
-                    log.error("worker %d (pid %d) exited with %s; restarting it", slot, child.pid, child.returncode)
-                    time.sleep(1)
-                    spawn(slot)
+                if stopping:
+                    break
+                if slot in restart_at:
+                    if now >= restart_at[slot]:
+                        del restart_at[slot]
+                        spawn(slot)
+                    continue
+                code = child.poll()
+                if code is None:
+                    continue
+                if code == 2 and not answered:
+                    failure = f"server worker {slot} could not start (exit code 2; its message is above)"
+                    log.error("worker %d (pid %d) could not start: configuration error; stopping", slot, child.pid)
+                    stop(signal.SIGTERM, None)
+                    break
+                lived = now - started[slot]
+                previous = delay.get(slot, 0.5) if lived < 60 else 0.5
+                delay[slot] = min(RESTART_DELAY_MAX_S, previous * 2)
+                restart_at[slot] = now + delay[slot]
+                log.error("worker %d (pid %d) exited with %s after %.0f s; restarting it in %.0f s",
+                          slot, child.pid, code, lived, delay[slot])
     finally:
         for child in children.values():
             try:
@@ -115,6 +154,21 @@ def supervise(settings: Settings, *, host: str, port: int, workers: int) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+    if failure:
+        raise ConfigError(failure)
     return 0
 
 
+def _answers(host: str, port: int) -> bool:
+    """Whether the server answers its liveness check on this machine (any worker may answer)."""
+    import http.client
+
+    target = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    connection = http.client.HTTPConnection(target, port, timeout=1)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()

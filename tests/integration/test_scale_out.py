@@ -188,7 +188,63 @@ async def test_a_server_whose_start_up_fails_exits_with_the_reason_instead_of_ha
     with its pools' tasks: under `serve --workers` it then never answered and was never restarted."""
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "exam_signing_ed25519.pem").write_bytes(b"")
+    env = {**_env(services, tmp_path), "EXAM_LOG_LEVEL": "INFO"}
     proc = subprocess.run([sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(_free_port())],
-                          cwd=ROOT, env=_env(services, tmp_path), capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "exam_signing_ed25519.pem: not a PEM private key" in proc.stderr
+    assert "serving on" not in proc.stderr  # said once the port is bound, not before the start-up steps
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_server_workers_that_cannot_start_stop_the_pool_with_the_reason(services, tmp_path):
+    """`serve --workers 2` whose workers exit with a configuration error before the server ever
+    answered: the supervisor used to restart them every second, forever, serving nothing."""
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "exam_signing_ed25519.pem").write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-m", "exam_engine.cli", "serve", "--workers", "2",
+                           "--port", str(_free_port())],
+                          cwd=ROOT, env=_env(services, tmp_path), capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "could not start" in proc.stderr, proc.stderr[-3000:]
+    assert 1 <= proc.stderr.count("not a PEM private key") <= 2, proc.stderr[-3000:]  # no restarts
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_killed_server_worker_is_replaced_while_the_other_serves(services, tmp_path):
+    port = _free_port()
+    log = open(tmp_path / "pool.log", "wb")
+    pool = subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "serve", "--workers", "2", "--port", str(port)],
+                            cwd=ROOT, env=_env(services, tmp_path), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+    async def pids_answering(wanted: int, timeout: float) -> set[int]:
+        seen: set[int] = set()
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            while len(seen) < wanted and time.monotonic() < deadline:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                        seen.add((await r.json())["pid"])
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.02)
+        return seen
+
+    try:
+        await _healthy(port)
+        first = await pids_answering(2, 40)
+        assert len(first) == 2, (tmp_path / "pool.log").read_text(errors="replace")[-3000:]
+        victim, survivor = sorted(first)
+        os.kill(victim, signal.SIGKILL)
+        later = await pids_answering(2, 40)
+        assert survivor in later and victim not in later and len(later) == 2, \
+            (later, (tmp_path / "pool.log").read_text(errors="replace")[-3000:])
+        assert pool.poll() is None
+    finally:
+        os.killpg(pool.pid, signal.SIGTERM)
+        try:
+            pool.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(pool.pid, signal.SIGKILL)
+        log.close()
