@@ -175,3 +175,43 @@ async def test_a_hot_route_looks_the_session_up_once_the_cache_forgets_it_and_re
     assert status == 200  # within the cache's bound the revocation is not seen yet (documented: ≤ 5 s)
     assert status_after == 401 and body["error"]["code"] == "not_signed_in", body
     assert (await _stored(services, aid))[1][:2] == (2, 2)
+
+
+async def test_saves_beyond_the_pool_wait_their_turn_and_leave_it_to_the_general_path_after_the_timeout(
+        services, clock):
+    from exam_engine.services.fast_save import FastSaves
+
+    client = await open_client(services)
+    try:
+        _, started = await _started(services, client)
+    finally:
+        await client.close()
+    aid = uuid.UUID(started["attempt"]["id"])
+    async with services.engine.connect() as conn:
+        student_id, session = (await conn.execute(
+            select(attempts.c.student_id, attempt_live.c.bound_session)
+            .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id).where(attempts.c.id == aid))).one()
+    args = dict(student_id=student_id, attempt_id=aid, choice=1, now=clock.now(), grace_s=1.0, session=session)
+    fast = FastSaves(services.settings.database_url, size=2)
+    fast.timeout_s = 0.5
+    try:
+        # Five saves at once on two connections: each waits its turn and is stored.
+        results = await asyncio.gather(*(fast.save(**args, position=p, seq=p) for p in range(1, 6)))
+        assert all(r == clock.now() for r in results)
+        # A finalisation holds the attempt's row: two saves wait on it with both connections,
+        # a third waits for a turn, gives up after the timeout and leaves it to the general path.
+        async with services.engine.connect() as locker:
+            await locker.execute(select(attempts.c.id).where(attempts.c.id == aid).with_for_update())
+            held = [asyncio.create_task(fast.save(**args, position=p, seq=10 + p)) for p in (1, 2)]
+            await asyncio.sleep(0.2)
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            assert await fast.save(**args, position=3, seq=13) is None
+            assert 0.4 <= loop.time() - t0 < 3
+            assert not any(t.done() for t in held)
+            await locker.rollback()
+        assert await asyncio.gather(*held) == [clock.now(), clock.now()]
+    finally:
+        await fast.close()
+    stored = await _stored(services, str(aid))
+    assert {p: stored[p][1] for p in stored} == {1: 11, 2: 12, 3: 3, 4: 4, 5: 5}
