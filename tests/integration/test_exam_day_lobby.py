@@ -270,3 +270,25 @@ async def test_background_preparation_pauses_between_batches_so_requests_keep_th
         round_.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await round_
+
+
+async def test_two_preparers_at_once_give_each_student_one_form(services, monkeypatch):
+    """A batch is claimed in one statement: a student the other preparer claimed first is skipped,
+    not drawn twice (both commit; every student ends with one form of question_count items)."""
+    world = await make_world(services, students=6, opens_in_s=600, question_count=4)
+    monkeypatch.setattr(lobby, "ITEMS_CHUNK", 4)  # the items in more than one statement too
+
+    async def prepare() -> int:
+        async with services.engine.begin() as conn:
+            done = await lobby.prepare_forms(conn, "system:prepare", world.exam_id, now=services.clock.now(),
+                                             bank_cache=services.bank_cache, limit=100)
+            await asyncio.sleep(0.1)  # hold the transaction open while the other one runs
+            return done["prepared"]
+
+    counts = await asyncio.gather(prepare(), prepare())
+    assert sum(counts) == 6
+    async with services.engine.connect() as conn:
+        per_student = (await conn.execute(select(prepared_items.c.student_id, func.count())
+                                          .group_by(prepared_items.c.student_id))).all()
+    assert len(per_student) == 6 and {n for _, n in per_student} == {4}
+    assert await _count(services, prepared_forms) == 6
