@@ -225,9 +225,9 @@ EXAM_DAY_TASK = web.AppKey("exam_day_task", asyncio.Task)
 PREPARE_EVERY_S = 30.0
 PREPARE_PAUSE_RATIO = 3.0
 """After each batch, preparation waits this many times as long as the batch took: it takes at
-most a quarter of the process, so a sign-in storm beside it keeps its pace (2,000 forms took
-2.5 s at full speed and pushed the storm's p95 sign-in from ~50 ms to ~0.8-1.1 s; 12,000 forms
-paced this way are ready in about a minute of the 30-minute lead)."""
+most a quarter of the process, so a sign-in storm beside it keeps its pace (at full speed 2,000
+forms, then 2.5 s, pushed the storm's p95 sign-in from ~50 ms to 0.65-1.1 s; 12,000 forms, ~6 s
+of work now, paced this way are ready in well under a minute of the 30-minute lead)."""
 
 
 def prepare_lead_s(env: dict[str, str] | None = None) -> float:
