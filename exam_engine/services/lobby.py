@@ -79,7 +79,7 @@ async def prepare_forms(conn: AsyncConnection, actor: Actor | str, exam_id: int,
     banks = await forms.exam_banks_by_language(conn, exam_id) if batch else {}
     language = {student.id: forms.choose_language(banks, None, student.language) for student in batch}
     # The whole batch's forms claimed in one statement; a student another preparer got first is
-    # not returned and not drawn. Then every claimed form's items in one statement.
+    # not returned and not drawn. Then the claimed forms' items, ITEMS_CHUNK students a statement.
     claimed = set(await bulk.insert_many(conn, prepared_forms, [
         {"exam_id": exam_id, "student_id": student.id, "language": language[student.id],
          "question_count": exam.question_count, "prepared_at": now} for student in batch],

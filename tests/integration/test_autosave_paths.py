@@ -38,6 +38,21 @@ async def _started(services, client, login: str = "student1") -> tuple[Api, dict
     return api, started
 
 
+async def _started_binding(services) -> tuple[uuid.UUID, int, str]:
+    """A started attempt's id, its student and the session it is bound to."""
+    client = await open_client(services)
+    try:
+        _, started = await _started(services, client)
+    finally:
+        await client.close()
+    aid = uuid.UUID(started["attempt"]["id"])
+    async with services.engine.connect() as conn:
+        student_id, session = (await conn.execute(
+            select(attempts.c.student_id, attempt_live.c.bound_session)
+            .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id).where(attempts.c.id == aid))).one()
+    return aid, student_id, session
+
+
 async def _stored(services, attempt_id: str) -> dict[int, tuple]:
     async with services.engine.connect() as conn:
         rows = await conn.execute(select(answers.c.position, answers.c.choice, answers.c.seq, answers.c.saved_at)
@@ -74,16 +89,8 @@ async def test_an_ordinary_save_takes_one_statement_and_its_receipt_matches_the_
 @pytest.mark.parametrize("case", ["other_student", "other_session", "paused", "no_such_choice", "no_such_position",
                                   "after_deadline", "finished", "negative_choice"])
 async def test_the_one_statement_path_stores_nothing_the_rules_refuse(services, clock, case):
-    client = await open_client(services)
-    try:
-        _, started = await _started(services, client)
-    finally:
-        await client.close()
-    aid = uuid.UUID(started["attempt"]["id"])
+    aid, student_id, session = await _started_binding(services)
     async with services.engine.begin() as conn:
-        student_id, session = (await conn.execute(
-            select(attempts.c.student_id, attempt_live.c.bound_session)
-            .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id).where(attempts.c.id == aid))).one()
         other_student = (await conn.execute(select(users.c.id).where(users.c.login == "student2"))).scalar_one()
         if case == "paused":
             await conn.execute(update(attempt_live).where(attempt_live.c.attempt_id == aid)
@@ -181,16 +188,7 @@ async def test_saves_beyond_the_pool_wait_their_turn_and_leave_it_to_the_general
         services, clock):
     from exam_engine.services.fast_save import FastSaves
 
-    client = await open_client(services)
-    try:
-        _, started = await _started(services, client)
-    finally:
-        await client.close()
-    aid = uuid.UUID(started["attempt"]["id"])
-    async with services.engine.connect() as conn:
-        student_id, session = (await conn.execute(
-            select(attempts.c.student_id, attempt_live.c.bound_session)
-            .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id).where(attempts.c.id == aid))).one()
+    aid, student_id, session = await _started_binding(services)
     args = dict(student_id=student_id, attempt_id=aid, choice=1, now=clock.now(), grace_s=1.0, session=session)
     fast = FastSaves(services.settings.database_url, size=2)
     fast.timeout_s = 0.5

@@ -49,6 +49,17 @@ def _env(services, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped
     return env
 
 
+def _stop(*procs: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to each process group, then SIGKILL to any still there after 20 s."""
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 async def _healthy(port: int, timeout: float = 40) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
@@ -141,13 +152,7 @@ async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_
                 await asyncio.sleep(0.2)
             assert analysed is True, (tmp_path / "pool.log").read_text(errors="replace")[-3000:]
     finally:
-        for proc in (pool, worker):
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in (pool, worker):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        _stop(pool, worker)
         log.close()
     await services.engine.dispose()
 
@@ -242,9 +247,5 @@ async def test_a_killed_server_worker_is_replaced_while_the_other_serves(service
             (later, (tmp_path / "pool.log").read_text(errors="replace")[-3000:])
         assert pool.poll() is None
     finally:
-        os.killpg(pool.pid, signal.SIGTERM)
-        try:
-            pool.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(pool.pid, signal.SIGKILL)
+        _stop(pool)
         log.close()
