@@ -23,8 +23,10 @@ SQL; the tests run the same scenarios through both paths (SQLite takes the gener
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -100,16 +102,23 @@ class FastSaves:
         self._turns = asyncio.Semaphore(size)
         self._opened = False
 
-    async def _turn(self) -> None:
-        """Wait for a connection's turn, as long as the pool would have waited for one."""
-        if not self._turns.locked():
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled connection after this request's turn, waiting as long as the pool would have."""
+        await self.open()
+        if self._turns.locked():
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await self._turns.acquire()
+            except TimeoutError:
+                raise PoolTimeout(f"no fast-save connection within {self.timeout_s} s") from None
+        else:
             await self._turns.acquire()
-            return
         try:
-            async with asyncio.timeout(self.timeout_s):
-                await self._turns.acquire()
-        except TimeoutError:
-            raise PoolTimeout(f"no fast-save connection within {self.timeout_s} s") from None
+            async with self._pool.connection(timeout=self.timeout_s) as conn:
+                yield conn
+        finally:
+            self._turns.release()
 
     async def open(self) -> None:
         if not self._opened:
@@ -123,15 +132,10 @@ class FastSaves:
 
     async def session_row(self, th: str) -> Any | None:
         """The signed-in person of a session token hash (as the session query answers it), or None."""
-        await self.open()
-        await self._turn()
-        try:
-            async with self._pool.connection(timeout=self.timeout_s) as conn:
-                cur = conn.cursor(row_factory=namedtuple_row)
-                await cur.execute(_SESSION, {"th": th}, prepare=True)
-                row = await cur.fetchone()
-        finally:
-            self._turns.release()
+        async with self._connection() as conn:
+            cur = conn.cursor(row_factory=namedtuple_row)
+            await cur.execute(_SESSION, {"th": th}, prepare=True)
+            row = await cur.fetchone()
         if row is None:
             return None
         return row._replace(expires_at=row.expires_at.astimezone(timezone.utc))
@@ -154,20 +158,15 @@ class FastSaves:
             "cutoff": now - timedelta(seconds=grace_s),
         }
         try:
-            await self.open()
-            await self._turn()
-            try:
-                async with self._pool.connection(timeout=self.timeout_s) as conn:
-                    cur = await conn.execute(_SAVE, params, prepare=True)
-                    row = await cur.fetchone()
-                    if row is None:
-                        return None
-                    saved_at, last_seen_at = row
-                    if exam_day.presence_due(last_seen_at, now):
-                        # Last-seen for the live view: at most every 15 s, after the answer is committed.
-                        await conn.execute(_TOUCH, {"now": now, "attempt_id": attempt_id}, prepare=True)
-            finally:
-                self._turns.release()
+            async with self._connection() as conn:
+                cur = await conn.execute(_SAVE, params, prepare=True)
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                saved_at, last_seen_at = row
+                if exam_day.presence_due(last_seen_at, now):
+                    # Last-seen for the live view: at most every 15 s, after the answer is committed.
+                    await conn.execute(_TOUCH, {"now": now, "attempt_id": attempt_id}, prepare=True)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             # Committed or not, the general path is safe to run next: a replayed seq is not applied twice.
             log.warning("fast save path unavailable (%s); using the general path", exc.__class__.__name__)
