@@ -60,6 +60,22 @@ def _stop(*procs: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+async def _pids_answering(port: int, wanted: int, timeout: float) -> set[int]:
+    """The process ids that answer /healthz, until ``wanted`` of them have (or the time is up).
+    A new connection per request lets the kernel hand requests to any of the processes."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        while len(seen) < wanted and time.monotonic() < deadline:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    seen.add((await r.json())["pid"])
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.02)
+    return seen
+
+
 async def _healthy(port: int, timeout: float = 40) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
@@ -90,12 +106,7 @@ async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_
         # A new connection per request lets the kernel hand requests to either process.
         connector = aiohttp.TCPConnector(force_close=True)
         async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            pids: set[int] = set()
-            deadline = time.monotonic() + 40  # until both processes have started and answered
-            while len(pids) < 2 and time.monotonic() < deadline:
-                async with http.get(f"{base}/healthz") as r:
-                    pids.add((await r.json())["pid"])
-                await asyncio.sleep(0.02)
+            pids = await _pids_answering(port, 2, 40)  # until both processes have started and answered
             assert len(pids) == 2, f"only {pids} answered; {(tmp_path / 'pool.log').read_text(errors='replace')[-3000:]}"
 
             async with http.post(f"{base}/api/v1/auth/login", json={"login": "student1", "password": PASSWORD}) as r:
@@ -223,26 +234,13 @@ async def test_a_killed_server_worker_is_replaced_while_the_other_serves(service
                             cwd=ROOT, env=_env(services, tmp_path), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
-    async def pids_answering(wanted: int, timeout: float) -> set[int]:
-        seen: set[int] = set()
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
-            while len(seen) < wanted and time.monotonic() < deadline:
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                        seen.add((await r.json())["pid"])
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.02)
-        return seen
-
     try:
         await _healthy(port)
-        first = await pids_answering(2, 40)
+        first = await _pids_answering(port, 2, 40)
         assert len(first) == 2, (tmp_path / "pool.log").read_text(errors="replace")[-3000:]
         victim, survivor = sorted(first)
         os.kill(victim, signal.SIGKILL)
-        later = await pids_answering(2, 40)
+        later = await _pids_answering(port, 2, 40)
         assert survivor in later and victim not in later and len(later) == 2, \
             (later, (tmp_path / "pool.log").read_text(errors="replace")[-3000:])
         assert pool.poll() is None
