@@ -204,7 +204,8 @@ async def test_saves_beyond_the_pool_wait_their_turn_and_leave_it_to_the_general
             await asyncio.sleep(0.2)
             loop = asyncio.get_running_loop()
             t0 = loop.time()
-            assert await fast.save(**args, position=3, seq=13) is None
+            # (bounded here too: a wait without the limit would hang the suite instead of failing)
+            assert await asyncio.wait_for(fast.save(**args, position=3, seq=13), 5) is None
             assert 0.4 <= loop.time() - t0 < 3
             assert not any(t.done() for t in held)
             await locker.rollback()
