@@ -50,7 +50,7 @@ FIELD_OF_CODE = {
     "exam_not_found": "exam", "missing_columns": "file", "empty_file": "file", "unreadable_file": "file",
     "contingent_invalid": "file", "role_mismatch": "file",
 }
-TIMEOUT_POLICIES = {"unsatisfactory": N_("unsatisfactory (E1)"), "grade_saved": N_("grade the saved answers")}
+TIMEOUT_POLICIES = {"unsatisfactory": N_("unsatisfactory"), "grade_saved": N_("grade the saved answers")}
 CONTINGENT_BYTES = 10 * 1024 * 1024
 
 
@@ -137,7 +137,8 @@ async def _users_page(request: web.Request, conn: Any, actor: api.Actor, *, erro
     return show(request, actor, "admin/users.html", {"people": people, "role": role, "roles": list(api.Role),
                                                       "role_options": [(r.value, api.translate(actor.language,
                                                                         ROLE_NAMES[r.value])) for r in api.Role],
-                                                      "created": None, "reset": None, **context}, errors=errors)
+                                                      "created": None, "reset": None, "confirm_reset": None,
+                                                      **context}, errors=errors)
 
 
 @page(permission=P.MANAGE_ACCOUNTS)
@@ -160,6 +161,11 @@ async def create_user(request: web.Request, conn: Any, actor: api.Actor) -> web.
 async def reset_password(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     form = await request.post()
     login = text(form, "login")
+    if text(form, "confirm") != "1":  # first ask: resetting ends the person's sessions
+        person = (await conn.execute(select(T.users.c.login, T.users.c.full_name)
+                                     .where(T.users.c.login == login))).first()
+        if person is not None:
+            return await _users_page(request, conn, actor, confirm_reset=dict(person._mapping))
     otp, errors = await attempt(conn, actor, lambda: api.user_service.reset_password(
         conn, actor, login, now=api.services_of(request).clock.now()))
     if otp is not None:
@@ -298,6 +304,36 @@ async def exams_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     return await _exams_page(request, conn, actor)
 
 
+def exam_form_errors(form: Any, language: str) -> dict[str, str]:
+    """Every missing or unreadable field of the new-exam form at once (the service then checks the rest)."""
+    errors: dict[str, str] = {}
+
+    def say(name: str, msgid: str) -> None:
+        errors.setdefault(name, api.translate(language, msgid))
+
+    if not text(form, "title"):
+        say("title", N_("The exam title is empty."))
+    for name in ("discipline", "session"):
+        if not text(form, name):
+            say(name, N_("Choose from the list."))
+    if not form.getall("groups", []):
+        say("groups", N_("Assign the exam to at least one group."))
+    if not any(text(form, f"bank_{lang}") for lang in api.LANGUAGES):
+        say("banks", N_("Pin at least one published bank version."))
+    readers: list[tuple[str, Callable[[Any, str], Any]]] = [
+        ("question_count", integer), ("duration_minutes", integer), ("pass_score", integer),
+        ("opens_at", moment), ("closes_at", moment)]
+    for name, read in readers:
+        try:
+            read(form, name)
+        except FormInvalid as bad:
+            say(name, bad.msgid)
+    if "opens_at" not in errors and "closes_at" not in errors and \
+            moment(form, "closes_at") <= moment(form, "opens_at"):
+        say("closes_at", N_("The exam window closes before it opens."))
+    return errors
+
+
 @page(permission=P.MANAGE_EXAMS)
 async def create_exam(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     form = await request.post()
@@ -313,8 +349,11 @@ async def create_exam(request: web.Request, conn: Any, actor: api.Actor) -> web.
             timeout_policy=text(form, "timeout_policy"), pass_score=integer(form, "pass_score") or 0,
             requires_proctoring=bool(text(form, "requires_proctoring")))
 
-    new, errors = await attempt(conn, actor, lambda: api.catalog_service.add_exam(
-        conn, actor, spec(), now=api.services_of(request).clock.now()))
+    errors = exam_form_errors(form, actor.language)
+    new = None
+    if not errors:  # every field the page can check is checked first, so one answer names every problem
+        new, errors = await attempt(conn, actor, lambda: api.catalog_service.add_exam(
+            conn, actor, spec(), now=api.services_of(request).clock.now()))
     if new is not None:
         return see_other(f"/admin/exams?done={new}#exam-{new}")
     kept: dict[str, Any] = {k: text(form, k) for k in EXAM_FIELDS}

@@ -61,11 +61,31 @@ def _staff(actor: api.Actor) -> bool:
     return api.allows(actor.role, api.Permission.VIEW_JOURNALS)
 
 
-def lesson_label(lesson: dict[str, Any], language: str) -> str:
+def lesson_label(lesson: dict[str, Any], language: str, number: int | None = None) -> str:
+    """A column heading a teacher can tell apart: "Lesson 3 · 7 Dec", "Midterm control 1 · 12 Dec"."""
     held = format_date(date.fromisoformat(lesson["held_on"]), "d MMM", locale=BABEL_LOCALE[language])
     if lesson["kind"] == "lesson":
-        return held
-    return f"{held} · {api.translate(language, LESSON_KINDS[lesson['kind']])}"
+        return api.translate(language, N_("Lesson {n} · {date}"), n=number or 1, date=held)
+    return f"{api.translate(language, LESSON_KINDS[lesson['kind']])} · {held}"
+
+
+def lesson_labels(lessons: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """Each lesson with its label; ordinary lessons are numbered in the order the grid shows them."""
+    out, n = [], 0
+    for lesson in lessons:
+        n += 1 if lesson["kind"] == "lesson" else 0
+        out.append({**lesson, "label": lesson_label(lesson, language, n)})
+    return out
+
+
+def exam_text(exam: dict[str, Any] | None, language: str) -> str:
+    """The exam column: the score, or — for an annulled result (a newer version of the result) — the word
+    "annulled" with the raw score kept in brackets, so the 20 of an annulled attempt never reads as a grade."""
+    if exam is None or exam["score"] is None:
+        return "—"
+    if exam["status"] == "annulled":
+        return api.translate(language, N_("annulled ({score})"), score=exam["score"])
+    return str(exam["score"])
 
 
 def computed(student: dict[str, Any], language: str) -> dict[str, str]:
@@ -82,7 +102,7 @@ def computed(student: dict[str, Any], language: str) -> dict[str, str]:
     exam = student["exam"]
     return {"current": num(student["current"]), "midterm1": num(student["midterm1"]),
             "midterm2": num(student["midterm2"]), "admission": num(student["admission"]),
-            "exam": num(exam["score"]) if exam else "—", "total": total,
+            "exam": exam_text(exam, language), "total": total,
             "letter": student["letter"] or "—", "status": student["status_label"]}
 
 
@@ -115,6 +135,7 @@ def _grid_messages(language: str) -> dict[str, str]:
         "correction_filed": N_("Correction no. {id} is filed and waits for review."),
         "lesson_added": N_("The lesson is added."),
         "not_computed": N_("not computed"),
+        "annulled": N_("annulled ({score})"),
         "entry": N_("entered"),
         "by_correction": N_("correction no. {id}: {reason}"),
     }
@@ -142,7 +163,7 @@ async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
     grid = await journal.grid(conn, found, await api.journal_roster(conn, found), language=actor.language,
                               translate=api.translate)
     can_edit = keeps and api.allows(actor.role, api.Permission.KEEP_JOURNAL) and not grid["journal"]["locked"]
-    lessons = [{**ls, "label": lesson_label(ls, actor.language)} for ls in grid["lessons"]]
+    lessons = lesson_labels(grid["lessons"], actor.language)
     students = [{**s, "shown": computed(s, actor.language)} for s in grid["students"]]
     names = {s["id"]: s["full_name"] for s in students}
     symbols = {m["code"]: m["symbol"] for m in grid["marks"]}
@@ -174,10 +195,14 @@ async def _pending(conn: Any, actor: api.Actor) -> list[dict[str, Any]]:
     return out
 
 
-def _cell_text(value: dict[str, Any] | None) -> str:
+def cell_text(value: dict[str, Any] | None, language: str) -> str:
+    """A cell's value as the grid shows it: the score, or the mark's symbol and label (never its code)."""
     if value is None:
         return "—"
-    return str(value["score"]) if value["score"] is not None else str(value["mark"])
+    if value["score"] is not None:
+        return str(value["score"])
+    mark = next((m for m in journal.DEFAULT_MARKS.marks if m.code == value["mark"]), None)
+    return f"{mark.symbol(language)} ({mark.label(language)})" if mark else api.translate(language, N_("a mark"))
 
 
 async def _queue(request: web.Request, conn: Any, actor: api.Actor, *, error: str | None = None,
@@ -189,7 +214,8 @@ async def _queue(request: web.Request, conn: Any, actor: api.Actor, *, error: st
             N_("Correction no. {id} is rejected.")
         notice = api.translate(actor.language, msgid, id=request.query["id"])
     return render(request, "journal/corrections.html", {
-        "items": await _pending(conn, actor), "actions": ACTIONS, "cell_text": _cell_text, "notice": notice,
+        "items": await _pending(conn, actor), "actions": ACTIONS, "cell_text": lambda v: cell_text(v, actor.language),
+        "notice": notice,
         "error": error, "when": lambda v: when(v, actor.language),
         "day": lambda v: format_date(date.fromisoformat(v), "d MMMM y", locale=BABEL_LOCALE[actor.language])},
         actor=actor, status=status)

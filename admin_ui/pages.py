@@ -83,6 +83,10 @@ def setup_pages(app: web.Application) -> None:
     from . import proctoring  # the proctor's pages (and the capture config of the student's pages)
 
     proctoring.register(app)
+    from . import exam_day, staff  # the exam-day page; journal set-up and the audit log
+
+    exam_day.register(app)
+    staff.register(app)
 
 
 def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200,
@@ -96,6 +100,7 @@ def render(request: web.Request, template: str, context: dict[str, Any], *, stat
         "user": actor,
         "csrf_token": session.csrf_token if session else "",
         "path": request.path,
+        "here": request.path_qs if request.method == "GET" else request.path,  # the language switch returns here
         "static_version": STATIC_VERSION,
         "role_names": ROLE_NAMES,
         "nav": [link for link in NAV if actor and api.allows(actor.role, link.permission)],

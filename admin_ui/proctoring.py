@@ -166,6 +166,18 @@ def _attempt_id(request: web.Request) -> uuid.UUID:
         raise web.HTTPNotFound() from None
 
 
+TRIGGER_NAMES = {"room_scan": N_("room scan on request"), "reference": N_("photo uploaded by the administration"),
+                 "enrolment": N_("enrolment photo"), "event": N_("taken at a browser event"),
+                 "interval": N_("regular picture")}
+
+
+def _code_title(code: str, language: str) -> str:
+    """A trigger or event code in words: a flag's title, a known trigger, or a plain "browser event"."""
+    if code in api.flag_titles:
+        return api.translate(language, api.flag_titles[code])
+    return api.translate(language, TRIGGER_NAMES.get(code, N_("browser event")))
+
+
 def timeline_rows(items: list[dict[str, Any]], flags: list[dict[str, Any]], *, show_all: bool,
                   language: str) -> list[dict[str, Any]]:
     """The items worth a row: all but plain interval frames/screens, which are thinned."""
@@ -182,6 +194,8 @@ def timeline_rows(items: list[dict[str, Any]], flags: list[dict[str, Any]], *, s
         if kind == "noise" and not item["findings"] and not show_all:
             continue
         rows.append({**item, "clock": clock_text(t), "proving": item["seq"] in proving,
+                     "event_title": _code_title(item["event"]["kind"], language) if item["event"] else "",
+                     "trigger_title": _code_title(item["trigger"], language) if item["trigger"] else "",
                      "finding_titles": [api.translate(language, api.flag_titles[f]) for f in item["findings"]
                                         if f in api.flag_titles],
                      "frames": len((item["summary"] or {}).get("face_counts", [])) if kind == "roomscan" else 0})
@@ -198,11 +212,14 @@ async def _timeline(request: web.Request, conn: Any, actor: api.Actor, *, error:
         raise web.HTTPNotFound() from None
     show_all = request.query.get("all") == "1"
     done = request.query.get("done")
+    people = await api.live_board.people_names(conn, [
+        *(f["reviewed_by"] for f in data["flags"]), *(d["reviewer"] for d in data["decisions"]),
+        *(q["requested_by"] for q in data["requests"])], actor.language)
     return render(request, "proctor/timeline.html", {
         "data": data, "attempt": data["attempt"], "attempt_id": str(attempt_id),
         "images": {i["seq"]: i for i in data["items"] if i["thumb_url"]},
         "rows": timeline_rows(data["items"], data["flags"], show_all=show_all, language=actor.language),
-        "show_all": show_all, "error": error, "done": api.gettext(actor.language, DONE_MESSAGES[done])
+        "show_all": show_all, "error": error, "people": people, "done": api.gettext(actor.language, DONE_MESSAGES[done])
         if done in DONE_MESSAGES and not error else None, **_helpers(actor, now)}, actor=actor, status=status)
 
 

@@ -57,8 +57,10 @@ async def _index(request: web.Request, conn: Any, actor: api.Actor, *, error: st
                  form: dict[str, str] | None = None, status: int = 200) -> web.Response:
     banks = await _banks(conn, actor)
     codes = sorted({code for code, _ in banks} | {e["discipline"] for e in await api.list_exams(conn, actor)})
+    people = await api.live_board.people_names(conn, [v["created_by"] for vs in banks.values() for v in vs],
+                                               actor.language)
     return render(request, "quality/index.html", {
-        "banks": banks, "codes": codes, "formats": FORMATS, "error": error, "form": {**EMPTY_FORM, **(form or {})},
+        "banks": banks, "codes": codes, "people": people, "formats": FORMATS, "error": error, "form": {**EMPTY_FORM, **(form or {})},
         **_helpers(actor)}, actor=actor, status=status)
 
 
@@ -112,7 +114,9 @@ async def _version_page(request: web.Request, conn: Any, actor: api.Actor, versi
     return render(request, "quality/version.html", {
         "version": info.as_dict(), "items": [api.bank_views.item_view(it) for it in items],
         "previous": old.as_dict() if old else None, "diff": api.bank_views.diff_view(diff),
-        "published_now": request.query.get("published") == "1", "error": error, **_helpers(actor)},
+        "published_now": request.query.get("published") == "1", "error": error,
+        "people": await api.live_board.people_names(conn, [info.as_dict()["created_by"]], actor.language),
+        **_helpers(actor)},
         actor=actor, status=status)
 
 

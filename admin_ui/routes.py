@@ -16,6 +16,8 @@ from exam_engine.i18n import N_
 from .pages import page, render, same_origin
 
 BABEL_LOCALE = {"kk": "kk_KZ", "ru": "ru_RU"}
+CHOSEN_COOKIE = "lang_chosen"
+"""Set when a language is picked before sign-in; the sign-in that follows adopts it (see ``login_submit``)."""
 # Exams are held in Kazakhstan; times are shown in the country's time zone.
 DISPLAY_TZ = "Asia/Almaty"
 
@@ -28,7 +30,7 @@ def when(value: str | datetime | None, language: str) -> str:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//"):
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
         return value
     return "/"
 
@@ -64,7 +66,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     response = web.HTTPFound(destination)
     response.set_cookie(api.SESSION_COOKIE, signed.token, httponly=True, samesite="Strict", path="/",
                         secure=services.settings.cookie_secure, max_age=services.settings.session_ttl_s)
-    response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
+    chosen = request.cookies.get(CHOSEN_COOKIE)
+    if chosen in api.LANGUAGES and chosen != signed.actor.language and signed.actor.user_id is not None:
+        # A language picked on the sign-in page is the person's latest explicit choice: it wins over the
+        # account's and is stored, so the next sign-in (and every page of this session) is in it.
+        async with services.engine.begin() as conn:
+            await api.auth_service.set_language(conn, signed.actor, chosen)
+        services.sessions.evict_user(signed.actor.user_id)
+    response.set_cookie("lang", chosen if chosen in api.LANGUAGES else signed.actor.language, samesite="Strict",
+                        path="/")
+    response.del_cookie(CHOSEN_COOKIE, path="/")
     raise response
 
 
@@ -83,6 +94,7 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
     lang = api.normalise_language(str(form.get("lang", "")))
     back = _safe_next(str(form.get("next", "/")))
     services = api.services_of(request)
+    info = None
     if request.cookies.get(api.SESSION_COOKIE):
         async with services.engine.begin() as conn:
             try:
@@ -96,6 +108,8 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
                 services.sessions.evict_user(info.actor.user_id)
     response = web.HTTPFound(back)
     response.set_cookie("lang", lang, samesite="Strict", path="/", max_age=365 * 24 * 3600)
+    if info is None:  # chosen before sign-in: marks the choice for the sign-in that follows (this browser session)
+        response.set_cookie(CHOSEN_COOKIE, lang, samesite="Strict", path="/", httponly=True)
     raise response
 
 

@@ -88,3 +88,10 @@ __all__ += [
 from proctor.kinds import TITLES as flag_titles  # noqa: E402
 
 __all__ += ["flag_titles"]
+
+# The exam-day page (issue 20): the live view, its actions, the day's exams and names for actor labels.
+from .services import live_board  # noqa: E402
+from .services import live_control  # noqa: E402
+from .services import live_view  # noqa: E402
+
+__all__ += ["live_board", "live_control", "live_view"]

@@ -1,8 +1,10 @@
 """``exam-engine demo``: a working exam on the embedded default, in one command.
 
-Creates (once) a faculty, a group, one account per role, a discipline with a
-small Kazakh and Russian bank, and (whenever none is open) an exam open now for
-eight hours. Every run issues fresh one-time passwords for the demo accounts and
+Creates (once) a faculty, a group, one account per role, two disciplines with a
+small Kazakh and Russian bank each, a journal per discipline kept by the demo
+teacher (exam results flow into it), and (whenever none is open) two exams open
+now for eight hours: a plain one and a proctored one, so that every printed
+account has something to do. Every run issues fresh one-time passwords for the demo accounts and
 prints them, then serves on 127.0.0.1:8080.
 """
 
@@ -12,8 +14,11 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from typing import Any
+
 from sqlalchemy import select
 
+from journal_bridge import api as journal_api
 from question_bank import api as bank_api
 
 from .bootstrap import Services, build_services
@@ -23,12 +28,16 @@ from .domain.roles import Role
 from .migrate import upgrade
 from .server import serve
 from .services import catalog, users
+from .web.api_journal import audit_sink
 from .tables import disciplines, exams, users as users_table
 from .demo_bank import DEMO_ITEMS
 
 log = logging.getLogger(__name__)
 
 DISCIPLINE = "DEMO-101"
+PROCTORED_DISCIPLINE = "DEMO-102"
+PROCTORED_NAME = "Криминалистика (бейнебақылаумен) / Криминалистика (с прокторингом)"
+JOURNAL_PERIOD = "DEMO"
 GROUP = "DEMO-G1"
 FACULTY = "DEMO-F"
 ACCOUNTS: list[tuple[str, Role, str, str]] = [
@@ -75,19 +84,62 @@ async def seed(services: Services) -> list[tuple[str, str, str]]:
                 info = await bank_api.add_version(conn, discipline_code=DISCIPLINE, language=lang, items=items,
                                                   source_name="demo", created_by=actor.label, now=now, publish=True)
                 versions[lang] = info.id
-        open_now = (await conn.execute(
-            select(exams.c.id).where(exams.c.opens_at <= now, exams.c.closes_at > now + timedelta(minutes=30))
-        )).first()
-        if open_now is None:
-            code = f"DEMO-{now:%Y%m%d-%H%M%S}"
-            await catalog.add_exam_session(conn, actor, code=code, name="Демо сессиясы", starts_on=now.date(),
-                                           ends_on=now.date() + timedelta(days=1), now=now)
-            await catalog.add_exam(conn, actor, catalog.ExamSpec(
-                title="Құқық негіздері — емтихан / Основы права — экзамен", discipline_code=DISCIPLINE,
-                session_code=code, group_codes=[GROUP], bank_versions=versions, question_count=5,
-                duration_s=20 * 60, opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(hours=8),
-            ), now=now)
+        if (await conn.execute(select(disciplines.c.id).where(disciplines.c.code == PROCTORED_DISCIPLINE))
+                ).first() is None:
+            await catalog.add_discipline(conn, actor, code=PROCTORED_DISCIPLINE, name=PROCTORED_NAME, credits=5, now=now)
+        proctored_versions = {v.language: v.id for v in await bank_api.list_versions(conn, PROCTORED_DISCIPLINE)
+                              if v.status == "published"}
+        for lang, items in DEMO_ITEMS.items():
+            if lang not in proctored_versions:
+                info = await bank_api.add_version(conn, discipline_code=PROCTORED_DISCIPLINE, language=lang,
+                                                  items=items, source_name="demo", created_by=actor.label, now=now,
+                                                  publish=True)
+                proctored_versions[lang] = info.id
+        await _ensure_exams(conn, actor, now, versions, proctored_versions)
+        teacher_id = (await conn.execute(select(users_table.c.id).where(users_table.c.login == "teacher"))).scalar()
+        await _ensure_journals(conn, actor, now, str(teacher_id))
     return logins
+
+
+async def _open_exam(conn: Any, discipline_code: str, now: Any) -> bool:
+    found = await conn.execute(
+        select(exams.c.id).select_from(exams.join(disciplines, disciplines.c.id == exams.c.discipline_id))
+        .where(disciplines.c.code == discipline_code, exams.c.opens_at <= now,
+               exams.c.closes_at > now + timedelta(minutes=30)))
+    return found.first() is not None
+
+
+async def _ensure_exams(conn: Any, actor: Any, now: Any, versions: dict[str, int],
+                        proctored_versions: dict[str, int]) -> None:
+    """Two exams open now for eight hours: a plain one and a proctored one (camera, microphone, screen), so
+    the students have both kinds and the proctor has a proctored exam on the exam-day page."""
+    wanted = [(DISCIPLINE, "Құқық негіздері — емтихан / Основы права — экзамен", versions, False),
+              (PROCTORED_DISCIPLINE, f"{PROCTORED_NAME} — емтихан / экзамен", proctored_versions, True)]
+    missing = [w for w in wanted if not await _open_exam(conn, w[0], now)]
+    if not missing:
+        return
+    code = f"DEMO-{now:%Y%m%d-%H%M%S}"
+    await catalog.add_exam_session(conn, actor, code=code, name="Демо сессиясы", starts_on=now.date(),
+                                   ends_on=now.date() + timedelta(days=1), now=now)
+    for discipline, title, pinned, proctored in missing:
+        await catalog.add_exam(conn, actor, catalog.ExamSpec(
+            title=title, discipline_code=discipline, session_code=code, group_codes=[GROUP], bank_versions=pinned,
+            question_count=5, duration_s=20 * 60, opens_at=now - timedelta(minutes=1),
+            closes_at=now + timedelta(hours=8), requires_proctoring=proctored), now=now)
+
+
+async def _ensure_journals(conn: Any, actor: Any, now: Any, teacher_id: str) -> None:
+    """A journal per demo discipline with the demo teacher assigned: the exam results flow into it."""
+    existing = {(j.group_code, j.discipline_code) for j in await journal_api.load_journals(conn)}
+    for discipline in (DISCIPLINE, PROCTORED_DISCIPLINE):
+        if (GROUP, discipline) in existing:
+            continue
+        journal_id = await journal_api.create_journal(
+            conn, group_code=GROUP, discipline_code=discipline, period_code=JOURNAL_PERIOD,
+            period_closes_at=now + timedelta(days=120), institution="Демо академиясы / Демо академия",
+            by=actor.label, now=now, audit=audit_sink(conn, now, actor))
+        await journal_api.assign_teacher(conn, journal_id, teacher_id, by=actor.label, now=now,
+                                         audit=audit_sink(conn, now, actor))
 
 
 async def prepare(settings_env: dict[str, str] | None = None) -> list[tuple[str, str, str]]:

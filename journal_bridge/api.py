@@ -27,6 +27,7 @@ from journal_bridge.errors import (
 from journal_bridge.exports import final_results_json, statement_csv, statement_xlsx
 from journal_bridge.grading import DEFAULT_SCALE, GradingScale, grade_outcome, what_do_i_need
 from journal_bridge.grid_export import grid_csv, grid_xlsx
+from journal_bridge.marks import DEFAULT_MARKS
 from journal_bridge.keeping import (
     add_lesson,
     assign_teacher,
@@ -72,6 +73,7 @@ __all__ = [
     "AuditSink",
     "CellInvalid",
     "CorrectionInvalid",
+    "DEFAULT_MARKS",
     "DEFAULT_SCALE",
     "ExamResult",
     "FontMissing",

@@ -69,7 +69,8 @@
     let total = "—";
     if (s.total_computed) { total = String(s.total); } else if (NOT_COMPUTED.has(s.status)) { total = M.not_computed; }
     return { current: num(s.current), midterm1: num(s.midterm1), midterm2: num(s.midterm2),
-             admission: num(s.admission), exam: s.exam ? num(s.exam.score) : "—", total,
+             admission: num(s.admission), total,
+             exam: !s.exam ? "—" : s.exam.status === "annulled" ? fmt(M.annulled, { score: num(s.exam.score) }) : num(s.exam.score),
              letter: s.letter || "—", status: s.status_label };
   }
 

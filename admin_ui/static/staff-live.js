@@ -1,0 +1,73 @@
+// The exam-day page: the rows are re-rendered by the server every few seconds (the same template as
+// the first render: states, names and translations stay on the server); the time left ticks every
+// second from each attempt's deadline and the server's clock. An action link opens its form in a
+// dialog (the same form as the link's own page, which works without script).
+"use strict";
+(function () {
+  const config = JSON.parse(document.getElementById("live-config").textContent);
+  const status = document.getElementById("live-status");
+  let offsetMs = 0;
+
+  function measure() {
+    const rows = document.getElementById("live-rows");
+    if (rows && rows.dataset.serverNow) offsetMs = Date.parse(rows.dataset.serverNow) - Date.now();
+  }
+
+  function clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(sec).padStart(2, "0");
+  }
+
+  function tick() {
+    const now = Date.now() + offsetMs;
+    document.querySelectorAll("#live-rows .remaining:not([data-paused])").forEach((el) => {
+      el.textContent = clock((Date.parse(el.dataset.deadline) - now) / 1000);
+    });
+  }
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, (all, key) => (key in values ? values[key] : all));
+  }
+
+  async function refresh() {
+    try {
+      const r = await fetch(`/proctor/live/${config.exam_id}/rows`, { credentials: "same-origin", cache: "no-store" });
+      if (r.status !== 200) throw new Error(String(r.status));
+      const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+      const fresh = doc.getElementById("live-rows");
+      const current = document.getElementById("live-rows");
+      if (fresh && current) current.replaceWith(document.adoptNode(fresh));
+      measure();
+      tick();
+      status.textContent = fill(config.messages.refreshed, { time: new Date().toLocaleTimeString() });
+    } catch (e) {
+      status.textContent = config.messages.offline;
+    }
+  }
+
+  const dialog = document.getElementById("action-dialog");
+  const form = document.getElementById("action-form");
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-action]");
+    if (!link || !dialog || typeof dialog.showModal !== "function") return;
+    event.preventDefault();
+    const spec = config.actions[link.dataset.action];
+    form.action = link.getAttribute("href");
+    document.getElementById("action-h").textContent = spec.title;
+    document.getElementById("action-student").textContent = link.dataset.studentName;
+    document.getElementById("action-hint").textContent = spec.hint;
+    document.getElementById("action-submit").textContent = spec.title;
+    const minutes = document.getElementById("action-minutes-field");
+    minutes.hidden = link.dataset.action !== "extra-time";
+    document.getElementById("action-minutes").disabled = minutes.hidden;
+    document.getElementById("action-reason").value = "";
+    dialog.showModal();
+    document.getElementById("action-reason").focus();
+  });
+  document.getElementById("action-cancel").addEventListener("click", () => dialog.close());
+
+  measure();
+  setInterval(tick, 1000);
+  setInterval(refresh, config.refresh_ms);
+})();

@@ -1,0 +1,166 @@
+"""Issue 20 staff pages over HTTP (the browser walks are in tests/e2e/test_staff_in_browser.py): the exam-day
+page and its actions, journal set-up, the audit log, the language switch, annulment in the journal grid."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from exam_engine.domain.roles import Role
+from exam_engine.tables import attempts, audit_log, users
+from tests.factories import make_user, make_world, open_client
+from tests.integration.test_exam_day_world import LIVE, close_all, signed_in, staff, start
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+
+
+async def _page(api, path: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    resp = await api.client.request("GET", path, allow_redirects=False)
+    return resp.status, await resp.text()
+
+
+async def _post(api, path: str, data: dict) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    resp = await api.client.request("POST", path, data={"_csrf": api.csrf, **data}, allow_redirects=False)
+    return resp.status, await resp.text(), resp.headers.get("Location", "")
+
+
+async def test_the_live_page_lists_absent_lobby_and_writing_students_and_pauses_with_a_reason(services, clock):
+    world = await make_world(services, students=3)
+    client = await open_client(services)
+    writer = await signed_in(client, "student1")
+    waiting = await signed_in(client, "student2")
+    proctor = await staff(services, client, "proctor1", Role.PROCTOR)
+    try:
+        aid = (await start(writer, world.exam_id))["attempt"]["id"]
+        status, body = await waiting.call("POST", f"/api/v1/exams/{world.exam_id}/lobby", {"checks": {}})
+        assert status == 200, body
+
+        status, html = await _page(proctor, "/proctor/live")
+        assert status == 200 and f'href="/proctor/live/{world.exam_id}"' in html and "Law exam" in html
+        status, html = await _page(proctor, f"/proctor/live/{world.exam_id}")
+        assert status == 200
+        states = dict(re.findall(r'data-state="(\w+)" data-student="\d+">\s*<th scope="row">(?:<a [^>]*>)?Student (\w+)',
+                                 html))
+        assert {v: k for k, v in states.items()} == {"student1": "writing", "student2": "lobby", "student3": "absent"}
+        assert "жазып отыр" in html and "күту залында" in html and "келмеді" in html  # kk: the proctor's language
+
+        # A pause without a reason is refused in words and changes nothing; with one it pauses.
+        action = f"/proctor/live/{world.exam_id}/attempts/{aid}/pause"
+        status, html, _ = await _post(proctor, action, {"reason": "  "})
+        assert status == 422 and "Себебін" in html
+        async with services.engine.connect() as conn:
+            assert (await conn.execute(select(attempts.c.status))).scalar() == "in_progress"
+        status, _, location = await _post(proctor, action, {"reason": "өрт дабылы"})
+        assert status == 303 and location.startswith(f"/proctor/live/{world.exam_id}?done=pause")
+        status, html = await _page(proctor, location)
+        assert "тоқтатылды" in html and 'data-state="paused"' in html
+        async with services.engine.connect() as conn:
+            after = (await conn.execute(select(audit_log.c.after).where(audit_log.c.action == "attempt.paused"))).scalar()
+        assert after["reason"] == "өрт дабылы"
+
+        # Extra time with no minutes: the service's refusal, shown on the form.
+        status, html, _ = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/extra-time",
+                                      {"reason": "компьютер істен шықты", "minutes": ""})
+        assert status == 422 and "600" in html
+        # The rows partial the page polls carries the same state.
+        status, html = await _page(proctor, f"/proctor/live/{world.exam_id}/rows")
+        assert status == 200 and 'data-state="paused"' in html and "<html" not in html
+        # /live (reported as 404) leads to the index.
+        status, _ = await _page(proctor, "/live")
+        assert status == 302
+        # A student may not open it.
+        status, _ = await _page(writer, f"/proctor/live/{world.exam_id}")
+        assert status == 403
+    finally:
+        await close_all(writer, waiting, proctor)
+
+
+async def test_the_admin_creates_a_journal_and_assigns_a_teacher_and_every_missing_field_is_named(services, clock):
+    await make_world(services, students=1)
+    await make_user(services, "admin1", Role.ACADEMIC_ADMIN, language="ru")
+    await make_user(services, "teacher1", Role.TEACHER)
+    client = await open_client(services)
+    admin = await signed_in(client, "admin1")
+    try:
+        status, html = await _page(admin, "/")
+        assert 'href="/admin/journals"' in html and 'href="/proctor/live"' in html and 'href="/admin/audit"' in html
+        status, html, _ = await _post(admin, "/admin/journals", {"group": "", "discipline": "", "period": "",
+                                                                 "closes_on": ""})
+        assert status == 422
+        for field in ("group", "discipline", "period", "closes_on"):
+            assert f'id="err-{field}"' in html, field
+        status, _, location = await _post(admin, "/admin/journals", {"group": "G1", "discipline": "LAW-101",
+                                                                     "period": "2026-spring", "closes_on": "2026-12-31"})
+        assert status == 303, _
+        journal_id = location.split("#journal-")[1]
+        status, html, location = await _post(admin, "/admin/journals/teachers",
+                                             {"journal": journal_id, "teacher": "teacher1"})
+        assert status == 303
+        status, html = await _page(admin, "/admin/journals")
+        assert "Test teacher1" in html and "Журнал создан" not in html
+
+        teacher = await signed_in(client, "teacher1")
+        status, body = await teacher.call("GET", "/api/v1/journals")
+        assert [j["id"] for j in body["items"]] == [int(journal_id)]
+        await close_all(teacher)
+
+        # The audit log names the admin, says what happened in Russian, filters and verifies.
+        status, html = await _page(admin, "/admin/audit?action=journal.teacher_assigned")
+        assert status == 200 and "Test admin1" in html and "user:admin1" not in html
+        assert re.findall(r'<td class="what">([^<]*)</td>', html) == ["преподаватель назначен в журнал"]
+        assert "Test teacher1 (" in html  # the id in the recorded values is named too
+        status, html = await _page(admin, "/admin/audit?person=admin1&from=nonsense")
+        assert status == 422 and "Введите дату" in html
+        resp = await admin.client.request("POST", "/admin/audit", data={"_csrf": admin.csrf})
+        assert resp.status == 200 and 'id="audit-state"' in await resp.text()
+    finally:
+        await close_all(admin)
+
+
+async def test_the_language_switch_keeps_the_query_and_the_sign_in_choice_wins(services, clock):
+    await make_user(services, "admin1", Role.ACADEMIC_ADMIN, language="kk")
+    client = await open_client(services)
+    try:
+        # Before sign-in: choose Russian on the sign-in page; the account says Kazakh.
+        resp = await client.post("/language", data={"lang": "ru", "next": "/login?next=%2Fadmin%2Faudit%3Fpage%3D2"},
+                                 allow_redirects=False)
+        where = urlsplit(resp.headers["Location"])
+        assert resp.status == 302 and where.path == "/login" and parse_qs(where.query) == {"next": ["/admin/audit?page=2"]}
+        resp = await client.post("/login", data={"login": "admin1", "password": "correct horse battery staple",
+                                                  "next": "/admin/audit?page=2"}, allow_redirects=False)
+        assert resp.status == 302 and resp.headers["Location"] == "/admin/audit?page=2"
+        resp = await client.get("/admin/audit?page=2")
+        html = await resp.text()
+        assert 'lang="ru"' in html and "Журнал аудита" in html
+        # The switch on a page with a query string comes back to the same address.
+        csrf = re.search(r'name="_csrf" value="([^"]+)"', html).group(1)
+        assert 'name="next" value="/admin/audit?page=2"' in html
+        resp = await client.post("/language", data={"lang": "kk", "next": "/admin/audit?page=2", "_csrf": csrf},
+                                 allow_redirects=False)
+        assert resp.headers["Location"] == "/admin/audit?page=2"
+        assert 'lang="kk"' in await (await client.get("/admin/audit?page=2")).text()
+    finally:
+        await client.close()
+
+
+async def test_the_demo_gives_every_role_something_to_do(services, clock):
+    from exam_engine import demo
+    from exam_engine.services import live_board
+    from exam_engine.domain.actors import Actor
+    from journal_bridge import api as journal_api
+
+    await demo.seed(services)
+    await demo.seed(services)  # a second run adds nothing twice
+    async with services.engine.connect() as conn:
+        proctor_id = (await conn.execute(select(users.c.id).where(users.c.login == "proctor"))).scalar()
+        teacher_id = (await conn.execute(select(users.c.id).where(users.c.login == "teacher"))).scalar()
+        proctor = Actor(proctor_id, "proctor", Role.PROCTOR)
+        today = await live_board.exams_of_day(conn, proctor, now=clock.now(), tz="Asia/Almaty")
+        journals = await journal_api.visible_journals(conn, journal_api.Actor(str(teacher_id), frozenset(
+            {journal_api.Role.TEACHER})), clock.now(), staff=False)
+    assert sorted(e["proctored"] for e in today if e["open_now"]) == [False, True]
+    assert all(e["students"] == 3 for e in today)
+    assert sorted(j.discipline_code for j in journals) == ["DEMO-101", "DEMO-102"]
