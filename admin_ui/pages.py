@@ -87,6 +87,23 @@ def setup_pages(app: web.Application) -> None:
 
     exam_day.register(app)
     staff.register(app)
+    app.middlewares.append(page_not_found)
+
+
+@web.middleware
+async def page_not_found(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+    """A missing page answers a page in the reader's language (the API keeps its JSON errors)."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        if request.path.startswith(("/api/", "/static/")) or request.method != "GET":
+            raise
+        language = api.request_language(request)
+        return render(request, "error.html", {"heading": api.translate(language, N_("Page not found")),
+                                              "message": api.translate(language, N_(
+                                                  "There is no page at this address. Go back to the start page."))},
+                      status=404)
 
 
 def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200,

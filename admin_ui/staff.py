@@ -282,11 +282,12 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         rows, more, errors = await _audit_rows(conn, filters, page_no, actor.language)
     chain = await admin_system._verify(services) if request.method == "POST" else None
     kept = {k: v for k, v in filters.items() if v}
+    address = f"/admin/audit?{urlencode({**kept, 'page': page_no + 1})}" if kept or page_no else "/admin/audit"
     return render(request, "admin/audit.html", {
         "rows": rows, "filters": filters, "errors": errors, "page_no": page_no + 1, "more": more,
         "prev_url": f"?{urlencode({**kept, 'page': page_no})}" if page_no else None,
         "next_url": f"?{urlencode({**kept, 'page': page_no + 2})}" if more else None,
-        "chain": chain, "when": lambda v: when(v, actor.language),
+        "chain": chain, "verify_url": address, "here": address, "when": lambda v: when(v, actor.language),
         "action_options": sorted(((k, api.translate(actor.language, v)) for k, v in ACTION_NAMES.items()),
                                  key=lambda kv: kv[1]),
         "tabs": [], "form": {}, "done": ""}, actor=actor, status=422 if errors else 200)

@@ -142,6 +142,11 @@ async def test_the_language_switch_keeps_the_query_and_the_sign_in_choice_wins(s
                                  allow_redirects=False)
         assert resp.headers["Location"] == "/admin/audit?page=2"
         assert 'lang="kk"' in await (await client.get("/admin/audit?page=2")).text()
+        # A missing page is a page in the reader's language, not a bare English "404: Not Found".
+        resp = await client.get("/quality/no-such-page?x=1")
+        assert resp.status == 404 and "Бет табылмады" in await resp.text()
+        resp = await client.get("/api/v1/no-such-thing")
+        assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
     finally:
         await client.close()
 
