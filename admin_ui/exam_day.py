@@ -50,7 +50,7 @@ STATE_NAMES = {
 STATE_ORDER = ("needs_help", "silent", "paused", "checks", "lobby", "writing", "absent", "finished")
 ATTEMPT_STATUS_NAMES = {
     "in_progress": N_("writing"), "paused": N_("paused"), "submitted": N_("handed in"),
-    "timed_out": N_("time ran out"), "annulled": N_("annulled"),
+    "timed_out": N_("time ran out"), "annulled": N_("annulled"), "checks": N_("in the checks"),
 }
 ACTIONS: dict[str, dict[str, Any]] = {
     "pause": {"title": N_("Pause"), "done": N_("{student}: the exam is paused.")},
@@ -63,7 +63,12 @@ ACTIONS: dict[str, dict[str, Any]] = {
                                                                      "another device.")},
     "terminate": {"title": N_("Terminate"), "done": N_("{student}: the attempt is terminated and annulled.")},
 }
+LET_IN = {"title": N_("Let in"), "done": N_("{student}: let in; the exam has started.")}
+if api.attempt_checks is not None and hasattr(api.attempt_checks, "admit"):
+    ACTIONS["let-in"] = LET_IN  # a student stuck in the pre-exam checks (service: attempt_checks.admit)
 ACTION_HINTS = {
+    "let-in": N_("The remaining device checks are skipped and the student's exam starts now. Use it when the "
+                 "checks cannot pass for a reason you have verified."),
     "pause": N_("The student's clock stands still and answers are not accepted until you resume."),
     "resume": N_("The deadline moves by the time the exam was paused."),
     "extra-time": N_("The deadline moves by these minutes, at most to the close of the student's window."),
@@ -104,6 +109,8 @@ def actions_for(row: dict[str, Any]) -> list[str]:
     if attempt is None:
         return []
     status = attempt["status"]
+    if status == "checks" or row["state"] in ("checks", "needs_help"):
+        return ["let-in"] if "let-in" in ACTIONS else []
     if status == "in_progress":
         found = ["pause", "extra-time"]
     elif status == "paused":
@@ -209,6 +216,8 @@ def _run(request: web.Request, conn: Any, actor: api.Actor, name: str, form: Any
     attempt_id = _attempt_id(request)
     reason = str(form.get("reason", ""))[:4000]
     control = api.live_control
+    if name == "let-in":
+        return lambda: api.attempt_checks.admit(conn, actor, attempt_id, reason=reason, now=now)
     if name == "pause":
         return lambda: control.pause(conn, actor, attempt_id, reason=reason, now=now)
     if name == "resume":

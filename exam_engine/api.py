@@ -94,4 +94,9 @@ from .services import live_board  # noqa: E402
 from .services import live_control  # noqa: E402
 from .services import live_view  # noqa: E402
 
-__all__ += ["live_board", "live_control", "live_view"]
+try:  # the pre-exam device checks and the proctor's "let in" (issue 20, student side), once merged
+    from .services import attempt_checks  # type: ignore[attr-defined]  # noqa: E402
+except ImportError:  # pragma: no cover - absent on a branch without it: the page offers no "let in"
+    attempt_checks = None  # type: ignore[assignment]
+
+__all__ += ["attempt_checks", "live_board", "live_control", "live_view"]

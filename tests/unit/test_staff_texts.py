@@ -39,10 +39,10 @@ def test_audit_actions_and_subjects_are_words_and_an_unknown_action_is_not_shown
 
 def test_live_actions_follow_the_attempts_state():
     def row(status, *, bound=True, creditable=0.0):  # type: ignore[no-untyped-def]
-        return {"attempt": {"status": status, "bound_to_device": bound, "open_elsewhere": {"count": 0},
+        return {"state": "writing", "attempt": {"status": status, "bound_to_device": bound, "open_elsewhere": {"count": 0},
                             "downtime": {"creditable_s": creditable}}}
 
-    assert exam_day.actions_for({"attempt": None}) == []
+    assert exam_day.actions_for({"attempt": None, "state": "absent"}) == []
     assert exam_day.actions_for(row("in_progress")) == ["pause", "extra-time", "release-device", "terminate"]
     assert exam_day.actions_for(row("paused", bound=False, creditable=30)) == [
         "resume", "extra-time", "downtime-credit", "terminate"]
@@ -57,3 +57,13 @@ def test_no_requirement_id_or_language_code_is_left_in_a_page_template():
         found += [f"{path.name}: {m}" for m in re.findall(r"\((?:[EJRSQ]\d+)\)|[ ,(][EJRSQ]\d+\)", text)]
         found += [f"{path.name}: {m}" for m in re.findall(r"\(\{\{ *\w+\.language *\}\}\)", text)]
     assert found == []
+
+
+def test_timeline_triggers_and_browser_events_are_named_not_coded():
+    from admin_ui import proctoring
+
+    assert proctoring._code_title("room_scan", "kk") == "сұрау бойынша бөлмені шолу"
+    assert proctoring._code_title("reference", "ru") == "фото, загруженное администрацией"
+    paste = proctoring._code_title("paste", "ru")
+    assert paste and paste != "paste" and re.search("[а-я]", paste)
+    assert proctoring._code_title("something_else", "kk") == "браузер оқиғасы"
