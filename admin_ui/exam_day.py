@@ -13,8 +13,9 @@ role, and the per-exam scoping the services apply — are the services'. Without
 a link to that form on a page of its own; with script the form opens in a dialog.
 
 The camera picture is read through ``proctor_review.view_evidence`` (permission ``proctor_review``,
-every view audited); its URL names the frame's sequence number and is cached privately, so a
-browser asks again only when a new frame has arrived.
+every view audited); its URL names the frame's sequence number, it is never cached (``no-store``),
+and the page's script keeps the picture on screen across refreshes until a newer frame appears, so
+each frame is fetched — and audited — once per page.
 """
 
 from __future__ import annotations
@@ -203,8 +204,8 @@ async def picture(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
         raise web.HTTPNotFound() from None
     if not media.startswith("image/"):
         raise web.HTTPNotFound()
-    # One URL per frame, and a frame never changes: the browser keeps it instead of asking (and auditing) again.
-    return web.Response(body=content, content_type=media, headers={"Cache-Control": "private, max-age=3600"})
+    # Evidence is never stored by the browser; the page's script keeps a picture on screen until a newer frame.
+    return web.Response(body=content, content_type=media, headers={"Cache-Control": "no-store, private"})
 
 
 Action = Callable[[], Awaitable[Any]]

@@ -37,7 +37,18 @@
       const doc = new DOMParser().parseFromString(await r.text(), "text/html");
       const fresh = doc.getElementById("live-rows");
       const current = document.getElementById("live-rows");
-      if (fresh && current) current.replaceWith(document.adoptNode(fresh));
+      if (fresh && current) {
+        // A picture already shown is kept, not fetched again: evidence is never cached (no-store), and
+        // every fetch is an audited view; a new frame has a new address and is fetched once.
+        const shown = new Map();
+        current.querySelectorAll("img.live-thumb").forEach((img) => shown.set(img.getAttribute("src"), img));
+        const adopted = document.adoptNode(fresh);
+        adopted.querySelectorAll("img.live-thumb").forEach((img) => {
+          const old = shown.get(img.getAttribute("src"));
+          if (old) img.replaceWith(old);
+        });
+        current.replaceWith(adopted);
+      }
       measure();
       tick();
       status.textContent = fill(config.messages.refreshed, { time: new Date().toLocaleTimeString() });

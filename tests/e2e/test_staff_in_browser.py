@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from exam_engine.domain.actors import Actor
 from exam_engine.domain.roles import Role
 from exam_engine.services import live_control
-from exam_engine.tables import attempts, users
+from exam_engine.tables import attempts, audit_log, users
 from exam_engine.web.api_journal import audit_sink
 from journal_bridge import api as journal
 from tests.e2e.conftest import shot
@@ -34,6 +34,12 @@ WORDS = {
 }
 LANGS = pytest.mark.parametrize("lang", ["kk", "ru"])
 LESSONS = 16
+
+
+async def _evidence_views(services) -> int:  # type: ignore[no-untyped-def]
+    async with services.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(audit_log)
+                                   .where(audit_log.c.action == "evidence.viewed"))).scalar_one()
 
 
 async def _attempt_status(services, attempt_id: str) -> str:  # type: ignore[no-untyped-def]
@@ -80,6 +86,12 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
         thumb = page.locator("img.live-thumb")
         await thumb.wait_for()
         assert await thumb.evaluate("img => img.complete && img.naturalWidth") == 160
+        # Each view of evidence is audited; the rows refresh every 5 s but the same frame is not fetched again
+        # (Chromium's list of available images already reuses it; the script keeps the element as well).
+        views = await _evidence_views(services)
+        assert views >= 1
+        await page.wait_for_timeout(6500)
+        assert await _evidence_views(services) == views
         anonymous = await (await browser.new_context()).new_page()
         picture = await anonymous.request.get(base + await thumb.get_attribute("src"), max_redirects=0)
         assert picture.status == 302  # signed out: to the sign-in page, never the picture
@@ -101,6 +113,7 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
         await page.fill("#reason", " ")
         await page.click("#action-submit")
         assert words["reason_needed"] in await page.inner_text("#action-error")
+        await shot(page, f"staff-live-action-refused-{lang}")
         await page.fill("#reason", "Дабыл өтті / тревога окончена")
         await page.click("#action-submit")
         await page.wait_for_selector("#live-notice")
