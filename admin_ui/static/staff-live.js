@@ -5,7 +5,8 @@
 "use strict";
 (function () {
   const config = JSON.parse(document.getElementById("live-config").textContent);
-  const status = document.getElementById("live-status");
+  const updated = document.getElementById("live-updated");  // not a live region: no announcement every 5 s
+  const offline = document.getElementById("live-offline");  // an alert, said once when the connection fails
   let offsetMs = 0;
 
   function measure() {
@@ -47,13 +48,20 @@
           const old = shown.get(img.getAttribute("src"));
           if (old) img.replaceWith(old);
         });
+        // Keyboard focus on a row's link survives the refresh (the same link in the new rows takes it).
+        const focused = current.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
         current.replaceWith(adopted);
+        if (focused) {
+          const again = Array.from(adopted.querySelectorAll("a[href]")).find((a) => a.getAttribute("href") === focused);
+          if (again) again.focus();
+        }
       }
       measure();
       tick();
-      status.textContent = fill(config.messages.refreshed, { time: new Date().toLocaleTimeString() });
+      updated.textContent = fill(config.messages.refreshed, { time: new Date().toLocaleTimeString() });
+      offline.textContent = "";
     } catch (e) {
-      status.textContent = config.messages.offline;
+      if (offline.textContent !== config.messages.offline) offline.textContent = config.messages.offline;
     }
   }
 

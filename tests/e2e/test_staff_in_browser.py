@@ -90,8 +90,12 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
         # (Chromium's list of available images already reuses it; the script keeps the element as well).
         views = await _evidence_views(services)
         assert views >= 1
+        pause_link = await page.get_attribute("a.action-pause", "href")
+        await page.focus("a.action-pause")  # a keyboard user on a row's button: the refresh must not drop it
         await page.wait_for_timeout(6500)
         assert await _evidence_views(services) == views
+        assert await page.evaluate("() => document.activeElement.getAttribute('href')") == pause_link
+        assert await page.inner_text("#live-updated")  # refreshed at least once
         anonymous = await (await browser.new_context()).new_page()
         picture = await anonymous.request.get(base + await thumb.get_attribute("src"), max_redirects=0)
         assert picture.status == 302  # signed out: to the sign-in page, never the picture
