@@ -96,6 +96,7 @@ async def seed(services: Services) -> list[tuple[str, str, str]]:
                                                   publish=True)
                 proctored_versions[lang] = info.id
         await _ensure_exams(conn, actor, now, versions, proctored_versions)
+        await _watch_demo_exams(conn, actor, now)
         teacher_id = (await conn.execute(select(users_table.c.id).where(users_table.c.login == "teacher"))).scalar()
         await _ensure_journals(conn, actor, now, str(teacher_id))
     return logins
@@ -126,6 +127,19 @@ async def _ensure_exams(conn: Any, actor: Any, now: Any, versions: dict[str, int
             title=title, discipline_code=discipline, session_code=code, group_codes=[GROUP], bank_versions=pinned,
             question_count=5, duration_s=20 * 60, opens_at=now - timedelta(minutes=1),
             closes_at=now + timedelta(hours=8), requires_proctoring=proctored), now=now)
+
+
+async def _watch_demo_exams(conn: Any, actor: Any, now: Any) -> None:
+    """Where exams have assigned proctors (issue 19), the demo proctor watches both demo exams."""
+    try:
+        from .services import assignments  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    for exam_id in (await conn.execute(select(exams.c.id).join(disciplines).where(
+            disciplines.c.code.in_([DISCIPLINE, PROCTORED_DISCIPLINE])))).scalars():
+        watching = [p["login"] for p in await assignments.proctors_of(conn, exam_id)]
+        if "proctor" not in watching:
+            await assignments.set_exam_proctors(conn, actor, exam_id, [*watching, "proctor"], now=now)
 
 
 async def _ensure_journals(conn: Any, actor: Any, now: Any, teacher_id: str) -> None:

@@ -20,6 +20,7 @@ from tests.e2e.test_journal_in_browser import open_journal_world, row, sign_in
 from tests.factories import ADMIN, PASSWORD, make_user, make_world, new_api, open_client
 from tests.integration.proctor_world import BASE, frame_person
 from tests.integration.test_journal_world import relay_now, sit_exam
+from tests.integration.test_staff_pages import watch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
@@ -52,6 +53,7 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
     words = WORDS[lang]
     world = await make_world(services, students=3, requires_proctoring=True)
     await make_user(services, "proctor1", Role.PROCTOR, language=lang)
+    await watch(services, world.exam_id, "proctor1")
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
     writer, waiting = await new_api(client), await new_api(client)

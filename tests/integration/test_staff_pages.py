@@ -11,10 +11,20 @@ from sqlalchemy import select
 
 from exam_engine.domain.roles import Role
 from exam_engine.tables import attempts, audit_log, users
-from tests.factories import make_user, make_world, open_client
+from tests.factories import ADMIN, make_user, make_world, open_client
 from tests.integration.test_exam_day_world import LIVE, close_all, signed_in, staff, start
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+
+
+async def watch(services, exam_id: int, *logins: str) -> None:  # type: ignore[no-untyped-def]
+    """Assign proctors to the exam where per-exam assignments exist (issue 19); nothing to do without them."""
+    try:
+        from exam_engine.services import assignments  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    async with services.engine.begin() as conn:
+        await assignments.set_exam_proctors(conn, ADMIN, exam_id, list(logins), now=services.clock.now())
 
 
 async def _page(api, path: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
@@ -33,6 +43,7 @@ async def test_the_live_page_lists_absent_lobby_and_writing_students_and_pauses_
     writer = await signed_in(client, "student1")
     waiting = await signed_in(client, "student2")
     proctor = await staff(services, client, "proctor1", Role.PROCTOR)
+    await watch(services, world.exam_id, "proctor1")
     try:
         aid = (await start(writer, world.exam_id))["attempt"]["id"]
         status, body = await waiting.call("POST", f"/api/v1/exams/{world.exam_id}/lobby", {"checks": {}})
@@ -65,15 +76,41 @@ async def test_the_live_page_lists_absent_lobby_and_writing_students_and_pauses_
         status, html, _ = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/extra-time",
                                       {"reason": "компьютер істен шықты", "minutes": ""})
         assert status == 422 and "600" in html
+        # Downtime credit with no measured downtime: refused in words; release and terminate work from the page.
+        status, html, _ = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/downtime-credit",
+                                      {"reason": "сервер тоқтады"})
+        assert status == 409 and 'id="action-error"' in html
+        status, _, location = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/release-device",
+                                          {"reason": "ноутбук істен шықты"})
+        assert status == 303 and "done=release-device" in location
+        status, _, location = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/no-such-action",
+                                          {"reason": "x"})
+        assert status == 404
+        async with services.engine.connect() as conn:
+            actions = (await conn.execute(select(audit_log.c.action).where(
+                audit_log.c.subject == f"attempt:{aid}").order_by(audit_log.c.id))).scalars().all()
+        assert actions[-2:] == ["attempt.paused", "attempt.device_released"]
         # The rows partial the page polls carries the same state.
         status, html = await _page(proctor, f"/proctor/live/{world.exam_id}/rows")
         assert status == 200 and 'data-state="paused"' in html and "<html" not in html
         # /live (reported as 404) leads to the index.
         status, _ = await _page(proctor, "/live")
         assert status == 302
-        # A student may not open it.
+        # A student may not open it; the academic administrator may (roster and actions, no camera pictures).
         status, _ = await _page(writer, f"/proctor/live/{world.exam_id}")
         assert status == 403
+        await make_user(services, "admin1", Role.ACADEMIC_ADMIN)
+        admin = await signed_in(client, "admin1")
+        status, html = await _page(admin, f"/proctor/live/{world.exam_id}")
+        assert status == 200 and 'data-state="paused"' in html and "<img" not in html
+        status, html = await _page(admin, f"/proctor/live/{world.exam_id}/attempts/{aid}/extra-time")
+        assert status == 200 and 'name="widen_window"' in html
+        status, _, location = await _post(admin, f"/proctor/live/{world.exam_id}/attempts/{aid}/terminate",
+                                          {"reason": "телефон"})
+        assert status == 303
+        async with services.engine.connect() as conn:
+            assert (await conn.execute(select(attempts.c.status))).scalar() == "annulled"
+        await close_all(admin)
     finally:
         await close_all(writer, waiting, proctor)
 
