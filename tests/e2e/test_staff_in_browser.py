@@ -149,10 +149,12 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
             after = (await conn.execute(select(attempts.c.deadline_at).where(attempts.c.id == aid))).scalar_one()
         assert after - before == timedelta(minutes=7)
 
-        # The rows refresh by themselves: the waiting student starts, and the page shows it without a reload.
+        # The rows refresh by themselves: the waiting student starts, and the page shows it without a reload
+        # (writing, or in the device checks where a proctored start begins with them).
         status, _ = await waiting.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
         assert status == 200
-        await page.locator("#live-table tr[data-state=writing]").nth(1).wait_for(timeout=15000)
+        await page.locator("#live-table tr[data-state=lobby]").wait_for(state="detached", timeout=15000)
+        assert await page.locator("#live-table tr[data-state=writing], #live-table tr[data-state=checks]").count() == 2
         # Terminate with a reason: annulled.
         first_writer = next(k for k, v in states.items() if v == "writing")  # student1, whose attempt is aid
         await page.click(f"#live-table tr[data-student='{first_writer}'] a.action-terminate")
