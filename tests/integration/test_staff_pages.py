@@ -206,3 +206,25 @@ async def test_the_demo_gives_every_role_something_to_do(services, clock):
     assert sorted(e["proctored"] for e in today if e["open_now"]) == [False, True]
     assert all(e["students"] == 3 for e in today)
     assert sorted(j.discipline_code for j in journals) == ["DEMO-101", "DEMO-102"]
+
+
+async def test_the_audit_log_pages_fifty_at_a_time_newest_first_and_names_the_system(services, clock):
+    from exam_engine.services.audit import record
+
+    await make_user(services, "root1", Role.SYSADMIN, language="ru")
+    async with services.engine.begin() as conn:
+        for n in range(60):
+            await record(conn, clock.now(), "system:deadline", "attempt.timed_out", f"attempt:{n:04d}")
+    client = await open_client(services)
+    root = await signed_in(client, "root1")
+    try:
+        status, first = await _page(root, "/admin/audit?action=attempt.timed_out")
+        assert status == 200 and first.count('<td class="what">') == 50
+        assert "attempt:0059" not in first and "попытка 0059" in first and "попытка 0010" in first
+        assert "попытка 0009" not in first and "система (время вышло)" in first and "system:deadline" not in first
+        older = re.search(r'href="([^"]+)" id="audit-next"', first).group(1).replace("&amp;", "&")
+        status, second = await _page(root, "/admin/audit" + older)
+        assert status == 200 and second.count('<td class="what">') == 10 and "попытка 0000" in second
+        assert 'id="audit-next"' not in second and 'id="audit-prev"' in second
+    finally:
+        await close_all(root)
