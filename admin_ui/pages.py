@@ -96,6 +96,18 @@ async def page_not_found(request: web.Request, handler: Callable[[web.Request], 
     """A missing page answers a page in the reader's language (the API keeps its JSON errors)."""
     try:
         return await handler(request)
+    except web.HTTPMethodNotAllowed:
+        # A GET of a form's target (the language switch on a page that answered a form returns there):
+        # go to the nearest page above it, e.g. /admin/users/reset → /admin/users.
+        if request.path.startswith("/api/") or request.method != "GET":
+            raise
+        path = request.path
+        for _ in range(4):
+            path = path.rsplit("/", 1)[0] or "/"
+            found = await request.app.router.resolve(request.clone(rel_url=path))
+            if found.http_exception is None:
+                raise web.HTTPSeeOther(path) from None
+        raise
     except web.HTTPNotFound:
         if request.path.startswith(("/api/", "/static/")) or request.method != "GET":
             raise
