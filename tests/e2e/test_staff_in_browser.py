@@ -4,6 +4,7 @@ and the audit log, the language switch, and the teacher's grid at 1366 px with a
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -300,4 +301,60 @@ async def test_the_teachers_grid_keeps_totals_in_view_at_1366_px_and_marks_an_an
         await shot(page, f"staff-grid-1366-{lang}")
     finally:
         await context.close()
+        await client.close()
+
+
+@LANGS
+async def test_staff_pages_show_marks_and_people_by_name_not_by_code(services, browser, lang):
+    """The deputy's queue read "ill → 80" and the timeline "user:proctor": now a mark's symbol and label,
+    and the person's name."""
+    from exam_engine.services import proctor_review
+    from exam_engine.web.api_journal import journal_actor, roster
+
+    jw = await open_journal_world(services, students=1)
+    proctor_id = await make_user(services, "proctor1", Role.PROCTOR, language=lang)
+    now = services.clock.now()
+    async with services.engine.begin() as conn:
+        await conn.execute(update(users).where(users.c.login == "deputy1").values(language=lang))
+        await conn.execute(update(users).where(users.c.login == "proctor1").values(full_name="Сәтбаева Айгүл"))
+        keeper = journal_actor(Actor(jw.ids["teacher1"], "teacher1", Role.TEACHER))
+        sink = audit_sink(conn, now, ADMIN)
+        names = await roster(conn, await journal.load_journal(conn, jw.journal_id))
+        lesson = await journal.add_lesson(conn, keeper, jw.journal_id, held_on=now.date(), kind="lesson", topic="",
+                                          now=now, audit=sink)
+        student = str(jw.ids["student1"])
+        await journal.enter_cell(conn, keeper, jw.journal_id, lesson, student, "а", roster=names, now=now, audit=sink)
+        await journal.file_correction(conn, keeper, jw.journal_id, lesson, student_id=student, action="change",
+                                      typed="80", reason="Анықтама әкелінді", roster=names, now=now, audit=sink)
+    # A proctored attempt with a decision by proctor1.
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    writer = await new_api(client)
+    await writer.login("student1")
+    status, started = await writer.call("POST", f"/api/v1/exams/{jw.world.exam_id}/start", json={})
+    aid = started["attempt"]["id"]
+    status, body = await writer.call("POST", f"{BASE}/attempts/{aid}/consent",
+                                     json={"consent": True, "camera": True, "microphone": True})
+    assert status == 200, body
+    await watch(services, jw.world.exam_id, "proctor1")
+    async with services.engine.begin() as conn:
+        proctor = Actor(proctor_id, "proctor1", Role.PROCTOR, language=lang)
+        await proctor_review.request_room_scan(conn, proctor, uuid.UUID(aid), now=now)
+        await proctor_review.decide(conn, proctor, uuid.UUID(aid), "suspicious", "қарау керек", now=now, grace_s=1.0)
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    page = await context.new_page()
+    try:
+        await sign_in(page, base, "deputy1", "/journal/corrections")
+        change = await page.inner_text(".correction .change")
+        assert change == ("а (ауру) → 80" if lang == "kk" else "а (болезнь) → 80"), change
+        assert "ill" not in await page.inner_text("main")
+        await shot(page, f"staff-corrections-mark-{lang}")
+        await page.goto(f"{base}/logout")
+        await context.clear_cookies()
+        await sign_in(page, base, "proctor1", f"/proctor/attempts/{aid}")
+        main = await page.inner_text("main")
+        assert "Сәтбаева Айгүл" in main and "user:proctor1" not in main
+    finally:
+        await context.close()
+        await writer.client.close()
         await client.close()
