@@ -79,7 +79,8 @@ AREA_NAMES = {
 SUBJECT_NAMES = {
     "attempt": N_("attempt"), "user": N_("account"), "exam": N_("exam"), "journal": N_("journal"),
     "group": N_("group"), "discipline": N_("discipline"), "bank": N_("question bank"), "faculty": N_("faculty"),
-    "exam_session": N_("exam session"), "session": N_("exam session"),
+    "exam_session": N_("exam session"), "session": N_("exam session"), "bank_version": N_("question bank version"),
+    "login": N_("login"), "period": N_("academic period"), "route": N_("address"),
 }
 
 

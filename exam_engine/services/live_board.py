@@ -116,6 +116,7 @@ async def people_names(conn: AsyncConnection, labels: Iterable[str | None], lang
     """Audit/actor labels as a person reads them: a user's full name, the system's role in words.
 
     ``user:<login>`` → the account's full name; ``cli:<os user>`` → "command line (<os user>)";
+    ``anon:<address>`` (a failed sign-in) → "not signed in (<address>)";
     a bare user id (the journal names people by id) → the full name; unknown labels stay as they are."""
     wanted = {label for label in labels if label}
     logins = {label.split(":", 1)[1] for label in wanted if label.startswith("user:")}
@@ -132,6 +133,8 @@ async def people_names(conn: AsyncConnection, labels: Iterable[str | None], lang
             names[label] = translate(language, SYSTEM_NAMES[label])
         elif label.startswith("system:"):
             names[label] = translate(language, N_("the system"))
+        elif label.startswith("anon:"):
+            names[label] = translate(language, N_("not signed in ({address})"), address=label.split(":", 1)[1])
         elif label.startswith("cli:"):
             names[label] = translate(language, N_("command line ({user})"), user=label.split(":", 1)[1])
         else:

@@ -231,5 +231,11 @@ async def test_the_audit_log_pages_fifty_at_a_time_newest_first_and_names_the_sy
         status, second = await _page(root, "/admin/audit" + older)
         assert status == 200 and second.count('<td class="what">') == 10 and "попытка 0000" in second
         assert 'id="audit-next"' not in second and 'id="audit-prev"' in second
+        # A failed sign-in by nobody known: the address in words, the subject named.
+        async with services.engine.begin() as conn:
+            await record(conn, clock.now(), "anon:10.0.0.7", "auth.login_failed", "login:nobody")
+        status, html = await _page(root, "/admin/audit?action=auth.login_failed")
+        assert "без входа в систему (10.0.0.7)" in html and "неудачный вход" in html and "логин nobody" in html
+        assert "anon:" not in html
     finally:
         await close_all(root)
