@@ -88,3 +88,10 @@ __all__ += [
 from proctor.kinds import TITLES as flag_titles  # noqa: E402
 
 __all__ += ["flag_titles"]
+
+# The student's pages (issue 20): the device cookie the attempt is bound to, the warning rule, the checks.
+from .domain.attempts import WARN_AT_S, time_warning  # noqa: E402
+from .services import attempt_checks  # noqa: E402
+from .web.http import device_key, ensure_device_cookie  # noqa: E402
+
+__all__ += ["WARN_AT_S", "attempt_checks", "device_key", "ensure_device_cookie", "time_warning"]

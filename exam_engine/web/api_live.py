@@ -24,7 +24,7 @@ from ..services import attempts as attempt_service
 from ..services import live_control, lobby, terms, uptime
 from ..services.live_view import DEFAULT_SILENT_AFTER_S, exam_live
 from . import schemas as s
-from .http import SERVICES, SESSION, endpoint, field, path_int, path_uuid, read_json, services_of
+from .http import SERVICES, device_key, endpoint, field, path_int, path_uuid, read_json, services_of
 from .refusals import keep_refusals
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ async def post_presence(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     return await attempt_service.summary(conn, actor, path_uuid(request, "attempt_id"), now=_now(request),
                                          grace_s=services.settings.network_grace_s,
-                                         session=request[SESSION].token_hash)
+                                         session=device_key(request))
 
 
 # ------------------------------------------------------------------------------------ staff
@@ -181,6 +181,20 @@ async def post_terminate(request: web.Request, conn: Any, actor: Actor) -> dict:
 async def post_release_device(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.release_device(conn, actor, path_uuid(request, "attempt_id"),
                                              reason=_reason(await read_json(request)), now=_now(request))
+
+
+@endpoint("POST", LIVE + "/attempts/{attempt_id}/admit",
+          summary="Let a student in whose checks before the exam do not pass (camera, photo): the clock starts now",
+          request_schema=REASON, response_schema=LIVE_ATTEMPT,
+          errors=(*ACTION_ERRORS, "attempt_not_in_checks", "exam_closed"), permission=Permission.LIVE_CONTROL)
+async def post_admit(request: web.Request, conn: Any, actor: Actor) -> dict:
+    from ..services import attempt_checks
+    from ..services.live_view import live_attempt
+
+    body = await read_json(request)
+    attempt_id = path_uuid(request, "attempt_id")
+    await attempt_checks.admit(conn, actor, attempt_id, reason=_reason(body), now=_now(request))
+    return await live_attempt(conn, attempt_id, now=_now(request))
 
 
 @endpoint("PUT", LIVE + "/exams/{exam_id}/students/{student_id}/accommodation",
