@@ -277,8 +277,11 @@ async def my_results(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     letters = [n["letter"] for n in next((i["needs"] for i in items if i.get("needs")), [])]
     # The discipline's name, not its code (issue 20).
     codes = {i["journal"]["discipline"] for i in items}
-    names = dict((await conn.execute(select(api.tables.disciplines.c.code, api.tables.disciplines.c.name).where(
-        api.tables.disciplines.c.code.in_(codes))).all())) if codes else {}
+    disciplines = api.tables.disciplines
+    names: dict[str, str] = {}
+    if codes:
+        found = await conn.execute(select(disciplines.c.code, disciplines.c.name).where(disciplines.c.code.in_(codes)))
+        names = {r.code: r.name for r in found}
     return render(request, "journal/results.html", {"discipline_names": names,
         "items": items, "letters": letters, "target": request.query.get("target", ""), "error": error,
         "not_computed": NOT_COMPUTED}, actor=actor, status=422 if error else 200)

@@ -315,6 +315,7 @@
       window.location = `/attempt/${attempt.id}/result`;
       return;
     }
+    if (location.search) history.replaceState(null, "", location.pathname);  // "?begin=1" did its job
     seq = Math.max(0, ...questions.map((q) => q.seq || 0));
     restoreQueue();
     $("exam-loading").hidden = true;
