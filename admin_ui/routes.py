@@ -126,10 +126,11 @@ def _exam_messages(language: str) -> dict[str, str]:
         "waiting": N_("No connection: {count} answers waiting, they will be sent automatically"),
         "remaining": N_("Time left"),
         # Issue 20: the warnings say the real time left and what running out means (E1).
-        "warn_unsatisfactory": N_("{minutes} min left. When the time runs out the exam is graded «unsatisfactory»: "
-                                  "your answers are NOT handed in automatically. Press «Hand in» before then."),
-        "warn_grade_saved": N_("{minutes} min left. When the time runs out, the answers you have saved are graded "
-                               "as they are."),
+        "warn_unsatisfactory": N_("Less than {minutes} min left. When the time runs out the exam is graded "
+                                  "«unsatisfactory»: your answers are NOT handed in automatically. Press «Hand in» "
+                                  "before then."),
+        "warn_grade_saved": N_("Less than {minutes} min left. When the time runs out, the answers you have saved "
+                               "are graded as they are."),
         "time_up_unsatisfactory": N_("Time is up and the exam was not handed in: it is graded «unsatisfactory»."),
         "time_up_grade_saved": N_("Time is up. Your saved answers are graded as they are."),
         "confirm_submit": N_("Hand in your answers now? Unanswered questions: {count}."),

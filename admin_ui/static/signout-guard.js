@@ -1,4 +1,4 @@
-// On the exam and check pages, "Sign out" asks first: the attempt keeps running while the student is
+// On the exam page (also when the check page puts it in place), "Sign out" asks first: the attempt keeps running while the student is
 // signed out (issue 20). Signing in again in the same browser resumes it (the device cookie).
 "use strict";
 (function () {

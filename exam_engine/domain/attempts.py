@@ -172,15 +172,15 @@ WARN_AT_S = (300, 60)
 @dataclass(frozen=True, slots=True)
 class TimeWarning:
     threshold_s: int  # the warning band the time left is in (300: under 5 minutes, 60: under 1 minute)
-    minutes_left: int  # whole minutes left, rounded up: what the warning says (2:43 → 3)
+    minutes_left: int  # whole minutes, rounded up: the warning says "less than N min" (2:43 → 3)
 
 
 def time_warning(deadline_at: datetime, now: datetime, thresholds: Sequence[int] = WARN_AT_S) -> TimeWarning | None:
     """The warning that matches the real time left, or None (more than the widest band, or none left).
 
     The band is the narrowest threshold the time left is under, so a student entering with 2:43
-    left is warned "3 minutes", never "5 minutes"; the page shows each band once, the first being
-    the one it enters in.
+    left is warned "less than 3 minutes", never "5 minutes"; the page shows each band once, the first being
+    the one it enters in. ``minutes_left`` rounds up, so "less than N minutes" is always true.
     """
     left = (deadline_at - now).total_seconds()
     bands = [t for t in sorted(thresholds) if left <= t]

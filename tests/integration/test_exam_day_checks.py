@@ -11,11 +11,12 @@ import uuid
 from datetime import timedelta
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from exam_engine.domain.roles import Role
 from exam_engine.exam_day_tables import attempt_live
 from exam_engine.services.attempts import sweep_expired
+from exam_engine.tables import exams
 from tests.factories import PASSWORD, Api, make_world, open_client
 from tests.integration.test_exam_day_world import LIVE, attempt_row, audit_actions, close_all, signed_in, staff, start
 from tests.unit.proctor import scenes as sc
@@ -188,3 +189,24 @@ async def test_an_attempt_still_in_its_checks_times_out_when_the_window_closes(s
     assert await _sweep(services) == 1
     row = await attempt_row(services, aid)
     assert row.status == "timed_out" and row.result == "unsatisfactory"
+
+
+async def test_the_rules_page_says_what_running_out_of_time_means_under_each_policy(services):
+    strict = await make_world(services, students=1, student_language="ru")
+    client = await open_client(services)
+    try:
+        student = await signed_in(client, "student1")
+        status, _ = await student.call("GET", f"/exam/{strict.exam_id}", allow_redirects=False)
+        assert status == 302  # the exam page without an attempt sends the student to the rules first
+        _, page = await student.call("GET", f"/exam/{strict.exam_id}/rules")
+        async with services.engine.begin() as conn:
+            await conn.execute(update(exams).where(exams.c.id == strict.exam_id).values(timeout_policy="grade_saved"))
+        _, lenient = await student.call("GET", f"/exam/{strict.exam_id}/rules")
+        _, api_view = await student.call("POST", f"/api/v1/exams/{strict.exam_id}/start", {})
+    finally:
+        await close_all(student)
+        await client.close()
+    assert "«неудовлетворительно»" in page and "НЕ сдаются автоматически" in page
+    assert "Пересдачи нет" in page and "прокторингом" not in page  # this exam is not proctored
+    assert "сохранённые ответы будут оценены как есть" in lenient and "НЕ сдаются автоматически" not in lenient
+    assert api_view["attempt"]["timeout_policy"] == "grade_saved"  # the exam page words its warnings after it
