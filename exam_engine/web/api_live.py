@@ -125,7 +125,8 @@ async def post_prepare(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/pause", summary="Pause: the clock stands still, no answers",
           request_schema=REASON, response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up"), permission=Permission.LIVE_CONTROL)
+          errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up", "attempt_in_checks"),
+          permission=Permission.LIVE_CONTROL)
 async def post_pause(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.pause(conn, actor, path_uuid(request, "attempt_id"),
                                     reason=_reason(await read_json(request)), now=_now(request))
@@ -144,7 +145,8 @@ async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
                   "widens it (widen_window)",
           request_schema=s.obj(["minutes", "reason"], minutes={"type": "integer", "minimum": 1, "maximum": 600},
                                reason=s.STR, widen_window=s.BOOL),
-          response_schema=LIVE_ATTEMPT, errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes"),
+          response_schema=LIVE_ATTEMPT,
+          errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes", "attempt_in_checks"),
           permission=Permission.LIVE_CONTROL)
 async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
@@ -156,7 +158,8 @@ async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/downtime-credit",
           summary="Credit the measured server downtime during this attempt (recorded like a grant)",
           request_schema=s.obj(["reason"], reason=s.STR, widen_window=s.BOOL), response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached"), permission=Permission.LIVE_CONTROL)
+          errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached", "attempt_in_checks"),
+          permission=Permission.LIVE_CONTROL)
 async def post_downtime_credit(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await live_control.credit_downtime(

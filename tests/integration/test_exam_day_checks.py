@@ -210,3 +210,23 @@ async def test_the_rules_page_says_what_running_out_of_time_means_under_each_pol
     assert "Пересдачи нет" in page and "прокторингом" not in page  # this exam is not proctored
     assert "сохранённые ответы будут оценены как есть" in lenient and "НЕ сдаются автоматически" not in lenient
     assert api_view["attempt"]["timeout_policy"] == "grade_saved"  # the exam page words its warnings after it
+
+
+async def test_pause_and_extra_time_wait_for_the_clock_to_start(services):
+    world = await make_world(services, duration_s=600, requires_proctoring=True)
+    client = await open_client(services)
+    try:
+        student = await signed_in(client, "student1")
+        proctor = await staff(services, client, "proctor1", Role.PROCTOR)
+        aid = (await start(student, world.exam_id))["attempt"]["id"]
+        refused = [await proctor.call("POST", f"{LIVE}/attempts/{aid}/pause", {"reason": "noise"}),
+                   await proctor.call("POST", f"{LIVE}/attempts/{aid}/extra-time", {"reason": "late", "minutes": 5})]
+        status, _ = await proctor.call("POST", f"{LIVE}/attempts/{aid}/admit", {"reason": "checked in person"})
+        granted, body = await proctor.call("POST", f"{LIVE}/attempts/{aid}/extra-time", {"reason": "late",
+                                                                                        "minutes": 5})
+    finally:
+        await close_all(student, proctor)
+        await client.close()
+    for code, refusal in refused:
+        assert code == 409 and refusal["error"]["code"] == "attempt_in_checks", refusal
+    assert status == 200 and granted == 200 and body["attempt"]["remaining_s"] == 900
