@@ -281,7 +281,8 @@ _GRADING_PG = (
     .where(attempt_items.c.attempt_id == any_(bindparam("ids", type_=ARRAY(attempt_items.c.attempt_id.type))))
     .group_by(attempt_items.c.attempt_id)
 )
-_OPEN = attempts.c.status.in_([s.value for s in rules.OPEN_STATUSES])
+# Literal ORs, not IN: an IN list is an expanding parameter, which executemany (the batch update) refuses.
+_OPEN = or_(*(attempts.c.status == s.value for s in sorted(rules.OPEN_STATUSES)))
 _TO_FINALISE = (
     select(
         attempts.c.id, attempts.c.status, attempts.c.deadline_at, attempts.c.pass_score, attempts.c.timeout_policy,
