@@ -40,6 +40,19 @@ from .audit import record
 from .upsert import insert_ignore
 
 CAMERA_REASONS = ("ok", "no_face", "several_faces", "dark", "covered")
+CAMERA_CHECK_VALID_S = 600
+"""A passed camera check counts for this long: a face seen an hour ago says nothing about now."""
+
+
+def camera_passed(camera: dict[str, Any] | None, now: datetime) -> bool:
+    """Pure: the last camera check found a face, recently enough."""
+    if not camera or not camera.get("ok"):
+        return False
+    try:
+        at = datetime.fromisoformat(str(camera.get("at")))
+    except ValueError:
+        return False
+    return 0 <= (now - at).total_seconds() <= CAMERA_CHECK_VALID_S
 
 _FOR_BEGIN = (
     select(attempts.c.id, attempts.c.student_id, attempts.c.exam_id, attempts.c.status, attempts.c.started_at,
@@ -91,14 +104,14 @@ async def _start_clock(conn: AsyncConnection, actor: Actor | str, row: Any, *, n
     return deadline
 
 
-async def _missing_check(conn: AsyncConnection, row: Any, settings: dict[str, Any]) -> Conflict | None:
+async def _missing_check(conn: AsyncConnection, row: Any, settings: dict[str, Any],
+                         now: datetime) -> Conflict | None:
     """The first check not passed yet, as the refusal the student reads; None when all passed."""
     state = (await conn.execute(select(proctor_attempts.c.enrolment_state).where(
         proctor_attempts.c.attempt_id == row.id))).first()
     if state is None:
         return Conflict("consent_required", N_("Give your consent to proctoring first."))
-    camera = row.camera_check or {}
-    if not camera.get("ok"):
+    if not camera_passed(row.camera_check, now):
         return Conflict("camera_check_required",
                         N_("The camera check has not passed: your face must be clearly visible in the camera."))
     if state.enrolment_state not in ("usable", "pending"):
@@ -132,7 +145,7 @@ async def begin(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, c
         if row.status in rules.OPEN_STATUSES:
             return False
         raise Conflict("attempt_finished", N_("This attempt is already finished."))
-    missing = await _missing_check(conn, row, capture_settings)
+    missing = await _missing_check(conn, row, capture_settings, now)
     if missing is not None:
         await _count_failure(conn, attempt_id)
         raise ChecksIncomplete(missing.code, missing.msgid, **missing.params)

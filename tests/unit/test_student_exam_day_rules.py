@@ -93,3 +93,13 @@ def test_the_camera_check_looks_for_a_face_not_for_brightness():
     assert camera_verdict(sc.live(sc.person(), 2), settings) == {"ok": True, "reason": "ok", "faces": 1}
     black = cv2.imencode(".jpg", np.zeros((480, 640, 3), np.uint8))[1].tobytes()
     assert camera_verdict(black, settings)["reason"] in ("covered", "dark")
+
+
+def test_a_passed_camera_check_counts_for_ten_minutes():
+    from exam_engine.services.attempt_checks import CAMERA_CHECK_VALID_S, camera_passed
+
+    seen = {"ok": True, "reason": "ok", "faces": 1, "at": T0.isoformat()}
+    assert camera_passed(seen, T0 + timedelta(seconds=CAMERA_CHECK_VALID_S))
+    assert not camera_passed(seen, T0 + timedelta(seconds=CAMERA_CHECK_VALID_S + 1))
+    assert not camera_passed({**seen, "ok": False, "reason": "no_face"}, T0)
+    assert not camera_passed(None, T0)
