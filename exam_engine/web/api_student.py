@@ -91,7 +91,7 @@ async def me(request: web.Request, conn: Any, actor: Actor) -> dict:
 async def change_password(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     await auth.change_password(conn, actor, current=field(body, "current", str), new=field(body, "new", str),
-                               now=services_of(request).clock.now(), keep_session=device_key(request))
+                               now=services_of(request).clock.now(), keep_session=request[SESSION].token_hash)
     services_of(request).sessions.evict_user(actor.user_id)
     return {"ok": True}
 
