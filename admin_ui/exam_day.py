@@ -64,9 +64,8 @@ ACTIONS: dict[str, dict[str, Any]] = {
                                                                      "another device.")},
     "terminate": {"title": N_("Terminate"), "done": N_("{student}: the attempt is terminated and annulled.")},
 }
-LET_IN = {"title": N_("Let in"), "done": N_("{student}: let in; the exam has started.")}
-if api.attempt_checks is not None and hasattr(api.attempt_checks, "admit"):
-    ACTIONS["let-in"] = LET_IN  # a student stuck in the pre-exam checks (service: attempt_checks.admit)
+# A student stuck in the pre-exam checks (service: attempt_checks.admit).
+ACTIONS["let-in"] = {"title": N_("Let in"), "done": N_("{student}: let in; the exam has started.")}
 ACTION_HINTS = {
     "let-in": N_("The remaining device checks are skipped and the student's exam starts now. Use it when the "
                  "checks cannot pass for a reason you have verified."),

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy import select
 from babel.dates import format_date
 
 from exam_engine import api
@@ -300,7 +301,14 @@ async def my_results(request: web.Request, conn: Any, actor: api.Actor) -> web.S
         plain = request.clone(rel_url=request.rel_url.without_query("target"))
         items = (await api.student_journal_results(plain, conn, actor))["items"]
     letters = [n["letter"] for n in next((i["needs"] for i in items if i.get("needs")), [])]
-    return render(request, "journal/results.html", {
+    # The discipline's name, not its code (issue 20).
+    codes = {i["journal"]["discipline"] for i in items}
+    disciplines = api.tables.disciplines
+    names: dict[str, str] = {}
+    if codes:
+        found = await conn.execute(select(disciplines.c.code, disciplines.c.name).where(disciplines.c.code.in_(codes)))
+        names = {r.code: r.name for r in found}
+    return render(request, "journal/results.html", {"discipline_names": names,
         "items": items, "letters": letters, "target": request.query.get("target", ""), "error": error,
         "not_computed": NOT_COMPUTED}, actor=actor, status=422 if error else 200)
 

@@ -76,6 +76,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     response.set_cookie("lang", chosen if chosen in api.LANGUAGES else signed.actor.language, samesite="Strict",
                         path="/")
     response.del_cookie(CHOSEN_COOKIE, path="/")
+    api.ensure_device_cookie(request, response, secure=services.settings.cookie_secure)
     raise response
 
 
@@ -124,8 +125,9 @@ async def home(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamR
 async def student_home(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     services = api.services_of(request)
     exams = await api.attempt_service.student_exams(conn, actor, now=services.clock.now())
-    upcoming = [e for e in exams if not e["attempt"] or e["attempt"]["status"] == "in_progress"]
-    finished = [e for e in exams if e["attempt"] and e["attempt"]["status"] != "in_progress"]
+    running = ("checks", "in_progress", "paused")
+    upcoming = [e for e in exams if not e["attempt"] or e["attempt"]["status"] in running]
+    finished = [e for e in exams if e["attempt"] and e["attempt"]["status"] not in running]
     return render(request, "student_home.html", {
         "upcoming": upcoming, "finished": finished, "when": lambda v: when(v, actor.language)}, actor=actor)
 
@@ -137,9 +139,14 @@ def _exam_messages(language: str) -> dict[str, str]:
         "saving": N_("Saving…"),
         "waiting": N_("No connection: {count} answers waiting, they will be sent automatically"),
         "remaining": N_("Time left"),
-        "warn5": N_("5 minutes left."),
-        "warn1": N_("1 minute left. Your saved answers will be handed in automatically."),
-        "time_up": N_("Time is up. Your saved answers have been handed in."),
+        # Issue 20: the warnings say the real time left and what running out means (E1).
+        "warn_unsatisfactory": N_("Less than {minutes} min left. When the time runs out the exam is graded "
+                                  "«unsatisfactory»: your answers are NOT handed in automatically. Press «Hand in» "
+                                  "before then."),
+        "warn_grade_saved": N_("Less than {minutes} min left. When the time runs out, the answers you have saved "
+                               "are graded as they are."),
+        "time_up_unsatisfactory": N_("Time is up and the exam was not handed in: it is graded «unsatisfactory»."),
+        "time_up_grade_saved": N_("Time is up. Your saved answers are graded as they are."),
         "confirm_submit": N_("Hand in your answers now? Unanswered questions: {count}."),
         "answered": N_("answered"),
         "unanswered": N_("not answered"),
@@ -157,12 +164,37 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
         raise web.HTTPNotFound()
     from .proctoring import student_capture
 
+    exam = await _my_exam(request, conn, actor, int(exam_id))
+    attempt = exam["attempt"]
+    if exam["requires_proctoring"] and (attempt is None or attempt["status"] == "checks"):
+        raise web.HTTPFound(f"/exam/{exam_id}/check")  # a proctored attempt's clock starts after the checks
+    if attempt is None and request.query.get("begin") != "1":
+        raise web.HTTPFound(f"/exam/{exam_id}/rules")  # the rules first: the clock starts on this page
     capture = await student_capture(request, conn, actor, int(exam_id), check=False)
-    if capture is not None and capture["needs_check"]:
-        raise web.HTTPFound(f"/exam/{exam_id}/check")  # a proctored attempt starts at the check
     config = {"exam_id": int(exam_id), "csrf": request[api.SESSION].csrf_token,
-              "messages": _exam_messages(actor.language), "language": actor.language, "proctoring": capture}
+              "messages": _exam_messages(actor.language), "language": actor.language, "proctoring": capture,
+              "warn_at_s": list(api.WARN_AT_S)}
     return render(request, "exam.html", {"config": config}, actor=actor)
+
+
+async def _my_exam(request: web.Request, conn: Any, actor: api.Actor, exam_id: int) -> dict[str, Any]:
+    exams = await api.attempt_service.student_exams(conn, actor, now=api.services_of(request).clock.now())
+    exam = next((e for e in exams if e["id"] == exam_id), None)
+    if exam is None:
+        raise web.HTTPNotFound()
+    return exam
+
+
+@page(permission=api.Permission.SIT_EXAM)
+async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    """Before anything starts: the exam's rules in the student's language (issue 20)."""
+    exam_id = request.match_info["exam_id"]
+    if not exam_id.isdigit():
+        raise web.HTTPNotFound()
+    exam = await _my_exam(request, conn, actor, int(exam_id))
+    if exam["attempt"] is not None and exam["attempt"]["status"] not in ("checks", "in_progress", "paused"):
+        raise web.HTTPFound(f"/attempt/{exam['attempt']['id']}/result")
+    return render(request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language)}, actor=actor)
 
 
 @page(permission=api.Permission.SIT_EXAM)
@@ -171,7 +203,7 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     if not exam_id.isdigit():
         raise web.HTTPNotFound()
     ids = {
-        "camera_ok": N_("Camera: works."),
+        "camera_ok": N_("Camera: there is a picture. Whether your face is visible is checked when you continue."),
         "camera_dark": N_("Camera: the picture is black or covered."),
         "camera_denied": N_("Camera: no access. Allow the camera in the browser and reload the page."),
         "mic_ok": N_("Microphone: works."),
@@ -179,9 +211,27 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     }
     from .proctoring import student_capture
 
+    ids.update({
+        "step_camera": N_("Camera check: the server looks for your face…"),
+        "camera_face_ok": N_("Camera check: your face is visible."),
+        "camera_no_face": N_("Camera check failed: no face is visible. Sit in front of the camera in good light "
+                             "and press «Continue to the exam» again. Your time has not started."),
+        "camera_several_faces": N_("Camera check failed: more than one face is visible. Only you may be in front "
+                                   "of the camera. Your time has not started."),
+        "camera_dark": N_("Camera check failed: the picture is too dark or covered. Uncover the camera, turn on "
+                          "the light and press «Continue to the exam» again. Your time has not started."),
+        "step_begin": N_("The checks passed. Your time starts now."),
+        "not_started": N_("Your time has not started yet; it starts when all checks pass. If they keep failing, "
+                          "ask the proctor for help."),
+    })
+    exam = await _my_exam(request, conn, actor, int(exam_id))
+    if exam["attempt"] is not None and exam["attempt"]["status"] in ("in_progress", "paused"):
+        raise web.HTTPFound(f"/exam/{exam_id}")  # the checks passed already: back to the questions
     config = {"exam_id": int(exam_id), "messages": {k: api.gettext(actor.language, v) for k, v in ids.items()},
+              "csrf": request[api.SESSION].csrf_token,
               "proctoring": await student_capture(request, conn, actor, int(exam_id), check=True)}
-    return render(request, "check.html", {"config": config}, actor=actor)
+    return render(request, "check.html", {"config": config, "exam": exam,
+                                          "in_checks": exam["attempt"] is not None}, actor=actor)
 
 
 @page(permission=api.Permission.SIT_EXAM)
@@ -214,8 +264,10 @@ async def account(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
         except api.DomainError as e:
             error = api.translate(actor.language, e.msgid, **e.params)
     first = request.query.get("first") == "1"
-    return render(request, "account.html", {"message": message, "error": error, "first": first}, actor=actor,
-                  status=422 if error else 200)
+    # After the change, the way on: a student's exams (issue 20), anyone else's start page.
+    onward = "/student" if actor.role == api.Role.STUDENT else "/"
+    return render(request, "account.html", {"message": message, "error": error, "first": first, "onward": onward},
+                  actor=actor, status=422 if error else 200)
 
 
 async def favicon(request: web.Request) -> web.Response:
@@ -232,6 +284,7 @@ def register(app: web.Application) -> None:
     app.router.add_get("/student", student_home)
     app.router.add_get("/exam/{exam_id}", exam_page)
     app.router.add_get("/exam/{exam_id}/check", check_page)
+    app.router.add_get("/exam/{exam_id}/rules", rules_page)
     app.router.add_get("/attempt/{attempt_id}/result", result_page)
     app.router.add_get("/account", account)
     app.router.add_post("/account", account)

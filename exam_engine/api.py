@@ -94,9 +94,10 @@ from .services import live_board  # noqa: E402
 from .services import live_control  # noqa: E402
 from .services import live_view  # noqa: E402
 
-try:  # the pre-exam device checks and the proctor's "let in" (issue 20, student side), once merged
-    from .services import attempt_checks  # type: ignore[attr-defined]  # noqa: E402
-except ImportError:  # pragma: no cover - absent on a branch without it: the page offers no "let in"
-    attempt_checks = None  # type: ignore[assignment]
+# The student's pages (issue 20): the device cookie the attempt is bound to, the warning rule, the checks.
+from .domain.attempts import WARN_AT_S, time_warning  # noqa: E402
+from .services import attempt_checks  # noqa: E402
+from .web.http import device_key, ensure_device_cookie  # noqa: E402
 
-__all__ += ["attempt_checks", "live_board", "live_control", "live_view"]
+__all__ += ["WARN_AT_S", "attempt_checks", "device_key", "ensure_device_cookie", "live_board", "live_control",
+            "live_view", "time_warning"]

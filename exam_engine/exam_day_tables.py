@@ -53,6 +53,12 @@ attempt_live = Table(
     Column("downtime_credited_s", Integer, nullable=False, server_default="0"),
     Column("elsewhere_count", Integer, nullable=False, server_default="0"),
     Column("elsewhere_at", UtcDateTime),
+    # Proctored exams (issue 20): the device checks before the clock. When they passed (or a proctor
+    # let the student in), the last server-side camera check ({"ok", "reason", "faces", "at"}) and
+    # how many checks failed (the live view's "needs help").
+    Column("checks_passed_at", UtcDateTime),
+    Column("camera_check", JSON),
+    Column("failed_checks", Integer, nullable=False, server_default="0"),
 )
 
 exam_lobby = Table(

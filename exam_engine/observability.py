@@ -154,7 +154,7 @@ async def sample_gauges(engine, frame_queue_length: Callable[[], Awaitable[int |
             select(attempts.c.status, func.count()).group_by(attempts.c.status))).all())
         backlog = (await conn.execute(
             select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None)))).scalar_one()
-    for status in ("in_progress", "submitted", "timed_out", "annulled"):
+    for status in ("checks", "in_progress", "submitted", "timed_out", "annulled"):
         ATTEMPTS.labels(status).set(counts.get(status, 0))
     OUTBOX_BACKLOG.set(backlog)
     if frame_queue_length is not None:

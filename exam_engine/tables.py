@@ -203,6 +203,9 @@ attempts = Table(
 )
 Index("ix_attempts_open_deadline", attempts.c.deadline_at, sqlite_where=attempts.c.status == "in_progress",
       postgresql_where=attempts.c.status == "in_progress")
+# The sweeper's second look: attempts still in their device checks when the window closes.
+Index("ix_attempts_checks_deadline", attempts.c.deadline_at, sqlite_where=attempts.c.status == "checks",
+      postgresql_where=attempts.c.status == "checks")
 Index("ix_attempts_exam", attempts.c.exam_id)
 
 # What each student was served, frozen at start: later bank edits change nothing here.

@@ -23,9 +23,10 @@
   let flushing = false;
   let retryDelay = 1000;
   let finished = false;
-  let warned5 = false, warned1 = false;
+  const warned = new Set();   // warning bands already shown (seconds: 300, 60)
 
   const storeKey = () => "exam-queue:" + attempt.id;
+  const posKey = () => "exam-position:" + attempt.id;  // the question on screen, kept across a reload
 
   async function api(method, path, body) {
     const response = await fetch("/api/v1" + path, {
@@ -167,6 +168,7 @@
 
   function show(index, focus) {
     current = Math.max(0, Math.min(questions.length - 1, index));
+    try { sessionStorage.setItem(posKey(), String(current)); } catch (e) { /* private mode */ }
     const q = questions[current];
     $("q-title").textContent = fmt(M.question_of, { n: current + 1, total: questions.length });
     $("q-text").textContent = q.text;
@@ -210,15 +212,22 @@
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
     $("remaining").textContent = (h > 0 ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(sec).padStart(2, "0");
     document.querySelector(".timer").classList.toggle("low", s <= 300);
-    if (s <= 300 && s > 60 && !warned5) { warned5 = true; $("alert").textContent = M.warn5; }
-    if (s <= 60 && s > 0 && !warned1) { warned1 = true; $("alert").textContent = M.warn1; }
+    // The same rule as the server's time_warning: the narrowest band the real time left is in, said
+    // with the real minutes (2:43 left → "3 min"), each band once; the first one shown is where we are.
+    const band = (config.warn_at_s || [300, 60]).slice().sort((a, b) => a - b).find((t) => s <= t);
+    if (band !== undefined && s > 0 && !warned.has(band)) {
+      warned.add(band);
+      const text = attempt.timeout_policy === "grade_saved" ? M.warn_grade_saved : M.warn_unsatisfactory;
+      $("alert").textContent = fmt(text, { minutes: Math.ceil(s / 60) });
+      $("alert").dataset.band = String(band);
+    }
     if (left <= 0) finish(false);
   }
 
   async function finish(alreadyClosed) {
     if (finished) return;
     finished = true;
-    $("alert").textContent = M.time_up;
+    $("alert").textContent = attempt.timeout_policy === "grade_saved" ? M.time_up_grade_saved : M.time_up_unsatisfactory;
     $("remaining").textContent = "0:00";
     document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
     if (!alreadyClosed) {
@@ -233,7 +242,7 @@
         } catch (e) { /* offline: the server closes it at the deadline anyway */ }
       }
     }
-    try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
+    try { localStorage.removeItem(storeKey()); sessionStorage.removeItem(posKey()); } catch (e) { /* ignore */ }
     window.location = `/attempt/${attempt.id}/result`;
   }
 
@@ -301,12 +310,20 @@
     syncClock(r.data.attempt.server_now, sentAt);
     attempt = r.data.attempt;
     questions = r.data.questions;
-    if (attempt.status !== "in_progress") { window.location = `/attempt/${attempt.id}/result`; return; }
+    if (attempt.status === "checks") { window.location = `/exam/${config.exam_id}/check`; return; }
+    if (attempt.status !== "in_progress" && attempt.status !== "paused") {
+      window.location = `/attempt/${attempt.id}/result`;
+      return;
+    }
+    if (location.search) history.replaceState(null, "", location.pathname);  // "?begin=1" did its job
     seq = Math.max(0, ...questions.map((q) => q.seq || 0));
     restoreQueue();
     $("exam-loading").hidden = true;
     $("exam").hidden = false;
-    show(0, false);
+    let resumeAt = 0;
+    try { resumeAt = Number(sessionStorage.getItem(posKey()) || 0) || 0; } catch (e) { resumeAt = 0; }
+    show(resumeAt, false);
+    if (attempt.status === "paused") setPaused(true);
     showSaveState(false);
     flush();
     tick();

@@ -1,8 +1,10 @@
 // The proctored part of the pre-exam check, run when the student presses "Continue to the exam":
 // screen share first (getDisplayMedia needs the click's user activation), then the attempt is
-// started, consent recorded, the enrolment photo taken (or the administrator's reference used)
-// and checked, the room scanned when the exam asks for it at start. The exam page is then put in
-// place of this one without a navigation, so the camera and the shared screen stay live.
+// started *in its checks* (no clock yet), consent recorded, a camera frame checked for a face by the
+// server, the enrolment photo taken (or the administrator's reference used) and checked, the room
+// scanned when the exam asks for it at start; then the server verifies all of it and starts the
+// clock ("begin"). The exam page is then put in place of this one without a navigation, so the
+// camera and the shared screen stay live.
 "use strict";
 window.ProctorCheck = (function () {
   const PM = window.ProctorMedia;
@@ -52,8 +54,20 @@ window.ProctorCheck = (function () {
     return { state: "pending" };
   }
 
+  async function cameraCheck(call, attemptId, video, CM, M) {
+    const line = say(CM.step_camera);
+    const frame = await PM.grab(video, 640, 0.9);
+    if (!frame) { line.remove(); return CM.camera_no_face; }
+    const r = await call("POST", `/api/v1/attempts/${attemptId}/camera-check`, frame, "image/jpeg");
+    line.remove();
+    if (r.status !== 200) return PM.fmt(M.error, { message: r.message });
+    if (r.data.ok) { say(CM.camera_face_ok, true); return null; }
+    return { several_faces: CM.camera_several_faces, dark: CM.camera_dark, covered: CM.camera_dark }[r.data.reason]
+      || CM.camera_no_face;
+  }
+
   async function run(config, button) {
-    const P = config.proctoring, M = P.messages, S = P.settings;
+    const P = config.proctoring, M = P.messages, S = P.settings, CM = config.messages;
     const call = (method, path, body, type) => PM.call(P.csrf, method, path, body, type);
     const fail = (text) => { say(text, false); button.hidden = false; };
     button.hidden = true;  // (check.js re-enables it every half second: hide it while the steps run)
@@ -78,7 +92,8 @@ window.ProctorCheck = (function () {
     let r = await call("POST", `/api/v1/exams/${config.exam_id}/start`, {});
     if (r.status !== 200) return fail(PM.fmt(M.error, { message: r.message }));
     const attempt = r.data.attempt;
-    if (attempt.status !== "in_progress") { window.location = `/attempt/${attempt.id}/result`; return; }
+    if (attempt.status === "in_progress" || attempt.status === "paused") { await enterExam(config.exam_id); return; }
+    if (attempt.status !== "checks") { window.location = `/attempt/${attempt.id}/result`; return; }
     r = await call("POST", `${PM.BASE}${attempt.id}/consent`, {
       consent: true, camera: true, microphone: true, screen_surface: window.examScreen ? "monitor" : "none" });
     if (r.status !== 200) return fail(PM.fmt(M.error, { message: r.message }));
@@ -86,6 +101,8 @@ window.ProctorCheck = (function () {
     const uploader = new PM.Uploader(attempt.id, P.csrf);
     if (screenNote) uploader.event("screen_share_stopped", PM.serverNow(), 0, screenNote);
     const video = $("preview");
+    const cameraFailure = await cameraCheck(call, attempt.id, video, CM, M);
+    if (cameraFailure) return fail(cameraFailure);
 
     if (plan.enrolment.state !== "usable") {
       if (plan.enrolment.reference_available) {
@@ -122,7 +139,9 @@ window.ProctorCheck = (function () {
         line.dataset.ok = "true";
       }
     }
-    say(M.done, true);
+    r = await call("POST", `/api/v1/attempts/${attempt.id}/begin`, {});
+    if (r.status !== 200) return fail(r.message);
+    say(CM.step_begin, true);
     await enterExam(config.exam_id);
   }
 

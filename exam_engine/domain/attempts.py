@@ -2,6 +2,8 @@
 
 ::
 
+    checks ──checks passed (or a proctor admits)──► in_progress   (the clock starts here)
+      └──window closed──► timed_out
     in_progress ──submit──────────────────────► submitted ─┐
      │  ▲  │                                            ├─► (graded in the same step)
      │  │  └──deadline passed (sweeper or any read)──► timed_out ┘
@@ -20,6 +22,7 @@ Nothing here reads a clock: callers pass ``now``.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +34,9 @@ from ..i18n import N_
 
 
 class AttemptStatus(StrEnum):
+    # A proctored exam's attempt before its device checks pass: no questions, no clock. Its
+    # ``deadline_at`` holds the window close meanwhile; the real deadline is fixed when it begins.
+    CHECKS = "checks"
     IN_PROGRESS = "in_progress"
     PAUSED = "paused"
     SUBMITTED = "submitted"
@@ -56,6 +62,8 @@ class FinishedBy(StrEnum):
 
 
 TRANSITIONS: Mapping[AttemptStatus, frozenset[AttemptStatus]] = {
+    # Out of checks only into the exam, or (window closed, a proctor's terminate) finished.
+    AttemptStatus.CHECKS: frozenset({AttemptStatus.IN_PROGRESS, AttemptStatus.TIMED_OUT, AttemptStatus.SUBMITTED}),
     AttemptStatus.IN_PROGRESS: frozenset({AttemptStatus.SUBMITTED, AttemptStatus.TIMED_OUT, AttemptStatus.PAUSED}),
     # Never paused → timed_out: time does not run while paused. A proctor may finish it (terminate).
     AttemptStatus.PAUSED: frozenset({AttemptStatus.IN_PROGRESS, AttemptStatus.SUBMITTED}),
@@ -75,7 +83,7 @@ def check_transition(current: AttemptStatus, target: AttemptStatus) -> None:
         )
 
 
-OPEN_STATUSES = frozenset({AttemptStatus.IN_PROGRESS, AttemptStatus.PAUSED})
+OPEN_STATUSES = frozenset({AttemptStatus.CHECKS, AttemptStatus.IN_PROGRESS, AttemptStatus.PAUSED})
 
 
 def compute_deadline(started_at: datetime, duration_s: int, extra_s: int, window_closes_at: datetime) -> datetime:
@@ -129,13 +137,56 @@ def is_expired(deadline_at: datetime, now: datetime, grace_s: float) -> bool:
     return now > deadline_at + timedelta(seconds=grace_s)
 
 
+def checks_refusal() -> Conflict:
+    return Conflict("attempt_in_checks", N_("Finish the checks before the exam first: your time has not started yet."))
+
+
 def check_accepts_answers(status: AttemptStatus, deadline_at: datetime, now: datetime, grace_s: float) -> None:
+    if status is AttemptStatus.CHECKS:
+        raise checks_refusal()
     if status is AttemptStatus.PAUSED:
         raise Conflict("attempt_paused", N_("The proctor has paused this attempt; your time is not running."))
     if status is not AttemptStatus.IN_PROGRESS:
         raise Conflict("attempt_finished", N_("This attempt is already finished."))
     if is_expired(deadline_at, now, grace_s):
         raise DeadlinePassed("deadline_passed", N_("Time is up: answers are no longer accepted."))
+
+
+def check_accepts_evidence(status: AttemptStatus, deadline_at: datetime, now: datetime, grace_s: float) -> None:
+    """Proctoring uploads: as answers, and also during the checks (consent, photo, room scan)
+    until the window closes (a checks attempt's ``deadline_at`` is its window close)."""
+    if status is AttemptStatus.CHECKS:
+        if is_expired(deadline_at, now, grace_s):
+            raise Conflict("exam_closed", N_("The exam window closed at {closes_at}."),
+                           closes_at=deadline_at.isoformat())
+        return
+    check_accepts_answers(status, deadline_at, now, grace_s)
+
+
+# ---------------------------------------------------------------------------------------------- warnings
+
+WARN_AT_S = (300, 60)
+"""Time-left thresholds of the exam page's warnings (5 and 1 minute)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWarning:
+    threshold_s: int  # the warning band the time left is in (300: under 5 minutes, 60: under 1 minute)
+    minutes_left: int  # whole minutes, rounded up: the warning says "less than N min" (2:43 → 3)
+
+
+def time_warning(deadline_at: datetime, now: datetime, thresholds: Sequence[int] = WARN_AT_S) -> TimeWarning | None:
+    """The warning that matches the real time left, or None (more than the widest band, or none left).
+
+    The band is the narrowest threshold the time left is under, so a student entering with 2:43
+    left is warned "less than 3 minutes", never "5 minutes"; the page shows each band once, the first being
+    the one it enters in. ``minutes_left`` rounds up, so "less than N minutes" is always true.
+    """
+    left = (deadline_at - now).total_seconds()
+    bands = [t for t in sorted(thresholds) if left <= t]
+    if left <= 0 or not bands:
+        return None
+    return TimeWarning(threshold_s=bands[0], minutes_left=math.ceil(left / 60))
 
 
 def score_percent(correct: int, total: int) -> int:

@@ -29,17 +29,32 @@ MAX_DOCUMENT_REF = 200
 class LiveState(StrEnum):
     ABSENT = "absent"  # assigned, not in the lobby, no attempt
     LOBBY = "lobby"  # signed in and waiting (checks passed or not), no attempt yet
+    CHECKS = "checks"  # a proctored attempt in its device checks: the clock has not started
+    NEEDS_HELP = "needs_help"  # in the checks and failing them, or there for longer than NEEDS_HELP_AFTER_S
     WRITING = "writing"
     SILENT = "silent"  # writing, but no request for longer than the threshold
     PAUSED = "paused"
     FINISHED = "finished"
 
 
+NEEDS_HELP_AFTER_S = 180
+"""A student still in the device checks this long after starting them needs a proctor."""
+
+
+def needs_help(checks_since: datetime | None, failed_checks: int, now: datetime) -> bool:
+    """A student in the checks who failed one, or has been in them for :data:`NEEDS_HELP_AFTER_S`."""
+    if failed_checks > 0:
+        return True
+    return checks_since is not None and (now - checks_since).total_seconds() >= NEEDS_HELP_AFTER_S
+
+
 def live_state(status: str | None, in_lobby: bool, last_seen_at: datetime | None, now: datetime,
-               silent_after_s: float) -> LiveState:
+               silent_after_s: float, *, checks_since: datetime | None = None, failed_checks: int = 0) -> LiveState:
     """Where one student stands, for the proctor's live view."""
     if status is None:
         return LiveState.LOBBY if in_lobby else LiveState.ABSENT
+    if status == AttemptStatus.CHECKS:
+        return LiveState.NEEDS_HELP if needs_help(checks_since, failed_checks, now) else LiveState.CHECKS
     if status == AttemptStatus.PAUSED:
         return LiveState.PAUSED
     if status != AttemptStatus.IN_PROGRESS:

@@ -1,7 +1,9 @@
-"""One active session per attempt, and a cheap last-seen.
+"""One active browser per attempt, and a cheap last-seen.
 
-An open attempt is bound to the session (browser, device) that started it: the SHA-256
-of its session token, kept in ``attempt_live.bound_session``. A request on the attempt
+An open attempt is bound to the browser (device) that started it: the SHA-256 of its
+long-lived device cookie (``web.http.device_key``; the session token's hash for a client
+without one), kept in ``attempt_live.bound_session``. Signing out and in again in the same
+browser keeps the device cookie, so the attempt resumes (issue 20). A request on the attempt
 from another session of the same student is refused with ``attempt_open_elsewhere`` and
 recorded (a counter on the attempt for the live view, and an audit row) — never silently
 allowed. A proctor's "move to another device" clears the binding and remembers the old
@@ -39,7 +41,8 @@ class AttemptOpenElsewhere(Conflict):
 def open_elsewhere() -> AttemptOpenElsewhere:
     return AttemptOpenElsewhere(
         "attempt_open_elsewhere",
-        N_("This exam is open on another device or browser. Ask the proctor to move it to this device."))
+        N_("This exam is open in another browser. Continue it in the browser where you started it (signing in "
+           "again there resumes it), or ask the proctor or the exam administrator to move it to this browser."))
 
 
 class Binding(StrEnum):

@@ -42,7 +42,7 @@ _EXAM_FOR_STUDENT = (
     select(
         exams.c.id, exams.c.title, exams.c.discipline_id, exams.c.exam_session_id, exams.c.question_count,
         exams.c.duration_s, exams.c.opens_at, exams.c.closes_at, exams.c.timeout_policy, exams.c.pass_score,
-        accommodations.c.extra_s, student_terms.c.opens_at.label("personal_opens_at"),
+        exams.c.requires_proctoring, accommodations.c.extra_s, student_terms.c.opens_at.label("personal_opens_at"),
         student_terms.c.closes_at.label("personal_closes_at"), student_terms.c.multiplier_pct,
         prepared_forms.c.language.label("prepared_language"), attempts.c.id.label("attempt_id"),
         attempts.c.status.label("attempt_status"), attempt_live.c.bound_session, attempt_live.c.released_session,
@@ -141,8 +141,14 @@ async def start_with_page(
 
     extra = rules.accommodated_extra_s(exam.duration_s, exam.extra_s or 0, exam.multiplier_pct or 100)
     attempt_id = uuid.uuid4()
-    deadline = rules.compute_deadline(now, exam.duration_s, extra, window.closes_at)
-    row = {"id": attempt_id, "exam_id": exam_id, "language": lang, "status": AttemptStatus.IN_PROGRESS.value,
+    # A proctored exam starts in its device checks: no clock yet (the deadline holds the window close
+    # until the checks pass, see attempt_checks); any other exam's clock starts now.
+    status = AttemptStatus.CHECKS if exam.requires_proctoring else AttemptStatus.IN_PROGRESS
+    if status is AttemptStatus.CHECKS:
+        deadline = window.closes_at
+    else:
+        deadline = rules.compute_deadline(now, exam.duration_s, extra, window.closes_at)
+    row = {"id": attempt_id, "exam_id": exam_id, "language": lang, "status": status.value,
            "started_at": now, "deadline_at": deadline, "question_count": exam.question_count,
            "timeout_policy": exam.timeout_policy, "pass_score": exam.pass_score, **key}
     inserted = await conn.execute(insert_ignore_prepared(conn, attempts, _ATTEMPT_COLUMNS, _E2_KEY,
@@ -166,7 +172,7 @@ async def start_with_page(
     await binding.create(conn, attempt_id, session, now=now)
     await record_many(conn, [audit_row(now, actor, "attempt.started", f"attempt:{attempt_id}", None,
                                        {"exam_id": exam_id, "deadline_at": deadline, "language": lang,
-                                        "prepared": moved})])
+                                        "prepared": moved, "status": status.value})])
     return Started(attempt_id, _fresh_page(SimpleNamespace(**row, paused_at=None), items, now))
 
 
@@ -174,7 +180,7 @@ def _fresh_page(attempt: Any, items: list[Any], now: datetime) -> dict:
     """What :func:`exam_engine.services.attempts.view` shows of an attempt that has no answers yet."""
     from .attempts import page  # attempts imports this module
 
-    return page(attempt, sorted(items, key=lambda it: it.position), {}, now)
+    return page(attempt, sorted(items, key=lambda it: it.position), {}, now)  # (no questions while in checks)
 
 
 async def _resume_or_refuse(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, status: str, live: Any,

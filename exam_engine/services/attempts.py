@@ -108,7 +108,7 @@ async def _read_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, 
     """The student's attempt as it stands now: finalised first if it has expired; last-seen refreshed."""
     actor.require(Permission.SIT_EXAM)
     row = await _load_own(conn, actor, attempt_id)
-    if row.status == AttemptStatus.IN_PROGRESS and rules.is_expired(row.deadline_at, now, grace_s):
+    if row.status in _RUNNING_OR_CHECKS and rules.is_expired(row.deadline_at, now, grace_s):
         # Whoever reads it, an expired attempt is finalised (as the sweeper would) before anything else,
         # so this transaction locks the attempt before its live row, like every other path.
         await finalise(conn, [attempt_id], now=now, timed_out=True, actor="system:deadline")
@@ -117,6 +117,9 @@ async def _read_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, 
     if row.status in rules.OPEN_STATUSES and exam_day.presence_due(row.last_seen_at, now):
         await binding.touch(conn, attempt_id, now=now)
     return row
+
+
+_RUNNING_OR_CHECKS = (AttemptStatus.IN_PROGRESS, AttemptStatus.CHECKS)  # a checks attempt expires at its window close
 
 
 async def summary(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
@@ -135,7 +138,12 @@ async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, no
 
 
 def page(attempt: Any, items: Any, saved: dict[int, Any], now: datetime) -> dict:
-    """The student's page from the attempt, its items in order and the saved answers by position."""
+    """The student's page from the attempt, its items in order and the saved answers by position.
+
+    An attempt still in its device checks shows no question: its clock has not started.
+    """
+    if attempt.status == AttemptStatus.CHECKS:
+        items = ()
     return {
         "attempt": attempt_summary(attempt, now),
         "questions": [
@@ -165,6 +173,8 @@ def attempt_summary(row: Any, now: datetime) -> dict:
         # While paused the clock stands still; resuming moves the deadline by the paused time.
         "remaining_s": round(rules.remaining_s(status, row.deadline_at, now, getattr(row, "paused_at", None)), 3),
         "question_count": row.question_count,
+        # What running out of time means (E1): the page words its warnings after it.
+        "timeout_policy": row.timeout_policy,
     }
     if finished:
         summary.update(
@@ -244,8 +254,8 @@ async def submit(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, 
     actor.require(Permission.SIT_EXAM)
     row = await _load_own(conn, actor, attempt_id, lock="update")
     await _check_session(conn, actor, row, session, now)
-    if row.status == AttemptStatus.PAUSED:
-        rules.check_accepts_answers(AttemptStatus.PAUSED, row.deadline_at, now, grace_s)
+    if row.status in (AttemptStatus.PAUSED, AttemptStatus.CHECKS):
+        rules.check_accepts_answers(AttemptStatus(row.status), row.deadline_at, now, grace_s)
     if row.status == AttemptStatus.IN_PROGRESS:
         timed_out = rules.is_expired(row.deadline_at, now, grace_s)
         await finalise(conn, [attempt_id], now=now, timed_out=timed_out, actor=actor, locked=True)
@@ -271,7 +281,8 @@ _GRADING_PG = (
     .where(attempt_items.c.attempt_id == any_(bindparam("ids", type_=ARRAY(attempt_items.c.attempt_id.type))))
     .group_by(attempt_items.c.attempt_id)
 )
-_OPEN = or_(attempts.c.status == AttemptStatus.IN_PROGRESS.value, attempts.c.status == AttemptStatus.PAUSED.value)
+# Literal ORs, not IN: an IN list is an expanding parameter, which executemany (the batch update) refuses.
+_OPEN = or_(*(attempts.c.status == s.value for s in sorted(rules.OPEN_STATUSES)))
 _TO_FINALISE = (
     select(
         attempts.c.id, attempts.c.status, attempts.c.deadline_at, attempts.c.pass_score, attempts.c.timeout_policy,
@@ -429,6 +440,15 @@ _EXPIRED = (
     .order_by(attempts.c.deadline_at)
     .limit(bindparam("limit"))
 )
+# Attempts still in their device checks when their window closed (their deadline_at is the close):
+# a second statement on its own small partial index, so the common one keeps its plan.
+_EXPIRED_IN_CHECKS = (
+    select(attempts.c.id, attempts.c.deadline_at)
+    .where(attempts.c.status == AttemptStatus.CHECKS.value)
+    .where(attempts.c.deadline_at < bindparam("cutoff"))
+    .order_by(attempts.c.deadline_at)
+    .limit(bindparam("limit"))
+)
 
 
 async def sweep_expired(conn: AsyncConnection, *, now: datetime, grace_s: float, limit: int = 500) -> list[datetime]:
@@ -441,6 +461,9 @@ async def sweep_expired(conn: AsyncConnection, *, now: datetime, grace_s: float,
     cutoff = now - timedelta(seconds=grace_s)
     stmt = _EXPIRED.with_for_update(skip_locked=True)
     rows = (await conn.execute(stmt, {"cutoff": cutoff, "limit": limit})).all()
+    if len(rows) < limit:  # then those whose window closed during their device checks (never before)
+        rows += (await conn.execute(_EXPIRED_IN_CHECKS.with_for_update(skip_locked=True),
+                                    {"cutoff": cutoff, "limit": limit - len(rows)})).all()
     if not rows:
         return []
     await finalise(conn, [r.id for r in rows], now=now, timed_out=True, actor="system:deadline", locked=True)

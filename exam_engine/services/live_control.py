@@ -72,6 +72,13 @@ def _require_open(row: Any) -> AttemptStatus:
     return status
 
 
+def _require_clock(row: Any) -> None:
+    """Pause and extra time act on a running clock; in the checks before the exam there is none yet."""
+    if row.status == AttemptStatus.CHECKS:
+        raise Conflict("attempt_in_checks", N_("This student's time has not started yet (the checks before the "
+                                               "exam): let them in first."))
+
+
 async def _live_update(conn: AsyncConnection, attempt_id: uuid.UUID, **values: Any) -> None:
     await conn.execute(update(attempt_live).where(attempt_live.c.attempt_id == attempt_id).values(**values))
 
@@ -84,6 +91,7 @@ async def pause(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, r
     actor.require(Permission.LIVE_CONTROL)
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
+    _require_clock(row)
     rules.check_can_pause(AttemptStatus(row.status), row.deadline_at, now)
     rules.check_transition(AttemptStatus(row.status), AttemptStatus.PAUSED)
     await _set_attempt(conn, attempt_id, status=AttemptStatus.PAUSED.value)
@@ -152,6 +160,7 @@ async def grant_time(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID,
     minutes = exam_day.check_grant_minutes(minutes)
     row = await _lock(conn, attempt_id)
     _require_open(row)
+    _require_clock(row)
     deadline, granted = await _move_deadline(conn, actor, row, minutes * 60, widen_window=widen_window, now=now)
     await _live_update(conn, attempt_id, granted_s=(row.granted_s or 0) + granted)
     await record(conn, now, actor, "attempt.time_granted", f"attempt:{attempt_id}", {"deadline_at": row.deadline_at},
@@ -166,6 +175,7 @@ async def credit_downtime(conn: AsyncConnection, actor: Actor, attempt_id: uuid.
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     _require_open(row)
+    _require_clock(row)
     gaps = await uptime.measure(conn, row.started_at, now)
     owed = exam_day.creditable_s(gaps, row.downtime_credited_s or 0)
     if owed <= 0:

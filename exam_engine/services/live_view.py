@@ -34,7 +34,8 @@ _ATTEMPT_COLUMNS = (
     attempts.c.submitted_at, attempts.c.exam_id.label("attempt_exam_id"), attempt_live.c.last_seen_at,
     attempt_live.c.paused_at, attempt_live.c.paused_total_s, attempt_live.c.granted_s,
     attempt_live.c.downtime_credited_s, attempt_live.c.elsewhere_count, attempt_live.c.elsewhere_at,
-    attempt_live.c.bound_session,
+    attempt_live.c.bound_session, attempt_live.c.checks_passed_at, attempt_live.c.camera_check,
+    attempt_live.c.failed_checks,
 )
 _EXAM = select(exams.c.id, exams.c.title, exams.c.opens_at, exams.c.closes_at, exams.c.duration_s,
                exams.c.discipline_id, exams.c.exam_session_id).where(exams.c.id == bindparam("exam_id"))
@@ -96,6 +97,12 @@ def _attempt_part(r: Any, now: datetime, gaps: list[Interval]) -> dict[str, Any]
         "granted_s": r.granted_s or 0, "last_seen_at": _iso(r.last_seen_at),
         "bound_to_device": r.bound_session is not None,
         "open_elsewhere": {"count": r.elsewhere_count or 0, "last_at": _iso(r.elsewhere_at)},
+        # The device checks before the clock (proctored exams): in them since started_at while
+        # status is "checks"; the last server-side camera verdict and the failed checks.
+        "checks": {"passed_at": _iso(r.checks_passed_at), "camera": r.camera_check,
+                   "failed": r.failed_checks or 0,
+                   "needs_help": status is AttemptStatus.CHECKS and exam_day.needs_help(
+                       r.started_at, r.failed_checks or 0, now)},
         "downtime": {
             "measured_s": round(sum(g.seconds for g in gaps), 3), "credited_s": credited,
             "creditable_s": exam_day.creditable_s(gaps, credited) if status in rules.OPEN_STATUSES else 0,
@@ -125,7 +132,10 @@ async def exam_live(conn: AsyncConnection, actor: Actor, exam_id: int, *, now: d
     students, counts = [], {state.value: 0 for state in LiveState}
     for r in rows:
         seen = r.last_seen_at if r.attempt_id is not None else r.lobby_seen_at
-        state = exam_day.live_state(r.status, r.lobby_joined_at is not None, seen, now, silent_after_s)
+        in_checks = r.attempt_id is not None and r.status == AttemptStatus.CHECKS
+        state = exam_day.live_state(r.status, r.lobby_joined_at is not None, seen, now, silent_after_s,
+                                    checks_since=r.started_at if in_checks else None,
+                                    failed_checks=(r.failed_checks or 0) if in_checks else 0)
         counts[state.value] += 1
         window = exam_day.effective_window(exam.opens_at, exam.closes_at, r.personal_opens_at, r.personal_closes_at)
         students.append({

@@ -146,7 +146,7 @@ async def join_lobby(conn: AsyncConnection, actor: Actor, exam_id: int, *, check
     window = exam_day.effective_window(row.opens_at, row.closes_at, row.personal_opens_at, row.personal_closes_at)
     if row.attempt_id is None:
         exam_day.check_lobby_open(window, now)
-    elif row.status not in ("in_progress", "paused"):
+    elif row.status not in ("checks", "in_progress", "paused"):
         raise Conflict("retake_forbidden", N_("You have already sat this exam in this session; a retake is not "
                                               "allowed."))
     passed = _checks(checks)

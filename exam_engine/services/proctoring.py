@@ -132,7 +132,7 @@ async def _own_running_attempt(conn: AsyncConnection, actor: Actor, attempt_id: 
                attempts.c.deadline_at).where(attempts.c.id == attempt_id).with_for_update(read=True))).first()
     if row is None or row.student_id != actor.user_id:
         raise NotFound("attempt_not_found", N_("No such attempt."))
-    rules.check_accepts_answers(AttemptStatus(row.status), row.deadline_at, now, grace_s)
+    rules.check_accepts_evidence(AttemptStatus(row.status), row.deadline_at, now, grace_s)
     return row
 
 
@@ -244,7 +244,7 @@ async def store_image(conn: AsyncConnection, runtime: ProctorRuntime, actor: Act
     else:
         if row.student_id != actor.user_id:
             raise NotFound("attempt_not_found", N_("No such attempt."))
-        rules.check_accepts_answers(AttemptStatus(row.status), row.deadline_at, now, grace_s)
+        rules.check_accepts_evidence(AttemptStatus(row.status), row.deadline_at, now, grace_s)
         head = ChainHead(row.wrapped_key, row.head_seq)
     item = await runtime.store.append(conn, attempt_id, kind, _positive_seq(seq), image, now=now, trigger=trigger,
                                       locked_head=head)

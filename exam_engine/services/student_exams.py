@@ -20,7 +20,8 @@ async def student_exams(conn: AsyncConnection, actor: Actor, *, now: datetime) -
     stmt = (
         select(
             exams.c.id, exams.c.title, exams.c.opens_at, exams.c.closes_at, exams.c.duration_s,
-            exams.c.question_count, exams.c.requires_proctoring, disciplines.c.code, disciplines.c.name,
+            exams.c.question_count, exams.c.requires_proctoring, exams.c.timeout_policy, disciplines.c.code,
+            disciplines.c.name,
             attempts.c.id.label("attempt_id"),
             attempts.c.status, attempts.c.score, attempts.c.result, attempts.c.deadline_at,
             student_terms.c.opens_at.label("personal_opens_at"), student_terms.c.closes_at.label("personal_closes_at"),
@@ -48,6 +49,7 @@ async def student_exams(conn: AsyncConnection, actor: Actor, *, now: datetime) -
             "id": r.id, "title": r.title, "discipline": {"code": r.code, "name": r.name},
             "opens_at": window.opens_at.isoformat(), "closes_at": window.closes_at.isoformat(),
             "duration_s": r.duration_s, "question_count": r.question_count, "requires_proctoring": r.requires_proctoring,
+            "timeout_policy": r.timeout_policy,
             "open_now": window.opens_at <= now < window.closes_at,
             "personal_window": r.personal_opens_at is not None or r.personal_closes_at is not None,
             "attempt": None if r.attempt_id is None else {

@@ -24,7 +24,7 @@ from ..services import attempts as attempt_service
 from ..services import live_control, lobby, terms, uptime
 from ..services.live_view import DEFAULT_SILENT_AFTER_S, exam_live
 from . import schemas as s
-from .http import SERVICES, SESSION, endpoint, field, path_int, path_uuid, read_json, services_of
+from .http import SERVICES, device_key, endpoint, field, path_int, path_uuid, read_json, services_of
 from .refusals import keep_refusals
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ async def post_presence(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     return await attempt_service.summary(conn, actor, path_uuid(request, "attempt_id"), now=_now(request),
                                          grace_s=services.settings.network_grace_s,
-                                         session=request[SESSION].token_hash)
+                                         session=device_key(request))
 
 
 # ------------------------------------------------------------------------------------ staff
@@ -125,7 +125,8 @@ async def post_prepare(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/pause", summary="Pause: the clock stands still, no answers",
           request_schema=REASON, response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up"), permission=Permission.LIVE_CONTROL)
+          errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up", "attempt_in_checks"),
+          permission=Permission.LIVE_CONTROL)
 async def post_pause(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.pause(conn, actor, path_uuid(request, "attempt_id"),
                                     reason=_reason(await read_json(request)), now=_now(request))
@@ -144,7 +145,8 @@ async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
                   "widens it (widen_window)",
           request_schema=s.obj(["minutes", "reason"], minutes={"type": "integer", "minimum": 1, "maximum": 600},
                                reason=s.STR, widen_window=s.BOOL),
-          response_schema=LIVE_ATTEMPT, errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes"),
+          response_schema=LIVE_ATTEMPT,
+          errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes", "attempt_in_checks"),
           permission=Permission.LIVE_CONTROL)
 async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
@@ -156,7 +158,8 @@ async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/downtime-credit",
           summary="Credit the measured server downtime during this attempt (recorded like a grant)",
           request_schema=s.obj(["reason"], reason=s.STR, widen_window=s.BOOL), response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached"), permission=Permission.LIVE_CONTROL)
+          errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached", "attempt_in_checks"),
+          permission=Permission.LIVE_CONTROL)
 async def post_downtime_credit(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await live_control.credit_downtime(
@@ -181,6 +184,20 @@ async def post_terminate(request: web.Request, conn: Any, actor: Actor) -> dict:
 async def post_release_device(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.release_device(conn, actor, path_uuid(request, "attempt_id"),
                                              reason=_reason(await read_json(request)), now=_now(request))
+
+
+@endpoint("POST", LIVE + "/attempts/{attempt_id}/admit",
+          summary="Let a student in whose checks before the exam do not pass (camera, photo): the clock starts now",
+          request_schema=REASON, response_schema=LIVE_ATTEMPT,
+          errors=(*ACTION_ERRORS, "attempt_not_in_checks", "exam_closed"), permission=Permission.LIVE_CONTROL)
+async def post_admit(request: web.Request, conn: Any, actor: Actor) -> dict:
+    from ..services import attempt_checks
+    from ..services.live_view import live_attempt
+
+    body = await read_json(request)
+    attempt_id = path_uuid(request, "attempt_id")
+    await attempt_checks.admit(conn, actor, attempt_id, reason=_reason(body), now=_now(request))
+    return await live_attempt(conn, attempt_id, now=_now(request))
 
 
 @endpoint("PUT", LIVE + "/exams/{exam_id}/students/{student_id}/accommodation",

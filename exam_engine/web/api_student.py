@@ -12,14 +12,16 @@ from ..errors import Conflict, NotAuthenticated
 from ..i18n import N_
 from ..observability import AUTOSAVES
 from ..services import attempts as attempt_service
-from ..services import auth
+from ..services import attempt_checks, auth
 from ..services.attempt_binding import AttemptOpenElsewhere
 from . import schemas as s
 from .refusals import keep_refusals
 from .http import (
     SESSION,
     SESSION_COOKIE,
+    device_key,
     endpoint,
+    ensure_device_cookie,
     error_response,
     field,
     json_response,
@@ -64,6 +66,7 @@ async def login(request: web.Request, conn: Any, actor: None) -> web.Response:
     response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="Strict", path="/",
                         secure=services.settings.cookie_secure, max_age=services.settings.session_ttl_s)
     response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
+    ensure_device_cookie(request, response, secure=services.settings.cookie_secure)
     return response
 
 
@@ -125,11 +128,11 @@ async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
     now = services.clock.now()
     started = await attempt_service.start_with_page(conn, actor, path_int(request, "exam_id"), language=language,
                                                     now=now, bank_cache=services.bank_cache,
-                                                    session=request[SESSION].token_hash)
+                                                    session=device_key(request))
     if started.page is not None:  # a new attempt: its page is what was just written
         return started.page
     return await attempt_service.view(conn, actor, started.attempt_id, now=now,
-                                      grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
+                                      grace_s=services.settings.network_grace_s, session=device_key(request))
 
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}", summary="My attempt: questions, saved answers, deadline",
@@ -139,7 +142,7 @@ async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
 async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     return await attempt_service.view(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
-                                      grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
+                                      grace_s=services.settings.network_grace_s, session=device_key(request))
 
 
 # SIT_EXAM, then ownership: another student's attempt answers 404, like a missing one.
@@ -158,7 +161,7 @@ async def save_answer(request: web.Request, conn: None, actor: Actor) -> dict:
     choice = field(body, "choice", int, nullable=True)
     seq = field(body, "seq", int)
     attempt_id, position = path_uuid(request, "attempt_id"), path_int(request, "position")
-    session, now, grace_s = request[SESSION].token_hash, services.clock.now(), services.settings.network_grace_s
+    session, now, grace_s = device_key(request), services.clock.now(), services.settings.network_grace_s
     receipt = None
     if services.fast_saves is not None and seq >= 1 and 0 < position <= attempt_service.MAX_POSITION:
         saved_at = await services.fast_saves.save(student_id=actor.user_id, attempt_id=attempt_id, position=position,
@@ -191,7 +194,7 @@ async def save_answer(request: web.Request, conn: None, actor: Actor) -> dict:
 async def submit(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     return await attempt_service.submit(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
-                                        grace_s=services.settings.network_grace_s, session=request[SESSION].token_hash)
+                                        grace_s=services.settings.network_grace_s, session=device_key(request))
 
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}/result", summary="My result, the same day (E3)",
@@ -202,7 +205,59 @@ async def result(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
     summary = await attempt_service.summary(conn, actor, path_uuid(request, "attempt_id"), now=services.clock.now(),
                                             grace_s=services.settings.network_grace_s,
-                                            session=request[SESSION].token_hash)
+                                            session=device_key(request))
     if summary["status"] in ("in_progress", "paused"):
         raise Conflict("result_not_ready", N_("The attempt is still in progress."))
     return summary
+
+
+# ------------------------------------------------------------------------- the checks before the clock (issue 20)
+
+MAX_CHECK_FRAME_BYTES = 2 * 1024 * 1024
+CAMERA_CHECK = s.obj(["ok", "reason", "faces", "at"], ok=s.BOOL,
+                     reason={"type": "string", "enum": list(attempt_checks.CAMERA_REASONS)}, faces=s.INT, at=s.TS)
+
+
+@endpoint("POST", "/api/v1/attempts/{attempt_id}/camera-check",
+          summary="The server looks for one face in this camera frame (image/jpeg body, at most 2 MB); "
+                  "the verdict is kept for the checks before the clock",
+          response_schema=CAMERA_CHECK,
+          errors=("attempt_not_found", "attempt_finished", "image_invalid", "upload_too_large",
+                  "attempt_open_elsewhere"),
+          permission=Permission.SIT_EXAM)
+@keep_refusals
+async def post_camera_check(request: web.Request, conn: Any, actor: Actor) -> dict:
+    from ..services import proctoring
+
+    services = services_of(request)
+    attempt_id = path_uuid(request, "attempt_id")
+    if request.content_length is not None and request.content_length > MAX_CHECK_FRAME_BYTES:
+        raise proctoring.too_large(MAX_CHECK_FRAME_BYTES)
+    jpeg = await request.content.read(MAX_CHECK_FRAME_BYTES + 1)
+    if len(jpeg) > MAX_CHECK_FRAME_BYTES:
+        raise proctoring.too_large(MAX_CHECK_FRAME_BYTES)
+    await proctoring.check_jpeg(jpeg)
+    settings = proctoring.runtime_of(services).settings
+    return await attempt_checks.camera_check(conn, actor, attempt_id, jpeg, settings=settings,
+                                             now=services.clock.now(), session=device_key(request))
+
+
+@endpoint("POST", "/api/v1/attempts/{attempt_id}/begin",
+          summary="The checks before a proctored exam are done: the server verifies them (consent, a face in the "
+                  "camera, the identity photo, the room scan) and starts the clock now; repeating is harmless",
+          response_schema=s.ATTEMPT_VIEW,
+          errors=("attempt_not_found", "attempt_finished", "exam_closed", "consent_required", "camera_check_required",
+                  "identity_photo_required", "room_scan_required", "attempt_open_elsewhere"),
+          permission=Permission.SIT_EXAM)
+@keep_refusals
+async def post_begin(request: web.Request, conn: Any, actor: Actor) -> dict:
+    from ..services import proctoring
+
+    services = services_of(request)
+    attempt_id, now, device = path_uuid(request, "attempt_id"), services.clock.now(), device_key(request)
+    summary = await attempt_service.summary(conn, actor, attempt_id, now=now,
+                                            grace_s=services.settings.network_grace_s, session=device)
+    capture = await proctoring.exam_capture_settings(conn, proctoring.runtime_of(services), summary["exam_id"])
+    await attempt_checks.begin(conn, actor, attempt_id, capture_settings=capture, now=now, session=device)
+    return await attempt_service.view(conn, actor, attempt_id, now=now, grace_s=services.settings.network_grace_s,
+                                      session=device)

@@ -9,9 +9,11 @@ means the data is committed.
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import json
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,6 +35,8 @@ SERVICES = web.AppKey("services", Services)
 ACTOR = web.RequestKey("actor", Actor)
 SESSION = web.RequestKey("session", auth.SessionInfo)
 SESSION_COOKIE = "exam_session"
+DEVICE_COOKIE = "exam_device"
+DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest a browser keeps a cookie (Chromium caps it at 400 days)
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_JSON_BYTES = 64 * 1024
@@ -149,6 +153,32 @@ async def headers_middleware(request: web.Request, handler: Callable[[web.Reques
     if request.path.startswith("/api/") or request.path.startswith("/exam"):
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _device_token(request: web.Request) -> str | None:
+    token = request.cookies.get(DEVICE_COOKIE, "")
+    return token if 32 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum() else None
+
+
+def device_key(request: web.Request) -> str:
+    """Who may act on an open attempt: this browser, not this session (issue 20).
+
+    The SHA-256 of the long-lived device cookie (random, HttpOnly, SameSite=Strict, set at the
+    first sign-in in a browser), so signing out and in again in the same browser resumes the
+    attempt; another browser has another cookie and is refused (``attempt_open_elsewhere``). A
+    client without the cookie (an API script) is bound to its session, as before.
+    """
+    token = _device_token(request)
+    if token is None:
+        return request[SESSION].token_hash
+    return hashlib.sha256(("device:" + token).encode()).hexdigest()
+
+
+def ensure_device_cookie(request: web.Request, response: web.StreamResponse, *, secure: bool) -> None:
+    """Give this browser its device cookie at sign-in, once; an existing one is kept."""
+    if _device_token(request) is None:
+        response.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="Strict", path="/",
+                            secure=secure, max_age=DEVICE_COOKIE_MAX_AGE)
 
 
 def client_ip(request: web.Request) -> str | None:

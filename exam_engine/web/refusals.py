@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from ..services.attempt_binding import AttemptOpenElsewhere
+from ..services.attempt_checks import ChecksIncomplete
 from .http import error_response
 
 Handler = Callable[..., Awaitable[Any]]
@@ -24,7 +25,7 @@ def keep_refusals(handler: Handler) -> Handler:
     async def wrapped(request: web.Request, conn: Any, actor: Any) -> Any:
         try:
             return await handler(request, conn, actor)
-        except AttemptOpenElsewhere as refused:
+        except (AttemptOpenElsewhere, ChecksIncomplete) as refused:  # a failed check is counted too
             return error_response(refused, actor.language)
 
     return wrapped

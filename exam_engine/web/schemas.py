@@ -31,11 +31,12 @@ START = obj(language=LANG)
 ATTEMPT_SUMMARY = obj(
     ["id", "status", "deadline_at", "server_now", "remaining_s"],
     id={"type": "string", "format": "uuid"}, exam_id=INT, language=LANG,
-    status={"type": "string", "enum": ["in_progress", "paused", "submitted", "timed_out", "annulled"]},
+    status={"type": "string", "enum": ["checks", "in_progress", "paused", "submitted", "timed_out", "annulled"]},
     started_at=TS, deadline_at=TS, server_now=TS, remaining_s={"type": "number"}, question_count=INT,
     submitted_at=TS, finished_by=STR, score=NULL_INT, correct_count=NULL_INT,
     receipt={"type": ["object", "null"], "description": "signed receipt of the stored answers (after submit)"},
     result={"type": ["string", "null"], "enum": ["passed", "unsatisfactory", None]},
+    timeout_policy={"type": "string", "enum": ["unsatisfactory", "grade_saved"]},
 )
 QUESTION = obj(
     ["position", "text", "options"], position=INT, text=STR, options={"type": "array", "items": STR},

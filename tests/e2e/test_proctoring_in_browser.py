@@ -120,7 +120,8 @@ async def test_a_proctored_exam_is_captured_flagged_and_reviewed_in_the_browser(
         page = await student.new_page()
         try:
             await _login(page, base, "student1", "/student")
-            await page.click(f"a[href='/exam/{world.exam_id}/check']")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")  # the rules first (issue 20)
+            await page.click("#rules-continue")
             await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
             await page.check("#consent")
             await page.click("#continue")

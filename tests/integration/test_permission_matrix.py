@@ -14,13 +14,16 @@ import re
 import uuid
 from typing import Any
 
+from sqlalchemy import func, select
 
 from exam_engine.bootstrap import Services
 from exam_engine.domain.roles import ACADEMIC_PERMISSIONS, MATRIX, Permission, Role, allows
 from exam_engine.web.app import create_app  # noqa: F401 - importing the app registers every route module
+from exam_engine.tables import answers
 from exam_engine.web.http import ROUTES, RouteDoc
 from tests.factories import Api, make_user, make_world, new_api, open_client
 from tests.integration.test_journal_world import make_journal_world
+from tests.unit.proctor import scenes as sc
 
 _PARAM = re.compile(r"{(\w+)}")
 
@@ -176,13 +179,17 @@ async def test_a_student_can_neither_read_nor_write_another_students_attempt(ser
             ("GET", base, None), ("GET", f"{base}/result", None),
             ("PUT", f"{base}/answers/1", {"choice": 0, "seq": 1}), ("POST", f"{base}/submit", {}),
             ("GET", f"{proctor}/plan", None), ("POST", f"{proctor}/consent", {"consent": True}),
-            ("POST", f"{proctor}/heartbeat", {"page_id": "intruder"}),
+            ("POST", f"{proctor}/heartbeat", {"page_id": "intruder"}), ("POST", f"{base}/begin", {}),
         ):
             status, answer = await other.call(method, url, body)
             assert status == 404 and answer["error"]["code"] == "attempt_not_found", (method, url, answer)
+        status, answer = await other.call("POST", f"{base}/camera-check", data=sc.live(sc.person(), 1))
+        assert status == 404 and answer["error"]["code"] == "attempt_not_found", answer
         status, mine = await owner.call("GET", base)
-        assert status == 200 and mine["attempt"]["status"] == "in_progress"
-        assert all(q["choice"] is None for q in mine["questions"])  # the intruder's save did not land
+        # A proctored attempt waits in its device checks (issue 20); the intruder moved nothing on.
+        assert status == 200 and mine["attempt"]["status"] == "checks"
+        async with services.engine.connect() as conn:
+            assert (await conn.execute(select(func.count()).select_from(answers))).scalar_one() == 0
     finally:
         await other.client.close()  # type: ignore[attr-defined]
         await client.close()

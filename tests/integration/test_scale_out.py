@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import func, select
 
 from exam_engine.clock import SystemClock
+from exam_engine.domain.roles import Role
 from exam_engine.observability import JsonFormatter
 from exam_engine.tables import attempts, outbox
 from proctor.tables import evidence_items
 from tests.conftest import SECRET
-from tests.factories import PASSWORD, make_world
+from tests.factories import PASSWORD, make_user, make_world
 from tests.integration.proctor_world import frame_person
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,9 +91,19 @@ async def _healthy(port: int, timeout: float = 40) -> None:
     raise AssertionError("server pool did not become ready")
 
 
+async def _admit(base: str, attempt_id: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as desk:
+        async with desk.post(f"{base}/api/v1/auth/login", json={"login": "proctor1", "password": PASSWORD}) as r:
+            csrf = (await r.json())["csrf_token"]
+        async with desk.post(f"{base}/api/v1/live/attempts/{attempt_id}/admit", json={"reason": "checked in person"},
+                             headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 200, await r.text()
+
+
 @pytest.mark.parametrize("backend", ["postgres"])
 async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_worker(services, tmp_path):
     world = await make_world(services, students=2, question_count=5, duration_s=4, requires_proctoring=True)
+    await make_user(services, "proctor1", Role.PROCTOR)
     port = _free_port()
     env = _env(services, tmp_path)
     log = open(tmp_path / "pool.log", "wb")
@@ -116,6 +127,7 @@ async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_
                 started = await r.json()
                 assert r.status == 200, started
             attempt_id = started["attempt"]["id"]
+            assert started["attempt"]["status"] == "checks"  # a proctored exam: no clock before the checks
             async with http.post(f"{base}/api/v1/proctor/attempts/{attempt_id}/consent",
                                  json={"consent": True, "camera": True, "microphone": True},
                                  headers=headers) as r:
@@ -123,6 +135,11 @@ async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_
             async with http.post(f"{base}/api/v1/proctor/attempts/{attempt_id}/frames?seq=1", data=frame_person(1),
                                  headers={**headers, "Content-Type": "image/jpeg"}) as r:
                 assert r.status in (200, 201, 202), await r.text()
+            # A proctor lets the student in (the checks themselves have their own tests): the clock starts.
+            await _admit(base, attempt_id)
+            async with http.get(f"{base}/api/v1/attempts/{attempt_id}", headers=headers) as r:
+                started = await r.json()
+                assert r.status == 200 and started["attempt"]["status"] == "in_progress", started
             for seq, q in enumerate(started["questions"], start=1):
                 async with http.put(f"{base}/api/v1/attempts/{attempt_id}/answers/{q['position']}",
                                     json={"choice": 0, "seq": seq}, headers=headers) as r:
@@ -135,6 +152,7 @@ async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_
                 async with other.post(f"{base}/api/v1/exams/{world.exam_id}/start", json={},
                                       headers={"X-CSRF-Token": csrf2}) as r:
                     abandoned = (await r.json())["attempt"]["id"]
+            await _admit(base, abandoned)
             async with http.post(f"{base}/api/v1/attempts/{attempt_id}/submit", headers=headers) as r:
                 result = await r.json()
                 assert r.status == 200 and result["status"] == "submitted"
