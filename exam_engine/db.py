@@ -57,9 +57,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, pool_timeout: float = 30.0) -> AsyncEngine:
+    """``pool_timeout``: how long a request waits for a pooled connection before SQLAlchemy's
+    ``TimeoutError``, which the HTTP layer answers with a 503 and ``Retry-After`` (never a 500)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=pool_timeout)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
@@ -78,4 +80,5 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        pool_timeout=pool_timeout,
     )

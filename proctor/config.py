@@ -40,6 +40,11 @@ class ProctorConfig:
     """A second exam page is refused while the first polled within this many seconds."""
     redis_prefix: str = "exam:"
     """Shared with the server's other Redis keys (``EXAM_REDIS_PREFIX``)."""
+    max_uploads_per_min: int = 60
+    """Evidence uploads (frames, screenshots, event batches, loudness batches, scans) one attempt
+    may make in a minute; the page sends about 25 (``EXAM_EVIDENCE_UPLOADS_PER_MIN``)."""
+    max_attempt_bytes: int = 512 * MIB
+    """Evidence bytes one attempt may store in all (``EXAM_EVIDENCE_MAX_MB``)."""
 
     @property
     def stream(self) -> str:
@@ -78,4 +83,6 @@ def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None,
         retention_days=int(_number(env, "EXAM_EVIDENCE_RETENTION_DAYS", 365, 1)),
         pool_workers=int(_number(env, "EXAM_PROCTOR_WORKERS", default_workers, 1)),
         claim_idle_ms=int(_number(env, "EXAM_PROCTOR_CLAIM_IDLE_MS", 60_000, 100)),
+        max_uploads_per_min=int(_number(env, "EXAM_EVIDENCE_UPLOADS_PER_MIN", 60, 1)),
+        max_attempt_bytes=int(_number(env, "EXAM_EVIDENCE_MAX_MB", 512, 1) * MIB),
     )

@@ -90,7 +90,9 @@ class FastSaves:
 
     timeout_s = 5.0
 
-    def __init__(self, database_url: str, *, size: int = 8) -> None:
+    def __init__(self, database_url: str, *, size: int = 8, timeout_s: float | None = None) -> None:
+        if timeout_s is not None:
+            self.timeout_s = timeout_s
 
         self._pool = AsyncConnectionPool(
             conninfo_of(database_url), min_size=size, max_size=size, open=False, name="fast-save",
@@ -174,8 +176,8 @@ class FastSaves:
         return saved_at.astimezone(timezone.utc)
 
 
-def fast_saves_for(database_url: str, *, size: int) -> FastSaves | None:
+def fast_saves_for(database_url: str, *, size: int, timeout_s: float | None = None) -> FastSaves | None:
     """The fast path where it exists (PostgreSQL); SQLite keeps the general path."""
     if not database_url.startswith("postgresql") or size <= 0:
         return None
-    return FastSaves(database_url, size=size)
+    return FastSaves(database_url, size=size, timeout_s=timeout_s)
