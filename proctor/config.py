@@ -84,5 +84,5 @@ def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None,
         pool_workers=int(_number(env, "EXAM_PROCTOR_WORKERS", default_workers, 1)),
         claim_idle_ms=int(_number(env, "EXAM_PROCTOR_CLAIM_IDLE_MS", 60_000, 100)),
         max_uploads_per_min=int(_number(env, "EXAM_EVIDENCE_UPLOADS_PER_MIN", 60, 1)),
-        max_attempt_bytes=int(_number(env, "EXAM_EVIDENCE_MAX_MB", 512, 1) * MIB),
+        max_attempt_bytes=int(_number(env, "EXAM_EVIDENCE_MAX_MB", 512, 0.01) * MIB),
     )
