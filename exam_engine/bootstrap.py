@@ -56,7 +56,8 @@ def build_app(services: Services, *, run_sweeper: bool = True):  # type: ignore[
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
-    engine = create_engine(settings.database_url, pool_timeout=settings.db_wait_s)
+    # Every wait a request can meet in the database is bounded: for a pooled connection and for a lock.
+    engine = create_engine(settings.database_url, pool_timeout=settings.db_wait_s, lock_timeout_s=settings.db_wait_s)
     receipts.bind(engine, settings)  # submit receipts are signed with this installation's key
     kv: KeyValue = RedisKV(settings.redis_url, prefix=settings.redis_prefix) if settings.redis_url else MemoryKV()
     return Services(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .domain.exam_day import MAX_GRANT_MINUTES, MAX_MULTIPLIER_PCT
@@ -59,6 +60,19 @@ class Bound:
         if self.description:
             out["description"] = self.description
         return out
+
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+"""Dates and times a person types (exam windows, reschedules) lie in these years: year 1 or 9999 with
+a time zone cannot even be converted to UTC (``OverflowError``, a 500 when it was stored)."""
+
+
+def moment(value: datetime, field: str) -> datetime:
+    """``value`` if its year is within FIRST_YEAR..LAST_YEAR, else a 422 naming ``field``."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InvalidInput(OUT_OF_RANGE, N_("Field «{field}» must be a date and time between the years {low} and "
+                                            "{high}."), field=field, low=FIRST_YEAR, high=LAST_YEAR)
+    return value
 
 
 def _plain(x: float) -> int | float:

@@ -177,6 +177,8 @@ async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: 
         raise InvalidInput("invalid_title", N_("The exam title is empty."))
     if spec.opens_at.tzinfo is None or spec.closes_at.tzinfo is None:
         raise InvalidInput("invalid_window", N_("Give the exam window with a time zone."))
+    bounds.moment(spec.opens_at, "opens_at")  # pages and the CLI too, not only the API
+    bounds.moment(spec.closes_at, "closes_at")
     if spec.closes_at <= spec.opens_at:
         raise InvalidInput("invalid_window", N_("The exam window closes before it opens."))
     if not 1 <= spec.question_count <= 500:

@@ -93,10 +93,13 @@ class FastSaves:
     def __init__(self, database_url: str, *, size: int = 8, timeout_s: float | None = None) -> None:
         if timeout_s is not None:
             self.timeout_s = timeout_s
+        from ..db import lock_timeout_option
 
         self._pool = AsyncConnectionPool(
             conninfo_of(database_url), min_size=size, max_size=size, open=False, name="fast-save",
-            kwargs={"autocommit": True, "prepare_threshold": 0},  # prepared on first use per connection
+            # prepared on first use per connection; a lock wait (a finalisation holding the attempt)
+            # is bounded like the turn: past it the general path decides (and answers 503 if it must wait too)
+            kwargs={"autocommit": True, "prepare_threshold": 0, "options": lock_timeout_option(self.timeout_s)},
         )
         # Requests beyond the pool's size queue here rather than in the pool: the pool's waiting
         # list costs a condition variable and a timeout per waiter (about 8 % of the autosave's CPU

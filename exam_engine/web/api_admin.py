@@ -29,7 +29,7 @@ def _parse_datetime(body: dict[str, Any], name: str) -> datetime:
                            field=name) from None
     if value.tzinfo is None:
         raise InvalidInput("invalid_field", N_("Field «{field}» must include the time zone, e.g. +05:00."), field=name)
-    return value
+    return b.moment(value, name)
 
 
 def _parse_date(body: dict[str, Any], name: str) -> date:

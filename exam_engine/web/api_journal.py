@@ -134,7 +134,7 @@ def _parse(body: dict[str, Any], name: str, kind: type[date] | type[datetime]) -
         raise journal.CellInvalid("field_invalid", field=name, value=raw[:40]) from None
     if isinstance(value, datetime) and value.tzinfo is None:
         raise journal.CellInvalid("field_invalid", field=name, value=raw[:40])
-    return value
+    return b.moment(value, name) if isinstance(value, datetime) else value
 
 
 # ------------------------------------------------------------------------------------ directory

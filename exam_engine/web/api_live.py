@@ -57,7 +57,7 @@ def _when(body: dict[str, Any], name: str, *, required: bool = True) -> datetime
                                                "2026-06-01T09:00:00+05:00."), field=name) from None
     if value.tzinfo is None:
         raise InvalidInput("invalid_field", N_("Field «{field}» must include the time zone, e.g. +05:00."), field=name)
-    return value
+    return b.moment(value, name)
 
 
 # ------------------------------------------------------------------------------------ student

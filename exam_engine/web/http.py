@@ -24,7 +24,9 @@ from datetime import date, datetime
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from psycopg.errors import LockNotAvailable
 from psycopg_pool import PoolTimeout
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolWaitTimeout
 
 from .. import bounds
@@ -135,6 +137,11 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
     except (PoolWaitTimeout, PoolTimeout) as exc:
         # A bounded wait for a database connection ran out: a clear refusal, never a 500.
         log.warning("no database connection for %s %s within its bound: %s", request.method, request.path, exc)
+        return error_response(server_busy(), request_language(request))
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, LockNotAvailable):
+            raise
+        log.warning("a lock for %s %s was not granted within its bound", request.method, request.path)
         return error_response(server_busy(), request_language(request))
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):

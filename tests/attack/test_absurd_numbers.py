@@ -149,3 +149,32 @@ def test_the_openapi_document_gives_every_request_number_its_range():
     assert extra["requestBody"]["content"]["application/json"]["schema"]["properties"]["extra_minutes"] == {
         "type": "integer", "minimum": 0, "maximum": 600,
         "description": "extra minutes decided before the start (0 removes them)"}
+
+
+async def test_a_date_far_outside_the_calendar_is_refused_not_a_500(services):
+    """Year 1 or 9999 with a time zone cannot be converted to UTC: it used to be stored as a 500."""
+    world = await make_world(services, students=1)
+    await make_user(services, "admin1", Role.ACADEMIC_ADMIN, language="ru")
+    client = await open_client(services)
+    try:
+        admin = Api(client)
+        await admin.login("admin1")
+        exam = {"title": "T", "discipline": "LAW-101", "session": "S1", "groups": ["G1"],
+                "banks": {"kk": world.bank_versions["kk"]}, "question_count": 3, "duration_minutes": 30,
+                "opens_at": "2026-06-02T09:00:00+05:00", "closes_at": "2026-06-02T12:00:00+05:00"}
+        for name, value in (("opens_at", "0001-01-01T00:00:00+05:00"), ("closes_at", "9999-12-31T23:59:59-05:00")):
+            status, body = await admin.call("POST", "/api/v1/admin/exams", {**exam, name: value})
+            assert status == 422, body
+            assert body["error"] == {"code": "out_of_range", "message": f"Поле «{name}» должно содержать дату и "
+                                                                       "время между 2000 и 2100 годами."}
+        status, body = await admin.call("POST", f"/api/v1/live/exams/{world.exam_id}/students/1/reschedule",
+                                        {"opens_at": "0001-01-01T00:00:00+05:00",
+                                         "closes_at": "2026-06-02T12:00:00+05:00", "reason": "r",
+                                         "document_ref": "d"})
+        assert status == 422 and body["error"]["code"] == "out_of_range", body
+        async with services.engine.connect() as conn:
+            from exam_engine.tables import exams
+
+            assert (await conn.execute(select(func.count()).select_from(exams))).scalar_one() == 1
+    finally:
+        await client.close()

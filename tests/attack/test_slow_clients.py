@@ -148,3 +148,40 @@ async def test_no_connection_within_the_bound_is_a_json_503_with_retry_after_nev
         for conn in held:
             await conn.close()
         await client.close()
+
+
+async def test_a_row_lock_held_too_long_is_a_503_and_the_answer_is_saved_once_it_is_free(pg_database, redis_url,
+                                                                                           tmp_path):
+    """PostgreSQL: a statement that waits for a row lock waits at most EXAM_DB_WAIT_S (SQLite's one
+    writer is its single connection, bounded by the pool test above)."""
+    from sqlalchemy import text
+
+    from exam_engine.clock import FakeClock
+    from exam_engine.config import load_settings
+    from tests.conftest import _truncate, settings_env
+
+    services = build_services(load_settings({**settings_env(pg_database, str(tmp_path), redis_url),
+                                             "EXAM_DB_WAIT_S": "1"}), clock=FakeClock())
+    await _truncate(services)
+    world = await make_world(services, students=1)
+    client = await open_client(services)
+    try:
+        student = Api(client)
+        await student.login(world.students[0])
+        status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
+        assert status == 200, started
+        attempt_id = started["attempt"]["id"]
+        async with services.engine.connect() as holder:
+            await holder.begin()
+            await holder.execute(text("SELECT 1 FROM attempts WHERE id = :id FOR UPDATE"), {"id": attempt_id})
+            took, (status, body) = await _timed(student.call(
+                "PUT", f"/api/v1/attempts/{attempt_id}/answers/1", json={"choice": 1, "seq": 1}))
+            assert status == 503 and body["error"]["code"] == "server_busy", body
+            assert took < 6
+            await holder.rollback()
+        status, saved = await student.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/1",
+                                           json={"choice": 1, "seq": 1})
+        assert status == 200 and saved["applied"], saved
+    finally:
+        await client.close()
+        await services.close()
