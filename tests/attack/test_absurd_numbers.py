@@ -178,3 +178,15 @@ async def test_a_date_far_outside_the_calendar_is_refused_not_a_500(services):
             assert (await conn.execute(select(func.count()).select_from(exams))).scalar_one() == 1
     finally:
         await client.close()
+
+
+def test_an_absurd_extra_time_stored_before_the_bound_ends_at_the_window_not_in_an_overflow():
+    from datetime import timedelta, timezone
+
+    from exam_engine.domain.attempts import compute_deadline
+
+    start = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+    close = start + timedelta(hours=3)
+    assert compute_deadline(start, 1200, (2**53 - 1) * 60, close) == close
+    assert compute_deadline(start, 1200, 600, close) == start + timedelta(seconds=1800)
+    assert compute_deadline(start, 1200, 0, start - timedelta(seconds=1)) == start - timedelta(seconds=1)
