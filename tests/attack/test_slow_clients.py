@@ -55,13 +55,15 @@ async def test_clients_sending_headers_and_no_body_hold_nothing_that_others_need
         stack.push_async_callback(client.close)
         cookie, csrf = await _raw_login(client, world.students[0])
         port = client.port
-        # The hostile (or unlucky) student: JSON requests on transactional routes, and webcam frames,
-        # each announcing a body and sending none.
+        # The hostile (or unlucky) student: JSON requests on transactional routes, a page's form, and
+        # webcam frames, each announcing a body and sending none.
         slow = []
         for i in range(SLOW_CLIENTS):
             if i % 3 == 2:
                 path, length, ctype = f"/api/v1/proctor/attempts/{uuid.uuid4()}/frames?seq={i + 1}", 1_900_000, \
                     "image/jpeg"
+            elif i % 3 == 1:
+                path, length, ctype = "/account", 120, "application/x-www-form-urlencoded"
             else:
                 path, length, ctype = f"/api/v1/exams/{world.exam_id}/start", 100, "application/json"
             slow.append(await _headers_only(port, path, cookie, csrf, length, ctype))
