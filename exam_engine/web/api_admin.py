@@ -100,7 +100,8 @@ async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
     spec = catalog.ExamSpec(
         title=field(body, "title", str), discipline_code=field(body, "discipline", str),
         session_code=field(body, "session", str), group_codes=groups, bank_versions=banks,
-        question_count=field(body, "question_count", int, bound=b.QUESTION_COUNT), duration_s=int(timedelta(minutes=minutes).total_seconds()),
+        question_count=field(body, "question_count", int, bound=b.QUESTION_COUNT),
+        duration_s=int(timedelta(minutes=minutes).total_seconds()),
         opens_at=_parse_datetime(body, "opens_at"), closes_at=_parse_datetime(body, "closes_at"),
         timeout_policy=field(body, "timeout_policy", str, required=False, default="unsatisfactory"),
         pass_score=field(body, "pass_score", int, required=False, default=50, bound=b.PASS_SCORE),
@@ -117,7 +118,8 @@ async def list_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("POST", "/api/v1/admin/exams/{exam_id}/extra-time", summary="Extra time for one student (accommodation)",
-          request_schema=s.EXTRA_TIME, response_schema=s.OK, errors=("reason_required", "user_not_found", "out_of_range"),
+          request_schema=s.EXTRA_TIME, response_schema=s.OK,
+          errors=("reason_required", "user_not_found", "out_of_range"),
           permission=Permission.MANAGE_EXAMS)
 async def extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
