@@ -71,7 +71,8 @@ def too_large(limit: int) -> TooLarge:
 # ------------------------------------------------------------------------------------ quota
 # An attempt's evidence is bounded in uploads per minute and bytes in all (issue 18: one student
 # stored 40 frames of 1.9 MB in 5 s). Both are counted in the shared store (Redis across
-# processes), per student and attempt, before anything is read or locked: a refusal costs no
+# processes) — uploads per student and minute, bytes per student and attempt — before anything is
+# read or locked: a refusal costs no
 # body, no JPEG decode and no database connection. The first refusal of a minute (and the first
 # of the byte quota) is recorded: an audit row, and a server-made event in the attempt's evidence
 # chain that the reviewer sees on the time line. The counters are guards, not accounting: if the
@@ -98,7 +99,9 @@ async def check_upload_rate(services: Services, runtime: ProctorRuntime, actor: 
                             now: datetime) -> None:
     """One more evidence upload of this attempt this minute, or a 429 (the first one recorded)."""
     limit = runtime.config.max_uploads_per_min
-    count = await _hit(services, f"evidence:rate:{actor.user_id}:{attempt_id}:{_minute(now)}", 120)
+    # Counted per student, not per attempt id in the path: a student sits one exam at a time, and
+    # made-up attempt ids (refused later, inside the transaction) must not each bring a fresh quota.
+    count = await _hit(services, f"evidence:rate:{actor.user_id}:{_minute(now)}", 120)
     if count is None or count <= limit:
         return
     if count == limit + 1:

@@ -7,6 +7,8 @@ and a refusal the reviewer sees, and refused outright for an exam that is not pr
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 
 from exam_engine.tables import audit_log
@@ -41,6 +43,9 @@ async def test_uploads_beyond_the_minutes_quota_get_429_once_recorded_and_resume
         resp = await world.client.post(f"{BASE}/attempts/{world.attempt_id}/frames?seq=99", data=jpeg,
                                        headers={"X-CSRF-Token": world.student.csrf})
         assert resp.status == 429 and 1 <= int(resp.headers["Retry-After"]) <= 60
+        # A made-up attempt id brings no fresh quota (and no body is read for it).
+        status, body = await world.student.call("POST", f"{BASE}/attempts/{uuid.uuid4()}/frames?seq=1", data=jpeg)
+        assert status == 429 and body["error"]["code"] == "evidence_rate_exceeded", body
         # Four frames stored, plus the one server-made event the reviewer sees; one audit row.
         kinds = await _count(services, evidence_items, evidence_items.c.kind == "frame")
         assert kinds == 4
