@@ -41,7 +41,7 @@ class ProctorConfig:
     redis_prefix: str = "exam:"
     """Shared with the server's other Redis keys (``EXAM_REDIS_PREFIX``)."""
     max_uploads_per_min: int = 150
-    """Evidence uploads (frames, screenshots, event batches, loudness batches, scans) one attempt
+    """Evidence uploads (frames, screenshots, event batches, loudness batches, scans) one student
     may make in a minute (``EXAM_EVIDENCE_UPLOADS_PER_MIN``): the page sends about 25 at the default
     intervals and about 100 at the fastest an exam may set (a frame a second, a screenshot every 2 s)."""
     max_attempt_bytes: int = 2048 * MIB
