@@ -56,7 +56,8 @@ def build_app(services: Services, *, run_sweeper: bool = True):  # type: ignore[
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
-    engine = create_engine(settings.database_url)
+    # Every wait a request can meet in the database is bounded: for a pooled connection and for a lock.
+    engine = create_engine(settings.database_url, pool_timeout=settings.db_wait_s, lock_timeout_s=settings.db_wait_s)
     receipts.bind(engine, settings)  # submit receipts are signed with this installation's key
     kv: KeyValue = RedisKV(settings.redis_url, prefix=settings.redis_prefix) if settings.redis_url else MemoryKV()
     return Services(
@@ -67,5 +68,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         throttle=LoginThrottle(kv, settings.login_max_failures, settings.login_window_s),
         sessions=SessionCache(settings.session_cache_s, settings.session_cache_unsynced_s),
         session_rate=SessionRateLimit(kv, settings.session_rate_per_min),
-        fast_saves=fast_saves_for(settings.database_url, size=settings.fast_save_pool),
+        fast_saves=fast_saves_for(settings.database_url, size=settings.fast_save_pool, timeout_s=settings.db_wait_s),
     )

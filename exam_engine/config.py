@@ -60,6 +60,10 @@ class Settings:
     session_rate_per_min: int = 1200
     # Connections of the autosave's one-statement fast path on PostgreSQL (0: always the general path).
     fast_save_pool: int = 8
+    # Bounded waits (issue 18): a request body must arrive within body_timeout_s (else 408), and a
+    # request waits at most db_wait_s for a pooled database connection (else 503 with Retry-After).
+    body_timeout_s: float = 30.0
+    db_wait_s: float = 10.0
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_s: int = 300
@@ -174,6 +178,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         redis_prefix=_redis_prefix(env),
         session_rate_per_min=_int(env, "EXAM_SESSION_RATE_PER_MIN", 1200, minimum=0),
         fast_save_pool=_int(env, "EXAM_FAST_SAVE_POOL", 8, minimum=0, maximum=200),
+        body_timeout_s=_float(env, "EXAM_BODY_TIMEOUT_S", 30.0, minimum=1.0),
+        db_wait_s=_float(env, "EXAM_DB_WAIT_S", 10.0, minimum=0.5),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
         login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 300, minimum=1),

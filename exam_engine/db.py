@@ -57,9 +57,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def lock_timeout_option(seconds: float) -> str:
+    """libpq ``options`` bounding every wait for a row or table lock on the connection."""
+    return f"-c lock_timeout={max(1, int(seconds * 1000))}"
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, pool_timeout: float = 30.0,
+                  lock_timeout_s: float | None = None) -> AsyncEngine:
+    """``pool_timeout``: how long a request waits for a pooled connection before SQLAlchemy's
+    ``TimeoutError``; ``lock_timeout_s`` (PostgreSQL): how long a statement waits for a lock
+    before ``LockNotAvailable``. The HTTP layer answers both with a 503 and ``Retry-After``
+    (never a 500). SQLite has one connection: its lock is the pool."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=pool_timeout)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
@@ -78,4 +88,6 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        pool_timeout=pool_timeout,
+        connect_args={"options": lock_timeout_option(lock_timeout_s)} if lock_timeout_s else {},
     )

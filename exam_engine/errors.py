@@ -9,7 +9,9 @@
     ├── Conflict          409   retake_forbidden, attempt_finished, ...
     ├── DeadlinePassed    409
     ├── InvalidInput      422   with field / line details
-    └── TooManyRequests   429
+    ├── TooManyRequests   429   with Retry-After
+    ├── RequestTimeout    408   the body did not arrive in time
+    └── ServerBusy        503   with Retry-After: no connection (or turn) within its bound
 
 The message is English (logs); the edge translates it with ``exam_engine.i18n``.
 """
@@ -62,6 +64,20 @@ class TooManyRequests(DomainError):
     status = 429
 
     def __init__(self, code: str, msgid: str, /, retry_after: int = 60, **params: Any) -> None:
+        super().__init__(code, msgid, retry_after=retry_after, **params)
+        self.retry_after = retry_after
+
+
+class RequestTimeout(DomainError):
+    status = 408
+
+
+class ServerBusy(DomainError):
+    """A bounded wait ran out (the database pool, the fast-save turns): try again shortly."""
+
+    status = 503
+
+    def __init__(self, code: str, msgid: str, /, retry_after: int = 5, **params: Any) -> None:
         super().__init__(code, msgid, retry_after=retry_after, **params)
         self.retry_after = retry_after
 

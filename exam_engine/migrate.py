@@ -41,6 +41,9 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # The server's connections bound lock waits (EXAM_DB_WAIT_S); a migration waits for its locks.
+            await conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
         await conn.run_sync(_run)
 
 

@@ -40,6 +40,13 @@ class ProctorConfig:
     """A second exam page is refused while the first polled within this many seconds."""
     redis_prefix: str = "exam:"
     """Shared with the server's other Redis keys (``EXAM_REDIS_PREFIX``)."""
+    max_uploads_per_min: int = 150
+    """Evidence uploads (frames, screenshots, event batches, loudness batches, scans) one student
+    may make in a minute (``EXAM_EVIDENCE_UPLOADS_PER_MIN``): the page sends about 25 at the default
+    intervals and about 100 at the fastest an exam may set (a frame a second, a screenshot every 2 s)."""
+    max_attempt_bytes: int = 2048 * MIB
+    """Evidence bytes one attempt may store in all (``EXAM_EVIDENCE_MAX_MB``): a three-hour exam stores
+    about 0.2 GB at the default intervals and about 1.5 GB at the fastest."""
 
     @property
     def stream(self) -> str:
@@ -78,4 +85,6 @@ def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None,
         retention_days=int(_number(env, "EXAM_EVIDENCE_RETENTION_DAYS", 365, 1)),
         pool_workers=int(_number(env, "EXAM_PROCTOR_WORKERS", default_workers, 1)),
         claim_idle_ms=int(_number(env, "EXAM_PROCTOR_CLAIM_IDLE_MS", 60_000, 100)),
+        max_uploads_per_min=int(_number(env, "EXAM_EVIDENCE_UPLOADS_PER_MIN", 150, 1)),
+        max_attempt_bytes=int(_number(env, "EXAM_EVIDENCE_MAX_MB", 2048, 0.01) * MIB),
     )

@@ -6,7 +6,8 @@ window.ProctorMedia = window.ProctorMedia || (function () {
   const BASE = "/api/v1/proctor/attempts/";
   const MAX_ITEMS = 300;                 // evidence waiting while offline: bounded, images dropped first
   const MAX_IMAGE_BYTES = 30 * 1024 * 1024;
-  const FATAL = new Set(["attempt_finished", "deadline_passed", "attempt_not_found"]);
+  const FATAL = new Set(["attempt_finished", "deadline_passed", "attempt_not_found", "exam_not_proctored",
+                         "evidence_quota_exceeded"]);
 
   let offsetMs = 0;
   const serverNow = () => new Date(Date.now() + offsetMs);
@@ -132,7 +133,10 @@ window.ProctorMedia = window.ProctorMedia || (function () {
           } catch (e) {
             r = null;  // network down: retry with back-off, nothing is lost
           }
-          if (r === null || r.status >= 500 || r.status === 429) {
+          // 408: the body did not reach the server in time (a slow network): send it again, like a lost one.
+          // 429: wait and send again, except when the attempt's evidence quota is spent (nothing more is stored).
+          if (r === null || r.status >= 500 || r.status === 408
+              || (r.status === 429 && r.code !== "evidence_quota_exceeded")) {
             if (this.hooks.onOffline) this.hooks.onOffline(true);
             await new Promise((ok) => setTimeout(ok, this.delay));
             this.delay = Math.min(this.delay * 2, 15000);

@@ -87,8 +87,13 @@ OPEN_STATUSES = frozenset({AttemptStatus.CHECKS, AttemptStatus.IN_PROGRESS, Atte
 
 
 def compute_deadline(started_at: datetime, duration_s: int, extra_s: int, window_closes_at: datetime) -> datetime:
-    """``min(start + duration + extra time, window close)`` — fixed once, at start."""
-    return min(started_at + timedelta(seconds=duration_s + extra_s), window_closes_at)
+    """``min(start + duration + extra time, window close)`` — fixed once, at start.
+
+    Compared in seconds first: an absurd extra time stored before numbers were bounded (2**53 - 1
+    minutes) would overflow ``datetime`` and make every start of that student a 500."""
+    if duration_s + extra_s >= (window_closes_at - started_at).total_seconds():
+        return window_closes_at
+    return started_at + timedelta(seconds=duration_s + extra_s)
 
 
 def accommodated_extra_s(duration_s: int, extra_s: int, multiplier_pct: int) -> int:

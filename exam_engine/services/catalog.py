@@ -18,6 +18,7 @@ from question_bank import api as bank_api
 from ..domain.actors import Actor
 from ..domain.attempts import TimeoutPolicy
 from ..domain.roles import Permission, Role
+from .. import bounds
 from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import LANGUAGES, N_
 from ..tables import (
@@ -176,6 +177,8 @@ async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: 
         raise InvalidInput("invalid_title", N_("The exam title is empty."))
     if spec.opens_at.tzinfo is None or spec.closes_at.tzinfo is None:
         raise InvalidInput("invalid_window", N_("Give the exam window with a time zone."))
+    bounds.moment(spec.opens_at, "opens_at")  # pages and the CLI too, not only the API
+    bounds.moment(spec.closes_at, "closes_at")
     if spec.closes_at <= spec.opens_at:
         raise InvalidInput("invalid_window", N_("The exam window closes before it opens."))
     if not 1 <= spec.question_count <= 500:
@@ -237,8 +240,8 @@ async def set_extra_time(
 ) -> None:
     """Per-student extra time decided before the exam (applies at start)."""
     actor.require(Permission.MANAGE_EXAMS)
-    if extra_s < 0:
-        raise InvalidInput("invalid_extra_time", N_("Extra time cannot be negative."))
+    if not 0 <= extra_s <= bounds.EXTRA_MINUTES.high * 60:  # every caller: API, pages, accommodations
+        raise bounds.EXTRA_MINUTES.refusal("extra_minutes")
     if not reason.strip():
         raise InvalidInput("reason_required", N_("Give the reason."))
     old = (await conn.execute(select(accommodations.c.extra_s).where(

@@ -90,11 +90,16 @@ class FastSaves:
 
     timeout_s = 5.0
 
-    def __init__(self, database_url: str, *, size: int = 8) -> None:
+    def __init__(self, database_url: str, *, size: int = 8, timeout_s: float | None = None) -> None:
+        if timeout_s is not None:
+            self.timeout_s = timeout_s
+        from ..db import lock_timeout_option
 
         self._pool = AsyncConnectionPool(
             conninfo_of(database_url), min_size=size, max_size=size, open=False, name="fast-save",
-            kwargs={"autocommit": True, "prepare_threshold": 0},  # prepared on first use per connection
+            # prepared on first use per connection; a lock wait (a finalisation holding the attempt)
+            # is bounded like the turn: past it the general path decides (and answers 503 if it must wait too)
+            kwargs={"autocommit": True, "prepare_threshold": 0, "options": lock_timeout_option(self.timeout_s)},
         )
         # Requests beyond the pool's size queue here rather than in the pool: the pool's waiting
         # list costs a condition variable and a timeout per waiter (about 8 % of the autosave's CPU
@@ -174,8 +179,8 @@ class FastSaves:
         return saved_at.astimezone(timezone.utc)
 
 
-def fast_saves_for(database_url: str, *, size: int) -> FastSaves | None:
+def fast_saves_for(database_url: str, *, size: int, timeout_s: float | None = None) -> FastSaves | None:
     """The fast path where it exists (PostgreSQL); SQLite keeps the general path."""
     if not database_url.startswith("postgresql") or size <= 0:
         return None
-    return FastSaves(database_url, size=size)
+    return FastSaves(database_url, size=size, timeout_s=timeout_s)

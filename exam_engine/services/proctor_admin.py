@@ -18,6 +18,7 @@ from proctor.tables import proctor_attempts, proctor_exam_settings
 
 from ..domain.actors import Actor
 from ..domain.roles import Permission, Role
+from .. import bounds
 from ..errors import InvalidInput, NotFound
 from ..i18n import N_
 from ..tables import attempts, exams, users
@@ -54,14 +55,6 @@ async def exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, actor: A
     }
 
 
-def _interval(body: dict[str, Any], name: str, low: float, high: float) -> float:
-    value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise InvalidInput("invalid_number", N_("Field «{field}» must be a number from {low} to {high}."),
-                           field=name, low=low, high=high)
-    return float(value)
-
-
 async def set_exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, exam_id: int,
                             body: dict[str, Any], *, now: datetime) -> dict:
     actor.require(Permission.MANAGE_EXAMS)
@@ -70,8 +63,10 @@ async def set_exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, acto
     if policy not in SCREEN_POLICIES:
         raise InvalidInput("screen_policy_invalid", N_("The screen policy must be require, flag or off."))
     values = {
-        "frame_interval_s": _interval({**before, **body}, "frame_interval_s", 1, 120),
-        "screen_interval_s": _interval({**before, **body}, "screen_interval_s", 2, 600),
+        "frame_interval_s": float(bounds.FRAME_INTERVAL_S.check({**before, **body}["frame_interval_s"],
+                                                                "frame_interval_s")),
+        "screen_interval_s": float(bounds.SCREEN_INTERVAL_S.check({**before, **body}["screen_interval_s"],
+                                                                  "screen_interval_s")),
         "room_scan_at_start": bool(body.get("room_scan_at_start", before["room_scan_at_start"])),
         "screen_policy": policy, "updated_by": actor.label, "updated_at": now,
     }

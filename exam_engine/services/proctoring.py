@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import struct
 import uuid
@@ -35,10 +36,12 @@ from ..domain import attempts as rules
 from ..domain.actors import Actor
 from ..domain.attempts import AttemptStatus
 from ..domain.roles import Permission
-from ..errors import Conflict, DomainError, InvalidInput, NotFound
+from ..errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
 from ..i18n import N_
 from ..tables import attempts, exams
 from .audit import record
+
+log = logging.getLogger(__name__)
 
 MAX_IMAGE_SIDE = 4096
 MAX_BURST_FRAMES = 40
@@ -63,6 +66,85 @@ def runtime_of(services: Services) -> ProctorRuntime:
 def too_large(limit: int) -> TooLarge:
     return TooLarge("upload_too_large", N_("The upload is too large: at most {limit} MB."),
                     limit=round(limit / 1024 / 1024, 1))
+
+
+# ------------------------------------------------------------------------------------ quota
+# An attempt's evidence is bounded in uploads per minute and bytes in all (issue 18: one student
+# stored 40 frames of 1.9 MB in 5 s). Both are counted in the shared store (Redis across
+# processes) — uploads per student and minute, bytes per student and attempt — before anything is
+# read or locked: a refusal costs no
+# body, no JPEG decode and no database connection. The first refusal of a minute (and the first
+# of the byte quota) is recorded: an audit row, and a server-made event in the attempt's evidence
+# chain that the reviewer sees on the time line. The counters are guards, not accounting: if the
+# shared store is lost or down, they restart or let uploads through (logged), never refuse.
+
+QUOTA_EVENT = "evidence_quota"
+BYTES_WINDOW_S = 3 * 24 * 3600
+"""How long the byte counter of an attempt lives: longer than any exam (24 h at most) and its grace."""
+
+
+def _minute(now: datetime) -> int:
+    return int(now.timestamp() // 60)
+
+
+async def _hit(services: Services, key: str, window_s: int, amount: int = 1) -> int | None:
+    try:
+        return await services.kv.hit(key, window_s, amount)
+    except Exception:  # noqa: BLE001 - a guard: without the shared store uploads go on (logged)
+        log.warning("evidence quota: the shared store did not answer; not counting %s", key, exc_info=True)
+        return None
+
+
+async def check_upload_rate(services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID, *,
+                            now: datetime) -> None:
+    """One more evidence upload of this attempt this minute, or a 429 (the first one recorded)."""
+    limit = runtime.config.max_uploads_per_min
+    # Counted per student, not per attempt id in the path: a student sits one exam at a time, and
+    # made-up attempt ids (refused later, inside the transaction) must not each bring a fresh quota.
+    count = await _hit(services, f"evidence:rate:{actor.user_id}:{_minute(now)}", 120)
+    if count is None or count <= limit:
+        return
+    if count == limit + 1:
+        await record_quota(services, runtime, actor, attempt_id, now=now, what="uploads_per_minute", limit=limit)
+    raise TooManyRequests("evidence_rate_exceeded", N_("Too many proctoring uploads: at most {limit} a minute for "
+                                                       "one exam. The page sends again by itself."),
+                          retry_after=max(1, 60 - int(now.timestamp()) % 60), limit=limit)
+
+
+async def check_upload_bytes(services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
+                             size: int, *, now: datetime) -> None:
+    """``size`` more evidence bytes for this attempt, or a 429 once its total is spent (the first recorded)."""
+    limit = runtime.config.max_attempt_bytes
+    total = await _hit(services, f"evidence:bytes:{actor.user_id}:{attempt_id}", BYTES_WINDOW_S, size)
+    if total is None or total <= limit:
+        return
+    if total - size <= limit:
+        await record_quota(services, runtime, actor, attempt_id, now=now, what="bytes_per_attempt", limit=limit)
+    raise TooManyRequests("evidence_quota_exceeded", N_("This exam's proctoring recordings have reached their "
+                                                        "limit of {limit} MB; nothing more is stored."),
+                          retry_after=3600, limit=limit // (1024 * 1024))
+
+
+async def record_quota(services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID, *,
+                       now: datetime, what: str, limit: int) -> None:
+    """The refusal, kept: an audit row, and an event on the attempt's time line (its own transaction)."""
+    try:
+        async with services.engine.begin() as conn:
+            await record(conn, now, actor, "proctor.evidence_quota", f"attempt:{attempt_id}", None,
+                         {"quota": what, "limit": limit})
+            state = (await conn.execute(
+                select(proctor_attempts.c.head_seq).select_from(
+                    proctor_attempts.join(attempts, attempts.c.id == proctor_attempts.c.attempt_id))
+                .where(proctor_attempts.c.attempt_id == attempt_id, attempts.c.student_id == actor.user_id))).first()
+            if state is None:  # not this student's, or no consent: the audit row is all there is to keep
+                return
+            body = {"type": QUOTA_EVENT, "started_at": now.isoformat(), "duration_s": 0.0,
+                    "detail": f"evidence refused by the server: {what} over {limit}"}
+            # Server-made events use negative client seqs: they never collide with the page's.
+            await runtime.store.append(conn, attempt_id, ItemKind.EVENT, -(state.head_seq + 1),
+                                       json.dumps(body, sort_keys=True).encode(), now=now, trigger=QUOTA_EVENT)
+    except Exception:  # noqa: BLE001 - the refusal stands even if it could not be recorded
+        log.exception("could not record the evidence quota refusal of %s", attempt_id)
 
 
 # ------------------------------------------------------------------------------------ images
@@ -136,9 +218,25 @@ async def _own_running_attempt(conn: AsyncConnection, actor: Actor, attempt_id: 
     return row
 
 
-async def _require_consent(conn: AsyncConnection, attempt_id: uuid.UUID) -> Any:
+def not_proctored() -> Conflict:
+    return Conflict("exam_not_proctored", N_("This exam is not proctored: no camera, screen or microphone "
+                                             "recordings are taken or stored for it."))
+
+
+async def _require_proctored(conn: AsyncConnection, exam_id: int) -> None:
+    """Evidence only for an exam that requires proctoring (issue 18: frames were stored for one that did not)."""
+    if not (await conn.execute(select(exams.c.requires_proctoring).where(exams.c.id == exam_id))).scalar():
+        raise not_proctored()
+
+
+async def _require_consent(conn: AsyncConnection, attempt_id: uuid.UUID, exam_id: int | None = None) -> Any:
+    """The attempt's proctoring row (consent given). Without one, the refusal says why: the exam is
+    not proctored (``exam_id`` given), or consent is missing. Consent is refused for an exam that is
+    not proctored, so a row means a proctored exam."""
     row = (await conn.execute(select(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id))).first()
     if row is None:
+        if exam_id is not None:
+            await _require_proctored(conn, exam_id)
         raise Conflict("consent_required", N_("Give your consent to proctoring first."))
     return row
 
@@ -205,6 +303,7 @@ async def consent(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, 
                   answers: dict[str, Any], *, now: datetime, grace_s: float) -> dict:
     """Consent opens the attempt's evidence store (and its data key)."""
     row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
+    await _require_proctored(conn, row.exam_id)
     if answers.get("consent") is not True:
         raise InvalidInput("consent_required", N_("Give your consent to proctoring first."))
     created = await runtime.store.open_attempt(conn, attempt_id, student_id=actor.user_id or 0, exam_id=row.exam_id,
@@ -239,8 +338,9 @@ async def store_image(conn: AsyncConnection, runtime: ProctorRuntime, actor: Act
     row = (await conn.execute(_ATTEMPT_AND_HEAD, {"attempt_id": attempt_id})).first()
     head = None
     if row is None:
-        await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
-        await _require_consent(conn, attempt_id)  # consent given meanwhile: the append locks the head itself
+        own = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
+        # consent given meanwhile: the append locks the head itself
+        await _require_consent(conn, attempt_id, own.exam_id)
     else:
         if row.student_id != actor.user_id:
             raise NotFound("attempt_not_found", N_("No such attempt."))
@@ -259,8 +359,8 @@ async def store_image(conn: AsyncConnection, runtime: ProctorRuntime, actor: Act
 async def enrol_from_reference(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
                                *, now: datetime, grace_s: float) -> Stored:
     """Use the photo an administrator uploaded for this student instead of a new one."""
-    await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
-    await _require_consent(conn, attempt_id)
+    own = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
+    await _require_consent(conn, attempt_id, own.exam_id)
     photo = await runtime.store.get_reference(conn, actor.user_id or 0)
     if photo is None:
         raise NotFound("no_reference_photo", N_("No reference photo has been uploaded for you."))
@@ -277,8 +377,8 @@ async def enrol_from_reference(conn: AsyncConnection, runtime: ProctorRuntime, a
 async def store_room_scan(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
                           seq: int, frames: list[bytes], *, now: datetime, grace_s: float) -> Stored:
     """A burst of frames stored as one item; it fulfils the pending room-scan requests."""
-    await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
-    await _require_consent(conn, attempt_id)
+    own = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
+    await _require_consent(conn, attempt_id, own.exam_id)
     if not frames or len(frames) > MAX_BURST_FRAMES:
         raise InvalidInput("room_scan_frames", N_("A room scan has between 1 and {limit} frames."),
                            limit=MAX_BURST_FRAMES)
@@ -315,7 +415,7 @@ async def store_events(conn: AsyncConnection, runtime: ProctorRuntime, actor: Ac
                        events: list[Any], *, now: datetime, grace_s: float) -> Stored:
     """Browser events, each its own evidence item: {seq, type, started_at, duration_s, detail}."""
     row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
-    await _require_consent(conn, attempt_id)
+    await _require_consent(conn, attempt_id, row.exam_id)
     if len(events) > runtime.config.max_event_batch:
         raise InvalidInput("too_many_items", N_("At most {limit} items in one request."),
                            limit=runtime.config.max_event_batch)
@@ -347,7 +447,7 @@ async def store_noise(conn: AsyncConnection, runtime: ProctorRuntime, actor: Act
                       body: dict[str, Any], *, now: datetime, grace_s: float) -> Stored:
     """A batch of microphone loudness samples (RMS dBFS) at a fixed interval."""
     row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
-    await _require_consent(conn, attempt_id)
+    await _require_consent(conn, attempt_id, row.exam_id)
     seq = body.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int):
         raise InvalidInput("invalid_seq", N_("The sequence number must be a positive whole number."))
@@ -376,7 +476,7 @@ async def heartbeat(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor
     last heartbeat is a second tab or browser.
     """
     row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
-    state = await _require_consent(conn, attempt_id)
+    state = await _require_consent(conn, attempt_id, row.exam_id)
     page_id = page_id[:64]
     window = timedelta(seconds=runtime.config.live_page_timeout_s)
     if (state.live_page and state.live_page != page_id and state.live_page_seen_at is not None

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import bounds as b
 from ..domain.actors import Actor
 from ..domain.roles import Permission
 from ..errors import InvalidInput
@@ -14,7 +15,7 @@ from ..i18n import N_
 from ..services import catalog, contingent, users
 from . import schemas as s
 from .api_bank import blueprint_field
-from .http import endpoint, field, path_int, read_json, services_of
+from .http import PAYLOAD, endpoint, field, path_int, read_json, services_of
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -28,7 +29,7 @@ def _parse_datetime(body: dict[str, Any], name: str) -> datetime:
                            field=name) from None
     if value.tzinfo is None:
         raise InvalidInput("invalid_field", N_("Field «{field}» must include the time zone, e.g. +05:00."), field=name)
-    return value
+    return b.moment(value, name)
 
 
 def _parse_date(body: dict[str, Any], name: str) -> date:
@@ -65,7 +66,7 @@ async def create_discipline(request: web.Request, conn: Any, actor: Actor) -> di
     body = await read_json(request)
     new_id = await catalog.add_discipline(
         conn, actor, code=field(body, "code", str), name=field(body, "name", str),
-        credits=field(body, "credits", int, required=False), now=services_of(request).clock.now())
+        credits=field(body, "credits", int, required=False, bound=b.CREDITS), now=services_of(request).clock.now())
     return {"id": new_id}
 
 
@@ -91,18 +92,19 @@ async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
     banks = field(body, "banks", dict)
     if not all(isinstance(g, str) for g in groups):
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a list."), field="groups")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**63 for v in banks.values()):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in banks.values()):
         raise InvalidInput("invalid_field", N_("Field «{field}» must be an object."), field="banks")
-    minutes = field(body, "duration_minutes", int)
-    if not 0 < minutes <= 24 * 60:
-        raise InvalidInput("invalid_duration", N_("The duration must be more than zero and at most 24 hours."))
+    for language, version in banks.items():
+        b.BANK_VERSION_ID.check(version, f"banks.{language}"[:40])
+    minutes = field(body, "duration_minutes", int, bound=b.DURATION_MINUTES)
     spec = catalog.ExamSpec(
         title=field(body, "title", str), discipline_code=field(body, "discipline", str),
         session_code=field(body, "session", str), group_codes=groups, bank_versions=banks,
-        question_count=field(body, "question_count", int), duration_s=int(timedelta(minutes=minutes).total_seconds()),
+        question_count=field(body, "question_count", int, bound=b.QUESTION_COUNT),
+        duration_s=int(timedelta(minutes=minutes).total_seconds()),
         opens_at=_parse_datetime(body, "opens_at"), closes_at=_parse_datetime(body, "closes_at"),
         timeout_policy=field(body, "timeout_policy", str, required=False, default="unsatisfactory"),
-        pass_score=field(body, "pass_score", int, required=False, default=50),
+        pass_score=field(body, "pass_score", int, required=False, default=50, bound=b.PASS_SCORE),
         requires_proctoring=field(body, "requires_proctoring", bool, required=False, default=False),
         blueprint=blueprint_field(body),
     )
@@ -116,26 +118,37 @@ async def list_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("POST", "/api/v1/admin/exams/{exam_id}/extra-time", summary="Extra time for one student (accommodation)",
-          request_schema=s.EXTRA_TIME, response_schema=s.OK, errors=("reason_required", "user_not_found"),
+          request_schema=s.EXTRA_TIME, response_schema=s.OK,
+          errors=("reason_required", "user_not_found", "out_of_range"),
           permission=Permission.MANAGE_EXAMS)
 async def extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     student_id = await catalog.user_id_by_login(conn, field(body, "student", str))
     await catalog.set_extra_time(
         conn, actor, exam_id=path_int(request, "exam_id"), student_id=student_id,
-        extra_s=field(body, "extra_minutes", int) * 60, reason=field(body, "reason", str),
+        extra_s=field(body, "extra_minutes", int, bound=b.EXTRA_MINUTES) * 60, reason=field(body, "reason", str),
         now=services_of(request).clock.now())
     return {"ok": True}
 
 
+async def _contingent_body(request: web.Request) -> bytes:
+    """The whole file (``content.read(n)`` answers what has arrived so far, not n bytes)."""
+    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
+        raise InvalidInput("body_too_large", N_("The request is too large."))
+    data = bytearray()
+    while chunk := await request.content.read(256 * 1024):
+        data += chunk
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise InvalidInput("body_too_large", N_("The request is too large."))
+    return bytes(data)
+
+
 @endpoint("POST", "/api/v1/admin/contingent", summary="Import groups, students and teachers (CSV or XLSX body)",
           response_schema=s.CONTINGENT_REPORT, errors=("contingent_invalid", "missing_columns"),
-          permission=Permission.MANAGE_CATALOG)
+          permission=Permission.MANAGE_CATALOG, reader=_contingent_body)
 async def import_contingent(request: web.Request, conn: Any, actor: Actor) -> dict:
     actor.require(Permission.MANAGE_ACCOUNTS)
-    data = await request.content.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInput("body_too_large", N_("The request is too large."))
+    data = request[PAYLOAD]
     rows = contingent.parse(data, request.query.get("filename"))
     report = await contingent.apply(conn, actor, rows, now=services_of(request).clock.now())
     return {"created_users": report.created_users, "existing_users": report.existing_users,

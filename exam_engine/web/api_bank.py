@@ -18,7 +18,8 @@ from ..errors import InvalidInput
 from ..i18n import N_, translate
 from ..services import bank_analysis, bank_views, banks
 from . import schemas as s
-from .http import endpoint, json_response, path_int, services_of
+from .. import bounds as b
+from .http import PAYLOAD, endpoint, json_response, path_int, services_of
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -73,6 +74,9 @@ def blueprint_field(body: dict[str, Any]) -> dict[tuple[str | None, int | None],
         if not (topic is None or isinstance(topic, str)) or not (level is None or type(level) is int) \
                 or type(count) is not int:
             raise bad
+        b.BLUEPRINT_COUNT.check(count, "blueprint.count")
+        if level is not None:
+            b.DIFFICULTY.check(level, "blueprint.difficulty")
         key = ((topic or "").strip() or None, level)
         cells[key] = cells.get(key, 0) + count
     return cells
@@ -82,13 +86,13 @@ def _flag(request: web.Request, name: str, fields: dict[str, str]) -> bool:
     return (fields.get(name) or request.query.get(name, "")).strip().lower() in _TRUE
 
 
-def _optional_int(raw: str | None, name: str) -> int | None:
+def _optional_int(raw: str | None, name: str, bound: b.Bound) -> int | None:
     if raw is None or not raw.strip():
         return None
-    if not raw.strip().isdigit():
+    if not raw.strip().isdigit() or len(raw.strip()) > 16:
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
                            expected="integer")
-    return int(raw)
+    return bound.check(int(raw), name)
 
 
 async def _read_limited(read: Any, size_hint: int | None) -> bytes:
@@ -129,10 +133,12 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
           summary="Upload a bank file (raw body or multipart field 'file'; options as query or form fields: "
                   "discipline, lang, filename, format, topic, difficulty, dry_run, publish, append, twins). "
                   "201 stored, 200 dry run, 422 refused with the report, 413 too large",
-          errors=("discipline_not_found", "unknown_format", "bank_too_large"), permission=Permission.MANAGE_BANKS)
+          errors=("discipline_not_found", "unknown_format", "bank_too_large"), permission=Permission.MANAGE_BANKS,
+          reader=_upload_body)
 async def upload(request: web.Request, conn: Any, actor: Actor) -> web.Response:
-    actor.require(Permission.MANAGE_BANKS)  # before reading up to 10 MiB from someone who may not upload
-    data, form = await _upload_body(request)
+    # The file was read before this transaction opened, after the permission check: nobody who may not
+    # upload sends 10 MiB, and a slow upload holds no database connection (http.endpoint's ``reader``).
+    data, form = request[PAYLOAD]
 
     def value(name: str) -> str | None:
         return form.get(name) or request.query.get(name) or None
@@ -140,7 +146,8 @@ async def upload(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     req = banks.UploadRequest(
         discipline_code=(value("discipline") or "").strip(), language=value("lang") or "",
         filename=value("filename"), format=value("format"), topic=value("topic"),
-        difficulty=_optional_int(value("difficulty"), "difficulty"), dry_run=_flag(request, "dry_run", form),
+        difficulty=_optional_int(value("difficulty"), "difficulty", b.DIFFICULTY),
+        dry_run=_flag(request, "dry_run", form),
         publish=_flag(request, "publish", form), append=_flag(request, "append", form),
         twins_by_position=(value("twins") or "") == "position",
     )
@@ -174,7 +181,7 @@ async def version_content(request: web.Request, conn: Any, actor: Actor) -> dict
           summary="What a version changed (added / removed / changed) against ?against=ID or the version before",
           response_schema=VERSION_DIFF, errors=("bank_version_not_found",), permission=Permission.READ_BANK_CONTENT)
 async def version_diff(request: web.Request, conn: Any, actor: Actor) -> dict:
-    against = _optional_int(request.query.get("against"), "against")
+    against = _optional_int(request.query.get("against"), "against", b.BANK_VERSION_ID)
     old, new, diff = await banks.version_diff(conn, actor, path_int(request, "version_id"), against)
     return {"version": new.as_dict(), "against": old.as_dict() if old else None, "diff": bank_views.diff_view(diff)}
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from journal_bridge import api as journal
 
+from .. import bounds as b
 from ..domain.actors import Actor
 from ..domain.roles import Permission, Role, allows
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
@@ -45,7 +46,7 @@ LESSON = s.obj(["held_on"], held_on={"type": "string", "format": "date"},
 CELL = s.obj(["value"], value={"type": "string", "description": "a score 0–100 or a mark (ж, а, дс, д, қ)"})
 CELL_RESULT = s.obj(["changed", "cell"], changed=s.BOOL,
                     cell=s.obj(score=s.NULL_INT, mark={"type": ["string", "null"]}))
-CORRECTION = s.obj(["lesson_id", "action", "reason"], lesson_id=s.INT, student_id=s.INT,
+CORRECTION = s.obj(["lesson_id", "action", "reason"], lesson_id=b.ID.schema(), student_id=b.ID.schema(),
                    action={"type": "string", "enum": ["change", "delete_grade", "delete_lesson"]}, value=s.STR,
                    reason=s.STR)
 REVIEW = s.obj(note=s.STR)
@@ -133,7 +134,7 @@ def _parse(body: dict[str, Any], name: str, kind: type[date] | type[datetime]) -
         raise journal.CellInvalid("field_invalid", field=name, value=raw[:40]) from None
     if isinstance(value, datetime) and value.tzinfo is None:
         raise journal.CellInvalid("field_invalid", field=name, value=raw[:40])
-    return value
+    return b.moment(value, name) if isinstance(value, datetime) else value
 
 
 # ------------------------------------------------------------------------------------ directory
@@ -289,9 +290,9 @@ async def file_correction(request: web.Request, conn: AsyncConnection, actor: Ac
     journal_id = path_int(request, "journal_id")
     now = _now(request)
     found = await journal.load_journal(conn, journal_id)
-    student = field(body, "student_id", int, required=False)
+    student = field(body, "student_id", int, required=False, bound=b.ID)
     new_id = await journal.file_correction(
-        conn, journal_actor(actor), journal_id, field(body, "lesson_id", int),
+        conn, journal_actor(actor), journal_id, field(body, "lesson_id", int, bound=b.ID),
         student_id=None if student is None else str(student), action=field(body, "action", str),
         typed=field(body, "value", str, required=False), reason=field(body, "reason", str),
         roster=await roster(conn, found), now=now, audit=audit_sink(conn, now, actor))

@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
+from .. import bounds as b
 from ..bootstrap import Services
 from ..domain.actors import Actor
 from ..domain.roles import Permission
@@ -56,7 +57,7 @@ def _when(body: dict[str, Any], name: str, *, required: bool = True) -> datetime
                                                "2026-06-01T09:00:00+05:00."), field=name) from None
     if value.tzinfo is None:
         raise InvalidInput("invalid_field", N_("Field «{field}» must include the time zone, e.g. +05:00."), field=name)
-    return value
+    return b.moment(value, name)
 
 
 # ------------------------------------------------------------------------------------ student
@@ -104,21 +105,19 @@ async def get_live(request: web.Request, conn: Any, actor: Actor) -> dict:
         silent = float(raw) if raw else DEFAULT_SILENT_AFTER_S
     except ValueError:
         silent = math.nan
-    if not 5 <= silent <= 3600:
-        raise InvalidInput("invalid_field", N_("Field «{field}» is out of range."), field="silent_after_s")
+    if not b.SILENT_AFTER_S.low <= silent <= b.SILENT_AFTER_S.high:  # NaN too
+        raise b.SILENT_AFTER_S.refusal("silent_after_s")
     return await exam_live(conn, actor, path_int(request, "exam_id"), now=_now(request), silent_after_s=silent)
 
 
 @endpoint("POST", LIVE + "/exams/{exam_id}/prepare",
           summary="Prepare forms now (one batch of students with neither a form nor an attempt)",
-          request_schema=s.obj(limit={"type": "integer", "minimum": 1, "maximum": 2000}),
+          request_schema=s.obj(limit=b.PREPARE_LIMIT.schema()),
           response_schema=s.obj(["prepared", "more"], exam_id=s.INT, prepared=s.INT, more=s.BOOL),
           errors=("exam_not_found",), permission=Permission.MANAGE_EXAMS)
 async def post_prepare(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
-    limit = field(body, "limit", int, required=False, default=lobby.DEFAULT_BATCH)
-    if not 1 <= limit <= 2000:
-        raise InvalidInput("invalid_field", N_("Field «{field}» is out of range."), field="limit")
+    limit = field(body, "limit", int, required=False, default=lobby.DEFAULT_BATCH, bound=b.PREPARE_LIMIT)
     return await lobby.prepare_forms(conn, actor, path_int(request, "exam_id"), now=_now(request),
                                      bank_cache=services_of(request).bank_cache, limit=limit)
 
@@ -143,7 +142,7 @@ async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/extra-time",
           summary="Extra minutes for one attempt, capped by the student's window unless the academic administrator "
                   "widens it (widen_window)",
-          request_schema=s.obj(["minutes", "reason"], minutes={"type": "integer", "minimum": 1, "maximum": 600},
+          request_schema=s.obj(["minutes", "reason"], minutes=b.GRANT_MINUTES.schema(),
                                reason=s.STR, widen_window=s.BOOL),
           response_schema=LIVE_ATTEMPT,
           errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes", "attempt_in_checks"),
@@ -151,7 +150,8 @@ async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
 async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await live_control.grant_time(
-        conn, actor, path_uuid(request, "attempt_id"), minutes=field(body, "minutes", int), reason=_reason(body),
+        conn, actor, path_uuid(request, "attempt_id"), minutes=field(body, "minutes", int, bound=b.GRANT_MINUTES),
+        reason=_reason(body),
         now=_now(request), widen_window=field(body, "widen_window", bool, required=False, default=False))
 
 
@@ -202,21 +202,18 @@ async def post_admit(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("PUT", LIVE + "/exams/{exam_id}/students/{student_id}/accommodation",
           summary="Accommodation before the start: extra minutes and/or a multiplier, optionally a wider window",
-          request_schema=s.obj(["reason"], reason=s.STR, extra_minutes={"type": "integer", "minimum": 0},
-                               multiplier={"type": "number", "exclusiveMinimum": 1, "maximum": 4},
+          request_schema=s.obj(["reason"], reason=s.STR, extra_minutes=b.EXTRA_MINUTES.schema(nullable=True),
+                               multiplier={**b.MULTIPLIER.schema(nullable=True), "exclusiveMinimum": 1},
                                window_closes_at=s.TS),
           response_schema=ANY, errors=("accommodation_after_start", "student_not_assigned", "reason_required"),
           permission=Permission.MANAGE_EXAMS)
 async def put_accommodation(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
-    multiplier = body.get("multiplier")
-    if multiplier is not None and (isinstance(multiplier, bool) or not isinstance(multiplier, (int, float))):
-        raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field="multiplier",
-                           expected="number")
+    multiplier = field(body, "multiplier", float, required=False, nullable=True, bound=b.MULTIPLIER)
     return await terms.set_accommodation(
         conn, actor, exam_id=path_int(request, "exam_id"), student_id=path_int(request, "student_id"),
         reason=_reason(body), now=_now(request), multiplier=None if multiplier is None else float(multiplier),
-        extra_minutes=field(body, "extra_minutes", int, required=False, nullable=True),
+        extra_minutes=field(body, "extra_minutes", int, required=False, nullable=True, bound=b.EXTRA_MINUTES),
         window_closes_at=_when(body, "window_closes_at", required=False))
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from proctor.runtime import ProctorRuntime
 from proctor.store import ItemKind
 
+from .. import bounds as b
 from ..domain.actors import Actor
 from ..errors import Conflict, InvalidInput
 from ..domain.roles import Permission
@@ -26,6 +27,7 @@ from ..services import proctor_review as review
 from ..services import proctoring as capture
 from . import schemas as s
 from .http import (
+    BODY,
     ROUTES,
     RouteDoc,
     authenticate,
@@ -35,8 +37,10 @@ from .http import (
     json_response,
     path_int,
     path_uuid,
+    read_body,
     read_json,
     services_of,
+    within_deadline,
 )
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,8 @@ RECEIPTS = s.obj(["items"], items={"type": "array", "items": s.obj(
     received_at=s.TS, stored=s.BOOL)})
 PLAN = {"type": "object", "description": "capture plan: intervals, limits, enrolment state, pending requests"}
 ANY = {"type": "object"}
-UPLOAD_ERRORS = ("consent_required", "attempt_finished", "deadline_passed", "image_invalid", "upload_too_large")
+UPLOAD_ERRORS = ("consent_required", "attempt_finished", "deadline_passed", "image_invalid", "upload_too_large",
+                 "exam_not_proctored", "evidence_rate_exceeded", "evidence_quota_exceeded", "body_timeout")
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
@@ -103,12 +108,27 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
                 actor.require(permission)
             runtime = capture.runtime_of(services)
             config = runtime.config
+            # A student's evidence is bounded per attempt: uploads a minute (before the body is read)
+            # and bytes in all (once its size is known). Refusals are 429s; the first is recorded.
+            attempt_id = path_uuid(request, "attempt_id") if "attempt_id" in request.match_info else None
+            if attempt_id is not None:
+                await capture.check_upload_rate(services, runtime, actor, attempt_id, now=services.clock.now())
             payload: Any = None
+            # Every body arrives within the body deadline (408 otherwise), before any connection is taken.
             if body == "jpeg":
-                payload = await _read_limited(request, config.max_frame_bytes)
+                payload = await within_deadline(request, _read_limited(request, config.max_frame_bytes))
+            elif body == "multipart":
+                payload = await within_deadline(request, _read_frames(request, config.max_burst_bytes))
+            else:
+                await read_body(request)  # the JSON of events and loudness batches; read_json returns it
+            if attempt_id is not None:
+                size = (len(payload) if body == "jpeg" else sum(map(len, payload)) if body == "multipart"
+                        else len(request.get(BODY, b"")))
+                await capture.check_upload_bytes(services, runtime, actor, attempt_id, size,
+                                                 now=services.clock.now())
+            if body == "jpeg":
                 await capture.check_jpeg(payload)
             elif body == "multipart":
-                payload = await _read_frames(request, config.max_burst_bytes)
                 for frame in payload:
                     await capture.check_jpeg(frame)
             # The person was established above, moments ago in this same request: asking again would
@@ -349,7 +369,7 @@ async def put_reference(request: web.Request, conn: Any, actor: Actor, runtime: 
                                            now=services_of(request).clock.now())
 
 
-EXAM_SETTINGS = s.obj(frame_interval_s={"type": "number"}, screen_interval_s={"type": "number"},
+EXAM_SETTINGS = s.obj(frame_interval_s=b.FRAME_INTERVAL_S.schema(), screen_interval_s=b.SCREEN_INTERVAL_S.schema(),
                       room_scan_at_start=s.BOOL, screen_policy={"type": "string", "enum": ["require", "flag", "off"]})
 
 

@@ -20,13 +20,18 @@ from . import api_journal  # the journal's routes, and the outbox relay task
 from . import api_bank  # noqa: F401 - the question-bank routes
 from . import api_proctor  # noqa: F401 - proctoring capture and review routes
 from . import api_live  # exam day: lobby, live control, accommodations; the uptime/preparation task
-from .http import ROUTES, SERVICES, errors_middleware, headers_middleware, json_response
+from .http import ROUTES, SERVICES, errors_middleware, form_deadline_middleware, headers_middleware, json_response
 from .openapi import document
 
 log = logging.getLogger(__name__)
 
 SWEEPER_TASK = web.AppKey("sweeper_task", asyncio.Task)
 MAX_REQUEST_BYTES = 12 * 1024 * 1024
+# aiohttp's own bounds on what arrives before a handler runs: header lines and their count (a
+# socket that never finishes its headers costs its buffer, at most these bounds, and no task of
+# ours: aiohttp runs no handler until the headers are complete), and how long an idle kept-alive
+# connection stays open. The body's deadline is ours (http.read_body, EXAM_BODY_TIMEOUT_S).
+HANDLER_ARGS = {"max_line_size": 8190, "max_field_size": 8190, "keepalive_timeout": 75.0, "lingering_time": 2.0}
 
 INDEX_HTML = """<!doctype html>
 <html lang="kk"><head><meta charset="utf-8"><title>exam-engine</title></head>
@@ -151,8 +156,9 @@ def _in_order(*steps: Lifecycle) -> Lifecycle:
 
 def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequence[Extension] = ()) -> web.Application:
     """The JSON API, health checks and background tasks; ``extensions`` add pages (see bootstrap.build_app)."""
-    app = web.Application(middlewares=[observability.observe_middleware, headers_middleware, errors_middleware],
-                          client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(middlewares=[observability.observe_middleware, headers_middleware, errors_middleware,
+                                       form_deadline_middleware],
+                          client_max_size=MAX_REQUEST_BYTES, handler_args=HANDLER_ARGS)
     app[SERVICES] = services
     if run_sweeper:
         # Start-up order after a crash past a mass deadline: seal what was written before the crash

@@ -4,10 +4,16 @@ A route is a coroutine ``(request, conn, actor) -> dict | web.Response`` wrapped
 :func:`endpoint`. The wrapper opens one transaction, authenticates inside it,
 runs the handler, commits, and only then answers: an acknowledgement always
 means the data is committed.
+
+Nobody can hold what others need (issue 18): the request body is read — bounded in size and
+in time (``EXAM_BODY_TIMEOUT_S``, else 408) — *before* any database connection is taken, so a
+client that sends its headers and then nothing holds only its own socket; and every wait for
+a connection is bounded (``EXAM_DB_WAIT_S``) and refused with a JSON 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -20,11 +26,17 @@ from datetime import date, datetime
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from psycopg.errors import LockNotAvailable
+from psycopg_pool import PoolTimeout
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolWaitTimeout
 
+from .. import bounds
 from ..bootstrap import Services
 from ..domain.actors import Actor
 from ..domain.roles import Permission
-from ..errors import DomainError, InvalidInput, NotAuthenticated, PermissionDenied, TooManyRequests
+from ..errors import (DomainError, InvalidInput, NotAuthenticated, PermissionDenied, RequestTimeout, ServerBusy,
+                      TooManyRequests)
 from ..i18n import N_, normalise_language, translate
 from ..services import auth
 from ..services.audit import record
@@ -40,6 +52,11 @@ DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest a browser keeps a cookie 
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_JSON_BYTES = 64 * 1024
+BODY = web.RequestKey("body", bytes)
+"""The request's body, read (bounded) by the endpoint wrapper before any connection was taken."""
+PAYLOAD = web.RequestKey("payload", object)
+"""What an upload route's ``reader`` made of its body, before its transaction opened."""
+BUSY_RETRY_AFTER_S = 5
 
 
 def services_of(request: web.Request) -> Services:
@@ -99,9 +116,16 @@ def error_body(error: DomainError, language: str) -> dict[str, Any]:
 
 def error_response(error: DomainError, language: str) -> web.Response:
     response = json_response(error_body(error, language), status=error.status)
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, (TooManyRequests, ServerBusy)):
         response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, RequestTimeout):
+        response.force_close()  # the rest of the body may never come: do not wait for it on this socket
     return response
+
+
+def server_busy() -> ServerBusy:
+    return ServerBusy("server_busy", N_("The server is busy. Try again in a few seconds."),
+                      retry_after=BUSY_RETRY_AFTER_S)
 
 
 @web.middleware
@@ -114,6 +138,15 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
                         getattr(request.get(ACTOR), "label", "anonymous"), error.code)
             await _audit_denial(request, error)
         return error_response(error, request_language(request))
+    except (PoolWaitTimeout, PoolTimeout) as exc:
+        # A bounded wait for a database connection ran out: a clear refusal, never a 500.
+        log.warning("no database connection for %s %s within its bound: %s", request.method, request.path, exc)
+        return error_response(server_busy(), request_language(request))
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, LockNotAvailable):
+            raise
+        log.warning("a lock for %s %s was not granted within its bound", request.method, request.path)
+        return error_response(server_busy(), request_language(request))
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
@@ -132,6 +165,17 @@ async def _audit_denial(request: web.Request, error: DomainError) -> None:
                          {"code": error.code})
     except Exception:  # noqa: BLE001 - the refusal stands even if it could not be recorded
         log.exception("could not record a refused access")
+
+
+@web.middleware
+async def form_deadline_middleware(request: web.Request,
+                                   handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """A page's form (sign-in, every ``page`` form, uploads through pages) arrives within the body
+    deadline and before the handler takes a connection: ``request.post()`` keeps what it read, so
+    the handler's own call returns it at once. API routes read their bodies in ``endpoint``."""
+    if request.method in UNSAFE_METHODS and not request.path.startswith("/api/") and request.body_exists:
+        await within_deadline(request, request.post())
+    return await handler(request)
 
 
 SECURITY_HEADERS = {
@@ -233,6 +277,7 @@ def endpoint(
     method: str, path: str, *, summary: str, auth_required: bool = True, request_schema: dict | None = None,
     response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
     permission: Permission | None = None, transactional: bool = True, hot: bool = False,
+    reader: Callable[[web.Request], Awaitable[Any]] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register an API route with its OpenAPI description (one place for both).
 
@@ -240,12 +285,28 @@ def endpoint(
     authentication (sign-in). ``hot=True``: authenticated and permission-checked like any
     route, but no transaction is opened for it: the handler gets ``conn=None`` and manages
     its own statements (the autosave's one-statement path).
+
+    Every route's JSON body (at most ``MAX_JSON_BYTES``) is read before anything else, within
+    the body deadline. ``reader``: an upload route's own body reader (a file larger than a JSON
+    body); the person is authenticated and checked without a transaction first (nobody unknown
+    uploads megabytes), then ``reader`` runs within the deadline, then the transaction opens;
+    the handler finds what it returned in ``request[PAYLOAD]``.
     """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def wrapped(request: web.Request) -> web.StreamResponse:
             services = services_of(request)
+            if reader is None and request.method in UNSAFE_METHODS:
+                await read_body(request)  # before any connection: a slow body holds nothing but its socket
+            if reader is not None:
+                actor = (await authenticate(None, request, csrf=True)).actor
+                if permission is not None:
+                    actor.require(permission)
+                request[PAYLOAD] = await within_deadline(request, reader(request))
+                async with services.engine.begin() as conn:
+                    result = await handler(request, conn, actor)
+                return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
             if not transactional:  # the handler opens its own, short transactions (sign-in)
                 result = await handler(request, None, None)
                 return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
@@ -272,12 +333,46 @@ def endpoint(
     return decorate
 
 
+def body_timeout_s(request: web.Request) -> float:
+    return services_of(request).settings.body_timeout_s
+
+
+async def within_deadline(request: web.Request, reading: Awaitable[Any]) -> Any:
+    """Await a body ``reading`` within the body deadline; a 408 (JSON) when the body does not arrive."""
+    seconds = body_timeout_s(request)
+    try:
+        async with asyncio.timeout(seconds):
+            return await reading
+    except TimeoutError:
+        log.info("%s %s: the body did not arrive within %.0f s (from %s)", request.method, request.path, seconds,
+                 request.remote)
+        raise RequestTimeout("body_timeout", N_("The request did not arrive within {seconds} seconds. Check the "
+                                                "connection and try again."), seconds=round(seconds)) from None
+
+
+async def read_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:
+    """The request's body, at most ``limit`` bytes, within the body deadline (read once, then kept)."""
+    cached = request.get(BODY)
+    if cached is not None:
+        return cached
+    if request.content_length is not None and request.content_length > limit:
+        raise InvalidInput("body_too_large", N_("The request is too large."))
+
+    async def read() -> bytes:
+        data = bytearray()
+        while chunk := await request.content.read(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise InvalidInput("body_too_large", N_("The request is too large."))
+        return bytes(data)
+
+    raw = await within_deadline(request, read()) if request.body_exists else b""
+    request[BODY] = raw
+    return raw
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise InvalidInput("body_too_large", N_("The request is too large."))
-    raw = await request.read()
-    if len(raw) > MAX_JSON_BYTES:
-        raise InvalidInput("body_too_large", N_("The request is too large."))
+    raw = await read_body(request)
     try:
         body = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
@@ -300,14 +395,13 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-# The largest integer a browser's JSON keeps exactly; anything bigger is not a real id or count.
-MAX_SAFE_INT = 2**53 - 1
+MAX_SAFE_INT = bounds.MAX_SAFE_INT
 _TYPE_NAMES = {int: "integer", str: "string", bool: "boolean", list: "list", dict: "object"}
 
 
 def field(body: dict[str, Any], name: str, kind: type, *, required: bool = True, default: Any = None,
-          nullable: bool = False) -> Any:
-    """One body field of the expected type, or a precise 422 naming it."""
+          nullable: bool = False, bound: bounds.Bound | None = None) -> Any:
+    """One body field of the expected type (and within ``bound``), or a precise 422 naming it."""
     if name not in body:
         if required:
             raise InvalidInput("missing_field", N_("Field «{field}» is required."), field=name)
@@ -315,6 +409,8 @@ def field(body: dict[str, Any], name: str, kind: type, *, required: bool = True,
     value = body[name]
     if value is None and nullable:
         return None
+    if bound is not None:
+        return bound.check(value, name)
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
                            expected=_TYPE_NAMES.get(kind, kind.__name__))

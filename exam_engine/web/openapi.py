@@ -43,6 +43,16 @@ def document() -> dict[str, Any]:
         if doc.errors:
             responses["409"] = {"description": "Refused: " + ", ".join(doc.errors),
                                 "content": {"application/json": {"schema": schemas.ERROR}}}
+        # Bounded waits (issue 18): a body that does not arrive in time, a quota, no connection in time.
+        if doc.method in ("POST", "PUT", "PATCH", "DELETE"):
+            responses["408"] = {"description": "body_timeout: the request body did not arrive within "
+                                               "EXAM_BODY_TIMEOUT_S", "content": _error()}
+        if any(code.startswith("evidence_") for code in doc.errors):
+            responses["429"] = {"description": "evidence_rate_exceeded, evidence_quota_exceeded: the attempt's "
+                                               "evidence quota (see Retry-After)", "headers": _RETRY_AFTER,
+                                "content": _error()}
+        responses["503"] = {"description": "server_busy: no database connection within EXAM_DB_WAIT_S; try again "
+                                           "after Retry-After seconds", "headers": _RETRY_AFTER, "content": _error()}
         op["responses"] = responses
         paths.setdefault(doc.path.removeprefix("/api/v1"), {})[doc.method.lower()] = op
     return {
@@ -55,6 +65,13 @@ def document() -> dict[str, Any]:
         "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "exam_session"}}},
         "paths": paths,
     }
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+
+
+def _error() -> dict[str, Any]:
+    return {"application/json": {"schema": schemas.ERROR}}
 
 
 def _slug(path: str) -> str:

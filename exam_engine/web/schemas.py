@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import bounds as b
+
 
 def obj(required: list[str] | None = None, **props: Any) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": props}
@@ -44,8 +46,7 @@ QUESTION = obj(
 )
 ATTEMPT_VIEW = obj(["attempt", "questions"], attempt=ATTEMPT_SUMMARY,
                    questions={"type": "array", "items": QUESTION})
-ANSWER = obj(["choice", "seq"], choice={"type": ["integer", "null"], "minimum": 0},
-             seq={"type": "integer", "minimum": 1})
+ANSWER = obj(["choice", "seq"], choice=b.ANSWER_CHOICE.schema(nullable=True), seq=b.SEQUENCE.schema())
 RECEIPT = obj(
     ["attempt_id", "position", "seq", "saved_at", "applied", "digest"],
     attempt_id=STR, position=INT, choice=NULL_INT, seq=INT, saved_at=TS, applied=BOOL, digest=STR, server_now=TS,
@@ -54,20 +55,23 @@ STUDENT_EXAMS = obj(["exams"], exams={"type": "array", "items": {"type": "object
 NEW_USER = obj(["login", "full_name", "role"], login=STR, full_name=STR, role=STR, language=LANG, password=STR)
 CREATED = obj(["id"], id=INT)
 CREATED_USER = obj(["id", "login", "role"], id=INT, login=STR, role=STR, one_time_password={"type": ["string", "null"]})
-DISCIPLINE = obj(["code", "name"], code=STR, name=STR, credits=INT)
+DISCIPLINE = obj(["code", "name"], code=STR, name=STR, credits=b.CREDITS.schema())
 EXAM_SESSION = obj(["code", "name", "starts_on", "ends_on"], code=STR, name=STR,
                    starts_on={"type": "string", "format": "date"}, ends_on={"type": "string", "format": "date"})
-BLUEPRINT = {"type": "array", "items": obj(["count"], topic={"type": ["string", "null"]}, difficulty=NULL_INT,
-                                           count={"type": "integer", "minimum": 1})}
+BLUEPRINT = {"type": "array", "items": obj(["count"], topic={"type": ["string", "null"]},
+                                           difficulty=b.DIFFICULTY.schema(nullable=True),
+                                           count=b.BLUEPRINT_COUNT.schema())}
 EXAM = obj(
     ["title", "discipline", "session", "groups", "banks", "question_count", "duration_minutes", "opens_at",
      "closes_at"],
     title=STR, discipline=STR, session=STR, groups={"type": "array", "items": STR},
-    banks={"type": "object", "additionalProperties": INT}, question_count=INT, duration_minutes=INT,
+    banks={"type": "object", "additionalProperties": b.BANK_VERSION_ID.schema()},
+    question_count=b.QUESTION_COUNT.schema(), duration_minutes=b.DURATION_MINUTES.schema(),
     opens_at=TS, closes_at=TS, timeout_policy={"type": "string", "enum": ["unsatisfactory", "grade_saved"]},
-    pass_score=INT, requires_proctoring=BOOL, blueprint=BLUEPRINT,
+    pass_score=b.PASS_SCORE.schema(), requires_proctoring=BOOL, blueprint=BLUEPRINT,
 )
-EXTRA_TIME = obj(["student", "extra_minutes", "reason"], student=STR, extra_minutes=INT, reason=STR)
+EXTRA_TIME = obj(["student", "extra_minutes", "reason"], student=STR, extra_minutes=b.EXTRA_MINUTES.schema(),
+                 reason=STR)
 LIST = obj(["items"], items={"type": "array", "items": {"type": "object"}})
 CONTINGENT_REPORT = obj(["created_users", "groups"], created_users={"type": "array"}, groups=INT, faculties=INT)
 ERROR = obj(["error"], error=obj(["code", "message"], code=STR, message=STR,

@@ -88,7 +88,7 @@ class Proctored:
 
 
 async def proctored_attempt(services: Services, *, consent: bool = True) -> Proctored:
-    world = await make_world(services, students=2)
+    world = await make_world(services, students=2, requires_proctoring=True)
     await make_user(services, "proctor1", Role.PROCTOR)
     client = await open_client(services)
     student = Api(client)
