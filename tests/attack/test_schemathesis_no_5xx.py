@@ -51,6 +51,7 @@ def test_every_operation_answers_a_student_and_an_admin_as_documented(scene):
     known = {"attempt_id": scene.attempt_id, "exam_id": scene.world.exam_id, "position": 1}
     failures: list[str] = []
     calls = 0
+    took: dict[str, float] = {}
     started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 30
@@ -77,13 +78,16 @@ def test_every_operation_answers_a_student_and_an_admin_as_documented(scene):
                     raise AssertionError(f"{who}: {case.method} {case.formatted_path} -> {response.status_code} "
                                          f"{response.content[:200]!r} | {found[:300]}") from None
 
+            began = time.monotonic()
             try:
                 call()
             except AssertionError as error:
                 failures.append(str(error).splitlines()[0])
+            took[f"{who} {operation.method.upper()} {operation.path}"] = time.monotonic() - began
     assert not failures, "\n".join(sorted(set(failures)))
     assert calls > 2 * len(operations) * 2, calls
     # The session survived the run: it was really signed in throughout.
     me = requests.get(f"{base}/me", cookies=scene.student.cookies, timeout=30)
     assert me.status_code == 200
-    print(f"schemathesis: {calls} requests over {len(operations)} operations in {time.monotonic() - started:.0f} s")
+    print(f"schemathesis: {calls} requests over {len(operations)} operations in {time.monotonic() - started:.0f} s;"
+          " slowest: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(took.items(), key=lambda kv: -kv[1])[:6]))
