@@ -321,11 +321,21 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, ProctorError):  # e.g. evidence wrapped with a master key that is not configured
             _say(lang, error.msgid, **error.params)
             return 1
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(error, DBAPIError):  # no schema yet, or the database cannot be reached
+            text = " ".join(str(error.orig).split())[:200]
+            if "no such table" in text or "UndefinedTable" in type(error.orig).__name__:
+                _say(lang, N_("The database has no exam-engine schema yet ({problem}); run: exam-engine migrate."),
+                     problem=text)
+            else:
+                _say(lang, N_("The database cannot be used: {problem}"), problem=text)
+            return 2
         if os.environ.get("EXAM_DEBUG") == "1":
             log.exception("unexpected error in %s", getattr(args, "command", "?"))
         _say(lang, N_("Unexpected error in «{command}»: {problem} (run with EXAM_DEBUG=1 to see the traceback)."),
              command=" ".join(sys.argv[1:3]) if argv is None else " ".join(argv[:2]),
-             problem=f"{type(error).__name__}: {str(error)[:200]}")
+             problem=f"{type(error).__name__}: " + " ".join(str(error).split())[:200])
         return 1
 
 

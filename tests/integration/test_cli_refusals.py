@@ -137,3 +137,10 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_only_with_exam_debug(
     err = capsys.readouterr().err
     assert "Непредвиденная ошибка" in err and "RuntimeError: disk on fire" in err and "EXAM_DEBUG=1" in err
     assert "Traceback" not in err
+
+
+def test_a_command_on_a_database_without_the_schema_says_to_migrate(tmp_path):
+    result = cli(tmp_path / "new", "evidence", "rotate-key", EXAM_LANG="ru")
+    assert result.returncode == 2
+    line = _one_line(result)
+    assert "exam-engine migrate" in line and "нет схемы" in line, line
