@@ -39,3 +39,17 @@ def test_the_item_analysis_writes_a_question_text_as_text_not_a_formula():
                          labels={"q0": '=HYPERLINK("http://evil/","Ашу")\x0b2+2\x1d'})
     cell = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]["B2"]
     assert (cell.value, cell.data_type) == ('=HYPERLINK("http://evil/","Ашу") 2+2', "s")
+
+
+def test_bank_exports_carry_no_character_xml_cannot_hold():
+    from exam_engine.export_cells import ILLEGAL
+    from question_bank.export import export_gift, export_platonus
+    from question_bank.model import Item
+    from question_bank.parse import parse_bank
+
+    item = Item(text="Қылмыс\x0bдегеніміз не?\x1d", options=("Әрекет", "Ой\x0c", "Сөз", "Түс"), correct=0,
+                topic="Құқық\x1f")
+    for fmt, text in (("gift", export_gift([item])), ("platonus", export_platonus([item]))):
+        assert not ILLEGAL.search(text), fmt
+        (back,) = parse_bank(text.encode("utf-8"), language="kk", format=fmt).items
+        assert back.text == "Қылмыс дегеніміз не?" and back.options[1] == "Ой", fmt
