@@ -152,7 +152,8 @@ def _clock(request: web.Request) -> tuple[Any, float]:
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/plan", summary="What my exam page must capture, and how often",
-          response_schema=PLAN, errors=("attempt_not_found", "attempt_finished", "deadline_passed"), permission=Permission.SIT_EXAM)
+          response_schema=PLAN, errors=("attempt_not_found", "attempt_finished", "deadline_passed"),
+          permission=Permission.SIT_EXAM)
 async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     runtime = capture.runtime_of(services_of(request))
@@ -161,7 +162,8 @@ async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/consent", summary="Consent to proctoring (opens the evidence store)",
           request_schema=s.obj(["consent"], consent=s.BOOL, camera=s.BOOL, microphone=s.BOOL, screen_surface=s.STR),
-          response_schema=PLAN, errors=("attempt_not_found", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
+          response_schema=PLAN, errors=("attempt_not_found", "consent_required", "attempt_finished"),
+          permission=Permission.SIT_EXAM)
 async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
@@ -173,7 +175,8 @@ async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", BASE + "/attempts/{attempt_id}/heartbeat",
           summary="The live exam page is alive; a second page for the attempt is refused (second_exam_page)",
           request_schema=s.obj(["page_id"], page_id=s.STR), response_schema=PLAN,
-          errors=("attempt_not_found", "second_exam_page", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
+          errors=("attempt_not_found", "second_exam_page", "consent_required", "attempt_finished"),
+          permission=Permission.SIT_EXAM)
 async def post_heartbeat(request: web.Request, conn: Any, actor: Actor) -> Any:
     now, grace = _clock(request)
     page_id = field(await read_json(request), "page_id", str)
@@ -195,7 +198,8 @@ async def post_enrolment(request: web.Request, conn: Any, actor: Actor, runtime:
 
 @upload("POST", BASE + "/attempts/{attempt_id}/enrolment/reference", body=None,
         summary="Use the reference photo an administrator uploaded instead of a new enrolment photo",
-        errors=("attempt_not_found", "no_reference_photo", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
+        errors=("attempt_not_found", "no_reference_photo", "consent_required", "attempt_finished"),
+        permission=Permission.SIT_EXAM)
 async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
                                    _: None) -> Any:
     now, grace = _clock(request)

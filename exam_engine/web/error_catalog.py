@@ -10,8 +10,9 @@ files each route's declared refusals under the status they really get, and nobod
 a second table of statuses by hand.
 
 A code raised through a variable is not seen here; :func:`_computed` names those few with
-their class, reading the codes from where they are defined. ``tests/unit/test_openapi.py`` checks that every code a route declares is
-known, so a new or misspelt code fails there rather than going undocumented.
+their class, reading the codes from where they are defined. ``tests/unit/test_openapi.py``
+checks that every code a route declares is known, so a new or misspelt code fails there
+rather than going undocumented.
 """
 
 from __future__ import annotations

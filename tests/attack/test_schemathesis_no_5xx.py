@@ -55,7 +55,8 @@ def test_every_operation_answers_a_student_and_an_admin_as_documented(scene):
     started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 30
-    for who, role, signed in (("student", Role.STUDENT, scene.student), ("admin", Role.ACADEMIC_ADMIN, scene.admin)):
+    roles = (("student", Role.STUDENT, scene.student), ("admin", Role.ACADEMIC_ADMIN, scene.admin))
+    for who, role, signed in roles:
         http = requests.Session()
         for operation in operations:
             if (operation.method.upper(), operation.path) in EXCLUDED:
@@ -63,8 +64,8 @@ def test_every_operation_answers_a_student_and_an_admin_as_documented(scene):
             permission = operation.definition.raw.get("x-permission")
             allowed = permission is None or allows(role, Permission(permission))
 
-            @settings(max_examples=EXAMPLES if allowed else REFUSED_EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-                      suppress_health_check=list(HealthCheck))
+            @settings(max_examples=EXAMPLES if allowed else REFUSED_EXAMPLES, deadline=None, database=None,
+                      phases=[Phase.generate], suppress_health_check=list(HealthCheck))
             @given(case=_strategies(operation, known))
             def call(case) -> None:  # type: ignore[no-untyped-def]
                 nonlocal calls
