@@ -20,8 +20,12 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
-from collections.abc import Iterator
+import inspect
+import textwrap
+import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import DomainError
 
@@ -117,3 +121,58 @@ def status_of(code: str) -> frozenset[int]:
         return statuses()[code]
     except KeyError:
         raise KeyError(f"error code {code!r} is declared on a route but raised nowhere") from None
+
+
+# ---------------------------------------------------------------------------------------------- per handler
+
+_OURS = ("exam_engine", "journal_bridge", "question_bank", "proctor", "admin_ui")
+_DEPTH = 6
+
+
+def handler_codes(handler: Callable[..., Any]) -> frozenset[str]:
+    """The error codes a route's handler can raise, read from its source and the functions it calls.
+
+    Follows calls by name (``helper(…)``, ``module.function(…)``) into our packages, a few levels
+    deep, and collects the literal codes of the error classes raised on the way. Calls through an
+    object (``runtime.store.verify(…)``) are not followed: what they raise is declared on the
+    route. The refusals every signed-in route shares (``http.SIGNED_IN_ERRORS`` …) are left to
+    the document's rules by kind of route, which know when they apply.
+    """
+    from .http import CSRF_ERRORS, PERMISSION_ERRORS, SIGNED_IN_ERRORS
+
+    shared = {*SIGNED_IN_ERRORS, *CSRF_ERRORS, *PERMISSION_ERRORS}
+    return frozenset(code for code in _reached(inspect.unwrap(handler), _DEPTH) if code not in shared)
+
+
+@functools.cache
+def _reached(fn: Callable[..., Any], depth: int) -> frozenset[str]:
+    return frozenset(_walk(fn, depth, set()))
+
+
+def _walk(fn: Any, depth: int, seen: set[Any]) -> set[str]:
+    fn = inspect.unwrap(fn)
+    if depth < 0 or fn in seen or not str(getattr(fn, "__module__", "")).startswith(_OURS):
+        return set()
+    seen.add(fn)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return set()
+    known = statuses()
+    scope = getattr(fn, "__globals__", {})
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if (name and name[:1].isupper() and node.args and isinstance(node.args[0], ast.Constant)
+                and node.args[0].value in known):
+            found.add(node.args[0].value)
+        target = scope.get(func.id) if isinstance(func, ast.Name) else None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner = scope.get(func.value.id)
+            target = getattr(owner, func.attr, None) if isinstance(owner, types.ModuleType) else None
+        if isinstance(target, types.FunctionType):
+            found |= _walk(target, depth - 1, seen)
+    return found

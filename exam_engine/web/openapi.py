@@ -2,8 +2,9 @@
 
 ``docs/openapi.json`` is this document written out; a test keeps the two equal.
 
-Each operation lists the statuses it really answers: the codes its ``@endpoint`` declares,
-plus the refusals every route of its kind shares (signed in, CSRF, permission, a JSON body,
+Each operation lists the statuses it really answers: the codes its ``@endpoint`` declares and
+those its handler's source raises (followed into the functions it calls), plus the refusals
+every route of its kind shares (signed in, CSRF, permission, a JSON body,
 ids in the path: ``http.*_ERRORS``), each filed under the status of the error class that
 raises it (:mod:`.error_catalog`, the same class the error middleware answers with). Each
 refusal's schema names its possible codes in an ``enum``, so a client (and the schemathesis
@@ -14,19 +15,22 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Callable
 
 from . import schemas
-from .error_catalog import status_of
+from .error_catalog import handler_codes, status_of
 from .http import (BODY_ERRORS, CSRF_ERRORS, PATH_ERRORS, PERMISSION_ERRORS, ROUTES, SIGNED_IN_ERRORS, UNSAFE_METHODS,
                    RouteDoc)
 
 _PARAM = re.compile(r"{(\w+)}")
 
 
-def route_errors(doc: RouteDoc) -> tuple[str, ...]:
-    """Every error code the route can answer: declared, then shared by its kind, without repeats."""
+def route_errors(doc: RouteDoc, handler: Callable[..., Any] | None = None) -> tuple[str, ...]:
+    """Every error code the route can answer: declared, raised by its handler (as far as the source
+    shows, :func:`.error_catalog.handler_codes`), then shared by its kind; without repeats."""
     codes = list(doc.errors)
+    if handler is not None:
+        codes += sorted(handler_codes(handler))
     if doc.auth:
         codes += SIGNED_IN_ERRORS
         if doc.method in UNSAFE_METHODS:
@@ -40,10 +44,10 @@ def route_errors(doc: RouteDoc) -> tuple[str, ...]:
     return tuple(dict.fromkeys(codes))
 
 
-def refusals(doc: RouteDoc) -> dict[int, list[str]]:
+def refusals(doc: RouteDoc, handler: Callable[..., Any] | None = None) -> dict[int, list[str]]:
     """The route's error codes grouped by the HTTP status each is answered with."""
     by_status: dict[int, list[str]] = {}
-    for code in route_errors(doc):
+    for code in route_errors(doc, handler):
         for status in sorted(status_of(code)):
             by_status.setdefault(status, []).append(code)
     return dict(sorted(by_status.items()))
@@ -71,7 +75,7 @@ def _success(doc: RouteDoc) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for doc, _ in sorted(ROUTES, key=lambda r: (r[0].path, r[0].method)):
+    for doc, handler in sorted(ROUTES, key=lambda r: (r[0].path, r[0].method)):
         op: dict[str, Any] = {"summary": doc.summary, "operationId": f"{doc.method.lower()}_{_slug(doc.path)}"}
         params = [
             {"name": name, "in": "path", "required": True,
@@ -85,7 +89,7 @@ def document() -> dict[str, Any]:
         if doc.request_schema is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.request_schema}}}
         responses: dict[str, Any] = {str(doc.status): {"description": "OK", "content": _success(doc)}}
-        for status, codes in refusals(doc).items():
+        for status, codes in refusals(doc, handler).items():
             responses[str(status)] = {
                 "description": f"{HTTPStatus(status).phrase}: " + ", ".join(codes),
                 "content": {"application/json": {"schema": _error_schema(status, codes)}},

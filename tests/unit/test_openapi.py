@@ -72,3 +72,14 @@ def test_the_lobby_says_its_attempt_may_be_null():
 def test_downloads_document_their_media_types():
     statement = document()["paths"]["/journals/{journal_id}/statement"]["get"]["responses"]["200"]["content"]
     assert {"application/pdf", "text/csv", "application/json"} <= set(statement)
+
+
+def test_refusals_raised_by_a_handler_or_its_helpers_are_documented_without_being_declared():
+    paths = document()["paths"]
+    decide = paths["/proctor/attempts/{attempt_id}/decisions"]["post"]
+    assert "errors" not in decide  # (sanity: the document is an OpenAPI operation)
+    assert "illegal_transition" in _codes(decide, "409") and "proctoring_not_found" in _codes(decide, "404")
+    submit = paths["/attempts/{attempt_id}/submit"]["post"]
+    assert "deadline_passed" in _codes(submit, "409") or "attempt_finished" in _codes(submit, "409")
+    me = paths["/me"]["get"]
+    assert "403" not in me["responses"]  # a signed-in GET without a permission: nothing there answers 403
