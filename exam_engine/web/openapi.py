@@ -13,6 +13,7 @@ run in tests/attack) can tell an undocumented refusal from a documented one.
 
 from __future__ import annotations
 
+import functools
 import re
 from http import HTTPStatus
 from typing import Any, Callable
@@ -109,6 +110,12 @@ def document() -> dict[str, Any]:
         "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "exam_session"}}},
         "paths": paths,
     }
+
+
+@functools.cache
+def served_document() -> dict[str, Any]:
+    """:func:`document`, computed once (the routes are all registered at import)."""
+    return document()
 
 
 def _slug(path: str) -> str:

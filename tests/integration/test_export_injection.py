@@ -71,3 +71,4 @@ async def test_a_formula_name_and_word_control_characters_download_as_text(servi
 
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(got["/statement?format=pdf"][1])).pages)
     assert "Қостанай академиясы" in text and "G1 A" in text and "HYPERLINK" in text
+
