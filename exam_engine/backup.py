@@ -38,15 +38,16 @@ from sqlalchemy.engine import make_url
 
 from .config import Settings
 from .db import create_engine
-from .errors import ConfigError
-from .security.backup_crypto import backup_key, decrypt_stream, encrypt_stream
+from .errors import ConfigError, Refusal
+from .i18n import N_
+from .security.backup_crypto import BackupUnreadable, backup_key, decrypt_stream, encrypt_stream
 
 FORMAT = "exam-engine-backup/1"
 DB_PG = "database.pgdump"
 DB_SQLITE = "database.sqlite"
 
 
-class RestoreRefused(Exception):
+class RestoreRefused(Refusal):
     """The target is not empty, or the archive does not fit it; nothing was changed."""
 
 
@@ -197,22 +198,24 @@ async def _table_names(settings: Settings) -> list[str]:
 def _check_empty_target(settings: Settings, env: Mapping[str, str], manifest: dict, work: Path) -> None:
     backend = "postgresql" if settings.is_postgres else "sqlite"
     if manifest.get("format") != FORMAT:
-        raise RestoreRefused(f"unknown archive format {manifest.get('format')!r}")
+        raise RestoreRefused(N_("Unknown backup format {format}."), format=repr(manifest.get("format"))[:40])
     if manifest["backend"] != backend:
-        raise RestoreRefused(f"the archive holds a {manifest['backend']} database; EXAM_DATABASE_URL is {backend}")
+        raise RestoreRefused(N_("The backup holds a {archive} database; EXAM_DATABASE_URL is {target}."),
+                             archive=manifest["backend"], target=backend)
     if settings.is_postgres or _sqlite_path(settings.database_url).exists():  # a missing SQLite file is empty
         tables = asyncio.run(_table_names(settings))
         if tables:
-            raise RestoreRefused(f"the target database is not empty ({len(tables)} tables, e.g. {tables[0]}); "
-                                 "restore only into an empty database")
+            raise RestoreRefused(N_("The target database is not empty ({count} tables, e.g. {table}); restore only "
+                                    "into an empty database."), count=len(tables), table=tables[0])
     evidence = evidence_dir(settings, env)
     if (work / "evidence").is_dir() and evidence.is_dir() and any(evidence.iterdir()):
-        raise RestoreRefused(f"the evidence directory {evidence} is not empty")
+        raise RestoreRefused(N_("The evidence directory {path} is not empty."), path=str(evidence))
     targets = {k.role: k.path for k in key_files(settings, env)}
     for role in manifest["keys"]:
         target = targets.get(role) or settings.data_dir / "keys" / manifest["keys"][role]
         if target.exists() and target.read_bytes() != (work / "keys" / role).read_bytes():
-            raise RestoreRefused(f"{target} exists and differs from the key in the archive; move it away first")
+            raise RestoreRefused(N_("{path} exists and differs from the key in the backup; move it away first."),
+                                 path=str(target))
 
 
 def _restore_files(settings: Settings, env: Mapping[str, str], manifest: dict, work: Path) -> None:
@@ -229,6 +232,23 @@ def _restore_files(settings: Settings, env: Mapping[str, str], manifest: dict, w
             fh.write((work / "keys" / role).read_bytes())
 
 
+def _unpack(tar_path: Path, work: Path) -> dict:
+    """Extract the decrypted tar and read its manifest; a malformed one is refused, naming what is wrong."""
+    try:
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(work, filter="data")
+        manifest = json.loads((work / "manifest.json").read_text(encoding="utf-8"))
+    except (tarfile.TarError, OSError, ValueError) as error:
+        raise BackupUnreadable(N_("The backup's contents are damaged: {problem}."),
+                               problem=type(error).__name__) from None
+    fields = {"format": str, "backend": str, "database": str, "keys": dict, "evidence_files": int,
+              "created_at": str}
+    for name, kind in fields.items():
+        if not isinstance(manifest, dict) or not isinstance(manifest.get(name), kind):
+            raise BackupUnreadable(N_("The backup's manifest is damaged (field «{field}»)."), field=name)
+    return manifest
+
+
 def restore_backup(settings: Settings, env: Mapping[str, str], archive: Path) -> dict:
     """Restore ``archive`` into the configured (empty) database and data directory; returns the manifest."""
     key = backup_key(env)
@@ -238,9 +258,7 @@ def restore_backup(settings: Settings, env: Mapping[str, str], archive: Path) ->
         tar_path = work / "backup.tar"
         with archive.open("rb") as src, tar_path.open("wb") as dst:
             decrypt_stream(src, dst, key)
-        with tarfile.open(tar_path) as tar:
-            tar.extractall(work, filter="data")
-        manifest = json.loads((work / "manifest.json").read_text())
+        manifest = _unpack(tar_path, work)
         _check_empty_target(settings, env, manifest, work)
         if settings.is_postgres:
             _run(["pg_restore", "--exit-on-error", "--no-owner", "--no-privileges", "--dbname",

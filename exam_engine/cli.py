@@ -20,8 +20,8 @@ from typing import Any, Awaitable, Callable
 from .bootstrap import Services, build_services
 from .config import load_settings
 from .domain.actors import Actor, cli_actor
-from .errors import ConfigError, DomainError
-from .i18n import normalise_language, translate
+from .errors import ConfigError, DomainError, Refusal
+from .i18n import N_, normalise_language, translate
 
 log = logging.getLogger("exam_engine")
 
@@ -276,19 +276,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(lang: str, msgid: str, **params: Any) -> None:
+    print(translate(lang, msgid, **params), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; whatever happens, end with one line and a documented exit code.
+
+    Refusals carry their own code; a missing or unreadable file and a bad setting are 2;
+    anything unexpected is one line and 1, with the traceback only when ``EXAM_DEBUG=1``.
+    """
     from .observability import configure_logging
 
     configure_logging()
     args = build_parser().parse_args(argv)
+    lang = normalise_language(getattr(args, "lang", None) or os.environ.get("EXAM_LANG"))
     try:
         return int(args.func(args))
+    except Refusal as refusal:
+        _say(lang, refusal.msgid, **refusal.params)
+        return refusal.exit_code
+    except DomainError as error:
+        _print_error(error, lang, getattr(args, "json", False))
+        return 1
     except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+        _say(lang, N_("Configuration error: {problem}"), problem=str(error))
         return 2
     except FileNotFoundError as error:
-        print(f"no such file: {error.filename}", file=sys.stderr)
+        _say(lang, N_("No such file: {path}"), path=error.filename or str(error))
         return 2
+    except OSError as error:
+        _say(lang, N_("Cannot use {path}: {problem}"), path=error.filename or "-", problem=error.strerror or str(error))
+        return 2
+    except KeyboardInterrupt:
+        _say(lang, N_("Interrupted."))
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last resort: one line, never a traceback
+        from proctor.errors import ProctorError
+        from proctor.keys import KeyFileError
+
+        if isinstance(error, KeyFileError):  # the evidence keyring: a configuration problem
+            _say(lang, error.msgid, **error.params)
+            return 2
+        if isinstance(error, ProctorError):  # e.g. evidence wrapped with a master key that is not configured
+            _say(lang, error.msgid, **error.params)
+            return 1
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(error, DBAPIError):  # no schema yet, or the database cannot be reached
+            text = " ".join(str(error.orig).split())[:200]
+            if "no such table" in text or "UndefinedTable" in type(error.orig).__name__:
+                _say(lang, N_("The database has no exam-engine schema yet ({problem}); run: exam-engine migrate."),
+                     problem=text)
+            else:
+                _say(lang, N_("The database cannot be used: {problem}"), problem=text)
+            return 2
+        if os.environ.get("EXAM_DEBUG") == "1":
+            log.exception("unexpected error in %s", getattr(args, "command", "?"))
+        _say(lang, N_("Unexpected error in «{command}»: {problem} (run with EXAM_DEBUG=1 to see the traceback)."),
+             command=" ".join(sys.argv[1:3]) if argv is None else " ".join(argv[:2]),
+             problem=f"{type(error).__name__}: " + " ".join(str(error).split())[:200])
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

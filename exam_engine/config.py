@@ -118,7 +118,8 @@ def normalise_database_url(url: str, data_dir: Path) -> str:
     )
 
 
-def _load_secret(env: Mapping[str, str], data_dir: Path, *, create: bool) -> tuple[Secret, bool]:
+def _load_secret(env: Mapping[str, str], data_dir: Path, *, create: bool, required: bool = True
+                 ) -> tuple[Secret, bool]:
     raw = env.get("EXAM_SECRET_KEY")
     if raw:
         if len(raw) < 32:
@@ -134,7 +135,9 @@ def _load_secret(env: Mapping[str, str], data_dir: Path, *, create: bool) -> tup
     if key_file:
         raise ConfigError(f"EXAM_SECRET_KEY_FILE={key_file!r}: no such file")
     if not create:
-        raise ConfigError("no EXAM_SECRET_KEY, EXAM_SECRET_KEY_FILE or ./var/secret.key")
+        if not required:  # a command that never uses it (backup, restore, the verifiers)
+            return Secret(""), False
+        raise ConfigError(f"no EXAM_SECRET_KEY, EXAM_SECRET_KEY_FILE or {path}")
     from proctor.store import create_once  # first run only
 
     value = secrets.token_urlsafe(48)
@@ -150,8 +153,14 @@ def _redis_prefix(env: Mapping[str, str]) -> str:
     return raw
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool = True) -> Settings:
-    """Build :class:`Settings` from the environment, failing fast on a bad value."""
+def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool = True,
+                  require_secret: bool = True) -> Settings:
+    """Build :class:`Settings` from the environment, failing fast on a bad value.
+
+    ``create_secret=False, require_secret=False``: for the operator commands that never use
+    the session secret (backup, restore, audit and receipt verification) — a restore into a
+    fresh data directory has none yet, and must not invent one either.
+    """
     env = os.environ if env is None else env
     data_dir = Path(env.get("EXAM_DATA_DIR") or DEFAULT_DATA_DIR)
     raw_url = env.get("EXAM_DATABASE_URL") or f"sqlite:///{data_dir / 'exam.db'}"
@@ -161,7 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         raise ConfigError(f"EXAM_REDIS_URL={redis_url!r}: expected redis://host:port/db")
     if database_url.startswith("sqlite"):
         data_dir.mkdir(parents=True, exist_ok=True)
-    secret, generated = _load_secret(env, data_dir, create=create_secret)
+    secret, generated = _load_secret(env, data_dir, create=create_secret, required=require_secret)
     host = env.get("EXAM_HOST") or "127.0.0.1"
     return Settings(
         database_url=database_url,

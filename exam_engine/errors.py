@@ -82,5 +82,17 @@ class ServerBusy(DomainError):
         self.retry_after = retry_after
 
 
+class Refusal(Exception):
+    """An operator command's refusal (``exam-engine`` CLI): an English msgid with placeholders,
+    translated into EXAM_LANG by the CLI's entry point, and the exit code it ends with."""
+
+    exit_code = 1
+
+    def __init__(self, msgid: str, /, **params: Any) -> None:
+        super().__init__(msgid.format(**params) if params else msgid)
+        self.msgid = msgid
+        self.params = params
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the server refuses to start."""

@@ -2,7 +2,9 @@
 
 Exit codes as in :mod:`exam_engine.cli`: 0 done / valid, 1 refused / invalid (with the
 reason on stderr), 2 usage or configuration error (e.g. no backup key).
-Output is for operators and in English, like the rest of the operator CLI's reports.
+Reports are for operators and in English, like the rest of the operator CLI's reports;
+refusals (:class:`exam_engine.errors.Refusal`: a damaged archive, a non-empty target, a
+malformed audit row) are one line in EXAM_LANG, printed by the CLI's entry point.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .config import load_settings
-from .security.backup_crypto import BackupKeyMissing, BackupUnreadable
+from .errors import Refusal
+from .i18n import N_
+from .security.audit_chain import BreakKind
 
 
 def _verifier(settings: Any, public_keys: list[str] | None) -> Any:
@@ -32,7 +36,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from .db import create_engine
     from .services.audit_seal import verify_database
 
-    settings = load_settings(create_secret=False)
+    settings = load_settings(create_secret=False, require_secret=False)
     verifier = _verifier(settings, args.public_key)
 
     async def run() -> Any:
@@ -54,7 +58,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"audit chain intact: {report.seals} seals over {report.sealed_rows} rows, "
               f"{report.unsealed_rows} rows awaiting their seal; head {report.head_hash}")
     if not report.ok:
-        print(f"AUDIT CHAIN BROKEN: {report.first_break.describe()}", file=sys.stderr)
+        found = report.first_break
+        if found.kind is BreakKind.ROW_MALFORMED:
+            raise Refusal(N_("Audit chain broken: audit row {row}, column «{column}» cannot be read ({problem})."),
+                          row=found.row_id, column=found.column, problem=found.problem)
+        if found.kind is BreakKind.SEAL_MALFORMED:
+            raise Refusal(N_("Audit chain broken: audit seal {seal}, column «{column}» cannot be read ({problem})."),
+                          seal=found.seal_id, column=found.column, problem=found.problem)
+        print(f"AUDIT CHAIN BROKEN: {found.describe()}", file=sys.stderr)
         return 1
     return 0
 
@@ -86,7 +97,7 @@ def cmd_receipt_verify(args: argparse.Namespace) -> int:
         return 1
     if isinstance(document, dict) and isinstance(document.get("receipt"), dict):
         document = document["receipt"]  # the whole submit response was saved
-    settings = load_settings(create_secret=False)
+    settings = load_settings(create_secret=False, require_secret=False)
     verifier = _verifier(settings, args.public_key)
 
     async def run() -> Any:
@@ -112,27 +123,18 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     now = datetime.now(timezone.utc)
     output = Path(args.output or f"exam-engine-backup-{now:%Y%m%dT%H%M%SZ}.bin")
-    try:
-        report = create_backup(load_settings(create_secret=False), os.environ, output, now)
-    except BackupKeyMissing as error:
-        print(f"backup refused: {error}", file=sys.stderr)
-        return 2
+    report = create_backup(load_settings(create_secret=False, require_secret=False), os.environ, output, now)
     print(f"backup written to {report.path} ({report.size} bytes): {report.backend} database, "
           f"{report.evidence_files} evidence files, keys: {', '.join(report.key_files) or 'none'}")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from .backup import RestoreRefused, restore_backup
+    from .backup import restore_backup
 
-    try:
-        manifest = restore_backup(load_settings(create_secret=False), os.environ, Path(args.file))
-    except BackupKeyMissing as error:
-        print(f"restore refused: {error}", file=sys.stderr)
-        return 2
-    except (RestoreRefused, BackupUnreadable) as error:
-        print(f"restore refused: {error}", file=sys.stderr)
-        return 1
+    # Refusals (no key: exit 2; not a backup, damaged, wrong key, a non-empty target: exit 1) reach the
+    # entry point as exam_engine.errors.Refusal and are printed there as one line in EXAM_LANG.
+    manifest = restore_backup(load_settings(create_secret=False, require_secret=False), os.environ, Path(args.file))
     print(f"restored the {manifest['backend']} backup of {manifest['created_at']}: database, "
           f"{manifest['evidence_files']} evidence files, keys: {', '.join(sorted(manifest['keys'])) or 'none'}")
     return 0

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 
+from exam_engine.export_cells import append_row, csv_row, sheet_title
 from journal_bridge.statement import Statement, Translate, format_value, label, statement_table
 
 JSON_FORMAT = "journal_bridge.final_results/1"
@@ -23,8 +24,8 @@ def statement_csv(statement: Statement, language: str, translate: Translate) -> 
     titles, body = statement_table(statement, language, translate)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(titles)
-    writer.writerows([format_value(v) for v in row] for row in body)
+    writer.writerow(csv_row(titles))
+    writer.writerows(csv_row(row) for row in body)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -36,32 +37,32 @@ def statement_xlsx(statement: Statement, language: str, translate: Translate) ->
     h = statement.header
     book = Workbook()
     sheet = book.active
-    sheet.title = h.group[:31] or "statement"
+    sheet.title = sheet_title(h.group, "statement")
     bold = Font(bold=True)
-    sheet.append([label(translate, language, "statement_title")])
+    append_row(sheet, [label(translate, language, "statement_title")])
     sheet["A1"].font = bold
     for code, value in (("header_institution", h.institution), ("header_faculty", h.faculty),
                         ("header_group", h.group), ("header_discipline", h.discipline),
                         ("header_credits", h.credits), ("header_date", h.exam_date.isoformat()),
                         ("header_examiner", h.examiner)):
-        sheet.append([label(translate, language, code), value])
+        append_row(sheet, [label(translate, language, code), value])
     sheet.append([])
     titles, body = statement_table(statement, language, translate)
-    sheet.append(titles)
+    append_row(sheet, titles)
     for cell in sheet[sheet.max_row]:
         cell.font = bold
     for row in body:
-        sheet.append(row)
+        append_row(sheet, row)
     sheet.append([])
     stats = statement.statistics
-    sheet.append([label(translate, language, "stats_students"), stats.students])
+    append_row(sheet, [label(translate, language, "stats_students"), stats.students])
     for status, count in stats.status_counts:
-        sheet.append([label(translate, language, f"status_{status}"), count])
-    sheet.append([label(translate, language, "stats_pass_rate"), stats.pass_rate])
-    sheet.append([label(translate, language, "stats_average_total"), stats.average_total])
-    sheet.append([label(translate, language, "stats_distribution")])
+        append_row(sheet, [label(translate, language, f"status_{status}"), count])
+    append_row(sheet, [label(translate, language, "stats_pass_rate"), stats.pass_rate])
+    append_row(sheet, [label(translate, language, "stats_average_total"), stats.average_total])
+    append_row(sheet, [label(translate, language, "stats_distribution")])
     for letter, count in stats.distribution:
-        sheet.append([letter, count])
+        append_row(sheet, [letter, count])
     sheet.column_dimensions["B"].width = 36
     out = io.BytesIO()
     book.save(out)

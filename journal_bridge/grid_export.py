@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 
+from exam_engine.export_cells import append_row, csv_row, sheet_title
 from journal_bridge.messages import MESSAGES
 from journal_bridge.statement import Translate
 
@@ -41,8 +42,8 @@ def grid_csv(grid: dict[str, Any], language: str, translate: Translate) -> bytes
     titles, body = grid_table(grid, language, translate)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(titles)
-    writer.writerows([["" if v is None else v for v in row] for row in body])
+    writer.writerow(csv_row(titles))
+    writer.writerows(csv_row(row) for row in body)
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -52,10 +53,10 @@ def grid_xlsx(grid: dict[str, Any], language: str, translate: Translate) -> byte
     titles, body = grid_table(grid, language, translate)
     book = Workbook()
     sheet = book.active
-    sheet.title = str(grid["journal"]["group"])[:31] or "journal"
-    sheet.append(titles)
+    sheet.title = sheet_title(str(grid["journal"]["group"]), "journal")
+    append_row(sheet, titles)
     for row in body:
-        sheet.append(row)
+        append_row(sheet, row)
     sheet.column_dimensions["B"].width = 36
     out = io.BytesIO()
     book.save(out)

@@ -22,6 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from exam_engine.export_cells import pdf_text
 from journal_bridge.errors import FontMissing
 from journal_bridge.statement import Statement, Translate, Value, format_value, label, statement_table
 
@@ -55,8 +56,9 @@ def _register_fonts(font_path: Path | None) -> tuple[str, str]:
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:
-    """A paragraph of literal text: names may hold ``&`` or ``<``, which Paragraph reads as markup."""
-    return Paragraph(escape(str(text)), style)
+    """A paragraph of literal text: names may hold ``&`` or ``<``, which Paragraph reads as markup,
+    and control characters pasted from Word, which a PDF cannot show."""
+    return Paragraph(escape(pdf_text(text)), style)
 
 
 class _Styles:
@@ -126,6 +128,6 @@ def render_statement_pdf(
     out = io.BytesIO()
     document = SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
                                  topMargin=12 * mm, bottomMargin=12 * mm, title=t("statement_title"),
-                                 author=statement.header.institution, invariant=True)
+                                 author=pdf_text(statement.header.institution), invariant=True)
     document.build(story)
     return out.getvalue()

@@ -26,7 +26,17 @@ log = logging.getLogger(__name__)
 
 
 class KeyFileError(RuntimeError):
-    """The key file is missing (when configured) or malformed."""
+    """The key file is missing (when configured) or malformed: an English msgid (translated in
+    the package's catalog) and its parameters, like the other errors of this package."""
+
+    def __init__(self, msgid: str, /, **params: str) -> None:
+        super().__init__(msgid.format(**params))
+        self.msgid = msgid
+        self.params = params
+
+
+MISSING = "The evidence key file {path} does not exist."
+MALFORMED = "The evidence key file {path} is malformed: {problem}."
 
 
 def _key_id(now: datetime) -> str:
@@ -35,13 +45,27 @@ def _key_id(now: datetime) -> str:
 
 def read_keyring(path: Path) -> Keyring:
     try:
-        data = json.loads(path.read_text())
-        keys = {key_id: bytes.fromhex(secret) for key_id, secret in data["keys"].items()}
-        return Keyring(keys, data["current"])
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise KeyFileError(f"evidence key file {path} does not exist") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise KeyFileError(f"evidence key file {path} is malformed: {exc}") from None
+        raise KeyFileError(MISSING, path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(MALFORMED, path=str(path), problem=type(exc).__name__) from None
+    if not text.strip():
+        raise KeyFileError(MALFORMED, path=str(path), problem="empty")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise KeyFileError(MALFORMED, path=str(path), problem="not JSON") from None
+    if not (isinstance(data, dict) and isinstance(data.get("keys"), dict) and data["keys"]
+            and isinstance(data.get("current"), str)):
+        raise KeyFileError(MALFORMED, path=str(path), problem='expected {"current": …, "keys": {…}}')
+    try:
+        keys = {str(key_id): bytes.fromhex(secret) for key_id, secret in data["keys"].items()}
+    except (ValueError, TypeError):
+        raise KeyFileError(MALFORMED, path=str(path), problem="a key is not hex") from None
+    if data["current"] not in keys:
+        raise KeyFileError(MALFORMED, path=str(path), problem=f"current key {data['current'][:40]} is not in keys")
+    return Keyring(keys, data["current"])
 
 
 def write_keyring(path: Path, keyring: Keyring) -> None:

@@ -7,12 +7,12 @@ module stays free of the i18n machinery while the file comes out in kk or ru.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Hashable, Mapping
 
 import openpyxl
 from openpyxl.styles import Font, PatternFill
 
+from exam_engine.export_cells import append_row, sheet_title
 from question_bank.analysis import FLAG_MESSAGES, FormAnalysis
 
 ITEM_HEADERS: tuple[str, ...] = (
@@ -29,12 +29,11 @@ OPTION_HEADER = "Option {number}"
 SUMMARY_LABELS: tuple[str, ...] = ("Attempts", "Items", "Mean score", "Standard deviation", "KR-20")
 SHEET_NAMES: tuple[str, ...] = ("Items", "Summary")
 _FLAGGED = PatternFill("solid", fgColor="FFF2CC")
-_BAD_TITLE_CHARS = re.compile(r"[\\/*?:\[\]]")
 
 
 def _sheet_title(text: str) -> str:
     """Excel refuses some characters and long names in sheet titles; a translation may have them."""
-    return _BAD_TITLE_CHARS.sub(" ", text).strip()[:31] or "Sheet"
+    return sheet_title(text, "Sheet")
 
 
 def analysis_xlsx(
@@ -48,8 +47,9 @@ def analysis_xlsx(
     sheet = book.active
     sheet.title = _sheet_title(translate(SHEET_NAMES[0]))
     width = max((len(s.option_counts) for s in analysis.items), default=0)
-    sheet.append(
-        [translate(h) for h in ITEM_HEADERS] + [translate(OPTION_HEADER).format(number=n) for n in range(1, width + 1)]
+    append_row(
+        sheet,
+        [translate(h) for h in ITEM_HEADERS] + [translate(OPTION_HEADER).format(number=n) for n in range(1, width + 1)],
     )
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -67,7 +67,7 @@ def analysis_xlsx(
             flags,
             *stats.option_counts,
         ]
-        sheet.append(row)
+        append_row(sheet, row)  # the question's text is the bank author's: never a formula
         key_cell = sheet.cell(row=sheet.max_row, column=len(ITEM_HEADERS) + stats.key + 1)
         key_cell.font = Font(bold=True)
         if stats.flags:
@@ -76,7 +76,7 @@ def analysis_xlsx(
     summary = book.create_sheet(_sheet_title(translate(SHEET_NAMES[1])))
     values = (analysis.attempts, len(analysis.items), analysis.mean_score, analysis.score_sd, analysis.kr20)
     for label, value in zip(SUMMARY_LABELS, values, strict=True):
-        summary.append([translate(label), None if value is None else round(float(value), 3)])
+        append_row(summary, [translate(label), None if value is None else round(float(value), 3)])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

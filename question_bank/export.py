@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from exam_engine.export_cells import clean_text
 from question_bank.formats.gift import FORMAT_MARKERS, WEIGHT
 from question_bank.formats.platonus import INLINE_TAGS, TAG, tag_name
 from question_bank.model import Item
@@ -28,7 +29,9 @@ class UnexportableItem(ValueError):
 
 
 def _gift_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").translate(_GIFT_SPECIAL)
+    # clean_text: the same rule as every export (import already drops such characters; an older
+    # stored version may hold them, and Moodle's XML backups cannot).
+    return clean_text(text).replace("\\", "\\\\").translate(_GIFT_SPECIAL)
 
 
 def _gift_option(text: str, correct: bool) -> str:
@@ -57,6 +60,7 @@ def export_gift(items: Sequence[Item]) -> str:
 
 
 def _check_platonus_text(number: int, text: str) -> str:
+    text = clean_text(text)
     for match in TAG.finditer(text):
         if tag_name(match) not in INLINE_TAGS:
             raise UnexportableItem(number, match.group(0))
@@ -72,7 +76,7 @@ def export_platonus(items: Sequence[Item], *, include_topics: bool = True) -> st
     topic: str | None = None
     for number, item in enumerate(items, start=1):
         if include_topics and item.topic != topic:
-            out.append(f"<topic>{item.topic or ''}")
+            out.append(f"<topic>{clean_text(item.topic or '')}")
             topic = item.topic
         level = "" if item.difficulty is None else str(item.difficulty)
         out.append(f"<question{level}>{_check_platonus_text(number, item.text)}")

@@ -62,18 +62,38 @@ class BreakKind(StrEnum):
     ROW_ALTERED = "row_altered"
     ROW_DELETED = "row_deleted"
     ROW_INSERTED = "row_inserted"
+    ROW_MALFORMED = "row_malformed"  # a column no longer reads as its type (edited by hand)
+    SEAL_MALFORMED = "seal_malformed"
 
 
 @dataclass(frozen=True, slots=True)
 class Break:
     kind: BreakKind
-    seal_id: int
+    seal_id: int | None
     row_id: int | None
     detail: str
+    column: str | None = None  # of a malformed row or seal
+    problem: str | None = None
 
     def describe(self) -> str:
-        where = f"seal {self.seal_id}" + (f", audit row {self.row_id}" if self.row_id is not None else "")
+        where = ", ".join(([f"seal {self.seal_id}"] if self.seal_id is not None else [])
+                          + ([f"audit row {self.row_id}"] if self.row_id is not None else []))
         return f"{self.kind.value} at {where}: {self.detail}"
+
+
+class Malformed(Exception):
+    """A stored row or seal whose column cannot be read as its type; raised while streaming them."""
+
+    def __init__(self, table: str, row_id: object, column: str, problem: str) -> None:
+        super().__init__(f"{table} row {row_id}, column {column}: {problem}")
+        self.table, self.row_id, self.column, self.problem = table, row_id, column, problem
+
+    def as_break(self) -> Break:
+        row_id = self.row_id if isinstance(self.row_id, int) else None
+        detail = f"column {self.column} cannot be read: {self.problem}"
+        if self.table == "audit_seals":
+            return Break(BreakKind.SEAL_MALFORMED, row_id, None, detail, self.column, self.problem)
+        return Break(BreakKind.ROW_MALFORMED, None, row_id, detail, self.column, self.problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +187,18 @@ def _check_seal(seal: Seal, expected_id: int, prev_hash: str, prev_last: int, ve
 
 def verify(seals: Iterable[Seal], rows: Iterable[AuditRow], verify_signature: Verify,
            known_key: Callable[[str], bool]) -> Report:
-    """Check every seal, then every row against the seals, both in id order; stop at the first break."""
+    """Check every seal, then every row against the seals, both in id order; stop at the first break.
+
+    A row or seal the iterators cannot read raises :class:`Malformed`; it is reported as the break.
+    """
+    try:
+        return _verify(seals, rows, verify_signature, known_key)
+    except Malformed as malformed:
+        return Report(0, 0, 0, GENESIS, malformed.as_break())
+
+
+def _verify(seals: Iterable[Seal], rows: Iterable[AuditRow], verify_signature: Verify,
+            known_key: Callable[[str], bool]) -> Report:
     row_iter: Iterator[AuditRow] = iter(rows)
     pending = next(row_iter, None)
     prev_hash, prev_last, count, sealed_rows = GENESIS, 0, 0, 0

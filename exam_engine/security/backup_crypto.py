@@ -29,16 +29,23 @@ from typing import BinaryIO, Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..errors import Refusal
+from ..i18n import N_
+
 MAGIC = b"EXAMBAK1"
 CHUNK = 1024 * 1024
 TAG = 16
+NONCE_PREFIX = 7
+MAX_HEADER = 64 * 1024
 
 
-class BackupKeyMissing(Exception):
-    """No usable backup key: the operator must provide one."""
+class BackupKeyMissing(Refusal):
+    """No usable backup key: the operator must provide one (a configuration error, exit 2)."""
+
+    exit_code = 2
 
 
-class BackupUnreadable(Exception):
+class BackupUnreadable(Refusal):
     """The archive is not ours, was altered or truncated, or the key is wrong."""
 
 
@@ -51,8 +58,8 @@ def parse_key(text: str, source: str) -> bytes:
             continue
         if len(key) == 32:
             return key
-    raise BackupKeyMissing(f"{source} must hold 32 random bytes as 64 hex digits or base64 "
-                           "(make one with: openssl rand -hex 32)")
+    raise BackupKeyMissing(N_("{source} must hold 32 random bytes as 64 hex digits or base64 (make one with: "
+                              "openssl rand -hex 32)."), source=source)
 
 
 def backup_key(env: Mapping[str, str]) -> bytes:
@@ -62,11 +69,16 @@ def backup_key(env: Mapping[str, str]) -> bytes:
     if env.get("EXAM_BACKUP_KEY_FILE"):
         path = Path(env["EXAM_BACKUP_KEY_FILE"])
         if not path.is_file():
-            raise BackupKeyMissing(f"EXAM_BACKUP_KEY_FILE={str(path)!r}: no such file")
-        return parse_key(path.read_text(), str(path))
-    raise BackupKeyMissing("backups are always encrypted: set EXAM_BACKUP_KEY (64 hex digits) or "
-                           "EXAM_BACKUP_KEY_FILE (a file holding them); make one with: openssl rand -hex 32, "
-                           "and keep it apart from the backups")
+            raise BackupKeyMissing(N_("EXAM_BACKUP_KEY_FILE={path}: no such file."), path=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise BackupKeyMissing(N_("The backup key file {path} cannot be read: {problem}."), path=str(path),
+                                   problem=type(error).__name__) from None
+        return parse_key(text, str(path))
+    raise BackupKeyMissing(N_("Backups are always encrypted: set EXAM_BACKUP_KEY (64 hex digits) or "
+                              "EXAM_BACKUP_KEY_FILE (a file holding them); make one with: openssl rand -hex 32, "
+                              "and keep it apart from the backups."))
 
 
 def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
@@ -91,41 +103,65 @@ def encrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes, meta: Mapping[str, 
         index, current = index + 1, following
 
 
+NOT_A_BACKUP = N_("This is not an exam-engine backup archive.")
+DAMAGED_HEADER = N_("The backup archive's header is damaged (field «{field}»).")
+TRUNCATED = N_("The backup archive is truncated or damaged (chunk {chunk}).")
+ALTERED = N_("The backup archive was altered or truncated (chunk {chunk}), or the backup key is wrong.")
+
+
 def read_header(src: BinaryIO) -> tuple[bytes, dict]:
     if src.read(len(MAGIC)) != MAGIC:
-        raise BackupUnreadable("this is not an exam-engine backup archive")
-    (length,) = struct.unpack(">I", src.read(4) or b"\0\0\0\0")
+        raise BackupUnreadable(NOT_A_BACKUP)
+    raw = src.read(4)
+    if len(raw) < 4:
+        raise BackupUnreadable(DAMAGED_HEADER, field="length")
+    (length,) = struct.unpack(">I", raw)
+    if length > MAX_HEADER:
+        raise BackupUnreadable(DAMAGED_HEADER, field="length")
     header = src.read(length)
     try:
-        return header, json.loads(header)
+        meta = json.loads(header)
+    except ValueError:  # UnicodeDecodeError included
+        raise BackupUnreadable(DAMAGED_HEADER, field="json") from None
+    if not isinstance(meta, dict):
+        raise BackupUnreadable(DAMAGED_HEADER, field="json")
+    return header, meta
+
+
+def _nonce_prefix(meta: dict) -> bytes:
+    value = meta.get("nonce_prefix")
+    try:
+        prefix = bytes.fromhex(value) if isinstance(value, str) else b""
     except ValueError:
-        raise BackupUnreadable("the archive header is damaged") from None
+        prefix = b""
+    if len(prefix) != NONCE_PREFIX:  # empty, short or not hex: AES-GCM would refuse the nonce
+        raise BackupUnreadable(DAMAGED_HEADER, field="nonce_prefix")
+    return prefix
 
 
 def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes) -> dict:
     """Decrypt into ``dst``; returns the header. Raises BackupUnreadable on any damage or a wrong key."""
     header, meta = read_header(src)
-    try:
-        prefix = bytes.fromhex(meta["nonce_prefix"])
-    except (KeyError, ValueError, TypeError):
-        raise BackupUnreadable("the archive header is damaged") from None
+    prefix = _nonce_prefix(meta)
     aead = AESGCM(key)
     index = 0
     while True:
         raw = src.read(4)
         if len(raw) < 4:
-            raise BackupUnreadable("the archive is truncated")
+            raise BackupUnreadable(TRUNCATED, chunk=index + 1)
         (length,) = struct.unpack(">I", raw)
+        if length > CHUNK + TAG:
+            raise BackupUnreadable(TRUNCATED, chunk=index + 1)
         sealed = src.read(length)
-        if length > CHUNK + TAG or len(sealed) < length:
-            raise BackupUnreadable("the archive is truncated or damaged")
+        if len(sealed) < length:
+            raise BackupUnreadable(TRUNCATED, chunk=index + 1)
         at_end = src.read(1) == b""
         if not at_end:
             src.seek(-1, os.SEEK_CUR)
         try:
             dst.write(aead.decrypt(_nonce(prefix, index, at_end), sealed, MAGIC + header))
         except InvalidTag:
-            raise BackupUnreadable("the archive was altered or truncated, or the backup key is wrong") from None
+            raise BackupUnreadable(ALTERED, chunk=index + 1) from None
         if at_end:
             return meta
         index += 1

@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
-from sqlalchemy import select, text
+from sqlalchemy import Text, select, text, type_coerce
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -48,7 +49,24 @@ _LAST_SEAL = select(audit_seals.c.id, audit_seals.c.hash, audit_seals.c.last_row
     audit_seals.c.id.desc()).limit(1)
 
 
+_ROW_TYPES = {"id": (int,), "at": (datetime,), "actor": (str,), "action": (str,), "subject": (str,),
+              "ip": (str, type(None))}
+_SEAL_TYPES = {"id": (int,), "first_row_id": (int,), "last_row_id": (int,), "row_count": (int,),
+               "row_digests": (str,), "prev_hash": (str,), "hash": (str,), "key_id": (str,), "signature": (str,),
+               "sealed_at": (datetime,)}
+
+
+def _typed(table: str, r: Any, types: dict[str, tuple[type, ...]]) -> None:
+    """Each column holds its type (SQLite stores whatever was written into it by hand)."""
+    for name, kinds in types.items():
+        value = getattr(r, name)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise chain.Malformed(table, getattr(r, "id", None), name, f"expected {kinds[0].__name__}, found "
+                                  f"{type(value).__name__}")
+
+
 def _audit_row(r: Any) -> chain.AuditRow:
+    _typed("audit_log", r, _ROW_TYPES)
     return chain.AuditRow(id=r.id, at=r.at, actor=r.actor, action=r.action, subject=r.subject, before=r.before,
                           after=r.after, ip=r.ip)
 
@@ -146,19 +164,56 @@ def lifecycle(services: "Services", interval_s: float = SEAL_INTERVAL_S) -> Call
 
 
 def _stream(sync_conn: Any, table: Any, convert: Callable[[Any], Any]) -> Iterator[Any]:
-    """Rows of ``table`` in id order, read in chunks (the audit log can be large)."""
+    """Rows of ``table`` in id order, read in chunks (the audit log can be large).
+
+    A chunk that cannot be read (a column edited by hand into something its type cannot
+    hold: bad JSON, a bad timestamp) is read again raw, to name the row and the column.
+    """
     after = 0
     while True:
-        chunk = sync_conn.execute(
-            select(table).where(table.c.id > after).order_by(table.c.id).limit(READ_CHUNK)).all()
-        for row in chunk:
-            yield convert(row)
+        query = select(table).where(table.c.id > after).order_by(table.c.id).limit(READ_CHUNK)
+        try:
+            chunk = sync_conn.execute(query).all()
+            converted = [convert(row) for row in chunk]
+        except chain.Malformed:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure to read is located precisely, or re-raised
+            raise _locate(sync_conn, table, after, convert) or error
+        yield from converted
         if len(chunk) < READ_CHUNK:
             return
         after = chunk[-1].id
 
 
+def _locate(sync_conn: Any, table: Any, after: int, convert: Callable[[Any], Any]) -> chain.Malformed | None:
+    """The first row after ``after`` with a column its type cannot read, and why."""
+    raw = select(*[type_coerce(c, Text) if c.name != "id" else c for c in table.columns]) \
+        .where(table.c.id > after).order_by(table.c.id).limit(READ_CHUNK)
+    dialect = sync_conn.dialect
+    processors = {c.name: c.type.dialect_impl(dialect).result_processor(dialect, None) for c in table.columns}
+    for row in sync_conn.execute(raw).mappings():
+        values = {}
+        for column in table.columns:
+            value = row[column.name]
+            processor = processors[column.name]
+            try:
+                values[column.name] = processor(value) if processor is not None and value is not None else value
+            except Exception as error:  # noqa: BLE001 - reported with the row and column
+                return chain.Malformed(table.name, row["id"], column.name, _problem(error, value))
+        try:
+            convert(SimpleNamespace(**values))
+        except chain.Malformed as malformed:
+            return malformed
+    return None
+
+
+def _problem(error: Exception, value: Any) -> str:
+    shown = "" if value is None else f" ({str(value)[:40]!r})"
+    return f"{type(error).__name__}: {str(error)[:120]}{shown}"
+
+
 def _seal(r: Any) -> chain.Seal:
+    _typed("audit_seals", r, _SEAL_TYPES)
     return chain.Seal(id=r.id, first_row_id=r.first_row_id, last_row_id=r.last_row_id, row_count=r.row_count,
                       row_digests=r.row_digests, prev_hash=r.prev_hash, hash=r.hash, key_id=r.key_id,
                       signature=r.signature, sealed_at=r.sealed_at)

@@ -201,8 +201,8 @@ def _download(body: bytes, content_type: str, filename: str) -> web.Response:
 
 @endpoint("GET", "/api/v1/bank/versions/{version_id}/export",
           summary="Export a version as ?format=gift or ?format=platonus (reads back to the same questions)",
-          response_schema=FILE, errors=("unknown_export_format", "unexportable_text"),
-          permission=Permission.READ_BANK_CONTENT)
+          response_schema=FILE, errors=("unknown_export_format", "unexportable_text", "bank_version_not_found"),
+          permission=Permission.READ_BANK_CONTENT, produces=("text/plain",))
 async def export(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     fmt = request.query.get("format", "platonus")
     info, text = await banks.export(conn, actor, path_int(request, "version_id"), fmt,
@@ -212,7 +212,7 @@ async def export(request: web.Request, conn: Any, actor: Actor) -> web.Response:
 
 
 @endpoint("GET", "/api/v1/bank/template", summary="The blank XLSX bank template (instructions in your language)",
-          response_schema=FILE, permission=Permission.MANAGE_BANKS)
+          response_schema=FILE, permission=Permission.MANAGE_BANKS, produces=(_XLSX,))
 async def template(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     return _download(banks.template(actor, actor.language), _XLSX, "bank-template.xlsx")
 
@@ -226,7 +226,8 @@ async def analysis(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("GET", "/api/v1/bank/exams/{exam_id}/analysis.xlsx", summary="Item analysis of an exam as XLSX",
-          response_schema=FILE, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT)
+          response_schema=FILE, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT,
+          produces=(_XLSX,))
 async def analysis_xlsx(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     result = await bank_analysis.analyse_exam(conn, actor, path_int(request, "exam_id"), language=actor.language)
     return _download(bank_analysis.analysis_workbook(result, actor.language), _XLSX,

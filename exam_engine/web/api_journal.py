@@ -68,6 +68,8 @@ _ROLES = {Role.TEACHER: journal.Role.TEACHER, Role.DEPUTY_HEAD: journal.Role.DEP
 _DENIALS = frozenset({"not_assigned", "sysadmin_no_academic_changes", "substitute_window_closed",
                       "permission_not_from_faculty_head", "substitute_cannot_delete", "approver_wrong_role",
                       "self_approval", "journal_view_denied", "grant_needs_faculty_head"})
+# What every route of one journal may answer: no such journal (or not yours to see), and the rules' denials.
+JOURNAL_ERRORS = ("journal_not_found", *sorted(_DENIALS))
 _INPUT = (journal.CellInvalid, journal.GradeInvalid, journal.ScaleInvalid, journal.MarkSetInvalid,
           journal.ResultInvalid)
 
@@ -76,19 +78,22 @@ class Unavailable(DomainError):
     status = 503
 
 
+def domain_class(kind: type[journal.JournalError], code: str) -> type[DomainError]:
+    """The server's error class (hence HTTP status) of a journal error; the OpenAPI document asks it too."""
+    if code in _DENIALS:
+        return PermissionDenied
+    if issubclass(kind, journal.JournalNotFound):
+        return NotFound
+    if issubclass(kind, _INPUT):
+        return InvalidInput
+    if issubclass(kind, journal.FontMissing):
+        return Unavailable
+    return Conflict
+
+
 def as_domain_error(error: journal.JournalError) -> DomainError:
     """The journal's error as the server's, keeping its code, msgid and parameters."""
-    if error.code in _DENIALS:
-        kind: type[DomainError] = PermissionDenied
-    elif isinstance(error, journal.JournalNotFound):
-        kind = NotFound
-    elif isinstance(error, _INPUT):
-        kind = InvalidInput
-    elif isinstance(error, journal.FontMissing):
-        kind = Unavailable
-    else:
-        kind = Conflict
-    return kind(error.code, error.msgid, **error.params)
+    return domain_class(type(error), error.code)(error.code, error.msgid, **error.params)
 
 
 Route = Callable[[web.Request, AsyncConnection, Actor], Awaitable[Any]]
@@ -175,7 +180,7 @@ async def _visible(conn: AsyncConnection, actor: Actor, journal_id: int, now: da
 
 # permission=None: KEEP_JOURNAL (own journals) or VIEW_JOURNALS (all); the handler checks either.
 @endpoint("GET", "/api/v1/journals", summary="Journals I keep (teachers) or may read (faculty, quality)",
-          response_schema=s.LIST)
+          response_schema=s.LIST, errors=("forbidden",))
 @journal_errors
 async def list_journals(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     if not (_staff(actor) or allows(actor.role, Permission.KEEP_JOURNAL)):
@@ -200,7 +205,8 @@ async def create_journal(request: web.Request, conn: AsyncConnection, actor: Act
 
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/teachers", summary="Assign a teacher to a journal (R4)",
-          request_schema=JOURNAL_PERSON, response_schema=s.OK, permission=Permission.MANAGE_JOURNALS)
+          request_schema=JOURNAL_PERSON, response_schema=s.OK, permission=Permission.MANAGE_JOURNALS,
+          errors=(*JOURNAL_ERRORS, "user_not_found"))
 @journal_errors
 async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -213,7 +219,8 @@ async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Act
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/substitutes",
           summary="Let a substitute teacher keep the journal for a time window (faculty head, J7)",
-          request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201, permission=Permission.GRANT_SUBSTITUTE)
+          request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201, permission=Permission.GRANT_SUBSTITUTE,
+          errors=(*JOURNAL_ERRORS, "user_not_found"))
 @journal_errors
 async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -228,7 +235,7 @@ async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: A
 
 # permission=None: the journal decides (assigned teacher, substitute in window, or VIEW_JOURNALS staff; R4).
 @endpoint("GET", "/api/v1/journals/{journal_id}", summary="The journal grid: lessons, students, cells, totals",
-          response_schema=JOURNAL_GRID)
+          response_schema=JOURNAL_GRID, errors=JOURNAL_ERRORS)
 @journal_errors
 async def read_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     found, keeps = await _visible(conn, actor, path_int(request, "journal_id"), _now(request))
@@ -237,7 +244,7 @@ async def read_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -
 
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/lessons", summary="Record a held lesson or midterm control",
-          request_schema=LESSON, response_schema=s.CREATED, status=201, errors=("period_closed",),
+          request_schema=LESSON, response_schema=s.CREATED, status=201, errors=(*JOURNAL_ERRORS, "period_closed"),
           permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
@@ -253,7 +260,8 @@ async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) 
 @endpoint("PUT", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}",
           summary="Enter a score 0–100 or a mark (first entry within the entry window; otherwise a correction)",
           request_schema=CELL, response_schema=CELL_RESULT,
-          errors=("entry_window_passed", "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL)
+          errors=(*JOURNAL_ERRORS, "lesson_not_found", "student_not_in_journal", "entry_window_passed",
+                  "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -267,7 +275,8 @@ async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}/history",
-          summary="Every change of one cell: old and new value, who, when, why (J11)", response_schema=s.LIST)
+          summary="Every change of one cell: old and new value, who, when, why (J11)", response_schema=s.LIST,
+          errors=(*JOURNAL_ERRORS, "lesson_not_found", "student_not_in_journal"))
 @journal_errors
 async def cell_history(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     journal_id = path_int(request, "journal_id")
@@ -282,7 +291,7 @@ async def cell_history(request: web.Request, conn: AsyncConnection, actor: Actor
 @endpoint("POST", "/api/v1/journals/{journal_id}/corrections",
           summary="File a correction: a late entry, a changed value, a deleted grade or lesson (J6)",
           request_schema=CORRECTION, response_schema=s.CREATED, status=201,
-          errors=("correction_not_needed", "period_closed", "deletion_window_passed"),
+          errors=(*JOURNAL_ERRORS, "correction_not_needed", "period_closed", "deletion_window_passed"),
           permission=Permission.KEEP_JOURNAL)
 @journal_errors
 async def file_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
@@ -301,7 +310,7 @@ async def file_correction(request: web.Request, conn: AsyncConnection, actor: Ac
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/corrections", summary="A journal's corrections and their state",
-          response_schema=s.LIST)
+          response_schema=s.LIST, errors=JOURNAL_ERRORS)
 @journal_errors
 async def journal_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     journal_id = path_int(request, "journal_id")
@@ -329,14 +338,16 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
 @endpoint("POST", "/api/v1/journal-corrections/{correction_id}/approve",
           summary="Approve a correction; it is applied at once, even after the period closed (J5, J6)",
           request_schema=REVIEW, response_schema=CORRECTION_STATE,
-          errors=("correction_not_pending", "deletion_window_passed"), permission=Permission.REVIEW_CORRECTIONS)
+          errors=("correction_not_found", "correction_not_pending", "deletion_window_passed", *sorted(_DENIALS)),
+          permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def approve_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, True)
 
 
 @endpoint("POST", "/api/v1/journal-corrections/{correction_id}/reject", summary="Reject a correction",
-          request_schema=REVIEW, response_schema=CORRECTION_STATE, errors=("correction_not_pending",),
+          request_schema=REVIEW, response_schema=CORRECTION_STATE,
+          errors=("correction_not_found", "correction_not_pending", *sorted(_DENIALS)),
           permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def reject_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
@@ -345,7 +356,7 @@ async def reject_correction(request: web.Request, conn: AsyncConnection, actor: 
 
 @endpoint("POST", "/api/v1/journal-periods/lock",
           summary="Close an academic period: afterwards only approved corrections change a journal (J5)",
-          request_schema=PERIOD, response_schema=s.OK, errors=("period_already_locked",),
+          request_schema=PERIOD, response_schema=s.OK, errors=("period_already_locked", "period_not_found"),
           permission=Permission.MANAGE_JOURNALS)
 @journal_errors
 async def lock_period(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
@@ -358,6 +369,7 @@ async def lock_period(request: web.Request, conn: AsyncConnection, actor: Actor)
 
 # ------------------------------------------------------------------------------------ statements and reports
 
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _DOWNLOADS = {
     "pdf": ("application/pdf", lambda st, lang: journal.render_statement_pdf(st, lang, translate)),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -375,7 +387,9 @@ async def _statement(request: web.Request, conn: AsyncConnection, actor: Actor) 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/statement",
-          summary="The exam-rating statement (J8) as ?format=pdf (default), xlsx, csv, or json for an AIS (S5)")
+          summary="The exam-rating statement (J8) as ?format=pdf (default), xlsx, csv, or json for an AIS (S5)",
+          errors=(*JOURNAL_ERRORS, "export_format_unknown", "font_missing"),
+          produces=("application/pdf", _XLSX, "text/csv", "application/json"))
 @journal_errors
 async def download_statement(request: web.Request, conn: AsyncConnection, actor: Actor) -> web.Response:
     kind = request.query.get("format", "pdf")
@@ -396,7 +410,8 @@ def _ascii(name: str) -> str:
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/export",
-          summary="The journal grid as ?format=xlsx (default) or csv (J9)")
+          summary="The journal grid as ?format=xlsx (default) or csv (J9)",
+          errors=(*JOURNAL_ERRORS, "export_format_unknown"), produces=(_XLSX, "text/csv"))
 @journal_errors
 async def export_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -> web.Response:
     kind = request.query.get("format", "xlsx")
@@ -412,7 +427,8 @@ async def export_grid(request: web.Request, conn: AsyncConnection, actor: Actor)
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/statistics",
-          summary="Group statistics: letter distribution, averages, pass rate (J9)", response_schema=STATISTICS)
+          summary="Group statistics: letter distribution, averages, pass rate (J9)", response_schema=STATISTICS,
+          errors=JOURNAL_ERRORS)
 @journal_errors
 async def statistics(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     statement = await _statement(request, conn, actor)

@@ -66,9 +66,11 @@ def _when(body: dict[str, Any], name: str, *, required: bool = True) -> datetime
 @endpoint("POST", "/api/v1/exams/{exam_id}/lobby",
           summary="I am here before the opening (and these checks passed); prepares my form when it is time",
           request_schema=s.obj(checks=s.obj(camera=s.BOOL, microphone=s.BOOL, consent=s.BOOL)),
-          response_schema=s.obj(["exam", "server_now", "can_start"], exam=ANY, server_now=s.TS, opens_in_s=NUM,
-                                can_start=s.BOOL, checks=ANY, form_prepared=s.BOOL, attempt=ANY),
-          errors=("exam_closed", "retake_forbidden"), permission=Permission.SIT_EXAM)
+          response_schema=s.obj(["exam", "server_now", "can_start", "attempt"], exam=ANY, server_now=s.TS,
+                                opens_in_s=NUM, can_start=s.BOOL, checks=ANY, form_prepared=s.BOOL,
+                                attempt={**s.obj(["id", "status"], id=s.STR, status=s.STR), "type": ["object", "null"],
+                                         "description": "the attempt already started, or null before the start"}),
+          errors=("exam_not_found", "exam_closed", "retake_forbidden"), permission=Permission.SIT_EXAM)
 async def post_lobby(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     services = services_of(request)

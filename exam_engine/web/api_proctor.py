@@ -51,8 +51,9 @@ RECEIPTS = s.obj(["items"], items={"type": "array", "items": s.obj(
     received_at=s.TS, stored=s.BOOL)})
 PLAN = {"type": "object", "description": "capture plan: intervals, limits, enrolment state, pending requests"}
 ANY = {"type": "object"}
-UPLOAD_ERRORS = ("consent_required", "attempt_finished", "deadline_passed", "image_invalid", "upload_too_large",
-                 "exam_not_proctored", "evidence_rate_exceeded", "evidence_quota_exceeded", "body_timeout")
+UPLOAD_ERRORS = ("attempt_not_found", "consent_required", "attempt_finished", "deadline_passed", "image_invalid",
+                 "upload_too_large", "multipart_expected", "exam_not_proctored", "evidence_rate_exceeded",
+                 "evidence_quota_exceeded")
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
@@ -171,7 +172,8 @@ def _clock(request: web.Request) -> tuple[Any, float]:
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/plan", summary="What my exam page must capture, and how often",
-          response_schema=PLAN, errors=("attempt_finished", "deadline_passed"), permission=Permission.SIT_EXAM)
+          response_schema=PLAN, errors=("attempt_not_found", "attempt_finished", "deadline_passed"),
+          permission=Permission.SIT_EXAM)
 async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     runtime = capture.runtime_of(services_of(request))
@@ -180,7 +182,8 @@ async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/consent", summary="Consent to proctoring (opens the evidence store)",
           request_schema=s.obj(["consent"], consent=s.BOOL, camera=s.BOOL, microphone=s.BOOL, screen_surface=s.STR),
-          response_schema=PLAN, errors=("consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
+          response_schema=PLAN, errors=("attempt_not_found", "consent_required", "attempt_finished"),
+          permission=Permission.SIT_EXAM)
 async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
@@ -192,7 +195,8 @@ async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", BASE + "/attempts/{attempt_id}/heartbeat",
           summary="The live exam page is alive; a second page for the attempt is refused (second_exam_page)",
           request_schema=s.obj(["page_id"], page_id=s.STR), response_schema=PLAN,
-          errors=("second_exam_page", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
+          errors=("attempt_not_found", "second_exam_page", "consent_required", "attempt_finished"),
+          permission=Permission.SIT_EXAM)
 async def post_heartbeat(request: web.Request, conn: Any, actor: Actor) -> Any:
     now, grace = _clock(request)
     page_id = field(await read_json(request), "page_id", str)
@@ -214,7 +218,8 @@ async def post_enrolment(request: web.Request, conn: Any, actor: Actor, runtime:
 
 @upload("POST", BASE + "/attempts/{attempt_id}/enrolment/reference", body=None,
         summary="Use the reference photo an administrator uploaded instead of a new enrolment photo",
-        errors=("no_reference_photo", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM)
+        errors=("attempt_not_found", "no_reference_photo", "consent_required", "attempt_finished"),
+        permission=Permission.SIT_EXAM)
 async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
                                    _: None) -> Any:
     now, grace = _clock(request)
@@ -251,7 +256,7 @@ async def post_room_scan(request: web.Request, conn: Any, actor: Actor, runtime:
 
 @upload("POST", BASE + "/attempts/{attempt_id}/events", body=None,
         summary="Browser events: {events: [{seq, type, started_at, duration_s, detail}]}",
-        errors=("invalid_event_type", "too_many_items", "consent_required", "attempt_finished"),
+        errors=("attempt_not_found", "invalid_event_type", "too_many_items", "consent_required", "attempt_finished"),
         permission=Permission.SIT_EXAM)
 async def post_events(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None) -> Any:
     now, grace = _clock(request)
@@ -262,7 +267,7 @@ async def post_events(request: web.Request, conn: Any, actor: Actor, runtime: Pr
 
 @upload("POST", BASE + "/attempts/{attempt_id}/noise", body=None,
         summary="Microphone loudness: {seq, started_at, interval_s, dbfs: [RMS dBFS, ...]}",
-        errors=("too_many_items", "invalid_number", "consent_required", "attempt_finished"),
+        errors=("attempt_not_found", "too_many_items", "invalid_number", "consent_required", "attempt_finished"),
         permission=Permission.SIT_EXAM)
 async def post_noise(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None) -> Any:
     now, grace = _clock(request)
@@ -296,7 +301,7 @@ async def get_timeline(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("GET", BASE + "/attempts/{attempt_id}/evidence/{seq}",
           summary="One evidence item, decrypted (?thumb=1 for a 160 px JPEG, ?frame=i of a room scan); audited",
           response_schema={"type": "string", "format": "binary"}, errors=("evidence_not_found",),
-          permission=Permission.PROCTOR_REVIEW)
+          permission=Permission.PROCTOR_REVIEW, produces=("image/jpeg", "application/json"))
 async def get_evidence(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     frame = request.query.get("frame")
     content, media = await review.view_evidence(

@@ -151,8 +151,8 @@ async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("PUT", "/api/v1/attempts/{attempt_id}/answers/{position}",
           summary="Save one answer; replies after the commit with a receipt",
           request_schema=s.ANSWER, response_schema=s.RECEIPT,
-          errors=("deadline_passed", "attempt_finished", "invalid_choice", "invalid_position", "invalid_seq",
-                  "attempt_paused", "attempt_open_elsewhere"),
+          errors=("attempt_not_found", "deadline_passed", "attempt_finished", "invalid_choice", "invalid_position",
+                  "invalid_seq", "attempt_paused", "attempt_open_elsewhere"),
           permission=Permission.SIT_EXAM, hot=True)
 @keep_refusals
 async def save_answer(request: web.Request, conn: None, actor: Actor) -> dict:

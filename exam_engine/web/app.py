@@ -21,7 +21,7 @@ from . import api_bank  # noqa: F401 - the question-bank routes
 from . import api_proctor  # noqa: F401 - proctoring capture and review routes
 from . import api_live  # exam day: lobby, live control, accommodations; the uptime/preparation task
 from .http import ROUTES, SERVICES, errors_middleware, form_deadline_middleware, headers_middleware, json_response
-from .openapi import document
+from .openapi import served_document
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return json_response(document())
+    # Built once per process, off the event loop: reading the handlers' sources takes seconds,
+    # and a worker serving an exam must not stall for them.
+    return json_response(await asyncio.to_thread(served_document))
 
 
 async def index(request: web.Request) -> web.Response:

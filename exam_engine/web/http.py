@@ -268,9 +268,23 @@ class RouteDoc:
     # The one permission this route needs (checked before the handler runs); None: any signed-in role,
     # the handler then decides by ownership (a student's own attempt, a teacher's own journal).
     permission: Permission | None = None
+    # The media types of a successful answer (a download may have several: ?format=pdf|xlsx|csv).
+    produces: tuple[str, ...] = ("application/json",)
 
 
 ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = []
+
+# Refusals a route can answer because of what it is, besides the ones its ``errors=`` declare.
+# The OpenAPI document adds them by kind of route and files every code under the status its
+# error class answers with (web/error_catalog.py); a new generic refusal is added here.
+SIGNED_IN_ERRORS = ("not_signed_in", "rate_limited")  # authenticate(), the session's request budget
+CSRF_ERRORS = ("csrf_failed",)  # authenticate() on POST, PUT, PATCH, DELETE
+PERMISSION_ERRORS = ("forbidden",)  # Actor.require(permission)
+BODY_ERRORS = ("invalid_json", "body_too_large", "invalid_text", "missing_field", "invalid_field",
+               "out_of_range")  # read_json, field (its bounds: exam_engine/bounds.py)
+PATH_ERRORS = ("invalid_id",)  # path_int, path_uuid
+UNSAFE_ERRORS = ("body_timeout",)  # every POST/PUT/PATCH/DELETE body is read within EXAM_BODY_TIMEOUT_S first
+WAIT_ERRORS = ("server_busy",)  # every bounded wait: a database connection, the fast-save turn, a row lock
 
 
 def endpoint(
@@ -278,6 +292,7 @@ def endpoint(
     response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
     permission: Permission | None = None, transactional: bool = True, hot: bool = False,
     reader: Callable[[web.Request], Awaitable[Any]] | None = None,
+    produces: tuple[str, ...] = ("application/json",),
 ) -> Callable[[Handler], Handler]:
     """Register an API route with its OpenAPI description (one place for both).
 
@@ -326,7 +341,7 @@ def endpoint(
             return json_response(result, status=status)
 
         ROUTES.append((RouteDoc(method, path, summary, auth_required, request_schema, response_schema, errors, status,
-                                permission),
+                                permission, produces),
                        wrapped))
         return handler
 
