@@ -20,7 +20,6 @@ Run as ``python -m question_bank.isolated`` (the child side).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -125,6 +124,8 @@ def _command() -> list[str]:
 
 async def parse_isolated(data: bytes, job: ParseJob, limits: ParseLimits = DEFAULT_LIMITS) -> ParseReport:
     """Parse in a fresh child process; never blocks the event loop, never outlives ``wall_seconds``."""
+    import asyncio  # here: the child side does not need it (its start-up is every upload's cost)
+
     proc = await asyncio.create_subprocess_exec(*_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                                 stderr=subprocess.PIPE)
     timed_out = False
@@ -173,6 +174,9 @@ def _apply_limits(limits: ParseLimits) -> None:
 
 
 def child_main(stdin: Any = None, stdout: Any = None) -> int:
+    # openpyxl imports numpy when it can, and numpy's OpenBLAS starts a thread per core, each
+    # reserving address space: under RLIMIT_AS that alone can fail. The parser needs neither.
+    sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
     header = json.loads(stdin.readline())
