@@ -126,8 +126,12 @@ async def parse_isolated(data: bytes, job: ParseJob, limits: ParseLimits = DEFAU
     """Parse in a fresh child process; never blocks the event loop, never outlives ``wall_seconds``."""
     import asyncio  # here: the child side does not need it (its start-up is every upload's cost)
 
-    proc = await asyncio.create_subprocess_exec(*_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                stderr=subprocess.PIPE)
+    try:
+        proc = await asyncio.create_subprocess_exec(*_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                    stderr=subprocess.PIPE)
+    except OSError as error:  # no process can be started (fork limit, interpreter gone): a report, not a 500
+        _log_stderr(str(error).encode(), -1)
+        return _failed(job, problem(ProblemCode.PARSE_FAILED))
     timed_out = False
     try:
         out, err = await asyncio.wait_for(proc.communicate(job.header(limits) + data), limits.wall_seconds)
@@ -148,6 +152,9 @@ def parse_isolated_sync(data: bytes, job: ParseJob, limits: ParseLimits = DEFAUL
                               timeout=limits.wall_seconds, check=False)
     except subprocess.TimeoutExpired:  # run() has killed the child
         return _outcome(job, limits, None, b"", True)
+    except OSError as error:
+        _log_stderr(str(error).encode(), -1)
+        return _failed(job, problem(ProblemCode.PARSE_FAILED))
     _log_stderr(done.stderr, done.returncode)
     return _outcome(job, limits, done.returncode, done.stdout, False)
 

@@ -91,3 +91,36 @@ def test_a_parse_over_the_memory_limit_is_stopped_and_reported_in_kk_and_ru():
     assert [(p.code.value, p.params) for p in report.errors] == [("parse_memory_exceeded", {"limit": 100})]
     assert report_view(report, "kk")["errors"][0]["message"] == \
         "Файлды оқуға 100 МБ-тан көп жад қажет болды; оны кішірек файлдарға бөліңіз"
+
+
+@pytest.mark.parametrize("script", ["import sys; sys.exit(7)", "print('not json')", "import os; os.abort()"])
+def test_a_child_that_dies_or_answers_garbage_gives_a_parse_failed_report(monkeypatch, script):
+    import sys
+
+    from question_bank import isolated
+
+    monkeypatch.setattr(isolated, "_command", lambda: [sys.executable, "-c", script])
+    report = parse_isolated_sync(FILES["bank.txt"], ParseJob(filename="bank.txt"))
+    assert [p.code.value for p in report.errors] == ["parse_failed"] and not report.items
+    assert report_view(report, "ru")["errors"][0]["message"] == \
+        "Файл не удалось прочитать: чтение неожиданно прервалось"
+
+
+def test_a_third_parse_waits_at_most_its_limit_then_gets_a_busy_429(monkeypatch):
+    from exam_engine.errors import TooManyRequests
+    from exam_engine.services import banks
+
+    monkeypatch.setattr(banks, "MAX_CONCURRENT_PARSES", 1)
+    req = banks.UploadRequest(discipline_code="X", language="kk", filename="b.gift")
+
+    async def scenario() -> str:
+        slow = asyncio.create_task(banks.parse_upload(SLOW, req, limits=ParseLimits(wall_seconds=3, max_options=10**9)))
+        await asyncio.sleep(0.1)
+        started = time.perf_counter()
+        with pytest.raises(TooManyRequests) as refused:
+            await banks.parse_upload(FILES["bank.gift"], req, limits=ParseLimits(wall_seconds=0.3))
+        assert time.perf_counter() - started < 2
+        assert (await slow).errors[0].code.value == "parse_time_exceeded"
+        return refused.value.code
+
+    assert asyncio.run(scenario()) == "bank_parser_busy"
