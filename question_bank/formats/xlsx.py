@@ -64,10 +64,17 @@ def _field(header: str) -> str | None:
     return None
 
 
+# OOXML writes characters XML cannot hold as ``_xHHHH_`` (Word's line break pasted into Excel is
+# ``_x000B_``); openpyxl hands them over as written. ``_x005F_`` is an escaped underscore.
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
 def cell_text(value: Any) -> str:
-    """A cell as the author sees it: ``5`` not ``5.0``, dates in ISO form."""
+    """A cell as the author sees it: ``5`` not ``5.0``, dates in ISO form, ``_x000B_`` a line break."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value) if "_x" in value else value
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (dt.datetime, dt.date)):

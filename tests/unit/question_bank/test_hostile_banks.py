@@ -159,3 +159,13 @@ def test_invisible_characters_are_removed_from_what_is_stored():
 def test_a_vertical_tab_from_word_is_a_line_break_inside_a_value():
     report, _ = timed_parse("<question>Бірінші жол\x0bекінші жол\n<variant>а\n<variant>б\n".encode(), "b.txt")
     assert report.accepted and report.items[0].text == "Бірінші жол\nекінші жол"
+
+
+def test_excel_escapes_are_read_a_vertical_tab_is_a_line_break_and_a_nul_is_refused_with_its_row():
+    sheet = cells_xlsx([["Бірінші жол_x000B_екінші жол?", "1", "а_x005F_x000B_", "б"],
+                        ["Екінші сұрақ?", "1", "а_x0000_", "б"]])
+    report, _ = timed_parse(sheet, "b.xlsx")
+    assert [(p.code.value, p.line, p.params.get("char")) for p in report.errors] == [("control_character", 3, "U+0000")]
+    report, _ = timed_parse(cells_xlsx([["Бірінші жол_x000B_екінші жол?", "1", "а_x005F_x000B_", "б"]]), "b.xlsx")
+    assert report.accepted
+    assert report.items[0].text == "Бірінші жол\nекінші жол?" and report.items[0].options == ("а_x000B_", "б")
