@@ -100,7 +100,7 @@ async def test_malformed_multipart_is_a_precise_422_not_a_500(services):
 async def test_the_server_answers_while_a_slow_parse_runs_and_the_configured_cpu_limit_stops_it(services):
     """A parse that needs many CPU seconds runs in a child: /healthz keeps answering at once."""
     await _discipline(services)
-    slow = ("::q:: Q {" + "~а\n" * 150_000 + "=б}\n").encode()
+    slow = ("::q:: Q {" + "~а\n" * 600_000 + "=б}\n").encode()  # many CPU seconds even on a fast machine
     services.settings = services.settings.with_overrides(bank_limits=ParseLimits(cpu_seconds=2, max_options=10**9))
     client, api = await _quality(services)
     try:
