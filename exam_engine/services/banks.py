@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from question_bank import api as bank_api
 from question_bank.diff import BankDiff, diff_items
@@ -176,19 +176,56 @@ async def _items_of(conn: AsyncConnection, info: bank_api.VersionInfo | None) ->
     return [] if info is None else [bank_api.as_item(s) for s in await bank_api.load_items(conn, info.id)]
 
 
-async def upload(conn: AsyncConnection, actor: Actor, data: bytes, req: UploadRequest, *, now: datetime,
-                 limits: ParseLimits = DEFAULT_LIMITS) -> UploadOutcome:
-    """Check a file and, unless it is a dry run or refused, store it as the next version."""
-    actor.require(Permission.MANAGE_BANKS)
-    validate_request(req, len(data))
-    req = dataclasses.replace(req, filename=safe_filename(req.filename))
+async def _before_parse(conn: AsyncConnection, req: UploadRequest,
+                        ) -> tuple[bank_api.VersionInfo | None, list[Item]]:
     if not req.dry_run:
         await _require_discipline(conn, req.discipline_code)
     previous = await bank_api.latest_version(conn, req.discipline_code, req.language)
-    old_items = await _items_of(conn, previous)
-    existing = old_items if req.append else ()
+    return previous, await _items_of(conn, previous)
+
+
+def _prepared(actor: Actor, data: bytes, req: UploadRequest) -> UploadRequest:
+    actor.require(Permission.MANAGE_BANKS)
+    validate_request(req, len(data))
+    return dataclasses.replace(req, filename=safe_filename(req.filename))
+
+
+async def upload(conn: AsyncConnection, actor: Actor, data: bytes, req: UploadRequest, *, now: datetime,
+                 limits: ParseLimits = DEFAULT_LIMITS) -> UploadOutcome:
+    """Check a file and, unless it is a dry run or refused, store it as the next version (one transaction)."""
+    req = _prepared(actor, data, req)
+    previous, old_items = await _before_parse(conn, req)
     # Parsing is CPU work on hostile input: in a child process with limits, never on the event loop.
-    report = await parse_upload(data, req, existing, limits)
+    report = await parse_upload(data, req, old_items if req.append else (), limits)
+    return await _after_parse(conn, actor, req, report, previous, old_items, now)
+
+
+async def upload_unlocked(engine: AsyncEngine, actor: Actor, data: bytes, req: UploadRequest, *, now: datetime,
+                          limits: ParseLimits = DEFAULT_LIMITS) -> UploadOutcome:
+    """The server's upload: no database connection is held while the file is parsed.
+
+    A parse may take up to ``limits.wall_seconds``; on SQLite the pool has one connection, so
+    holding it would stall every other request for that long. The latest version is read in
+    a short transaction, the file parsed, and the result stored in a second one — refused with
+    ``409 bank_changed`` if another version of the bank was stored in between (its diff, and
+    in append mode its items, would otherwise be computed against a version that is no longer
+    the latest).
+    """
+    req = _prepared(actor, data, req)
+    async with engine.connect() as conn:
+        previous, old_items = await _before_parse(conn, req)
+    report = await parse_upload(data, req, old_items if req.append else (), limits)
+    async with engine.begin() as conn:
+        latest = await bank_api.latest_version(conn, req.discipline_code, req.language)
+        if report.accepted and not req.dry_run and (latest and latest.id) != (previous and previous.id):
+            raise Conflict("bank_changed", N_("Another version of this bank was stored while the file was being "
+                                              "checked; upload the file again."))
+        return await _after_parse(conn, actor, req, report, previous, old_items, now)
+
+
+async def _after_parse(conn: AsyncConnection, actor: Actor, req: UploadRequest, report: ParseReport,
+                       previous: bank_api.VersionInfo | None, old_items: list[Item], now: datetime,
+                       ) -> UploadOutcome:
     if not report.accepted:
         if not req.dry_run:
             await record(conn, now, actor, "bank.upload_refused", f"bank:{req.discipline_code}/{req.language}", None,

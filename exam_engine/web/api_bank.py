@@ -135,9 +135,12 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
           summary="Upload a bank file (raw body or multipart field 'file'; options as query or form fields: "
                   "discipline, lang, filename, format, topic, difficulty, dry_run, publish, append, twins). "
                   "201 stored, 200 dry run, 422 refused with the report, 413 too large",
-          errors=("discipline_not_found", "unknown_format", "bank_too_large", "multipart_invalid", "bank_parser_busy"),
-          permission=Permission.MANAGE_BANKS)
-async def upload(request: web.Request, conn: Any, actor: Actor) -> web.Response:
+          errors=("discipline_not_found", "unknown_format", "bank_too_large", "multipart_invalid", "bank_parser_busy",
+                  "bank_changed"),
+          permission=Permission.MANAGE_BANKS, hot=True)
+async def upload(request: web.Request, conn: None, actor: Actor) -> web.Response:
+    # hot=True: signed in and permitted, but no transaction is held while the body is read and the
+    # file parsed (up to a minute); banks.upload_unlocked opens its own two short ones.
     actor.require(Permission.MANAGE_BANKS)  # before reading up to 10 MiB from someone who may not upload
     data, form = await _upload_body(request)
 
@@ -152,7 +155,8 @@ async def upload(request: web.Request, conn: Any, actor: Actor) -> web.Response:
         twins_by_position=(value("twins") or "") == "position",
     )
     services = services_of(request)
-    outcome = await banks.upload(conn, actor, data, req, now=services.clock.now(), limits=services.settings.bank_limits)
+    outcome = await banks.upload_unlocked(services.engine, actor, data, req, now=services.clock.now(),
+                                          limits=services.settings.bank_limits)
     body = bank_views.outcome_view(outcome, actor.language, dry_run=req.dry_run)
     if not outcome.accepted:
         errors = body["report"]["errors"]

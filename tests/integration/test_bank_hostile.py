@@ -111,6 +111,10 @@ async def test_the_server_answers_while_a_slow_parse_runs_and_the_configured_cpu
             started = time.perf_counter()
             resp = await client.get("/healthz")
             assert resp.status == 200
+            # and a request that needs the database: the upload holds no connection while it parses
+            # (SQLite has exactly one)
+            status, _ = await api.call("GET", "/api/v1/bank/versions")
+            assert status == 200
             latencies.append(time.perf_counter() - started)
             await asyncio.sleep(0.05)
         status, body = await upload
@@ -119,5 +123,33 @@ async def test_the_server_answers_while_a_slow_parse_runs_and_the_configured_cpu
             "Чтение файла заняло больше 2 секунд; разделите его на файлы поменьше"
         assert len(latencies) >= 5 and max(latencies) < 1.0, latencies
         assert await _versions(services) == 0
+    finally:
+        await client.close()
+
+
+async def test_a_version_stored_while_a_file_was_parsed_makes_the_upload_409_not_a_lost_update(services, monkeypatch):
+    from exam_engine.services import banks
+    from tests.factories import ADMIN
+
+    await _discipline(services)
+    client, api = await _quality(services)
+    parse = banks.parse_upload
+    others: list[int] = []
+
+    async def parse_while_someone_else_stores(data, req, existing=(), limits=ParseLimits()):  # type: ignore[no-untyped-def]
+        report = await parse(data, req, existing, limits)
+        if not others:  # once: the other upload parses through here too
+            others.append(1)
+            async with services.engine.begin() as conn:
+                await banks.upload(conn, ADMIN, GOOD, banks.UploadRequest("CRIM-201", "kk", filename="other.txt"),
+                                   now=services.clock.now())
+        return report
+
+    monkeypatch.setattr(banks, "parse_upload", parse_while_someone_else_stores)
+    try:
+        status, body = await api.call("POST", UPLOAD + "&append=1", data=ASTANA.replace("Аст\u2063ана".encode(), b"X")
+                                      .replace("Аст\u034fана".encode(), b"Y").replace("Астана\ufe0f".encode(), b"Z"))
+        assert status == 409 and body["error"]["code"] == "bank_changed", body
+        assert await _versions(services) == 1  # only the other upload's version
     finally:
         await client.close()
