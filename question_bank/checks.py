@@ -19,6 +19,7 @@ from question_bank.text import (
     clean_option,
     clean_text,
     comparison_key,
+    ForbiddenCharacter,
     exact_key,
     forbidden_characters,
 )
@@ -72,6 +73,11 @@ def _option_problems(q: DraftQuestion, options: list[str], expected: int) -> lis
     return found
 
 
+def _character_problem(bad: ForbiddenCharacter, line: int | None, question: int | None) -> Problem:
+    code = ProblemCode.DIRECTION_CHARACTER if bad.bidi else ProblemCode.CONTROL_CHARACTER
+    return problem(code, line=line, question=question, char=bad.codepoint)
+
+
 def line_problems(text: str, line: int | None, limits: ParseLimits, question: int | None = None) -> list[Problem]:
     """The text hygiene of one line, paragraph or cell: its length, then its characters.
 
@@ -81,9 +87,7 @@ def line_problems(text: str, line: int | None, limits: ParseLimits, question: in
     if len(text) > limits.max_line_chars:
         return [problem(ProblemCode.LINE_TOO_LONG, line=line, question=question, length=len(text),
                         limit=limits.max_line_chars)]
-    return [problem(ProblemCode.DIRECTION_CHARACTER if bad.bidi else ProblemCode.CONTROL_CHARACTER,
-                    line=line, question=question, char=bad.codepoint)
-            for bad in forbidden_characters(text)]
+    return [_character_problem(bad, line, question) for bad in forbidden_characters(text)]
 
 
 def _character_problems(q: DraftQuestion) -> list[Problem]:
@@ -98,9 +102,7 @@ def _character_problems(q: DraftQuestion) -> list[Problem]:
     pieces.extend((o.text, o.line or q.line) for o in q.options)
     for text, line in pieces:
         for bad in forbidden_characters(text):
-            code = ProblemCode.DIRECTION_CHARACTER if bad.bidi else ProblemCode.CONTROL_CHARACTER
-            where = None if line is None else line + bad.line_offset
-            found.append(problem(code, line=where, question=q.number, char=bad.codepoint))
+            found.append(_character_problem(bad, None if line is None else line + bad.line_offset, q.number))
     return found
 
 
@@ -118,9 +120,7 @@ def check_drafts(
     seen: dict[str, DraftQuestion] = {}
     existing_keys = {comparison_key(item.text) for item in existing}
     topic_default = clean_label(default_topic)
-    for bad in forbidden_characters(default_topic):
-        code = ProblemCode.DIRECTION_CHARACTER if bad.bidi else ProblemCode.CONTROL_CHARACTER
-        problems.append(problem(code, char=bad.codepoint))
+    problems.extend(_character_problem(bad, None, None) for bad in forbidden_characters(default_topic))
     for q in result.questions:
         if not q.checkable:
             continue
