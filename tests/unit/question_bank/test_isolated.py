@@ -7,6 +7,7 @@ at the wall-clock limit. Tiny limits here stand for what the configuration sets 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -124,3 +125,24 @@ def test_a_third_parse_waits_at_most_its_limit_then_gets_a_busy_429(monkeypatch)
         return refused.value.code
 
     assert asyncio.run(scenario()) == "bank_parser_busy"
+
+
+@pytest.mark.parametrize(("build", "filename", "limits", "code"), [
+    ("empty_paragraphs_docx", "bomb.docx", ParseLimits(max_ratio=10**6), "too_many_paragraphs"),  # 24 MB streamed
+    ("xfd_xlsx", "xfd.xlsx", ParseLimits(), "too_many_columns"),
+    ("far_row_xlsx", "far.xlsx", ParseLimits(), "too_many_rows"),
+    ("zeros_docx", "zeros.docx", ParseLimits(max_expanded_bytes=2 * 1024**3, max_ratio=10**6), None),
+])
+def test_bombs_are_refused_precisely_within_200_mb_of_memory(build, filename, limits, code):
+    """Under RLIMIT_AS = 200 MiB the precise problem, not parse_memory_exceeded: the checks stream.
+
+    (The 1 GB part of zeros, with every size limit lifted, is inflated and counted in chunks —
+    constant memory — and python-docx never reads a media part: the bank is accepted.)
+    """
+    from tests.unit.question_bank import hostile
+
+    data = getattr(hostile, build)(1000) if build == "zeros_docx" else getattr(hostile, build)()
+    small = dataclasses.replace(limits, memory_bytes=200 * 1024 * 1024)
+    report = parse_isolated_sync(data, ParseJob(filename=filename), small)
+    assert [p.code.value for p in report.errors][:1] == ([code] if code else []), report.to_dict()
+    assert report.accepted is (code is None)
