@@ -38,7 +38,8 @@ async def test_nul_and_hidden_characters_are_refused_with_their_line_and_nothing
         status, body = await api.call("POST", UPLOAD, data=NUL_BANK)  # the storing path, not a dry run
         assert status == 422 and body["error"]["code"] == "bank_invalid" and not body["stored"]
         assert [(e["code"], e["line"]) for e in body["report"]["errors"]] == [("control_character", 3)]
-        assert body["report"]["errors"][0]["message"] == "Строка 3: В тексте есть управляющий символ U+0000; удалите его"
+        assert body["report"]["errors"][0]["message"] == \
+            "Строка 3: В тексте есть управляющий символ U+0000; удалите его"
         status, body = await api.call("POST", UPLOAD + "&dry_run=1", data=NUL_BANK)
         assert status == 422 and not body["accepted"]
         status, body = await api.call("POST", UPLOAD, data=ASTANA)
@@ -136,7 +137,7 @@ async def test_a_version_stored_while_a_file_was_parsed_makes_the_upload_409_not
     parse = banks.parse_upload
     others: list[int] = []
 
-    async def parse_while_someone_else_stores(data, req, existing=(), limits=ParseLimits()):  # type: ignore[no-untyped-def]
+    async def parse_while_someone_else_stores(data, req, existing=(), limits=ParseLimits()):  # type: ignore
         report = await parse(data, req, existing, limits)
         if not others:  # once: the other upload parses through here too
             others.append(1)

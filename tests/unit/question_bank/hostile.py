@@ -101,7 +101,8 @@ def cells_xlsx(rows: list[list[str]]) -> bytes:
     """A sheet written as raw XML, so cells may hold what openpyxl refuses to write (``_x0000_``)."""
     body = header_row()
     for r, values in enumerate(rows, start=2):
-        cells = "".join(f'<c r="{col}{r}" t="inlineStr"><is><t>{text}</t></is></c>' for col, text in zip("ABCD", values))
+        cells = "".join(f'<c r="{col}{r}" t="inlineStr"><is><t>{text}</t></is></c>'
+                        for col, text in zip("ABCD", values))
         body += f'<row r="{r}">{cells}</row>'.encode()
     return replace_member(seed_xlsx(), "xl/worksheets/sheet1.xml", sheet_xml(body))
 

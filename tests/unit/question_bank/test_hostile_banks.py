@@ -114,7 +114,8 @@ def test_a_long_word_paragraph_is_refused_with_its_paragraph_number():
 
 
 def test_nul_and_control_characters_are_refused_with_their_line_in_kk_and_ru():
-    text = "<question>Бірінші сұрақ?\n<variant>а\n<variant>б\x00в\n\n<question>Екінші\x07 сұрақ?\n<variant>а\n<variant>б\n"
+    text = ("<question>Бірінші сұрақ?\n<variant>а\n<variant>б\x00в\n\n"
+            "<question>Екінші\x07 сұрақ?\n<variant>а\n<variant>б\n")
     for data in (text.encode("utf-8"), text.encode("utf-16")):
         report, _ = timed_parse(data, "b.txt")
         assert not report.accepted and not report.items
