@@ -96,8 +96,9 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
         dry_run=_flag(form, "dry_run"), append=_flag(form, "append"))
     try:
         async with conn.begin_nested():
+            services = api.services_of(request)
             outcome = await api.bank_service.upload(conn, actor, upload_file.file.read(), req,
-                                                    now=api.services_of(request).clock.now())
+                                                    now=services.clock.now(), limits=services.settings.bank_limits)
     except api.DomainError as error:
         message = api.translate(actor.language, error.msgid, **error.params)
         return await _index(request, conn, actor, error=message, form=kept, status=error.status)

@@ -24,7 +24,7 @@ from .errors import DomainError, InvalidInput
 from .i18n import N_, normalise_language, translate
 
 USAGE_CODES = frozenset({"unknown_format", "unsupported_language", "invalid_code", "invalid_difficulty",
-                         "bank_too_large", "unknown_export_format"})
+                         "bank_too_large", "unknown_export_format", "unreadable_input"})
 
 
 def _lang(args: argparse.Namespace) -> str:
@@ -79,30 +79,48 @@ def _outcome_lines(view: dict[str, Any], lang: str, source: str) -> list[str]:
     return lines + _diff_lines(view["diff"], view["previous_version"], lang)
 
 
+def _read_bank_file(path: str, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: a 50 MB file is refused without reading 50 MB."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as error:  # a directory, no permission, an I/O error: a usage error, one line
+        raise InvalidInput("unreadable_input", N_("Cannot read the file {file}."), file=path) from None
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    """Import a bank. The parse runs in a child process with the configured limits, as on the server."""
     from .cli import _actor, _run
+    from .config import bank_limits
     from .services import bank_views, banks
 
-    data = Path(args.file).read_bytes()
+    lang = _lang(args)
     req = banks.UploadRequest(
         discipline_code=args.discipline, language=args.bank_language, filename=Path(args.file).name,
         format=args.format, topic=args.topic, difficulty=args.difficulty, dry_run=args.dry_run, publish=args.publish,
         append=args.append, twins_by_position=args.twins_by_position)
-    lang = _lang(args)
     try:
-        banks.validate_request(req, len(data))
+        data = _read_bank_file(args.file, banks.MAX_BANK_BYTES)
+        size = os.path.getsize(args.file) if len(data) > banks.MAX_BANK_BYTES else len(data)
+        banks.validate_request(req, size)
         if args.dry_run and not args.append:
-            report = banks.check_file(data, req)
+            limits = bank_limits(os.environ)  # no database, no secret: only the limits are needed
+            report = banks.check_file_isolated(data, req, limits=limits)
             view = {"accepted": report.accepted, "stored": False, "dry_run": True, "version": None,
                     "previous_version": None, "diff": None, "report": bank_views.report_view(report, lang)}
             return _show_outcome(view, args, lang)
-    except InvalidInput as error:
-        return _usage_error(error, args)
+    except DomainError as error:  # bank_too_large (413) is a DomainError, not an InvalidInput
+        if error.code in USAGE_CODES:
+            return _usage_error(error, args)
+        raise
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             try:
-                outcome = await banks.upload(conn, _actor(), data, req, now=services.clock.now())
+                outcome = await banks.upload(conn, _actor(), data, req, now=services.clock.now(),
+                                             limits=services.settings.bank_limits)
             except InvalidInput as error:
                 if error.code in USAGE_CODES:
                     return _usage_error(error, args)

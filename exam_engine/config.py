@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from question_bank.limits import ParseLimits
+
 from .errors import ConfigError
 
 DEFAULT_DATA_DIR = "./var"
@@ -67,6 +69,8 @@ class Settings:
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_s: int = 300
+    # What one bank upload may make the parser do (question_bank/limits.py, docs/banks.md).
+    bank_limits: ParseLimits = field(default_factory=ParseLimits)
     secret_generated: bool = field(default=False, compare=False)
 
     @property
@@ -192,5 +196,36 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
         login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 300, minimum=1),
+        bank_limits=bank_limits(env),
         secret_generated=generated,
     )
+
+
+# EXAM_BANK_* variable -> ParseLimits field; sizes in MiB in the environment.
+_BANK_LIMITS: dict[str, tuple[str, int]] = {
+    "EXAM_BANK_MAX_UNPACKED_MB": ("max_expanded_bytes", 1024 * 1024),
+    "EXAM_BANK_MAX_PARTS": ("max_members", 1),
+    "EXAM_BANK_MAX_RATIO": ("max_ratio", 1),
+    "EXAM_BANK_MAX_PARAGRAPHS": ("max_paragraphs", 1),
+    "EXAM_BANK_MAX_ROWS": ("max_rows", 1),
+    "EXAM_BANK_MAX_COLUMNS": ("max_columns", 1),
+    "EXAM_BANK_MAX_LINE_CHARS": ("max_line_chars", 1),
+    "EXAM_BANK_MAX_QUESTIONS": ("max_questions", 1),
+    "EXAM_BANK_MAX_OPTIONS": ("max_options", 1),
+    "EXAM_BANK_PARSE_CPU_S": ("cpu_seconds", 1),
+    "EXAM_BANK_PARSE_MEMORY_MB": ("memory_bytes", 1024 * 1024),
+}
+
+
+def bank_limits(env: Mapping[str, str]) -> ParseLimits:
+    """The bank parser's limits from ``EXAM_BANK_*`` (each optional; see docs/banks.md)."""
+    default = ParseLimits()
+    values: dict[str, object] = {}
+    for name, (field_name, unit) in _BANK_LIMITS.items():
+        if env.get(name):
+            values[field_name] = _int(env, name, 0, minimum=1) * unit
+    if env.get("EXAM_BANK_PARSE_TIMEOUT_S"):
+        values["wall_seconds"] = _float(env, "EXAM_BANK_PARSE_TIMEOUT_S", default.wall_seconds, minimum=0.1)
+    if values.get("memory_bytes", default.memory_bytes) < 64 * 1024 * 1024:  # type: ignore[operator]
+        raise ConfigError("EXAM_BANK_PARSE_MEMORY_MB must be at least 64 (Python itself needs that much)")
+    return replace(default, **values)  # type: ignore[arg-type]

@@ -11,9 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from question_bank.formats.draft import DraftQuestion, ImportResult
+from question_bank.limits import ParseLimits
 from question_bank.model import Item
 from question_bank.problems import Problem, ProblemCode, Severity, problem
-from question_bank.text import clean_label, clean_option, clean_text, comparison_key, exact_key
+from question_bank.text import (
+    clean_label,
+    clean_option,
+    clean_text,
+    comparison_key,
+    ForbiddenCharacter,
+    exact_key,
+    forbidden_characters,
+)
 
 # Below this many questions "the key is always in one place" is chance, not a pattern.
 MIN_ITEMS_FOR_POSITION_WARNING = 5
@@ -64,6 +73,39 @@ def _option_problems(q: DraftQuestion, options: list[str], expected: int) -> lis
     return found
 
 
+def _character_problem(bad: ForbiddenCharacter, line: int | None, question: int | None) -> Problem:
+    code = ProblemCode.DIRECTION_CHARACTER if bad.bidi else ProblemCode.CONTROL_CHARACTER
+    return problem(code, line=line, question=question, char=bad.codepoint)
+
+
+def line_problems(text: str, line: int | None, limits: ParseLimits, question: int | None = None) -> list[Problem]:
+    """The text hygiene of one line, paragraph or cell: its length, then its characters.
+
+    The same check for every format, each with its own unit (a text file's line, a Word
+    paragraph, a spreadsheet row), so the author is sent to the exact spot.
+    """
+    if len(text) > limits.max_line_chars:
+        return [problem(ProblemCode.LINE_TOO_LONG, line=line, question=question, length=len(text),
+                        limit=limits.max_line_chars)]
+    return [_character_problem(bad, line, question) for bad in forbidden_characters(text)]
+
+
+def _character_problems(q: DraftQuestion) -> list[Problem]:
+    """The safety net: characters that reached a question's stored text another way.
+
+    Text files, Word paragraphs and spreadsheet cells are screened where they are read, with
+    their exact line (:func:`line_problems`); what an importer produced from an escape, such
+    as ``&amp;#x202E;`` in Moodle HTML, is caught here, located at the question's or option's line.
+    """
+    found: list[Problem] = []
+    pieces = [(q.text, q.line), (q.topic, q.line), (q.twin_key, q.line)]
+    pieces.extend((o.text, o.line or q.line) for o in q.options)
+    for text, line in pieces:
+        for bad in forbidden_characters(text):
+            found.append(_character_problem(bad, None if line is None else line + bad.line_offset, q.number))
+    return found
+
+
 def check_drafts(
     result: ImportResult,
     *,
@@ -78,12 +120,13 @@ def check_drafts(
     seen: dict[str, DraftQuestion] = {}
     existing_keys = {comparison_key(item.text) for item in existing}
     topic_default = clean_label(default_topic)
+    problems.extend(_character_problem(bad, None, None) for bad in forbidden_characters(default_topic))
     for q in result.questions:
         if not q.checkable:
             continue
         text = clean_text(q.text)
         options = [clean_option(o.text) for o in q.options]
-        found = _option_problems(q, options, expected_options)
+        found = _character_problems(q) + _option_problems(q, options, expected_options)
         if not text:
             found.append(problem(ProblemCode.EMPTY_QUESTION, line=q.line, question=q.number))
         else:
@@ -114,7 +157,7 @@ def check_drafts(
                 difficulty=q.difficulty if q.difficulty is not None else default_difficulty,
                 source_line=q.line,
                 number=q.number,
-                twin_key=q.twin_key,
+                twin_key=clean_label(q.twin_key),
             )
         )
     positions = {item.correct for item in items}

@@ -6,10 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from question_bank.checks import check_drafts
+from question_bank.checks import check_drafts, line_problems
 from question_bank.formats.detect import ALIASES, IMPORTERS, OLE_MAGIC, BankFormat, detect_format, resolve_format
+from question_bank.formats.office import check_archive
+from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.model import Bank, Item
 from question_bank.problems import Problem, ProblemCode, Severity, problem
+from question_bank.text import decode_bytes
+
+# A report lists at most this many problems (a 10 MiB file of unknown tags would otherwise
+# make a report of millions of lines); the first ones, in file order, are the useful ones.
+MAX_REPORTED_PROBLEMS = 1000
+_ARCHIVES = {BankFormat.PLATONUS_DOCX: "docx", BankFormat.XLSX: "xlsx"}
 
 DEFAULT_EXPECTED_OPTIONS = 5
 
@@ -82,8 +90,9 @@ def parse_bank(
     default_difficulty: int | None = None,
     expected_options: int = DEFAULT_EXPECTED_OPTIONS,
     existing: Sequence[Item] = (),
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> ParseReport:
-    """Read a bank file and check it.
+    """Read a bank file and check it, within ``limits`` (each breach is a located error).
 
     ``format`` names the format (any alias in ``ALIASES``); ``None`` detects it.
     ``existing`` holds items this upload is *added to*: a question already among them
@@ -101,7 +110,20 @@ def parse_bank(
         fmt = detect_format(data, filename)
         if fmt is None:
             return _refused(ProblemCode.FORMAT_NOT_RECOGNISED, language)
-    result = IMPORTERS[fmt](data)
+    before = _limit_problems(data, fmt, limits)
+    if before:
+        return ParseReport(fmt, None, language, (), tuple(before), 0)
+    result = IMPORTERS[fmt](data, limits)
+    if len(result.questions) > limits.max_questions:
+        first_over = result.questions[limits.max_questions]
+        over = problem(ProblemCode.TOO_MANY_QUESTIONS, line=first_over.line, question=first_over.number,
+                       limit=limits.max_questions)
+        return ParseReport(fmt, result.encoding, language, (), (over,), len(result.questions))
+    crowded = [problem(ProblemCode.TOO_MANY_OPTIONS, line=q.line, question=q.number, count=len(q.options),
+                       limit=limits.max_options) for q in result.questions if len(q.options) > limits.max_options]
+    if crowded:
+        return ParseReport(fmt, result.encoding, language, (), tuple(crowded[:MAX_REPORTED_PROBLEMS]),
+                           len(result.questions))
     items, problems = check_drafts(
         result,
         default_topic=default_topic,
@@ -114,13 +136,25 @@ def parse_bank(
         encoding=result.encoding,
         language=language,
         items=tuple(items),
-        problems=tuple(sorted(problems, key=_sort_key)),
+        problems=tuple(sorted(problems, key=_sort_key)[:MAX_REPORTED_PROBLEMS]),
         questions_found=len(result.questions),
     )
+
+
+def _limit_problems(data: bytes, fmt: BankFormat, limits: ParseLimits) -> list[Problem]:
+    """What must be refused before an importer (or the library under it) sees the file."""
+    if fmt in _ARCHIVES:
+        return check_archive(data, limits, main_parts=_ARCHIVES[fmt])
+    found: list[Problem] = []
+    for number, line in enumerate(decode_bytes(data).text.split("\n"), start=1):
+        found.extend(line_problems(line, number, limits))
+        if len(found) >= MAX_REPORTED_PROBLEMS:
+            break
+    return found
 
 
 def _refused(code: ProblemCode, language: str) -> ParseReport:
     return ParseReport(None, None, language, (), (problem(code),), 0)
 
 
-__all__ = ["ALIASES", "BankFormat", "ParseReport", "UnknownFormatError", "parse_bank"]
+__all__ = ["ALIASES", "BankFormat", "ParseLimits", "ParseReport", "UnknownFormatError", "parse_bank"]

@@ -51,6 +51,22 @@ class ProblemCode(StrEnum):
     DUPLICATE_QUESTION = "duplicate_question"
     DUPLICATE_OF_EXISTING = "duplicate_of_existing"
     KEY_ALWAYS_SAME_POSITION = "key_always_same_position"
+    # Characters (question_bank.text.forbidden_characters)
+    CONTROL_CHARACTER = "control_character"
+    DIRECTION_CHARACTER = "direction_character"
+    # Limits (question_bank.limits.ParseLimits): a file built to exhaust the server
+    ARCHIVE_TOO_LARGE = "archive_too_large"
+    ARCHIVE_TOO_MANY_PARTS = "archive_too_many_parts"
+    ARCHIVE_RATIO = "archive_ratio"
+    TOO_MANY_PARAGRAPHS = "too_many_paragraphs"
+    TOO_MANY_ROWS = "too_many_rows"
+    TOO_MANY_COLUMNS = "too_many_columns"
+    LINE_TOO_LONG = "line_too_long"
+    TOO_MANY_QUESTIONS = "too_many_questions"
+    TOO_MANY_OPTIONS = "too_many_options"
+    PARSE_TIME_EXCEEDED = "parse_time_exceeded"
+    PARSE_MEMORY_EXCEEDED = "parse_memory_exceeded"
+    PARSE_FAILED = "parse_failed"
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -100,6 +116,44 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
         W,
         "The correct option is always option {position}; students may guess the pattern",
     ),
+    ProblemCode.CONTROL_CHARACTER: (E, "The text contains the control character {char}; delete it"),
+    ProblemCode.DIRECTION_CHARACTER: (
+        E,
+        "The text contains the invisible direction mark {char}, which changes how the text is displayed; delete it",
+    ),
+    ProblemCode.ARCHIVE_TOO_LARGE: (
+        E,
+        "The file unpacks to more than {limit} MB; at most {limit} MB are accepted",
+    ),
+    ProblemCode.ARCHIVE_TOO_MANY_PARTS: (E, "The file consists of {count} parts; at most {limit} are accepted"),
+    ProblemCode.ARCHIVE_RATIO: (
+        E,
+        "Part {part} of the file is compressed {ratio} times; at most {limit} times is accepted",
+    ),
+    ProblemCode.TOO_MANY_PARAGRAPHS: (
+        E,
+        "The document has more than {limit} paragraphs; split it into several files",
+    ),
+    ProblemCode.TOO_MANY_ROWS: (E, "The sheet goes beyond row {limit}; split it into several files"),
+    ProblemCode.TOO_MANY_COLUMNS: (
+        E,
+        "A value stands in column {column}; only the first {limit} columns are read",
+    ),
+    ProblemCode.LINE_TOO_LONG: (E, "The text is {length} characters long without a line break; at most {limit}"),
+    ProblemCode.TOO_MANY_QUESTIONS: (
+        E,
+        "The file has more than {limit} questions; split it into several files",
+    ),
+    ProblemCode.TOO_MANY_OPTIONS: (E, "The question has {count} options; at most {limit} are accepted"),
+    ProblemCode.PARSE_TIME_EXCEEDED: (
+        E,
+        "Reading the file took longer than {seconds} seconds; split it into smaller files",
+    ),
+    ProblemCode.PARSE_MEMORY_EXCEEDED: (
+        E,
+        "Reading the file needed more than {limit} MB of memory; split it into smaller files",
+    ),
+    ProblemCode.PARSE_FAILED: (E, "The file could not be read: the reading stopped unexpectedly"),
 }
 
 

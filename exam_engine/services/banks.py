@@ -23,29 +23,38 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from question_bank import api as bank_api
 from question_bank.diff import BankDiff, diff_items
 from question_bank.export import UnexportableItem, export_gift, export_platonus
+from question_bank.formats.detect import ALIASES
 from question_bank.formats.xlsx import xlsx_template
+from question_bank.isolated import ParseJob, parse_isolated, parse_isolated_sync
+from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.model import Item
 from question_bank.parse import ParseReport, UnknownFormatError, parse_bank
+from question_bank.text import clean_label, forbidden_characters
 
 from ..domain.actors import Actor
 from ..domain.roles import Permission
-from ..errors import Conflict, DomainError, InvalidInput, NotFound
+from ..errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
 from ..i18n import LANGUAGES, N_, gettext
 from ..tables import disciplines
 from .audit import record
 
 MAX_BANK_BYTES = 10 * 1024 * 1024
 EXPORT_FORMATS = ("gift", "platonus")
+# Parses running at once in one server process (each a child process of up to
+# ParseLimits.memory_bytes); an upload waits for a turn at most ParseLimits.wall_seconds.
+MAX_CONCURRENT_PARSES = 2
+_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 
 
 class BankTooLarge(DomainError):
@@ -92,20 +101,65 @@ def validate_request(req: UploadRequest, size: int) -> None:
         raise too_large(size)
     if req.language not in LANGUAGES:
         raise InvalidInput("unsupported_language", N_("Language must be kk or ru."))
-    if not req.discipline_code.strip() or len(req.discipline_code) > 64:
+    if not req.discipline_code.strip() or len(req.discipline_code) > 64 or forbidden_characters(req.discipline_code):
         raise InvalidInput("invalid_code", N_("A code must have 1 to 64 characters."))
     if req.difficulty is not None and not 1 <= req.difficulty <= 100:
         raise InvalidInput("invalid_difficulty", N_("The difficulty must be a whole number from 1 to 100."))
+    if req.format is not None and req.format.strip().lower() not in ALIASES:
+        error = UnknownFormatError(req.format)
+        raise InvalidInput(error.code, error.msgid, **error.params)
 
 
-def check_file(data: bytes, req: UploadRequest, existing: Sequence[Item] = ()) -> ParseReport:
-    """Parse and check a bank file (pure: no database). Unknown format names are usage errors."""
+def safe_filename(name: str | None) -> str | None:
+    """The upload's file name as it may be stored: no control or direction characters, 255 at most."""
+    if name is None:
+        return None
+    cleaned = "".join(ch for ch in name if not forbidden_characters(ch))
+    return (clean_label(cleaned) or "")[:255] or None
+
+
+def check_file(data: bytes, req: UploadRequest, existing: Sequence[Item] = (),
+               limits: ParseLimits = DEFAULT_LIMITS) -> ParseReport:
+    """Parse and check a bank file in this process (pure: no database, no child). For tests and tools."""
     validate_request(req, len(data))
     try:
         return parse_bank(data, filename=req.filename, format=req.format, language=req.language,
-                          default_topic=req.topic, default_difficulty=req.difficulty, existing=existing)
+                          default_topic=req.topic, default_difficulty=req.difficulty, existing=existing,
+                          limits=limits)
     except UnknownFormatError as error:
         raise InvalidInput(error.code, error.msgid, **error.params) from None
+
+
+def _job(req: UploadRequest, existing: Sequence[Item]) -> ParseJob:
+    return ParseJob(filename=req.filename, format=req.format, language=req.language, default_topic=req.topic,
+                    default_difficulty=req.difficulty, existing_texts=tuple(it.text for it in existing))
+
+
+def check_file_isolated(data: bytes, req: UploadRequest, existing: Sequence[Item] = (),
+                        limits: ParseLimits = DEFAULT_LIMITS) -> ParseReport:
+    """:func:`check_file` in a child process with CPU, memory and wall-clock limits (the CLI's path)."""
+    validate_request(req, len(data))
+    return parse_isolated_sync(data, _job(req, existing), limits)
+
+
+async def parse_upload(data: bytes, req: UploadRequest, existing: Sequence[Item] = (),
+                       limits: ParseLimits = DEFAULT_LIMITS) -> ParseReport:
+    """The server's parse: in a child process (question_bank.isolated), at most
+    :data:`MAX_CONCURRENT_PARSES` at a time, so no file can stall the event loop or other requests."""
+    validate_request(req, len(data))
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(MAX_CONCURRENT_PARSES)
+    try:
+        await asyncio.wait_for(gate.acquire(), limits.wall_seconds)
+    except asyncio.TimeoutError:
+        raise TooManyRequests("bank_parser_busy", N_("Other banks are being checked right now; try again in a "
+                                                     "minute."), retry_after=int(limits.wall_seconds)) from None
+    try:
+        return await parse_isolated(data, _job(req, existing), limits)
+    finally:
+        gate.release()
 
 
 def _with_twins_by_position(items: Sequence[Item]) -> tuple[Item, ...]:
@@ -122,18 +176,56 @@ async def _items_of(conn: AsyncConnection, info: bank_api.VersionInfo | None) ->
     return [] if info is None else [bank_api.as_item(s) for s in await bank_api.load_items(conn, info.id)]
 
 
-async def upload(conn: AsyncConnection, actor: Actor, data: bytes, req: UploadRequest, *, now: datetime,
-                 ) -> UploadOutcome:
-    """Check a file and, unless it is a dry run or refused, store it as the next version."""
-    actor.require(Permission.MANAGE_BANKS)
-    validate_request(req, len(data))
+async def _before_parse(conn: AsyncConnection, req: UploadRequest,
+                        ) -> tuple[bank_api.VersionInfo | None, list[Item]]:
     if not req.dry_run:
         await _require_discipline(conn, req.discipline_code)
     previous = await bank_api.latest_version(conn, req.discipline_code, req.language)
-    old_items = await _items_of(conn, previous)
-    existing = old_items if req.append else ()
-    # Parsing 2,000 questions is CPU work: keep it off the event loop.
-    report = await asyncio.to_thread(check_file, data, req, existing)
+    return previous, await _items_of(conn, previous)
+
+
+def _prepared(actor: Actor, data: bytes, req: UploadRequest) -> UploadRequest:
+    actor.require(Permission.MANAGE_BANKS)
+    validate_request(req, len(data))
+    return dataclasses.replace(req, filename=safe_filename(req.filename))
+
+
+async def upload(conn: AsyncConnection, actor: Actor, data: bytes, req: UploadRequest, *, now: datetime,
+                 limits: ParseLimits = DEFAULT_LIMITS) -> UploadOutcome:
+    """Check a file and, unless it is a dry run or refused, store it as the next version (one transaction)."""
+    req = _prepared(actor, data, req)
+    previous, old_items = await _before_parse(conn, req)
+    # Parsing is CPU work on hostile input: in a child process with limits, never on the event loop.
+    report = await parse_upload(data, req, old_items if req.append else (), limits)
+    return await _after_parse(conn, actor, req, report, previous, old_items, now)
+
+
+async def upload_unlocked(engine: AsyncEngine, actor: Actor, data: bytes, req: UploadRequest, *, now: datetime,
+                          limits: ParseLimits = DEFAULT_LIMITS) -> UploadOutcome:
+    """The server's upload: no database connection is held while the file is parsed.
+
+    A parse may take up to ``limits.wall_seconds``; on SQLite the pool has one connection, so
+    holding it would stall every other request for that long. The latest version is read in
+    a short transaction, the file parsed, and the result stored in a second one — refused with
+    ``409 bank_changed`` if another version of the bank was stored in between (its diff, and
+    in append mode its items, would otherwise be computed against a version that is no longer
+    the latest).
+    """
+    req = _prepared(actor, data, req)
+    async with engine.connect() as conn:
+        previous, old_items = await _before_parse(conn, req)
+    report = await parse_upload(data, req, old_items if req.append else (), limits)
+    async with engine.begin() as conn:
+        latest = await bank_api.latest_version(conn, req.discipline_code, req.language)
+        if report.accepted and not req.dry_run and (latest and latest.id) != (previous and previous.id):
+            raise Conflict("bank_changed", N_("Another version of this bank was stored while the file was being "
+                                              "checked; upload the file again."))
+        return await _after_parse(conn, actor, req, report, previous, old_items, now)
+
+
+async def _after_parse(conn: AsyncConnection, actor: Actor, req: UploadRequest, report: ParseReport,
+                       previous: bank_api.VersionInfo | None, old_items: list[Item], now: datetime,
+                       ) -> UploadOutcome:
     if not report.accepted:
         if not req.dry_run:
             await record(conn, now, actor, "bank.upload_refused", f"bank:{req.discipline_code}/{req.language}", None,

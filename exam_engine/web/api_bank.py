@@ -114,16 +114,22 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
         raise banks.too_large(request.content_length)
     data: bytes | None = None
     fields: dict[str, str] = {}
-    reader = await request.multipart()
-    async for part in reader:
-        if not isinstance(part, BodyPartReader):
-            continue
-        if part.name == "file":
-            data = await _read_limited(part.read_chunk, None)
-            if part.filename:
-                fields.setdefault("filename", part.filename)
-        elif part.name:
-            fields[part.name] = (await part.read(decode=True))[:1000].decode("utf-8", "replace")
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == "file":
+                data = await _read_limited(part.read_chunk, None)
+                if part.filename:
+                    fields.setdefault("filename", part.filename)
+            elif part.name:
+                fields[part.name] = (await part.read(decode=True))[:1000].decode("utf-8", "replace")
+    except (ValueError, AssertionError, LookupError, RuntimeError):
+        # aiohttp's multipart reader: no boundary, a broken boundary or headers, an unknown
+        # Content-Transfer-Encoding. The client's mistake, said precisely, never a 500.
+        raise InvalidInput("multipart_invalid", N_("The upload is not valid multipart/form-data (a missing or "
+                                                   "broken boundary); send the file in the field «file».")) from None
     if data is None:
         raise InvalidInput("missing_field", N_("Field «{field}» is required."), field="file")
     return data, fields
@@ -133,11 +139,13 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
           summary="Upload a bank file (raw body or multipart field 'file'; options as query or form fields: "
                   "discipline, lang, filename, format, topic, difficulty, dry_run, publish, append, twins). "
                   "201 stored, 200 dry run, 422 refused with the report, 413 too large",
-          errors=("discipline_not_found", "unknown_format", "bank_too_large"), permission=Permission.MANAGE_BANKS,
-          reader=_upload_body)
-async def upload(request: web.Request, conn: Any, actor: Actor) -> web.Response:
-    # The file was read before this transaction opened, after the permission check: nobody who may not
-    # upload sends 10 MiB, and a slow upload holds no database connection (http.endpoint's ``reader``).
+          errors=("discipline_not_found", "unknown_format", "bank_too_large", "multipart_invalid", "bank_parser_busy",
+                  "bank_changed"),
+          permission=Permission.MANAGE_BANKS, hot=True, reader=_upload_body)
+async def upload(request: web.Request, conn: None, actor: Actor) -> web.Response:
+    # The file was read within the body deadline after the permission check (nobody who may not upload
+    # sends 10 MiB), and hot=True holds no transaction while the file is parsed (up to a minute):
+    # banks.upload_unlocked opens its own two short ones.
     data, form = request[PAYLOAD]
 
     def value(name: str) -> str | None:
@@ -151,7 +159,9 @@ async def upload(request: web.Request, conn: Any, actor: Actor) -> web.Response:
         publish=_flag(request, "publish", form), append=_flag(request, "append", form),
         twins_by_position=(value("twins") or "") == "position",
     )
-    outcome = await banks.upload(conn, actor, data, req, now=services_of(request).clock.now())
+    services = services_of(request)
+    outcome = await banks.upload_unlocked(services.engine, actor, data, req, now=services.clock.now(),
+                                          limits=services.settings.bank_limits)
     body = bank_views.outcome_view(outcome, actor.language, dry_run=req.dry_run)
     if not outcome.accepted:
         errors = body["report"]["errors"]

@@ -304,8 +304,8 @@ def endpoint(
     Every route's JSON body (at most ``MAX_JSON_BYTES``) is read before anything else, within
     the body deadline. ``reader``: an upload route's own body reader (a file larger than a JSON
     body); the person is authenticated and checked without a transaction first (nobody unknown
-    uploads megabytes), then ``reader`` runs within the deadline, then the transaction opens;
-    the handler finds what it returned in ``request[PAYLOAD]``.
+    uploads megabytes), then ``reader`` runs within the deadline, then the transaction opens
+    (none with ``hot=True``); the handler finds what it returned in ``request[PAYLOAD]``.
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -319,8 +319,11 @@ def endpoint(
                 if permission is not None:
                     actor.require(permission)
                 request[PAYLOAD] = await within_deadline(request, reader(request))
-                async with services.engine.begin() as conn:
-                    result = await handler(request, conn, actor)
+                if hot:  # the handler opens its own short transactions (a bank upload's parse holds none)
+                    result = await handler(request, None, actor)
+                else:
+                    async with services.engine.begin() as conn:
+                        result = await handler(request, conn, actor)
                 return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
             if not transactional:  # the handler opens its own, short transactions (sign-in)
                 result = await handler(request, None, None)

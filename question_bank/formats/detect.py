@@ -14,6 +14,7 @@ from question_bank.formats.gift import import_gift
 from question_bank.formats.moodle_xml import import_moodle_xml
 from question_bank.formats.platonus import import_platonus_text
 from question_bank.formats.xlsx import import_xlsx
+from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.text import decode_bytes
 
 
@@ -26,14 +27,14 @@ class BankFormat(StrEnum):
     XLSX = "xlsx"
 
 
-def import_platonus_docx(data: bytes) -> ImportResult:
+def import_platonus_docx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:
     """:func:`question_bank.formats.platonus_docx.import_platonus_docx`; python-docx loads on first use."""
     from question_bank.formats.platonus_docx import import_platonus_docx as run
 
-    return run(data)
+    return run(data, limits)
 
 
-IMPORTERS: dict[BankFormat, Callable[[bytes], ImportResult]] = {
+IMPORTERS: dict[BankFormat, Callable[[bytes, ParseLimits], ImportResult]] = {
     BankFormat.PLATONUS: import_platonus_text,
     BankFormat.PLATONUS_DOCX: import_platonus_docx,
     BankFormat.GIFT: import_gift,
@@ -62,10 +63,27 @@ _EXTENSIONS: dict[str, BankFormat] = {
 }
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_PLATONUS = re.compile(r"<\s*(question\s*\d*|variant\s*(right)?)\s*>", re.I)
-_MOODLE = re.compile(r"<\s*quiz[\s>]", re.I)
-_GIFT = re.compile(r"(^\s*\$CATEGORY:)|(^\s*::[^\n]+?::)|(\{\s*[=~])|(\{[^{}]*(^|\s)[=~][^{}]*\})", re.M)
-_AIKEN = re.compile(r"^\s*ANSWER\s*:\s*\S", re.M | re.I)
+# Every pattern here runs on untrusted text, so each is linear: a literal first character, and
+# no two adjacent quantifiers that can match the same characters (the old ``\s*\d*\s*>`` took
+# seconds on one "<question" followed by 20,000 spaces; ``^\s*`` with MULTILINE re-scanned every
+# run of blank lines from each of its lines).
+_PLATONUS = re.compile(r"<\s*+(?:question\s*+\d*+|variant\s*+(?:right)?)\s*+>", re.I)
+_MOODLE = re.compile(r"<\s*+quiz[\s>]", re.I)
+_GIFT_LINE = re.compile(r"^[ \t]*+(?:\$CATEGORY:|::[^\n]*?::)", re.M)
+_GIFT_OPEN = re.compile(r"\{\s*+[=~]")
+_GIFT_BLOCK = re.compile(r"\{([^{}]*+)\}")
+_GIFT_MARK = re.compile(r"(?:^|\s)[=~]", re.M)
+_AIKEN = re.compile(r"^[ \t]*+ANSWER[ \t]*+:[ \t]*+\S", re.M | re.I)
+
+
+class _Gift:
+    """GIFT's signs: a category or ``::name::`` line, or an answer block with ``=``/``~``."""
+
+    @staticmethod
+    def search(text: str) -> bool:
+        if _GIFT_LINE.search(text) or _GIFT_OPEN.search(text):
+            return True
+        return any(_GIFT_MARK.search(block.group(1)) for block in _GIFT_BLOCK.finditer(text))
 
 
 def _zip_kind(data: bytes) -> BankFormat | None:
@@ -97,7 +115,7 @@ def detect_format(data: bytes, filename: str | None = None) -> BankFormat | None
         for fmt, pattern in (
             (BankFormat.MOODLE_XML, _MOODLE),
             (BankFormat.PLATONUS, _PLATONUS),
-            (BankFormat.GIFT, _GIFT),
+            (BankFormat.GIFT, _Gift),
             (BankFormat.AIKEN, _AIKEN),
         )
         if pattern.search(text)

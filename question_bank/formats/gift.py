@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from question_bank.formats.draft import DraftOption, DraftQuestion, ImportResult
+from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.problems import ProblemCode, problem
 from question_bank.text import decode_bytes
 
@@ -76,11 +77,11 @@ def _parse_answers(body: str, body_line: int, q: DraftQuestion, out: ImportResul
         out.problems.append(
             problem(ProblemCode.SYNTAX_ERROR, line=body_line, question=q.number, detail=_plain(parts[0])[:60])
         )
-    offset = len(parts[0])
-    for marker, content in zip(parts[1::2], parts[2::2], strict=True):
-        line = body_line + body[:offset].count("\n")
-        offset += 1 + len(content)
-        content = content.split("#", 1)[0]
+    # Line numbers are counted on from the previous option: ``body[:offset].count("\n")`` per
+    # option was quadratic (19 s for 150,000 options).
+    line = body_line + parts[0].count("\n")
+    for marker, full in zip(parts[1::2], parts[2::2], strict=True):
+        content = full.split("#", 1)[0]
         correct = marker == "="
         weight = WEIGHT.match(content)
         if weight:
@@ -98,6 +99,7 @@ def _parse_answers(body: str, body_line: int, q: DraftQuestion, out: ImportResul
                     )
                 )
         q.options.append(DraftOption(text=_plain(content), correct=correct, line=line))
+        line += full.count("\n")
 
 
 def _finish(block: _Block, out: ImportResult) -> None:
@@ -131,7 +133,7 @@ def _finish(block: _Block, out: ImportResult) -> None:
     _parse_answers(text[opening + 1 : closing], body_line, q, out)
 
 
-def import_gift(data: bytes) -> ImportResult:
+def import_gift(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:
     decoded = decode_bytes(data)
     out = ImportResult(encoding=decoded.encoding)
     topic: str | None = None

@@ -14,12 +14,15 @@ from lxml import etree
 
 from question_bank.formats.draft import DraftOption, DraftQuestion, ImportResult
 from question_bank.formats.gift import category_topic
+from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.problems import ProblemCode, problem
 from question_bank.text import decode_bytes
 
-_BREAKS = re.compile(r"<\s*(br|/p|/div|/li)\s*/?\s*>", re.I)
-_TAGS = re.compile(r"<[^>]*>")
-_IMAGE = re.compile(r"<\s*(img|svg|math)\b", re.I)
+# Linear on untrusted HTML: ``<[^>]*>`` re-scanned to the end of the text from every "<" when no
+# ">" followed (quadratic on "&lt;" repeated), and ``\s*/?\s*`` tried every split of a run.
+_BREAKS = re.compile(r"<\s*+(br|/p|/div|/li)\s*+/?\s*+>", re.I)
+_TAGS = re.compile(r"<[^<>]*+>")
+_IMAGE = re.compile(r"<\s*+(img|svg|math)\b", re.I)
 
 
 def _html_to_text(value: str, is_html: bool) -> str:
@@ -82,7 +85,7 @@ def _multichoice(node: etree._Element, q: DraftQuestion, out: ImportResult) -> N
         q.options.append(DraftOption(text=text, correct=fraction >= 100, line=answer.sourceline))
 
 
-def import_moodle_xml(data: bytes) -> ImportResult:
+def import_moodle_xml(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:
     decoded = decode_bytes(data)
     out = ImportResult(encoding=decoded.encoding)
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", decoded.text)  # already decoded: drop the declared encoding

@@ -17,10 +17,14 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from question_bank.formats.draft import DraftOption, DraftQuestion, ImportResult
+from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.problems import ProblemCode, problem
 from question_bank.text import decode_bytes
 
-TAG = re.compile(r"<\s*(/?)\s*([^\W\d_]+(?:[ _-][^\W\d_]+)?)\s*(\d*)\s*>")
+# Possessive quantifiers: each part of a tag can match in one way only, so a "<" followed by
+# 20,000 spaces costs 20,000 steps, not 200 million (``\s*(/?)\s*`` and ``\s*(\d*)\s*`` used to
+# try every split of the run).
+TAG = re.compile(r"<\s*+(/?)\s*+([^\W\d_]++(?:[ _-][^\W\d_]++)?)\s*+(\d*+)\s*+>")
 INLINE_TAGS = frozenset({"b", "i", "u", "s", "sub", "sup", "br", "p", "strong", "em", "span", "div"})
 STRUCTURAL = frozenset({"question", "variant", "variantright", "topic"})
 
@@ -42,7 +46,7 @@ class _Parser:
 
     def __init__(self, flagged_lines: frozenset[int]) -> None:
         self.result = ImportResult()
-        self.flagged = flagged_lines
+        self.flagged = set(flagged_lines)
         self.question: DraftQuestion | None = None
         self.rights: list[bool] = []
         self.stem: list[str] = []
@@ -134,7 +138,7 @@ class _Parser:
     def feed(self, line_no: int, line: str) -> None:
         self._read(line_no, line)
         if line_no in self.flagged:
-            self.flagged = self.flagged - {line_no}  # a paragraph may span several lines
+            self.flagged.discard(line_no)  # a paragraph may span several lines
             number = self.question.number if self.question else None
             self.result.problems.append(problem(ProblemCode.UNSUPPORTED_CONTENT, line=line_no, question=number))
 
@@ -178,7 +182,7 @@ def parse_platonus_lines(lines: Iterable[tuple[int, str]], flagged_lines: frozen
     return parser.finish()
 
 
-def import_platonus_text(data: bytes) -> ImportResult:
+def import_platonus_text(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:
     decoded = decode_bytes(data)
     result = parse_platonus_lines(enumerate(decoded.text.split("\n"), start=1))
     result.encoding = decoded.encoding

@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from question_bank.checks import line_problems
 from question_bank.formats.draft import DraftOption, DraftQuestion, ImportResult
+from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.problems import ProblemCode, problem
 
 MAX_OPTIONS = 12
@@ -27,7 +29,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "twin_key": ("twin key", "twin_key", "twin", "егіз кілті", "егіз", "ключ пары"),
 }
 _BY_ALIAS = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
-_OPTION_HEADER = re.compile(r"^(?:option|variant|нұсқа|жауап нұсқасы|вариант|вариант ответа)\s*_?\s*(\d+)$")
+_OPTION_HEADER = re.compile(r"^(?:option|variant|нұсқа|жауап нұсқасы|вариант|вариант ответа)\s*+_?\s*+(\d+)$")
 _KEY_LETTERS = "ABCDEFGHIJKL"
 _CYRILLIC_KEY = str.maketrans("АВСЕНК", "ABCEHK")
 
@@ -62,10 +64,17 @@ def _field(header: str) -> str | None:
     return None
 
 
+# OOXML writes characters XML cannot hold as ``_xHHHH_`` (Word's line break pasted into Excel is
+# ``_x000B_``); openpyxl hands them over as written. ``_x005F_`` is an escaped underscore.
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
 def cell_text(value: Any) -> str:
-    """A cell as the author sees it: ``5`` not ``5.0``, dates in ISO form."""
+    """A cell as the author sees it: ``5`` not ``5.0``, dates in ISO form, ``_x000B_`` a line break."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value) if "_x" in value else value
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (dt.datetime, dt.date)):
@@ -115,14 +124,19 @@ def _row_question(cells: dict[str, str], options: list[str], row: int, number: i
     return q
 
 
-def import_xlsx(data: bytes) -> ImportResult:
+def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:
     import openpyxl  # here, not at import: a server start does not need it
 
     out = ImportResult(encoding="xlsx")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        # read_only sheets parse lazily, so a damaged sheet fails here, not at load time
-        sheets = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
+        # read_only sheets parse lazily, so a damaged sheet fails here, not at load time. Rows and
+        # columns are bounded (question_bank.formats.office checked that no value lies beyond), or
+        # a sheet whose dimension says XFD1048576 is padded to 17 billion empty cells.
+        sheets = [list(sheet.iter_rows(values_only=True, max_row=limits.max_rows, max_col=limits.max_columns))
+                  for sheet in book.worksheets]
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - zip, XML and openpyxl layers each raise their own types
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="xlsx", reason=str(exc)[:200]))
         return out
@@ -154,8 +168,13 @@ def import_xlsx(data: bytes) -> ImportResult:
     for index, values in enumerate(rows[header_index + 1 :], start=header_index + 2):
         cells: dict[str, str] = {}
         stray = ""
+        refused = False
         for col, value in enumerate(values):
             text = cell_text(value)
+            bad = line_problems(text, index, limits)
+            if bad:
+                out.problems.extend(bad)
+                refused = True
             if col in columns:
                 cells[columns[col]] = text
             elif text.strip() and col not in unknown:
@@ -167,7 +186,9 @@ def import_xlsx(data: bytes) -> ImportResult:
         if not meaningful:
             continue
         number = len(out.questions) + 1
-        out.questions.append(_row_question(cells, options, index, number, out))
+        question = _row_question(cells, options, index, number, out)
+        question.checkable = question.checkable and not refused  # the row's error is already reported
+        out.questions.append(question)
     return out
 
 

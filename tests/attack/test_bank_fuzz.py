@@ -15,9 +15,12 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+import time
+
 from question_bank.export import export_gift, export_platonus
 from question_bank.formats.detect import BankFormat
 from question_bank.parse import ParseReport, parse_bank
+from question_bank.text import _INVISIBLE, forbidden_characters
 from tests.factories import make_items
 from tests.unit.question_bank.builders import docx_bytes, template_row, xlsx_bytes
 
@@ -110,3 +113,27 @@ def test_damaged_xml_inside_an_office_file_gets_a_report(fmt, data):
 @given(blob=st.binary(max_size=2000), name=st.sampled_from([None, "x.txt", "x.docx", "x.xlsx", "x.xml", "x.gift"]))
 def test_random_bytes_under_any_name_get_a_report(blob, name):
     assert_reported(parse_bank(blob, filename=name, language="kk"))
+
+
+# Text that mixes the structure of every text format with what hostile files carry: controls,
+# NUL, direction marks, invisible characters, look-alikes, long runs of spaces and punctuation.
+HOSTILE_PIECES = ["<question>", "<question2>", "<variant>", "<variantright>", "<topic>", "<", ">", "{", "}", "=", "~",
+                  "::", "$CATEGORY:", "ANSWER:", "A.", "B)", "&lt;", "\n", "\n\n", "\r\n", "\x0b", "\x00", "\x07",
+                  "\x85", "\u202e", "\u2066", "\u200f", "\u200b", "\u2063", "\u034f", "\ufe0f", "\ufeff", "\u00ad",
+                  "Астана", "бiлiм", "x", " " * 50, ". " * 50, "\t"]
+hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.text(max_size=20)), max_size=200).map("".join)
+BOUND_S = 5.0
+
+
+@FUZZ
+@given(text=hostile_text, name=st.sampled_from(["b.txt", "b.gift", "b.aiken", "b.xml", None]),
+       encoding=st.sampled_from(["utf-8", "utf-16"]))
+def test_hostile_text_gets_a_report_quickly_and_nothing_hidden_is_ever_accepted(text, name, encoding):
+    data = text.encode(encoding, "surrogatepass")
+    started = time.perf_counter()
+    report = parse_bank(data, filename=name, language="kk")
+    assert time.perf_counter() - started < BOUND_S
+    assert_reported(report)
+    for item in report.items:  # what could be stored shows exactly what a person sees
+        for value in (item.text, *item.options, item.topic or ""):
+            assert not forbidden_characters(value) and not _INVISIBLE.search(value), repr(value)
