@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..bootstrap import Services
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import ConfigError, InvalidInput
 from ..i18n import N_
 from ..services import attempts as attempt_service
@@ -67,7 +67,7 @@ def _when(body: dict[str, Any], name: str, *, required: bool = True) -> datetime
           request_schema=s.obj(checks=s.obj(camera=s.BOOL, microphone=s.BOOL, consent=s.BOOL)),
           response_schema=s.obj(["exam", "server_now", "can_start"], exam=ANY, server_now=s.TS, opens_in_s=NUM,
                                 can_start=s.BOOL, checks=ANY, form_prepared=s.BOOL, attempt=ANY),
-          errors=("exam_closed", "retake_forbidden"), permission=Permission.SIT_EXAM)
+          errors=("exam_closed", "retake_forbidden"), permission=Permission.SIT_EXAM, resource=Kind.EXAM)
 async def post_lobby(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     services = services_of(request)
@@ -80,7 +80,7 @@ async def post_lobby(request: web.Request, conn: Any, actor: Actor) -> dict:
           summary="The exam page is alive; answers the attempt's state, deadline and remaining time "
                   "(it may have been paused, resumed or given extra time)",
           response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_open_elsewhere", "attempt_not_found"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def post_presence(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -97,7 +97,7 @@ async def post_presence(request: web.Request, conn: Any, actor: Actor) -> dict:
                   "time, measured downtime, refused requests from other devices (?silent_after_s=60)",
           response_schema=s.obj(["exam", "server_now", "counts", "students"], exam=ANY, server_now=s.TS,
                                 silent_after_s=NUM, counts=ANY, students={"type": "array", "items": ANY}),
-          errors=("exam_not_found",), permission=Permission.LIVE_CONTROL)
+          errors=("exam_not_found",), permission=Permission.LIVE_CONTROL, resource=Kind.EXAM)
 async def get_live(request: web.Request, conn: Any, actor: Actor) -> dict:
     raw = request.query.get("silent_after_s", "")
     try:
@@ -113,7 +113,7 @@ async def get_live(request: web.Request, conn: Any, actor: Actor) -> dict:
           summary="Prepare forms now (one batch of students with neither a form nor an attempt)",
           request_schema=s.obj(limit={"type": "integer", "minimum": 1, "maximum": 2000}),
           response_schema=s.obj(["prepared", "more"], exam_id=s.INT, prepared=s.INT, more=s.BOOL),
-          errors=("exam_not_found",), permission=Permission.MANAGE_EXAMS)
+          errors=("exam_not_found",), permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
 async def post_prepare(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     limit = field(body, "limit", int, required=False, default=lobby.DEFAULT_BATCH)
@@ -125,7 +125,7 @@ async def post_prepare(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/pause", summary="Pause: the clock stands still, no answers",
           request_schema=REASON, response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up"), permission=Permission.LIVE_CONTROL)
+          errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up"), permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_pause(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.pause(conn, actor, path_uuid(request, "attempt_id"),
                                     reason=_reason(await read_json(request)), now=_now(request))
@@ -133,7 +133,7 @@ async def post_pause(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/resume", summary="Resume: the deadline moves by the paused time",
           request_schema=REASON, response_schema=LIVE_ATTEMPT, errors=(*ACTION_ERRORS, "attempt_not_paused"),
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.resume(conn, actor, path_uuid(request, "attempt_id"),
                                      reason=_reason(await read_json(request)), now=_now(request))
@@ -145,7 +145,7 @@ async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
           request_schema=s.obj(["minutes", "reason"], minutes={"type": "integer", "minimum": 1, "maximum": 600},
                                reason=s.STR, widen_window=s.BOOL),
           response_schema=LIVE_ATTEMPT, errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes"),
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await live_control.grant_time(
@@ -156,7 +156,7 @@ async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/downtime-credit",
           summary="Credit the measured server downtime during this attempt (recorded like a grant)",
           request_schema=s.obj(["reason"], reason=s.STR, widen_window=s.BOOL), response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached"), permission=Permission.LIVE_CONTROL)
+          errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached"), permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_downtime_credit(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await live_control.credit_downtime(
@@ -167,7 +167,7 @@ async def post_downtime_credit(request: web.Request, conn: Any, actor: Actor) ->
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/terminate",
           summary="Terminate for a violation: finish now and annul (unsatisfactory, raw score kept)",
           request_schema=REASON, response_schema=LIVE_ATTEMPT, errors=("reason_required", "attempt_not_found"),
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_terminate(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.terminate(conn, actor, path_uuid(request, "attempt_id"),
                                         reason=_reason(await read_json(request)), now=_now(request),
@@ -177,7 +177,7 @@ async def post_terminate(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/release-device",
           summary="Move to another device: the attempt leaves its session; the student's next session claims it",
           request_schema=REASON, response_schema=LIVE_ATTEMPT, errors=ACTION_ERRORS,
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_release_device(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.release_device(conn, actor, path_uuid(request, "attempt_id"),
                                              reason=_reason(await read_json(request)), now=_now(request))
@@ -189,7 +189,7 @@ async def post_release_device(request: web.Request, conn: Any, actor: Actor) -> 
                                multiplier={"type": "number", "exclusiveMinimum": 1, "maximum": 4},
                                window_closes_at=s.TS),
           response_schema=ANY, errors=("accommodation_after_start", "student_not_assigned", "reason_required"),
-          permission=Permission.MANAGE_EXAMS)
+          permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
 async def put_accommodation(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     multiplier = body.get("multiplier")
@@ -209,7 +209,7 @@ async def put_accommodation(request: web.Request, conn: Any, actor: Actor) -> di
           request_schema=s.obj(["opens_at", "closes_at", "reason", "document_ref"], opens_at=s.TS, closes_at=s.TS,
                                reason=s.STR, document_ref=s.STR),
           response_schema=ANY, errors=("reschedule_is_retake", "student_not_assigned", "document_required"),
-          permission=Permission.MANAGE_EXAMS)
+          permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
 async def post_reschedule(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await terms.reschedule(

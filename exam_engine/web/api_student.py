@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import Conflict, NotAuthenticated
 from ..i18n import N_
 from ..observability import AUTOSAVES
@@ -116,7 +116,7 @@ async def my_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
           request_schema=s.START, response_schema=s.ATTEMPT_VIEW,
           errors=("retake_forbidden", "exam_not_open", "exam_closed", "exam_not_found", "language_unavailable",
                   "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.EXAM)
 @keep_refusals  # exam day: the attempt is open in another session (refused, and the refusal recorded)
 async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -134,7 +134,7 @@ async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}", summary="My attempt: questions, saved answers, deadline",
           response_schema=s.ATTEMPT_VIEW, errors=("attempt_not_found", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -150,7 +150,7 @@ async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
           request_schema=s.ANSWER, response_schema=s.RECEIPT,
           errors=("deadline_passed", "attempt_finished", "invalid_choice", "invalid_position", "invalid_seq",
                   "attempt_paused", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM, hot=True)
+          permission=Permission.SIT_EXAM, hot=True, resource=Kind.ATTEMPT)
 @keep_refusals
 async def save_answer(request: web.Request, conn: None, actor: Actor) -> dict:
     services = services_of(request)
@@ -186,7 +186,7 @@ async def save_answer(request: web.Request, conn: None, actor: Actor) -> dict:
 
 @endpoint("POST", "/api/v1/attempts/{attempt_id}/submit", summary="Hand in; repeating returns the same result",
           response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found", "attempt_paused", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def submit(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -196,7 +196,7 @@ async def submit(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}/result", summary="My result, the same day (E3)",
           response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found", "result_not_ready", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def result(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)

@@ -21,10 +21,10 @@ from aiohttp import web
 
 from ..bootstrap import Services
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import DomainError, InvalidInput, NotAuthenticated, PermissionDenied, TooManyRequests
 from ..i18n import N_, normalise_language, translate
-from ..services import auth
+from ..services import auth, authority
 from ..services.audit import record
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
     try:
         return await handler(request)
     except DomainError as error:
-        if isinstance(error, PermissionDenied):
+        if isinstance(error, (PermissionDenied, authority.OutOfReach)):
             log.warning("denied %s %s to %s: %s", request.method, request.path,
                         getattr(request.get(ACTOR), "label", "anonymous"), error.code)
             await _audit_denial(request, error)
@@ -194,6 +194,36 @@ class RouteDoc:
     # The one permission this route needs (checked before the handler runs); None: any signed-in role,
     # the handler then decides by ownership (a student's own attempt, a teacher's own journal).
     permission: Permission | None = None
+    # What the route acts on, named by its path parameter ``{<kind>_id}``: the permission is checked
+    # together with the person's reach over that thing (``services/authority.authorize``).
+    resource: Kind | None = None
+
+
+def resource_of(request: web.Request, kind: Kind | None) -> authority.Resource | None:
+    """The thing a request acts on, from its path (``{attempt_id}`` is a UUID, the others integers)."""
+    if kind is None:
+        return None
+    name = f"{kind.value}_id"
+    return authority.Resource(kind, path_uuid(request, name) if kind is Kind.ATTEMPT else path_int(request, name))
+
+
+async def check_authority(services: Services, conn: Any, actor: Actor, permission: Permission | None,
+                          kind: Kind | None, request: web.Request) -> None:
+    """The one check before a handler: role × permission × reach. A route without a transaction
+    (the hot autosave, uploads) gets a connection only when the reach needs one read."""
+    if permission is None:
+        return
+    resource = resource_of(request, kind)
+    if conn is not None or resource is None or not authority.needs_lookup(actor.role, resource.kind):
+        await authority.authorize(conn, actor, permission, resource)
+        return
+    async with services.engine.connect() as own:
+        await authority.authorize(own, actor, permission, resource)
+
+
+def _check_path(path: str, resource: Kind | None) -> None:
+    if resource is not None and "{" + f"{resource.value}_id" + "}" not in path:
+        raise ValueError(f"{path}: a {resource.value} route needs a {{{resource.value}_id}} path parameter")
 
 
 ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = []
@@ -202,7 +232,7 @@ ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamRespons
 def endpoint(
     method: str, path: str, *, summary: str, auth_required: bool = True, request_schema: dict | None = None,
     response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
-    permission: Permission | None = None, transactional: bool = True, hot: bool = False,
+    permission: Permission | None = None, transactional: bool = True, hot: bool = False, resource: Kind | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register an API route with its OpenAPI description (one place for both).
 
@@ -211,6 +241,8 @@ def endpoint(
     route, but no transaction is opened for it: the handler gets ``conn=None`` and manages
     its own statements (the autosave's one-statement path).
     """
+
+    _check_path(path, resource)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -221,21 +253,20 @@ def endpoint(
                 return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
             if hot:
                 actor = (await authenticate(None, request, csrf=True)).actor
-                if permission is not None:
-                    actor.require(permission)
+                await check_authority(services, None, actor, permission, resource, request)
                 result = await handler(request, None, actor)
                 return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
             async with services.engine.begin() as conn:
                 actor = (await authenticate(conn, request, csrf=True)).actor if auth_required else None
-                if permission is not None and actor is not None:
-                    actor.require(permission)
+                if actor is not None:
+                    await check_authority(services, conn, actor, permission, resource, request)
                 result = await handler(request, conn, actor)
             if isinstance(result, web.StreamResponse):
                 return result
             return json_response(result, status=status)
 
         ROUTES.append((RouteDoc(method, path, summary, auth_required, request_schema, response_schema, errors, status,
-                                permission),
+                                permission, resource),
                        wrapped))
         return handler
 

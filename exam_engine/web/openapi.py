@@ -27,6 +27,8 @@ def document() -> dict[str, Any]:
             op["parameters"] = params
         if doc.permission is not None:
             op["x-permission"] = str(doc.permission)
+        if doc.resource is not None:
+            op["x-resource"] = str(doc.resource)
         if doc.request_schema is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.request_schema}}}
         ok = str(doc.status)
