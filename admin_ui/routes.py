@@ -136,7 +136,7 @@ def _exam_messages(language: str) -> dict[str, str]:
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 
 
-@page(permission=api.Permission.SIT_EXAM)
+@page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
 async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     exam_id = request.match_info["exam_id"]
     if not exam_id.isdigit():
@@ -151,7 +151,7 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
     return render(request, "exam.html", {"config": config}, actor=actor)
 
 
-@page(permission=api.Permission.SIT_EXAM)
+@page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
 async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     exam_id = request.match_info["exam_id"]
     if not exam_id.isdigit():
@@ -170,7 +170,7 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     return render(request, "check.html", {"config": config}, actor=actor)
 
 
-@page(permission=api.Permission.SIT_EXAM)
+@page(permission=api.Permission.SIT_EXAM, resource=api.Kind.ATTEMPT)
 async def result_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     services = api.services_of(request)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -22,8 +23,8 @@ from .domain.actors import cli_actor
 from .domain.roles import Role
 from .migrate import upgrade
 from .server import serve
-from .services import catalog, users
-from .tables import disciplines, exams, users as users_table
+from .services import assignments, catalog, users
+from .tables import departments, disciplines, exams, users as users_table
 from .demo_bank import DEMO_ITEMS
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 DISCIPLINE = "DEMO-101"
 GROUP = "DEMO-G1"
 FACULTY = "DEMO-F"
+DEPARTMENT = "DEMO-D"
 ACCOUNTS: list[tuple[str, Role, str, str]] = [
     ("student1", Role.STUDENT, "Әлібек Қанатұлы Нұрланов", "kk"),
     ("student2", Role.STUDENT, "Иван Петрович Сидоров", "ru"),
@@ -87,7 +89,24 @@ async def seed(services: Services) -> list[tuple[str, str, str]]:
                 session_code=code, group_codes=[GROUP], bank_versions=versions, question_count=5,
                 duration_s=20 * 60, opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(hours=8),
             ), now=now)
+        await _assign(conn, actor, now)
     return logins
+
+
+async def _assign(conn: Any, actor: Any, now: Any) -> None:
+    """Authority is data (issue 19): the demo's proctor watches the demo's exams, its faculty head
+    heads the demo faculty, its head of department heads the department that teaches the discipline."""
+    for exam_id in (await conn.execute(select(exams.c.id).join(disciplines).where(
+            disciplines.c.code == DISCIPLINE))).scalars():
+        watching = [p["login"] for p in await assignments.proctors_of(conn, exam_id)]
+        if "proctor" not in watching:
+            await assignments.set_exam_proctors(conn, actor, exam_id, [*watching, "proctor"], now=now)
+    await assignments.set_faculty_head(conn, actor, "faculty_head", FACULTY, now=now)
+    if (await conn.execute(select(departments.c.id).where(departments.c.code == DEPARTMENT))).first() is None:
+        await assignments.add_department(conn, actor, code=DEPARTMENT, name="Құқық кафедрасы / Кафедра права",
+                                         faculty_code=FACULTY, now=now)
+    await assignments.set_department_head(conn, actor, "dephead", DEPARTMENT, now=now)
+    await assignments.set_discipline_department(conn, actor, DISCIPLINE, DEPARTMENT, now=now)
 
 
 async def prepare(settings_env: dict[str, str] | None = None) -> list[tuple[str, str, str]]:

@@ -89,7 +89,7 @@ async def set_exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, acto
 
 async def verify(conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, actor: Actor | str,
                  *, now: datetime) -> ChainVerdict:
-    if not isinstance(actor, str):  # a person (the command line passes its operator's label)
+    if not isinstance(actor, str) and actor.user_id is not None:  # a person, not the command line's operator
         await authorize(conn, actor, Permission.PROCTOR_REVIEW, attempt_resource(attempt_id))
     row = (await conn.execute(select(proctor_attempts.c.purged_at)
                               .where(proctor_attempts.c.attempt_id == attempt_id))).first()
