@@ -72,9 +72,9 @@ async def put_faculty_head(request: web.Request, conn: Any, actor: Actor) -> dic
           errors=("code_not_found", "department_exists"), permission=Permission.MANAGE_CATALOG)
 async def post_department(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
-    return {"id": await assignments.add_department(conn, actor, code=field(body, "code", str),
-                                                   name=field(body, "name", str), faculty_code=field(body, "faculty", str),
-                                                   now=_now(request))}
+    new_id = await assignments.add_department(conn, actor, code=field(body, "code", str), name=field(body, "name", str),
+                                              faculty_code=field(body, "faculty", str), now=_now(request))
+    return {"id": new_id}
 
 
 @endpoint("PUT", "/api/v1/admin/department-heads", summary="Make a head of department head of a department",

@@ -212,7 +212,8 @@ async def template(request: web.Request, conn: Any, actor: Actor) -> web.Respons
 
 @endpoint("GET", "/api/v1/bank/exams/{exam_id}/analysis",
           summary="Item analysis of an exam: difficulty, discrimination, option use, KR-20, flags",
-          response_schema=ANALYSIS, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT, resource=Kind.EXAM)
+          response_schema=ANALYSIS, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT,
+          resource=Kind.EXAM)
 async def analysis(request: web.Request, conn: Any, actor: Actor) -> dict:
     result = await bank_analysis.analyse_exam(conn, actor, path_int(request, "exam_id"), language=actor.language)
     return bank_analysis.analysis_view(result, actor.language)

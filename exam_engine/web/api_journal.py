@@ -122,6 +122,9 @@ async def journal_actor_for(conn: AsyncConnection, actor: Actor) -> journal.Acto
     return journal_actor(actor, await authority.journal_reach(conn, actor))
 
 
+_who = journal_actor_for
+
+
 def audit_sink(conn: AsyncConnection, now: datetime, actor: Actor | str) -> journal.AuditSink:
     async def sink(action: str, subject: str, before: dict | None, after: dict | None) -> None:
         await record(conn, now, actor, action, subject, before, after)
@@ -178,7 +181,7 @@ async def catalog_names(conn: AsyncConnection, journal_: journal.Journal, teache
 
 
 async def _visible(conn: AsyncConnection, actor: Actor, journal_id: int, now: datetime) -> tuple[journal.Journal, bool]:
-    return await journal.journal_with_view(conn, await journal_actor_for(conn, actor), journal_id, now, staff=_staff(actor))
+    return await journal.journal_with_view(conn, await _who(conn, actor), journal_id, now, staff=_staff(actor))
 
 
 # ------------------------------------------------------------------------------------ journals
@@ -191,7 +194,7 @@ async def _visible(conn: AsyncConnection, actor: Actor, journal_id: int, now: da
 async def list_journals(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     if not (_staff(actor) or allows(actor.role, Permission.KEEP_JOURNAL)):
         actor.require(Permission.VIEW_JOURNALS)
-    found = await journal.visible_journals(conn, await journal_actor_for(conn, actor), _now(request), staff=_staff(actor))
+    found = await journal.visible_journals(conn, await _who(conn, actor), _now(request), staff=_staff(actor))
     return {"items": [j.summary() for j in found]}
 
 
@@ -211,7 +214,8 @@ async def create_journal(request: web.Request, conn: AsyncConnection, actor: Act
 
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/teachers", summary="Assign a teacher to a journal (R4)",
-          request_schema=JOURNAL_PERSON, response_schema=s.OK, permission=Permission.MANAGE_JOURNALS, resource=Kind.JOURNAL)
+          request_schema=JOURNAL_PERSON, response_schema=s.OK, permission=Permission.MANAGE_JOURNALS,
+          resource=Kind.JOURNAL)
 @journal_errors
 async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -224,14 +228,15 @@ async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Act
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/substitutes",
           summary="Let a substitute teacher keep the journal for a time window (faculty head, J7)",
-          request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201, permission=Permission.GRANT_SUBSTITUTE, resource=Kind.JOURNAL)
+          request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201, permission=Permission.GRANT_SUBSTITUTE,
+          resource=Kind.JOURNAL)
 @journal_errors
 async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     teacher = await user_id_by_login(conn, field(body, "teacher", str))
     now = _now(request)
     new_id = await journal.grant_substitute(
-        conn, await journal_actor_for(conn, actor), path_int(request, "journal_id"), str(teacher),
+        conn, await _who(conn, actor), path_int(request, "journal_id"), str(teacher),
         valid_from=_parse(body, "valid_from", datetime), valid_until=_parse(body, "valid_until", datetime),
         reason=field(body, "reason", str), now=now, audit=audit_sink(conn, now, actor))
     return {"id": new_id}
@@ -255,7 +260,7 @@ async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) 
     body = await read_json(request)
     now = _now(request)
     new_id = await journal.add_lesson(
-        conn, await journal_actor_for(conn, actor), path_int(request, "journal_id"), held_on=_parse(body, "held_on", date),
+        conn, await _who(conn, actor), path_int(request, "journal_id"), held_on=_parse(body, "held_on", date),
         kind=field(body, "kind", str, required=False, default="lesson"),
         topic=field(body, "topic", str, required=False, default=""), now=now, audit=audit_sink(conn, now, actor))
     return {"id": new_id}
@@ -264,7 +269,8 @@ async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) 
 @endpoint("PUT", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}",
           summary="Enter a score 0–100 or a mark (first entry within the entry window; otherwise a correction)",
           request_schema=CELL, response_schema=CELL_RESULT,
-          errors=("entry_window_passed", "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL, resource=Kind.JOURNAL)
+          errors=("entry_window_passed", "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL,
+          resource=Kind.JOURNAL)
 @journal_errors
 async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -272,13 +278,14 @@ async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) 
     now = _now(request)
     found = await journal.load_journal(conn, journal_id)
     return await journal.enter_cell(
-        conn, await journal_actor_for(conn, actor), journal_id, path_int(request, "lesson_id"), str(path_int(request, "student_id")),
+        conn, await _who(conn, actor), journal_id, path_int(request, "lesson_id"), str(path_int(request, "student_id")),
         field(body, "value", str), roster=await roster(conn, found), now=now, audit=audit_sink(conn, now, actor))
 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}/history",
-          summary="Every change of one cell: old and new value, who, when, why (J11)", response_schema=s.LIST, resource=Kind.JOURNAL)
+          summary="Every change of one cell: old and new value, who, when, why (J11)", response_schema=s.LIST,
+          resource=Kind.JOURNAL)
 @journal_errors
 async def cell_history(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     journal_id = path_int(request, "journal_id")
@@ -303,7 +310,7 @@ async def file_correction(request: web.Request, conn: AsyncConnection, actor: Ac
     found = await journal.load_journal(conn, journal_id)
     student = field(body, "student_id", int, required=False)
     new_id = await journal.file_correction(
-        conn, await journal_actor_for(conn, actor), journal_id, field(body, "lesson_id", int),
+        conn, await _who(conn, actor), journal_id, field(body, "lesson_id", int),
         student_id=None if student is None else str(student), action=field(body, "action", str),
         typed=field(body, "value", str, required=False), reason=field(body, "reason", str),
         roster=await roster(conn, found), now=now, audit=audit_sink(conn, now, actor))
@@ -324,7 +331,7 @@ async def journal_corrections(request: web.Request, conn: AsyncConnection, actor
           response_schema=s.LIST, permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def pending_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    reviewer = await journal_actor_for(conn, actor)
+    reviewer = await _who(conn, actor)
     return {"items": await journal.corrections(conn, pending_for=reviewer.roles, reach=reviewer)}
 
 
@@ -332,7 +339,7 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
     actor.require(Permission.REVIEW_CORRECTIONS)
     body = await read_json(request)
     now = _now(request)
-    state = await journal.review(conn, await journal_actor_for(conn, actor), path_int(request, "correction_id"), approve=approve,
+    state = await journal.review(conn, await _who(conn, actor), path_int(request, "correction_id"), approve=approve,
                                  note=field(body, "note", str, required=False), now=now,
                                  audit=audit_sink(conn, now, actor))
     return {"state": state}
@@ -341,7 +348,8 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
 @endpoint("POST", "/api/v1/journal-corrections/{correction_id}/approve",
           summary="Approve a correction; it is applied at once, even after the period closed (J5, J6)",
           request_schema=REVIEW, response_schema=CORRECTION_STATE,
-          errors=("correction_not_pending", "deletion_window_passed"), permission=Permission.REVIEW_CORRECTIONS, resource=Kind.CORRECTION)
+          errors=("correction_not_pending", "deletion_window_passed"), permission=Permission.REVIEW_CORRECTIONS,
+          resource=Kind.CORRECTION)
 @journal_errors
 async def approve_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, True)
@@ -387,7 +395,8 @@ async def _statement(request: web.Request, conn: AsyncConnection, actor: Actor) 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/statement",
-          summary="The exam-rating statement (J8) as ?format=pdf (default), xlsx, csv, or json for an AIS (S5)", resource=Kind.JOURNAL)
+          summary="The exam-rating statement (J8) as ?format=pdf (default), xlsx, csv, or json for an AIS (S5)",
+          resource=Kind.JOURNAL)
 @journal_errors
 async def download_statement(request: web.Request, conn: AsyncConnection, actor: Actor) -> web.Response:
     kind = request.query.get("format", "pdf")
@@ -424,7 +433,8 @@ async def export_grid(request: web.Request, conn: AsyncConnection, actor: Actor)
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/statistics",
-          summary="Group statistics: letter distribution, averages, pass rate (J9)", response_schema=STATISTICS, resource=Kind.JOURNAL)
+          summary="Group statistics: letter distribution, averages, pass rate (J9)", response_schema=STATISTICS,
+          resource=Kind.JOURNAL)
 @journal_errors
 async def statistics(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     statement = await _statement(request, conn, actor)

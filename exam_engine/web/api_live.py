@@ -125,7 +125,8 @@ async def post_prepare(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/pause", summary="Pause: the clock stands still, no answers",
           request_schema=REASON, response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up"), permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
+          errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up"), permission=Permission.LIVE_CONTROL,
+          resource=Kind.ATTEMPT)
 async def post_pause(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.pause(conn, actor, path_uuid(request, "attempt_id"),
                                     reason=_reason(await read_json(request)), now=_now(request))
@@ -156,7 +157,8 @@ async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/downtime-credit",
           summary="Credit the measured server downtime during this attempt (recorded like a grant)",
           request_schema=s.obj(["reason"], reason=s.STR, widen_window=s.BOOL), response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached"), permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
+          errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached"), permission=Permission.LIVE_CONTROL,
+          resource=Kind.ATTEMPT)
 async def post_downtime_credit(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await live_control.credit_downtime(

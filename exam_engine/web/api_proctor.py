@@ -153,7 +153,8 @@ def _clock(request: web.Request) -> tuple[Any, float]:
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/plan", summary="What my exam page must capture, and how often",
-          response_schema=PLAN, errors=("attempt_finished", "deadline_passed"), permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+          response_schema=PLAN, errors=("attempt_finished", "deadline_passed"), permission=Permission.SIT_EXAM,
+          resource=Kind.ATTEMPT)
 async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     runtime = capture.runtime_of(services_of(request))
@@ -162,7 +163,8 @@ async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/consent", summary="Consent to proctoring (opens the evidence store)",
           request_schema=s.obj(["consent"], consent=s.BOOL, camera=s.BOOL, microphone=s.BOOL, screen_surface=s.STR),
-          response_schema=PLAN, errors=("consent_required", "attempt_finished"), permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+          response_schema=PLAN, errors=("consent_required", "attempt_finished"), permission=Permission.SIT_EXAM,
+          resource=Kind.ATTEMPT)
 async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
@@ -174,7 +176,8 @@ async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", BASE + "/attempts/{attempt_id}/heartbeat",
           summary="The live exam page is alive; a second page for the attempt is refused (second_exam_page)",
           request_schema=s.obj(["page_id"], page_id=s.STR), response_schema=PLAN,
-          errors=("second_exam_page", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+          errors=("second_exam_page", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM,
+          resource=Kind.ATTEMPT)
 async def post_heartbeat(request: web.Request, conn: Any, actor: Actor) -> Any:
     now, grace = _clock(request)
     page_id = field(await read_json(request), "page_id", str)
@@ -196,7 +199,8 @@ async def post_enrolment(request: web.Request, conn: Any, actor: Actor, runtime:
 
 @upload("POST", BASE + "/attempts/{attempt_id}/enrolment/reference", body=None,
         summary="Use the reference photo an administrator uploaded instead of a new enrolment photo",
-        errors=("no_reference_photo", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+        errors=("no_reference_photo", "consent_required", "attempt_finished"), permission=Permission.SIT_EXAM,
+        resource=Kind.ATTEMPT)
 async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
                                    _: None) -> Any:
     now, grace = _clock(request)
@@ -205,7 +209,8 @@ async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor
 
 
 @upload("POST", BASE + "/attempts/{attempt_id}/frames", body="jpeg",
-        summary="A webcam frame (JPEG body, ?seq=N&trigger=interval|<event type>)", permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+        summary="A webcam frame (JPEG body, ?seq=N&trigger=interval|<event type>)", permission=Permission.SIT_EXAM,
+        resource=Kind.ATTEMPT)
 async def post_frame(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
     return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.FRAME,
@@ -270,7 +275,8 @@ async def get_queue(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/timeline", summary="An attempt's evidence, events, flags, decisions",
-          response_schema=ANY, errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT)
+          response_schema=ANY, errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW,
+          resource=Kind.ATTEMPT)
 async def get_timeline(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await review.timeline(conn, actor, path_uuid(request, "attempt_id"), now=services_of(request).clock.now())
 
@@ -300,7 +306,8 @@ async def get_verify(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/flags/{flag_id}/review", summary="Confirm or dismiss a flag",
           request_schema=s.obj(["status"], status={"type": "string", "enum": ["confirmed", "dismissed"]}, note=s.STR),
-          response_schema=ANY, errors=("flag_not_found", "flag_status_invalid"), permission=Permission.PROCTOR_REVIEW, resource=Kind.FLAG)
+          response_schema=ANY, errors=("flag_not_found", "flag_status_invalid"), permission=Permission.PROCTOR_REVIEW,
+          resource=Kind.FLAG)
 async def post_flag_review(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await review.review_flag(conn, capture.runtime_of(services_of(request)), actor, path_int(request, "flag_id"),
@@ -323,7 +330,8 @@ async def post_decision(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/room-scan-requests",
           summary="Ask the student's page for a 360° room scan now", response_schema=ANY,
-          errors=("attempt_finished", "proctoring_not_found"), permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT)
+          errors=("attempt_finished", "proctoring_not_found"), permission=Permission.PROCTOR_REVIEW,
+          resource=Kind.ATTEMPT)
 async def post_room_scan_request(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await review.request_room_scan(conn, actor, path_uuid(request, "attempt_id"),
                                           now=services_of(request).clock.now())
@@ -356,7 +364,8 @@ EXAM_SETTINGS = s.obj(frame_interval_s={"type": "number"}, screen_interval_s={"t
 
 
 @endpoint("GET", BASE + "/exams/{exam_id}/settings", summary="An exam's capture settings (or the global defaults)",
-          response_schema=EXAM_SETTINGS, errors=("exam_not_found",), permission=Permission.VIEW_EXAMS, resource=Kind.EXAM)
+          response_schema=EXAM_SETTINGS, errors=("exam_not_found",), permission=Permission.VIEW_EXAMS,
+          resource=Kind.EXAM)
 async def get_exam_settings(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await admin.exam_settings(conn, capture.runtime_of(services_of(request)), actor,
                                      path_int(request, "exam_id"))
@@ -364,7 +373,8 @@ async def get_exam_settings(request: web.Request, conn: Any, actor: Actor) -> di
 
 @endpoint("PUT", BASE + "/exams/{exam_id}/settings", summary="Set an exam's capture intervals and policies",
           request_schema=EXAM_SETTINGS, response_schema=EXAM_SETTINGS,
-          errors=("exam_not_found", "screen_policy_invalid", "invalid_number"), permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
+          errors=("exam_not_found", "screen_policy_invalid", "invalid_number"), permission=Permission.MANAGE_EXAMS,
+          resource=Kind.EXAM)
 async def put_exam_settings(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await admin.set_exam_settings(conn, capture.runtime_of(services_of(request)), actor,
                                          path_int(request, "exam_id"), await read_json(request),
