@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from journal_bridge import api as journal
@@ -103,10 +103,10 @@ async def authorize(conn: AsyncConnection, actor: Actor, permission: Permission,
     if scope is Reach.ALL or scope is Reach.OWN:
         return
     if scope is Reach.ASSIGNED_EXAMS:
-        exam_id = await _exam_of(conn, resource)
-        if exam_id is None:
+        found = (await conn.execute(_watching(resource, actor))).first()  # one round trip
+        if found is None:
             raise not_found(resource.kind)
-        if not await _watches(conn, actor, exam_id):
+        if found.proctor_id is None:
             raise not_found(resource.kind, exists=True)
         return
     found = await _journal_of(conn, resource)
@@ -121,21 +121,20 @@ async def authorize(conn: AsyncConnection, actor: Actor, permission: Permission,
 # ------------------------------------------------------------------------------------ exams
 
 
-async def _exam_of(conn: AsyncConnection, resource: Resource) -> int | None:
+def _watching(resource: Resource, actor: Actor) -> Any:
+    """The thing's exam and, if the person watches it, their id: one statement per kind."""
     if resource.kind is Kind.EXAM:
-        return (await conn.execute(select(exams.c.id).where(exams.c.id == resource.id))).scalar()
-    if resource.kind is Kind.ATTEMPT:
-        return (await conn.execute(select(attempts.c.exam_id).where(attempts.c.id == resource.id))).scalar()
-    if resource.kind is Kind.FLAG:
-        return (await conn.execute(select(attempts.c.exam_id).select_from(
-            proctor_flags.join(attempts, attempts.c.id == proctor_flags.c.attempt_id)).where(
-            proctor_flags.c.id == resource.id))).scalar()
-    raise ValueError(f"not an exam's resource: {resource.kind}")
-
-
-async def _watches(conn: AsyncConnection, actor: Actor, exam_id: int) -> bool:
-    return (await conn.execute(select(exam_proctors.c.exam_id).where(
-        exam_proctors.c.exam_id == exam_id, exam_proctors.c.proctor_id == actor.user_id))).first() is not None
+        source, exam_id, key = exams, exams.c.id, exams.c.id
+    elif resource.kind is Kind.ATTEMPT:
+        source, exam_id, key = attempts, attempts.c.exam_id, attempts.c.id
+    elif resource.kind is Kind.FLAG:
+        source = proctor_flags.join(attempts, attempts.c.id == proctor_flags.c.attempt_id)
+        exam_id, key = attempts.c.exam_id, proctor_flags.c.id
+    else:
+        raise ValueError(f"not an exam's resource: {resource.kind}")
+    return select(exam_id.label("exam_id"), exam_proctors.c.proctor_id).select_from(source.outerjoin(
+        exam_proctors, and_(exam_proctors.c.exam_id == exam_id, exam_proctors.c.proctor_id == actor.user_id))
+    ).where(key == resource.id)
 
 
 async def proctor_exam_ids(conn: AsyncConnection, actor: Actor) -> list[int] | None:
