@@ -46,7 +46,8 @@ OPEN_TO_EVERY_SIGNED_IN_ROLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/me/password"): "anyone changes their own password",
     ("PUT", "/api/v1/me/language"): "anyone chooses their language",
     ("GET", "/api/v1/journals"): "KEEP_JOURNAL or VIEW_JOURNALS: the handler checks either",
-    ("GET", "/api/v1/journals/{journal_id}"): "the journal's rules decide who reads it (R4)",
+    ("GET", "/api/v1/journals/{journal_id}"): "the journal's rules decide who reads it (R4), within the reach "
+                                               "the server passes with the person (issue 19)",
     ("GET", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}/history"): "as the grid",
     ("GET", "/api/v1/journals/{journal_id}/corrections"): "as the grid",
     ("GET", "/api/v1/journals/{journal_id}/statement"): "as the grid",
