@@ -81,7 +81,7 @@ async def assignments_page(request: web.Request, conn: Any, actor: api.Actor) ->
     if not errors:
         return see_other(f"/admin/assignments?done={action}")
     # One page, four forms: each error is shown next to its field of the form that was sent.
-    errors = {f"{action}-{k}": v for k, v in errors.items()}
+    errors = {(k if k == "_form" else f"{action}-{k}"): v for k, v in errors.items()}
     return await _overview(request, conn, actor, form={f"{action}-{k}": text(form, k) for k in form}, errors=errors)
 
 

@@ -43,21 +43,24 @@ _WRONG_ROLE = {
 
 async def _person(conn: AsyncConnection, login: str, role: Role, field: str) -> Any:
     login = (login or "").strip()
+    if not login:
+        raise InvalidInput("choice_required", N_("Choose one from the list."), field=field)
     row = (await conn.execute(select(users.c.id, users.c.login, users.c.full_name, users.c.role)
                               .where(users.c.login == login))).first()
-    if row is None:
-        raise InvalidInput("user_not_found", N_("Field «{field}»: there is no account «{login}»."), field=field,
-                           login=login[:64])
+    if row is None:  # ``field`` places the message beside its field on the pages
+        raise InvalidInput("user_not_found", N_("There is no account «{login}»."), field=field, login=login[:64])
     if row.role != role.value:
-        raise InvalidInput("wrong_role", _WRONG_ROLE[role], login=row.login)
+        raise InvalidInput("wrong_role", _WRONG_ROLE[role], login=row.login, field=field)
     return row
 
 
 async def _by_code(conn: AsyncConnection, table: Any, code: str, field: str) -> Any:
-    row = (await conn.execute(select(table).where(table.c.code == (code or "").strip()))).first()
+    code = (code or "").strip()
+    if not code:
+        raise InvalidInput("choice_required", N_("Choose one from the list."), field=field)
+    row = (await conn.execute(select(table).where(table.c.code == code))).first()
     if row is None:
-        raise InvalidInput("code_not_found", N_("Field «{field}»: there is nothing with code «{code}»."), field=field,
-                           code=(code or "")[:64])
+        raise InvalidInput("code_not_found", N_("There is nothing with code «{code}»."), field=field, code=code[:64])
     return row
 
 
@@ -162,7 +165,8 @@ async def add_department(conn: AsyncConnection, actor: Actor, *, code: str, name
         raise InvalidInput("invalid_name", N_("The name is empty."))
     faculty = await _by_code(conn, faculties, faculty_code, "faculty")
     if (await conn.execute(select(departments.c.id).where(departments.c.code == code))).first():
-        raise InvalidInput("department_exists", N_("A department with code «{code}» already exists."), code=code)
+        raise InvalidInput("department_exists", N_("A department with code «{code}» already exists."), code=code,
+                           field="code")
     new_id = (await conn.execute(departments.insert().values(code=code, name=name, faculty_id=faculty.id)
                                  .returning(departments.c.id))).scalar_one()
     await record(conn, now, actor, "department.created", f"department:{code}", None,

@@ -26,7 +26,7 @@ HEAD = s.obj(["login"], login=s.STR, faculty={"type": ["string", "null"]})
 DEPT_HEAD = s.obj(["login"], login=s.STR, department={"type": ["string", "null"]})
 DEPARTMENT = s.obj(["code", "name", "faculty"], code=s.STR, name=s.STR, faculty=s.STR)
 TEACHES = s.obj(["discipline"], discipline=s.STR, department={"type": ["string", "null"]})
-ASSIGN_ERRORS = ("user_not_found", "wrong_role", "code_not_found")
+ASSIGN_ERRORS = ("user_not_found", "wrong_role", "code_not_found", "choice_required")
 
 
 def _now(request: web.Request) -> Any:
