@@ -304,10 +304,10 @@ async def owned_world(services: Services) -> Owned:
     journal (faculty F1, headed by ``dean``; ``dean_out`` heads F2) in a discipline taught by
     department D1 (headed by ``dephead``; ``dephead_out`` heads D2); a flag and a correction."""
     pw = await proctored_attempt(services)
-    await pw.other_student.client.close()  # type: ignore[attr-defined]
     await pw.proctor.client.close()  # type: ignore[attr-defined]
     people = {"proctor_out": Role.PROCTOR, "dean": Role.FACULTY_HEAD, "dean_out": Role.FACULTY_HEAD,
-              "dephead": Role.DEPARTMENT_HEAD, "dephead_out": Role.DEPARTMENT_HEAD, "teacher1": Role.TEACHER}
+              "dephead": Role.DEPARTMENT_HEAD, "dephead_out": Role.DEPARTMENT_HEAD, "teacher1": Role.TEACHER,
+              "teacher2": Role.TEACHER}
     ids = {login: await make_user(services, login, role) for login, role in people.items()}
     now = services.clock.now()
     async with services.engine.begin() as conn:
@@ -331,7 +331,7 @@ async def owned_world(services: Services) -> Owned:
                            .values(review_state="pending", flag_count=1))
         student_id = (await conn.execute(select(attempts.c.student_id)
                                          .where(attempts.c.id == uuid.UUID(pw.attempt_id)))).scalar_one()
-    apis: dict[str, Api] = {"student": pw.student}
+    apis: dict[str, Api] = {"student": pw.student, "student_out": pw.other_student}
     for login in ("proctor1", *people, "admin_x"):
         if login == "admin_x":
             await make_user(services, login, Role.ACADEMIC_ADMIN)
@@ -402,6 +402,35 @@ async def test_an_assigned_person_is_let_through_and_an_unassigned_one_of_the_sa
 
 def _kind(method: str, path: str) -> Kind:
     return next(doc.resource for doc, _ in ROUTES if (doc.method, doc.path) == (method, path))  # type: ignore[misc]
+
+
+# Reach.OWN, decided where the thing is loaded: a teacher's journal, a student's attempt. Read routes
+# are walked here (a write's body is checked before its owner is looked up; the two tests at the top
+# of this file send valid bodies for those).
+OWN_PAIRS = {Role.TEACHER: ("teacher1", "teacher2"), Role.STUDENT: ("student", "student_out")}
+
+
+def _own_roles(permission: Permission | None, kind: Kind) -> list[Role]:
+    return [role for role in OWN_PAIRS if reach(role, kind) is Reach.OWN and (
+        allows(role, permission) if permission else allows(role, Permission.KEEP_JOURNAL)
+        or allows(role, Permission.VIEW_JOURNALS))]
+
+
+async def test_a_teacher_and_a_student_read_only_their_own_journal_and_attempt_on_every_read_route(services):
+    world = await owned_world(services)
+    cases = [(doc, role) for doc, _ in ROUTES if doc.resource is not None and doc.method == "GET"
+             for role in _own_roles(doc.permission, doc.resource)]
+    assert {role for _, role in cases} == set(OWN_PAIRS) and len(cases) >= 8, cases
+    try:
+        for doc, role in cases:
+            inside, outside = (world.apis[login] for login in OWN_PAIRS[role])
+            status, body = await _call(outside, "GET", world.url(doc.path), None)
+            assert status in (403, 404) and body["error"]["code"] != "forbidden", (doc.path, role, status, body)
+            assert world.ids["attempt_id"] not in str(body) and "Student student" not in str(body)
+            status, body = await _call(inside, "GET", world.url(doc.path), None)
+            assert status not in (401, 403, 404, 500), (doc.path, role, status, body)
+    finally:
+        await world.close()
 
 
 async def test_pages_let_the_assigned_person_through_and_answer_the_unassigned_one_404(services):
