@@ -23,6 +23,7 @@ async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untype
 async def test_the_administration_assigns_a_proctor_and_a_faculty_head_on_the_pages(services, browser):
     world = await make_world(services, students=1, requires_proctoring=True)
     await make_user(services, "admin1", Role.ACADEMIC_ADMIN, language="ru")
+    await make_user(services, "admin2", Role.ACADEMIC_ADMIN, language="kk")
     await make_user(services, "proctor.a", Role.PROCTOR, language="kk")
     await make_user(services, "proctor.b", Role.PROCTOR, language="kk")
     await make_user(services, "dean.f1", Role.FACULTY_HEAD, language="kk")
@@ -71,6 +72,16 @@ async def test_the_administration_assigns_a_proctor_and_a_faculty_head_on_the_pa
         live = await stranger.request.get(f"{base}/api/v1/live/exams/{world.exam_id}")
         assert live.status == 404 and (await live.json())["error"]["code"] == "exam_not_found"
         await other.close()
+
+        # The same page in Kazakh, for an administrator who reads kk.
+        kk = await browser.new_context(locale="kk-KZ", viewport={"width": 1200, "height": 900})
+        kk_page = await kk.new_page()
+        await _login(kk_page, base, "admin2")
+        await kk_page.goto(f"{base}/admin/exams/{world.exam_id}/proctors")
+        assert await kk_page.inner_text("h1") == "«Law exam» емтиханының прокторлары"
+        assert await kk_page.is_checked("input[value='proctor.a']")
+        await shot(kk_page, "assign-exam-proctors-kk")
+        await kk.close()
     finally:
         await admin.close()
         await proctor.close()
