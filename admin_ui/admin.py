@@ -397,3 +397,6 @@ def register(app: web.Application) -> None:
     app.router.add_post("/admin/exams", create_exam)
     app.router.add_post("/admin/exams/extra-time", extra_time)
     admin_system.register(app)
+    from . import admin_assignments  # imports this module's helpers: registered last
+
+    admin_assignments.register(app)

@@ -170,7 +170,7 @@ async def _live(request: web.Request, conn: Any, actor: api.Actor, template: str
                   actor=actor, status=status)
 
 
-@page(permission=P.LIVE_CONTROL)
+@page(permission=P.LIVE_CONTROL, resource=api.Kind.EXAM)
 async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     config = {"exam_id": _exam_id(request), "refresh_ms": REFRESH_S * 1000,
               "actions": {name: {"title": api.gettext(actor.language, spec["title"]),
@@ -182,12 +182,12 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
     return await _live(request, conn, actor, "staff/live.html", extra={"config": config})
 
 
-@page(permission=P.LIVE_CONTROL)
+@page(permission=P.LIVE_CONTROL, resource=api.Kind.EXAM)
 async def rows(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     return await _live(request, conn, actor, "staff/live_rows.html")
 
 
-@page(permission=P.PROCTOR_REVIEW)
+@page(permission=P.PROCTOR_REVIEW, resource=api.Kind.ATTEMPT)
 async def picture(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """A 160 px thumbnail of one camera frame; audited by the service like every evidence view."""
     seq = request.match_info["seq"]
@@ -244,7 +244,7 @@ async def _find(conn: Any, actor: api.Actor, exam_id: int, attempt_id: uuid.UUID
     raise web.HTTPNotFound()
 
 
-@page(permission=P.LIVE_CONTROL)
+@page(permission=P.LIVE_CONTROL, resource=api.Kind.ATTEMPT)
 async def action(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """GET: the action's form on a page of its own. POST: run it; back to the live page, or the form with the reason."""
     name = request.match_info["action"]

@@ -116,10 +116,13 @@ def see_other(location: str) -> web.Response:
 async def journals_list(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     if not (_staff(actor) or api.allows(actor.role, api.Permission.KEEP_JOURNAL)):
         return _forbidden(request, actor)
-    found = await journal.visible_journals(conn, api.journal_actor(actor), _now(request), staff=_staff(actor))
+    found = await journal.visible_journals(conn, await _who(conn, actor), _now(request), staff=_staff(actor))
     rows = sorted((j.summary() for j in found), key=lambda j: (j["period"], j["group"], j["discipline"]))
     return render(request, "journal/list.html", {"journals": rows, "when": lambda v: when(v, actor.language)},
                   actor=actor)
+
+
+_who = api.journal_actor_for  # the person with the journals their assignments reach (issue 19)
 
 
 def _grid_messages(language: str) -> dict[str, str]:
@@ -155,7 +158,7 @@ async def _people(conn: Any, found: journal.Journal, teachers: list[str],
 async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     journal_id = _int(request, "journal_id")
     try:
-        found, keeps = await journal.journal_with_view(conn, api.journal_actor(actor), journal_id, _now(request),
+        found, keeps = await journal.journal_with_view(conn, await _who(conn, actor), journal_id, _now(request),
                                                        staff=_staff(actor))
     except journal.JournalNotFound:
         raise web.HTTPNotFound() from None
@@ -182,7 +185,8 @@ async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
 
 async def _pending(conn: Any, actor: api.Actor) -> list[dict[str, Any]]:
     """The review queue with the names a reviewer needs: journal, student, the teacher who filed it."""
-    items = await journal.corrections(conn, pending_for=api.journal_actor(actor).roles)
+    reviewer = await _who(conn, actor)
+    items = await journal.corrections(conn, pending_for=reviewer.roles, reach=reviewer)
     journals: dict[int, tuple[journal.Journal, dict[str, str]]] = {}
     out = []
     for item in items:
@@ -228,7 +232,7 @@ async def corrections_page(request: web.Request, conn: Any, actor: api.Actor) ->
     return await _queue(request, conn, actor)
 
 
-@page(permission=api.Permission.REVIEW_CORRECTIONS)
+@page(permission=api.Permission.REVIEW_CORRECTIONS, resource=api.Kind.CORRECTION)
 async def review(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     correction_id = _int(request, "correction_id")
     form = await request.post()
@@ -239,7 +243,7 @@ async def review(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
     now = _now(request)
     try:
         async with conn.begin_nested():
-            state = await journal.review(conn, api.journal_actor(actor), correction_id, approve=decision == "approve",
+            state = await journal.review(conn, await _who(conn, actor), correction_id, approve=decision == "approve",
                                          note=note, now=now, audit=api.journal_audit_sink(conn, now, actor))
     except journal.JournalError as failure:
         return await _queue(request, conn, actor, error=_message(actor, failure),
@@ -273,7 +277,7 @@ async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.
                 async with conn.begin_nested():
                     teacher = await api.user_id_by_login(conn, form["teacher"])
                     await journal.grant_substitute(
-                        conn, api.journal_actor(actor), int(form["journal"]), str(teacher), valid_from=start,
+                        conn, await _who(conn, actor), int(form["journal"]), str(teacher), valid_from=start,
                         valid_until=end, reason=form["reason"], now=now,
                         audit=api.journal_audit_sink(conn, now, actor))
         except (journal.JournalError, api.DomainError) as failure:
@@ -283,7 +287,7 @@ async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.
                                    teacher=form["teacher"], start=when(start, actor.language),
                                    end=when(end, actor.language))
             form = {k: "" for k in form}
-    found = await journal.visible_journals(conn, api.journal_actor(actor), _now(request), staff=True)
+    found = await journal.visible_journals(conn, await _who(conn, actor), _now(request), staff=True)
     rows = sorted((j.summary() for j in found), key=lambda j: (j["period"], j["group"], j["discipline"]))
     return render(request, "journal/substitutes.html", {"journals": rows, "form": form, "error": error,
                                                         "notice": notice}, actor=actor, status=422 if error else 200)

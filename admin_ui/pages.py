@@ -146,8 +146,14 @@ def login_redirect(request: web.Request) -> web.HTTPFound:
 PageHandler = Callable[[web.Request, Any, api.Actor], Awaitable[web.StreamResponse]]
 
 
-def page(*, permission: api.Permission | None = None) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
-    """A signed-in page: one read transaction; not signed in → the sign-in page."""
+def page(*, permission: api.Permission | None = None, resource: api.Kind | None = None
+         ) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """A signed-in page: one read transaction; not signed in → the sign-in page.
+
+    ``permission`` and ``resource`` (what the page acts on, from its ``{<kind>_id}`` path
+    parameter) go through the same check as the API (``services/authority.authorize``) before
+    the handler: a role without the permission sees 403, a thing outside the person's
+    assignments 404, exactly like a missing one."""
 
     def decorate(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         @functools.wraps(handler)
@@ -168,6 +174,14 @@ def page(*, permission: api.Permission | None = None) -> Callable[[PageHandler],
                     return render(request, "error.html", {"message": api.translate(
                         info.actor.language, N_("Your role ({role}) may not do this."), role=str(info.actor.role))},
                         status=403, actor=info.actor)
+                if permission is not None and resource is not None:
+                    try:
+                        await api.authorize(conn, info.actor, permission, api.resource_of(request, resource))
+                    except (api.NotFound, api.InvalidInput) as missing:
+                        if isinstance(missing, api.OutOfReach):
+                            await api.audit_denial(request, missing, conn, info.actor)
+                        return render(request, "error.html", {"message": api.translate(
+                            info.actor.language, missing.msgid, **missing.params)}, status=404, actor=info.actor)
                 try:
                     return await handler(request, conn, info.actor)
                 except web.HTTPRedirection as redirect:
@@ -175,6 +189,8 @@ def page(*, permission: api.Permission | None = None) -> Callable[[PageHandler],
                     done = redirect
             raise done
 
+        wrapped.page_permission = permission  # type: ignore[attr-defined] - read by the permission matrix test
+        wrapped.page_resource = resource  # type: ignore[attr-defined]
         return wrapped
 
     return decorate

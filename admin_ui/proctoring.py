@@ -223,7 +223,7 @@ async def _timeline(request: web.Request, conn: Any, actor: api.Actor, *, error:
         if done in DONE_MESSAGES and not error else None, **_helpers(actor, now)}, actor=actor, status=status)
 
 
-@page(permission=api.Permission.PROCTOR_REVIEW)
+@page(permission=api.Permission.PROCTOR_REVIEW, resource=api.Kind.ATTEMPT)
 async def timeline_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     return await _timeline(request, conn, actor)
 
@@ -240,7 +240,7 @@ async def _act(request: web.Request, conn: Any, actor: api.Actor, action: Any, d
     return web.Response(status=303, headers={"Location": f"/proctor/attempts/{_attempt_id(request)}?done={done}"})
 
 
-@page(permission=api.Permission.PROCTOR_REVIEW)
+@page(permission=api.Permission.PROCTOR_REVIEW, resource=api.Kind.FLAG)
 async def review_flag(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     services = api.services_of(request)
     form = await request.post()
@@ -254,7 +254,7 @@ async def review_flag(request: web.Request, conn: Any, actor: api.Actor) -> web.
         status if status in ("confirmed", "dismissed") else "decision")
 
 
-@page(permission=api.Permission.PROCTOR_REVIEW)
+@page(permission=api.Permission.PROCTOR_REVIEW, resource=api.Kind.ATTEMPT)
 async def decide(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     services = api.services_of(request)
     form = await request.post()
@@ -263,7 +263,7 @@ async def decide(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
         now=services.clock.now(), grace_s=services.settings.network_grace_s), "decision")
 
 
-@page(permission=api.Permission.PROCTOR_REVIEW)
+@page(permission=api.Permission.PROCTOR_REVIEW, resource=api.Kind.ATTEMPT)
 async def request_room_scan(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     services = api.services_of(request)
     return await _act(request, conn, actor, lambda: api.proctor_review_service.request_room_scan(

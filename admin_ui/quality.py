@@ -172,7 +172,7 @@ async def analysis_list(request: web.Request, conn: Any, actor: api.Actor) -> we
     return render(request, "quality/analysis_list.html", {"exams": exams, **_helpers(actor)}, actor=actor)
 
 
-@page(permission=api.Permission.READ_BANK_CONTENT)
+@page(permission=api.Permission.READ_BANK_CONTENT, resource=api.Kind.EXAM)
 async def analysis(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     raw = request.match_info["exam_id"]
     if not raw.isdigit() or len(raw) > 12:

@@ -157,7 +157,7 @@ def _exam_messages(language: str) -> dict[str, str]:
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 
 
-@page(permission=api.Permission.SIT_EXAM)
+@page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
 async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     exam_id = request.match_info["exam_id"]
     if not exam_id.isdigit():
@@ -185,7 +185,7 @@ async def _my_exam(request: web.Request, conn: Any, actor: api.Actor, exam_id: i
     return exam
 
 
-@page(permission=api.Permission.SIT_EXAM)
+@page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
 async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """Before anything starts: the exam's rules in the student's language (issue 20)."""
     exam_id = request.match_info["exam_id"]
@@ -197,7 +197,7 @@ async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     return render(request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language)}, actor=actor)
 
 
-@page(permission=api.Permission.SIT_EXAM)
+@page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
 async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     exam_id = request.match_info["exam_id"]
     if not exam_id.isdigit():
@@ -234,7 +234,7 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
                                           "in_checks": exam["attempt"] is not None}, actor=actor)
 
 
-@page(permission=api.Permission.SIT_EXAM)
+@page(permission=api.Permission.SIT_EXAM, resource=api.Kind.ATTEMPT)
 async def result_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     services = api.services_of(request)
     try:

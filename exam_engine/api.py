@@ -101,3 +101,16 @@ from .web.http import device_key, ensure_device_cookie  # noqa: E402
 
 __all__ += ["WARN_AT_S", "attempt_checks", "device_key", "ensure_device_cookie", "live_board", "live_control",
             "live_view", "time_warning"]
+
+# Authority in one place (issue 19): the pages run the API's check before their handlers.
+from .domain.roles import Kind  # noqa: E402
+from .errors import InvalidInput, NotFound  # noqa: E402
+from .services import assignments as assignment_service  # noqa: E402
+from .services import authority  # noqa: E402
+from .services.authority import OutOfReach, authorize  # noqa: E402
+from .web.api_journal import journal_actor_for  # noqa: E402
+from .web.http import _audit_denial as audit_denial  # noqa: E402
+from .web.http import resource_of  # noqa: E402
+
+__all__ += ["InvalidInput", "Kind", "NotFound", "OutOfReach", "assignment_service", "audit_denial", "authority",
+            "authorize", "journal_actor_for", "resource_of"]

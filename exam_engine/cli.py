@@ -273,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_proctor_commands(sub)
     from .trust_cli import register as register_trust_commands  # audit …, receipt verify, backup, restore
     register_trust_commands(sub)
+    from .cli_assign import register as register_assign_commands  # assign proctors|faculty-head|…
+    register_assign_commands(sub)
     return parser
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-
 from typing import Any
 
 from sqlalchemy import select
@@ -27,9 +26,9 @@ from .domain.actors import cli_actor
 from .domain.roles import Role
 from .migrate import upgrade
 from .server import serve
-from .services import catalog, users
+from .services import assignments, catalog, users
+from .tables import departments, disciplines, exams, users as users_table
 from .web.api_journal import audit_sink
-from .tables import disciplines, exams, users as users_table
 from .demo_bank import DEMO_ITEMS
 
 log = logging.getLogger(__name__)
@@ -40,6 +39,7 @@ PROCTORED_NAME = "Криминалистика (бейнебақылаумен) 
 JOURNAL_PERIOD = "DEMO"
 GROUP = "DEMO-G1"
 FACULTY = "DEMO-F"
+DEPARTMENT = "DEMO-D"
 ACCOUNTS: list[tuple[str, Role, str, str]] = [
     ("student1", Role.STUDENT, "Әлібек Қанатұлы Нұрланов", "kk"),
     ("student2", Role.STUDENT, "Иван Петрович Сидоров", "ru"),
@@ -96,7 +96,7 @@ async def seed(services: Services) -> list[tuple[str, str, str]]:
                                                   publish=True)
                 proctored_versions[lang] = info.id
         await _ensure_exams(conn, actor, now, versions, proctored_versions)
-        await _watch_demo_exams(conn, actor, now)
+        await _assign(conn, actor, now)
         teacher_id = (await conn.execute(select(users_table.c.id).where(users_table.c.login == "teacher"))).scalar()
         await _ensure_journals(conn, actor, now, str(teacher_id))
     return logins
@@ -129,17 +129,21 @@ async def _ensure_exams(conn: Any, actor: Any, now: Any, versions: dict[str, int
             closes_at=now + timedelta(hours=8), requires_proctoring=proctored), now=now)
 
 
-async def _watch_demo_exams(conn: Any, actor: Any, now: Any) -> None:
-    """Where exams have assigned proctors (issue 19), the demo proctor watches both demo exams."""
-    try:
-        from .services import assignments  # type: ignore[attr-defined]
-    except ImportError:
-        return
+async def _assign(conn: Any, actor: Any, now: Any) -> None:
+    """Authority is data (issue 19): the demo's proctor watches both demo exams, its faculty head heads
+    the demo faculty, its head of department heads the department that teaches the disciplines."""
     for exam_id in (await conn.execute(select(exams.c.id).join(disciplines).where(
             disciplines.c.code.in_([DISCIPLINE, PROCTORED_DISCIPLINE])))).scalars():
         watching = [p["login"] for p in await assignments.proctors_of(conn, exam_id)]
         if "proctor" not in watching:
             await assignments.set_exam_proctors(conn, actor, exam_id, [*watching, "proctor"], now=now)
+    await assignments.set_faculty_head(conn, actor, "faculty_head", FACULTY, now=now)
+    if (await conn.execute(select(departments.c.id).where(departments.c.code == DEPARTMENT))).first() is None:
+        await assignments.add_department(conn, actor, code=DEPARTMENT, name="Құқық кафедрасы / Кафедра права",
+                                         faculty_code=FACULTY, now=now)
+    await assignments.set_department_head(conn, actor, "dephead", DEPARTMENT, now=now)
+    for discipline in (DISCIPLINE, PROCTORED_DISCIPLINE):
+        await assignments.set_discipline_department(conn, actor, discipline, DEPARTMENT, now=now)
 
 
 async def _ensure_journals(conn: Any, actor: Any, now: Any, teacher_id: str) -> None:

@@ -265,3 +265,58 @@ audit_log = Table(
     Column("ip", String(64)),
 )
 Index("ix_audit_subject", audit_log.c.subject)
+
+# ---------------------------------------------------------------------------------------- assignments
+# Who acts where (issue 19): authority is data. A role says what kind of thing a person may do; these
+# rows say on which exams and journals. ``services/authority.py`` reads them; docs/security.md explains.
+
+# The proctors the academic administration assigned to watch an exam (editable during the exam).
+exam_proctors = Table(
+    "exam_proctors",
+    metadata,
+    Column("exam_id", ForeignKey("exams.id", ondelete="CASCADE"), nullable=False),
+    Column("proctor_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    Column("assigned_by", String(100), nullable=False),
+    PrimaryKeyConstraint("exam_id", "proctor_id"),
+    Index("ix_exam_proctors_proctor", "proctor_id"),
+)
+
+# Departments (кафедра / кафедра) belong to a faculty and teach disciplines.
+departments = Table(
+    "departments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(300), nullable=False),
+    Column("faculty_id", ForeignKey("faculties.id"), nullable=False),
+)
+
+# Which department teaches a discipline: a journal (group × discipline × period) belongs to the
+# department of its discipline, and to the faculty of its group.
+discipline_departments = Table(
+    "discipline_departments",
+    metadata,
+    Column("discipline_id", ForeignKey("disciplines.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), nullable=False),
+)
+
+# The faculty a faculty head heads (one faculty per person; a faculty may have an acting head too).
+faculty_heads = Table(
+    "faculty_heads",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("faculty_id", ForeignKey("faculties.id", ondelete="CASCADE"), nullable=False),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    Column("assigned_by", String(100), nullable=False),
+)
+
+# The department a head of department heads.
+department_heads = Table(
+    "department_heads",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), nullable=False),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    Column("assigned_by", String(100), nullable=False),
+)

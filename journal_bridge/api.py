@@ -31,6 +31,7 @@ from journal_bridge.marks import DEFAULT_MARKS
 from journal_bridge.keeping import (
     add_lesson,
     assign_teacher,
+    correction_journal_id,
     create_journal,
     enter_cell,
     file_correction,
@@ -39,7 +40,7 @@ from journal_bridge.keeping import (
     review,
 )
 from journal_bridge.results import ExamResult, SignedExamResult, public_key_from_bytes, sign_result
-from journal_bridge.rules import Actor, Role
+from journal_bridge.rules import Actor, Role, within_reach
 from journal_bridge.statement import Statement, Translate
 from journal_bridge.store import AuditSink, Journal, journal_student_ids, load_journal, load_journals, teacher_ids
 from journal_bridge.views import (
@@ -96,6 +97,7 @@ __all__ = [
     "add_lesson",
     "assign_teacher",
     "cell_history",
+    "correction_journal_id",
     "corrections",
     "create_journal",
     "enter_cell",
@@ -124,4 +126,5 @@ __all__ = [
     "teacher_ids",
     "visible_journals",
     "what_do_i_need",
+    "within_reach",
 ]

@@ -20,7 +20,17 @@ from journal_bridge.corrections import Correction, CorrectionState, apply_correc
 from journal_bridge.corrections import file_correction as file_pure
 from journal_bridge.errors import CellInvalid, CorrectionInvalid, JournalConflict, JournalDenied, JournalNotFound
 from journal_bridge.marks import DEFAULT_MARKS, MarkSet, parse_cell
-from journal_bridge.rules import DEFAULT_POLICY, Action, Actor, ChangePolicy, Reason, Role, Verdict, decide_change
+from journal_bridge.rules import (
+    DEFAULT_POLICY,
+    Action,
+    Actor,
+    ChangePolicy,
+    Reason,
+    Role,
+    Verdict,
+    decide_change,
+    within_reach,
+)
 from journal_bridge.scale import DEFAULT_SCALE
 from journal_bridge.store import (
     LESSON_KINDS,
@@ -96,7 +106,9 @@ async def grant_substitute(
         raise JournalConflict("substitute_window_invalid")
     if not reason.strip():
         raise CorrectionInvalid("correction_reason_missing")
-    await load_journal(conn, journal_id)
+    found = await load_journal(conn, journal_id)
+    if not within_reach(actor, found.group_code, found.discipline_code):
+        raise JournalNotFound("journal_not_found")  # another faculty's journal: as if missing (issue 19)
     new_id = (await conn.execute(journal_substitutes.insert().values(
         journal_id=journal_id, teacher_id=teacher_id, valid_from=valid_from, valid_until=valid_until,
         granted_by=actor.user_id, granted_by_role=Role.FACULTY_HEAD.value, granted_at=now, reason=reason.strip(),
@@ -230,6 +242,9 @@ async def review(
                               .with_for_update(of=journal_corrections))).first()
     if row is None:
         raise JournalNotFound("correction_not_found")
+    found = await load_journal(conn, row.journal_id)
+    if not within_reach(actor, found.group_code, found.discipline_code):
+        raise JournalNotFound("correction_not_found")  # another faculty's: as if missing (issue 19)
     reviewed = review_correction(actor, correction_of(row), approve=approve, now=now, note=note, policy=policy)
     if approve:
         await _apply(conn, row, reviewed, actor, now)
@@ -269,3 +284,9 @@ async def lock_period(conn: AsyncConnection, period_code: str, *, by: str, now: 
                        .values(locked_at=now, locked_by=by))
     await audit("journal.period_locked", f"period:{period_code}", {"closes_at": row.closes_at},
                 {"locked_at": now})
+
+
+async def correction_journal_id(conn: AsyncConnection, correction_id: int) -> int | None:
+    """The journal a correction belongs to (None if there is no such correction)."""
+    return (await conn.execute(select(journal_corrections.c.journal_id)
+                               .where(journal_corrections.c.id == correction_id))).scalar()

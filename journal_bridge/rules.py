@@ -75,6 +75,18 @@ class Reason(StrEnum):
 class Actor:
     user_id: str
     roles: frozenset[Role]
+    # The journals this person reaches as staff (issue 19), given by the server from its assignments:
+    # a faculty head the groups of their faculty, a head of department the disciplines their department
+    # teaches. None: no limit on that side (deputy heads, quality, administrators; teachers are limited
+    # by assignment and substitute windows instead).
+    group_codes: frozenset[str] | None = None
+    discipline_codes: frozenset[str] | None = None
+
+
+def within_reach(actor: Actor, group_code: str, discipline_code: str) -> bool:
+    """Whether a journal of this group and discipline is within the actor's staff reach."""
+    return ((actor.group_codes is None or group_code in actor.group_codes)
+            and (actor.discipline_codes is None or discipline_code in actor.discipline_codes))
 
 
 @dataclass(frozen=True, slots=True)

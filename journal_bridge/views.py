@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from journal_bridge.bridge import result_of_row
 from journal_bridge.collation import kazakh_sort_key
 from journal_bridge.corrections import CorrectionState
-from journal_bridge.errors import JournalDenied
+from journal_bridge.errors import JournalDenied, JournalNotFound
 from journal_bridge.grading import ExamStatus, GradeOutcome, grade_outcome, what_do_i_need
 from journal_bridge.keeping import CORRECTION_ROWS, correction_of
 from journal_bridge.marks import DEFAULT_MARKS, Cell, MarkSet
 from journal_bridge.messages import MESSAGES
 from journal_bridge.results import ExamResult
-from journal_bridge.rules import DEFAULT_POLICY, Actor, JournalAccess, Role
+from journal_bridge.rules import DEFAULT_POLICY, Actor, JournalAccess, Role, within_reach
 from journal_bridge.scale import DEFAULT_SCALE, GradingScale
 from journal_bridge.statement import Statement, StatementHeader, StudentEntry, build_statement
 from journal_bridge.stats import GroupStatistics
@@ -47,6 +47,7 @@ from journal_bridge.tables import (
     journal_exam_results,
     journal_substitutes,
     journal_teachers,
+    journals,
 )
 
 
@@ -63,13 +64,15 @@ async def check_view(conn: AsyncConnection, actor: Actor, journal: Journal, now:
     keeps = may_keep(actor, await load_access(conn, journal), now)
     if not keeps and not staff:
         raise JournalDenied("journal_view_denied")
+    if not keeps and not within_reach(actor, journal.group_code, journal.discipline_code):
+        raise JournalNotFound("journal_not_found")  # another faculty's or department's: as if missing
     return keeps
 
 
 async def visible_journals(conn: AsyncConnection, actor: Actor, now: datetime, *, staff: bool) -> list[Journal]:
     """Staff see every journal; a teacher the assigned ones and those with a live substitute permission."""
     if staff:
-        return await load_journals(conn)
+        return [j for j in await load_journals(conn) if within_reach(actor, j.group_code, j.discipline_code)]
     assigned = select(journal_teachers.c.journal_id).where(journal_teachers.c.teacher_id == actor.user_id)
     substitute = select(journal_substitutes.c.journal_id).where(
         journal_substitutes.c.teacher_id == actor.user_id, journal_substitutes.c.valid_until > now)
@@ -165,9 +168,17 @@ async def cell_history(conn: AsyncConnection, journal_id: int, lesson_id: int, s
 
 
 async def corrections(conn: AsyncConnection, *, journal_id: int | None = None,
-                      pending_for: frozenset[Role] | None = None) -> list[dict[str, Any]]:
-    """A journal's corrections, or the ones waiting for a reviewer holding ``pending_for``."""
+                      pending_for: frozenset[Role] | None = None, reach: Actor | None = None) -> list[dict[str, Any]]:
+    """A journal's corrections, or the ones waiting for a reviewer holding ``pending_for``;
+    with ``reach``, only those of journals within that actor's reach (a faculty head's faculty)."""
     stmt = CORRECTION_ROWS.order_by(journal_corrections.c.id)
+    if reach is not None and (reach.group_codes is not None or reach.discipline_codes is not None):
+        within = select(journals.c.id)
+        if reach.group_codes is not None:
+            within = within.where(journals.c.group_code.in_(sorted(reach.group_codes)))
+        if reach.discipline_codes is not None:
+            within = within.where(journals.c.discipline_code.in_(sorted(reach.discipline_codes)))
+        stmt = stmt.where(journal_corrections.c.journal_id.in_(within))
     if journal_id is not None:
         stmt = stmt.where(journal_corrections.c.journal_id == journal_id)
     if pending_for is not None:

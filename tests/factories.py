@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from exam_engine.bootstrap import Services, build_app
 from exam_engine.domain.actors import cli_actor
 from exam_engine.domain.roles import Role
-from exam_engine.services import catalog, users
+from exam_engine.services import assignments, catalog, users
 from question_bank import api as bank_api
 from question_bank.model import Item
 
@@ -34,6 +34,20 @@ class World:
     students: list[str]
     bank_versions: dict[str, int]
     items: dict[str, tuple[Item, ...]] = field(default_factory=dict)
+
+
+async def assign_proctor(services: Services, login: str, exam_id: int | None = None) -> None:
+    """Assign the proctor ``login`` to the exam (None: to every exam scheduled so far), as the
+    academic administration does: a proctor acts only on the exams they are assigned to."""
+    from sqlalchemy import select
+
+    from exam_engine.tables import exams
+
+    async with services.engine.begin() as conn:
+        ids = [exam_id] if exam_id is not None else list((await conn.execute(select(exams.c.id))).scalars())
+        for one in ids:
+            current = [p["login"] for p in await assignments.proctors_of(conn, one)]
+            await assignments.set_exam_proctors(conn, ADMIN, one, [*current, login], now=services.clock.now())
 
 
 async def make_user(services: Services, login: str, role: Role, *, language: str = "kk") -> int:

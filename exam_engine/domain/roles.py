@@ -108,3 +108,51 @@ def allows(role: Role | str, permission: Permission) -> bool:
         return permission in MATRIX[Role(role)]
     except ValueError:
         return False
+
+
+# ------------------------------------------------------------------------------------------ reach
+# A permission says what kind of thing a role may do; the reach says on which things (issue 19).
+# The regulations separate roles "to ensure openness and objectivity": a proctor acts on the exams
+# the academic administration assigned them to, a faculty head on the journals of their faculty's
+# groups, a head of department on the journals of the disciplines their department teaches.
+
+
+class Kind(StrEnum):
+    """What a route or page acts on, named by its path parameter."""
+
+    EXAM = "exam"
+    ATTEMPT = "attempt"
+    FLAG = "flag"  # a proctoring flag (belongs to an attempt, so to an exam)
+    JOURNAL = "journal"
+    CORRECTION = "correction"  # a journal correction (belongs to a journal)
+
+
+class Reach(StrEnum):
+    ALL = "all"  # everything the permission covers (deputy heads, quality, methodologists, administrators)
+    ASSIGNED_EXAMS = "assigned_exams"  # exams the person is assigned to watch (exam_proctors)
+    FACULTY = "faculty"  # journals of the groups of the faculty the person heads (faculty_heads)
+    DEPARTMENT = "department"  # journals of the disciplines the person's department teaches (department_heads)
+    # Decided by the owning rules where the thing is loaded: a student's own attempt (the attempt
+    # statements carry ``student_id``), a teacher's assigned journal or substitute window (R4, J7).
+    OWN = "own"
+
+
+_EXAM_KINDS = (Kind.EXAM, Kind.ATTEMPT, Kind.FLAG)
+_JOURNAL_KINDS = (Kind.JOURNAL, Kind.CORRECTION)
+
+REACH: Mapping[tuple[Role, Kind], Reach] = {
+    **{(Role.PROCTOR, kind): Reach.ASSIGNED_EXAMS for kind in _EXAM_KINDS},
+    **{(Role.STUDENT, kind): Reach.OWN for kind in _EXAM_KINDS},
+    **{(Role.FACULTY_HEAD, kind): Reach.FACULTY for kind in _JOURNAL_KINDS},
+    **{(Role.DEPARTMENT_HEAD, kind): Reach.DEPARTMENT for kind in _JOURNAL_KINDS},
+    **{(Role.TEACHER, kind): Reach.OWN for kind in _JOURNAL_KINDS},
+}
+"""Everything not listed reaches ``ALL``: the deputy heads keep academy-wide approval (the
+regulation gives corrections to the deputy head of the academy, not of a faculty)."""
+
+
+def reach(role: Role | str, kind: Kind) -> Reach:
+    try:
+        return REACH.get((Role(role), kind), Reach.ALL)
+    except ValueError:
+        return Reach.OWN  # an unknown role reaches nothing beyond what owning rules give it

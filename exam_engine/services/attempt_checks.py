@@ -37,6 +37,8 @@ from ..i18n import N_
 from ..tables import accommodations, attempts, exams
 from . import attempt_binding as binding
 from .audit import record
+from .authority import attempt as attempt_resource
+from .authority import authorize
 from .upsert import insert_ignore
 
 CAMERA_REASONS = ("ok", "no_face", "several_faces", "dark", "covered")
@@ -155,7 +157,7 @@ async def begin(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, c
 
 async def admit(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str, now: datetime) -> None:
     """A proctor lets a student in whose checks do not pass (camera, photo): the clock starts now."""
-    actor.require(Permission.LIVE_CONTROL)
+    await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     row = (await conn.execute(_FOR_BEGIN, {"attempt_id": attempt_id})).first()
     if row is None:

@@ -34,6 +34,7 @@ from ..tables import (
     groups,
     users,
 )
+from . import authority
 from .audit import record
 
 
@@ -266,6 +267,9 @@ async def list_exams(conn: AsyncConnection, actor: Actor) -> list[dict]:
         exams.c.question_count, exams.c.duration_s, exams.c.opens_at, exams.c.closes_at, exams.c.timeout_policy,
         exams.c.pass_score,
     ).select_from(exams.join(disciplines).join(exam_sessions)).order_by(exams.c.opens_at)
+    watched = await authority.proctor_exam_ids(conn, actor)
+    if watched is not None:  # a proctor: the exams they are assigned to (issue 19)
+        stmt = stmt.where(exams.c.id.in_(watched))
     out = []
     for r in await conn.execute(stmt):
         d = dict(r._mapping)

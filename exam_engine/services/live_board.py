@@ -29,9 +29,9 @@ from proctor.tables import evidence_items, proctor_attempts, proctor_flags
 
 from ..domain.actors import Actor
 from ..domain.roles import Permission, Role, allows
-from .. import tables
 from ..i18n import N_, translate
 from ..tables import disciplines, exam_groups, exams, group_members, users
+from .authority import proctor_exam_ids
 
 LATEST_FLAGS = 3
 
@@ -65,11 +65,11 @@ async def exams_of_day(conn: AsyncConnection, actor: Actor, *, now: datetime, tz
                          .outerjoin(assigned, assigned.c.exam_id == exams.c.id))
             .where(exams.c.opens_at < end, exams.c.closes_at > start)
             .order_by(exams.c.opens_at, exams.c.id))
-    # Per-exam proctor assignments (issue 19) where the schema has them: a proctor lists only the exams
-    # they watch (opening another one is refused by the live view's own check anyway).
-    watchers = getattr(tables, "exam_proctors", None)
-    if watchers is not None and actor.role == Role.PROCTOR:
-        stmt = stmt.where(exams.c.id.in_(select(watchers.c.exam_id).where(watchers.c.proctor_id == actor.user_id)))
+    # A proctor lists only the exams they watch (issue 19; opening another one is refused by the live
+    # view's own check anyway).
+    watching = await proctor_exam_ids(conn, actor)
+    if watching is not None:
+        stmt = stmt.where(exams.c.id.in_(watching))
     rows = await conn.execute(stmt)
     return [{"id": r.id, "title": r.title, "discipline": r.discipline, "opens_at": r.opens_at.isoformat(),
              "closes_at": r.closes_at.isoformat(), "duration_s": r.duration_s,

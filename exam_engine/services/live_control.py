@@ -39,6 +39,8 @@ from ..tables import attempts, exams
 from . import attempts as attempt_service
 from . import uptime
 from .audit import record
+from .authority import attempt as attempt_resource
+from .authority import authorize
 from .live_view import live_attempt
 from .upsert import insert_ignore
 
@@ -88,7 +90,7 @@ async def _set_attempt(conn: AsyncConnection, attempt_id: uuid.UUID, **values: A
 
 
 async def pause(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str, now: datetime) -> dict:
-    actor.require(Permission.LIVE_CONTROL)
+    await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     _require_clock(row)
@@ -103,7 +105,7 @@ async def pause(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, r
 
 
 async def resume(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str, now: datetime) -> dict:
-    actor.require(Permission.LIVE_CONTROL)
+    await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     if row.status != AttemptStatus.PAUSED:
@@ -155,7 +157,7 @@ async def _widen(conn: AsyncConnection, actor: Actor, row: Any, old_close: datet
 async def grant_time(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, minutes: int, reason: str,
                      now: datetime, widen_window: bool = False) -> dict:
     """Extra minutes for one attempt (a documented technical failure); the deadline stays server-owned."""
-    actor.require(Permission.LIVE_CONTROL)
+    await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     minutes = exam_day.check_grant_minutes(minutes)
     row = await _lock(conn, attempt_id)
@@ -171,7 +173,7 @@ async def grant_time(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID,
 async def credit_downtime(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str,
                           now: datetime, widen_window: bool = False) -> dict:
     """Grant the measured server downtime during this attempt that is not credited yet."""
-    actor.require(Permission.LIVE_CONTROL)
+    await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     _require_open(row)
@@ -194,7 +196,7 @@ async def credit_downtime(conn: AsyncConnection, actor: Actor, attempt_id: uuid.
 async def terminate(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str, now: datetime,
                     grace_s: float) -> dict:
     """A violation: finish the attempt now (if still open) and annul it (unsatisfactory, raw score kept)."""
-    actor.require(Permission.LIVE_CONTROL)
+    await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     if row.status in rules.OPEN_STATUSES:
@@ -211,7 +213,7 @@ async def terminate(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, 
 async def release_device(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str,
                          now: datetime) -> dict:
     """"Move to another device": the old session loses the attempt; the student's next session claims it."""
-    actor.require(Permission.LIVE_CONTROL)
+    await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     _require_open(row)

@@ -26,6 +26,8 @@ from ..exam_day_tables import attempt_live, exam_lobby, prepared_forms, student_
 from ..i18n import N_
 from ..tables import accommodations, attempts, exam_groups, exams, group_members, users
 from . import uptime
+from .authority import authorize
+from .authority import exam as exam_resource
 
 DEFAULT_SILENT_AFTER_S = 60.0
 
@@ -121,7 +123,7 @@ def _gaps_for(r: Any, up: list[Interval], now: datetime) -> list[Interval]:
 async def exam_live(conn: AsyncConnection, actor: Actor, exam_id: int, *, now: datetime,
                     silent_after_s: float = DEFAULT_SILENT_AFTER_S) -> dict:
     """Everyone assigned to the exam, where they stand, and the counts per state."""
-    actor.require(Permission.LIVE_CONTROL)
+    await authorize(conn, actor, Permission.LIVE_CONTROL, exam_resource(exam_id))
     exam = (await conn.execute(_EXAM, {"exam_id": exam_id})).first()
     if exam is None:
         raise NotFound("exam_not_found", N_("No such exam."))

@@ -23,6 +23,9 @@ from ..errors import InvalidInput, NotFound
 from ..i18n import N_
 from ..tables import attempts, exams, users
 from .audit import record
+from .authority import attempt as attempt_resource
+from .authority import authorize
+from .authority import exam as exam_resource
 from .proctoring import SCREEN_POLICIES
 from .upsert import upsert
 
@@ -40,7 +43,7 @@ async def put_reference_photo(conn: AsyncConnection, runtime: ProctorRuntime, ac
 
 
 async def exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, exam_id: int) -> dict:
-    actor.require(Permission.VIEW_EXAMS)
+    await authorize(conn, actor, Permission.VIEW_EXAMS, exam_resource(exam_id))
     required = (await conn.execute(select(exams.c.requires_proctoring).where(exams.c.id == exam_id))).first()
     if required is None:
         raise NotFound("exam_not_found", N_("No such exam."))
@@ -81,6 +84,8 @@ async def set_exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, acto
 
 async def verify(conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, actor: Actor | str,
                  *, now: datetime) -> ChainVerdict:
+    if not isinstance(actor, str) and actor.user_id is not None:  # a person, not the command line's operator
+        await authorize(conn, actor, Permission.PROCTOR_REVIEW, attempt_resource(attempt_id))
     row = (await conn.execute(select(proctor_attempts.c.purged_at)
                               .where(proctor_attempts.c.attempt_id == attempt_id))).first()
     if row is None:

@@ -41,7 +41,9 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import N_, translate
 from ..tables import attempts, exams, users
 from . import attempts as attempt_service
+from . import authority
 from .audit import record
+from .authority import authorize
 
 THUMB_WIDTH = 160
 
@@ -106,19 +108,26 @@ async def _listing(conn: AsyncConnection, rows: list[Any], language: str, latest
     } for r in rows]
 
 
+def _within(exam_ids: list[int] | None, stmt: Any) -> Any:
+    """Only the attempts of these exams (a proctor's assigned ones); None: every exam."""
+    return stmt if exam_ids is None else stmt.where(attempts.c.exam_id.in_(exam_ids))
+
+
 async def live(conn: AsyncConnection, actor: Actor) -> list[dict[str, Any]]:
     """Attempts running now that are (or must be) proctored, riskiest first, with their latest flags."""
-    actor.require(Permission.PROCTOR_REVIEW)
-    rows = (await conn.execute(_LISTED.where(attempts.c.status == AttemptStatus.IN_PROGRESS.value).where(
-        or_(exams.c.requires_proctoring.is_(True), proctor_attempts.c.attempt_id.is_not(None)))
+    await authorize(conn, actor, Permission.PROCTOR_REVIEW)
+    rows = (await conn.execute(_within(await authority.proctor_exam_ids(conn, actor), _LISTED.where(
+        attempts.c.status == AttemptStatus.IN_PROGRESS.value).where(
+        or_(exams.c.requires_proctoring.is_(True), proctor_attempts.c.attempt_id.is_not(None))))
         .order_by(proctor_attempts.c.risk_score.desc(), attempts.c.started_at))).all()
     return await _listing(conn, rows, actor.language, latest=3)
 
 
 async def queue(conn: AsyncConnection, actor: Actor, *, limit: int = 200) -> list[dict[str, Any]]:
     """Attempts awaiting a review (flagged, or under appeal), highest risk first."""
-    actor.require(Permission.PROCTOR_REVIEW)
-    rows = (await conn.execute(_LISTED.where(proctor_attempts.c.review_state.in_(("pending", "appeal")))
+    await authorize(conn, actor, Permission.PROCTOR_REVIEW)
+    rows = (await conn.execute(_within(await authority.proctor_exam_ids(conn, actor), _LISTED)
+                               .where(proctor_attempts.c.review_state.in_(("pending", "appeal")))
                                .order_by(proctor_attempts.c.risk_score.desc(), proctor_attempts.c.flag_count.desc())
                                .limit(limit))).all()
     return await _listing(conn, rows, actor.language, latest=3)
@@ -126,7 +135,7 @@ async def queue(conn: AsyncConnection, actor: Actor, *, limit: int = 200) -> lis
 
 async def timeline(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
     """Items, events, flags, decisions and requests of one attempt, on its time line."""
-    actor.require(Permission.PROCTOR_REVIEW)
+    await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.attempt(attempt_id))
     state = await _proctor_row(conn, attempt_id)
     listed = await _listing(conn, (await conn.execute(_LISTED.where(attempts.c.id == attempt_id))).all(),
                             actor.language, latest=0)
@@ -178,7 +187,7 @@ def _thumbnail(jpeg: bytes) -> bytes:
 async def view_evidence(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
                         seq: int, *, thumb: bool, frame: int | None, now: datetime) -> tuple[bytes, str]:
     """One item's content (or its thumbnail, or one frame of a room scan); the view is audited."""
-    actor.require(Permission.PROCTOR_REVIEW)
+    await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.attempt(attempt_id))
     await _proctor_row(conn, attempt_id)
     try:
         found = await runtime.store.read(conn, attempt_id, seq)
@@ -202,7 +211,7 @@ async def view_evidence(conn: AsyncConnection, runtime: ProctorRuntime, actor: A
 
 async def review_flag(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, flag_id: int, status: str,
                       note: str | None, *, now: datetime) -> dict[str, Any]:
-    actor.require(Permission.PROCTOR_REVIEW)
+    await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.flag(flag_id))
     if status not in ("confirmed", "dismissed"):
         raise InvalidInput("flag_status_invalid", N_("A flag is either confirmed or dismissed."))
     row = (await conn.execute(select(proctor_flags).where(proctor_flags.c.id == flag_id))).first()
@@ -220,7 +229,7 @@ async def review_flag(conn: AsyncConnection, runtime: ProctorRuntime, actor: Act
 async def decide(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, decision: str, reason: str, *,
                  now: datetime, grace_s: float) -> dict[str, Any]:
     """Record a decision; "violation" annuls the attempt (finalised first if still running)."""
-    actor.require(Permission.PROCTOR_REVIEW)
+    await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.attempt(attempt_id))
     try:
         verdict = Decision(decision)
     except ValueError:
@@ -259,7 +268,7 @@ async def decide(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, dec
 async def request_room_scan(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *,
                             now: datetime) -> dict[str, Any]:
     """A live request the student's page picks up at its next heartbeat."""
-    actor.require(Permission.PROCTOR_REVIEW)
+    await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.attempt(attempt_id))
     await _proctor_row(conn, attempt_id)
     running = (await conn.execute(select(attempts.c.status).where(attempts.c.id == attempt_id))).scalar()
     if running != AttemptStatus.IN_PROGRESS:
@@ -277,7 +286,7 @@ async def request_room_scan(conn: AsyncConnection, actor: Actor, attempt_id: uui
 async def mark_appeal(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, reason: str, *,
                       now: datetime) -> dict[str, Any]:
     """An appeal was filed: the attempt goes back to the queue and its evidence is kept."""
-    actor.require(Permission.PROCTOR_REVIEW)
+    await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.attempt(attempt_id))
     if not reason.strip():
         raise InvalidInput("reason_required", N_("Give the reason."))
     row = await _proctor_row(conn, attempt_id, lock=True)

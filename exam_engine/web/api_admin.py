@@ -9,7 +9,7 @@ from aiohttp import web
 
 from .. import bounds as b
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import InvalidInput
 from ..i18n import N_
 from ..services import catalog, contingent, users
@@ -120,7 +120,7 @@ async def list_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", "/api/v1/admin/exams/{exam_id}/extra-time", summary="Extra time for one student (accommodation)",
           request_schema=s.EXTRA_TIME, response_schema=s.OK,
           errors=("reason_required", "user_not_found", "out_of_range"),
-          permission=Permission.MANAGE_EXAMS)
+          permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
 async def extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     student_id = await catalog.user_id_by_login(conn, field(body, "student", str))

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import InvalidInput
 from ..i18n import N_, translate
 from ..services import bank_analysis, bank_views, banks
@@ -229,7 +229,8 @@ async def template(request: web.Request, conn: Any, actor: Actor) -> web.Respons
 
 @endpoint("GET", "/api/v1/bank/exams/{exam_id}/analysis",
           summary="Item analysis of an exam: difficulty, discrimination, option use, KR-20, flags",
-          response_schema=ANALYSIS, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT)
+          response_schema=ANALYSIS, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT,
+          resource=Kind.EXAM)
 async def analysis(request: web.Request, conn: Any, actor: Actor) -> dict:
     result = await bank_analysis.analyse_exam(conn, actor, path_int(request, "exam_id"), language=actor.language)
     return bank_analysis.analysis_view(result, actor.language)
@@ -237,7 +238,7 @@ async def analysis(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("GET", "/api/v1/bank/exams/{exam_id}/analysis.xlsx", summary="Item analysis of an exam as XLSX",
           response_schema=FILE, errors=("exam_not_found",), permission=Permission.READ_BANK_CONTENT,
-          produces=(_XLSX,))
+          produces=(_XLSX,), resource=Kind.EXAM)
 async def analysis_xlsx(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     result = await bank_analysis.analyse_exam(conn, actor, path_int(request, "exam_id"), language=actor.language)
     return _download(bank_analysis.analysis_workbook(result, actor.language), _XLSX,

@@ -22,11 +22,11 @@ from journal_bridge import api as journal
 
 from .. import bounds as b
 from ..domain.actors import Actor
-from ..domain.roles import Permission, Role, allows
+from ..domain.roles import Kind, Permission, Role, allows
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from .. import sweeper
 from ..i18n import translate
-from ..services import relay
+from ..services import authority, relay
 from ..services.audit import record
 from ..services.catalog import user_id_by_login
 from ..tables import disciplines, faculties, group_members, groups, users
@@ -110,10 +110,25 @@ def journal_errors(handler: Route) -> Route:
     return wrapped
 
 
-def journal_actor(actor: Actor) -> journal.Actor:
+def journal_actor(actor: Actor, within: authority.JournalReach | None = None) -> journal.Actor:
+    """The person as the journal knows them. ``within``: the journals they reach as staff
+    (:func:`journal_actor_for` reads it); without it a role whose reach is an assignment (faculty
+    head, head of department) reaches no journal at all — closed, not open, by default."""
     role = _ROLES.get(Role(actor.role))
+    if within is None:
+        within = authority.JournalReach(frozenset(), frozenset()) if authority.is_scoped(
+            actor.role, Kind.JOURNAL) else authority.JournalReach()
     return journal.Actor(str(actor.user_id) if actor.user_id is not None else actor.login,
-                         frozenset({role}) if role else frozenset())
+                         frozenset({role}) if role else frozenset(), group_codes=within.group_codes,
+                         discipline_codes=within.discipline_codes)
+
+
+async def journal_actor_for(conn: AsyncConnection, actor: Actor) -> journal.Actor:
+    """The person as the journal knows them, with the journals their assignments reach (issue 19)."""
+    return journal_actor(actor, await authority.journal_reach(conn, actor))
+
+
+_who = journal_actor_for
 
 
 def audit_sink(conn: AsyncConnection, now: datetime, actor: Actor | str) -> journal.AuditSink:
@@ -172,7 +187,7 @@ async def catalog_names(conn: AsyncConnection, journal_: journal.Journal, teache
 
 
 async def _visible(conn: AsyncConnection, actor: Actor, journal_id: int, now: datetime) -> tuple[journal.Journal, bool]:
-    return await journal.journal_with_view(conn, journal_actor(actor), journal_id, now, staff=_staff(actor))
+    return await journal.journal_with_view(conn, await _who(conn, actor), journal_id, now, staff=_staff(actor))
 
 
 # ------------------------------------------------------------------------------------ journals
@@ -185,7 +200,7 @@ async def _visible(conn: AsyncConnection, actor: Actor, journal_id: int, now: da
 async def list_journals(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     if not (_staff(actor) or allows(actor.role, Permission.KEEP_JOURNAL)):
         actor.require(Permission.VIEW_JOURNALS)
-    found = await journal.visible_journals(conn, journal_actor(actor), _now(request), staff=_staff(actor))
+    found = await journal.visible_journals(conn, await _who(conn, actor), _now(request), staff=_staff(actor))
     return {"items": [j.summary() for j in found]}
 
 
@@ -206,7 +221,7 @@ async def create_journal(request: web.Request, conn: AsyncConnection, actor: Act
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/teachers", summary="Assign a teacher to a journal (R4)",
           request_schema=JOURNAL_PERSON, response_schema=s.OK, permission=Permission.MANAGE_JOURNALS,
-          errors=(*JOURNAL_ERRORS, "user_not_found"))
+          errors=(*JOURNAL_ERRORS, "user_not_found"), resource=Kind.JOURNAL)
 @journal_errors
 async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -220,14 +235,14 @@ async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Act
 @endpoint("POST", "/api/v1/journals/{journal_id}/substitutes",
           summary="Let a substitute teacher keep the journal for a time window (faculty head, J7)",
           request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201, permission=Permission.GRANT_SUBSTITUTE,
-          errors=(*JOURNAL_ERRORS, "user_not_found"))
+          errors=(*JOURNAL_ERRORS, "user_not_found"), resource=Kind.JOURNAL)
 @journal_errors
 async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     teacher = await user_id_by_login(conn, field(body, "teacher", str))
     now = _now(request)
     new_id = await journal.grant_substitute(
-        conn, journal_actor(actor), path_int(request, "journal_id"), str(teacher),
+        conn, await _who(conn, actor), path_int(request, "journal_id"), str(teacher),
         valid_from=_parse(body, "valid_from", datetime), valid_until=_parse(body, "valid_until", datetime),
         reason=field(body, "reason", str), now=now, audit=audit_sink(conn, now, actor))
     return {"id": new_id}
@@ -235,7 +250,7 @@ async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: A
 
 # permission=None: the journal decides (assigned teacher, substitute in window, or VIEW_JOURNALS staff; R4).
 @endpoint("GET", "/api/v1/journals/{journal_id}", summary="The journal grid: lessons, students, cells, totals",
-          response_schema=JOURNAL_GRID, errors=JOURNAL_ERRORS)
+          response_schema=JOURNAL_GRID, errors=JOURNAL_ERRORS, resource=Kind.JOURNAL)
 @journal_errors
 async def read_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     found, keeps = await _visible(conn, actor, path_int(request, "journal_id"), _now(request))
@@ -245,13 +260,13 @@ async def read_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -
 
 @endpoint("POST", "/api/v1/journals/{journal_id}/lessons", summary="Record a held lesson or midterm control",
           request_schema=LESSON, response_schema=s.CREATED, status=201, errors=(*JOURNAL_ERRORS, "period_closed"),
-          permission=Permission.KEEP_JOURNAL)
+          permission=Permission.KEEP_JOURNAL, resource=Kind.JOURNAL)
 @journal_errors
 async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     now = _now(request)
     new_id = await journal.add_lesson(
-        conn, journal_actor(actor), path_int(request, "journal_id"), held_on=_parse(body, "held_on", date),
+        conn, await _who(conn, actor), path_int(request, "journal_id"), held_on=_parse(body, "held_on", date),
         kind=field(body, "kind", str, required=False, default="lesson"),
         topic=field(body, "topic", str, required=False, default=""), now=now, audit=audit_sink(conn, now, actor))
     return {"id": new_id}
@@ -261,7 +276,7 @@ async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) 
           summary="Enter a score 0–100 or a mark (first entry within the entry window; otherwise a correction)",
           request_schema=CELL, response_schema=CELL_RESULT,
           errors=(*JOURNAL_ERRORS, "lesson_not_found", "student_not_in_journal", "entry_window_passed",
-                  "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL)
+                  "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL, resource=Kind.JOURNAL)
 @journal_errors
 async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -269,14 +284,14 @@ async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) 
     now = _now(request)
     found = await journal.load_journal(conn, journal_id)
     return await journal.enter_cell(
-        conn, journal_actor(actor), journal_id, path_int(request, "lesson_id"), str(path_int(request, "student_id")),
+        conn, await _who(conn, actor), journal_id, path_int(request, "lesson_id"), str(path_int(request, "student_id")),
         field(body, "value", str), roster=await roster(conn, found), now=now, audit=audit_sink(conn, now, actor))
 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}/history",
           summary="Every change of one cell: old and new value, who, when, why (J11)", response_schema=s.LIST,
-          errors=(*JOURNAL_ERRORS, "lesson_not_found", "student_not_in_journal"))
+          errors=(*JOURNAL_ERRORS, "lesson_not_found", "student_not_in_journal"), resource=Kind.JOURNAL)
 @journal_errors
 async def cell_history(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     journal_id = path_int(request, "journal_id")
@@ -292,7 +307,7 @@ async def cell_history(request: web.Request, conn: AsyncConnection, actor: Actor
           summary="File a correction: a late entry, a changed value, a deleted grade or lesson (J6)",
           request_schema=CORRECTION, response_schema=s.CREATED, status=201,
           errors=(*JOURNAL_ERRORS, "correction_not_needed", "period_closed", "deletion_window_passed"),
-          permission=Permission.KEEP_JOURNAL)
+          permission=Permission.KEEP_JOURNAL, resource=Kind.JOURNAL)
 @journal_errors
 async def file_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -301,7 +316,7 @@ async def file_correction(request: web.Request, conn: AsyncConnection, actor: Ac
     found = await journal.load_journal(conn, journal_id)
     student = field(body, "student_id", int, required=False, bound=b.ID)
     new_id = await journal.file_correction(
-        conn, journal_actor(actor), journal_id, field(body, "lesson_id", int, bound=b.ID),
+        conn, await _who(conn, actor), journal_id, field(body, "lesson_id", int, bound=b.ID),
         student_id=None if student is None else str(student), action=field(body, "action", str),
         typed=field(body, "value", str, required=False), reason=field(body, "reason", str),
         roster=await roster(conn, found), now=now, audit=audit_sink(conn, now, actor))
@@ -310,7 +325,7 @@ async def file_correction(request: web.Request, conn: AsyncConnection, actor: Ac
 
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/corrections", summary="A journal's corrections and their state",
-          response_schema=s.LIST, errors=JOURNAL_ERRORS)
+          response_schema=s.LIST, errors=JOURNAL_ERRORS, resource=Kind.JOURNAL)
 @journal_errors
 async def journal_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     journal_id = path_int(request, "journal_id")
@@ -322,14 +337,15 @@ async def journal_corrections(request: web.Request, conn: AsyncConnection, actor
           response_schema=s.LIST, permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def pending_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    return {"items": await journal.corrections(conn, pending_for=journal_actor(actor).roles)}
+    reviewer = await _who(conn, actor)
+    return {"items": await journal.corrections(conn, pending_for=reviewer.roles, reach=reviewer)}
 
 
 async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, approve: bool) -> dict:
     actor.require(Permission.REVIEW_CORRECTIONS)
     body = await read_json(request)
     now = _now(request)
-    state = await journal.review(conn, journal_actor(actor), path_int(request, "correction_id"), approve=approve,
+    state = await journal.review(conn, await _who(conn, actor), path_int(request, "correction_id"), approve=approve,
                                  note=field(body, "note", str, required=False), now=now,
                                  audit=audit_sink(conn, now, actor))
     return {"state": state}
@@ -339,7 +355,7 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
           summary="Approve a correction; it is applied at once, even after the period closed (J5, J6)",
           request_schema=REVIEW, response_schema=CORRECTION_STATE,
           errors=("correction_not_found", "correction_not_pending", "deletion_window_passed", *sorted(_DENIALS)),
-          permission=Permission.REVIEW_CORRECTIONS)
+          permission=Permission.REVIEW_CORRECTIONS, resource=Kind.CORRECTION)
 @journal_errors
 async def approve_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, True)
@@ -348,7 +364,7 @@ async def approve_correction(request: web.Request, conn: AsyncConnection, actor:
 @endpoint("POST", "/api/v1/journal-corrections/{correction_id}/reject", summary="Reject a correction",
           request_schema=REVIEW, response_schema=CORRECTION_STATE,
           errors=("correction_not_found", "correction_not_pending", *sorted(_DENIALS)),
-          permission=Permission.REVIEW_CORRECTIONS)
+          permission=Permission.REVIEW_CORRECTIONS, resource=Kind.CORRECTION)
 @journal_errors
 async def reject_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, False)
@@ -389,7 +405,7 @@ async def _statement(request: web.Request, conn: AsyncConnection, actor: Actor) 
 @endpoint("GET", "/api/v1/journals/{journal_id}/statement",
           summary="The exam-rating statement (J8) as ?format=pdf (default), xlsx, csv, or json for an AIS (S5)",
           errors=(*JOURNAL_ERRORS, "export_format_unknown", "font_missing"),
-          produces=("application/pdf", _XLSX, "text/csv", "application/json"))
+          produces=("application/pdf", _XLSX, "text/csv", "application/json"), resource=Kind.JOURNAL)
 @journal_errors
 async def download_statement(request: web.Request, conn: AsyncConnection, actor: Actor) -> web.Response:
     kind = request.query.get("format", "pdf")
@@ -411,7 +427,7 @@ def _ascii(name: str) -> str:
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/export",
           summary="The journal grid as ?format=xlsx (default) or csv (J9)",
-          errors=(*JOURNAL_ERRORS, "export_format_unknown"), produces=(_XLSX, "text/csv"))
+          errors=(*JOURNAL_ERRORS, "export_format_unknown"), produces=(_XLSX, "text/csv"), resource=Kind.JOURNAL)
 @journal_errors
 async def export_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -> web.Response:
     kind = request.query.get("format", "xlsx")
@@ -428,7 +444,7 @@ async def export_grid(request: web.Request, conn: AsyncConnection, actor: Actor)
 # permission=None: visible to whoever may read the journal (see read_grid).
 @endpoint("GET", "/api/v1/journals/{journal_id}/statistics",
           summary="Group statistics: letter distribution, averages, pass rate (J9)", response_schema=STATISTICS,
-          errors=JOURNAL_ERRORS)
+          errors=JOURNAL_ERRORS, resource=Kind.JOURNAL)
 @journal_errors
 async def statistics(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     statement = await _statement(request, conn, actor)

@@ -18,7 +18,7 @@ from aiohttp import web
 from .. import bounds as b
 from ..bootstrap import Services
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import ConfigError, InvalidInput
 from ..i18n import N_
 from ..services import attempts as attempt_service
@@ -70,7 +70,7 @@ def _when(body: dict[str, Any], name: str, *, required: bool = True) -> datetime
                                 opens_in_s=NUM, can_start=s.BOOL, checks=ANY, form_prepared=s.BOOL,
                                 attempt={**s.obj(["id", "status"], id=s.STR, status=s.STR), "type": ["object", "null"],
                                          "description": "the attempt already started, or null before the start"}),
-          errors=("exam_not_found", "exam_closed", "retake_forbidden"), permission=Permission.SIT_EXAM)
+          errors=("exam_not_found", "exam_closed", "retake_forbidden"), permission=Permission.SIT_EXAM, resource=Kind.EXAM)
 async def post_lobby(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     services = services_of(request)
@@ -83,7 +83,7 @@ async def post_lobby(request: web.Request, conn: Any, actor: Actor) -> dict:
           summary="The exam page is alive; answers the attempt's state, deadline and remaining time "
                   "(it may have been paused, resumed or given extra time)",
           response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_open_elsewhere", "attempt_not_found"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def post_presence(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -100,7 +100,7 @@ async def post_presence(request: web.Request, conn: Any, actor: Actor) -> dict:
                   "time, measured downtime, refused requests from other devices (?silent_after_s=60)",
           response_schema=s.obj(["exam", "server_now", "counts", "students"], exam=ANY, server_now=s.TS,
                                 silent_after_s=NUM, counts=ANY, students={"type": "array", "items": ANY}),
-          errors=("exam_not_found",), permission=Permission.LIVE_CONTROL)
+          errors=("exam_not_found",), permission=Permission.LIVE_CONTROL, resource=Kind.EXAM)
 async def get_live(request: web.Request, conn: Any, actor: Actor) -> dict:
     raw = request.query.get("silent_after_s", "")
     try:
@@ -116,7 +116,7 @@ async def get_live(request: web.Request, conn: Any, actor: Actor) -> dict:
           summary="Prepare forms now (one batch of students with neither a form nor an attempt)",
           request_schema=s.obj(limit=b.PREPARE_LIMIT.schema()),
           response_schema=s.obj(["prepared", "more"], exam_id=s.INT, prepared=s.INT, more=s.BOOL),
-          errors=("exam_not_found",), permission=Permission.MANAGE_EXAMS)
+          errors=("exam_not_found",), permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
 async def post_prepare(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     limit = field(body, "limit", int, required=False, default=lobby.DEFAULT_BATCH, bound=b.PREPARE_LIMIT)
@@ -127,7 +127,7 @@ async def post_prepare(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/pause", summary="Pause: the clock stands still, no answers",
           request_schema=REASON, response_schema=LIVE_ATTEMPT,
           errors=(*ACTION_ERRORS, "attempt_already_paused", "attempt_time_up", "attempt_in_checks"),
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_pause(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.pause(conn, actor, path_uuid(request, "attempt_id"),
                                     reason=_reason(await read_json(request)), now=_now(request))
@@ -135,7 +135,7 @@ async def post_pause(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/resume", summary="Resume: the deadline moves by the paused time",
           request_schema=REASON, response_schema=LIVE_ATTEMPT, errors=(*ACTION_ERRORS, "attempt_not_paused"),
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.resume(conn, actor, path_uuid(request, "attempt_id"),
                                      reason=_reason(await read_json(request)), now=_now(request))
@@ -148,7 +148,7 @@ async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
                                reason=s.STR, widen_window=s.BOOL),
           response_schema=LIVE_ATTEMPT,
           errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes", "attempt_in_checks"),
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await live_control.grant_time(
@@ -161,7 +161,7 @@ async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict
           summary="Credit the measured server downtime during this attempt (recorded like a grant)",
           request_schema=s.obj(["reason"], reason=s.STR, widen_window=s.BOOL), response_schema=LIVE_ATTEMPT,
           errors=(*ACTION_ERRORS, "no_downtime_to_credit", "window_cap_reached", "attempt_in_checks"),
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_downtime_credit(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await live_control.credit_downtime(
@@ -172,7 +172,7 @@ async def post_downtime_credit(request: web.Request, conn: Any, actor: Actor) ->
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/terminate",
           summary="Terminate for a violation: finish now and annul (unsatisfactory, raw score kept)",
           request_schema=REASON, response_schema=LIVE_ATTEMPT, errors=("reason_required", "attempt_not_found"),
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_terminate(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.terminate(conn, actor, path_uuid(request, "attempt_id"),
                                         reason=_reason(await read_json(request)), now=_now(request),
@@ -182,7 +182,7 @@ async def post_terminate(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/release-device",
           summary="Move to another device: the attempt leaves its session; the student's next session claims it",
           request_schema=REASON, response_schema=LIVE_ATTEMPT, errors=ACTION_ERRORS,
-          permission=Permission.LIVE_CONTROL)
+          permission=Permission.LIVE_CONTROL, resource=Kind.ATTEMPT)
 async def post_release_device(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await live_control.release_device(conn, actor, path_uuid(request, "attempt_id"),
                                              reason=_reason(await read_json(request)), now=_now(request))
@@ -191,7 +191,8 @@ async def post_release_device(request: web.Request, conn: Any, actor: Actor) -> 
 @endpoint("POST", LIVE + "/attempts/{attempt_id}/admit",
           summary="Let a student in whose checks before the exam do not pass (camera, photo): the clock starts now",
           request_schema=REASON, response_schema=LIVE_ATTEMPT,
-          errors=(*ACTION_ERRORS, "attempt_not_in_checks", "exam_closed"), permission=Permission.LIVE_CONTROL)
+          errors=(*ACTION_ERRORS, "attempt_not_in_checks", "exam_closed"), permission=Permission.LIVE_CONTROL,
+          resource=Kind.ATTEMPT)
 async def post_admit(request: web.Request, conn: Any, actor: Actor) -> dict:
     from ..services import attempt_checks
     from ..services.live_view import live_attempt
@@ -208,7 +209,7 @@ async def post_admit(request: web.Request, conn: Any, actor: Actor) -> dict:
                                multiplier={**b.MULTIPLIER.schema(nullable=True), "exclusiveMinimum": 1},
                                window_closes_at=s.TS),
           response_schema=ANY, errors=("accommodation_after_start", "student_not_assigned", "reason_required"),
-          permission=Permission.MANAGE_EXAMS)
+          permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
 async def put_accommodation(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     multiplier = field(body, "multiplier", float, required=False, nullable=True, bound=b.MULTIPLIER)
@@ -225,7 +226,7 @@ async def put_accommodation(request: web.Request, conn: Any, actor: Actor) -> di
           request_schema=s.obj(["opens_at", "closes_at", "reason", "document_ref"], opens_at=s.TS, closes_at=s.TS,
                                reason=s.STR, document_ref=s.STR),
           response_schema=ANY, errors=("reschedule_is_retake", "student_not_assigned", "document_required"),
-          permission=Permission.MANAGE_EXAMS)
+          permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
 async def post_reschedule(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await terms.reschedule(

@@ -20,7 +20,7 @@ from proctor.store import ItemKind
 from .. import bounds as b
 from ..domain.actors import Actor
 from ..errors import Conflict, InvalidInput
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..i18n import N_, translate
 from ..services import proctor_admin as admin
 from ..services import proctor_review as review
@@ -31,6 +31,7 @@ from .http import (
     ROUTES,
     RouteDoc,
     authenticate,
+    check_authority,
     endpoint,
     error_response,
     field,
@@ -92,7 +93,8 @@ Upload = Callable[[web.Request, Any, Actor, ProctorRuntime, Any], Awaitable[Any]
 
 
 def upload(method: str, path: str, *, summary: str, body: str | None, errors: tuple[str, ...] = UPLOAD_ERRORS,
-           response_schema: dict = RECEIPTS, permission: Permission | None = None) -> Callable[[Upload], Upload]:
+           response_schema: dict = RECEIPTS, permission: Permission | None = None,
+           resource: Kind | None = None) -> Callable[[Upload], Upload]:
     """Register a capture route: who is asking and whether the role may (no connection held
     while the body arrives), then the body read and checked (``jpeg`` / ``multipart`` / none),
     then one transaction, then the analysis jobs of what was stored."""
@@ -105,8 +107,7 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
             # The session cache answers most (a miss is one query on the hot path's pool), so no
             # pooled connection is taken just to ask: a webcam frame every few seconds per student.
             actor = (await authenticate(None, request, csrf=True)).actor
-            if permission is not None:
-                actor.require(permission)
+            await check_authority(services, None, actor, permission, resource, request)
             runtime = capture.runtime_of(services)
             config = runtime.config
             # A student's evidence is bounded per attempt: uploads a minute (before the body is read)
@@ -145,7 +146,8 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
                 return json_response({"items": result.receipts})
             return json_response(result)
 
-        ROUTES.append((RouteDoc(method, path, summary, True, None, response_schema, errors, permission=permission),
+        ROUTES.append((RouteDoc(method, path, summary, True, None, response_schema, errors, permission=permission,
+                                resource=resource),
                        wrapped))
         return handler
 
@@ -173,7 +175,7 @@ def _clock(request: web.Request) -> tuple[Any, float]:
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/plan", summary="What my exam page must capture, and how often",
           response_schema=PLAN, errors=("attempt_not_found", "attempt_finished", "deadline_passed"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     runtime = capture.runtime_of(services_of(request))
@@ -183,7 +185,7 @@ async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("POST", BASE + "/attempts/{attempt_id}/consent", summary="Consent to proctoring (opens the evidence store)",
           request_schema=s.obj(["consent"], consent=s.BOOL, camera=s.BOOL, microphone=s.BOOL, screen_surface=s.STR),
           response_schema=PLAN, errors=("attempt_not_found", "consent_required", "attempt_finished"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
@@ -196,7 +198,7 @@ async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
           summary="The live exam page is alive; a second page for the attempt is refused (second_exam_page)",
           request_schema=s.obj(["page_id"], page_id=s.STR), response_schema=PLAN,
           errors=("attempt_not_found", "second_exam_page", "consent_required", "attempt_finished"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def post_heartbeat(request: web.Request, conn: Any, actor: Actor) -> Any:
     now, grace = _clock(request)
     page_id = field(await read_json(request), "page_id", str)
@@ -209,7 +211,7 @@ async def post_heartbeat(request: web.Request, conn: Any, actor: Actor) -> Any:
 
 
 @upload("POST", BASE + "/attempts/{attempt_id}/enrolment", summary="Enrolment photo (JPEG body, ?seq=N)", body="jpeg",
-        permission=Permission.SIT_EXAM)
+        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def post_enrolment(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
     return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.ENROLMENT,
@@ -219,7 +221,7 @@ async def post_enrolment(request: web.Request, conn: Any, actor: Actor, runtime:
 @upload("POST", BASE + "/attempts/{attempt_id}/enrolment/reference", body=None,
         summary="Use the reference photo an administrator uploaded instead of a new enrolment photo",
         errors=("attempt_not_found", "no_reference_photo", "consent_required", "attempt_finished"),
-        permission=Permission.SIT_EXAM)
+        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
                                    _: None) -> Any:
     now, grace = _clock(request)
@@ -228,7 +230,8 @@ async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor
 
 
 @upload("POST", BASE + "/attempts/{attempt_id}/frames", body="jpeg",
-        summary="A webcam frame (JPEG body, ?seq=N&trigger=interval|<event type>)", permission=Permission.SIT_EXAM)
+        summary="A webcam frame (JPEG body, ?seq=N&trigger=interval|<event type>)", permission=Permission.SIT_EXAM,
+        resource=Kind.ATTEMPT)
 async def post_frame(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
     return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.FRAME,
@@ -237,7 +240,7 @@ async def post_frame(request: web.Request, conn: Any, actor: Actor, runtime: Pro
 
 @upload("POST", BASE + "/attempts/{attempt_id}/screens", body="jpeg",
         summary="A screenshot of the shared screen (JPEG body, ?seq=N&trigger=interval|<event type>)",
-        permission=Permission.SIT_EXAM)
+        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def post_screen(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
     return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.SCREEN,
@@ -246,7 +249,7 @@ async def post_screen(request: web.Request, conn: Any, actor: Actor, runtime: Pr
 
 @upload("POST", BASE + "/attempts/{attempt_id}/room-scans", body="multipart",
         summary="A 360° room scan: multipart parts named 'frame' (JPEG each), stored as one item (?seq=N)",
-        permission=Permission.SIT_EXAM)
+        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def post_room_scan(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
                          frames: list[bytes]) -> Any:
     now, grace = _clock(request)
@@ -257,7 +260,7 @@ async def post_room_scan(request: web.Request, conn: Any, actor: Actor, runtime:
 @upload("POST", BASE + "/attempts/{attempt_id}/events", body=None,
         summary="Browser events: {events: [{seq, type, started_at, duration_s, detail}]}",
         errors=("attempt_not_found", "invalid_event_type", "too_many_items", "consent_required", "attempt_finished"),
-        permission=Permission.SIT_EXAM)
+        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def post_events(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None) -> Any:
     now, grace = _clock(request)
     events = field(await read_json(request), "events", list)
@@ -268,7 +271,7 @@ async def post_events(request: web.Request, conn: Any, actor: Actor, runtime: Pr
 @upload("POST", BASE + "/attempts/{attempt_id}/noise", body=None,
         summary="Microphone loudness: {seq, started_at, interval_s, dbfs: [RMS dBFS, ...]}",
         errors=("attempt_not_found", "too_many_items", "invalid_number", "consent_required", "attempt_finished"),
-        permission=Permission.SIT_EXAM)
+        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 async def post_noise(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None) -> Any:
     now, grace = _clock(request)
     return await capture.store_noise(conn, runtime, actor, path_uuid(request, "attempt_id"),
@@ -293,7 +296,8 @@ async def get_queue(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/timeline", summary="An attempt's evidence, events, flags, decisions",
-          response_schema=ANY, errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW)
+          response_schema=ANY, errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW,
+          resource=Kind.ATTEMPT)
 async def get_timeline(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await review.timeline(conn, actor, path_uuid(request, "attempt_id"), now=services_of(request).clock.now())
 
@@ -301,7 +305,7 @@ async def get_timeline(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint("GET", BASE + "/attempts/{attempt_id}/evidence/{seq}",
           summary="One evidence item, decrypted (?thumb=1 for a 160 px JPEG, ?frame=i of a room scan); audited",
           response_schema={"type": "string", "format": "binary"}, errors=("evidence_not_found",),
-          permission=Permission.PROCTOR_REVIEW, produces=("image/jpeg", "application/json"))
+          permission=Permission.PROCTOR_REVIEW, produces=("image/jpeg", "application/json"), resource=Kind.ATTEMPT)
 async def get_evidence(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     frame = request.query.get("frame")
     content, media = await review.view_evidence(
@@ -313,7 +317,7 @@ async def get_evidence(request: web.Request, conn: Any, actor: Actor) -> web.Res
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/verify", summary="Check the attempt's evidence chain",
           response_schema=s.obj(["ok", "code"], ok=s.BOOL, code=s.STR, seq=s.NULL_INT, checked=s.INT, message=s.STR),
-          errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW)
+          errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT)
 async def get_verify(request: web.Request, conn: Any, actor: Actor) -> dict:
     verdict = await admin.verify(conn, capture.runtime_of(services_of(request)), path_uuid(request, "attempt_id"),
                                  actor, now=services_of(request).clock.now())
@@ -323,7 +327,8 @@ async def get_verify(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/flags/{flag_id}/review", summary="Confirm or dismiss a flag",
           request_schema=s.obj(["status"], status={"type": "string", "enum": ["confirmed", "dismissed"]}, note=s.STR),
-          response_schema=ANY, errors=("flag_not_found", "flag_status_invalid"), permission=Permission.PROCTOR_REVIEW)
+          response_schema=ANY, errors=("flag_not_found", "flag_status_invalid"), permission=Permission.PROCTOR_REVIEW,
+          resource=Kind.FLAG)
 async def post_flag_review(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await review.review_flag(conn, capture.runtime_of(services_of(request)), actor, path_int(request, "flag_id"),
@@ -336,7 +341,7 @@ async def post_flag_review(request: web.Request, conn: Any, actor: Actor) -> dic
           request_schema=s.obj(["decision", "reason"], decision={"type": "string",
                                "enum": ["clean", "suspicious", "violation"]}, reason=s.STR),
           response_schema=ANY, errors=("second_reviewer_required", "violation_final", "reason_required"),
-          permission=Permission.PROCTOR_REVIEW)
+          permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT)
 async def post_decision(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
@@ -346,7 +351,8 @@ async def post_decision(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/room-scan-requests",
           summary="Ask the student's page for a 360° room scan now", response_schema=ANY,
-          errors=("attempt_finished", "proctoring_not_found"), permission=Permission.PROCTOR_REVIEW)
+          errors=("attempt_finished", "proctoring_not_found"), permission=Permission.PROCTOR_REVIEW,
+          resource=Kind.ATTEMPT)
 async def post_room_scan_request(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await review.request_room_scan(conn, actor, path_uuid(request, "attempt_id"),
                                           now=services_of(request).clock.now())
@@ -355,7 +361,7 @@ async def post_room_scan_request(request: web.Request, conn: Any, actor: Actor) 
 @endpoint("POST", BASE + "/attempts/{attempt_id}/appeal",
           summary="Record an appeal: back to the review queue, evidence kept past retention",
           request_schema=s.obj(["reason"], reason=s.STR), response_schema=ANY, errors=("reason_required",),
-          permission=Permission.PROCTOR_REVIEW)
+          permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT)
 async def post_appeal(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     return await review.mark_appeal(conn, actor, path_uuid(request, "attempt_id"), field(body, "reason", str),
@@ -379,7 +385,8 @@ EXAM_SETTINGS = s.obj(frame_interval_s=b.FRAME_INTERVAL_S.schema(), screen_inter
 
 
 @endpoint("GET", BASE + "/exams/{exam_id}/settings", summary="An exam's capture settings (or the global defaults)",
-          response_schema=EXAM_SETTINGS, errors=("exam_not_found",), permission=Permission.VIEW_EXAMS)
+          response_schema=EXAM_SETTINGS, errors=("exam_not_found",), permission=Permission.VIEW_EXAMS,
+          resource=Kind.EXAM)
 async def get_exam_settings(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await admin.exam_settings(conn, capture.runtime_of(services_of(request)), actor,
                                      path_int(request, "exam_id"))
@@ -387,7 +394,8 @@ async def get_exam_settings(request: web.Request, conn: Any, actor: Actor) -> di
 
 @endpoint("PUT", BASE + "/exams/{exam_id}/settings", summary="Set an exam's capture intervals and policies",
           request_schema=EXAM_SETTINGS, response_schema=EXAM_SETTINGS,
-          errors=("exam_not_found", "screen_policy_invalid", "invalid_number"), permission=Permission.MANAGE_EXAMS)
+          errors=("exam_not_found", "screen_policy_invalid", "invalid_number"), permission=Permission.MANAGE_EXAMS,
+          resource=Kind.EXAM)
 async def put_exam_settings(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await admin.set_exam_settings(conn, capture.runtime_of(services_of(request)), actor,
                                          path_int(request, "exam_id"), await read_json(request),

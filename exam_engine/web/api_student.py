@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import Conflict, NotAuthenticated
 from ..i18n import N_
 from ..observability import AUTOSAVES
@@ -17,6 +17,7 @@ from ..services.attempt_binding import AttemptOpenElsewhere
 from . import schemas as s
 from .refusals import keep_refusals
 from .http import (
+    PAYLOAD,
     SESSION,
     SESSION_COOKIE,
     device_key,
@@ -119,7 +120,7 @@ async def my_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
           request_schema=s.START, response_schema=s.ATTEMPT_VIEW,
           errors=("retake_forbidden", "exam_not_open", "exam_closed", "exam_not_found", "language_unavailable",
                   "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.EXAM)
 @keep_refusals  # exam day: the attempt is open in another session (refused, and the refusal recorded)
 async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -137,7 +138,7 @@ async def start(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}", summary="My attempt: questions, saved answers, deadline",
           response_schema=s.ATTEMPT_VIEW, errors=("attempt_not_found", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -153,7 +154,7 @@ async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
           request_schema=s.ANSWER, response_schema=s.RECEIPT,
           errors=("attempt_not_found", "deadline_passed", "attempt_finished", "invalid_choice", "invalid_position",
                   "invalid_seq", "attempt_paused", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM, hot=True)
+          permission=Permission.SIT_EXAM, hot=True, resource=Kind.ATTEMPT)
 @keep_refusals
 async def save_answer(request: web.Request, conn: None, actor: Actor) -> dict:
     services = services_of(request)
@@ -189,7 +190,7 @@ async def save_answer(request: web.Request, conn: None, actor: Actor) -> dict:
 
 @endpoint("POST", "/api/v1/attempts/{attempt_id}/submit", summary="Hand in; repeating returns the same result",
           response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found", "attempt_paused", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def submit(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -199,7 +200,7 @@ async def submit(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 @endpoint("GET", "/api/v1/attempts/{attempt_id}/result", summary="My result, the same day (E3)",
           response_schema=s.ATTEMPT_SUMMARY, errors=("attempt_not_found", "result_not_ready", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def result(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
@@ -218,24 +219,34 @@ CAMERA_CHECK = s.obj(["ok", "reason", "faces", "at"], ok=s.BOOL,
                      reason={"type": "string", "enum": list(attempt_checks.CAMERA_REASONS)}, faces=s.INT, at=s.TS)
 
 
+async def _check_frame(request: web.Request) -> bytes:
+    """The check frame, at most MAX_CHECK_FRAME_BYTES, read (within the body deadline) before any connection."""
+    from ..services import proctoring
+
+    if request.content_length is not None and request.content_length > MAX_CHECK_FRAME_BYTES:
+        raise proctoring.too_large(MAX_CHECK_FRAME_BYTES)
+    data = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        data += chunk
+        if len(data) > MAX_CHECK_FRAME_BYTES:
+            raise proctoring.too_large(MAX_CHECK_FRAME_BYTES)
+    return bytes(data)
+
+
 @endpoint("POST", "/api/v1/attempts/{attempt_id}/camera-check",
           summary="The server looks for one face in this camera frame (image/jpeg body, at most 2 MB); "
                   "the verdict is kept for the checks before the clock",
           response_schema=CAMERA_CHECK,
           errors=("attempt_not_found", "attempt_finished", "image_invalid", "upload_too_large",
                   "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT, reader=_check_frame)
 @keep_refusals
 async def post_camera_check(request: web.Request, conn: Any, actor: Actor) -> dict:
     from ..services import proctoring
 
     services = services_of(request)
     attempt_id = path_uuid(request, "attempt_id")
-    if request.content_length is not None and request.content_length > MAX_CHECK_FRAME_BYTES:
-        raise proctoring.too_large(MAX_CHECK_FRAME_BYTES)
-    jpeg = await request.content.read(MAX_CHECK_FRAME_BYTES + 1)
-    if len(jpeg) > MAX_CHECK_FRAME_BYTES:
-        raise proctoring.too_large(MAX_CHECK_FRAME_BYTES)
+    jpeg = request[PAYLOAD]
     await proctoring.check_jpeg(jpeg)
     settings = proctoring.runtime_of(services).settings
     return await attempt_checks.camera_check(conn, actor, attempt_id, jpeg, settings=settings,
@@ -248,7 +259,7 @@ async def post_camera_check(request: web.Request, conn: Any, actor: Actor) -> di
           response_schema=s.ATTEMPT_VIEW,
           errors=("attempt_not_found", "attempt_finished", "exam_closed", "consent_required", "camera_check_required",
                   "identity_photo_required", "room_scan_required", "attempt_open_elsewhere"),
-          permission=Permission.SIT_EXAM)
+          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
 @keep_refusals
 async def post_begin(request: web.Request, conn: Any, actor: Actor) -> dict:
     from ..services import proctoring

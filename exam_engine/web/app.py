@@ -19,6 +19,7 @@ from . import api_admin, api_student  # noqa: F401 - importing registers the rou
 from . import api_journal  # the journal's routes, and the outbox relay task
 from . import api_bank  # noqa: F401 - the question-bank routes
 from . import api_proctor  # noqa: F401 - proctoring capture and review routes
+from . import api_assignments  # noqa: F401 - proctors of exams, heads of faculties and departments
 from . import api_live  # exam day: lobby, live control, accommodations; the uptime/preparation task
 from .http import ROUTES, SERVICES, errors_middleware, form_deadline_middleware, headers_middleware, json_response
 from .openapi import served_document

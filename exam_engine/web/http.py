@@ -34,11 +34,11 @@ from sqlalchemy.exc import TimeoutError as PoolWaitTimeout
 from .. import bounds
 from ..bootstrap import Services
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import (DomainError, InvalidInput, NotAuthenticated, PermissionDenied, RequestTimeout, ServerBusy,
                       TooManyRequests)
 from ..i18n import N_, normalise_language, translate
-from ..services import auth
+from ..services import auth, authority
 from ..services.audit import record
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
     try:
         return await handler(request)
     except DomainError as error:
-        if isinstance(error, PermissionDenied):
+        if isinstance(error, (PermissionDenied, authority.OutOfReach)):
             log.warning("denied %s %s to %s: %s", request.method, request.path,
                         getattr(request.get(ACTOR), "label", "anonymous"), error.code)
             await _audit_denial(request, error)
@@ -154,15 +154,23 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
         raise
 
 
-async def _audit_denial(request: web.Request, error: DomainError) -> None:
-    """Refused accesses go to the audit log too (its own transaction: the request's rolled back)."""
-    actor = request.get(ACTOR)
+async def _audit_denial(request: web.Request, error: DomainError, conn: Any = None, actor: Any = None) -> None:
+    """Refused accesses go to the audit log too: in their own transaction when the request's rolled
+    back, or in ``conn`` when the refusal is an answer of a transaction that commits (a page: on
+    SQLite's single connection a second one would wait for the first)."""
+    actor = actor if actor is not None else request.get(ACTOR)
+    services = services_of(request)
+
+    async def write(into: Any) -> None:
+        await record(into, services.clock.now(), actor if actor is not None else f"anon:{request.remote or '-'}",
+                     "access.denied", f"route:{request.method} {request.path}"[:120], None, {"code": error.code})
+
     try:
-        services = services_of(request)
-        async with services.engine.begin() as conn:
-            await record(conn, services.clock.now(), actor if actor is not None else f"anon:{request.remote or '-'}",
-                         "access.denied", f"route:{request.method} {request.path}"[:120], None,
-                         {"code": error.code})
+        if conn is not None:
+            await write(conn)
+            return
+        async with services.engine.begin() as own:
+            await write(own)
     except Exception:  # noqa: BLE001 - the refusal stands even if it could not be recorded
         log.exception("could not record a refused access")
 
@@ -270,6 +278,36 @@ class RouteDoc:
     permission: Permission | None = None
     # The media types of a successful answer (a download may have several: ?format=pdf|xlsx|csv).
     produces: tuple[str, ...] = ("application/json",)
+    # What the route acts on, named by its path parameter ``{<kind>_id}``: the permission is checked
+    # together with the person's reach over that thing (``services/authority.authorize``).
+    resource: Kind | None = None
+
+
+def resource_of(request: web.Request, kind: Kind | None) -> authority.Resource | None:
+    """The thing a request acts on, from its path (``{attempt_id}`` is a UUID, the others integers)."""
+    if kind is None:
+        return None
+    name = f"{kind.value}_id"
+    return authority.Resource(kind, path_uuid(request, name) if kind is Kind.ATTEMPT else path_int(request, name))
+
+
+async def check_authority(services: Services, conn: Any, actor: Actor, permission: Permission | None,
+                          kind: Kind | None, request: web.Request) -> None:
+    """The one check before a handler: role × permission × reach. A route without a transaction
+    (the hot autosave, uploads) gets a connection only when the reach needs one read."""
+    if permission is None:
+        return
+    resource = resource_of(request, kind)
+    if conn is not None or resource is None or not authority.needs_lookup(actor.role, resource.kind):
+        await authority.authorize(conn, actor, permission, resource)
+        return
+    async with services.engine.connect() as own:
+        await authority.authorize(own, actor, permission, resource)
+
+
+def _check_path(path: str, resource: Kind | None) -> None:
+    if resource is not None and "{" + f"{resource.value}_id" + "}" not in path:
+        raise ValueError(f"{path}: a {resource.value} route needs a {{{resource.value}_id}} path parameter")
 
 
 ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = []
@@ -290,7 +328,7 @@ WAIT_ERRORS = ("server_busy",)  # every bounded wait: a database connection, the
 def endpoint(
     method: str, path: str, *, summary: str, auth_required: bool = True, request_schema: dict | None = None,
     response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
-    permission: Permission | None = None, transactional: bool = True, hot: bool = False,
+    permission: Permission | None = None, transactional: bool = True, hot: bool = False, resource: Kind | None = None,
     reader: Callable[[web.Request], Awaitable[Any]] | None = None,
     produces: tuple[str, ...] = ("application/json",),
 ) -> Callable[[Handler], Handler]:
@@ -308,6 +346,8 @@ def endpoint(
     (none with ``hot=True``); the handler finds what it returned in ``request[PAYLOAD]``.
     """
 
+    _check_path(path, resource)
+
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -316,8 +356,7 @@ def endpoint(
                 await read_body(request)  # before any connection: a slow body holds nothing but its socket
             if reader is not None:
                 actor = (await authenticate(None, request, csrf=True)).actor
-                if permission is not None:
-                    actor.require(permission)
+                await check_authority(services, None, actor, permission, resource, request)
                 request[PAYLOAD] = await within_deadline(request, reader(request))
                 if hot:  # the handler opens its own short transactions (a bank upload's parse holds none)
                     result = await handler(request, None, actor)
@@ -330,21 +369,20 @@ def endpoint(
                 return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
             if hot:
                 actor = (await authenticate(None, request, csrf=True)).actor
-                if permission is not None:
-                    actor.require(permission)
+                await check_authority(services, None, actor, permission, resource, request)
                 result = await handler(request, None, actor)
                 return result if isinstance(result, web.StreamResponse) else json_response(result, status=status)
             async with services.engine.begin() as conn:
                 actor = (await authenticate(conn, request, csrf=True)).actor if auth_required else None
-                if permission is not None and actor is not None:
-                    actor.require(permission)
+                if actor is not None:
+                    await check_authority(services, conn, actor, permission, resource, request)
                 result = await handler(request, conn, actor)
             if isinstance(result, web.StreamResponse):
                 return result
             return json_response(result, status=status)
 
         ROUTES.append((RouteDoc(method, path, summary, auth_required, request_schema, response_schema, errors, status,
-                                permission, produces),
+                                permission, produces, resource),
                        wrapped))
         return handler
 

@@ -93,6 +93,8 @@ def document() -> dict[str, Any]:
             op["parameters"] = params
         if doc.permission is not None:
             op["x-permission"] = str(doc.permission)
+        if doc.resource is not None:
+            op["x-resource"] = str(doc.resource)
         if doc.request_schema is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": doc.request_schema}}}
         responses: dict[str, Any] = {str(doc.status): {"description": "OK", "content": _success(doc)}}

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from exam_engine.services import assignments
 from exam_engine.domain.actors import Actor
 from exam_engine.domain.roles import Role
 from exam_engine.i18n import translate
@@ -40,6 +41,7 @@ async def open_journal_world(services, *, students: int = 3) -> JournalWorld:  #
             period_closes_at=now + timedelta(days=90), institution="Қостанай академиясы", by=ADMIN.label, now=now,
             audit=sink)
         await journal.assign_teacher(conn, journal_id, str(ids["teacher1"]), by=ADMIN.label, now=now, audit=sink)
+        await assignments.set_faculty_head(conn, ADMIN, "dean1", "F1", now=now)  # G1's faculty (issue 19)
     return JournalWorld(world, journal_id, ids)
 
 

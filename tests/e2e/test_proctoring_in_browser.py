@@ -28,7 +28,7 @@ from proctor.config import load_config
 from proctor.runtime import ProctorRuntime
 from proctor.tables import evidence_items, proctor_attempts, proctor_decisions, proctor_flags
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, shot, write_y4m
-from tests.factories import ADMIN, PASSWORD, make_user, make_world, open_client
+from tests.factories import ADMIN, PASSWORD, assign_proctor, make_user, make_world, open_client
 from tests.unit.proctor import scenes as sc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
@@ -104,6 +104,7 @@ async def test_a_proctored_exam_is_captured_flagged_and_reviewed_in_the_browser(
 
     world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
     await make_user(services, "proctor1", Role.PROCTOR, language="ru")
+    await assign_proctor(services, "proctor1", world.exam_id)
     # The embedded analysis pool, one warm process: fast enough for a 1 s frame interval.
     config = load_config(os.environ, services.settings.data_dir, None)
     services.proctor = ProctorRuntime.build(dataclasses.replace(config, pool_workers=1), services.engine,

@@ -18,7 +18,7 @@ from exam_engine.domain.roles import Role
 from exam_engine.services.proctoring import runtime_of
 from proctor.queue import LocalQueue
 from proctor.worker import StreamWorker
-from tests.factories import Api, make_user, make_world, new_api, open_client
+from tests.factories import Api, assign_proctor, make_user, make_world, new_api, open_client
 from tests.unit.proctor import scenes as sc
 
 BASE = "/api/v1/proctor"
@@ -90,6 +90,7 @@ class Proctored:
 async def proctored_attempt(services: Services, *, consent: bool = True) -> Proctored:
     world = await make_world(services, students=2, requires_proctoring=True)
     await make_user(services, "proctor1", Role.PROCTOR)
+    await assign_proctor(services, "proctor1", world.exam_id)
     client = await open_client(services)
     student = Api(client)
     await student.login(world.students[0])

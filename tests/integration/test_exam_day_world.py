@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from exam_engine.bootstrap import Services
 from exam_engine.domain.roles import Role
 from exam_engine.tables import attempts, audit_log
-from tests.factories import Api, make_user, new_api
+from tests.factories import Api, assign_proctor, make_user, new_api
 
 LIVE = "/api/v1/live"
 
@@ -23,7 +23,10 @@ async def signed_in(client: Any, login: str) -> Api:
 
 
 async def staff(services: Services, client: Any, login: str, role: Role) -> Api:
+    """A signed-in staff member; a proctor is assigned to the world's exam (issue 19: only there)."""
     await make_user(services, login, role)
+    if role is Role.PROCTOR:
+        await assign_proctor(services, login)
     return await signed_in(client, login)
 
 

@@ -19,7 +19,7 @@ from exam_engine.bootstrap import Services
 from exam_engine.domain.actors import Actor
 from exam_engine.domain.roles import Role
 from exam_engine.services import attempts as attempt_service
-from exam_engine.services import relay
+from exam_engine.services import assignments, relay
 from exam_engine.tables import attempt_items, users
 from exam_engine.i18n import translate
 from exam_engine.web.api_journal import audit_sink, roster
@@ -60,6 +60,7 @@ async def make_journal_world(services: Services, *, students: int = 3) -> Journa
             conn, group_code="G1", discipline_code="LAW-101", period_code=PERIOD, period_closes_at=PERIOD_CLOSES,
             institution="Қостанай академиясы", by=ADMIN.label, now=now, audit=sink)
         await journal.assign_teacher(conn, journal_id, str(ids["teacher1"]), by=ADMIN.label, now=now, audit=sink)
+        await assignments.set_faculty_head(conn, ADMIN, "dean", "F1", now=now)  # G1's faculty (issue 19)
     return JournalWorld(world, journal_id, ids)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from exam_engine.domain.roles import Role
 from exam_engine.tables import attempts, audit_log, outbox
-from tests.factories import make_user, new_api
+from tests.factories import assign_proctor, make_user, new_api
 from tests.integration.proctor_world import BASE, frame_person, proctored_attempt
 
 
@@ -74,6 +74,7 @@ async def test_dismissing_a_flag_lowers_the_risk_and_confirming_keeps_it(service
 async def test_a_decision_needs_a_reason_and_only_a_second_reviewer_can_overrule_it(services):
     world = await proctored_attempt(services)
     await make_user(services, "proctor2", Role.PROCTOR)
+    await assign_proctor(services, "proctor2")
     second = await new_api(world.client)
     await second.login("proctor2")
     url = f"{BASE}/attempts/{world.attempt_id}/decisions"
@@ -96,6 +97,7 @@ async def test_a_decision_needs_a_reason_and_only_a_second_reviewer_can_overrule
 async def test_a_violation_annuls_a_running_attempt_and_the_journal_gets_a_newer_result(services):
     world = await proctored_attempt(services)
     await make_user(services, "proctor2", Role.PROCTOR)
+    await assign_proctor(services, "proctor2")
     second = await new_api(world.client)
     await second.login("proctor2")
     url = f"{BASE}/attempts/{world.attempt_id}/decisions"

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_checks"
-down_revision = "0006_exam_day"
+down_revision = "0008_assignments"
 branch_labels = None
 depends_on = None
 
