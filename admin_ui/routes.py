@@ -13,7 +13,7 @@ from babel.dates import format_datetime
 from exam_engine import api
 from exam_engine.i18n import N_
 
-from .pages import page, render, same_origin
+from .pages import page, render
 
 BABEL_LOCALE = {"kk": "kk_KZ", "ru": "ru_RU"}
 # Exams are held in Kazakhstan; times are shown in the country's time zone.
@@ -44,15 +44,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/")))
     language = api.request_language(request)
-    if not same_origin(request):
+    if not api.same_origin(request):
         return render(request, "login.html", {"error": api.translate(
             language, N_("The form has expired; reload the page and try again.")), "next": target, "login": login},
             status=403)
     try:
-        signed = await api.auth_service.sign_in(
-            services.engine, login=login, password=password, ip=api.client_ip(request),
-            user_agent=request.headers.get("User-Agent"), clock=services.clock,
-            ttl_s=services.settings.session_ttl_s, throttle=services.throttle)
+        signed = await api.sign_in(request, login, password)
     except api.DomainError as error:
         return render(request, "login.html", {"error": api.translate(language, error.msgid, **error.params),
                                               "next": target, "login": login}, status=error.status)
@@ -60,11 +57,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         code, msgid = api.auth_service.BAD_CREDENTIALS
         return render(request, "login.html", {"error": api.translate(language, msgid), "next": target,
                                               "login": login}, status=401)
-    destination = "/account?first=1" if signed.must_change_password else target
+    destination = api.PASSWORD_CHANGE_PAGE if signed.must_change_password else target
     response = web.HTTPFound(destination)
-    response.set_cookie(api.SESSION_COOKIE, signed.token, httponly=True, samesite="Strict", path="/",
-                        secure=services.settings.cookie_secure, max_age=services.settings.session_ttl_s)
-    response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
+    api.set_session_cookies(response, request, signed)
     raise response
 
 
@@ -191,10 +186,10 @@ async def account(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
         form = await request.post()
         services = api.services_of(request)
         try:
-            async with conn.begin_nested():
-                await api.auth_service.change_password(
-                    conn, actor, current=str(form.get("current", "")), new=str(form.get("new", "")),
-                    now=services.clock.now(), keep_session=request[api.SESSION].token_hash)
+            # Nothing changes unless every check passes; a refusal's audit row commits with this page.
+            await api.auth_service.change_password(
+                conn, actor, current=str(form.get("current", "")), new=str(form.get("new", "")),
+                now=services.clock.now(), keep_session=request[api.SESSION].token_hash, throttle=services.throttle)
             services.sessions.evict_user(actor.user_id)
             message = api.translate(actor.language, N_("Your password has been changed."))
         except api.DomainError as e:

@@ -16,6 +16,12 @@ class KeyValue(Protocol):
 
     async def count(self, key: str) -> int: ...
 
+    async def block(self, key: str, seconds: float) -> None:
+        """Set ``key`` for ``seconds`` (a delay, a mark), replacing what was there."""
+
+    async def peek(self, keys: list[str]) -> list[tuple[int, float]]:
+        """For each key its count (0 if absent) and the seconds it still lives (0.0 if absent), in one trip."""
+
     async def reset(self, key: str) -> None: ...
 
     async def ping(self) -> bool: ...
@@ -52,6 +58,17 @@ class MemoryKV:
         entry = self._live(key)
         return entry[0] if entry else 0
 
+    async def block(self, key: str, seconds: float) -> None:
+        self._data[key] = (1, self._monotonic() + seconds)
+
+    async def peek(self, keys: list[str]) -> list[tuple[int, float]]:
+        now = self._monotonic()
+        out = []
+        for key in keys:
+            entry = self._live(key)
+            out.append((entry[0], entry[1] - now) if entry else (0, 0.0))
+        return out
+
     async def reset(self, key: str) -> None:
         self._data.pop(key, None)
 
@@ -69,6 +86,16 @@ return count
 """
 
 
+_PEEK = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[2 * i - 1] = tonumber(redis.call('GET', key) or '0') or 0
+  out[2 * i] = redis.call('PTTL', key)
+end
+return out
+"""
+
+
 class RedisKV:
     def __init__(self, url: str, prefix: str = "exam:") -> None:
         import redis.asyncio as redis
@@ -76,6 +103,7 @@ class RedisKV:
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
         self._hit = self._redis.register_script(_HIT)
+        self._peek = self._redis.register_script(_PEEK)
 
     async def hit(self, key: str, window_s: int, amount: int = 1) -> int:
         # One atomic script, one round trip (a MULTI/EXEC pipeline costs four commands).
@@ -84,6 +112,13 @@ class RedisKV:
     async def count(self, key: str) -> int:
         value = await self._redis.get(self._prefix + key)
         return int(value) if value else 0
+
+    async def block(self, key: str, seconds: float) -> None:
+        await self._redis.set(self._prefix + key, 1, px=max(1, int(seconds * 1000)))
+
+    async def peek(self, keys: list[str]) -> list[tuple[int, float]]:
+        flat = await self._peek(keys=[self._prefix + k for k in keys])
+        return [(int(flat[i]), max(0, int(flat[i + 1])) / 1000) for i in range(0, len(flat), 2)]
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
