@@ -291,18 +291,33 @@ class LoginThrottle:
                 "Too many failed sign-in attempts on this account. Sign in from a computer you have used "
                 "before, or try again in {minutes} minutes."), seen["account"][1])
         if seen["ok"][0] >= p.successes_per_min:
-            raise _wait("too_many_sign_ins", N_("Too many sign-ins to this account; try again in a minute."),
-                        seen["ok"][1])
+            raise self._too_many_sign_ins(seen["ok"][1])
         wait = max(seen["pair_wait"][1], seen["client_wait"][1], 0.0 if known else seen["account_wait"][1])
         if wait > 0:
             if wait >= 60:
                 raise _wait("too_many_attempts", N_("Too many failed sign-in attempts. Try again in {minutes} minutes."),
                             wait)
             raise _wait("too_many_attempts", N_("Too many failed sign-in attempts. Try again in {seconds} s."), wait)
+        # A place among this minute's sign-ins is taken before the password is verified (released if it
+        # is wrong): counted after, 20 concurrent sign-ins would all pass the check above.
+        try:
+            taken = await self.kv.hit(keys["ok"], 60)
+            if taken > p.successes_per_min:
+                await self.kv.hit(keys["ok"], 60, -1)
+                raise self._too_many_sign_ins(60.0)
+        except TooManyRequests:
+            raise
+        except Exception:  # noqa: BLE001
+            log.warning("login throttle store unavailable; sign-in not counted")
+
+    @staticmethod
+    def _too_many_sign_ins(seconds: float) -> TooManyRequests:
+        return _wait("too_many_sign_ins", N_("Too many sign-ins to this account; try again in a minute."), seconds)
 
     async def failed(self, login: str, ip: str | None) -> None:
         keys, p = self._keys(login, ip), self.policy
         try:
+            await self.kv.hit(keys["ok"], 60, -1)  # the place :meth:`check` took was not a sign-in
             pair = await self.kv.hit(keys["pair"], p.window_s)
             client = await self.kv.hit(keys["client"], p.window_s)
             account = await self.kv.hit(keys["account"], p.account_window_s)
@@ -319,13 +334,13 @@ class LoginThrottle:
             log.warning("login throttle store unavailable; failure not counted")
 
     async def succeeded(self, login: str, ip: str | None) -> None:
-        """The password was right: this pair and the account start afresh; the client is known; one sign-in counted."""
+        """The password was right: this pair and the account start afresh and the client is known
+        (the sign-in itself was counted by :meth:`check`)."""
         keys, p = self._keys(login, ip), self.policy
         try:
             for name in ("pair", "pair_wait", "account", "account_wait"):
                 await self.kv.reset(keys[name])
             await self.kv.block(keys["known"], p.known_s)
-            await self.kv.hit(keys["ok"], 60)
         except Exception:  # noqa: BLE001
             log.warning("login throttle store unavailable; success not recorded")
 
@@ -367,6 +382,8 @@ async def sign_in(
             await record(conn, now, f"anon:{ip or '-'}", "auth.login_failed", f"login:{login[:64]}")
             return None
         await throttle.succeeded(login, ip)
+        if max_sessions > 0:
+            await _lock_person(conn, row.id)
         signed = await _open_session(conn, row, ip=ip, user_agent=user_agent, now=now, ttl_s=ttl_s)
         ended = (await _end_oldest_sessions(conn, signed.actor, token_hash(signed.token), max_sessions, now)
                  if max_sessions > 0 else [])
@@ -391,8 +408,18 @@ async def _open_session(conn: AsyncConnection, row: Any, *, ip: str | None, user
     return SignedIn(token=token, csrf_token=csrf, actor=actor, must_change_password=bool(row.must_change_password))
 
 
+async def _lock_person(conn: AsyncConnection, user_id: int) -> None:
+    """Concurrent sign-ins of one person take turns from here to their commit, so each counts the
+    sessions the others opened (otherwise each kept the cap of its own view). ``FOR NO KEY UPDATE``:
+    the session rows' foreign key takes ``KEY SHARE`` on the same row, which must not conflict."""
+    await conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True))
+
+
 async def _end_oldest_sessions(conn: AsyncConnection, actor: Actor, new: str, keep: int, now: datetime) -> list[str]:
-    """End this person's oldest open sessions so that ``keep`` remain, the one just opened (``new``) among them."""
+    """End this person's oldest open sessions so that ``keep`` remain, the one just opened (``new``) among them.
+
+    The caller locked the person's row before opening the session (:func:`_lock_person`).
+    """
     rows = (await conn.execute(
         select(auth_sessions.c.token_hash, auth_sessions.c.created_at, auth_sessions.c.ip)
         .where(auth_sessions.c.user_id == actor.user_id)

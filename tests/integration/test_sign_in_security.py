@@ -313,3 +313,19 @@ async def test_metrics_need_the_token_or_a_local_unproxied_peer(services):
         assert resp.status == 200 and "exam_" in await resp.text()
     finally:
         await client.close()
+
+
+async def test_concurrent_sign_ins_of_one_person_leave_no_more_sessions_than_the_cap(services):
+    import asyncio
+
+    await make_user(services, "student9", Role.STUDENT)
+    client = await open_client(services)
+    try:
+        results = await asyncio.gather(*(sign_in(client, "student9", PASSWORD) for _ in range(9)))
+        assert sorted(resp.status for resp, _ in results) == [200] * 9
+    finally:
+        await client.close()
+    async with services.engine.connect() as conn:
+        open_ = (await conn.execute(select(func.count()).select_from(auth_sessions).where(
+            auth_sessions.c.revoked_at.is_(None)))).scalar_one()
+    assert open_ == 5

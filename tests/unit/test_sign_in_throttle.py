@@ -115,3 +115,14 @@ async def test_other_clients_failures_hold_a_stranger_for_seconds_only():
         await throttle.failed("aigerim", ip)
         longest = max(longest, await wait_of(throttle, "aigerim", "198.51.100.99"))
     assert 0 < longest <= 5
+
+
+async def test_concurrent_sign_ins_of_one_account_take_places_before_the_password_is_checked():
+    import asyncio
+
+    throttle = LoginThrottle(MemoryKV(Tick()))
+    waits = await asyncio.gather(*(wait_of(throttle, "looper", "198.51.100.7") for _ in range(30)))
+    assert waits.count(0) == 10 and all(0 < w <= 60 for w in waits if w)
+    await throttle.failed("looper", "198.51.100.7")  # one of the ten had the wrong password: its place is free
+    assert await wait_of(throttle, "looper", "198.51.100.7") == 0
+    assert await wait_of(throttle, "looper", "198.51.100.7") > 0
