@@ -33,8 +33,17 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
+def _login_page(request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
+    """The sign-in page. Its form is checked by origin (no session, no CSRF token yet), and under the
+    site-wide ``Referrer-Policy: no-referrer`` a browser sends ``Origin: null`` even to its own site —
+    which is exactly what a foreign page can send too. ``same-origin`` here: our own form names us."""
+    response = render(request, "login.html", context, status=status)
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "login.html", {"error": None, "next": _safe_next(request.query.get("next")), "login": ""})
+    return _login_page(request, {"error": None, "next": _safe_next(request.query.get("next")), "login": ""})
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -45,18 +54,18 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     target = _safe_next(str(form.get("next", "/")))
     language = api.request_language(request)
     if not api.same_origin(request):
-        return render(request, "login.html", {"error": api.translate(
+        return _login_page(request, {"error": api.translate(
             language, N_("The form has expired; reload the page and try again.")), "next": target, "login": login},
             status=403)
     try:
         signed = await api.sign_in(request, login, password)
     except api.DomainError as error:
-        return render(request, "login.html", {"error": api.translate(language, error.msgid, **error.params),
-                                              "next": target, "login": login}, status=error.status)
+        return _login_page(request, {"error": api.translate(language, error.msgid, **error.params),
+                                     "next": target, "login": login}, status=error.status)
     if signed is None:
         code, msgid = api.auth_service.BAD_CREDENTIALS
-        return render(request, "login.html", {"error": api.translate(language, msgid), "next": target,
-                                              "login": login}, status=401)
+        return _login_page(request, {"error": api.translate(language, msgid), "next": target,
+                                     "login": login}, status=401)
     destination = api.PASSWORD_CHANGE_PAGE if signed.must_change_password else target
     response = web.HTTPFound(destination)
     api.set_session_cookies(response, request, signed)
