@@ -63,7 +63,7 @@ class Settings:
     fast_save_pool: int = 8
     cookie_secure: bool = False
     login_max_failures: int = 5
-    login_window_s: int = 900
+    login_window_s: int = 3600
     # Successful sign-ins one account may make per minute (a script signing in in a loop).
     login_successes_per_min: int = 10
     # Open sessions one person may hold; a new sign-in ends the oldest beyond it (0: no cap).
@@ -207,7 +207,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         fast_save_pool=_int(env, "EXAM_FAST_SAVE_POOL", 8, minimum=0, maximum=200),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
-        login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 900, minimum=60),
+        login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 3600, minimum=60),
         login_successes_per_min=_int(env, "EXAM_LOGIN_SUCCESSES_PER_MIN", 10, minimum=1),
         max_sessions_per_user=_int(env, "EXAM_MAX_SESSIONS_PER_USER", 5, minimum=0),
         trusted_proxies=_networks(env, "EXAM_TRUSTED_PROXIES"),

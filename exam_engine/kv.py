@@ -11,8 +11,11 @@ from typing import Protocol
 
 
 class KeyValue(Protocol):
-    async def hit(self, key: str, window_s: int, amount: int = 1) -> int:
-        """Count ``amount`` events in a fixed window (it starts at the first); return the count so far."""
+    async def hit(self, key: str, window_s: int, amount: int = 1, *, sliding: bool = False) -> int:
+        """Count ``amount`` events in a fixed window (it starts at the first); return the count so far.
+
+        ``sliding``: the count lives ``window_s`` after the *last* event instead (a failure counter
+        that must not reset while failures go on)."""
 
     async def count(self, key: str) -> int: ...
 
@@ -43,10 +46,10 @@ class MemoryKV:
             return None
         return entry
 
-    async def hit(self, key: str, window_s: int, amount: int = 1) -> int:
+    async def hit(self, key: str, window_s: int, amount: int = 1, *, sliding: bool = False) -> int:
         entry = self._live(key)
-        if entry is None:
-            entry = (0, self._monotonic() + window_s)
+        if entry is None or sliding:
+            entry = (entry[0] if entry else 0, self._monotonic() + window_s)
         entry = (entry[0] + amount, entry[1])
         self._data[key] = entry
         if len(self._data) > 100_000:
@@ -81,7 +84,7 @@ class MemoryKV:
 
 _HIT = """
 local count = redis.call('INCRBY', KEYS[1], ARGV[1])
-if count == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if count == tonumber(ARGV[1]) or ARGV[3] == '1' then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return count
 """
 
@@ -105,9 +108,9 @@ class RedisKV:
         self._hit = self._redis.register_script(_HIT)
         self._peek = self._redis.register_script(_PEEK)
 
-    async def hit(self, key: str, window_s: int, amount: int = 1) -> int:
+    async def hit(self, key: str, window_s: int, amount: int = 1, *, sliding: bool = False) -> int:
         # One atomic script, one round trip (a MULTI/EXEC pipeline costs four commands).
-        return int(await self._hit(keys=[self._prefix + key], args=[amount, window_s]))
+        return int(await self._hit(keys=[self._prefix + key], args=[amount, window_s, "1" if sliding else "0"]))
 
     async def count(self, key: str) -> int:
         value = await self._redis.get(self._prefix + key)

@@ -211,7 +211,7 @@ class ThrottlePolicy:
     capped, and nothing below ``free``.
     """
 
-    window_s: int = 900            # failures of a (login, client) pair and of a client are remembered this long
+    window_s: int = 3600           # failures of a (login, client) pair and of a client: remembered this long after the last
     pair_free: int = 5             # failures of one login from one client before it waits
     pair_first_s: float = 15.0     # ... 15 s, 30 s, 60 s ... after each further failure
     pair_cap_s: float = 900.0
@@ -224,7 +224,7 @@ class ThrottlePolicy:
     account_first_s: float = 1.0
     account_cap_s: float = 5.0     # a short, bounded wait for the owner on another computer
     account_limit: int = 100       # NIST SP 800-63B 5.2.2: at most 100 consecutive failures per account;
-    account_window_s: int = 86400  # beyond it only clients the account signed in from before are heard
+    account_window_s: int = 86400  # beyond it only clients the account signed in from before are heard (24 h after the last)
     known_s: int = 30 * 86400      # a client is "known" to an account this long after a successful sign-in
     successes_per_min: int = 10    # successful sign-ins per account per minute
 
@@ -256,7 +256,7 @@ class LoginThrottle:
     sign-in still works (availability on exam day beats a counter).
     """
 
-    def __init__(self, kv: KeyValue, max_failures: int = 5, window_s: int = 900,
+    def __init__(self, kv: KeyValue, max_failures: int = 5, window_s: int = 3600,
                  policy: ThrottlePolicy | None = None, *, successes_per_min: int | None = None) -> None:
         base = policy or ThrottlePolicy()
         changes: dict[str, Any] = {"pair_free": max_failures, "window_s": window_s}
@@ -318,9 +318,10 @@ class LoginThrottle:
         keys, p = self._keys(login, ip), self.policy
         try:
             await self.kv.hit(keys["ok"], 60, -1)  # the place :meth:`check` took was not a sign-in
-            pair = await self.kv.hit(keys["pair"], p.window_s)
-            client = await self.kv.hit(keys["client"], p.window_s)
-            account = await self.kv.hit(keys["account"], p.account_window_s)
+            # Sliding: a count lives its window after the last failure, so a patient guesser's delays keep growing.
+            pair = await self.kv.hit(keys["pair"], p.window_s, sliding=True)
+            client = await self.kv.hit(keys["client"], p.window_s, sliding=True)
+            account = await self.kv.hit(keys["account"], p.account_window_s, sliding=True)
             for key, delay in (
                 ("pair_wait", throttle_delay(pair, free=p.pair_free, first_s=p.pair_first_s, cap_s=p.pair_cap_s)),
                 ("client_wait", throttle_delay(client, free=p.client_free, first_s=p.client_first_s,
