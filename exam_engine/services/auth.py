@@ -345,6 +345,16 @@ class LoginThrottle:
         except Exception:  # noqa: BLE001
             log.warning("login throttle store unavailable; success not recorded")
 
+    async def forgive(self, login: str) -> None:
+        """An administrator reset the password: the account's failures no longer hold anyone
+        (the person signs in with the printed password from any computer)."""
+        keys = self._keys(login, None)
+        try:
+            for name in ("account", "account_wait"):
+                await self.kv.reset(keys[name])
+        except Exception:  # noqa: BLE001
+            log.warning("login throttle store unavailable; account failures not cleared")
+
 
 def _wait(code: str, msgid: str, seconds: float) -> TooManyRequests:
     retry = max(1, math.ceil(seconds))

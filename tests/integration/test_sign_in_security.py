@@ -329,3 +329,31 @@ async def test_concurrent_sign_ins_of_one_person_leave_no_more_sessions_than_the
         open_ = (await conn.execute(select(func.count()).select_from(auth_sessions).where(
             auth_sessions.c.revoked_at.is_(None)))).scalar_one()
     assert open_ == 5
+
+
+async def test_after_a_hundred_failures_strangers_wait_until_the_administrator_resets_the_password(services):
+    import re
+
+    behind_proxy(services)
+    await make_user(services, "admin1", Role.ACADEMIC_ADMIN)
+    await make_user(services, "student9", Role.STUDENT)
+    for n in range(100):  # a botnet's guesses, each from its own address (counted as the sign-in route does)
+        await services.throttle.failed("student9", f"203.0.{n // 200}.{n % 200 + 1}")
+    client = await open_client(services)
+    try:
+        resp, body = await sign_in(client, "student9", PASSWORD, via("198.51.100.7"))  # a computer never used
+        assert resp.status == 429 and body["error"]["code"] == "account_protected", body
+        admin = Api(client)
+        await admin.login("admin1")
+        resp = await client.post("/admin/users/reset", data={"_csrf": admin.csrf, "login": "student9"})
+        assert resp.status == 200
+        otp = re.search(r'id="reset-otp">([^<]+)<', await resp.text()).group(1)
+        student = await new_api(client)
+        try:
+            resp = await student.client.post("/api/v1/auth/login", json={"login": "student9", "password": otp},
+                                             headers=via("198.51.100.7"))
+            assert resp.status == 200 and (await resp.json())["must_change_password"] is True
+        finally:
+            await student.client.close()
+    finally:
+        await client.close()
