@@ -217,6 +217,16 @@ def _resolver(trusted: tuple[Network, ...]) -> Callable[[str, tuple[str, ...]], 
     return resolve
 
 
+_warned_untrusted = False
+
+
+def _warn_untrusted(peer: str | None) -> None:
+    global _warned_untrusted
+    _warned_untrusted = True
+    log.warning("X-Forwarded-For received from %s but EXAM_TRUSTED_PROXIES is not set: the header is ignored "
+                "and that peer counts as the client (behind a proxy: every client alike; see docs/deploy.md)", peer)
+
+
 def client_ip(request: web.Request) -> str | None:
     """The client's address, for throttles, rate limits, sessions and the audit log (one place)."""
     known = request.get(CLIENT_IP)
@@ -226,6 +236,8 @@ def client_ip(request: web.Request) -> str | None:
     peer = request.remote
     if not trusted or peer is None:
         ip = peer
+        if not trusted and not _warned_untrusted and "X-Forwarded-For" in request.headers:
+            _warn_untrusted(peer)
     else:
         ip = _resolver(trusted)(peer, tuple(request.headers.getall("X-Forwarded-For", ())))
     if ip is not None:

@@ -78,7 +78,10 @@ async def test_a_thousand_wrong_passwords_from_one_client_behind_the_proxy_lock_
     assert failed_from == {"anon:203.0.113.66"}
 
 
-async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(services):
+async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(services, monkeypatch, caplog):
+    from exam_engine.web import http
+
+    monkeypatch.setattr(http, "_warned_untrusted", False)
     await make_user(services, "student9", Role.STUDENT)
     client = await open_client(services)  # no EXAM_TRUSTED_PROXIES: the socket's peer is the client
     try:
@@ -93,6 +96,8 @@ async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(services):
         actors = set((await conn.execute(
             select(audit_log.c.actor).where(audit_log.c.action == "auth.login_failed"))).scalars())
     assert actors == {"anon:127.0.0.1"}
+    warnings = [r.getMessage() for r in caplog.records if "EXAM_TRUSTED_PROXIES is not set" in r.getMessage()]
+    assert len(warnings) == 1  # the operator is told once, not on every request
 
 
 async def test_failures_of_one_person_from_one_client_wait_there_not_on_another_computer(services):
