@@ -27,9 +27,12 @@ async def test_a_student_with_the_printed_password_can_only_change_it(services, 
         for path in ("/student", f"/exam/{world.exam_id}", "/"):
             await page.goto(f"{base}{path}")
             assert page.url == f"{base}/account?first=1", path
-        status = await page.evaluate(
-            """async (id) => (await fetch(`/api/v1/exams/${id}/start`, {method: 'POST'})).status""", world.exam_id)
-        assert status == 403
+        refusal = await page.evaluate("""async (id) => {
+            const me = await (await fetch('/api/v1/me')).json();
+            const r = await fetch(`/api/v1/exams/${id}/start`, {method: 'POST', headers: {'X-CSRF-Token': me.csrf_token}});
+            return [r.status, (await r.json()).error.code];
+        }""", world.exam_id)
+        assert refusal == [403, "password_change_required"]
         await page.fill("#current", otp)
         await page.fill("#new", "менің жаңа ұзын құпиясөзім")
         await page.click("button[type=submit].primary")
