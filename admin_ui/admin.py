@@ -171,6 +171,7 @@ async def reset_password(request: web.Request, conn: Any, actor: api.Actor) -> w
     if otp is not None:
         api.services_of(request).sessions.evict_user(
             (await conn.execute(select(T.users.c.id).where(T.users.c.login == login))).scalar())
+        await api.services_of(request).throttle.forgive(login)  # other people's failures hold the new password no more
     return await _users_page(request, conn, actor, reset={"login": login, "otp": otp} if otp else None,
                              errors={"_form": next(iter(errors.values()))} if errors else None)
 

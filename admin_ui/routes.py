@@ -13,7 +13,7 @@ from babel.dates import format_datetime
 from exam_engine import api
 from exam_engine.i18n import N_
 
-from .pages import page, render, same_origin
+from .pages import page, render
 
 BABEL_LOCALE = {"kk": "kk_KZ", "ru": "ru_RU"}
 CHOSEN_COOKIE = "lang_chosen"
@@ -35,8 +35,17 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
+def _login_page(request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
+    """The sign-in page. Its form is checked by origin (no session, no CSRF token yet), and under the
+    site-wide ``Referrer-Policy: no-referrer`` a browser sends ``Origin: null`` even to its own site —
+    which is exactly what a foreign page can send too. ``same-origin`` here: our own form names us."""
+    response = render(request, "login.html", context, status=status)
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "login.html", {"error": None, "next": _safe_next(request.query.get("next")), "login": ""})
+    return _login_page(request, {"error": None, "next": _safe_next(request.query.get("next")), "login": ""})
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -46,26 +55,22 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/")))
     language = api.request_language(request)
-    if not same_origin(request):
-        return render(request, "login.html", {"error": api.translate(
+    if not api.same_origin(request):
+        return _login_page(request, {"error": api.translate(
             language, N_("The form has expired; reload the page and try again.")), "next": target, "login": login},
             status=403)
     try:
-        signed = await api.auth_service.sign_in(
-            services.engine, login=login, password=password, ip=api.client_ip(request),
-            user_agent=request.headers.get("User-Agent"), clock=services.clock,
-            ttl_s=services.settings.session_ttl_s, throttle=services.throttle)
+        signed = await api.sign_in(request, login, password)
     except api.DomainError as error:
-        return render(request, "login.html", {"error": api.translate(language, error.msgid, **error.params),
-                                              "next": target, "login": login}, status=error.status)
+        return _login_page(request, {"error": api.translate(language, error.msgid, **error.params),
+                                     "next": target, "login": login}, status=error.status)
     if signed is None:
         code, msgid = api.auth_service.BAD_CREDENTIALS
-        return render(request, "login.html", {"error": api.translate(language, msgid), "next": target,
-                                              "login": login}, status=401)
-    destination = "/account?first=1" if signed.must_change_password else target
+        return _login_page(request, {"error": api.translate(language, msgid), "next": target,
+                                     "login": login}, status=401)
+    destination = api.PASSWORD_CHANGE_PAGE if signed.must_change_password else target
     response = web.HTTPFound(destination)
-    response.set_cookie(api.SESSION_COOKIE, signed.token, httponly=True, samesite="Strict", path="/",
-                        secure=services.settings.cookie_secure, max_age=services.settings.session_ttl_s)
+    api.set_session_cookies(response, request, signed)  # the session, its language and the device cookie
     chosen = request.cookies.get(CHOSEN_COOKIE)
     if chosen in api.LANGUAGES and chosen != signed.actor.language and signed.actor.user_id is not None:
         # A language picked on the sign-in page is the person's latest explicit choice: it wins over the
@@ -73,10 +78,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         async with services.engine.begin() as conn:
             await api.auth_service.set_language(conn, signed.actor, chosen)
         services.sessions.evict_user(signed.actor.user_id)
-    response.set_cookie("lang", chosen if chosen in api.LANGUAGES else signed.actor.language, samesite="Strict",
-                        path="/")
+        response.set_cookie("lang", chosen, samesite="Strict", path="/")
     response.del_cookie(CHOSEN_COOKIE, path="/")
-    api.ensure_device_cookie(request, response, secure=services.settings.cookie_secure)
     raise response
 
 
@@ -255,10 +258,10 @@ async def account(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
         form = await request.post()
         services = api.services_of(request)
         try:
-            async with conn.begin_nested():
-                await api.auth_service.change_password(
-                    conn, actor, current=str(form.get("current", "")), new=str(form.get("new", "")),
-                    now=services.clock.now(), keep_session=request[api.SESSION].token_hash)
+            # Nothing changes unless every check passes; a refusal's audit row commits with this page.
+            await api.auth_service.change_password(
+                conn, actor, current=str(form.get("current", "")), new=str(form.get("new", "")),
+                now=services.clock.now(), keep_session=request[api.SESSION].token_hash, throttle=services.throttle)
             services.sessions.evict_user(actor.user_id)
             message = api.translate(actor.language, N_("Your password has been changed."))
         except api.DomainError as e:

@@ -10,11 +10,15 @@ from .services import attempts as attempt_service
 from .services import auth as auth_service
 from .web.http import (
     ACTOR,
+    PASSWORD_CHANGE_PAGE,
     SERVICES,
     SESSION,
     SESSION_COOKIE,
     authenticate,
     client_ip,
+    same_origin,
+    set_session_cookies,
+    sign_in,
     dumps,
     error_body,
     render_detail,
@@ -25,6 +29,7 @@ from .web.http import (
 __all__ = [
     "ACTOR",
     "LANGUAGES",
+    "PASSWORD_CHANGE_PAGE",
     "SERVICES",
     "SESSION",
     "SESSION_COOKIE",
@@ -39,6 +44,9 @@ __all__ = [
     "auth_service",
     "authenticate",
     "client_ip",
+    "same_origin",
+    "set_session_cookies",
+    "sign_in",
     "dumps",
     "error_body",
     "gettext",

@@ -124,6 +124,7 @@ def cmd_user_reset(args: argparse.Namespace) -> int:
             otp = await reset_password(conn, _actor(), args.login, now=services.clock.now())
             user_id = (await conn.execute(select(users.c.id).where(users.c.login == args.login))).scalar_one()
         await _announce_eviction(services, f"u:{user_id}")
+        await services.throttle.forgive(args.login)  # the account's failures hold the new password no more
         print(f"one-time password for {args.login}: {otp}")
         return 0
 

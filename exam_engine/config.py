@@ -6,6 +6,7 @@ message naming the variable, instead of failing later in the middle of an exam.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -68,7 +69,15 @@ class Settings:
     db_wait_s: float = 10.0
     cookie_secure: bool = False
     login_max_failures: int = 5
-    login_window_s: int = 300
+    login_window_s: int = 3600
+    # Successful sign-ins one account may make per minute (a script signing in in a loop).
+    login_successes_per_min: int = 10
+    # Open sessions one person may hold; a new sign-in ends the oldest beyond it (0: no cap).
+    max_sessions_per_user: int = 5
+    # Reverse proxies whose X-Forwarded-For is believed (docs/deploy.md); empty: the socket's peer is the client.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # /metrics: a bearer token; without one, only loopback peers that came through no proxy.
+    metrics_token: Secret | None = None
     # What one bank upload may make the parser do (question_bank/limits.py, docs/banks.md).
     bank_limits: ParseLimits = field(default_factory=ParseLimits)
     secret_generated: bool = field(default=False, compare=False)
@@ -157,6 +166,28 @@ def _redis_prefix(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma- or space-separated list of addresses and CIDR blocks (``127.0.0.1, 10.0.0.0/8, ::1``)."""
+    raw = env.get(name) or ""
+    networks = []
+    for part in raw.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not an IP address or CIDR block (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+    return tuple(networks)
+
+
+def _metrics_token(env: Mapping[str, str]) -> Secret | None:
+    raw = env.get("EXAM_METRICS_TOKEN") or ""
+    if not raw:
+        return None
+    if len(raw) < 32 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", raw):
+        raise ConfigError("EXAM_METRICS_TOKEN must be at least 32 characters of letters, digits or ._~+/=- "
+                          "(use a random value)")
+    return Secret(raw)
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool = True,
                   require_secret: bool = True) -> Settings:
     """Build :class:`Settings` from the environment, failing fast on a bad value.
@@ -195,7 +226,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         db_wait_s=_float(env, "EXAM_DB_WAIT_S", 10.0, minimum=0.5),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
-        login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 300, minimum=1),
+        login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 3600, minimum=60),
+        login_successes_per_min=_int(env, "EXAM_LOGIN_SUCCESSES_PER_MIN", 10, minimum=1),
+        max_sessions_per_user=_int(env, "EXAM_MAX_SESSIONS_PER_USER", 5, minimum=0),
+        trusted_proxies=_networks(env, "EXAM_TRUSTED_PROXIES"),
+        metrics_token=_metrics_token(env),
         bank_limits=bank_limits(env),
         secret_generated=generated,
     )

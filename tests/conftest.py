@@ -133,3 +133,10 @@ async def services(backend: str, clock: FakeClock, tmp_path, request: pytest.Fix
         await upgrade(svc.engine)
     yield svc
     await svc.close()
+    if backend == "postgres":  # some keys live for days (a sign-in's known computer): leave nothing behind
+        import redis.asyncio as aioredis
+
+        r = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
+        async for key in r.scan_iter(match=REDIS_PREFIX + "*", count=1000):
+            await r.delete(key)
+        await r.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 import secrets
 import time
@@ -91,6 +92,8 @@ class SessionInfo:
     csrf_token: str
     token_hash: str
     expires_at: datetime
+    # The one-time password the administrator printed is still in use: nothing but changing it.
+    must_change_password: bool = False
 
 
 class SessionCache:
@@ -200,53 +203,162 @@ class SessionCache:
             log.warning("ignoring a malformed session eviction %r", message[:80])
 
 
-class LoginThrottle:
-    """Failures counted per (login, address) and per address.
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """The numbers of :class:`LoginThrottle` (docs/security.md, "Sign-in throttling").
 
-    Per (login, address) so that an attacker elsewhere cannot lock a student out
-    right before an exam; per address with a much higher bound, because a whole
-    classroom may sit behind one address. If the shared store is down, sign-in
-    still works (availability on exam day beats a counter).
+    A delay after ``n`` failures counted by one key is ``first_s * 2 ** ((n - free) // step)``,
+    capped, and nothing below ``free``.
     """
 
-    def __init__(self, kv: KeyValue, max_failures: int, window_s: int, per_address_factor: int = 20) -> None:
+    window_s: int = 3600           # failures of a (login, client) pair and of a client: remembered this long after the last
+    pair_free: int = 5             # failures of one login from one client before it waits
+    pair_first_s: float = 15.0     # ... 15 s, 30 s, 60 s ... after each further failure
+    pair_cap_s: float = 900.0
+    client_free: int = 20          # failures from one client (any logins) before the client waits
+    client_step: int = 5
+    client_first_s: float = 0.5    # ... 0.5 s, doubled every 5 failures ...
+    client_cap_s: float = 10.0     # ... at most 10 s: a classroom behind one address waits, never for long
+    account_free: int = 10         # failures of one login from all clients before *unknown* clients wait
+    account_step: int = 10
+    account_first_s: float = 1.0
+    account_cap_s: float = 5.0     # a short, bounded wait for the owner on another computer
+    account_limit: int = 100       # NIST SP 800-63B 5.2.2: at most 100 consecutive failures per account;
+    account_window_s: int = 86400  # beyond it only clients the account signed in from before are heard (24 h after the last)
+    known_s: int = 30 * 86400      # a client is "known" to an account this long after a successful sign-in
+    successes_per_min: int = 10    # successful sign-ins per account per minute
+
+
+def throttle_delay(count: int, *, free: int, first_s: float, cap_s: float, step: int = 1) -> float:
+    """Seconds to wait after ``count`` failures: none below ``free``, then doubling every ``step``, capped."""
+    if count < free:
+        return 0.0
+    return min(cap_s, first_s * 2 ** min(30, (count - free) // step))
+
+
+class LoginThrottle:
+    """Failed sign-ins and password changes slow down the guesser, not the owner.
+
+    Three counters, each with a growing delay (a refusal with ``Retry-After``, no sleeping
+    on the server):
+
+    * per (login, client): the strongest; the person typing wrong passwords waits;
+    * per client (any logins): a guesser spraying many logins from one address slows down
+      to a few attempts a minute, while the others behind the same address wait at most
+      ``client_cap_s``;
+    * per login (all clients): a short wait (``account_cap_s``) for clients that never signed
+      in to this account, and after ``account_limit`` consecutive failures those clients are
+      refused until the count's window ends. A client the account signed in from before
+      (``known_s``) is never held by other clients' failures.
+
+    Correct sign-ins per login are limited too (``successes_per_min``): a script signing in
+    in a loop cannot fill the session table or the Argon2 queue. If the shared store is down,
+    sign-in still works (availability on exam day beats a counter).
+    """
+
+    def __init__(self, kv: KeyValue, max_failures: int = 5, window_s: int = 3600,
+                 policy: ThrottlePolicy | None = None, *, successes_per_min: int | None = None) -> None:
+        base = policy or ThrottlePolicy()
+        changes: dict[str, Any] = {"pair_free": max_failures, "window_s": window_s}
+        if successes_per_min is not None:
+            changes["successes_per_min"] = successes_per_min
         self.kv = kv
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.per_address = max_failures * per_address_factor
+        self.policy = replace(base, **changes)
 
     @staticmethod
-    def _keys(login: str, ip: str | None) -> tuple[str, str]:
-        return f"login-fail:{login.lower()}|{ip or '-'}", f"login-fail-ip:{ip or '-'}"
+    def _keys(login: str, ip: str | None) -> dict[str, str]:
+        account, client = login.lower()[:64], ip or "-"
+        return {
+            "pair": f"login-fail:{account}|{client}", "pair_wait": f"login-wait:{account}|{client}",
+            "client": f"login-fail-ip:{client}", "client_wait": f"login-wait-ip:{client}",
+            "account": f"login-fail-acct:{account}", "account_wait": f"login-wait-acct:{account}",
+            "known": f"login-known:{account}|{client}", "ok": f"login-ok:{account}",
+        }
 
     async def check(self, login: str, ip: str | None) -> None:
-        pair, addr = self._keys(login, ip)
+        """Refuse (429) before the password is even verified, if this attempt must wait."""
+        keys = self._keys(login, ip)
+        names = ("pair_wait", "client_wait", "account_wait", "account", "known", "ok")
         try:
-            blocked = await self.kv.count(pair) >= self.max_failures or await self.kv.count(addr) >= self.per_address
+            seen = dict(zip(names, await self.kv.peek([keys[n] for n in names])))
         except Exception:  # noqa: BLE001 - a broken counter must not stop sign-in
             log.warning("login throttle store unavailable; allowing sign-in attempt")
             return
-        if blocked:
-            raise TooManyRequests(
-                "too_many_attempts",
-                N_("Too many failed sign-in attempts. Try again in {minutes} minutes."),
-                retry_after=self.window_s,
-                minutes=max(1, self.window_s // 60),
-            )
+        p = self.policy
+        known = seen["known"][0] > 0
+        if not known and seen["account"][0] >= p.account_limit:
+            raise _wait("account_protected", N_(
+                "Too many failed sign-in attempts on this account. Sign in from a computer you have used "
+                "before, or try again in {minutes} minutes."), seen["account"][1])
+        if seen["ok"][0] >= p.successes_per_min:
+            raise self._too_many_sign_ins(seen["ok"][1])
+        wait = max(seen["pair_wait"][1], seen["client_wait"][1], 0.0 if known else seen["account_wait"][1])
+        if wait > 0:
+            if wait >= 60:
+                raise _wait("too_many_attempts", N_("Too many failed sign-in attempts. Try again in {minutes} minutes."),
+                            wait)
+            raise _wait("too_many_attempts", N_("Too many failed sign-in attempts. Try again in {seconds} s."), wait)
+        # A place among this minute's sign-ins is taken before the password is verified (released if it
+        # is wrong): counted after, 20 concurrent sign-ins would all pass the check above.
+        try:
+            taken = await self.kv.hit(keys["ok"], 60)
+            if taken > p.successes_per_min:
+                await self.kv.hit(keys["ok"], 60, -1)
+                raise self._too_many_sign_ins(60.0)
+        except TooManyRequests:
+            raise
+        except Exception:  # noqa: BLE001
+            log.warning("login throttle store unavailable; sign-in not counted")
+
+    @staticmethod
+    def _too_many_sign_ins(seconds: float) -> TooManyRequests:
+        return _wait("too_many_sign_ins", N_("Too many sign-ins to this account; try again in a minute."), seconds)
 
     async def failed(self, login: str, ip: str | None) -> None:
-        pair, addr = self._keys(login, ip)
+        keys, p = self._keys(login, ip), self.policy
         try:
-            await self.kv.hit(pair, self.window_s)
-            await self.kv.hit(addr, self.window_s)
+            await self.kv.hit(keys["ok"], 60, -1)  # the place :meth:`check` took was not a sign-in
+            # Sliding: a count lives its window after the last failure, so a patient guesser's delays keep growing.
+            pair = await self.kv.hit(keys["pair"], p.window_s, sliding=True)
+            client = await self.kv.hit(keys["client"], p.window_s, sliding=True)
+            account = await self.kv.hit(keys["account"], p.account_window_s, sliding=True)
+            for key, delay in (
+                ("pair_wait", throttle_delay(pair, free=p.pair_free, first_s=p.pair_first_s, cap_s=p.pair_cap_s)),
+                ("client_wait", throttle_delay(client, free=p.client_free, first_s=p.client_first_s,
+                                               cap_s=p.client_cap_s, step=p.client_step)),
+                ("account_wait", throttle_delay(account, free=p.account_free, first_s=p.account_first_s,
+                                                cap_s=p.account_cap_s, step=p.account_step)),
+            ):
+                if delay > 0:
+                    await self.kv.block(keys[key], delay)
         except Exception:  # noqa: BLE001
             log.warning("login throttle store unavailable; failure not counted")
 
     async def succeeded(self, login: str, ip: str | None) -> None:
+        """The password was right: this pair and the account start afresh and the client is known
+        (the sign-in itself was counted by :meth:`check`)."""
+        keys, p = self._keys(login, ip), self.policy
         try:
-            await self.kv.reset(self._keys(login, ip)[0])
+            for name in ("pair", "pair_wait", "account", "account_wait"):
+                await self.kv.reset(keys[name])
+            await self.kv.block(keys["known"], p.known_s)
         except Exception:  # noqa: BLE001
-            pass
+            log.warning("login throttle store unavailable; success not recorded")
+
+    async def forgive(self, login: str) -> None:
+        """An administrator reset the password: the account's failures no longer hold anyone
+        (the person signs in with the printed password from any computer)."""
+        keys = self._keys(login, None)
+        try:
+            for name in ("account", "account_wait"):
+                await self.kv.reset(keys[name])
+        except Exception:  # noqa: BLE001
+            log.warning("login throttle store unavailable; account failures not cleared")
+
+
+def _wait(code: str, msgid: str, seconds: float) -> TooManyRequests:
+    retry = max(1, math.ceil(seconds))
+    return TooManyRequests(code, msgid, retry_after=retry, seconds=retry, minutes=max(1, math.ceil(retry / 60)))
 
 
 BAD_CREDENTIALS = ("bad_credentials", N_("Wrong login or password."))
@@ -261,12 +373,14 @@ def _actor(row: object, ip: str | None) -> Actor:
 
 async def sign_in(
     engine: AsyncEngine, *, login: str, password: str, ip: str | None, user_agent: str | None,
-    clock: Clock, ttl_s: int, throttle: LoginThrottle,
+    clock: Clock, ttl_s: int, throttle: LoginThrottle, max_sessions: int = 0, cache: SessionCache | None = None,
 ) -> SignedIn | None:
     """Sign in, or return ``None`` after recording the failure.
 
     The password is verified with no database connection held: during a login storm the
-    Argon2 queue must not starve the pool that every autosave needs.
+    Argon2 queue must not starve the pool that every autosave needs. With ``max_sessions``,
+    the person's oldest open sessions beyond it end (recorded, and dropped from every
+    process's cache through ``cache``).
     """
     await throttle.check(login, ip)
     async with engine.connect() as conn:
@@ -278,13 +392,20 @@ async def sign_in(
             await throttle.failed(login, ip)
             await record(conn, now, f"anon:{ip or '-'}", "auth.login_failed", f"login:{login[:64]}")
             return None
-        return await _open_session(conn, row, ip=ip, user_agent=user_agent, now=now, ttl_s=ttl_s,
-                                   throttle=throttle, login=login)
+        await throttle.succeeded(login, ip)
+        if max_sessions > 0:
+            await _lock_person(conn, row.id)
+        signed = await _open_session(conn, row, ip=ip, user_agent=user_agent, now=now, ttl_s=ttl_s)
+        ended = (await _end_oldest_sessions(conn, signed.actor, token_hash(signed.token), max_sessions, now)
+                 if max_sessions > 0 else [])
+    if cache is not None:
+        for th in ended:  # after the commit: another process must not re-read them as open
+            cache.evict(th)
+    return signed
 
 
 async def _open_session(conn: AsyncConnection, row: Any, *, ip: str | None, user_agent: str | None, now: datetime,
-                        ttl_s: int, throttle: LoginThrottle, login: str) -> SignedIn:
-    await throttle.succeeded(login, ip)
+                        ttl_s: int) -> SignedIn:
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     await conn.execute(
@@ -298,10 +419,43 @@ async def _open_session(conn: AsyncConnection, row: Any, *, ip: str | None, user
     return SignedIn(token=token, csrf_token=csrf, actor=actor, must_change_password=bool(row.must_change_password))
 
 
+async def _lock_person(conn: AsyncConnection, user_id: int) -> None:
+    """Concurrent sign-ins of one person take turns from here to their commit, so each counts the
+    sessions the others opened (otherwise each kept the cap of its own view). ``FOR NO KEY UPDATE``:
+    the session rows' foreign key takes ``KEY SHARE`` on the same row, which must not conflict."""
+    await conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True))
+
+
+async def _end_oldest_sessions(conn: AsyncConnection, actor: Actor, new: str, keep: int, now: datetime) -> list[str]:
+    """End this person's oldest open sessions so that ``keep`` remain, the one just opened (``new``) among them.
+
+    The caller locked the person's row before opening the session (:func:`_lock_person`).
+    """
+    rows = (await conn.execute(
+        select(auth_sessions.c.token_hash, auth_sessions.c.created_at, auth_sessions.c.ip)
+        .where(auth_sessions.c.user_id == actor.user_id)
+        .where(auth_sessions.c.token_hash != new)
+        .where(auth_sessions.c.revoked_at.is_(None))
+        .where(auth_sessions.c.expires_at > now)
+        .order_by(auth_sessions.c.created_at.desc(), auth_sessions.c.token_hash)
+    )).all()
+    ended = rows[keep - 1:]
+    if not ended:
+        return []
+    await conn.execute(
+        update(auth_sessions).where(auth_sessions.c.token_hash.in_([r.token_hash for r in ended]))
+        .where(auth_sessions.c.revoked_at.is_(None)).values(revoked_at=now))
+    for r in ended:
+        await record(conn, now, actor, "auth.session_ended", f"user:{actor.user_id}", None,
+                     {"reason": "session_limit", "limit": keep, "opened_at": r.created_at.isoformat(),
+                      "ip": r.ip})
+    return [r.token_hash for r in ended]
+
+
 _SESSION_QUERY = (
     select(
         users.c.id, users.c.login, users.c.role, users.c.language, users.c.full_name,
-        auth_sessions.c.csrf_token, auth_sessions.c.expires_at,
+        auth_sessions.c.csrf_token, auth_sessions.c.expires_at, users.c.must_change_password,
     )
     .select_from(auth_sessions.join(users, users.c.id == auth_sessions.c.user_id))
     .where(auth_sessions.c.token_hash == bindparam("th"))
@@ -347,7 +501,8 @@ async def resolve_session_outside(
 
 def _resolved(row: Any, th: str, cache: SessionCache | None, ip: str | None) -> SessionInfo:
     """The session-query row as a SessionInfo, remembered in the cache (with the address it came from)."""
-    info = SessionInfo(actor=_actor(row, ip), csrf_token=row.csrf_token, token_hash=th, expires_at=row.expires_at)
+    info = SessionInfo(actor=_actor(row, ip), csrf_token=row.csrf_token, token_hash=th, expires_at=row.expires_at,
+                       must_change_password=bool(row.must_change_password))
     if cache is not None:
         cache.put(info)
     return info
@@ -369,13 +524,31 @@ async def sign_out(conn: AsyncConnection, th: str, now: datetime, actor: Actor) 
     await record(conn, now, actor, "auth.logout", f"user:{actor.user_id}")
 
 
+PASSWORD_CHANGE_ACTIONS = ("auth.password_changed", "auth.password_change_failed")
+
+
 async def change_password(
     conn: AsyncConnection, actor: Actor, *, current: str, new: str, now: datetime, keep_session: str | None,
+    throttle: LoginThrottle,
 ) -> None:
+    """Change the signed-in person's password, or raise after recording the refusal in ``conn``.
+
+    A wrong current password is a failed sign-in of this account from this client (the same
+    throttle): a stolen session cookie must not become a way to guess the password. The caller
+    commits ``conn`` even when this raises (the refusal's audit row), so nothing is changed
+    before every check has passed.
+    """
+    await throttle.check(actor.login, actor.ip)
     row = (await conn.execute(select(users.c.password_hash).where(users.c.id == actor.user_id))).first()
-    if row is None or not await passwords.verify_password_async(row.password_hash, current):
-        raise InvalidInput("bad_current_password", N_("The current password is wrong."))
-    passwords.check_acceptable(new, login=actor.login)
+    try:
+        if row is None or not await passwords.verify_password_async(row.password_hash, current):
+            await throttle.failed(actor.login, actor.ip)
+            raise InvalidInput("bad_current_password", N_("The current password is wrong."))
+        passwords.check_acceptable(new, login=actor.login)
+    except InvalidInput as refused:
+        await record(conn, now, actor, "auth.password_change_failed", f"user:{actor.user_id}", None,
+                     {"code": refused.code})
+        raise
     new_hash = await passwords.hash_password_async(new)
     await conn.execute(
         update(users).where(users.c.id == actor.user_id)
@@ -387,6 +560,7 @@ async def change_password(
     if keep_session:
         stmt = stmt.where(auth_sessions.c.token_hash != keep_session)
     await conn.execute(stmt.values(revoked_at=now))
+    await throttle.succeeded(actor.login, actor.ip)
     await record(conn, now, actor, "auth.password_changed", f"user:{actor.user_id}")
 
 

@@ -69,7 +69,7 @@ SELECT saved.saved_at, a.last_seen_at FROM saved, a
 
 # The session query of services/auth.py, for the hot routes' cache misses.
 _SESSION = """
-SELECT u.id, u.login, u.role, u.language, u.full_name, s.csrf_token, s.expires_at
+SELECT u.id, u.login, u.role, u.language, u.full_name, s.csrf_token, s.expires_at, u.must_change_password
   FROM auth_sessions s JOIN users u ON u.id = s.user_id
  WHERE s.token_hash = %(th)s AND s.revoked_at IS NULL AND u.is_active
 """

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission
-from ..errors import Conflict, NotAuthenticated
+from ..errors import Conflict, InvalidInput, NotAuthenticated
 from ..i18n import N_
 from ..observability import AUTOSAVES
 from ..services import attempts as attempt_service
@@ -20,6 +20,7 @@ from .http import (
     PAYLOAD,
     SESSION,
     SESSION_COOKIE,
+    check_sign_in_request,
     device_key,
     endpoint,
     ensure_device_cookie,
@@ -31,6 +32,8 @@ from .http import (
     read_json,
     request_language,
     services_of,
+    set_session_cookies,
+    sign_in,
 )
 
 
@@ -47,27 +50,20 @@ async def server_time(request: web.Request, conn: Any, actor: None) -> dict:
 
 @endpoint("POST", "/api/v1/auth/login", summary="Sign in; sets the session cookie and returns the CSRF token",
           auth_required=False, request_schema=s.LOGIN, response_schema=s.SIGNED_IN,
-          errors=("bad_credentials", "too_many_attempts"), transactional=False)
+          errors=("bad_credentials", "too_many_attempts", "too_many_sign_ins", "account_protected", "json_required",
+                  "foreign_origin"),
+          transactional=False)
 async def login(request: web.Request, conn: Any, actor: None) -> web.Response:
+    check_sign_in_request(request)  # JSON from this origin: no login CSRF from another site
     body = await read_json(request)
-    services = services_of(request)
-    login_name = field(body, "login", str)[:64]
-    password = field(body, "password", str)
-    signed = await auth.sign_in(
-        services.engine, login=login_name, password=password, ip=request.remote,
-        user_agent=request.headers.get("User-Agent"), clock=services.clock, ttl_s=services.settings.session_ttl_s,
-        throttle=services.throttle,
-    )
+    signed = await sign_in(request, field(body, "login", str)[:64], field(body, "password", str))
     if signed is None:
         # The failure is recorded (committed by the wrapper); then refused.
         code, msgid = auth.BAD_CREDENTIALS
         return error_response(NotAuthenticated(code, msgid), request_language(request))
     response = json_response({"user": _me(signed.actor), "csrf_token": signed.csrf_token,
                               "must_change_password": signed.must_change_password})
-    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="Strict", path="/",
-                        secure=services.settings.cookie_secure, max_age=services.settings.session_ttl_s)
-    response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
-    ensure_device_cookie(request, response, secure=services.settings.cookie_secure)
+    set_session_cookies(response, request, signed)
     return response
 
 
@@ -83,17 +79,24 @@ async def logout(request: web.Request, conn: Any, actor: Actor) -> web.Response:
 
 @endpoint("GET", "/api/v1/me", summary="Who is signed in", response_schema=s.ME)
 async def me(request: web.Request, conn: Any, actor: Actor) -> dict:
-    return {"user": _me(actor), "csrf_token": request[SESSION].csrf_token}
+    return {"user": _me(actor), "csrf_token": request[SESSION].csrf_token,
+            "must_change_password": request[SESSION].must_change_password}
 
 
 @endpoint("POST", "/api/v1/me/password", summary="Change my password (ends my other sessions)",
           request_schema=s.PASSWORD_CHANGE, response_schema=s.OK,
-          errors=("bad_current_password", "password_too_short", "password_too_common"))
-async def change_password(request: web.Request, conn: Any, actor: Actor) -> dict:
+          errors=("bad_current_password", "password_too_short", "password_too_common", "too_many_attempts"))
+async def change_password(request: web.Request, conn: Any, actor: Actor) -> web.Response | dict:
     body = await read_json(request)
-    await auth.change_password(conn, actor, current=field(body, "current", str), new=field(body, "new", str),
-                               now=services_of(request).clock.now(), keep_session=request[SESSION].token_hash)
-    services_of(request).sessions.evict_user(actor.user_id)
+    services = services_of(request)
+    try:
+        await auth.change_password(conn, actor, current=field(body, "current", str), new=field(body, "new", str),
+                                   now=services.clock.now(), keep_session=request[SESSION].token_hash,
+                                   throttle=services.throttle)
+    except InvalidInput as refused:
+        # Answered, not raised: the wrapper then commits the refusal's audit row (nothing else was changed).
+        return error_response(refused, actor.language)
+    services.sessions.evict_user(actor.user_id)
     return {"ok": True}
 
 

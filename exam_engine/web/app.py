@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import logging
 import os
 from typing import AsyncIterator, Callable, Sequence
@@ -89,9 +91,28 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
 
+def metrics_allowed(request: web.Request) -> bool:
+    """``EXAM_METRICS_TOKEN`` set: the bearer token, from anywhere. Not set: only a loopback peer whose
+    request came through no proxy (behind nginx on the same host every client's peer is 127.0.0.1)."""
+    token = request.app[SERVICES].settings.metrics_token
+    if token is not None:
+        sent = request.headers.get("Authorization", "")
+        return hmac.compare_digest(sent.encode(), f"Bearer {token.reveal()}".encode())
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers or request.remote is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.remote).is_loopback
+    except ValueError:
+        return False
+
+
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text. Serve it on the internal network only (see docs/deploy.md)."""
+    """Prometheus text, for the scraper only (see docs/deploy.md, Metrics)."""
     services = request.app[SERVICES]
+    if not metrics_allowed(request):
+        return json_response({"error": {"code": "metrics_forbidden",
+                                        "message": "metrics need the bearer token (EXAM_METRICS_TOKEN)"}},
+                             status=401 if services.settings.metrics_token is not None else 403)
     queue_length = None
     if services.proctor is not None:
         queue_length = services.proctor.queue.length

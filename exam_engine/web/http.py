@@ -17,13 +17,15 @@ import asyncio
 import functools
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from psycopg.errors import LockNotAvailable
@@ -162,7 +164,7 @@ async def _audit_denial(request: web.Request, error: DomainError, conn: Any = No
     services = services_of(request)
 
     async def write(into: Any) -> None:
-        await record(into, services.clock.now(), actor if actor is not None else f"anon:{request.remote or '-'}",
+        await record(into, services.clock.now(), actor if actor is not None else f"anon:{client_ip(request) or '-'}",
                      "access.denied", f"route:{request.method} {request.path}"[:120], None, {"code": error.code})
 
     try:
@@ -233,8 +235,160 @@ def ensure_device_cookie(request: web.Request, response: web.StreamResponse, *, 
                             secure=secure, max_age=DEVICE_COOKIE_MAX_AGE)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+CLIENT_IP = web.RequestKey("client_ip", str)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1:text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.7:51234"
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def forwarded_client(peer: str | None, forwarded_for: Iterable[str], trusted: tuple[Network, ...]) -> str | None:
+    """The client's address: the socket's peer, unless the peer is a trusted proxy.
+
+    Then the ``X-Forwarded-For`` hops are read from the right (the hop nearest to us first),
+    skipping trusted proxies: the first untrusted hop is the client. Anything to its left
+    was written by the client itself and is ignored. A hop that is not an address ends the
+    walk at the last trusted one (a proxy sending garbage is not believed further).
+    """
+    if peer is None or not trusted:
+        return peer
+    address = _address(peer)
+    if address is None or not any(address in net for net in trusted):
+        return peer
+    client = str(address)
+    hops = [hop for value in forwarded_for for hop in value.split(",")]
+    for hop in reversed(hops):
+        hop_address = _address(hop)
+        if hop_address is None:
+            break
+        client = str(hop_address)
+        if not any(hop_address in net for net in trusted):
+            break
+    return client
+
+
+# Parsing addresses costs about 40 µs a request; the same few (peer, header) pairs repeat for every
+# autosave of a hall, so they are remembered per list of trusted proxies (bounded: forged headers only evict).
+_RESOLVERS: dict[int, tuple[tuple[Network, ...], Callable[[str, tuple[str, ...]], str | None]]] = {}
+
+
+def _resolver(trusted: tuple[Network, ...]) -> Callable[[str, tuple[str, ...]], str | None]:
+    known = _RESOLVERS.get(id(trusted))
+    if known is not None and known[0] is trusted:
+        return known[1]
+
+    @functools.lru_cache(maxsize=8192)
+    def resolve(peer: str, forwarded_for: tuple[str, ...]) -> str | None:
+        return forwarded_client(peer, forwarded_for, trusted)
+
+    if len(_RESOLVERS) > 16:
+        _RESOLVERS.clear()
+    _RESOLVERS[id(trusted)] = (trusted, resolve)
+    return resolve
+
+
+_warned_untrusted = False
+
+
+def _warn_untrusted(peer: str | None) -> None:
+    global _warned_untrusted
+    _warned_untrusted = True
+    log.warning("X-Forwarded-For received from %s but EXAM_TRUSTED_PROXIES is not set: the header is ignored "
+                "and that peer counts as the client (behind a proxy: every client alike; see docs/deploy.md)", peer)
+
+
 def client_ip(request: web.Request) -> str | None:
-    return request.remote
+    """The client's address, for throttles, rate limits, sessions and the audit log (one place)."""
+    known = request.get(CLIENT_IP)
+    if known is not None:
+        return known
+    trusted = services_of(request).settings.trusted_proxies
+    peer = request.remote
+    if not trusted or peer is None:
+        ip = peer
+        if not trusted and not _warned_untrusted and "X-Forwarded-For" in request.headers:
+            _warn_untrusted(peer)
+    else:
+        ip = _resolver(trusted)(peer, tuple(request.headers.getall("X-Forwarded-For", ())))
+    if ip is not None:
+        request[CLIENT_IP] = ip
+    return ip
+
+
+def same_origin(request: web.Request) -> bool:
+    """A state change with no session yet (sign-in) has no CSRF token: refuse other origins instead.
+
+    ``Origin`` (or, without it, ``Referer``) must name this host; ``null`` (a sandboxed or
+    privacy-redirected request) is foreign. Neither header: not a browser's cross-site form,
+    allowed (the API's sign-in also demands a JSON body, which a cross-site form cannot send).
+    """
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if origin is None or origin == "":
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+
+
+def check_sign_in_request(request: web.Request) -> None:
+    """The API's sign-in: a JSON body from this origin (a cross-site page cannot sign a browser in)."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("json_required", N_("Send the sign-in as JSON (Content-Type: application/json)."))
+    if not same_origin(request):
+        raise PermissionDenied("foreign_origin", N_("The form has expired; reload the page and try again."))
+
+
+async def sign_in(request: web.Request, login: str, password: str) -> auth.SignedIn | None:
+    """Sign in from this request (the API's and the sign-in page's one way): client address,
+    throttle, session cap and cache from the installation's services."""
+    services = services_of(request)
+    settings = services.settings
+    return await auth.sign_in(
+        services.engine, login=login, password=password, ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent"), clock=services.clock, ttl_s=settings.session_ttl_s,
+        throttle=services.throttle, max_sessions=settings.max_sessions_per_user, cache=services.sessions)
+
+
+def set_session_cookies(response: web.StreamResponse, request: web.Request, signed: auth.SignedIn) -> None:
+    settings = services_of(request).settings
+    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="Strict", path="/",
+                        secure=settings.cookie_secure, max_age=settings.session_ttl_s)
+    response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
+    ensure_device_cookie(request, response, secure=settings.cookie_secure)
+
+
+# While the one-time password is in use, a session may only do these (route method, route path).
+BEFORE_PASSWORD_CHANGE = frozenset({
+    ("GET", "/api/v1/me"), ("POST", "/api/v1/me/password"), ("POST", "/api/v1/auth/logout"),
+    ("PUT", "/api/v1/me/language"),
+    ("GET", "/account"), ("POST", "/account"), ("POST", "/logout"), ("POST", "/language"),
+})
+PASSWORD_CHANGE_PAGE = "/account?first=1"
+
+
+def _require_password_changed(request: web.Request, info: auth.SessionInfo) -> None:
+    route = request.match_info.route.resource
+    if (request.method, route.canonical if route is not None else request.path) in BEFORE_PASSWORD_CHANGE:
+        return
+    request[ACTOR] = info.actor  # the refusal in the person's language, and recorded under their name
+    if request.path.startswith("/api/"):
+        raise PermissionDenied("password_change_required",
+                               N_("Change the one-time password first; until then nothing else is allowed."))
+    raise web.HTTPFound(PASSWORD_CHANGE_PAGE)
 
 
 async def authenticate(conn: Any, request: web.Request, *, csrf: bool) -> auth.SessionInfo:
@@ -249,6 +403,8 @@ async def authenticate(conn: Any, request: web.Request, *, csrf: bool) -> auth.S
         info = await auth.resolve_session(conn, token, services.clock.now(), client_ip(request), services.sessions)
     if info is None:
         raise NotAuthenticated("not_signed_in", N_("Please sign in."))
+    if info.must_change_password:
+        _require_password_changed(request, info)
     if services.session_rate is not None:
         await services.session_rate.check(info.token_hash)
     if csrf and request.method in UNSAFE_METHODS:

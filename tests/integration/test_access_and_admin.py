@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -119,11 +120,9 @@ async def test_after_five_failures_even_the_right_password_waits(services):
 
 
 async def test_throttling_on_redis_does_not_lock_the_student_out_from_another_address(redis_url):
-    kv = RedisKV(redis_url, prefix="exam-test-throttle:")
+    kv = RedisKV(redis_url, prefix=f"exam-test-throttle-{uuid.uuid4().hex[:8]}:")  # nothing left by other runs
     throttle = LoginThrottle(kv, max_failures=3, window_s=60)
     try:
-        for key in ("login-fail:student1|10.0.0.66", "login-fail-ip:10.0.0.66", "login-fail:student1|10.0.0.5"):
-            await kv.reset(key)
         for _ in range(3):
             await throttle.failed("student1", "10.0.0.66")
         with pytest.raises(Exception) as err:
@@ -131,6 +130,9 @@ async def test_throttling_on_redis_does_not_lock_the_student_out_from_another_ad
         assert getattr(err.value, "code", None) == "too_many_attempts"
         await throttle.check("student1", "10.0.0.5")  # the student in the classroom is not locked out
     finally:
+        for ip in ("10.0.0.66", "10.0.0.5"):
+            for key in LoginThrottle._keys("student1", ip).values():
+                await kv.reset(key)
         await kv.close()
 
 
@@ -341,3 +343,19 @@ async def test_a_session_making_too_many_requests_is_slowed_down(services):
         await client.close()
     assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
     assert calm_status == 200  # the limit is per session, not per server
+
+
+async def test_the_redis_store_counts_sliding_windows_and_timed_marks(redis_url):
+    kv = RedisKV(redis_url, prefix=f"exam-test-kv-{uuid.uuid4().hex[:8]}:")
+    try:
+        assert await kv.hit("fixed", 100) == 1 and await kv.hit("fixed", 1000) == 2
+        assert await kv.hit("slide", 100, sliding=True) == 1 and await kv.hit("slide", 1000, sliding=True) == 2
+        await kv.block("mark", 30)
+        (fixed, fixed_ttl), (slide, slide_ttl), (mark, mark_ttl), (none, none_ttl) = await kv.peek(
+            ["fixed", "slide", "mark", "absent"])
+        assert (fixed, slide, mark, none) == (2, 2, 1, 0)
+        assert 90 < fixed_ttl <= 100 and 990 < slide_ttl <= 1000 and 25 < mark_ttl <= 30 and none_ttl == 0
+    finally:
+        for key in ("fixed", "slide", "mark"):
+            await kv.reset(key)
+        await kv.close()

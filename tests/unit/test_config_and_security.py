@@ -33,6 +33,10 @@ def test_a_postgres_url_is_turned_into_the_psycopg_driver(tmp_path):
         ("EXAM_PORT", "70000", "between 1 and 65535"),
         ("EXAM_NETWORK_GRACE_S", "-1", "EXAM_NETWORK_GRACE_S"),
         ("EXAM_SECRET_KEY", "short", "at least 32"),
+        ("EXAM_TRUSTED_PROXIES", "10.0.0.1, nginx.local", "EXAM_TRUSTED_PROXIES: 'nginx.local'"),
+        ("EXAM_TRUSTED_PROXIES", "10.0.0.0/33", "EXAM_TRUSTED_PROXIES"),
+        ("EXAM_METRICS_TOKEN", "secret", "EXAM_METRICS_TOKEN"),
+        ("EXAM_MAX_SESSIONS_PER_USER", "-1", "EXAM_MAX_SESSIONS_PER_USER"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path, name, value, fragment):
