@@ -63,6 +63,12 @@ class Settings:
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_s: int = 300
+    # The item-analysis gate before the journal (services/holds.py): an item needs this many
+    # attempts before its flags hold an exam's results; discrimination below this holds them;
+    # an unresolved hold is released at this local time (Kazakhstan, UTC+5) of its day.
+    hold_min_attempts: int = 10
+    hold_discrimination: float = -0.2
+    hold_release_at: tuple[int, int] = (23, 59)
     secret_generated: bool = field(default=False, compare=False)
 
     @property
@@ -97,6 +103,29 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0, m
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise ConfigError(f"{name}={raw!r} must be {bound}")
+    return value
+
+
+def _clock_time(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    found = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw.strip())
+    if not found:
+        raise ConfigError(f"{name}={raw!r}: expected a local time of day as HH:MM, e.g. 23:59")
+    return int(found.group(1)), int(found.group(2))
+
+
+def _signed_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
     return value
 
 
@@ -177,5 +206,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
         login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 300, minimum=1),
+        hold_min_attempts=_int(env, "EXAM_HOLD_MIN_ATTEMPTS", 10, minimum=2),
+        hold_discrimination=_signed_float(env, "EXAM_HOLD_DISCRIMINATION", -0.2, -1.0, 0.0),
+        hold_release_at=_clock_time(env, "EXAM_HOLD_RELEASE_AT", (23, 59)),
         secret_generated=generated,
     )

@@ -59,6 +59,16 @@ def _item_ids(items: dict[int, bank_api.StoredItem]) -> dict[int, str]:
 
 async def analyse_exam(conn: AsyncConnection, actor: Actor, exam_id: int, *, language: str) -> ExamItemAnalysis:
     actor.require(Permission.READ_BANK_CONTENT)
+    return await compute(conn, exam_id, language=language)
+
+
+async def compute(conn: AsyncConnection, exam_id: int, *, language: str) -> ExamItemAnalysis:
+    """The analysis itself, for whoever may ask: the quality department's pages (through
+    :func:`analyse_exam`) and the gate before the journal (``services/holds.py``).
+
+    ValueError when an attempt's served option is not in its bank item (a form that does not
+    match the bank it names: the gate holds such an exam rather than guess).
+    """
     title = (await conn.execute(select(exams.c.title).where(exams.c.id == exam_id))).scalar()
     if title is None:
         raise NotFound("exam_not_found", N_("No exam {id}."), id=exam_id)
@@ -81,10 +91,15 @@ async def analyse_exam(conn: AsyncConnection, actor: Actor, exam_id: int, *, lan
     labels: dict[str, str] = {}
     members: dict[str, list[int]] = {}
     for s in sorted(served, key=lambda r: (str(r.attempt_id), r.position)):
-        item = bank[s.bank_item_id]
+        item = bank.get(s.bank_item_id)
+        if item is None:
+            raise ValueError(f"attempt {s.attempt_id} position {s.position}: no bank item {s.bank_item_id}")
         key = analysis_id[s.bank_item_id]
         choice = chosen.get((s.attempt_id, s.position))
         # Served order -> bank order, by the option's text (see the module docstring).
+        if choice is not None and (choice >= len(s.options) or s.options[choice] not in item.options):
+            raise ValueError(f"attempt {s.attempt_id} position {s.position}: the served option is not in bank "
+                             f"item {s.bank_item_id}")
         responses[s.attempt_id][key] = None if choice is None else item.options.index(s.options[choice])
         if key not in labels or langs[s.attempt_id] == language:
             labels[key] = item.text

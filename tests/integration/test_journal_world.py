@@ -45,8 +45,9 @@ class JournalWorld:
         return [self.ids[s] for s in self.world.students]
 
 
-async def make_journal_world(services: Services, *, students: int = 3) -> JournalWorld:
-    world = await make_world(services, students=students, question_count=5)
+async def make_journal_world(services: Services, *, students: int = 3, question_count: int = 5,
+                             bank_size: int = 10) -> JournalWorld:
+    world = await make_world(services, students=students, question_count=question_count, bank_size=bank_size)
     ids = {login: await make_user(services, login, role) for login, role in STAFF.items()}
     now = services.clock.now()
     async with services.engine.begin() as conn:

@@ -1,0 +1,259 @@
+"""The item-analysis gate before the journal: hold, re-key, regrade, release (issue 25).
+
+The miskeyed bank: 12 questions, question 1's stored key is option 1 ("KEY 1") but the real
+answer is option 2; the 8 strongest of 20 students answer every question rightly (so they pick
+option 2 on question 1), the 12 others answer some questions and pick the stored key on question 1.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from exam_engine.domain.actors import Actor
+from exam_engine.domain.holds import HoldPolicy
+from exam_engine.domain.roles import Role
+from exam_engine.errors import Conflict, InvalidInput
+from exam_engine.services import attempts as attempt_service
+from exam_engine.services import holds, relay
+from exam_engine.tables import attempt_items, attempts, audit_log, outbox
+from exam_engine.web.api_journal import audit_sink
+from journal_bridge import api as journal
+from journal_bridge.tables import journal_exam_results
+from tests.factories import ADMIN, make_user
+from tests.integration.test_journal_world import make_journal_world, rows, student
+
+pytestmark = pytest.mark.asyncio
+
+STRONG = 8
+QUESTIONS = 12
+REAL = 1  # the real answer of question 1 (bank option index); the bank's stored key is 0
+
+
+async def sit(services, jw, login: str, picks: dict[int, int]) -> uuid.UUID:
+    """Start as ``login``, choose bank option ``picks[n]`` on question number n, hand in."""
+    actor = student(jw, login)
+    items = {i.text: i for i in jw.world.items["kk"]}
+    async with services.engine.begin() as conn:
+        attempt_id = await attempt_service.start(conn, actor, jw.world.exam_id, language=None,
+                                                 now=services.clock.now(), bank_cache=services.bank_cache)
+        served = (await conn.execute(select(attempt_items.c.position, attempt_items.c.text, attempt_items.c.options)
+                                     .where(attempt_items.c.attempt_id == attempt_id))).all()
+        for seq, s in enumerate(served, start=1):
+            item = items[s.text]
+            if item.number in picks:
+                choice = list(s.options).index(item.options[picks[item.number]])
+                await attempt_service.save_answer(conn, actor, attempt_id, s.position, choice, seq,
+                                                  now=services.clock.now(), grace_s=1)
+        await attempt_service.submit(conn, actor, attempt_id, now=services.clock.now(), grace_s=1)
+    return attempt_id
+
+
+async def miskeyed_world(services):
+    jw = await make_journal_world(services, students=20, question_count=QUESTIONS, bank_size=QUESTIONS)
+    ids = {}
+    for n, login in enumerate(jw.world.students):
+        if n < STRONG:  # everything right, and the real answer of question 1
+            picks = {q: 0 for q in range(2, QUESTIONS + 1)} | {1: REAL}
+        else:  # some right, and the stored (wrong) key of question 1
+            picks = {q: 0 for q in range(2, 2 + n % 6)} | {q: 3 for q in range(2 + n % 6, QUESTIONS + 1)} | {1: 0}
+        ids[login] = await sit(services, jw, login, picks)
+    return jw, ids
+
+
+def quality(jw) -> Actor:
+    return Actor(user_id=jw.ids["quality1"], login="quality1", role=Role.QUALITY, language="ru")
+
+
+async def relay_now(services, policy: HoldPolicy | None = None) -> relay.RelayReport:
+    return await relay.relay_once(services.engine, relay.bridge_keys(services.settings), services.clock,
+                                  hold=policy or holds.policy_of(services.settings))
+
+
+async def journal_scores(services) -> dict[str, tuple[int | None, int]]:
+    return {r.attempt_id: (r.score, r.version) for r in await rows(services, select(journal_exam_results))}
+
+
+async def test_a_miskeyed_item_holds_the_results_and_a_rekey_regrades_all_twenty(services):
+    jw, ids = await miskeyed_world(services)
+    strong = [ids[s] for s in jw.world.students[:STRONG]]
+    async with services.engine.connect() as conn:
+        before = {r.id: r for r in await conn.execute(select(attempts))}
+    assert {before[a].score for a in strong} == {92}  # 11 of 12 with the wrong key
+
+    report = await relay_now(services)
+    assert report.delivered == 0 and report.held == [jw.world.exam_id]
+    assert await journal_scores(services) == {}  # the wrong key never reached the journal
+
+    async with services.engine.connect() as conn:
+        (held,) = await holds.held_exams(conn, quality(jw))
+        notes = await holds.result_notes(conn, list(before.values()))
+    assert held["state"] == "held" and held["attempts"] == 20
+    (flag,) = held["flagged"]
+    assert set(flag["flags"]) == {"miskeyed", "negative_discrimination"}
+    assert all(n["provisional"] and n["held"] for n in notes.values())
+    item = flag["item"]
+
+    async with services.engine.begin() as conn:
+        done = await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=item, action="rekey",
+                                       options=[REAL], reason="Кілт қате: дұрыс жауап 2-нұсқа",
+                                       now=services.clock.now())
+    assert done.regraded == 20 and done.changed == 20
+    async with services.engine.connect() as conn:
+        after = {r.id: r for r in await conn.execute(select(attempts))}
+    assert {after[a].score for a in strong} == {100}
+    assert all(after[a].score < before[a].score for a in ids.values() if a not in strong)
+    # Nothing reopened or created: same attempts, same statuses and submit times.
+    assert set(after) == set(before)
+    assert all((after[a].status, after[a].submitted_at) == (before[a].status, before[a].submitted_at) for a in after)
+    assert (await relay_now(services)).delivered == 0  # still held until the department releases it
+
+    async with services.engine.begin() as conn:
+        await holds.release(conn, quality(jw), jw.world.exam_id, reason="Кілт түзетілді", now=services.clock.now())
+    assert (await relay_now(services)).delivered == 20
+    got = await journal_scores(services)
+    assert {got[str(a)] for a in strong} == {(100, 2)}
+    assert all(got[str(a)] == (after[a].score, 2) for a in after)
+    regraded = await rows(services, select(audit_log).where(audit_log.c.action == "attempt.regraded"))
+    assert len(regraded) == 20 and {(r.before["score"], r.after["score"]) for r in regraded
+                                    if uuid.UUID(r.subject.split(":")[1]) in strong} == {(92, 100)}
+    async with services.engine.connect() as conn:
+        notes = await holds.result_notes(conn, list(after.values()))
+    assert all(not n["provisional"] and n["regrades"][-1]["new_score"] == after[uuid.UUID(a)].score
+               for a, n in notes.items())
+
+
+async def test_an_expired_hold_releases_the_results_and_a_later_rekey_is_a_journal_correction_with_history(
+        services, clock):
+    jw, ids = await miskeyed_world(services)
+    policy = HoldPolicy(release_at=(23, 59))
+    await relay_now(services, policy)
+    async with services.engine.connect() as conn:
+        (state,) = (await holds.release_state(conn, [jw.world.exam_id])).values()
+    local = state.release_after.astimezone(timezone(timedelta(hours=5)))
+    assert (local.hour, local.minute) == (23, 59) and state.release_after > clock.now()
+    clock.advance((state.release_after - clock.now()).total_seconds() - 1)
+    assert (await relay_now(services, policy)).delivered == 0  # a second before: still held
+    clock.advance(1)
+    assert (await relay_now(services, policy)).delivered == 20
+    expired = await rows(services, select(audit_log).where(audit_log.c.action == "exam.hold_expired"))
+    assert [e.actor for e in expired] == ["system:hold"]
+
+    strong = ids[jw.world.students[0]]
+    async with services.engine.begin() as conn:
+        await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=f"item:{await _bank_id(conn, strong)}",
+                                action="accept", options=[0, REAL], reason="Екі жауап та дұрыс",
+                                now=services.clock.now())
+    assert (await relay_now(services, policy)).delivered == 8  # only the grades that changed
+    assert (await journal_scores(services))[str(strong)] == (100, 2)
+    async with services.engine.connect() as conn:
+        history = await journal.result_history(conn, str(jw.ids[jw.world.students[0]]), "LAW-101")
+    assert [(h["old"]["score"], h["new"]["score"], h["reason"]) for h in history] == [(92, 100, "regrade")]
+
+
+async def _bank_id(conn, attempt_id: uuid.UUID) -> int:
+    """The bank id of question 1 in an attempt."""
+    return (await conn.execute(select(attempt_items.c.bank_item_id).where(
+        attempt_items.c.attempt_id == attempt_id, attempt_items.c.text.like("% 1?")))).scalar_one()
+
+
+async def test_an_unflagged_exam_goes_straight_to_the_journal(services):
+    jw = await make_journal_world(services, students=12, question_count=QUESTIONS, bank_size=QUESTIONS)
+    for n, login in enumerate(jw.world.students):
+        await sit(services, jw, login, {q: 0 for q in range(1, 2 + n)})
+    report = await relay_now(services)
+    assert report.delivered == 12 and report.held == []
+    assert len(await journal_scores(services)) == 12
+    async with services.engine.connect() as conn:
+        assert await holds.held_exams(conn, quality(jw)) == []
+
+
+async def test_results_of_an_exam_still_in_progress_wait_until_it_is_final(services, clock):
+    jw = await make_journal_world(services, students=3, question_count=QUESTIONS, bank_size=QUESTIONS)
+    await sit(services, jw, "student1", {1: 0})
+    assert (await relay_now(services)).delivered == 0  # two students have not finished: not final
+    await sit(services, jw, "student2", {1: 0})
+    assert (await relay_now(services)).delivered == 0
+    clock.advance(8 * 3600)  # the window closes: final, though student3 never came
+    assert (await relay_now(services)).delivered == 2
+
+
+async def test_a_regrade_after_the_journal_period_closed_waits_for_a_deputy_head(services, clock):
+    jw, ids = await miskeyed_world(services)
+    assert (await relay_now(services)).held == [jw.world.exam_id]
+    async with services.engine.begin() as conn:
+        await holds.release(conn, quality(jw), jw.world.exam_id, reason="Тексерілді", now=clock.now())
+    assert (await relay_now(services)).delivered == 20
+    async with services.engine.begin() as conn:
+        await journal.lock_period(conn, "2025-2026-2", by=ADMIN.label, now=clock.now(),
+                                  audit=audit_sink(conn, clock.now(), ADMIN))
+    clock.advance(60)
+    strong = ids[jw.world.students[0]]
+    async with services.engine.begin() as conn:
+        done = await holds.decide_item(conn, quality(jw), jw.world.exam_id,
+                                       item=f"item:{await _bank_id(conn, strong)}", action="drop", options=[],
+                                       reason="Сұрақ алынып тасталады", now=clock.now())
+    assert done.changed == 20 and done.corrections == 20
+    assert (await relay_now(services)).delivered == 20  # acknowledged: filed as corrections
+    assert (await journal_scores(services))[str(strong)] == (92, 1)  # the closed journal did not change
+    async with services.engine.connect() as conn:
+        pending = await journal.result_corrections(conn, pending=True)
+    assert len(pending) == 20 and {p["approver_role"] for p in pending} == {"deputy_head"}
+    mine = next(p for p in pending if p["attempt_id"] == str(strong))
+    assert (mine["old"]["score"], mine["new"]["score"]) == (92, 100)
+
+    deputy = journal.Actor(str(jw.ids["deputy"]), frozenset({journal.Role.DEPUTY_HEAD}))
+    teacher = journal.Actor(str(jw.ids["teacher1"]), frozenset({journal.Role.TEACHER}))
+    keys = relay.bridge_keys(services.settings)
+    with pytest.raises(journal.CorrectionInvalid):
+        async with services.engine.begin() as conn:
+            await journal.review_result_correction(conn, teacher, mine["id"], keys.public, approve=True, note=None,
+                                                   now=clock.now())
+    async with services.engine.begin() as conn:
+        state = await journal.review_result_correction(conn, deputy, mine["id"], keys.public, approve=True,
+                                                       note="Расталды", now=clock.now())
+    assert state == "applied"
+    assert (await journal_scores(services))[str(strong)] == (100, 2)
+    async with services.engine.connect() as conn:
+        history = await journal.result_history(conn, str(jw.ids[jw.world.students[0]]), "LAW-101")
+    assert [(h["old"]["score"], h["new"]["score"], h["reason"], h["correction_id"]) for h in history] == [
+        (92, 100, "correction", mine["id"])]
+
+
+async def test_a_decision_is_refused_while_an_attempt_is_open_and_never_creates_one(services):
+    jw = await make_journal_world(services, students=2, question_count=QUESTIONS, bank_size=QUESTIONS)
+    first = await sit(services, jw, "student1", {1: 0})
+    actor = student(jw, "student2")
+    async with services.engine.begin() as conn:
+        await attempt_service.start(conn, actor, jw.world.exam_id, language=None, now=services.clock.now(),
+                                    bank_cache=services.bank_cache)
+        bank_id = await _bank_id(conn, first)
+    with pytest.raises(Conflict) as refused:
+        async with services.engine.begin() as conn:
+            await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=f"item:{bank_id}", action="drop",
+                                    options=[], reason="x", now=services.clock.now())
+    assert refused.value.code == "exam_not_final"
+    async with services.engine.begin() as conn:
+        await attempt_service.submit(conn, actor, (await conn.execute(select(attempts.c.id).where(
+            attempts.c.student_id == jw.ids["student2"]))).scalar_one(), now=services.clock.now(), grace_s=1)
+    for bad in ({"action": "rekey", "options": [0, 1]}, {"action": "accept", "options": [1]},
+                {"action": "drop", "options": [2]}, {"action": "rekey", "options": [7]}):
+        with pytest.raises(InvalidInput):
+            async with services.engine.begin() as conn:
+                await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=f"item:{bank_id}",
+                                        reason="x", now=services.clock.now(), **bad)
+    async with services.engine.begin() as conn:
+        await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=f"item:{bank_id}", action="drop",
+                                options=[], reason="Сұрақ дұрыс емес", now=services.clock.now())
+        count = (await conn.execute(select(func.count()).select_from(attempts))).scalar_one()
+        statuses = set((await conn.execute(select(attempts.c.status))).scalars())
+    assert count == 2 and statuses == {"submitted"}
+    teacher = Actor(user_id=jw.ids["teacher1"], login="teacher1", role=Role.TEACHER)
+    from exam_engine.errors import PermissionDenied as Forbidden
+    with pytest.raises(Forbidden):
+        async with services.engine.begin() as conn:
+            await holds.decide_item(conn, teacher, jw.world.exam_id, item=f"item:{bank_id}", action="drop",
+                                    options=[], reason="x", now=services.clock.now())
