@@ -157,23 +157,34 @@ async def _final(conn: AsyncConnection, exam_id: int, now: datetime) -> tuple[bo
     return final, sum(counts.get(s, 0) for s in FINISHED)
 
 
+async def _analysed_count(conn: AsyncConnection, exam_id: int) -> int:
+    return (await conn.execute(select(func.count()).where(
+        attempts.c.exam_id == exam_id, attempts.c.status.in_(bank_analysis.ANALYSED)))).scalar_one()
+
+
+async def _flagged(conn: AsyncConnection, exam_id: int, policy: HoldPolicy) -> list[dict[str, Any]]:
+    """The items that hold the exam, as stored in ``exam_release.flagged``."""
+    try:
+        result = await bank_analysis.compute(conn, exam_id, language="kk")
+    except ValueError as error:  # a form that does not match its bank: hold rather than guess
+        log.error("exam %s: item analysis failed, results held: %s", exam_id, error)
+        return [{"item": None, "bank_item_ids": [], "flags": [ANALYSIS_FAILED]}]
+    from question_bank.analysis import GatePolicy, held_items
+
+    gate = GatePolicy(policy.min_attempts, policy.discrimination_below)
+    return [{"item": str(item), "bank_item_ids": result.members[str(item)], "flags": [str(f) for f in flags]}
+            for item, flags in held_items(result.analysis, gate).items()]
+
+
 async def decide_exam(conn: AsyncConnection, exam_id: int, now: datetime, policy: HoldPolicy) -> str | None:
     """If the exam's results are final: analyse them and store ``released`` or ``held``; else None."""
     final, finished = await _final(conn, exam_id, now)
     if not final:
         return None
-    flagged: list[dict[str, Any]] = []
-    try:
-        result = await bank_analysis.compute(conn, exam_id, language="kk")
-    except ValueError as error:  # a form that does not match its bank: hold rather than guess
-        log.error("exam %s: item analysis failed, results held: %s", exam_id, error)
-        flagged = [{"item": None, "bank_item_ids": [], "flags": [ANALYSIS_FAILED]}]
-    else:
-        from question_bank.analysis import GatePolicy, held_items
-
-        gate = GatePolicy(policy.min_attempts, policy.discrimination_below)
-        flagged = [{"item": str(item), "bank_item_ids": result.members[str(item)], "flags": [str(f) for f in flags]}
-                   for item, flags in held_items(result.analysis, gate).items()]
+    # Fewer analysed attempts than the minimum: no item can reach it (an item is presented at most
+    # once per attempt), so there is nothing to analyse.
+    enough = await _analysed_count(conn, exam_id) >= policy.min_attempts
+    flagged = await _flagged(conn, exam_id, policy) if enough else []
     state = HELD if flagged else RELEASED
     values = {"exam_id": exam_id, "state": state, "decided_at": now, "attempts": finished, "flagged": flagged,
               "release_after": hold_expires_at(now, policy) if flagged else None,

@@ -91,6 +91,17 @@ async def relay_now(services: Services) -> relay.RelayReport:
     return await relay.relay_once(services.engine, relay.bridge_keys(services.settings), services.clock)
 
 
+async def release_exam(services: Services, jw: JournalWorld) -> None:
+    """Mark the exam's results released by the gate (as the quality department or a final, unflagged
+    analysis would), for tests of delivery itself (issue 25: otherwise results wait until final)."""
+    from exam_engine.hold_tables import exam_release
+
+    async with services.engine.begin() as conn:
+        await conn.execute(exam_release.insert().values(
+            exam_id=jw.world.exam_id, state="released", decided_at=services.clock.now(), attempts=0, flagged=[],
+            released_at=services.clock.now(), released_by="tests"))
+
+
 async def rows(services: Services, stmt: Any) -> list[Any]:
     async with services.engine.connect() as conn:
         return list((await conn.execute(stmt)).all())
