@@ -424,3 +424,29 @@ async def regrade(conn: AsyncConnection, exam_id: int, *, actor: Actor | str, no
         await insert_many(conn, outbox, events)
         await record_many(conn, audits)
     return RegradeReport(len(rows), len(changed_rows), sum(1 for r, _ in changed_rows if r.student_id in closed))
+
+
+PROVISIONAL_NOTE = N_("Provisional result: it becomes final once every attempt of this exam is finished and its "
+                      "questions are checked.")
+HELD_NOTE = N_("Provisional result: the quality department is checking this exam's questions; your score may "
+               "change.")
+REGRADED_NOTE = N_("Regraded after a correction of the exam's key: {old} → {new} / 100.")
+
+
+async def result_note(conn: AsyncConnection, attempt_id: uuid.UUID, exam_id: int, *, language: str) -> str | None:
+    """The sentence a student's (or teacher's) result shows: provisional, held, or regraded (old → new)."""
+    from ..i18n import translate
+
+    class _Row:
+        id, exam_id = attempt_id, exam_id
+
+    note = (await result_notes(conn, [_Row()]))[str(attempt_id)]
+    parts = []
+    if note["regrades"]:
+        first, last = note["regrades"][0], note["regrades"][-1]
+        parts.append(translate(language, REGRADED_NOTE, old=first["old_score"], new=last["new_score"]))
+    if note["held"]:
+        parts.append(translate(language, HELD_NOTE))
+    elif note["provisional"]:
+        parts.append(translate(language, PROVISIONAL_NOTE))
+    return " ".join(parts) or None

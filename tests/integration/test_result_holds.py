@@ -257,3 +257,26 @@ async def test_a_decision_is_refused_while_an_attempt_is_open_and_never_creates_
         async with services.engine.begin() as conn:
             await holds.decide_item(conn, teacher, jw.world.exam_id, item=f"item:{bank_id}", action="drop",
                                     options=[], reason="x", now=services.clock.now())
+
+
+async def test_the_blueprint_refusal_reads_as_one_translated_sentence(services):
+    from exam_engine.i18n import translate
+    from exam_engine.services import catalog
+    from tests.integration.test_bank_exam import _setup, _spec
+
+    versions = await _setup(services, {})
+    async with services.engine.begin() as conn:
+        with pytest.raises(InvalidInput) as one:
+            await catalog.add_exam(conn, ADMIN, _spec(services, versions, {("A", 2): 3, ("B", 1): 1}, 4),
+                                   now=services.clock.now())
+        with pytest.raises(InvalidInput) as two:
+            await catalog.add_exam(conn, ADMIN, _spec(services, versions, {("A", 2): 3, ("C", 1): 1, ("B", 1): 1}, 5),
+                                   now=services.clock.now())
+    version = next(iter(versions.values()))
+    ru = translate("ru", one.value.msgid, **one.value.params)
+    assert ru == f"Версия банка {version} (kk) не может заполнить спецификацию: тема «A», сложность 2 — нужно " \
+                 "вопросов: 3, в банке: 2."
+    kk = translate("kk", two.value.msgid, **two.value.params)
+    assert kk.startswith(f"{version} банк нұсқасы (kk) спецификацияның 2 ұяшығын толтыра алмайды")
+    for message in (ru, kk, translate("ru", two.value.msgid, **two.value.params)):
+        assert not any(english in message for english in ("Topic", "difficulty", "required", "in the bank"))
