@@ -437,10 +437,9 @@ async def result_note(conn: AsyncConnection, attempt_id: uuid.UUID, exam_id: int
     """The sentence a student's (or teacher's) result shows: provisional, held, or regraded (old → new)."""
     from ..i18n import translate
 
-    class _Row:
-        id, exam_id = attempt_id, exam_id
+    from types import SimpleNamespace
 
-    note = (await result_notes(conn, [_Row()]))[str(attempt_id)]
+    note = (await result_notes(conn, [SimpleNamespace(id=attempt_id, exam_id=exam_id)]))[str(attempt_id)]
     parts = []
     if note["regrades"]:
         first, last = note["regrades"][0], note["regrades"][-1]

@@ -95,6 +95,10 @@ async def test_a_miskeyed_item_holds_the_results_and_a_rekey_regrades_all_twenty
     (flag,) = held["flagged"]
     assert set(flag["flags"]) == {"miskeyed", "negative_discrimination"}
     assert all(n["provisional"] and n["held"] for n in notes.values())
+    async with services.engine.connect() as conn:
+        note = await holds.result_note(conn, strong[0], jw.world.exam_id, language="ru")
+    assert note == "Предварительный результат: отдел качества проверяет вопросы этого экзамена; ваш балл может " \
+                   "измениться."
     item = flag["item"]
 
     async with services.engine.begin() as conn:
@@ -124,6 +128,9 @@ async def test_a_miskeyed_item_holds_the_results_and_a_rekey_regrades_all_twenty
         notes = await holds.result_notes(conn, list(after.values()))
     assert all(not n["provisional"] and n["regrades"][-1]["new_score"] == after[uuid.UUID(a)].score
                for a, n in notes.items())
+    async with services.engine.connect() as conn:
+        note = await holds.result_note(conn, strong[0], jw.world.exam_id, language="kk")
+    assert note == "Емтихан кілті түзетілгеннен кейін қайта бағаланды: 92 → 100 / 100."
 
 
 async def test_an_expired_hold_releases_the_results_and_a_later_rekey_is_a_journal_correction_with_history(
