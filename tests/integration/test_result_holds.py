@@ -287,3 +287,55 @@ async def test_the_blueprint_refusal_reads_as_one_translated_sentence(services):
     assert kk.startswith(f"{version} банк нұсқасы (kk) спецификацияның 2 ұяшығын толтыра алмайды")
     for message in (ru, kk, translate("ru", two.value.msgid, **two.value.params)):
         assert not any(english in message for english in ("Topic", "difficulty", "required", "in the bank"))
+
+
+async def test_the_json_api_decides_releases_and_a_deputy_head_approves_a_late_correction(services, clock):
+    from tests.factories import new_api, open_client
+
+    jw, ids = await miskeyed_world(services)
+    await relay_now(services)
+    client = await open_client(services)
+    try:
+        quality_api, deputy_api, teacher_api = [await new_api(client) for _ in range(3)]
+        await quality_api.login("quality1")
+        status, held = await quality_api.call("GET", "/api/v1/quality/holds")
+        assert status == 200 and [h["exam_id"] for h in held["items"]] == [jw.world.exam_id]
+        item = held["items"][0]["flagged"][0]["item"]
+        path = f"/api/v1/quality/holds/{jw.world.exam_id}"
+        status, bad = await quality_api.call("POST", f"{path}/decisions", {"item": item, "action": "rekey",
+                                                                           "options": [REAL]})
+        assert status == 422 and bad["error"]["code"] == "missing_field"
+        status, bad = await quality_api.call("POST", f"{path}/decisions", {"item": item, "action": "accept",
+                                                                           "options": [REAL], "reason": "x"})
+        assert status == 422 and bad["error"]["code"] == "key_decision_invalid"
+        status, done = await quality_api.call("POST", f"{path}/release", {"reason": "Тексерілді"})
+        assert (status, done) == (200, {"ok": True})
+        assert (await relay_now(services)).delivered == 20
+        async with services.engine.begin() as conn:
+            await journal.lock_period(conn, "2025-2026-2", by=ADMIN.label, now=clock.now(),
+                                      audit=audit_sink(conn, clock.now(), ADMIN))
+        status, done = await quality_api.call("POST", f"{path}/decisions", {
+            "item": item, "action": "rekey", "options": [REAL], "reason": "Кілт қате"})
+        assert status == 200 and done == {"regraded": 20, "changed": 20, "corrections": 20}
+        assert (await relay_now(services)).delivered == 20
+
+        await teacher_api.login("teacher1")
+        status, _ = await teacher_api.call("GET", "/api/v1/journal-result-corrections")
+        assert status == 403
+        await deputy_api.login("deputy")
+        status, pending = await deputy_api.call("GET", "/api/v1/journal-result-corrections")
+        assert status == 200 and len(pending["items"]) == 20
+        strong = str(ids[jw.world.students[0]])
+        mine = next(p for p in pending["items"] if p["attempt_id"] == strong)
+        status, state = await deputy_api.call("POST", f"/api/v1/journal-result-corrections/{mine['id']}/approve",
+                                              {"note": "Расталды"})
+        assert (status, state) == (200, {"state": "applied"})
+        status, again = await deputy_api.call("POST", f"/api/v1/journal-result-corrections/{mine['id']}/approve", {})
+        assert status == 409 and again["error"]["code"] == "correction_not_pending"
+        for api in (quality_api, deputy_api, teacher_api):
+            await api.client.close()
+    finally:
+        await client.close()
+    assert (await journal_scores(services))[strong] == (100, 2)
+    approved = await rows(services, select(audit_log).where(audit_log.c.action == "journal.result_correction_approved"))
+    assert [a.actor for a in approved] == ["user:deputy"]
