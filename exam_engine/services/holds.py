@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, distinct, exists, func, select, update
@@ -99,16 +99,33 @@ _UNDECIDED = (
 )
 
 
-async def advance(engine: AsyncEngine, now: datetime, policy: HoldPolicy) -> GateReport:
-    """Release expired holds, then decide every exam whose results wait without a release state."""
+RECHECK_S = 2.0
+"""How often one process asks again whether a running exam's results are final: an exam day with
+many exams under way should not cost a handful of queries per exam every relay round."""
+
+
+async def advance(engine: AsyncEngine, now: datetime, policy: HoldPolicy,
+                  not_final: dict[int, datetime] | None = None) -> GateReport:
+    """Release expired holds, then decide every exam whose results wait without a release state.
+
+    ``not_final`` (the server's relay keeps one per process): exam id -> when to check it again,
+    for exams found not final; without it every exam is checked every time.
+    """
     report = GateReport()
     async with engine.begin() as conn:
         report.expired = await expire(conn, now)
     async with engine.connect() as conn:
         undecided = (await conn.execute(_UNDECIDED)).scalars().all()
     for exam_id in undecided:
+        if not_final is not None and not_final.get(int(exam_id), now) > now:
+            continue
         async with engine.begin() as conn:
             state = await decide_exam(conn, int(exam_id), now, policy)
+        if not_final is not None:
+            if state is None:
+                not_final[int(exam_id)] = now + timedelta(seconds=RECHECK_S)
+            else:
+                not_final.pop(int(exam_id), None)
         if state == RELEASED:
             report.released.append(int(exam_id))
         elif state == HELD:

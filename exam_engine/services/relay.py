@@ -228,7 +228,7 @@ async def _relay_batch(conn: AsyncConnection, keys: BridgeKeys, now: datetime, l
 
 async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, batch: int = 500,
                      before_batch: Callable[[], Awaitable[Any]] | None = None,
-                     hold: HoldPolicy | None = None) -> RelayReport:
+                     hold: HoldPolicy | None = None, not_final: dict[int, datetime] | None = None) -> RelayReport:
     """Deliver every due outbox row now, batch after batch; one transaction per batch.
 
     First the gate (:func:`exam_engine.services.holds.advance`, with ``hold`` or the default
@@ -246,7 +246,7 @@ async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, bat
     if before_batch is not None:
         await before_batch()
     try:
-        gate = await holds.advance(engine, clock.now(), hold or HoldPolicy())
+        gate = await holds.advance(engine, clock.now(), hold or HoldPolicy(), not_final)
         total.held = gate.held
     except Exception:  # noqa: BLE001 - a failing gate must not stop released results
         log.exception("the item-analysis gate failed this round; released results are still delivered")
@@ -300,9 +300,10 @@ async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, inter
     finalised attempts, so a mass deadline's results start for the journal at once.
     """
     wake = wake or asyncio.Event()
+    not_final: dict[int, datetime] = {}  # the gate's memo of running exams (holds.advance)
     while True:
         try:
-            report = await relay_once(engine, keys, clock, before_batch=before_batch, hold=hold)
+            report = await relay_once(engine, keys, clock, before_batch=before_batch, hold=hold, not_final=not_final)
             if report.handled:
                 log.info("relay: %d delivered, %d refused, %d failed", report.delivered, report.refused,
                          report.failed)
@@ -312,4 +313,6 @@ async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, inter
             log.exception("relay round failed; retrying")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), interval_s)
+        if wake.is_set():
+            not_final.clear()  # the sweeper finalised attempts: an exam may have just become final
         wake.clear()  # the next round covers every nudge so far; one that comes during it starts another

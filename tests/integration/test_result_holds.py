@@ -339,3 +339,16 @@ async def test_the_json_api_decides_releases_and_a_deputy_head_approves_a_late_c
     assert (await journal_scores(services))[strong] == (100, 2)
     approved = await rows(services, select(audit_log).where(audit_log.c.action == "journal.result_correction_approved"))
     assert [a.actor for a in approved] == ["user:deputy"]
+
+
+async def test_a_process_asks_again_whether_a_running_exam_is_final_only_every_few_seconds(services, clock):
+    jw = await make_journal_world(services, students=2, question_count=QUESTIONS, bank_size=QUESTIONS)
+    await sit(services, jw, "student1", {1: 0})
+    memo: dict = {}
+    report = await holds.advance(services.engine, clock.now(), HoldPolicy(), memo)
+    assert report.released == [] and jw.world.exam_id in memo
+    await sit(services, jw, "student2", {1: 0})  # now final, but this process checks again in 2 s
+    assert (await holds.advance(services.engine, clock.now(), HoldPolicy(), memo)).released == []
+    clock.advance(holds.RECHECK_S)
+    assert (await holds.advance(services.engine, clock.now(), HoldPolicy(), memo)).released == [jw.world.exam_id]
+    assert memo == {}
