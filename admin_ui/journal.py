@@ -82,8 +82,17 @@ def computed(student: dict[str, Any], language: str) -> dict[str, str]:
     exam = student["exam"]
     return {"current": num(student["current"]), "midterm1": num(student["midterm1"]),
             "midterm2": num(student["midterm2"]), "admission": num(student["admission"]),
-            "exam": num(exam["score"]) if exam else "—", "total": total,
+            "exam": _exam_text(exam, num), "total": total,
             "letter": student["letter"] or "—", "status": student["status_label"]}
+
+
+def _exam_text(exam: dict[str, Any] | None, num: Any) -> str:
+    """The exam score; a corrected one (a regrade after a key decision, issue 25) shows where it came from."""
+    if not exam:
+        return "—"
+    if "corrected_from" in exam:
+        return f"{num(exam['corrected_from'])} → {num(exam['score'])}"
+    return num(exam["score"])
 
 
 def see_other(location: str) -> web.Response:

@@ -159,6 +159,19 @@ async def test_an_expired_hold_releases_the_results_and_a_later_rekey_is_a_journ
     async with services.engine.connect() as conn:
         history = await journal.result_history(conn, str(jw.ids[jw.world.students[0]]), "LAW-101")
     assert [(h["old"]["score"], h["new"]["score"], h["reason"]) for h in history] == [(92, 100, "regrade")]
+    # The teacher's grid shows the corrected exam score with the one it replaced.
+    from admin_ui.journal import computed
+    from exam_engine.i18n import translate
+
+    async with services.engine.connect() as conn:
+        found = await journal.load_journal(conn, jw.journal_id)
+        grid = await journal.grid(conn, found, {str(jw.ids[s]): s for s in jw.world.students}, language="kk",
+                                  translate=translate)
+    rows_by_id = {r["id"]: r for r in grid["students"]}
+    mine, weak = rows_by_id[str(jw.ids[jw.world.students[0]])], rows_by_id[str(jw.ids[jw.world.students[-1]])]
+    assert (mine["exam"]["score"], mine["exam"]["corrected_from"]) == (100, 92)
+    assert computed(mine, "kk")["exam"] == "92 → 100"
+    assert "corrected_from" not in weak["exam"] and computed(weak, "kk")["exam"] == str(weak["exam"]["score"])
 
 
 async def _bank_id(conn, attempt_id: uuid.UUID) -> int:
