@@ -232,8 +232,11 @@ async def _hold_page(request: web.Request, conn: Any, actor: api.Actor, exam_id:
     if exam_id not in states:
         raise web.HTTPNotFound()
     state = states[exam_id]
-    result = await api.bank_analysis.analyse_exam(conn, actor, exam_id, language=actor.language)
-    view = api.bank_analysis.analysis_view(result, actor.language)
+    try:
+        result = await api.bank_analysis.analyse_exam(conn, actor, exam_id, language=actor.language)
+        view = api.bank_analysis.analysis_view(result, actor.language)
+    except ValueError:  # forms that do not match their bank: held as analysis_failed, shown as such
+        view = {"title": await api.hold_service.exam_title(conn, exam_id), "items": []}
     flagged = {f["item"]: f["flags"] for f in state.flagged if f["item"]}
     items = [{**it, "number": n, "held_by": flagged.get(it["item"], [])} for n, it in enumerate(view["items"], 1)]
     by_bank = {bank_id: it for it in items for bank_id in it["bank_item_ids"]}

@@ -268,6 +268,10 @@ async def held_exams(conn: AsyncConnection, actor: Actor, *, include_released: b
              "release_reason": r.release_reason} for r in await conn.execute(stmt)]
 
 
+async def exam_title(conn: AsyncConnection, exam_id: int) -> str:
+    return (await conn.execute(select(exams.c.title).where(exams.c.id == exam_id))).scalar() or ""
+
+
 async def decisions(conn: AsyncConnection, exam_id: int) -> list[dict[str, Any]]:
     """Every key decision on the exam, oldest first (the newest per bank item is in force)."""
     rows = await conn.execute(select(exam_key_overrides).where(exam_key_overrides.c.exam_id == exam_id)

@@ -365,3 +365,27 @@ async def test_a_process_asks_again_whether_a_running_exam_is_final_only_every_f
     clock.advance(holds.RECHECK_S)
     assert (await holds.advance(services.engine, clock.now(), HoldPolicy(), memo)).released == [jw.world.exam_id]
     assert memo == {}
+
+
+async def test_forms_that_do_not_match_their_bank_hold_the_exam_and_the_page_says_so(services):
+    from sqlalchemy import update
+
+    from tests.factories import new_api, open_client
+
+    jw = await make_journal_world(services, students=12, question_count=QUESTIONS, bank_size=QUESTIONS)
+    sat = [await sit(services, jw, login, {q: 0 for q in range(1, 2 + n)}) for n, login in
+           enumerate(jw.world.students)]
+    async with services.engine.begin() as conn:  # a form whose options are not its bank item's
+        await conn.execute(update(attempt_items).where(attempt_items.c.attempt_id == sat[-1])
+                           .values(options=["x", "y", "z", "w", "v"]))
+    report = await relay_now(services)
+    assert report.held == [jw.world.exam_id] and report.delivered == 0
+    client = await open_client(services)
+    try:
+        quality_api = await new_api(client)
+        await quality_api.login("quality1")
+        status, html = await quality_api.call("GET", f"/quality/holds/{jw.world.exam_id}")
+        await quality_api.client.close()
+    finally:
+        await client.close()
+    assert status == 200 and "Тест талдауы бұл емтиханның нұсқаларын оқи алмады" in html
