@@ -71,7 +71,7 @@ def free_port() -> int:
 def server_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_")}
     env.update(EXAM_DATABASE_URL=database_url, EXAM_REDIS_URL=REDIS_URL, EXAM_SECRET_KEY=SECRET,
-               EXAM_DATA_DIR=str(data_dir), EXAM_LOG_LEVEL="WARNING", **extra)
+               EXAM_DATA_DIR=str(data_dir), **{"EXAM_LOG_LEVEL": "WARNING", **extra})
     return env
 
 

@@ -45,6 +45,32 @@ class ExamItemAnalysis:
     members: dict[str, list[int]]  # item id -> bank item ids counted in it
 
 
+async def _served(conn: AsyncConnection, mine: Any) -> dict[uuid.UUID, list[tuple[int, int, str | None]]]:
+    """Per analysed attempt of the exam: each served item's position, bank item and the chosen option's
+    text (None: not answered).
+
+    Joined to the exam's attempts rather than an IN list of every attempt id, and the chosen text is
+    taken out of the served options in SQL, so no row's options are parsed here: the gate before the
+    journal runs this at a mass deadline (2,000 attempts of 20 questions). On PostgreSQL one row per
+    attempt (arrays aggregated in one pass, so they line up), not one per question.
+    """
+    joined = (attempt_items.join(attempts, attempts.c.id == attempt_items.c.attempt_id)
+              .outerjoin(answers, and_(answers.c.attempt_id == attempt_items.c.attempt_id,
+                                       answers.c.position == attempt_items.c.position)))
+    if conn.dialect.name == "postgresql":
+        stmt = (select(attempt_items.c.attempt_id, func.array_agg(attempt_items.c.position),
+                       func.array_agg(attempt_items.c.bank_item_id), func.array_agg(_chosen_text(conn)))
+                .select_from(joined).where(mine).group_by(attempt_items.c.attempt_id))
+        return {attempt_id: list(zip(positions, bank_ids, texts))
+                for attempt_id, positions, bank_ids, texts in await conn.execute(stmt)}
+    stmt = (select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_items.c.bank_item_id,
+                   _chosen_text(conn)).select_from(joined).where(mine))
+    out: dict[uuid.UUID, list[tuple[int, int, str | None]]] = {}
+    for attempt_id, position, bank_id, text in await conn.execute(stmt):
+        out.setdefault(attempt_id, []).append((position, bank_id, text))
+    return out
+
+
 def _chosen_text(conn: AsyncConnection) -> Any:
     """The text of the chosen option among the served ones (NULL when the index is outside them)."""
     if conn.dialect.name == "postgresql":
@@ -83,44 +109,32 @@ async def compute(conn: AsyncConnection, exam_id: int, *, language: str) -> Exam
     mine = and_(attempts.c.exam_id == exam_id, attempts.c.status.in_(ANALYSED))
     langs = {r.id: r.language for r in await conn.execute(
         select(attempts.c.id, attempts.c.language).where(mine).order_by(attempts.c.id))}
-    served: list[Any] = []
-    picked: dict[tuple[uuid.UUID, int], str | None] = {}
-    if langs:
-        # Joined to the exam's attempts rather than an IN list of every attempt id; the chosen option's
-        # text comes out of the served options in SQL, so no row's options are parsed here (the gate
-        # before the journal runs this at a mass deadline: 2,000 attempts of 20 questions).
-        served = (await conn.execute(
-            select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_items.c.bank_item_id)
-            .select_from(attempt_items.join(attempts, attempts.c.id == attempt_items.c.attempt_id))
-            .where(mine))).all()
-        chosen = (select(answers.c.attempt_id, answers.c.position, _chosen_text(conn).label("text"))
-                  .select_from(answers.join(attempts, attempts.c.id == answers.c.attempt_id)
-                               .join(attempt_items, and_(attempt_items.c.attempt_id == answers.c.attempt_id,
-                                                         attempt_items.c.position == answers.c.position)))
-                  .where(mine, answers.c.choice.is_not(None)))
-        picked = {(a.attempt_id, a.position): a.text for a in await conn.execute(chosen)}
-    bank = await bank_api.load_items_by_id(conn, sorted({s.bank_item_id for s in served}))
+    # Per attempt: (position, bank item, chosen option's text or None when not answered) of each served item.
+    served = await _served(conn, mine) if langs else {}
+    bank = await bank_api.load_items_by_id(conn, sorted({b for items in served.values() for _, b, _ in items}))
     analysis_id = _item_ids(bank)
     index_of = {bank_id: {text: n for n, text in enumerate(item.options)} for bank_id, item in bank.items()}
     responses: dict[uuid.UUID, dict[str, int | None]] = {i: {} for i in langs}
     members_of: dict[str, set[int]] = {}
     language_of: dict[int, str] = {}
-    for s in served:
-        if s.bank_item_id not in bank:
-            raise ValueError(f"attempt {s.attempt_id} position {s.position}: no bank item {s.bank_item_id}")
-        key = analysis_id[s.bank_item_id]
-        where = (s.attempt_id, s.position)
-        if where in picked:
-            # Served order -> bank order, by the option's text (see the module docstring).
-            option = index_of[s.bank_item_id].get(picked[where])  # type: ignore[arg-type]
-            if option is None:
-                raise ValueError(f"attempt {s.attempt_id} position {s.position}: the served option is not in "
-                                 f"bank item {s.bank_item_id}")
-            responses[s.attempt_id][key] = option
-        else:
-            responses[s.attempt_id][key] = None
-        members_of.setdefault(key, set()).add(s.bank_item_id)
-        language_of.setdefault(s.bank_item_id, langs[s.attempt_id])
+    for attempt_id, items in served.items():
+        answered, attempt_language = responses[attempt_id], langs[attempt_id]
+        for position, bank_id, text in items:
+            if bank_id not in bank:
+                raise ValueError(f"attempt {attempt_id} position {position}: no bank item {bank_id}")
+            key = analysis_id[bank_id]
+            if text is None:
+                answered[key] = None
+            else:
+                # Served order -> bank order, by the option's text (see the module docstring).
+                option = index_of[bank_id].get(text)
+                if option is None:
+                    raise ValueError(f"attempt {attempt_id} position {position}: the served option is not in "
+                                     f"bank item {bank_id}")
+                answered[key] = option
+            if key not in members_of or bank_id not in members_of[key]:
+                members_of.setdefault(key, set()).add(bank_id)
+                language_of.setdefault(bank_id, attempt_language)
     members = {key: sorted(found) for key, found in members_of.items()}
     labels = {key: bank[next((i for i in found if language_of[i] == language), found[0])].text
               for key, found in members.items()}

@@ -29,6 +29,7 @@ Life of an exam's results (``hold_tables.exam_release``)::
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -195,6 +196,7 @@ async def _flagged(conn: AsyncConnection, exam_id: int, policy: HoldPolicy) -> l
 
 async def decide_exam(conn: AsyncConnection, exam_id: int, now: datetime, policy: HoldPolicy) -> str | None:
     """If the exam's results are final: analyse them and store ``released`` or ``held``; else None."""
+    began = time.perf_counter()
     final, finished = await _final(conn, exam_id, now)
     if not final:
         return None
@@ -214,6 +216,8 @@ async def decide_exam(conn: AsyncConnection, exam_id: int, now: datetime, policy
                                         "release_after": values["release_after"]})])
     if flagged:
         log.warning("exam %s: results held for the quality department: %s", exam_id, flagged)
+    log.info("exam %s: results final, %s (%d attempts, decided in %.2f s)", exam_id, state, finished,
+             time.perf_counter() - began)
     return state
 
 

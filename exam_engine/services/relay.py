@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -301,6 +302,7 @@ async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, inter
     """
     wake = wake or asyncio.Event()
     not_final: dict[int, datetime] = {}  # the gate's memo of running exams (holds.advance)
+    warmed = False
     while True:
         try:
             report = await relay_once(engine, keys, clock, before_batch=before_batch, hold=hold, not_final=not_final)
@@ -311,6 +313,12 @@ async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, inter
             raise
         except Exception:  # noqa: BLE001 - keep relaying after a transient failure
             log.exception("relay round failed; retrying")
+        if not warmed:
+            # The gate's item analysis needs numpy: load it once the start-up deliveries are done, in a
+            # thread, rather than at the first mass deadline (~0.3 s) or at start (which must sweep first).
+            warmed = True
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(importlib.import_module, "question_bank.analysis")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), interval_s)
         if wake.is_set():
