@@ -86,6 +86,8 @@ def exam_text(exam: dict[str, Any] | None, language: str) -> str:
         return "—"
     if exam["status"] == "annulled":
         return api.translate(language, N_("annulled ({score})"), score=exam["score"])
+    if exam.get("corrected_from") is not None:  # regraded after a key decision (issue 25): where it came from
+        return f"{exam['corrected_from']} → {exam['score']}"
     return str(exam["score"])
 
 

@@ -201,3 +201,116 @@ def register(app: web.Application) -> None:
     app.router.add_get("/quality/compare", compare)
     app.router.add_get("/quality/analysis", analysis_list)
     app.router.add_get("/quality/analysis/{exam_id}", analysis)
+    register_holds(app)
+
+
+# ------------------------------------------------------------------ held results (issue 25)
+
+nav_link(api.Permission.READ_BANK_CONTENT, "/quality/holds", N_("Held exam results: flagged items and decisions"))
+
+ACTION_NAMES = {"rekey": N_("Change the key"), "accept": N_("Accept the chosen options"),
+                "drop": N_("Drop the question from scoring")}
+FLAG_NOTES = {"analysis_failed": N_("The item analysis could not read this exam's forms")}
+LETTERS = "ABCDEFGHIJKL"
+
+
+def _exam_id(request: web.Request) -> int:
+    raw = request.match_info["exam_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+@page(permission=api.Permission.READ_BANK_CONTENT)
+async def holds_list(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    """Held exams first, then the ones released lately (with who released them and why)."""
+    found = await api.hold_service.held_exams(conn, actor, include_released=True)
+    held = [e for e in found if e["state"] == "held"]
+    released = [e for e in found if e["state"] == "released" and (e["flagged"] or e["released_by"] != "system:hold")]
+    return render(request, "quality/holds.html", {"held": held, "released": released[:20], **_helpers(actor)},
+                  actor=actor)
+
+
+async def _hold_page(request: web.Request, conn: Any, actor: api.Actor, exam_id: int, *, error: str | None = None,
+                     form: dict[str, str] | None = None, status: int = 200) -> web.Response:
+    states = await api.hold_service.release_state(conn, [exam_id])
+    if exam_id not in states:
+        raise web.HTTPNotFound()
+    state = states[exam_id]
+    try:
+        result = await api.bank_analysis.analyse_exam(conn, actor, exam_id, language=actor.language)
+        view = api.bank_analysis.analysis_view(result, actor.language)
+    except ValueError:  # forms that do not match their bank: held as analysis_failed, shown as such
+        view = {"title": await api.hold_service.exam_title(conn, exam_id), "items": []}
+    flagged = {f["item"]: f["flags"] for f in state.flagged if f["item"]}
+    items = [{**it, "number": n, "held_by": flagged.get(it["item"], [])} for n, it in enumerate(view["items"], 1)]
+    by_bank = {bank_id: it for it in items for bank_id in it["bank_item_ids"]}
+    history = [{**d, "item_number": by_bank[d["bank_item_id"]]["number"] if d["bank_item_id"] in by_bank else "—",
+                "letters": ", ".join(LETTERS[o] for o in d["options"])}
+               for d in await api.hold_service.decisions(conn, exam_id)]
+    seen: set[tuple[Any, ...]] = set()
+    history = [h for h in history if not ((h["decided_at"], h["item_number"]) in seen
+                                          or seen.add((h["decided_at"], h["item_number"])))]  # twins: one line
+    return render(request, "quality/hold.html", {
+        "exam_id": exam_id, "title": view["title"], "state": state, "items": items,
+        "flagged_items": [it for it in items if it["held_by"]], "others": [it for it in items if not it["held_by"]],
+        "failed": [FLAG_NOTES[f] for entry in state.flagged for f in entry["flags"] if f in FLAG_NOTES],
+        "history": history, "actions": ACTION_NAMES, "letters": LETTERS, "error": error,
+        "form": form or {}, "can_decide": api.allows(actor.role, api.Permission.MANAGE_BANKS),
+        "analysis": view, **_helpers(actor)}, actor=actor, status=status)
+
+
+@page(permission=api.Permission.READ_BANK_CONTENT)
+async def hold(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    return await _hold_page(request, conn, actor, _exam_id(request))
+
+
+@page(permission=api.Permission.MANAGE_BANKS)
+async def hold_decide(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    """Re-key, accept options or drop one item, with a reason; every finished attempt is regraded."""
+    exam_id = _exam_id(request)
+    form = await request.post()
+    kept = {name: str(form.get(name, "")).strip()[:2000] for name in ("item", "action", "reason")}
+    raw = [str(v) for v in form.getall("option", [])][:len(LETTERS)]
+    options = [int(v) for v in raw if v.isdigit() and len(v) < 3]
+    try:
+        async with conn.begin_nested():
+            done = await api.hold_service.decide_item(conn, actor, exam_id, item=kept["item"], action=kept["action"],
+                                                      options=options, reason=kept["reason"],
+                                                      now=api.services_of(request).clock.now())
+    except api.DomainError as error:
+        if error.status == 404 and error.code == "exam_not_found":
+            raise web.HTTPNotFound() from None
+        message = api.translate(actor.language, error.msgid, **error.params)
+        return await _hold_page(request, conn, actor, exam_id, error=message, form=kept, status=error.status)
+    return see_other(f"/quality/holds/{exam_id}?regraded={done.regraded}&changed={done.changed}")
+
+
+@page(permission=api.Permission.MANAGE_BANKS)
+async def hold_release(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    exam_id = _exam_id(request)
+    form = await request.post()
+    reason = str(form.get("release_reason", "")).strip()[:2000]
+    try:
+        async with conn.begin_nested():
+            await api.hold_service.release(conn, actor, exam_id, reason=reason,
+                                           now=api.services_of(request).clock.now())
+    except api.DomainError as error:
+        message = api.translate(actor.language, error.msgid, **error.params)
+        return await _hold_page(request, conn, actor, exam_id, error=message, form={"release_reason": reason},
+                                status=error.status)
+    return see_other(f"/quality/holds/{exam_id}?released=1")
+
+
+async def back_to_hold(request: web.Request) -> web.StreamResponse:
+    exam_id = request.match_info.get("exam_id", "")
+    raise web.HTTPSeeOther(f"/quality/holds/{exam_id}" if exam_id.isdigit() else "/quality/holds")
+
+
+def register_holds(app: web.Application) -> None:
+    app.router.add_get("/quality/holds", holds_list)
+    app.router.add_get("/quality/holds/{exam_id}", hold)
+    app.router.add_post("/quality/holds/{exam_id}/decide", hold_decide)
+    app.router.add_post("/quality/holds/{exam_id}/release", hold_release)
+    app.router.add_get("/quality/holds/{exam_id}/decide", back_to_hold)
+    app.router.add_get("/quality/holds/{exam_id}/release", back_to_hold)

@@ -246,9 +246,13 @@ async def result_page(request: web.Request, conn: Any, actor: api.Actor) -> web.
                                               grace_s=services.settings.network_grace_s)
     except (ValueError, api.DomainError):
         raise web.HTTPNotFound() from None
+    note = None
+    if data["attempt"]["status"] not in ("in_progress", "paused"):  # provisional / held / regraded (issue 25)
+        note = await api.hold_service.result_note(conn, attempt_id, data["attempt"]["exam_id"],
+                                                  language=actor.language)
     return render(request, "result.html", {"attempt": data["attempt"], "answered": sum(
-        1 for q in data["questions"] if q["choice"] is not None), "when": lambda v: when(v, actor.language)},
-        actor=actor)
+        1 for q in data["questions"] if q["choice"] is not None), "when": lambda v: when(v, actor.language),
+        "result_note": note}, actor=actor)
 
 
 @page()

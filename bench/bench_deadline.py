@@ -66,12 +66,18 @@ async def expiring_attempts(url: str, data: Path, exam_id: int, logins: list[str
 
     from exam_engine.bootstrap import build_services
     from exam_engine.config import load_settings
-    from exam_engine.tables import answers, attempt_items, attempts, exams, users
+    from exam_engine.tables import answers, attempt_items, attempts, exam_banks, exams, users
+    from question_bank.tables import bank_items
 
     services = build_services(load_settings(server_env(url, data)))
     async with services.engine.begin() as conn:
         exam = (await conn.execute(select(exams).where(exams.c.id == exam_id))).one()
         ids = (await conn.execute(select(users.c.id).where(users.c.login.in_(logins)))).scalars().all()
+        version = (await conn.execute(select(exam_banks.c.bank_version_id)
+                                      .where(exam_banks.c.exam_id == exam_id))).scalar_one()
+        bank = (await conn.execute(select(bank_items.c.id, bank_items.c.options, bank_items.c.correct)
+                                   .where(bank_items.c.bank_version_id == version).order_by(bank_items.c.number)
+                                   .limit(questions))).all()
         a_rows, i_rows, ans_rows = [], [], []
         for sid in ids:
             aid = uuid.uuid4()
@@ -80,11 +86,17 @@ async def expiring_attempts(url: str, data: Path, exam_id: int, logins: list[str
                            "started_at": deadline - timedelta(minutes=40), "deadline_at": deadline,
                            "question_count": questions, "timeout_policy": exam.timeout_policy,
                            "pass_score": exam.pass_score})
-            for pos in range(1, questions + 1):
-                i_rows.append({"attempt_id": aid, "position": pos, "bank_item_id": pos, "text": f"Q{pos}",
-                               "options": ["a", "b", "c", "d", "e"], "key_index": pos % 5})
+            # The real bank items, as a start would freeze them (the item analysis of the gate before the
+            # journal reads them); a student of ability a answers questions 1..a rightly and spreads the
+            # wrong answers over the distractors, so nothing is flagged and the results are released.
+            ability = sid % (questions + 1)
+            for pos, item in enumerate(bank, start=1):
+                i_rows.append({"attempt_id": aid, "position": pos, "bank_item_id": item.id, "text": f"Q{pos}",
+                               "options": list(item.options), "key_index": item.correct})
                 if pos % 2:
-                    ans_rows.append({"attempt_id": aid, "position": pos, "choice": (pos + sid) % 5, "seq": pos,
+                    wrong = (item.correct + 1 + sid % (len(item.options) - 1)) % len(item.options)
+                    ans_rows.append({"attempt_id": aid, "position": pos,
+                                     "choice": item.correct if pos <= ability else wrong, "seq": pos,
                                      "saved_at": deadline - timedelta(minutes=1)})
         for table, rows in ((attempts, a_rows), (attempt_items, i_rows), (answers, ans_rows)):
             for i in range(0, len(rows), 5000):

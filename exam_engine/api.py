@@ -60,6 +60,7 @@ __all__ = [
 # The quality department's and the journal's pages (admin_ui/quality.py, admin_ui/journal.py): the same
 # use cases and journal helpers the JSON API uses, so a page shows exactly what the API answers.
 from .services import bank_analysis, bank_views  # noqa: E402
+from .services import holds as hold_service  # noqa: E402
 from .services import banks as bank_service  # noqa: E402
 from .services.catalog import list_exams, user_id_by_login  # noqa: E402
 from .web.api_journal import as_domain_error as journal_error  # noqa: E402
@@ -70,7 +71,8 @@ from .web.api_journal import my_results as student_journal_results  # noqa: E402
 from .web.api_journal import roster as journal_roster  # noqa: E402
 
 __all__ += [
-    "bank_analysis", "bank_service", "bank_views", "journal_actor", "journal_audit_sink", "journal_catalog_names",
+    "bank_analysis", "bank_service", "bank_views", "hold_service", "journal_actor", "journal_audit_sink",
+    "journal_catalog_names",
     "journal_error", "journal_roster", "list_exams", "student_journal_results", "user_id_by_login",
 ]
 

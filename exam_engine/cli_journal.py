@@ -89,10 +89,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
-    from .services import relay
+    from .services import holds, relay
 
     async def run(services: Services) -> int:
-        report = await relay.relay_once(services.engine, relay.bridge_keys(services.settings), services.clock)
+        report = await relay.relay_once(services.engine, relay.bridge_keys(services.settings), services.clock,
+                                        hold=holds.policy_of(services.settings))
         print(f"{report.delivered} delivered, {report.refused} refused, {report.failed} failed")
         return 0
 

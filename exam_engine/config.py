@@ -80,6 +80,12 @@ class Settings:
     metrics_token: Secret | None = None
     # What one bank upload may make the parser do (question_bank/limits.py, docs/banks.md).
     bank_limits: ParseLimits = field(default_factory=ParseLimits)
+    # The item-analysis gate before the journal (services/holds.py): an item needs this many
+    # attempts before its flags hold an exam's results; discrimination below this holds them;
+    # an unresolved hold is released at this local time (Kazakhstan, UTC+5) of its day.
+    hold_min_attempts: int = 10
+    hold_discrimination: float = -0.2
+    hold_release_at: tuple[int, int] = (23, 59)
     secret_generated: bool = field(default=False, compare=False)
 
     @property
@@ -114,6 +120,29 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0, m
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise ConfigError(f"{name}={raw!r} must be {bound}")
+    return value
+
+
+def _clock_time(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    found = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw.strip())
+    if not found:
+        raise ConfigError(f"{name}={raw!r}: expected a local time of day as HH:MM, e.g. 23:59")
+    return int(found.group(1)), int(found.group(2))
+
+
+def _signed_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
     return value
 
 
@@ -232,6 +261,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         trusted_proxies=_networks(env, "EXAM_TRUSTED_PROXIES"),
         metrics_token=_metrics_token(env),
         bank_limits=bank_limits(env),
+        hold_min_attempts=_int(env, "EXAM_HOLD_MIN_ATTEMPTS", 10, minimum=2),
+        hold_discrimination=_signed_float(env, "EXAM_HOLD_DISCRIMINATION", -0.2, -1.0, 0.0),
+        hold_release_at=_clock_time(env, "EXAM_HOLD_RELEASE_AT", (23, 59)),
         secret_generated=generated,
     )
 

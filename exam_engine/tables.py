@@ -246,6 +246,9 @@ outbox = Table(
     Column("delivered_at", UtcDateTime),
     Column("tries", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    # The exam a result belongs to: the relay delivers it once the exam is released
+    # (hold_tables.exam_release); None (rows written before the gate) is never held.
+    Column("exam_id", BigId),
     UniqueConstraint("topic", "key", "version", name="uq_outbox_event"),
 )
 Index("ix_outbox_pending", outbox.c.id, sqlite_where=outbox.c.delivered_at.is_(None),

@@ -39,6 +39,13 @@ from journal_bridge.keeping import (
     lock_period,
     review,
 )
+from journal_bridge.result_corrections import (
+    ResultChange,
+    file_result_corrections,
+    result_corrections,
+    result_history,
+    review_result_correction,
+)
 from journal_bridge.results import ExamResult, SignedExamResult, public_key_from_bytes, sign_result
 from journal_bridge.rules import Actor, Role, within_reach
 from journal_bridge.statement import Statement, Translate
@@ -87,6 +94,7 @@ __all__ = [
     "JournalNotFound",
     "MarkSetInvalid",
     "Names",
+    "ResultChange",
     "ResultForged",
     "ResultInvalid",
     "Role",
@@ -102,6 +110,7 @@ __all__ = [
     "create_journal",
     "enter_cell",
     "file_correction",
+    "file_result_corrections",
     "final_results_json",
     "grade_outcome",
     "grant_substitute",
@@ -115,7 +124,10 @@ __all__ = [
     "lock_period",
     "public_key_from_bytes",
     "render_statement_pdf",
+    "result_corrections",
+    "result_history",
     "review",
+    "review_result_correction",
     "sign_result",
     "statement",
     "statement_csv",

@@ -43,8 +43,9 @@ from journal_bridge.results import (
     open_envelope,
     plan_batch,
 )
+from journal_bridge.grading import ExamStatus
 from journal_bridge.store import AuditSink
-from journal_bridge.tables import journal_exam_results, journal_refused_results
+from journal_bridge.tables import journal_exam_result_history, journal_exam_results, journal_refused_results
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class _Outcome:
     """What a batch produced so far: answers, refusal rows and audit entries, by envelope index."""
 
     now: datetime
+    correction_id: int | None = None  # applying an approved result correction (keeping.review_result_correction)
     answers: dict[int, Acceptance] = field(default_factory=dict)
     refusals: list[dict[str, Any]] = field(default_factory=list)
     entries: list[tuple[int, AuditEntry]] = field(default_factory=list)
@@ -128,6 +130,16 @@ class _Outcome:
                 f"journal.result_{decision.action}", f"attempt:{incoming.attempt_id}",
                 None if stored is None else _summary(stored, identity=False), _summary(incoming, identity=True))))
         self.answers[index] = Acceptance(True, incoming.attempt_id, decision.action, str(decision.reason))
+
+
+def history_row(old: ExamResult, new: ExamResult, now: datetime, correction_id: int | None) -> dict[str, Any]:
+    """One row of the exam column's history; the reason says what kind of change it was."""
+    reason = "correction" if correction_id is not None else (
+        "annulment" if new.status is ExamStatus.ANNULLED else "regrade")
+    return {"attempt_id": new.attempt_id, "student_id": new.student_id, "discipline_code": new.discipline_code,
+            "old_score": old.score, "old_status": str(old.status), "old_version": old.version,
+            "new_score": new.score, "new_status": str(new.status), "new_version": new.version,
+            "changed_at": now, "reason": reason, "correction_id": correction_id}
 
 
 def _values(signed: SignedExamResult, now: datetime) -> dict[str, Any]:
@@ -169,6 +181,10 @@ async def _apply(conn: AsyncConnection, batch: list[tuple[int, SignedExamResult]
         await conn.execute(_UPDATE, [{f"u_{k}": v for k, v in (
             {"attempt_id": attempt, **_values(batch[i][1], outcome.now)}).items()}
             for attempt, i in sorted(plan.updates.items())])
+        # The exam column's history (J11): what each changed result was and became.
+        await conn.execute(journal_exam_result_history.insert(), [
+            history_row(stored[attempt], batch[i][1].result, outcome.now, outcome.correction_id)
+            for attempt, i in sorted(plan.updates.items())])
     lost = set(plan.inserts) - inserted  # a concurrent delivery inserted these first
     for (index, signed), (before, decision) in zip(batch, plan.decisions):
         if signed.result.attempt_id not in lost:
@@ -178,7 +194,7 @@ async def _apply(conn: AsyncConnection, batch: list[tuple[int, SignedExamResult]
 
 async def accept_many(
     conn: AsyncConnection, envelopes: Sequence[bytes], public_key: Ed25519PublicKey, *, now: datetime,
-    audit: AuditBatchSink | None = None,
+    audit: AuditBatchSink | None = None, correction_id: int | None = None,
 ) -> list[Acceptance]:
     """Verify signed exam results and apply each exactly once; one answer per envelope, in order.
 
@@ -186,7 +202,7 @@ async def accept_many(
     A database error fails the whole batch (the caller's transaction); the relay then
     retries its rows one by one, so one bad row cannot hold the others back.
     """
-    outcome = _Outcome(now)
+    outcome = _Outcome(now, correction_id)
     verified: list[tuple[int, SignedExamResult]] = []
     for index, envelope in enumerate(envelopes):
         if index and not index % YIELD_EVERY:

@@ -61,6 +61,7 @@ MESSAGES: dict[str, str] = {
     "approver_wrong_role": "You do not hold the role that reviews this correction",
     "self_approval": "You cannot review a correction you filed yourself",
     "correction_not_pending": "This correction has already been reviewed",
+    "result_period_open": "The period is open: the corrected exam result is applied at once",
     # corrections
     "correction_reason_missing": "A correction needs a reason",
     "correction_not_needed": "This change does not need a correction: enter it directly",

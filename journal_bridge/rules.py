@@ -69,6 +69,7 @@ class Reason(StrEnum):
     APPROVER_WRONG_ROLE = "approver_wrong_role"
     SELF_APPROVAL = "self_approval"
     CORRECTION_NOT_PENDING = "correction_not_pending"
+    RESULT_PERIOD_OPEN = "result_period_open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +205,13 @@ def decide_change(
             return Decision(Verdict.ALLOW, Reason.WITHIN_ENTRY_WINDOW)
         return _correction(Reason.ENTRY_WINDOW_PASSED)
     return _correction(Reason.VALUE_ALREADY_ENTERED)
+
+
+def decide_result_change(period_closes_at: datetime, now: datetime) -> Decision:
+    """A newer exam result from the engine (a regrade after a key decision) for a journal:
+    applied at once while its period is open; after the period closed (J5) it is a correction
+    a deputy head approves (J6), like any other change of a value."""
+    now = _aware(now)
+    if now >= period_closes_at:
+        return _correction(Reason.PERIOD_CLOSED)
+    return Decision(Verdict.ALLOW, Reason.RESULT_PERIOD_OPEN)

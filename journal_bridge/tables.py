@@ -208,3 +208,53 @@ journal_refused_results = Table(
     Column("detail", Text, nullable=False),
     Column("envelope", Text, nullable=False),
 )
+
+# Every change of a stored exam result (a newer version: a regrade or an annulment), with the
+# old and new score and status: the exam column's history (J11). The first delivery is the
+# result's own row; only changes are written here, so a mass deadline writes nothing extra.
+journal_exam_result_history = Table(
+    "journal_exam_result_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("attempt_id", String(64), nullable=False),
+    Column("student_id", PersonId, nullable=False),
+    Column("discipline_code", String(64), nullable=False),
+    Column("old_score", SmallInteger),
+    Column("old_status", String(16), nullable=False),
+    Column("old_version", Integer, nullable=False),
+    Column("new_score", SmallInteger),
+    Column("new_status", String(16), nullable=False),
+    Column("new_version", Integer, nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("correction_id", BigId),
+    Index("ix_journal_exam_result_history_student", "student_id", "discipline_code"),
+)
+
+# A newer exam result that arrived after the journal's period closed (J5): it waits as a
+# correction a deputy head approves (J6); the signed envelope is applied on approval.
+journal_result_corrections = Table(
+    "journal_result_corrections",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("journal_id", ForeignKey("journals.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt_id", String(64), nullable=False),
+    Column("student_id", PersonId, nullable=False),
+    Column("old_score", SmallInteger),
+    Column("old_status", String(16)),
+    Column("new_score", SmallInteger),
+    Column("new_status", String(16), nullable=False),
+    Column("new_version", Integer, nullable=False),
+    Column("envelope", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("filed_by", String(100), nullable=False),
+    Column("filed_at", UtcDateTime, nullable=False),
+    Column("approver_role", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reviewed_by", PersonId),
+    Column("reviewed_at", UtcDateTime),
+    Column("review_note", Text),
+    Column("applied_at", UtcDateTime),
+    UniqueConstraint("attempt_id", "new_version", name="uq_journal_result_corrections_version"),
+    Index("ix_journal_result_corrections_state", "state"),
+)

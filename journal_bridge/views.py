@@ -43,6 +43,7 @@ from journal_bridge.store import (
 )
 from journal_bridge.tables import (
     journal_cell_history,
+    journal_exam_result_history,
     journal_corrections,
     journal_exam_results,
     journal_substitutes,
@@ -114,11 +115,30 @@ def outcome_dict(o: GradeOutcome | None, language: str, translate: Any) -> dict[
     }
 
 
-def _exam_dict(result: ExamResult | None) -> dict[str, Any] | None:
+def _exam_dict(result: ExamResult | None, changed: Mapping[str, int | None] | None = None
+               ) -> dict[str, Any] | None:
+    """The exam column's value; ``corrected_from`` is the score before its first change (a regrade or
+    an approved result correction, J11), absent when it never changed."""
     if result is None:
         return None
-    return {"attempt_id": result.attempt_id, "score": result.score, "status": str(result.status),
-            "graded_at": result.graded_at, "version": result.version}
+    out = {"attempt_id": result.attempt_id, "score": result.score, "status": str(result.status),
+           "graded_at": result.graded_at, "version": result.version}
+    if changed and result.attempt_id in changed:
+        out["corrected_from"] = changed[result.attempt_id]
+    return out
+
+
+async def first_scores(conn: AsyncConnection, attempt_ids: Iterable[str]) -> dict[str, int | None]:
+    """attempt id -> its exam result's score before the first change, for results that changed."""
+    ids = list(attempt_ids)
+    if not ids:
+        return {}
+    stmt = (select(journal_exam_result_history.c.attempt_id, journal_exam_result_history.c.old_score)
+            .where(journal_exam_result_history.c.attempt_id.in_(ids)).order_by(journal_exam_result_history.c.id))
+    out: dict[str, int | None] = {}
+    for r in await conn.execute(stmt):
+        out.setdefault(r.attempt_id, r.old_score)
+    return out
 
 
 def _display(cell: Cell, marks: MarkSet, language: str) -> dict[str, Any]:
@@ -134,6 +154,7 @@ async def grid(
     cells = await load_cells(conn, journal.id)
     admissions = await load_admissions(conn, journal.id)
     results = await latest_results(conn, journal.discipline_code, roster)
+    changed = await first_scores(conn, [r.attempt_id for r in results.values()])
     students = []
     for student_id, name in sorted(roster.items(), key=lambda kv: kazakh_sort_key(kv[1])):
         a = admissions.get(student_id)
@@ -143,7 +164,7 @@ async def grid(
                       for ls in lessons if (ls.id, student_id) in cells},
             "current": a.current if a else None, "midterm1": a.midterm1 if a else None,
             "midterm2": a.midterm2 if a else None, "admission": a.admission if a else None,
-            "exam": _exam_dict(results.get(student_id)),
+            "exam": _exam_dict(results.get(student_id), changed),
             **outcome_dict(outcome(a, results.get(student_id), scale), language, translate),
         })
     return {
@@ -247,8 +268,10 @@ async def student_results(
     for journal in journal_list:
         a = (await load_admissions(conn, journal.id)).get(student_id)
         r = (await latest_results(conn, journal.discipline_code, [student_id])).get(student_id)
+        changed = await first_scores(conn, [r.attempt_id] if r else [])
         entry: dict[str, Any] = {"journal": journal.summary(), "admission": a.admission if a else None,
-                                 "exam": _exam_dict(r), **outcome_dict(outcome(a, r, scale), language, translate)}
+                                 "exam": _exam_dict(r, changed), **outcome_dict(outcome(a, r, scale), language,
+                                                                                translate)}
         if a is not None and a.admission is not None and r is None:
             entry["needs"] = [_need(a.admission, band.letter, scale, language, translate)
                               for band in scale.passing_bands()]

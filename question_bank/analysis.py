@@ -178,3 +178,47 @@ def analyse_items(
         score_sd=float(scores.std()) if scores.size else None,
         kr20=_kr20(chosen, keys, totals) if ids else None,
     )
+
+
+# ------------------------------------------------------------------------ the gate before the journal
+
+# Flags that hold an exam's results (see :func:`hold_reasons`); "nobody / everybody correct" do
+# not: an easy or a hard item is graded rightly, a wrong key is not.
+HOLD_FLAGS = frozenset({Flag.MISKEYED, Flag.NEGATIVE_DISCRIMINATION})
+
+
+@dataclass(frozen=True, slots=True)
+class GatePolicy:
+    """When an item's statistics are strong enough evidence to hold an exam's results.
+
+    ``min_attempts``: an item presented fewer times says nothing (flags of a handful of
+    attempts are noise). ``discrimination_below``: a slightly negative discrimination is
+    noise too; the gate holds only below this value. A miskey signal (the strong group
+    prefers a distractor — which includes the key nobody strong picks while they pick
+    something else) holds at any strength once ``min_attempts`` is reached.
+    """
+
+    min_attempts: int = 10
+    discrimination_below: float = -0.2
+
+
+def hold_reasons(item: ItemStats, policy: GatePolicy = GatePolicy()) -> tuple[Flag, ...]:
+    """The flags of ``item`` that hold the exam's results under ``policy`` (empty: release)."""
+    if item.attempts < policy.min_attempts:
+        return ()
+    reasons = []
+    if Flag.MISKEYED in item.flags:
+        reasons.append(Flag.MISKEYED)
+    if item.discrimination is not None and item.discrimination < policy.discrimination_below:
+        reasons.append(Flag.NEGATIVE_DISCRIMINATION)
+    return tuple(reasons)
+
+
+def held_items(analysis: FormAnalysis, policy: GatePolicy = GatePolicy()) -> dict[Hashable, tuple[Flag, ...]]:
+    """Item id -> the flags that hold it, for every item that holds the exam (empty: release it)."""
+    out = {}
+    for item in analysis.items:
+        reasons = hold_reasons(item, policy)
+        if reasons:
+            out[item.item_id] = reasons
+    return out

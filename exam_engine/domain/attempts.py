@@ -208,6 +208,30 @@ def count_correct(keys: Mapping[int, int], choices: Mapping[int, int | None]) ->
     return sum(1 for position, key in keys.items() if choices.get(position) == key)
 
 
+Accepted = frozenset[int] | None
+"""A key override of one served position: the served option indices that score (a re-key is
+one index, "accept two options" two), or None when the item is dropped from scoring."""
+
+
+def scored_counts(keys: Mapping[int, int], choices: Mapping[int, int | None],
+                  accepted: Mapping[int, Accepted] | None = None) -> tuple[int, int]:
+    """(correct, scored questions) with the exam's key overrides: a dropped position counts in
+    neither, an overridden one scores when its choice is among the accepted options."""
+    if not accepted:
+        return count_correct(keys, choices), len(keys)
+    correct = total = 0
+    for position, key in keys.items():
+        if position in accepted:
+            options = accepted[position]
+            if options is None:
+                continue
+        else:
+            options = frozenset({key})
+        total += 1
+        correct += choices.get(position) in options
+    return correct, total
+
+
 @dataclass(frozen=True, slots=True)
 class Grade:
     status: AttemptStatus
@@ -227,10 +251,18 @@ def grade(
     choices: Mapping[int, int | None],
     pass_score: int,
     policy: TimeoutPolicy,
+    accepted: Mapping[int, Accepted] | None = None,
 ) -> Grade:
-    """Finalise an attempt: the one path for manual submit and auto-submit."""
-    correct = count_correct(keys, choices)
-    score = score_percent(correct, len(keys))
+    """Finalise an attempt: the one path for manual submit, auto-submit and a regrade.
+
+    ``accepted`` are the exam's key overrides by served position (see :data:`Accepted`); a
+    regrade passes the attempt's stored choices, its submit time as ``now`` and its status's
+    ``timed_out``, so the same answers under the same overrides always give the same grade.
+    """
+    correct, total = scored_counts(keys, choices, accepted)
+    if total == 0:
+        raise InvalidInput("nothing_to_score", N_("Every question of this attempt is dropped from scoring."))
+    score = score_percent(correct, total)
     passed = score >= pass_score
     if timed_out:
         if policy is TimeoutPolicy.UNSATISFACTORY:

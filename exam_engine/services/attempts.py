@@ -34,7 +34,7 @@ from ..i18n import N_
 from ..tables import answers, attempt_items, attempts, disciplines, outbox, users
 from . import attempt_binding as binding
 from .. import db_bulk as bulk
-from . import receipts
+from . import key_overrides, receipts
 from .audit import audit_row, record_many
 from .attempt_start import start, start_with_page  # noqa: F401 - part of this module's API: attempt_service.start
 from .student_exams import student_exams  # noqa: F401 - attempt_service.student_exams
@@ -345,6 +345,9 @@ async def finalise(
     if not rows:
         return 0
     keys, choices = await _grading_inputs(conn, [r.id for r in rows])
+    # The quality department's key decisions for these exams (normally none: one indexed query).
+    decisions = await key_overrides.in_force(conn, {r.exam_id for r in rows})
+    accepted = await key_overrides.served_overrides(conn, [(r.id, r.exam_id) for r in rows], decisions)
 
     updates, events, audits, unpaused = [], [], [], []
     for r in rows:
@@ -354,7 +357,7 @@ async def finalise(
             unpaused.append({"b_id": r.id, "b_paused_s": (now - (r.paused_at or now)).total_seconds()})
         g = rules.grade(
             timed_out=row_timed_out, deadline_at=deadline, now=now, keys=keys[r.id], choices=choices[r.id],
-            pass_score=r.pass_score, policy=TimeoutPolicy(r.timeout_policy),
+            pass_score=r.pass_score, policy=TimeoutPolicy(r.timeout_policy), accepted=accepted.get(r.id),
         )
         if finished_by is not None:
             g = dataclasses.replace(g, finished_by=finished_by)
@@ -369,7 +372,8 @@ async def finalise(
             "status": journal_status(g.status.value, g.result.value), "graded_at": now.isoformat(),
             "submitted_at": g.submitted_at.isoformat(), "version": 1,
         }
-        events.append({"topic": RESULT_TOPIC, "key": str(r.id), "version": 1, "payload": payload, "created_at": now})
+        events.append({"topic": RESULT_TOPIC, "key": str(r.id), "version": 1, "payload": payload, "created_at": now,
+                       "exam_id": r.exam_id})
         audits.append(audit_row(now, actor, f"attempt.{g.status.value}", f"attempt:{r.id}",
                                 {"status": r.status},
                                 {"status": g.status.value, "score": g.score, "result": g.result.value,
@@ -425,7 +429,7 @@ async def annul(
         "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None, "version": last + 1,
     }
     await conn.execute(outbox.insert().values(topic=RESULT_TOPIC, key=str(attempt_id), version=last + 1,
-                                              payload=payload, created_at=now))
+                                              payload=payload, created_at=now, exam_id=row.exam_id))
     await record_many(conn, [audit_row(now, actor, "attempt.annulled", f"attempt:{attempt_id}",
                                        {"status": row.status, "result": row.result},
                                        {"status": AttemptStatus.ANNULLED.value, "result": "unsatisfactory",

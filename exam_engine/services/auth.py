@@ -356,7 +356,11 @@ class LoginThrottle:
             log.warning("login throttle store unavailable; account failures not cleared")
 
 
+WAIT_CODES = ("too_many_attempts", "too_many_sign_ins", "account_protected")  # what _wait answers (429)
+
+
 def _wait(code: str, msgid: str, seconds: float) -> TooManyRequests:
+    assert code in WAIT_CODES, code
     retry = max(1, math.ceil(seconds))
     return TooManyRequests(code, msgid, retry_after=retry, seconds=retry, minutes=max(1, math.ceil(retry / 60)))
 

@@ -154,6 +154,12 @@ class ExamSpec:
     blueprint: dict[tuple[str | None, int | None], int] | None = None
 
 
+SHORTFALL_ONE = N_("Bank version {id} ({language}) cannot fill the blueprint: topic {topic}, difficulty "
+                   "{difficulty} needs {required} questions, the bank has {available}.")
+SHORTFALL_MANY = N_("Bank version {id} ({language}) cannot fill {count} cells of the blueprint; the first: topic "
+                    "{topic}, difficulty {difficulty} needs {required} questions, the bank has {available}.")
+
+
 async def _check_blueprint(conn: AsyncConnection, spec: ExamSpec) -> None:
     """Every pinned bank must fill every cell, or the exam is refused now rather than at the first start."""
     cells = spec.blueprint or {}
@@ -163,13 +169,13 @@ async def _check_blueprint(conn: AsyncConnection, spec: ExamSpec) -> None:
     for language, version_id in spec.bank_versions.items():
         short = bank_api.blueprint_shortfalls(await bank_api.load_items(conn, version_id), cells)
         if short:
+            # The message is one sentence of the catalog, translated as a whole (no English cell text
+            # inside a translated one); the details name every short cell, each translated too.
             params = bank_api.BlueprintShortfall(short).params()
-            raise InvalidInput(
-                "blueprint_shortfall", N_("Bank version {id} ({language}) cannot fill the blueprint: {cells}"),
-                id=version_id, language=language,
-                cells="; ".join(bank_api.BlueprintShortfall.msgid.format(**p) for p in params),
-            ).with_details([{"msgid": bank_api.BlueprintShortfall.msgid, "params": p, "language": language}
-                            for p in params])
+            msgid = SHORTFALL_ONE if len(params) == 1 else SHORTFALL_MANY
+            raise InvalidInput("blueprint_shortfall", msgid, id=version_id, language=language, count=len(params),
+                               **params[0]).with_details([
+                {"msgid": bank_api.BlueprintShortfall.msgid, "params": p, "language": language} for p in params])
 
 
 async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: datetime) -> int:

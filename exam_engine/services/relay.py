@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from journal_bridge import api as journal
@@ -46,8 +47,11 @@ from journal_bridge import api as journal
 from ..clock import Clock
 from ..config import Settings
 from ..db_bulk import one_of
+from ..domain.holds import HoldPolicy
 from ..errors import ConfigError
+from ..hold_tables import exam_release
 from ..tables import outbox
+from . import holds
 from .attempts import RESULT_TOPIC
 from .audit import audit_row, record_many
 
@@ -131,18 +135,24 @@ class RelayReport:
     delivered: int = 0
     refused: int = 0
     failed: int = 0
+    held: list[int] = field(default_factory=list)  # exams the gate held in this round
 
     @property
     def handled(self) -> int:
         return self.delivered + self.refused + self.failed
 
 
+# The gate (services/holds.py): a result goes only once its exam is released — final, and
+# analysed without a flag or released by the quality department; rows without an exam
+# (written before the gate) are never held.
+_RELEASED = or_(outbox.c.exam_id.is_(None), exists().where(exam_release.c.exam_id == outbox.c.exam_id,
+                                                          exam_release.c.state == holds.RELEASED))
 _PENDING = (
     select(outbox.c.id, outbox.c.payload, outbox.c.tries, outbox.c.created_at)
-    .where(outbox.c.delivered_at.is_(None), outbox.c.topic == RESULT_TOPIC)
+    .where(outbox.c.delivered_at.is_(None), outbox.c.topic == RESULT_TOPIC, _RELEASED)
     .order_by(outbox.c.tries, outbox.c.id)
     .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, of=outbox)
 )
 _MARK = update(outbox).where(outbox.c.id == bindparam("row_id"))
 _MARK_REFUSED = update(outbox).where(outbox.c.id == bindparam("row_id")).values(
@@ -160,17 +170,29 @@ async def _deliver(conn: AsyncConnection, rows: list[Any], keys: BridgeKeys, now
     """Hand rows to the journal in one batch; per row id, None when acknowledged, else the reason it was not."""
     problems: dict[int, str | None] = {}
     signed: list[tuple[int, bytes]] = []
+    changes: list[tuple[int, journal.ResultChange]] = []  # regrades whose journal period had closed
     for n, row in enumerate(rows):
         if n and not n % YIELD_EVERY:
             await asyncio.sleep(0)  # signing is CPU work: let requests in between
         try:
-            signed.append((row.id, journal.sign_result(exam_result(row.payload), keys.private).to_bytes()))
+            envelope = journal.sign_result(exam_result(row.payload), keys.private).to_bytes()
+            correction = row.payload.get("journal_correction")
+            if correction:
+                changes.append((row.id, journal.ResultChange(envelope, int(correction["journal_id"]),
+                                                             str(correction["reason"]), str(correction["filed_by"]))))
+            else:
+                signed.append((row.id, envelope))
         except (journal.ResultInvalid, KeyError, TypeError, ValueError) as error:
             problems[row.id] = f"unusable outbox payload: {error}"
     answers = await journal.accept_many(conn, [envelope for _, envelope in signed], keys.public, now=now,
                                         audit=_audit_batch(conn, now))
     for (row_id, _), answer in zip(signed, answers, strict=True):
         problems[row_id] = None if answer.accepted else answer.reason
+    if changes:
+        filed = await journal.file_result_corrections(conn, [c for _, c in changes], keys.public, now=now,
+                                                      audit=_audit_batch(conn, now))
+        for (row_id, _), answer in zip(changes, filed, strict=True):
+            problems[row_id] = None if answer.accepted else answer.reason
     return problems
 
 
@@ -206,8 +228,13 @@ async def _relay_batch(conn: AsyncConnection, keys: BridgeKeys, now: datetime, l
 
 
 async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, batch: int = 500,
-                     before_batch: Callable[[], Awaitable[Any]] | None = None) -> RelayReport:
+                     before_batch: Callable[[], Awaitable[Any]] | None = None,
+                     hold: HoldPolicy | None = None, not_final: dict[int, datetime] | None = None) -> RelayReport:
     """Deliver every due outbox row now, batch after batch; one transaction per batch.
+
+    First the gate (:func:`exam_engine.services.holds.advance`, with ``hold`` or the default
+    policy): expired holds are released, and exams whose results became final are analysed and
+    released or held. Then only rows of released exams go.
 
     ``before_batch`` is awaited before each batch (the server's relay waits there while the
     deadline sweeper runs a round: grades come first).
@@ -217,6 +244,13 @@ async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, bat
     """
     total = RelayReport()
     refused: set[int] = set()  # refused or failed in this round: tried again in the next
+    if before_batch is not None:
+        await before_batch()
+    try:
+        gate = await holds.advance(engine, clock.now(), hold or HoldPolicy(), not_final)
+        total.held = gate.held
+    except Exception:  # noqa: BLE001 - a failing gate must not stop released results
+        log.exception("the item-analysis gate failed this round; released results are still delivered")
     while True:
         if before_batch is not None:
             await before_batch()
@@ -238,7 +272,8 @@ async def _one_by_one(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, batch
     """The rows of a failed batch, each in its own transaction; a row that fails again joins ``skip``."""
     async with engine.connect() as conn:
         ids = (await conn.execute(select(outbox.c.id).where(
-            outbox.c.delivered_at.is_(None), outbox.c.topic == RESULT_TOPIC).order_by(outbox.c.tries, outbox.c.id)
+            outbox.c.delivered_at.is_(None), outbox.c.topic == RESULT_TOPIC, _RELEASED)
+            .order_by(outbox.c.tries, outbox.c.id)
             .limit(batch))).scalars().all()
     report = RelayReport()
     for row_id in ids:
@@ -258,16 +293,19 @@ async def _one_by_one(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, batch
 
 async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, interval_s: float, *,
                       wake: asyncio.Event | None = None,
-                      before_batch: Callable[[], Awaitable[Any]] | None = None) -> None:
+                      before_batch: Callable[[], Awaitable[Any]] | None = None,
+                      hold: HoldPolicy | None = None) -> None:
     """The background task: relay, wait, repeat; a failed round is logged, never fatal.
 
     It waits ``interval_s`` or until ``wake`` is set — the sweeper sets it when it has
     finalised attempts, so a mass deadline's results start for the journal at once.
     """
     wake = wake or asyncio.Event()
+    not_final: dict[int, datetime] = {}  # the gate's memo of running exams (holds.advance)
+    warmed = False
     while True:
         try:
-            report = await relay_once(engine, keys, clock, before_batch=before_batch)
+            report = await relay_once(engine, keys, clock, before_batch=before_batch, hold=hold, not_final=not_final)
             if report.handled:
                 log.info("relay: %d delivered, %d refused, %d failed", report.delivered, report.refused,
                          report.failed)
@@ -275,6 +313,14 @@ async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, inter
             raise
         except Exception:  # noqa: BLE001 - keep relaying after a transient failure
             log.exception("relay round failed; retrying")
+        if not warmed:
+            # The gate's item analysis needs numpy: load it once the start-up deliveries are done, in a
+            # thread, rather than at the first mass deadline (~0.3 s) or at start (which must sweep first).
+            warmed = True
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(importlib.import_module, "question_bank.analysis")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), interval_s)
+        if wake.is_set():
+            not_final.clear()  # the sweeper finalised attempts: an exam may have just become final
         wake.clear()  # the next round covers every nudge so far; one that comes during it starts another

@@ -26,7 +26,7 @@ from ..domain.roles import Kind, Permission, Role, allows
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from .. import sweeper
 from ..i18n import translate
-from ..services import authority, relay
+from ..services import authority, holds, relay
 from ..services.audit import record
 from ..services.catalog import user_id_by_login
 from ..tables import disciplines, faculties, group_members, groups, users
@@ -482,7 +482,7 @@ async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
     unsubscribe = sweeper.on_finalised(services, wake.set)
     app[RELAY_TASK] = asyncio.create_task(
         relay.run_forever(services.engine, keys, services.clock, services.settings.sweep_interval_s, wake=wake,
-                          before_batch=sweeper.idle(services).wait),
+                          before_batch=sweeper.idle(services).wait, hold=holds.policy_of(services.settings)),
         name="outbox-relay")
     yield
     unsubscribe()

@@ -23,6 +23,7 @@ from . import api_bank  # noqa: F401 - the question-bank routes
 from . import api_proctor  # noqa: F401 - proctoring capture and review routes
 from . import api_assignments  # noqa: F401 - proctors of exams, heads of faculties and departments
 from . import api_live  # exam day: lobby, live control, accommodations; the uptime/preparation task
+from . import api_holds  # noqa: F401 - the gate before the journal: holds, key decisions (issue 25)
 from .http import ROUTES, SERVICES, errors_middleware, form_deadline_middleware, headers_middleware, json_response
 from .openapi import served_document
 

@@ -59,11 +59,14 @@ def _computed() -> Iterator[tuple[str, type[DomainError]]]:
 
     from ..bounds import OUT_OF_RANGE
     from ..errors import InvalidInput, NotAuthenticated
-    from ..services.auth import BAD_CREDENTIALS
+    from ..errors import TooManyRequests
+    from ..services.auth import BAD_CREDENTIALS, WAIT_CODES
     from .api_journal import domain_class
 
     yield BAD_CREDENTIALS[0], NotAuthenticated  # api_student.login
     yield OUT_OF_RANGE, InvalidInput  # bounds.Bound: every number a person types
+    for code in WAIT_CODES:  # services.auth._wait: the sign-in throttle's refusals
+        yield code, TooManyRequests
     yield UnknownFormatError.code, InvalidInput  # services.banks.check_file
     yield UnexportableItem.code, InvalidInput  # services.banks.export
     for reason in Reason:  # journal rules' refusals: CorrectionInvalid(str(decision.reason))

@@ -41,6 +41,8 @@ async def _graded_journal(services, client):  # type: ignore[no-untyped-def]
     await sit_exam(services, jw, "student2", correct=5, submit=False)
     services.clock.advance(1200 + 2)  # past student2's deadline: the sweeper hands it in as timed out (E1)
     assert await sweeper.sweep_once(services) == 1
+    assert (await relay_now(services)).delivered == 0  # student3 may still sit: the results are not final
+    services.clock.advance(8 * 3600)  # the window closes (issue 25: results go to the journal when final)
     assert (await relay_now(services)).delivered == 2
     await teacher.client.close()
     return jw

@@ -45,8 +45,9 @@ class JournalWorld:
         return [self.ids[s] for s in self.world.students]
 
 
-async def make_journal_world(services: Services, *, students: int = 3) -> JournalWorld:
-    world = await make_world(services, students=students, question_count=5)
+async def make_journal_world(services: Services, *, students: int = 3, question_count: int = 5,
+                             bank_size: int = 10) -> JournalWorld:
+    world = await make_world(services, students=students, question_count=question_count, bank_size=bank_size)
     ids = {login: await make_user(services, login, role) for login, role in STAFF.items()}
     now = services.clock.now()
     async with services.engine.begin() as conn:
@@ -89,6 +90,17 @@ async def sit_exam(services: Services, jw: JournalWorld, login: str, *, correct:
 
 async def relay_now(services: Services) -> relay.RelayReport:
     return await relay.relay_once(services.engine, relay.bridge_keys(services.settings), services.clock)
+
+
+async def release_exam(services: Services, jw: JournalWorld) -> None:
+    """Mark the exam's results released by the gate (as the quality department or a final, unflagged
+    analysis would), for tests of delivery itself (issue 25: otherwise results wait until final)."""
+    from exam_engine.hold_tables import exam_release
+
+    async with services.engine.begin() as conn:
+        await conn.execute(exam_release.insert().values(
+            exam_id=jw.world.exam_id, state="released", decided_at=services.clock.now(), attempts=0, flagged=[],
+            released_at=services.clock.now(), released_by="tests"))
 
 
 async def rows(services: Services, stmt: Any) -> list[Any]:
