@@ -260,12 +260,12 @@ async def _hold_page(request: web.Request, conn: Any, actor: api.Actor, exam_id:
         "analysis": view, **_helpers(actor)}, actor=actor, status=status)
 
 
-@page(permission=api.Permission.READ_BANK_CONTENT)
+@page(permission=api.Permission.READ_BANK_CONTENT, resource=api.Kind.EXAM)
 async def hold(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     return await _hold_page(request, conn, actor, _exam_id(request))
 
 
-@page(permission=api.Permission.MANAGE_BANKS)
+@page(permission=api.Permission.MANAGE_BANKS, resource=api.Kind.EXAM)
 async def hold_decide(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """Re-key, accept options or drop one item, with a reason; every finished attempt is regraded."""
     exam_id = _exam_id(request)
@@ -286,7 +286,7 @@ async def hold_decide(request: web.Request, conn: Any, actor: api.Actor) -> web.
     return see_other(f"/quality/holds/{exam_id}?regraded={done.regraded}&changed={done.changed}")
 
 
-@page(permission=api.Permission.MANAGE_BANKS)
+@page(permission=api.Permission.MANAGE_BANKS, resource=api.Kind.EXAM)
 async def hold_release(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     exam_id = _exam_id(request)
     form = await request.post()

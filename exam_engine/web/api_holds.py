@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from journal_bridge import api as journal
 
 from ..domain.actors import Actor
-from ..domain.roles import Permission
+from ..domain.roles import Kind, Permission
 from ..errors import InvalidInput
 from ..i18n import N_
 from ..services import holds, relay
@@ -47,7 +47,7 @@ async def list_holds(request: web.Request, conn: AsyncConnection, actor: Actor) 
           summary="Change an item's key, accept several options or drop it, for this exam; regrade every attempt",
           request_schema=DECISION, response_schema=REGRADE,
           errors=("exam_not_final", "item_not_in_exam", "key_decision_invalid", "reason_required"),
-          permission=Permission.MANAGE_BANKS)
+          permission=Permission.MANAGE_BANKS, resource=Kind.EXAM)
 async def decide(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     options = field(body, "options", list, required=False, default=[])
@@ -62,7 +62,7 @@ async def decide(request: web.Request, conn: AsyncConnection, actor: Actor) -> d
 
 @endpoint("POST", "/api/v1/quality/holds/{exam_id}/release", summary="Release a held exam's results to the journal",
           request_schema=RELEASE, response_schema=s.OK, errors=("exam_not_held", "reason_required"),
-          permission=Permission.MANAGE_BANKS)
+          permission=Permission.MANAGE_BANKS, resource=Kind.EXAM)
 async def release(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     await holds.release(conn, actor, path_int(request, "exam_id"), reason=field(body, "reason", str),
@@ -75,7 +75,10 @@ async def release(request: web.Request, conn: AsyncConnection, actor: Actor) -> 
           response_schema=s.LIST, permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors
 async def pending_result_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    return {"items": [_jsonable(c) for c in await journal.result_corrections(conn, pending=True)]}
+    # A regrade that reached a closed journal is the deputy head's to approve (academy-wide, J6): other
+    # reviewers (a faculty head) see none of them, not another faculty's results.
+    found = await journal.result_corrections(conn, pending=True)
+    return {"items": [_jsonable(c) for c in found if c["approver_role"] == str(actor.role)]}
 
 
 async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, approve: bool) -> dict:
@@ -89,12 +92,12 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
             await sink(*entry)
 
     state = await journal.review_result_correction(
-        conn, journal_actor(actor), path_int(request, "correction_id"), relay.bridge_keys(services.settings).public,
+        conn, journal_actor(actor), path_int(request, "result_correction_id"), relay.bridge_keys(services.settings).public,
         approve=approve, note=field(body, "note", str, required=False), now=now, audit=batch)
     return {"state": state}
 
 
-@endpoint("POST", "/api/v1/journal-result-corrections/{correction_id}/approve",
+@endpoint("POST", "/api/v1/journal-result-corrections/{result_correction_id}/approve",
           summary="Approve a regraded exam result: the journal applies it at once, though the period closed",
           request_schema=REVIEW, response_schema=STATE, errors=("correction_not_pending", "self_approval"),
           permission=Permission.REVIEW_CORRECTIONS)
@@ -103,7 +106,7 @@ async def approve_result_correction(request: web.Request, conn: AsyncConnection,
     return await _review(request, conn, actor, True)
 
 
-@endpoint("POST", "/api/v1/journal-result-corrections/{correction_id}/reject",
+@endpoint("POST", "/api/v1/journal-result-corrections/{result_correction_id}/reject",
           summary="Reject a regraded exam result (the journal keeps the old one)", request_schema=REVIEW,
           response_schema=STATE, errors=("correction_not_pending",), permission=Permission.REVIEW_CORRECTIONS)
 @journal_errors

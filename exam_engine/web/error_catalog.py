@@ -163,6 +163,9 @@ def _walk(fn: Any, depth: int, seen: set[Any]) -> set[str]:
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
         return set()
+    for node in tree.body:  # the source includes the decorators (``@endpoint(...)``): not what the function calls
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.decorator_list = []
     known = statuses()
     scope = getattr(fn, "__globals__", {})
     found: set[str] = set()
