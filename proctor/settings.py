@@ -86,6 +86,9 @@ class ProctorSettings:
     false positives (Hubble deep field, gravel) do not."""
     face_verify_confidence: float = 0.8
     face_verify_min_crop_px: int = 128
+    face_verify_max_side_px: int = 90
+    """Only small candidates are checked on a crop: a crop around a large box is the frame
+    again (no closer look), and large weak boxes on the generated set were textures or a cat."""
     face_min_side_px: int = 20
     detect_max_side_px: int = 480
     """Larger frames are downscaled before detection (the detector's input size). At 320 px a
@@ -98,11 +101,15 @@ class ProctorSettings:
 
     # -- identity -------------------------------------------------------------
     identity_same_max_distance: float = 0.5
-    identity_different_min_distance: float = 0.6
-    """dlib's published threshold is 0.6; several reports show smaller distances
-    between different East-Asian faces, so "same" needs ≤ 0.5 and the band between
-    is reported as unknown rather than guessed."""
-    identity_min_face_px: int = 40
+    identity_different_min_distance: float = 0.7
+    """Measured on the generated set (``exam-engine proctor eval``, docs/proctoring.md): the
+    same person 0.20–0.45 (faces 40–120 px), a different person 0.74–0.87, the same person
+    with a hand over the mouth 0.42–0.65. dlib's published 0.6 flagged the covered face, so
+    "different" needs ≥ 0.7 (and two frames, ``FlagRule.min_count``); the band between is
+    "unknown" rather than a guess."""
+    identity_min_face_px: int = 36
+    """The detector's box of a 40 px face measures 37–41 px; dlib still separates the same
+    (≤ 0.45) from a different person (≥ 0.74) at that size on the generated set."""
     identity_every_n_frames: int = 20
     """Identity is checked on every n-th frame of an attempt (the first included): every
     100 s at a frame every 5 s; and at once on the first frame after one without a single

@@ -93,7 +93,9 @@ def detect_faces(bgr: np.ndarray, settings: ProctorSettings, thorough: bool = Fa
     for face in detector.detect(bgr, floor):
         if face.side < settings.face_min_side_px:
             continue
-        if face.score >= settings.face_min_confidence or _verified(bgr, face, settings) >= settings.face_verify_confidence:
+        if face.score >= settings.face_min_confidence or (
+                face.side <= settings.face_verify_max_side_px
+                and _verified(bgr, face, settings) >= settings.face_verify_confidence):
             faces.append(face)
     faces.sort(key=lambda f: f.w * f.h, reverse=True)  # the nearest (largest) face first
     return detector.name, faces
