@@ -34,8 +34,8 @@ async def _attempt_t(conn: AsyncConnection, attempt_id: uuid.UUID, at: datetime)
 
 
 async def _stillness(conn: AsyncConnection, store: EvidenceStore, data_key: bytes, attempt_id: uuid.UUID,
-                     seq: int, thumb: bytes, settings: ProctorSettings, face: bool) -> tuple[set[str], set[str]]:
-    """Frozen/replayed (found, checked): compare with the thumbnails of the frames before this one."""
+                     seq: int, thumb: bytes, settings: ProctorSettings, face: bool) -> set[str]:
+    """Frozen/replayed: compare with the thumbnails of the frames before this one."""
     # Here, not at import: the server imports this module, and only a stored frame needs numpy and OpenCV.
     from proctor.analysis.sequence import StillnessTracker
     from proctor.jobs import thumb_array
@@ -48,8 +48,8 @@ async def _stillness(conn: AsyncConnection, store: EvidenceStore, data_key: byte
     tracker = StillnessTracker(settings)
     tracker.resume(thumb_array(store.open_value(data_key, attempt_id, -row.evidence_seq, row.thumb))
                    for row in reversed(rows))
-    found, checked = tracker.feed(thumb_array(thumb), face=face)
-    return {kind.value for kind in found}, {kind.value for kind in checked}
+    found, _ = tracker.feed(thumb_array(thumb), face=face)
+    return {kind.value for kind in found}
 
 
 _pa, _ei, _sg = proctor_attempts.c, evidence_items.c, proctor_signals.c
@@ -119,10 +119,9 @@ async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id:
     thumb = None
     if locked.kind == ItemKind.FRAME and "thumb" in result and not result.get("covered"):
         face = bool((result.get("summary") or {}).get("face_count", 1))
-        still_found, still_checked = await _stillness(conn, store, data_key, attempt_id, seq, result["thumb"],
-                                                      settings, face)
-        found |= still_found
-        checked |= still_checked
+        found |= await _stillness(conn, store, data_key, attempt_id, seq, result["thumb"], settings, face)
+        if face:  # a frame without a face is not judged (a still, empty room looks frozen)
+            checked |= {FlagKind.CAMERA_FROZEN.value, FlagKind.CAMERA_REPLAYED.value}
         thumb = store.seal_value(data_key, attempt_id, -seq, result["thumb"])
     data = result.get("summary") or ({"error": result["error"]} if "error" in result else None)
     at_s = (locked.received_at - locked.started_at).total_seconds()

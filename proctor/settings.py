@@ -133,7 +133,9 @@ class ProctorSettings:
     still_max_mean_abs_diff: float = 0.1
     """Mean absolute difference (0–255) between 80×60 grey thumbnails under which
     two frames count as the same picture. Measured: the same JPEG twice gives 0;
-    sensor noise alone on a perfectly still scene 0.15–0.35; a 1-pixel move ≥ 2.8."""
+    sensor noise alone on a perfectly still scene 0.15–0.35; a 1-pixel move ≥ 2.8. A still,
+    low-noise room (σ 0.3) falls below it, so only frames that show a face are judged
+    (:meth:`proctor.analysis.sequence.StillnessTracker.feed`)."""
     replay_window_frames: int = 60
 
     # -- microphone -----------------------------------------------------------
