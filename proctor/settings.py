@@ -92,9 +92,10 @@ class ProctorSettings:
     face_min_side_px: int = 20
     detect_max_side_px: int = 480
     """Larger frames are downscaled before detection (the detector's input size). At 320 px a
-    second face of 30–36 px often gives no box at all; at 480 px with the crop check, 96 % of
-    second faces of 30–60 px are found on the generated set (``exam-engine proctor eval``,
-    docs/proctoring.md) at ~2.5× the detector's cost of 320 px, against ~4.5× for 640 px."""
+    second face of 30–36 px often gives no box at all; at 480 px with the crop check, 93 of 96
+    second faces of 30–60 px are found on two generated sets (``exam-engine proctor eval``,
+    docs/proctoring.md), 91 of 96 at 448 px. Cost: an ordinary frame takes 2.05–2.2× the CPU it
+    took at 320 px (448 px: 1.8–1.9×), the detector alone ~2.7× (640 px: ~4.5×)."""
     thorough_max_side_px: int = 640
     """The full-resolution pass: on the frames used for identity (every
     ``identity_every_n_frames``-th, and after a frame that found something) and room scans."""
