@@ -94,6 +94,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 1 if any("error" in entry for entry in results) else 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Recall and false alarms of the analysis over a labelled folder; 2 when it is not one."""
+    from pathlib import Path
+
+    from proctor.analysis import pin_threads
+    from proctor.analysis.evaluate import EvalSetError, evaluate, format_eval
+
+    pin_threads()  # ms per frame on one core, as a worker process runs
+    try:
+        result = evaluate(Path(args.dir))
+    except EvalSetError as exc:
+        print(f"proctor eval: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(format_eval(result)))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import redis.asyncio as aioredis
 
@@ -158,6 +178,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--enrol", help="enrolment photo to compare identity with")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_analyze)
+    p = proctor.add_parser("eval", help="recall and false alarms of the analysis over a labelled folder (labels.json)")
+    p.add_argument("dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("proctor-worker", help="analyse frames from the Redis Stream (one consumer-group member)")
     p.add_argument("--name", help="consumer name (default host-pid)")

@@ -34,7 +34,7 @@ async def _attempt_t(conn: AsyncConnection, attempt_id: uuid.UUID, at: datetime)
 
 
 async def _stillness(conn: AsyncConnection, store: EvidenceStore, data_key: bytes, attempt_id: uuid.UUID,
-                     seq: int, thumb: bytes, settings: ProctorSettings) -> set[str]:
+                     seq: int, thumb: bytes, settings: ProctorSettings, face: bool) -> set[str]:
     """Frozen/replayed: compare with the thumbnails of the frames before this one."""
     # Here, not at import: the server imports this module, and only a stored frame needs numpy and OpenCV.
     from proctor.analysis.sequence import StillnessTracker
@@ -48,7 +48,7 @@ async def _stillness(conn: AsyncConnection, store: EvidenceStore, data_key: byte
     tracker = StillnessTracker(settings)
     tracker.resume(thumb_array(store.open_value(data_key, attempt_id, -row.evidence_seq, row.thumb))
                    for row in reversed(rows))
-    found, _ = tracker.feed(thumb_array(thumb))
+    found, _ = tracker.feed(thumb_array(thumb), face=face)
     return {kind.value for kind in found}
 
 
@@ -118,8 +118,10 @@ async def record_result(conn: AsyncConnection, store: EvidenceStore, attempt_id:
     checked = set(result.get("checked", ()))
     thumb = None
     if locked.kind == ItemKind.FRAME and "thumb" in result and not result.get("covered"):
-        found |= await _stillness(conn, store, data_key, attempt_id, seq, result["thumb"], settings)
-        checked |= {FlagKind.CAMERA_FROZEN.value, FlagKind.CAMERA_REPLAYED.value}
+        face = bool((result.get("summary") or {}).get("face_count", 1))
+        found |= await _stillness(conn, store, data_key, attempt_id, seq, result["thumb"], settings, face)
+        if face:  # a frame without a face is not judged (a still, empty room looks frozen)
+            checked |= {FlagKind.CAMERA_FROZEN.value, FlagKind.CAMERA_REPLAYED.value}
         thumb = store.seal_value(data_key, attempt_id, -seq, result["thumb"])
     data = result.get("summary") or ({"error": result["error"]} if "error" in result else None)
     at_s = (locked.received_at - locked.started_at).total_seconds()

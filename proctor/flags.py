@@ -166,7 +166,7 @@ def episodes_to_flags(episodes: Iterable[Episode], settings: ProctorSettings) ->
     seen: dict[FlagKind, int] = defaultdict(int)
     for episode in sorted(episodes, key=lambda e: (e.start, e.kind.value)):
         rule = settings.rule(episode.kind)
-        if episode.duration < rule.min_seconds:
+        if episode.duration < rule.min_seconds or episode.count < rule.min_count:
             continue
         seen[episode.kind] += 1
         occurrence = seen[episode.kind]

@@ -58,7 +58,7 @@ def screen_job(jpeg: bytes) -> dict[str, Any]:
 def roomscan_job(blob: bytes) -> dict[str, Any]:
     """Face counts over the scan; a second person anywhere in the room is ``several_faces``."""
     settings = ProctorSettings()
-    counts = [len(detect_faces(to_bgr(frame), settings)[1]) for frame in unpack_burst(blob)]
+    counts = [len(detect_faces(to_bgr(frame), settings, thorough=True)[1]) for frame in unpack_burst(blob)]
     found = [FlagKind.SEVERAL_FACES.value] if any(count > 1 for count in counts) else []
     return {"found": found, "checked": [FlagKind.SEVERAL_FACES.value], "summary": {"face_counts": counts}}
 

@@ -56,8 +56,9 @@ class Job:
         return cls(uuid.UUID(get["attempt_id"]), int(get["seq"]))
 
 
-# A frame after one of these is checked for identity whatever its number: someone may have sat down.
-_ABSENT = frozenset({"no_face", "several_faces", "camera_covered", "camera_dark"})
+# After a frame that found one of these, the next frame is checked for identity (and looked at
+# in full resolution): someone may have sat down, and a "different person" needs a second frame.
+_ABSENT = frozenset({"no_face", "several_faces", "camera_covered", "camera_dark", "identity_mismatch"})
 
 # What the attempt's latest analysed frame before this item found. (A swap — the student leaves,
 # someone else sits down — is checked at once rather than at the next scheduled identity frame.)

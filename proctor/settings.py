@@ -28,6 +28,8 @@ class FlagRule:
     base: Severity
     weight: float
     min_seconds: float = 0.0
+    min_count: int = 1
+    """Frames an episode needs to be a flag (2: confirmed on a second frame)."""
     medium_seconds: float | None = None
     high_seconds: float | None = None
     medium_repeat: int | None = None
@@ -40,12 +42,12 @@ def _default_rules() -> Mapping[FlagKind, FlagRule]:
     rules = {
         k.NO_FACE: FlagRule(low, 3, medium_seconds=15, high_seconds=60, high_repeat=10),
         k.SEVERAL_FACES: FlagRule(medium, 5, high_seconds=10, high_repeat=3),
-        k.IDENTITY_MISMATCH: FlagRule(medium, 8, high_seconds=10, high_repeat=2),
+        k.IDENTITY_MISMATCH: FlagRule(medium, 8, min_count=2, high_seconds=10, high_repeat=2),
         k.HEAD_TURNED: FlagRule(low, 1, min_seconds=10, medium_seconds=30, high_seconds=120),
         k.CAMERA_DARK: FlagRule(low, 2, medium_seconds=30, high_seconds=120),
         k.CAMERA_COVERED: FlagRule(medium, 4, high_seconds=30),
         k.CAMERA_FROZEN: FlagRule(medium, 5, min_seconds=10, high_seconds=30),
-        k.CAMERA_REPLAYED: FlagRule(high, 6),
+        k.CAMERA_REPLAYED: FlagRule(medium, 6, high_seconds=30),
         k.LOUD_NOISE: FlagRule(low, 1, medium_seconds=10, high_seconds=30, medium_repeat=5),
         k.TAB_HIDDEN: FlagRule(low, 3, medium_seconds=5, high_seconds=30, medium_repeat=3, high_repeat=6),
         k.WINDOW_BLUR: FlagRule(low, 2, min_seconds=2, medium_seconds=10, high_seconds=60, medium_repeat=5),
@@ -74,24 +76,41 @@ class ProctorSettings:
     """``auto`` (YuNet .onnx if ``yunet_model_path`` is set, else ``yuface``, else
     Haar), or force one of ``yunet`` / ``yuface`` / ``haar``."""
     yunet_model_path: str | None = None
-    face_min_confidence: float = 0.6
-    """yuface scores faces 0–1; faces in our fixtures score ≥ 0.85, texture false
-    positives (Hubble deep field) 0.53–0.59."""
-    face_min_side_px: int = 24
-    detect_max_side_px: int = 320
-    """Larger frames are downscaled before detection (the detector's input size).
-    320 px finds the same faces as 640 px on the labelled set and on faces down to
-    ``face_min_side_px`` beside a near one (``tests/unit/proctor/test_analysis.py``), at
-    ~7× the speed (``bench/bench_frames.py``): the difference between 20 and 100+
-    frames/s a core. Raise it for cameras that see a whole room."""
+    face_min_confidence: float = 0.8
+    """A face the detector scores at least this is taken as it is."""
+    face_candidate_confidence: float = 0.3
+    """Boxes scored between this and ``face_min_confidence`` are candidates: each is looked at
+    again on a full-resolution crop around it (``face_verify_min_crop_px`` or 3× the box) and
+    kept when that crop scores it ``face_verify_confidence`` or more. Small faces come out of
+    the downscaled pass with low scores (0.2–0.7) and score ≥ 0.85 at full resolution; texture
+    false positives (Hubble deep field, gravel) do not."""
+    face_verify_confidence: float = 0.8
+    face_verify_min_crop_px: int = 128
+    face_verify_max_side_px: int = 90
+    """Only small candidates are checked on a crop: a crop around a large box is the frame
+    again (no closer look), and large weak boxes on the generated set were textures or a cat."""
+    face_min_side_px: int = 20
+    detect_max_side_px: int = 480
+    """Larger frames are downscaled before detection (the detector's input size). At 320 px a
+    second face of 30–36 px often gives no box at all; at 480 px with the crop check, 93 of 96
+    second faces of 30–60 px are found on two generated sets (``exam-engine proctor eval``,
+    docs/proctoring.md), 91 of 96 at 448 px. Cost: an ordinary frame takes 2.05–2.2× the CPU it
+    took at 320 px (448 px: 1.8–1.9×), the detector alone ~2.7× (640 px: ~4.5×)."""
+    thorough_max_side_px: int = 640
+    """The full-resolution pass: on the frames used for identity (every
+    ``identity_every_n_frames``-th, and after a frame that found something) and room scans."""
 
     # -- identity -------------------------------------------------------------
     identity_same_max_distance: float = 0.5
-    identity_different_min_distance: float = 0.6
-    """dlib's published threshold is 0.6; several reports show smaller distances
-    between different East-Asian faces, so "same" needs ≤ 0.5 and the band between
-    is reported as unknown rather than guessed."""
-    identity_min_face_px: int = 50
+    identity_different_min_distance: float = 0.7
+    """Measured on the generated set (``exam-engine proctor eval``, docs/proctoring.md): the
+    same person 0.20–0.45 (faces 40–120 px), a different person 0.74–0.87, the same person
+    with a hand over the mouth 0.42–0.65. dlib's published 0.6 flagged the covered face, so
+    "different" needs ≥ 0.7 (and two frames, ``FlagRule.min_count``); the band between is
+    "unknown" rather than a guess."""
+    identity_min_face_px: int = 36
+    """The detector's box of a 40 px face measures 37–41 px; dlib still separates the same
+    (≤ 0.45) from a different person (≥ 0.74) at that size on the generated set."""
     identity_every_n_frames: int = 20
     """Identity is checked on every n-th frame of an attempt (the first included): every
     100 s at a frame every 5 s; and at once on the first frame after one without a single
@@ -115,7 +134,9 @@ class ProctorSettings:
     still_max_mean_abs_diff: float = 0.1
     """Mean absolute difference (0–255) between 80×60 grey thumbnails under which
     two frames count as the same picture. Measured: the same JPEG twice gives 0;
-    sensor noise alone on a perfectly still scene 0.15–0.35; a 1-pixel move ≥ 2.8."""
+    sensor noise alone on a perfectly still scene 0.15–0.35; a 1-pixel move ≥ 2.8. A still,
+    low-noise room (σ 0.3) falls below it, so only frames that show a face are judged
+    (:meth:`proctor.analysis.sequence.StillnessTracker.feed`)."""
     replay_window_frames: int = 60
 
     # -- microphone -----------------------------------------------------------

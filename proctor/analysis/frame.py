@@ -63,14 +63,41 @@ class FrameReport:
         }
 
 
-def detect_faces(bgr: np.ndarray, settings: ProctorSettings) -> tuple[str, list[FaceBox]]:
-    """Faces above the confidence and size thresholds, with the detector's name."""
-    detector = detector_for(settings.detector, settings.yunet_model_path, settings.detect_max_side_px)
-    faces = [
-        face
-        for face in detector.detect(bgr, settings.face_min_confidence)
-        if face.side >= settings.face_min_side_px
-    ]
+def _verified(bgr: np.ndarray, face: FaceBox, settings: ProctorSettings) -> float:
+    """The best score the detector gives a candidate on a full-resolution crop around it."""
+    height, width = bgr.shape[:2]
+    side = max(settings.face_verify_min_crop_px, 3 * max(face.w, face.h))
+    cx, cy = face.x + face.w / 2, face.y + face.h / 2
+    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return 0.0
+    detector = detector_for(settings.detector, settings.yunet_model_path, settings.thorough_max_side_px)
+    best = 0.0
+    for box in detector.detect(np.ascontiguousarray(bgr[y0:y1, x0:x1]), settings.face_candidate_confidence):
+        bx, by = x0 + box.x + box.w / 2, y0 + box.y + box.h / 2
+        if abs(bx - cx) < face.w / 2 and abs(by - cy) < face.h / 2:
+            best = max(best, box.score)
+    return best
+
+
+def detect_faces(bgr: np.ndarray, settings: ProctorSettings, thorough: bool = False) -> tuple[str, list[FaceBox]]:
+    """Faces above the size threshold that the detector is sure of, or that a full-resolution
+    look at a crop around them confirms (``face_candidate_confidence`` … ``face_min_confidence``),
+    with the detector's name. ``thorough`` detects at ``thorough_max_side_px`` (full resolution
+    for a 640×480 frame) instead of ``detect_max_side_px``."""
+    size = settings.thorough_max_side_px if thorough else settings.detect_max_side_px
+    detector = detector_for(settings.detector, settings.yunet_model_path, size)
+    floor = min(settings.face_candidate_confidence, settings.face_min_confidence)
+    faces = []
+    for face in detector.detect(bgr, floor):
+        if face.side < settings.face_min_side_px:
+            continue
+        if face.score >= settings.face_min_confidence or (
+                face.side <= settings.face_verify_max_side_px
+                and _verified(bgr, face, settings) >= settings.face_verify_confidence):
+            faces.append(face)
+    faces.sort(key=lambda f: f.w * f.h, reverse=True)  # the nearest (largest) face first
     return detector.name, faces
 
 
@@ -99,7 +126,7 @@ def _pose_of(bgr: np.ndarray, face: FaceBox, settings: ProctorSettings) -> HeadP
             return HeadPose(yaw_deg=level.yaw_deg, roll_deg=tilt.roll_deg)
     patch = upright_patch(bgr, face, tilt.roll_deg)
     centre = patch.shape[0] / 2
-    _, candidates = detect_faces(patch, replace(settings, face_min_confidence=settings.face_min_confidence / 2))
+    _, candidates = detect_faces(patch, replace(settings, face_min_confidence=settings.face_candidate_confidence))
     levelled = [c for c in candidates if c.landmarks is not None]
     if not levelled:
         return tilt
@@ -112,17 +139,23 @@ def analyze_frame(
     image: bytes | np.ndarray,
     settings: ProctorSettings | None = None,
     enrolment: ident.Descriptor | None = None,
+    thorough: bool | None = None,
 ) -> FrameReport:
     """Everything one frame shows. Identity is checked only when ``enrolment`` is given.
+
+    ``thorough`` (default: when identity is checked) detects faces at full resolution: it
+    finds second faces that give no box at all in the faster pass.
 
     A covered or dark picture explains a missing face, so ``no_face`` is then not
     checked rather than found: the proctor sees the cause, not two flags for it.
     """
     settings = settings or ProctorSettings()
+    if thorough is None:  # the frames identity is checked on are the ones looked at closely
+        thorough = enrolment is not None
     bgr = to_bgr(image)
     grey = grey_of(bgr)
     exp = exposure(grey)
-    detector_name, faces = detect_faces(bgr, settings)
+    detector_name, faces = detect_faces(bgr, settings, thorough)
 
     found: set[FlagKind] = set()
     checked = {FlagKind.CAMERA_COVERED, FlagKind.CAMERA_DARK, FlagKind.SEVERAL_FACES}

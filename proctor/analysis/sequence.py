@@ -35,8 +35,16 @@ class StillnessTracker:
         for a window of 60, more than the analysis of the frame itself)."""
         self._recent.extend(earlier)
 
-    def feed(self, thumb: np.ndarray) -> tuple[frozenset[FlagKind], frozenset[FlagKind]]:
-        """(found, checked) for this frame."""
+    def feed(self, thumb: np.ndarray, face: bool = True) -> tuple[frozenset[FlagKind], frozenset[FlagKind]]:
+        """(found, checked) for this frame.
+
+        Only a frame that shows a face is judged: a live face moves between two frames 5 s
+        apart (a 1-pixel move gives a difference ≥ 2.8), while a still, low-noise empty room
+        (sensor noise σ 0.3) differs from itself by less than the threshold and would look
+        frozen or replayed. Its thumbnail is kept for the frames after it."""
+        if not face:
+            self._recent.append(thumb)
+            return frozenset(), frozenset()
         if not self._recent:
             self._recent.append(thumb)
             return frozenset(), frozenset()
@@ -53,7 +61,7 @@ class StillnessTracker:
         covered frame looks like the last one, and ``camera_covered`` already says why."""
         if FlagKind.CAMERA_COVERED in report.found:
             return frozenset(), frozenset()
-        return self.feed(report.thumb)
+        return self.feed(report.thumb, face=report.face_count > 0)
 
 
 def observe_sequence(

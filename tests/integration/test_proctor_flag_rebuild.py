@@ -100,3 +100,30 @@ async def test_a_stored_frame_is_compared_with_the_stored_thumbnails_before_it(s
         assert all(r.thumb is not None and r.thumb not in pictures for r in rows)  # stored sealed
     finally:
         await p.close()
+
+
+async def test_a_still_empty_room_is_not_judged_frozen_a_still_face_is(services) -> None:
+    """A still, low-noise room without a face repeats its picture like a frozen camera; only
+    frames that show a face are judged (a live face always moves)."""
+    import numpy as np
+
+    from proctor.tables import proctor_signals
+
+    room = np.random.default_rng(4).integers(0, 256, 80 * 60, dtype=np.uint8).tobytes()
+    faces = [0, 0, 0, 1, 1]
+    p = await proctored_attempt(services)
+    try:
+        attempt_id, seqs = await _frames_stored(services, p, len(faces))
+        runtime = runtime_of(services)
+        for seq, count in zip(seqs, faces):
+            result = {"found": [], "checked": CHECKED, "summary": {"face_count": count}, "thumb": room}
+            async with services.engine.begin() as conn:
+                assert await record_result(conn, runtime.store, attempt_id, seq, result, runtime.settings)
+        s = proctor_signals.c
+        async with services.engine.connect() as conn:
+            rows = (await conn.execute(select(s.found, s.checked).where(s.attempt_id == attempt_id)
+                                       .order_by(s.evidence_seq))).all()
+        assert [sorted(r.found) for r in rows] == [[], [], [], ["camera_frozen"], ["camera_frozen"]]
+        assert ["camera_frozen" in r.checked for r in rows] == [False, False, False, True, True]
+    finally:
+        await p.close()
