@@ -100,6 +100,7 @@ BANK_VERSION_ID = Bound(1, MAX_SAFE_INT)
 ID = Bound(1, MAX_SAFE_INT, description="an identifier")
 # ---- the student's page (the autosave checks these in its own rules; here for the document) -----
 ANSWER_CHOICE = Bound(0, 2**15 - 1, description="index of the chosen option as served (null clears)")
+BANK_OPTION = Bound(0, 11, description="a bank option's index, 0-based")
 SEQUENCE = Bound(1, MAX_SAFE_INT, description="the page's sequence number of this answer, increasing")
 # ---- operations -----------------------------------------------------------------------------
 PREPARE_LIMIT = Bound(1, 2000, description="forms prepared in one batch")

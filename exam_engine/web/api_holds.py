@@ -18,13 +18,15 @@ from ..domain.roles import Kind, Permission
 from ..errors import InvalidInput
 from ..i18n import N_
 from ..services import holds, relay
+from .. import bounds as b
 from . import schemas as s
 from .api_journal import audit_sink, journal_actor, journal_errors
 from .http import endpoint, field, path_int, read_json, services_of
 
 DECISION = s.obj(["item", "action", "reason"], item={"type": "string", "description": "item:<bank id> or twin:<key>"},
                  action={"type": "string", "enum": ["rekey", "accept", "drop"]},
-                 options={"type": "array", "items": s.INT, "description": "bank option indices, 0-based"},
+                 options={"type": "array", "items": b.BANK_OPTION.schema(), "maxItems": 12,
+                          "description": "bank option indices, 0-based"},
                  reason=s.STR)
 REGRADE = s.obj(["regraded", "changed", "corrections"], regraded=s.INT, changed=s.INT, corrections=s.INT)
 RELEASE = s.obj(["reason"], reason=s.STR)
@@ -51,7 +53,8 @@ async def list_holds(request: web.Request, conn: AsyncConnection, actor: Actor) 
 async def decide(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     options = field(body, "options", list, required=False, default=[])
-    if len(options) > 12 or any(isinstance(o, bool) or not isinstance(o, int) for o in options):
+    if len(options) > 12 or any(isinstance(o, bool) or not isinstance(o, int) or not b.BANK_OPTION.low <= o <= b.BANK_OPTION.high
+                                for o in options):
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field="options",
                            expected="list of option numbers")
     done = await holds.decide_item(conn, actor, path_int(request, "exam_id"), item=field(body, "item", str),

@@ -12,15 +12,15 @@ from sqlalchemy import func, select, update
 
 from exam_engine.domain.actors import Actor
 from exam_engine.domain.roles import Role
-from exam_engine.services import live_control
-from exam_engine.tables import attempts, audit_log, users
+from exam_engine.services import attempt_checks, live_control
+from exam_engine.tables import attempts, audit_log, exams, users
 from exam_engine.web.api_journal import audit_sink
 from journal_bridge import api as journal
 from tests.e2e.conftest import shot
 from tests.e2e.test_journal_in_browser import open_journal_world, row, sign_in
 from tests.factories import ADMIN, PASSWORD, make_user, make_world, new_api, open_client
 from tests.integration.proctor_world import BASE, frame_person
-from tests.integration.test_journal_world import relay_now, sit_exam
+from tests.integration.test_journal_world import relay_now, release_exam, sit_exam
 from tests.integration.test_staff_pages import watch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
@@ -270,6 +270,7 @@ async def test_the_teachers_grid_keeps_totals_in_view_at_1366_px_and_marks_an_an
                                      kind="lesson", topic=f"Тақырып {n + 1}", now=now,
                                      audit=audit_sink(conn, now, ADMIN))
     attempt_id = await sit_exam(services, jw, "student2", correct=1)
+    await release_exam(services, jw)  # the others may still sit: released as if final (issue 25 gate)
     await relay_now(services)
     async with services.engine.begin() as conn:
         proctor = Actor(None, "cli:tests", Role.ACADEMIC_ADMIN)
@@ -326,7 +327,9 @@ async def test_staff_pages_show_marks_and_people_by_name_not_by_code(services, b
         await journal.enter_cell(conn, keeper, jw.journal_id, lesson, student, "а", roster=names, now=now, audit=sink)
         await journal.file_correction(conn, keeper, jw.journal_id, lesson, student_id=student, action="change",
                                       typed="80", reason="Анықтама әкелінді", roster=names, now=now, audit=sink)
-    # A proctored attempt with a decision by proctor1.
+    # A proctored attempt with a decision by proctor1 (who watches the exam and lets the student in).
+    async with services.engine.begin() as conn:
+        await conn.execute(update(exams).where(exams.c.id == jw.world.exam_id).values(requires_proctoring=True))
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
     writer = await new_api(client)
@@ -339,6 +342,7 @@ async def test_staff_pages_show_marks_and_people_by_name_not_by_code(services, b
     await watch(services, jw.world.exam_id, "proctor1")
     async with services.engine.begin() as conn:
         proctor = Actor(proctor_id, "proctor1", Role.PROCTOR, language=lang)
+        await attempt_checks.admit(conn, proctor, uuid.UUID(aid), reason="тексерілді", now=now)
         await proctor_review.request_room_scan(conn, proctor, uuid.UUID(aid), now=now)
         await proctor_review.decide(conn, proctor, uuid.UUID(aid), "suspicious", "қарау керек", now=now, grace_s=1.0)
     context = await browser.new_context(viewport={"width": 1200, "height": 900})

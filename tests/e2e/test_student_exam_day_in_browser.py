@@ -28,7 +28,7 @@ from exam_engine.domain.roles import Role
 from exam_engine.services import attempts as attempt_service
 from exam_engine.tables import answers, attempts, audit_log
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, shot, write_y4m
-from tests.factories import ADMIN, PASSWORD, make_user, make_world, new_api, open_client
+from tests.factories import ADMIN, PASSWORD, assign_proctor, make_user, make_world, new_api, open_client
 from tests.unit.proctor import scenes as sc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
@@ -202,6 +202,7 @@ async def test_a_camera_without_a_face_fails_the_check_and_a_proctor_lets_the_st
     world = await make_world(services, students=1, question_count=3, duration_s=600, requires_proctoring=True,
                              student_language=lang)
     await make_user(services, "proctor1", Role.PROCTOR)
+    await assign_proctor(services, "proctor1", world.exam_id)
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
     t = TEXT[lang]

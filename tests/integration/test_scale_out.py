@@ -22,7 +22,7 @@ from exam_engine.observability import JsonFormatter
 from exam_engine.tables import attempts, outbox
 from proctor.tables import evidence_items
 from tests.conftest import SECRET
-from tests.factories import PASSWORD, make_user, make_world
+from tests.factories import PASSWORD, assign_proctor, make_user, make_world
 from tests.integration.proctor_world import frame_person
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +104,7 @@ async def _admit(base: str, attempt_id: str) -> None:
 async def test_an_exam_sat_across_two_server_processes_with_a_separate_analysis_worker(services, tmp_path):
     world = await make_world(services, students=2, question_count=5, duration_s=4, requires_proctoring=True)
     await make_user(services, "proctor1", Role.PROCTOR)
+    await assign_proctor(services, "proctor1", world.exam_id)
     port = _free_port()
     env = _env(services, tmp_path)
     log = open(tmp_path / "pool.log", "wb")

@@ -350,7 +350,7 @@ async def test_after_a_hundred_failures_strangers_wait_until_the_administrator_r
         assert resp.status == 429 and body["error"]["code"] == "account_protected", body
         admin = Api(client)
         await admin.login("admin1")
-        resp = await client.post("/admin/users/reset", data={"_csrf": admin.csrf, "login": "student9"})
+        resp = await client.post("/admin/users/reset", data={"_csrf": admin.csrf, "login": "student9", "confirm": "1"})
         assert resp.status == 200
         otp = re.search(r'id="reset-otp">([^<]+)<', await resp.text()).group(1)
         student = await new_api(client)
