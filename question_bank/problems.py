@@ -30,6 +30,8 @@ class ProblemCode(StrEnum):
     TEXT_OUTSIDE_QUESTION = "text_outside_question"
     SYNTAX_ERROR = "syntax_error"
     UNCLOSED_ANSWERS = "unclosed_answers"
+    QUESTION_NOT_FINISHED = "question_not_finished"
+    OPTION_LETTER_REPEATED = "option_letter_repeated"
     MISSING_BLANK_LINE = "missing_blank_line"
     UNSUPPORTED_QUESTION_TYPE = "unsupported_question_type"
     PARTIAL_CREDIT = "partial_credit"
@@ -88,6 +90,14 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.TEXT_OUTSIDE_QUESTION: (E, "Text outside any question: “{text}”"),
     ProblemCode.SYNTAX_ERROR: (E, "Unexpected text “{detail}”"),
     ProblemCode.UNCLOSED_ANSWERS: (E, "The list of answers is never closed"),
+    ProblemCode.QUESTION_NOT_FINISHED: (
+        E,
+        "The question on lines {first}–{last} is never finished: the line “ANSWER: …” is missing",
+    ),
+    ProblemCode.OPTION_LETTER_REPEATED: (
+        E,
+        "Option letter {letter} appears a second time in the question; is the line “ANSWER: …” missing before it?",
+    ),
     ProblemCode.MISSING_BLANK_LINE: (E, "Questions must be separated by a blank line"),
     ProblemCode.UNSUPPORTED_QUESTION_TYPE: (
         E,
