@@ -32,6 +32,7 @@ class ProblemCode(StrEnum):
     UNCLOSED_ANSWERS = "unclosed_answers"
     QUESTION_NOT_FINISHED = "question_not_finished"
     OPTION_LETTER_REPEATED = "option_letter_repeated"
+    NUMBERING_BROKEN = "numbering_broken"
     MISSING_BLANK_LINE = "missing_blank_line"
     UNSUPPORTED_QUESTION_TYPE = "unsupported_question_type"
     PARTIAL_CREDIT = "partial_credit"
@@ -97,6 +98,10 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.OPTION_LETTER_REPEATED: (
         E,
         "Option letter {letter} appears a second time in the question; is the line “ANSWER: …” missing before it?",
+    ),
+    ProblemCode.NUMBERING_BROKEN: (
+        W,
+        "Number {number} follows number {previous}; check whether a question is missing, repeated or moved",
     ),
     ProblemCode.MISSING_BLANK_LINE: (E, "Questions must be separated by a blank line"),
     ProblemCode.UNSUPPORTED_QUESTION_TYPE: (

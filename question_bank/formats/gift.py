@@ -148,6 +148,11 @@ def import_gift(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
             if meta and block is None:
                 difficulty = int(meta.group(1)) or None
             continue
+        if block is not None and depth > 0 and _CATEGORY.match(bare):
+            # A category line inside an open answer list is no option: the list lost its "}".
+            out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=number, question=block.question.number,
+                                        detail=bare[:60]))
+            continue
         if block is not None and depth == 0 and (not bare or _CATEGORY.match(bare)):
             _finish(block, out)  # a blank line or a new category ends a question
             block = None
