@@ -76,6 +76,8 @@ class UploadRequest:
     append: bool = False
     # Twin keys "#1", "#2" … by position, for a kk and a ru file with the same questions in the same order.
     twins_by_position: bool = False
+    # A replace that removes questions or breaks kk/ru twins is stored only when confirmed (409 otherwise).
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,9 @@ class UploadOutcome:
     stored: bank_api.VersionInfo | None  # the new version, when stored
     previous: bank_api.VersionInfo | None  # the latest version before this upload
     diff: BankDiff | None  # previous → what this upload makes (also on a dry run)
+    # What the new version takes away: removed questions and broken twins, as problem-like details
+    # (msgid, params, item ids) — listed on a dry run, refused without ``confirm`` otherwise.
+    losses: tuple[dict[str, object], ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -235,19 +240,67 @@ async def _after_parse(conn: AsyncConnection, actor: Actor, req: UploadRequest, 
     if req.twins_by_position:
         items = _with_twins_by_position(items)
     diff = diff_items(old_items, items)
+    losses = await replace_losses(conn, req.discipline_code, req.language, previous, items)
     if req.dry_run:
-        return UploadOutcome(report, None, previous, diff)
+        return UploadOutcome(report, None, previous, diff, losses)
+    if losses and not req.confirm:
+        removed = sum(1 for d in losses if d["kind"] == "removed")
+        raise Conflict("bank_replace_unconfirmed",
+                       N_("This version removes {removed} questions and breaks {broken} twin pairs; check the list "
+                          "and send the upload again with confirmation."),
+                       removed=removed, broken=len(losses) - removed).with_details(list(losses))
     stored = await bank_api.add_version(
         conn, discipline_code=req.discipline_code, language=req.language, items=items, source_name=req.filename,
         created_by=actor.label, now=now, publish=req.publish)
     after = {**_audit_counts(req, report), "version_id": stored.id, "version": stored.version, "status": stored.status,
              "item_count": stored.item_count, "added": len(diff.added), "removed": len(diff.removed),
              "changed": len(diff.changed)}
+    if losses:
+        after["confirmed_losses"] = [{k: v for k, v in d.items() if k not in ("msgid", "params")} for d in losses]
     await record(conn, now, actor, "bank.uploaded", f"bank_version:{stored.id}", None, after)
     if req.publish:
         await record(conn, now, actor, "bank.published", f"bank_version:{stored.id}", None,
                      {"version": stored.version, "status": "published", "item_count": stored.item_count})
-    return UploadOutcome(report, stored, previous, diff)
+    return UploadOutcome(report, stored, previous, diff, losses)
+
+
+TWIN_LANGUAGE = {"kk": "ru", "ru": "kk"}
+_REMOVED = N_("Question {number} is removed: “{text}”")
+_BROKEN_TWIN = N_("Question {number} loses its twin: {twin_language} question {twin_number} (twin key {twin_key}) "
+                  "is left without a pair")
+
+
+async def replace_losses(conn: AsyncConnection, discipline_code: str, language: str,
+                         previous: bank_api.VersionInfo | None, new_items: Sequence[Item],
+                         ) -> tuple[dict[str, object], ...]:
+    """What replacing ``previous`` by ``new_items`` takes away, with the stored item ids.
+
+    A question is removed when no new question has its text (the diff's matching); a twin is
+    broken when a twin key of the old version pairs with the other language's latest version
+    and no new question carries it any more.
+    """
+    if previous is None:
+        return ()
+    old = await bank_api.load_items(conn, previous.id)
+    removed_items = diff_items([bank_api.as_item(s) for s in old], new_items).removed
+    removed_numbers = {it.number for it in removed_items}
+    losses: list[dict[str, object]] = [
+        {"kind": "removed", "item_id": s.id, "number": s.number, "msgid": _REMOVED,
+         "params": {"number": s.number, "text": s.text[:80]}}
+        for s in old if s.number in removed_numbers]
+    other_language = TWIN_LANGUAGE.get(language)
+    other = await bank_api.latest_version(conn, discipline_code, other_language) if other_language else None
+    if other is not None:
+        twins = {s.twin_key: s for s in await bank_api.load_items(conn, other.id) if s.twin_key}
+        kept = {it.twin_key for it in new_items if it.twin_key}
+        for s in old:
+            twin = twins.get(s.twin_key) if s.twin_key else None
+            if twin is not None and s.twin_key not in kept:
+                losses.append({"kind": "broken_twin", "item_id": s.id, "number": s.number, "twin_key": s.twin_key,
+                               "twin_item_id": twin.id, "twin_language": other_language, "msgid": _BROKEN_TWIN,
+                               "params": {"number": s.number, "twin_key": s.twin_key, "twin_number": twin.number,
+                                          "twin_language": other_language}})
+    return tuple(losses)
 
 
 def _audit_counts(req: UploadRequest, report: ParseReport) -> dict[str, object]:

@@ -42,7 +42,12 @@ DIFF = s.obj(["counts", "added", "removed", "changed"],
 UPLOAD_RESULT = s.obj(["accepted", "stored", "dry_run", "report"], accepted=s.BOOL, stored=s.BOOL, dry_run=s.BOOL,
                       report=REPORT, version={"oneOf": [VERSION, {"type": "null"}]},
                       previous_version={"oneOf": [VERSION, {"type": "null"}]},
-                      diff={"oneOf": [DIFF, {"type": "null"}]})
+                      diff={"oneOf": [DIFF, {"type": "null"}]},
+                      losses={"type": "array", "items": s.obj(["kind", "item_id", "number", "message"],
+                                                               kind={"type": "string",
+                                                                     "enum": ["removed", "broken_twin"]},
+                                                               item_id=s.INT, number=s.INT,
+                                                               message={"type": "string"})})
 VERSION_CONTENT = s.obj(["version", "items"], version=VERSION, items={"type": "array", "items": s.obj(
     ["id", "number", "text", "options", "correct"], id=s.INT, number=s.INT, text=s.STR,
     options={"type": "array", "items": s.STR}, correct=s.INT, topic={"type": ["string", "null"]},
@@ -133,10 +138,12 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
 
 @endpoint("POST", "/api/v1/bank/uploads", status=201, response_schema=UPLOAD_RESULT,
           summary="Upload a bank file (raw body or multipart field 'file'; options as query or form fields: "
-                  "discipline, lang, filename, format, topic, difficulty, dry_run, publish, append, twins). "
-                  "201 stored, 200 dry run, 422 refused with the report, 413 too large",
+                  "discipline, lang, filename, format, topic, difficulty, dry_run, publish, append, twins, confirm). "
+                  "201 stored, 200 dry run (with the losses a replace would cause), 422 refused with the report, "
+                  "413 too large, 409 bank_replace_unconfirmed: the new version removes questions or breaks "
+                  "kk/ru twins (listed in details) and confirm was not set",
           errors=("discipline_not_found", "unknown_format", "bank_too_large", "multipart_invalid", "bank_parser_busy",
-                  "bank_changed"),
+                  "bank_changed", "bank_replace_unconfirmed"),
           permission=Permission.MANAGE_BANKS, hot=True)
 async def upload(request: web.Request, conn: None, actor: Actor) -> web.Response:
     # hot=True: signed in and permitted, but no transaction is held while the body is read and the
@@ -152,7 +159,7 @@ async def upload(request: web.Request, conn: None, actor: Actor) -> web.Response
         filename=value("filename"), format=value("format"), topic=value("topic"),
         difficulty=_optional_int(value("difficulty"), "difficulty"), dry_run=_flag(request, "dry_run", form),
         publish=_flag(request, "publish", form), append=_flag(request, "append", form),
-        twins_by_position=(value("twins") or "") == "position",
+        twins_by_position=(value("twins") or "") == "position", confirm=_flag(request, "confirm", form),
     )
     services = services_of(request)
     outcome = await banks.upload_unlocked(services.engine, actor, data, req, now=services.clock.now(),

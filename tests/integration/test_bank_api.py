@@ -103,7 +103,13 @@ async def test_a_re_upload_is_a_new_version_with_its_diff_and_the_old_one_stays(
         assert status == 201
         status, dry = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&dry_run=1", data=v2)
         assert status == 200 and dry["dry_run"] and not dry["stored"] and dry["diff"]["counts"]["added"] == 1
-        status, second = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk", data=v2)
+        assert [(d["kind"], d["number"]) for d in dry["losses"]] == [("removed", 6)]
+        status, refused = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk", data=v2)
+        assert status == 409 and refused["error"]["code"] == "bank_replace_unconfirmed"
+        [removed] = refused["error"]["details"]
+        assert removed["kind"] == "removed" and removed["number"] == 6 and "Сұрақ 6" in removed["message"]
+        assert await _count(services, bank_versions) == 1  # nothing stored without the confirmation
+        status, second = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1", data=v2)
         assert status == 201 and second["version"]["version"] == 2
         counts = second["diff"]["counts"]
         assert counts == {"added": 1, "removed": 1, "changed": 1, "unchanged": 4}
@@ -114,6 +120,37 @@ async def test_a_re_upload_is_a_new_version_with_its_diff_and_the_old_one_stays(
         assert [v["version"] for v in listed["items"]] == [1, 2]
         status, old = await api.call("GET", f"/api/v1/bank/versions/{first['version']['id']}")
         assert any(it["text"].startswith("Сұрақ 6") for it in old["items"])
+    finally:
+        await client.close()
+
+
+async def test_a_replace_that_breaks_kk_ru_twins_needs_confirmation_and_names_the_item_ids(services):
+    await _discipline(services)
+    client, api = await _quality(services)
+    ru = BANK_V1.decode().replace("Сұрақ", "Вопрос").replace("қылмыстық құқық", "уголовное право").encode()
+    try:
+        for lang, data in (("kk", BANK_V1), ("ru", ru)):
+            status, _ = await api.call("POST", f"/api/v1/bank/uploads?discipline=CRIM-201&lang={lang}&twins=position",
+                                       data=data)
+            assert status == 201
+        status, kk_v1 = await api.call("GET", "/api/v1/bank/versions?discipline=CRIM-201")
+        kk_id = next(v["id"] for v in kk_v1["items"] if v["language"] == "kk")
+        ru_id = next(v["id"] for v in kk_v1["items"] if v["language"] == "ru")
+        _, kk_items = await api.call("GET", f"/api/v1/bank/versions/{kk_id}")
+        _, ru_items = await api.call("GET", f"/api/v1/bank/versions/{ru_id}")
+        # The same questions again, but without twins=position: every pairing with the Russian bank breaks.
+        status, refused = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk", data=BANK_V1)
+        assert status == 409 and refused["error"]["code"] == "bank_replace_unconfirmed"
+        broken = refused["error"]["details"]
+        assert [d["kind"] for d in broken] == ["broken_twin"] * 6
+        assert [d["item_id"] for d in broken] == [it["id"] for it in kk_items["items"]]
+        assert [d["twin_item_id"] for d in broken] == [it["id"] for it in ru_items["items"]]
+        assert "6" in refused["error"]["message"] and "twin" not in broken[0]["message"]  # in Russian
+        status, stored = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1",
+                                        data=BANK_V1)
+        assert status == 201 and [d["kind"] for d in stored["losses"]] == ["broken_twin"] * 6
+        [audit] = [r for r in await _audit(services, "bank.uploaded") if r.after["version"] == 2]
+        assert [d["item_id"] for d in audit.after["confirmed_losses"]] == [it["id"] for it in kk_items["items"]]
     finally:
         await client.close()
 
