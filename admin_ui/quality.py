@@ -30,7 +30,7 @@ FIELD_NAMES = {
 STATUS_NAMES = {"draft": N_("draft"), "published": N_("published")}
 _TRUE = frozenset({"1", "on", "true", "yes"})
 # What the upload form shows again after a refusal (every key present: templates use StrictUndefined).
-EMPTY_FORM = {"discipline": "", "lang": "", "format": "", "topic": "", "difficulty": "", "dry_run": "", "append": ""}
+EMPTY_FORM = {"discipline": "", "lang": "", "format": "", "topic": "", "difficulty": "", "dry_run": "", "append": "", "confirm": ""}
 
 nav_link(api.Permission.MANAGE_BANKS, "/quality", N_("Question banks: upload, versions, publishing"))
 nav_link(api.Permission.READ_BANK_CONTENT, "/quality/analysis", N_("Item analysis of exams"))
@@ -81,7 +81,7 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
     """Check (and unless refused or a dry run, store) the file; answer with the full report."""
     form = await request.post()
     kept = {name: str(form.get(name, "")).strip() for name in ("discipline", "lang", "format", "topic", "difficulty")}
-    kept.update({name: "1" for name in ("dry_run", "append") if _flag(form, name)})
+    kept.update({name: "1" for name in ("dry_run", "append", "confirm") if _flag(form, name)})
     upload_file = form.get("file")
     if not isinstance(upload_file, web.FileField) or not upload_file.filename:
         message = api.translate(actor.language, N_("Choose the bank file to upload."))
@@ -91,7 +91,7 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
         discipline_code=kept["discipline"], language=kept["lang"], filename=upload_file.filename,
         format=kept["format"] or None, topic=kept["topic"] or None,
         difficulty=int(difficulty) if difficulty.isdigit() and len(difficulty) < 4 else None,
-        dry_run=_flag(form, "dry_run"), append=_flag(form, "append"))
+        dry_run=_flag(form, "dry_run"), append=_flag(form, "append"), confirm=_flag(form, "confirm"))
     try:
         async with conn.begin_nested():
             services = api.services_of(request)
@@ -99,6 +99,13 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
                                                     now=services.clock.now(), limits=services.settings.bank_limits)
     except api.DomainError as error:
         message = api.translate(actor.language, error.msgid, **error.params)
+        if error.code == "bank_replace_unconfirmed":
+            # The confirmation step: what the new version removes and which twins it breaks, and the
+            # same form again with "confirm" (the file is chosen again: nothing was kept on the server).
+            losses = api.bank_views.losses_view(error.details, actor.language)
+            return render(request, "quality/confirm_replace.html", {
+                "message": message, "losses": losses, "form": {**EMPTY_FORM, **kept}, "filename": upload_file.filename,
+                "formats": FORMATS, **_helpers(actor)}, actor=actor, status=409)
         return await _index(request, conn, actor, error=message, form=kept, status=error.status)
     result = api.bank_views.outcome_view(outcome, actor.language, dry_run=req.dry_run)
     return render(request, "quality/report.html", {

@@ -100,7 +100,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     req = banks.UploadRequest(
         discipline_code=args.discipline, language=args.bank_language, filename=Path(args.file).name,
         format=args.format, topic=args.topic, difficulty=args.difficulty, dry_run=args.dry_run, publish=args.publish,
-        append=args.append, twins_by_position=args.twins_by_position)
+        append=args.append, twins_by_position=args.twins_by_position, confirm=args.confirm)
     try:
         data = _read_bank_file(args.file, banks.MAX_BANK_BYTES)
         size = os.path.getsize(args.file) if len(data) > banks.MAX_BANK_BYTES else len(data)
@@ -241,6 +241,8 @@ def add_bank_commands(sub: Any) -> None:
     p.add_argument("--append", action="store_true", help="add the file's questions to the latest version")
     p.add_argument("--twins-by-position", action="store_true",
                    help="give question n the twin key #n (kk and ru files with the same questions in the same order)")
+    p.add_argument("--confirm", action="store_true",
+                   help="store a replace even though it removes questions or breaks kk/ru twins (listed otherwise)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
 
