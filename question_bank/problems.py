@@ -33,6 +33,7 @@ class ProblemCode(StrEnum):
     QUESTION_NOT_FINISHED = "question_not_finished"
     OPTION_LETTER_REPEATED = "option_letter_repeated"
     NUMBERING_BROKEN = "numbering_broken"
+    LANGUAGE_MISMATCH = "language_mismatch"
     MISSING_BLANK_LINE = "missing_blank_line"
     UNSUPPORTED_QUESTION_TYPE = "unsupported_question_type"
     PARTIAL_CREDIT = "partial_credit"
@@ -102,6 +103,10 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.NUMBERING_BROKEN: (
         W,
         "Number {number} follows number {previous}; check whether a question is missing, repeated or moved",
+    ),
+    ProblemCode.LANGUAGE_MISMATCH: (
+        E,
+        "The file declares its questions in {found}, but the bank is in {language}",
     ),
     ProblemCode.MISSING_BLANK_LINE: (E, "Questions must be separated by a blank line"),
     ProblemCode.UNSUPPORTED_QUESTION_TYPE: (
