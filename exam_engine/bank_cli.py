@@ -142,12 +142,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .cli import _actor, _run
     from .services import banks
 
+    if args.format == "qti" and not args.output:
+        return _usage_error(InvalidInput("output_required", N_("A QTI package is a zip file; name it with -o.")), args)
+
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             info = await banks.resolve_version(conn, _actor(), args.discipline, args.bank_language, args.version)
             _, text = await banks.export(conn, _actor(), info.id, args.format, now=services.clock.now())
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+            if isinstance(text, bytes):
+                Path(args.output).write_bytes(text)
+            else:
+                Path(args.output).write_text(text, encoding="utf-8")
             print(translate(_lang(args), N_("Version {version} ({count} questions) written to {file}"),
                             version=info.version, count=info.item_count, file=args.output))
         else:
@@ -246,11 +252,11 @@ def add_bank_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
 
-    p = bank.add_parser("export", help="write a version as GIFT or Platonus markup")
+    p = bank.add_parser("export", help="write a version as GIFT or Platonus markup, or a QTI 3.0 package (-o)")
     p.add_argument("--discipline", required=True)
     p.add_argument("--lang", dest="bank_language", required=True, choices=["kk", "ru"])
     p.add_argument("--version", type=int, help="version number (default: the latest)")
-    p.add_argument("--format", required=True, choices=["gift", "platonus"])
+    p.add_argument("--format", required=True, choices=["gift", "platonus", "qti"])
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
 

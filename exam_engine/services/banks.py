@@ -35,6 +35,7 @@ from question_bank import api as bank_api
 from question_bank.diff import BankDiff, diff_items
 from question_bank.export import UnexportableItem, export_gift, export_platonus
 from question_bank.formats.detect import ALIASES
+from question_bank.formats.qti import export_qti
 from question_bank.formats.xlsx import xlsx_template
 from question_bank.isolated import ParseJob, parse_isolated, parse_isolated_sync
 from question_bank.limits import DEFAULT_LIMITS, ParseLimits
@@ -50,7 +51,7 @@ from ..tables import disciplines
 from .audit import record
 
 MAX_BANK_BYTES = 10 * 1024 * 1024
-EXPORT_FORMATS = ("gift", "platonus")
+EXPORT_FORMATS = ("gift", "platonus", "qti")
 # Parses running at once in one server process (each a child process of up to
 # ParseLimits.memory_bytes); an upload waits for a turn at most ParseLimits.wall_seconds.
 MAX_CONCURRENT_PARSES = 2
@@ -382,14 +383,20 @@ async def resolve_version(conn: AsyncConnection, actor: Actor, discipline_code: 
 
 
 async def export(conn: AsyncConnection, actor: Actor, version_id: int, fmt: str, *, now: datetime,
-                 ) -> tuple[bank_api.VersionInfo, str]:
-    """The version as GIFT or Platonus markup; both read back to the same items. Exports are audited (Q5)."""
+                 ) -> tuple[bank_api.VersionInfo, str | bytes]:
+    """The version as GIFT or Platonus markup (text) or a QTI 3.0 package (zip bytes); each reads back to
+    the same items. Exports are audited (Q5)."""
     if fmt not in EXPORT_FORMATS:
-        raise InvalidInput("unknown_export_format", N_("Export format must be gift or platonus."))
+        raise InvalidInput("unknown_export_format", N_("Export format must be gift, platonus or qti."))
     info, stored = await content(conn, actor, version_id)
     items = [bank_api.as_item(s) for s in stored]
     try:
-        text = export_gift(items) if fmt == "gift" else export_platonus(items)
+        text: str | bytes
+        if fmt == "qti":
+            text = export_qti(items, language=info.language,
+                              identifier=f"{info.discipline_code}-{info.language}-v{info.version}")
+        else:
+            text = export_gift(items) if fmt == "gift" else export_platonus(items)
     except UnexportableItem as error:
         raise InvalidInput(error.code, error.msgid, **error.params) from None
     await record(conn, now, actor, "bank.exported", f"bank_version:{version_id}", None,

@@ -212,7 +212,8 @@ def _download(body: bytes, content_type: str, filename: str) -> web.Response:
 
 
 @endpoint("GET", "/api/v1/bank/versions/{version_id}/export",
-          summary="Export a version as ?format=gift or ?format=platonus (reads back to the same questions)",
+          summary="Export a version as ?format=gift, ?format=platonus or ?format=qti (a QTI 3.0 zip package); "
+                  "each reads back to the same questions",
           response_schema=FILE, errors=("unknown_export_format", "unexportable_text"),
           permission=Permission.READ_BANK_CONTENT)
 async def export(request: web.Request, conn: Any, actor: Actor) -> web.Response:
@@ -220,6 +221,8 @@ async def export(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     info, text = await banks.export(conn, actor, path_int(request, "version_id"), fmt,
                                     now=services_of(request).clock.now())
     name = _SAFE_NAME.sub("_", f"{info.discipline_code}-{info.language}-v{info.version}")
+    if isinstance(text, bytes):  # a QTI 3.0 content package
+        return _download(text, "application/zip", f"{name}-qti3.zip")
     return _download(text.encode("utf-8"), "text/plain", f"{name}.{'gift' if fmt == 'gift' else 'txt'}")
 
 

@@ -216,19 +216,25 @@ async def test_exports_read_back_to_the_same_questions_and_the_template_download
         _, up = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&difficulty=2&topic=T1",
                                data=BANK_V1)
         original = parse_bank(BANK_V1, language="kk", default_topic="T1", default_difficulty=2).items
-        for fmt in ("gift", "platonus"):
+        for fmt in ("gift", "platonus", "qti"):
             resp = await api.client.request("GET", f"/api/v1/bank/versions/{up['version']['id']}/export?format={fmt}")
             assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
             again = parse_bank(await resp.read(), format=fmt, language="kk").items
             assert [(i.text, i.options, i.correct, i.topic, i.difficulty) for i in again] == \
                 [(i.text, i.options, i.correct, i.topic, i.difficulty) for i in original]
+        assert resp.headers["Content-Type"] == "application/zip"  # the last one: QTI 3.0, a package
+        assert resp.headers["Content-Disposition"].endswith('-qti3.zip"')
+        # The package goes back in as an upload (detected, parsed in the child): the same bank, no change.
+        status, back = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&dry_run=1",
+                                      data=await resp.read())
+        assert status == 200 and back["report"]["format"] == "qti" and back["diff"]["counts"]["unchanged"] == 6
         resp = await api.client.request("GET", "/api/v1/bank/template")
         book = openpyxl.load_workbook(io.BytesIO(await resp.read()))
         assert book.sheetnames == ["Questions", "Instructions"]
         assert book["Instructions"]["A1"].value.startswith("Заполняйте по одной строке")
     finally:
         await client.close()
-    assert len(await _audit(services, "bank.exported")) == 2
+    assert len(await _audit(services, "bank.exported")) == 3
 
 
 def _bank_routes() -> list[tuple[str, str]]:
