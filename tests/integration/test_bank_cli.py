@@ -84,7 +84,9 @@ def test_import_versions_diff_publish_export_and_template_from_the_command_line(
     assert cli(tmp_path, "bank", "publish", str(listed[1]["id"])).returncode == 0
     again = cli(tmp_path, "--lang", "ru", "bank", "publish", str(listed[1]["id"]))
     assert again.returncode == 1 and "уже опубликована" in again.stderr
-    for fmt in ("gift", "platonus"):
+    no_file = cli(tmp_path, "bank", "export", "--discipline", "LAW-9", "--lang", "kk", "--format", "qti")
+    assert no_file.returncode == 2 and "-o" in no_file.stderr
+    for fmt in ("gift", "platonus", "qti"):
         out = tmp_path / f"export.{fmt}"
         exported = cli(tmp_path, "bank", "export", "--discipline", "LAW-9", "--lang", "kk", "--format", fmt,
                        "-o", str(out))
