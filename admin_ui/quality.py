@@ -114,13 +114,15 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
 
 
 async def _version_page(request: web.Request, conn: Any, actor: api.Actor, version_id: int, *,
-                        error: str | None = None, status: int = 200) -> web.Response:
+                        error: str | None = None, status: int = 200,
+                        losses: list[dict[str, Any]] | None = None) -> web.Response:
     info, items = await api.bank_service.content(conn, actor, version_id)
     old, _new, diff = await api.bank_service.version_diff(conn, actor, version_id)
     return render(request, "quality/version.html", {
         "version": info.as_dict(), "items": [api.bank_views.item_view(it) for it in items],
         "previous": old.as_dict() if old else None, "diff": api.bank_views.diff_view(diff),
-        "published_now": request.query.get("published") == "1", "error": error, **_helpers(actor)},
+        "published_now": request.query.get("published") == "1", "error": error, "losses": losses or [],
+        **_helpers(actor)},
         actor=actor, status=status)
 
 
@@ -144,13 +146,17 @@ async def publish(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
     """Publish a draft; a second publish shows the refusal on the version's page."""
     version_id = _version_id(request)
     try:
+        form = await request.post()
         async with conn.begin_nested():
-            await api.bank_service.publish(conn, actor, version_id, now=api.services_of(request).clock.now())
+            await api.bank_service.publish(conn, actor, version_id, now=api.services_of(request).clock.now(),
+                                           confirm=_flag(form, "confirm"))
     except api.DomainError as error:
         if error.status == 404:
             raise web.HTTPNotFound() from None
         message = api.translate(actor.language, error.msgid, **error.params)
-        return await _version_page(request, conn, actor, version_id, error=message, status=error.status)
+        losses = api.bank_views.losses_view(error.details, actor.language) if error.details else []
+        return await _version_page(request, conn, actor, version_id, error=message, status=error.status,
+                                   losses=losses)
     return see_other(f"/quality/versions/{version_id}?published=1")
 
 

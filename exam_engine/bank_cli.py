@@ -186,7 +186,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            info = await banks.publish(conn, _actor(), args.version_id, now=services.clock.now())
+            info = await banks.publish(conn, _actor(), args.version_id, now=services.clock.now(),
+                                       confirm=args.confirm)
         print(translate(_lang(args), N_("Version {version} of {discipline} ({language}) is published."),
                         version=info.version, discipline=info.discipline_code, language=info.language))
         return 0
@@ -267,6 +268,8 @@ def add_bank_commands(sub: Any) -> None:
 
     p = bank.add_parser("publish", help="publish a draft version (then immutable)")
     p.add_argument("version_id", type=int)
+    p.add_argument("--confirm", action="store_true",
+                   help="publish even though it removes questions of the published version or breaks kk/ru twins")
     p.set_defaults(func=cmd_publish)
 
     p = bank.add_parser("template", help="write the blank XLSX template")

@@ -323,9 +323,31 @@ async def version(conn: AsyncConnection, actor: Actor, version_id: int) -> bank_
         raise _version_not_found(version_id) from None
 
 
-async def publish(conn: AsyncConnection, actor: Actor, version_id: int, *, now: datetime) -> bank_api.VersionInfo:
-    """Publish a draft; from then on the version is immutable and exams may pin it."""
+async def publish(conn: AsyncConnection, actor: Actor, version_id: int, *, now: datetime,
+                  confirm: bool = False) -> bank_api.VersionInfo:
+    """Publish a draft; from then on the version is immutable and exams may pin it.
+
+    Against the latest *published* version of the bank, a draft that removes questions or breaks
+    kk/ru twins is ``409 bank_publish_unconfirmed`` with the list, unless ``confirm``.
+    """
     actor.require(Permission.MANAGE_BANKS)
+    if not confirm:
+        try:
+            draft = await bank_api.get_version(conn, version_id)
+        except bank_api.BankVersionNotFound:
+            raise _version_not_found(version_id) from None
+        if draft.status == "draft":
+            published = [v for v in await bank_api.list_versions(conn, draft.discipline_code)
+                         if v.language == draft.language and v.status == "published" and v.version < draft.version]
+            before = max(published, key=lambda v: v.version) if published else None
+            losses = await replace_losses(conn, draft.discipline_code, draft.language, before,
+                                          await _items_of(conn, draft))
+            if losses:
+                removed = sum(1 for d in losses if d["kind"] == "removed")
+                raise Conflict("bank_publish_unconfirmed",
+                               N_("Publishing this version removes {removed} questions of the published one and "
+                                  "breaks {broken} twin pairs; check the list and publish again with confirmation."),
+                               removed=removed, broken=len(losses) - removed).with_details(list(losses))
     try:
         info = await bank_api.publish_version(conn, version_id, by=actor.label, now=now)
     except bank_api.BankVersionNotFound:

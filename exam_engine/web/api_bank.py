@@ -199,10 +199,14 @@ async def version_diff(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("POST", "/api/v1/bank/versions/{version_id}/publish",
-          summary="Publish a draft version (from then on immutable)", response_schema=VERSION,
-          errors=("bank_version_published", "bank_version_not_found"), permission=Permission.MANAGE_BANKS)
+          summary="Publish a draft version (from then on immutable); 409 bank_publish_unconfirmed lists the questions "
+                  "it removes from the published version and the kk/ru twins it breaks, unless ?confirm=1",
+          response_schema=VERSION,
+          errors=("bank_version_published", "bank_version_not_found", "bank_publish_unconfirmed"),
+          permission=Permission.MANAGE_BANKS)
 async def publish(request: web.Request, conn: Any, actor: Actor) -> dict:
-    info = await banks.publish(conn, actor, path_int(request, "version_id"), now=services_of(request).clock.now())
+    info = await banks.publish(conn, actor, path_int(request, "version_id"), now=services_of(request).clock.now(),
+                               confirm=(request.query.get("confirm") or "").lower() in ("1", "true", "yes", "on"))
     return info.as_dict()
 
 

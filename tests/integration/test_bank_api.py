@@ -155,6 +155,32 @@ async def test_a_replace_that_breaks_kk_ru_twins_needs_confirmation_and_names_th
         await client.close()
 
 
+async def test_publishing_a_draft_that_drops_published_questions_needs_confirmation(services):
+    await _discipline(services)
+    client, api = await _quality(services, language="kk")
+    shorter = b"\n".join(BANK_V1.split(b"\n")[:-7]) + b"\n"  # question 6 gone
+    try:
+        status, first = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&publish=1",
+                                       data=BANK_V1)
+        assert status == 201 and first["version"]["status"] == "published"
+        status, draft = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1",
+                                       data=shorter)
+        assert status == 201 and draft["version"]["item_count"] == 5
+        draft_id = draft["version"]["id"]
+        status, refused = await api.call("POST", f"/api/v1/bank/versions/{draft_id}/publish")
+        assert status == 409 and refused["error"]["code"] == "bank_publish_unconfirmed"
+        _, old = await api.call("GET", f"/api/v1/bank/versions/{first['version']['id']}")
+        [loss] = refused["error"]["details"]
+        assert (loss["kind"], loss["item_id"]) == ("removed", old["items"][5]["id"])
+        assert loss["message"].startswith("6-сұрақ алынып тасталады")
+        _, still = await api.call("GET", f"/api/v1/bank/versions/{draft_id}")
+        assert still["version"]["status"] == "draft"
+        status, done = await api.call("POST", f"/api/v1/bank/versions/{draft_id}/publish?confirm=1")
+        assert status == 200 and done["status"] == "published"
+    finally:
+        await client.close()
+
+
 async def test_append_mode_refuses_a_question_already_in_the_latest_version(services):
     await _discipline(services)
     client, api = await _quality(services)
