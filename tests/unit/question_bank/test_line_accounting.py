@@ -12,6 +12,7 @@ from collections import Counter
 from io import BytesIO
 from xml.sax.saxutils import escape
 
+import docx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
@@ -132,6 +133,22 @@ def test_one_row_changed_in_a_sheet_is_reported_or_harmless(items, mutation):
         assert report.accepted and _essentials(report.items) == _essentials(items[:-1])
         return
     _check(items, report, ("xlsx", kind, at + 1, [(p.code, p.line) for p in report.problems]))
+
+
+@settings(max_examples=40, deadline=3000, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(banks(), MUTATIONS)
+def test_one_paragraph_changed_in_a_word_file_is_reported_or_harmless(items, mutation):
+    kind, at, to = mutation
+    paragraphs = [p for p in export_platonus(items).split("\n") if p.strip()]
+    at = at % len(paragraphs)
+    mutated = _mutate(paragraphs, kind, at, to % len(paragraphs))
+    document = docx.Document()
+    for text in mutated:
+        document.add_paragraph(text)
+    buf = BytesIO()
+    document.save(buf)
+    report = parse_bank(buf.getvalue(), format="platonus-docx", language="kk")
+    _check(items, report, ("platonus-docx", kind, at + 1, paragraphs[at], [(p.code, p.line) for p in report.problems]))
 
 
 def test_the_reported_aiken_case_is_caught_by_the_property_check():
