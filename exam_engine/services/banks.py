@@ -267,8 +267,13 @@ async def _after_parse(conn: AsyncConnection, actor: Actor, req: UploadRequest, 
 
 TWIN_LANGUAGE = {"kk": "ru", "ru": "kk"}
 _REMOVED = N_("Question {number} is removed: “{text}”")
-_BROKEN_TWIN = N_("Question {number} loses its twin: {twin_language} question {twin_number} (twin key {twin_key}) "
-                  "is left without a pair")
+# One message per twin language: a language code is no word for a page.
+_BROKEN_TWIN = {
+    "ru": N_("Question {number} loses its twin: question {twin_number} of the Russian bank (twin key {twin_key}) "
+             "is left without a pair"),
+    "kk": N_("Question {number} loses its twin: question {twin_number} of the Kazakh bank (twin key {twin_key}) "
+             "is left without a pair"),
+}
 
 
 async def replace_losses(conn: AsyncConnection, discipline_code: str, language: str,
@@ -298,9 +303,9 @@ async def replace_losses(conn: AsyncConnection, discipline_code: str, language: 
             twin = twins.get(s.twin_key) if s.twin_key else None
             if twin is not None and s.twin_key not in kept:
                 losses.append({"kind": "broken_twin", "item_id": s.id, "number": s.number, "twin_key": s.twin_key,
-                               "twin_item_id": twin.id, "twin_language": other_language, "msgid": _BROKEN_TWIN,
-                               "params": {"number": s.number, "twin_key": s.twin_key, "twin_number": twin.number,
-                                          "twin_language": other_language}})
+                               "twin_item_id": twin.id, "twin_language": other_language,
+                               "msgid": _BROKEN_TWIN[other_language],
+                               "params": {"number": s.number, "twin_key": s.twin_key, "twin_number": twin.number}})
     return tuple(losses)
 
 
