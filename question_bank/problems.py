@@ -49,6 +49,7 @@ class ProblemCode(StrEnum):
     SEVERAL_CORRECT_OPTIONS = "several_correct_options"
     TOO_FEW_OPTIONS = "too_few_options"
     FEWER_OPTIONS_THAN_EXPECTED = "fewer_options_than_expected"
+    MORE_OPTIONS_THAN_EXPECTED = "more_options_than_expected"
     DUPLICATE_OPTION = "duplicate_option"
     OPTIONS_DIFFER_ONLY_IN_CASE = "options_differ_only_in_case"
     # The bank
@@ -128,6 +129,10 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.SEVERAL_CORRECT_OPTIONS: (E, "The question has {count} correct options; exactly one is allowed"),
     ProblemCode.TOO_FEW_OPTIONS: (E, "The question has {count} options; at least 2 are needed"),
     ProblemCode.FEWER_OPTIONS_THAN_EXPECTED: (W, "The question has {count} options; {expected} are expected"),
+    ProblemCode.MORE_OPTIONS_THAN_EXPECTED: (
+        W,
+        "The question has {count} options; {expected} are expected — has the start of the next question been lost?",
+    ),
     ProblemCode.DUPLICATE_OPTION: (E, "Options {first} and {second} are the same"),
     ProblemCode.OPTIONS_DIFFER_ONLY_IN_CASE: (W, "Options {first} and {second} differ only in letter case"),
     ProblemCode.DUPLICATE_QUESTION: (E, "The same question as question {other} (line {other_line})"),
