@@ -122,13 +122,22 @@ def _finish(block: _Block, out: ImportResult) -> None:
         q.checkable = False
         out.problems.append(problem(ProblemCode.UNCLOSED_ANSWERS, line=q.line, question=q.number))
         return
+    raw = "\n".join(block.lines)
+    if "{" in text[opening + 1 : closing]:
+        # A second "{" inside an answer list: a question line moved into it (or a "}" lost).
+        first = raw.find("{")
+        second = raw.find("{", first + 1)
+        line_no = (q.line or 1) + raw.count("\n", 0, second)
+        bad = raw[raw.rfind("\n", 0, second) + 1 : raw.find("\n", second) if "\n" in raw[second:] else None]
+        q.checkable = False
+        out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=line_no, question=q.number,
+                                    detail=_plain(bad)[:60]))
     after = text[closing + 1 :]
     if "{" in after:
         out.problems.append(
             problem(ProblemCode.MISSING_BLANK_LINE, line=q.line, question=q.number)
         )
     q.text = _plain(text[:opening] + (" _____ " + after if after.strip() else ""))
-    raw = "\n".join(block.lines)
     body_line = (q.line or 1) + raw.count("\n", 0, raw.find("{"))
     _parse_answers(text[opening + 1 : closing], body_line, q, out)
 
