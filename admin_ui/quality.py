@@ -22,7 +22,7 @@ from exam_engine.i18n import N_
 from .pages import nav_link, page, render
 from .routes import BABEL_LOCALE, when
 
-FORMATS = ("platonus", "platonus-docx", "gift", "aiken", "moodle-xml", "xlsx")
+FORMATS = ("platonus", "platonus-docx", "gift", "aiken", "moodle-xml", "xlsx", "qti")
 FIELD_NAMES = {
     "text": N_("question text"), "options": N_("options"), "key": N_("correct option"), "topic": N_("topic"),
     "difficulty": N_("difficulty"), "twin_key": N_("twin key"),

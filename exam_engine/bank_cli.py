@@ -240,7 +240,7 @@ def add_bank_commands(sub: Any) -> None:
     p.add_argument("file")
     p.add_argument("--discipline", required=True, help="discipline code")
     p.add_argument("--lang", dest="bank_language", required=True, choices=["kk", "ru"], help="language of the bank")
-    p.add_argument("--format", help="platonus, platonus-docx, gift, aiken, moodle-xml, xlsx (default: detect)")
+    p.add_argument("--format", help="platonus, platonus-docx, gift, aiken, moodle-xml, xlsx, qti (default: detect)")
     p.add_argument("--topic", help="topic of questions whose file gives none")
     p.add_argument("--difficulty", type=int, help="difficulty of questions whose file gives none")
     p.add_argument("--dry-run", action="store_true", help="check only; never writes")

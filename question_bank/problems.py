@@ -82,7 +82,7 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.LEGACY_OFFICE_FILE: (E, "This is an old .doc/.xls file; save it as .docx or .xlsx and upload again"),
     ProblemCode.FORMAT_NOT_RECOGNISED: (
         E,
-        "The file format was not recognised; name it explicitly (platonus, gift, aiken, moodle-xml, xlsx)",
+        "The file format was not recognised; name it explicitly (platonus, gift, aiken, moodle-xml, xlsx, qti)",
     ),
     ProblemCode.NO_QUESTIONS: (E, "The file contains no questions"),
     ProblemCode.MIXED_ENCODING: (

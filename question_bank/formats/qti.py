@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
@@ -234,6 +235,7 @@ def import_qti(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResul
                                         kind=f'{resource.get("type", "")[:40]} ({resource.get("href", "")[:40]})'))
     except _Unreadable as exc:
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="QTI 3.0", reason=str(exc)))
-    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, zlib.error, RuntimeError,
+            NotImplementedError) as exc:  # damaged deflate data, bad CRC, encryption, unknown compression
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="QTI 3.0", reason=str(exc)[:200]))
     return out
