@@ -22,7 +22,7 @@ from exam_engine.i18n import N_
 from .pages import nav_link, page, render
 from .routes import BABEL_LOCALE, when
 
-FORMATS = ("platonus", "platonus-docx", "gift", "aiken", "moodle-xml", "xlsx")
+FORMATS = ("platonus", "platonus-docx", "gift", "aiken", "moodle-xml", "xlsx", "qti")
 FIELD_NAMES = {
     "text": N_("question text"), "options": N_("options"), "key": N_("correct option"), "topic": N_("topic"),
     "difficulty": N_("difficulty"), "twin_key": N_("twin key"),
@@ -30,7 +30,7 @@ FIELD_NAMES = {
 STATUS_NAMES = {"draft": N_("draft"), "published": N_("published")}
 _TRUE = frozenset({"1", "on", "true", "yes"})
 # What the upload form shows again after a refusal (every key present: templates use StrictUndefined).
-EMPTY_FORM = {"discipline": "", "lang": "", "format": "", "topic": "", "difficulty": "", "dry_run": "", "append": ""}
+EMPTY_FORM = {"discipline": "", "lang": "", "format": "", "topic": "", "difficulty": "", "dry_run": "", "append": "", "confirm": ""}
 
 nav_link(api.Permission.MANAGE_BANKS, "/quality", N_("Question banks: upload, versions, publishing"))
 nav_link(api.Permission.READ_BANK_CONTENT, "/quality/analysis", N_("Item analysis of exams"))
@@ -83,7 +83,7 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
     """Check (and unless refused or a dry run, store) the file; answer with the full report."""
     form = await request.post()
     kept = {name: str(form.get(name, "")).strip() for name in ("discipline", "lang", "format", "topic", "difficulty")}
-    kept.update({name: "1" for name in ("dry_run", "append") if _flag(form, name)})
+    kept.update({name: "1" for name in ("dry_run", "append", "confirm") if _flag(form, name)})
     upload_file = form.get("file")
     if not isinstance(upload_file, web.FileField) or not upload_file.filename:
         message = api.translate(actor.language, N_("Choose the bank file to upload."))
@@ -93,7 +93,7 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
         discipline_code=kept["discipline"], language=kept["lang"], filename=upload_file.filename,
         format=kept["format"] or None, topic=kept["topic"] or None,
         difficulty=int(difficulty) if difficulty.isdigit() and len(difficulty) < 4 else None,
-        dry_run=_flag(form, "dry_run"), append=_flag(form, "append"))
+        dry_run=_flag(form, "dry_run"), append=_flag(form, "append"), confirm=_flag(form, "confirm"))
     try:
         async with conn.begin_nested():
             services = api.services_of(request)
@@ -101,6 +101,13 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
                                                     now=services.clock.now(), limits=services.settings.bank_limits)
     except api.DomainError as error:
         message = api.translate(actor.language, error.msgid, **error.params)
+        if error.code == "bank_replace_unconfirmed":
+            # The confirmation step: what the new version removes and which twins it breaks, and the
+            # same form again with "confirm" (the file is chosen again: nothing was kept on the server).
+            losses = api.bank_views.losses_view(error.details, actor.language)
+            return render(request, "quality/confirm_replace.html", {
+                "message": message, "losses": losses, "form": {**EMPTY_FORM, **kept}, "filename": upload_file.filename,
+                "formats": FORMATS, **_helpers(actor)}, actor=actor, status=409)
         return await _index(request, conn, actor, error=message, form=kept, status=error.status)
     result = api.bank_views.outcome_view(outcome, actor.language, dry_run=req.dry_run)
     return render(request, "quality/report.html", {
@@ -109,13 +116,14 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
 
 
 async def _version_page(request: web.Request, conn: Any, actor: api.Actor, version_id: int, *,
-                        error: str | None = None, status: int = 200) -> web.Response:
+                        error: str | None = None, status: int = 200,
+                        losses: list[dict[str, Any]] | None = None) -> web.Response:
     info, items = await api.bank_service.content(conn, actor, version_id)
     old, _new, diff = await api.bank_service.version_diff(conn, actor, version_id)
     return render(request, "quality/version.html", {
         "version": info.as_dict(), "items": [api.bank_views.item_view(it) for it in items],
         "previous": old.as_dict() if old else None, "diff": api.bank_views.diff_view(diff),
-        "published_now": request.query.get("published") == "1", "error": error,
+        "published_now": request.query.get("published") == "1", "error": error, "losses": losses or [],
         "people": await api.live_board.people_names(conn, [info.as_dict()["created_by"]], actor.language),
         **_helpers(actor)},
         actor=actor, status=status)
@@ -141,13 +149,17 @@ async def publish(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
     """Publish a draft; a second publish shows the refusal on the version's page."""
     version_id = _version_id(request)
     try:
+        form = await request.post()
         async with conn.begin_nested():
-            await api.bank_service.publish(conn, actor, version_id, now=api.services_of(request).clock.now())
+            await api.bank_service.publish(conn, actor, version_id, now=api.services_of(request).clock.now(),
+                                           confirm=_flag(form, "confirm"))
     except api.DomainError as error:
         if error.status == 404:
             raise web.HTTPNotFound() from None
         message = api.translate(actor.language, error.msgid, **error.params)
-        return await _version_page(request, conn, actor, version_id, error=message, status=error.status)
+        losses = api.bank_views.losses_view(error.details, actor.language) if error.details else []
+        return await _version_page(request, conn, actor, version_id, error=message, status=error.status,
+                                   losses=losses)
     return see_other(f"/quality/versions/{version_id}?published=1")
 
 

@@ -100,7 +100,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     req = banks.UploadRequest(
         discipline_code=args.discipline, language=args.bank_language, filename=Path(args.file).name,
         format=args.format, topic=args.topic, difficulty=args.difficulty, dry_run=args.dry_run, publish=args.publish,
-        append=args.append, twins_by_position=args.twins_by_position)
+        append=args.append, twins_by_position=args.twins_by_position, confirm=args.confirm)
     try:
         data = _read_bank_file(args.file, banks.MAX_BANK_BYTES)
         size = os.path.getsize(args.file) if len(data) > banks.MAX_BANK_BYTES else len(data)
@@ -142,12 +142,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .cli import _actor, _run
     from .services import banks
 
+    if args.format == "qti" and not args.output:
+        return _usage_error(InvalidInput("output_required", N_("A QTI package is a zip file; name it with -o.")), args)
+
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             info = await banks.resolve_version(conn, _actor(), args.discipline, args.bank_language, args.version)
             _, text = await banks.export(conn, _actor(), info.id, args.format, now=services.clock.now())
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+            if isinstance(text, bytes):
+                Path(args.output).write_bytes(text)
+            else:
+                Path(args.output).write_text(text, encoding="utf-8")
             print(translate(_lang(args), N_("Version {version} ({count} questions) written to {file}"),
                             version=info.version, count=info.item_count, file=args.output))
         else:
@@ -180,7 +186,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            info = await banks.publish(conn, _actor(), args.version_id, now=services.clock.now())
+            info = await banks.publish(conn, _actor(), args.version_id, now=services.clock.now(),
+                                       confirm=args.confirm)
         print(translate(_lang(args), N_("Version {version} of {discipline} ({language}) is published."),
                         version=info.version, discipline=info.discipline_code, language=info.language))
         return 0
@@ -233,7 +240,7 @@ def add_bank_commands(sub: Any) -> None:
     p.add_argument("file")
     p.add_argument("--discipline", required=True, help="discipline code")
     p.add_argument("--lang", dest="bank_language", required=True, choices=["kk", "ru"], help="language of the bank")
-    p.add_argument("--format", help="platonus, platonus-docx, gift, aiken, moodle-xml, xlsx (default: detect)")
+    p.add_argument("--format", help="platonus, platonus-docx, gift, aiken, moodle-xml, xlsx, qti (default: detect)")
     p.add_argument("--topic", help="topic of questions whose file gives none")
     p.add_argument("--difficulty", type=int, help="difficulty of questions whose file gives none")
     p.add_argument("--dry-run", action="store_true", help="check only; never writes")
@@ -241,14 +248,16 @@ def add_bank_commands(sub: Any) -> None:
     p.add_argument("--append", action="store_true", help="add the file's questions to the latest version")
     p.add_argument("--twins-by-position", action="store_true",
                    help="give question n the twin key #n (kk and ru files with the same questions in the same order)")
+    p.add_argument("--confirm", action="store_true",
+                   help="store a replace even though it removes questions or breaks kk/ru twins (listed otherwise)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
 
-    p = bank.add_parser("export", help="write a version as GIFT or Platonus markup")
+    p = bank.add_parser("export", help="write a version as GIFT or Platonus markup, or a QTI 3.0 package (-o)")
     p.add_argument("--discipline", required=True)
     p.add_argument("--lang", dest="bank_language", required=True, choices=["kk", "ru"])
     p.add_argument("--version", type=int, help="version number (default: the latest)")
-    p.add_argument("--format", required=True, choices=["gift", "platonus"])
+    p.add_argument("--format", required=True, choices=["gift", "platonus", "qti"])
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
 
@@ -259,6 +268,8 @@ def add_bank_commands(sub: Any) -> None:
 
     p = bank.add_parser("publish", help="publish a draft version (then immutable)")
     p.add_argument("version_id", type=int)
+    p.add_argument("--confirm", action="store_true",
+                   help="publish even though it removes questions of the published version or breaks kk/ru twins")
     p.set_defaults(func=cmd_publish)
 
     p = bank.add_parser("template", help="write the blank XLSX template")

@@ -26,6 +26,8 @@ from question_bank.text import (
 
 # Below this many questions "the key is always in one place" is chance, not a pattern.
 MIN_ITEMS_FOR_POSITION_WARNING = 5
+# More options than expected by over this many: a warning that two questions may have merged.
+MERGE_MARGIN = 2
 
 
 def _option_problems(q: DraftQuestion, options: list[str], expected: int) -> list[Problem]:
@@ -42,6 +44,10 @@ def _option_problems(q: DraftQuestion, options: list[str], expected: int) -> lis
                 ProblemCode.FEWER_OPTIONS_THAN_EXPECTED, line=q.line, question=q.number, count=count, expected=expected
             )
         )
+    elif count > expected + MERGE_MARGIN:
+        # Two questions run together (a lost <question> line, a lost ANSWER line …) look like this.
+        found.append(problem(ProblemCode.MORE_OPTIONS_THAN_EXPECTED, line=q.line, question=q.number, count=count,
+                             expected=expected))
     keys = sum(o.correct for o in q.options)
     if count and keys == 0:
         found.append(problem(ProblemCode.NO_CORRECT_OPTION, line=q.line, question=q.number))

@@ -17,7 +17,7 @@ from question_bank.text import decode_bytes
 # A report lists at most this many problems (a 10 MiB file of unknown tags would otherwise
 # make a report of millions of lines); the first ones, in file order, are the useful ones.
 MAX_REPORTED_PROBLEMS = 1000
-_ARCHIVES = {BankFormat.PLATONUS_DOCX: "docx", BankFormat.XLSX: "xlsx"}
+_ARCHIVES = {BankFormat.PLATONUS_DOCX: "docx", BankFormat.XLSX: "xlsx", BankFormat.QTI: "qti"}
 
 DEFAULT_EXPECTED_OPTIONS = 5
 
@@ -124,6 +124,9 @@ def parse_bank(
     if crowded:
         return ParseReport(fmt, result.encoding, language, (), tuple(crowded[:MAX_REPORTED_PROBLEMS]),
                            len(result.questions))
+    foreign = sorted(result.languages - {language})
+    if foreign:
+        result.problems.append(problem(ProblemCode.LANGUAGE_MISMATCH, found=", ".join(foreign), language=language))
     items, problems = check_drafts(
         result,
         default_topic=default_topic,

@@ -30,6 +30,10 @@ class ProblemCode(StrEnum):
     TEXT_OUTSIDE_QUESTION = "text_outside_question"
     SYNTAX_ERROR = "syntax_error"
     UNCLOSED_ANSWERS = "unclosed_answers"
+    QUESTION_NOT_FINISHED = "question_not_finished"
+    OPTION_LETTER_REPEATED = "option_letter_repeated"
+    NUMBERING_BROKEN = "numbering_broken"
+    LANGUAGE_MISMATCH = "language_mismatch"
     MISSING_BLANK_LINE = "missing_blank_line"
     UNSUPPORTED_QUESTION_TYPE = "unsupported_question_type"
     PARTIAL_CREDIT = "partial_credit"
@@ -45,6 +49,7 @@ class ProblemCode(StrEnum):
     SEVERAL_CORRECT_OPTIONS = "several_correct_options"
     TOO_FEW_OPTIONS = "too_few_options"
     FEWER_OPTIONS_THAN_EXPECTED = "fewer_options_than_expected"
+    MORE_OPTIONS_THAN_EXPECTED = "more_options_than_expected"
     DUPLICATE_OPTION = "duplicate_option"
     OPTIONS_DIFFER_ONLY_IN_CASE = "options_differ_only_in_case"
     # The bank
@@ -77,7 +82,7 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.LEGACY_OFFICE_FILE: (E, "This is an old .doc/.xls file; save it as .docx or .xlsx and upload again"),
     ProblemCode.FORMAT_NOT_RECOGNISED: (
         E,
-        "The file format was not recognised; name it explicitly (platonus, gift, aiken, moodle-xml, xlsx)",
+        "The file format was not recognised; name it explicitly (platonus, gift, aiken, moodle-xml, xlsx, qti)",
     ),
     ProblemCode.NO_QUESTIONS: (E, "The file contains no questions"),
     ProblemCode.MIXED_ENCODING: (
@@ -88,6 +93,22 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.TEXT_OUTSIDE_QUESTION: (E, "Text outside any question: “{text}”"),
     ProblemCode.SYNTAX_ERROR: (E, "Unexpected text “{detail}”"),
     ProblemCode.UNCLOSED_ANSWERS: (E, "The list of answers is never closed"),
+    ProblemCode.QUESTION_NOT_FINISHED: (
+        E,
+        "The question on lines {first}–{last} is never finished: the line “ANSWER: …” is missing",
+    ),
+    ProblemCode.OPTION_LETTER_REPEATED: (
+        E,
+        "Option letter {letter} appears a second time in the question; is the line “ANSWER: …” missing before it?",
+    ),
+    ProblemCode.NUMBERING_BROKEN: (
+        W,
+        "Number {number} follows number {previous}; check whether a question is missing, repeated or moved",
+    ),
+    ProblemCode.LANGUAGE_MISMATCH: (
+        E,
+        "The file declares its questions in {found}, but the bank is in {language}",
+    ),
     ProblemCode.MISSING_BLANK_LINE: (E, "Questions must be separated by a blank line"),
     ProblemCode.UNSUPPORTED_QUESTION_TYPE: (
         E,
@@ -108,6 +129,10 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.SEVERAL_CORRECT_OPTIONS: (E, "The question has {count} correct options; exactly one is allowed"),
     ProblemCode.TOO_FEW_OPTIONS: (E, "The question has {count} options; at least 2 are needed"),
     ProblemCode.FEWER_OPTIONS_THAN_EXPECTED: (W, "The question has {count} options; {expected} are expected"),
+    ProblemCode.MORE_OPTIONS_THAN_EXPECTED: (
+        W,
+        "The question has {count} options; {expected} are expected — has the start of the next question been lost?",
+    ),
     ProblemCode.DUPLICATE_OPTION: (E, "Options {first} and {second} are the same"),
     ProblemCode.OPTIONS_DIFFER_ONLY_IN_CASE: (W, "Options {first} and {second} differ only in letter case"),
     ProblemCode.DUPLICATE_QUESTION: (E, "The same question as question {other} (line {other_line})"),

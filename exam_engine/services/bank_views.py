@@ -7,6 +7,7 @@ a paragraph of a Word file, a row of a spreadsheet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from question_bank import api as bank_api
@@ -83,7 +84,14 @@ def outcome_view(outcome: UploadOutcome, language: str, *, dry_run: bool) -> dic
         "version": outcome.stored.as_dict() if outcome.stored else None,
         "previous_version": outcome.previous.as_dict() if outcome.previous else None,
         "diff": diff_view(outcome.diff) if outcome.diff is not None else None,
+        "losses": losses_view(outcome.losses, language),
     }
+
+
+def losses_view(losses: Sequence[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """Removed questions and broken twins of a replace, each with its item ids and a message."""
+    return [{**{k: v for k, v in d.items() if k not in ("msgid", "params")},
+             "message": translate(language, d["msgid"], **d["params"])} for d in losses]
 
 
 def item_view(item: bank_api.StoredItem) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from question_bank import api as bank_api
 from question_bank.diff import BankDiff, diff_items
 from question_bank.export import UnexportableItem, export_gift, export_platonus
 from question_bank.formats.detect import ALIASES
+from question_bank.formats.qti import export_qti
 from question_bank.formats.xlsx import xlsx_template
 from question_bank.isolated import ParseJob, parse_isolated, parse_isolated_sync
 from question_bank.limits import DEFAULT_LIMITS, ParseLimits
@@ -50,7 +51,7 @@ from ..tables import disciplines
 from .audit import record
 
 MAX_BANK_BYTES = 10 * 1024 * 1024
-EXPORT_FORMATS = ("gift", "platonus")
+EXPORT_FORMATS = ("gift", "platonus", "qti")
 # Parses running at once in one server process (each a child process of up to
 # ParseLimits.memory_bytes); an upload waits for a turn at most ParseLimits.wall_seconds.
 MAX_CONCURRENT_PARSES = 2
@@ -76,6 +77,8 @@ class UploadRequest:
     append: bool = False
     # Twin keys "#1", "#2" … by position, for a kk and a ru file with the same questions in the same order.
     twins_by_position: bool = False
+    # A replace that removes questions or breaks kk/ru twins is stored only when confirmed (409 otherwise).
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,9 @@ class UploadOutcome:
     stored: bank_api.VersionInfo | None  # the new version, when stored
     previous: bank_api.VersionInfo | None  # the latest version before this upload
     diff: BankDiff | None  # previous → what this upload makes (also on a dry run)
+    # What the new version takes away: removed questions and broken twins, as problem-like details
+    # (msgid, params, item ids) — listed on a dry run, refused without ``confirm`` otherwise.
+    losses: tuple[dict[str, object], ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -235,19 +241,72 @@ async def _after_parse(conn: AsyncConnection, actor: Actor, req: UploadRequest, 
     if req.twins_by_position:
         items = _with_twins_by_position(items)
     diff = diff_items(old_items, items)
+    losses = await replace_losses(conn, req.discipline_code, req.language, previous, items)
     if req.dry_run:
-        return UploadOutcome(report, None, previous, diff)
+        return UploadOutcome(report, None, previous, diff, losses)
+    if losses and not req.confirm:
+        removed = sum(1 for d in losses if d["kind"] == "removed")
+        raise Conflict("bank_replace_unconfirmed",
+                       N_("This version removes {removed} questions and breaks {broken} twin pairs; check the list "
+                          "and send the upload again with confirmation."),
+                       removed=removed, broken=len(losses) - removed).with_details(list(losses))
     stored = await bank_api.add_version(
         conn, discipline_code=req.discipline_code, language=req.language, items=items, source_name=req.filename,
         created_by=actor.label, now=now, publish=req.publish)
     after = {**_audit_counts(req, report), "version_id": stored.id, "version": stored.version, "status": stored.status,
              "item_count": stored.item_count, "added": len(diff.added), "removed": len(diff.removed),
              "changed": len(diff.changed)}
+    if losses:
+        after["confirmed_losses"] = [{k: v for k, v in d.items() if k not in ("msgid", "params")} for d in losses]
     await record(conn, now, actor, "bank.uploaded", f"bank_version:{stored.id}", None, after)
     if req.publish:
         await record(conn, now, actor, "bank.published", f"bank_version:{stored.id}", None,
                      {"version": stored.version, "status": "published", "item_count": stored.item_count})
-    return UploadOutcome(report, stored, previous, diff)
+    return UploadOutcome(report, stored, previous, diff, losses)
+
+
+TWIN_LANGUAGE = {"kk": "ru", "ru": "kk"}
+_REMOVED = N_("Question {number} is removed: “{text}”")
+# One message per twin language: a language code is no word for a page.
+_BROKEN_TWIN = {
+    "ru": N_("Question {number} loses its twin: question {twin_number} of the Russian bank (twin key {twin_key}) "
+             "is left without a pair"),
+    "kk": N_("Question {number} loses its twin: question {twin_number} of the Kazakh bank (twin key {twin_key}) "
+             "is left without a pair"),
+}
+
+
+async def replace_losses(conn: AsyncConnection, discipline_code: str, language: str,
+                         previous: bank_api.VersionInfo | None, new_items: Sequence[Item],
+                         ) -> tuple[dict[str, object], ...]:
+    """What replacing ``previous`` by ``new_items`` takes away, with the stored item ids.
+
+    A question is removed when no new question has its text (the diff's matching); a twin is
+    broken when a twin key of the old version pairs with the other language's latest version
+    and no new question carries it any more.
+    """
+    if previous is None:
+        return ()
+    old = await bank_api.load_items(conn, previous.id)
+    removed_items = diff_items([bank_api.as_item(s) for s in old], new_items).removed
+    removed_numbers = {it.number for it in removed_items}
+    losses: list[dict[str, object]] = [
+        {"kind": "removed", "item_id": s.id, "number": s.number, "msgid": _REMOVED,
+         "params": {"number": s.number, "text": s.text[:80]}}
+        for s in old if s.number in removed_numbers]
+    other_language = TWIN_LANGUAGE.get(language)
+    other = await bank_api.latest_version(conn, discipline_code, other_language) if other_language else None
+    if other is not None:
+        twins = {s.twin_key: s for s in await bank_api.load_items(conn, other.id) if s.twin_key}
+        kept = {it.twin_key for it in new_items if it.twin_key}
+        for s in old:
+            twin = twins.get(s.twin_key) if s.twin_key else None
+            if twin is not None and s.twin_key not in kept:
+                losses.append({"kind": "broken_twin", "item_id": s.id, "number": s.number, "twin_key": s.twin_key,
+                               "twin_item_id": twin.id, "twin_language": other_language,
+                               "msgid": _BROKEN_TWIN[other_language],
+                               "params": {"number": s.number, "twin_key": s.twin_key, "twin_number": twin.number}})
+    return tuple(losses)
 
 
 def _audit_counts(req: UploadRequest, report: ParseReport) -> dict[str, object]:
@@ -269,9 +328,31 @@ async def version(conn: AsyncConnection, actor: Actor, version_id: int) -> bank_
         raise _version_not_found(version_id) from None
 
 
-async def publish(conn: AsyncConnection, actor: Actor, version_id: int, *, now: datetime) -> bank_api.VersionInfo:
-    """Publish a draft; from then on the version is immutable and exams may pin it."""
+async def publish(conn: AsyncConnection, actor: Actor, version_id: int, *, now: datetime,
+                  confirm: bool = False) -> bank_api.VersionInfo:
+    """Publish a draft; from then on the version is immutable and exams may pin it.
+
+    Against the latest *published* version of the bank, a draft that removes questions or breaks
+    kk/ru twins is ``409 bank_publish_unconfirmed`` with the list, unless ``confirm``.
+    """
     actor.require(Permission.MANAGE_BANKS)
+    if not confirm:
+        try:
+            draft = await bank_api.get_version(conn, version_id)
+        except bank_api.BankVersionNotFound:
+            raise _version_not_found(version_id) from None
+        if draft.status == "draft":
+            published = [v for v in await bank_api.list_versions(conn, draft.discipline_code)
+                         if v.language == draft.language and v.status == "published" and v.version < draft.version]
+            before = max(published, key=lambda v: v.version) if published else None
+            losses = await replace_losses(conn, draft.discipline_code, draft.language, before,
+                                          await _items_of(conn, draft))
+            if losses:
+                removed = sum(1 for d in losses if d["kind"] == "removed")
+                raise Conflict("bank_publish_unconfirmed",
+                               N_("Publishing this version removes {removed} questions of the published one and "
+                                  "breaks {broken} twin pairs; check the list and publish again with confirmation."),
+                               removed=removed, broken=len(losses) - removed).with_details(list(losses))
     try:
         info = await bank_api.publish_version(conn, version_id, by=actor.label, now=now)
     except bank_api.BankVersionNotFound:
@@ -329,14 +410,20 @@ async def resolve_version(conn: AsyncConnection, actor: Actor, discipline_code: 
 
 
 async def export(conn: AsyncConnection, actor: Actor, version_id: int, fmt: str, *, now: datetime,
-                 ) -> tuple[bank_api.VersionInfo, str]:
-    """The version as GIFT or Platonus markup; both read back to the same items. Exports are audited (Q5)."""
+                 ) -> tuple[bank_api.VersionInfo, str | bytes]:
+    """The version as GIFT or Platonus markup (text) or a QTI 3.0 package (zip bytes); each reads back to
+    the same items. Exports are audited (Q5)."""
     if fmt not in EXPORT_FORMATS:
-        raise InvalidInput("unknown_export_format", N_("Export format must be gift or platonus."))
+        raise InvalidInput("unknown_export_format", N_("Export format must be gift, platonus or qti."))
     info, stored = await content(conn, actor, version_id)
     items = [bank_api.as_item(s) for s in stored]
     try:
-        text = export_gift(items) if fmt == "gift" else export_platonus(items)
+        text: str | bytes
+        if fmt == "qti":
+            text = export_qti(items, language=info.language,
+                              identifier=f"{info.discipline_code}-{info.language}-v{info.version}")
+        else:
+            text = export_gift(items) if fmt == "gift" else export_platonus(items)
     except UnexportableItem as error:
         raise InvalidInput(error.code, error.msgid, **error.params) from None
     await record(conn, now, actor, "bank.exported", f"bank_version:{version_id}", None,

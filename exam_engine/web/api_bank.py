@@ -43,7 +43,12 @@ DIFF = s.obj(["counts", "added", "removed", "changed"],
 UPLOAD_RESULT = s.obj(["accepted", "stored", "dry_run", "report"], accepted=s.BOOL, stored=s.BOOL, dry_run=s.BOOL,
                       report=REPORT, version={"oneOf": [VERSION, {"type": "null"}]},
                       previous_version={"oneOf": [VERSION, {"type": "null"}]},
-                      diff={"oneOf": [DIFF, {"type": "null"}]})
+                      diff={"oneOf": [DIFF, {"type": "null"}]},
+                      losses={"type": "array", "items": s.obj(["kind", "item_id", "number", "message"],
+                                                               kind={"type": "string",
+                                                                     "enum": ["removed", "broken_twin"]},
+                                                               item_id=s.INT, number=s.INT,
+                                                               message={"type": "string"})})
 VERSION_CONTENT = s.obj(["version", "items"], version=VERSION, items={"type": "array", "items": s.obj(
     ["id", "number", "text", "options", "correct"], id=s.INT, number=s.INT, text=s.STR,
     options={"type": "array", "items": s.STR}, correct=s.INT, topic={"type": ["string", "null"]},
@@ -137,10 +142,12 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
 
 @endpoint("POST", "/api/v1/bank/uploads", status=201, response_schema=UPLOAD_RESULT,
           summary="Upload a bank file (raw body or multipart field 'file'; options as query or form fields: "
-                  "discipline, lang, filename, format, topic, difficulty, dry_run, publish, append, twins). "
-                  "201 stored, 200 dry run, 422 refused with the report, 413 too large",
+                  "discipline, lang, filename, format, topic, difficulty, dry_run, publish, append, twins, confirm). "
+                  "201 stored, 200 dry run (with the losses a replace would cause), 422 refused with the report, "
+                  "413 too large, 409 bank_replace_unconfirmed: the new version removes questions or breaks "
+                  "kk/ru twins (listed in details) and confirm was not set",
           errors=("discipline_not_found", "unknown_format", "bank_too_large", "multipart_invalid", "bank_parser_busy",
-                  "bank_changed"),
+                  "bank_changed", "bank_replace_unconfirmed"),
           permission=Permission.MANAGE_BANKS, hot=True, reader=_upload_body)
 async def upload(request: web.Request, conn: None, actor: Actor) -> web.Response:
     # The file was read within the body deadline after the permission check (nobody who may not upload
@@ -157,7 +164,7 @@ async def upload(request: web.Request, conn: None, actor: Actor) -> web.Response
         difficulty=_optional_int(value("difficulty"), "difficulty", b.DIFFICULTY),
         dry_run=_flag(request, "dry_run", form),
         publish=_flag(request, "publish", form), append=_flag(request, "append", form),
-        twins_by_position=(value("twins") or "") == "position",
+        twins_by_position=(value("twins") or "") == "position", confirm=_flag(request, "confirm", form),
     )
     services = services_of(request)
     outcome = await banks.upload_unlocked(services.engine, actor, data, req, now=services.clock.now(),
@@ -197,10 +204,14 @@ async def version_diff(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 @endpoint("POST", "/api/v1/bank/versions/{version_id}/publish",
-          summary="Publish a draft version (from then on immutable)", response_schema=VERSION,
-          errors=("bank_version_published", "bank_version_not_found"), permission=Permission.MANAGE_BANKS)
+          summary="Publish a draft version (from then on immutable); 409 bank_publish_unconfirmed lists the questions "
+                  "it removes from the published version and the kk/ru twins it breaks, unless ?confirm=1",
+          response_schema=VERSION,
+          errors=("bank_version_published", "bank_version_not_found", "bank_publish_unconfirmed"),
+          permission=Permission.MANAGE_BANKS)
 async def publish(request: web.Request, conn: Any, actor: Actor) -> dict:
-    info = await banks.publish(conn, actor, path_int(request, "version_id"), now=services_of(request).clock.now())
+    info = await banks.publish(conn, actor, path_int(request, "version_id"), now=services_of(request).clock.now(),
+                               confirm=(request.query.get("confirm") or "").lower() in ("1", "true", "yes", "on"))
     return info.as_dict()
 
 
@@ -210,14 +221,17 @@ def _download(body: bytes, content_type: str, filename: str) -> web.Response:
 
 
 @endpoint("GET", "/api/v1/bank/versions/{version_id}/export",
-          summary="Export a version as ?format=gift or ?format=platonus (reads back to the same questions)",
+          summary="Export a version as ?format=gift, ?format=platonus or ?format=qti (a QTI 3.0 zip package); "
+                  "each reads back to the same questions",
           response_schema=FILE, errors=("unknown_export_format", "unexportable_text", "bank_version_not_found"),
-          permission=Permission.READ_BANK_CONTENT, produces=("text/plain",))
+          permission=Permission.READ_BANK_CONTENT, produces=("text/plain", "application/zip"))
 async def export(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     fmt = request.query.get("format", "platonus")
     info, text = await banks.export(conn, actor, path_int(request, "version_id"), fmt,
                                     now=services_of(request).clock.now())
     name = _SAFE_NAME.sub("_", f"{info.discipline_code}-{info.language}-v{info.version}")
+    if isinstance(text, bytes):  # a QTI 3.0 content package
+        return _download(text, "application/zip", f"{name}-qti3.zip")
     return _download(text.encode("utf-8"), "text/plain", f"{name}.{'gift' if fmt == 'gift' else 'txt'}")
 
 

@@ -13,6 +13,7 @@ from question_bank.formats.draft import ImportResult
 from question_bank.formats.gift import import_gift
 from question_bank.formats.moodle_xml import import_moodle_xml
 from question_bank.formats.platonus import import_platonus_text
+from question_bank.formats.qti import import_qti
 from question_bank.formats.xlsx import import_xlsx
 from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.text import decode_bytes
@@ -25,6 +26,7 @@ class BankFormat(StrEnum):
     AIKEN = "aiken"
     MOODLE_XML = "moodle-xml"
     XLSX = "xlsx"
+    QTI = "qti"
 
 
 def import_platonus_docx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:
@@ -41,6 +43,7 @@ IMPORTERS: dict[BankFormat, Callable[[bytes, ParseLimits], ImportResult]] = {
     BankFormat.AIKEN: import_aiken,
     BankFormat.MOODLE_XML: import_moodle_xml,
     BankFormat.XLSX: import_xlsx,
+    BankFormat.QTI: import_qti,
 }
 
 ALIASES: dict[str, BankFormat] = {
@@ -51,6 +54,8 @@ ALIASES: dict[str, BankFormat] = {
     "moodle": BankFormat.MOODLE_XML,
     "moodle_xml": BankFormat.MOODLE_XML,
     "xml": BankFormat.MOODLE_XML,
+    "qti3": BankFormat.QTI,
+    "qti-3": BankFormat.QTI,
 }
 
 _EXTENSIONS: dict[str, BankFormat] = {
@@ -95,6 +100,8 @@ def _zip_kind(data: bytes) -> BankFormat | None:
         return BankFormat.PLATONUS_DOCX
     if "xl/workbook.xml" in names:
         return BankFormat.XLSX
+    if "imsmanifest.xml" in names:
+        return BankFormat.QTI
     return None
 
 

@@ -41,3 +41,5 @@ class ImportResult:
     # True when the format itself fixes where the key stands (Platonus: first
     # variant), so "the key is always option 1" is no finding.
     key_position_by_convention: bool = False
+    # Languages the file declares for its questions (QTI ``xml:lang``), checked against the bank's.
+    languages: set[str] = field(default_factory=set)

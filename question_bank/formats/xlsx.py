@@ -146,6 +146,10 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
         out.problems.append(problem(ProblemCode.MISSING_COLUMN, line=1, column=TEMPLATE_HEADERS[3]))
         return out
     rows, header_index = found
+    for above, values in enumerate(rows[:header_index], start=1):
+        filled = [cell_text(v).strip() for v in values if cell_text(v).strip()]
+        if len(filled) > 1:  # one cell above the header is a title; more is a row the header hides
+            out.problems.append(problem(ProblemCode.TEXT_OUTSIDE_QUESTION, line=above, text=" | ".join(filled)[:60]))
     columns: dict[int, str] = {}
     unknown: set[int] = set()
     for col, value in enumerate(rows[header_index]):
@@ -165,6 +169,7 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
         out.problems.append(problem(ProblemCode.MISSING_COLUMN, line=header_index + 1, column=TEMPLATE_HEADERS[5]))
     if any(p.code is ProblemCode.MISSING_COLUMN for p in out.problems):
         return out
+    previous_number = 0  # numbering starts at 1
     for index, values in enumerate(rows[header_index + 1 :], start=header_index + 2):
         cells: dict[str, str] = {}
         stray = ""
@@ -186,6 +191,14 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
         if not meaningful:
             continue
         number = len(out.questions) + 1
+        written = cells.get("number", "").strip()
+        if written.isdigit():
+            # The № column accounts for rows: a gap, a repeat or a step back means a row was lost,
+            # copied or moved, which the rest of the row cannot show.
+            if int(written) != previous_number + 1:
+                out.problems.append(problem(ProblemCode.NUMBERING_BROKEN, line=index, question=number,
+                                            number=int(written), previous=previous_number))
+            previous_number = int(written)
         question = _row_question(cells, options, index, number, out)
         question.checkable = question.checkable and not refused  # the row's error is already reported
         out.questions.append(question)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 import time
 
 from question_bank.export import export_gift, export_platonus
+from question_bank.formats.qti import export_qti
 from question_bank.formats.detect import BankFormat
 from question_bank.parse import ParseReport, parse_bank
 from question_bank.text import _INVISIBLE, forbidden_characters
@@ -38,9 +39,11 @@ SEEDS: dict[BankFormat, bytes] = {
     BankFormat.MOODLE_XML: MOODLE,
     BankFormat.PLATONUS_DOCX: docx_bytes(export_platonus(ITEMS).splitlines()),
     BankFormat.XLSX: xlsx_bytes([template_row("Сұрақ?", 1, ["A", "B", "C", "D"])]),
+    BankFormat.QTI: export_qti(ITEMS, language="kk"),
 }
 NAMES = {BankFormat.PLATONUS: "bank.txt", BankFormat.GIFT: "bank.gift", BankFormat.AIKEN: "bank.txt",
-         BankFormat.MOODLE_XML: "bank.xml", BankFormat.PLATONUS_DOCX: "bank.docx", BankFormat.XLSX: "bank.xlsx"}
+         BankFormat.MOODLE_XML: "bank.xml", BankFormat.PLATONUS_DOCX: "bank.docx", BankFormat.XLSX: "bank.xlsx",
+         BankFormat.QTI: "bank.zip"}
 
 
 def test_every_seed_is_a_valid_bank_so_the_mutations_start_from_real_files():
@@ -75,7 +78,7 @@ def damaged_zip_member(seed: bytes, member_bytes: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(seed)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
             content = src.read(info)
-            if info.filename in ("word/document.xml", "xl/worksheets/sheet1.xml"):
+            if info.filename in ("word/document.xml", "xl/worksheets/sheet1.xml", "items/item-1.xml"):
                 content = member_bytes
             dst.writestr(info, content)
     return out.getvalue()
@@ -100,7 +103,7 @@ def test_a_damaged_file_of_each_format_gets_a_report_never_an_exception(fmt, dat
     assert_reported(parse_bank(blob, filename=NAMES[fmt], language="ru"))
 
 
-@pytest.mark.parametrize("fmt", [BankFormat.PLATONUS_DOCX, BankFormat.XLSX], ids=lambda f: f.value)
+@pytest.mark.parametrize("fmt", [BankFormat.PLATONUS_DOCX, BankFormat.XLSX, BankFormat.QTI], ids=lambda f: f.value)
 @FUZZ
 @given(data=st.data())
 def test_damaged_xml_inside_an_office_file_gets_a_report(fmt, data):

@@ -158,3 +158,57 @@ async def test_only_the_quality_department_and_the_academic_admin_open_the_bank_
             await api.client.close()
     finally:
         await client.close()
+
+
+async def _submit_file(page, name: str, paragraphs: list[str], language: str) -> None:  # type: ignore[no-untyped-def]
+    await page.set_input_files("#bank-file", files=[{"name": name, "mimeType": DOCX,
+                                                     "buffer": platonus_docx(paragraphs)}])
+    await page.fill("#discipline", "LAW-201")
+    await page.select_option("#lang", language)
+    await page.click("#upload-submit")
+
+
+async def test_a_replace_that_drops_a_question_asks_for_confirmation_in_kk_and_ru(services, browser):
+    async with services.engine.begin() as conn:
+        await catalog.add_discipline(conn, ADMIN, code="LAW-201", name="Criminal law", credits=5,
+                                     now=services.clock.now())
+    await make_user(services, "quality1", Role.QUALITY, language="kk")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 1100, "height": 900})
+    page = await context.new_page()
+    shorter = GOOD_BANK[:4]  # the second question ("Заң қашан күшіне енеді?") is gone
+    try:
+        await sign_in(page, base, "quality1", "/quality")
+        await upload(page, "good.docx", GOOD_BANK, "kk")
+        await page.goto(f"{base}/quality")
+        await _submit_file(page, "short.docx", shorter, "kk")
+        await page.wait_for_selector("#replace-losses")
+        assert await page.locator("#replace-losses li").all_inner_texts() == [
+            "2-сұрақ алынып тасталады: «Заң қашан күшіне енеді?»"]
+        assert "1 сұрақты алып тастайды" in await page.inner_text("#replace-message")
+        await shot(page, "quality-replace-confirm-kk")
+
+        await page.click("button[name=lang][value=ru]")
+        await page.wait_for_url(f"{base}/quality")
+        await _submit_file(page, "short.docx", shorter, "kk")
+        await page.wait_for_selector("#replace-losses")
+        assert await page.locator("#replace-losses li").all_inner_texts() == [
+            "Вопрос 2 удаляется: «Заң қашан күшіне енеді?»"]
+        await shot(page, "quality-replace-confirm-ru")
+        async with services.engine.connect() as conn:
+            assert len(await bank_api.list_versions(conn, "LAW-201")) == 1  # nothing stored yet
+
+        # The confirmation step: the same file again, the box ticked.
+        await page.set_input_files("#bank-file", files=[{"name": "short.docx", "mimeType": DOCX,
+                                                         "buffer": platonus_docx(shorter)}])
+        await page.check("#confirm-box")
+        await page.click("#confirm-submit")
+        await page.wait_for_selector("#verdict")
+        async with services.engine.connect() as conn:
+            versions = await bank_api.list_versions(conn, "LAW-201")
+        assert [(v.version, v.item_count) for v in versions] == [(1, 2), (2, 1)]
+        await shot(page, "quality-replace-stored-ru")
+    finally:
+        await context.close()
+        await client.close()

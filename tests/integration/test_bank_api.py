@@ -103,7 +103,13 @@ async def test_a_re_upload_is_a_new_version_with_its_diff_and_the_old_one_stays(
         assert status == 201
         status, dry = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&dry_run=1", data=v2)
         assert status == 200 and dry["dry_run"] and not dry["stored"] and dry["diff"]["counts"]["added"] == 1
-        status, second = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk", data=v2)
+        assert [(d["kind"], d["number"]) for d in dry["losses"]] == [("removed", 6)]
+        status, refused = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk", data=v2)
+        assert status == 409 and refused["error"]["code"] == "bank_replace_unconfirmed"
+        [removed] = refused["error"]["details"]
+        assert removed["kind"] == "removed" and removed["number"] == 6 and "Сұрақ 6" in removed["message"]
+        assert await _count(services, bank_versions) == 1  # nothing stored without the confirmation
+        status, second = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1", data=v2)
         assert status == 201 and second["version"]["version"] == 2
         counts = second["diff"]["counts"]
         assert counts == {"added": 1, "removed": 1, "changed": 1, "unchanged": 4}
@@ -114,6 +120,64 @@ async def test_a_re_upload_is_a_new_version_with_its_diff_and_the_old_one_stays(
         assert [v["version"] for v in listed["items"]] == [1, 2]
         status, old = await api.call("GET", f"/api/v1/bank/versions/{first['version']['id']}")
         assert any(it["text"].startswith("Сұрақ 6") for it in old["items"])
+    finally:
+        await client.close()
+
+
+async def test_a_replace_that_breaks_kk_ru_twins_needs_confirmation_and_names_the_item_ids(services):
+    await _discipline(services)
+    client, api = await _quality(services)
+    ru = BANK_V1.decode().replace("Сұрақ", "Вопрос").replace("қылмыстық құқық", "уголовное право").encode()
+    try:
+        for lang, data in (("kk", BANK_V1), ("ru", ru)):
+            status, _ = await api.call("POST", f"/api/v1/bank/uploads?discipline=CRIM-201&lang={lang}&twins=position",
+                                       data=data)
+            assert status == 201
+        status, kk_v1 = await api.call("GET", "/api/v1/bank/versions?discipline=CRIM-201")
+        kk_id = next(v["id"] for v in kk_v1["items"] if v["language"] == "kk")
+        ru_id = next(v["id"] for v in kk_v1["items"] if v["language"] == "ru")
+        _, kk_items = await api.call("GET", f"/api/v1/bank/versions/{kk_id}")
+        _, ru_items = await api.call("GET", f"/api/v1/bank/versions/{ru_id}")
+        # The same questions again, but without twins=position: every pairing with the Russian bank breaks.
+        status, refused = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk", data=BANK_V1)
+        assert status == 409 and refused["error"]["code"] == "bank_replace_unconfirmed"
+        broken = refused["error"]["details"]
+        assert [d["kind"] for d in broken] == ["broken_twin"] * 6
+        assert [d["item_id"] for d in broken] == [it["id"] for it in kk_items["items"]]
+        assert [d["twin_item_id"] for d in broken] == [it["id"] for it in ru_items["items"]]
+        assert "6" in refused["error"]["message"]
+        assert broken[0]["message"] == "Вопрос 1 теряет близнеца: вопрос 1 русского банка (ключ пары #1) остаётся без пары"
+        status, stored = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1",
+                                        data=BANK_V1)
+        assert status == 201 and [d["kind"] for d in stored["losses"]] == ["broken_twin"] * 6
+        [audit] = [r for r in await _audit(services, "bank.uploaded") if r.after["version"] == 2]
+        assert [d["item_id"] for d in audit.after["confirmed_losses"]] == [it["id"] for it in kk_items["items"]]
+    finally:
+        await client.close()
+
+
+async def test_publishing_a_draft_that_drops_published_questions_needs_confirmation(services):
+    await _discipline(services)
+    client, api = await _quality(services, language="kk")
+    shorter = b"\n".join(BANK_V1.split(b"\n")[:-7]) + b"\n"  # question 6 gone
+    try:
+        status, first = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&publish=1",
+                                       data=BANK_V1)
+        assert status == 201 and first["version"]["status"] == "published"
+        status, draft = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1",
+                                       data=shorter)
+        assert status == 201 and draft["version"]["item_count"] == 5
+        draft_id = draft["version"]["id"]
+        status, refused = await api.call("POST", f"/api/v1/bank/versions/{draft_id}/publish")
+        assert status == 409 and refused["error"]["code"] == "bank_publish_unconfirmed"
+        _, old = await api.call("GET", f"/api/v1/bank/versions/{first['version']['id']}")
+        [loss] = refused["error"]["details"]
+        assert (loss["kind"], loss["item_id"]) == ("removed", old["items"][5]["id"])
+        assert loss["message"].startswith("6-сұрақ алынып тасталады")
+        _, still = await api.call("GET", f"/api/v1/bank/versions/{draft_id}")
+        assert still["version"]["status"] == "draft"
+        status, done = await api.call("POST", f"/api/v1/bank/versions/{draft_id}/publish?confirm=1")
+        assert status == 200 and done["status"] == "published"
     finally:
         await client.close()
 
@@ -179,19 +243,25 @@ async def test_exports_read_back_to_the_same_questions_and_the_template_download
         _, up = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&difficulty=2&topic=T1",
                                data=BANK_V1)
         original = parse_bank(BANK_V1, language="kk", default_topic="T1", default_difficulty=2).items
-        for fmt in ("gift", "platonus"):
+        for fmt in ("gift", "platonus", "qti"):
             resp = await api.client.request("GET", f"/api/v1/bank/versions/{up['version']['id']}/export?format={fmt}")
             assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
             again = parse_bank(await resp.read(), format=fmt, language="kk").items
             assert [(i.text, i.options, i.correct, i.topic, i.difficulty) for i in again] == \
                 [(i.text, i.options, i.correct, i.topic, i.difficulty) for i in original]
+        assert resp.headers["Content-Type"] == "application/zip"  # the last one: QTI 3.0, a package
+        assert resp.headers["Content-Disposition"].endswith('-qti3.zip"')
+        # The package goes back in as an upload (detected, parsed in the child): the same bank, no change.
+        status, back = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&dry_run=1",
+                                      data=await resp.read())
+        assert status == 200 and back["report"]["format"] == "qti" and back["diff"]["counts"]["unchanged"] == 6
         resp = await api.client.request("GET", "/api/v1/bank/template")
         book = openpyxl.load_workbook(io.BytesIO(await resp.read()))
         assert book.sheetnames == ["Questions", "Instructions"]
         assert book["Instructions"]["A1"].value.startswith("Заполняйте по одной строке")
     finally:
         await client.close()
-    assert len(await _audit(services, "bank.exported")) == 2
+    assert len(await _audit(services, "bank.exported")) == 3
 
 
 def _bank_routes() -> list[tuple[str, str]]:

@@ -71,7 +71,11 @@ def test_import_versions_diff_publish_export_and_template_from_the_command_line(
     first = cli(tmp_path, "--lang", "ru", "bank", "import", good, "--discipline", "LAW-9", "--lang", "kk")
     assert first.returncode == 0 and "Сохранено как версия 1 банка LAW-9 (kk)" in first.stdout
     changed = _write(tmp_path, "v2.txt", GOOD.replace("Сұрақ 4: бiлiм", "Жаңа сұрақ: құқық"))
-    second = cli(tmp_path, "--lang", "ru", "bank", "import", changed, "--discipline", "LAW-9", "--lang", "kk", "--json")
+    refused = cli(tmp_path, "--lang", "ru", "bank", "import", changed, "--discipline", "LAW-9", "--lang", "kk", "--json")
+    assert refused.returncode == 1  # the replace removes question 4: listed, nothing stored
+    assert json.loads(refused.stdout)["error"]["details"][0]["message"].startswith("Вопрос 4 удаляется")
+    second = cli(tmp_path, "--lang", "ru", "bank", "import", changed, "--discipline", "LAW-9", "--lang", "kk", "--json",
+                 "--confirm")
     body = json.loads(second.stdout)
     assert second.returncode == 0 and body["version"]["version"] == 2
     assert body["diff"]["counts"] == {"added": 1, "removed": 1, "changed": 0, "unchanged": 3}
@@ -80,7 +84,9 @@ def test_import_versions_diff_publish_export_and_template_from_the_command_line(
     assert cli(tmp_path, "bank", "publish", str(listed[1]["id"])).returncode == 0
     again = cli(tmp_path, "--lang", "ru", "bank", "publish", str(listed[1]["id"]))
     assert again.returncode == 1 and "уже опубликована" in again.stderr
-    for fmt in ("gift", "platonus"):
+    no_file = cli(tmp_path, "bank", "export", "--discipline", "LAW-9", "--lang", "kk", "--format", "qti")
+    assert no_file.returncode == 2 and "-o" in no_file.stderr
+    for fmt in ("gift", "platonus", "qti"):
         out = tmp_path / f"export.{fmt}"
         exported = cli(tmp_path, "bank", "export", "--discipline", "LAW-9", "--lang", "kk", "--format", fmt,
                        "-o", str(out))
