@@ -174,6 +174,8 @@ def analysis_view(result: ExamItemAnalysis, language: str) -> dict[str, Any]:
                 "upper_counts": list(s.upper_counts),
                 "flags": [{"code": str(f), "message": translate(language, qa.FLAG_MESSAGES[f])}
                           for f in s.reported_flags()],
+                # the raw signals, whatever the sample: the gate's hold page shows what held the item
+                "signals": [{"code": str(f), "message": translate(language, qa.FLAG_MESSAGES[f])} for f in s.flags],
                 "flags_note": translate(language, qa.ITEM_TOO_FEW, attempts=s.attempts,
                                         minimum=qa.MIN_ATTEMPTS_FOR_FLAGS) if s.too_few and s.attempts else None,
             }
