@@ -11,8 +11,16 @@ from an attempt means "not presented", ``None`` means "presented, not answered"
 * miskeyed: in the upper group (top 27 % by total score) a distractor is chosen more
   often than the key;
 * useless: nobody or everybody right, or negative discrimination;
-* KR-20 over the form; with drawn forms the item variances are weighted by how often
-  each item was presented and ``k`` is the mean form length.
+* KR-20 (equal to Cronbach's alpha for 0/1 items) computed exactly, with one denominator:
+  ``KR-20 = k/(k-1) * (1 - sum(p*q) / var(total))`` where ``p*q`` and ``var(total)`` are both
+  population variances (divided by the number of attempts ``n``), so it is never above 1. With
+  drawn forms it is computed over the items every analysed attempt was presented (``kr20_items``);
+  fewer than 2 such items, or fewer than :data:`MIN_ATTEMPTS_FOR_RELIABILITY` attempts: ``None``.
+
+Small samples: with fewer than :data:`MIN_ATTEMPTS_FOR_FLAGS` presentations an item's statistics
+are noise (with two attempts the "upper group" is one student), so :meth:`ItemStats.reported_flags`
+is empty and the edges show :data:`SMALL_SAMPLE_CAUTION` instead. ``ItemStats.flags`` keeps the
+raw signals for the gate before the journal, which applies its own ``GatePolicy.min_attempts``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,18 @@ from enum import StrEnum
 import numpy as np
 
 UPPER_GROUP_SHARE = 0.27
+# Below this many finished attempts KR-20 is not reported (None; "not enough attempts").
+MIN_ATTEMPTS_FOR_RELIABILITY = 10
+# Below this many presentations an item is not flagged (its flags are shown as a caution instead).
+MIN_ATTEMPTS_FOR_FLAGS = 10
+# Flag messages contain a colon, so several flags of one item are joined with a semicolon.
+FLAG_SEPARATOR = "; "
+KR20_NOT_AVAILABLE = "not enough attempts"
+SMALL_SAMPLE_CAUTION = (
+    "Fewer than {minimum} finished attempts: the figures are unstable, so no item is flagged "
+    "and the reliability (KR-20) is not computed"
+)
+ITEM_TOO_FEW = "Not flagged: presented in {attempts} attempts, fewer than {minimum}"
 _NOT_SHOWN = -2
 _OMITTED = -1
 
@@ -66,6 +86,15 @@ class ItemStats:
     def useless(self) -> bool:
         return any(flag in USELESS_FLAGS for flag in self.flags)
 
+    @property
+    def too_few(self) -> bool:
+        """Presented too rarely for its flags to mean anything."""
+        return self.attempts < MIN_ATTEMPTS_FOR_FLAGS
+
+    def reported_flags(self) -> tuple[Flag, ...]:
+        """The flags to show a reader: none below :data:`MIN_ATTEMPTS_FOR_FLAGS` presentations."""
+        return () if self.too_few else self.flags
+
 
 @dataclass(frozen=True, slots=True)
 class FormAnalysis:
@@ -74,6 +103,12 @@ class FormAnalysis:
     mean_score: float | None
     score_sd: float | None
     kr20: float | None
+    kr20_items: int = 0  # the items KR-20 was computed over (presented in every attempt)
+
+    @property
+    def small_sample(self) -> bool:
+        """Fewer attempts than the flags and the reliability need: show :data:`SMALL_SAMPLE_CAUTION`."""
+        return self.attempts < max(MIN_ATTEMPTS_FOR_FLAGS, MIN_ATTEMPTS_FOR_RELIABILITY)
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -130,22 +165,22 @@ def _item_stats(
     )
 
 
-def _kr20(chosen: np.ndarray, keys: np.ndarray, totals: np.ndarray) -> float | None:
+def _kr20(chosen: np.ndarray, keys: np.ndarray) -> tuple[float | None, int]:
+    """(KR-20, k) over the items presented in every attempt that took the form."""
     shown = chosen != _NOT_SHOWN
-    lengths = shown.sum(axis=1)
-    took = lengths > 0
-    if took.sum() < 2:
-        return None
-    k = float(lengths[took].mean())
-    variance = float(totals[took].var())
-    if k <= 1 or variance == 0:
-        return None
-    presented = shown[took].sum(axis=0)
-    correct = ((chosen == keys) & shown)[took].sum(axis=0)
-    seen = presented > 0
-    p = correct[seen] / presented[seen]
-    weights = presented[seen] / took.sum()
-    return k / (k - 1) * (1 - float((weights * p * (1 - p)).sum()) / variance)
+    took = shown.any(axis=1)
+    if int(took.sum()) < MIN_ATTEMPTS_FOR_RELIABILITY:
+        return None, 0
+    common = shown[took].all(axis=0)
+    k = int(common.sum())
+    if k < 2:
+        return None, k
+    scores = (chosen[took][:, common] == keys[common]).astype(float)
+    p = scores.mean(axis=0)
+    variance = float(scores.sum(axis=1).var())  # ddof=0, the same denominator as p*q
+    if variance == 0:
+        return None, k
+    return k / (k - 1) * (1 - float((p * (1 - p)).sum()) / variance), k
 
 
 def analyse_items(
@@ -171,12 +206,14 @@ def analyse_items(
         stats.append(_item_stats(item_id, key[item_id], n_options, chosen[:, col], totals, upper_share))
     took = (chosen != _NOT_SHOWN).any(axis=1) if ids else np.zeros(len(responses), dtype=bool)
     scores = totals[took]
+    kr20, kr20_items = _kr20(chosen, keys) if ids else (None, 0)
     return FormAnalysis(
         items=tuple(stats),
         attempts=int(took.sum()),
         mean_score=float(scores.mean()) if scores.size else None,
         score_sd=float(scores.std()) if scores.size else None,
-        kr20=_kr20(chosen, keys, totals) if ids else None,
+        kr20=kr20,
+        kr20_items=kr20_items,
     )
 
 

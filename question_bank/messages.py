@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from question_bank.analysis import FLAG_MESSAGES
-from question_bank.analysis_xlsx import ITEM_HEADERS, OPTION_HEADER, SHEET_NAMES, SUMMARY_LABELS
+from question_bank.analysis import FLAG_MESSAGES, ITEM_TOO_FEW, KR20_NOT_AVAILABLE, SMALL_SAMPLE_CAUTION
+from question_bank.analysis_xlsx import CAUTION_LABEL, ITEM_HEADERS, OPTION_HEADER, SHEET_NAMES, SUMMARY_LABELS
 from question_bank.blueprint import BlueprintShortfall
 from question_bank.export import UnexportableItem
 from question_bank.formats.xlsx import TEMPLATE_INSTRUCTIONS
@@ -23,5 +23,9 @@ def all_msgids() -> tuple[str, ...]:
         OPTION_HEADER,
         *SUMMARY_LABELS,
         *SHEET_NAMES,
+        CAUTION_LABEL,
+        KR20_NOT_AVAILABLE,
+        SMALL_SAMPLE_CAUTION,
+        ITEM_TOO_FEW,
     ]
     return tuple(dict.fromkeys(found))

@@ -154,12 +154,17 @@ def _round(value: float | None) -> float | None:
 
 
 def analysis_view(result: ExamItemAnalysis, language: str) -> dict[str, Any]:
-    from question_bank.analysis import FLAG_MESSAGES
+    from question_bank import analysis as qa
 
     a = result.analysis
+    minimum = max(qa.MIN_ATTEMPTS_FOR_FLAGS, qa.MIN_ATTEMPTS_FOR_RELIABILITY)
     return {
         "exam_id": result.exam_id, "title": result.title, "attempts": a.attempts, "items_count": len(a.items),
         "mean_score": _round(a.mean_score), "score_sd": _round(a.score_sd), "kr20": _round(a.kr20),
+        "kr20_items": a.kr20_items,
+        "kr20_note": translate(language, qa.KR20_NOT_AVAILABLE)
+        if a.kr20 is None and a.attempts < qa.MIN_ATTEMPTS_FOR_RELIABILITY else None,
+        "caution": translate(language, qa.SMALL_SAMPLE_CAUTION, minimum=minimum) if a.small_sample else None,
         "items": [
             {
                 "item": str(s.item_id), "text": result.labels[str(s.item_id)],
@@ -167,7 +172,12 @@ def analysis_view(result: ExamItemAnalysis, language: str) -> dict[str, Any]:
                 "difficulty": _round(s.difficulty), "discrimination": _round(s.discrimination),
                 "key": s.key, "option_counts": list(s.option_counts), "omitted": s.omitted,
                 "upper_counts": list(s.upper_counts),
-                "flags": [{"code": str(f), "message": translate(language, FLAG_MESSAGES[f])} for f in s.flags],
+                "flags": [{"code": str(f), "message": translate(language, qa.FLAG_MESSAGES[f])}
+                          for f in s.reported_flags()],
+                # the raw signals, whatever the sample: the gate's hold page shows what held the item
+                "signals": [{"code": str(f), "message": translate(language, qa.FLAG_MESSAGES[f])} for f in s.flags],
+                "flags_note": translate(language, qa.ITEM_TOO_FEW, attempts=s.attempts,
+                                        minimum=qa.MIN_ATTEMPTS_FOR_FLAGS) if s.too_few and s.attempts else None,
             }
             for s in a.items
         ],

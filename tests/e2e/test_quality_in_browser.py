@@ -125,6 +125,10 @@ async def test_item_analysis_of_a_finished_exam_is_shown_and_downloads_as_xlsx(s
         await page.wait_for_selector("table.analysis")
         assert await page.inner_text("#attempt-count") == "2"
         assert await page.locator("table.analysis tbody tr").count() >= 5
+        # Two attempts (issue 22): no KR-20, no flags, a caution in the reader's language.
+        assert await page.inner_text("#kr20") in ("недостаточно попыток", "әрекеттер жеткіліксіз")
+        assert await page.locator("#caution").is_visible()
+        assert await page.locator("table.analysis .flag").count() == 0
         await shot(page, "quality-item-analysis-kk")
         download = await page.request.get(f"{base}/api/v1/bank/exams/{jw.world.exam_id}/analysis.xlsx")
         assert download.status == 200

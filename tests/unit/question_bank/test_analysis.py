@@ -5,7 +5,7 @@ import numpy as np
 import openpyxl
 import pytest
 
-from question_bank.analysis import Flag, analyse_items
+from question_bank.analysis import MIN_ATTEMPTS_FOR_RELIABILITY, Flag, analyse_items
 from question_bank.analysis_xlsx import ITEM_HEADERS, analysis_xlsx
 
 
@@ -105,3 +105,117 @@ def test_the_analysis_exports_to_a_spreadsheet_with_translated_headers():
         "ru:Standard deviation",
         "ru:KR-20",
     ]
+
+
+# A worked example by hand: 10 students, 5 items, 1 = right (option 0), 0 = wrong (option 1).
+#
+#            i1 i2 i3 i4 i5 | total
+#   s1        1  1  1  1  1 |  5
+#   s2        1  1  1  1  0 |  4
+#   s3        1  1  1  0  1 |  4
+#   s4        1  1  0  1  0 |  3
+#   s5        1  1  1  0  0 |  3
+#   s6        1  0  1  0  0 |  2
+#   s7        1  1  0  0  0 |  2
+#   s8        1  0  0  0  0 |  1
+#   s9        0  1  0  0  0 |  1
+#   s10       0  0  0  0  0 |  0
+#
+# p (share right) = 8/10, 7/10, 5/10, 3/10, 2/10 = .8 .7 .5 .3 .2
+# p*q = .16 + .21 + .25 + .21 + .16 = 0.99
+# totals: mean 25/10 = 2.5; squared deviations 6.25 2.25 2.25 .25 .25 .25 .25 2.25 2.25 6.25
+#   sum 22.5, population variance 22.5/10 = 2.25 (the same denominator n = 10 as p*q)
+# KR-20 = k/(k-1) * (1 - sum(pq)/var) = 5/4 * (1 - 0.99/2.25) = 1.25 * (1 - 0.44) = 1.25 * 0.56 = 0.70
+#
+# Corrected item-total (item-rest) correlation r = cov(x, rest) / sqrt(var x * var rest), rest = total - x:
+# i1: rest = 4 3 3 2 2 1 1 0 1 0, mean 17/10 = 1.7; mean(x*rest) = (4+3+3+2+2+1+1+0)/10 = 1.6
+#     cov = 1.6 - .8*1.7 = 0.24; var x = .16; var rest = 45/10 - 1.7² = 4.5 - 2.89 = 1.61
+#     r = 0.24 / sqrt(.16*1.61) = 0.24 / 0.50754 = 0.47287
+# i2: rest = 4 3 3 2 2 2 1 1 0 0, mean 1.8; mean(x*rest) = (4+3+3+2+2+1+0)/10 = 1.5
+#     cov = 1.5 - .7*1.8 = 0.24; var x = .21; var rest = 48/10 - 3.24 = 1.56
+#     r = 0.24 / sqrt(.21*1.56) = 0.24 / 0.57236 = 0.41931
+# i3: rest = 4 3 3 3 2 1 2 1 1 0, mean 2.0; mean(x*rest) = (4+3+3+2+1)/10 = 1.3
+#     cov = 1.3 - .5*2.0 = 0.30; var x = .25; var rest = 54/10 - 4 = 1.4
+#     r = 0.30 / sqrt(.25*1.4) = 0.30 / 0.59161 = 0.50709
+# i5: rest = 4 4 3 3 3 2 2 1 1 0, mean 2.3; mean(x*rest) = (4+3)/10 = 0.7
+#     cov = 0.7 - .2*2.3 = 0.24; var x = .16; var rest = 69/10 - 5.29 = 1.61  ->  r = 0.47287
+# (The uncorrected item-total r of i1 would be 0.24+.16 = .40 / sqrt(.16*2.25) = 0.6667: the item
+# correlating with itself; the analysis must report the corrected value.)
+WORKED = ["11111", "11110", "11101", "11010", "11100", "10100", "11000", "10000", "01000", "00000"]
+
+
+def _worked():
+    responses = [{f"i{j}": 0 if ch == "1" else 1 for j, ch in enumerate(row, 1)} for row in WORKED]
+    return analyse_items(responses, {f"i{j}": 0 for j in range(1, 6)}, option_counts=dict.fromkeys(
+        [f"i{j}" for j in range(1, 6)], 2))
+
+
+def test_the_worked_example_matches_the_hand_computed_kr20_difficulties_and_corrected_correlations():
+    analysis = _worked()
+    assert analysis.kr20 == pytest.approx(0.70, abs=1e-12) and analysis.kr20_items == 5
+    assert analysis.mean_score == pytest.approx(2.5) and analysis.score_sd == pytest.approx(1.5)
+    stats = {s.item_id: s for s in analysis.items}
+    assert [stats[f"i{j}"].difficulty for j in range(1, 6)] == pytest.approx([0.8, 0.7, 0.5, 0.3, 0.2])
+    assert stats["i1"].discrimination == pytest.approx(0.47287, abs=5e-6)
+    assert stats["i2"].discrimination == pytest.approx(0.41931, abs=5e-6)
+    assert stats["i3"].discrimination == pytest.approx(0.50709, abs=5e-6)
+    assert stats["i5"].discrimination == pytest.approx(0.47287, abs=5e-6)
+    assert stats["i1"].discrimination != pytest.approx(0.6667, abs=1e-3)  # not the uncorrected item-total r
+    assert not analysis.small_sample and all(s.reported_flags() == () for s in analysis.items)
+
+
+def test_kr20_is_never_above_one_and_needs_the_minimum_number_of_attempts():
+    rng = random.Random(7)
+    for _ in range(200):
+        n, k = rng.randint(10, 30), rng.randint(2, 8)
+        responses = [{f"q{j}": rng.randint(0, 1) for j in range(k)} for _ in range(n)]
+        kr20 = analyse_items(responses, {f"q{j}": 0 for j in range(k)}).kr20
+        assert kr20 is None or kr20 <= 1 + 1e-12
+    nine = [dict(zip([f"i{j}" for j in range(1, 6)], (0 if c == "1" else 1 for c in row))) for row in WORKED[:9]]
+    assert analyse_items(nine, {f"i{j}": 0 for j in range(1, 6)}).kr20 is None  # 9 < MIN_ATTEMPTS_FOR_RELIABILITY
+    assert MIN_ATTEMPTS_FOR_RELIABILITY == 10
+
+
+def _two_attempts():
+    # The reported case: two students, each drawn a different 10-question form from the pools;
+    # one gets 7 right, the other 3 (wrong answers take option 1). The old code weighted the item
+    # variances by presentation (each item seen once: p*q = 0) and reported 10/9 = 1.111.
+    first = {f"a{j}": 0 if j < 7 else 1 for j in range(10)}
+    second = {f"b{j}": 0 if j < 3 else 1 for j in range(10)}
+    key = {**{f"a{j}": 0 for j in range(10)}, **{f"b{j}": 0 for j in range(10)}}
+    return analyse_items([first, second], key, option_counts=dict.fromkeys(key, 4))
+
+
+def test_two_attempts_report_no_kr20_no_flags_and_a_caution():
+    analysis = _two_attempts()
+    assert analysis.attempts == 2 and analysis.kr20 is None and analysis.small_sample
+    assert any(s.flags for s in analysis.items)  # the raw signals exist (a one-student "upper group")...
+    assert all(s.reported_flags() == () for s in analysis.items)  # ...but nothing is flagged to a reader
+    # The same two students on one shared form: still no KR-20 (exact, but from 2 attempts it means nothing).
+    shared = analyse_items([{f"q{j}": 0 if j < 7 else 1 for j in range(10)},
+                            {f"q{j}": 0 if j < 3 else 1 for j in range(10)}], {f"q{j}": 0 for j in range(10)})
+    assert shared.kr20 is None and all(s.reported_flags() == () for s in shared.items)
+
+
+def test_the_two_attempt_spreadsheet_says_not_enough_attempts_and_cautions_instead_of_flagging():
+    book = openpyxl.load_workbook(io.BytesIO(analysis_xlsx(_two_attempts(), translate=lambda m: "ru:" + m)))
+    items, summary = book.worksheets
+    rows = list(items.iter_rows(values_only=True))[1:]
+    assert all(r[7] == "ru:Not flagged: presented in 1 attempts, fewer than 10" for r in rows)
+    facts = {r[0]: r[1] for r in summary.iter_rows(values_only=True)}
+    assert facts["ru:KR-20"] == "ru:not enough attempts"
+    assert facts["ru:Caution"].startswith("ru:Fewer than 10 finished attempts")
+
+
+def test_several_flags_of_an_item_are_separated_in_the_spreadsheet():
+    responses, key = simulated(n_attempts=60, n_items=6)
+    for r in responses:  # the strong students all pick option 1 of "m"; the key says 0
+        total = sum(1 for item in key if r[item] == 0)
+        r["m"] = 1 if total >= 4 else 0
+    key["m"] = 0
+    analysis = analyse_items(responses, key, option_counts=dict.fromkeys(key, 4))
+    m = next(s for s in analysis.items if s.item_id == "m")
+    assert set(m.reported_flags()) == {Flag.MISKEYED, Flag.NEGATIVE_DISCRIMINATION}
+    rows = list(openpyxl.load_workbook(io.BytesIO(analysis_xlsx(analysis))).worksheets[0].iter_rows(values_only=True))
+    cell = next(r[7] for r in rows if r[0] == "m")
+    assert cell == "Possibly miskeyed: strong students prefer another option; Negative discrimination"
