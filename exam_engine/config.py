@@ -96,7 +96,8 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0,
+           maximum: float | None = None) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -104,6 +105,8 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if maximum is not None and not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum}")
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
     return value
@@ -132,18 +135,6 @@ def _clock_time(env: Mapping[str, str], name: str, default: tuple[int, int]) -> 
         raise ConfigError(f"{name}={raw!r}: expected a local time of day as HH:MM, e.g. 23:59")
     return int(found.group(1)), int(found.group(2))
 
-
-def _signed_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
-    return value
 
 
 def normalise_database_url(url: str, data_dir: Path) -> str:
@@ -262,7 +253,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         metrics_token=_metrics_token(env),
         bank_limits=bank_limits(env),
         hold_min_attempts=_int(env, "EXAM_HOLD_MIN_ATTEMPTS", 10, minimum=2),
-        hold_discrimination=_signed_float(env, "EXAM_HOLD_DISCRIMINATION", -0.2, -1.0, 0.0),
+        hold_discrimination=_float(env, "EXAM_HOLD_DISCRIMINATION", -0.2, minimum=-1.0, maximum=0.0),
         hold_release_at=_clock_time(env, "EXAM_HOLD_RELEASE_AT", (23, 59)),
         secret_generated=generated,
     )
