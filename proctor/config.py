@@ -57,8 +57,9 @@ class ProctorConfig:
     @property
     def max_chunk_bytes(self) -> int:
         """The largest chunk accepted: four times the chunk's size at the target bit rate (encoders
-        overshoot on movement, and a chunk sent late after a stall covers more time), at least 1 MB."""
-        return max(MIB, int(self.recording_kbps * 1000 / 8 * self.recording_chunk_s * 4))
+        overshoot on movement, and a chunk sent late after a stall covers more time), at least 1 MB and at
+        most 10 MB (below the server's and nginx's 12 MB body limit; 2000 kbit/s × 30 s is 7.5 MB)."""
+        return min(10 * MIB, max(MIB, int(self.recording_kbps * 1000 / 8 * self.recording_chunk_s * 4)))
 
     @property
     def stream(self) -> str:

@@ -239,3 +239,24 @@ async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services
         assert body != b"".join(data)
     finally:
         await world.close()
+
+
+async def test_purge_after_retention_deletes_the_recording_with_the_other_evidence(services):
+    world, _ = await _recorded(services, chunks=2)
+    attempt_id = UUID(world.attempt_id)
+    try:
+        runtime = runtime_of(services)
+        assert runtime.store.chunk_path(attempt_id, 1, 2).is_file()
+        status, _ = await world.student.call("POST", f"/api/v1/attempts/{world.attempt_id}/submit")
+        assert status == 200
+        services.clock.advance(400 * 86400)
+        async with services.engine.begin() as conn:
+            purged = await proctor_admin.purge_expired(conn, runtime, "tests", now=services.clock.now())
+        assert [(p.attempt_id, p.items) for p in purged] == [(attempt_id, 2)]
+        assert not (runtime.store.root / world.attempt_id).exists()
+        assert await _count(services, proctor_recording_chunks) == 0
+        await world.proctor.login("proctor1")  # a year later: a new session
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        assert status == 200 and listed["segments"] == [], listed
+    finally:
+        await world.close()
