@@ -59,7 +59,8 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
         // A lower-resolution copy of the camera for the recording; the frames keep the full picture.
         const copy = video.clone();
         const v = this.settings.video || {};
-        await copy.applyConstraints({ width: v.width || 320, height: v.height || 240, frameRate: v.frame_rate || 10 })
+        await copy.applyConstraints({ width: v.width || 320, height: v.height || 240, frameRate: v.frame_rate || 10,
+                                      resizeMode: "crop-and-scale" })
           .catch(() => {});
         tracks.push(copy);
       } catch (e) { tracks.push(video); }

@@ -81,10 +81,13 @@ class _Streamed(web.StreamResponse):
 
     async def write_eof(self, data: bytes = b"") -> None:
         pieces, self._pieces = self._pieces, None
-        if pieces is not None:
-            async for piece in pieces:
-                await self.write(piece)
-        await super().write_eof(data)
+        try:
+            if pieces is not None:
+                async for piece in pieces:
+                    await self.write(piece)
+            await super().write_eof(data)
+        except ConnectionResetError:  # the player moved on (a seek cancels the request it no longer needs)
+            return
 
 
 @endpoint("GET", BASE + "/attempts/{attempt_id}/recording/{segment}",

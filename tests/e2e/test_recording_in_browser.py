@@ -181,9 +181,10 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
                 """(t) => { const v = document.getElementById("recording");
                            return v.dataset.segment === "2" && v.readyState >= 2 && Math.abs(v.currentTime - t) < 1.5; }""",
                 arg=offset, timeout=20000)
-            state = await desk.evaluate("""() => { const v = document.getElementById("recording");
+            state = await desk.evaluate("""() => { const v = document.getElementById("recording");  // w: the recorded width
                 return {t: v.currentTime, ready: v.readyState, error: v.error && v.error.code, w: v.videoWidth}; }""")
             assert state["ready"] >= 2 and state["error"] is None and state["w"] > 0, state
+            print(f"player: {state}")
             assert 206 in statuses, statuses
             assert "Часть 2 записи" in await desk.inner_text("#recording-at")
             await desk.evaluate("document.getElementById('recording').pause()")
@@ -200,6 +201,55 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
                 verdict = await proctor_admin.verify(conn, runtime_of(services), attempt_id, "tests",
                                                      now=services.clock.now())
             assert verdict.ok, verdict
+        finally:
+            await browser.close()
+            await client.close()
+
+
+async def test_a_browser_without_mediarecorder_sits_the_exam_and_the_proctor_is_told(services, tmp_path):
+    from playwright.async_api import async_playwright
+
+    from proctor.tables import evidence_items
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(dataclasses.replace(config, pool_workers=1), services.engine,
+                                            now=services.clock.now())
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(conn, runtime_of(services), ADMIN, world.exam_id, {
+            "frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now())
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(10), fps=10)
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            *CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        await student.add_init_script("delete window.MediaRecorder;")  # an old or locked-down browser
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await page.wait_for_selector('#recording-indicator[data-state="failed"]', timeout=15000)
+            assert "бейнежазба жұмыс істемейді" in (await page.inner_text("#recording-indicator")).lower()
+            # The exam goes on: a question answered and saved, frames still sent.
+            await page.click("#q-options label.option >> nth=0")
+            await page.wait_for_function("() => !document.getElementById('save-status').textContent.includes('…')")
+
+            async def reported() -> bool:
+                async with services.engine.connect() as conn:
+                    return (await conn.execute(select(evidence_items.c.seq).where(
+                        evidence_items.c.trigger == "recording_failed"))).first() is not None
+
+            await _until(reported, 20, "the recording_failed event")
+            assert (await _chunks(services)) == {}
+            await shot(page, "rec_student_unsupported_kk")
         finally:
             await browser.close()
             await client.close()
