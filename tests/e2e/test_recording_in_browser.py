@@ -14,7 +14,6 @@ import time
 import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -26,7 +25,14 @@ from proctor.config import load_config
 from proctor.runtime import ProctorRuntime
 from proctor.tables import proctor_flags, proctor_recording_chunks
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, face_frames, shot, write_y4m
-from tests.factories import ADMIN, PASSWORD, assign_proctor, make_user, make_world, open_client
+from tests.factories import (
+    ADMIN,
+    PASSWORD,
+    assign_proctor,
+    make_user,
+    make_world,
+    open_client,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
