@@ -3,6 +3,7 @@ ranges out (only to the exam's proctor, audited), and a tampered chunk named by 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -259,5 +260,29 @@ async def test_purge_after_retention_deletes_the_recording_with_the_other_eviden
         await world.proctor.login("proctor1")  # a year later: a new session
         status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
         assert status == 200 and listed["segments"] == [], listed
+    finally:
+        await world.close()
+
+
+async def test_two_different_chunks_racing_for_one_number_store_one_and_refuse_the_other(services):
+    world = await proctored_attempt(services)
+    try:
+        await _segment(world)
+        first, second = chunk(1), chunk(1)
+        results = await asyncio.gather(_put(world, 1, 1, first), _put(world, 1, 1, second),
+                                       _put(world, 1, 2, chunk(2)), _put(world, 1, 2, chunk(2)))
+        statuses = sorted(status for status, _ in results[:2])
+        assert statuses == [200, 409], results[:2]
+        assert sorted(status for status, _ in results[2:]) == [200, 409], results[2:]
+        won = first if results[0][0] == 200 else second
+        resp = await world.proctor.client.request("GET", f"{BASE}/attempts/{world.attempt_id}/recording/1",
+                                                  headers={"Range": f"bytes=0-{len(won) - 1}"})
+        assert resp.status == 206 and await resp.read() == won
+        async with services.engine.begin() as conn:
+            verdict = await proctor_admin.verify(conn, runtime_of(services), UUID(world.attempt_id), "tests",
+                                                 now=services.clock.now())
+        assert verdict.ok and verdict.checked == 2, verdict
+        leftovers = list((runtime_of(services).store.root / world.attempt_id / "rec").glob("*.tmp"))
+        assert leftovers == []  # the loser's staged file is gone
     finally:
         await world.close()
