@@ -69,6 +69,11 @@ CAPTURE_MESSAGES = {
     "room_scan": N_("The proctor asks for a room scan: turn the camera slowly around the whole room. {seconds} s "
                     "left."),
     "fullscreen": N_("Full screen"),
+    "rec_on": N_("Video is being recorded"),
+    "rec_offline": N_("Video is being recorded; {seconds} s waiting for the connection"),
+    "rec_failed": N_("Video recording does not work in this browser; the proctor is told. Continue the exam."),
+    "rec_quota": N_("Video recording stopped: this exam's recording limit is reached."),
+    "rec_stopped": N_("Video recording stopped"),
     **{key: CHECK_MESSAGES[key] for key in ("screen_not_monitor", "screen_denied", "screen_unsupported",
                                             "screen_flagged", "error")},
 }
@@ -186,6 +191,8 @@ def timeline_rows(items: list[dict[str, Any]], flags: list[dict[str, Any]], *, s
     rows = []
     for item in items:
         kind, t = item["kind"], item["t"]
+        if kind == "recording":  # the video's chunks: played in the player, not listed one by one
+            continue
         plain = kind in ("frame", "screen") and item["trigger"] in (None, "interval") and not item["findings"]
         if plain and not show_all and item["seq"] not in proving:
             if t - last_sample.get(kind, -SAMPLE_EVERY_S) < SAMPLE_EVERY_S:
@@ -212,6 +219,8 @@ async def _timeline(request: web.Request, conn: Any, actor: api.Actor, *, error:
         raise web.HTTPNotFound() from None
     show_all = request.query.get("all") == "1"
     done = request.query.get("done")
+    segments = await api.recording_service.segments(conn, actor, attempt_id)
+    moments = {f["id"]: api.recording_service.flag_moment(f["start_s"], segments) for f in data["flags"]}
     people = await api.live_board.people_names(conn, [
         *(f["reviewed_by"] for f in data["flags"]), *(d["reviewer"] for d in data["decisions"]),
         *(q["requested_by"] for q in data["requests"])], actor.language)
@@ -219,7 +228,7 @@ async def _timeline(request: web.Request, conn: Any, actor: api.Actor, *, error:
         "data": data, "attempt": data["attempt"], "attempt_id": str(attempt_id),
         "images": {i["seq"]: i for i in data["items"] if i["thumb_url"]},
         "rows": timeline_rows(data["items"], data["flags"], show_all=show_all, language=actor.language),
-        "show_all": show_all, "error": error, "people": people, "done": api.gettext(actor.language, DONE_MESSAGES[done])
+        "show_all": show_all, "error": error, "people": people, "segments": segments, "moments": moments, "done": api.gettext(actor.language, DONE_MESSAGES[done])
         if done in DONE_MESSAGES and not error else None, **_helpers(actor, now)}, actor=actor, status=status)
 
 

@@ -79,8 +79,9 @@ __all__ += [
 # The proctoring pages (admin_ui/proctoring.py): capture settings for the student's pages, the review use cases.
 from .services import proctor_review as proctor_review_service  # noqa: E402
 from .services import proctoring as proctor_capture  # noqa: E402
+from .services import recording as recording_service  # noqa: E402 - the video recording's segments (issue 21)
 
-__all__ += ["proctor_capture", "proctor_review_service"]
+__all__ += ["proctor_capture", "proctor_review_service", "recording_service"]
 
 # The academic admin's and the sysadmin's pages (admin_ui/admin.py): accounts, contingent, catalog, exams, health.
 from journal_bridge.collation import kazakh_sort_key  # noqa: E402 - people are listed in Kazakh order

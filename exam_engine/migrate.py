@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-HEAD = "0011_holds"
+HEAD = "0012_recordings"
 """The newest revision under ``migrations/versions`` (a test checks it against Alembic's own
 reading). The server compares the database with it at start, without importing Alembic:
 a restart after a crash must reach the overdue attempts as soon as it can."""

@@ -47,6 +47,19 @@ class ProctorConfig:
     max_attempt_bytes: int = 2048 * MIB
     """Evidence bytes one attempt may store in all (``EXAM_EVIDENCE_MAX_MB``): a three-hour exam stores
     about 0.2 GB at the default intervals and about 1.5 GB at the fastest."""
+    recording: bool = True
+    """Whether the exam page records camera and microphone as video (``EXAM_RECORDING``, 1/0)."""
+    recording_kbps: int = 250
+    """Target bit rate of the recording, video and sound together (``EXAM_RECORDING_KBPS``, 50–2000)."""
+    recording_chunk_s: float = 5.0
+    """The page uploads a chunk of the recording every this many seconds (``EXAM_RECORDING_CHUNK_S``, 2–30)."""
+
+    @property
+    def max_chunk_bytes(self) -> int:
+        """The largest chunk accepted: four times the chunk's size at the target bit rate (encoders
+        overshoot on movement, and a chunk sent late after a stall covers more time), at least 1 MB and at
+        most 10 MB (below the server's and nginx's 12 MB body limit; 2000 kbit/s × 30 s is 7.5 MB)."""
+        return min(10 * MIB, max(MIB, int(self.recording_kbps * 1000 / 8 * self.recording_chunk_s * 4)))
 
     @property
     def stream(self) -> str:
@@ -57,7 +70,8 @@ class ProctorConfig:
         return "analysers"
 
 
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float,
+            maximum: float | None = None) -> float:
     raw = env.get(name)
     if not raw:
         return default
@@ -67,7 +81,18 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
         raise ProctorConfigError(f"{name}={raw!r} is not a number") from None
     if value < minimum:
         raise ProctorConfigError(f"{name}={raw!r} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ProctorConfigError(f"{name}={raw!r} must be at most {maximum}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ProctorConfigError(f"{name}={raw!r} must be 1 or 0")
+    return raw in ("1", "true", "yes", "on")
 
 
 def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None,
@@ -87,4 +112,7 @@ def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None,
         claim_idle_ms=int(_number(env, "EXAM_PROCTOR_CLAIM_IDLE_MS", 60_000, 100)),
         max_uploads_per_min=int(_number(env, "EXAM_EVIDENCE_UPLOADS_PER_MIN", 150, 1)),
         max_attempt_bytes=int(_number(env, "EXAM_EVIDENCE_MAX_MB", 2048, 0.01) * MIB),
+        recording=_flag(env, "EXAM_RECORDING", True),
+        recording_kbps=int(_number(env, "EXAM_RECORDING_KBPS", 250, 50, 2000)),
+        recording_chunk_s=_number(env, "EXAM_RECORDING_CHUNK_S", 5.0, 2.0, 30.0),
     )

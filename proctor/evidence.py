@@ -131,6 +131,27 @@ def encrypt_item(data_key: bytes, attempt_id: str, seq: int, plaintext: bytes) -
     return _FORMAT + nonce + AESGCM(data_key).encrypt(nonce, plaintext, _item_ad(attempt_id, seq))
 
 
+def _chunk_ad(attempt_id: str, segment: int, chunk: int) -> bytes:
+    return b"exam-engine:recording:v1:" + json.dumps([attempt_id, segment, chunk]).encode()
+
+
+def encrypt_chunk(data_key: bytes, attempt_id: str, segment: int, chunk: int, plaintext: bytes) -> bytes:
+    """A recording chunk, bound to (attempt, segment, chunk) rather than to its chain seq: it is
+    encrypted and written before its link exists (no lock is held while megabytes are written)."""
+    nonce = os.urandom(NONCE_BYTES)
+    return _FORMAT + nonce + AESGCM(data_key).encrypt(nonce, plaintext, _chunk_ad(attempt_id, segment, chunk))
+
+
+def decrypt_chunk(data_key: bytes, attempt_id: str, segment: int, chunk: int, blob: bytes) -> bytes:
+    if blob[:1] != _FORMAT:
+        raise EvidenceUnreadable("evidence_unreadable", "Evidence item {seq} cannot be decrypted", seq=chunk)
+    nonce, sealed = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+    try:
+        return AESGCM(data_key).decrypt(nonce, sealed, _chunk_ad(attempt_id, segment, chunk))
+    except InvalidTag:
+        raise EvidenceUnreadable("evidence_unreadable", "Evidence item {seq} cannot be decrypted", seq=chunk) from None
+
+
 def decrypt_item(data_key: bytes, attempt_id: str, seq: int, blob: bytes) -> bytes:
     """The plaintext, or :class:`EvidenceUnreadable` if the blob was altered or moved."""
     if blob[:1] != _FORMAT:

@@ -53,6 +53,7 @@ class FlagKind(StrEnum):
     SECOND_TAB = "second_tab"
     DEVTOOLS_RESIZE = "devtools_resize"
     PAGE_RELOAD = "page_reload"
+    RECORDING_FAILED = "recording_failed"
     # from screenshots
     OTHER_APPLICATION_ON_SCREEN = "other_application_on_screen"
 
@@ -72,6 +73,7 @@ BROWSER_EVENT_KINDS: frozenset[FlagKind] = frozenset(
         FlagKind.SECOND_TAB,
         FlagKind.DEVTOOLS_RESIZE,
         FlagKind.PAGE_RELOAD,
+        FlagKind.RECORDING_FAILED,
     }
 )
 
@@ -98,5 +100,6 @@ TITLES: dict[FlagKind, str] = {
     FlagKind.SECOND_TAB: N_("Exam opened in a second tab or browser"),
     FlagKind.DEVTOOLS_RESIZE: N_("Window resized as if developer tools opened"),
     FlagKind.PAGE_RELOAD: N_("Exam page reloaded"),
+    FlagKind.RECORDING_FAILED: N_("Video recording failed on the student's computer"),
     FlagKind.OTHER_APPLICATION_ON_SCREEN: N_("Another application on screen"),
 }

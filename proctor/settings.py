@@ -62,6 +62,7 @@ def _default_rules() -> Mapping[FlagKind, FlagRule]:
         k.SECOND_TAB: FlagRule(high, 5),
         k.DEVTOOLS_RESIZE: FlagRule(medium, 3, high_repeat=3),
         k.PAGE_RELOAD: FlagRule(low, 1, medium_repeat=3, high_repeat=6),
+        k.RECORDING_FAILED: FlagRule(low, 1, medium_repeat=3),
         k.OTHER_APPLICATION_ON_SCREEN: FlagRule(medium, 4, high_seconds=20, high_repeat=3),
     }
     return MappingProxyType(rules)

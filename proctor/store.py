@@ -12,6 +12,12 @@ attempt are chained one at a time):
 
 A crash between 3 and the commit leaves an orphan file that the next append of
 that seq overwrites; the chain only ever names committed rows.
+
+Recording chunks (video, up to a few MB each) are links of the same chain, but their bytes are
+encrypted and written *before* the transaction (:meth:`EvidenceStore.stage_chunk`, bound to
+(attempt, segment, chunk) instead of the chain seq, which is not known yet); the transaction
+only renames the staged file into place and inserts the link (:meth:`EvidenceStore.append_staged`),
+so no row lock is held while megabytes are encrypted and synced.
 """
 
 from __future__ import annotations
@@ -38,8 +44,12 @@ from proctor.evidence import (
     Keyring,
     SealedHead,
     WrappedKey,
+    decrypt_chunk,
     decrypt_item,
+    encrypt_chunk,
     encrypt_item,
+    genesis,
+    link_hash,
     new_data_key,
     next_link,
     rewrap_data_key,
@@ -47,7 +57,14 @@ from proctor.evidence import (
     unwrap_data_key,
     verify_chain,
 )
-from proctor.tables import evidence_items, proctor_attempts, proctor_references, proctor_signals
+from proctor.tables import (
+    evidence_items,
+    proctor_attempts,
+    proctor_recording_chunks,
+    proctor_recording_segments,
+    proctor_references,
+    proctor_signals,
+)
 
 
 class ItemKind(StrEnum):
@@ -57,6 +74,7 @@ class ItemKind(StrEnum):
     ROOMSCAN = "roomscan"
     EVENT = "event"
     NOISE = "noise"
+    RECORDING = "recording"
 
 
 MEDIA_TYPES: dict[ItemKind, str] = {
@@ -66,7 +84,21 @@ MEDIA_TYPES: dict[ItemKind, str] = {
     ItemKind.ROOMSCAN: "application/x-exam-burst",
     ItemKind.EVENT: "application/json",
     ItemKind.NOISE: "application/json",
+    ItemKind.RECORDING: "video/webm",
 }
+
+CHUNKS_PER_SEGMENT = 100_000
+"""A recording chunk's client seq in the chain is ``segment * CHUNKS_PER_SEGMENT + chunk`` (unique per
+attempt and kind like every client seq); segments 1–9999 and chunks 1–99999 fit a 32-bit integer."""
+
+
+def chunk_client_seq(segment: int, chunk: int) -> int:
+    return segment * CHUNKS_PER_SEGMENT + chunk
+
+
+def chunk_of(client_seq: int) -> tuple[int, int]:
+    """(segment, chunk) of a recording item's client seq."""
+    return divmod(client_seq, CHUNKS_PER_SEGMENT)
 
 _DESCRIPTOR_SEQ = 0
 """Associated-data slot of the encrypted enrolment descriptor (chain items start at 1)."""
@@ -159,6 +191,21 @@ class EvidenceStore:
     def path(self, attempt_id: uuid.UUID, seq: int) -> Path:
         return self.root / str(attempt_id) / f"{seq:08d}.bin"
 
+    def chunk_path(self, attempt_id: uuid.UUID, segment: int, chunk: int) -> Path:
+        return self.root / str(attempt_id) / "rec" / f"{segment:04d}-{chunk:05d}.bin"
+
+    def item_path(self, attempt_id: uuid.UUID, kind: str, seq: int, client_seq: int) -> Path:
+        """Where an item's encrypted bytes are (a recording chunk by its place in the recording)."""
+        if kind == ItemKind.RECORDING:
+            return self.chunk_path(attempt_id, *chunk_of(client_seq))
+        return self.path(attempt_id, seq)
+
+    def _decrypt(self, data_key: bytes, attempt_id: uuid.UUID, kind: str, seq: int, client_seq: int,
+                 blob: bytes) -> bytes:
+        if kind == ItemKind.RECORDING:
+            return decrypt_chunk(data_key, str(attempt_id), *chunk_of(client_seq), blob)
+        return decrypt_item(data_key, str(attempt_id), seq, blob)
+
     # ------------------------------------------------------------------ attempts
 
     async def open_attempt(
@@ -230,7 +277,10 @@ class EvidenceStore:
             evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == seq))).first()
         if row is None:
             return None
-        return row, await self.open_item(await self.data_key(conn, attempt_id), attempt_id, seq)
+        data_key = await self.data_key(conn, attempt_id)
+        if row.kind == ItemKind.RECORDING:
+            return row, await self.open_chunk(data_key, attempt_id, *chunk_of(row.client_seq))
+        return row, await self.open_item(data_key, attempt_id, seq)
 
     async def open_item(self, data_key: bytes, attempt_id: uuid.UUID, seq: int) -> bytes:
         """An item's decrypted content, read from its file."""
@@ -240,6 +290,76 @@ class EvidenceStore:
             raise EvidenceUnreadable("evidence_unreadable", "Evidence item {seq} cannot be decrypted",
                                      seq=seq) from None
         return decrypt_item(data_key, str(attempt_id), seq, blob)
+
+    # ------------------------------------------------------------ recording chunks
+
+    def stage_chunk(self, data_key: bytes, attempt_id: uuid.UUID, segment: int, chunk: int,
+                    plaintext: bytes) -> Path:
+        """Encrypt a chunk and write it, synced, to a staging file of its own (blocking: run it in a
+        thread, outside any transaction). :meth:`append_staged` moves it into place."""
+        final = self.chunk_path(attempt_id, segment, chunk)
+        final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        staged = final.with_name(f".{final.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+        blob = encrypt_chunk(data_key, str(attempt_id), segment, chunk, plaintext)
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return staged
+
+    async def append_staged(
+        self, conn: AsyncConnection, attempt_id: uuid.UUID, segment: int, chunk: int, staged: Path, *,
+        content_sha256: str, size: int, now: datetime,
+    ) -> tuple[StoredItem, str]:
+        """Link a staged chunk as the attempt's next item (the head locked, as :meth:`append` does).
+
+        Returns the item and the content hash stored for (segment, chunk): a retried upload finds
+        the first one's item (``created`` False) and the staged file is dropped; the caller
+        compares the hashes to tell a resend from a different chunk under a used number.
+        """
+        client_seq = chunk_client_seq(segment, chunk)
+        state = (await conn.execute(_LOCK_HEAD, {"attempt_id": attempt_id})).one()
+        rows = (await conn.execute(_HEAD_OR_SAME, {"attempt_id": attempt_id, "head_seq": state.head_seq,
+                                                   "kind": ItemKind.RECORDING.value,
+                                                   "client_seq": client_seq})).all()
+        same = next((r for r in rows if r.kind == ItemKind.RECORDING and r.client_seq == client_seq), None)
+        if same is not None:
+            await asyncio.to_thread(staged.unlink, True)
+            return StoredItem(same.seq, same.kind, client_seq, same.received_at, same.size, False), same.content_sha256
+        prev_hash, seq = genesis(str(attempt_id)), 1
+        if state.head_seq:
+            head_row = next((r for r in rows if r.seq == state.head_seq), None)
+            if head_row is None:
+                raise RuntimeError(f"evidence chain of {attempt_id}: head item {state.head_seq} is missing")
+            prev_hash, seq = head_row.hash, head_row.seq + 1
+        at = now.isoformat()
+        link = ChainLink(seq, ItemKind.RECORDING.value, at, content_sha256, prev_hash,
+                         link_hash(seq, ItemKind.RECORDING.value, at, content_sha256, prev_hash))
+        final = self.chunk_path(attempt_id, segment, chunk)
+
+        def place() -> None:
+            os.replace(staged, final)
+            _fsync_dir(final.parent)
+
+        await asyncio.to_thread(place)
+        await conn.execute(evidence_items.insert().values(
+            attempt_id=attempt_id, seq=link.seq, kind=link.kind, client_seq=client_seq, at=at, received_at=now,
+            content_sha256=content_sha256, prev_hash=prev_hash, hash=link.hash, size=size,
+            media_type=MEDIA_TYPES[ItemKind.RECORDING], trigger=None, analysed=True))
+        head = seal_head(self.keyring, str(attempt_id), link)
+        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
+            head_seq=head.seq, head_hash=head.hash, head_key_id=head.key_id, head_mac=head.mac, last_item_at=now))
+        return StoredItem(link.seq, link.kind, client_seq, now, size, True), content_sha256
+
+    async def open_chunk(self, data_key: bytes, attempt_id: uuid.UUID, segment: int, chunk: int) -> bytes:
+        """A recording chunk's decrypted bytes."""
+        try:
+            blob = await asyncio.to_thread(self.chunk_path(attempt_id, segment, chunk).read_bytes)
+        except FileNotFoundError:
+            raise EvidenceUnreadable("evidence_unreadable", "Evidence item {seq} cannot be decrypted",
+                                     seq=chunk) from None
+        return decrypt_chunk(data_key, str(attempt_id), segment, chunk, blob)
 
     # ---------------------------------------------------- small encrypted values
 
@@ -266,13 +386,13 @@ class EvidenceStore:
             contents: dict[int, str | None] = {}
             missing: set[int] = set()
             for row in rows:
-                path = self.path(attempt_id, row.seq)
+                path = self.item_path(attempt_id, row.kind, row.seq, row.client_seq)
                 if not path.is_file():
                     contents[row.seq] = None
                     missing.add(row.seq)
                     continue
                 try:
-                    plain = decrypt_item(data_key, str(attempt_id), row.seq, path.read_bytes())
+                    plain = self._decrypt(data_key, attempt_id, row.kind, row.seq, row.client_seq, path.read_bytes())
                     contents[row.seq] = hashlib.sha256(plain).hexdigest()
                 except EvidenceUnreadable:
                     contents[row.seq] = None
@@ -293,6 +413,9 @@ class EvidenceStore:
         """Delete the attempt's blobs, chain rows and thumbnails; keep flags and decisions."""
         count = (await conn.execute(delete(evidence_items).where(evidence_items.c.attempt_id == attempt_id))).rowcount
         await conn.execute(delete(proctor_signals).where(proctor_signals.c.attempt_id == attempt_id))
+        await conn.execute(delete(proctor_recording_chunks).where(proctor_recording_chunks.c.attempt_id == attempt_id))
+        await conn.execute(delete(proctor_recording_segments)
+                           .where(proctor_recording_segments.c.attempt_id == attempt_id))
         await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
             purged_at=now, enrolment_descriptor=None, head_seq=0, head_hash=None, head_mac=None, head_key_id=None))
         await asyncio.to_thread(shutil.rmtree, self.root / str(attempt_id), True)

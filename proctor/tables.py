@@ -181,3 +181,34 @@ proctor_exam_settings = Table(
     Column("updated_by", String(100), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# The video recording of the exam page (issue 21). Each page load records one *segment* (a WebM
+# stream with its own header, from one MediaRecorder); the page uploads it in *chunks* every few
+# seconds. Each chunk is an evidence item of kind ``recording`` (its link in ``evidence_items``,
+# its encrypted bytes in ``<attempt>/rec/``); these rows add what playback needs: where a chunk
+# lies in its segment and when the segment started on the server's clock.
+proctor_recording_segments = Table(
+    "proctor_recording_segments",
+    metadata,
+    Column("attempt_id", ForeignKey("proctor_attempts.attempt_id", ondelete="CASCADE"), primary_key=True),
+    Column("segment", Integer, primary_key=True, autoincrement=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("media_type", String(60), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+proctor_recording_chunks = Table(
+    "proctor_recording_chunks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("attempt_id", ForeignKey("proctor_attempts.attempt_id", ondelete="CASCADE"), nullable=False),
+    Column("segment", Integer, nullable=False),
+    Column("chunk", Integer, nullable=False),
+    Column("evidence_seq", Integer, nullable=False),
+    Column("offset_ms", BigInteger, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("attempt_id", "segment", "chunk", name="uq_proctor_recording_chunks_chunk"),
+)

@@ -4,6 +4,7 @@
 // - A webcam JPEG every frame_interval_s and at once on a suspicious event; a screenshot of the
 //   shared monitor every screen_interval_s and on events; microphone loudness (dBFS) every second,
 //   sent in batches; browser events with their durations; the proctor's room-scan requests.
+// - The camera and microphone recorded as video (recorder.js), with a small "recording" mark.
 // - Everything goes through ProctorMedia.Uploader: per-kind sequence numbers, retries after a
 //   network drop, a bounded queue. exam.js knows nothing of this file.
 "use strict";
@@ -19,7 +20,7 @@
   const attemptId = P.attempt_id;
   const call = (method, path, body) => PM.call(P.csrf, method, path, body);
   let plan = null, stopped = false, camera = null, cameraVideo = null, screenVideo = null;
-  let queued = 0, offline = false, roomScanning = false;
+  let queued = 0, offline = false, roomScanning = false, recorder = null;
   const open = {};           // lasting events in progress: type -> {start, detail}
   const timers = [];
 
@@ -34,6 +35,17 @@
     if (!el) return;
     el.classList.toggle("queued", queued > 2 || offline);
     el.textContent = queued > 2 || offline ? PM.fmt(M.queued, { count: queued }) : M.recording;
+  }
+
+  // The small "recording" mark: what the video recorder is doing (recorder.js).
+  function recordingState(state, seconds) {
+    const el = $("recording-indicator");
+    if (!el) return;
+    const text = { recording: M.rec_on, offline: M.rec_offline, failed: M.rec_failed, quota: M.rec_quota,
+                   stopped: M.rec_stopped }[state] || M.rec_on;
+    el.hidden = false;
+    el.dataset.state = state;
+    el.textContent = PM.fmt(text, { seconds });
   }
 
   function dialog(text, buttonText, onClick) {
@@ -51,6 +63,7 @@
 
   function stop() {
     stopped = true;
+    if (recorder) recorder.stop();
     timers.forEach((t) => clearInterval(t));
   }
 
@@ -157,6 +170,7 @@
       setTimeout(startCamera, 2000);
     }));
     startNoise(stream);
+    if (recorder) recorder.start(stream);
   }
 
   let noiseStarted = false;
@@ -282,6 +296,12 @@
     status();
     listen();
     if (page.reload) instant("page_reload", "the exam page was reloaded");
+    if (plan.recording && plan.recording.enabled && window.ProctorRecorder) {
+      recorder = new window.ProctorRecorder.Recorder(attemptId, P.csrf, plan.recording, {
+        onState: recordingState,
+        onEvent: (type, detail) => { if (!stopped) uploader.event(type, PM.serverNow(), 0, detail); },
+      });
+    }
     await startCamera();
     if (plan.screen_policy !== "off") {
       if (window.examScreen && window.examScreen.getVideoTracks().some((t) => t.readyState === "live")) useScreen(window.examScreen);

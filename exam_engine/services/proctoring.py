@@ -22,15 +22,19 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from proctor.config import load_config
-from proctor.findings import recompute, record_event, record_noise
 from proctor.burst import pack_burst
+from proctor.config import ProctorConfig, load_config
+from proctor.findings import recompute, record_event, record_noise
 from proctor.kinds import BROWSER_EVENT_KINDS, FlagKind
 from proctor.runtime import ProctorRuntime
 from proctor.store import ChainHead, ItemKind, StoredItem
-from proctor.tables import proctor_attempts, proctor_exam_settings, proctor_references, proctor_requests
+from proctor.tables import (
+    proctor_attempts,
+    proctor_exam_settings,
+    proctor_references,
+    proctor_requests,
+)
 
-from ..observability import ANALYSIS_SECONDS
 from ..bootstrap import Services
 from ..domain import attempts as rules
 from ..domain.actors import Actor
@@ -38,6 +42,7 @@ from ..domain.attempts import AttemptStatus
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
 from ..i18n import N_
+from ..observability import ANALYSIS_SECONDS
 from ..tables import attempts, exams
 from .audit import record
 
@@ -90,7 +95,7 @@ def _minute(now: datetime) -> int:
 async def _hit(services: Services, key: str, window_s: int, amount: int = 1) -> int | None:
     try:
         return await services.kv.hit(key, window_s, amount)
-    except Exception:  # noqa: BLE001 - a guard: without the shared store uploads go on (logged)
+    except Exception:
         log.warning("evidence quota: the shared store did not answer; not counting %s", key, exc_info=True)
         return None
 
@@ -143,7 +148,7 @@ async def record_quota(services: Services, runtime: ProctorRuntime, actor: Actor
             # Server-made events use negative client seqs: they never collide with the page's.
             await runtime.store.append(conn, attempt_id, ItemKind.EVENT, -(state.head_seq + 1),
                                        json.dumps(body, sort_keys=True).encode(), now=now, trigger=QUOTA_EVENT)
-    except Exception:  # noqa: BLE001 - the refusal stands even if it could not be recorded
+    except Exception:
         log.exception("could not record the evidence quota refusal of %s", attempt_id)
 
 
@@ -269,6 +274,16 @@ async def exam_capture_settings(conn: AsyncConnection, runtime: ProctorRuntime, 
     }
 
 
+RECORDING_VIDEO = {"width": 320, "height": 240, "frame_rate": 10}
+"""What the page asks the camera for while recording (a low resolution keeps the picture sharp at the bit rate)."""
+
+
+def recording_plan(config: ProctorConfig) -> dict[str, Any]:
+    """What the page's ``MediaRecorder`` is set to (see :mod:`exam_engine.services.recording`)."""
+    return {"enabled": config.recording, "kbps": config.recording_kbps, "chunk_s": config.recording_chunk_s,
+            "max_chunk_bytes": config.max_chunk_bytes, "video": dict(RECORDING_VIDEO)}
+
+
 async def capture_plan(conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, exam_id: int,
                        student_id: int) -> dict:
     """What the page must capture and how often (per exam, else the global defaults)."""
@@ -290,6 +305,7 @@ async def capture_plan(conn: AsyncConnection, runtime: ProctorRuntime, attempt_i
                       "reference_available": await _has_reference(conn, student_id)},
         "pending_requests": pending,
         "event_types": sorted(kind.value for kind in BROWSER_EVENT_KINDS),
+        "recording": recording_plan(config),
     }
 
 

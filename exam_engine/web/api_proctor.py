@@ -97,7 +97,9 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
            resource: Kind | None = None) -> Callable[[Upload], Upload]:
     """Register a capture route: who is asking and whether the role may (no connection held
     while the body arrives), then the body read and checked (``jpeg`` / ``multipart`` / none),
-    then one transaction, then the analysis jobs of what was stored."""
+    then one transaction, then the analysis jobs of what was stored. ``webm`` (a recording
+    chunk): the handler gets no connection and opens its own short transactions, so none is
+    held while the chunk is encrypted and synced."""
 
     def decorate(handler: Upload) -> Upload:
         @functools.wraps(handler)
@@ -121,10 +123,12 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
                 payload = await within_deadline(request, _read_limited(request, config.max_frame_bytes))
             elif body == "multipart":
                 payload = await within_deadline(request, _read_frames(request, config.max_burst_bytes))
+            elif body == "webm":
+                payload = await within_deadline(request, _read_limited(request, config.max_chunk_bytes))
             else:
                 await read_body(request)  # the JSON of events and loudness batches; read_json returns it
             if attempt_id is not None:
-                size = (len(payload) if body == "jpeg" else sum(map(len, payload)) if body == "multipart"
+                size = (len(payload) if body in ("jpeg", "webm") else sum(map(len, payload)) if body == "multipart"
                         else len(request.get(BODY, b"")))
                 await capture.check_upload_bytes(services, runtime, actor, attempt_id, size,
                                                  now=services.clock.now())
@@ -135,8 +139,11 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
                     await capture.check_jpeg(frame)
             # The person was established above, moments ago in this same request: asking again would
             # cost a query and count the request twice against the session's rate limit.
-            async with services.engine.begin() as conn:
-                result = await handler(request, conn, actor, runtime, payload)
+            if body == "webm":
+                result = await handler(request, None, actor, runtime, payload)
+            else:
+                async with services.engine.begin() as conn:
+                    result = await handler(request, conn, actor, runtime, payload)
             if isinstance(result, capture.Stored):
                 for attempt_id, seq, kind in result.to_analyse:
                     try:

@@ -21,6 +21,7 @@ from . import api_admin, api_student  # noqa: F401 - importing registers the rou
 from . import api_journal  # the journal's routes, and the outbox relay task
 from . import api_bank  # noqa: F401 - the question-bank routes
 from . import api_proctor  # noqa: F401 - proctoring capture and review routes
+from . import api_recording  # noqa: F401 - the video recording: segments, chunks, playback by range
 from . import api_assignments  # noqa: F401 - proctors of exams, heads of faculties and departments
 from . import api_live  # exam day: lobby, live control, accommodations; the uptime/preparation task
 from . import api_holds  # noqa: F401 - the gate before the journal: holds, key decisions (issue 25)

@@ -1,0 +1,261 @@
+"""The exam's video recording in real headless Chromium (issue 21): a fake camera and microphone are
+recorded with MediaRecorder, the page is reloaded mid-exam (a new segment), the connection drops and
+comes back (the queued chunks arrive), and the proctor plays the recording at a flag's moment."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import os
+import statistics
+import struct
+import time
+import wave
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from exam_engine.domain.roles import Role
+from exam_engine.services import proctor_admin
+from exam_engine.services.proctoring import runtime_of
+from exam_engine.tables import attempts
+from proctor.config import load_config
+from proctor.runtime import ProctorRuntime
+from proctor.tables import proctor_flags, proctor_recording_chunks
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, face_frames, shot, write_y4m
+from tests.factories import (
+    ADMIN,
+    PASSWORD,
+    assign_proctor,
+    make_user,
+    make_world,
+    open_client,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
+
+CHUNK_S = 2.0
+"""The test records 2 s chunks (the default is 5 s) so that a reload and an outage fit in a minute."""
+
+
+def write_wav(path: Path, seconds: float = 6.0, rate: int = 48_000) -> Path:
+    """A 16-bit mono tone that rises and falls (Chromium's fake microphone loops it)."""
+    with wave.open(str(path), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(rate)
+        n = int(seconds * rate)
+        samples = (0.3 * 32767 * math.sin(2 * math.pi * (330 + 110 * math.sin(i / rate)) * i / rate)
+                   for i in range(n))
+        fh.writeframes(b"".join(struct.pack("<h", int(s)) for s in samples))
+    return path
+
+
+async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.5)
+
+
+async def _chunks(services) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
+    c = proctor_recording_chunks.c
+    async with services.engine.connect() as conn:
+        found: dict[int, list[int]] = {}
+        for r in await conn.execute(select(c.segment, c.chunk).order_by(c.segment, c.chunk)):
+            found.setdefault(r.segment, []).append(r.chunk)
+        return found
+
+
+async def _login(page, base: str, login: str, landing: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(f"{base}/login")
+    await page.fill("#login", login)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit].primary")
+    await page.wait_for_url(f"{base}{landing}")
+
+
+async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at_a_flag(services, tmp_path):
+    from playwright.async_api import async_playwright
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
+    await make_user(services, "proctor1", Role.PROCTOR, language="ru")
+    await assign_proctor(services, "proctor1", world.exam_id)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
+                                            services.engine, now=services.clock.now())
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(conn, runtime_of(services), ADMIN, world.exam_id, {
+            "frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now())
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
+    microphone = write_wav(tmp_path / "tone.wav")
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            *CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}",
+            f"--use-file-for-fake-audio-capture={microphone}", "--autoplay-policy=no-user-gesture-required"])
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
+            assert "Бейнежазба жүріп жатыр" in await page.inner_text("#recording-indicator")
+            async with services.engine.connect() as conn:
+                attempt_id = (await conn.execute(select(attempts.c.id))).scalar_one()
+
+            async def first_segment() -> bool:
+                return len((await _chunks(services)).get(1, [])) >= 3
+
+            await _until(first_segment, 30, "three chunks of the first segment")
+            await shot(page, "rec_student_indicator_kk")
+
+            # The student switches to Russian and the page is reloaded: a new segment, numbered by the server.
+            await page.evaluate("""async () => {
+                const csrf = JSON.parse(document.getElementById("exam-config").textContent).proctoring.csrf;
+                const form = new FormData(); form.append("lang", "ru"); form.append("_csrf", csrf);
+                await fetch("/language", {method: "POST", body: form, redirect: "manual", credentials: "same-origin"});
+            }""")
+            await page.reload()
+            await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
+            assert "Идёт видеозапись" in await page.inner_text("#recording-indicator")
+
+            async def second_segment() -> bool:
+                return len((await _chunks(services)).get(2, [])) >= 3
+
+            await _until(second_segment, 30, "chunks of the second segment after the reload")
+            await shot(page, "rec_student_indicator_ru")
+            await page.evaluate("document.dispatchEvent(new Event('paste'))")  # a flag in the middle of segment 2
+
+            # The connection drops for 8 s: chunks wait in the page, then all arrive, in order, none lost.
+            before = len((await _chunks(services))[2])
+            await student.set_offline(True)
+            await page.wait_for_selector('#recording-indicator[data-state="offline"]', timeout=20000)
+            await asyncio.sleep(8)
+            during = len((await _chunks(services))[2])
+            await shot(page, "rec_student_offline_ru")
+            await student.set_offline(False)
+
+            async def caught_up() -> bool:
+                return len((await _chunks(services))[2]) >= during + 4
+
+            await _until(caught_up, 40, "the chunks queued during the outage")
+            stored = await _chunks(services)
+            assert during <= before + 1  # nothing (or the one in flight) got through while offline
+            assert stored[1] == list(range(1, len(stored[1]) + 1))
+            assert stored[2] == list(range(1, len(stored[2]) + 1)), stored[2]  # contiguous: nothing lost
+
+            c = proctor_recording_chunks.c
+            async with services.engine.connect() as conn:
+                sizes = [(r.size, r.duration_ms) for r in await conn.execute(
+                    select(c.size, c.duration_ms).where(c.chunk > 1, c.duration_ms > 1000))]
+            kbps = statistics.median(size * 8 / duration for size, duration in sizes)
+            print(f"\nrecorded chunks: {len(sizes)}, median {statistics.median(s for s, _ in sizes)} bytes "
+                  f"per {CHUNK_S} s chunk, median {kbps:.0f} kbit/s (target {config.recording_kbps})")
+            assert 10 < kbps < config.recording_kbps * 1.6
+
+            async def flagged() -> bool:
+                async with services.engine.connect() as conn:
+                    return (await conn.execute(select(proctor_flags.c.id).where(
+                        proctor_flags.c.kind == "paste"))).first() is not None
+
+            await _until(flagged, 20, "the paste flag")
+
+            reviewer = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+            desk = await reviewer.new_page()
+            statuses: list[int] = []
+            desk.on("response", lambda r: statuses.append(r.status) if "/recording/" in r.url else None)
+            await _login(desk, base, "proctor1", "/")
+            await desk.goto(f"{base}/proctor/attempts/{attempt_id}")
+            await desk.wait_for_selector("#recording")
+            button = await desk.wait_for_selector("#flags li[data-kind=paste] button.play-at")
+            segment, offset = int(await button.get_attribute("data-segment")), float(
+                await button.get_attribute("data-offset"))
+            assert segment == 2 and offset > 1, (segment, offset)
+            await button.click()
+            await desk.wait_for_function(
+                """(t) => { const v = document.getElementById("recording");
+                           return v.dataset.segment === "2" && v.readyState >= 2 && Math.abs(v.currentTime - t) < 1.5; }""",
+                arg=offset, timeout=20000)
+            state = await desk.evaluate("""() => { const v = document.getElementById("recording");  // w: the recorded width
+                return {t: v.currentTime, ready: v.readyState, error: v.error && v.error.code, w: v.videoWidth}; }""")
+            assert state["ready"] >= 2 and state["error"] is None and state["w"] > 0, state
+            print(f"player: {state}")
+            assert 206 in statuses, statuses
+            assert "Часть 2 записи" in await desk.inner_text("#recording-at")
+            await desk.evaluate("document.getElementById('recording').pause()")
+            await shot(desk, "rec_proctor_player_ru")
+            await desk.click("button[value=kk]")
+            await desk.wait_for_selector("html[lang=kk]")
+            await desk.click("#flags li[data-kind=paste] button.play-at")
+            await desk.wait_for_function(
+                """(t) => { const v = document.getElementById("recording");
+                           return v.readyState >= 2 && Math.abs(v.currentTime - t) < 1.5; }""", arg=offset, timeout=20000)
+            await desk.evaluate("document.getElementById('recording').pause()")
+            await shot(desk, "rec_proctor_player_kk")
+            async with services.engine.begin() as conn:
+                verdict = await proctor_admin.verify(conn, runtime_of(services), attempt_id, "tests",
+                                                     now=services.clock.now())
+            assert verdict.ok, verdict
+        finally:
+            await browser.close()
+            await client.close()
+
+
+async def test_a_browser_without_mediarecorder_sits_the_exam_and_the_proctor_is_told(services, tmp_path):
+    from playwright.async_api import async_playwright
+
+    from proctor.tables import evidence_items
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(dataclasses.replace(config, pool_workers=1), services.engine,
+                                            now=services.clock.now())
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(conn, runtime_of(services), ADMIN, world.exam_id, {
+            "frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now())
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(10), fps=10)
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            *CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        await student.add_init_script("delete window.MediaRecorder;")  # an old or locked-down browser
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await page.wait_for_selector('#recording-indicator[data-state="failed"]', timeout=15000)
+            assert "бейнежазба жұмыс істемейді" in (await page.inner_text("#recording-indicator")).lower()
+            # The exam goes on: a question answered and saved, frames still sent.
+            await page.click("#q-options label.option >> nth=0")
+            await page.wait_for_function("() => !document.getElementById('save-status').textContent.includes('…')")
+
+            async def reported() -> bool:
+                async with services.engine.connect() as conn:
+                    return (await conn.execute(select(evidence_items.c.seq).where(
+                        evidence_items.c.trigger == "recording_failed"))).first() is not None
+
+            await _until(reported, 20, "the recording_failed event")
+            assert (await _chunks(services)) == {}
+            await shot(page, "rec_student_unsupported_kk")
+        finally:
+            await browser.close()
+            await client.close()

@@ -1,0 +1,288 @@
+"""The exam's video recording (issue 21): chunks in (idempotent, bounded, only the student's own),
+ranges out (only to the exam's proctor, audited), and a tampered chunk named by evidence verify."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+from sqlalchemy import func, select
+
+from exam_engine.domain.roles import Role
+from exam_engine.services import proctor_admin
+from exam_engine.services.proctoring import runtime_of
+from exam_engine.tables import audit_log
+from proctor.config import MIB
+from proctor.tables import evidence_items, proctor_recording_chunks
+from tests.conftest import SECRET
+from tests.factories import Api, make_user, make_world, new_api, open_client
+from tests.integration.proctor_world import BASE, proctored_attempt
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER = b"\x1a\x45\xdf\xa3" + b"\x00" * 28  # a WebM stream starts with the EBML header's id
+
+
+def chunk(n: int, size: int = 3000) -> bytes:
+    body = os.urandom(size)
+    return HEADER + body[len(HEADER):] if n == 1 else body
+
+
+async def _count(services, table, *where) -> int:
+    async with services.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+
+
+async def _segment(world, api: Api | None = None) -> tuple[int, dict]:
+    return await (api or world.student).call("POST", f"{BASE}/attempts/{world.attempt_id}/recording",
+                                             json={"started_at": world.services.clock.now().isoformat(),
+                                                   "media_type": "video/webm;codecs=vp8,opus"})
+
+
+async def _put(world, segment: int, seq: int, data: bytes, *, offset_ms: int | None = None,
+               api: Api | None = None) -> tuple[int, dict]:
+    offset = (seq - 1) * 5000 if offset_ms is None else offset_ms
+    return await (api or world.student).call(
+        "POST", f"{BASE}/attempts/{world.attempt_id}/recording/{segment}?seq={seq}&offset_ms={offset}&duration_ms=5000",
+        data=data)
+
+
+async def _recorded(services, chunks: int = 3) -> tuple[object, list[bytes]]:
+    world = await proctored_attempt(services)
+    status, seg = await _segment(world)
+    assert status == 200 and seg["segment"] == 1, seg
+    data = [chunk(i + 1, 3000 + 500 * i) for i in range(chunks)]
+    for i, piece in enumerate(data):
+        status, body = await _put(world, 1, i + 1, piece)
+        assert status == 200 and body["items"][0]["stored"], body
+    return world, data
+
+
+async def test_chunks_are_stored_once_out_of_order_and_a_different_resend_is_refused(services):
+    world = await proctored_attempt(services)
+    try:
+        status, seg = await _segment(world)
+        assert status == 200 and seg["segment"] == 1 and seg["kbps"] == 250 and seg["chunk_s"] == 5, seg
+        one, two = chunk(1), chunk(2)
+        status, body = await _put(world, 1, 2, two)  # the second arrives first (a retry overtook it)
+        assert status == 200 and body["items"][0]["stored"] is True, body
+        status, body = await _put(world, 1, 1, one)
+        assert status == 200 and body["items"][0]["stored"] is True, body
+        first_receipt = body["items"][0]
+        status, body = await _put(world, 1, 1, one)  # the answer was lost: the page sends it again
+        assert status == 200, body
+        assert body["items"][0]["stored"] is False
+        assert body["items"][0]["evidence_seq"] == first_receipt["evidence_seq"]
+        status, body = await _put(world, 1, 1, chunk(1))  # other bytes under a used number
+        assert status == 409 and body["error"]["code"] == "recording_chunk_conflict", body
+        assert "1" in body["error"]["message"] and "{" not in body["error"]["message"]
+        assert await _count(services, evidence_items, evidence_items.c.kind == "recording") == 2
+        # A reload opens segment 2; its chunks start again at 1.
+        status, seg = await _segment(world)
+        assert status == 200 and seg["segment"] == 2, seg
+        status, body = await _put(world, 2, 1, chunk(1))
+        assert status == 200 and body["items"][0]["stored"], body
+        # The first chunk of a segment must be WebM; a chunk of a segment never opened is refused.
+        status, _ = await _segment(world)
+        assert status == 200
+        status, body = await _put(world, 3, 1, b"not webm at all")
+        assert status == 422 and body["error"]["code"] == "recording_invalid", body
+        status, body = await _put(world, 9, 1, chunk(1))
+        assert status == 404 and body["error"]["code"] == "recording_segment_not_found", body
+        async with services.engine.begin() as conn:
+            verdict = await proctor_admin.verify(conn, runtime_of(services), UUID(world.attempt_id), "tests",
+                                                 now=services.clock.now())
+        assert verdict.ok and verdict.checked == 3, verdict
+    finally:
+        await world.close()
+
+
+async def test_only_the_attempts_own_student_records(services):
+    world = await proctored_attempt(services)
+    try:
+        status, body = await _segment(world, world.other_student)
+        assert status == 404 and body["error"]["code"] == "attempt_not_found", body
+        status, _ = await _segment(world)
+        assert status == 200
+        status, body = await _put(world, 1, 1, chunk(1), api=world.other_student)
+        assert status == 404 and body["error"]["code"] == "attempt_not_found", body
+        status, body = await _put(world, 1, 1, chunk(1), api=world.proctor)
+        assert status == 403 and body["error"]["code"] == "forbidden", body
+        assert await _count(services, evidence_items, evidence_items.c.kind == "recording") == 0
+    finally:
+        await world.close()
+
+
+async def test_nothing_is_recorded_for_an_exam_that_is_not_proctored(services):
+    plain = await make_world(services, students=1, requires_proctoring=False)
+    client = await open_client(services)
+    try:
+        student = Api(client)
+        await student.login(plain.students[0])
+        status, started = await student.call("POST", f"/api/v1/exams/{plain.exam_id}/start", json={})
+        assert status == 200, started
+        base = f"{BASE}/attempts/{started['attempt']['id']}/recording"
+        status, body = await student.call("POST", base, json={})
+        assert status == 409 and body["error"]["code"] == "exam_not_proctored", body
+        status, body = await student.call("POST", base + "/1?seq=1", data=chunk(1))
+        assert status == 409 and body["error"]["code"] == "exam_not_proctored", body
+        assert await _count(services, proctor_recording_chunks) == 0
+    finally:
+        await client.close()
+
+
+async def test_a_chunk_over_its_bound_is_413_and_the_attempts_quota_is_429_recorded(services, monkeypatch):
+    monkeypatch.setenv("EXAM_EVIDENCE_MAX_MB", str(20_000 / MIB))
+    world = await proctored_attempt(services)
+    try:
+        await _segment(world)
+        limit = runtime_of(services).config.max_chunk_bytes
+        status, body = await _put(world, 1, 1, chunk(1, limit + 1))
+        assert status == 413 and body["error"]["code"] == "upload_too_large", body
+        status, body = await _put(world, 1, 1, chunk(1, 12_000))
+        assert status == 200, body
+        status, body = await _put(world, 1, 2, chunk(2, 12_000))
+        assert status == 429 and body["error"]["code"] == "evidence_quota_exceeded", body
+        assert "МБ" in body["error"]["message"]  # kk
+        assert await _count(services, audit_log, audit_log.c.action == "proctor.evidence_quota") == 1
+        assert [i for i in (await world.timeline())["items"] if i["trigger"] == "evidence_quota"]
+        assert await _count(services, evidence_items, evidence_items.c.kind == "recording") == 1
+    finally:
+        await world.close()
+
+
+async def _get(api: Api, url: str, range_: str | None = None):
+    headers = {"Range": range_} if range_ else {}
+    resp = await api.client.request("GET", url, headers=headers)
+    return resp, await resp.read()
+
+
+async def test_the_proctor_plays_a_segment_by_ranges_and_every_view_is_audited(services):
+    world, data = await _recorded(services)
+    whole = b"".join(data)
+    try:
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        assert status == 200, listed
+        (seg,) = listed["segments"]
+        assert (seg["segment"], seg["chunks"], seg["bytes"], seg["duration_s"], seg["missing"]) == (
+            1, 3, len(whole), 15.0, [])
+        url = seg["url"]
+        resp, body = await _get(world.proctor, url)
+        assert resp.status == 200 and body == whole
+        assert resp.headers["Content-Type"] == "video/webm" and resp.headers["Accept-Ranges"] == "bytes"
+        assert "no-store" in resp.headers["Cache-Control"]
+        resp, body = await _get(world.proctor, url, "bytes=0-")
+        assert resp.status == 206 and body == whole
+        assert resp.headers["Content-Range"] == f"bytes 0-{len(whole) - 1}/{len(whole)}"
+        resp, body = await _get(world.proctor, url, "bytes=2990-3010")  # across the first two chunks
+        assert resp.status == 206 and body == whole[2990:3011]
+        assert resp.headers["Content-Range"] == f"bytes 2990-3010/{len(whole)}"
+        assert int(resp.headers["Content-Length"]) == 21
+        resp, body = await _get(world.proctor, url, "bytes=-100")
+        assert resp.status == 206 and body == whole[-100:]
+        resp, body = await _get(world.proctor, url, f"bytes=100-{len(whole) + 500}")
+        assert resp.status == 206 and body == whole[100:]
+        for bad in (f"bytes={len(whole)}-", "bytes=50-10", "bytes=0-1,5-9", "bytes=x-1", "bytes=-0"):
+            resp, body = await _get(world.proctor, url, bad)
+            assert resp.status == 416, bad
+            assert resp.headers["Content-Range"] == f"bytes */{len(whole)}"
+        resp, _ = await _get(world.proctor, url.replace("/recording/1", "/recording/7"))
+        assert resp.status == 404
+        viewed = await _count(services, audit_log, audit_log.c.action == "recording.viewed")
+        assert viewed == 5  # one row per range served; refusals serve nothing
+        # A student, and a proctor of another exam, are refused; nothing is served to them.
+        resp, body = await _get(world.student, url, "bytes=0-")
+        assert resp.status == 403 and whole[:100] not in body
+        await make_user(services, "proctor2", Role.PROCTOR)
+        stranger = await new_api(world.client)
+        await stranger.login("proctor2")
+        resp, body = await _get(stranger, url, "bytes=0-")
+        assert resp.status == 404 and whole[:100] not in body
+        status, _ = await stranger.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        assert status == 404
+        assert await _count(services, audit_log, audit_log.c.action == "recording.viewed") == viewed
+        await stranger.client.close()  # type: ignore[attr-defined]
+    finally:
+        await world.close()
+
+
+async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services):
+    world, data = await _recorded(services)
+    attempt_id = UUID(world.attempt_id)
+    env = {"EXAM_DATABASE_URL": services.settings.database_url, "EXAM_DATA_DIR": str(services.settings.data_dir),
+           "EXAM_SECRET_KEY": SECRET, "PATH": "/usr/bin:/bin", "EXAM_LANG": "ru"}
+
+    def verify_cli() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    try:
+        ok = verify_cli()
+        assert ok.returncode == 0 and "3" in ok.stdout, (ok.stdout, ok.stderr)
+        async with services.engine.connect() as conn:
+            seq = (await conn.execute(select(proctor_recording_chunks.c.evidence_seq).where(
+                proctor_recording_chunks.c.chunk == 2))).scalar_one()
+        path = runtime_of(services).store.chunk_path(attempt_id, 1, 2)
+        blob = bytearray(path.read_bytes())
+        blob[100] ^= 0x01
+        path.write_bytes(bytes(blob))
+        broken = verify_cli()
+        assert broken.returncode == 1, (broken.stdout, broken.stderr)
+        assert str(seq) in broken.stderr and "изменён" in broken.stderr.lower(), broken.stderr
+        # Playback of the altered chunk is cut short rather than served as if intact.
+        resp = await world.proctor.client.request("GET", f"{BASE}/attempts/{world.attempt_id}/recording/1")
+        try:
+            body = await resp.read()
+        except Exception:  # noqa: BLE001 - the connection is dropped mid-body
+            body = b""
+        assert body != b"".join(data)
+    finally:
+        await world.close()
+
+
+async def test_purge_after_retention_deletes_the_recording_with_the_other_evidence(services):
+    world, _ = await _recorded(services, chunks=2)
+    attempt_id = UUID(world.attempt_id)
+    try:
+        runtime = runtime_of(services)
+        assert runtime.store.chunk_path(attempt_id, 1, 2).is_file()
+        status, _ = await world.student.call("POST", f"/api/v1/attempts/{world.attempt_id}/submit")
+        assert status == 200
+        services.clock.advance(400 * 86400)
+        async with services.engine.begin() as conn:
+            purged = await proctor_admin.purge_expired(conn, runtime, "tests", now=services.clock.now())
+        assert [(p.attempt_id, p.items) for p in purged] == [(attempt_id, 2)]
+        assert not (runtime.store.root / world.attempt_id).exists()
+        assert await _count(services, proctor_recording_chunks) == 0
+        await world.proctor.login("proctor1")  # a year later: a new session
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        assert status == 200 and listed["segments"] == [], listed
+    finally:
+        await world.close()
+
+
+async def test_two_different_chunks_racing_for_one_number_store_one_and_refuse_the_other(services):
+    world = await proctored_attempt(services)
+    try:
+        await _segment(world)
+        first, second = chunk(1), chunk(1)
+        results = await asyncio.gather(_put(world, 1, 1, first), _put(world, 1, 1, second),
+                                       _put(world, 1, 2, chunk(2)), _put(world, 1, 2, chunk(2)))
+        statuses = sorted(status for status, _ in results[:2])
+        assert statuses == [200, 409], results[:2]
+        assert sorted(status for status, _ in results[2:]) == [200, 409], results[2:]
+        won = first if results[0][0] == 200 else second
+        resp = await world.proctor.client.request("GET", f"{BASE}/attempts/{world.attempt_id}/recording/1",
+                                                  headers={"Range": f"bytes=0-{len(won) - 1}"})
+        assert resp.status == 206 and await resp.read() == won
+        async with services.engine.begin() as conn:
+            verdict = await proctor_admin.verify(conn, runtime_of(services), UUID(world.attempt_id), "tests",
+                                                 now=services.clock.now())
+        assert verdict.ok and verdict.checked == 2, verdict
+        leftovers = list((runtime_of(services).store.root / world.attempt_id / "rec").glob("*.tmp"))
+        assert leftovers == []  # the loser's staged file is gone
+    finally:
+        await world.close()
