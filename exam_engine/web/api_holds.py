@@ -103,7 +103,7 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
 @endpoint("POST", "/api/v1/journal-result-corrections/{result_correction_id}/approve",
           summary="Approve a regraded exam result: the journal applies it at once, though the period closed",
           request_schema=REVIEW, response_schema=STATE, errors=("correction_not_pending", "self_approval"),
-          permission=Permission.REVIEW_CORRECTIONS)
+          permission=Permission.REVIEW_CORRECTIONS, resource=Kind.RESULT_CORRECTION)
 @journal_errors
 async def approve_result_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, True)
@@ -111,7 +111,8 @@ async def approve_result_correction(request: web.Request, conn: AsyncConnection,
 
 @endpoint("POST", "/api/v1/journal-result-corrections/{result_correction_id}/reject",
           summary="Reject a regraded exam result (the journal keeps the old one)", request_schema=REVIEW,
-          response_schema=STATE, errors=("correction_not_pending",), permission=Permission.REVIEW_CORRECTIONS)
+          response_schema=STATE, errors=("correction_not_pending",), permission=Permission.REVIEW_CORRECTIONS,
+          resource=Kind.RESULT_CORRECTION)
 @journal_errors
 async def reject_result_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, False)
