@@ -29,6 +29,8 @@ ACTIONS = {"change": N_("change the value"), "delete_grade": N_("delete the grad
            "delete_lesson": N_("delete the lesson")}
 STATES = {"filed": N_("waiting for review"), "approved": N_("approved"), "rejected": N_("rejected"),
           "applied": N_("approved and applied")}
+RESULT_STATES = {"filed": N_("waiting for the deputy head's approval"), "applied": N_("approved and applied"),
+                 "rejected": N_("rejected")}
 # Statuses whose total is "not computed" (E1: a timed-out or annulled exam), not merely not yet known.
 NOT_COMPUTED = ("timed_out", "annulled")
 
@@ -174,12 +176,15 @@ async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
     names = {s["id"]: s["full_name"] for s in students}
     symbols = {m["code"]: m["symbol"] for m in grid["marks"]}
     corrections = await journal.corrections(conn, journal_id=journal_id)
+    # Exam results regraded after the period closed: the teacher sees each one's state (J6).
+    result_changes = await journal.result_corrections(conn, journal_id=journal_id)
     config = {"journal_id": journal_id, "csrf": request[api.SESSION].csrf_token, "can_edit": can_edit,
               "language": actor.language, "messages": _grid_messages(actor.language), "marks": symbols,
               "people": await _people(conn, found, grid["journal"]["teachers"], corrections)}
     return render(request, "journal/grid.html", {
         "journal": grid["journal"], "lessons": lessons, "students": students, "marks": grid["marks"],
         "can_edit": can_edit, "config": config, "corrections": corrections, "names": names, "symbols": symbols,
+        "result_changes": result_changes, "result_states": RESULT_STATES,
         "lesson_names": {ls["id"]: ls["label"] for ls in lessons}, "actions": ACTIONS, "states": STATES,
         "kinds": LESSON_KINDS, "today": _now(request).astimezone(ZoneInfo(DISPLAY_TZ)).date().isoformat(),
         "when": lambda v: when(v, actor.language)}, actor=actor)
@@ -333,3 +338,6 @@ def register(app: web.Application) -> None:
     app.router.add_get("/journal/substitutes", substitutes)
     app.router.add_post("/journal/substitutes", substitutes)
     app.router.add_get("/student/results", my_results)
+    from . import result_corrections  # the deputy head's exam-result corrections after a period closed
+
+    result_corrections.register(app)

@@ -125,3 +125,9 @@ from .web.http import resource_of  # noqa: E402
 
 __all__ += ["InvalidInput", "Kind", "NotFound", "OutOfReach", "assignment_service", "audit_denial", "authority",
             "authorize", "journal_actor_for", "resource_of"]
+
+# The deputy head's page of exam-result corrections (admin_ui/result_corrections.py): the bridge's key
+# that verifies the signed result again when a correction is approved.
+from .services.relay import bridge_keys as journal_bridge_keys  # noqa: E402
+
+__all__ += ["journal_bridge_keys"]

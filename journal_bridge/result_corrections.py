@@ -97,7 +97,8 @@ async def result_corrections(conn: AsyncConnection, *, journal_id: int | None = 
                                                                            "status": r.new_status},
              "version": r.new_version, "reason": r.reason, "filed_by": r.filed_by, "filed_at": r.filed_at,
              "approver_role": r.approver_role, "state": r.state, "reviewed_by": r.reviewed_by,
-             "reviewed_at": r.reviewed_at, "applied_at": r.applied_at} for r in await conn.execute(stmt)]
+             "reviewed_at": r.reviewed_at, "review_note": r.review_note, "applied_at": r.applied_at}
+            for r in await conn.execute(stmt)]
 
 
 async def review_result_correction(

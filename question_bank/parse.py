@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from question_bank.checks import check_drafts, line_problems
@@ -134,6 +134,8 @@ def parse_bank(
         expected_options=expected_options,
         existing=existing,
     )
+    if result.parts:  # a package: each question's problems name the part it was read from
+        problems = [_in_part(p, result.parts) for p in problems]
     return ParseReport(
         format=fmt,
         encoding=result.encoding,
@@ -142,6 +144,12 @@ def parse_bank(
         problems=tuple(sorted(problems, key=_sort_key)[:MAX_REPORTED_PROBLEMS]),
         questions_found=len(result.questions),
     )
+
+
+def _in_part(found: Problem, parts: dict[int, str]) -> Problem:
+    if found.question not in parts or "file" in found.params:
+        return found
+    return replace(found, params={**found.params, "file": parts[found.question]})
 
 
 def _limit_problems(data: bytes, fmt: BankFormat, limits: ParseLimits) -> list[Problem]:

@@ -72,6 +72,9 @@ class ProblemCode(StrEnum):
     PARSE_TIME_EXCEEDED = "parse_time_exceeded"
     PARSE_MEMORY_EXCEEDED = "parse_memory_exceeded"
     PARSE_FAILED = "parse_failed"
+    # Packages (QTI 3.0): what the manifest and the parts of the package do not account for
+    MISPLACED_ELEMENT = "misplaced_element"
+    UNLISTED_FILE = "unlisted_file"
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -179,6 +182,11 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
         "Reading the file needed more than {limit} MB of memory; split it into smaller files",
     ),
     ProblemCode.PARSE_FAILED: (E, "The file could not be read: the reading stopped unexpectedly"),
+    ProblemCode.MISPLACED_ELEMENT: (E, "The element <{tag}> does not belong here; its content was not read"),
+    ProblemCode.UNLISTED_FILE: (
+        W,
+        "The package holds {file}, which imsmanifest.xml does not list; it was not read",
+    ),
 }
 
 

@@ -125,6 +125,9 @@ class Kind(StrEnum):
     FLAG = "flag"  # a proctoring flag (belongs to an attempt, so to an exam)
     JOURNAL = "journal"
     CORRECTION = "correction"  # a journal correction (belongs to a journal)
+    # An exam result regraded after its journal's period closed, waiting for a deputy head (J5, J6):
+    # reached academy-wide (not listed in REACH), like the deputy heads who approve it.
+    RESULT_CORRECTION = "result_correction"
 
 
 class Reach(StrEnum):

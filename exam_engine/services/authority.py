@@ -53,6 +53,7 @@ NOT_FOUND: dict[Kind, tuple[str, str]] = {
     Kind.FLAG: ("flag_not_found", N_("No such flag.")),
     Kind.JOURNAL: ("journal_not_found", "No such journal"),
     Kind.CORRECTION: ("correction_not_found", "No such correction"),
+    Kind.RESULT_CORRECTION: ("correction_not_found", "No such correction"),
 }
 
 

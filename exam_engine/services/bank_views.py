@@ -27,12 +27,25 @@ _LOCATIONS: dict[str, tuple[str, str]] = {
     "row": (N_("Row {line}, question {question}: {message}"), N_("Row {line}: {message}")),
 }
 _QUESTION_ONLY = N_("Question {question}: {message}")
+# A package (QTI): the part of the package first, lines count within it.
+_IN_FILE = (
+    (("line", "question"), N_("File {file}, line {line}, question {question}: {message}")),
+    (("line",), N_("File {file}, line {line}: {message}")),
+    (("question",), N_("File {file}, question {question}: {message}")),
+    ((), N_("File {file}: {message}")),
+)
 _UNITS = {BankFormat.PLATONUS_DOCX: "paragraph", BankFormat.XLSX: "row"}
 
 
 def problem_message(language: str, problem: Problem, fmt: BankFormat | None) -> str:
     """The problem in ``language``, prefixed with its line/paragraph/row and question number."""
     message = translate(language, problem.msgid, **problem.params)
+    if problem.params.get("file"):
+        where = {"line": problem.line, "question": problem.question}
+        for keys, msgid in _IN_FILE:
+            if all(where[k] is not None for k in keys) and (keys or problem.params["file"] not in message):
+                return translate(language, msgid, file=problem.params["file"], message=message,
+                                 **{k: where[k] for k in keys})
     both, line_only = _LOCATIONS[_UNITS.get(fmt, "line") if fmt else "line"]
     if problem.line is not None and problem.question is not None:
         return translate(language, both, line=problem.line, question=problem.question, message=message)

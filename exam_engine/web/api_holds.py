@@ -55,8 +55,10 @@ async def decide(request: web.Request, conn: AsyncConnection, actor: Actor) -> d
     options = field(body, "options", list, required=False, default=[])
     if len(options) > 12 or any(isinstance(o, bool) or not isinstance(o, int) or not b.BANK_OPTION.low <= o <= b.BANK_OPTION.high
                                 for o in options):
-        raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field="options",
-                           expected="list of option numbers")
+        # The whole sentence is a msgid: an English type name would reach a kk/ru reader inside it.
+        raise InvalidInput("invalid_field", N_("Field «{field}» must be a list of at most {limit} option numbers, "
+                                               "each from {low} to {high}."), field="options", limit=12,
+                           low=b.BANK_OPTION.low, high=b.BANK_OPTION.high)
     done = await holds.decide_item(conn, actor, path_int(request, "exam_id"), item=field(body, "item", str),
                                    action=field(body, "action", str), options=options,
                                    reason=field(body, "reason", str), now=services_of(request).clock.now())
@@ -103,7 +105,7 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
 @endpoint("POST", "/api/v1/journal-result-corrections/{result_correction_id}/approve",
           summary="Approve a regraded exam result: the journal applies it at once, though the period closed",
           request_schema=REVIEW, response_schema=STATE, errors=("correction_not_pending", "self_approval"),
-          permission=Permission.REVIEW_CORRECTIONS)
+          permission=Permission.REVIEW_CORRECTIONS, resource=Kind.RESULT_CORRECTION)
 @journal_errors
 async def approve_result_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, True)
@@ -111,7 +113,8 @@ async def approve_result_correction(request: web.Request, conn: AsyncConnection,
 
 @endpoint("POST", "/api/v1/journal-result-corrections/{result_correction_id}/reject",
           summary="Reject a regraded exam result (the journal keeps the old one)", request_schema=REVIEW,
-          response_schema=STATE, errors=("correction_not_pending",), permission=Permission.REVIEW_CORRECTIONS)
+          response_schema=STATE, errors=("correction_not_pending",), permission=Permission.REVIEW_CORRECTIONS,
+          resource=Kind.RESULT_CORRECTION)
 @journal_errors
 async def reject_result_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, False)

@@ -43,3 +43,6 @@ class ImportResult:
     key_position_by_convention: bool = False
     # Languages the file declares for its questions (QTI ``xml:lang``), checked against the bank's.
     languages: set[str] = field(default_factory=set)
+    # Packages (QTI): question number -> the part of the package it was read from, so that every
+    # problem of that question names its file (lines then count within that file).
+    parts: dict[int, str] = field(default_factory=dict)

@@ -115,18 +115,20 @@ def export_qti(items: Sequence[Item], *, language: str, identifier: str = "bank"
 
 
 class _Unreadable(Exception):
-    pass
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.line = line
 
 
-def _parse_xml(raw: bytes, part: str) -> etree._Element:
+def _parse_xml(raw: bytes) -> etree._Element:
     head = raw[:4096].upper()
     if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in head:
-        raise _Unreadable(f"{part}: DTDs are not accepted")
+        raise _Unreadable("DTDs are not accepted")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         return etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
-        raise _Unreadable(f"{part}, line {exc.lineno}: {str(exc.msg)[:160]}") from None
+        raise _Unreadable(str(exc.msg)[:160], exc.lineno) from None
 
 
 def _plain(element: etree._Element | None) -> tuple[str, bool]:
@@ -149,6 +151,82 @@ def _lom(resource: etree._Element) -> tuple[str | None, int | None, str | None, 
     return (topic.strip() if topic else None), (int(level) if level and not bad_level else None), twin, bad_level
 
 
+# Elements whose own text (or the text between their children) is no content of ours: text found
+# there came from somewhere else (a moved or broken line) and is reported, not dropped.
+_STRUCTURE = {"qti-assessment-item", "qti-response-declaration", "qti-correct-response", "qti-outcome-declaration",
+              "qti-choice-interaction", "qti-response-processing"}
+# Where the parts of a single-choice item may stand; anywhere else their content would go unread.
+_PLACES = {"qti-simple-choice": {"qti-choice-interaction"}, "qti-value": {"qti-correct-response", "qti-default-value"},
+           "qti-prompt": {"qti-choice-interaction"}, "qti-correct-response": {"qti-response-declaration"}}
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname
+
+
+def _text_line(parent: etree._Element, child: etree._Element | None, text: str) -> int | None:
+    """The line where stray ``text`` stands: inside ``parent`` before its first child, or after ``child``."""
+    lead = len(text) - len(text.lstrip())
+    if child is None:
+        return None if parent.sourceline is None else parent.sourceline + text[:lead].count("\n")
+    following = child.getnext()
+    if following is not None and following.sourceline is not None:
+        return following.sourceline - text[len(text.rstrip()):].count("\n")
+    return None if child.sourceline is None else child.sourceline + text[:lead].count("\n")
+
+
+def _unaccounted(root: etree._Element, interaction: etree._Element, q: DraftQuestion, out: ImportResult) -> None:
+    """Every element and piece of text of the item is read, or named with its line."""
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element.tag.split("}")[0] != "{" + QTI_NS:
+            continue
+        name, parent = _local(element), element.getparent()
+        misplaced = name in _PLACES and (parent is None or _local(parent) not in _PLACES[name])
+        if name == "qti-prompt" and not misplaced:
+            misplaced = parent is not interaction or interaction.find(f"{_Q}qti-prompt") is not element
+        if name == "qti-value" and not misplaced and _local(parent) == "qti-correct-response":
+            misplaced = parent.find(f"{_Q}qti-value") is not element  # single cardinality: one value
+        if misplaced:
+            out.problems.append(problem(ProblemCode.MISPLACED_ELEMENT, line=element.sourceline, question=q.number,
+                                        tag=name[:40]))
+        if name not in _STRUCTURE:
+            continue
+        pieces = [(element.text, None)] + [(child.tail, child) for child in element]
+        for text, child in pieces:
+            if text and text.strip():
+                out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=_text_line(element, child, text),
+                                            question=q.number, detail=text.strip()[:60]))
+
+
+def _stem(interaction: etree._Element) -> tuple[str, bool, int | None]:
+    """The question: what the item body says before the interaction, its prompt, what the body says after.
+
+    An item may state its stem in the body (a paragraph, a stimulus) and ask in the prompt; none
+    of it is dropped. Also its first line, for the problems of the question.
+    """
+    prompt = interaction.find(f"{_Q}qti-prompt")
+    text, rich = _plain(prompt)
+    line = None if prompt is None or not text else prompt.sourceline
+    container = interaction.getparent()
+    if container is None:
+        return text, rich, line
+    before: list[str] = [container.text or ""]
+    after: list[str] = []
+    current = before
+    for child in container:
+        if child is interaction:
+            current = after
+        elif isinstance(child.tag, str):
+            child_text, child_rich = _plain(child)
+            rich = rich or child_rich
+            current.append(f"\n{child_text}\n")
+            if line is None and child_text:
+                line = child.sourceline
+        current.append(child.tail or "")
+    around = [re.sub(r"[ \t]*\n[ \t\n]*", "\n", "".join(parts)).strip() for parts in (before, after)]
+    return "\n".join(t for t in (around[0], text, around[1]) if t), rich, line
+
+
 def _item(root: etree._Element, q: DraftQuestion, out: ImportResult) -> None:
     if root.tag != f"{_Q}qti-assessment-item":
         q.checkable = False
@@ -169,7 +247,7 @@ def _item(root: etree._Element, q: DraftQuestion, out: ImportResult) -> None:
     declaration = declarations.get(interaction.get("response-identifier"))
     if declaration is None:
         q.checkable = False
-        out.problems.append(problem(ProblemCode.SYNTAX_ERROR, question=q.number,
+        out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=interaction.sourceline, question=q.number,
                                     detail=f'response-identifier="{interaction.get("response-identifier")}"'[:60]))
         return
     if declaration.get("cardinality") != "single" or interaction.get("max-choices", "1") != "1":
@@ -177,65 +255,87 @@ def _item(root: etree._Element, q: DraftQuestion, out: ImportResult) -> None:
         out.problems.append(problem(ProblemCode.UNSUPPORTED_QUESTION_TYPE, question=q.number,
                                     kind="choice (several answers)"))
         return
-    prompt, rich = _plain(interaction.find(f"{_Q}qti-prompt"))
-    if not prompt:  # the stem may stand in the item body before the interaction
-        body = root.find(f"{_Q}qti-item-body")
-        parts = [_plain(e) for e in (body if body is not None else []) if e is not interaction]
-        prompt, rich = "\n".join(t for t, _ in parts if t), any(r for _, r in parts)
-    q.text = prompt
+    _unaccounted(root, interaction, q, out)
+    q.text, rich, q.line = _stem(interaction)
+    q.line = q.line or interaction.sourceline
     identifiers: list[str | None] = []
     for choice in interaction.iterfind(f"{_Q}qti-simple-choice"):
         text, choice_rich = _plain(choice)
         rich = rich or choice_rich
         identifiers.append(choice.get("identifier"))
-        q.options.append(DraftOption(text=text, correct=False))
+        q.options.append(DraftOption(text=text, correct=False, line=choice.sourceline))
     if rich:
-        out.problems.append(problem(ProblemCode.UNSUPPORTED_CONTENT, question=q.number))
-    values = [(v.text or "").strip() for v in declaration.iterfind(f"{_Q}qti-correct-response/{_Q}qti-value")]
-    for value in values:
-        if value in identifiers:
-            q.options[identifiers.index(value)].correct = True
+        out.problems.append(problem(ProblemCode.UNSUPPORTED_CONTENT, line=q.line, question=q.number))
+    values = [v for v in declaration.iterfind(f"{_Q}qti-correct-response/{_Q}qti-value")]
+    for value in values[:1]:
+        key = (value.text or "").strip()
+        if key in identifiers:
+            q.options[identifiers.index(key)].correct = True
         else:
             q.checkable = False
-            out.problems.append(problem(ProblemCode.INVALID_KEY, question=q.number, key=value[:60]))
+            out.problems.append(problem(ProblemCode.INVALID_KEY, line=value.sourceline, question=q.number,
+                                        key=key[:60]))
 
 
 def import_qti(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:
+    """Read the package's item resources in manifest order; every problem names its part and line.
+
+    Nothing in the package goes unread without a word: an XML part the manifest does not list,
+    a test or section resource, an element out of its place are all reported.
+    """
     out = ImportResult(encoding="utf-8")
+    manifest_name = "imsmanifest.xml"
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = set(archive.namelist())
-        if "imsmanifest.xml" not in names:
-            raise _Unreadable("imsmanifest.xml is missing")
-        manifest = _parse_xml(archive.read("imsmanifest.xml"), "imsmanifest.xml")
+        if manifest_name not in names:
+            raise _Unreadable(f"{manifest_name} is missing")
+        try:
+            manifest = _parse_xml(archive.read(manifest_name))
+        except _Unreadable as exc:
+            out.problems.append(problem(ProblemCode.UNREADABLE_FILE, line=exc.line, format="QTI 3.0",
+                                        reason=str(exc), file=manifest_name))
+            return out
         resources = [r for r in manifest.iter(f"{_CP}resource") if r.get("type", "").startswith("imsqti_item_xml")]
         others = [r for r in manifest.iter(f"{_CP}resource") if r not in resources
                   and r.get("type", "").startswith("imsqti_")]
         for number, resource in enumerate(resources, start=1):
             topic, level, twin, bad_level = _lom(resource)
+            href = resource.get("href") or ""
             q = DraftQuestion(number=number, line=None, topic=topic, difficulty=level, twin_key=twin)
             out.questions.append(q)
+            out.parts[number] = href[:80]
             if bad_level:
-                out.problems.append(problem(ProblemCode.INVALID_DIFFICULTY, question=number, value=str(
-                    resource.findtext(f"{_CP}metadata/{_MD}lom/{_MD}educational/{_MD}difficulty/{_MD}value"))[:20]))
-            href = resource.get("href") or ""
+                out.problems.append(problem(ProblemCode.INVALID_DIFFICULTY, line=resource.sourceline, question=number,
+                                            file=manifest_name, value=str(resource.findtext(
+                                                f"{_CP}metadata/{_MD}lom/{_MD}educational/{_MD}difficulty/{_MD}value"))[:20]))
             if href not in names:
                 q.checkable = False
-                out.problems.append(problem(ProblemCode.UNREADABLE_FILE, question=number, format="QTI 3.0",
-                                            reason=f"{href[:80]} is missing"))
+                out.problems.append(problem(ProblemCode.UNREADABLE_FILE, line=resource.sourceline, question=number,
+                                            format="QTI 3.0", reason=f"{href[:80]} is missing", file=manifest_name))
                 continue
             try:
-                _item(_parse_xml(archive.read(href), href[:80]), q, out)
+                _item(_parse_xml(archive.read(href)), q, out)
             except _Unreadable as exc:
                 q.checkable = False
-                out.problems.append(problem(ProblemCode.UNREADABLE_FILE, question=number, format="QTI 3.0",
-                                            reason=str(exc)))
+                out.problems.append(problem(ProblemCode.UNREADABLE_FILE, line=exc.line, question=number,
+                                            format="QTI 3.0", reason=str(exc)))
         for resource in others:  # tests, sections, stimuli: named, not silently skipped
-            out.problems.append(problem(ProblemCode.UNSUPPORTED_QUESTION_TYPE,
+            out.problems.append(problem(ProblemCode.UNSUPPORTED_QUESTION_TYPE, line=resource.sourceline,
+                                        file=manifest_name,
                                         kind=f'{resource.get("type", "")[:40]} ({resource.get("href", "")[:40]})'))
+        listed = {manifest_name} | {_clean_href(e.get("href")) for e in manifest.iter()
+                                    if isinstance(e.tag, str) and e.get("href")}
+        for name in sorted(names):
+            if name.lower().endswith(".xml") and _clean_href(name) not in listed:
+                out.problems.append(problem(ProblemCode.UNLISTED_FILE, file=name[:80]))
     except _Unreadable as exc:
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="QTI 3.0", reason=str(exc)))
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, zlib.error, RuntimeError,
             NotImplementedError) as exc:  # damaged deflate data, bad CRC, encryption, unknown compression
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="QTI 3.0", reason=str(exc)[:200]))
     return out
+
+
+def _clean_href(href: str | None) -> str:
+    return (href or "").removeprefix("./")

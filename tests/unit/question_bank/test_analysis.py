@@ -107,7 +107,8 @@ def test_the_analysis_exports_to_a_spreadsheet_with_translated_headers():
     ]
 
 
-# A worked example by hand: 10 students, 5 items, 1 = right (option 0), 0 = wrong (option 1).
+# A worked example computed here by the textbook formulas (no published source; see the Wuensch
+# example below for a published KR-20): 10 students, 5 items, 1 = right (option 0), 0 = wrong (option 1).
 #
 #            i1 i2 i3 i4 i5 | total
 #   s1        1  1  1  1  1 |  5
@@ -219,3 +220,30 @@ def test_several_flags_of_an_item_are_separated_in_the_spreadsheet():
     rows = list(openpyxl.load_workbook(io.BytesIO(analysis_xlsx(analysis))).worksheets[0].iter_rows(values_only=True))
     cell = next(r[7] for r in rows if r[0] == "m")
     assert cell == "Possibly miskeyed: strong students prefer another option; Negative discrimination"
+
+
+# A published worked example: K. L. Wuensch, "The Kuder-Richardson 20", East Carolina University,
+# https://core.ecu.edu/wuenschk/StatHelp/KR20.txt — ten students (A–J) on a ten-item quiz, 1 = right.
+# The page prints the whole 0/1 matrix (rows below, items 1–10, and each total), then per item
+# p = .7 .7 .6 .7 .6 .8 .7 .7 .5 .6 and p*q = .21 .21 .24 .21 .24 .16 .21 .21 .25 .24 (two decimals),
+# and the variance of the totals, 5.84 (the population variance: the same denominator n as p*q).
+# It leaves the last step to the reader; from its own figures: sum(p*q) = 2.18, so
+# KR-20 = 10/9 * (1 - 2.18/5.84) = 0.6963 (four decimals). The page also notes that KR-20 is
+# Cronbach's alpha of 0/1 scores (the item variances equal p*q), so this checks alpha too.
+WUENSCH = {"A": "1111110110", "B": "1011011101", "C": "1111011001", "D": "0010001000", "E": "0000010010",
+           "F": "1110111111", "G": "1101110111", "H": "1111111101", "I": "0101111101", "J": "1101101110"}
+WUENSCH_TOTALS = {"A": 8, "B": 7, "C": 7, "D": 2, "E": 2, "F": 9, "G": 8, "H": 9, "I": 7, "J": 7}
+WUENSCH_P = [.7, .7, .6, .7, .6, .8, .7, .7, .5, .6]
+WUENSCH_PQ = [.21, .21, .24, .21, .24, .16, .21, .21, .25, .24]
+
+
+def test_the_published_kr20_worked_example_is_reproduced_to_its_printed_precision():
+    ids = [f"i{j}" for j in range(1, 11)]
+    responses = [{i: 0 if c == "1" else 1 for i, c in zip(ids, row, strict=True)} for row in WUENSCH.values()]
+    assert [row.count("1") for row in WUENSCH.values()] == list(WUENSCH_TOTALS.values())  # transcribed right
+    analysis = analyse_items(responses, dict.fromkeys(ids, 0), option_counts=dict.fromkeys(ids, 2))
+    assert [round(s.difficulty, 2) for s in analysis.items] == WUENSCH_P
+    assert [round(s.difficulty * (1 - s.difficulty), 2) for s in analysis.items] == WUENSCH_PQ
+    assert round(analysis.score_sd ** 2, 2) == 5.84
+    assert round(analysis.kr20, 4) == round(10 / 9 * (1 - sum(WUENSCH_PQ) / 5.84), 4) == 0.6963
+    assert analysis.kr20_items == 10

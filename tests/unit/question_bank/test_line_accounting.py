@@ -8,6 +8,7 @@ report at least one problem. A different bank with an empty report is the bug th
 department found in Aiken (a lost ``ANSWER:`` line merged two questions).
 """
 
+import zipfile
 from collections import Counter
 from io import BytesIO
 from xml.sax.saxutils import escape
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from question_bank.export import export_gift, export_platonus
+from question_bank.formats.qti import export_qti
 from question_bank.formats.xlsx import TEMPLATE_HEADERS
 from question_bank.model import Item
 from question_bank.parse import parse_bank
@@ -195,3 +197,58 @@ def test_what_the_property_found_is_reported_at_its_line():
     assert (C.TEXT_OUTSIDE_QUESTION, 1) in _codes_lines(report)
     report = parse_bank(_xlsx([rows[0], rows[1], rows[3]]), format="xlsx", language="kk")  # question 2 lost
     assert _codes_lines(report) == [(C.NUMBERING_BROKEN, 3)]
+
+
+def _qti_parts(items) -> dict[str, bytes]:
+    with zipfile.ZipFile(BytesIO(export_qti(items, language="kk"))) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _qti_zip(parts: dict[str, bytes]) -> bytes:
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, body in parts.items():
+            archive.writestr(name, body)
+    return buf.getvalue()
+
+
+def _names(problem_, part: str, number: int | None) -> bool:
+    return problem_.params.get("file") == part or (number is not None and problem_.question == number)
+
+
+@settings(max_examples=300, deadline=3000, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(banks(), st.integers(0, 10_000), st.sampled_from(["delete", "duplicate", "move", "delete-file", "copy-file"]),
+       st.integers(0, 10_000), st.integers(0, 10_000))
+def test_one_line_or_file_changed_in_a_qti_package_is_reported_or_harmless(items, target, kind, at, to):
+    """QTI 3.0: a line of the manifest or of one item's XML, or a whole item file, deleted/duplicated/moved.
+
+    The import then gives the same items, or a problem that names the changed file (its name, or
+    for an item file its question number) — never another bank without a word.
+    """
+    parts = _qti_parts(items)
+    names = ["imsmanifest.xml", *(f"items/item-{n}.xml" for n in range(1, len(items) + 1))]
+    part = names[target % len(names)]
+    number = None if part == "imsmanifest.xml" else names.index(part)
+    if kind in ("delete-file", "copy-file"):
+        if number is None:
+            return  # a package without its manifest is refused as a whole (test_qti)
+        if kind == "delete-file":
+            del parts[part]
+        else:
+            parts[part.replace(".xml", "-copy.xml")] = parts[part]
+        detail = (kind, part)
+    else:
+        lines = parts[part].decode().split("\n")
+        at = at % len(lines)
+        if not lines[at].strip():
+            return
+        parts[part] = "\n".join(_mutate(lines, kind, at, to % len(lines))).encode()
+        detail = (kind, part, at + 1, lines[at])
+    report = parse_bank(_qti_zip(parts), format="qti", language="kk")
+    found = [(p.code, p.line, p.question, p.params.get("file")) for p in report.problems]
+    if _essentials(report.items) != _essentials(items) or not report.accepted:
+        assert report.problems, f"a different bank and no message: {detail} {report.items}"
+        if kind != "delete-file" and number is not None:
+            assert any(_names(p, part, number) for p in report.problems), (detail, found)
+        if kind == "copy-file":
+            assert any(_names(p, part.replace(".xml", "-copy.xml"), None) for p in report.problems), (detail, found)

@@ -140,3 +140,66 @@ def test_any_bank_round_trips_through_qti(rows, language):
         return  # the generated bank itself has a problem (e.g. options equal after cleaning): not QTI's business
     again = parse_bank(export_qti(first.items, language=language), language=language, format="qti")
     assert again.accepted and _essentials(again.items) == _essentials(first.items)
+
+
+def _lines(parts: dict[str, bytes], name: str) -> list[str]:
+    return parts[name].decode().split("\n")
+
+
+def test_an_item_the_manifest_no_longer_lists_is_named_not_silently_dropped():
+    parts = _parts(export_qti(ITEMS, language="kk"))
+    manifest = _lines(parts, "imsmanifest.xml")
+    parts["imsmanifest.xml"] = "\n".join(l for l in manifest if 'href="items/item-2.xml"' not in l).encode()
+    report = parse_bank(_repack(parts), language="kk", format="qti")
+    assert len(report.items) == 2
+    [warning] = [p for p in report.warnings if p.code is ProblemCode.UNLISTED_FILE]
+    assert warning.params["file"] == "items/item-2.xml"
+    from exam_engine.services.bank_views import problem_message
+    assert problem_message("ru", warning, report.format) == (
+        "В пакете есть файл items/item-2.xml, которого нет в imsmanifest.xml; он не прочитан")
+
+
+def test_choices_pushed_out_of_the_interaction_are_named_at_their_file_and_line():
+    parts = _parts(export_qti(ITEMS, language="kk"))
+    lines = _lines(parts, "items/item-1.xml")
+    close = lines.index("    </qti-choice-interaction>")
+    moved = lines[:close - 2] + [lines[close]] + lines[close - 2:close] + lines[close + 1:]  # two choices now outside
+    parts["items/item-1.xml"] = "\n".join(moved).encode()
+    report = parse_bank(_repack(parts), language="kk", format="qti")
+    assert not report.accepted
+    misplaced = [(p.line, p.question, p.params["file"]) for p in report.errors
+                 if p.code is ProblemCode.MISPLACED_ELEMENT]
+    assert misplaced == [(close, 1, "items/item-1.xml"), (close + 1, 1, "items/item-1.xml")]
+    from exam_engine.services.bank_views import problem_message
+    first = next(p for p in report.errors if p.code is ProblemCode.MISPLACED_ELEMENT)
+    assert problem_message("kk", first, report.format) == (
+        f"items/item-1.xml файлы, {close}-жол, 1-сұрақ: <qti-simple-choice> элементі бұл жерде тұрмауы керек; "
+        "оның мазмұны оқылмады")
+
+
+def test_a_broken_line_and_stray_text_are_located_in_their_file():
+    parts = _parts(export_qti(ITEMS, language="kk"))
+    lines = _lines(parts, "items/item-3.xml")
+    at = next(n for n, line in enumerate(lines) if "</qti-correct-response>" in line)
+    parts["items/item-3.xml"] = "\n".join(lines[:at] + lines[at + 1:]).encode()  # a closing tag lost
+    lines = _lines(parts, "items/item-2.xml")
+    at = next(n for n, line in enumerate(lines) if "xsi:schemaLocation" in line)
+    stray = lines[at]
+    rest = lines[:at] + lines[at + 1:]
+    into = rest.index("    </qti-choice-interaction>")
+    parts["items/item-2.xml"] = "\n".join(rest[:into] + [stray] + rest[into:]).encode()  # an attribute line moved
+    report = parse_bank(_repack(parts), language="kk", format="qti")
+    found = {(p.code, p.question, p.line, p.params.get("file")) for p in report.errors}
+    assert (ProblemCode.SYNTAX_ERROR, 2, into + 1, "items/item-2.xml") in found
+    broken = next(p for p in report.errors if p.question == 3)
+    assert broken.code is ProblemCode.UNREADABLE_FILE and broken.params["file"] == "items/item-3.xml"
+    assert broken.line is not None
+
+
+def test_a_stem_in_the_item_body_is_part_of_the_question_with_the_prompt():
+    parts = _parts(export_qti(ITEMS[2:], language="kk"))
+    parts["items/item-1.xml"] = parts["items/item-1.xml"].replace(
+        b"<qti-item-body>", b"<qti-item-body>\n    <p>\xd0\x9c\xd3\x99\xd1\x82\xd1\x96\xd0\xbd\xd0\xb4\xd1\x96 "
+                            b"\xd0\xbe\xd2\x9b\xd1\x8b\xd2\xa3\xd1\x8b\xd0\xb7.</p>")
+    report = parse_bank(_repack(parts), language="kk", format="qti")
+    assert report.accepted and report.items[0].text == "Мәтінді оқыңыз.\nҮшінші сұрақ?"
