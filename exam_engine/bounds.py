@@ -21,7 +21,7 @@ from typing import Any
 
 from .domain.exam_day import MAX_GRANT_MINUTES, MAX_MULTIPLIER_PCT
 from .errors import InvalidInput
-from .i18n import N_
+from .i18n import N_, Word
 
 OUT_OF_RANGE = "out_of_range"
 
@@ -38,7 +38,7 @@ class Bound:
     def check(self, value: Any, field: str) -> Any:
         """``value`` if it is of the kind and within the range, else a 422 naming ``field``."""
         if isinstance(value, bool) or not isinstance(value, (int, float) if not self.integer else int):
-            expected = "integer" if self.integer else "number"
+            expected = Word(N_("integer")) if self.integer else Word(N_("number"))
             raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=field,
                                expected=expected)
         if isinstance(value, float) and not math.isfinite(value) or not self.low <= value <= self.high:

@@ -30,6 +30,11 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+class Word(str):
+    """A parameter value that is itself a message (a type name, say): translated before it
+    fills its placeholder, so a kk/ru sentence never carries an English word."""
+
+
 def normalise_language(value: str | None) -> str:
     """Pick a supported language from a code or an Accept-Language header."""
     if not value:
@@ -83,6 +88,7 @@ def translate(language: str, msgid: str, /, **params: Any) -> str:
     text = gettext(language, msgid)
     if not params:
         return text
+    params = {k: gettext(language, v) if isinstance(v, Word) else v for k, v in params.items()}
     try:
         return text.format(**params)
     except (KeyError, IndexError, ValueError):

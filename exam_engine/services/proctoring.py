@@ -41,7 +41,7 @@ from ..domain.actors import Actor
 from ..domain.attempts import AttemptStatus
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
-from ..i18n import N_
+from ..i18n import N_, Word
 from ..observability import ANALYSIS_SECONDS
 from ..tables import attempts, exams
 from .audit import record
@@ -416,7 +416,7 @@ def _parse_time(value: Any, name: str) -> datetime:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
-                           expected="date-time")
+                           expected=Word(N_("date-time")))
     return moment
 
 

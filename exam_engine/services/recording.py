@@ -44,7 +44,7 @@ from ..bootstrap import Services
 from ..domain.actors import Actor
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound
-from ..i18n import N_
+from ..i18n import N_, Word
 from . import authority
 from .audit import record
 from .authority import authorize
@@ -102,7 +102,7 @@ async def open_segment(conn: AsyncConnection, runtime: ProctorRuntime, actor: Ac
             claimed = None
         if claimed is None or claimed.tzinfo is None:
             raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field="started_at",
-                               expected="date-time")
+                               expected=Word(N_("date-time")))
         started_at = min(max(claimed, row.started_at), now)
     # The attempt's proctoring row is the lock that numbers segments one at a time.
     await conn.execute(select(proctor_attempts.c.attempt_id).where(proctor_attempts.c.attempt_id == attempt_id)
@@ -122,7 +122,7 @@ def _bounded(value: str | None, name: str, low: int, high: int, *, default: int 
         if default is not None:
             return default
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
-                           expected="integer")
+                           expected=Word(N_("integer")))
     if not value.isdigit() or len(value) > 12 or not low <= int(value) <= high:
         raise InvalidInput("out_of_range", N_("Field «{field}» must be a whole number from {low} to {high}."),
                            field=name, low=low, high=high)

@@ -13,7 +13,7 @@ from aiohttp import web
 from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission
 from ..errors import InvalidInput
-from ..i18n import N_
+from ..i18n import N_, Word
 from ..services import assignments
 from . import schemas as s
 from .http import endpoint, field, path_int, read_json, services_of
@@ -48,7 +48,7 @@ async def put_proctors(request: web.Request, conn: Any, actor: Actor) -> dict:
     logins = field(await read_json(request), "proctors", list)
     if not all(isinstance(login, str) for login in logins):
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field="proctors",
-                           expected="list")
+                           expected=Word(N_("list")))
     return await assignments.set_exam_proctors(conn, actor, path_int(request, "exam_id"), logins, now=_now(request))
 
 

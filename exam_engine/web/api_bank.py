@@ -15,7 +15,7 @@ from aiohttp import BodyPartReader, web
 from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission
 from ..errors import InvalidInput
-from ..i18n import N_, translate
+from ..i18n import N_, Word, translate
 from ..services import bank_analysis, bank_views, banks
 from . import schemas as s
 from .. import bounds as b
@@ -68,7 +68,7 @@ def blueprint_field(body: dict[str, Any]) -> dict[tuple[str | None, int | None],
     if raw is None:
         return None
     bad = InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field="blueprint",
-                       expected="list")
+                       expected=Word(N_("list")))
     if not isinstance(raw, list):
         raise bad
     cells: dict[tuple[str | None, int | None], int] = {}
@@ -96,7 +96,7 @@ def _optional_int(raw: str | None, name: str, bound: b.Bound) -> int | None:
         return None
     if not raw.strip().isdigit() or len(raw.strip()) > 16:
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
-                           expected="integer")
+                           expected=Word(N_("integer")))
     return bound.check(int(raw), name)
 
 

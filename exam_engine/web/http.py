@@ -39,7 +39,7 @@ from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission
 from ..errors import (DomainError, InvalidInput, NotAuthenticated, PermissionDenied, RequestTimeout, ServerBusy,
                       TooManyRequests)
-from ..i18n import N_, normalise_language, translate
+from ..i18n import N_, Word, normalise_language, translate
 from ..services import auth, authority
 from ..services.audit import record
 
@@ -608,7 +608,8 @@ def _has_nul(value: Any) -> bool:
 
 
 MAX_SAFE_INT = bounds.MAX_SAFE_INT
-_TYPE_NAMES = {int: "integer", str: "string", bool: "boolean", list: "list", dict: "object"}
+_TYPE_NAMES = {int: Word(N_("integer")), str: Word(N_("string")), bool: Word(N_("boolean")), list: Word(N_("list")),
+               dict: Word(N_("object"))}
 
 
 def field(body: dict[str, Any], name: str, kind: type, *, required: bool = True, default: Any = None,

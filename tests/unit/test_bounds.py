@@ -29,6 +29,10 @@ def test_anything_but_an_integer_is_a_type_refusal(value):
     with pytest.raises(InvalidInput) as refused:
         bounds.EXTRA_MINUTES.check(value, "extra_minutes")
     assert refused.value.code == "invalid_field" and refused.value.params["expected"] == "integer"
+    assert translate("ru", refused.value.msgid, **refused.value.params) == \
+        "Поле «extra_minutes» должно быть: целое число."
+    assert translate("kk", refused.value.msgid, **refused.value.params) == \
+        "«extra_minutes» өрісінің түрі бүтін сан болуы керек."
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 0.99, 4.01])
@@ -74,3 +78,17 @@ def test_the_evidence_quota_is_configured_from_the_environment(tmp_path):
     assert (config.max_uploads_per_min, config.max_attempt_bytes) == (30, 256 * MIB)
     with pytest.raises(ProctorConfigError, match="EXAM_EVIDENCE_UPLOADS_PER_MIN"):
         load_config({"EXAM_EVIDENCE_UPLOADS_PER_MIN": "0"}, tmp_path, None)
+
+
+@pytest.mark.parametrize("kind", [int, str, bool, list, dict])
+@pytest.mark.parametrize("language", ["kk", "ru"])
+def test_a_wrong_type_is_named_in_the_readers_language(kind, language):
+    from exam_engine.web.http import field
+
+    wrong = {int: "x", str: 5, bool: "yes", list: 5, dict: 5}[kind]
+    with pytest.raises(InvalidInput) as refused:
+        field({"f": wrong}, "f", kind)
+    text = translate(language, refused.value.msgid, **refused.value.params)
+    assert "«f»" in text
+    for english in ("integer", "string", "boolean", "list", "object"):
+        assert english not in text, text
