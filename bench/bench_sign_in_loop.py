@@ -16,7 +16,8 @@ from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from exam_engine.bootstrap import build_app, build_services
+from exam_engine.app import build_app
+from exam_engine.bootstrap import build_services
 from exam_engine.config import load_settings
 from exam_engine.migrate import upgrade
 from exam_engine.domain.roles import Role

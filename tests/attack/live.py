@@ -15,7 +15,8 @@ from typing import Any, Awaitable, Callable
 import requests
 from aiohttp import web
 
-from exam_engine.bootstrap import Services, build_app, build_services
+from exam_engine.app import build_app
+from exam_engine.bootstrap import Services, build_services
 from exam_engine.config import load_settings
 from tests.conftest import _truncate, settings_env
 from tests.factories import PASSWORD
