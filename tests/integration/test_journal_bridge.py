@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select, update
 
 from exam_engine import sweeper
 from exam_engine.errors import ConfigError
+from exam_engine.security import signing
 from exam_engine.services import relay
 from exam_engine.services.attempts import RESULT_TOPIC
 from exam_engine.tables import audit_log, outbox
@@ -147,7 +148,7 @@ def test_the_signing_key_is_kept_private_and_reused(tmp_path):
     keys = relay.bridge_keys(settings, env={})
     path = tmp_path / "keys" / relay.KEY_FILE
     assert path.stat().st_mode & 0o777 == 0o600
-    relay._keys_at.cache_clear()
+    signing._keys_at.cache_clear()
     again = relay.bridge_keys(settings, env={})
     message = b"same key"
     again.public.verify(keys.private.sign(message), message)
