@@ -36,6 +36,7 @@ from . import attempt_binding as binding
 from .. import db_bulk as bulk
 from . import key_overrides, receipts
 from .audit import audit_row, record_many
+from .attempt_page import attempt_summary, page  # noqa: F401 - attempt_service.page, as before
 from .attempt_start import start, start_with_page  # noqa: F401 - part of this module's API: attempt_service.start
 from .student_exams import student_exams  # noqa: F401 - attempt_service.student_exams
 from .upsert import upsert
@@ -135,56 +136,6 @@ async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, no
     items = (await conn.execute(_ITEMS, {"attempt_id": attempt_id})).all()
     saved = {a.position: a for a in await conn.execute(_ANSWERS, {"attempt_id": attempt_id})}
     return page(row, items, saved, now)
-
-
-def page(attempt: Any, items: Any, saved: dict[int, Any], now: datetime) -> dict:
-    """The student's page from the attempt, its items in order and the saved answers by position.
-
-    An attempt still in its device checks shows no question: its clock has not started.
-    """
-    if attempt.status == AttemptStatus.CHECKS:
-        items = ()
-    return {
-        "attempt": attempt_summary(attempt, now),
-        "questions": [
-            {
-                "position": it.position,
-                "text": it.text,
-                "options": list(it.options),
-                "choice": saved[it.position].choice if it.position in saved else None,
-                "seq": saved[it.position].seq if it.position in saved else None,
-            }
-            for it in items
-        ],
-    }
-
-
-def attempt_summary(row: Any, now: datetime) -> dict:
-    status = AttemptStatus(row.status)
-    finished = status not in rules.OPEN_STATUSES
-    summary = {
-        "id": str(row.id),
-        "exam_id": row.exam_id,
-        "status": row.status,
-        "language": row.language,
-        "started_at": row.started_at.isoformat(),
-        "deadline_at": row.deadline_at.isoformat(),
-        "server_now": now.isoformat(),
-        # While paused the clock stands still; resuming moves the deadline by the paused time.
-        "remaining_s": round(rules.remaining_s(status, row.deadline_at, now, getattr(row, "paused_at", None)), 3),
-        "question_count": row.question_count,
-        # What running out of time means (E1): the page words its warnings after it.
-        "timeout_policy": row.timeout_policy,
-    }
-    if finished:
-        summary.update(
-            submitted_at=row.submitted_at.isoformat() if row.submitted_at else None,
-            finished_by=row.finished_by,
-            score=row.score,
-            correct_count=row.correct_count,
-            result=row.result,
-        )
-    return summary
 
 
 # ---------------------------------------------------------------------------------------------- save
