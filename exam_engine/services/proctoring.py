@@ -17,7 +17,7 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,7 +31,6 @@ from proctor.store import ChainHead, ItemKind, StoredItem
 from proctor.tables import proctor_attempts, proctor_exam_settings, proctor_references, proctor_requests
 
 from ..observability import ANALYSIS_SECONDS
-from ..bootstrap import Services
 from ..domain import attempts as rules
 from ..domain.actors import Actor
 from ..domain.attempts import AttemptStatus
@@ -40,6 +39,9 @@ from ..errors import Conflict, DomainError, InvalidInput, NotFound, TooManyReque
 from ..i18n import N_
 from ..tables import attempts, exams
 from .audit import record
+
+if TYPE_CHECKING:  # the process's resources are handed in; the service layer never builds them
+    from ..bootstrap import Services
 
 log = logging.getLogger(__name__)
 
