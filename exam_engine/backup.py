@@ -28,10 +28,10 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url

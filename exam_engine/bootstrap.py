@@ -18,9 +18,9 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .db import create_engine
 from .kv import KeyValue, MemoryKV, RedisKV
+from .services import receipts
 from .services.auth import LoginThrottle, SessionCache, SessionRateLimit
 from .services.fast_save import FastSaves, fast_saves_for
-from .services import receipts
 
 log = logging.getLogger(__name__)
 

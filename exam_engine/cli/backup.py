@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from ..config import load_settings
 def cmd_backup(args: argparse.Namespace) -> int:
     from ..backup import create_backup
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     output = Path(args.output or f"exam-engine-backup-{now:%Y%m%dT%H%M%SZ}.bin")
     report = create_backup(load_settings(create_secret=False, require_secret=False), os.environ, output, now)
     print(f"backup written to {report.path} ({report.size} bytes): {report.backend} database, "

@@ -76,7 +76,7 @@ def _read_bank_file(path: str, limit: int) -> bytes:
             return fh.read(limit + 1)
     except FileNotFoundError:
         raise
-    except OSError as error:  # a directory, no permission, an I/O error: a usage error, one line
+    except OSError:  # a directory, no permission, an I/O error: a usage error, one line
         raise InvalidInput("unreadable_input", N_("Cannot read the file {file}."), file=path) from None
 
 

@@ -21,9 +21,9 @@ import functools
 import hashlib
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -53,7 +53,7 @@ class Signer:
     def sign(self, message: bytes) -> str:
         return base64.b64encode(self.private.sign(message)).decode()
 
-    def verifier(self) -> "Verifier":
+    def verifier(self) -> Verifier:
         return Verifier({self.key_id: self.private.public_key()})
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from question_bank.api import PublishedItems
 
+from .. import db_bulk as bulk
 from ..domain import attempts as rules
 from ..domain import exam_day
 from ..domain.actors import Actor
@@ -33,7 +34,6 @@ from ..tables import accommodations, attempt_items, attempts, exam_groups, exams
 from . import attempt_binding as binding
 from . import forms
 from .attempt_page import page
-from .. import db_bulk as bulk
 from .audit import audit_row, record_many
 from .upsert import insert_ignore_prepared
 

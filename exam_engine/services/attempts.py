@@ -15,14 +15,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .. import db_bulk as bulk
 from ..domain import attempts as rules
 from ..domain import exam_day
 from ..domain.actors import Actor
@@ -33,11 +35,10 @@ from ..exam_day_tables import attempt_live
 from ..i18n import N_
 from ..tables import answers, attempt_items, attempts, disciplines, outbox, users
 from . import attempt_binding as binding
-from .. import db_bulk as bulk
 from . import key_overrides, receipts
-from .audit import audit_row, record_many
 from .attempt_page import attempt_summary, page  # noqa: F401 - attempt_service.page, as before
 from .attempt_start import start, start_with_page  # noqa: F401 - part of this module's API: attempt_service.start
+from .audit import audit_row, record_many
 from .student_exams import student_exams  # noqa: F401 - attempt_service.student_exams
 from .upsert import upsert
 
@@ -260,8 +261,8 @@ async def _grading_inputs(
     choices: dict[uuid.UUID, dict[int, int | None]] = {i: {} for i in ids}
     if conn.dialect.name == "postgresql":
         for g in await conn.execute(_GRADING_PG, {"ids": ids}):
-            keys[g.attempt_id] = dict(zip(g.positions, g.keys))
-            choices[g.attempt_id] = {p: c for p, c in zip(g.positions, g.choices) if c is not None}
+            keys[g.attempt_id] = dict(zip(g.positions, g.keys, strict=True))
+            choices[g.attempt_id] = {p: c for p, c in zip(g.positions, g.choices, strict=True) if c is not None}
         return keys, choices
     for k in await conn.execute(_KEYS, {"ids": ids}):
         keys[k.attempt_id][k.position] = k.key_index

@@ -22,21 +22,21 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from proctor.burst import pack_burst
 from proctor.config import load_config
 from proctor.findings import recompute, record_event, record_noise
-from proctor.burst import pack_burst
 from proctor.kinds import BROWSER_EVENT_KINDS, FlagKind
 from proctor.runtime import ProctorRuntime
 from proctor.store import ChainHead, ItemKind, StoredItem
 from proctor.tables import proctor_attempts, proctor_exam_settings, proctor_references, proctor_requests
 
-from ..observability import ANALYSIS_SECONDS
 from ..domain import attempts as rules
 from ..domain.actors import Actor
 from ..domain.attempts import AttemptStatus
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests
 from ..i18n import N_
+from ..observability import ANALYSIS_SECONDS
 from ..tables import attempts, exams
 from .audit import record
 

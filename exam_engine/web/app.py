@@ -8,7 +8,7 @@ import hmac
 import ipaddress
 import logging
 import os
-from typing import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 from sqlalchemy import text

@@ -39,9 +39,9 @@ ITEM_XSD = "https://purl.imsglobal.org/spec/qti/v3p0/schema/xsd/imsqti_asiv3p0_v
 CP_XSD = "https://purl.imsglobal.org/spec/qti/v3p0/schema/xsd/imsqtiv3p0_imscpv1p2_v1p0.xsd"
 MATCH_CORRECT = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/match_correct.xml"
 SOURCE = "exam-engine"
-_Q = "{%s}" % QTI_NS
-_CP = "{%s}" % CP_NS
-_MD = "{%s}" % LOM_NS
+_Q = f"{{{QTI_NS}}}"
+_CP = f"{{{CP_NS}}}"
+_MD = f"{{{LOM_NS}}}"
 _RICH = {"img", "math", "svg", "object", "picture", "video", "audio"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import UTC
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -364,11 +365,11 @@ async def test_the_relay_waits_while_the_sweeper_grades_then_delivers_every_resu
 
 
 def test_a_planned_batch_decides_each_result_against_the_one_applied_before_it():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from journal_bridge.results import plan_batch
 
-    at = datetime(2026, 6, 1, 9, tzinfo=timezone.utc)
+    at = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
     def result(attempt: str, version: int, status: str = "passed") -> journal.ExamResult:
         return journal.ExamResult(attempt_id=attempt, student_id="7", discipline_code="LAW-101", exam_id="1",

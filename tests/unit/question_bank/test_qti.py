@@ -15,8 +15,8 @@ from question_bank.model import Item
 from question_bank.parse import parse_bank
 from question_bank.problems import ProblemCode
 
-Q = "{%s}" % QTI_NS
-CP = "{%s}" % CP_NS
+Q = f"{{{QTI_NS}}}"
+CP = f"{{{CP_NS}}}"
 ITEMS = [
     Item(text="Қазақстанның астанасы қай қала?", options=("Алматы", "Астана", "Шымкент <қала> & т.б."), correct=1,
          topic="География", difficulty=2, twin_key="#1"),
