@@ -15,7 +15,7 @@ from ..domain import attempts as rules
 from ..domain.attempts import AttemptStatus
 
 
-def page(attempt: Any, items: Any, saved: dict[int, Any], now: datetime) -> dict:
+def page(attempt: Any, items: Any, saved: dict[int, Any], now: datetime) -> dict[str, Any]:
     """The student's page from the attempt, its items in order and the saved answers by position.
 
     An attempt still in its device checks shows no question: its clock has not started.
@@ -37,7 +37,7 @@ def page(attempt: Any, items: Any, saved: dict[int, Any], now: datetime) -> dict
     }
 
 
-def attempt_summary(row: Any, now: datetime) -> dict:
+def attempt_summary(row: Any, now: datetime) -> dict[str, Any]:
     status = AttemptStatus(row.status)
     finished = status not in rules.OPEN_STATUSES
     summary = {
