@@ -22,8 +22,16 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            new = await add_user(conn, common.actor(), login=args.login, full_name=args.name, role=args.role,
-                                 language=args.language, password=password, now=services.clock.now())
+            new = await add_user(
+                conn,
+                common.actor(),
+                login=args.login,
+                full_name=args.name,
+                role=args.role,
+                language=args.language,
+                password=password,
+                now=services.clock.now(),
+            )
         print(f"created {new.role} {new.login} (id {new.id})")
         if new.one_time_password:
             print(f"one-time password: {new.one_time_password}")
@@ -41,8 +49,11 @@ async def _announce_eviction(services: Services, message: str) -> None:
     bus = SessionBus(services.settings.redis_url, services.settings.redis_prefix, services.sessions)
     try:
         if not await bus.publish(message, attempts=3):
-            print("warning: Redis did not take the news; running servers may honour the old sessions for "
-                  f"{services.settings.session_cache_s:g} s more", file=sys.stderr)
+            print(
+                "warning: Redis did not take the news; running servers may honour the old sessions for "
+                f"{services.settings.session_cache_s:g} s more",
+                file=sys.stderr,
+            )
     finally:
         await bus.close()
 
@@ -74,13 +85,19 @@ def cmd_contingent_import(args: argparse.Namespace) -> int:
         rows = contingent.parse(data, args.file)
         async with services.engine.begin() as conn:
             report = await contingent.apply(conn, common.actor(), rows, now=services.clock.now())
-        out: dict[str, Any] = {"faculties": report.faculties, "groups": report.groups,
-                               "existing_users": report.existing_users, "created_users": report.created_users}
+        out: dict[str, Any] = {
+            "faculties": report.faculties,
+            "groups": report.groups,
+            "existing_users": report.existing_users,
+            "created_users": report.created_users,
+        }
         if args.json:
             print(json.dumps(out, ensure_ascii=False, indent=2))
         else:
-            print(f"{len(report.created_users)} accounts created, {report.existing_users} already existed, "
-                  f"{report.groups} groups, {report.faculties} faculties")
+            print(
+                f"{len(report.created_users)} accounts created, {report.existing_users} already existed, "
+                f"{report.groups} groups, {report.faculties} faculties"
+            )
             for u in report.created_users:
                 print(f"  {u['login']}\t{u['role']}\t{u['one_time_password']}\t{u['full_name']}")
         return 0
@@ -103,7 +120,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_user_reset)
 
     cont = sub.add_parser("contingent", help="groups, students, teachers").add_subparsers(
-        dest="contingent_command", required=True)
+        dest="contingent_command", required=True
+    )
     p = cont.add_parser("import", help="import the semester's contingent from CSV or XLSX")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")

@@ -22,8 +22,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     output = Path(args.output or f"exam-engine-backup-{now:%Y%m%dT%H%M%SZ}.bin")
     report = create_backup(load_settings(create_secret=False, require_secret=False), os.environ, output, now)
-    print(f"backup written to {report.path} ({report.size} bytes): {report.backend} database, "
-          f"{report.evidence_files} evidence files, keys: {', '.join(report.key_files) or 'none'}")
+    print(
+        f"backup written to {report.path} ({report.size} bytes): {report.backend} database, "
+        f"{report.evidence_files} evidence files, keys: {', '.join(report.key_files) or 'none'}"
+    )
     return 0
 
 
@@ -33,8 +35,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     # Refusals (no key: exit 2; not a backup, damaged, wrong key, a non-empty target: exit 1) reach the
     # entry point as exam_engine.errors.Refusal and are printed there as one line in EXAM_LANG.
     manifest = restore_backup(load_settings(create_secret=False, require_secret=False), os.environ, Path(args.file))
-    print(f"restored the {manifest['backend']} backup of {manifest['created_at']}: database, "
-          f"{manifest['evidence_files']} evidence files, keys: {', '.join(sorted(manifest['keys'])) or 'none'}")
+    print(
+        f"restored the {manifest['backend']} backup of {manifest['created_at']}: database, "
+        f"{manifest['evidence_files']} evidence files, keys: {', '.join(sorted(manifest['keys'])) or 'none'}"
+    )
     return 0
 
 

@@ -18,8 +18,9 @@ def cmd_discipline_add(args: argparse.Namespace) -> int:
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            new_id = await add_discipline(conn, common.actor(), code=args.code, name=args.name, credits=args.credits,
-                                          now=services.clock.now())
+            new_id = await add_discipline(
+                conn, common.actor(), code=args.code, name=args.name, credits=args.credits, now=services.clock.now()
+            )
         print(f"discipline {args.code} added (id {new_id})")
         return 0
 
@@ -31,8 +32,15 @@ def cmd_session_add(args: argparse.Namespace) -> int:
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            new_id = await add_exam_session(conn, common.actor(), code=args.code, name=args.name or args.code,
-                                            starts_on=args.starts_on, ends_on=args.ends_on, now=services.clock.now())
+            new_id = await add_exam_session(
+                conn,
+                common.actor(),
+                code=args.code,
+                name=args.name or args.code,
+                starts_on=args.starts_on,
+                ends_on=args.ends_on,
+                now=services.clock.now(),
+            )
         print(f"exam session {args.code} added (id {new_id})")
         return 0
 

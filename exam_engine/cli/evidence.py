@@ -37,9 +37,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
             verdict = await verify(conn, runtime_of(services), attempt_id, common.actor(), now=services.clock.now())
         message = translate(lang, verdict.msgid, **verdict.params)
         if args.json:
-            print(json.dumps({"attempt_id": str(attempt_id), "ok": verdict.ok, "code": verdict.code,
-                              "seq": verdict.seq, "checked": verdict.checked, "message": message},
-                             ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "attempt_id": str(attempt_id),
+                        "ok": verdict.ok,
+                        "code": verdict.code,
+                        "seq": verdict.seq,
+                        "checked": verdict.checked,
+                        "message": message,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
             print(message, file=sys.stdout if verdict.ok else sys.stderr)
         return 0 if verdict.ok else 1
@@ -53,8 +63,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            done = await purge_expired(conn, runtime_of(services), common.actor(), now=services.clock.now(),
-                                       retention_days=args.days)
+            done = await purge_expired(
+                conn, runtime_of(services), common.actor(), now=services.clock.now(), retention_days=args.days
+            )
         if args.json:
             print(json.dumps([{"attempt_id": str(p.attempt_id), "items": p.items} for p in done]))
         else:
@@ -69,10 +80,13 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from ..services.proctoring import runtime_of
 
     async def run(services: Services) -> int:
-        current, changed = await rotate_master_key(services.engine, runtime_of(services), common.actor(),
-                                                   now=services.clock.now(), retire=args.retire)
-        print(f"master key {current} is current; {changed} keys re-wrapped"
-              + ("; old keys removed" if args.retire else "; old keys kept (use --retire to drop them)"))
+        current, changed = await rotate_master_key(
+            services.engine, runtime_of(services), common.actor(), now=services.clock.now(), retire=args.retire
+        )
+        print(
+            f"master key {current} is current; {changed} keys re-wrapped"
+            + ("; old keys removed" if args.retire else "; old keys kept (use --retire to drop them)")
+        )
         return 0
 
     return common.run(args, run)
@@ -81,7 +95,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add ``evidence verify|purge|rotate-key`` to the main parser's sub-commands."""
     evidence = sub.add_parser("evidence", help="proctoring evidence").add_subparsers(
-        dest="evidence_command", required=True)
+        dest="evidence_command", required=True
+    )
     p = evidence.add_parser("verify", help="check an attempt's evidence chain (exit 1 names the first broken item)")
     p.add_argument("attempt")
     p.add_argument("--json", action="store_true")
