@@ -73,14 +73,13 @@ def test_every_operation_answers_a_student_and_an_admin_as_documented(scene):
             def call(case) -> None:  # type: ignore[no-untyped-def]
                 nonlocal calls
                 calls += 1
-                # (B023: call() runs in this iteration, before the loop's variables change)
-                response = case.call(base_url=base, session=http, headers=dict(signed.headers),  # noqa: B023
-                                     cookies=dict(signed.cookies), timeout=30)  # noqa: B023
+                response = case.call(base_url=base, session=http, headers=dict(signed.headers),
+                                     cookies=dict(signed.cookies), timeout=30)
                 try:
                     case.validate_response(response, checks=CHECKS)
                 except FailureGroup as group:
                     found = "; ".join(" ".join(f"{type(f).__name__}: {f.title}".split()) for f in group.exceptions)
-                    raise AssertionError(f"{who}: {case.method} {case.formatted_path} -> {response.status_code} "  # noqa: B023
+                    raise AssertionError(f"{who}: {case.method} {case.formatted_path} -> {response.status_code} "
                                          f"{response.content[:200]!r} | {found[:300]}") from None
 
             began = time.monotonic()
