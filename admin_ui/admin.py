@@ -10,9 +10,10 @@ page lists none and these routes answer 403). The sysadmin's page is in ``admin_
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 

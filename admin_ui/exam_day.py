@@ -21,7 +21,8 @@ each frame is fetched — and audited — once per page.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web

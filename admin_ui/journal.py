@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import select
 from babel.dates import format_date
+from sqlalchemy import select
 
 from exam_engine import api
 from exam_engine.i18n import N_

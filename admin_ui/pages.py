@@ -9,10 +9,11 @@ passed in a ``<script type="application/json">`` block, which browsers never exe
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp_jinja2

@@ -15,7 +15,7 @@ import os
 import statistics
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from sqlalchemy import text
@@ -38,7 +38,7 @@ async def main(n: int) -> None:
     engine = create_engine(url)
     try:
         await upgrade(engine)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         async with engine.begin() as conn:
             uid = (await conn.execute(users.insert().values(login="p", full_name="P", role="proctor", password_hash="x",
                                                             created_at=now, created_by="bench").returning(users.c.id))).scalar_one()

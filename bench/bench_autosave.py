@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import harness  # noqa: E402
+
 WARMUP_S = 2.0  # each run's first seconds are not counted (connections opening, caches filling)
 
 from harness import Stats, free_port, in_process, machine, run_async, scratch_database, seed, server  # noqa: E402

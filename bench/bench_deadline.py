@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -140,7 +140,7 @@ def main() -> None:
         data = Path(tmp)
         world = run_async(seed, url, data, students=args.attempts, questions=args.questions)
         t0 = time.perf_counter()
-        deadline = datetime.now(timezone.utc) + timedelta(seconds=args.lead + 30)
+        deadline = datetime.now(UTC) + timedelta(seconds=args.lead + 30)
         run_async(expiring_attempts, url, data, world.exam_id, world.logins, deadline, args.questions)
         print(f"wrote {args.attempts} attempts in {time.perf_counter() - t0:.1f} s; deadline {deadline:%H:%M:%S}")
         bare_s = bare_finalisation_s(url)
@@ -148,19 +148,19 @@ def main() -> None:
         due = deadline + timedelta(seconds=GRACE_S)
         with server(url, data, workers=args.workers, **env) as (port, proc):
             if args.kill:
-                time.sleep(max(0.0, (deadline - datetime.now(timezone.utc)).total_seconds() - 2))
+                time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds() - 2))
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 print("server killed 2 s before the deadline")
         if args.kill:
-            time.sleep(max(0.0, (due - datetime.now(timezone.utc)).total_seconds()) + 3)
-            restart = datetime.now(timezone.utc)
+            time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 3)
+            restart = datetime.now(UTC)
             with server(url, data, workers=args.workers, **env) as (port, _):
                 result = wait_done(url, data, args.attempts, restart, timeout=60)
             reference = restart
         else:
             with server(url, data, workers=args.workers, **env) as (port, _):
-                time.sleep(max(0.0, (due - datetime.now(timezone.utc)).total_seconds()))
+                time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
                 result = wait_done(url, data, args.attempts, due, timeout=60)
             reference = due
     open_, exact, delivered, last_final, last_delivery = result

@@ -18,8 +18,8 @@ import argparse
 import os
 import statistics
 import time
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 
 _t0 = time.perf_counter()
 import cv2  # noqa: E402

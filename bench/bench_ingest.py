@@ -57,7 +57,6 @@ def _frames(count: int) -> list[bytes]:
 def sign_in_and_consent(port: int, exam_id: int, logins: list[str]) -> list[tuple[str, str, str]]:
     """(cookie, csrf, attempt id) of each student, signed in, started and consenting."""
     import aiohttp
-
     import load
 
     async def go() -> list[tuple[str, str, str]]:

@@ -20,8 +20,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import add_server_env_option, server_env_option  # noqa: E402
-from harness import Stats, histogram_quantile, in_process, machine, run_async, scratch_database, seed, server  # noqa: E402
+from harness import (  # noqa: E402
+    Stats,
+    add_server_env_option,
+    histogram_quantile,
+    in_process,
+    machine,
+    run_async,
+    scratch_database,
+    seed,
+    server,
+    server_env_option,
+)
 
 
 def storm(port: int, logins: list[str], within: float) -> Stats:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from harness import REDIS_URL, SECRET, machine, scratch_database
+from harness import REDIS_URL, SECRET, machine, scratch_database  # noqa: E402
 
 
 async def run(args: argparse.Namespace, url: str) -> None:

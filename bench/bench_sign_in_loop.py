@@ -8,7 +8,11 @@ Run: ``.venv/bin/python bench/bench_sign_in_loop.py`` (SQLite, in-process thrott
 ``.venv/bin/python bench/bench_sign_in_loop.py postgresql://user@host/empty_db`` (with Redis on
 redis://127.0.0.1:6379/14).
 """
-import asyncio, statistics, sys, tempfile, time
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -16,10 +20,11 @@ from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from exam_engine.bootstrap import build_app, build_services
+from exam_engine.app import build_app
+from exam_engine.bootstrap import build_services
 from exam_engine.config import load_settings
-from exam_engine.migrate import upgrade
 from exam_engine.domain.roles import Role
+from exam_engine.migrate import upgrade
 from exam_engine.tables import auth_sessions, users
 from tests.factories import PASSWORD, make_user
 
@@ -38,7 +43,8 @@ async def main() -> None:
     others = iter(range(120))
     client = TestClient(TestServer(build_app(services, run_sweeper=False)), cookie_jar=CookieJar(unsafe=True))
     await client.start_server()
-    body = lambda login: {"login": login, "password": PASSWORD}
+    def body(login: str) -> dict[str, str]:
+        return {"login": login, "password": PASSWORD}
 
     async def quiet_sign_in() -> float:
         t = time.perf_counter()

@@ -106,7 +106,7 @@ def students_load(port: int, exam_id: int, logins: list[str], seconds: float) ->
 
 
 def slow_clients(port: int, exam_id: int, sessions: list[tuple[str, str, str]], count: int, hold_s: float,
-                 ready: "mp.synchronize.Event", result: "mp.Queue") -> None:
+                 ready: mp.synchronize.Event, result: mp.Queue) -> None:
     """``count`` sockets that send headers and no body, reopened as soon as the server closes one."""
     import asyncio
     import uuid
@@ -136,7 +136,7 @@ def slow_clients(port: int, exam_id: int, sessions: list[tuple[str, str, str]], 
                 head = await asyncio.wait_for(reader.read(64), timeout=max(0.1, t_end - time.perf_counter()))
                 status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "closed"
                 counts[status] = counts.get(status, 0) + 1
-            except (asyncio.TimeoutError, OSError):
+            except (TimeoutError, OSError):
                 pass
             finally:
                 writer.close()

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import (  # noqa: E402
-    Stats, histogram_quantile, in_process, machine, make_sessions, run_async, scratch_database, seed, server, timed,
+    Stats,
+    histogram_quantile,
+    in_process,
+    machine,
+    make_sessions,
+    run_async,
+    scratch_database,
+    seed,
+    server,
+    timed,
 )
 
 

@@ -20,10 +20,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -234,7 +235,7 @@ async def make_sessions(database_url: str, data_dir: Path, logins: list[str]) ->
     (the login-storm benchmark measures those).
     """
     import secrets
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import insert, select
 
@@ -244,7 +245,7 @@ async def make_sessions(database_url: str, data_dir: Path, logins: list[str]) ->
     from exam_engine.tables import auth_sessions, users
 
     services = build_services(load_settings(server_env(database_url, data_dir)))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     out = []
     async with services.engine.begin() as conn:
         ids = dict((await conn.execute(select(users.c.login, users.c.id).where(users.c.login.in_(logins)))).all())

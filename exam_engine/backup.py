@@ -28,10 +28,10 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
@@ -69,7 +69,7 @@ class BackupReport:
 
 
 def _signing_key_paths(settings: Settings, env: Mapping[str, str]) -> tuple[Path, Path]:
-    from .services.relay import KEY_FILE, PUBLIC_FILE
+    from .security.signing import KEY_FILE, PUBLIC_FILE
 
     private = Path(env["EXAM_SIGNING_KEY_FILE"]) if env.get("EXAM_SIGNING_KEY_FILE") else \
         settings.data_dir / "keys" / KEY_FILE

@@ -1,4 +1,8 @@
-"""The composition root: the only place that wires packages and resources together."""
+"""The resources of one process: the engine, the shared store, caches and throttles, in one ``Services``.
+
+Built once by :func:`build_services` (the server, the command line, tests); the web application on
+top of them is wired by :func:`exam_engine.app.build_app`.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .db import create_engine
 from .kv import KeyValue, MemoryKV, RedisKV
+from .services import receipts
 from .services.auth import LoginThrottle, SessionCache, SessionRateLimit
 from .services.fast_save import FastSaves, fast_saves_for
-from .services import receipts
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +48,6 @@ class Services:
             await self.fast_saves.close()
         await self.kv.close()
         await self.engine.dispose()
-
-
-def build_app(services: Services, *, run_sweeper: bool = True):  # type: ignore[no-untyped-def]
-    """The whole web application: the JSON API plus the pages of admin_ui."""
-    from admin_ui.pages import setup_pages
-
-    from .web.app import create_app
-
-    return create_app(services, run_sweeper=run_sweeper, extensions=[setup_pages])
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:

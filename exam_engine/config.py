@@ -10,9 +10,9 @@ import ipaddress
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from question_bank.limits import ParseLimits
@@ -92,7 +92,7 @@ class Settings:
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
 
-    def with_overrides(self, **changes: object) -> "Settings":
+    def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

@@ -25,8 +25,8 @@ import decimal
 import functools
 import json
 import uuid
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import JSON, Float, LargeBinary, Table, Text, any_, bindparam, cast, column, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -121,7 +121,7 @@ def _encoders(conn: AsyncConnection, table: Table, names: Sequence[str]) -> list
 
 def _rows_json(conn: AsyncConnection, table: Table, names: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> str:
     encoders = _encoders(conn, table, names)
-    return json.dumps([{n: enc(row[n]) for n, enc in zip(names, encoders)} for row in rows],
+    return json.dumps([{n: enc(row[n]) for n, enc in zip(names, encoders, strict=True)} for row in rows],
                       ensure_ascii=False, separators=(",", ":"))
 
 

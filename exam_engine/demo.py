@@ -22,14 +22,15 @@ from question_bank import api as bank_api
 
 from .bootstrap import Services, build_services
 from .config import load_settings
+from .demo_bank import DEMO_ITEMS
 from .domain.actors import cli_actor
 from .domain.roles import Role
 from .migrate import upgrade
 from .server import serve
 from .services import assignments, catalog, users
-from .tables import departments, disciplines, exams, users as users_table
+from .tables import departments, disciplines, exams
+from .tables import users as users_table
 from .web.api_journal import audit_sink
-from .demo_bank import DEMO_ITEMS
 
 log = logging.getLogger(__name__)
 

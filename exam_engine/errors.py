@@ -31,7 +31,7 @@ class DomainError(Exception):
         self.params = params
         self.details: list[dict[str, Any]] = []
 
-    def with_details(self, details: list[dict[str, Any]]) -> "DomainError":
+    def with_details(self, details: list[dict[str, Any]]) -> DomainError:
         self.details = details
         return self
 

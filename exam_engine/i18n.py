@@ -53,7 +53,7 @@ def _package_dir(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def catalog(language: str) -> dict[str, str]:
     """All translated messages of one language, merged across our packages."""
     messages: dict[str, str] = {}

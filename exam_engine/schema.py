@@ -12,6 +12,7 @@ from .exam_day_tables import metadata as exam_day_metadata
 from .hold_tables import metadata as hold_metadata
 from .security.tables import metadata as trust_metadata
 from .tables import metadata as engine_metadata  # with the assignments (issue 19, 0008_assignments): exam_proctors,
+
 # departments, discipline_departments, faculty_heads, department_heads (foreign keys to users, exams, faculties)
 
 ALL_METADATA: list[MetaData] = [engine_metadata, bank_metadata, journal_metadata, proctor_metadata,

@@ -31,7 +31,7 @@ async def check_schema(services: Services) -> None:
 
 
 async def make_app(settings: Settings) -> web.Application:
-    from .bootstrap import build_app
+    from .app import build_app
 
     services = build_services(settings)
     try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from .bootstrap import Services
 from .observability import FINALISED, SWEEPER_LAG

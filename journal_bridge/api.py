@@ -27,7 +27,6 @@ from journal_bridge.errors import (
 from journal_bridge.exports import final_results_json, statement_csv, statement_xlsx
 from journal_bridge.grading import DEFAULT_SCALE, GradingScale, grade_outcome, what_do_i_need
 from journal_bridge.grid_export import grid_csv, grid_xlsx
-from journal_bridge.marks import DEFAULT_MARKS
 from journal_bridge.keeping import (
     add_lesson,
     assign_teacher,
@@ -39,6 +38,7 @@ from journal_bridge.keeping import (
     lock_period,
     review,
 )
+from journal_bridge.marks import DEFAULT_MARKS
 from journal_bridge.result_corrections import (
     ResultChange,
     file_result_corrections,

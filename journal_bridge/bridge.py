@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exam_engine.db_bulk import insert_many, one_of
 from journal_bridge.errors import ResultForged, ResultInvalid
+from journal_bridge.grading import ExamStatus
 from journal_bridge.results import (
     ApplyAction,
     ApplyDecision,
@@ -43,7 +44,6 @@ from journal_bridge.results import (
     open_envelope,
     plan_batch,
 )
-from journal_bridge.grading import ExamStatus
 from journal_bridge.store import AuditSink
 from journal_bridge.tables import journal_exam_result_history, journal_exam_results, journal_refused_results
 
@@ -186,7 +186,7 @@ async def _apply(conn: AsyncConnection, batch: list[tuple[int, SignedExamResult]
             history_row(stored[attempt], batch[i][1].result, outcome.now, outcome.correction_id)
             for attempt, i in sorted(plan.updates.items())])
     lost = set(plan.inserts) - inserted  # a concurrent delivery inserted these first
-    for (index, signed), (before, decision) in zip(batch, plan.decisions):
+    for (index, signed), (before, decision) in zip(batch, plan.decisions, strict=True):
         if signed.result.attempt_id not in lost:
             outcome.applied(index, envelopes[index], signed.result, before, decision)
     return lost

@@ -13,7 +13,6 @@ import io
 import json
 from typing import Any
 
-
 from exam_engine.export_cells import append_row, csv_row, sheet_title
 from journal_bridge.statement import Statement, Translate, format_value, label, statement_table
 

@@ -11,7 +11,6 @@ import csv
 import io
 from typing import Any
 
-
 from exam_engine.export_cells import append_row, csv_row, sheet_title
 from journal_bridge.messages import MESSAGES
 from journal_bridge.statement import Translate

@@ -43,8 +43,8 @@ from journal_bridge.store import (
 )
 from journal_bridge.tables import (
     journal_cell_history,
-    journal_exam_result_history,
     journal_corrections,
+    journal_exam_result_history,
     journal_exam_results,
     journal_substitutes,
     journal_teachers,

@@ -83,7 +83,7 @@ class WrappedKey:
         return f"{self.key_id}:{self.blob.hex()}"
 
     @classmethod
-    def parse(cls, text: str) -> "WrappedKey":
+    def parse(cls, text: str) -> WrappedKey:
         key_id, _, blob = text.partition(":")
         return cls(key_id, bytes.fromhex(blob))
 

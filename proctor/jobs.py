@@ -14,10 +14,11 @@ import numpy as np
 from proctor.analysis import analyze_frame, analyze_screenshot, detect_faces, enrol, pin_threads, warm_up
 from proctor.analysis.identity import Descriptor
 from proctor.analysis.image import THUMB_SIZE, to_bgr
+from proctor.burst import pack_burst, unpack_burst  # noqa: F401 - part of this module's API
 from proctor.errors import ImageUnreadable
 from proctor.kinds import FlagKind
-from proctor.burst import pack_burst, unpack_burst  # noqa: F401 - part of this module's API
 from proctor.settings import ProctorSettings
+
 
 def thumb_bytes(thumb: np.ndarray) -> bytes:
     return np.ascontiguousarray(thumb, dtype=np.uint8).tobytes()

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
@@ -50,7 +50,7 @@ class Job:
         return {"attempt_id": str(self.attempt_id), "seq": str(self.seq)}
 
     @classmethod
-    def decode(cls, fields: dict[Any, Any]) -> "Job":
+    def decode(cls, fields: dict[Any, Any]) -> Job:
         get = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
                for k, v in fields.items()}
         return cls(uuid.UUID(get["attempt_id"]), int(get["seq"]))
@@ -120,7 +120,7 @@ class Analyser:
         async with self.engine.begin() as conn:
             stored = await record_result(conn, self.store, job.attempt_id, job.seq, result, self.settings)
         if stored and self.observe_lag is not None:
-            self.observe_lag((datetime.now(timezone.utc) - received_at).total_seconds())
+            self.observe_lag((datetime.now(UTC) - received_at).total_seconds())
         return stored
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from proctor.config import ProctorConfig
 from proctor.keys import load_or_create
-from proctor.queue import ANALYSED_KINDS, AnalysisQueue, Analyser, Job, LocalQueue, StreamQueue, pending_jobs
+from proctor.queue import ANALYSED_KINDS, Analyser, AnalysisQueue, Job, LocalQueue, StreamQueue, pending_jobs
 from proctor.settings import ProctorSettings
 from proctor.store import EvidenceStore, ItemKind
 
@@ -32,7 +32,7 @@ class ProctorRuntime:
     _resumed: bool = field(default=False, repr=False)
 
     @classmethod
-    def build(cls, config: ProctorConfig, engine: AsyncEngine, *, now: datetime) -> "ProctorRuntime":
+    def build(cls, config: ProctorConfig, engine: AsyncEngine, *, now: datetime) -> ProctorRuntime:
         keyring, generated = load_or_create(config.key_file, configured=config.key_file_configured, now=now)
         settings = ProctorSettings()
         store = EvidenceStore(config.evidence_dir, keyring)

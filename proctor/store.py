@@ -236,7 +236,7 @@ class EvidenceStore:
 
     async def append(
         self, conn: AsyncConnection, attempt_id: uuid.UUID, kind: ItemKind, client_seq: int, plaintext: bytes, *,
-        now: datetime, trigger: str | None = None, locked_head: "ChainHead | None" = None,
+        now: datetime, trigger: str | None = None, locked_head: ChainHead | None = None,
     ) -> StoredItem:
         """Store an item as the next link of the attempt's chain (a retried upload: the stored one).
 

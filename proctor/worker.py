@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC
 from typing import Any
 
 from proctor.jobs import run_job
@@ -107,11 +108,11 @@ class StreamWorker:
         Redis keeps nothing on disk: if it restarts, queued jobs are gone. The evidence and
         the fact that it is unanalysed are in the database, so nothing is lost, only late.
         """
-        from datetime import datetime, timedelta, timezone
+        from datetime import datetime, timedelta
 
         from .queue import pending_jobs
 
-        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
         done = 0
         for job in await pending_jobs(self.analyser.engine, received_before=cutoff, limit=200):
             if await self.analyser.process(job, run_in_thread):

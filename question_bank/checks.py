@@ -15,11 +15,11 @@ from question_bank.limits import ParseLimits
 from question_bank.model import Item
 from question_bank.problems import Problem, ProblemCode, Severity, problem
 from question_bank.text import (
+    ForbiddenCharacter,
     clean_label,
     clean_option,
     clean_text,
     comparison_key,
-    ForbiddenCharacter,
     exact_key,
     forbidden_characters,
 )

@@ -33,7 +33,7 @@ from question_bank.formats.detect import BankFormat
 from question_bank.limits import DEFAULT_LIMITS, MiB, ParseLimits
 from question_bank.model import Item
 from question_bank.parse import ParseReport, parse_bank
-from question_bank.problems import Problem, ProblemCode, Severity, problem
+from question_bank.problems import Problem, ProblemCode, problem
 
 EXIT_MEMORY = 3
 EXIT_FAILED = 4
@@ -135,7 +135,7 @@ async def parse_isolated(data: bytes, job: ParseJob, limits: ParseLimits = DEFAU
     timed_out = False
     try:
         out, err = await asyncio.wait_for(proc.communicate(job.header(limits) + data), limits.wall_seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         timed_out, out, err = True, b"", b""
     finally:
         if proc.returncode is None:  # timed out, or the caller was cancelled: the child goes too

@@ -41,7 +41,7 @@ class ParseLimits:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "ParseLimits":
+    def from_dict(cls, raw: dict[str, Any]) -> ParseLimits:
         return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
 
 

@@ -10,10 +10,10 @@ database; ``EXAM_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-import asyncio
-from typing import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio

@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from exam_engine.bootstrap import Services, build_app
+from exam_engine.app import build_app
+from exam_engine.bootstrap import Services
 from exam_engine.domain.actors import cli_actor
 from exam_engine.domain.roles import Role
 from exam_engine.services import assignments, catalog, users

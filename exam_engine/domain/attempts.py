@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Mapping, Sequence
 
 from ..errors import Conflict, DeadlinePassed, InvalidInput
 from ..i18n import N_

@@ -8,10 +8,10 @@ attempt's own time rules (pause, resume, grant) live in :mod:`exam_engine.domain
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Iterable
 
 from ..errors import Conflict, InvalidInput
 from ..i18n import N_

@@ -6,7 +6,7 @@ Nothing here reads a clock or the database: callers pass ``now`` and the facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 # Kazakhstan has one time zone, UTC+5, since March 2024 (as the journal's rules).
 LOCAL_ZONE = timezone(timedelta(hours=5))
@@ -41,7 +41,7 @@ def hold_expires_at(held_at: datetime, policy: HoldPolicy) -> datetime:
     end = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if end <= local:
         end += timedelta(days=1)
-    return end.astimezone(timezone.utc)
+    return end.astimezone(UTC)
 
 
 def accepted_options(action: str, options: list[int], n_options: int) -> frozenset[int] | None:

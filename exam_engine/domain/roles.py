@@ -7,8 +7,8 @@ permission that changes academic data (R3); a test walks the whole matrix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Mapping
 
 
 class Role(StrEnum):

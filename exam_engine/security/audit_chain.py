@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 GENESIS = "0" * 64
 HEAD_PREFIX = b"exam-engine audit head v1\n"
@@ -110,7 +111,7 @@ class Report:
 
 
 def _utc(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def canonical_row(row: AuditRow) -> bytes:

@@ -23,8 +23,9 @@ import binascii
 import json
 import os
 import struct
+from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO, Mapping
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -109,7 +110,7 @@ TRUNCATED = N_("The backup archive is truncated or damaged (chunk {chunk}).")
 ALTERED = N_("The backup archive was altered or truncated (chunk {chunk}), or the backup key is wrong.")
 
 
-def read_header(src: BinaryIO) -> tuple[bytes, dict]:
+def read_header(src: BinaryIO) -> tuple[bytes, dict[str, Any]]:
     if src.read(len(MAGIC)) != MAGIC:
         raise BackupUnreadable(NOT_A_BACKUP)
     raw = src.read(4)
@@ -128,7 +129,7 @@ def read_header(src: BinaryIO) -> tuple[bytes, dict]:
     return header, meta
 
 
-def _nonce_prefix(meta: dict) -> bytes:
+def _nonce_prefix(meta: dict[str, Any]) -> bytes:
     value = meta.get("nonce_prefix")
     try:
         prefix = bytes.fromhex(value) if isinstance(value, str) else b""
@@ -139,7 +140,7 @@ def _nonce_prefix(meta: dict) -> bytes:
     return prefix
 
 
-def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes) -> dict:
+def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes) -> dict[str, Any]:
     """Decrypt into ``dst``; returns the header. Raises BackupUnreadable on any damage or a wrong key."""
     header, meta = read_header(src)
     prefix = _nonce_prefix(meta)

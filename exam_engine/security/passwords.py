@@ -7,9 +7,9 @@ in a thread (argon2-cffi releases the GIL) and never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import unicodedata
-import os
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from argon2 import PasswordHasher, Type

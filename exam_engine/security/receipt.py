@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 RECEIPT_VERSION = 1
 PREFIX = b"exam-engine submit receipt v1\n"

@@ -1,9 +1,9 @@
-"""Ed25519 signing for audit seals and submit receipts, with the relay's key.
+"""Ed25519 signing for audit seals, submit receipts and exam results, with the installation's key.
 
-There is one signing key per installation, managed by
-:func:`exam_engine.services.relay.bridge_keys` (``EXAM_SIGNING_KEY_FILE``, or
-generated once under ``<data_dir>/keys/`` with mode 600). Audit seals, submit
-receipts and exam results are all signed with it; each kind of message carries its
+There is one signing key per installation, kept by :func:`bridge_keys` here
+(``EXAM_SIGNING_KEY_FILE``, or generated once under ``<data_dir>/keys/`` with mode 600;
+the outbox relay, :mod:`exam_engine.services.relay`, signs results with it too).
+Audit seals, submit receipts and exam results are all signed with it; each kind of message carries its
 own prefix (domain separation), so a signature made for one can never be replayed
 as another.
 
@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+import logging
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..config import Settings
 from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "exam_signing_ed25519.pem"
+PUBLIC_FILE = "exam_signing_ed25519.pub.pem"
 
 
 def key_id(public: Ed25519PublicKey) -> str:
@@ -45,7 +53,7 @@ class Signer:
     def sign(self, message: bytes) -> str:
         return base64.b64encode(self.private.sign(message)).decode()
 
-    def verifier(self) -> "Verifier":
+    def verifier(self) -> Verifier:
         return Verifier({self.key_id: self.private.public_key()})
 
 
@@ -69,10 +77,60 @@ class Verifier:
         return kid in self.keys
 
 
+@dataclass(frozen=True)
+class BridgeKeys:
+    """The engine's signing key and the journal's verification key (its public half)."""
+
+    private: Ed25519PrivateKey = field(repr=False)
+    public: Ed25519PublicKey
+
+
+def _write_private(path: Path, key: Ed25519PrivateKey) -> bool:
+    """False when another process created the key file first (then theirs is the key)."""
+    from proctor.store import create_once
+
+    return create_once(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+
+
+def _read_private(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path}: the exam-result signing key must be Ed25519, not {type(key).__name__}")
+    return key
+
+
+@functools.lru_cache(maxsize=8)
+def _keys_at(path: Path, generate: bool) -> BridgeKeys:
+    if not path.is_file():
+        if not generate:
+            raise ConfigError(f"EXAM_SIGNING_KEY_FILE={str(path)!r}: no such file")
+        if _write_private(path, Ed25519PrivateKey.generate()):
+            log.warning("no EXAM_SIGNING_KEY_FILE given: generated the exam-result signing key into %s "
+                        "(keep it safe; the journal trusts only results signed with it)", path)
+    private = _read_private(path)
+    public = private.public_key()
+    pub_path = path.with_name(PUBLIC_FILE)
+    if generate and not pub_path.exists():
+        pub_path.write_bytes(public.public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+    return BridgeKeys(private, public)
+
+
+def bridge_keys(settings: Settings, env: Mapping[str, str] | None = None) -> BridgeKeys:
+    """The signing key from ``EXAM_SIGNING_KEY_FILE``, or the one kept under ``data_dir/keys``."""
+    env = os.environ if env is None else env
+    configured = env.get("EXAM_SIGNING_KEY_FILE")
+    if configured:
+        return _keys_at(Path(configured).resolve(), False)
+    return _keys_at((settings.data_dir / "keys" / KEY_FILE).resolve(), True)
+
+
 def signer_for(settings: Settings, env: Mapping[str, str] | None = None) -> Signer:
     """The installation's signing key (the same one the outbox relay signs results with)."""
-    from ..services.relay import bridge_keys  # the relay owns key storage; we only use it
-
     keys = bridge_keys(settings, env)
     return Signer(keys.private, key_id(keys.public))
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from question_bank.api import PublishedItems
 
+from .. import db_bulk as bulk
 from ..domain import attempts as rules
 from ..domain import exam_day
 from ..domain.actors import Actor
@@ -32,7 +33,7 @@ from ..i18n import N_
 from ..tables import accommodations, attempt_items, attempts, exam_groups, exams, group_members
 from . import attempt_binding as binding
 from . import forms
-from .. import db_bulk as bulk
+from .attempt_page import page
 from .audit import audit_row, record_many
 from .upsert import insert_ignore_prepared
 
@@ -178,8 +179,6 @@ async def start_with_page(
 
 def _fresh_page(attempt: Any, items: list[Any], now: datetime) -> dict:
     """What :func:`exam_engine.services.attempts.view` shows of an attempt that has no answers yet."""
-    from .attempts import page  # attempts imports this module
-
     return page(attempt, sorted(items, key=lambda it: it.position), {}, now)  # (no questions while in checks)
 
 

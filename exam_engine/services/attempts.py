@@ -15,14 +15,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import and_, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .. import db_bulk as bulk
 from ..domain import attempts as rules
 from ..domain import exam_day
 from ..domain.actors import Actor
@@ -33,10 +35,10 @@ from ..exam_day_tables import attempt_live
 from ..i18n import N_
 from ..tables import answers, attempt_items, attempts, disciplines, outbox, users
 from . import attempt_binding as binding
-from .. import db_bulk as bulk
 from . import key_overrides, receipts
-from .audit import audit_row, record_many
+from .attempt_page import attempt_summary, page  # noqa: F401 - attempt_service.page, as before
 from .attempt_start import start, start_with_page  # noqa: F401 - part of this module's API: attempt_service.start
+from .audit import audit_row, record_many
 from .student_exams import student_exams  # noqa: F401 - attempt_service.student_exams
 from .upsert import upsert
 
@@ -135,56 +137,6 @@ async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, no
     items = (await conn.execute(_ITEMS, {"attempt_id": attempt_id})).all()
     saved = {a.position: a for a in await conn.execute(_ANSWERS, {"attempt_id": attempt_id})}
     return page(row, items, saved, now)
-
-
-def page(attempt: Any, items: Any, saved: dict[int, Any], now: datetime) -> dict:
-    """The student's page from the attempt, its items in order and the saved answers by position.
-
-    An attempt still in its device checks shows no question: its clock has not started.
-    """
-    if attempt.status == AttemptStatus.CHECKS:
-        items = ()
-    return {
-        "attempt": attempt_summary(attempt, now),
-        "questions": [
-            {
-                "position": it.position,
-                "text": it.text,
-                "options": list(it.options),
-                "choice": saved[it.position].choice if it.position in saved else None,
-                "seq": saved[it.position].seq if it.position in saved else None,
-            }
-            for it in items
-        ],
-    }
-
-
-def attempt_summary(row: Any, now: datetime) -> dict:
-    status = AttemptStatus(row.status)
-    finished = status not in rules.OPEN_STATUSES
-    summary = {
-        "id": str(row.id),
-        "exam_id": row.exam_id,
-        "status": row.status,
-        "language": row.language,
-        "started_at": row.started_at.isoformat(),
-        "deadline_at": row.deadline_at.isoformat(),
-        "server_now": now.isoformat(),
-        # While paused the clock stands still; resuming moves the deadline by the paused time.
-        "remaining_s": round(rules.remaining_s(status, row.deadline_at, now, getattr(row, "paused_at", None)), 3),
-        "question_count": row.question_count,
-        # What running out of time means (E1): the page words its warnings after it.
-        "timeout_policy": row.timeout_policy,
-    }
-    if finished:
-        summary.update(
-            submitted_at=row.submitted_at.isoformat() if row.submitted_at else None,
-            finished_by=row.finished_by,
-            score=row.score,
-            correct_count=row.correct_count,
-            result=row.result,
-        )
-    return summary
 
 
 # ---------------------------------------------------------------------------------------------- save
@@ -309,8 +261,8 @@ async def _grading_inputs(
     choices: dict[uuid.UUID, dict[int, int | None]] = {i: {} for i in ids}
     if conn.dialect.name == "postgresql":
         for g in await conn.execute(_GRADING_PG, {"ids": ids}):
-            keys[g.attempt_id] = dict(zip(g.positions, g.keys))
-            choices[g.attempt_id] = {p: c for p, c in zip(g.positions, g.choices) if c is not None}
+            keys[g.attempt_id] = dict(zip(g.positions, g.keys, strict=True))
+            choices[g.attempt_id] = {p: c for p, c in zip(g.positions, g.choices, strict=True) if c is not None}
         return keys, choices
     for k in await conn.execute(_KEYS, {"ids": ids}):
         keys[k.attempt_id][k.position] = k.key_index

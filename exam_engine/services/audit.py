@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..db_bulk import insert_many
 from ..domain.actors import Actor
 from ..tables import audit_log
-from ..db_bulk import insert_many
 
 
 def _jsonable(value: Any) -> Any:

@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Text, select, text, type_coerce
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -138,7 +139,7 @@ async def run_forever(engine: AsyncEngine, signer: Signer, clock: Clock, interva
         await asyncio.sleep(interval_s)
 
 
-def lifecycle(services: "Services", interval_s: float = SEAL_INTERVAL_S) -> Callable[[Any], AsyncIterator[None]]:
+def lifecycle(services: Services, interval_s: float = SEAL_INTERVAL_S) -> Callable[[Any], AsyncIterator[None]]:
     """An aiohttp ``cleanup_ctx`` entry: seal at start-up, every ``interval_s``, and at shutdown."""
 
     async def context(_app: Any) -> AsyncIterator[None]:
@@ -178,7 +179,10 @@ def _stream(sync_conn: Any, table: Any, convert: Callable[[Any], Any]) -> Iterat
         except chain.Malformed:
             raise
         except Exception as error:  # noqa: BLE001 - any failure to read is located precisely, or re-raised
-            raise _locate(sync_conn, table, after, convert) or error
+            located = _locate(sync_conn, table, after, convert)
+            if located is None:
+                raise
+            raise located from error
         yield from converted
         if len(chunk) < READ_CHUNK:
             return

@@ -13,9 +13,10 @@ import math
 import random
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -280,7 +281,7 @@ class LoginThrottle:
         keys = self._keys(login, ip)
         names = ("pair_wait", "client_wait", "account_wait", "account", "known", "ok")
         try:
-            seen = dict(zip(names, await self.kv.peek([keys[n] for n in names])))
+            seen = dict(zip(names, await self.kv.peek([keys[n] for n in names]), strict=True))
         except Exception:  # noqa: BLE001 - a broken counter must not stop sign-in
             log.warning("login throttle store unavailable; allowing sign-in attempt")
             return

@@ -61,7 +61,7 @@ async def _served(conn: AsyncConnection, mine: Any) -> dict[uuid.UUID, list[tupl
         stmt = (select(attempt_items.c.attempt_id, func.array_agg(attempt_items.c.position),
                        func.array_agg(attempt_items.c.bank_item_id), func.array_agg(_chosen_text(conn)))
                 .select_from(joined).where(mine).group_by(attempt_items.c.attempt_id))
-        return {attempt_id: list(zip(positions, bank_ids, texts))
+        return {attempt_id: list(zip(positions, bank_ids, texts, strict=True))
                 for attempt_id, positions, bank_ids, texts in await conn.execute(stmt)}
     stmt = (select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_items.c.bank_item_id,
                    _chosen_text(conn)).select_from(joined).where(mine))

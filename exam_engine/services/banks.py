@@ -24,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -55,7 +55,7 @@ EXPORT_FORMATS = ("gift", "platonus", "qti")
 # Parses running at once in one server process (each a child process of up to
 # ParseLimits.memory_bytes); an upload waits for a turn at most ParseLimits.wall_seconds.
 MAX_CONCURRENT_PARSES = 2
-_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 class BankTooLarge(DomainError):
@@ -159,7 +159,7 @@ async def parse_upload(data: bytes, req: UploadRequest, existing: Sequence[Item]
         gate = _gates[loop] = asyncio.Semaphore(MAX_CONCURRENT_PARSES)
     try:
         await asyncio.wait_for(gate.acquire(), limits.wall_seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise TooManyRequests("bank_parser_busy", N_("Other banks are being checked right now; try again in a "
                                                      "minute."), retry_after=int(limits.wall_seconds)) from None
     try:

@@ -6,19 +6,19 @@ sysadmin's, R3) and leaves an audit row with the values before and after.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from question_bank import api as bank_api
 
+from .. import bounds
 from ..domain.actors import Actor
 from ..domain.attempts import TimeoutPolicy
 from ..domain.roles import Permission, Role
-from .. import bounds
 from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import LANGUAGES, N_
 from ..tables import (

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -143,7 +143,7 @@ class FastSaves:
             row = await cur.fetchone()
         if row is None:
             return None
-        return row._replace(expires_at=row.expires_at.astimezone(timezone.utc))
+        return row._replace(expires_at=row.expires_at.astimezone(UTC))
 
     async def save(
         self, *, student_id: int, attempt_id: uuid.UUID, position: int, choice: int | None, seq: int,
@@ -176,7 +176,7 @@ class FastSaves:
             # Committed or not, the general path is safe to run next: a replayed seq is not applied twice.
             log.warning("fast save path unavailable (%s); using the general path", exc.__class__.__name__)
             return None
-        return saved_at.astimezone(timezone.utc)
+        return saved_at.astimezone(UTC)
 
 
 def fast_saves_for(database_url: str, *, size: int, timeout_s: float | None = None) -> FastSaves | None:

@@ -460,9 +460,9 @@ REGRADED_NOTE = N_("Regraded after a correction of the exam's key: {old} → {ne
 
 async def result_note(conn: AsyncConnection, attempt_id: uuid.UUID, exam_id: int, *, language: str) -> str | None:
     """The sentence a student's (or teacher's) result shows: provisional, held, or regraded (old → new)."""
-    from ..i18n import translate
-
     from types import SimpleNamespace
+
+    from ..i18n import translate
 
     note = (await result_notes(conn, [SimpleNamespace(id=attempt_id, exam_id=exam_id)]))[str(attempt_id)]
     parts = []

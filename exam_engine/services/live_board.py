@@ -16,8 +16,9 @@ Permissions are checked here as in every service (``LIVE_CONTROL`` for the day's
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
@@ -28,7 +29,7 @@ from proctor.store import ItemKind
 from proctor.tables import evidence_items, proctor_attempts, proctor_flags
 
 from ..domain.actors import Actor
-from ..domain.roles import Permission, Role, allows
+from ..domain.roles import Permission, allows
 from ..i18n import N_, translate
 from ..tables import disciplines, exam_groups, exams, group_members, users
 from .authority import proctor_exam_ids

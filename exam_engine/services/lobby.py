@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from question_bank.api import PublishedItems
 
+from .. import db_bulk as bulk
 from ..domain import exam_day
 from ..domain.actors import Actor
 from ..domain.roles import Permission
@@ -31,7 +32,6 @@ from ..exam_day_tables import exam_lobby, prepared_forms, prepared_items, studen
 from ..i18n import N_
 from ..tables import attempts, exam_groups, exams, group_members, users
 from . import forms
-from .. import db_bulk as bulk
 from .audit import record
 from .upsert import upsert
 

@@ -16,9 +16,9 @@ from proctor.keys import add_current_key, read_keyring, retire_other_keys, write
 from proctor.runtime import ProctorRuntime
 from proctor.tables import proctor_attempts, proctor_exam_settings
 
+from .. import bounds
 from ..domain.actors import Actor
 from ..domain.roles import Permission, Role
-from .. import bounds
 from ..errors import InvalidInput, NotFound
 from ..i18n import N_
 from ..tables import attempts, exams, users

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from proctor.burst import unpack_burst
 from proctor.errors import EvidenceUnreadable
 from proctor.findings import refresh_risk
-from proctor.burst import unpack_burst
 from proctor.kinds import TITLES, FlagKind
 from proctor.runtime import ProctorRuntime
 from proctor.store import ItemKind

@@ -17,7 +17,7 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,7 +35,6 @@ from proctor.tables import (
     proctor_requests,
 )
 
-from ..bootstrap import Services
 from ..domain import attempts as rules
 from ..domain.actors import Actor
 from ..domain.attempts import AttemptStatus
@@ -45,6 +44,9 @@ from ..i18n import N_, Word
 from ..observability import ANALYSIS_SECONDS
 from ..tables import attempts, exams
 from .audit import record
+
+if TYPE_CHECKING:  # the process's resources are handed in; the service layer never builds them
+    from ..bootstrap import Services
 
 log = logging.getLogger(__name__)
 

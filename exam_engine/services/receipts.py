@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,7 +23,7 @@ from ..security import receipt as rules
 from ..security.signing import Signer, Verifier, signer_for
 from ..tables import answers, attempts
 
-_SETTINGS: "weakref.WeakKeyDictionary[Any, Settings]" = weakref.WeakKeyDictionary()
+_SETTINGS: weakref.WeakKeyDictionary[Any, Settings] = weakref.WeakKeyDictionary()
 
 _ATTEMPT = select(attempts.c.id, attempts.c.student_id, attempts.c.exam_id, attempts.c.status,
                   attempts.c.submitted_at).where(attempts.c.id == bindparam("attempt_id"))

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,7 +40,6 @@ from proctor.tables import (
     proctor_recording_segments,
 )
 
-from ..bootstrap import Services
 from ..domain.actors import Actor
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound
@@ -48,6 +47,9 @@ from ..i18n import N_, Word
 from . import authority
 from .audit import record
 from .authority import authorize
+
+if TYPE_CHECKING:  # the process's resources are handed in; the service layer never builds them
+    from ..bootstrap import Services
 from .proctoring import _own_running_attempt, _require_consent, recording_plan
 
 log = logging.getLogger(__name__)

@@ -28,28 +28,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import importlib
 import logging
-import os
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from journal_bridge import api as journal
 
 from ..clock import Clock
-from ..config import Settings
 from ..db_bulk import one_of
 from ..domain.holds import HoldPolicy
-from ..errors import ConfigError
 from ..hold_tables import exam_release
+from ..security.signing import KEY_FILE, PUBLIC_FILE, BridgeKeys, bridge_keys  # noqa: F401 - relay.bridge_keys
 from ..tables import outbox
 from . import holds
 from .attempts import RESULT_TOPIC
@@ -58,62 +53,8 @@ from .audit import audit_row, record_many
 log = logging.getLogger(__name__)
 
 RELAY_ACTOR = "system:relay"
-KEY_FILE = "exam_signing_ed25519.pem"
-PUBLIC_FILE = "exam_signing_ed25519.pub.pem"
 MAX_BACKOFF_S = 300.0
 YIELD_EVERY = 100  # results signed (~0.03 ms each) between two turns of the event loop
-
-
-@dataclass(frozen=True)
-class BridgeKeys:
-    """The engine's signing key and the journal's verification key (its public half)."""
-
-    private: Ed25519PrivateKey = field(repr=False)
-    public: Ed25519PublicKey
-
-
-def _write_private(path: Path, key: Ed25519PrivateKey) -> bool:
-    """False when another process created the key file first (then theirs is the key)."""
-    from proctor.store import create_once
-
-    return create_once(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-
-
-def _read_private(path: Path) -> Ed25519PrivateKey:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: not a PEM private key ({exc})") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"{path}: the exam-result signing key must be Ed25519, not {type(key).__name__}")
-    return key
-
-
-@functools.lru_cache(maxsize=8)
-def _keys_at(path: Path, generate: bool) -> BridgeKeys:
-    if not path.is_file():
-        if not generate:
-            raise ConfigError(f"EXAM_SIGNING_KEY_FILE={str(path)!r}: no such file")
-        if _write_private(path, Ed25519PrivateKey.generate()):
-            log.warning("no EXAM_SIGNING_KEY_FILE given: generated the exam-result signing key into %s "
-                        "(keep it safe; the journal trusts only results signed with it)", path)
-    private = _read_private(path)
-    public = private.public_key()
-    pub_path = path.with_name(PUBLIC_FILE)
-    if generate and not pub_path.exists():
-        pub_path.write_bytes(public.public_bytes(serialization.Encoding.PEM,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
-    return BridgeKeys(private, public)
-
-
-def bridge_keys(settings: Settings, env: Mapping[str, str] | None = None) -> BridgeKeys:
-    """The signing key from ``EXAM_SIGNING_KEY_FILE``, or the one kept under ``data_dir/keys``."""
-    env = os.environ if env is None else env
-    configured = env.get("EXAM_SIGNING_KEY_FILE")
-    if configured:
-        return _keys_at(Path(configured).resolve(), False)
-    return _keys_at((settings.data_dir / "keys" / KEY_FILE).resolve(), True)
 
 
 def backoff_s(tries: int) -> float:

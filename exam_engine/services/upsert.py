@@ -7,7 +7,8 @@ statement costs more than executing it, and the autosave runs one per request.
 from __future__ import annotations
 
 import functools
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection

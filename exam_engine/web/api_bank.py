@@ -12,13 +12,13 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from .. import bounds as b
 from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission
 from ..errors import InvalidInput
 from ..i18n import N_, Word, translate
 from ..services import bank_analysis, bank_views, banks
 from . import schemas as s
-from .. import bounds as b
 from .http import PAYLOAD, endpoint, json_response, path_int, services_of
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

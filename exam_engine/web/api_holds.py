@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from journal_bridge import api as journal
 
+from .. import bounds as b
 from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission
 from ..errors import InvalidInput
 from ..i18n import N_
 from ..services import holds, relay
-from .. import bounds as b
 from . import schemas as s
 from .api_journal import audit_sink, journal_actor, journal_errors
 from .http import endpoint, field, path_int, read_json, services_of

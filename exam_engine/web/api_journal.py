@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import and_, select
@@ -21,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from journal_bridge import api as journal
 
 from .. import bounds as b
+from .. import sweeper
 from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission, Role, allows
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
-from .. import sweeper
 from ..i18n import translate
 from ..services import authority, holds, relay
 from ..services.audit import record

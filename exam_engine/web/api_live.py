@@ -10,8 +10,9 @@ import contextlib
 import logging
 import math
 import os
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, AsyncIterator
+from typing import Any
 
 from aiohttp import web
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -19,8 +20,8 @@ from proctor.store import ItemKind
 
 from .. import bounds as b
 from ..domain.actors import Actor
-from ..errors import Conflict, InvalidInput
 from ..domain.roles import Kind, Permission
+from ..errors import Conflict, InvalidInput
 from ..i18n import N_, translate
 from ..services import proctor_admin as admin
 from ..services import proctor_review as review

@@ -11,11 +11,10 @@ from ..domain.roles import Kind, Permission
 from ..errors import Conflict, InvalidInput, NotAuthenticated
 from ..i18n import N_
 from ..observability import AUTOSAVES
-from ..services import attempts as attempt_service
 from ..services import attempt_checks, auth
+from ..services import attempts as attempt_service
 from ..services.attempt_binding import AttemptOpenElsewhere
 from . import schemas as s
-from .refusals import keep_refusals
 from .http import (
     PAYLOAD,
     SESSION,
@@ -23,7 +22,6 @@ from .http import (
     check_sign_in_request,
     device_key,
     endpoint,
-    ensure_device_cookie,
     error_response,
     field,
     json_response,
@@ -35,6 +33,7 @@ from .http import (
     set_session_cookies,
     sign_in,
 )
+from .refusals import keep_refusals
 
 
 def _me(actor: Actor) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import hmac
 import ipaddress
 import logging
 import os
-from typing import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 from sqlalchemy import text
@@ -181,7 +181,7 @@ def _in_order(*steps: Lifecycle) -> Lifecycle:
 
 
 def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequence[Extension] = ()) -> web.Application:
-    """The JSON API, health checks and background tasks; ``extensions`` add pages (see bootstrap.build_app)."""
+    """The JSON API, health checks and background tasks; ``extensions`` add pages (see exam_engine.app.build_app)."""
     app = web.Application(middlewares=[observability.observe_middleware, headers_middleware, errors_middleware,
                                        form_deadline_middleware],
                           client_max_size=MAX_REQUEST_BYTES, handler_args=HANDLER_ARGS)

@@ -58,8 +58,7 @@ def _computed() -> Iterator[tuple[str, type[DomainError]]]:
     from question_bank.parse import UnknownFormatError
 
     from ..bounds import OUT_OF_RANGE
-    from ..errors import InvalidInput, NotAuthenticated
-    from ..errors import TooManyRequests
+    from ..errors import InvalidInput, NotAuthenticated, TooManyRequests
     from ..services.auth import BAD_CREDENTIALS, WAIT_CODES
     from .api_journal import domain_class
 

@@ -22,9 +22,10 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -37,8 +38,15 @@ from .. import bounds
 from ..bootstrap import Services
 from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission
-from ..errors import (DomainError, InvalidInput, NotAuthenticated, PermissionDenied, RequestTimeout, ServerBusy,
-                      TooManyRequests)
+from ..errors import (
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    PermissionDenied,
+    RequestTimeout,
+    ServerBusy,
+    TooManyRequests,
+)
 from ..i18n import N_, Word, normalise_language, translate
 from ..services import auth, authority
 from ..services.audit import record

@@ -15,13 +15,24 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any
 
 from . import schemas
 from .error_catalog import handler_codes, status_of
-from .http import (BODY_ERRORS, CSRF_ERRORS, PATH_ERRORS, PERMISSION_ERRORS, ROUTES, SIGNED_IN_ERRORS, UNSAFE_ERRORS,
-                   UNSAFE_METHODS, WAIT_ERRORS, RouteDoc)
+from .http import (
+    BODY_ERRORS,
+    CSRF_ERRORS,
+    PATH_ERRORS,
+    PERMISSION_ERRORS,
+    ROUTES,
+    SIGNED_IN_ERRORS,
+    UNSAFE_ERRORS,
+    UNSAFE_METHODS,
+    WAIT_ERRORS,
+    RouteDoc,
+)
 
 _PARAM = re.compile(r"{(\w+)}")
 

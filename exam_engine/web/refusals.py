@@ -9,7 +9,8 @@ error becomes the response, the wrapper commits the record, and then the 409 is 
 from __future__ import annotations
 
 import functools
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 

@@ -135,7 +135,7 @@ class HaarDetector:
     name = "haar"
 
     def __init__(self, max_side: int) -> None:
-        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise DetectorUnavailable(
@@ -148,9 +148,11 @@ class HaarDetector:
         grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
         boxes = self._cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=6, minSize=(24, 24))
         # A cascade has no calibrated score; a kept detection counts as certain.
-        return [
-            FaceBox(*(int(round(float(v) * scale)) for v in box), score=1.0) for box in boxes
-        ]
+        faces = []
+        for box in boxes:
+            x, y, w, h = (int(round(float(v) * scale)) for v in box)
+            faces.append(FaceBox(x, y, w, h, score=1.0))
+        return faces
 
 
 def yuface_installed() -> bool:

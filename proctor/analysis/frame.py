@@ -131,7 +131,7 @@ def _pose_of(bgr: np.ndarray, face: FaceBox, settings: ProctorSettings) -> HeadP
     if not levelled:
         return tilt
     nearest = min(levelled, key=lambda c: abs(c.x + c.w / 2 - centre) + abs(c.y + c.h / 2 - centre))
-    upright = head_pose(nearest.landmarks, k)
+    upright = head_pose(nearest.landmarks, k) if nearest.landmarks is not None else None
     return tilt if upright is None else HeadPose(yaw_deg=upright.yaw_deg, roll_deg=tilt.roll_deg)
 
 

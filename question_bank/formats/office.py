@@ -16,6 +16,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from typing import IO
 
 from lxml import etree
 
@@ -40,7 +41,7 @@ class _Stop(Exception):
 class _Counted(io.RawIOBase):
     """A zip member as a stream that stops once the whole archive has inflated past the limit."""
 
-    def __init__(self, member: io.BufferedIOBase, budget: list[int], limits: ParseLimits) -> None:
+    def __init__(self, member: IO[bytes], budget: list[int], limits: ParseLimits) -> None:
         self.member, self.budget, self.limits = member, budget, limits
 
     def readable(self) -> bool:
@@ -103,8 +104,8 @@ def _check_sheet(stream: io.RawIOBase, limits: ParseLimits) -> None:
     for event, element in _events(stream, (f"{_S}row", f"{_S}c")):
         if element.tag == f"{_S}row":
             if event == "start":
-                ref = element.get("r")
-                row = int(ref) if ref and ref.isdigit() else row + 1
+                number = element.get("r")
+                row = int(number) if number and number.isdigit() else row + 1
                 column = 0
                 if row > limits.max_rows:
                     raise _Stop(problem(ProblemCode.TOO_MANY_ROWS, line=row, limit=limits.max_rows))

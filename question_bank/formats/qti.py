@@ -39,9 +39,9 @@ ITEM_XSD = "https://purl.imsglobal.org/spec/qti/v3p0/schema/xsd/imsqti_asiv3p0_v
 CP_XSD = "https://purl.imsglobal.org/spec/qti/v3p0/schema/xsd/imsqtiv3p0_imscpv1p2_v1p0.xsd"
 MATCH_CORRECT = "https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/match_correct.xml"
 SOURCE = "exam-engine"
-_Q = "{%s}" % QTI_NS
-_CP = "{%s}" % CP_NS
-_MD = "{%s}" % LOM_NS
+_Q = f"{{{QTI_NS}}}"
+_CP = f"{{{CP_NS}}}"
+_MD = f"{{{LOM_NS}}}"
 _RICH = {"img", "math", "svg", "object", "picture", "video", "audio"}
 
 
@@ -161,7 +161,7 @@ _PLACES = {"qti-simple-choice": {"qti-choice-interaction"}, "qti-value": {"qti-c
 
 
 def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname
+    return str(etree.QName(element).localname)
 
 
 def _text_line(parent: etree._Element, child: etree._Element | None, text: str) -> int | None:
@@ -171,7 +171,7 @@ def _text_line(parent: etree._Element, child: etree._Element | None, text: str) 
         return None if parent.sourceline is None else parent.sourceline + text[:lead].count("\n")
     following = child.getnext()
     if following is not None and following.sourceline is not None:
-        return following.sourceline - text[len(text.rstrip()):].count("\n")
+        return int(following.sourceline) - text[len(text.rstrip()):].count("\n")
     return None if child.sourceline is None else child.sourceline + text[:lead].count("\n")
 
 

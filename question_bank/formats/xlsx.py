@@ -212,7 +212,7 @@ def xlsx_template(translate: Callable[[str], str] = lambda msgid: msgid) -> byte
     from openpyxl.worksheet.datavalidation import DataValidation
 
     book = openpyxl.Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # a new workbook has one sheet (book.active may be a chart sheet, or None)
     sheet.title = "Questions"
     sheet.append(list(TEMPLATE_HEADERS))
     for cell in sheet[1]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import requests
 from aiohttp import web
 
-from exam_engine.bootstrap import Services, build_app, build_services
+from exam_engine.app import build_app
+from exam_engine.bootstrap import Services, build_services
 from exam_engine.config import load_settings
 from tests.conftest import _truncate, settings_env
 from tests.factories import PASSWORD

@@ -8,7 +8,7 @@ by the API's ``field()`` helper and written into the OpenAPI document.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -42,8 +42,7 @@ async def test_absurd_extra_time_is_refused_named_and_the_student_can_still_star
             assert body["error"]["code"] in ("out_of_range", "invalid_field", "missing_field"), (value, body)
             assert "extra_minutes" in body["error"]["message"], body
         for raw in RAW_ABSURD:
-            resp = await client.post(path, data='{"student": "%s", "extra_minutes": %s, "reason": "x"}'
-                                     % (world.students[0], raw),
+            resp = await client.post(path, data=f'{{"student": "{world.students[0]}", "extra_minutes": {raw}, "reason": "x"}}',
                                      headers={"Content-Type": "application/json", "X-CSRF-Token": admin.csrf})
             body = await resp.json()
             assert resp.status == 422 and "extra_minutes" in body["error"]["message"], (raw, body)
@@ -181,11 +180,11 @@ async def test_a_date_far_outside_the_calendar_is_refused_not_a_500(services):
 
 
 def test_an_absurd_extra_time_stored_before_the_bound_ends_at_the_window_not_in_an_overflow():
-    from datetime import timedelta, timezone
+    from datetime import timedelta
 
     from exam_engine.domain.attempts import compute_deadline
 
-    start = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
     close = start + timedelta(hours=3)
     assert compute_deadline(start, 1200, (2**53 - 1) * 60, close) == close
     assert compute_deadline(start, 1200, 600, close) == start + timedelta(seconds=1800)

@@ -9,17 +9,16 @@ when it is not accepted it must carry at least one problem saying why.
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import time
-
 from question_bank.export import export_gift, export_platonus
-from question_bank.formats.qti import export_qti
 from question_bank.formats.detect import BankFormat
+from question_bank.formats.qti import export_qti
 from question_bank.parse import ParseReport, parse_bank
 from question_bank.text import _INVISIBLE, forbidden_characters
 from tests.factories import make_items

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from exam_engine.services import assignments
 from exam_engine.domain.actors import Actor
 from exam_engine.domain.roles import Role
 from exam_engine.i18n import translate
+from exam_engine.services import assignments
 from exam_engine.tables import users
 from exam_engine.web.api_journal import audit_sink, journal_actor, roster
 from journal_bridge import api as journal

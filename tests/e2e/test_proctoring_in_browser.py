@@ -49,7 +49,7 @@ def webcam_frames() -> list[np.ndarray]:
     scenes = {"face": sc.person(), "nobody": sc.wall(), "two faces": _two_faces()}
     frames = []
     for name, seconds in SEGMENTS:
-        for i in range(seconds * FPS):
+        for _ in range(seconds * FPS):
             jpeg = sc.live(scenes[name], seed=len(frames))
             frames.append(cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
     return frames

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from pathlib import Path

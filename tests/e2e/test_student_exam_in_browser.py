@@ -149,8 +149,8 @@ async def test_the_login_page_speaks_russian_when_asked(services, browser):
 
 
 async def test_signing_out_from_the_page_ends_the_session_on_the_server(services, browser):
-    from tests.factories import make_user
     from exam_engine.domain.roles import Role
+    from tests.factories import make_user
 
     await make_user(services, "student9", Role.STUDENT)
     client = await open_client(services)

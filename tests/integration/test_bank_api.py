@@ -22,7 +22,7 @@ BANK_V1 = "\n".join(
     f"<question>Сұрақ {n}: қылмыстық құқық?\n<variant>дұрыс {n}\n<variant>қате {n}.1\n<variant>қате {n}.2\n"
     f"<variant>қате {n}.3\n<variant>қате {n}.4\n" for n in range(1, 7)
 ).encode("utf-8")
-BROKEN = "<question>Бірінші сұрақ?\n<variant>иә\n<variant>иә\n\n<question>\n<variant>а\n<variant>б\n".encode("utf-8")
+BROKEN = "<question>Бірінші сұрақ?\n<variant>иә\n<variant>иә\n\n<question>\n<variant>а\n<variant>б\n".encode()
 
 
 async def _discipline(services, code: str = "CRIM-201") -> None:  # type: ignore[no-untyped-def]

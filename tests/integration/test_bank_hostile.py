@@ -13,9 +13,8 @@ import time
 
 from sqlalchemy import func, select
 
-from question_bank.limits import ParseLimits
+from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.tables import bank_versions
-from tests.factories import open_client
 from tests.integration.test_bank_api import _discipline, _quality
 
 NUL_BANK = "<question>Бірінші сұрақ?\n<variant>а\n<variant>б\x00в\n<variant>г\n".encode()
@@ -137,7 +136,7 @@ async def test_a_version_stored_while_a_file_was_parsed_makes_the_upload_409_not
     parse = banks.parse_upload
     others: list[int] = []
 
-    async def parse_while_someone_else_stores(data, req, existing=(), limits=ParseLimits()):  # type: ignore
+    async def parse_while_someone_else_stores(data, req, existing=(), limits=DEFAULT_LIMITS):  # type: ignore
         report = await parse(data, req, existing, limits)
         if not others:  # once: the other upload parses through here too
             others.append(1)

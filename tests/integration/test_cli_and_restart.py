@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -147,7 +147,7 @@ async def test_a_server_stopped_before_a_deadline_finalises_the_attempt_when_it_
         proc.wait(timeout=10)
     deadline = datetime.fromisoformat(started["attempt"]["deadline_at"])
     # Stay down until well past the deadline and the grace.
-    await asyncio.sleep(max(0.0, (deadline - datetime.now(timezone.utc)).total_seconds()) + 1.5)
+    await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 1.5)
     async with services.engine.connect() as conn:
         before = (await conn.execute(select(attempts.c.status).where(attempts.c.id == attempt_id))).scalar_one()
     await services.engine.dispose()
@@ -166,4 +166,4 @@ async def test_a_server_stopped_before_a_deadline_finalises_the_attempt_when_it_
     assert row.status == "timed_out" and row.finished_by == "deadline"
     assert row.submitted_at == row.deadline_at == deadline
     assert row.result == "unsatisfactory"
-    assert datetime.now(timezone.utc) - row.deadline_at < timedelta(minutes=5)
+    assert datetime.now(UTC) - row.deadline_at < timedelta(minutes=5)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from exam_engine import cli as cli_module
+from exam_engine.cli import dispatch as cli_module
 from tests.integration.test_cli_and_restart import cli
 
 BACKUP_KEY = "5e" * 32

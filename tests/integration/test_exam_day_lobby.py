@@ -228,7 +228,7 @@ async def test_the_page_a_new_start_answers_is_the_page_read_back_from_the_datab
         apis = [await signed_in(client, login) for login in world.students]
         pages = [await start(api, world.exam_id) for api in apis]
         read_back = []
-        for api, page in zip(apis, pages):
+        for api, page in zip(apis, pages, strict=True):
             status, body = await api.call("GET", f"/api/v1/attempts/{page['attempt']['id']}")
             assert status == 200, body
             read_back.append(body)
@@ -241,7 +241,7 @@ async def test_the_page_a_new_start_answers_is_the_page_read_back_from_the_datab
         prepared = [r.after["prepared"] for r in await conn.execute(
             select(audit_log.c.after).where(audit_log.c.action == "attempt.started").order_by(audit_log.c.id))]
     assert prepared == [True, False]
-    for page, back in zip(pages, read_back):
+    for page, back in zip(pages, read_back, strict=True):
         assert [q["position"] for q in page["questions"]] == list(range(1, 7))
         assert page == back
         assert all(set(q) == {"position", "text", "options", "choice", "seq"} for q in page["questions"])  # no key

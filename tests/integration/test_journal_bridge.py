@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import UTC
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,6 +13,7 @@ from sqlalchemy import event, func, select, update
 
 from exam_engine import sweeper
 from exam_engine.errors import ConfigError
+from exam_engine.security import signing
 from exam_engine.services import relay
 from exam_engine.services.attempts import RESULT_TOPIC
 from exam_engine.tables import audit_log, outbox
@@ -147,7 +149,7 @@ def test_the_signing_key_is_kept_private_and_reused(tmp_path):
     keys = relay.bridge_keys(settings, env={})
     path = tmp_path / "keys" / relay.KEY_FILE
     assert path.stat().st_mode & 0o777 == 0o600
-    relay._keys_at.cache_clear()
+    signing._keys_at.cache_clear()
     again = relay.bridge_keys(settings, env={})
     message = b"same key"
     again.public.verify(keys.private.sign(message), message)
@@ -363,11 +365,11 @@ async def test_the_relay_waits_while_the_sweeper_grades_then_delivers_every_resu
 
 
 def test_a_planned_batch_decides_each_result_against_the_one_applied_before_it():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from journal_bridge.results import plan_batch
 
-    at = datetime(2026, 6, 1, 9, tzinfo=timezone.utc)
+    at = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
     def result(attempt: str, version: int, status: str = "passed") -> journal.ExamResult:
         return journal.ExamResult(attempt_id=attempt, student_id="7", discipline_code="LAW-101", exam_id="1",

@@ -18,10 +18,10 @@ from sqlalchemy import select, update
 from exam_engine.bootstrap import Services
 from exam_engine.domain.actors import Actor
 from exam_engine.domain.roles import Role
-from exam_engine.services import attempts as attempt_service
-from exam_engine.services import assignments, relay
-from exam_engine.tables import attempt_items, users
 from exam_engine.i18n import translate
+from exam_engine.services import assignments, relay
+from exam_engine.services import attempts as attempt_service
+from exam_engine.tables import attempt_items, users
 from exam_engine.web.api_journal import audit_sink, roster
 from journal_bridge import api as journal
 from tests.factories import ADMIN, World, make_user, make_world

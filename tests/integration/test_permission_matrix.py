@@ -12,12 +12,9 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any
-
-from sqlalchemy import func, select
-
 from dataclasses import dataclass
 from datetime import timedelta, timezone
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -25,10 +22,9 @@ from exam_engine.bootstrap import Services
 from exam_engine.domain.roles import ACADEMIC_PERMISSIONS, MATRIX, Kind, Permission, Reach, Role, allows, reach
 from exam_engine.services import assignments, catalog
 from exam_engine.services.authority import NOT_FOUND
-from exam_engine.tables import attempts, audit_log, exam_proctors, exams, faculty_heads
+from exam_engine.tables import answers, attempts, audit_log, exam_proctors, exams, faculty_heads
 from exam_engine.web.api_journal import audit_sink
 from exam_engine.web.app import create_app  # noqa: F401 - importing the app registers every route module
-from exam_engine.tables import answers
 from exam_engine.web.http import ROUTES, RouteDoc
 from journal_bridge import api as journal
 from journal_bridge.tables import journal_substitutes

@@ -7,7 +7,6 @@ from pathlib import Path
 from uuid import UUID
 
 from exam_engine.services.proctoring import runtime_of
-from tests.unit.proctor import scenes as sc
 from tests.integration.proctor_world import (
     BASE,
     analyse_everything,
@@ -17,6 +16,7 @@ from tests.integration.proctor_world import (
     frame_two_faces,
     proctored_attempt,
 )
+from tests.unit.proctor import scenes as sc
 
 
 async def test_a_frame_is_stored_encrypted_on_disk_and_a_resend_is_not_stored_twice(services):
@@ -207,7 +207,7 @@ async def test_concurrent_uploads_to_one_attempt_chain_one_after_another_and_a_r
         stored = [body["items"][0] for _, body in results]
         assert sum(item["stored"] for item in stored) == 8
         by_seq: dict[int, set[int]] = {}
-        for seq, item in zip(seqs, stored):
+        for seq, item in zip(seqs, stored, strict=True):
             by_seq.setdefault(seq, set()).add(item["evidence_seq"])
         assert all(len(evidence) == 1 for evidence in by_seq.values())  # a resend names the original
         async with services.engine.begin() as conn:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from exam_engine.services.proctoring import runtime_of
-from proctor.findings import record_result, recompute
+from proctor.findings import recompute, record_result
 from proctor.kinds import FlagKind
 from proctor.tables import evidence_items, proctor_flags
 from tests.integration.proctor_world import frame_person, proctored_attempt
@@ -50,7 +50,7 @@ async def test_flags_stored_frame_by_frame_equal_a_full_rebuild(services, order:
         attempt_id, seqs = await _frames_stored(services, p, len(SCRIPT))
         runtime = runtime_of(services)
         assert len(seqs) == len(SCRIPT)
-        arrivals = list(zip(seqs, SCRIPT))
+        arrivals = list(zip(seqs, SCRIPT, strict=True))
         if order == "shuffled":
             random.Random(7).shuffle(arrivals)
         elif order == "reversed":
@@ -87,7 +87,7 @@ async def test_a_stored_frame_is_compared_with_the_stored_thumbnails_before_it(s
     try:
         attempt_id, seqs = await _frames_stored(services, p, len(pictures))
         runtime = runtime_of(services)
-        for seq, thumb in zip(seqs, pictures):
+        for seq, thumb in zip(seqs, pictures, strict=True):
             result = {"found": [], "checked": CHECKED, "summary": {"face_count": 1}, "thumb": thumb}
             async with services.engine.begin() as conn:
                 assert await record_result(conn, runtime.store, attempt_id, seq, result, runtime.settings)
@@ -115,7 +115,7 @@ async def test_a_still_empty_room_is_not_judged_frozen_a_still_face_is(services)
     try:
         attempt_id, seqs = await _frames_stored(services, p, len(faces))
         runtime = runtime_of(services)
-        for seq, count in zip(seqs, faces):
+        for seq, count in zip(seqs, faces, strict=True):
             result = {"found": [], "checked": CHECKED, "summary": {"face_count": count}, "thumb": room}
             async with services.engine.begin() as conn:
                 assert await record_result(conn, runtime.store, attempt_id, seq, result, runtime.settings)

@@ -8,7 +8,7 @@ option 2 on question 1), the 12 others answer some questions and pick the stored
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -19,11 +19,11 @@ from exam_engine.domain.roles import Role
 from exam_engine.errors import Conflict, InvalidInput
 from exam_engine.services import attempts as attempt_service
 from exam_engine.services import holds, relay
-from exam_engine.tables import attempt_items, attempts, audit_log, outbox
+from exam_engine.tables import attempt_items, attempts, audit_log
 from exam_engine.web.api_journal import audit_sink
 from journal_bridge import api as journal
 from journal_bridge.tables import journal_exam_results
-from tests.factories import ADMIN, make_user
+from tests.factories import ADMIN
 from tests.integration.test_journal_world import make_journal_world, rows, student
 
 pytestmark = pytest.mark.asyncio

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import aiohttp
@@ -16,10 +17,10 @@ import pytest
 from yarl import URL
 
 from exam_engine.clock import SystemClock
-from exam_engine.services.auth import SessionCache, SessionInfo
-from exam_engine.services.session_bus import SessionBus
 from exam_engine.domain.actors import Actor
 from exam_engine.domain.roles import Role
+from exam_engine.services.auth import SessionCache, SessionInfo
+from exam_engine.services.session_bus import SessionBus
 from tests.factories import PASSWORD, make_world
 from tests.integration.test_scale_out import ROOT, _env, _free_port, _healthy
 
@@ -121,10 +122,10 @@ async def test_a_password_reset_from_the_command_line_ends_the_session_in_a_runn
 
 
 def _info(th: str, user_id: int) -> SessionInfo:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     return SessionInfo(actor=Actor(user_id=user_id, login=f"u{user_id}", role=Role.STUDENT), csrf_token="c",
-                       token_hash=th, expires_at=datetime(2030, 1, 1, tzinfo=timezone.utc))
+                       token_hash=th, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("backend", ["postgres"])

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from exam_engine.domain.roles import Role
 from exam_engine.tables import attempts, audit_log, users
 from tests.factories import ADMIN, make_user, make_world, open_client
-from tests.integration.test_exam_day_world import LIVE, close_all, signed_in, staff, start
+from tests.integration.test_exam_day_world import close_all, signed_in, staff, start
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
@@ -195,8 +195,8 @@ async def test_the_language_switch_keeps_the_query_and_the_sign_in_choice_wins(s
 
 async def test_the_demo_gives_every_role_something_to_do(services, clock):
     from exam_engine import demo
-    from exam_engine.services import live_board
     from exam_engine.domain.actors import Actor
+    from exam_engine.services import live_board
     from journal_bridge import api as journal_api
 
     await demo.seed(services)

@@ -12,6 +12,7 @@ import asyncio
 import json
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -23,8 +24,6 @@ from exam_engine.services.audit import record
 from exam_engine.services.audit_seal import seal_pending, verify_database
 from exam_engine.tables import audit_log
 from tests.conftest import settings_env
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 PAYLOADS = [None, {"score": 87, "result": "passed"}, {"name": "Әлия Қасымқызы", "weights": [0.6, 0.4]},
             {"nested": {"deep": [1, None, True, "ы"]}, "at": "2026-06-01T09:00:00+00:00"}]

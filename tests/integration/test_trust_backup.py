@@ -70,7 +70,7 @@ async def table_contents(engine) -> dict[str, list[tuple]]:
     async with engine.connect() as conn:
         for table in tables:
             rows = (await conn.execute(select(table))).all()
-            out[table.name] = sorted((tuple(str(v) for v in r) for r in rows))
+            out[table.name] = sorted(tuple(str(v) for v in r) for r in rows)
         out["alembic_version"] = [tuple((await conn.execute(text("SELECT version_num FROM alembic_version"))).all())]
     return out
 

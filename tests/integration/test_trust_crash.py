@@ -152,7 +152,7 @@ async def drive(student: Student, base: str, running: asyncio.Event) -> None:
                             student.acked[position] = (student.seq, choice)
                 else:
                     student.errors += 1
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             student.errors += 1
         await asyncio.sleep(rng.uniform(0.2, 0.5))
 

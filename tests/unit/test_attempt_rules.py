@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from exam_engine.domain import attempts as rules
 from exam_engine.domain.attempts import AttemptStatus, FinishedBy, Result, TimeoutPolicy
 from exam_engine.errors import Conflict, DeadlinePassed, InvalidInput
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def test_deadline_is_start_plus_duration_plus_extra_time():

@@ -11,7 +11,6 @@ from babel.messages.extract import extract_from_dir
 
 from exam_engine.i18n import DOMAINS, LANGUAGES, catalog, normalise_language, translate
 
-
 METHOD_MAP = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 
 

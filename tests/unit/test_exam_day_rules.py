@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from babel.messages.extract import extract_from_file
@@ -15,7 +15,7 @@ from exam_engine.errors import Conflict, InvalidInput
 from exam_engine.i18n import LANGUAGES, catalog
 from exam_engine.services.attempt_binding import Binding, verdict
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def at(minutes: float) -> datetime:

@@ -4,6 +4,7 @@ when several processes start at once: one generates it, every process uses the o
 from __future__ import annotations
 
 import multiprocessing
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,12 @@ def _secret(data_dir: str) -> tuple[str, bool]:
 
 
 def _evidence_key(data_dir: str) -> tuple[str, bool]:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from proctor.keys import load_or_create
 
     keyring, generated = load_or_create(Path(data_dir) / "keys" / "evidence-master.json", configured=False,
-                                        now=datetime.now(timezone.utc))
+                                        now=datetime.now(UTC))
     return keyring.secret(keyring.current).hex(), generated
 
 

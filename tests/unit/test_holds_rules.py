@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -31,7 +31,7 @@ def test_a_hold_expires_at_the_end_of_its_exam_day_in_local_time():
     late = datetime(2026, 6, 2, 23, 59, 30, tzinfo=KZ)  # held after the time: the next day's
     assert hold_expires_at(late, policy) == datetime(2026, 6, 3, 23, 59, tzinfo=KZ)
     # 20:00 UTC is 01:00 local on the next day: the local day counts, not the UTC one.
-    utc = datetime(2026, 6, 2, 20, 0, tzinfo=timezone.utc)
+    utc = datetime(2026, 6, 2, 20, 0, tzinfo=UTC)
     assert hold_expires_at(utc, HoldPolicy(release_at=(18, 0))) == datetime(2026, 6, 3, 18, 0, tzinfo=KZ)
 
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from exam_engine.web import app  # noqa: F401 - registers the routes
-from exam_engine.web.http import ROUTES
 from exam_engine.web.error_catalog import status_of
+from exam_engine.web.http import ROUTES
 from exam_engine.web.openapi import document
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"

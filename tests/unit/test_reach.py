@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from exam_engine.domain.roles import Kind, Reach, Role, reach
-from journal_bridge.rules import Actor, Role as JournalRole, within_reach
+from journal_bridge.rules import Actor, within_reach
+from journal_bridge.rules import Role as JournalRole
 
 
 def test_proctors_reach_only_assigned_exams_and_heads_only_their_faculty_or_department():

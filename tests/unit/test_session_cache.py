@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from exam_engine.domain.actors import Actor
 from exam_engine.domain.roles import Role
@@ -19,7 +19,7 @@ class Tick:
 
 def _info(th: str, user_id: int) -> SessionInfo:
     return SessionInfo(actor=Actor(user_id=user_id, login=f"u{user_id}", role=Role.STUDENT), csrf_token="c",
-                       token_hash=th, expires_at=datetime(2030, 1, 1, tzinfo=timezone.utc))
+                       token_hash=th, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
 
 
 def test_a_cached_session_is_forgotten_within_the_ttl_and_expiries_are_spread():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +14,7 @@ from exam_engine.domain.exam_day import LiveState
 from exam_engine.errors import Conflict
 from exam_engine.services.attempt_checks import clock_deadline
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def _left(seconds: float) -> TimeWarning | None:
@@ -81,9 +81,9 @@ def test_a_student_in_the_checks_needs_help_after_a_failure_or_three_minutes():
 def test_the_camera_check_looks_for_a_face_not_for_brightness():
     import cv2
     import numpy as np
-    from proctor.settings import ProctorSettings
 
     from exam_engine.services.attempt_checks import camera_verdict
+    from proctor.settings import ProctorSettings
     from tests.unit.proctor import scenes as sc
 
     settings = ProctorSettings()

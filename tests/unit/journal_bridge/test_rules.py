@@ -1,6 +1,6 @@
 """The permission matrix: who may enter or change which cell, and when (R3, R4, J4–J7)."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -85,7 +85,7 @@ def test_permission_matrix(who, journal, action, unsatisfactory, now, verdict, r
 
 
 def test_the_entry_window_is_configurable_and_counted_in_the_institutions_days():
-    late_evening_utc = datetime(2026, 3, 12, 19, 30, tzinfo=timezone.utc)  # already the 13th in Kazakhstan
+    late_evening_utc = datetime(2026, 3, 12, 19, 30, tzinfo=UTC)  # already the 13th in Kazakhstan
     assert decide_change(ACTORS["teacher"], JOURNAL, Action.ENTER, LESSON, late_evening_utc).verdict is N
     generous = ChangePolicy(entry_days=5)
     assert decide_change(ACTORS["teacher"], JOURNAL, Action.ENTER, LESSON, at(15), policy=generous).verdict is A

@@ -80,7 +80,7 @@ def sheet_xml(rows: bytes) -> Callable[[IO[bytes]], None]:
 
 def header_row() -> bytes:
     cells = "".join(f'<c r="{col}1" t="inlineStr"><is><t>{text}</t></is></c>'
-                    for col, text in zip("ABCD", ("Question", "Key", "Option 1", "Option 2")))
+                    for col, text in zip("ABCD", ("Question", "Key", "Option 1", "Option 2"), strict=True))
     return f'<row r="1">{cells}</row>'.encode()
 
 
@@ -102,7 +102,7 @@ def cells_xlsx(rows: list[list[str]]) -> bytes:
     body = header_row()
     for r, values in enumerate(rows, start=2):
         cells = "".join(f'<c r="{col}{r}" t="inlineStr"><is><t>{text}</t></is></c>'
-                        for col, text in zip("ABCD", values))
+                        for col, text in zip("ABCD", values, strict=True))
         body += f'<row r="{r}">{cells}</row>'.encode()
     return replace_member(seed_xlsx(), "xl/worksheets/sheet1.xml", sheet_xml(body))
 

@@ -172,7 +172,7 @@ def test_kr20_is_never_above_one_and_needs_the_minimum_number_of_attempts():
         responses = [{f"q{j}": rng.randint(0, 1) for j in range(k)} for _ in range(n)]
         kr20 = analyse_items(responses, {f"q{j}": 0 for j in range(k)}).kr20
         assert kr20 is None or kr20 <= 1 + 1e-12
-    nine = [dict(zip([f"i{j}" for j in range(1, 6)], (0 if c == "1" else 1 for c in row))) for row in WORKED[:9]]
+    nine = [dict(zip([f"i{j}" for j in range(1, 6)], (0 if c == "1" else 1 for c in row), strict=True)) for row in WORKED[:9]]
     assert analyse_items(nine, {f"i{j}": 0 for j in range(1, 6)}).kr20 is None  # 9 < MIN_ATTEMPTS_FOR_RELIABILITY
     assert MIN_ATTEMPTS_FOR_RELIABILITY == 10
 

@@ -16,6 +16,7 @@ from exam_engine.services.bank_views import report_view
 from question_bank.limits import ParseLimits
 from question_bank.parse import parse_bank
 from question_bank.problems import ProblemCode
+from tests.unit.question_bank.builders import docx_bytes
 from tests.unit.question_bank.hostile import (
     CATASTROPHIC,
     cells_xlsx,
@@ -26,7 +27,6 @@ from tests.unit.question_bank.hostile import (
     xfd_xlsx,
     zeros_docx,
 )
-from tests.unit.question_bank.builders import docx_bytes
 
 # Generous for a shared CI machine; before the rewrite these took 1.7 s to over 131 s each.
 BOUND_S = 5.0

@@ -15,8 +15,8 @@ from question_bank.model import Item
 from question_bank.parse import parse_bank
 from question_bank.problems import ProblemCode
 
-Q = "{%s}" % QTI_NS
-CP = "{%s}" % CP_NS
+Q = f"{{{QTI_NS}}}"
+CP = f"{{{CP_NS}}}"
 ITEMS = [
     Item(text="Қазақстанның астанасы қай қала?", options=("Алматы", "Астана", "Шымкент <қала> & т.б."), correct=1,
          topic="География", difficulty=2, twin_key="#1"),
@@ -149,7 +149,7 @@ def _lines(parts: dict[str, bytes], name: str) -> list[str]:
 def test_an_item_the_manifest_no_longer_lists_is_named_not_silently_dropped():
     parts = _parts(export_qti(ITEMS, language="kk"))
     manifest = _lines(parts, "imsmanifest.xml")
-    parts["imsmanifest.xml"] = "\n".join(l for l in manifest if 'href="items/item-2.xml"' not in l).encode()
+    parts["imsmanifest.xml"] = "\n".join(line for line in manifest if 'href="items/item-2.xml"' not in line).encode()
     report = parse_bank(_repack(parts), language="kk", format="qti")
     assert len(report.items) == 2
     [warning] = [p for p in report.warnings if p.code is ProblemCode.UNLISTED_FILE]

@@ -1,6 +1,6 @@
 """The journal's commands: ``exam-engine grade calc`` and ``exam-engine journal …``.
 
-Registered on the main parser by :func:`register` (one call in ``cli.py``); the
+Registered on the main parser by :func:`register` (one call in :mod:`exam_engine.cli.dispatch`); the
 arithmetic lives in ``journal_bridge.calc``, the storage in ``journal_bridge.api``.
 """
 
@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from datetime import datetime
 from typing import Any
 
 from journal_bridge import api as journal
 from journal_bridge import calc
 
-from .bootstrap import Services
-from .i18n import normalise_language, translate
-
-
-def _language(args: argparse.Namespace) -> str:
-    return normalise_language(getattr(args, "lang", None) or os.environ.get("EXAM_LANG"))
+from ..bootstrap import Services
+from ..i18n import translate
+from . import common
 
 
 def _run_journal(args: argparse.Namespace, fn: Any) -> int:
     """Run ``fn(services)`` like the other commands, with the journal's errors translated."""
-    from . import cli
-    from .web.api_journal import as_domain_error
+    from ..web.api_journal import as_domain_error
 
     async def guarded(services: Services) -> int:
         try:
@@ -34,24 +29,21 @@ def _run_journal(args: argparse.Namespace, fn: Any) -> int:
         except journal.JournalError as error:
             raise as_domain_error(error) from None
 
-    return cli._run(args, guarded)
+    return common.run(args, guarded)
 
 
 def _sink(conn: Any, services: Services) -> journal.AuditSink:
-    from . import cli
-    from .web.api_journal import audit_sink
+    from ..web.api_journal import audit_sink
 
-    return audit_sink(conn, services.clock.now(), cli._actor())
+    return audit_sink(conn, services.clock.now(), common.actor())
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from . import cli
-
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             new_id = await journal.create_journal(
                 conn, group_code=args.group, discipline_code=args.discipline, period_code=args.period,
-                period_closes_at=args.closes, institution=args.institution, by=cli._actor().label,
+                period_closes_at=args.closes, institution=args.institution, by=common.actor().label,
                 now=services.clock.now(), audit=_sink(conn, services))
         print(f"journal {new_id} created for {args.group} / {args.discipline} / {args.period}")
         return 0
@@ -60,13 +52,12 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from . import cli
-    from .services.catalog import user_id_by_login
+    from ..services.catalog import user_id_by_login
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             teacher = await user_id_by_login(conn, args.teacher)
-            await journal.assign_teacher(conn, args.journal_id, str(teacher), by=cli._actor().label,
+            await journal.assign_teacher(conn, args.journal_id, str(teacher), by=common.actor().label,
                                          now=services.clock.now(), audit=_sink(conn, services))
         print(f"{args.teacher} keeps journal {args.journal_id}")
         return 0
@@ -89,7 +80,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
-    from .services import holds, relay
+    from ..services import holds, relay
 
     async def run(services: Services) -> int:
         report = await relay.relay_once(services.engine, relay.bridge_keys(services.settings), services.clock,
@@ -112,7 +103,7 @@ def _moment(value: str) -> datetime:
 
 def register(sub: Any) -> None:
     """Add ``grade`` and ``journal`` to the main parser's sub-commands."""
-    calc.add_parser(sub, translate, _language)
+    calc.add_parser(sub, translate, common.language)
     j = sub.add_parser("journal", help="the electronic journal").add_subparsers(dest="journal_command", required=True)
     p = j.add_parser("create", help="create a journal for a group, discipline and academic period")
     p.add_argument("--group", required=True)

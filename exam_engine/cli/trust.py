@@ -1,6 +1,6 @@
-"""Operator commands of the trust layer: ``audit verify|seal``, ``receipt verify``, ``backup``, ``restore``.
+"""Operator commands of the trust layer: ``audit verify|seal`` and ``receipt verify``.
 
-Exit codes as in :mod:`exam_engine.cli`: 0 done / valid, 1 refused / invalid (with the
+Exit codes as in :mod:`exam_engine.cli.dispatch`: 0 done / valid, 1 refused / invalid (with the
 reason on stderr), 2 usage or configuration error (e.g. no backup key).
 Reports are for operators and in English, like the rest of the operator CLI's reports;
 refusals (:class:`exam_engine.errors.Refusal`: a damaged archive, a non-empty target, a
@@ -12,20 +12,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import load_settings
-from .errors import Refusal
-from .i18n import N_
-from .security.audit_chain import BreakKind
+from ..config import load_settings
+from ..errors import Refusal
+from ..i18n import N_
+from ..security.audit_chain import BreakKind
 
 
 def _verifier(settings: Any, public_keys: list[str] | None) -> Any:
-    from .security.signing import verifier_for
+    from ..security.signing import verifier_for
 
     extra = [Path(p) for p in public_keys or []]
     # With public keys given explicitly, the private key need not be on this machine.
@@ -33,8 +31,8 @@ def _verifier(settings: Any, public_keys: list[str] | None) -> Any:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from .db import create_engine
-    from .services.audit_seal import verify_database
+    from ..db import create_engine
+    from ..services.audit_seal import verify_database
 
     settings = load_settings(create_secret=False, require_secret=False)
     verifier = _verifier(settings, args.public_key)
@@ -71,9 +69,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_seal(args: argparse.Namespace) -> int:
-    from .bootstrap import build_services
-    from .security.signing import signer_for
-    from .services.audit_seal import seal_pending
+    from ..bootstrap import build_services
+    from ..security.signing import signer_for
+    from ..services.audit_seal import seal_pending
 
     async def run() -> int:
         services = build_services(load_settings())
@@ -87,8 +85,8 @@ def cmd_audit_seal(args: argparse.Namespace) -> int:
 
 
 def cmd_receipt_verify(args: argparse.Namespace) -> int:
-    from .db import create_engine
-    from .services.receipts import check
+    from ..db import create_engine
+    from ..services.receipts import check
 
     try:
         document = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -118,28 +116,6 @@ def cmd_receipt_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_backup(args: argparse.Namespace) -> int:
-    from .backup import create_backup
-
-    now = datetime.now(timezone.utc)
-    output = Path(args.output or f"exam-engine-backup-{now:%Y%m%dT%H%M%SZ}.bin")
-    report = create_backup(load_settings(create_secret=False, require_secret=False), os.environ, output, now)
-    print(f"backup written to {report.path} ({report.size} bytes): {report.backend} database, "
-          f"{report.evidence_files} evidence files, keys: {', '.join(report.key_files) or 'none'}")
-    return 0
-
-
-def cmd_restore(args: argparse.Namespace) -> int:
-    from .backup import restore_backup
-
-    # Refusals (no key: exit 2; not a backup, damaged, wrong key, a non-empty target: exit 1) reach the
-    # entry point as exam_engine.errors.Refusal and are printed there as one line in EXAM_LANG.
-    manifest = restore_backup(load_settings(create_secret=False, require_secret=False), os.environ, Path(args.file))
-    print(f"restored the {manifest['backend']} backup of {manifest['created_at']}: database, "
-          f"{manifest['evidence_files']} evidence files, keys: {', '.join(sorted(manifest['keys'])) or 'none'}")
-    return 0
-
-
 def register(sub: Any) -> None:
     """Add the trust commands to the ``exam-engine`` parser's subcommands."""
     audit = sub.add_parser("audit", help="the sealed audit log").add_subparsers(dest="audit_command", required=True)
@@ -156,11 +132,3 @@ def register(sub: Any) -> None:
     p.add_argument("--offline", action="store_true", help="check the signature only, without the database")
     p.add_argument("--public-key", action="append", help="trust this Ed25519 public key (PEM); repeatable")
     p.set_defaults(func=cmd_receipt_verify)
-
-    p = sub.add_parser("backup", help="encrypted backup: database, evidence, keys (needs EXAM_BACKUP_KEY)")
-    p.add_argument("--output", "-o", help="archive path (default exam-engine-backup-<time>.bin)")
-    p.set_defaults(func=cmd_backup)
-    p = sub.add_parser("restore", help="restore a backup into an EMPTY database and data directory")
-    p.add_argument("file")
-    p.set_defaults(func=cmd_restore)
-

@@ -13,32 +13,22 @@ discipline exists); with ``--append`` it reads the latest version, which it is a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from .bootstrap import Services
-from .errors import DomainError, InvalidInput
-from .i18n import N_, normalise_language, translate
+from ..bootstrap import Services
+from ..errors import DomainError, InvalidInput
+from ..i18n import N_, translate
+from . import common
 
 USAGE_CODES = frozenset({"unknown_format", "unsupported_language", "invalid_code", "invalid_difficulty",
                          "bank_too_large", "unknown_export_format", "unreadable_input"})
 
 
-def _lang(args: argparse.Namespace) -> str:
-    return normalise_language(getattr(args, "lang", None) or os.environ.get("EXAM_LANG"))
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
-
-
 def _usage_error(error: DomainError, args: argparse.Namespace) -> int:
-    from .cli import _print_error
-
-    _print_error(error, _lang(args), getattr(args, "json", False))
+    common.print_error(error, common.language(args), getattr(args, "json", False))
     return 2
 
 
@@ -86,17 +76,16 @@ def _read_bank_file(path: str, limit: int) -> bytes:
             return fh.read(limit + 1)
     except FileNotFoundError:
         raise
-    except OSError as error:  # a directory, no permission, an I/O error: a usage error, one line
+    except OSError:  # a directory, no permission, an I/O error: a usage error, one line
         raise InvalidInput("unreadable_input", N_("Cannot read the file {file}."), file=path) from None
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a bank. The parse runs in a child process with the configured limits, as on the server."""
-    from .cli import _actor, _run
-    from .config import bank_limits
-    from .services import bank_views, banks
+    from ..config import bank_limits
+    from ..services import bank_views, banks
 
-    lang = _lang(args)
+    lang = common.language(args)
     req = banks.UploadRequest(
         discipline_code=args.discipline, language=args.bank_language, filename=Path(args.file).name,
         format=args.format, topic=args.topic, difficulty=args.difficulty, dry_run=args.dry_run, publish=args.publish,
@@ -119,7 +108,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             try:
-                outcome = await banks.upload(conn, _actor(), data, req, now=services.clock.now(),
+                outcome = await banks.upload(conn, common.actor(), data, req, now=services.clock.now(),
                                              limits=services.settings.bank_limits)
             except InvalidInput as error:
                 if error.code in USAGE_CODES:
@@ -127,97 +116,92 @@ def cmd_import(args: argparse.Namespace) -> int:
                 raise
         return _show_outcome(bank_views.outcome_view(outcome, lang, dry_run=req.dry_run), args, lang)
 
-    return _run(args, run)
+    return common.run(args, run)
 
 
 def _show_outcome(view: dict[str, Any], args: argparse.Namespace, lang: str) -> int:
     if args.json:
-        _print_json(view)
+        common.print_json(view)
     else:
         print("\n".join(_outcome_lines(view, lang, args.file)))
     return 0 if view["accepted"] else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .cli import _actor, _run
-    from .services import banks
+    from ..services import banks
 
     if args.format == "qti" and not args.output:
         return _usage_error(InvalidInput("output_required", N_("A QTI package is a zip file; name it with -o.")), args)
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            info = await banks.resolve_version(conn, _actor(), args.discipline, args.bank_language, args.version)
-            _, text = await banks.export(conn, _actor(), info.id, args.format, now=services.clock.now())
+            info = await banks.resolve_version(conn, common.actor(), args.discipline, args.bank_language, args.version)
+            _, text = await banks.export(conn, common.actor(), info.id, args.format, now=services.clock.now())
         if args.output:
             if isinstance(text, bytes):
                 Path(args.output).write_bytes(text)
             else:
                 Path(args.output).write_text(text, encoding="utf-8")
-            print(translate(_lang(args), N_("Version {version} ({count} questions) written to {file}"),
+            print(translate(common.language(args), N_("Version {version} ({count} questions) written to {file}"),
                             version=info.version, count=info.item_count, file=args.output))
         else:
             sys.stdout.write(text)
         return 0
 
-    return _run(args, run)
+    return common.run(args, run)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .cli import _actor, _run
-    from .services import banks
+    from ..services import banks
 
     async def run(services: Services) -> int:
         async with services.engine.connect() as conn:
-            found = [v.as_dict() for v in await banks.versions(conn, _actor(), args.discipline)]
+            found = [v.as_dict() for v in await banks.versions(conn, common.actor(), args.discipline)]
         if args.json:
-            _print_json({"items": found})
+            common.print_json({"items": found})
         for v in [] if args.json else found:
             print(f"{v['id']:>6}  {v['discipline']:<16} {v['language']}  v{v['version']:<4} {v['status']:<10} "
                   f"{v['item_count']:>5}  {v['created_at'][:19]}  {v['source_name'] or ''}")
         return 0
 
-    return _run(args, run)
+    return common.run(args, run)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .cli import _actor, _run
-    from .services import banks
+    from ..services import banks
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            info = await banks.publish(conn, _actor(), args.version_id, now=services.clock.now(),
+            info = await banks.publish(conn, common.actor(), args.version_id, now=services.clock.now(),
                                        confirm=args.confirm)
-        print(translate(_lang(args), N_("Version {version} of {discipline} ({language}) is published."),
+        print(translate(common.language(args), N_("Version {version} of {discipline} ({language}) is published."),
                         version=info.version, discipline=info.discipline_code, language=info.language))
         return 0
 
-    return _run(args, run)
+    return common.run(args, run)
 
 
 def cmd_template(args: argparse.Namespace) -> int:
-    from .cli import _actor
-    from .services import banks
+    from ..services import banks
 
-    Path(args.output).write_bytes(banks.template(_actor(), _lang(args)))
+    Path(args.output).write_bytes(banks.template(common.actor(), common.language(args)))
     print(args.output)
     return 0
 
 
 def cmd_analysis(args: argparse.Namespace) -> int:
-    from .cli import _actor, _run
-    from .services import bank_analysis
+    from ..services import bank_analysis
 
-    lang = _lang(args)
+    lang = common.language(args)
 
     async def run(services: Services) -> int:
         async with services.engine.connect() as conn:
-            result = await bank_analysis.analyse_exam(conn, _actor(), args.exam_id, language=lang)
+            result = await bank_analysis.analyse_exam(conn, common.actor(), args.exam_id, language=lang)
         view = bank_analysis.analysis_view(result, lang)
         if args.xlsx:
             Path(args.xlsx).write_bytes(bank_analysis.analysis_workbook(result, lang))
         if args.json:
-            _print_json(view)
+            common.print_json(view)
             return 0
         print(translate(lang, N_("{title}: {attempts} attempts, {items} items, KR-20 {kr20}"), title=view["title"],
                         attempts=view["attempts"], items=view["items_count"],
@@ -229,10 +213,10 @@ def cmd_analysis(args: argparse.Namespace) -> int:
             print(f"  {it['item']:<14} p={p:<5} r={d:<6} {it['option_counts']}  {it['text'][:50]}  {flags}")
         return 0
 
-    return _run(args, run)
+    return common.run(args, run)
 
 
-def add_bank_commands(sub: Any) -> None:
+def register(sub: Any) -> None:
     """Register ``exam-engine bank …`` on the main parser's sub-commands."""
     bank = sub.add_parser("bank", help="question banks (quality department)").add_subparsers(
         dest="bank_command", required=True)

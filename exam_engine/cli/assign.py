@@ -9,23 +9,22 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .bootstrap import Services
+from ..bootstrap import Services
+from . import common
 
 
 def _assign(args: argparse.Namespace, action: Any, done: str) -> int:
-    from . import cli
-
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            await action(conn, cli._actor(), services.clock.now())
+            await action(conn, common.actor(), services.clock.now())
         print(done)
         return 0
 
-    return cli._run(args, run)
+    return common.run(args, run)
 
 
 def cmd_proctors(args: argparse.Namespace) -> int:
-    from .services import assignments
+    from ..services import assignments
 
     async def action(conn: Any, actor: Any, now: Any) -> None:
         await assignments.set_exam_proctors(conn, actor, args.exam_id, args.logins, now=now)
@@ -34,7 +33,7 @@ def cmd_proctors(args: argparse.Namespace) -> int:
 
 
 def cmd_faculty_head(args: argparse.Namespace) -> int:
-    from .services import assignments
+    from ..services import assignments
 
     async def action(conn: Any, actor: Any, now: Any) -> None:
         await assignments.set_faculty_head(conn, actor, args.login, args.faculty, now=now)
@@ -43,7 +42,7 @@ def cmd_faculty_head(args: argparse.Namespace) -> int:
 
 
 def cmd_department(args: argparse.Namespace) -> int:
-    from .services import assignments
+    from ..services import assignments
 
     async def action(conn: Any, actor: Any, now: Any) -> None:
         await assignments.add_department(conn, actor, code=args.code, name=args.name, faculty_code=args.faculty,
@@ -53,7 +52,7 @@ def cmd_department(args: argparse.Namespace) -> int:
 
 
 def cmd_department_head(args: argparse.Namespace) -> int:
-    from .services import assignments
+    from ..services import assignments
 
     async def action(conn: Any, actor: Any, now: Any) -> None:
         await assignments.set_department_head(conn, actor, args.login, args.department, now=now)
@@ -62,7 +61,7 @@ def cmd_department_head(args: argparse.Namespace) -> int:
 
 
 def cmd_discipline(args: argparse.Namespace) -> int:
-    from .services import assignments
+    from ..services import assignments
 
     async def action(conn: Any, actor: Any, now: Any) -> None:
         await assignments.set_discipline_department(conn, actor, args.discipline, args.department, now=now)
