@@ -71,7 +71,10 @@ def main() -> None:
     parser.add_argument("dir", type=Path)
     parser.add_argument("--enrol", default="enrol_A.jpg")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--also", type=int, nargs="*", default=[], metavar="PX",
+                        help="also measure the alternative of one pass at PX on every frame (e.g. 448 480)")
     args = parser.parse_args()
+    alternatives = {px: replace(NEW, detect_max_side_px=px, thorough_every_n_frames=0) for px in args.also}
     threads = pin_threads()
     warm_up(NEW)
     frames = [f for f in json.loads((args.dir / "labels.json").read_text())["frames"] if f["set"] in ("two", "single")]
@@ -84,11 +87,16 @@ def main() -> None:
           f"{NEW.thorough_every_n_frames}th frame and on identity frames (every {NEW.identity_every_n_frames}th)")
     keys = ("ordinary", "full", "identity", "schedule", "mix")
     rounds: list[tuple[dict, dict]] = []
+    alt_ratios: dict[int, list[float]] = {}
     for r in range(args.rounds):
         first, second = (("old", OLD), ("new", NEW)) if r % 2 == 0 else (("new", NEW), ("old", OLD))
         got = {name: measure(s, blobs, id_blobs, enrolments[name]) for name, s in (first, second)}
         rounds.append((got["old"], got["new"]))
         old, new = got["old"], got["new"]
+        for px, settings in alternatives.items():
+            alt = cpu_ms(lambda b, s=settings: analyze_frame(b, s, thorough=False), blobs)
+            alt_ratios.setdefault(px, []).append(alt / old["ordinary"])
+            print(f"  alternative: {px} px on every frame {alt:.1f} ms ({alt / old['ordinary']:.2f}× old ordinary)")
         print(f"round {r + 1}: old ordinary {old['ordinary']:.1f} ms, identity {old['identity']:.1f}, mix {old['mix']:.1f} | "
               f"new ordinary {new['ordinary']:.1f}, full {new['full']:.1f}, identity {new['identity']:.1f}, "
               f"schedule {new['schedule']:.1f}, mix {new['mix']:.1f} | ratio schedule/old ordinary "
@@ -106,6 +114,8 @@ def main() -> None:
           f"(budget 2×), ordinary frame {ratio('ordinary', 'ordinary'):.2f}×, full-pass frame "
           f"{ratio('full', 'ordinary'):.2f}×, identity frame {ratio('identity', 'identity'):.2f}×, "
           f"server mix with identity {ratio('mix', 'mix'):.2f}×")
+    for px, values in alt_ratios.items():
+        print(f"alternative {px} px on every frame: {statistics.median(values):.2f}× old ordinary (median of rounds)")
 
 
 if __name__ == "__main__":

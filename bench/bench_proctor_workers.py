@@ -33,11 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_ingest import Poller, sign_in_and_consent, upload  # noqa: E402
+from bench_ingest import Poller, upload  # noqa: E402
 from harness import (  # noqa: E402
     REDIS_URL,
     ROOT,
-    in_process,
     machine,
     run_async,
     scratch_database,
@@ -47,22 +46,51 @@ from harness import (  # noqa: E402
 )
 
 
-def start_workers(count: int, env: dict[str, str], logs: Path, concurrency: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker", "--name", f"bench-{i}",
+def sign_in_start_and_consent(url: str, port: int, exam_id: int, logins: list[str]) -> list[tuple[str, str, str]]:
+    """As ``bench_ingest.sign_in_and_consent``, with the exam made proctored after the starts (a
+    proctored start needs an assigned proctor and an admission, which this bench is not about)."""
+    import aiohttp
+    import load
+    import psycopg
+
+    async def go() -> list[tuple[str, str, str]]:
+        base = f"http://127.0.0.1:{port}"
+        students = await load.login_all(base, logins, 16)
+        await load.start_all(base, exam_id, students, 16)
+        students = [s for s in students if s.attempt_id]
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("UPDATE exams SET requires_proctoring = true WHERE id = %s", (exam_id,))
+        async with aiohttp.ClientSession() as http:
+            for st in students:
+                async with http.post(f"{base}/api/v1/proctor/attempts/{st.attempt_id}/consent",
+                                     headers=load.headers(st),
+                                     json={"consent": True, "camera": True, "microphone": True}) as r:
+                    if r.status != 200:
+                        raise SystemExit(f"consent refused: {r.status} {await r.text()}")
+        return [(s.cookie, s.csrf, s.attempt_id) for s in students]
+
+    return run_async(go)
+
+
+def start_workers(count: int, env: dict[str, str], logs: Path, concurrency: int,
+                  names: list[str]) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker", "--name", names[i],
                               "--concurrency", str(concurrency)], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=open(logs / f"worker-{i}.log", "ab"))
             for i in range(count)]
 
 
-def wait_ready(logs: Path, count: int, timeout_s: float = 60) -> None:
-    """Until every worker logged that it reads the stream (its models are loaded by then)."""
+def wait_ready(names: list[str], logs: Path, timeout_s: float = 180) -> None:
+    """Until every worker logged that it reads the stream: its models are loaded by then. (A worker
+    blocked on an empty stream is not yet listed as a consumer, so the group cannot tell.)"""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        ready = sum("reading" in (logs / f"worker-{i}.log").read_text(errors="replace") for i in range(count))
-        if ready >= count:
+        text = "".join((logs / f"worker-{i}.log").read_text(errors="replace") for i in range(len(names)))
+        if all(f"proctor worker {name} reading" in text for name in names):
             return
         time.sleep(0.2)
-    raise SystemExit("the workers did not start; see " + str(logs))
+    tails = [(logs / f"worker-{i}.log").read_text(errors="replace")[-800:] for i in range(len(names))]
+    raise SystemExit("the workers did not start:\n" + "\n".join(tails))
 
 
 def stop(workers: list[subprocess.Popen[bytes]]) -> None:
@@ -104,15 +132,15 @@ def main() -> None:
     args = p.parse_args()
     prefix = f"benchw{os.getpid()}:"
     stream = f"{prefix}proctor:jobs"
-    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} (shared with other runs)")
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} (shared with other runs)", flush=True)
     rates: dict[int, list[float]] = {1: [], 2: []}
     with scratch_database() as url, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         world = run_async(seed, url, data, students=args.students)
-        env = server_env(url, data, EXAM_REDIS_PREFIX=prefix)
+        env = server_env(url, data, EXAM_REDIS_PREFIX=prefix, EXAM_LOG_LEVEL="INFO")
         with server(url, data, EXAM_REDIS_PREFIX=prefix) as (port, _):
-            students = in_process(sign_in_and_consent, port, world.exam_id, world.logins)
-            ingest = in_process(upload, port, students, 1, args.seconds, None)
+            students = sign_in_start_and_consent(url, port, world.exam_id, world.logins)
+            ingest = upload(port, students, 1, args.seconds, None)
         backlog = sorted({(a, s) for a, s, _ in ingest.extra["acked"]}, key=lambda k: (k[1], k[0]))[:args.max_frames]
         per_student = len(backlog) / max(1, len({a for a, _ in backlog}))
         print(f"backlog: {len(backlog)} frames of {len({a for a, _ in backlog})} attempts "
@@ -121,9 +149,10 @@ def main() -> None:
         for r, count in enumerate(order[:args.rounds]):
             logs = data / f"round-{r}"
             logs.mkdir()
-            workers = start_workers(count, env, logs, args.concurrency)
+            names = [f"bench-r{r}-{i}" for i in range(count)]
+            workers = start_workers(count, env, logs, args.concurrency, names)
             try:
-                wait_ready(logs, count)
+                wait_ready(names, logs)
                 if r == 0:  # the jobs the server queued while uploading: let them drain first
                     first = Poller(url)
                     first.wait(set(backlog), 600)

@@ -92,7 +92,7 @@ class ProctorSettings:
     face_min_side_px: int = 20
     detect_max_side_px: int = 320
     """The ordinary pass: larger frames are downscaled to this before detection (the detector's
-    input size), and weak small boxes are checked on full-resolution crops. Cheap (~1.1× the old
+    input size), and weak small boxes are checked on full-resolution crops. Cheap (1.0× the old
     320 px default's CPU), but a second face of 30–36 px often gives no box at all at this size:
     those are left to the full pass (``thorough_max_side_px``), which runs on a schedule
     (``thorough_every_n_frames``) and on every frame that matters more (docs/proctoring.md §6)."""

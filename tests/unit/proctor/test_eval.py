@@ -54,7 +54,9 @@ def test_no_single_person_frame_is_reported_with_two_faces(result: dict) -> None
 
 def test_a_different_person_is_caught_and_a_hand_over_the_mouth_is_not_a_different_person(result: dict) -> None:
     """Caught: the other photo's person. A stranger from an upscaled 25 px LFW crop may come out
-    "unknown" (borderline distance, or no face found) but is never taken for the student."""
+    "unknown" (borderline distance, or no face found); on this set none is taken for the student
+    (on the scale-4 set one frame of 44 measured 0.497, under the 0.5 "same" threshold:
+    docs/proctoring.md §6)."""
     identity = result["identity"]
     assert identity["different_caught_photos"]["total"] >= 2
     assert identity["different_caught_photos"]["rate"] >= 0.95, identity
