@@ -63,9 +63,11 @@ def rate(work: Callable[[int, bytes], object], frames: list[bytes], runs: int) -
 
 
 def server_mix(settings: ProctorSettings, enrolment: object) -> Callable[[int, bytes], object]:
-    """What a worker runs per frame: the full analysis, identity on every n-th frame of an attempt."""
-    n = settings.identity_every_n_frames
-    return lambda i, f: analyze_frame(f, settings, enrolment if i % n == 0 else None)
+    """What a worker runs per frame: the full analysis, identity on every n-th frame of an attempt,
+    the full-resolution pass on every ``thorough_every_n_frames``-th (and on identity frames)."""
+    n, n_full = settings.identity_every_n_frames, settings.thorough_every_n_frames
+    return lambda i, f: analyze_frame(f, settings, enrolment if i % n == 0 else None,
+                                      thorough=i % n == 0 or bool(n_full and i % n_full == 0))
 
 
 def stillness_check(settings: ProctorSettings, frames: list[bytes]) -> Callable[[int, bytes], object]:
@@ -132,6 +134,7 @@ def main() -> None:
 
     full = replace(settings, detect_max_side_px=640)
     n = settings.identity_every_n_frames
+    MIX = f"server mix: identity on every {n}th frame, full pass on every {settings.thorough_every_n_frames}th"  # noqa: N806
     cases: dict[str, Callable[[int, bytes], object]] = {
         "baseline: JPEG decode only": lambda i, f: to_bgr(f),
         "detection at 640 px (decode + detect)": lambda i, f: detect_faces(to_bgr(f), full),
@@ -139,7 +142,7 @@ def main() -> None:
         "full analysis at 640 px, no identity": lambda i, f: analyze_frame(f, full),
         "full analysis, no identity": lambda i, f: analyze_frame(f, settings),
         "full analysis with identity": lambda i, f: analyze_frame(f, settings, enrolment),
-        f"server mix: identity on every {n}th frame": server_mix(settings, enrolment),
+        MIX: server_mix(settings, enrolment),
         f"frozen/replayed check, {settings.replay_window_frames}-frame window": stillness_check(settings, frames),
     }
     print(f"detector: {detector}; import {IMPORT_SECONDS * 1000:.0f} ms; model load {load_seconds * 1000:.0f} ms")
@@ -149,7 +152,7 @@ def main() -> None:
         fps, ms = rate(work, frames, args.runs)
         rates[name] = fps
         print(f"  {name:<44} {fps:7.1f} frames/s/core  {ms:7.1f} ms/frame")
-    mix = rates[f"server mix: identity on every {n}th frame"] / rates["baseline: JPEG decode only"]
+    mix = rates[MIX] / rates["baseline: JPEG decode only"]
     print(f"server mix / baseline (decode only) throughput per core: {mix:.3f}")
     together = parallel_rate(args.processes, args.frames * 3)
     print(f"server mix on {args.processes} worker processes side by side: {together:.1f} frames/s "

@@ -33,11 +33,14 @@ def _sorted(kinds: frozenset[FlagKind]) -> list[str]:
     return sorted(kind.value for kind in kinds)
 
 
-def frame_job(jpeg: bytes, enrolment: list[float] | None, check_identity: bool) -> dict[str, Any]:
+def frame_job(jpeg: bytes, enrolment: list[float] | None, check_identity: bool,
+              thorough: bool = False) -> dict[str, Any]:
+    """One webcam frame; ``thorough``: detection at full resolution (the identity frames always)."""
     settings = ProctorSettings()
     descriptor = Descriptor(tuple(enrolment)) if enrolment is not None and check_identity else None
-    report = analyze_frame(jpeg, settings, descriptor)
-    summary = report.as_dict()
+    full = thorough or descriptor is not None
+    report = analyze_frame(jpeg, settings, descriptor, thorough=full)
+    summary = {**report.as_dict(), "full_pass": full}
     return {"found": _sorted(report.found), "checked": _sorted(report.checked), "summary": summary,
             "covered": FlagKind.CAMERA_COVERED in report.found, "thumb": thumb_bytes(report.thumb)}
 
@@ -65,11 +68,11 @@ def roomscan_job(blob: bytes) -> dict[str, Any]:
 
 
 def run_job(job_type: str, plaintext: bytes, enrolment: list[float] | None = None,
-            check_identity: bool = False) -> dict[str, Any]:
+            check_identity: bool = False, thorough: bool = False) -> dict[str, Any]:
     """The dispatcher a pool or a worker calls; an unreadable image gives an ``error``."""
     try:
         if job_type == "frame":
-            return frame_job(plaintext, enrolment, check_identity)
+            return frame_job(plaintext, enrolment, check_identity, thorough)
         if job_type == "enrolment":
             return enrol_job(plaintext)
         if job_type == "screen":

@@ -38,7 +38,7 @@ from proctor.tables import evidence_items, proctor_attempts, proctor_signals
 log = logging.getLogger(__name__)
 
 ANALYSED_KINDS = (ItemKind.FRAME, ItemKind.SCREEN, ItemKind.ROOMSCAN, ItemKind.ENROLMENT)
-Runner = Callable[[str, bytes, "list[float] | None", bool], Awaitable[dict[str, Any]]]
+Runner = Callable[[str, bytes, "list[float] | None", bool, bool], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,25 @@ class Job:
 # After a frame that found one of these, the next frame is checked for identity (and looked at
 # in full resolution): someone may have sat down, and a "different person" needs a second frame.
 _ABSENT = frozenset({"no_face", "several_faces", "camera_covered", "camera_dark", "identity_mismatch"})
+
+
+
+def frame_passes(client_seq: int, last_found: Any, enrolled: bool, *, identity_every_n: int,
+                 thorough_every_n: int) -> tuple[bool, bool]:
+    """(check identity, full-resolution pass) for the ``client_seq``-th frame of an attempt
+    (1-based), given what the attempt's previous analysed frame found (``last_found``).
+
+    Identity: every ``identity_every_n``-th frame and the frame after one that found someone
+    missing, several people, a covered or dark camera or a different person. The full pass: on
+    every identity frame, on the frame after one that found any of those (a second person once
+    seen stays looked at closely), and on every ``thorough_every_n``-th frame (0: never by
+    schedule) — so a second face the ordinary pass misses is reported within that many frames.
+    """
+    event = bool(_ABSENT.intersection(last_found or ()))
+    check = enrolled and ((client_seq - 1) % max(1, identity_every_n) == 0 or event)
+    scheduled = thorough_every_n > 0 and (client_seq - 1) % thorough_every_n == 0
+    return check, check or event or scheduled
+
 
 # What the attempt's latest analysed frame before this item found. (A swap — the student leaves,
 # someone else sits down — is checked at once rather than at the next scheduled identity frame.)
@@ -92,7 +111,7 @@ class Analyser:
         self.identity_every_n = max(1, identity_every_n)
         self.settings = settings or ProctorSettings()
 
-    async def _inputs(self, job: Job) -> tuple[tuple[str, bytes, list[float] | None, bool], datetime] | None:
+    async def _inputs(self, job: Job) -> tuple[tuple[str, bytes, list[float] | None, bool, bool], datetime] | None:
         # One read, no transaction to open or roll back: a worker does this for every frame.
         async with self.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -101,14 +120,15 @@ class Analyser:
             return None
         data_key = self.store.unwrap(job.attempt_id, row.wrapped_key)
         plaintext = await self.store.open_item(data_key, job.attempt_id, job.seq)
-        sealed, enrolment, check = row.enrolment_descriptor, None, False
-        if row.kind == ItemKind.FRAME and sealed is not None:
-            check = ((row.client_seq - 1) % self.identity_every_n == 0
-                     or bool(_ABSENT.intersection(row.last_found or ())))
+        sealed, enrolment, check, thorough = row.enrolment_descriptor, None, False, False
+        if row.kind == ItemKind.FRAME:
+            check, thorough = frame_passes(row.client_seq, row.last_found, sealed is not None,
+                                           identity_every_n=self.identity_every_n,
+                                           thorough_every_n=self.settings.thorough_every_n_frames)
             if check:
                 enrolment = json.loads(self.store.open_value(data_key, job.attempt_id,
                                                              self.store.descriptor_slot, sealed))
-        return (row.kind, plaintext, enrolment, check), row.received_at
+        return (row.kind, plaintext, enrolment, check, thorough), row.received_at
 
     async def process(self, job: Job, run: Runner) -> bool:
         """True when a result was stored now (False: gone, or already analysed)."""
@@ -166,11 +186,12 @@ class LocalQueue:
         self._tasks = [asyncio.create_task(self._consume(), name=f"proctor-analysis-{i}")
                        for i in range(self.workers)]
 
-    async def _run(self, job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool) -> dict:
+    async def _run(self, job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool,
+                   thorough: bool) -> dict:
         from proctor.jobs import run_job
 
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, run_job, job_type, plaintext, enrolment, check)
+        return await loop.run_in_executor(self._pool, run_job, job_type, plaintext, enrolment, check, thorough)
 
     async def _consume(self) -> None:
         while True:

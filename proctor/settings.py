@@ -91,15 +91,24 @@ class ProctorSettings:
     """Only small candidates are checked on a crop: a crop around a large box is the frame
     again (no closer look), and large weak boxes on the generated set were textures or a cat."""
     face_min_side_px: int = 20
-    detect_max_side_px: int = 480
-    """Larger frames are downscaled before detection (the detector's input size). At 320 px a
-    second face of 30–36 px often gives no box at all; at 480 px with the crop check, 93 of 96
-    second faces of 30–60 px are found on two generated sets (``exam-engine proctor eval``,
-    docs/proctoring.md), 91 of 96 at 448 px. Cost: an ordinary frame takes 2.05–2.2× the CPU it
-    took at 320 px (448 px: 1.8–1.9×), the detector alone ~2.7× (640 px: ~4.5×)."""
+    detect_max_side_px: int = 320
+    """The ordinary pass: larger frames are downscaled to this before detection (the detector's
+    input size), and weak small boxes are checked on full-resolution crops. Cheap (1.0× the old
+    320 px default's CPU), but a second face of 30–36 px often gives no box at all at this size:
+    those are left to the full pass (``thorough_max_side_px``), which runs on a schedule
+    (``thorough_every_n_frames``) and on every frame that matters more (docs/proctoring.md §6)."""
     thorough_max_side_px: int = 640
-    """The full-resolution pass: on the frames used for identity (every
-    ``identity_every_n_frames``-th, and after a frame that found something) and room scans."""
+    """The full-resolution pass: on every ``thorough_every_n_frames``-th frame of an attempt, on
+    the frames used for identity (every ``identity_every_n_frames``-th, and after a frame that
+    found something), and on room scans."""
+    thorough_every_n_frames: int = 4
+    """Every n-th frame of an attempt (the first included) gets the full pass: a second person
+    who gives no box to the ordinary pass is reported within n frames (20 s at a frame every
+    5 s), and from then on every frame is a full one while someone is found (``several_faces``
+    makes the next frame a full one). Measured (docs/proctoring.md §6): 320 px every frame +
+    640 px every 4th costs ~1.7× the old default per frame on average, against 2.05–2.55× for
+    480 px on every frame, which found fewer second faces than the full pass. 0 disables the
+    schedule (the full pass then runs only on identity and event frames)."""
 
     # -- identity -------------------------------------------------------------
     identity_same_max_distance: float = 0.5

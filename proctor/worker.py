@@ -20,10 +20,11 @@ from proctor.queue import Analyser, Job
 log = logging.getLogger(__name__)
 
 
-async def run_in_thread(job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool) -> dict:
+async def run_in_thread(job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool,
+                        thorough: bool = False) -> dict:
     """A worker process analyses one job at a time; a thread keeps its event loop
     (Redis, database) responsive while OpenCV and dlib work."""
-    return await asyncio.to_thread(run_job, job_type, plaintext, enrolment, check)
+    return await asyncio.to_thread(run_job, job_type, plaintext, enrolment, check, thorough)
 
 
 class StreamWorker:

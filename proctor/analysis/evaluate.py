@@ -2,7 +2,10 @@
 
 ``DIR/labels.json`` is ``{"frames": [...]}``; each frame has ``file`` and ``set``:
 
-* ``two`` (``second_face_px``) and ``single``: one frame each, analysed as an ordinary frame;
+* ``two`` (``second_face_px``) and ``single``: one frame each, analysed twice: with the ordinary
+  pass and with the full-resolution pass that the schedule gives every
+  ``thorough_every_n_frames``-th frame (and every identity or event frame). A second person who
+  stays in the room is reported within that many frames when either pass finds them;
 * ``identity``: frames grouped by ``sequence`` (``t`` seconds), each compared with the ``enrol``
   photo; ``same`` (bool) and ``covered`` (a hand over the mouth) label the sequence;
 * ``still``: frames grouped by ``sequence``; ``frozen`` says the camera repeats a picture.
@@ -74,33 +77,40 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
     frames = load_labels(folder)
     enrolments: dict[str, Descriptor] = {}
     ordinary_ms: list[float] = []
+    full_ms: list[float] = []
     identity_ms: list[float] = []
 
-    def analyse(frame: dict[str, Any], enrolment: Descriptor | None) -> FrameReport:
+    def analyse(frame: dict[str, Any], enrolment: Descriptor | None, full: bool = False) -> FrameReport:
         try:
             blob = (folder / frame["file"]).read_bytes()
         except OSError:
             raise EvalSetError("frame_missing", "{path} cannot be read", path=str(folder / frame["file"])) from None
         start = time.perf_counter()
-        report = analyze_frame(blob, settings, enrolment)
-        (identity_ms if enrolment is not None else ordinary_ms).append((time.perf_counter() - start) * 1000)
+        report = analyze_frame(blob, settings, enrolment, thorough=full or enrolment is not None)
+        spent = (time.perf_counter() - start) * 1000
+        (identity_ms if enrolment is not None else full_ms if full else ordinary_ms).append(spent)
         return report
 
-    by_size: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
-    single = [0, 0]
+    # [found by the ordinary pass, by the full pass, by either (within n frames), frames]
+    by_size: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    single = [0, 0, 0, 0]
+    lfw_two = [0, 0, 0, 0]  # the second faces made from the LFW crops, counted again on their own
     sequences: dict[str, list[tuple[dict[str, Any], FrameReport]]] = defaultdict(list)
     for frame in frames:
-        if frame["set"] == "two":
-            report = analyse(frame, None)
-            size = int(frame.get("second_face_px") or 0)
-            for low, high in SIZE_BINS:
-                if low <= size < high:
-                    by_size[(low, high)][0] += report.face_count >= 2
-                    by_size[(low, high)][1] += 1
-        elif frame["set"] == "single":
-            report = analyse(frame, None)
-            single[0] += report.face_count >= 2
-            single[1] += 1
+        if frame["set"] in ("two", "single"):
+            ordinary = analyse(frame, None).face_count >= 2
+            full = analyse(frame, None, full=True).face_count >= 2
+            counts = single
+            if frame["set"] == "two":
+                size = int(frame.get("second_face_px") or 0)
+                counts = next((by_size[b] for b in SIZE_BINS if b[0] <= size < b[1]), [0, 0, 0, 0])
+                if 30 <= size <= 60 and str(frame.get("second", "")).startswith("LFW"):
+                    for i, hit in enumerate((ordinary, full, ordinary or full, True)):
+                        lfw_two[i] += hit
+            counts[0] += ordinary
+            counts[1] += full
+            counts[2] += ordinary or full
+            counts[3] += 1
         else:
             enrolment = None
             if frame["set"] == "identity":
@@ -113,7 +123,7 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
                 enrolment = enrolments[name]
             sequences[str(frame["sequence"])].append((frame, analyse(frame, enrolment)))
 
-    identity = {"different": [0, 0], "same": [0, 0], "covered": [0, 0]}
+    identity = {"different": [0, 0], "same": [0, 0], "covered": [0, 0], "stranger": [0, 0]}
     distances: dict[str, list[tuple[int, float]]] = {"same": [], "different": [], "covered": []}
     verdicts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     still = {"frozen": [0, 0], "live_high": [0, 0], "live_any": [0, 0]}
@@ -127,6 +137,9 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
             flagged = any(kind is FlagKind.IDENTITY_MISMATCH for kind, _ in kinds)
             identity[label][0] += flagged
             identity[label][1] += 1
+            if label == "different" and str(first.get("shown", "")).startswith("LFW"):
+                identity["stranger"][0] += flagged
+                identity["stranger"][1] += 1
             for frame, report in items:
                 if report.identity is not None:
                     verdicts[label][report.identity.verdict.value] += 1
@@ -143,7 +156,21 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
                 still["live_any"][0] += bool(stillness)
                 still["live_any"][1] += 1
 
-    second_30_60 = [sum(by_size[b][i] for b in SIZE_BINS[1:]) for i in (0, 1)]
+    second_30_60 = [sum(by_size[b][i] for b in SIZE_BINS[1:]) for i in range(4)]
+    n_full, n_identity = settings.thorough_every_n_frames, settings.identity_every_n_frames
+
+    def median(values: list[float]) -> float | None:
+        return round(statistics.median(values), 1) if values else None
+
+    def mix() -> float | None:
+        """ms per frame over the schedule: identity every ``n_identity``-th frame, the full pass
+        every ``n_full``-th, the ordinary pass on the others."""
+        if not (ordinary_ms and full_ms and identity_ms):
+            return None
+        costs = [statistics.median(identity_ms) if k % n_identity == 0 else
+                 statistics.median(full_ms) if n_full and k % n_full == 0 else statistics.median(ordinary_ms)
+                 for k in range(n_identity * max(1, n_full))]
+        return round(statistics.mean(costs), 1)
 
     def spread(values: list[tuple[int, float]]) -> dict[str, Any] | None:
         if not values:
@@ -154,12 +181,23 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
     return {
         "frames": len(frames),
         "second_face": {
-            "by_size_px": {f"{low}-{high - 1}": _rate(*by_size[(low, high)]) for low, high in SIZE_BINS},
-            "recall_30_60": _rate(*second_30_60),
-            "false_two_faces": _rate(*single),
+            "within_frames": n_full,
+            "by_size_px": {f"{low}-{high - 1}": _rate(by_size[(low, high)][2], by_size[(low, high)][3])
+                           for low, high in SIZE_BINS},
+            "recall_30_60": _rate(second_30_60[2], second_30_60[3]),
+            "recall_30_60_ordinary_pass": _rate(second_30_60[0], second_30_60[3]),
+            "recall_30_60_full_pass": _rate(second_30_60[1], second_30_60[3]),
+            "by_size_px_ordinary_pass": {f"{low}-{high - 1}": _rate(by_size[(low, high)][0], by_size[(low, high)][3])
+                                         for low, high in SIZE_BINS},
+            "recall_30_60_lfw": _rate(lfw_two[2], lfw_two[3]),
+            "recall_30_60_photos": _rate(second_30_60[2] - lfw_two[2], second_30_60[3] - lfw_two[3]),
+            "false_two_faces": _rate(single[2], single[3]),
         },
         "identity": {
             "different_caught": _rate(*identity["different"]),
+            "different_caught_lfw": _rate(*identity["stranger"]),
+            "different_caught_photos": _rate(identity["different"][0] - identity["stranger"][0],
+                                             identity["different"][1] - identity["stranger"][1]),
             "false_different_same": _rate(*identity["same"]),
             "false_different_covered": _rate(*identity["covered"]),
             "verdicts": {label: dict(counts) for label, counts in verdicts.items()},
@@ -175,10 +213,15 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
             "live_still_any": _rate(*still["live_any"]),
         },
         "ms_per_frame": {
-            "ordinary_median": round(statistics.median(ordinary_ms), 1) if ordinary_ms else None,
-            "with_identity_median": round(statistics.median(identity_ms), 1) if identity_ms else None,
+            "ordinary_median": median(ordinary_ms),
+            "full_pass_median": median(full_ms),
+            "with_identity_median": median(identity_ms),
+            "schedule_mean": mix(),
         },
         "settings": {"detect_max_side_px": settings.detect_max_side_px,
+                     "thorough_max_side_px": settings.thorough_max_side_px,
+                     "thorough_every_n_frames": settings.thorough_every_n_frames,
+                     "identity_every_n_frames": settings.identity_every_n_frames,
                      "face_min_confidence": settings.face_min_confidence,
                      "face_candidate_confidence": settings.face_candidate_confidence,
                      "face_min_side_px": settings.face_min_side_px,
@@ -196,10 +239,16 @@ def format_eval(result: dict[str, Any]) -> list[str]:
 
     sf, idn, fr, ms = result["second_face"], result["identity"], result["frozen"], result["ms_per_frame"]
     lines = [f"{result['frames']} frames"]
-    lines.append("second face found, by size: " + ", ".join(f"{k} px {r(v)}" for k, v in sf["by_size_px"].items()))
-    lines.append(f"second face found, 30-60 px: {r(sf['recall_30_60'])}")
-    lines.append(f"two faces reported on single-person frames (false alarm): {r(sf['false_two_faces'])}")
-    lines.append(f"different person flagged: {r(idn['different_caught'])}")
+    within = f"within {sf['within_frames']} frames" if sf["within_frames"] else "on identity/event frames"
+    lines.append(f"second face found {within} (ordinary or full pass), by size: "
+                 + ", ".join(f"{k} px {r(v)}" for k, v in sf["by_size_px"].items()))
+    lines.append(f"second face found {within}, 30-60 px: {r(sf['recall_30_60'])}; by the ordinary pass alone "
+                 f"{r(sf['recall_30_60_ordinary_pass'])}, by the full pass alone {r(sf['recall_30_60_full_pass'])}")
+    lines.append(f"  of which faces from the photos (A, B) {r(sf['recall_30_60_photos'])}, "
+                 f"from the 25 px LFW crops {r(sf['recall_30_60_lfw'])}")
+    lines.append(f"two faces reported on single-person frames by either pass (false alarm): {r(sf['false_two_faces'])}")
+    lines.append(f"different person flagged: {r(idn['different_caught'])}; the other photo (A for B, B for A) "
+                 f"{r(idn['different_caught_photos'])}, a stranger from the LFW crops {r(idn['different_caught_lfw'])}")
     lines.append(f"different person flagged on the same person (false alarm): {r(idn['false_different_same'])}, "
                  f"with a hand over the mouth: {r(idn['false_different_covered'])}")
     for label in ("distance_same", "distance_different", "distance_covered", "distance_same_under_50px",
@@ -210,5 +259,7 @@ def format_eval(result: dict[str, Any]) -> list[str]:
     lines.append(f"frozen camera flagged: {r(fr['frozen_caught'])}")
     lines.append(f"live still scenes with a high-severity frozen/replayed flag (false alarm): {r(fr['live_still_high'])}, "
                  f"with any: {r(fr['live_still_any'])}")
-    lines.append(f"ms per frame (median): ordinary {ms['ordinary_median']}, with identity {ms['with_identity_median']}")
+    lines.append(f"ms per frame (median, wall clock): ordinary {ms['ordinary_median']}, full pass "
+                 f"{ms['full_pass_median']}, with identity {ms['with_identity_median']}; over the schedule "
+                 f"{ms['schedule_mean']}")
     return lines

@@ -1,17 +1,21 @@
 """A labelled set of webcam frames for ``exam-engine proctor eval DIR``, made with a seeded generator.
 
 Only images that installed packages ship are used (nothing is downloaded, nothing committed):
-scikit-image's ``astronaut()`` (person A, public domain) and ``camera()`` (person B, the only
-other human face in ``skimage.data``), composited over its textures (brick, gravel, grass, coffee,
-the cat, the Hubble deep field, text…) as busy rooms, with low light, blur, sensor noise, roll and
-JPEG quality 30–90.
+scikit-image's ``astronaut()`` (person A, public domain) and ``camera()`` (person B), and the 100
+faces of ``skimage/data/lfw_subset.npy`` (25×25 grey crops of 100 different people from Labeled
+Faces in the Wild, shipped in the wheel), composited over scikit-image's textures (brick, gravel,
+grass, coffee, the cat, the Hubble deep field, text…) as busy rooms, with low light, blur, sensor
+noise, roll and JPEG quality 30–90.
 
 Sets (``labels.json`` describes every frame):
 
-* ``two``: A close to the camera and a second face (A or B) of 24–60 px in the room;
+* ``two``: A close to the camera and a second face of 24–60 px in the room: one of the 100 LFW
+  people in half of the frames (upscaled from 25 px, so soft like a face at the back of a room),
+  A or B in the other half;
 * ``single``: A alone in a busy room (no two-face report allowed);
 * ``identity``: sequences of 3 frames against an enrolment photo: the same person (face 40–120 px),
-  a different person, and the same person with a hand over the mouth (``covered``);
+  a different person (the other of A and B, or at 40–60 px one of the LFW people), and the same
+  person with a hand over the mouth (``covered``);
 * ``still``: sequences of 8 frames 5 s apart of a live still scene (noise σ 0.3, an empty room or
   a person moving 1–2 px), and frozen cameras (the same JPEG again).
 
@@ -40,6 +44,27 @@ def _bgr(image: np.ndarray) -> np.ndarray:
 
 def _sources() -> dict[str, np.ndarray]:
     return {"A": _bgr(data.astronaut()), "B": _bgr(data.camera())}
+
+
+LFW_FACE_SHARE = 0.735
+"""The detector's box on an LFW crop is ~73.5 % of the crop's width, centred (measured once)."""
+
+
+def _lfw_faces() -> list[np.ndarray]:
+    """The 100 face crops of ``lfw_subset.npy`` (its other 100 images are not faces), BGR."""
+    path = Path(data.__file__).parent / "lfw_subset.npy"
+    crops = np.load(path)[:100]
+    return [cv2.cvtColor((crop * 255).round().astype(np.uint8), cv2.COLOR_GRAY2BGR) for crop in crops]
+
+
+def _lfw_person(canvas: np.ndarray, crop: np.ndarray, side: float, cx: int, cy: int) -> tuple[int, int, int, int]:
+    """Place an LFW face ``side`` px wide centred at (cx, cy) (the crop's corners fade into the room)."""
+    size = max(4, round(side / LFW_FACE_SHARE))
+    patch = cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
+    left, top = int(cx - size / 2), int(cy - size / 2)
+    ox, oy = max(0, -left), max(0, -top)
+    _paste(canvas, np.ascontiguousarray(patch[oy:, ox:]), max(0, left), max(0, top))
+    return int(cx - side / 2), int(cy - side * 1.28 / 2), int(side), int(side * 1.28)
 
 
 def _backgrounds() -> list[np.ndarray]:
@@ -127,6 +152,7 @@ def generate(out: Path, *, seed: int = 1, scale: int = 1) -> dict[str, Any]:
     src = _sources()
     faces = {"A": FACE_A, "B": FACE_B}
     rooms = _backgrounds()
+    lfw = _lfw_faces()
     frames: list[dict[str, Any]] = []
 
     def write(name: str, image: np.ndarray, quality: int, **label: Any) -> bytes:
@@ -151,14 +177,20 @@ def generate(out: Path, *, seed: int = 1, scale: int = 1) -> dict[str, Any]:
         canvas = room()
         main = main_person(canvas)
         side = [24, 30, 36, 42, 50][i % 5] + float(rng.uniform(0, 6 if i % 5 < 4 else 10))
-        other = "B" if rng.random() < 0.5 else "A"
+        pick = rng.random()
+        other = "LFW" if pick < 0.5 else ("B" if pick < 0.75 else "A")
         for _ in range(20):  # a place clear of the main face
             cx, cy = int(rng.uniform(40, W - 40)), int(rng.uniform(50, H - 60))
             if abs(cx - (main[0] + main[2] / 2)) > main[2] + side and 0 < cx - side and cx + side < W:
                 break
-        _person(canvas, src[other], faces[other], side, cx, cy, bool(rng.random() < 0.5))
+        if other == "LFW":
+            person = int(rng.integers(len(lfw)))
+            _lfw_person(canvas, lfw[person], side, cx, cy)
+            other = f"LFW{person}"
+        else:
+            _person(canvas, src[other], faces[other], side, cx, cy, bool(rng.random() < 0.5))
         image, quality = _degrade(canvas, rng)
-        write(f"two_{i:03d}.jpg", image, quality, set="two", faces=2, second_face_px=round(side))
+        write(f"two_{i:03d}.jpg", image, quality, set="two", faces=2, second_face_px=round(side), second=other)
 
     for i in range(24 * scale):  # one person, busy room
         canvas = room()
@@ -175,14 +207,20 @@ def generate(out: Path, *, seed: int = 1, scale: int = 1) -> dict[str, Any]:
         base = room()
         cx, cy = int(rng.uniform(W * 0.35, W * 0.6)), int(rng.uniform(200, 260))
         mirrored = bool(rng.random() < 0.7)
+        stranger_id = int(rng.integers(len(lfw))) if kind == "different" and side <= 60 and rng.random() < 0.6 else None
+        stranger = lfw[stranger_id] if stranger_id is not None else None
+        shown_label = shown if stranger_id is None else f"LFW{stranger_id}"
         for k in range(3):
             canvas = base.copy()
-            box = _person(canvas, src[shown], faces[shown], side, cx + 3 * k, cy, mirrored)
+            if stranger is not None:  # a substitute the enrolment has never seen, at a webcam's distance
+                box = _lfw_person(canvas, stranger, side, cx + 3 * k, cy)
+            else:
+                box = _person(canvas, src[shown], faces[shown], side, cx + 3 * k, cy, mirrored)
             if kind == "covered":
                 _hand(canvas, box, rng)
             image, quality = _degrade(canvas, rng, roll=False)
             write(f"id_{i:03d}_{k}.jpg", image, max(quality, 50), set="identity", faces=1, sequence=f"id{i}",
-                  t=5.0 * k, enrol=f"enrol_{enrolled}.jpg", same=kind != "different", covered=kind == "covered",
+                  t=5.0 * k, enrol=f"enrol_{enrolled}.jpg", same=kind != "different", covered=kind == "covered", shown=shown_label,
                   face_px=round(side))
 
     for i in range(4 * scale):  # still scenes

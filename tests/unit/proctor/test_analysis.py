@@ -194,7 +194,7 @@ def test_a_covered_frame_is_not_also_reported_as_no_face_or_frozen() -> None:
 @pytest.mark.parametrize("height", [300, 240, 200, 160])
 def test_the_default_detector_size_finds_a_second_face_down_to_about_27_px(height: int) -> None:
     """A second person further back, shrinking (face 45 → 27 px wide in the 640 px frame): the
-    faster default (detection at 480 px, weak boxes checked on full-resolution crops) counts two
+    ordinary pass (detection at 320 px, weak boxes checked on full-resolution crops) counts two
     faces, as detection on the whole frame does (docs/proctoring.md, "Finding a second person")."""
     frame = sc.place(sc.person(x=0, height=420), sc.astronaut(), 420, 10, height)
     default, full = ProctorSettings(), ProctorSettings(detect_max_side_px=640)
