@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_ingest import Poller, upload  # noqa: E402
+
 from harness import (  # noqa: E402
     REDIS_URL,
     ROOT,
@@ -177,7 +178,7 @@ def main() -> None:
         client.delete(stream)
         client.close()
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
-    ratios = [b / a for a, b in zip(rates[1], rates[2])]
+    ratios = [b / a for a, b in zip(rates[1], rates[2], strict=True)]
     print(f"median: 1 worker {one:.1f} frames/s, 2 workers {two:.1f} frames/s; 2/1 = {two / one:.2f} "
           f"(pairs: {', '.join(f'{x:.2f}' for x in ratios)}); PostgreSQL, Redis and the poller share the 2 cores")
 
