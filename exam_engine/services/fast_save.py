@@ -150,9 +150,12 @@ class FastSaves:
         self._pool = AsyncConnectionPool(
             conninfo_of(database_url), min_size=size + self.groups, max_size=size + self.groups, open=False,
             name="fast-save",
-            # prepared on first use per connection; a lock wait (a finalisation holding the attempt)
-            # is bounded like the turn: past it the general path decides (and answers 503 if it must wait too)
-            kwargs={"autocommit": True, "prepare_threshold": 0, "options": lock_timeout_option(self.timeout_s)},
+            # Prepared on first use per connection; a lock wait is bounded like the turn: past it the
+            # general path decides (and answers 503 if it must wait too). Custom plans always: the
+            # group statement's row count is its arrays' length, known only with the values (a
+            # generic plan would assume one size for every group, and may be picked mid-run).
+            kwargs={"autocommit": True, "prepare_threshold": 0,
+                    "options": f"{lock_timeout_option(self.timeout_s)} -c plan_cache_mode=force_custom_plan"},
         )
         # Requests beyond the pool's size queue here rather than in the pool: the pool's waiting
         # list costs a condition variable and a timeout per waiter (about 8 % of the autosave's CPU
