@@ -216,7 +216,7 @@ async def _two_started(services) -> list[tuple[uuid.UUID, int, str]]:
 
 async def test_saves_that_wait_for_a_commit_are_written_together_and_each_gets_its_own_answer(services, clock):
     """One group: two students' saves, one past its deadline, one for a question that does not
-    exist. The refused ones are answered None (the general path words the refusal); the others
+    exist, one from another session. The refused ones are answered None (the general path words the refusal); the others
     are stored by the same statement."""
     from exam_engine.services.fast_save import FastSaves
 
@@ -234,12 +234,13 @@ async def test_saves_that_wait_for_a_commit_are_written_together_and_each_gets_i
             fast.save(**two, position=6, choice=0, seq=2, now=clock.now()),  # no such question
             fast.save(**one, position=3, choice=None, seq=3, now=clock.now()),
             fast.save(**two, position=2, choice=4, seq=3, now=clock.now()),
+            fast.save(**{**one, "session": 'x", NULL}\\{'}, position=4, choice=0, seq=4, now=clock.now()),
         )
     finally:
         await fast.close()
     now = clock.now()
-    assert results == [now, now, None, None, now, now]
-    assert _groups() == (groups + 1, saves + 6)  # all six in one statement
+    assert results == [now, now, None, None, now, now, None]  # the last: another session (any text)
+    assert _groups() == (groups + 1, saves + 7)  # all seven in one statement
     assert {p: v[:2] for p, v in (await _stored(services, str(a1))).items()} == {1: (1, 1), 3: (None, 3)}
     assert {p: v[:2] for p, v in (await _stored(services, str(a2))).items()} == {1: (2, 1), 2: (4, 3)}
 
