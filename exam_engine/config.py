@@ -63,6 +63,11 @@ class Settings:
     session_rate_per_min: int = 1200
     # Connections of the autosave's one-statement fast path on PostgreSQL (0: always the general path).
     fast_save_pool: int = 8
+    # The autosave's group commit (issue 24): groups written at once (each on its own connection,
+    # besides fast_save_pool), saves in one group at most, saves waiting at most (beyond: 503).
+    autosave_groups: int = 2
+    autosave_group_max: int = 128
+    autosave_queue: int = 4096
     # Bounded waits (issue 18): a request body must arrive within body_timeout_s (else 408), and a
     # request waits at most db_wait_s for a pooled database connection (else 503 with Retry-After).
     body_timeout_s: float = 30.0
@@ -242,6 +247,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool =
         redis_prefix=_redis_prefix(env),
         session_rate_per_min=_int(env, "EXAM_SESSION_RATE_PER_MIN", 1200, minimum=0),
         fast_save_pool=_int(env, "EXAM_FAST_SAVE_POOL", 8, minimum=0, maximum=200),
+        autosave_groups=_int(env, "EXAM_AUTOSAVE_GROUPS", 2, minimum=1, maximum=32),
+        autosave_group_max=_int(env, "EXAM_AUTOSAVE_GROUP_MAX", 128, minimum=1, maximum=1000),
+        autosave_queue=_int(env, "EXAM_AUTOSAVE_QUEUE", 4096, minimum=1, maximum=100_000),
         body_timeout_s=_float(env, "EXAM_BODY_TIMEOUT_S", 30.0, minimum=1.0),
         db_wait_s=_float(env, "EXAM_DB_WAIT_S", 10.0, minimum=0.5),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),

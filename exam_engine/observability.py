@@ -45,6 +45,10 @@ SWEEPER_LAG = Histogram(
 )
 AUTOSAVES = Counter("exam_autosaves_total", "Answer saves acknowledged, by path (fast: one statement on PostgreSQL).",
                     ["path"])
+AUTOSAVE_GROUP_SIZE = Histogram(
+    "exam_autosave_group_size", "Saves written by one group commit (one statement, one transaction).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
 FINALISED = Counter("exam_attempts_finalised_total", "Attempts finalised, by how.", ["status"])
 ATTEMPTS = Gauge("exam_attempts", "Attempts by state (sampled at scrape).", ["status"], multiprocess_mode="max")
 OUTBOX_BACKLOG = Gauge("exam_outbox_backlog", "Result events not yet delivered to the journal (at scrape).",

@@ -149,8 +149,9 @@ async def get_attempt(request: web.Request, conn: Any, actor: Actor) -> dict:
 
 
 # SIT_EXAM, then ownership: another student's attempt answers 404, like a missing one.
-# hot: no transaction around the route; on PostgreSQL the common case is one autocommit statement
-# (services/fast_save.py), and anything else — every refusal included — takes the general path.
+# hot: no transaction around the route; on PostgreSQL the common case is written by a group commit
+# (services/fast_save.py: one statement and one commit for the saves waiting together, each
+# answered after it), and anything else — every refusal included — takes the general path.
 @endpoint("PUT", "/api/v1/attempts/{attempt_id}/answers/{position}",
           summary="Save one answer; replies after the commit with a receipt",
           request_schema=s.ANSWER, response_schema=s.RECEIPT,

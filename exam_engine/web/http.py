@@ -586,7 +586,15 @@ async def read_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:
                 raise InvalidInput("body_too_large", N_("The request is too large."))
         return bytes(data)
 
-    raw = await within_deadline(request, read()) if request.body_exists else b""
+    if not request.body_exists:
+        raw = b""
+    elif request.content.is_eof():
+        # Already all here (a small JSON body usually is, e.g. every autosave): no deadline to arm.
+        raw = request.content.read_nowait(-1)
+        if len(raw) > limit:
+            raise InvalidInput("body_too_large", N_("The request is too large."))
+    else:
+        raw = await within_deadline(request, read())
     request[BODY] = raw
     return raw
 

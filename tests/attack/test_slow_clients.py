@@ -189,3 +189,38 @@ async def test_a_row_lock_held_too_long_is_a_503_and_the_answer_is_saved_once_it
     finally:
         await client.close()
         await services.close()
+
+
+async def test_a_json_body_over_the_limit_is_refused_whether_it_came_whole_or_in_chunks(services):
+    """A body already all received is taken without arming the deadline (issue 24): the size
+    limit holds there too, with or without a Content-Length, and the answer is not stored."""
+    from exam_engine.web.http import MAX_JSON_BYTES
+
+    world = await make_world(services, students=1)
+    client = await open_client(services)
+    try:
+        student = Api(client)
+        await student.login(world.students[0])
+        status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
+        assert status == 200, started
+        url = f"/api/v1/attempts/{started['attempt']['id']}/answers/1"
+        big = json.dumps({"choice": 1, "seq": 1, "pad": "x" * MAX_JSON_BYTES}).encode()
+
+        async def chunks():
+            for i in range(0, len(big), 8192):
+                yield big[i:i + 8192]
+
+        for body in (big, chunks()):
+            resp = await client.put(url, data=body, headers={"X-CSRF-Token": student.csrf,
+                                                            "Content-Type": "application/json"})
+            error = (await resp.json())["error"]
+            assert resp.status == 422 and error["code"] == "body_too_large", (resp.status, error)
+        view_url = f"/api/v1/attempts/{started['attempt']['id']}"
+        status, view = await student.call("GET", view_url)
+        assert status == 200 and view["questions"][0]["position"] == 1 and view["questions"][0]["seq"] is None, view
+        status, saved = await student.call("PUT", url, json={"choice": 1, "seq": 1})
+        assert status == 200 and saved["applied"], saved
+        status, view = await student.call("GET", view_url)
+        assert (view["questions"][0]["choice"], view["questions"][0]["seq"]) == (1, 1), view
+    finally:
+        await client.close()

@@ -1,6 +1,7 @@
-"""The autosave's one-statement path on PostgreSQL, against the general path it falls back to.
+"""The autosave's group-commit path on PostgreSQL, against the general path it falls back to.
 
-On PostgreSQL an ordinary save is a single autocommit statement (services/fast_save.py);
+On PostgreSQL an ordinary save is written by one autocommit statement with the saves that
+waited with it (services/fast_save.py, issue 24);
 anything unusual goes through the general path, which decides and words the refusal.
 These tests check that the fast path only ever stores what the rules allow, that its
 receipts are the same as the general path's, and that it cannot slip an answer past
@@ -184,33 +185,148 @@ async def test_a_hot_route_looks_the_session_up_once_the_cache_forgets_it_and_re
     assert (await _stored(services, aid))[1][:2] == (2, 2)
 
 
-async def test_saves_beyond_the_pool_wait_their_turn_and_leave_it_to_the_general_path_after_the_timeout(
-        services, clock):
+def _groups() -> tuple[float, float]:
+    """(groups written, saves in them) so far: the group-commit histogram's count and sum."""
+    from prometheus_client import REGISTRY
+
+    return (REGISTRY.get_sample_value("exam_autosave_group_size_count") or 0.0,
+            REGISTRY.get_sample_value("exam_autosave_group_size_sum") or 0.0)
+
+
+async def _two_started(services) -> list[tuple[uuid.UUID, int, str]]:
+    """Two students' started attempts in one exam: (attempt id, student id, bound session) each."""
+    world = await make_world(services, question_count=5, duration_s=600)
+    out = []
+    for login in world.students[:2]:
+        client = await open_client(services)
+        try:
+            api = Api(client)
+            await api.login(login)
+            status, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
+            assert status == 200, started
+        finally:
+            await client.close()
+        aid = uuid.UUID(started["attempt"]["id"])
+        async with services.engine.connect() as conn:
+            out.append(tuple((await conn.execute(
+                select(attempts.c.id, attempts.c.student_id, attempt_live.c.bound_session)
+                .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id).where(attempts.c.id == aid))).one()))
+    return out
+
+
+async def test_saves_that_wait_for_a_commit_are_written_together_and_each_gets_its_own_answer(services, clock):
+    """One group: two students' saves, one past its deadline, one for a question that does not
+    exist, one from another session. The refused ones are answered None (the general path words the refusal); the others
+    are stored by the same statement."""
+    from exam_engine.services.fast_save import FastSaves
+
+    (a1, s1, k1), (a2, s2, k2) = await _two_started(services)
+    fast = FastSaves(services.settings.database_url, size=1, groups=1)
+    late = clock.now() + timedelta(seconds=600 + 1.5)  # past deadline + grace
+    one = dict(student_id=s1, attempt_id=a1, session=k1, grace_s=1.0)
+    two = dict(student_id=s2, attempt_id=a2, session=k2, grace_s=1.0)
+    groups, saves = _groups()
+    try:
+        results = await asyncio.gather(
+            fast.save(**one, position=1, choice=1, seq=1, now=clock.now()),
+            fast.save(**two, position=1, choice=2, seq=1, now=clock.now()),
+            fast.save(**one, position=2, choice=3, seq=2, now=late),        # deadline passed
+            fast.save(**two, position=6, choice=0, seq=2, now=clock.now()),  # no such question
+            fast.save(**one, position=3, choice=None, seq=3, now=clock.now()),
+            fast.save(**two, position=2, choice=4, seq=3, now=clock.now()),
+            fast.save(**{**one, "session": 'x", NULL}\\{'}, position=4, choice=0, seq=4, now=clock.now()),
+        )
+    finally:
+        await fast.close()
+    now = clock.now()
+    assert results == [now, now, None, None, now, now, None]  # the last: another session (any text)
+    assert _groups() == (groups + 1, saves + 7)  # all seven in one statement
+    assert {p: v[:2] for p, v in (await _stored(services, str(a1))).items()} == {1: (1, 1), 3: (None, 3)}
+    assert {p: v[:2] for p, v in (await _stored(services, str(a2))).items()} == {1: (2, 1), 2: (4, 3)}
+
+
+async def test_concurrent_saves_of_one_question_keep_the_last_sequence_number(services, clock):
+    """Saves of one question in any order, all at once: the highest sequence number is stored,
+    whatever the grouping (a group never holds one question twice: the later save starts the next)."""
+    import random
+
+    from exam_engine.services.fast_save import FastSaves
+
+    aid, student_id, session = await _started_binding(services)
+    args = dict(student_id=student_id, attempt_id=aid, now=clock.now(), grace_s=1.0, session=session)
+    fast = FastSaves(services.settings.database_url, size=1, groups=2)
+    order = list(range(1, 41))
+    random.Random(24).shuffle(order)
+    try:
+        results = await asyncio.gather(*(fast.save(**args, position=1 + seq % 2, choice=seq % 5, seq=seq)
+                                         for seq in order))
+        # and through the endpoint, two sessions' worth of requests at once for one question
+    finally:
+        await fast.close()
+    stored = await _stored(services, str(aid))
+    assert {p: v[:2] for p, v in stored.items()} == {1: (40 % 5, 40), 2: (39 % 5, 39)}
+    # The save that wrote the stored row was acknowledged as applied; a later-sent lower one was not.
+    assert results[order.index(40)] == clock.now() and results[order.index(39)] == clock.now()
+
+
+async def test_a_save_for_an_attempt_being_finalised_holds_up_nobody_else_in_its_group(services, clock):
+    """The attempt's row locked (a finalisation): that save goes to the general path at once
+    (which waits for the lock within its bound); the other student's save in the group is stored."""
+    from exam_engine.services.fast_save import FastSaves
+
+    (a1, s1, k1), (a2, s2, k2) = await _two_started(services)
+    fast = FastSaves(services.settings.database_url, size=1, groups=1, timeout_s=5)
+    try:
+        async with services.engine.connect() as locker:
+            await locker.execute(select(attempts.c.id).where(attempts.c.id == a1).with_for_update())
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            results = await asyncio.gather(
+                fast.save(student_id=s1, attempt_id=a1, session=k1, grace_s=1.0, position=1, choice=1, seq=1,
+                          now=clock.now()),
+                fast.save(student_id=s2, attempt_id=a2, session=k2, grace_s=1.0, position=1, choice=2, seq=1,
+                          now=clock.now()))
+            assert loop.time() - t0 < 1.0  # nobody waited for the lock
+            await locker.rollback()
+    finally:
+        await fast.close()
+    assert results == [None, clock.now()]
+    assert await _stored(services, str(a1)) == {}
+    assert (await _stored(services, str(a2)))[1][:2] == (2, 1)
+
+
+async def test_a_full_autosave_queue_and_a_commit_that_does_not_come_are_503_not_a_hang(services, clock):
+    """A commit held up (its answer row locked): the saves queued behind it wait at most the bound;
+    one more than the queue holds is refused at once with server_busy."""
+    from exam_engine.errors import ServerBusy
     from exam_engine.services.fast_save import FastSaves
 
     aid, student_id, session = await _started_binding(services)
     args = dict(student_id=student_id, attempt_id=aid, choice=1, now=clock.now(), grace_s=1.0, session=session)
-    fast = FastSaves(services.settings.database_url, size=2)
-    fast.timeout_s = 0.5
+    fast = FastSaves(services.settings.database_url, size=1, groups=1, queue_max=2, timeout_s=1.0)
     try:
-        # Five saves at once on two connections: each waits its turn and is stored.
-        results = await asyncio.gather(*(fast.save(**args, position=p, seq=p) for p in range(1, 6)))
-        assert all(r == clock.now() for r in results)
-        # A finalisation holds the attempt's row: two saves wait on it with both connections,
-        # a third waits for a turn, gives up after the timeout and leaves it to the general path.
+        assert await fast.save(**args, position=1, seq=1) == clock.now()
         async with services.engine.connect() as locker:
-            await locker.execute(select(attempts.c.id).where(attempts.c.id == aid).with_for_update())
-            held = [asyncio.create_task(fast.save(**args, position=p, seq=10 + p)) for p in (1, 2)]
-            await asyncio.sleep(0.2)
+            await locker.execute(select(answers.c.seq).where(answers.c.attempt_id == aid).with_for_update())
             loop = asyncio.get_running_loop()
+            stuck = asyncio.create_task(fast.save(**args, position=1, seq=2))  # waits for the row lock
+            await asyncio.sleep(0.2)
             t0 = loop.time()
-            # (bounded here too: a wait without the limit would hang the suite instead of failing)
-            assert await asyncio.wait_for(fast.save(**args, position=3, seq=13), 5) is None
-            assert 0.4 <= loop.time() - t0 < 3
-            assert not any(t.done() for t in held)
+            queued = [asyncio.create_task(fast.save(**args, position=p, seq=p)) for p in (2, 3)]
+            await asyncio.sleep(0)
+            with pytest.raises(ServerBusy) as refused:
+                await fast.save(**args, position=4, seq=4)
+            assert refused.value.code == "server_busy" and loop.time() - t0 < 0.2
+            outcomes = await asyncio.wait_for(asyncio.gather(stuck, *queued, return_exceptions=True), 5)
+            assert loop.time() - t0 < 3
+            # The held-up save is not acknowledged: the general path decides (None) or its wait ran
+            # out (server_busy). The two behind it are written by the next group once it gave up.
+            assert outcomes[0] is None or isinstance(outcomes[0], ServerBusy), outcomes
+            assert all(o == clock.now() or isinstance(o, ServerBusy) for o in outcomes[1:]), outcomes
             await locker.rollback()
-        assert await asyncio.gather(*held) == [clock.now(), clock.now()]
+        assert await fast.save(**args, position=4, seq=5) == clock.now()
     finally:
         await fast.close()
     stored = await _stored(services, str(aid))
-    assert {p: stored[p][1] for p in stored} == {1: 11, 2: 12, 3: 3, 4: 4, 5: 5}
+    assert stored[4][:2] == (1, 5) and stored[1][1] == 1
+    assert all(stored[p][1] == p for p, o in zip((2, 3), outcomes[1:], strict=True) if o == clock.now())
