@@ -39,17 +39,42 @@ nav_link(P.MANAGE_EXAMS, "/admin/exams", N_("Exams and extra time"))
 
 # Which form field a refusal is about, when the error does not name it (``params["field"]``).
 FIELD_OF_CODE = {
-    "invalid_login": "login", "login_taken": "login", "user_not_found": "student", "invalid_full_name": "full_name",
-    "invalid_role": "role", "unsupported_language": "language", "invalid_code": "code", "discipline_exists": "code",
-    "session_exists": "code", "invalid_name": "name", "invalid_credits": "credits", "invalid_dates": "ends_on",
-    "invalid_title": "title", "invalid_window": "closes_at", "invalid_question_count": "question_count",
-    "invalid_duration": "duration_minutes", "invalid_pass_score": "pass_score",
-    "invalid_timeout_policy": "timeout_policy", "no_groups": "groups", "group_not_found": "groups",
-    "no_bank": "banks", "bank_not_found": "banks", "bank_not_published": "banks", "bank_mismatch": "banks",
-    "bank_too_small": "question_count", "blueprint_shortfall": "banks", "discipline_not_found": "discipline",
-    "exam_session_not_found": "session", "reason_required": "reason", "invalid_extra_time": "extra_minutes",
-    "exam_not_found": "exam", "missing_columns": "file", "empty_file": "file", "unreadable_file": "file",
-    "contingent_invalid": "file", "role_mismatch": "file",
+    "invalid_login": "login",
+    "login_taken": "login",
+    "user_not_found": "student",
+    "invalid_full_name": "full_name",
+    "invalid_role": "role",
+    "unsupported_language": "language",
+    "invalid_code": "code",
+    "discipline_exists": "code",
+    "session_exists": "code",
+    "invalid_name": "name",
+    "invalid_credits": "credits",
+    "invalid_dates": "ends_on",
+    "invalid_title": "title",
+    "invalid_window": "closes_at",
+    "invalid_question_count": "question_count",
+    "invalid_duration": "duration_minutes",
+    "invalid_pass_score": "pass_score",
+    "invalid_timeout_policy": "timeout_policy",
+    "no_groups": "groups",
+    "group_not_found": "groups",
+    "no_bank": "banks",
+    "bank_not_found": "banks",
+    "bank_not_published": "banks",
+    "bank_mismatch": "banks",
+    "bank_too_small": "question_count",
+    "blueprint_shortfall": "banks",
+    "discipline_not_found": "discipline",
+    "exam_session_not_found": "session",
+    "reason_required": "reason",
+    "invalid_extra_time": "extra_minutes",
+    "exam_not_found": "exam",
+    "missing_columns": "file",
+    "empty_file": "file",
+    "unreadable_file": "file",
+    "contingent_invalid": "file",
+    "role_mismatch": "file",
 }
 TIMEOUT_POLICIES = {"unsatisfactory": N_("unsatisfactory"), "grade_saved": N_("grade the saved answers")}
 CONTINGENT_BYTES = 10 * 1024 * 1024
@@ -108,14 +133,26 @@ def moment(form: Any, name: str) -> datetime:
     return value.replace(tzinfo=ZoneInfo(DISPLAY_TZ)) if value.tzinfo is None else value
 
 
-def show(request: web.Request, actor: api.Actor, template: str, context: dict[str, Any], *,
-         errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
+def show(
+    request: web.Request,
+    actor: api.Actor,
+    template: str,
+    context: dict[str, Any],
+    *,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     """Render an admin page with its sub-menu, the values typed and the errors by field."""
     tabs = [link for link in NAV if link.path.startswith("/admin/") and api.allows(actor.role, link.permission)]
     errors = errors or {}
-    base = {"tabs": tabs, "errors": errors, "form": {}, "done": request.query.get("done", "")[:64],
-            "when": lambda v: when(v, actor.language),
-            "day": lambda v: format_date(v, "d MMMM y", locale=BABEL_LOCALE[actor.language])}
+    base = {
+        "tabs": tabs,
+        "errors": errors,
+        "form": {},
+        "done": request.query.get("done", "")[:64],
+        "when": lambda v: when(v, actor.language),
+        "day": lambda v: format_date(v, "d MMMM y", locale=BABEL_LOCALE[actor.language]),
+    }
     return render(request, template, {**base, **context}, actor=actor, status=422 if errors else status)
 
 
@@ -131,15 +168,27 @@ def by_name(rows: list[dict[str, Any]], key: str = "full_name") -> list[dict[str
 # ---------------------------------------------------------------------------------------- accounts
 
 
-async def _users_page(request: web.Request, conn: Any, actor: api.Actor, *, errors: dict[str, str] | None = None,
-                      **context: Any) -> web.Response:
+async def _users_page(
+    request: web.Request, conn: Any, actor: api.Actor, *, errors: dict[str, str] | None = None, **context: Any
+) -> web.Response:
     role = request.query.get("role", "")
     people = by_name(await api.user_service.list_users(conn, actor, role if role in set(api.Role) else None))
-    return show(request, actor, "admin/users.html", {"people": people, "role": role, "roles": list(api.Role),
-                                                      "role_options": [(r.value, api.translate(actor.language,
-                                                                        ROLE_NAMES[r.value])) for r in api.Role],
-                                                      "created": None, "reset": None, "confirm_reset": None,
-                                                      **context}, errors=errors)
+    return show(
+        request,
+        actor,
+        "admin/users.html",
+        {
+            "people": people,
+            "role": role,
+            "roles": list(api.Role),
+            "role_options": [(r.value, api.translate(actor.language, ROLE_NAMES[r.value])) for r in api.Role],
+            "created": None,
+            "reset": None,
+            "confirm_reset": None,
+            **context,
+        },
+        errors=errors,
+    )
 
 
 @page(permission=P.MANAGE_ACCOUNTS)
@@ -151,11 +200,27 @@ async def users_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
 async def create_user(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """The one-time password is shown on this response only (the page is never cached)."""
     form = await request.post()
-    new, errors = await attempt(conn, actor, lambda: api.user_service.add_user(
-        conn, actor, login=text(form, "login"), full_name=text(form, "full_name"), role=text(form, "role"),
-        language=text(form, "language") or "kk", now=api.services_of(request).clock.now()))
-    return await _users_page(request, conn, actor, created=new, errors=errors,
-                             form={} if new else {k: text(form, k) for k in ("login", "full_name", "role", "language")})
+    new, errors = await attempt(
+        conn,
+        actor,
+        lambda: api.user_service.add_user(
+            conn,
+            actor,
+            login=text(form, "login"),
+            full_name=text(form, "full_name"),
+            role=text(form, "role"),
+            language=text(form, "language") or "kk",
+            now=api.services_of(request).clock.now(),
+        ),
+    )
+    return await _users_page(
+        request,
+        conn,
+        actor,
+        created=new,
+        errors=errors,
+        form={} if new else {k: text(form, k) for k in ("login", "full_name", "role", "language")},
+    )
 
 
 @page(permission=P.MANAGE_ACCOUNTS)
@@ -163,18 +228,28 @@ async def reset_password(request: web.Request, conn: Any, actor: api.Actor) -> w
     form = await request.post()
     login = text(form, "login")
     if text(form, "confirm") != "1":  # first ask: resetting ends the person's sessions
-        person = (await conn.execute(select(T.users.c.login, T.users.c.full_name)
-                                     .where(T.users.c.login == login))).first()
+        person = (
+            await conn.execute(select(T.users.c.login, T.users.c.full_name).where(T.users.c.login == login))
+        ).first()
         if person is not None:
             return await _users_page(request, conn, actor, confirm_reset=dict(person._mapping))
-    otp, errors = await attempt(conn, actor, lambda: api.user_service.reset_password(
-        conn, actor, login, now=api.services_of(request).clock.now()))
+    otp, errors = await attempt(
+        conn,
+        actor,
+        lambda: api.user_service.reset_password(conn, actor, login, now=api.services_of(request).clock.now()),
+    )
     if otp is not None:
         api.services_of(request).sessions.evict_user(
-            (await conn.execute(select(T.users.c.id).where(T.users.c.login == login))).scalar())
+            (await conn.execute(select(T.users.c.id).where(T.users.c.login == login))).scalar()
+        )
         await api.services_of(request).throttle.forgive(login)  # other people's failures hold the new password no more
-    return await _users_page(request, conn, actor, reset={"login": login, "otp": otp} if otp else None,
-                             errors={"_form": next(iter(errors.values()))} if errors else None)
+    return await _users_page(
+        request,
+        conn,
+        actor,
+        reset={"login": login, "otp": otp} if otp else None,
+        errors={"_form": next(iter(errors.values()))} if errors else None,
+    )
 
 
 # ---------------------------------------------------------------------------------------- contingent
@@ -209,8 +284,13 @@ async def contingent_upload(request: web.Request, conn: Any, actor: api.Actor) -
     report, errors = await attempt(conn, actor, run)
     if report is not None:
         report = {**asdict(report), "created_users": by_name(list(report.created_users))}
-    return show(request, actor, "admin/contingent.html", {"problems": problems, "report": report,
-                                                          "filename": filename or ""}, errors=errors)
+    return show(
+        request,
+        actor,
+        "admin/contingent.html",
+        {"problems": problems, "report": report, "filename": filename or ""},
+        errors=errors,
+    )
 
 
 # ---------------------------------------------------------------------------------------- catalog
@@ -218,8 +298,12 @@ async def contingent_upload(request: web.Request, conn: Any, actor: api.Actor) -
 
 async def _catalog(conn: Any) -> dict[str, Any]:
     disciplines = [dict(r._mapping) for r in await conn.execute(select(T.disciplines).order_by(T.disciplines.c.code))]
-    sessions = [dict(r._mapping) for r in await conn.execute(
-        select(T.exam_sessions).order_by(T.exam_sessions.c.starts_on.desc(), T.exam_sessions.c.code))]
+    sessions = [
+        dict(r._mapping)
+        for r in await conn.execute(
+            select(T.exam_sessions).order_by(T.exam_sessions.c.starts_on.desc(), T.exam_sessions.c.code)
+        )
+    ]
     return {"disciplines": disciplines, "sessions": sessions}
 
 
@@ -227,13 +311,27 @@ async def _catalog(conn: Any) -> dict[str, Any]:
 async def disciplines_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     if request.method == "POST":
         form = await request.post()
-        new, errors = await attempt(conn, actor, lambda: api.catalog_service.add_discipline(
-            conn, actor, code=text(form, "code"), name=text(form, "name"),
-            credits=integer(form, "credits", optional=True), now=api.services_of(request).clock.now()))
+        new, errors = await attempt(
+            conn,
+            actor,
+            lambda: api.catalog_service.add_discipline(
+                conn,
+                actor,
+                code=text(form, "code"),
+                name=text(form, "name"),
+                credits=integer(form, "credits", optional=True),
+                now=api.services_of(request).clock.now(),
+            ),
+        )
         if new is not None:
             return see_other(f"/admin/disciplines?done={quote(text(form, 'code'))}")
-        return show(request, actor, "admin/disciplines.html", {**await _catalog(conn),
-                    "form": {k: text(form, k) for k in ("code", "name", "credits")}}, errors=errors)
+        return show(
+            request,
+            actor,
+            "admin/disciplines.html",
+            {**await _catalog(conn), "form": {k: text(form, k) for k in ("code", "name", "credits")}},
+            errors=errors,
+        )
     return show(request, actor, "admin/disciplines.html", await _catalog(conn))
 
 
@@ -241,25 +339,44 @@ async def disciplines_page(request: web.Request, conn: Any, actor: api.Actor) ->
 async def sessions_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     if request.method == "POST":
         form = await request.post()
-        new, errors = await attempt(conn, actor, lambda: api.catalog_service.add_exam_session(
-            conn, actor, code=text(form, "code"), name=text(form, "name"), starts_on=day(form, "starts_on"),
-            ends_on=day(form, "ends_on"), now=api.services_of(request).clock.now()))
+        new, errors = await attempt(
+            conn,
+            actor,
+            lambda: api.catalog_service.add_exam_session(
+                conn,
+                actor,
+                code=text(form, "code"),
+                name=text(form, "name"),
+                starts_on=day(form, "starts_on"),
+                ends_on=day(form, "ends_on"),
+                now=api.services_of(request).clock.now(),
+            ),
+        )
         if new is not None:
             return see_other(f"/admin/sessions?done={quote(text(form, 'code'))}")
-        return show(request, actor, "admin/sessions.html", {**await _catalog(conn), "form": {
-            k: text(form, k) for k in ("code", "name", "starts_on", "ends_on")}}, errors=errors)
+        return show(
+            request,
+            actor,
+            "admin/sessions.html",
+            {**await _catalog(conn), "form": {k: text(form, k) for k in ("code", "name", "starts_on", "ends_on")}},
+            errors=errors,
+        )
     return show(request, actor, "admin/sessions.html", await _catalog(conn))
 
 
 async def _groups(conn: Any) -> list[dict[str, Any]]:
     """Every group with its faculty and current students (J11: those who left are kept, not shown)."""
-    rows = await conn.execute(select(T.groups.c.id, T.groups.c.code, T.faculties.c.name.label("faculty"))
-                              .select_from(T.groups.outerjoin(T.faculties)).order_by(T.groups.c.code))
+    rows = await conn.execute(
+        select(T.groups.c.id, T.groups.c.code, T.faculties.c.name.label("faculty"))
+        .select_from(T.groups.outerjoin(T.faculties))
+        .order_by(T.groups.c.code)
+    )
     found = {r.id: {"code": r.code, "faculty": r.faculty or "", "students": []} for r in rows}
     members = await conn.execute(
         select(T.group_members.c.group_id, T.users.c.login, T.users.c.full_name)
         .select_from(T.group_members.join(T.users, T.users.c.id == T.group_members.c.student_id))
-        .where(T.group_members.c.left_at.is_(None)))
+        .where(T.group_members.c.left_at.is_(None))
+    )
     for m in members:
         found[m.group_id]["students"].append({"login": m.login, "full_name": m.full_name})
     return [{**g, "students": by_name(g["students"])} for g in found.values()]
@@ -273,27 +390,63 @@ async def groups_page(request: web.Request, conn: Any, actor: api.Actor) -> web.
 # ---------------------------------------------------------------------------------------- exams
 
 
-EXAM_FIELDS = ("title", "discipline", "session", "question_count", "duration_minutes", "opens_at", "closes_at",
-               "timeout_policy", "pass_score", "bank_kk", "bank_ru", "requires_proctoring")
+EXAM_FIELDS = (
+    "title",
+    "discipline",
+    "session",
+    "question_count",
+    "duration_minutes",
+    "opens_at",
+    "closes_at",
+    "timeout_policy",
+    "pass_score",
+    "bank_kk",
+    "bank_ru",
+    "requires_proctoring",
+)
 
 
-async def _exams_page(request: web.Request, conn: Any, actor: api.Actor, *, form: dict[str, Any] | None = None,
-                      errors: dict[str, str] | None = None) -> web.Response:
+async def _exams_page(
+    request: web.Request,
+    conn: Any,
+    actor: api.Actor,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> web.Response:
     versions = [v.as_dict() for v in await api.bank_service.versions(conn, actor)]
-    extra = by_name([dict(r._mapping) for r in await conn.execute(
-        select(T.exams.c.title, T.users.c.login, T.users.c.full_name, T.accommodations.c.extra_s,
-               T.accommodations.c.reason).select_from(
-            T.accommodations.join(T.exams).join(T.users, T.users.c.id == T.accommodations.c.student_id)))])
+    extra = by_name(
+        [
+            dict(r._mapping)
+            for r in await conn.execute(
+                select(
+                    T.exams.c.title,
+                    T.users.c.login,
+                    T.users.c.full_name,
+                    T.accommodations.c.extra_s,
+                    T.accommodations.c.reason,
+                ).select_from(
+                    T.accommodations.join(T.exams).join(T.users, T.users.c.id == T.accommodations.c.student_id)
+                )
+            )
+        ]
+    )
     catalog = await _catalog(conn)
     exams = await api.list_exams(conn, actor)
     context = {
-        **catalog, "exams": exams, "groups": await _groups(conn), "accommodations": extra,
-        "published": sorted((v for v in versions if v["status"] == "published"),
-                            key=lambda v: (v["discipline"], v["language"], v["version"])),
+        **catalog,
+        "exams": exams,
+        "groups": await _groups(conn),
+        "accommodations": extra,
+        "published": sorted(
+            (v for v in versions if v["status"] == "published"),
+            key=lambda v: (v["discipline"], v["language"], v["version"]),
+        ),
         "discipline_options": [(d["code"], f"{d['code']} — {d['name']}") for d in catalog["disciplines"]],
         "session_options": [(x["code"], f"{x['code']} — {x['name']}") for x in catalog["sessions"]],
-        "exam_options": [(e["id"], f"{e['title']} ({e['discipline']}, {when(e['opens_at'], actor.language)})")
-                         for e in exams],
+        "exam_options": [
+            (e["id"], f"{e['title']} ({e['discipline']}, {when(e['opens_at'], actor.language)})") for e in exams
+        ],
         "policy_options": [(k, api.translate(actor.language, v)) for k, v in TIMEOUT_POLICIES.items()],
         "form": form or {"timeout_policy": "unsatisfactory", "pass_score": "50"},
         "chosen_groups": (form or {}).get("groups", []),
@@ -323,15 +476,18 @@ def exam_form_errors(form: Any, language: str) -> dict[str, str]:
     if not any(text(form, f"bank_{lang}") for lang in api.LANGUAGES):
         say("banks", N_("Pin at least one published bank version."))
     readers: list[tuple[str, Callable[[Any, str], Any]]] = [
-        ("question_count", integer), ("duration_minutes", integer), ("pass_score", integer),
-        ("opens_at", moment), ("closes_at", moment)]
+        ("question_count", integer),
+        ("duration_minutes", integer),
+        ("pass_score", integer),
+        ("opens_at", moment),
+        ("closes_at", moment),
+    ]
     for name, read in readers:
         try:
             read(form, name)
         except FormInvalid as bad:
             say(name, bad.msgid)
-    if "opens_at" not in errors and "closes_at" not in errors and \
-            moment(form, "closes_at") <= moment(form, "opens_at"):
+    if "opens_at" not in errors and "closes_at" not in errors and moment(form, "closes_at") <= moment(form, "opens_at"):
         say("closes_at", N_("The exam window closes before it opens."))
     return errors
 
@@ -343,19 +499,28 @@ async def create_exam(request: web.Request, conn: Any, actor: api.Actor) -> web.
     def spec() -> Any:
         banks = {lang: integer(form, f"bank_{lang}") for lang in api.LANGUAGES if text(form, f"bank_{lang}")}
         return api.catalog_service.ExamSpec(
-            title=text(form, "title"), discipline_code=text(form, "discipline"), session_code=text(form, "session"),
-            group_codes=[str(g) for g in form.getall("groups", [])], bank_versions=banks,  # type: ignore[misc]
+            title=text(form, "title"),
+            discipline_code=text(form, "discipline"),
+            session_code=text(form, "session"),
+            group_codes=[str(g) for g in form.getall("groups", [])],
+            bank_versions=banks,  # type: ignore[misc]
             question_count=integer(form, "question_count") or 0,
             duration_s=int(timedelta(minutes=integer(form, "duration_minutes") or 0).total_seconds()),
-            opens_at=moment(form, "opens_at"), closes_at=moment(form, "closes_at"),
-            timeout_policy=text(form, "timeout_policy"), pass_score=integer(form, "pass_score") or 0,
-            requires_proctoring=bool(text(form, "requires_proctoring")))
+            opens_at=moment(form, "opens_at"),
+            closes_at=moment(form, "closes_at"),
+            timeout_policy=text(form, "timeout_policy"),
+            pass_score=integer(form, "pass_score") or 0,
+            requires_proctoring=bool(text(form, "requires_proctoring")),
+        )
 
     errors = exam_form_errors(form, actor.language)
     new = None
     if not errors:  # every field the page can check is checked first, so one answer names every problem
-        new, errors = await attempt(conn, actor, lambda: api.catalog_service.add_exam(
-            conn, actor, spec(), now=api.services_of(request).clock.now()))
+        new, errors = await attempt(
+            conn,
+            actor,
+            lambda: api.catalog_service.add_exam(conn, actor, spec(), now=api.services_of(request).clock.now()),
+        )
     if new is not None:
         return see_other(f"/admin/exams?done={new}#exam-{new}")
     kept: dict[str, Any] = {k: text(form, k) for k in EXAM_FIELDS}
@@ -373,17 +538,28 @@ async def extra_time(request: web.Request, conn: Any, actor: api.Actor) -> web.S
             raise FormInvalid("exam", N_("Choose an exam from the list."))
         minutes = integer(form, "extra_minutes") or 0
         student = await api.user_id_by_login(conn, text(form, "student"))
-        await api.catalog_service.set_extra_time(conn, actor, exam_id=exam_id, student_id=student,
-                                                 extra_s=minutes * 60, reason=text(form, "reason"),
-                                                 now=api.services_of(request).clock.now())
+        await api.catalog_service.set_extra_time(
+            conn,
+            actor,
+            exam_id=exam_id,
+            student_id=student,
+            extra_s=minutes * 60,
+            reason=text(form, "reason"),
+            now=api.services_of(request).clock.now(),
+        )
         return True
 
     done, errors = await attempt(conn, actor, run)
     if done:
         return see_other(f"/admin/exams?done=extra-{quote(text(form, 'student'))}#extra-time")
     kept = {f"x_{k}": text(form, k) for k in ("exam", "student", "extra_minutes", "reason")}
-    return await _exams_page(request, conn, actor, form={"timeout_policy": "unsatisfactory", **kept},
-                             errors={f"x_{k}" if k != "_form" else k: v for k, v in errors.items()})
+    return await _exams_page(
+        request,
+        conn,
+        actor,
+        form={"timeout_policy": "unsatisfactory", **kept},
+        errors={f"x_{k}" if k != "_form" else k: v for k, v in errors.items()},
+    )
 
 
 def register(app: web.Application) -> None:

@@ -55,9 +55,17 @@ async def _signed_in(request: web.Request, permission: api.Permission) -> api.Ac
             raise api.PermissionDenied("csrf_failed", N_("The form has expired; reload the page and try again."))
     if not api.allows(info.actor.role, permission):
         log.warning("denied %s %s to %s: forbidden", request.method, request.path, info.actor.label)
-        return render(request, "error.html", {"message": api.translate(
-            info.actor.language, N_("Your role ({role}) may not do this."), role=str(info.actor.role))},
-            status=403, actor=info.actor)
+        return render(
+            request,
+            "error.html",
+            {
+                "message": api.translate(
+                    info.actor.language, N_("Your role ({role}) may not do this."), role=str(info.actor.role)
+                )
+            },
+            status=403,
+            actor=info.actor,
+        )
     return info.actor
 
 
@@ -66,11 +74,15 @@ async def _database(services: Any) -> tuple[Check, dict[str, str], int | None]:
     try:
         async with services.engine.connect() as conn:
             dialect = conn.dialect.name
-            version = (await conn.execute(text(
-                "SHOW server_version" if dialect == "postgresql" else "SELECT sqlite_version()"))).scalar()
+            version = (
+                await conn.execute(
+                    text("SHOW server_version" if dialect == "postgresql" else "SELECT sqlite_version()")
+                )
+            ).scalar()
             revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-            backlog = (await conn.execute(select(func.count()).select_from(T.outbox)
-                                          .where(T.outbox.c.delivered_at.is_(None)))).scalar_one()
+            backlog = (
+                await conn.execute(select(func.count()).select_from(T.outbox).where(T.outbox.c.delivered_at.is_(None)))
+            ).scalar_one()
     except Exception as error:  # noqa: BLE001 - the page reports, it does not fail
         log.exception("health page: database unreachable")
         return Check(N_("Database"), False, type(error).__name__), {}, None
@@ -88,10 +100,20 @@ async def _health(services: Any) -> dict[str, Any]:
             queue = await services.proctor.queue.length()
         except Exception:  # noqa: BLE001 - a broken queue shows as unknown, the rest still renders
             log.exception("health page: frame queue length unknown")
-    versions = {"exam-engine": _version("exam-engine"), "Python": platform.python_version(),
-                "aiohttp": _version("aiohttp"), "SQLAlchemy": _version("sqlalchemy"), **db_versions}
-    return {"checks": checks, "ready": all(c.ok for c in checks), "versions": versions, "outbox_backlog": backlog,
-            "frame_queue": queue}
+    versions = {
+        "exam-engine": _version("exam-engine"),
+        "Python": platform.python_version(),
+        "aiohttp": _version("aiohttp"),
+        "SQLAlchemy": _version("sqlalchemy"),
+        **db_versions,
+    }
+    return {
+        "checks": checks,
+        "ready": all(c.ok for c in checks),
+        "versions": versions,
+        "outbox_backlog": backlog,
+        "frame_queue": queue,
+    }
 
 
 def _version(package: str) -> str:
@@ -109,10 +131,17 @@ async def _verify(services: Any) -> dict[str, Any]:
         log.exception("audit chain verification could not run")
         return {"ran": False, "detail": type(error).__name__}
     broken = report.first_break
-    return {"ran": True, "ok": report.ok, "seals": report.seals, "sealed_rows": report.sealed_rows,
-            "unsealed_rows": report.unsealed_rows, "head": report.head_hash,
-            "seal_id": broken.seal_id if broken else None, "row_id": broken.row_id if broken else None,
-            "detail": broken.describe() if broken else ""}
+    return {
+        "ran": True,
+        "ok": report.ok,
+        "seals": report.seals,
+        "sealed_rows": report.sealed_rows,
+        "unsealed_rows": report.unsealed_rows,
+        "head": report.head_hash,
+        "seal_id": broken.seal_id if broken else None,
+        "row_id": broken.row_id if broken else None,
+        "detail": broken.describe() if broken else "",
+    }
 
 
 async def system_page(request: web.Request) -> web.StreamResponse:
@@ -121,8 +150,12 @@ async def system_page(request: web.Request) -> web.StreamResponse:
         return actor
     services = api.services_of(request)
     audit = await _verify(services) if request.method == "POST" else None
-    context = {**await _health(services), "audit": audit, "checked_at": when(services.clock.now(), actor.language),
-               "data_dir": str(services.settings.data_dir)}
+    context = {
+        **await _health(services),
+        "audit": audit,
+        "checked_at": when(services.clock.now(), actor.language),
+        "data_dir": str(services.settings.data_dir),
+    }
     return render(request, "admin/system.html", context, actor=actor)
 
 

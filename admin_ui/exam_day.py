@@ -51,34 +51,49 @@ STATE_NAMES = {
 # Who needs the proctor's eyes first.
 STATE_ORDER = ("needs_help", "silent", "paused", "checks", "lobby", "writing", "absent", "finished")
 ATTEMPT_STATUS_NAMES = {
-    "in_progress": N_("writing"), "paused": N_("paused"), "submitted": N_("handed in"),
-    "timed_out": N_("time ran out"), "annulled": N_("annulled"), "checks": N_("in the checks"),
+    "in_progress": N_("writing"),
+    "paused": N_("paused"),
+    "submitted": N_("handed in"),
+    "timed_out": N_("time ran out"),
+    "annulled": N_("annulled"),
+    "checks": N_("in the checks"),
 }
 ACTIONS: dict[str, dict[str, Any]] = {
     "pause": {"title": N_("Pause"), "done": N_("{student}: the exam is paused.")},
-    "resume": {"title": N_("Resume"), "done": N_("{student}: the exam goes on; the deadline moved by the paused "
-                                                 "time.")},
+    "resume": {
+        "title": N_("Resume"),
+        "done": N_("{student}: the exam goes on; the deadline moved by the paused time."),
+    },
     "extra-time": {"title": N_("Extra time"), "done": N_("{student}: extra time granted.")},
-    "downtime-credit": {"title": N_("Credit server downtime"), "done": N_("{student}: the server downtime is "
-                                                                          "credited.")},
-    "release-device": {"title": N_("Release the device"), "done": N_("{student}: the attempt may be continued on "
-                                                                     "another device.")},
+    "downtime-credit": {
+        "title": N_("Credit server downtime"),
+        "done": N_("{student}: the server downtime is credited."),
+    },
+    "release-device": {
+        "title": N_("Release the device"),
+        "done": N_("{student}: the attempt may be continued on another device."),
+    },
     "terminate": {"title": N_("Terminate"), "done": N_("{student}: the attempt is terminated and annulled.")},
 }
 # A student stuck in the pre-exam checks (service: attempt_checks.admit).
 ACTIONS["let-in"] = {"title": N_("Let in"), "done": N_("{student}: let in; the exam has started.")}
 ACTION_HINTS = {
-    "let-in": N_("The remaining device checks are skipped and the student's exam starts now. Use it when the "
-                 "checks cannot pass for a reason you have verified."),
+    "let-in": N_(
+        "The remaining device checks are skipped and the student's exam starts now. Use it when the "
+        "checks cannot pass for a reason you have verified."
+    ),
     "pause": N_("The student's clock stands still and answers are not accepted until you resume."),
     "resume": N_("The deadline moves by the time the exam was paused."),
     "extra-time": N_("The deadline moves by these minutes, at most to the close of the student's window."),
-    "downtime-credit": N_("The server's measured downtime during this attempt that was not credited yet is added "
-                          "to the deadline."),
-    "release-device": N_("Use when the student's computer failed: the next device the student signs in on "
-                         "continues the attempt."),
-    "terminate": N_("A violation: the attempt is finished now and annulled (unsatisfactory). This cannot be "
-                    "undone here."),
+    "downtime-credit": N_(
+        "The server's measured downtime during this attempt that was not credited yet is added to the deadline."
+    ),
+    "release-device": N_(
+        "Use when the student's computer failed: the next device the student signs in on continues the attempt."
+    ),
+    "terminate": N_(
+        "A violation: the attempt is finished now and annulled (unsatisfactory). This cannot be undone here."
+    ),
 }
 
 
@@ -128,7 +143,8 @@ def actions_for(row: dict[str, Any]) -> list[str]:
 async def _board(conn: Any, actor: api.Actor, exam_id: int, now: Any) -> dict[str, Any]:
     live = await api.live_view.exam_live(conn, actor, exam_id, now=now)
     facts = await api.live_board.proctoring_facts(
-        conn, actor, [s["attempt"]["id"] for s in live["students"] if s["attempt"]])
+        conn, actor, [s["attempt"]["id"] for s in live["students"] if s["attempt"]]
+    )
     order = {state: i for i, state in enumerate(STATE_ORDER)}
     rows = []
     for s in live["students"]:
@@ -136,26 +152,42 @@ async def _board(conn: Any, actor: api.Actor, exam_id: int, now: Any) -> dict[st
         rows.append({**s, "proctoring": facts.get(attempt["id"]) if attempt else None, "actions": actions_for(s)})
     rows.sort(key=lambda r: (order.get(r["state"], -1), api.kazakh_sort_key(r["student"]["full_name"])))
     counts = [(state, n) for state, n in live["counts"].items() if n]
-    return {"exam": live["exam"], "rows": rows, "counts": counts, "server_now": live["server_now"],
-            "total": len(rows)}
+    return {"exam": live["exam"], "rows": rows, "counts": counts, "server_now": live["server_now"], "total": len(rows)}
 
 
 def _context(actor: api.Actor) -> dict[str, Any]:
-    return {"when": lambda v: when(v, actor.language), "clock": clock, "state_names": STATE_NAMES,
-            "status_names": ATTEMPT_STATUS_NAMES, "actions": ACTIONS, "refresh_s": REFRESH_S,
-            "can_see_camera": api.allows(actor.role, P.PROCTOR_REVIEW)}
+    return {
+        "when": lambda v: when(v, actor.language),
+        "clock": clock,
+        "state_names": STATE_NAMES,
+        "status_names": ATTEMPT_STATUS_NAMES,
+        "actions": ACTIONS,
+        "refresh_s": REFRESH_S,
+        "can_see_camera": api.allows(actor.role, P.PROCTOR_REVIEW),
+    }
 
 
 @page(permission=P.LIVE_CONTROL)
 async def index(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     now = api.services_of(request).clock.now()
     exams = await api.live_board.exams_of_day(conn, actor, now=now, tz=DISPLAY_TZ)
-    return render(request, "staff/live_index.html", {"exams": exams, "today": when(now, actor.language),
-                                                     **_context(actor)}, actor=actor)
+    return render(
+        request,
+        "staff/live_index.html",
+        {"exams": exams, "today": when(now, actor.language), **_context(actor)},
+        actor=actor,
+    )
 
 
-async def _live(request: web.Request, conn: Any, actor: api.Actor, template: str, *,
-                extra: dict[str, Any] | None = None, status: int = 200) -> web.Response:
+async def _live(
+    request: web.Request,
+    conn: Any,
+    actor: api.Actor,
+    template: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
     now = api.services_of(request).clock.now()
     try:
         board = await _board(conn, actor, _exam_id(request), now)
@@ -167,19 +199,30 @@ async def _live(request: web.Request, conn: Any, actor: api.Actor, template: str
     notice = None
     if done in ACTIONS and request.query.get("student"):
         notice = api.translate(actor.language, ACTIONS[done]["done"], student=request.query["student"][:200])
-    return render(request, template, {**board, "notice": notice, **_context(actor), **(extra or {})},
-                  actor=actor, status=status)
+    return render(
+        request, template, {**board, "notice": notice, **_context(actor), **(extra or {})}, actor=actor, status=status
+    )
 
 
 @page(permission=P.LIVE_CONTROL, resource=api.Kind.EXAM)
 async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
-    config = {"exam_id": _exam_id(request), "refresh_ms": REFRESH_S * 1000,
-              "actions": {name: {"title": api.gettext(actor.language, spec["title"]),
-                                 "hint": api.gettext(actor.language, ACTION_HINTS[name])}
-                          for name, spec in ACTIONS.items()},
-              "messages": {"refreshed": api.gettext(actor.language, N_("Updated at {time}.")),
-                           "offline": api.gettext(actor.language, N_("No connection to the server; the table "
-                                                                      "shows the last known state."))}}
+    config = {
+        "exam_id": _exam_id(request),
+        "refresh_ms": REFRESH_S * 1000,
+        "actions": {
+            name: {
+                "title": api.gettext(actor.language, spec["title"]),
+                "hint": api.gettext(actor.language, ACTION_HINTS[name]),
+            }
+            for name, spec in ACTIONS.items()
+        },
+        "messages": {
+            "refreshed": api.gettext(actor.language, N_("Updated at {time}.")),
+            "offline": api.gettext(
+                actor.language, N_("No connection to the server; the table shows the last known state.")
+            ),
+        },
+    }
     return await _live(request, conn, actor, "staff/live.html", extra={"config": config})
 
 
@@ -198,8 +241,15 @@ async def picture(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
     try:
         async with conn.begin_nested():
             content, media = await api.proctor_review_service.view_evidence(
-                conn, api.proctor_capture.runtime_of(services), actor, _attempt_id(request), int(seq), thumb=True,
-                frame=None, now=services.clock.now())
+                conn,
+                api.proctor_capture.runtime_of(services),
+                actor,
+                _attempt_id(request),
+                int(seq),
+                thumb=True,
+                frame=None,
+                now=services.clock.now(),
+            )
     except api.DomainError:
         raise web.HTTPNotFound() from None
     if not media.startswith("image/"):
@@ -224,8 +274,9 @@ def _run(request: web.Request, conn: Any, actor: api.Actor, name: str, form: Any
     if name == "resume":
         return lambda: control.resume(conn, actor, attempt_id, reason=reason, now=now)
     if name == "terminate":
-        return lambda: control.terminate(conn, actor, attempt_id, reason=reason, now=now,
-                                         grace_s=services.settings.network_grace_s)
+        return lambda: control.terminate(
+            conn, actor, attempt_id, reason=reason, now=now, grace_s=services.settings.network_grace_s
+        )
     if name == "release-device":
         return lambda: control.release_device(conn, actor, attempt_id, reason=reason, now=now)
     widen = str(form.get("widen_window", "")) == "1"
@@ -233,8 +284,9 @@ def _run(request: web.Request, conn: Any, actor: api.Actor, name: str, form: Any
         return lambda: control.credit_downtime(conn, actor, attempt_id, reason=reason, now=now, widen_window=widen)
     raw = str(form.get("minutes", "")).strip()
     minutes = int(raw) if raw.isdigit() and len(raw) < 6 else 0  # 0 is refused by the service, in words
-    return lambda: control.grant_time(conn, actor, attempt_id, minutes=minutes, reason=reason, now=now,
-                                      widen_window=widen)
+    return lambda: control.grant_time(
+        conn, actor, attempt_id, minutes=minutes, reason=reason, now=now, widen_window=widen
+    )
 
 
 async def _find(conn: Any, actor: api.Actor, exam_id: int, attempt_id: uuid.UUID, now: Any) -> dict[str, Any]:
@@ -271,10 +323,23 @@ async def action(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
         else:
             query = urlencode({"done": name, "student": found["row"]["student"]["full_name"]})
             return web.Response(status=303, headers={"Location": f"/proctor/live/{exam_id}?{query}"})
-    return render(request, "staff/live_action.html", {
-        "exam": found["exam"], "row": found["row"], "name": name, "title": ACTIONS[name]["title"],
-        "hint": ACTION_HINTS[name], "error": error_text, "values": values,
-        "may_widen": api.allows(actor.role, P.MANAGE_EXAMS), **_context(actor)}, actor=actor, status=status)
+    return render(
+        request,
+        "staff/live_action.html",
+        {
+            "exam": found["exam"],
+            "row": found["row"],
+            "name": name,
+            "title": ACTIONS[name]["title"],
+            "hint": ACTION_HINTS[name],
+            "error": error_text,
+            "values": values,
+            "may_widen": api.allows(actor.role, P.MANAGE_EXAMS),
+            **_context(actor),
+        },
+        actor=actor,
+        status=status,
+    )
 
 
 async def old_live(request: web.Request) -> web.StreamResponse:

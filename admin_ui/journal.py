@@ -25,12 +25,22 @@ from .pages import nav_link, page, render
 from .routes import BABEL_LOCALE, DISPLAY_TZ, when
 
 LESSON_KINDS = {"lesson": N_("Lesson"), "midterm1": N_("Midterm control 1"), "midterm2": N_("Midterm control 2")}
-ACTIONS = {"change": N_("change the value"), "delete_grade": N_("delete the grade"),
-           "delete_lesson": N_("delete the lesson")}
-STATES = {"filed": N_("waiting for review"), "approved": N_("approved"), "rejected": N_("rejected"),
-          "applied": N_("approved and applied")}
-RESULT_STATES = {"filed": N_("waiting for the deputy head's approval"), "applied": N_("approved and applied"),
-                 "rejected": N_("rejected")}
+ACTIONS = {
+    "change": N_("change the value"),
+    "delete_grade": N_("delete the grade"),
+    "delete_lesson": N_("delete the lesson"),
+}
+STATES = {
+    "filed": N_("waiting for review"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "applied": N_("approved and applied"),
+}
+RESULT_STATES = {
+    "filed": N_("waiting for the deputy head's approval"),
+    "applied": N_("approved and applied"),
+    "rejected": N_("rejected"),
+}
 # Statuses whose total is "not computed" (E1: a timed-out or annulled exam), not merely not yet known.
 NOT_COMPUTED = ("timed_out", "annulled")
 
@@ -95,6 +105,7 @@ def exam_text(exam: dict[str, Any] | None, language: str) -> str:
 
 def computed(student: dict[str, Any], language: str) -> dict[str, str]:
     """The grid's computed columns as text: the same rules journal.js applies after a save."""
+
     def num(value: Any) -> str:
         return "—" if value is None else str(value)
 
@@ -105,10 +116,16 @@ def computed(student: dict[str, Any], language: str) -> dict[str, str]:
     else:
         total = "—"
     exam = student["exam"]
-    return {"current": num(student["current"]), "midterm1": num(student["midterm1"]),
-            "midterm2": num(student["midterm2"]), "admission": num(student["admission"]),
-            "exam": exam_text(exam, language), "total": total,
-            "letter": student["letter"] or "—", "status": student["status_label"]}
+    return {
+        "current": num(student["current"]),
+        "midterm1": num(student["midterm1"]),
+        "midterm2": num(student["midterm2"]),
+        "admission": num(student["admission"]),
+        "exam": exam_text(exam, language),
+        "total": total,
+        "letter": student["letter"] or "—",
+        "status": student["status_label"],
+    }
 
 
 def see_other(location: str) -> web.Response:
@@ -122,8 +139,9 @@ async def journals_list(request: web.Request, conn: Any, actor: api.Actor) -> we
         return _forbidden(request, actor)
     found = await journal.visible_journals(conn, await _who(conn, actor), _now(request), staff=_staff(actor))
     rows = sorted((j.summary() for j in found), key=lambda j: (j["period"], j["group"], j["discipline"]))
-    return render(request, "journal/list.html", {"journals": rows, "when": lambda v: when(v, actor.language)},
-                  actor=actor)
+    return render(
+        request, "journal/list.html", {"journals": rows, "when": lambda v: when(v, actor.language)}, actor=actor
+    )
 
 
 _who = api.journal_actor_for  # the person with the journals their assignments reach (issue 19)
@@ -150,8 +168,9 @@ def _grid_messages(language: str) -> dict[str, str]:
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 
 
-async def _people(conn: Any, found: journal.Journal, teachers: list[str],
-                  corrections: list[dict[str, Any]]) -> dict[str, str]:
+async def _people(
+    conn: Any, found: journal.Journal, teachers: list[str], corrections: list[dict[str, Any]]
+) -> dict[str, str]:
     """Names of the people a cell's history can name: the journal's teachers and the reviewers."""
     reviewers = (c["reviewed_by"] for c in corrections if c["reviewed_by"])
     ids = {*teachers, *(c["filed_by"] for c in corrections), *reviewers}
@@ -162,14 +181,16 @@ async def _people(conn: Any, found: journal.Journal, teachers: list[str],
 async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     journal_id = _int(request, "journal_id")
     try:
-        found, keeps = await journal.journal_with_view(conn, await _who(conn, actor), journal_id, _now(request),
-                                                       staff=_staff(actor))
+        found, keeps = await journal.journal_with_view(
+            conn, await _who(conn, actor), journal_id, _now(request), staff=_staff(actor)
+        )
     except journal.JournalNotFound:
         raise web.HTTPNotFound() from None
     except journal.JournalDenied as error:
         return _forbidden(request, actor, _message(actor, error))
-    grid = await journal.grid(conn, found, await api.journal_roster(conn, found), language=actor.language,
-                              translate=api.translate)
+    grid = await journal.grid(
+        conn, found, await api.journal_roster(conn, found), language=actor.language, translate=api.translate
+    )
     can_edit = keeps and api.allows(actor.role, api.Permission.KEEP_JOURNAL) and not grid["journal"]["locked"]
     lessons = lesson_labels(grid["lessons"], actor.language)
     students = [{**s, "shown": computed(s, actor.language)} for s in grid["students"]]
@@ -178,16 +199,39 @@ async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
     corrections = await journal.corrections(conn, journal_id=journal_id)
     # Exam results regraded after the period closed: the teacher sees each one's state (J6).
     result_changes = await journal.result_corrections(conn, journal_id=journal_id)
-    config = {"journal_id": journal_id, "csrf": request[api.SESSION].csrf_token, "can_edit": can_edit,
-              "language": actor.language, "messages": _grid_messages(actor.language), "marks": symbols,
-              "people": await _people(conn, found, grid["journal"]["teachers"], corrections)}
-    return render(request, "journal/grid.html", {
-        "journal": grid["journal"], "lessons": lessons, "students": students, "marks": grid["marks"],
-        "can_edit": can_edit, "config": config, "corrections": corrections, "names": names, "symbols": symbols,
-        "result_changes": result_changes, "result_states": RESULT_STATES,
-        "lesson_names": {ls["id"]: ls["label"] for ls in lessons}, "actions": ACTIONS, "states": STATES,
-        "kinds": LESSON_KINDS, "today": _now(request).astimezone(ZoneInfo(DISPLAY_TZ)).date().isoformat(),
-        "when": lambda v: when(v, actor.language)}, actor=actor)
+    config = {
+        "journal_id": journal_id,
+        "csrf": request[api.SESSION].csrf_token,
+        "can_edit": can_edit,
+        "language": actor.language,
+        "messages": _grid_messages(actor.language),
+        "marks": symbols,
+        "people": await _people(conn, found, grid["journal"]["teachers"], corrections),
+    }
+    return render(
+        request,
+        "journal/grid.html",
+        {
+            "journal": grid["journal"],
+            "lessons": lessons,
+            "students": students,
+            "marks": grid["marks"],
+            "can_edit": can_edit,
+            "config": config,
+            "corrections": corrections,
+            "names": names,
+            "symbols": symbols,
+            "result_changes": result_changes,
+            "result_states": RESULT_STATES,
+            "lesson_names": {ls["id"]: ls["label"] for ls in lessons},
+            "actions": ACTIONS,
+            "states": STATES,
+            "kinds": LESSON_KINDS,
+            "today": _now(request).astimezone(ZoneInfo(DISPLAY_TZ)).date().isoformat(),
+            "when": lambda v: when(v, actor.language),
+        },
+        actor=actor,
+    )
 
 
 async def _pending(conn: Any, actor: api.Actor) -> list[dict[str, Any]]:
@@ -202,8 +246,14 @@ async def _pending(conn: Any, actor: api.Actor) -> list[dict[str, Any]]:
             journals[item["journal_id"]] = (found, await api.journal_roster(conn, found))
         found, roster = journals[item["journal_id"]]
         filer = (await api.journal_catalog_names(conn, found, [item["filed_by"]])).examiner
-        out.append({**item, "journal": found.summary(), "student": roster.get(item["student_id"] or "", ""),
-                    "filer": filer or item["filed_by"]})
+        out.append(
+            {
+                **item,
+                "journal": found.summary(),
+                "student": roster.get(item["student_id"] or "", ""),
+                "filer": filer or item["filed_by"],
+            }
+        )
     return out
 
 
@@ -217,20 +267,33 @@ def cell_text(value: dict[str, Any] | None, language: str) -> str:
     return f"{mark.symbol(language)} ({mark.label(language)})" if mark else api.translate(language, N_("a mark"))
 
 
-async def _queue(request: web.Request, conn: Any, actor: api.Actor, *, error: str | None = None,
-                 status: int = 200) -> web.Response:
+async def _queue(
+    request: web.Request, conn: Any, actor: api.Actor, *, error: str | None = None, status: int = 200
+) -> web.Response:
     done = request.query.get("state")
     notice = None
     if done in ("applied", "rejected") and request.query.get("id", "").isdigit():
-        msgid = N_("Correction no. {id} is approved and applied.") if done == "applied" else \
-            N_("Correction no. {id} is rejected.")
+        msgid = (
+            N_("Correction no. {id} is approved and applied.")
+            if done == "applied"
+            else N_("Correction no. {id} is rejected.")
+        )
         notice = api.translate(actor.language, msgid, id=request.query["id"])
-    return render(request, "journal/corrections.html", {
-        "items": await _pending(conn, actor), "actions": ACTIONS, "cell_text": lambda v: cell_text(v, actor.language),
-        "notice": notice,
-        "error": error, "when": lambda v: when(v, actor.language),
-        "day": lambda v: format_date(date.fromisoformat(v), "d MMMM y", locale=BABEL_LOCALE[actor.language])},
-        actor=actor, status=status)
+    return render(
+        request,
+        "journal/corrections.html",
+        {
+            "items": await _pending(conn, actor),
+            "actions": ACTIONS,
+            "cell_text": lambda v: cell_text(v, actor.language),
+            "notice": notice,
+            "error": error,
+            "when": lambda v: when(v, actor.language),
+            "day": lambda v: format_date(date.fromisoformat(v), "d MMMM y", locale=BABEL_LOCALE[actor.language]),
+        },
+        actor=actor,
+        status=status,
+    )
 
 
 @page(permission=api.Permission.REVIEW_CORRECTIONS)
@@ -250,11 +313,19 @@ async def review(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
     now = _now(request)
     try:
         async with conn.begin_nested():
-            state = await journal.review(conn, await _who(conn, actor), correction_id, approve=decision == "approve",
-                                         note=note, now=now, audit=api.journal_audit_sink(conn, now, actor))
+            state = await journal.review(
+                conn,
+                await _who(conn, actor),
+                correction_id,
+                approve=decision == "approve",
+                note=note,
+                now=now,
+                audit=api.journal_audit_sink(conn, now, actor),
+            )
     except journal.JournalError as failure:
-        return await _queue(request, conn, actor, error=_message(actor, failure),
-                            status=api.journal_error(failure).status)
+        return await _queue(
+            request, conn, actor, error=_message(actor, failure), status=api.journal_error(failure).status
+        )
     return see_other(f"/journal/corrections?id={correction_id}&state={state}")
 
 
@@ -284,20 +355,36 @@ async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.
                 async with conn.begin_nested():
                     teacher = await api.user_id_by_login(conn, form["teacher"])
                     await journal.grant_substitute(
-                        conn, await _who(conn, actor), int(form["journal"]), str(teacher), valid_from=start,
-                        valid_until=end, reason=form["reason"], now=now,
-                        audit=api.journal_audit_sink(conn, now, actor))
+                        conn,
+                        await _who(conn, actor),
+                        int(form["journal"]),
+                        str(teacher),
+                        valid_from=start,
+                        valid_until=end,
+                        reason=form["reason"],
+                        now=now,
+                        audit=api.journal_audit_sink(conn, now, actor),
+                    )
         except (journal.JournalError, api.DomainError) as failure:
             error = _message(actor, failure)
         if error is None and start is not None and end is not None:
-            notice = api.translate(actor.language, N_("{teacher} may keep the journal from {start} to {end}."),
-                                   teacher=form["teacher"], start=when(start, actor.language),
-                                   end=when(end, actor.language))
+            notice = api.translate(
+                actor.language,
+                N_("{teacher} may keep the journal from {start} to {end}."),
+                teacher=form["teacher"],
+                start=when(start, actor.language),
+                end=when(end, actor.language),
+            )
             form = {k: "" for k in form}
     found = await journal.visible_journals(conn, await _who(conn, actor), _now(request), staff=True)
     rows = sorted((j.summary() for j in found), key=lambda j: (j["period"], j["group"], j["discipline"]))
-    return render(request, "journal/substitutes.html", {"journals": rows, "form": form, "error": error,
-                                                        "notice": notice}, actor=actor, status=422 if error else 200)
+    return render(
+        request,
+        "journal/substitutes.html",
+        {"journals": rows, "form": form, "error": error, "notice": notice},
+        actor=actor,
+        status=422 if error else 200,
+    )
 
 
 @page(permission=api.Permission.VIEW_OWN_RESULTS)
@@ -319,9 +406,20 @@ async def my_results(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     if codes:
         found = await conn.execute(select(disciplines.c.code, disciplines.c.name).where(disciplines.c.code.in_(codes)))
         names = {r.code: r.name for r in found}
-    return render(request, "journal/results.html", {"discipline_names": names,
-        "items": items, "letters": letters, "target": request.query.get("target", ""), "error": error,
-        "not_computed": NOT_COMPUTED}, actor=actor, status=422 if error else 200)
+    return render(
+        request,
+        "journal/results.html",
+        {
+            "discipline_names": names,
+            "items": items,
+            "letters": letters,
+            "target": request.query.get("target", ""),
+            "error": error,
+            "not_computed": NOT_COMPUTED,
+        },
+        actor=actor,
+        status=422 if error else 200,
+    )
 
 
 async def back_to_queue(request: web.Request) -> web.StreamResponse:

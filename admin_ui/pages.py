@@ -92,8 +92,9 @@ def setup_pages(app: web.Application) -> None:
 
 
 @web.middleware
-async def page_not_found(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                         ) -> web.StreamResponse:
+async def page_not_found(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """A missing page answers a page in the reader's language (the API keeps its JSON errors)."""
     try:
         return await handler(request)
@@ -113,14 +114,20 @@ async def page_not_found(request: web.Request, handler: Callable[[web.Request], 
         if request.path.startswith(("/api/", "/static/")) or request.method != "GET":
             raise
         language = api.request_language(request)
-        return render(request, "error.html", {"heading": api.translate(language, N_("Page not found")),
-                                              "message": api.translate(language, N_(
-                                                  "There is no page at this address. Go back to the start page."))},
-                      status=404)
+        return render(
+            request,
+            "error.html",
+            {
+                "heading": api.translate(language, N_("Page not found")),
+                "message": api.translate(language, N_("There is no page at this address. Go back to the start page.")),
+            },
+            status=404,
+        )
 
 
-def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200,
-           actor: api.Actor | None = None) -> web.Response:
+def render(
+    request: web.Request, template: str, context: dict[str, Any], *, status: int = 200, actor: api.Actor | None = None
+) -> web.Response:
     language = actor.language if actor else api.request_language(request)
     session = request.get(api.SESSION)
     base = {
@@ -147,8 +154,9 @@ def login_redirect(request: web.Request) -> web.HTTPFound:
 PageHandler = Callable[[web.Request, Any, api.Actor], Awaitable[web.StreamResponse]]
 
 
-def page(*, permission: api.Permission | None = None, resource: api.Kind | None = None
-         ) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+def page(
+    *, permission: api.Permission | None = None, resource: api.Kind | None = None
+) -> Callable[[PageHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
     """A signed-in page: one read transaction; not signed in → the sign-in page.
 
     ``permission`` and ``resource`` (what the page acts on, from its ``{<kind>_id}`` path
@@ -169,20 +177,36 @@ def page(*, permission: api.Permission | None = None, resource: api.Kind | None 
                     form = await request.post()
                     sent = str(form.get("_csrf", ""))
                     if not hmac.compare_digest(sent.encode(), info.csrf_token.encode()):
-                        raise api.PermissionDenied("csrf_failed",
-                                                   N_("The form has expired; reload the page and try again."))
+                        raise api.PermissionDenied(
+                            "csrf_failed", N_("The form has expired; reload the page and try again.")
+                        )
                 if permission is not None and not api.allows(info.actor.role, permission):
-                    return render(request, "error.html", {"message": api.translate(
-                        info.actor.language, N_("Your role ({role}) may not do this."), role=str(info.actor.role))},
-                        status=403, actor=info.actor)
+                    return render(
+                        request,
+                        "error.html",
+                        {
+                            "message": api.translate(
+                                info.actor.language,
+                                N_("Your role ({role}) may not do this."),
+                                role=str(info.actor.role),
+                            )
+                        },
+                        status=403,
+                        actor=info.actor,
+                    )
                 if permission is not None and resource is not None:
                     try:
                         await api.authorize(conn, info.actor, permission, api.resource_of(request, resource))
                     except (api.NotFound, api.InvalidInput) as missing:
                         if isinstance(missing, api.OutOfReach):
                             await api.audit_denial(request, missing, conn, info.actor)
-                        return render(request, "error.html", {"message": api.translate(
-                            info.actor.language, missing.msgid, **missing.params)}, status=404, actor=info.actor)
+                        return render(
+                            request,
+                            "error.html",
+                            {"message": api.translate(info.actor.language, missing.msgid, **missing.params)},
+                            status=404,
+                            actor=info.actor,
+                        )
                 try:
                     return await handler(request, conn, info.actor)
                 except web.HTTPRedirection as redirect:

@@ -54,31 +54,64 @@ async def pending(conn: Any, actor: api.Actor) -> list[dict[str, Any]]:
         found, roster = journals[item["journal_id"]]
         if not within.admits(found.group_code, found.discipline_code):
             continue
-        out.append({**item, "journal": found.summary(), "student": roster.get(item["student_id"], item["student_id"]),
-                    "discipline_code": found.discipline_code})
+        out.append(
+            {
+                **item,
+                "journal": found.summary(),
+                "student": roster.get(item["student_id"], item["student_id"]),
+                "discipline_code": found.discipline_code,
+            }
+        )
     codes = {i["discipline_code"] for i in out}
     names: dict[str, str] = {}
     if codes:
         rows = await conn.execute(select(disciplines.c.code, disciplines.c.name).where(disciplines.c.code.in_(codes)))
         names = {r.code: r.name for r in rows}
     filers = await api.live_board.people_names(conn, {i["filed_by"] for i in out}, actor.language)
-    return [{**i, "discipline": names.get(i["discipline_code"], i["discipline_code"]), "filer": filers.get(i["filed_by"], i["filed_by"])}
-            for i in out]
+    return [
+        {
+            **i,
+            "discipline": names.get(i["discipline_code"], i["discipline_code"]),
+            "filer": filers.get(i["filed_by"], i["filed_by"]),
+        }
+        for i in out
+    ]
 
 
-async def _queue(request: web.Request, conn: Any, actor: api.Actor, *, error: str | None = None,
-                 confirm: dict[str, Any] | None = None, form: dict[str, str] | None = None,
-                 status: int = 200) -> web.Response:
+async def _queue(
+    request: web.Request,
+    conn: Any,
+    actor: api.Actor,
+    *,
+    error: str | None = None,
+    confirm: dict[str, Any] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     done = request.query.get("state")
     notice = None
     if done in ("applied", "rejected") and request.query.get("id", "").isdigit():
-        msgid = (N_("Result correction no. {id} is approved: the journal shows the new score.") if done == "applied"
-                 else N_("Result correction no. {id} is rejected: the journal keeps the old score."))
+        msgid = (
+            N_("Result correction no. {id} is approved: the journal shows the new score.")
+            if done == "applied"
+            else N_("Result correction no. {id} is rejected: the journal keeps the old score.")
+        )
         notice = api.translate(actor.language, msgid, id=request.query["id"])
-    return render(request, "journal/result_corrections.html", {
-        "items": await pending(conn, actor), "notice": notice, "error": error, "confirm": confirm,
-        "form": form or {"id": "", "note": ""}, "score": lambda v: score_text(v, actor.language),
-        "when": lambda v: when(v, actor.language)}, actor=actor, status=status)
+    return render(
+        request,
+        "journal/result_corrections.html",
+        {
+            "items": await pending(conn, actor),
+            "notice": notice,
+            "error": error,
+            "confirm": confirm,
+            "form": form or {"id": "", "note": ""},
+            "score": lambda v: score_text(v, actor.language),
+            "when": lambda v: when(v, actor.language),
+        },
+        actor=actor,
+        status=status,
+    )
 
 
 @page(permission=api.Permission.REVIEW_CORRECTIONS)
@@ -101,16 +134,33 @@ async def review(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
     note = str(form.get("note", "")).strip()[:NOTE_LIMIT]
     typed = {"id": str(correction_id), "note": note}
     if not note:
-        return await _queue(request, conn, actor, form=typed, status=422, error=api.translate(
-            actor.language, N_("Write a comment on correction no. {id}: it is kept with your decision."),
-            id=correction_id))
+        return await _queue(
+            request,
+            conn,
+            actor,
+            form=typed,
+            status=422,
+            error=api.translate(
+                actor.language,
+                N_("Write a comment on correction no. {id}: it is kept with your decision."),
+                id=correction_id,
+            ),
+        )
     items = {c["id"]: c for c in await pending(conn, actor)}
     if correction_id not in items:
-        return await _queue(request, conn, actor, status=404, error=api.translate(
-            actor.language, N_("Correction no. {id} no longer waits for your decision."), id=correction_id))
+        return await _queue(
+            request,
+            conn,
+            actor,
+            status=404,
+            error=api.translate(
+                actor.language, N_("Correction no. {id} no longer waits for your decision."), id=correction_id
+            ),
+        )
     if str(form.get("confirm", "")) != "1":  # first ask: an approved result changes a closed journal at once
-        return await _queue(request, conn, actor, form=typed,
-                            confirm={**items[correction_id], "decision": decision, "note": note})
+        return await _queue(
+            request, conn, actor, form=typed, confirm={**items[correction_id], "decision": decision, "note": note}
+        )
     now = api.services_of(request).clock.now()
     sink = api.journal_audit_sink(conn, now, actor)
 
@@ -121,12 +171,23 @@ async def review(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
     try:
         async with conn.begin_nested():
             state = await journal.review_result_correction(
-                conn, await api.journal_actor_for(conn, actor), correction_id,
-                api.journal_bridge_keys(api.services_of(request).settings).public, approve=decision == "approve",
-                note=note, now=now, audit=audit)
+                conn,
+                await api.journal_actor_for(conn, actor),
+                correction_id,
+                api.journal_bridge_keys(api.services_of(request).settings).public,
+                approve=decision == "approve",
+                note=note,
+                now=now,
+                audit=audit,
+            )
     except journal.JournalError as failure:
-        return await _queue(request, conn, actor, status=api.journal_error(failure).status,
-                            error=api.translate(actor.language, failure.msgid, **failure.params))
+        return await _queue(
+            request,
+            conn,
+            actor,
+            status=api.journal_error(failure).status,
+            error=api.translate(actor.language, failure.msgid, **failure.params),
+        )
     return web.Response(status=303, headers={"Location": f"{QUEUE}?id={correction_id}&state={state}"})
 
 

@@ -56,18 +56,28 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     target = _safe_next(str(form.get("next", "/")))
     language = api.request_language(request)
     if not api.same_origin(request):
-        return _login_page(request, {"error": api.translate(
-            language, N_("The form has expired; reload the page and try again.")), "next": target, "login": login},
-            status=403)
+        return _login_page(
+            request,
+            {
+                "error": api.translate(language, N_("The form has expired; reload the page and try again.")),
+                "next": target,
+                "login": login,
+            },
+            status=403,
+        )
     try:
         signed = await api.sign_in(request, login, password)
     except api.DomainError as error:
-        return _login_page(request, {"error": api.translate(language, error.msgid, **error.params),
-                                     "next": target, "login": login}, status=error.status)
+        return _login_page(
+            request,
+            {"error": api.translate(language, error.msgid, **error.params), "next": target, "login": login},
+            status=error.status,
+        )
     if signed is None:
         code, msgid = api.auth_service.BAD_CREDENTIALS
-        return _login_page(request, {"error": api.translate(language, msgid), "next": target,
-                                     "login": login}, status=401)
+        return _login_page(
+            request, {"error": api.translate(language, msgid), "next": target, "login": login}, status=401
+        )
     destination = api.PASSWORD_CHANGE_PAGE if signed.must_change_password else target
     response = web.HTTPFound(destination)
     api.set_session_cookies(response, request, signed)  # the session, its language and the device cookie
@@ -131,8 +141,12 @@ async def student_home(request: web.Request, conn: Any, actor: api.Actor) -> web
     running = ("checks", "in_progress", "paused")
     upcoming = [e for e in exams if not e["attempt"] or e["attempt"]["status"] in running]
     finished = [e for e in exams if e["attempt"] and e["attempt"]["status"] not in running]
-    return render(request, "student_home.html", {
-        "upcoming": upcoming, "finished": finished, "when": lambda v: when(v, actor.language)}, actor=actor)
+    return render(
+        request,
+        "student_home.html",
+        {"upcoming": upcoming, "finished": finished, "when": lambda v: when(v, actor.language)},
+        actor=actor,
+    )
 
 
 def _exam_messages(language: str) -> dict[str, str]:
@@ -143,11 +157,14 @@ def _exam_messages(language: str) -> dict[str, str]:
         "waiting": N_("No connection: {count} answers waiting, they will be sent automatically"),
         "remaining": N_("Time left"),
         # Issue 20: the warnings say the real time left and what running out means (E1).
-        "warn_unsatisfactory": N_("Less than {minutes} min left. When the time runs out the exam is graded "
-                                  "«unsatisfactory»: your answers are NOT handed in automatically. Press «Hand in» "
-                                  "before then."),
-        "warn_grade_saved": N_("Less than {minutes} min left. When the time runs out, the answers you have saved "
-                               "are graded as they are."),
+        "warn_unsatisfactory": N_(
+            "Less than {minutes} min left. When the time runs out the exam is graded "
+            "«unsatisfactory»: your answers are NOT handed in automatically. Press «Hand in» "
+            "before then."
+        ),
+        "warn_grade_saved": N_(
+            "Less than {minutes} min left. When the time runs out, the answers you have saved are graded as they are."
+        ),
         "time_up_unsatisfactory": N_("Time is up and the exam was not handed in: it is graded «unsatisfactory»."),
         "time_up_grade_saved": N_("Time is up. Your saved answers are graded as they are."),
         "confirm_submit": N_("Hand in your answers now? Unanswered questions: {count}."),
@@ -174,9 +191,14 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
     if attempt is None and request.query.get("begin") != "1":
         raise web.HTTPFound(f"/exam/{exam_id}/rules")  # the rules first: the clock starts on this page
     capture = await student_capture(request, conn, actor, int(exam_id), check=False)
-    config = {"exam_id": int(exam_id), "csrf": request[api.SESSION].csrf_token,
-              "messages": _exam_messages(actor.language), "language": actor.language, "proctoring": capture,
-              "warn_at_s": list(api.WARN_AT_S)}
+    config = {
+        "exam_id": int(exam_id),
+        "csrf": request[api.SESSION].csrf_token,
+        "messages": _exam_messages(actor.language),
+        "language": actor.language,
+        "proctoring": capture,
+        "warn_at_s": list(api.WARN_AT_S),
+    }
     return render(request, "exam.html", {"config": config}, actor=actor)
 
 
@@ -214,27 +236,41 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     }
     from .proctoring import student_capture
 
-    ids.update({
-        "step_camera": N_("Camera check: the server looks for your face…"),
-        "camera_face_ok": N_("Camera check: your face is visible."),
-        "camera_no_face": N_("Camera check failed: no face is visible. Sit in front of the camera in good light "
-                             "and press «Continue to the exam» again. Your time has not started."),
-        "camera_several_faces": N_("Camera check failed: more than one face is visible. Only you may be in front "
-                                   "of the camera. Your time has not started."),
-        "camera_dark": N_("Camera check failed: the picture is too dark or covered. Uncover the camera, turn on "
-                          "the light and press «Continue to the exam» again. Your time has not started."),
-        "step_begin": N_("The checks passed. Your time starts now."),
-        "not_started": N_("Your time has not started yet; it starts when all checks pass. If they keep failing, "
-                          "ask the proctor for help."),
-    })
+    ids.update(
+        {
+            "step_camera": N_("Camera check: the server looks for your face…"),
+            "camera_face_ok": N_("Camera check: your face is visible."),
+            "camera_no_face": N_(
+                "Camera check failed: no face is visible. Sit in front of the camera in good light "
+                "and press «Continue to the exam» again. Your time has not started."
+            ),
+            "camera_several_faces": N_(
+                "Camera check failed: more than one face is visible. Only you may be in front "
+                "of the camera. Your time has not started."
+            ),
+            "camera_dark": N_(
+                "Camera check failed: the picture is too dark or covered. Uncover the camera, turn on "
+                "the light and press «Continue to the exam» again. Your time has not started."
+            ),
+            "step_begin": N_("The checks passed. Your time starts now."),
+            "not_started": N_(
+                "Your time has not started yet; it starts when all checks pass. If they keep failing, "
+                "ask the proctor for help."
+            ),
+        }
+    )
     exam = await _my_exam(request, conn, actor, int(exam_id))
     if exam["attempt"] is not None and exam["attempt"]["status"] in ("in_progress", "paused"):
         raise web.HTTPFound(f"/exam/{exam_id}")  # the checks passed already: back to the questions
-    config = {"exam_id": int(exam_id), "messages": {k: api.gettext(actor.language, v) for k, v in ids.items()},
-              "csrf": request[api.SESSION].csrf_token,
-              "proctoring": await student_capture(request, conn, actor, int(exam_id), check=True)}
-    return render(request, "check.html", {"config": config, "exam": exam,
-                                          "in_checks": exam["attempt"] is not None}, actor=actor)
+    config = {
+        "exam_id": int(exam_id),
+        "messages": {k: api.gettext(actor.language, v) for k, v in ids.items()},
+        "csrf": request[api.SESSION].csrf_token,
+        "proctoring": await student_capture(request, conn, actor, int(exam_id), check=True),
+    }
+    return render(
+        request, "check.html", {"config": config, "exam": exam, "in_checks": exam["attempt"] is not None}, actor=actor
+    )
 
 
 @page(permission=api.Permission.SIT_EXAM, resource=api.Kind.ATTEMPT)
@@ -242,17 +278,25 @@ async def result_page(request: web.Request, conn: Any, actor: api.Actor) -> web.
     services = api.services_of(request)
     try:
         attempt_id = uuid.UUID(request.match_info["attempt_id"])
-        data = await api.attempt_service.view(conn, actor, attempt_id, now=services.clock.now(),
-                                              grace_s=services.settings.network_grace_s)
+        data = await api.attempt_service.view(
+            conn, actor, attempt_id, now=services.clock.now(), grace_s=services.settings.network_grace_s
+        )
     except (ValueError, api.DomainError):
         raise web.HTTPNotFound() from None
     note = None
     if data["attempt"]["status"] not in ("in_progress", "paused"):  # provisional / held / regraded (issue 25)
-        note = await api.hold_service.result_note(conn, attempt_id, data["attempt"]["exam_id"],
-                                                  language=actor.language)
-    return render(request, "result.html", {"attempt": data["attempt"], "answered": sum(
-        1 for q in data["questions"] if q["choice"] is not None), "when": lambda v: when(v, actor.language),
-        "result_note": note}, actor=actor)
+        note = await api.hold_service.result_note(conn, attempt_id, data["attempt"]["exam_id"], language=actor.language)
+    return render(
+        request,
+        "result.html",
+        {
+            "attempt": data["attempt"],
+            "answered": sum(1 for q in data["questions"] if q["choice"] is not None),
+            "when": lambda v: when(v, actor.language),
+            "result_note": note,
+        },
+        actor=actor,
+    )
 
 
 @page()
@@ -264,8 +308,14 @@ async def account(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
         try:
             # Nothing changes unless every check passes; a refusal's audit row commits with this page.
             await api.auth_service.change_password(
-                conn, actor, current=str(form.get("current", "")), new=str(form.get("new", "")),
-                now=services.clock.now(), keep_session=request[api.SESSION].token_hash, throttle=services.throttle)
+                conn,
+                actor,
+                current=str(form.get("current", "")),
+                new=str(form.get("new", "")),
+                now=services.clock.now(),
+                keep_session=request[api.SESSION].token_hash,
+                throttle=services.throttle,
+            )
             services.sessions.evict_user(actor.user_id)
             message = api.translate(actor.language, N_("Your password has been changed."))
         except api.DomainError as e:
@@ -273,8 +323,13 @@ async def account(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
     first = request.query.get("first") == "1"
     # After the change, the way on: a student's exams (issue 20), anyone else's start page.
     onward = "/student" if actor.role == api.Role.STUDENT else "/"
-    return render(request, "account.html", {"message": message, "error": error, "first": first, "onward": onward},
-                  actor=actor, status=422 if error else 200)
+    return render(
+        request,
+        "account.html",
+        {"message": message, "error": error, "first": first, "onward": onward},
+        actor=actor,
+        status=422 if error else 200,
+    )
 
 
 async def favicon(request: web.Request) -> web.Response:

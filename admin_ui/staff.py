@@ -41,46 +41,90 @@ PAGE_SIZE = 50
 MAX_FILTER = 100
 
 ACTION_NAMES = {
-    "attempt.started": N_("exam started"), "attempt.submitted": N_("exam handed in"),
-    "attempt.timed_out": N_("exam time ran out"), "attempt.annulled": N_("exam annulled"),
-    "attempt.paused": N_("exam paused"), "attempt.resumed": N_("exam resumed"),
-    "attempt.time_granted": N_("extra time granted"), "attempt.downtime_credited": N_("server downtime credited"),
-    "attempt.terminated": N_("exam terminated"), "attempt.device_released": N_("device released"),
+    "attempt.started": N_("exam started"),
+    "attempt.submitted": N_("exam handed in"),
+    "attempt.timed_out": N_("exam time ran out"),
+    "attempt.annulled": N_("exam annulled"),
+    "attempt.paused": N_("exam paused"),
+    "attempt.resumed": N_("exam resumed"),
+    "attempt.time_granted": N_("extra time granted"),
+    "attempt.downtime_credited": N_("server downtime credited"),
+    "attempt.terminated": N_("exam terminated"),
+    "attempt.device_released": N_("device released"),
     "attempt.device_claimed": N_("exam continued on another device"),
     "attempt.open_elsewhere": N_("exam opened on a second device (refused)"),
-    "auth.login": N_("signed in"), "auth.login_failed": N_("sign-in failed"), "auth.logout": N_("signed out"),
-    "auth.password_changed": N_("password changed"), "user.created": N_("account created"),
+    "auth.login": N_("signed in"),
+    "auth.login_failed": N_("sign-in failed"),
+    "auth.logout": N_("signed out"),
+    "auth.password_changed": N_("password changed"),
+    "user.created": N_("account created"),
     "user.password_reset": N_("password reset"),
-    "faculty.created": N_("faculty created"), "group.created": N_("group created"),
-    "group.student_added": N_("student added to a group"), "group.teacher_added": N_("teacher added to a group"),
-    "discipline.created": N_("discipline created"), "exam_session.created": N_("exam session created"),
-    "exam.created": N_("exam created"), "exam.extra_time": N_("extra time set before the exam"),
-    "exam.accommodation": N_("accommodation set"), "exam.rescheduled": N_("exam rescheduled for a student"),
-    "exam.window_widened": N_("student's window widened"), "exam.forms_prepared": N_("exam forms prepared"),
-    "bank.uploaded": N_("question bank uploaded"), "bank.upload_refused": N_("question bank refused"),
-    "bank.published": N_("question bank published"), "bank.exported": N_("question bank exported"),
-    "journal.created": N_("journal created"), "journal.teacher_assigned": N_("teacher assigned to a journal"),
-    "journal.substitute_granted": N_("substitute teacher permitted"), "journal.lesson_added": N_("lesson added"),
-    "journal.cell_entered": N_("grade entered"), "journal.correction_filed": N_("correction filed"),
+    "faculty.created": N_("faculty created"),
+    "group.created": N_("group created"),
+    "group.student_added": N_("student added to a group"),
+    "group.teacher_added": N_("teacher added to a group"),
+    "discipline.created": N_("discipline created"),
+    "exam_session.created": N_("exam session created"),
+    "exam.created": N_("exam created"),
+    "exam.extra_time": N_("extra time set before the exam"),
+    "exam.accommodation": N_("accommodation set"),
+    "exam.rescheduled": N_("exam rescheduled for a student"),
+    "exam.window_widened": N_("student's window widened"),
+    "exam.forms_prepared": N_("exam forms prepared"),
+    "bank.uploaded": N_("question bank uploaded"),
+    "bank.upload_refused": N_("question bank refused"),
+    "bank.published": N_("question bank published"),
+    "bank.exported": N_("question bank exported"),
+    "journal.created": N_("journal created"),
+    "journal.teacher_assigned": N_("teacher assigned to a journal"),
+    "journal.substitute_granted": N_("substitute teacher permitted"),
+    "journal.lesson_added": N_("lesson added"),
+    "journal.cell_entered": N_("grade entered"),
+    "journal.correction_filed": N_("correction filed"),
     "journal.period_locked": N_("academic period closed"),
-    "proctor.consent": N_("consent to proctoring"), "proctor.decision": N_("proctoring decision"),
-    "proctor.flag_confirmed": N_("flag confirmed"), "proctor.flag_dismissed": N_("flag dismissed"),
-    "proctor.appeal": N_("appeal recorded"), "proctor.room_scan_requested": N_("room scan requested"),
-    "proctor.exam_settings": N_("proctoring settings changed"), "proctor.reference_photo": N_("reference photo uploaded"),
-    "evidence.viewed": N_("evidence viewed"), "evidence.timeline_viewed": N_("evidence timeline viewed"),
-    "evidence.verified": N_("evidence chain checked"), "evidence.purged": N_("evidence deleted after retention"),
+    "proctor.consent": N_("consent to proctoring"),
+    "proctor.decision": N_("proctoring decision"),
+    "proctor.flag_confirmed": N_("flag confirmed"),
+    "proctor.flag_dismissed": N_("flag dismissed"),
+    "proctor.appeal": N_("appeal recorded"),
+    "proctor.room_scan_requested": N_("room scan requested"),
+    "proctor.exam_settings": N_("proctoring settings changed"),
+    "proctor.reference_photo": N_("reference photo uploaded"),
+    "evidence.viewed": N_("evidence viewed"),
+    "evidence.timeline_viewed": N_("evidence timeline viewed"),
+    "evidence.verified": N_("evidence chain checked"),
+    "evidence.purged": N_("evidence deleted after retention"),
     "evidence.key_rotated": N_("evidence key rotated"),
 }
 AREA_NAMES = {
-    "attempt": N_("exam attempt"), "auth": N_("sign-in"), "user": N_("account"), "faculty": N_("catalogue"),
-    "group": N_("catalogue"), "discipline": N_("catalogue"), "exam_session": N_("catalogue"), "exam": N_("exam"),
-    "bank": N_("question bank"), "journal": N_("journal"), "proctor": N_("proctoring"), "evidence": N_("proctoring"),
+    "attempt": N_("exam attempt"),
+    "auth": N_("sign-in"),
+    "user": N_("account"),
+    "faculty": N_("catalogue"),
+    "group": N_("catalogue"),
+    "discipline": N_("catalogue"),
+    "exam_session": N_("catalogue"),
+    "exam": N_("exam"),
+    "bank": N_("question bank"),
+    "journal": N_("journal"),
+    "proctor": N_("proctoring"),
+    "evidence": N_("proctoring"),
 }
 SUBJECT_NAMES = {
-    "attempt": N_("attempt"), "user": N_("account"), "exam": N_("exam"), "journal": N_("journal"),
-    "group": N_("group"), "discipline": N_("discipline"), "bank": N_("question bank"), "faculty": N_("faculty"),
-    "exam_session": N_("exam session"), "session": N_("exam session"), "bank_version": N_("question bank version"),
-    "login": N_("login"), "period": N_("academic period"), "route": N_("address"),
+    "attempt": N_("attempt"),
+    "user": N_("account"),
+    "exam": N_("exam"),
+    "journal": N_("journal"),
+    "group": N_("group"),
+    "discipline": N_("discipline"),
+    "bank": N_("question bank"),
+    "faculty": N_("faculty"),
+    "exam_session": N_("exam session"),
+    "session": N_("exam session"),
+    "bank_version": N_("question bank version"),
+    "login": N_("login"),
+    "period": N_("academic period"),
+    "route": N_("address"),
 }
 
 
@@ -88,8 +132,9 @@ def action_name(action: str, language: str) -> str:
     if action in ACTION_NAMES:
         return api.translate(language, ACTION_NAMES[action])
     area = action.split(".", 1)[0]
-    return api.translate(language, N_("{area}: another action"),
-                         area=api.translate(language, AREA_NAMES.get(area, N_("system"))))
+    return api.translate(
+        language, N_("{area}: another action"), area=api.translate(language, AREA_NAMES.get(area, N_("system")))
+    )
 
 
 def subject_name(subject: str, language: str) -> str:
@@ -107,17 +152,37 @@ async def _journal_rows(conn: Any, language: str) -> list[dict[str, Any]]:
     teachers = {j.id: await journal.teacher_ids(conn, j.id) for j in found}
     names = await api.live_board.people_names(conn, [t for ids in teachers.values() for t in ids], language)
     disciplines = {r.code: r.name for r in await conn.execute(select(T.disciplines.c.code, T.disciplines.c.name))}
-    return [{**j.summary(), "discipline_name": disciplines.get(j.discipline_code, ""),
-             "teachers": sorted((names.get(t, t) for t in teachers[j.id]), key=api.kazakh_sort_key)} for j in found]
+    return [
+        {
+            **j.summary(),
+            "discipline_name": disciplines.get(j.discipline_code, ""),
+            "teachers": sorted((names.get(t, t) for t in teachers[j.id]), key=api.kazakh_sort_key),
+        }
+        for j in found
+    ]
 
 
-async def _journals_page(request: web.Request, conn: Any, actor: api.Actor, *, form: dict[str, str] | None = None,
-                         errors: dict[str, str] | None = None) -> web.Response:
+async def _journals_page(
+    request: web.Request,
+    conn: Any,
+    actor: api.Actor,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> web.Response:
     groups = [r.code for r in await conn.execute(select(T.groups.c.code).order_by(T.groups.c.code))]
-    disciplines = [(r.code, f"{r.code} — {r.name}") for r in await conn.execute(
-        select(T.disciplines.c.code, T.disciplines.c.name).order_by(T.disciplines.c.code))]
-    teachers = by_name([dict(r._mapping) for r in await conn.execute(
-        select(T.users.c.login, T.users.c.full_name).where(T.users.c.role == api.Role.TEACHER.value))])
+    disciplines = [
+        (r.code, f"{r.code} — {r.name}")
+        for r in await conn.execute(select(T.disciplines.c.code, T.disciplines.c.name).order_by(T.disciplines.c.code))
+    ]
+    teachers = by_name(
+        [
+            dict(r._mapping)
+            for r in await conn.execute(
+                select(T.users.c.login, T.users.c.full_name).where(T.users.c.role == api.Role.TEACHER.value)
+            )
+        ]
+    )
     rows = await _journal_rows(conn, actor.language)
     done = request.query.get("done", "")
     notice = None
@@ -125,11 +190,21 @@ async def _journals_page(request: web.Request, conn: Any, actor: api.Actor, *, f
         notice = api.translate(actor.language, N_("The journal is created. Assign its teachers below."))
     elif done == "assigned":
         notice = api.translate(actor.language, N_("The teacher is assigned to the journal."))
-    return show(request, actor, "admin/journals.html", {
-        "journals": rows, "group_options": [(g, g) for g in groups], "discipline_options": disciplines,
-        "teacher_options": [(t["login"], f"{t['full_name']} ({t['login']})") for t in teachers],
-        "journal_options": [(j["id"], f"{j['group']} · {j['discipline']} · {j['period']}") for j in rows],
-        "form": form or {}, "notice": notice}, errors=errors)
+    return show(
+        request,
+        actor,
+        "admin/journals.html",
+        {
+            "journals": rows,
+            "group_options": [(g, g) for g in groups],
+            "discipline_options": disciplines,
+            "teacher_options": [(t["login"], f"{t['full_name']} ({t['login']})") for t in teachers],
+            "journal_options": [(j["id"], f"{j['group']} · {j['discipline']} · {j['period']}") for j in rows],
+            "form": form or {},
+            "notice": notice,
+        },
+        errors=errors,
+    )
 
 
 @page(permission=P.MANAGE_JOURNALS)
@@ -174,12 +249,24 @@ async def create_journal(request: web.Request, conn: Any, actor: api.Actor) -> w
     try:
         async with conn.begin_nested():
             new_id = await journal.create_journal(
-                conn, group_code=values["group"], discipline_code=values["discipline"], period_code=values["period"],
-                period_closes_at=closes_at, institution="—", by=actor.label, now=now,  # type: ignore[arg-type]
-                audit=api.journal_audit_sink(conn, now, actor))
+                conn,
+                group_code=values["group"],
+                discipline_code=values["discipline"],
+                period_code=values["period"],
+                period_closes_at=closes_at,
+                institution="—",
+                by=actor.label,
+                now=now,  # type: ignore[arg-type]
+                audit=api.journal_audit_sink(conn, now, actor),
+            )
     except journal.JournalError as failure:
-        return await _journals_page(request, conn, actor, form=values, errors={
-            "_form": api.translate(actor.language, failure.msgid, **failure.params)})
+        return await _journals_page(
+            request,
+            conn,
+            actor,
+            form=values,
+            errors={"_form": api.translate(actor.language, failure.msgid, **failure.params)},
+        )
     return see_other(f"/admin/journals?done=created#journal-{new_id}")
 
 
@@ -188,8 +275,9 @@ async def assign_teacher(request: web.Request, conn: Any, actor: api.Actor) -> w
     form = await request.post()
     values = {"journal": text(form, "journal")[:12], "teacher": text(form, "teacher")[:64]}
     errors: dict[str, str] = {}
-    teacher = (await conn.execute(select(T.users.c.id, T.users.c.role).where(
-        T.users.c.login == values["teacher"]))).first()
+    teacher = (
+        await conn.execute(select(T.users.c.id, T.users.c.role).where(T.users.c.login == values["teacher"]))
+    ).first()
     if not values["journal"].isdigit():
         errors["journal"] = api.translate(actor.language, N_("Choose a journal."))
     if teacher is None:
@@ -200,13 +288,24 @@ async def assign_teacher(request: web.Request, conn: Any, actor: api.Actor) -> w
         now = api.services_of(request).clock.now()
         try:
             async with conn.begin_nested():
-                await journal.assign_teacher(conn, int(values["journal"]), str(teacher.id), by=actor.label, now=now,
-                                             audit=api.journal_audit_sink(conn, now, actor))
+                await journal.assign_teacher(
+                    conn,
+                    int(values["journal"]),
+                    str(teacher.id),
+                    by=actor.label,
+                    now=now,
+                    audit=api.journal_audit_sink(conn, now, actor),
+                )
         except journal.JournalError as failure:
             errors["journal"] = api.translate(actor.language, failure.msgid, **failure.params)
     if errors:
-        return await _journals_page(request, conn, actor, form={f"a_{k}": v for k, v in values.items()},
-                                    errors={f"a_{k}": v for k, v in errors.items()})
+        return await _journals_page(
+            request,
+            conn,
+            actor,
+            form={f"a_{k}": v for k, v in values.items()},
+            errors={f"a_{k}": v for k, v in errors.items()},
+        )
     return see_other(f"/admin/journals?done=assigned#journal-{values['journal']}")
 
 
@@ -220,18 +319,30 @@ def _day(raw: str) -> date | None:
         return None
 
 
-async def _audit_rows(conn: Any, filters: dict[str, str], page_no: int, language: str
-                      ) -> tuple[list[dict[str, Any]], bool, dict[str, str]]:
+async def _audit_rows(
+    conn: Any, filters: dict[str, str], page_no: int, language: str
+) -> tuple[list[dict[str, Any]], bool, dict[str, str]]:
     log = T.audit_log
     stmt = select(log).order_by(log.c.id.desc())
     errors: dict[str, str] = {}
     person = filters["person"]
     if person:
-        logins = [r.login for r in await conn.execute(select(T.users.c.login).where(or_(
-            func.lower(T.users.c.full_name).contains(person.lower(), autoescape=True),
-            T.users.c.login == person)).limit(200))]
-        stmt = stmt.where(or_(log.c.actor.in_([f"user:{x}" for x in logins]),
-                              log.c.actor.contains(person, autoescape=True)))
+        logins = [
+            r.login
+            for r in await conn.execute(
+                select(T.users.c.login)
+                .where(
+                    or_(
+                        func.lower(T.users.c.full_name).contains(person.lower(), autoescape=True),
+                        T.users.c.login == person,
+                    )
+                )
+                .limit(200)
+            )
+        ]
+        stmt = stmt.where(
+            or_(log.c.actor.in_([f"user:{x}" for x in logins]), log.c.actor.contains(person, autoescape=True))
+        )
     if filters["subject"]:
         stmt = stmt.where(log.c.subject.contains(filters["subject"], autoescape=True))
     if filters["action"]:
@@ -248,12 +359,26 @@ async def _audit_rows(conn: Any, filters: dict[str, str], page_no: int, language
     found = [dict(r._mapping) for r in await conn.execute(stmt.offset(page_no * PAGE_SIZE).limit(PAGE_SIZE + 1))]
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
-    people = [str(v[k]) for r in found for v in (r["before"], r["after"]) if isinstance(v, dict)
-              for k in PERSON_KEYS if v.get(k) is not None]
+    people = [
+        str(v[k])
+        for r in found
+        for v in (r["before"], r["after"])
+        if isinstance(v, dict)
+        for k in PERSON_KEYS
+        if v.get(k) is not None
+    ]
     names = await api.live_board.people_names(conn, [r["actor"] for r in found] + people, language)
-    rows = [{**r, "who": names.get(r["actor"], r["actor"]), "what": action_name(r["action"], language),
-             "subject_text": subject_name(r["subject"], language),
-             "before_text": _values(r["before"], names), "after_text": _values(r["after"], names)} for r in found]
+    rows = [
+        {
+            **r,
+            "who": names.get(r["actor"], r["actor"]),
+            "what": action_name(r["action"], language),
+            "subject_text": subject_name(r["subject"], language),
+            "before_text": _values(r["before"], names),
+            "after_text": _values(r["after"], names),
+        }
+        for r in found
+    ]
     return rows, more, errors
 
 
@@ -265,8 +390,10 @@ def _values(value: Any, names: dict[str, str]) -> str:
     if value in (None, {}, []):
         return ""
     if isinstance(value, dict):
-        value = {k: f"{names[str(v)]} ({v})" if k in PERSON_KEYS and str(v) in names and names[str(v)] != str(v)
-                 else v for k, v in value.items()}
+        value = {
+            k: f"{names[str(v)]} ({v})" if k in PERSON_KEYS and str(v) in names and names[str(v)] != str(v) else v
+            for k, v in value.items()
+        }
     return json.dumps(value, ensure_ascii=False, sort_keys=True)[:600]
 
 
@@ -284,14 +411,31 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     chain = await admin_system._verify(services) if request.method == "POST" else None
     kept = {k: v for k, v in filters.items() if v}
     address = f"/admin/audit?{urlencode({**kept, 'page': page_no + 1})}" if kept or page_no else "/admin/audit"
-    return render(request, "admin/audit.html", {
-        "rows": rows, "filters": filters, "errors": errors, "page_no": page_no + 1, "more": more,
-        "prev_url": f"?{urlencode({**kept, 'page': page_no})}" if page_no else None,
-        "next_url": f"?{urlencode({**kept, 'page': page_no + 2})}" if more else None,
-        "chain": chain, "verify_url": address, "here": address, "when": lambda v: when(v, actor.language),
-        "action_options": sorted(((k, api.translate(actor.language, v)) for k, v in ACTION_NAMES.items()),
-                                 key=lambda kv: kv[1]),
-        "tabs": [], "form": {}, "done": ""}, actor=actor, status=422 if errors else 200)
+    return render(
+        request,
+        "admin/audit.html",
+        {
+            "rows": rows,
+            "filters": filters,
+            "errors": errors,
+            "page_no": page_no + 1,
+            "more": more,
+            "prev_url": f"?{urlencode({**kept, 'page': page_no})}" if page_no else None,
+            "next_url": f"?{urlencode({**kept, 'page': page_no + 2})}" if more else None,
+            "chain": chain,
+            "verify_url": address,
+            "here": address,
+            "when": lambda v: when(v, actor.language),
+            "action_options": sorted(
+                ((k, api.translate(actor.language, v)) for k, v in ACTION_NAMES.items()), key=lambda kv: kv[1]
+            ),
+            "tabs": [],
+            "form": {},
+            "done": "",
+        },
+        actor=actor,
+        status=422 if errors else 200,
+    )
 
 
 def register(app: web.Application) -> None:

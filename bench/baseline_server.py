@@ -37,8 +37,10 @@ def _write_durably(path: str, blob: bytes) -> None:
 
 async def main(url: str, port: int, frame_dir: str | None = None) -> None:
     setup = await psycopg.AsyncConnection.connect(url, autocommit=True)
-    await setup.execute("CREATE TABLE IF NOT EXISTS bench_answers (attempt_id uuid, position smallint, "
-                        "choice smallint, seq bigint, PRIMARY KEY (attempt_id, position))")
+    await setup.execute(
+        "CREATE TABLE IF NOT EXISTS bench_answers (attempt_id uuid, position smallint, "
+        "choice smallint, seq bigint, PRIMARY KEY (attempt_id, position))"
+    )
     await setup.close()
     pool: asyncio.Queue[psycopg.AsyncConnection] = asyncio.Queue()
     for _ in range(POOL_SIZE):
@@ -48,8 +50,10 @@ async def main(url: str, port: int, frame_dir: str | None = None) -> None:
         body = await request.json()
         conn = await pool.get()
         try:
-            await conn.execute(UPSERT, (uuid.UUID(request.match_info["attempt"]), int(request.match_info["pos"]),
-                                        body["choice"], body["seq"]))
+            await conn.execute(
+                UPSERT,
+                (uuid.UUID(request.match_info["attempt"]), int(request.match_info["pos"]), body["choice"], body["seq"]),
+            )
         finally:
             pool.put_nowait(conn)
         return web.json_response({"ok": True})

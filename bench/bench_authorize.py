@@ -40,24 +40,72 @@ async def main(n: int) -> None:
         await upgrade(engine)
         now = datetime.now(UTC)
         async with engine.begin() as conn:
-            uid = (await conn.execute(users.insert().values(login="p", full_name="P", role="proctor", password_hash="x",
-                                                            created_at=now, created_by="bench").returning(users.c.id))).scalar_one()
-            sid = (await conn.execute(users.insert().values(login="s", full_name="S", role="student", password_hash="x",
-                                                            created_at=now, created_by="bench").returning(users.c.id))).scalar_one()
-            did = (await conn.execute(disciplines.insert().values(code="D", name="D").returning(disciplines.c.id))).scalar_one()
-            esid = (await conn.execute(exam_sessions.insert().values(code="S", name="S", starts_on=date.today(),
-                                                                     ends_on=date.today()).returning(exam_sessions.c.id))).scalar_one()
-            eid = (await conn.execute(exams.insert().values(
-                title="E", discipline_id=did, exam_session_id=esid, question_count=1, duration_s=60, opens_at=now,
-                closes_at=now + timedelta(hours=1), timeout_policy="unsatisfactory", pass_score=50, created_at=now)
-                .returning(exams.c.id))).scalar_one()
+            uid = (
+                await conn.execute(
+                    users.insert()
+                    .values(
+                        login="p", full_name="P", role="proctor", password_hash="x", created_at=now, created_by="bench"
+                    )
+                    .returning(users.c.id)
+                )
+            ).scalar_one()
+            sid = (
+                await conn.execute(
+                    users.insert()
+                    .values(
+                        login="s", full_name="S", role="student", password_hash="x", created_at=now, created_by="bench"
+                    )
+                    .returning(users.c.id)
+                )
+            ).scalar_one()
+            did = (
+                await conn.execute(disciplines.insert().values(code="D", name="D").returning(disciplines.c.id))
+            ).scalar_one()
+            esid = (
+                await conn.execute(
+                    exam_sessions.insert()
+                    .values(code="S", name="S", starts_on=date.today(), ends_on=date.today())
+                    .returning(exam_sessions.c.id)
+                )
+            ).scalar_one()
+            eid = (
+                await conn.execute(
+                    exams.insert()
+                    .values(
+                        title="E",
+                        discipline_id=did,
+                        exam_session_id=esid,
+                        question_count=1,
+                        duration_s=60,
+                        opens_at=now,
+                        closes_at=now + timedelta(hours=1),
+                        timeout_policy="unsatisfactory",
+                        pass_score=50,
+                        created_at=now,
+                    )
+                    .returning(exams.c.id)
+                )
+            ).scalar_one()
             aid = uuid.uuid4()
-            await conn.execute(attempts.insert().values(
-                id=aid, exam_id=eid, student_id=sid, discipline_id=did, exam_session_id=esid, language="kk",
-                status="in_progress", started_at=now, deadline_at=now + timedelta(minutes=1), question_count=1,
-                timeout_policy="unsatisfactory", pass_score=50))
-            await conn.execute(exam_proctors.insert().values(exam_id=eid, proctor_id=uid, assigned_at=now,
-                                                             assigned_by="bench"))
+            await conn.execute(
+                attempts.insert().values(
+                    id=aid,
+                    exam_id=eid,
+                    student_id=sid,
+                    discipline_id=did,
+                    exam_session_id=esid,
+                    language="kk",
+                    status="in_progress",
+                    started_at=now,
+                    deadline_at=now + timedelta(minutes=1),
+                    question_count=1,
+                    timeout_policy="unsatisfactory",
+                    pass_score=50,
+                )
+            )
+            await conn.execute(
+                exam_proctors.insert().values(exam_id=eid, proctor_id=uid, assigned_at=now, assigned_by="bench")
+            )
         actor = Actor(user_id=uid, login="p", role=Role.PROCTOR)
         results: dict[str, list[float]] = {"SELECT 1": [], "authorize(exam)": [], "authorize(attempt)": []}
         async with engine.connect() as conn:
@@ -72,8 +120,10 @@ async def main(n: int) -> None:
                 await authority.authorize(conn, actor, Permission.LIVE_CONTROL, authority.attempt(aid))
                 results["authorize(attempt)"].append(time.perf_counter() - t)
         for label, values in results.items():
-            print(f"{label:<20} median {statistics.median(values) * 1e6:7.0f} µs   p95 "
-                  f"{statistics.quantiles(values, n=20)[-1] * 1e6:7.0f} µs   (n={n})")
+            print(
+                f"{label:<20} median {statistics.median(values) * 1e6:7.0f} µs   p95 "
+                f"{statistics.quantiles(values, n=20)[-1] * 1e6:7.0f} µs   (n={n})"
+            )
     finally:
         await engine.dispose()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:

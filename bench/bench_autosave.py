@@ -58,8 +58,17 @@ def real_load(port: int, students: list, concurrency: int, seconds: float, rate:
     # one would be a replay, answered without storing).
     for st in students:
         st.seq = run * 10**7
-    return run_async(lambda: load.save_loop(url, students, concurrency=concurrency, duration_s=seconds, rate=rate,
-                                            max_requests=int((seconds + WARMUP_S) * 20000), warmup_s=WARMUP_S))
+    return run_async(
+        lambda: load.save_loop(
+            url,
+            students,
+            concurrency=concurrency,
+            duration_s=seconds,
+            rate=rate,
+            max_requests=int((seconds + WARMUP_S) * 20000),
+            warmup_s=WARMUP_S,
+        )
+    )
 
 
 def baseline_load(port: int, count: int, concurrency: int, seconds: float, rate: float | None) -> Stats:
@@ -69,9 +78,18 @@ def baseline_load(port: int, count: int, concurrency: int, seconds: float, rate:
 
     students = [load.Student(f"b{i}", attempt_id=str(uuid.uuid4()), positions=20) for i in range(count)]
     url = lambda st, pos: f"http://127.0.0.1:{port}/save/{st.attempt_id}/{pos}"  # noqa: E731
-    return run_async(lambda: load.save_loop(url, students, concurrency=concurrency, duration_s=seconds, rate=rate,
-                                            max_requests=int((seconds + WARMUP_S) * 20000), cookie_headers=False,
-                                            warmup_s=WARMUP_S))
+    return run_async(
+        lambda: load.save_loop(
+            url,
+            students,
+            concurrency=concurrency,
+            duration_s=seconds,
+            rate=rate,
+            max_requests=int((seconds + WARMUP_S) * 20000),
+            cookie_headers=False,
+            warmup_s=WARMUP_S,
+        )
+    )
 
 
 def load_average() -> str:
@@ -98,8 +116,9 @@ def main() -> None:
         data = Path(tmp)
         world = run_async(seed, url, data, students=args.students)
         base_port = free_port()
-        baseline = subprocess.Popen([sys.executable, str(Path(__file__).with_name("baseline_server.py")),
-                                     url, str(base_port)])
+        baseline = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("baseline_server.py")), url, str(base_port)]
+        )
         try:
             harness.wait_healthy(base_port, baseline)
             with server(url, data, workers=args.workers, **extra_env) as (port, _):
@@ -127,15 +146,19 @@ def main() -> None:
             baseline.terminate()
             baseline.wait()
     print(f"after: {load_average()}")
-    print(f"\nclosed loop, {args.concurrency} connections, {args.seconds:.0f} s each, {args.rounds} alternating rounds, "
-          f"{args.workers} worker(s){', ' + ' '.join(args.server_env) if args.server_env else ''}:")
+    print(
+        f"\nclosed loop, {args.concurrency} connections, {args.seconds:.0f} s each, {args.rounds} alternating rounds, "
+        f"{args.workers} worker(s){', ' + ' '.join(args.server_env) if args.server_env else ''}:"
+    )
     ratios = []
     for i, (b, r) in enumerate(rounds, 1):
         print(b.line(f"round {i}: baseline (1 raw UPSERT)"))
         print(r.line(f"round {i}: real endpoint"))
         ratios.append((r.ok / r.wall_s) / (b.ok / b.wall_s))
-    print(f"ratio real/baseline throughput per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
-          f"median {statistics.median(ratios):.2f}  (target ≥ 1.00)")
+    print(
+        f"ratio real/baseline throughput per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+        f"median {statistics.median(ratios):.2f}  (target ≥ 1.00)"
+    )
     targets = {1000: "p99 < 50 ms in every round", 2000: "0 errors, p99 < 100 ms"}
     for rate, pairs in opens.items():
         print(f"\nopen loop at {rate:.0f} saves/s, after each closed-loop round:")
@@ -144,11 +167,15 @@ def main() -> None:
             print(r.line(f"round {i}: real endpoint"))
         p99s = [r.pct(99) for _, r in pairs]
         errors = sum(sum(r.errors.values()) for _, r in pairs)
-        print(f"real endpoint at {rate:.0f}/s: p99 per round {', '.join(f'{x:.1f}' for x in p99s)} ms, max "
-              f"{max(p99s):.1f} ms, {errors} errors  (target: {targets.get(int(rate), 'none')}); baseline p99 "
-              f"median {statistics.median(b.pct(99) for b, _ in pairs):.1f} ms")
-    print(f"\ngroup commit: {int(grouped)} saves in {int(groups)} groups over the whole run "
-          f"(mean {grouped / groups if groups else float('nan'):.1f} saves per commit)")
+        print(
+            f"real endpoint at {rate:.0f}/s: p99 per round {', '.join(f'{x:.1f}' for x in p99s)} ms, max "
+            f"{max(p99s):.1f} ms, {errors} errors  (target: {targets.get(int(rate), 'none')}); baseline p99 "
+            f"median {statistics.median(b.pct(99) for b, _ in pairs):.1f} ms"
+        )
+    print(
+        f"\ngroup commit: {int(grouped)} saves in {int(groups)} groups over the whole run "
+        f"(mean {grouped / groups if groups else float('nan'):.1f} saves per commit)"
+    )
     print(f"server event-loop lag over the whole run: p99 ≤ {lag99 * 1000:.0f} ms, max ≤ {lag_max * 1000:.0f} ms")
 
 

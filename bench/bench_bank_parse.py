@@ -25,8 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 def _use_code(directory: str | None) -> None:
     if directory:
-        sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__name__.lower()
-                            and "editable" not in getattr(f, "__name__", "").lower()]
+        sys.meta_path[:] = [
+            f
+            for f in sys.meta_path
+            if "editable" not in type(f).__name__.lower() and "editable" not in getattr(f, "__name__", "").lower()
+        ]
         sys.path.insert(0, directory)
 
 
@@ -73,8 +76,10 @@ def overhead(args: argparse.Namespace) -> None:
     banks = {
         "platonus .txt": ("b.txt", export_platonus(items).encode()),
         "platonus .docx": ("b.docx", docx_bytes(export_platonus(items).splitlines())),
-        "xlsx": ("b.xlsx", xlsx_bytes([template_row(f"Сұрақ {n}?", 1, [f"а{n}", "б", "в", "г", "ғ"])
-                                       for n in range(1, 201)])),
+        "xlsx": (
+            "b.xlsx",
+            xlsx_bytes([template_row(f"Сұрақ {n}?", 1, [f"а{n}", "б", "в", "г", "ғ"]) for n in range(1, 201)]),
+        ),
     }
     for label, (filename, data) in banks.items():
         job = ParseJob(filename=filename)
@@ -86,8 +91,10 @@ def overhead(args: argparse.Namespace) -> None:
                 times[kind].append(time.perf_counter() - started)
                 assert report.accepted, report.to_dict()
         here, there = statistics.median(times["in-process"]), statistics.median(times["child"])
-        print(f"{label:15s} {len(data):>7d} B  in-process {here * 1000:7.0f} ms  child {there * 1000:7.0f} ms  "
-              f"overhead {(there - here) * 1000:6.0f} ms (median of {args.runs})")
+        print(
+            f"{label:15s} {len(data):>7d} B  in-process {here * 1000:7.0f} ms  child {there * 1000:7.0f} ms  "
+            f"overhead {(there - here) * 1000:6.0f} ms (median of {args.runs})"
+        )
 
 
 def main() -> None:

@@ -60,8 +60,9 @@ def bare_finalisation_s(url: str) -> float:
     return statistics.median(times)
 
 
-async def expiring_attempts(url: str, data: Path, exam_id: int, logins: list[str], deadline: datetime,
-                            questions: int) -> None:
+async def expiring_attempts(
+    url: str, data: Path, exam_id: int, logins: list[str], deadline: datetime, questions: int
+) -> None:
     from sqlalchemy import insert, select
 
     from exam_engine.bootstrap import build_services
@@ -73,34 +74,65 @@ async def expiring_attempts(url: str, data: Path, exam_id: int, logins: list[str
     async with services.engine.begin() as conn:
         exam = (await conn.execute(select(exams).where(exams.c.id == exam_id))).one()
         ids = (await conn.execute(select(users.c.id).where(users.c.login.in_(logins)))).scalars().all()
-        version = (await conn.execute(select(exam_banks.c.bank_version_id)
-                                      .where(exam_banks.c.exam_id == exam_id))).scalar_one()
-        bank = (await conn.execute(select(bank_items.c.id, bank_items.c.options, bank_items.c.correct)
-                                   .where(bank_items.c.bank_version_id == version).order_by(bank_items.c.number)
-                                   .limit(questions))).all()
+        version = (
+            await conn.execute(select(exam_banks.c.bank_version_id).where(exam_banks.c.exam_id == exam_id))
+        ).scalar_one()
+        bank = (
+            await conn.execute(
+                select(bank_items.c.id, bank_items.c.options, bank_items.c.correct)
+                .where(bank_items.c.bank_version_id == version)
+                .order_by(bank_items.c.number)
+                .limit(questions)
+            )
+        ).all()
         a_rows, i_rows, ans_rows = [], [], []
         for sid in ids:
             aid = uuid.uuid4()
-            a_rows.append({"id": aid, "exam_id": exam_id, "student_id": sid, "discipline_id": exam.discipline_id,
-                           "exam_session_id": exam.exam_session_id, "language": "kk", "status": "in_progress",
-                           "started_at": deadline - timedelta(minutes=40), "deadline_at": deadline,
-                           "question_count": questions, "timeout_policy": exam.timeout_policy,
-                           "pass_score": exam.pass_score})
+            a_rows.append(
+                {
+                    "id": aid,
+                    "exam_id": exam_id,
+                    "student_id": sid,
+                    "discipline_id": exam.discipline_id,
+                    "exam_session_id": exam.exam_session_id,
+                    "language": "kk",
+                    "status": "in_progress",
+                    "started_at": deadline - timedelta(minutes=40),
+                    "deadline_at": deadline,
+                    "question_count": questions,
+                    "timeout_policy": exam.timeout_policy,
+                    "pass_score": exam.pass_score,
+                }
+            )
             # The real bank items, as a start would freeze them (the item analysis of the gate before the
             # journal reads them); a student of ability a answers questions 1..a rightly and spreads the
             # wrong answers over the distractors, so nothing is flagged and the results are released.
             ability = sid % (questions + 1)
             for pos, item in enumerate(bank, start=1):
-                i_rows.append({"attempt_id": aid, "position": pos, "bank_item_id": item.id, "text": f"Q{pos}",
-                               "options": list(item.options), "key_index": item.correct})
+                i_rows.append(
+                    {
+                        "attempt_id": aid,
+                        "position": pos,
+                        "bank_item_id": item.id,
+                        "text": f"Q{pos}",
+                        "options": list(item.options),
+                        "key_index": item.correct,
+                    }
+                )
                 if pos % 2:
                     wrong = (item.correct + 1 + sid % (len(item.options) - 1)) % len(item.options)
-                    ans_rows.append({"attempt_id": aid, "position": pos,
-                                     "choice": item.correct if pos <= ability else wrong, "seq": pos,
-                                     "saved_at": deadline - timedelta(minutes=1)})
+                    ans_rows.append(
+                        {
+                            "attempt_id": aid,
+                            "position": pos,
+                            "choice": item.correct if pos <= ability else wrong,
+                            "seq": pos,
+                            "saved_at": deadline - timedelta(minutes=1),
+                        }
+                    )
         for table, rows in ((attempts, a_rows), (attempt_items, i_rows), (answers, ans_rows)):
             for i in range(0, len(rows), 5000):
-                await conn.execute(insert(table), rows[i:i + 5000])
+                await conn.execute(insert(table), rows[i : i + 5000])
     await services.close()
 
 
@@ -114,14 +146,22 @@ async def progress(url: str, data: Path) -> tuple[int, int, int, datetime | None
 
     services = build_services(load_settings(server_env(url, data)))
     async with services.engine.connect() as conn:
-        open_ = (await conn.execute(select(func.count()).select_from(attempts)
-                                    .where(attempts.c.status == "in_progress"))).scalar_one()
-        exact = (await conn.execute(select(func.count()).select_from(attempts).where(
-            attempts.c.status == "timed_out", attempts.c.submitted_at == attempts.c.deadline_at))).scalar_one()
-        delivered = (await conn.execute(select(func.count()).select_from(outbox)
-                                        .where(outbox.c.delivered_at.is_not(None)))).scalar_one()
-        last_final = (await conn.execute(select(func.max(audit_log.c.at))
-                                         .where(audit_log.c.action == "attempt.timed_out"))).scalar()
+        open_ = (
+            await conn.execute(select(func.count()).select_from(attempts).where(attempts.c.status == "in_progress"))
+        ).scalar_one()
+        exact = (
+            await conn.execute(
+                select(func.count())
+                .select_from(attempts)
+                .where(attempts.c.status == "timed_out", attempts.c.submitted_at == attempts.c.deadline_at)
+            )
+        ).scalar_one()
+        delivered = (
+            await conn.execute(select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_not(None)))
+        ).scalar_one()
+        last_final = (
+            await conn.execute(select(func.max(audit_log.c.at)).where(audit_log.c.action == "attempt.timed_out"))
+        ).scalar()
         last_delivery = (await conn.execute(select(func.max(outbox.c.delivered_at)))).scalar()
     await services.close()
     return open_, exact, delivered, last_final, last_delivery
@@ -170,10 +210,14 @@ def main() -> None:
     print(f"\n{args.attempts} attempts, one deadline{' (server killed before it)' if args.kill else ''}:")
     print(f"  finalised with submit time = deadline: {exact}/{args.attempts}, still open: {open_}")
     print(f"  last finalised {fin:.2f} s after {label}   (target ≤ 3 s)")
-    print(f"  results delivered to the journal: {delivered}/{args.attempts}, "
-          f"last {dlv:.2f} s after {label}   (target ≤ 5 s)")
-    print(f"  baseline (same run): one SQL UPDATE grading all {args.attempts} on a copy, committed: {bare_s:.2f} s; "
-          f"finalisation / baseline: {fin / bare_s:.1f}×")
+    print(
+        f"  results delivered to the journal: {delivered}/{args.attempts}, "
+        f"last {dlv:.2f} s after {label}   (target ≤ 5 s)"
+    )
+    print(
+        f"  baseline (same run): one SQL UPDATE grading all {args.attempts} on a copy, committed: {bare_s:.2f} s; "
+        f"finalisation / baseline: {fin / bare_s:.1f}×"
+    )
 
 
 def wait_done(url: str, data: Path, expected: int, since: datetime, timeout: float):  # type: ignore[no-untyped-def]

@@ -66,8 +66,9 @@ def server_mix(settings: ProctorSettings, enrolment: object) -> Callable[[int, b
     """What a worker runs per frame: the full analysis, identity on every n-th frame of an attempt,
     the full-resolution pass on every ``thorough_every_n_frames``-th (and on identity frames)."""
     n, n_full = settings.identity_every_n_frames, settings.thorough_every_n_frames
-    return lambda i, f: analyze_frame(f, settings, enrolment if i % n == 0 else None,
-                                      thorough=i % n == 0 or bool(n_full and i % n_full == 0))
+    return lambda i, f: analyze_frame(
+        f, settings, enrolment if i % n == 0 else None, thorough=i % n == 0 or bool(n_full and i % n_full == 0)
+    )
 
 
 def stillness_check(settings: ProctorSettings, frames: list[bytes]) -> Callable[[int, bytes], object]:
@@ -76,8 +77,10 @@ def stillness_check(settings: ProctorSettings, frames: list[bytes]) -> Callable[
 
     thumbs = [analyze_frame(f, settings).thumb for f in frames]
     rng = np.random.default_rng(1)  # a live camera: no earlier picture equals this one, every one is compared
-    window = [(thumbs[k % len(thumbs)] + rng.integers(1, 3, thumbs[0].shape)).clip(0, 255).astype(np.uint8)
-              for k in range(settings.replay_window_frames)]
+    window = [
+        (thumbs[k % len(thumbs)] + rng.integers(1, 3, thumbs[0].shape)).clip(0, 255).astype(np.uint8)
+        for k in range(settings.replay_window_frames)
+    ]
 
     def check(i: int, frame: bytes) -> object:
         tracker = StillnessTracker(settings)
@@ -155,8 +158,10 @@ def main() -> None:
     mix = rates[MIX] / rates["baseline: JPEG decode only"]
     print(f"server mix / baseline (decode only) throughput per core: {mix:.3f}")
     together = parallel_rate(args.processes, args.frames * 3)
-    print(f"server mix on {args.processes} worker processes side by side: {together:.1f} frames/s "
-          f"(target ≥ 100 on 2 cores)")
+    print(
+        f"server mix on {args.processes} worker processes side by side: {together:.1f} frames/s "
+        f"(target ≥ 100 on 2 cores)"
+    )
 
 
 if __name__ == "__main__":

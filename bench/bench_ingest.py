@@ -66,8 +66,11 @@ def sign_in_and_consent(port: int, exam_id: int, logins: list[str]) -> list[tupl
         students = [s for s in students if s.attempt_id]
         async with aiohttp.ClientSession() as http:
             for st in students:
-                async with http.post(f"{base}{BASE}/attempts/{st.attempt_id}/consent", headers=load.headers(st),
-                                     json={"consent": True, "camera": True, "microphone": True}) as r:
+                async with http.post(
+                    f"{base}{BASE}/attempts/{st.attempt_id}/consent",
+                    headers=load.headers(st),
+                    json={"consent": True, "camera": True, "microphone": True},
+                ) as r:
                     if r.status != 200:
                         raise SystemExit(f"consent refused: {r.status} {await r.text()}")
         return [(s.cookie, s.csrf, s.attempt_id) for s in students]
@@ -75,8 +78,14 @@ def sign_in_and_consent(port: int, exam_id: int, logins: list[str]) -> list[tupl
     return run_async(go)
 
 
-def upload(port: int, students: list[tuple[str, str, str]], first_seq: int, seconds: float,
-           rate: float | None, baseline: bool = False) -> Stats:
+def upload(
+    port: int,
+    students: list[tuple[str, str, str]],
+    first_seq: int,
+    seconds: float,
+    rate: float | None,
+    baseline: bool = False,
+) -> Stats:
     """Closed loop (``rate=None``) or open loop at ``rate`` frames/s; ``extra['acked']``: (attempt, seq, time).
 
     ``baseline``: to ``baseline_server.py``'s frame endpoint (the body written and fsynced, nothing else).
@@ -91,18 +100,27 @@ def upload(port: int, students: list[tuple[str, str, str]], first_seq: int, seco
         seqs = {aid: first_seq for _, _, aid in students}
         deadline = time.perf_counter() + seconds
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+
             async def one(i: int) -> None:
                 cookie, csrf, aid = students[i % len(students)]
                 seq = seqs[aid]
                 seqs[aid] += 1
                 if baseline:
-                    request = http.post(f"http://127.0.0.1:{port}/frame/{aid}/{seq}", data=frames[i % len(frames)],
-                                        headers={"Content-Type": "image/jpeg"})
+                    request = http.post(
+                        f"http://127.0.0.1:{port}/frame/{aid}/{seq}",
+                        data=frames[i % len(frames)],
+                        headers={"Content-Type": "image/jpeg"},
+                    )
                 else:
                     request = http.post(
                         f"http://127.0.0.1:{port}{BASE}/attempts/{aid}/frames?seq={seq}&trigger=interval",
-                        data=frames[i % len(frames)], headers={"Cookie": f"exam_session={cookie}",
-                                                               "X-CSRF-Token": csrf, "Content-Type": "image/jpeg"})
+                        data=frames[i % len(frames)],
+                        headers={
+                            "Cookie": f"exam_session={cookie}",
+                            "X-CSRF-Token": csrf,
+                            "Content-Type": "image/jpeg",
+                        },
+                    )
                 if await timed(stats, request):
                     acked.append((aid, seq, time.time()))
 
@@ -156,8 +174,9 @@ class Poller:
     def poll(self) -> None:
         now = time.time()
         rows = self._conn.execute(
-            "SELECT id, attempt_id::text, client_seq, analysed FROM evidence_items "
-            "WHERE kind = 'frame' AND id > %s", (self._last_id - 256,)).fetchall()
+            "SELECT id, attempt_id::text, client_seq, analysed FROM evidence_items WHERE kind = 'frame' AND id > %s",
+            (self._last_id - 256,),
+        ).fetchall()
         for item_id, attempt, seq, analysed in rows:
             if item_id in self._known:
                 continue
@@ -169,9 +188,12 @@ class Poller:
                 self._pending[item_id] = (attempt, seq)
         if not self._pending:
             return
-        waiting = {item_id for (item_id,) in self._conn.execute(
-            "SELECT id FROM evidence_items WHERE kind = 'frame' AND NOT analysed AND id <= %s",
-            (self._last_id,)).fetchall()}
+        waiting = {
+            item_id
+            for (item_id,) in self._conn.execute(
+                "SELECT id FROM evidence_items WHERE kind = 'frame' AND NOT analysed AND id <= %s", (self._last_id,)
+            ).fetchall()
+        }
         for item_id in [i for i in self._pending if i not in waiting]:
             self.seen.setdefault(self._pending.pop(item_id), now)
 
@@ -184,8 +206,9 @@ class Poller:
         return {k: self.seen[k] for k in wanted if k in self.seen}
 
 
-def upload_while_polling(poller: Poller, port: int, students: list[tuple[str, str, str]], first_seq: int,
-                         seconds: float, rate: float) -> tuple[Stats, dict[tuple[str, int], float]]:
+def upload_while_polling(
+    poller: Poller, port: int, students: list[tuple[str, str, str]], first_seq: int, seconds: float, rate: float
+) -> tuple[Stats, dict[tuple[str, int], float]]:
     """The open-loop upload in its own process while this one polls for analysed frames."""
     import multiprocessing as mp
 
@@ -217,8 +240,15 @@ def main() -> None:
             students = in_process(sign_in_and_consent, port, world.exam_id, world.logins)
             (data / "baseline-frames").mkdir()
             base_port = free_port()
-            baseline_proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("baseline_server.py")),
-                                              url, str(base_port), str(data / "baseline-frames")])
+            baseline_proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("baseline_server.py")),
+                    url,
+                    str(base_port),
+                    str(data / "baseline-frames"),
+                ]
+            )
             try:
                 wait_healthy(base_port, baseline_proc)
                 baseline = in_process(upload, base_port, students, 1, min(args.seconds, 10), None, True)
@@ -227,18 +257,33 @@ def main() -> None:
                 baseline_proc.wait()
             ingest = in_process(upload, port, students, 1, min(args.seconds, 10), None)
             backlog = {(a, s) for a, s, _ in ingest.extra["acked"]}
-            workers = [subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker",
-                                         "--name", f"bench-{i}", "--concurrency", str(args.concurrency)],
-                                        cwd=ROOT, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=open(data / f"worker-{i}.log", "ab"))
-                       for i in range(args.workers)]
+            workers = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "exam_engine.cli",
+                        "proctor-worker",
+                        "--name",
+                        f"bench-{i}",
+                        "--concurrency",
+                        str(args.concurrency),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(data / f"worker-{i}.log", "ab"),
+                )
+                for i in range(args.workers)
+            ]
             poller = Poller(url)
             try:
                 t0 = time.time()
                 drained = poller.wait(backlog, 600)
                 drain_s = (max(drained.values()) - t0) if drained else float("nan")
-                lag_run, seen = upload_while_polling(poller, port, students, ingest.extra["next_seq"] + 1,
-                                                     args.seconds, args.rate)
+                lag_run, seen = upload_while_polling(
+                    poller, port, students, ingest.extra["next_seq"] + 1, args.seconds, args.rate
+                )
                 acked = {(a, s): t for a, s, t in lag_run.extra["acked"]}
             finally:
                 poller.close()
@@ -252,8 +297,10 @@ def main() -> None:
     print(ingest.line("ingestion, closed loop (no analysis)"))
     ratio = (ingest.ok / ingest.wall_s) / (baseline.ok / baseline.wall_s)
     print(f"ingestion / baseline throughput: {ratio:.2f} (encrypted, chained, recorded and queued vs written)")
-    print(f"drain: {len(drained)}/{len(backlog)} frames analysed by {args.workers} proctor-worker process(es) in "
-          f"{drain_s:.1f} s = {len(drained) / drain_s:.1f} analysed frames/s end to end (target ≥ 100 on 2 cores)")
+    print(
+        f"drain: {len(drained)}/{len(backlog)} frames analysed by {args.workers} proctor-worker process(es) in "
+        f"{drain_s:.1f} s = {len(drained) / drain_s:.1f} analysed frames/s end to end (target ≥ 100 on 2 cores)"
+    )
     print(lag_run.line(f"uploads at {args.rate:.0f}/s with analysis"))
     print(lags.line("analysis lag (ack → findings)"))
     missing = len(acked) - len(seen)

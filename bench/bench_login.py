@@ -44,10 +44,15 @@ def storm(port: int, logins: list[str], within: float) -> Stats:
     async def go() -> Stats:
         stats = Stats()
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024)) as http:
+
             async def one(i: int, login: str) -> None:
                 await asyncio.sleep(within * i / len(logins))
-                await timed(stats, http.post(f"http://127.0.0.1:{port}/api/v1/auth/login",
-                                             json={"login": login, "password": PASSWORD}))
+                await timed(
+                    stats,
+                    http.post(
+                        f"http://127.0.0.1:{port}/api/v1/auth/login", json={"login": login, "password": PASSWORD}
+                    ),
+                )
 
             t0 = time.perf_counter()
             await asyncio.gather(*(one(i, login) for i, login in enumerate(logins)))
@@ -87,13 +92,19 @@ def main() -> None:
             lag99 = histogram_quantile(port, "exam_event_loop_lag_seconds", 0.99)
             lag_max = histogram_quantile(port, "exam_event_loop_lag_seconds", 1.0)
     rate = stats.ok / stats.wall_s if stats.wall_s else 0.0
-    print(f"\nbaseline: one Argon2id verification {verify_ms:.1f} ms → at most ~{capacity:.0f} sign-ins/s "
-          f"on {os.cpu_count()} cores")
-    print(f"{args.students} students within {args.within:.0f} s ({args.students / args.within:.0f}/s offered), "
-          f"{args.workers} worker(s) {' '.join(args.server_env)}:")
+    print(
+        f"\nbaseline: one Argon2id verification {verify_ms:.1f} ms → at most ~{capacity:.0f} sign-ins/s "
+        f"on {os.cpu_count()} cores"
+    )
+    print(
+        f"{args.students} students within {args.within:.0f} s ({args.students / args.within:.0f}/s offered), "
+        f"{args.workers} worker(s) {' '.join(args.server_env)}:"
+    )
     print(stats.line("sign-in"))
-    print(f"achieved {rate:.0f}/s = {rate / capacity:.0%} of the hashing bound; event-loop lag p99 ≤ "
-          f"{lag99 * 1000:.0f} ms, max ≤ {lag_max * 1000:.0f} ms (hashing is off the loop)")
+    print(
+        f"achieved {rate:.0f}/s = {rate / capacity:.0%} of the hashing bound; event-loop lag p99 ≤ "
+        f"{lag99 * 1000:.0f} ms, max ≤ {lag_max * 1000:.0f} ms (hashing is off the loop)"
+    )
 
 
 if __name__ == "__main__":

@@ -63,9 +63,11 @@ def sign_in_start_and_consent(url: str, port: int, exam_id: int, logins: list[st
             conn.execute("UPDATE exams SET requires_proctoring = true WHERE id = %s", (exam_id,))
         async with aiohttp.ClientSession() as http:
             for st in students:
-                async with http.post(f"{base}/api/v1/proctor/attempts/{st.attempt_id}/consent",
-                                     headers=load.headers(st),
-                                     json={"consent": True, "camera": True, "microphone": True}) as r:
+                async with http.post(
+                    f"{base}/api/v1/proctor/attempts/{st.attempt_id}/consent",
+                    headers=load.headers(st),
+                    json={"consent": True, "camera": True, "microphone": True},
+                ) as r:
                     if r.status != 200:
                         raise SystemExit(f"consent refused: {r.status} {await r.text()}")
         return [(s.cookie, s.csrf, s.attempt_id) for s in students]
@@ -73,12 +75,28 @@ def sign_in_start_and_consent(url: str, port: int, exam_id: int, logins: list[st
     return run_async(go)
 
 
-def start_workers(count: int, env: dict[str, str], logs: Path, concurrency: int,
-                  names: list[str]) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker", "--name", names[i],
-                              "--concurrency", str(concurrency)], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=open(logs / f"worker-{i}.log", "ab"))
-            for i in range(count)]
+def start_workers(
+    count: int, env: dict[str, str], logs: Path, concurrency: int, names: list[str]
+) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exam_engine.cli",
+                "proctor-worker",
+                "--name",
+                names[i],
+                "--concurrency",
+                str(concurrency),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(logs / f"worker-{i}.log", "ab"),
+        )
+        for i in range(count)
+    ]
 
 
 def wait_ready(names: list[str], logs: Path, timeout_s: float = 180) -> None:
@@ -142,12 +160,14 @@ def main() -> None:
         with server(url, data, EXAM_REDIS_PREFIX=prefix) as (port, _):
             students = sign_in_start_and_consent(url, port, world.exam_id, world.logins)
             ingest = upload(port, students, 1, args.seconds, None)
-        backlog = sorted({(a, s) for a, s, _ in ingest.extra["acked"]}, key=lambda k: (k[1], k[0]))[:args.max_frames]
+        backlog = sorted({(a, s) for a, s, _ in ingest.extra["acked"]}, key=lambda k: (k[1], k[0]))[: args.max_frames]
         per_student = len(backlog) / max(1, len({a for a, _ in backlog}))
-        print(f"backlog: {len(backlog)} frames of {len({a for a, _ in backlog})} attempts "
-              f"(~{per_student:.0f} frames each, 640x480 JPEG), server stopped before the rounds")
+        print(
+            f"backlog: {len(backlog)} frames of {len({a for a, _ in backlog})} attempts "
+            f"(~{per_student:.0f} frames each, 640x480 JPEG), server stopped before the rounds"
+        )
         order = [1, 2, 2, 1] * (args.rounds // 4 + 1)
-        for r, count in enumerate(order[:args.rounds]):
+        for r, count in enumerate(order[: args.rounds]):
             logs = data / f"round-{r}"
             logs.mkdir()
             names = [f"bench-r{r}-{i}" for i in range(count)]
@@ -170,8 +190,11 @@ def main() -> None:
                 raise SystemExit(f"round {r + 1}: only {len(seen)}/{len(backlog)} frames analysed")
             rate = len(seen) / (max(seen.values()) - t0)
             rates[count].append(rate)
-            print(f"round {r + 1}: {count} worker(s): {len(seen)} frames in {max(seen.values()) - t0:.1f} s = "
-                  f"{rate:.1f} analysed frames/s", flush=True)
+            print(
+                f"round {r + 1}: {count} worker(s): {len(seen)} frames in {max(seen.values()) - t0:.1f} s = "
+                f"{rate:.1f} analysed frames/s",
+                flush=True,
+            )
         import redis
 
         client = redis.Redis.from_url(REDIS_URL)
@@ -179,8 +202,10 @@ def main() -> None:
         client.close()
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
     ratios = [b / a for a, b in zip(rates[1], rates[2], strict=True)]
-    print(f"median: 1 worker {one:.1f} frames/s, 2 workers {two:.1f} frames/s; 2/1 = {two / one:.2f} "
-          f"(pairs: {', '.join(f'{x:.2f}' for x in ratios)}); PostgreSQL, Redis and the poller share the 2 cores")
+    print(
+        f"median: 1 worker {one:.1f} frames/s, 2 workers {two:.1f} frames/s; 2/1 = {two / one:.2f} "
+        f"(pairs: {', '.join(f'{x:.2f}' for x in ratios)}); PostgreSQL, Redis and the poller share the 2 cores"
+    )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,16 @@ async def run(args: argparse.Namespace, url: str) -> None:
     data_dir = tempfile.mkdtemp(prefix="bench-rec-")
     os.environ["EXAM_RECORDING_KBPS"] = str(args.kbps)
     os.environ["EXAM_RECORDING_CHUNK_S"] = str(args.chunk_s)
-    settings = load_settings({"EXAM_DATABASE_URL": "postgresql+psycopg://" + url.split("://", 1)[1],
-                              "EXAM_DATA_DIR": data_dir, "EXAM_SECRET_KEY": SECRET, "EXAM_REDIS_URL": REDIS_URL,
-                              "EXAM_REDIS_PREFIX": f"bench{os.getpid()}:", "EXAM_NETWORK_GRACE_S": "1"})
+    settings = load_settings(
+        {
+            "EXAM_DATABASE_URL": "postgresql+psycopg://" + url.split("://", 1)[1],
+            "EXAM_DATA_DIR": data_dir,
+            "EXAM_SECRET_KEY": SECRET,
+            "EXAM_REDIS_URL": REDIS_URL,
+            "EXAM_REDIS_PREFIX": f"bench{os.getpid()}:",
+            "EXAM_NETWORK_GRACE_S": "1",
+        }
+    )
     clock = FakeClock()
     services = build_services(settings, clock=clock)
     await upgrade(services.engine)
@@ -61,8 +68,11 @@ async def run(args: argparse.Namespace, url: str) -> None:
                 clock.advance(1)
                 start = time.perf_counter()
                 status, receipt = await world.student.call(
-                    "POST", f"{BASE}/attempts/{world.attempt_id}/recording/1?seq={chunk_no}&offset_ms=0"
-                            f"&duration_ms={int(args.chunk_s * 1000)}", data=body)
+                    "POST",
+                    f"{BASE}/attempts/{world.attempt_id}/recording/1?seq={chunk_no}&offset_ms=0"
+                    f"&duration_ms={int(args.chunk_s * 1000)}",
+                    data=body,
+                )
                 times.append((time.perf_counter() - start) * 1000)
                 assert status == 200, receipt
             chunk_rounds.append(statistics.median(times))
@@ -79,10 +89,14 @@ async def run(args: argparse.Namespace, url: str) -> None:
         await world.close()
         await services.close()
     print(machine())
-    print(f"chunk {size / 1024:.0f} KiB ({args.kbps} kbit/s × {args.chunk_s} s): per-round medians "
-          f"{[round(x, 1) for x in chunk_rounds]} ms → median {statistics.median(chunk_rounds):.1f} ms per chunk")
-    print(f"frame {len(frame) / 1024:.0f} KiB JPEG: per-round medians {[round(x, 1) for x in frame_rounds]} ms "
-          f"→ median {statistics.median(frame_rounds):.1f} ms per frame")
+    print(
+        f"chunk {size / 1024:.0f} KiB ({args.kbps} kbit/s × {args.chunk_s} s): per-round medians "
+        f"{[round(x, 1) for x in chunk_rounds]} ms → median {statistics.median(chunk_rounds):.1f} ms per chunk"
+    )
+    print(
+        f"frame {len(frame) / 1024:.0f} KiB JPEG: per-round medians {[round(x, 1) for x in frame_rounds]} ms "
+        f"→ median {statistics.median(frame_rounds):.1f} ms per frame"
+    )
     print(f"ratio chunk/frame: {statistics.median(chunk_rounds) / statistics.median(frame_rounds):.2f}")
 
 

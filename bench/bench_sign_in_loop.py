@@ -8,6 +8,7 @@ Run: ``.venv/bin/python bench/bench_sign_in_loop.py`` (SQLite, in-process thrott
 ``.venv/bin/python bench/bench_sign_in_loop.py postgresql://user@host/empty_db`` (with Redis on
 redis://127.0.0.1:6379/14).
 """
+
 import asyncio
 import statistics
 import sys
@@ -43,6 +44,7 @@ async def main() -> None:
     others = iter(range(120))
     client = TestClient(TestServer(build_app(services, run_sweeper=False)), cookie_jar=CookieJar(unsafe=True))
     await client.start_server()
+
     def body(login: str) -> dict[str, str]:
         return {"login": login, "password": PASSWORD}
 
@@ -73,11 +75,23 @@ async def main() -> None:
     elapsed = ended[0] - t0
     async with services.engine.connect() as conn:
         uid = (await conn.execute(select(users.c.id).where(users.c.login == "looper"))).scalar_one()
-        made = (await conn.execute(select(func.count()).select_from(auth_sessions).where(auth_sessions.c.user_id == uid))).scalar_one()
-        live = (await conn.execute(select(func.count()).select_from(auth_sessions).where(
-            auth_sessions.c.user_id == uid, auth_sessions.c.revoked_at.is_(None)))).scalar_one()
-    print(f"300 sign-ins answered in {elapsed:.1f}s; statuses={dict((s, statuses.count(s)) for s in set(statuses))} sessions created={made} open={live}")
-    print(f"other's sign-in median: quiet {statistics.median(base)*1000:.0f} ms, during the loop and the 5 s from its start {statistics.median(during)*1000:.0f} ms (n={len(during)})")
+        made = (
+            await conn.execute(select(func.count()).select_from(auth_sessions).where(auth_sessions.c.user_id == uid))
+        ).scalar_one()
+        live = (
+            await conn.execute(
+                select(func.count())
+                .select_from(auth_sessions)
+                .where(auth_sessions.c.user_id == uid, auth_sessions.c.revoked_at.is_(None))
+            )
+        ).scalar_one()
+    print(
+        f"300 sign-ins answered in {elapsed:.1f}s; statuses={dict((s, statuses.count(s)) for s in set(statuses))} sessions created={made} open={live}"
+    )
+    print(
+        f"other's sign-in median: quiet {statistics.median(base) * 1000:.0f} ms, during the loop and the 5 s from its start {statistics.median(during) * 1000:.0f} ms (n={len(during)})"
+    )
     await client.close()
+
 
 asyncio.run(main())

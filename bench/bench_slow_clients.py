@@ -73,24 +73,35 @@ def students_load(port: int, exam_id: int, logins: list[str], seconds: float) ->
 
                         got[name] = json.loads(body)
                         return True
+
                     return ok
 
-                if not await timed(stats["sign-in"], http.post(f"{base}/api/v1/auth/login",
-                                                               json={"login": login, "password": PASSWORD}),
-                                   keep("login")):
+                if not await timed(
+                    stats["sign-in"],
+                    http.post(f"{base}/api/v1/auth/login", json={"login": login, "password": PASSWORD}),
+                    keep("login"),
+                ):
                     return
                 headers = {"X-CSRF-Token": got["login"]["csrf_token"]}  # type: ignore[index]
                 await timed(stats["exam list"], http.get(f"{base}/api/v1/student/exams"))
-                if not await timed(stats["start"], http.post(f"{base}/api/v1/exams/{exam_id}/start", json={},
-                                                             headers=headers), keep("start")):
+                if not await timed(
+                    stats["start"],
+                    http.post(f"{base}/api/v1/exams/{exam_id}/start", json={}, headers=headers),
+                    keep("start"),
+                ):
                     return
                 attempt = got["start"]["attempt"]["id"]  # type: ignore[index]
                 seq, last_list = 0, time.perf_counter()
                 while time.perf_counter() < t_end:
                     seq += 1
-                    await timed(stats["autosave"], http.put(
-                        f"{base}/api/v1/attempts/{attempt}/answers/{random.randint(1, 20)}",
-                        json={"choice": random.randint(0, 4), "seq": seq}, headers=headers))
+                    await timed(
+                        stats["autosave"],
+                        http.put(
+                            f"{base}/api/v1/attempts/{attempt}/answers/{random.randint(1, 20)}",
+                            json={"choice": random.randint(0, 4), "seq": seq},
+                            headers=headers,
+                        ),
+                    )
                     if time.perf_counter() - last_list > 5:
                         last_list = time.perf_counter()
                         await timed(stats["exam list"], http.get(f"{base}/api/v1/student/exams"))
@@ -105,8 +116,15 @@ def students_load(port: int, exam_id: int, logins: list[str], seconds: float) ->
     return run_async(go)
 
 
-def slow_clients(port: int, exam_id: int, sessions: list[tuple[str, str, str]], count: int, hold_s: float,
-                 ready: mp.synchronize.Event, result: mp.Queue) -> None:
+def slow_clients(
+    port: int,
+    exam_id: int,
+    sessions: list[tuple[str, str, str]],
+    count: int,
+    hold_s: float,
+    ready: mp.synchronize.Event,
+    result: mp.Queue,
+) -> None:
     """``count`` sockets that send headers and no body, reopened as soon as the server closes one."""
     import asyncio
     import uuid
@@ -118,8 +136,12 @@ def slow_clients(port: int, exam_id: int, sessions: list[tuple[str, str, str]], 
             if kind == 0:
                 path, length, ctype, auth = f"/api/v1/exams/{exam_id}/start", 200, "application/json", True
             elif kind == 1:
-                path, length, ctype, auth = (f"/api/v1/proctor/attempts/{uuid.uuid4()}/frames?seq=1", 1_900_000,
-                                             "image/jpeg", True)
+                path, length, ctype, auth = (
+                    f"/api/v1/proctor/attempts/{uuid.uuid4()}/frames?seq=1",
+                    1_900_000,
+                    "image/jpeg",
+                    True,
+                )
             else:
                 path, length, ctype, auth = "/api/v1/auth/login", 80, "application/json", False
             try:
@@ -129,8 +151,12 @@ def slow_clients(port: int, exam_id: int, sessions: list[tuple[str, str, str]], 
                 await asyncio.sleep(0.5)
                 continue
             cookie = f"Cookie: exam_session={token}\r\nX-CSRF-Token: {csrf}\r\n" if auth else ""
-            writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}Content-Type: {ctype}\r\n"
-                          f"Content-Length: {length}\r\n\r\n").encode())
+            writer.write(
+                (
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}Content-Type: {ctype}\r\n"
+                    f"Content-Length: {length}\r\n\r\n"
+                ).encode()
+            )
             counts["opened"] += 1
             try:
                 head = await asyncio.wait_for(reader.read(64), timeout=max(0.1, t_end - time.perf_counter()))
@@ -156,7 +182,7 @@ def slow_clients(port: int, exam_id: int, sessions: list[tuple[str, str, str]], 
 def run_backend(name: str, url: str, data: Path, args: argparse.Namespace) -> dict[str, dict[str, Stats]]:
     per_phase = args.students
     world = run_async(seed, url, data, students=2 * per_phase + 20, questions=20)
-    free, hostile = world.logins[:2 * per_phase], world.logins[2 * per_phase:]
+    free, hostile = world.logins[: 2 * per_phase], world.logins[2 * per_phase :]
     sessions = run_async(make_sessions, url, data, hostile)
     env = {"EXAM_REDIS_URL": ""} if name == "sqlite" else {}
     out: dict[str, dict[str, Stats]] = {}
@@ -164,15 +190,18 @@ def run_backend(name: str, url: str, data: Path, args: argparse.Namespace) -> di
         out["without"] = in_process(students_load, port, world.exam_id, free[:per_phase], args.hold)
         ctx = mp.get_context("spawn")
         ready, result = ctx.Event(), ctx.Queue()
-        slow = ctx.Process(target=slow_clients, args=(port, world.exam_id, sessions, args.slow, args.hold + 5, ready,
-                                                      result))
+        slow = ctx.Process(
+            target=slow_clients, args=(port, world.exam_id, sessions, args.slow, args.hold + 5, ready, result)
+        )
         slow.start()
         ready.wait(30)
         out["with"] = in_process(students_load, port, world.exam_id, free[per_phase:], args.hold)
         counts = result.get(timeout=args.hold + 60)
         slow.join(10)
-    print(f"\n{name}: {args.slow} slow clients held {args.hold:.0f} s "
-          f"(sockets opened {counts['opened']}, answers {({k: v for k, v in counts.items() if k != 'opened'})})")
+    print(
+        f"\n{name}: {args.slow} slow clients held {args.hold:.0f} s "
+        f"(sockets opened {counts['opened']}, answers { ({k: v for k, v in counts.items() if k != 'opened'}) })"
+    )
     for phase in ("without", "with"):
         for kind in KINDS:
             print(out[phase][kind].line(f"  {phase:<8} {kind}"))

@@ -53,12 +53,14 @@ def storm(port: int, exam_id: int, sessions: list[tuple[str, str, str]], within:
         stats = Stats()
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512)) as http:
+
             async def one(i: int, login: str, token: str, csrf: str) -> None:
                 await asyncio.sleep(within * i / len(sessions))
                 headers = {"Cookie": f"exam_session={token}", "X-CSRF-Token": csrf}
                 if path is None:
-                    await timed(stats, http.post(f"{base}/api/v1/exams/{exam_id}/start", json={}, headers=headers),
-                                _started)
+                    await timed(
+                        stats, http.post(f"{base}/api/v1/exams/{exam_id}/start", json={}, headers=headers), _started
+                    )
                 else:
                     await timed(stats, http.get(f"{base}{path}", headers=headers))
 
@@ -106,12 +108,16 @@ def main() -> None:
             baseline = in_process(storm, port, world.exam_id, sessions, args.within, "/api/v1/me")
             starts = in_process(storm, port, world.exam_id, sessions, args.within, None)
             lag = histogram_quantile(port, "exam_event_loop_lag_seconds", 0.99)
-    print(f"\n{args.students} students within {args.within:.0f} s, {args.questions} questions each, "
-          f"{args.workers} worker(s):")
+    print(
+        f"\n{args.students} students within {args.within:.0f} s, {args.questions} questions each, "
+        f"{args.workers} worker(s):"
+    )
     print(baseline.line("baseline (GET /me, same rate)"))
     print(starts.line("start"))
-    print(f"start p99 / baseline p99: {starts.pct(99) / baseline.pct(99):.1f}×   "
-          f"(target: 0 errors, p99 < 500 ms; event-loop lag p99 ≤ {lag * 1000:.0f} ms)")
+    print(
+        f"start p99 / baseline p99: {starts.pct(99) / baseline.pct(99):.1f}×   "
+        f"(target: 0 errors, p99 < 500 ms; event-loop lag p99 ≤ {lag * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,13 @@ def scratch_database() -> Iterator[str]:
 
 
 def add_server_env_option(parser: Any) -> None:
-    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for the server under test (repeatable), e.g. EXAM_HASH_THREADS=2")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server under test (repeatable), e.g. EXAM_HASH_THREADS=2",
+    )
 
 
 def server_env_option(args: Any) -> dict[str, str]:
@@ -71,8 +76,13 @@ def free_port() -> int:
 
 def server_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_")}
-    env.update(EXAM_DATABASE_URL=database_url, EXAM_REDIS_URL=REDIS_URL, EXAM_SECRET_KEY=SECRET,
-               EXAM_DATA_DIR=str(data_dir), EXAM_LOG_LEVEL="WARNING")
+    env.update(
+        EXAM_DATABASE_URL=database_url,
+        EXAM_REDIS_URL=REDIS_URL,
+        EXAM_SECRET_KEY=SECRET,
+        EXAM_DATA_DIR=str(data_dir),
+        EXAM_LOG_LEVEL="WARNING",
+    )
     env.update(extra)  # may replace the defaults above (EXAM_REDIS_URL="" runs the embedded default)
     return env
 
@@ -83,8 +93,15 @@ class World:
     logins: list[str]
 
 
-async def seed(database_url: str, data_dir: Path, *, students: int, questions: int = 20, duration_s: int = 3600,
-               opens_in_s: int = -60) -> World:
+async def seed(
+    database_url: str,
+    data_dir: Path,
+    *,
+    students: int,
+    questions: int = 20,
+    duration_s: int = 3600,
+    opens_in_s: int = -60,
+) -> World:
     """Migrate and create one exam for ``students`` students (one shared password hash: seeding
     thousands of Argon2 hashes would measure the seeding, not the server)."""
     from sqlalchemy import insert
@@ -109,36 +126,85 @@ async def seed(database_url: str, data_dir: Path, *, students: int, questions: i
         fac = await catalog.ensure_faculty(conn, actor, code="BF", name="Bench", now=now)
         grp = await catalog.ensure_group(conn, actor, code="BG", faculty_id=fac, now=now)
         await catalog.add_discipline(conn, actor, code="B-101", name="Bench", now=now)
-        await catalog.add_exam_session(conn, actor, code="BS", name="Bench", starts_on=date(2020, 1, 1),
-                                       ends_on=date(2040, 1, 1), now=now)
-        items = tuple(Item(text=f"Question {n}", options=tuple(f"option {n}.{k}" for k in range(5)), correct=0)
-                      for n in range(1, max(questions, 1) * 2 + 1))
-        version = await bank_api.add_version(conn, discipline_code="B-101", language="kk", items=items,
-                                             source_name="bench", created_by="bench", now=now, publish=True)
-        result = await conn.execute(insert(users).returning(users.c.id), [
-            {"login": login, "full_name": f"Student {login}", "role": "student", "password_hash": pw_hash,
-             "language": "kk", "is_active": True, "must_change_password": False, "created_at": now,
-             "created_by": "bench"} for login in logins])
+        await catalog.add_exam_session(
+            conn, actor, code="BS", name="Bench", starts_on=date(2020, 1, 1), ends_on=date(2040, 1, 1), now=now
+        )
+        items = tuple(
+            Item(text=f"Question {n}", options=tuple(f"option {n}.{k}" for k in range(5)), correct=0)
+            for n in range(1, max(questions, 1) * 2 + 1)
+        )
+        version = await bank_api.add_version(
+            conn,
+            discipline_code="B-101",
+            language="kk",
+            items=items,
+            source_name="bench",
+            created_by="bench",
+            now=now,
+            publish=True,
+        )
+        result = await conn.execute(
+            insert(users).returning(users.c.id),
+            [
+                {
+                    "login": login,
+                    "full_name": f"Student {login}",
+                    "role": "student",
+                    "password_hash": pw_hash,
+                    "language": "kk",
+                    "is_active": True,
+                    "must_change_password": False,
+                    "created_at": now,
+                    "created_by": "bench",
+                }
+                for login in logins
+            ],
+        )
         ids = [r.id for r in result]
         await conn.execute(insert(group_members), [{"group_id": grp, "student_id": i, "joined_at": now} for i in ids])
-        exam_id = await catalog.add_exam(conn, actor, catalog.ExamSpec(
-            title="Bench exam", discipline_code="B-101", session_code="BS", group_codes=["BG"],
-            bank_versions={"kk": version.id}, question_count=questions, duration_s=duration_s,
-            opens_at=now + timedelta(seconds=opens_in_s), closes_at=now + timedelta(hours=6)), now=now)
+        exam_id = await catalog.add_exam(
+            conn,
+            actor,
+            catalog.ExamSpec(
+                title="Bench exam",
+                discipline_code="B-101",
+                session_code="BS",
+                group_codes=["BG"],
+                bank_versions={"kk": version.id},
+                question_count=questions,
+                duration_s=duration_s,
+                opens_at=now + timedelta(seconds=opens_in_s),
+                closes_at=now + timedelta(hours=6),
+            ),
+            now=now,
+        )
     await services.close()
     return World(exam_id=exam_id, logins=logins)
 
 
 @contextlib.contextmanager
-def server(database_url: str, data_dir: Path, *, workers: int = 1, port: int | None = None,
-           args: list[str] | None = None, **env: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def server(
+    database_url: str,
+    data_dir: Path,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    args: list[str] | None = None,
+    **env: str,
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = port or free_port()
     cmd = [sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(port)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
     log = open(data_dir / f"server-{port}.log", "ab")
-    proc = subprocess.Popen(args or cmd, cwd=ROOT, env=server_env(database_url, data_dir, **env), stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        args or cmd,
+        cwd=ROOT,
+        env=server_env(database_url, data_dir, **env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_healthy(port, proc)
         yield port, proc
@@ -192,9 +258,11 @@ class Stats:
     def line(self, label: str) -> str:
         thr = self.ok / self.wall_s if self.wall_s else 0.0
         med = statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
-        return (f"{label:<34} {self.ok:>7} ok  {sum(self.errors.values()):>5} errors  {thr:>8.1f}/s  "
-                f"p50 {med:7.1f} ms  p95 {self.pct(95):7.1f} ms  p99 {self.pct(99):7.1f} ms"
-                + (f"  {self.errors}" if self.errors else ""))
+        return (
+            f"{label:<34} {self.ok:>7} ok  {sum(self.errors.values()):>5} errors  {thr:>8.1f}/s  "
+            f"p50 {med:7.1f} ms  p95 {self.pct(95):7.1f} ms  p99 {self.pct(99):7.1f} ms"
+            + (f"  {self.errors}" if self.errors else "")
+        )
 
 
 async def timed(stats: Stats, request: Any, ok: Callable[[Any, bytes], bool] | None = None) -> bool:
@@ -252,8 +320,15 @@ async def make_sessions(database_url: str, data_dir: Path, logins: list[str]) ->
         rows = []
         for login in logins:
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-            rows.append({"token_hash": token_hash(token), "user_id": ids[login], "csrf_token": csrf,
-                         "created_at": now, "expires_at": now + timedelta(hours=6)})
+            rows.append(
+                {
+                    "token_hash": token_hash(token),
+                    "user_id": ids[login],
+                    "csrf_token": csrf,
+                    "created_at": now,
+                    "expires_at": now + timedelta(hours=6),
+                }
+            )
             out.append((login, token, csrf))
         await conn.execute(insert(auth_sessions), rows)
     await services.close()

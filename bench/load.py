@@ -32,12 +32,14 @@ async def login_all(base: str, logins: list[str], concurrency: int, stats: Stats
     students = [Student(login) for login in logins]
     sem = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
         async def one(st: Student) -> None:
             async with sem:
                 t0 = time.perf_counter()
                 try:
-                    async with http.post(f"{base}/api/v1/auth/login",
-                                         json={"login": st.login, "password": PASSWORD}) as r:
+                    async with http.post(
+                        f"{base}/api/v1/auth/login", json={"login": st.login, "password": PASSWORD}
+                    ) as r:
                         body = await r.json()
                         if r.status != 200:
                             if stats:
@@ -62,10 +64,17 @@ def headers(st: Student) -> dict[str, str]:
     return {"Cookie": f"exam_session={st.cookie}", "X-CSRF-Token": st.csrf}
 
 
-async def start_all(base: str, exam_id: int, students: list[Student], concurrency: int,
-                    stats: Stats | None = None, spread_s: float = 0.0) -> None:
+async def start_all(
+    base: str,
+    exam_id: int,
+    students: list[Student],
+    concurrency: int,
+    stats: Stats | None = None,
+    spread_s: float = 0.0,
+) -> None:
     sem = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
         async def one(i: int, st: Student) -> None:
             if spread_s:
                 await asyncio.sleep(spread_s * i / max(1, len(students)))
@@ -93,9 +102,17 @@ async def start_all(base: str, exam_id: int, students: list[Student], concurrenc
             stats.wall_s = time.perf_counter() - t0
 
 
-async def save_loop(url_for: Any, students: list[Student], *, concurrency: int, duration_s: float,
-                    rate: float | None, max_requests: int, cookie_headers: bool = True,
-                    warmup_s: float = 0.0) -> Stats:
+async def save_loop(
+    url_for: Any,
+    students: list[Student],
+    *,
+    concurrency: int,
+    duration_s: float,
+    rate: float | None,
+    max_requests: int,
+    cookie_headers: bool = True,
+    warmup_s: float = 0.0,
+) -> Stats:
     """Closed loop (``rate=None``: as fast as the server answers) or open loop at ``rate`` saves/s.
 
     Saves sent in the first ``warmup_s`` seconds are not counted (the run is ``duration_s`` longer).
@@ -106,13 +123,17 @@ async def save_loop(url_for: Any, students: list[Student], *, concurrency: int, 
     deadline = counted_from + duration_s
     sent = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
         async def save(st: Student) -> None:
             st.seq += 1
             pos = rng.randint(1, st.positions)
             t0 = time.perf_counter()
             try:
-                async with http.put(url_for(st, pos), json={"choice": rng.randint(0, 4), "seq": st.seq},
-                                    headers=headers(st) if cookie_headers else None) as r:
+                async with http.put(
+                    url_for(st, pos),
+                    json={"choice": rng.randint(0, 4), "seq": st.seq},
+                    headers=headers(st) if cookie_headers else None,
+                ) as r:
                     await r.read()
                     if t0 < counted_from:
                         return
@@ -130,6 +151,7 @@ async def save_loop(url_for: Any, students: list[Student], *, concurrency: int, 
         else:
             t_start = time.perf_counter()
         if rate is None:
+
             async def worker(mine: list[Student]) -> None:
                 nonlocal sent
                 i = 0

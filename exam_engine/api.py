@@ -71,9 +71,18 @@ from .web.api_journal import my_results as student_journal_results  # noqa: E402
 from .web.api_journal import roster as journal_roster  # noqa: E402
 
 __all__ += [
-    "bank_analysis", "bank_service", "bank_views", "hold_service", "journal_actor", "journal_audit_sink",
+    "bank_analysis",
+    "bank_service",
+    "bank_views",
+    "hold_service",
+    "journal_actor",
+    "journal_audit_sink",
     "journal_catalog_names",
-    "journal_error", "journal_roster", "list_exams", "student_journal_results", "user_id_by_login",
+    "journal_error",
+    "journal_roster",
+    "list_exams",
+    "student_journal_results",
+    "user_id_by_login",
 ]
 
 # The proctoring pages (admin_ui/proctoring.py): capture settings for the student's pages, the review use cases.
@@ -93,7 +102,12 @@ from .services import users as user_service  # noqa: E402
 from .services.audit_seal import verify_database as verify_audit_chain  # noqa: E402
 
 __all__ += [
-    "catalog_service", "contingent_service", "kazakh_sort_key", "tables", "user_service", "verifier_for",
+    "catalog_service",
+    "contingent_service",
+    "kazakh_sort_key",
+    "tables",
+    "user_service",
+    "verifier_for",
     "verify_audit_chain",
 ]
 from proctor.kinds import TITLES as flag_titles  # noqa: E402
@@ -110,8 +124,16 @@ from .domain.attempts import WARN_AT_S, time_warning  # noqa: E402
 from .services import attempt_checks  # noqa: E402
 from .web.http import device_key, ensure_device_cookie  # noqa: E402
 
-__all__ += ["WARN_AT_S", "attempt_checks", "device_key", "ensure_device_cookie", "live_board", "live_control",
-            "live_view", "time_warning"]
+__all__ += [
+    "WARN_AT_S",
+    "attempt_checks",
+    "device_key",
+    "ensure_device_cookie",
+    "live_board",
+    "live_control",
+    "live_view",
+    "time_warning",
+]
 
 # Authority in one place (issue 19): the pages run the API's check before their handlers.
 from .domain.roles import Kind  # noqa: E402
@@ -123,8 +145,18 @@ from .web.api_journal import journal_actor_for  # noqa: E402
 from .web.http import _audit_denial as audit_denial  # noqa: E402
 from .web.http import resource_of  # noqa: E402
 
-__all__ += ["InvalidInput", "Kind", "NotFound", "OutOfReach", "assignment_service", "audit_denial", "authority",
-            "authorize", "journal_actor_for", "resource_of"]
+__all__ += [
+    "InvalidInput",
+    "Kind",
+    "NotFound",
+    "OutOfReach",
+    "assignment_service",
+    "audit_denial",
+    "authority",
+    "authorize",
+    "journal_actor_for",
+    "resource_of",
+]
 
 # The deputy head's page of exam-result corrections (admin_ui/result_corrections.py): the bridge's key
 # that verifies the signed result again when a correction is approved.

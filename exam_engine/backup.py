@@ -71,8 +71,11 @@ class BackupReport:
 def _signing_key_paths(settings: Settings, env: Mapping[str, str]) -> tuple[Path, Path]:
     from .security.signing import KEY_FILE, PUBLIC_FILE
 
-    private = Path(env["EXAM_SIGNING_KEY_FILE"]) if env.get("EXAM_SIGNING_KEY_FILE") else \
-        settings.data_dir / "keys" / KEY_FILE
+    private = (
+        Path(env["EXAM_SIGNING_KEY_FILE"])
+        if env.get("EXAM_SIGNING_KEY_FILE")
+        else settings.data_dir / "keys" / KEY_FILE
+    )
     return private, private.with_name(PUBLIC_FILE)
 
 
@@ -85,8 +88,11 @@ def key_files(settings: Settings, env: Mapping[str, str]) -> list[KeyFile]:
     from proctor.config import load_config
 
     private, public = _signing_key_paths(settings, env)
-    files = [KeyFile("evidence-keyring", load_config(env, settings.data_dir, None).key_file),
-             KeyFile("signing-private", private), KeyFile("signing-public", public)]
+    files = [
+        KeyFile("evidence-keyring", load_config(env, settings.data_dir, None).key_file),
+        KeyFile("signing-private", private),
+        KeyFile("signing-public", public),
+    ]
     keep = settings.data_dir / "keys"
     named = {f.path.resolve() for f in files}
     if keep.is_dir():
@@ -144,8 +150,14 @@ def _write_archive(settings: Settings, env: Mapping[str, str], work: Path, now: 
     database = _dump_database(settings, work)
     evidence = evidence_dir(settings, env)
     tar_path = work / "backup.tar"
-    manifest: dict = {"format": FORMAT, "created_at": now.isoformat(), "backend": "postgresql" if
-                      settings.is_postgres else "sqlite", "database": database, "keys": {}, "evidence_files": 0}
+    manifest: dict = {
+        "format": FORMAT,
+        "created_at": now.isoformat(),
+        "backend": "postgresql" if settings.is_postgres else "sqlite",
+        "database": database,
+        "keys": {},
+        "evidence_files": 0,
+    }
     with tarfile.open(tar_path, "w") as tar:
         tar.add(work / database, arcname=database)
         if evidence.is_dir():
@@ -179,8 +191,9 @@ def create_backup(settings: Settings, env: Mapping[str, str], output: Path, now:
             dst.flush()
             os.fsync(dst.fileno())
         os.replace(partial, output)
-    return BackupReport(output, manifest["backend"], manifest["evidence_files"], sorted(manifest["keys"]),
-                        output.stat().st_size)
+    return BackupReport(
+        output, manifest["backend"], manifest["evidence_files"], sorted(manifest["keys"]), output.stat().st_size
+    )
 
 
 # ---------------------------------------------------------------------------------------------- restore
@@ -200,13 +213,22 @@ def _check_empty_target(settings: Settings, env: Mapping[str, str], manifest: di
     if manifest.get("format") != FORMAT:
         raise RestoreRefused(N_("Unknown backup format {format}."), format=repr(manifest.get("format"))[:40])
     if manifest["backend"] != backend:
-        raise RestoreRefused(N_("The backup holds a {archive} database; EXAM_DATABASE_URL is {target}."),
-                             archive=manifest["backend"], target=backend)
+        raise RestoreRefused(
+            N_("The backup holds a {archive} database; EXAM_DATABASE_URL is {target}."),
+            archive=manifest["backend"],
+            target=backend,
+        )
     if settings.is_postgres or _sqlite_path(settings.database_url).exists():  # a missing SQLite file is empty
         tables = asyncio.run(_table_names(settings))
         if tables:
-            raise RestoreRefused(N_("The target database is not empty ({count} tables, e.g. {table}); restore only "
-                                    "into an empty database."), count=len(tables), table=tables[0])
+            raise RestoreRefused(
+                N_(
+                    "The target database is not empty ({count} tables, e.g. {table}); restore only "
+                    "into an empty database."
+                ),
+                count=len(tables),
+                table=tables[0],
+            )
     evidence = evidence_dir(settings, env)
     if (work / "evidence").is_dir() and evidence.is_dir() and any(evidence.iterdir()):
         raise RestoreRefused(N_("The evidence directory {path} is not empty."), path=str(evidence))
@@ -214,8 +236,9 @@ def _check_empty_target(settings: Settings, env: Mapping[str, str], manifest: di
     for role in manifest["keys"]:
         target = targets.get(role) or settings.data_dir / "keys" / manifest["keys"][role]
         if target.exists() and target.read_bytes() != (work / "keys" / role).read_bytes():
-            raise RestoreRefused(N_("{path} exists and differs from the key in the backup; move it away first."),
-                                 path=str(target))
+            raise RestoreRefused(
+                N_("{path} exists and differs from the key in the backup; move it away first."), path=str(target)
+            )
 
 
 def _restore_files(settings: Settings, env: Mapping[str, str], manifest: dict, work: Path) -> None:
@@ -239,10 +262,10 @@ def _unpack(tar_path: Path, work: Path) -> dict:
             tar.extractall(work, filter="data")
         manifest = json.loads((work / "manifest.json").read_text(encoding="utf-8"))
     except (tarfile.TarError, OSError, ValueError) as error:
-        raise BackupUnreadable(N_("The backup's contents are damaged: {problem}."),
-                               problem=type(error).__name__) from None
-    fields = {"format": str, "backend": str, "database": str, "keys": dict, "evidence_files": int,
-              "created_at": str}
+        raise BackupUnreadable(
+            N_("The backup's contents are damaged: {problem}."), problem=type(error).__name__
+        ) from None
+    fields = {"format": str, "backend": str, "database": str, "keys": dict, "evidence_files": int, "created_at": str}
     for name, kind in fields.items():
         if not isinstance(manifest, dict) or not isinstance(manifest.get(name), kind):
             raise BackupUnreadable(N_("The backup's manifest is damaged (field «{field}»)."), field=name)
@@ -261,8 +284,18 @@ def restore_backup(settings: Settings, env: Mapping[str, str], archive: Path) ->
         manifest = _unpack(tar_path, work)
         _check_empty_target(settings, env, manifest, work)
         if settings.is_postgres:
-            _run(["pg_restore", "--exit-on-error", "--no-owner", "--no-privileges", "--dbname",
-                  make_url(settings.database_url).database or "", str(work / DB_PG)], _pg_env(settings.database_url))
+            _run(
+                [
+                    "pg_restore",
+                    "--exit-on-error",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--dbname",
+                    make_url(settings.database_url).database or "",
+                    str(work / DB_PG),
+                ],
+                _pg_env(settings.database_url),
+            )
         else:
             target = _sqlite_path(settings.database_url)
             target.parent.mkdir(parents=True, exist_ok=True)

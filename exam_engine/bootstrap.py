@@ -60,11 +60,17 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         clock=clock or SystemClock(),
         engine=engine,
         kv=kv,
-        throttle=LoginThrottle(kv, settings.login_max_failures, settings.login_window_s,
-                               successes_per_min=settings.login_successes_per_min),
+        throttle=LoginThrottle(
+            kv, settings.login_max_failures, settings.login_window_s, successes_per_min=settings.login_successes_per_min
+        ),
         sessions=SessionCache(settings.session_cache_s, settings.session_cache_unsynced_s),
         session_rate=SessionRateLimit(kv, settings.session_rate_per_min),
-        fast_saves=fast_saves_for(settings.database_url, size=settings.fast_save_pool, timeout_s=settings.db_wait_s,
-                                  groups=settings.autosave_groups, group_max=settings.autosave_group_max,
-                                  queue_max=settings.autosave_queue),
+        fast_saves=fast_saves_for(
+            settings.database_url,
+            size=settings.fast_save_pool,
+            timeout_s=settings.db_wait_s,
+            groups=settings.autosave_groups,
+            group_max=settings.autosave_group_max,
+            queue_max=settings.autosave_queue,
+        ),
     )

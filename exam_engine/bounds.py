@@ -39,24 +39,38 @@ class Bound:
         """``value`` if it is of the kind and within the range, else a 422 naming ``field``."""
         if isinstance(value, bool) or not isinstance(value, (int, float) if not self.integer else int):
             expected = Word(N_("integer")) if self.integer else Word(N_("number"))
-            raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=field,
-                               expected=expected)
+            raise InvalidInput(
+                "invalid_field", N_("Field «{field}» must be a {expected}."), field=field, expected=expected
+            )
         if isinstance(value, float) and not math.isfinite(value) or not self.low <= value <= self.high:
             raise self.refusal(field)
         return value
 
     def refusal(self, field: str) -> InvalidInput:
         if self.integer:
-            return InvalidInput(OUT_OF_RANGE, N_("Field «{field}» must be a whole number from {low} to {high}."),
-                                field=field, low=_plain(self.low), high=_plain(self.high))
-        return InvalidInput(OUT_OF_RANGE, N_("Field «{field}» must be a number from {low} to {high}."),
-                            field=field, low=_plain(self.low), high=_plain(self.high))
+            return InvalidInput(
+                OUT_OF_RANGE,
+                N_("Field «{field}» must be a whole number from {low} to {high}."),
+                field=field,
+                low=_plain(self.low),
+                high=_plain(self.high),
+            )
+        return InvalidInput(
+            OUT_OF_RANGE,
+            N_("Field «{field}» must be a number from {low} to {high}."),
+            field=field,
+            low=_plain(self.low),
+            high=_plain(self.high),
+        )
 
     def schema(self, *, nullable: bool = False) -> dict[str, Any]:
         """The JSON Schema of a body field with this bound (OpenAPI 3.1)."""
         kind = "integer" if self.integer else "number"
-        out: dict[str, Any] = {"type": [kind, "null"] if nullable else kind,
-                               "minimum": _plain(self.low), "maximum": _plain(self.high)}
+        out: dict[str, Any] = {
+            "type": [kind, "null"] if nullable else kind,
+            "minimum": _plain(self.low),
+            "maximum": _plain(self.high),
+        }
         if self.description:
             out["description"] = self.description
         return out
@@ -70,8 +84,13 @@ a time zone cannot even be converted to UTC (``OverflowError``, a 500 when it wa
 def moment(value: datetime, field: str) -> datetime:
     """``value`` if its year is within FIRST_YEAR..LAST_YEAR, else a 422 naming ``field``."""
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise InvalidInput(OUT_OF_RANGE, N_("Field «{field}» must be a date and time between the years {low} and "
-                                            "{high}."), field=field, low=FIRST_YEAR, high=LAST_YEAR)
+        raise InvalidInput(
+            OUT_OF_RANGE,
+            N_("Field «{field}» must be a date and time between the years {low} and {high}."),
+            field=field,
+            low=FIRST_YEAR,
+            high=LAST_YEAR,
+        )
     return value
 
 
@@ -88,8 +107,12 @@ MAX_SAFE_INT = 2**53 - 1
 EXTRA_MINUTES = Bound(0, MAX_GRANT_MINUTES, description="extra minutes decided before the start (0 removes them)")
 GRANT_MINUTES = Bound(1, MAX_GRANT_MINUTES, description="minutes added to a running attempt")
 DURATION_MINUTES = Bound(1, 24 * 60, description="the exam's duration in minutes")
-MULTIPLIER = Bound(1, MAX_MULTIPLIER_PCT / 100, integer=False,
-                   description="time multiplier of an accommodation (more than 1, at most 4)")
+MULTIPLIER = Bound(
+    1,
+    MAX_MULTIPLIER_PCT / 100,
+    integer=False,
+    description="time multiplier of an accommodation (more than 1, at most 4)",
+)
 # ---- an exam's contents ---------------------------------------------------------------------
 QUESTION_COUNT = Bound(1, 500)
 PASS_SCORE = Bound(0, 100, description="the minimum exam score (0-100) that passes")

@@ -101,8 +101,9 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0,
-           maximum: float | None = None) -> float:
+def _float(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -141,7 +142,6 @@ def _clock_time(env: Mapping[str, str], name: str, default: tuple[int, int]) -> 
     return int(found.group(1)), int(found.group(2))
 
 
-
 def normalise_database_url(url: str, data_dir: Path) -> str:
     """Accept the URLs people type and turn them into async driver URLs."""
     scheme = urlsplit(url).scheme
@@ -156,8 +156,7 @@ def normalise_database_url(url: str, data_dir: Path) -> str:
     )
 
 
-def _load_secret(env: Mapping[str, str], data_dir: Path, *, create: bool, required: bool = True
-                 ) -> tuple[Secret, bool]:
+def _load_secret(env: Mapping[str, str], data_dir: Path, *, create: bool, required: bool = True) -> tuple[Secret, bool]:
     raw = env.get("EXAM_SECRET_KEY")
     if raw:
         if len(raw) < 32:
@@ -199,7 +198,9 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network 
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            raise ConfigError(f"{name}: {part!r} is not an IP address or CIDR block (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+            raise ConfigError(
+                f"{name}: {part!r} is not an IP address or CIDR block (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            ) from None
     return tuple(networks)
 
 
@@ -208,13 +209,15 @@ def _metrics_token(env: Mapping[str, str]) -> Secret | None:
     if not raw:
         return None
     if len(raw) < 32 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", raw):
-        raise ConfigError("EXAM_METRICS_TOKEN must be at least 32 characters of letters, digits or ._~+/=- "
-                          "(use a random value)")
+        raise ConfigError(
+            "EXAM_METRICS_TOKEN must be at least 32 characters of letters, digits or ._~+/=- (use a random value)"
+        )
     return Secret(raw)
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, create_secret: bool = True,
-                  require_secret: bool = True) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None, *, create_secret: bool = True, require_secret: bool = True
+) -> Settings:
     """Build :class:`Settings` from the environment, failing fast on a bad value.
 
     ``create_secret=False, require_secret=False``: for the operator commands that never use

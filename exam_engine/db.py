@@ -62,8 +62,14 @@ def lock_timeout_option(seconds: float) -> str:
     return f"-c lock_timeout={max(1, int(seconds * 1000))}"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False, pool_timeout: float = 30.0,
-                  lock_timeout_s: float | None = None) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    pool_timeout: float = 30.0,
+    lock_timeout_s: float | None = None,
+) -> AsyncEngine:
     """``pool_timeout``: how long a request waits for a pooled connection before SQLAlchemy's
     ``TimeoutError``; ``lock_timeout_s`` (PostgreSQL): how long a statement waits for a lock
     before ``LockNotAvailable``. The HTTP layer answers both with a 503 and ``Retry-After``

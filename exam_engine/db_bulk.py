@@ -56,8 +56,11 @@ def _carried(table: Table, names: Sequence[str]) -> bool:
 def _recordset(table: Table, names: tuple[str, ...]) -> Any:
     """``json_to_recordset(CAST(:rows AS JSON)) AS r(a <type>, b <type>)``; JSON columns as text."""
     columns = [column(n, Text if _is_json(table.c[n].type) else table.c[n].type) for n in names]
-    return func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON)).table_valued(
-        *columns).render_derived(with_types=True)
+    return (
+        func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
+        .table_valued(*columns)
+        .render_derived(with_types=True)
+    )
 
 
 def _value(r: Any, table: Table, name: str) -> ColumnElement[Any]:
@@ -76,8 +79,9 @@ def _finish_insert(stmt: Any, table: Table, skip_conflicts_on: tuple[str, ...], 
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_stmt(table: Table, names: tuple[str, ...], skip_conflicts_on: tuple[str, ...],
-                 returning: str | None) -> Any:
+def _insert_stmt(
+    table: Table, names: tuple[str, ...], skip_conflicts_on: tuple[str, ...], returning: str | None
+) -> Any:
     r = _recordset(table, names)
     stmt = postgresql.insert(table).from_select(list(names), select(*(_value(r, table, n) for n in names)))
     return _finish_insert(stmt, table, skip_conflicts_on, returning)
@@ -121,8 +125,11 @@ def _encoders(conn: AsyncConnection, table: Table, names: Sequence[str]) -> list
 
 def _rows_json(conn: AsyncConnection, table: Table, names: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> str:
     encoders = _encoders(conn, table, names)
-    return json.dumps([{n: enc(row[n]) for n, enc in zip(names, encoders, strict=True)} for row in rows],
-                      ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        [{n: enc(row[n]) for n, enc in zip(names, encoders, strict=True)} for row in rows],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def _names(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
@@ -132,8 +139,14 @@ def _names(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
     return names
 
 
-async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], *,
-                      skip_conflicts_on: Sequence[str] = (), returning: str | None = None) -> list[Any]:
+async def insert_many(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_conflicts_on: Sequence[str] = (),
+    returning: str | None = None,
+) -> list[Any]:
     """Insert ``rows`` (dicts of column name → value, all with the same keys).
 
     ``skip_conflicts_on``: the columns of a unique index; a row that would duplicate one is
@@ -147,8 +160,9 @@ async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[dict[s
     if conn.dialect.name != "postgresql" or len(rows) == 1 or not _carried(table, names):
         result = await conn.execute(_insert_rows_stmt(conn.dialect.name, table, conflict, returning), list(rows))
     else:
-        result = await conn.execute(_insert_stmt(table, names, conflict, returning),
-                                    {"rows": _rows_json(conn, table, names, rows)})
+        result = await conn.execute(
+            _insert_stmt(table, names, conflict, returning), {"rows": _rows_json(conn, table, names, rows)}
+        )
     return list(result.scalars().all()) if returning is not None else []
 
 
@@ -160,8 +174,13 @@ def one_of(conn: AsyncConnection, column_: ColumnElement[Any], values: Sequence[
     return column_.in_(list(values))
 
 
-async def update_many(conn: AsyncConnection, table: Table, key: str, rows: Sequence[dict[str, Any]],
-                      where: ColumnElement[bool] | None = None) -> None:
+async def update_many(
+    conn: AsyncConnection,
+    table: Table,
+    key: str,
+    rows: Sequence[dict[str, Any]],
+    where: ColumnElement[bool] | None = None,
+) -> None:
     """Set each row's other columns on the row of ``table`` whose ``key`` column equals its ``key``.
 
     ``where`` (a condition on ``table``) further limits which rows change.
@@ -175,5 +194,4 @@ async def update_many(conn: AsyncConnection, table: Table, key: str, rows: Seque
         stmt = (stmt if where is None else stmt.where(where)).values({n: bindparam("u_" + n) for n in values})
         await conn.execute(stmt, [{"u_" + n: row[n] for n in names} for row in rows])
         return
-    await conn.execute(_update_stmt(table, key, values, where),
-                       {"rows": _rows_json(conn, table, (key, *values), rows)})
+    await conn.execute(_update_stmt(table, key, values, where), {"rows": _rows_json(conn, table, (key, *values), rows)})

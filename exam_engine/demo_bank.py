@@ -27,8 +27,9 @@ def demo_file(language: str) -> bytes:
 
 
 def load_demo_items(language: str) -> tuple[Item, ...]:
-    report = parse_bank(demo_file(language), filename=f"bank_{language}.txt", format="platonus", language=language,
-                        default_topic=TOPIC)
+    report = parse_bank(
+        demo_file(language), filename=f"bank_{language}.txt", format="platonus", language=language, default_topic=TOPIC
+    )
     if not report.accepted:
         raise DemoBankInvalid("; ".join(p.english() for p in report.errors))
     return tuple(dataclasses.replace(it, twin_key=f"demo-{n}") for n, it in enumerate(report.items, start=1))

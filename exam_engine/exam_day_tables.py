@@ -111,8 +111,9 @@ prepared_items = Table(
     Column("options", JSON, nullable=False),
     Column("key_index", SmallInteger, nullable=False),
     PrimaryKeyConstraint("exam_id", "student_id", "position"),
-    ForeignKeyConstraint(["exam_id", "student_id"], ["prepared_forms.exam_id", "prepared_forms.student_id"],
-                         ondelete="CASCADE"),
+    ForeignKeyConstraint(
+        ["exam_id", "student_id"], ["prepared_forms.exam_id", "prepared_forms.student_id"], ondelete="CASCADE"
+    ),
 )
 
 server_uptime = Table(

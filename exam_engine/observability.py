@@ -36,32 +36,40 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 REQUEST_SECONDS = Histogram(
-    "exam_http_request_seconds", "Request latency by route and method.", ["method", "route", "status"],
+    "exam_http_request_seconds",
+    "Request latency by route and method.",
+    ["method", "route", "status"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 SWEEPER_LAG = Histogram(
-    "exam_sweeper_lag_seconds", "How long after its deadline (plus grace) an attempt was finalised.",
+    "exam_sweeper_lag_seconds",
+    "How long after its deadline (plus grace) an attempt was finalised.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
-AUTOSAVES = Counter("exam_autosaves_total", "Answer saves acknowledged, by path (fast: one statement on PostgreSQL).",
-                    ["path"])
+AUTOSAVES = Counter(
+    "exam_autosaves_total", "Answer saves acknowledged, by path (fast: one statement on PostgreSQL).", ["path"]
+)
 AUTOSAVE_GROUP_SIZE = Histogram(
-    "exam_autosave_group_size", "Saves written by one group commit (one statement, one transaction).",
+    "exam_autosave_group_size",
+    "Saves written by one group commit (one statement, one transaction).",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )
 FINALISED = Counter("exam_attempts_finalised_total", "Attempts finalised, by how.", ["status"])
 ATTEMPTS = Gauge("exam_attempts", "Attempts by state (sampled at scrape).", ["status"], multiprocess_mode="max")
-OUTBOX_BACKLOG = Gauge("exam_outbox_backlog", "Result events not yet delivered to the journal (at scrape).",
-                       multiprocess_mode="max")
+OUTBOX_BACKLOG = Gauge(
+    "exam_outbox_backlog", "Result events not yet delivered to the journal (at scrape).", multiprocess_mode="max"
+)
 FRAME_QUEUE = Gauge("exam_frame_queue_length", "Frames waiting for analysis (at scrape).", multiprocess_mode="max")
 ANALYSIS_SECONDS = Histogram(
-    "exam_frame_analysis_seconds", "From a frame's arrival to its findings being stored.",
+    "exam_frame_analysis_seconds",
+    "From a frame's arrival to its findings being stored.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 
 
 LOOP_LAG = Histogram(
-    "exam_event_loop_lag_seconds", "How late the event loop woke a 100 ms timer (CPU work on the loop shows here).",
+    "exam_event_loop_lag_seconds",
+    "How late the event loop woke a 100 ms timer (CPU work on the loop shows here).",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
@@ -141,9 +149,19 @@ async def observe_middleware(
         route = _route_of(request)
         if route != "/metrics":
             REQUEST_SECONDS.labels(request.method, route, str(status)).observe(elapsed)
-            access_log.info("%s %s %d", request.method, request.path, status, extra={
-                "method": request.method, "path": request.path, "route": route, "status": status,
-                "duration_ms": round(elapsed * 1000, 2)})
+            access_log.info(
+                "%s %s %d",
+                request.method,
+                request.path,
+                status,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
         REQUEST_ID.reset(token)
 
 
@@ -161,10 +179,10 @@ async def sample_gauges(engine, frame_queue_length: Callable[[], Awaitable[int |
     from .tables import attempts, outbox
 
     async with engine.connect() as conn:
-        counts = dict((await conn.execute(
-            select(attempts.c.status, func.count()).group_by(attempts.c.status))).all())
-        backlog = (await conn.execute(
-            select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None)))).scalar_one()
+        counts = dict((await conn.execute(select(attempts.c.status, func.count()).group_by(attempts.c.status))).all())
+        backlog = (
+            await conn.execute(select(func.count()).select_from(outbox).where(outbox.c.delivered_at.is_(None)))
+        ).scalar_one()
     for status in ("checks", "in_progress", "submitted", "timed_out", "annulled"):
         ATTEMPTS.labels(status).set(counts.get(status, 0))
     OUTBOX_BACKLOG.set(backlog)

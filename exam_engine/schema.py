@@ -15,5 +15,12 @@ from .tables import metadata as engine_metadata  # with the assignments (issue 1
 
 # departments, discipline_departments, faculty_heads, department_heads (foreign keys to users, exams, faculties)
 
-ALL_METADATA: list[MetaData] = [engine_metadata, bank_metadata, journal_metadata, proctor_metadata,
-                               trust_metadata, exam_day_metadata, hold_metadata]
+ALL_METADATA: list[MetaData] = [
+    engine_metadata,
+    bank_metadata,
+    journal_metadata,
+    proctor_metadata,
+    trust_metadata,
+    exam_day_metadata,
+    hold_metadata,
+]

@@ -42,8 +42,14 @@ async def make_app(settings: Settings) -> web.Application:
     return build_app(services)
 
 
-def serve(*, host: str | None = None, port: int | None = None, settings: Settings | None = None,
-          workers: int = 1, reuse_port: bool = False) -> int:
+def serve(
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    settings: Settings | None = None,
+    workers: int = 1,
+    reuse_port: bool = False,
+) -> int:
     settings = settings or load_settings()
     if settings.secret_generated:
         log.warning("no EXAM_SECRET_KEY given: generated one into %s (keep it safe)", settings.data_dir)
@@ -54,11 +60,23 @@ def serve(*, host: str | None = None, port: int | None = None, settings: Setting
         return supervise(settings, host=host, port=port, workers=workers)
 
     def serving(_banner: str) -> None:  # aiohttp calls this once its start-up steps ran and the port is bound
-        log.info("exam-engine serving on http://%s:%d (database %s, pid %d)", host, port,
-                 settings.database_url.split("@")[-1], os.getpid())
+        log.info(
+            "exam-engine serving on http://%s:%d (database %s, pid %d)",
+            host,
+            port,
+            settings.database_url.split("@")[-1],
+            os.getpid(),
+        )
 
-    web.run_app(make_app(settings), host=host, port=port, print=serving, access_log=None,
-                shutdown_timeout=5, reuse_port=reuse_port)
+    web.run_app(
+        make_app(settings),
+        host=host,
+        port=port,
+        print=serving,
+        access_log=None,
+        shutdown_timeout=5,
+        reuse_port=reuse_port,
+    )
     return 0
 
 
@@ -145,8 +163,14 @@ def supervise(settings: Settings, *, host: str, port: int, workers: int) -> int:
                 previous = delay.get(slot, 0.5) if lived < 60 else 0.5
                 delay[slot] = min(RESTART_DELAY_MAX_S, previous * 2)
                 restart_at[slot] = now + delay[slot]
-                log.error("worker %d (pid %d) exited with %s after %.0f s; restarting it in %.0f s",
-                          slot, child.pid, code, lived, delay[slot])
+                log.error(
+                    "worker %d (pid %d) exited with %s after %.0f s; restarting it in %.0f s",
+                    slot,
+                    child.pid,
+                    code,
+                    lived,
+                    delay[slot],
+                )
     finally:
         for child in children.values():
             try:

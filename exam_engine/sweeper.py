@@ -68,8 +68,9 @@ async def sweep_once(services: Services, *, batch: int = 500) -> int:
     try:
         while True:
             async with services.engine.begin() as conn:
-                deadlines = await sweep_expired(conn, now=services.clock.now(), grace_s=grace.total_seconds(),
-                                                limit=batch)
+                deadlines = await sweep_expired(
+                    conn, now=services.clock.now(), grace_s=grace.total_seconds(), limit=batch
+                )
             done = len(deadlines)
             total += done
             if done:

@@ -201,11 +201,19 @@ attempts = Table(
     CheckConstraint("deadline_at > started_at", name="deadline_after_start"),
     CheckConstraint("score IS NULL OR score BETWEEN 0 AND 100", name="score_range"),
 )
-Index("ix_attempts_open_deadline", attempts.c.deadline_at, sqlite_where=attempts.c.status == "in_progress",
-      postgresql_where=attempts.c.status == "in_progress")
+Index(
+    "ix_attempts_open_deadline",
+    attempts.c.deadline_at,
+    sqlite_where=attempts.c.status == "in_progress",
+    postgresql_where=attempts.c.status == "in_progress",
+)
 # The sweeper's second look: attempts still in their device checks when the window closes.
-Index("ix_attempts_checks_deadline", attempts.c.deadline_at, sqlite_where=attempts.c.status == "checks",
-      postgresql_where=attempts.c.status == "checks")
+Index(
+    "ix_attempts_checks_deadline",
+    attempts.c.deadline_at,
+    sqlite_where=attempts.c.status == "checks",
+    postgresql_where=attempts.c.status == "checks",
+)
 Index("ix_attempts_exam", attempts.c.exam_id)
 
 # What each student was served, frozen at start: later bank edits change nothing here.
@@ -251,8 +259,12 @@ outbox = Table(
     Column("exam_id", BigId),
     UniqueConstraint("topic", "key", "version", name="uq_outbox_event"),
 )
-Index("ix_outbox_pending", outbox.c.id, sqlite_where=outbox.c.delivered_at.is_(None),
-      postgresql_where=outbox.c.delivered_at.is_(None))
+Index(
+    "ix_outbox_pending",
+    outbox.c.id,
+    sqlite_where=outbox.c.delivered_at.is_(None),
+    postgresql_where=outbox.c.delivered_at.is_(None),
+)
 
 # Append-only record of every academic change (who, when, before, after).
 audit_log = Table(

@@ -63,8 +63,9 @@ from journal_bridge.views import (
 )
 
 
-def render_statement_pdf(statement: Statement, language: str, translate: Translate, font_path: Path | None = None
-                         ) -> bytes:
+def render_statement_pdf(
+    statement: Statement, language: str, translate: Translate, font_path: Path | None = None
+) -> bytes:
     """:func:`journal_bridge.statement_pdf.render_statement_pdf`, loaded on first use: reportlab
     is the largest import of the journal and a server start (which must finalise overdue
     attempts at once) does not need it."""

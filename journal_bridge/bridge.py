@@ -71,10 +71,16 @@ class Acceptance:
 
 
 def result_of_row(row: object) -> ExamResult:
-    return ExamResult(attempt_id=row.attempt_id, student_id=row.student_id,  # type: ignore[attr-defined]
-                      discipline_code=row.discipline_code, exam_id=row.exam_id,  # type: ignore[attr-defined]
-                      score=row.score, status=row.status, graded_at=row.graded_at,  # type: ignore[attr-defined]
-                      version=row.version)  # type: ignore[attr-defined]
+    return ExamResult(
+        attempt_id=row.attempt_id,
+        student_id=row.student_id,  # type: ignore[attr-defined]
+        discipline_code=row.discipline_code,
+        exam_id=row.exam_id,  # type: ignore[attr-defined]
+        score=row.score,
+        status=row.status,
+        graded_at=row.graded_at,  # type: ignore[attr-defined]
+        version=row.version,
+    )  # type: ignore[attr-defined]
 
 
 async def stored_result(conn: AsyncConnection, attempt_id: str, *, lock: bool = False) -> ExamResult | None:
@@ -113,48 +119,105 @@ class _Outcome:
     def refuse(self, index: int, envelope: bytes, code: str, detail: str) -> Acceptance:
         attempt_id = _claimed_attempt(envelope)
         log.warning("journal refused an exam result for attempt %s: %s (%s)", attempt_id, code, detail)
-        self.refusals.append({"received_at": self.now, "attempt_id": attempt_id, "code": code,
-                              "detail": detail[:2000], "envelope": envelope.decode("utf-8", "replace")[:20000]})
-        self.entries.append((index, ("journal.result_refused", f"attempt:{attempt_id}", None,
-                                     {"code": code, "detail": detail})))
+        self.refusals.append(
+            {
+                "received_at": self.now,
+                "attempt_id": attempt_id,
+                "code": code,
+                "detail": detail[:2000],
+                "envelope": envelope.decode("utf-8", "replace")[:20000],
+            }
+        )
+        self.entries.append(
+            (index, ("journal.result_refused", f"attempt:{attempt_id}", None, {"code": code, "detail": detail}))
+        )
         return Acceptance(False, attempt_id, None, code)
 
-    def applied(self, index: int, envelope: bytes, incoming: ExamResult, stored: ExamResult | None,
-                decision: ApplyDecision) -> None:
+    def applied(
+        self, index: int, envelope: bytes, incoming: ExamResult, stored: ExamResult | None, decision: ApplyDecision
+    ) -> None:
         if decision.reason in _SUSPICIOUS:
             # Acknowledged (a retry cannot change the answer) but kept and logged for investigation.
-            self.refuse(index, envelope, str(decision.reason), "the journal holds a different result "
-                        f"for this attempt at version {stored.version if stored else '?'}")
+            self.refuse(
+                index,
+                envelope,
+                str(decision.reason),
+                f"the journal holds a different result for this attempt at version {stored.version if stored else '?'}",
+            )
         if decision.action is not ApplyAction.IGNORE:
-            self.entries.append((index, (
-                f"journal.result_{decision.action}", f"attempt:{incoming.attempt_id}",
-                None if stored is None else _summary(stored, identity=False), _summary(incoming, identity=True))))
+            self.entries.append(
+                (
+                    index,
+                    (
+                        f"journal.result_{decision.action}",
+                        f"attempt:{incoming.attempt_id}",
+                        None if stored is None else _summary(stored, identity=False),
+                        _summary(incoming, identity=True),
+                    ),
+                )
+            )
         self.answers[index] = Acceptance(True, incoming.attempt_id, decision.action, str(decision.reason))
 
 
 def history_row(old: ExamResult, new: ExamResult, now: datetime, correction_id: int | None) -> dict[str, Any]:
     """One row of the exam column's history; the reason says what kind of change it was."""
-    reason = "correction" if correction_id is not None else (
-        "annulment" if new.status is ExamStatus.ANNULLED else "regrade")
-    return {"attempt_id": new.attempt_id, "student_id": new.student_id, "discipline_code": new.discipline_code,
-            "old_score": old.score, "old_status": str(old.status), "old_version": old.version,
-            "new_score": new.score, "new_status": str(new.status), "new_version": new.version,
-            "changed_at": now, "reason": reason, "correction_id": correction_id}
+    reason = (
+        "correction" if correction_id is not None else ("annulment" if new.status is ExamStatus.ANNULLED else "regrade")
+    )
+    return {
+        "attempt_id": new.attempt_id,
+        "student_id": new.student_id,
+        "discipline_code": new.discipline_code,
+        "old_score": old.score,
+        "old_status": str(old.status),
+        "old_version": old.version,
+        "new_score": new.score,
+        "new_status": str(new.status),
+        "new_version": new.version,
+        "changed_at": now,
+        "reason": reason,
+        "correction_id": correction_id,
+    }
 
 
 def _values(signed: SignedExamResult, now: datetime) -> dict[str, Any]:
     r = signed.result
-    return {"student_id": r.student_id, "discipline_code": r.discipline_code, "exam_id": r.exam_id,
-            "score": r.score, "status": str(r.status), "graded_at": r.graded_at, "version": r.version,
-            "signature": base64.b64encode(signed.signature).decode("ascii"), "updated_at": now}
+    return {
+        "student_id": r.student_id,
+        "discipline_code": r.discipline_code,
+        "exam_id": r.exam_id,
+        "score": r.score,
+        "status": str(r.status),
+        "graded_at": r.graded_at,
+        "version": r.version,
+        "signature": base64.b64encode(signed.signature).decode("ascii"),
+        "updated_at": now,
+    }
 
 
-_UPDATE = update(journal_exam_results).where(
-    journal_exam_results.c.attempt_id == bindparam("u_attempt_id"),
-    journal_exam_results.c.version < bindparam("u_version"),
-).values({name: bindparam(f"u_{name}") for name in (
-    "student_id", "discipline_code", "exam_id", "score", "status", "graded_at", "version", "signature",
-    "updated_at")})
+_UPDATE = (
+    update(journal_exam_results)
+    .where(
+        journal_exam_results.c.attempt_id == bindparam("u_attempt_id"),
+        journal_exam_results.c.version < bindparam("u_version"),
+    )
+    .values(
+        {
+            name: bindparam(f"u_{name}")
+            for name in (
+                "student_id",
+                "discipline_code",
+                "exam_id",
+                "score",
+                "status",
+                "graded_at",
+                "version",
+                "signature",
+                "updated_at",
+            )
+        }
+    )
+)
 
 
 async def _insert_new(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
@@ -162,29 +225,47 @@ async def _insert_new(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[
 
     On PostgreSQL the batch is one statement (:mod:`exam_engine.db_bulk`), not one per result.
     """
-    return set(await insert_many(conn, journal_exam_results, rows, skip_conflicts_on=["attempt_id"],
-                                 returning="attempt_id"))
+    return set(
+        await insert_many(conn, journal_exam_results, rows, skip_conflicts_on=["attempt_id"], returning="attempt_id")
+    )
 
 
-async def _apply(conn: AsyncConnection, batch: list[tuple[int, SignedExamResult]], envelopes: Sequence[bytes],
-                 outcome: _Outcome) -> set[str]:
+async def _apply(
+    conn: AsyncConnection, batch: list[tuple[int, SignedExamResult]], envelopes: Sequence[bytes], outcome: _Outcome
+) -> set[str]:
     """Decide and write one pass over verified results; the attempts whose insert lost a race."""
     ids = sorted({signed.result.attempt_id for _, signed in batch})
-    stmt = (select(journal_exam_results).where(one_of(conn, journal_exam_results.c.attempt_id, ids))
-            .order_by(journal_exam_results.c.attempt_id).with_for_update())
+    stmt = (
+        select(journal_exam_results)
+        .where(one_of(conn, journal_exam_results.c.attempt_id, ids))
+        .order_by(journal_exam_results.c.attempt_id)
+        .with_for_update()
+    )
     stored = {row.attempt_id: result_of_row(row) for row in await conn.execute(stmt)}
     plan = plan_batch(stored, [signed.result for _, signed in batch])
-    inserted = await _insert_new(conn, [
-        {"attempt_id": attempt, "received_at": outcome.now, **_values(batch[i][1], outcome.now)}
-        for attempt, i in sorted(plan.inserts.items())])
+    inserted = await _insert_new(
+        conn,
+        [
+            {"attempt_id": attempt, "received_at": outcome.now, **_values(batch[i][1], outcome.now)}
+            for attempt, i in sorted(plan.inserts.items())
+        ],
+    )
     if plan.updates:
-        await conn.execute(_UPDATE, [{f"u_{k}": v for k, v in (
-            {"attempt_id": attempt, **_values(batch[i][1], outcome.now)}).items()}
-            for attempt, i in sorted(plan.updates.items())])
+        await conn.execute(
+            _UPDATE,
+            [
+                {f"u_{k}": v for k, v in ({"attempt_id": attempt, **_values(batch[i][1], outcome.now)}).items()}
+                for attempt, i in sorted(plan.updates.items())
+            ],
+        )
         # The exam column's history (J11): what each changed result was and became.
-        await conn.execute(journal_exam_result_history.insert(), [
-            history_row(stored[attempt], batch[i][1].result, outcome.now, outcome.correction_id)
-            for attempt, i in sorted(plan.updates.items())])
+        await conn.execute(
+            journal_exam_result_history.insert(),
+            [
+                history_row(stored[attempt], batch[i][1].result, outcome.now, outcome.correction_id)
+                for attempt, i in sorted(plan.updates.items())
+            ],
+        )
     lost = set(plan.inserts) - inserted  # a concurrent delivery inserted these first
     for (index, signed), (before, decision) in zip(batch, plan.decisions, strict=True):
         if signed.result.attempt_id not in lost:
@@ -193,8 +274,13 @@ async def _apply(conn: AsyncConnection, batch: list[tuple[int, SignedExamResult]
 
 
 async def accept_many(
-    conn: AsyncConnection, envelopes: Sequence[bytes], public_key: Ed25519PublicKey, *, now: datetime,
-    audit: AuditBatchSink | None = None, correction_id: int | None = None,
+    conn: AsyncConnection,
+    envelopes: Sequence[bytes],
+    public_key: Ed25519PublicKey,
+    *,
+    now: datetime,
+    audit: AuditBatchSink | None = None,
+    correction_id: int | None = None,
 ) -> list[Acceptance]:
     """Verify signed exam results and apply each exactly once; one answer per envelope, in order.
 
@@ -217,8 +303,9 @@ async def accept_many(
         lost = await _apply(conn, verified, envelopes, outcome)
         verified = [(i, signed) for i, signed in verified if signed.result.attempt_id in lost]
     if verified:
-        raise RuntimeError(f"exam results for {sorted({s.result.attempt_id for _, s in verified})} "
-                           "could neither be inserted nor found")
+        raise RuntimeError(
+            f"exam results for {sorted({s.result.attempt_id for _, s in verified})} could neither be inserted nor found"
+        )
     if outcome.refusals:
         await conn.execute(journal_refused_results.insert(), outcome.refusals)
     if audit is not None and outcome.entries:
@@ -227,7 +314,11 @@ async def accept_many(
 
 
 async def accept(
-    conn: AsyncConnection, envelope: bytes, public_key: Ed25519PublicKey, *, now: datetime,
+    conn: AsyncConnection,
+    envelope: bytes,
+    public_key: Ed25519PublicKey,
+    *,
+    now: datetime,
     audit: AuditSink | None = None,
 ) -> Acceptance:
     """Verify one signed exam result and apply it exactly once (:func:`accept_many` for one)."""

@@ -24,10 +24,14 @@ def calculate(admission: int, exam: int, target: str | None, scale: GradingScale
     """Everything ``grade calc`` prints, as plain data."""
     o = grade_outcome(admission, exam, scale)
     out: dict[str, Any] = {
-        "admission": admission, "exam": exam, "total": o.total, "letter": o.letter,
+        "admission": admission,
+        "exam": exam,
+        "total": o.total,
+        "letter": o.letter,
         "gpa": str(o.band.gpa) if o.band else None,
         "traditional": {"kk": o.traditional("kk"), "ru": o.traditional("ru")},
-        "status": str(o.status), "passed": o.passed,
+        "status": str(o.status),
+        "passed": o.passed,
     }
     if target:
         need = what_do_i_need(admission, target, scale)

@@ -92,14 +92,26 @@ def file_correction(
     """A filed correction, when the rules say this change needs one; else CorrectionInvalid."""
     if not reason.strip():
         raise CorrectionInvalid("correction_reason_missing")
-    decision = decide_change(actor, journal, action, lesson_date, now,
-                             grade_unsatisfactory=grade_unsatisfactory, policy=policy)
+    decision = decide_change(
+        actor, journal, action, lesson_date, now, grade_unsatisfactory=grade_unsatisfactory, policy=policy
+    )
     if decision.verdict is Verdict.ALLOW:
         raise CorrectionInvalid("correction_not_needed")
     if decision.verdict is Verdict.DENY or decision.approver is None:
         raise CorrectionInvalid(str(decision.reason))
-    return Correction(correction_id, journal.journal_id, student_id, lesson_date, action, old_value,
-                      new_value, reason.strip(), actor.user_id, now, decision.approver)
+    return Correction(
+        correction_id,
+        journal.journal_id,
+        student_id,
+        lesson_date,
+        action,
+        old_value,
+        new_value,
+        reason.strip(),
+        actor.user_id,
+        now,
+        decision.approver,
+    )
 
 
 def decide_review(

@@ -40,10 +40,15 @@ def statement_xlsx(statement: Statement, language: str, translate: Translate) ->
     bold = Font(bold=True)
     append_row(sheet, [label(translate, language, "statement_title")])
     sheet["A1"].font = bold
-    for code, value in (("header_institution", h.institution), ("header_faculty", h.faculty),
-                        ("header_group", h.group), ("header_discipline", h.discipline),
-                        ("header_credits", h.credits), ("header_date", h.exam_date.isoformat()),
-                        ("header_examiner", h.examiner)):
+    for code, value in (
+        ("header_institution", h.institution),
+        ("header_faculty", h.faculty),
+        ("header_group", h.group),
+        ("header_discipline", h.discipline),
+        ("header_credits", h.credits),
+        ("header_date", h.exam_date.isoformat()),
+        ("header_examiner", h.examiner),
+    ):
         append_row(sheet, [label(translate, language, code), value])
     sheet.append([])
     titles, body = statement_table(statement, language, translate)

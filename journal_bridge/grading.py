@@ -89,9 +89,7 @@ def _check_score(name: str, value: object) -> int:
     return value
 
 
-def admission_rating(
-    current: int, midterm1: int, midterm2: int, scale: GradingScale = DEFAULT_SCALE
-) -> int:
+def admission_rating(current: int, midterm1: int, midterm2: int, scale: GradingScale = DEFAULT_SCALE) -> int:
     """The admission rating from current control and the two midterm controls (J1)."""
     w = scale.admission_weights
     numerator = (
@@ -174,14 +172,16 @@ class ExamNeed:
 
     def message(self) -> tuple[str, dict[str, object]]:
         """The message code (``need_<verdict>``) and its parameters, for the edges to translate."""
-        params: dict[str, object] = {"letter": self.target, "admission": self.admission,
-                                     "threshold": self.admission_threshold, "score": self.minimum_exam}
+        params: dict[str, object] = {
+            "letter": self.target,
+            "admission": self.admission,
+            "threshold": self.admission_threshold,
+            "score": self.minimum_exam,
+        }
         return f"need_{self.verdict}", params
 
 
-def what_do_i_need(
-    admission: int, target_letter: str, scale: GradingScale = DEFAULT_SCALE
-) -> ExamNeed:
+def what_do_i_need(admission: int, target_letter: str, scale: GradingScale = DEFAULT_SCALE) -> ExamNeed:
     """The minimum exam score for ``target_letter`` given an admission rating.
 
     Solved exactly: ``p·A + (100−p)·E + 50 ≥ 100·low`` gives

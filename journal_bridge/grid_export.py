@@ -24,14 +24,18 @@ def grid_table(grid: dict[str, Any], language: str, translate: Translate) -> tup
 
     lessons = grid["lessons"]
     titles = [t("col_number"), t("col_student")]
-    titles += [ls["held_on"] + ("" if ls["kind"] == "lesson" else f" ({t('lesson_kind_' + ls['kind'])})")
-               for ls in lessons]
+    titles += [
+        ls["held_on"] + ("" if ls["kind"] == "lesson" else f" ({t('lesson_kind_' + ls['kind'])})") for ls in lessons
+    ]
     titles += [t(c) for c in ("col_admission", "col_exam", "col_total", "col_letter", "col_status")]
     body: list[list[Value]] = []
     for number, s in enumerate(grid["students"], start=1):
         cells = [s["cells"].get(str(ls["id"]), {}).get("value") for ls in lessons]
-        total: Value = s["total"] if s["total_computed"] or s["status"] in ("awaiting_exam", "admission_pending") \
+        total: Value = (
+            s["total"]
+            if s["total_computed"] or s["status"] in ("awaiting_exam", "admission_pending")
             else t("total_not_computed")
+        )
         exam = s["exam"]["score"] if s["exam"] and s["total_computed"] else None
         body.append([number, s["full_name"], *cells, s["admission"], exam, total, s["letter"], s["status_label"]])
     return titles, body

@@ -103,21 +103,29 @@ class MarkSet:
             if not isinstance(entry, Mapping) or any(not isinstance(entry.get(k), str) for k in required):
                 code = entry.get("code") if isinstance(entry, Mapping) else entry
                 raise MarkSetInvalid("mark_code_invalid", code=code)
-            marks.append(MarkDefinition(
-                code=entry["code"], symbol_kk=entry["symbol_kk"], symbol_ru=entry["symbol_ru"],
-                label_kk=entry["label_kk"], label_ru=entry["label_ru"],
-                aliases=tuple(entry.get("aliases", ())), score_equivalent=entry.get("score_equivalent"),
-            ))
+            marks.append(
+                MarkDefinition(
+                    code=entry["code"],
+                    symbol_kk=entry["symbol_kk"],
+                    symbol_ru=entry["symbol_ru"],
+                    label_kk=entry["label_kk"],
+                    label_ru=entry["label_ru"],
+                    aliases=tuple(entry.get("aliases", ())),
+                    score_equivalent=entry.get("score_equivalent"),
+                )
+            )
         return cls(tuple(marks))
 
 
-DEFAULT_MARKS = MarkSet((
-    MarkDefinition("duty", "ж", "ж", "жұмыс", "служебная занятость"),
-    MarkDefinition("ill", "а", "а", "ауру", "болезнь", ("б",)),
-    MarkDefinition("unexcused", "дс", "дс", "дәлелсіз себеп", "неуважительная причина"),
-    MarkDefinition("leave", "д", "д", "демалыс", "отпуск", ("о",)),
-    MarkDefinition("absent", "қ", "қ", "қатыспады", "не присутствовал(а)", ("н", "нб")),
-))
+DEFAULT_MARKS = MarkSet(
+    (
+        MarkDefinition("duty", "ж", "ж", "жұмыс", "служебная занятость"),
+        MarkDefinition("ill", "а", "а", "ауру", "болезнь", ("б",)),
+        MarkDefinition("unexcused", "дс", "дс", "дәлелсіз себеп", "неуважительная причина"),
+        MarkDefinition("leave", "д", "д", "демалыс", "отпуск", ("о",)),
+        MarkDefinition("absent", "қ", "қ", "қатыспады", "не присутствовал(а)", ("н", "нб")),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +171,7 @@ def current_control(cells: Iterable[Cell], marks: MarkSet = DEFAULT_MARKS) -> in
 
     Marks count only through their ``score_equivalent``; the others are attendance.
     """
-    counted = [
-        c.score if c.mark is None else marks.get(c.mark).score_equivalent
-        for c in cells
-    ]
+    counted = [c.score if c.mark is None else marks.get(c.mark).score_equivalent for c in cells]
     values = [v for v in counted if v is not None]
     if not values:
         return None

@@ -45,11 +45,11 @@ MESSAGES: dict[str, str] = {
     # rules of change (journal_bridge.rules.Reason)
     "within_entry_window": "The grade can be entered now",
     "entry_window_passed": "The time for entering this lesson's grades has passed: file a correction",
-    "value_already_entered": (
-        "A value is already entered: changing it needs a correction approved by a deputy head"),
+    "value_already_entered": ("A value is already entered: changing it needs a correction approved by a deputy head"),
     "period_closed": "The academic period is closed: only an approved correction can change the journal",
     "deletion_needs_faculty_head": (
-        "Deleting a held lesson or an unsatisfactory grade needs the faculty head's approval"),
+        "Deleting a held lesson or an unsatisfactory grade needs the faculty head's approval"
+    ),
     "deletion_window_passed": "The time allowed for deleting this lesson's records has passed",
     "not_assigned": "Only the teachers assigned to this journal may change it",
     "sysadmin_no_academic_changes": "The system administrator may not change academic records",

@@ -120,15 +120,19 @@ class SignedExamResult:
 
     def to_bytes(self) -> bytes:
         """The wire envelope (itself canonical JSON)."""
-        return canonical_json({"result": self.result.to_dict(),
-                               "signature": base64.b64encode(self.signature).decode("ascii")})
+        return canonical_json(
+            {"result": self.result.to_dict(), "signature": base64.b64encode(self.signature).decode("ascii")}
+        )
 
 
 def public_key_from_bytes(data: bytes) -> Ed25519PublicKey:
     """The engine's verification key from its raw 32 bytes or a PEM ``PUBLIC KEY`` block."""
     try:
-        key = load_pem_public_key(data) if data.lstrip().startswith(b"-----") else (
-            Ed25519PublicKey.from_public_bytes(data))
+        key = (
+            load_pem_public_key(data)
+            if data.lstrip().startswith(b"-----")
+            else (Ed25519PublicKey.from_public_bytes(data))
+        )
     except ValueError as exc:
         raise ResultInvalid("verify_key_invalid", detail=str(exc)) from None
     if not isinstance(key, Ed25519PublicKey):
@@ -254,5 +258,8 @@ def plan_batch(stored: Mapping[str, ExamResult], incoming: Sequence[ExamResult])
         if decision.action is not ApplyAction.IGNORE:
             current[result.attempt_id] = (result, index)
     changed = {attempt: index for attempt, (_, index) in current.items() if index is not None}
-    return BatchPlan(tuple(decisions), {a: i for a, i in changed.items() if a not in stored},
-                     {a: i for a, i in changed.items() if a in stored})
+    return BatchPlan(
+        tuple(decisions),
+        {a: i for a, i in changed.items() if a not in stored},
+        {a: i for a, i in changed.items() if a in stored},
+    )

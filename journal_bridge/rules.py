@@ -86,8 +86,9 @@ class Actor:
 
 def within_reach(actor: Actor, group_code: str, discipline_code: str) -> bool:
     """Whether a journal of this group and discipline is within the actor's staff reach."""
-    return ((actor.group_codes is None or group_code in actor.group_codes)
-            and (actor.discipline_codes is None or discipline_code in actor.discipline_codes))
+    return (actor.group_codes is None or group_code in actor.group_codes) and (
+        actor.discipline_codes is None or discipline_code in actor.discipline_codes
+    )
 
 
 @dataclass(frozen=True, slots=True)

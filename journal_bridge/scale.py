@@ -136,8 +136,12 @@ class GradingScale:
         if "admission_weights" in data:
             weights = data["admission_weights"]
             if not isinstance(weights, Mapping) or set(weights) - {"current", "midterm1", "midterm2"}:
-                raise ScaleInvalid("scale_value_invalid", field="admission_weights",
-                                   expected="an object with current, midterm1, midterm2", value=weights)
+                raise ScaleInvalid(
+                    "scale_value_invalid",
+                    field="admission_weights",
+                    expected="an object with current, midterm1, midterm2",
+                    value=weights,
+                )
             kwargs["admission_weights"] = AdmissionWeights(**weights)
         if "bands" in data:
             raw = data["bands"]
@@ -163,8 +167,13 @@ class GradingScale:
             "admission_share": self.admission_share,
             "admission_weights": {"current": w.current, "midterm1": w.midterm1, "midterm2": w.midterm2},
             "bands": [
-                {"letter": b.letter, "low": b.low, "high": b.high, "gpa": str(b.gpa),
-                 "traditional": {"kk": b.traditional_kk, "ru": b.traditional_ru}}
+                {
+                    "letter": b.letter,
+                    "low": b.low,
+                    "high": b.high,
+                    "gpa": str(b.gpa),
+                    "traditional": {"kk": b.traditional_kk, "ru": b.traditional_ru},
+                }
                 for b in self.bands
             ],
         }
@@ -213,8 +222,13 @@ def _checked_bands(bands: tuple[LetterBand, ...]) -> tuple[LetterBand, ...]:
         raise ScaleInvalid("scale_gap", low=0, high=ascending[0].low - 1)
     for lower, upper in pairwise(ascending):
         if upper.low <= lower.high:
-            raise ScaleInvalid("scale_overlap", first=lower.letter, second=upper.letter,
-                               low=upper.low, high=min(lower.high, upper.high))
+            raise ScaleInvalid(
+                "scale_overlap",
+                first=lower.letter,
+                second=upper.letter,
+                low=upper.low,
+                high=min(lower.high, upper.high),
+            )
         if upper.low > lower.high + 1:
             raise ScaleInvalid("scale_gap", low=lower.high + 1, high=upper.low - 1)
         if upper.gpa < lower.gpa:

@@ -75,8 +75,17 @@ def build_statement(
     return Statement(header, rows, group_statistics((r.outcome for r in rows), scale), scale)
 
 
-COLUMNS = ("col_number", "col_student", "col_admission", "col_exam", "col_total", "col_letter",
-           "col_gpa", "col_traditional", "col_status")
+COLUMNS = (
+    "col_number",
+    "col_student",
+    "col_admission",
+    "col_exam",
+    "col_total",
+    "col_letter",
+    "col_gpa",
+    "col_traditional",
+    "col_status",
+)
 # A timed-out or annulled attempt, or a student not admitted, has no total: say so in the cell.
 # The raw score of a timed-out or annulled attempt stays in the record, not on the statement.
 _RAW_SCORE_ONLY = frozenset({DisciplineStatus.TIMED_OUT, DisciplineStatus.ANNULLED})
@@ -100,17 +109,19 @@ def statement_table(statement: Statement, language: str, translate: Translate) -
             total = label(translate, language, "total_not_computed")
         if o.status in _RAW_SCORE_ONLY:
             exam = None
-        body.append([
-            row.number,
-            row.full_name,
-            o.admission,
-            exam,
-            total,
-            o.letter,
-            o.band.gpa if o.band else None,
-            o.traditional(language),
-            label(translate, language, f"status_{o.status}"),
-        ])
+        body.append(
+            [
+                row.number,
+                row.full_name,
+                o.admission,
+                exam,
+                total,
+                o.letter,
+                o.band.gpa if o.band else None,
+                o.traditional(language),
+                label(translate, language, f"status_{o.status}"),
+            ]
+        )
     return titles, body
 
 

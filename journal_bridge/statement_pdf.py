@@ -71,23 +71,40 @@ class _Styles:
 
 def _header(statement: Statement, t: Callable[[str], str], s: _Styles) -> list[Flowable]:
     h = statement.header
-    fields = [("header_institution", h.institution), ("header_faculty", h.faculty), ("header_group", h.group),
-              ("header_discipline", f"{h.discipline} ({h.discipline_code})"), ("header_credits", h.credits),
-              ("header_date", h.exam_date.strftime("%d.%m.%Y")), ("header_examiner", h.examiner)]
-    table = Table([[_p(t(code), s.head), _p(value, s.text)] for code, value in fields],
-                  colWidths=[45 * mm, 200 * mm], hAlign="LEFT",
-                  style=[("BOTTOMPADDING", (0, 0), (-1, -1), 1), ("TOPPADDING", (0, 0), (-1, -1), 1)])
+    fields = [
+        ("header_institution", h.institution),
+        ("header_faculty", h.faculty),
+        ("header_group", h.group),
+        ("header_discipline", f"{h.discipline} ({h.discipline_code})"),
+        ("header_credits", h.credits),
+        ("header_date", h.exam_date.strftime("%d.%m.%Y")),
+        ("header_examiner", h.examiner),
+    ]
+    table = Table(
+        [[_p(t(code), s.head), _p(value, s.text)] for code, value in fields],
+        colWidths=[45 * mm, 200 * mm],
+        hAlign="LEFT",
+        style=[("BOTTOMPADDING", (0, 0), (-1, -1), 1), ("TOPPADDING", (0, 0), (-1, -1), 1)],
+    )
     return [_p(t("statement_title"), s.title), Spacer(1, 3 * mm), table, Spacer(1, 4 * mm)]
 
 
 def _students(titles: list[str], body: list[list[Value]], s: _Styles) -> Table:
     data = [[_p(c, s.head) for c in titles]] + [[_p(format_value(v), s.cell) for v in row] for row in body]
     widths = [9, 54, 20, 18, 26, 24, 26, 42, 46]
-    return Table(data, colWidths=[w * mm for w in widths], repeatRows=1, hAlign="LEFT", style=TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.black),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
+    return Table(
+        data,
+        colWidths=[w * mm for w in widths],
+        repeatRows=1,
+        hAlign="LEFT",
+        style=TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        ),
+    )
 
 
 def _summary(statement: Statement, t: Callable[[str], str], s: _Styles) -> KeepTogether:
@@ -95,16 +112,24 @@ def _summary(statement: Statement, t: Callable[[str], str], s: _Styles) -> KeepT
     stats = statement.statistics
     counts: list[tuple[str, object]] = [(t("stats_students"), stats.students)]
     counts += [(t(f"status_{status}"), n) for status, n in stats.status_counts]
-    counts += [(t("stats_pass_rate"), f"{format_value(stats.pass_rate)} %"),
-               (t("stats_average_total"), format_value(stats.average_total))]
+    counts += [
+        (t("stats_pass_rate"), f"{format_value(stats.pass_rate)} %"),
+        (t("stats_average_total"), format_value(stats.average_total)),
+    ]
     letters = [letter for letter, _ in stats.distribution]
-    distribution = [[_p(t("stats_distribution"), s.head)] + [_p(x, s.head) for x in letters],
-                    [""] + [_p(n, s.cell) for _, n in stats.distribution]]
+    distribution = [
+        [_p(t("stats_distribution"), s.head)] + [_p(x, s.head) for x in letters],
+        [""] + [_p(n, s.cell) for _, n in stats.distribution],
+    ]
     grid = [("GRID", (0, 0), (-1, -1), 0.3, colors.grey), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]
     block: list[Flowable] = [
         Spacer(1, 4 * mm),
-        Table([[_p(k, s.head) for k, _ in counts], [_p(v, s.cell) for _, v in counts]],
-              colWidths=[29 * mm] * len(counts), hAlign="LEFT", style=grid),
+        Table(
+            [[_p(k, s.head) for k, _ in counts], [_p(v, s.cell) for _, v in counts]],
+            colWidths=[29 * mm] * len(counts),
+            hAlign="LEFT",
+            style=grid,
+        ),
         Spacer(1, 3 * mm),
         Table(distribution, colWidths=[45 * mm] + [14 * mm] * len(letters), hAlign="LEFT", style=grid),
         Spacer(1, 10 * mm),
@@ -126,8 +151,16 @@ def render_statement_pdf(
     titles, body = statement_table(statement, language, translate)
     story = [*_header(statement, t, styles), _students(titles, body, styles), _summary(statement, t, styles)]
     out = io.BytesIO()
-    document = SimpleDocTemplate(out, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
-                                 topMargin=12 * mm, bottomMargin=12 * mm, title=t("statement_title"),
-                                 author=pdf_text(statement.header.institution), invariant=True)
+    document = SimpleDocTemplate(
+        out,
+        pagesize=landscape(A4),
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=12 * mm,
+        bottomMargin=12 * mm,
+        title=t("statement_title"),
+        author=pdf_text(statement.header.institution),
+        invariant=True,
+    )
     document.build(story)
     return out.getvalue()

@@ -63,20 +63,26 @@ class Journal:
         return now >= self.closes_at
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "group": self.group_code, "discipline": self.discipline_code,
-                "period": self.period_code, "institution": self.institution,
-                "closes_at": self.closes_at.isoformat(), "locked": self.locked_at is not None}
+        return {
+            "id": self.id,
+            "group": self.group_code,
+            "discipline": self.discipline_code,
+            "period": self.period_code,
+            "institution": self.institution,
+            "closes_at": self.closes_at.isoformat(),
+            "locked": self.locked_at is not None,
+        }
 
 
-_JOURNAL = (
-    select(journals, academic_periods.c.closes_at, academic_periods.c.locked_at)
-    .select_from(journals.join(academic_periods, academic_periods.c.code == journals.c.period_code))
+_JOURNAL = select(journals, academic_periods.c.closes_at, academic_periods.c.locked_at).select_from(
+    journals.join(academic_periods, academic_periods.c.code == journals.c.period_code)
 )
 
 
 def _journal(row: Any) -> Journal:
-    return Journal(row.id, row.group_code, row.discipline_code, row.period_code, row.institution,
-                   row.closes_at, row.locked_at)
+    return Journal(
+        row.id, row.group_code, row.discipline_code, row.period_code, row.institution, row.closes_at, row.locked_at
+    )
 
 
 async def load_journal(conn: AsyncConnection, journal_id: int) -> Journal:
@@ -86,8 +92,13 @@ async def load_journal(conn: AsyncConnection, journal_id: int) -> Journal:
     return _journal(row)
 
 
-async def load_journals(conn: AsyncConnection, ids: Iterable[int] | None = None, *,
-                        group_codes: Iterable[str] | None = None, period_code: str | None = None) -> list[Journal]:
+async def load_journals(
+    conn: AsyncConnection,
+    ids: Iterable[int] | None = None,
+    *,
+    group_codes: Iterable[str] | None = None,
+    period_code: str | None = None,
+) -> list[Journal]:
     stmt = _JOURNAL.order_by(journals.c.period_code, journals.c.group_code, journals.c.discipline_code)
     if ids is not None:
         stmt = stmt.where(journals.c.id.in_(list(ids)))
@@ -107,12 +118,14 @@ async def load_access(conn: AsyncConnection, journal: Journal) -> JournalAccess:
     """What the rules of change need: teachers, substitute permissions, the effective close."""
     subs = await conn.execute(select(journal_substitutes).where(journal_substitutes.c.journal_id == journal.id))
     permissions = tuple(
-        SubstitutePermission(s.teacher_id, str(journal.id), s.valid_from, s.valid_until, s.granted_by,
-                             Role(s.granted_by_role))
+        SubstitutePermission(
+            s.teacher_id, str(journal.id), s.valid_from, s.valid_until, s.granted_by, Role(s.granted_by_role)
+        )
         for s in subs
     )
-    return JournalAccess(str(journal.id), frozenset(await teacher_ids(conn, journal.id)), journal.closes_at,
-                         permissions)
+    return JournalAccess(
+        str(journal.id), frozenset(await teacher_ids(conn, journal.id)), journal.closes_at, permissions
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,17 +146,22 @@ def _lesson(row: Any) -> Lesson:
 
 
 async def load_lesson(conn: AsyncConnection, journal_id: int, lesson_id: int) -> Lesson:
-    row = (await conn.execute(select(journal_lessons).where(
-        journal_lessons.c.id == lesson_id, journal_lessons.c.journal_id == journal_id))).first()
+    row = (
+        await conn.execute(
+            select(journal_lessons).where(journal_lessons.c.id == lesson_id, journal_lessons.c.journal_id == journal_id)
+        )
+    ).first()
     if row is None or row.deleted_at is not None:
         raise JournalNotFound("lesson_not_found")
     return _lesson(row)
 
 
 async def load_lessons(conn: AsyncConnection, journal_id: int) -> list[Lesson]:
-    stmt = (select(journal_lessons)
-            .where(journal_lessons.c.journal_id == journal_id, journal_lessons.c.deleted_at.is_(None))
-            .order_by(journal_lessons.c.held_on, journal_lessons.c.id))
+    stmt = (
+        select(journal_lessons)
+        .where(journal_lessons.c.journal_id == journal_id, journal_lessons.c.deleted_at.is_(None))
+        .order_by(journal_lessons.c.held_on, journal_lessons.c.id)
+    )
     return [_lesson(r) for r in await conn.execute(stmt)]
 
 
@@ -157,7 +175,8 @@ def cell_dict(cell: Cell | None) -> dict[str, Any] | None:
 
 async def read_cell(conn: AsyncConnection, lesson_id: int, student_id: str, *, lock: bool = False) -> Cell | None:
     stmt = select(journal_cells.c.score, journal_cells.c.mark).where(
-        journal_cells.c.lesson_id == lesson_id, journal_cells.c.student_id == student_id)
+        journal_cells.c.lesson_id == lesson_id, journal_cells.c.student_id == student_id
+    )
     if lock:
         stmt = stmt.with_for_update()
     row = (await conn.execute(stmt)).first()
@@ -165,14 +184,23 @@ async def read_cell(conn: AsyncConnection, lesson_id: int, student_id: str, *, l
 
 
 async def load_cells(conn: AsyncConnection, journal_id: int) -> dict[tuple[int, str], Cell]:
-    stmt = select(journal_cells.c.lesson_id, journal_cells.c.student_id, journal_cells.c.score,
-                  journal_cells.c.mark).where(journal_cells.c.journal_id == journal_id)
+    stmt = select(
+        journal_cells.c.lesson_id, journal_cells.c.student_id, journal_cells.c.score, journal_cells.c.mark
+    ).where(journal_cells.c.journal_id == journal_id)
     return {(r.lesson_id, r.student_id): Cell(score=r.score, mark=r.mark) for r in await conn.execute(stmt)}
 
 
 async def write_cell(
-    conn: AsyncConnection, journal_id: int, lesson_id: int, student_id: str, new: Cell | None, *,
-    by: str, now: datetime, reason: str, correction_id: int | None = None,
+    conn: AsyncConnection,
+    journal_id: int,
+    lesson_id: int,
+    student_id: str,
+    new: Cell | None,
+    *,
+    by: str,
+    now: datetime,
+    reason: str,
+    correction_id: int | None = None,
 ) -> Cell | None:
     """Set (or clear, with None) one cell, keep the old value in the history; returns the old value."""
     old = await read_cell(conn, lesson_id, student_id, lock=True)
@@ -180,17 +208,36 @@ async def write_cell(
     if new is None:
         await conn.execute(delete(journal_cells).where(key))
     elif old is None:
-        await conn.execute(journal_cells.insert().values(
-            lesson_id=lesson_id, student_id=student_id, journal_id=journal_id, score=new.score, mark=new.mark,
-            updated_at=now, updated_by=by))
+        await conn.execute(
+            journal_cells.insert().values(
+                lesson_id=lesson_id,
+                student_id=student_id,
+                journal_id=journal_id,
+                score=new.score,
+                mark=new.mark,
+                updated_at=now,
+                updated_by=by,
+            )
+        )
     else:
-        await conn.execute(update(journal_cells).where(key).values(
-            score=new.score, mark=new.mark, updated_at=now, updated_by=by))
-    await conn.execute(journal_cell_history.insert().values(
-        journal_id=journal_id, lesson_id=lesson_id, student_id=student_id,
-        old_score=old.score if old else None, old_mark=old.mark if old else None,
-        new_score=new.score if new else None, new_mark=new.mark if new else None,
-        changed_at=now, changed_by=by, reason=reason, correction_id=correction_id))
+        await conn.execute(
+            update(journal_cells).where(key).values(score=new.score, mark=new.mark, updated_at=now, updated_by=by)
+        )
+    await conn.execute(
+        journal_cell_history.insert().values(
+            journal_id=journal_id,
+            lesson_id=lesson_id,
+            student_id=student_id,
+            old_score=old.score if old else None,
+            old_mark=old.mark if old else None,
+            new_score=new.score if new else None,
+            new_mark=new.mark if new else None,
+            changed_at=now,
+            changed_by=by,
+            reason=reason,
+            correction_id=correction_id,
+        )
+    )
     return old
 
 
@@ -209,8 +256,11 @@ class Admission:
 
 
 def compute_admission(
-    lessons: Sequence[Lesson], cells: dict[tuple[int, str], Cell], student_id: str,
-    marks: MarkSet = DEFAULT_MARKS, scale: GradingScale = DEFAULT_SCALE,
+    lessons: Sequence[Lesson],
+    cells: dict[tuple[int, str], Cell],
+    student_id: str,
+    marks: MarkSet = DEFAULT_MARKS,
+    scale: GradingScale = DEFAULT_SCALE,
 ) -> Admission:
     """Current control (average of lesson scores) and the latest midterm of each kind.
 
@@ -218,7 +268,8 @@ def compute_admission(
     score equivalent, or 0 (a missed midterm earns nothing). Missing current control counts 0.
     """
     current = current_control(
-        [cells[(ls.id, student_id)] for ls in lessons if ls.kind == "lesson" and (ls.id, student_id) in cells], marks)
+        [cells[(ls.id, student_id)] for ls in lessons if ls.kind == "lesson" and (ls.id, student_id) in cells], marks
+    )
     mids: dict[str, int] = {}
     for ls in lessons:  # ordered by date: the latest midterm of a kind wins
         cell = cells.get((ls.id, student_id))
@@ -236,14 +287,22 @@ async def refresh_admissions(conn: AsyncConnection, journal_id: int, student_ids
     cells = await load_cells(conn, journal_id)
     for student_id in student_ids:
         a = compute_admission(lessons, cells, student_id)
-        values = {"current": a.current, "midterm1": a.midterm1, "midterm2": a.midterm2, "admission": a.admission,
-                  "computed_at": now}
-        done = await conn.execute(update(journal_admissions).where(
-            journal_admissions.c.journal_id == journal_id, journal_admissions.c.student_id == student_id
-        ).values(**values))
+        values = {
+            "current": a.current,
+            "midterm1": a.midterm1,
+            "midterm2": a.midterm2,
+            "admission": a.admission,
+            "computed_at": now,
+        }
+        done = await conn.execute(
+            update(journal_admissions)
+            .where(journal_admissions.c.journal_id == journal_id, journal_admissions.c.student_id == student_id)
+            .values(**values)
+        )
         if done.rowcount == 0:
-            await conn.execute(journal_admissions.insert().values(journal_id=journal_id, student_id=student_id,
-                                                                  **values))
+            await conn.execute(
+                journal_admissions.insert().values(journal_id=journal_id, student_id=student_id, **values)
+            )
 
 
 async def load_admissions(conn: AsyncConnection, journal_id: int) -> dict[str, Admission]:

@@ -70,8 +70,7 @@ class ProctorConfig:
         return "analysers"
 
 
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float,
-            maximum: float | None = None) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float | None = None) -> float:
     raw = env.get(name)
     if not raw:
         return default
@@ -95,8 +94,9 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw in ("1", "true", "yes", "on")
 
 
-def load_config(env: Mapping[str, str], data_dir: Path, redis_url: str | None,
-                redis_prefix: str = "exam:") -> ProctorConfig:
+def load_config(
+    env: Mapping[str, str], data_dir: Path, redis_url: str | None, redis_prefix: str = "exam:"
+) -> ProctorConfig:
     key_file = env.get("EXAM_EVIDENCE_KEY_FILE")
     default_workers = max(1, (os.cpu_count() or 2) - 1)
     return ProctorConfig(

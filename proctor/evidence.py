@@ -55,9 +55,7 @@ class Keyring:
             raise MasterKeyUnknown("master_key_unknown", "Master key {key_id} is not configured", key_id=self.current)
         for key_id, secret in self.keys.items():
             if len(secret) != KEY_BYTES or ":" in key_id:
-                raise MasterKeyUnknown(
-                    "master_key_invalid", "Master key {key_id} must be 32 bytes", key_id=key_id
-                )
+                raise MasterKeyUnknown("master_key_invalid", "Master key {key_id} must be 32 bytes", key_id=key_id)
 
     def secret(self, key_id: str) -> bytes:
         try:

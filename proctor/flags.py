@@ -194,9 +194,7 @@ def attempt_flags(
     """All flags of an attempt, in time order, from its frames, events and loudness."""
     settings = settings or ProctorSettings()
     episodes = (
-        frame_episodes(observations, settings)
-        + event_episodes(events, settings)
-        + noise_episodes(noise, settings)
+        frame_episodes(observations, settings) + event_episodes(events, settings) + noise_episodes(noise, settings)
     )
     return episodes_to_flags(episodes, settings)
 

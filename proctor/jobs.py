@@ -33,30 +33,43 @@ def _sorted(kinds: frozenset[FlagKind]) -> list[str]:
     return sorted(kind.value for kind in kinds)
 
 
-def frame_job(jpeg: bytes, enrolment: list[float] | None, check_identity: bool,
-              thorough: bool = False) -> dict[str, Any]:
+def frame_job(
+    jpeg: bytes, enrolment: list[float] | None, check_identity: bool, thorough: bool = False
+) -> dict[str, Any]:
     """One webcam frame; ``thorough``: detection at full resolution (the identity frames always)."""
     settings = ProctorSettings()
     descriptor = Descriptor(tuple(enrolment)) if enrolment is not None and check_identity else None
     full = thorough or descriptor is not None
     report = analyze_frame(jpeg, settings, descriptor, thorough=full)
     summary = {**report.as_dict(), "full_pass": full}
-    return {"found": _sorted(report.found), "checked": _sorted(report.checked), "summary": summary,
-            "covered": FlagKind.CAMERA_COVERED in report.found, "thumb": thumb_bytes(report.thumb)}
+    return {
+        "found": _sorted(report.found),
+        "checked": _sorted(report.checked),
+        "summary": summary,
+        "covered": FlagKind.CAMERA_COVERED in report.found,
+        "thumb": thumb_bytes(report.thumb),
+    }
 
 
 def enrol_job(jpeg: bytes) -> dict[str, Any]:
     descriptor = enrol(jpeg, ProctorSettings())
-    return {"vector": None if descriptor.vector is None else list(descriptor.vector),
-            "reason": None if descriptor.reason is None else descriptor.reason.value}
+    return {
+        "vector": None if descriptor.vector is None else list(descriptor.vector),
+        "reason": None if descriptor.reason is None else descriptor.reason.value,
+    }
 
 
 def screen_job(jpeg: bytes) -> dict[str, Any]:
     report = analyze_screenshot(jpeg, ProctorSettings())
     kind = [FlagKind.OTHER_APPLICATION_ON_SCREEN.value]
-    return {"found": _sorted(report.found), "checked": kind,
-            "summary": {"background_share": round(report.background_share, 3),
-                        "marker_share": round(report.marker_share, 3)}}
+    return {
+        "found": _sorted(report.found),
+        "checked": kind,
+        "summary": {
+            "background_share": round(report.background_share, 3),
+            "marker_share": round(report.marker_share, 3),
+        },
+    }
 
 
 def roomscan_job(blob: bytes) -> dict[str, Any]:
@@ -67,8 +80,13 @@ def roomscan_job(blob: bytes) -> dict[str, Any]:
     return {"found": found, "checked": [FlagKind.SEVERAL_FACES.value], "summary": {"face_counts": counts}}
 
 
-def run_job(job_type: str, plaintext: bytes, enrolment: list[float] | None = None,
-            check_identity: bool = False, thorough: bool = False) -> dict[str, Any]:
+def run_job(
+    job_type: str,
+    plaintext: bytes,
+    enrolment: list[float] | None = None,
+    check_identity: bool = False,
+    thorough: bool = False,
+) -> dict[str, Any]:
     """The dispatcher a pool or a worker calls; an unreadable image gives an ``error``."""
     try:
         if job_type == "frame":

@@ -56,8 +56,12 @@ def read_keyring(path: Path) -> Keyring:
         data = json.loads(text)
     except ValueError:
         raise KeyFileError(MALFORMED, path=str(path), problem="not JSON") from None
-    if not (isinstance(data, dict) and isinstance(data.get("keys"), dict) and data["keys"]
-            and isinstance(data.get("current"), str)):
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("keys"), dict)
+        and data["keys"]
+        and isinstance(data.get("current"), str)
+    ):
         raise KeyFileError(MALFORMED, path=str(path), problem='expected {"current": …, "keys": {…}}')
     try:
         keys = {str(key_id): bytes.fromhex(secret) for key_id, secret in data["keys"].items()}

@@ -51,8 +51,10 @@ class Job:
 
     @classmethod
     def decode(cls, fields: dict[Any, Any]) -> Job:
-        get = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-               for k, v in fields.items()}
+        get = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in fields.items()
+        }
         return cls(uuid.UUID(get["attempt_id"]), int(get["seq"]))
 
 
@@ -61,9 +63,9 @@ class Job:
 _ABSENT = frozenset({"no_face", "several_faces", "camera_covered", "camera_dark", "identity_mismatch"})
 
 
-
-def frame_passes(client_seq: int, last_found: Any, enrolled: bool, *, identity_every_n: int,
-                 thorough_every_n: int) -> tuple[bool, bool]:
+def frame_passes(
+    client_seq: int, last_found: Any, enrolled: bool, *, identity_every_n: int, thorough_every_n: int
+) -> tuple[bool, bool]:
     """(check identity, full-resolution pass) for the ``client_seq``-th frame of an attempt
     (1-based), given what the attempt's previous analysed frame found (``last_found``).
 
@@ -85,15 +87,23 @@ _s = proctor_signals.c
 _LAST_FOUND = (
     select(_s.found)
     .where(_s.attempt_id == evidence_items.c.attempt_id, _s.source == "frame", _s.evidence_seq < evidence_items.c.seq)
-    .order_by(_s.at_s.desc(), _s.evidence_seq.desc()).limit(1)
-    .correlate(evidence_items).scalar_subquery()
+    .order_by(_s.at_s.desc(), _s.evidence_seq.desc())
+    .limit(1)
+    .correlate(evidence_items)
+    .scalar_subquery()
 )
 
 # An item with what its analysis needs of its attempt, in one round trip.
 _INPUTS = (
-    select(evidence_items.c.kind, evidence_items.c.client_seq, evidence_items.c.received_at,
-           evidence_items.c.analysed, proctor_attempts.c.wrapped_key, proctor_attempts.c.enrolment_descriptor,
-           _LAST_FOUND.label("last_found"))
+    select(
+        evidence_items.c.kind,
+        evidence_items.c.client_seq,
+        evidence_items.c.received_at,
+        evidence_items.c.analysed,
+        proctor_attempts.c.wrapped_key,
+        proctor_attempts.c.enrolment_descriptor,
+        _LAST_FOUND.label("last_found"),
+    )
     .join(proctor_attempts, proctor_attempts.c.attempt_id == evidence_items.c.attempt_id)
     .where(evidence_items.c.attempt_id == bindparam("attempt_id"), evidence_items.c.seq == bindparam("seq"))
 )
@@ -102,8 +112,14 @@ _INPUTS = (
 class Analyser:
     """Loads a job's inputs, runs the CPU part through ``run``, stores the result."""
 
-    def __init__(self, engine: AsyncEngine, store: EvidenceStore, *, identity_every_n: int = 20,
-                 settings: ProctorSettings | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        store: EvidenceStore,
+        *,
+        identity_every_n: int = 20,
+        settings: ProctorSettings | None = None,
+    ) -> None:
         # Called with the seconds from an item's arrival to its stored findings (the server's metrics).
         self.observe_lag: Callable[[float], None] | None = None
         self.engine = engine
@@ -122,12 +138,17 @@ class Analyser:
         plaintext = await self.store.open_item(data_key, job.attempt_id, job.seq)
         sealed, enrolment, check, thorough = row.enrolment_descriptor, None, False, False
         if row.kind == ItemKind.FRAME:
-            check, thorough = frame_passes(row.client_seq, row.last_found, sealed is not None,
-                                           identity_every_n=self.identity_every_n,
-                                           thorough_every_n=self.settings.thorough_every_n_frames)
+            check, thorough = frame_passes(
+                row.client_seq,
+                row.last_found,
+                sealed is not None,
+                identity_every_n=self.identity_every_n,
+                thorough_every_n=self.settings.thorough_every_n_frames,
+            )
             if check:
-                enrolment = json.loads(self.store.open_value(data_key, job.attempt_id,
-                                                             self.store.descriptor_slot, sealed))
+                enrolment = json.loads(
+                    self.store.open_value(data_key, job.attempt_id, self.store.descriptor_slot, sealed)
+                )
         return (row.kind, plaintext, enrolment, check, thorough), row.received_at
 
     async def process(self, job: Job, run: Runner) -> bool:
@@ -144,12 +165,15 @@ class Analyser:
         return stored
 
 
-async def pending_jobs(engine: AsyncEngine, *, received_before: datetime | None = None,
-                       limit: int | None = None) -> list[Job]:
+async def pending_jobs(
+    engine: AsyncEngine, *, received_before: datetime | None = None, limit: int | None = None
+) -> list[Job]:
     """Items stored but never analysed (the server stopped, Redis was down)."""
-    stmt = (select(evidence_items.c.attempt_id, evidence_items.c.seq)
-            .where(evidence_items.c.analysed.is_(False), evidence_items.c.kind.in_([k.value for k in ANALYSED_KINDS]))
-            .order_by(evidence_items.c.id))
+    stmt = (
+        select(evidence_items.c.attempt_id, evidence_items.c.seq)
+        .where(evidence_items.c.analysed.is_(False), evidence_items.c.kind.in_([k.value for k in ANALYSED_KINDS]))
+        .order_by(evidence_items.c.id)
+    )
     if received_before is not None:
         stmt = stmt.where(evidence_items.c.received_at < received_before)
     if limit is not None:
@@ -181,13 +205,14 @@ class LocalQueue:
         # OpenCV's pool) can deadlock; a fresh interpreter cannot.
         from proctor.jobs import initialise_worker  # numpy and OpenCV load with the first frame, not at start
 
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=initialise_worker)
-        self._tasks = [asyncio.create_task(self._consume(), name=f"proctor-analysis-{i}")
-                       for i in range(self.workers)]
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=initialise_worker
+        )
+        self._tasks = [asyncio.create_task(self._consume(), name=f"proctor-analysis-{i}") for i in range(self.workers)]
 
-    async def _run(self, job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool,
-                   thorough: bool) -> dict:
+    async def _run(
+        self, job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool, thorough: bool
+    ) -> dict:
         from proctor.jobs import run_job
 
         loop = asyncio.get_running_loop()

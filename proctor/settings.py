@@ -173,9 +173,7 @@ class ProctorSettings:
     pastes is one flag with a count, not ten flags)."""
     rules: Mapping[FlagKind, FlagRule] = field(default_factory=_default_rules)
     severity_factor: Mapping[Severity, float] = field(
-        default_factory=lambda: MappingProxyType(
-            {Severity.LOW: 1.0, Severity.MEDIUM: 3.0, Severity.HIGH: 9.0}
-        )
+        default_factory=lambda: MappingProxyType({Severity.LOW: 1.0, Severity.MEDIUM: 3.0, Severity.HIGH: 9.0})
     )
     risk_scale: float = 40.0
     """Raw risk (Σ weight × severity factor) at which the score reaches 63 of 100."""

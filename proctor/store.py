@@ -100,6 +100,7 @@ def chunk_of(client_seq: int) -> tuple[int, int]:
     """(segment, chunk) of a recording item's client seq."""
     return divmod(client_seq, CHUNKS_PER_SEGMENT)
 
+
 _DESCRIPTOR_SEQ = 0
 """Associated-data slot of the encrypted enrolment descriptor (chain items start at 1)."""
 
@@ -168,12 +169,18 @@ def _link(row: Any) -> ChainLink:
 # the item at the head (the link the new one follows) and an item already stored under this
 # client sequence number (a retried upload). Not joined to the locking statement: a waiter that
 # gets the lock after another append must read that append's item, which only a new statement sees.
-_LOCK_HEAD = (select(proctor_attempts.c.wrapped_key, proctor_attempts.c.head_seq)
-              .where(proctor_attempts.c.attempt_id == bindparam("attempt_id")).with_for_update())
+_LOCK_HEAD = (
+    select(proctor_attempts.c.wrapped_key, proctor_attempts.c.head_seq)
+    .where(proctor_attempts.c.attempt_id == bindparam("attempt_id"))
+    .with_for_update()
+)
 _HEAD_OR_SAME = select(evidence_items).where(
     evidence_items.c.attempt_id == bindparam("attempt_id"),
-    or_(evidence_items.c.seq == bindparam("head_seq"),
-        and_(evidence_items.c.kind == bindparam("kind"), evidence_items.c.client_seq == bindparam("client_seq"))))
+    or_(
+        evidence_items.c.seq == bindparam("head_seq"),
+        and_(evidence_items.c.kind == bindparam("kind"), evidence_items.c.client_seq == bindparam("client_seq")),
+    ),
+)
 
 
 class ChainHead(NamedTuple):
@@ -200,8 +207,9 @@ class EvidenceStore:
             return self.chunk_path(attempt_id, *chunk_of(client_seq))
         return self.path(attempt_id, seq)
 
-    def _decrypt(self, data_key: bytes, attempt_id: uuid.UUID, kind: str, seq: int, client_seq: int,
-                 blob: bytes) -> bytes:
+    def _decrypt(
+        self, data_key: bytes, attempt_id: uuid.UUID, kind: str, seq: int, client_seq: int, blob: bytes
+    ) -> bytes:
         if kind == ItemKind.RECORDING:
             return decrypt_chunk(data_key, str(attempt_id), *chunk_of(client_seq), blob)
         return decrypt_item(data_key, str(attempt_id), seq, blob)
@@ -209,23 +217,42 @@ class EvidenceStore:
     # ------------------------------------------------------------------ attempts
 
     async def open_attempt(
-        self, conn: AsyncConnection, attempt_id: uuid.UUID, *, student_id: int, exam_id: int,
-        started_at: datetime, consent: dict[str, Any], now: datetime,
+        self,
+        conn: AsyncConnection,
+        attempt_id: uuid.UUID,
+        *,
+        student_id: int,
+        exam_id: int,
+        started_at: datetime,
+        consent: dict[str, Any],
+        now: datetime,
     ) -> bool:
         """Create the attempt's proctoring row and data key on consent; False if it exists."""
-        exists = (await conn.execute(
-            select(proctor_attempts.c.attempt_id).where(proctor_attempts.c.attempt_id == attempt_id))).first()
+        exists = (
+            await conn.execute(select(proctor_attempts.c.attempt_id).where(proctor_attempts.c.attempt_id == attempt_id))
+        ).first()
         if exists is not None:
             return False
         _, wrapped = new_data_key(self.keyring, str(attempt_id))
-        await conn.execute(proctor_attempts.insert().values(
-            attempt_id=attempt_id, student_id=student_id, exam_id=exam_id, started_at=started_at,
-            wrapped_key=str(wrapped), consent_at=now, consent=consent))
+        await conn.execute(
+            proctor_attempts.insert().values(
+                attempt_id=attempt_id,
+                student_id=student_id,
+                exam_id=exam_id,
+                started_at=started_at,
+                wrapped_key=str(wrapped),
+                consent_at=now,
+                consent=consent,
+            )
+        )
         return True
 
     async def data_key(self, conn: AsyncConnection, attempt_id: uuid.UUID) -> bytes:
-        wrapped = (await conn.execute(select(proctor_attempts.c.wrapped_key)
-                                      .where(proctor_attempts.c.attempt_id == attempt_id))).scalar_one()
+        wrapped = (
+            await conn.execute(
+                select(proctor_attempts.c.wrapped_key).where(proctor_attempts.c.attempt_id == attempt_id)
+            )
+        ).scalar_one()
         return self.unwrap(attempt_id, wrapped)
 
     def unwrap(self, attempt_id: uuid.UUID, wrapped: str) -> bytes:
@@ -235,8 +262,16 @@ class EvidenceStore:
     # --------------------------------------------------------------------- items
 
     async def append(
-        self, conn: AsyncConnection, attempt_id: uuid.UUID, kind: ItemKind, client_seq: int, plaintext: bytes, *,
-        now: datetime, trigger: str | None = None, locked_head: ChainHead | None = None,
+        self,
+        conn: AsyncConnection,
+        attempt_id: uuid.UUID,
+        kind: ItemKind,
+        client_seq: int,
+        plaintext: bytes,
+        *,
+        now: datetime,
+        trigger: str | None = None,
+        locked_head: ChainHead | None = None,
     ) -> StoredItem:
         """Store an item as the next link of the attempt's chain (a retried upload: the stored one).
 
@@ -244,8 +279,12 @@ class EvidenceStore:
         in its own earlier statement, and read these two columns from it.
         """
         state = locked_head or (await conn.execute(_LOCK_HEAD, {"attempt_id": attempt_id})).one()
-        rows = (await conn.execute(_HEAD_OR_SAME, {"attempt_id": attempt_id, "head_seq": state.head_seq,
-                                                   "kind": kind.value, "client_seq": client_seq})).all()
+        rows = (
+            await conn.execute(
+                _HEAD_OR_SAME,
+                {"attempt_id": attempt_id, "head_seq": state.head_seq, "kind": kind.value, "client_seq": client_seq},
+            )
+        ).all()
         same = next((r for r in rows if r.kind == kind.value and r.client_seq == client_seq), None)
         if same is not None:
             return StoredItem(same.seq, kind.value, client_seq, same.received_at, same.size, False)
@@ -259,22 +298,46 @@ class EvidenceStore:
         data_key = unwrap_data_key(self.keyring, str(attempt_id), WrappedKey.parse(state.wrapped_key))
         blob = encrypt_item(data_key, str(attempt_id), link.seq, plaintext)
         await asyncio.to_thread(_write_durably, self.path(attempt_id, link.seq), blob)
-        await conn.execute(evidence_items.insert().values(
-            attempt_id=attempt_id, seq=link.seq, kind=kind.value, client_seq=client_seq, at=link.at,
-            received_at=now, content_sha256=link.content_sha256, prev_hash=link.prev_hash, hash=link.hash,
-            size=len(plaintext), media_type=MEDIA_TYPES[kind], trigger=trigger,
-            analysed=kind in (ItemKind.EVENT, ItemKind.NOISE)))
+        await conn.execute(
+            evidence_items.insert().values(
+                attempt_id=attempt_id,
+                seq=link.seq,
+                kind=kind.value,
+                client_seq=client_seq,
+                at=link.at,
+                received_at=now,
+                content_sha256=link.content_sha256,
+                prev_hash=link.prev_hash,
+                hash=link.hash,
+                size=len(plaintext),
+                media_type=MEDIA_TYPES[kind],
+                trigger=trigger,
+                analysed=kind in (ItemKind.EVENT, ItemKind.NOISE),
+            )
+        )
         head = seal_head(self.keyring, str(attempt_id), link)
         frames = proctor_attempts.c.frames_received + (1 if kind is ItemKind.FRAME else 0)
-        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
-            head_seq=head.seq, head_hash=head.hash, head_key_id=head.key_id, head_mac=head.mac,
-            last_item_at=now, frames_received=frames))
+        await conn.execute(
+            update(proctor_attempts)
+            .where(proctor_attempts.c.attempt_id == attempt_id)
+            .values(
+                head_seq=head.seq,
+                head_hash=head.hash,
+                head_key_id=head.key_id,
+                head_mac=head.mac,
+                last_item_at=now,
+                frames_received=frames,
+            )
+        )
         return StoredItem(link.seq, kind.value, client_seq, now, len(plaintext), True)
 
     async def read(self, conn: AsyncConnection, attempt_id: uuid.UUID, seq: int) -> tuple[Any, bytes] | None:
         """The item's row and decrypted content, or ``None`` if there is no such item."""
-        row = (await conn.execute(select(evidence_items).where(
-            evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == seq))).first()
+        row = (
+            await conn.execute(
+                select(evidence_items).where(evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == seq)
+            )
+        ).first()
         if row is None:
             return None
         data_key = await self.data_key(conn, attempt_id)
@@ -287,14 +350,14 @@ class EvidenceStore:
         try:
             blob = await asyncio.to_thread(self.path(attempt_id, seq).read_bytes)
         except FileNotFoundError:
-            raise EvidenceUnreadable("evidence_unreadable", "Evidence item {seq} cannot be decrypted",
-                                     seq=seq) from None
+            raise EvidenceUnreadable(
+                "evidence_unreadable", "Evidence item {seq} cannot be decrypted", seq=seq
+            ) from None
         return decrypt_item(data_key, str(attempt_id), seq, blob)
 
     # ------------------------------------------------------------ recording chunks
 
-    def stage_chunk(self, data_key: bytes, attempt_id: uuid.UUID, segment: int, chunk: int,
-                    plaintext: bytes) -> Path:
+    def stage_chunk(self, data_key: bytes, attempt_id: uuid.UUID, segment: int, chunk: int, plaintext: bytes) -> Path:
         """Encrypt a chunk and write it, synced, to a staging file of its own (blocking: run it in a
         thread, outside any transaction). :meth:`append_staged` moves it into place."""
         final = self.chunk_path(attempt_id, segment, chunk)
@@ -309,8 +372,16 @@ class EvidenceStore:
         return staged
 
     async def append_staged(
-        self, conn: AsyncConnection, attempt_id: uuid.UUID, segment: int, chunk: int, staged: Path, *,
-        content_sha256: str, size: int, now: datetime,
+        self,
+        conn: AsyncConnection,
+        attempt_id: uuid.UUID,
+        segment: int,
+        chunk: int,
+        staged: Path,
+        *,
+        content_sha256: str,
+        size: int,
+        now: datetime,
     ) -> tuple[StoredItem, str]:
         """Link a staged chunk as the attempt's next item (the head locked, as :meth:`append` does).
 
@@ -320,9 +391,17 @@ class EvidenceStore:
         """
         client_seq = chunk_client_seq(segment, chunk)
         state = (await conn.execute(_LOCK_HEAD, {"attempt_id": attempt_id})).one()
-        rows = (await conn.execute(_HEAD_OR_SAME, {"attempt_id": attempt_id, "head_seq": state.head_seq,
-                                                   "kind": ItemKind.RECORDING.value,
-                                                   "client_seq": client_seq})).all()
+        rows = (
+            await conn.execute(
+                _HEAD_OR_SAME,
+                {
+                    "attempt_id": attempt_id,
+                    "head_seq": state.head_seq,
+                    "kind": ItemKind.RECORDING.value,
+                    "client_seq": client_seq,
+                },
+            )
+        ).all()
         same = next((r for r in rows if r.kind == ItemKind.RECORDING and r.client_seq == client_seq), None)
         if same is not None:
             await asyncio.to_thread(staged.unlink, True)
@@ -334,8 +413,14 @@ class EvidenceStore:
                 raise RuntimeError(f"evidence chain of {attempt_id}: head item {state.head_seq} is missing")
             prev_hash, seq = head_row.hash, head_row.seq + 1
         at = now.isoformat()
-        link = ChainLink(seq, ItemKind.RECORDING.value, at, content_sha256, prev_hash,
-                         link_hash(seq, ItemKind.RECORDING.value, at, content_sha256, prev_hash))
+        link = ChainLink(
+            seq,
+            ItemKind.RECORDING.value,
+            at,
+            content_sha256,
+            prev_hash,
+            link_hash(seq, ItemKind.RECORDING.value, at, content_sha256, prev_hash),
+        )
         final = self.chunk_path(attempt_id, segment, chunk)
 
         def place() -> None:
@@ -343,13 +428,31 @@ class EvidenceStore:
             _fsync_dir(final.parent)
 
         await asyncio.to_thread(place)
-        await conn.execute(evidence_items.insert().values(
-            attempt_id=attempt_id, seq=link.seq, kind=link.kind, client_seq=client_seq, at=at, received_at=now,
-            content_sha256=content_sha256, prev_hash=prev_hash, hash=link.hash, size=size,
-            media_type=MEDIA_TYPES[ItemKind.RECORDING], trigger=None, analysed=True))
+        await conn.execute(
+            evidence_items.insert().values(
+                attempt_id=attempt_id,
+                seq=link.seq,
+                kind=link.kind,
+                client_seq=client_seq,
+                at=at,
+                received_at=now,
+                content_sha256=content_sha256,
+                prev_hash=prev_hash,
+                hash=link.hash,
+                size=size,
+                media_type=MEDIA_TYPES[ItemKind.RECORDING],
+                trigger=None,
+                analysed=True,
+            )
+        )
         head = seal_head(self.keyring, str(attempt_id), link)
-        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
-            head_seq=head.seq, head_hash=head.hash, head_key_id=head.key_id, head_mac=head.mac, last_item_at=now))
+        await conn.execute(
+            update(proctor_attempts)
+            .where(proctor_attempts.c.attempt_id == attempt_id)
+            .values(
+                head_seq=head.seq, head_hash=head.hash, head_key_id=head.key_id, head_mac=head.mac, last_item_at=now
+            )
+        )
         return StoredItem(link.seq, link.kind, client_seq, now, size, True), content_sha256
 
     async def open_chunk(self, data_key: bytes, attempt_id: uuid.UUID, segment: int, chunk: int) -> bytes:
@@ -357,8 +460,9 @@ class EvidenceStore:
         try:
             blob = await asyncio.to_thread(self.chunk_path(attempt_id, segment, chunk).read_bytes)
         except FileNotFoundError:
-            raise EvidenceUnreadable("evidence_unreadable", "Evidence item {seq} cannot be decrypted",
-                                     seq=chunk) from None
+            raise EvidenceUnreadable(
+                "evidence_unreadable", "Evidence item {seq} cannot be decrypted", seq=chunk
+            ) from None
         return decrypt_chunk(data_key, str(attempt_id), segment, chunk, blob)
 
     # ---------------------------------------------------- small encrypted values
@@ -376,10 +480,12 @@ class EvidenceStore:
 
     async def verify(self, conn: AsyncConnection, attempt_id: uuid.UUID) -> ChainVerdict:
         """Check every link, every blob against its link, and the sealed head."""
-        head = (await conn.execute(select(proctor_attempts).where(
-            proctor_attempts.c.attempt_id == attempt_id))).one()
-        rows = (await conn.execute(select(evidence_items).where(evidence_items.c.attempt_id == attempt_id)
-                                   .order_by(evidence_items.c.id))).all()
+        head = (await conn.execute(select(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id))).one()
+        rows = (
+            await conn.execute(
+                select(evidence_items).where(evidence_items.c.attempt_id == attempt_id).order_by(evidence_items.c.id)
+            )
+        ).all()
         data_key = unwrap_data_key(self.keyring, str(attempt_id), WrappedKey.parse(head.wrapped_key))
 
         def digests() -> tuple[dict[int, str | None], set[int]]:
@@ -414,10 +520,16 @@ class EvidenceStore:
         count = (await conn.execute(delete(evidence_items).where(evidence_items.c.attempt_id == attempt_id))).rowcount
         await conn.execute(delete(proctor_signals).where(proctor_signals.c.attempt_id == attempt_id))
         await conn.execute(delete(proctor_recording_chunks).where(proctor_recording_chunks.c.attempt_id == attempt_id))
-        await conn.execute(delete(proctor_recording_segments)
-                           .where(proctor_recording_segments.c.attempt_id == attempt_id))
-        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id).values(
-            purged_at=now, enrolment_descriptor=None, head_seq=0, head_hash=None, head_mac=None, head_key_id=None))
+        await conn.execute(
+            delete(proctor_recording_segments).where(proctor_recording_segments.c.attempt_id == attempt_id)
+        )
+        await conn.execute(
+            update(proctor_attempts)
+            .where(proctor_attempts.c.attempt_id == attempt_id)
+            .values(
+                purged_at=now, enrolment_descriptor=None, head_seq=0, head_hash=None, head_mac=None, head_key_id=None
+            )
+        )
         await asyncio.to_thread(shutil.rmtree, self.root / str(attempt_id), True)
         return count
 
@@ -432,36 +544,50 @@ class EvidenceStore:
             if wrapped.key_id != self.keyring.current:
                 values["wrapped_key"] = str(rewrap_data_key(self.keyring, str(row.attempt_id), wrapped))
             if row.head_seq and row.head_key_id != self.keyring.current:
-                head = seal_head(self.keyring, str(row.attempt_id),
-                                 ChainLink(row.head_seq, "", "", "", "", row.head_hash))
+                head = seal_head(
+                    self.keyring, str(row.attempt_id), ChainLink(row.head_seq, "", "", "", "", row.head_hash)
+                )
                 values.update(head_key_id=head.key_id, head_mac=head.mac)
             if values:
                 changed += 1
-                await conn.execute(update(proctor_attempts)
-                                   .where(proctor_attempts.c.attempt_id == row.attempt_id).values(**values))
-        for ref in (await conn.execute(select(proctor_references.c.student_id, proctor_references.c.wrapped_key))).all():
+                await conn.execute(
+                    update(proctor_attempts).where(proctor_attempts.c.attempt_id == row.attempt_id).values(**values)
+                )
+        for ref in (
+            await conn.execute(select(proctor_references.c.student_id, proctor_references.c.wrapped_key))
+        ).all():
             wrapped = WrappedKey.parse(ref.wrapped_key)
             if wrapped.key_id != self.keyring.current:
                 changed += 1
                 new = rewrap_data_key(self.keyring, f"reference:{ref.student_id}", wrapped)
-                await conn.execute(update(proctor_references).where(
-                    proctor_references.c.student_id == ref.student_id).values(wrapped_key=str(new)))
+                await conn.execute(
+                    update(proctor_references)
+                    .where(proctor_references.c.student_id == ref.student_id)
+                    .values(wrapped_key=str(new))
+                )
         return changed
 
     # ---------------------------------------------------------- reference photos
 
-    async def put_reference(self, conn: AsyncConnection, student_id: int, photo: bytes, *, by: str,
-                            now: datetime) -> None:
+    async def put_reference(
+        self, conn: AsyncConnection, student_id: int, photo: bytes, *, by: str, now: datetime
+    ) -> None:
         owner = f"reference:{student_id}"
         data_key, wrapped = new_data_key(self.keyring, owner)
-        values = {"wrapped_key": str(wrapped), "photo": encrypt_item(data_key, owner, 1, photo),
-                  "sha256": hashlib.sha256(photo).hexdigest(), "uploaded_by": by, "uploaded_at": now}
+        values = {
+            "wrapped_key": str(wrapped),
+            "photo": encrypt_item(data_key, owner, 1, photo),
+            "sha256": hashlib.sha256(photo).hexdigest(),
+            "uploaded_by": by,
+            "uploaded_at": now,
+        }
         await conn.execute(delete(proctor_references).where(proctor_references.c.student_id == student_id))
         await conn.execute(proctor_references.insert().values(student_id=student_id, **values))
 
     async def get_reference(self, conn: AsyncConnection, student_id: int) -> bytes | None:
-        row = (await conn.execute(select(proctor_references).where(
-            proctor_references.c.student_id == student_id))).first()
+        row = (
+            await conn.execute(select(proctor_references).where(proctor_references.c.student_id == student_id))
+        ).first()
         if row is None:
             return None
         owner = f"reference:{student_id}"

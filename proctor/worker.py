@@ -20,16 +20,27 @@ from proctor.queue import Analyser, Job
 log = logging.getLogger(__name__)
 
 
-async def run_in_thread(job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool,
-                        thorough: bool = False) -> dict:
+async def run_in_thread(
+    job_type: str, plaintext: bytes, enrolment: list[float] | None, check: bool, thorough: bool = False
+) -> dict:
     """A worker process analyses one job at a time; a thread keeps its event loop
     (Redis, database) responsive while OpenCV and dlib work."""
     return await asyncio.to_thread(run_job, job_type, plaintext, enrolment, check, thorough)
 
 
 class StreamWorker:
-    def __init__(self, redis: Any, analyser: Analyser, *, stream: str, group: str, consumer: str,
-                 claim_idle_ms: int, batch: int = 8, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        analyser: Analyser,
+        *,
+        stream: str,
+        group: str,
+        consumer: str,
+        claim_idle_ms: int,
+        batch: int = 8,
+        concurrency: int = 2,
+    ) -> None:
         self.redis = redis
         self.analyser = analyser
         self.stream = stream
@@ -79,8 +90,9 @@ class StreamWorker:
         """Take over and process jobs idle in another consumer's pending list."""
         handled, cursor = 0, "0-0"
         while True:
-            reply = await self.redis.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
-                                                start_id=cursor, count=self.batch)
+            reply = await self.redis.xautoclaim(
+                self.stream, self.group, self.consumer, self.claim_idle_ms, start_id=cursor, count=self.batch
+            )
             cursor, messages = reply[0], reply[1]
             live = [(message_id, fields) for message_id, fields in messages if fields]
             for message_id, fields in messages:
@@ -92,8 +104,9 @@ class StreamWorker:
                 return handled
 
     async def read_new(self, block_ms: int = 1000) -> int:
-        reply = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=self.batch,
-                                            block=block_ms)
+        reply = await self.redis.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=self.batch, block=block_ms
+        )
         handled = 0
         for _stream, messages in reply or []:
             await self._handle_all(list(messages))

@@ -98,9 +98,7 @@ def blueprint_shortfalls(items: Sequence[StoredItem], cells: Mapping[Cell, int])
     return check_blueprint(pools_by_cell([as_item(s) for s in items]), cells)
 
 
-def draw_blueprint_form(
-    items: Sequence[StoredItem], cells: Mapping[Cell, int], rng: random.Random
-) -> list[StoredItem]:
+def draw_blueprint_form(items: Sequence[StoredItem], cells: Mapping[Cell, int], rng: random.Random) -> list[StoredItem]:
     """Draw one form with the blueprint's composition; the stored items (with their ids) come back.
 
     Raises :class:`BlueprintShortfall` when the bank cannot fill a cell.

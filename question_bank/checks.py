@@ -46,8 +46,11 @@ def _option_problems(q: DraftQuestion, options: list[str], expected: int) -> lis
         )
     elif count > expected + MERGE_MARGIN:
         # Two questions run together (a lost <question> line, a lost ANSWER line …) look like this.
-        found.append(problem(ProblemCode.MORE_OPTIONS_THAN_EXPECTED, line=q.line, question=q.number, count=count,
-                             expected=expected))
+        found.append(
+            problem(
+                ProblemCode.MORE_OPTIONS_THAN_EXPECTED, line=q.line, question=q.number, count=count, expected=expected
+            )
+        )
     keys = sum(o.correct for o in q.options)
     if count and keys == 0:
         found.append(problem(ProblemCode.NO_CORRECT_OPTION, line=q.line, question=q.number))
@@ -91,8 +94,11 @@ def line_problems(text: str, line: int | None, limits: ParseLimits, question: in
     paragraph, a spreadsheet row), so the author is sent to the exact spot.
     """
     if len(text) > limits.max_line_chars:
-        return [problem(ProblemCode.LINE_TOO_LONG, line=line, question=question, length=len(text),
-                        limit=limits.max_line_chars)]
+        return [
+            problem(
+                ProblemCode.LINE_TOO_LONG, line=line, question=question, length=len(text), limit=limits.max_line_chars
+            )
+        ]
     return [_character_problem(bad, line, question) for bad in forbidden_characters(text)]
 
 

@@ -52,9 +52,15 @@ class ParseJob:
     existing_texts: tuple[str, ...] = ()  # append mode: the texts of the questions already there
 
     def header(self, limits: ParseLimits) -> bytes:
-        job = {"filename": self.filename, "format": self.format, "language": self.language,
-               "default_topic": self.default_topic, "default_difficulty": self.default_difficulty,
-               "existing_texts": list(self.existing_texts), "limits": limits.to_dict()}
+        job = {
+            "filename": self.filename,
+            "format": self.format,
+            "language": self.language,
+            "default_topic": self.default_topic,
+            "default_difficulty": self.default_difficulty,
+            "existing_texts": list(self.existing_texts),
+            "limits": limits.to_dict(),
+        }
         return json.dumps(job, ensure_ascii=True).encode("ascii") + b"\n"
 
 
@@ -67,8 +73,10 @@ def report_to_wire(report: ParseReport) -> dict[str, Any]:
         "encoding": report.encoding,
         "language": report.language,
         "questions_found": report.questions_found,
-        "items": [[it.text, list(it.options), it.correct, it.topic, it.difficulty, it.source_line, it.number,
-                   it.twin_key] for it in report.items],
+        "items": [
+            [it.text, list(it.options), it.correct, it.topic, it.difficulty, it.source_line, it.number, it.twin_key]
+            for it in report.items
+        ],
         "problems": [[p.code.value, p.params, p.line, p.question] for p in report.problems],
     }
 
@@ -80,8 +88,10 @@ def _problem_from_wire(raw: list[Any]) -> Problem:
 
 
 def report_from_wire(raw: dict[str, Any]) -> ParseReport:
-    items = tuple(Item(text=t, options=tuple(o), correct=c, topic=tp, difficulty=d, source_line=sl, number=n,
-                       twin_key=tk) for t, o, c, tp, d, sl, n, tk in raw["items"])
+    items = tuple(
+        Item(text=t, options=tuple(o), correct=c, topic=tp, difficulty=d, source_line=sl, number=n, twin_key=tk)
+        for t, o, c, tp, d, sl, n, tk in raw["items"]
+    )
     return ParseReport(
         format=BankFormat(raw["format"]) if raw["format"] else None,
         encoding=raw["encoding"],
@@ -127,8 +137,9 @@ async def parse_isolated(data: bytes, job: ParseJob, limits: ParseLimits = DEFAU
     import asyncio  # here: the child side does not need it (its start-up is every upload's cost)
 
     try:
-        proc = await asyncio.create_subprocess_exec(*_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                    stderr=subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            *_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
     except OSError as error:  # no process can be started (fork limit, interpreter gone): a report, not a 500
         _log_stderr(str(error).encode(), -1)
         return _failed(job, problem(ProblemCode.PARSE_FAILED))
@@ -148,8 +159,9 @@ async def parse_isolated(data: bytes, job: ParseJob, limits: ParseLimits = DEFAU
 def parse_isolated_sync(data: bytes, job: ParseJob, limits: ParseLimits = DEFAULT_LIMITS) -> ParseReport:
     """The same for the command line (no event loop)."""
     try:
-        done = subprocess.run(_command(), input=job.header(limits) + data, capture_output=True,
-                              timeout=limits.wall_seconds, check=False)
+        done = subprocess.run(
+            _command(), input=job.header(limits) + data, capture_output=True, timeout=limits.wall_seconds, check=False
+        )
     except subprocess.TimeoutExpired:  # run() has killed the child
         return _outcome(job, limits, None, b"", True)
     except OSError as error:
@@ -164,7 +176,8 @@ def _log_stderr(err: bytes, returncode: int | None) -> None:
         import logging
 
         logging.getLogger("question_bank.isolated").warning(
-            "bank parser exited with %s: %s", returncode, err[-_STDERR_KEEP:].decode("utf-8", "replace"))
+            "bank parser exited with %s: %s", returncode, err[-_STDERR_KEEP:].decode("utf-8", "replace")
+        )
 
 
 # -- the child side -----------------------------------------------------------------------------
@@ -192,9 +205,16 @@ def child_main(stdin: Any = None, stdout: Any = None) -> int:
     try:
         data = stdin.read()
         existing = [Item(text=t, options=(), correct=0) for t in header.pop("existing_texts")]
-        report = parse_bank(data, filename=header["filename"], format=header["format"], language=header["language"],
-                            default_topic=header["default_topic"], default_difficulty=header["default_difficulty"],
-                            existing=existing, limits=limits)
+        report = parse_bank(
+            data,
+            filename=header["filename"],
+            format=header["format"],
+            language=header["language"],
+            default_topic=header["default_topic"],
+            default_difficulty=header["default_difficulty"],
+            existing=existing,
+            limits=limits,
+        )
         body = json.dumps(report_to_wire(report), ensure_ascii=False).encode("utf-8")
     except MemoryError:
         os._exit(EXIT_MEMORY)  # nothing more can be allocated safely; the exit code says why
@@ -206,9 +226,16 @@ def child_main(stdin: Any = None, stdout: Any = None) -> int:
 def parse_in_process(data: bytes, job: ParseJob, limits: ParseLimits = DEFAULT_LIMITS) -> ParseReport:
     """The same call without a child (tests, and the pure use of the library)."""
     existing: Sequence[Item] = [Item(text=t, options=(), correct=0) for t in job.existing_texts]
-    return parse_bank(data, filename=job.filename, format=job.format, language=job.language,
-                      default_topic=job.default_topic, default_difficulty=job.default_difficulty, existing=existing,
-                      limits=limits)
+    return parse_bank(
+        data,
+        filename=job.filename,
+        format=job.format,
+        language=job.language,
+        default_topic=job.default_topic,
+        default_difficulty=job.default_difficulty,
+        existing=existing,
+        limits=limits,
+    )
 
 
 if __name__ == "__main__":

@@ -116,14 +116,21 @@ def parse_bank(
     result = IMPORTERS[fmt](data, limits)
     if len(result.questions) > limits.max_questions:
         first_over = result.questions[limits.max_questions]
-        over = problem(ProblemCode.TOO_MANY_QUESTIONS, line=first_over.line, question=first_over.number,
-                       limit=limits.max_questions)
+        over = problem(
+            ProblemCode.TOO_MANY_QUESTIONS, line=first_over.line, question=first_over.number, limit=limits.max_questions
+        )
         return ParseReport(fmt, result.encoding, language, (), (over,), len(result.questions))
-    crowded = [problem(ProblemCode.TOO_MANY_OPTIONS, line=q.line, question=q.number, count=len(q.options),
-                       limit=limits.max_options) for q in result.questions if len(q.options) > limits.max_options]
+    crowded = [
+        problem(
+            ProblemCode.TOO_MANY_OPTIONS, line=q.line, question=q.number, count=len(q.options), limit=limits.max_options
+        )
+        for q in result.questions
+        if len(q.options) > limits.max_options
+    ]
     if crowded:
-        return ParseReport(fmt, result.encoding, language, (), tuple(crowded[:MAX_REPORTED_PROBLEMS]),
-                           len(result.questions))
+        return ParseReport(
+            fmt, result.encoding, language, (), tuple(crowded[:MAX_REPORTED_PROBLEMS]), len(result.questions)
+        )
     foreign = sorted(result.languages - {language})
     if foreign:
         result.problems.append(problem(ProblemCode.LANGUAGE_MISMATCH, found=", ".join(foreign), language=language))

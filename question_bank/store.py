@@ -48,9 +48,15 @@ class VersionInfo:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "id": self.id, "discipline": self.discipline_code, "language": self.language, "version": self.version,
-            "status": self.status, "item_count": self.item_count, "source_name": self.source_name,
-            "created_at": self.created_at.isoformat(), "created_by": self.created_by,
+            "id": self.id,
+            "discipline": self.discipline_code,
+            "language": self.language,
+            "version": self.version,
+            "status": self.status,
+            "item_count": self.item_count,
+            "source_name": self.source_name,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
             "published_at": self.published_at.isoformat() if self.published_at else None,
         }
 
@@ -85,21 +91,37 @@ async def _bank_id(conn: AsyncConnection, discipline_code: str, language: str, n
 
 
 async def add_version(
-    conn: AsyncConnection, *, discipline_code: str, language: str, items: Sequence[Item], source_name: str | None,
-    created_by: str, now: datetime, publish: bool = False,
+    conn: AsyncConnection,
+    *,
+    discipline_code: str,
+    language: str,
+    items: Sequence[Item],
+    source_name: str | None,
+    created_by: str,
+    now: datetime,
+    publish: bool = False,
 ) -> VersionInfo:
     """Write a new version (the next number for this discipline and language)."""
     bank_id = await _bank_id(conn, discipline_code, language, now)
-    last = (await conn.execute(select(func.max(bank_versions.c.version)).where(bank_versions.c.bank_id == bank_id))).scalar()
+    last = (
+        await conn.execute(select(func.max(bank_versions.c.version)).where(bank_versions.c.bank_id == bank_id))
+    ).scalar()
     number = (last or 0) + 1
     status = "published" if publish else "draft"
     version_id = (
         await conn.execute(
             bank_versions.insert()
             .values(
-                bank_id=bank_id, version=number, status=status, source_name=source_name,
-                source_sha256=content_digest(items), item_count=len(items), created_at=now, created_by=created_by,
-                published_at=now if publish else None, published_by=created_by if publish else None,
+                bank_id=bank_id,
+                version=number,
+                status=status,
+                source_name=source_name,
+                source_sha256=content_digest(items),
+                item_count=len(items),
+                created_at=now,
+                created_by=created_by,
+                published_at=now if publish else None,
+                published_by=created_by if publish else None,
             )
             .returning(bank_versions.c.id)
         )
@@ -108,8 +130,14 @@ async def add_version(
         bank_items.insert(),
         [
             {
-                "bank_version_id": version_id, "number": i, "text": it.text, "options": list(it.options),
-                "correct": it.correct, "topic": it.topic, "difficulty": it.difficulty, "twin_key": it.twin_key,
+                "bank_version_id": version_id,
+                "number": i,
+                "text": it.text,
+                "options": list(it.options),
+                "correct": it.correct,
+                "topic": it.topic,
+                "difficulty": it.difficulty,
+                "twin_key": it.twin_key,
             }
             for i, it in enumerate(items, start=1)
         ],
@@ -118,8 +146,15 @@ async def add_version(
 
 
 _VERSION_COLUMNS = (
-    bank_versions.c.id, banks.c.discipline_code, banks.c.language, bank_versions.c.version, bank_versions.c.status,
-    bank_versions.c.item_count, bank_versions.c.source_name, bank_versions.c.created_at, bank_versions.c.created_by,
+    bank_versions.c.id,
+    banks.c.discipline_code,
+    banks.c.language,
+    bank_versions.c.version,
+    bank_versions.c.status,
+    bank_versions.c.item_count,
+    bank_versions.c.source_name,
+    bank_versions.c.created_at,
+    bank_versions.c.created_by,
     bank_versions.c.published_at,
 )
 
@@ -147,9 +182,11 @@ async def latest_version(conn: AsyncConnection, discipline_code: str, language: 
     """The highest-numbered version of one bank, draft or published; ``None`` for a new bank."""
     row = (
         await conn.execute(
-            select(*_VERSION_COLUMNS).select_from(bank_versions.join(banks))
+            select(*_VERSION_COLUMNS)
+            .select_from(bank_versions.join(banks))
             .where(banks.c.discipline_code == discipline_code, banks.c.language == language)
-            .order_by(bank_versions.c.version.desc()).limit(1)
+            .order_by(bank_versions.c.version.desc())
+            .limit(1)
         )
     ).first()
     return None if row is None else VersionInfo(**row._mapping)
@@ -158,9 +195,13 @@ async def latest_version(conn: AsyncConnection, discipline_code: str, language: 
 async def version_by_number(conn: AsyncConnection, discipline_code: str, language: str, number: int) -> VersionInfo:
     row = (
         await conn.execute(
-            select(*_VERSION_COLUMNS).select_from(bank_versions.join(banks)).where(
-                banks.c.discipline_code == discipline_code, banks.c.language == language,
-                bank_versions.c.version == number)
+            select(*_VERSION_COLUMNS)
+            .select_from(bank_versions.join(banks))
+            .where(
+                banks.c.discipline_code == discipline_code,
+                banks.c.language == language,
+                bank_versions.c.version == number,
+            )
         )
     ).first()
     if row is None:
@@ -174,8 +215,9 @@ async def publish_version(conn: AsyncConnection, version_id: int, *, by: str, no
     if info.status == "published":
         raise BankVersionPublished(version_id)
     done = await conn.execute(
-        update(bank_versions).where(bank_versions.c.id == version_id, bank_versions.c.status == "draft").values(
-            status="published", published_at=now, published_by=by)
+        update(bank_versions)
+        .where(bank_versions.c.id == version_id, bank_versions.c.status == "draft")
+        .values(status="published", published_at=now, published_by=by)
     )
     if done.rowcount != 1:
         raise BankVersionPublished(version_id)
@@ -183,15 +225,27 @@ async def publish_version(conn: AsyncConnection, version_id: int, *, by: str, no
 
 
 _ITEM_COLUMNS = (
-    bank_items.c.id, bank_items.c.number, bank_items.c.text, bank_items.c.options, bank_items.c.correct,
-    bank_items.c.topic, bank_items.c.difficulty, bank_items.c.twin_key,
+    bank_items.c.id,
+    bank_items.c.number,
+    bank_items.c.text,
+    bank_items.c.options,
+    bank_items.c.correct,
+    bank_items.c.topic,
+    bank_items.c.difficulty,
+    bank_items.c.twin_key,
 )
 
 
 def _stored(r: Any) -> StoredItem:
     return StoredItem(
-        id=r.id, number=r.number, text=r.text, options=tuple(r.options), correct=r.correct, topic=r.topic,
-        difficulty=r.difficulty, twin_key=r.twin_key,
+        id=r.id,
+        number=r.number,
+        text=r.text,
+        options=tuple(r.options),
+        correct=r.correct,
+        topic=r.topic,
+        difficulty=r.difficulty,
+        twin_key=r.twin_key,
     )
 
 
@@ -213,8 +267,13 @@ async def load_items_by_id(conn: AsyncConnection, item_ids: Sequence[int]) -> di
 def as_item(stored: StoredItem) -> Item:
     """The plain item of a stored one (for diff, export and blueprint draws)."""
     return Item(
-        text=stored.text, options=stored.options, correct=stored.correct, topic=stored.topic,
-        difficulty=stored.difficulty, number=stored.number, twin_key=stored.twin_key,
+        text=stored.text,
+        options=stored.options,
+        correct=stored.correct,
+        topic=stored.topic,
+        difficulty=stored.difficulty,
+        number=stored.number,
+        twin_key=stored.twin_key,
     )
 
 

@@ -94,7 +94,10 @@ def decode_bytes(data: bytes) -> DecodedText:
     if not utf8_lines:
         return DecodedText(_unify_line_ends(data.decode(codec, errors="replace")), codec)
     foreign_set = set(foreign)
-    lines = [raw.decode(codec, errors="replace") if n in foreign_set else raw.decode("utf-8") for n, raw in enumerate(raw_lines, start=1)]
+    lines = [
+        raw.decode(codec, errors="replace") if n in foreign_set else raw.decode("utf-8")
+        for n, raw in enumerate(raw_lines, start=1)
+    ]
     return DecodedText("\n".join(lines), f"utf-8+{codec}", tuple(foreign))
 
 
@@ -178,9 +181,21 @@ def fold_lookalikes(text: str) -> str:
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _IGNORABLE_RANGES = (
-    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
-    (0x200B, 0x200D), (0x2060, 0x2065), (0x206A, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F),
-    (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200D),
+    (0x2060, 0x2065),
+    (0x206A, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
     (0xE0000, 0xE0FFF),
 )
 # A character class, not str.translate with a 4,000-key table: that costs a dict lookup per

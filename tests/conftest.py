@@ -94,8 +94,13 @@ async def _truncate(services: Services) -> None:
 
 
 def settings_env(database_url: str, data_dir: str, redis: str | None) -> dict[str, str]:
-    env = {"EXAM_DATABASE_URL": database_url, "EXAM_DATA_DIR": data_dir, "EXAM_SECRET_KEY": SECRET,
-           "EXAM_SWEEP_INTERVAL_S": "0.2", "EXAM_NETWORK_GRACE_S": "1"}
+    env = {
+        "EXAM_DATABASE_URL": database_url,
+        "EXAM_DATA_DIR": data_dir,
+        "EXAM_SECRET_KEY": SECRET,
+        "EXAM_SWEEP_INTERVAL_S": "0.2",
+        "EXAM_NETWORK_GRACE_S": "1",
+    }
     if redis:
         env["EXAM_REDIS_URL"] = redis
         env["EXAM_REDIS_PREFIX"] = REDIS_PREFIX

@@ -23,8 +23,12 @@ PASSWORD = "correct horse battery staple"
 def make_items(count: int, *, language: str = "kk", options: int = 5, prefix: str = "Сұрақ") -> tuple[Item, ...]:
     """Items whose key is always the option text starting with 'KEY'."""
     return tuple(
-        Item(text=f"{prefix} {language} {n}?", options=tuple(
-            [f"KEY {n}"] + [f"distractor {n}.{k}" for k in range(1, options)]), correct=0, number=n)
+        Item(
+            text=f"{prefix} {language} {n}?",
+            options=tuple([f"KEY {n}"] + [f"distractor {n}.{k}" for k in range(1, options)]),
+            correct=0,
+            number=n,
+        )
         for n in range(1, count + 1)
     )
 
@@ -53,15 +57,33 @@ async def assign_proctor(services: Services, login: str, exam_id: int | None = N
 
 async def make_user(services: Services, login: str, role: Role, *, language: str = "kk") -> int:
     async with services.engine.begin() as conn:
-        new = await users.add_user(conn, ADMIN, login=login, full_name=f"Test {login}", role=role.value,
-                                   language=language, password=PASSWORD, now=services.clock.now())
+        new = await users.add_user(
+            conn,
+            ADMIN,
+            login=login,
+            full_name=f"Test {login}",
+            role=role.value,
+            language=language,
+            password=PASSWORD,
+            now=services.clock.now(),
+        )
     return new.id
 
 
 async def make_world(
-    services: Services, *, students: int = 2, question_count: int = 5, bank_size: int = 10, duration_s: int = 1200,
-    window_s: int = 8 * 3600, opens_in_s: int = -60, policy: str = "unsatisfactory", languages: tuple[str, ...] = ("kk",),
-    pass_score: int = 50, student_language: str = "kk", requires_proctoring: bool = False,
+    services: Services,
+    *,
+    students: int = 2,
+    question_count: int = 5,
+    bank_size: int = 10,
+    duration_s: int = 1200,
+    window_s: int = 8 * 3600,
+    opens_in_s: int = -60,
+    policy: str = "unsatisfactory",
+    languages: tuple[str, ...] = ("kk",),
+    pass_score: int = 50,
+    student_language: str = "kk",
+    requires_proctoring: bool = False,
 ) -> World:
     now = services.clock.now()
     logins = [f"student{i}" for i in range(1, students + 1)]
@@ -69,26 +91,56 @@ async def make_world(
         fac = await catalog.ensure_faculty(conn, ADMIN, code="F1", name="Faculty", now=now)
         grp = await catalog.ensure_group(conn, ADMIN, code="G1", faculty_id=fac, now=now)
         await catalog.add_discipline(conn, ADMIN, code="LAW-101", name="Law", credits=5, now=now)
-        await catalog.add_exam_session(conn, ADMIN, code="S1", name="Winter", starts_on=date(2026, 1, 1),
-                                       ends_on=date(2026, 12, 31), now=now)
+        await catalog.add_exam_session(
+            conn, ADMIN, code="S1", name="Winter", starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31), now=now
+        )
         versions: dict[str, int] = {}
         all_items: dict[str, tuple[Item, ...]] = {}
         for lang in languages:
             items = make_items(bank_size, language=lang)
-            info = await bank_api.add_version(conn, discipline_code="LAW-101", language=lang, items=items,
-                                              source_name="test", created_by="tests", now=now, publish=True)
+            info = await bank_api.add_version(
+                conn,
+                discipline_code="LAW-101",
+                language=lang,
+                items=items,
+                source_name="test",
+                created_by="tests",
+                now=now,
+                publish=True,
+            )
             versions[lang] = info.id
             all_items[lang] = items
         for login in logins:
-            new = await users.add_user(conn, ADMIN, login=login, full_name=f"Student {login}", role="student",
-                                       language=student_language, password=PASSWORD, now=now)
+            new = await users.add_user(
+                conn,
+                ADMIN,
+                login=login,
+                full_name=f"Student {login}",
+                role="student",
+                language=student_language,
+                password=PASSWORD,
+                now=now,
+            )
             await catalog.add_member(conn, ADMIN, group_id=grp, user_id=new.id, role=Role.STUDENT, now=now)
-        exam_id = await catalog.add_exam(conn, ADMIN, catalog.ExamSpec(
-            title="Law exam", discipline_code="LAW-101", session_code="S1", group_codes=["G1"],
-            bank_versions=versions, question_count=question_count, duration_s=duration_s,
-            opens_at=now + timedelta(seconds=opens_in_s), closes_at=now + timedelta(seconds=opens_in_s + window_s),
-            timeout_policy=policy, pass_score=pass_score, requires_proctoring=requires_proctoring,
-        ), now=now)
+        exam_id = await catalog.add_exam(
+            conn,
+            ADMIN,
+            catalog.ExamSpec(
+                title="Law exam",
+                discipline_code="LAW-101",
+                session_code="S1",
+                group_codes=["G1"],
+                bank_versions=versions,
+                question_count=question_count,
+                duration_s=duration_s,
+                opens_at=now + timedelta(seconds=opens_in_s),
+                closes_at=now + timedelta(seconds=opens_in_s + window_s),
+                timeout_policy=policy,
+                pass_score=pass_score,
+                requires_proctoring=requires_proctoring,
+            ),
+            now=now,
+        )
     return World(exam_id=exam_id, students=logins, bank_versions=versions, items=all_items)
 
 

@@ -21,7 +21,9 @@ METHOD_MAP = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "p
 def extract(package: str) -> list[str]:
     seen: dict[str, None] = {}
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        ROOT / package, keywords={"N_": None, "_": None}, method_map=METHOD_MAP,
+        ROOT / package,
+        keywords={"N_": None, "_": None},
+        method_map=METHOD_MAP,
         options_map={"**/templates/**.html": {"extensions": "jinja2.ext.do"}},
     ):
         if isinstance(message, str) and message:

@@ -45,8 +45,9 @@ def cmd_department(args: argparse.Namespace) -> int:
     from ..services import assignments
 
     async def action(conn: Any, actor: Any, now: Any) -> None:
-        await assignments.add_department(conn, actor, code=args.code, name=args.name, faculty_code=args.faculty,
-                                         now=now)
+        await assignments.add_department(
+            conn, actor, code=args.code, name=args.name, faculty_code=args.faculty, now=now
+        )
 
     return _assign(args, action, f"department {args.code} added to faculty {args.faculty}")
 
@@ -70,8 +71,9 @@ def cmd_discipline(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    assign = sub.add_parser("assign", help="who acts where: proctors of exams, heads of faculties and departments") \
-        .add_subparsers(dest="assign_command", required=True)
+    assign = sub.add_parser(
+        "assign", help="who acts where: proctors of exams, heads of faculties and departments"
+    ).add_subparsers(dest="assign_command", required=True)
     p = assign.add_parser("proctors", help="set the proctors of an exam (replaces the list; none: no proctor)")
     p.add_argument("exam_id", type=int)
     p.add_argument("logins", nargs="*")

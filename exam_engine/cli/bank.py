@@ -23,8 +23,17 @@ from ..errors import DomainError, InvalidInput
 from ..i18n import N_, translate
 from . import common
 
-USAGE_CODES = frozenset({"unknown_format", "unsupported_language", "invalid_code", "invalid_difficulty",
-                         "bank_too_large", "unknown_export_format", "unreadable_input"})
+USAGE_CODES = frozenset(
+    {
+        "unknown_format",
+        "unsupported_language",
+        "invalid_code",
+        "invalid_difficulty",
+        "bank_too_large",
+        "unknown_export_format",
+        "unreadable_input",
+    }
+)
 
 
 def _usage_error(error: DomainError, args: argparse.Namespace) -> int:
@@ -34,9 +43,19 @@ def _usage_error(error: DomainError, args: argparse.Namespace) -> int:
 
 def _report_lines(view: dict[str, Any], lang: str, source: str) -> list[str]:
     counts = view["counts"]
-    lines = [translate(lang, N_("{file}: format {format}, encoding {encoding}; {questions} questions, {valid} valid, "
-                                "{errors} errors, {warnings} warnings"),
-                       file=source, format=view["format"] or "—", encoding=view["encoding"] or "—", **counts)]
+    lines = [
+        translate(
+            lang,
+            N_(
+                "{file}: format {format}, encoding {encoding}; {questions} questions, {valid} valid, "
+                "{errors} errors, {warnings} warnings"
+            ),
+            file=source,
+            format=view["format"] or "—",
+            encoding=view["encoding"] or "—",
+            **counts,
+        )
+    ]
     for title, problems in ((N_("Errors:"), view["errors"]), (N_("Warnings:"), view["warnings"])):
         if problems:
             lines.append(translate(lang, title))
@@ -47,8 +66,17 @@ def _report_lines(view: dict[str, Any], lang: str, source: str) -> list[str]:
 def _diff_lines(diff: dict[str, Any] | None, previous: dict[str, Any] | None, lang: str) -> list[str]:
     if diff is None or previous is None:
         return []
-    lines = [translate(lang, N_("Compared with version {version}: {added} added, {removed} removed, {changed} changed, "
-                                "{unchanged} unchanged"), version=previous["version"], **diff["counts"])]
+    lines = [
+        translate(
+            lang,
+            N_(
+                "Compared with version {version}: {added} added, {removed} removed, {changed} changed, "
+                "{unchanged} unchanged"
+            ),
+            version=previous["version"],
+            **diff["counts"],
+        )
+    ]
     lines.extend(f"  + {it['number']}. {it['text'][:70]}" for it in diff["added"])
     lines.extend(f"  - {it['number']}. {it['text'][:70]}" for it in diff["removed"])
     lines.extend(f"  ~ {c['new_number']}. {c['text'][:70]} ({', '.join(c['fields'])})" for c in diff["changed"])
@@ -62,8 +90,13 @@ def _outcome_lines(view: dict[str, Any], lang: str, source: str) -> list[str]:
         return lines
     version = view["version"]
     if version is not None:
-        lines.append(translate(lang, N_("Stored as version {version} of {discipline} ({language}), id {id}, {status}."),
-                               **{k: version[k] for k in ("version", "discipline", "language", "id", "status")}))
+        lines.append(
+            translate(
+                lang,
+                N_("Stored as version {version} of {discipline} ({language}), id {id}, {status}."),
+                **{k: version[k] for k in ("version", "discipline", "language", "id", "status")},
+            )
+        )
     elif view["dry_run"]:
         lines.append(translate(lang, N_("Dry run: the file is acceptable; nothing was stored.")))
     return lines + _diff_lines(view["diff"], view["previous_version"], lang)
@@ -87,9 +120,18 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     lang = common.language(args)
     req = banks.UploadRequest(
-        discipline_code=args.discipline, language=args.bank_language, filename=Path(args.file).name,
-        format=args.format, topic=args.topic, difficulty=args.difficulty, dry_run=args.dry_run, publish=args.publish,
-        append=args.append, twins_by_position=args.twins_by_position, confirm=args.confirm)
+        discipline_code=args.discipline,
+        language=args.bank_language,
+        filename=Path(args.file).name,
+        format=args.format,
+        topic=args.topic,
+        difficulty=args.difficulty,
+        dry_run=args.dry_run,
+        publish=args.publish,
+        append=args.append,
+        twins_by_position=args.twins_by_position,
+        confirm=args.confirm,
+    )
     try:
         data = _read_bank_file(args.file, banks.MAX_BANK_BYTES)
         size = os.path.getsize(args.file) if len(data) > banks.MAX_BANK_BYTES else len(data)
@@ -97,8 +139,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.dry_run and not args.append:
             limits = bank_limits(os.environ)  # no database, no secret: only the limits are needed
             report = banks.check_file_isolated(data, req, limits=limits)
-            view = {"accepted": report.accepted, "stored": False, "dry_run": True, "version": None,
-                    "previous_version": None, "diff": None, "report": bank_views.report_view(report, lang)}
+            view = {
+                "accepted": report.accepted,
+                "stored": False,
+                "dry_run": True,
+                "version": None,
+                "previous_version": None,
+                "diff": None,
+                "report": bank_views.report_view(report, lang),
+            }
             return _show_outcome(view, args, lang)
     except DomainError as error:  # bank_too_large (413) is a DomainError, not an InvalidInput
         if error.code in USAGE_CODES:
@@ -108,8 +157,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             try:
-                outcome = await banks.upload(conn, common.actor(), data, req, now=services.clock.now(),
-                                             limits=services.settings.bank_limits)
+                outcome = await banks.upload(
+                    conn, common.actor(), data, req, now=services.clock.now(), limits=services.settings.bank_limits
+                )
             except InvalidInput as error:
                 if error.code in USAGE_CODES:
                     return _usage_error(error, args)
@@ -142,8 +192,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 Path(args.output).write_bytes(text)
             else:
                 Path(args.output).write_text(text, encoding="utf-8")
-            print(translate(common.language(args), N_("Version {version} ({count} questions) written to {file}"),
-                            version=info.version, count=info.item_count, file=args.output))
+            print(
+                translate(
+                    common.language(args),
+                    N_("Version {version} ({count} questions) written to {file}"),
+                    version=info.version,
+                    count=info.item_count,
+                    file=args.output,
+                )
+            )
         else:
             sys.stdout.write(text)
         return 0
@@ -160,8 +217,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.json:
             common.print_json({"items": found})
         for v in [] if args.json else found:
-            print(f"{v['id']:>6}  {v['discipline']:<16} {v['language']}  v{v['version']:<4} {v['status']:<10} "
-                  f"{v['item_count']:>5}  {v['created_at'][:19]}  {v['source_name'] or ''}")
+            print(
+                f"{v['id']:>6}  {v['discipline']:<16} {v['language']}  v{v['version']:<4} {v['status']:<10} "
+                f"{v['item_count']:>5}  {v['created_at'][:19]}  {v['source_name'] or ''}"
+            )
         return 0
 
     return common.run(args, run)
@@ -172,10 +231,18 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
-            info = await banks.publish(conn, common.actor(), args.version_id, now=services.clock.now(),
-                                       confirm=args.confirm)
-        print(translate(common.language(args), N_("Version {version} of {discipline} ({language}) is published."),
-                        version=info.version, discipline=info.discipline_code, language=info.language))
+            info = await banks.publish(
+                conn, common.actor(), args.version_id, now=services.clock.now(), confirm=args.confirm
+            )
+        print(
+            translate(
+                common.language(args),
+                N_("Version {version} of {discipline} ({language}) is published."),
+                version=info.version,
+                discipline=info.discipline_code,
+                language=info.language,
+            )
+        )
         return 0
 
     return common.run(args, run)
@@ -203,9 +270,16 @@ def cmd_analysis(args: argparse.Namespace) -> int:
         if args.json:
             common.print_json(view)
             return 0
-        print(translate(lang, N_("{title}: {attempts} attempts, {items} items, KR-20 {kr20}"), title=view["title"],
-                        attempts=view["attempts"], items=view["items_count"],
-                        kr20="—" if view["kr20"] is None else f"{view['kr20']:.3f}"))
+        print(
+            translate(
+                lang,
+                N_("{title}: {attempts} attempts, {items} items, KR-20 {kr20}"),
+                title=view["title"],
+                attempts=view["attempts"],
+                items=view["items_count"],
+                kr20="—" if view["kr20"] is None else f"{view['kr20']:.3f}",
+            )
+        )
         for it in view["items"]:
             p = "—" if it["difficulty"] is None else f"{it['difficulty']:.2f}"
             d = "—" if it["discrimination"] is None else f"{it['discrimination']:+.2f}"
@@ -219,7 +293,8 @@ def cmd_analysis(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Register ``exam-engine bank …`` on the main parser's sub-commands."""
     bank = sub.add_parser("bank", help="question banks (quality department)").add_subparsers(
-        dest="bank_command", required=True)
+        dest="bank_command", required=True
+    )
     p = bank.add_parser("import", help="check a bank file and store it as a new version")
     p.add_argument("file")
     p.add_argument("--discipline", required=True, help="discipline code")
@@ -230,10 +305,16 @@ def register(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="check only; never writes")
     p.add_argument("--publish", action="store_true", help="publish the new version at once")
     p.add_argument("--append", action="store_true", help="add the file's questions to the latest version")
-    p.add_argument("--twins-by-position", action="store_true",
-                   help="give question n the twin key #n (kk and ru files with the same questions in the same order)")
-    p.add_argument("--confirm", action="store_true",
-                   help="store a replace even though it removes questions or breaks kk/ru twins (listed otherwise)")
+    p.add_argument(
+        "--twins-by-position",
+        action="store_true",
+        help="give question n the twin key #n (kk and ru files with the same questions in the same order)",
+    )
+    p.add_argument(
+        "--confirm",
+        action="store_true",
+        help="store a replace even though it removes questions or breaks kk/ru twins (listed otherwise)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
 
@@ -252,8 +333,11 @@ def register(sub: Any) -> None:
 
     p = bank.add_parser("publish", help="publish a draft version (then immutable)")
     p.add_argument("version_id", type=int)
-    p.add_argument("--confirm", action="store_true",
-                   help="publish even though it removes questions of the published version or breaks kk/ru twins")
+    p.add_argument(
+        "--confirm",
+        action="store_true",
+        help="publish even though it removes questions of the published version or breaks kk/ru twins",
+    )
     p.set_defaults(func=cmd_publish)
 
     p = bank.add_parser("template", help="write the blank XLSX template")

@@ -66,14 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("openapi", help="print the API's OpenAPI document (docs/openapi.json)")
     p.set_defaults(func=cmd_openapi)
 
-    for name, func, help_text in (("serve", cmd_serve, "run the server"),
-                                  ("demo", cmd_demo, "run the demo on the embedded default (SQLite under ./var)")):
+    for name, func, help_text in (
+        ("serve", cmd_serve, "run the server"),
+        ("demo", cmd_demo, "run the demo on the embedded default (SQLite under ./var)"),
+    ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--host", default=None, help="bind address (default EXAM_HOST or 127.0.0.1)")
         p.add_argument("--port", type=int, default=None, help="port (default EXAM_PORT or 8080)")
         if name == "serve":
-            p.add_argument("--workers", type=int, default=1,
-                           help="server processes sharing the port (needs PostgreSQL and Redis)")
+            p.add_argument(
+                "--workers", type=int, default=1, help="server processes sharing the port (needs PostgreSQL and Redis)"
+            )
             p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
         p.set_defaults(func=func)
 
@@ -117,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         common.say(lang, N_("No such file: {path}"), path=error.filename or str(error))
         return 2
     except OSError as error:
-        common.say(lang, N_("Cannot use {path}: {problem}"), path=error.filename or "-",
-                   problem=error.strerror or str(error))
+        common.say(
+            lang, N_("Cannot use {path}: {problem}"), path=error.filename or "-", problem=error.strerror or str(error)
+        )
         return 2
     except KeyboardInterrupt:
         common.say(lang, N_("Interrupted."))
@@ -138,14 +142,20 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, DBAPIError):  # no schema yet, or the database cannot be reached
             text = " ".join(str(error.orig).split())[:200]
             if "no such table" in text or "UndefinedTable" in type(error.orig).__name__:
-                common.say(lang, N_("The database has no exam-engine schema yet ({problem}); run: exam-engine migrate."),
-                           problem=text)
+                common.say(
+                    lang,
+                    N_("The database has no exam-engine schema yet ({problem}); run: exam-engine migrate."),
+                    problem=text,
+                )
             else:
                 common.say(lang, N_("The database cannot be used: {problem}"), problem=text)
             return 2
         if os.environ.get("EXAM_DEBUG") == "1":
             log.exception("unexpected error in %s", getattr(args, "command", "?"))
-        common.say(lang, N_("Unexpected error in «{command}»: {problem} (run with EXAM_DEBUG=1 to see the traceback)."),
-                   command=" ".join(sys.argv[1:3]) if argv is None else " ".join(argv[:2]),
-                   problem=f"{type(error).__name__}: " + " ".join(str(error).split())[:200])
+        common.say(
+            lang,
+            N_("Unexpected error in «{command}»: {problem} (run with EXAM_DEBUG=1 to see the traceback)."),
+            command=" ".join(sys.argv[1:3]) if argv is None else " ".join(argv[:2]),
+            problem=f"{type(error).__name__}: " + " ".join(str(error).split())[:200],
+        )
         return 1

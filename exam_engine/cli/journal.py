@@ -42,9 +42,16 @@ def cmd_create(args: argparse.Namespace) -> int:
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             new_id = await journal.create_journal(
-                conn, group_code=args.group, discipline_code=args.discipline, period_code=args.period,
-                period_closes_at=args.closes, institution=args.institution, by=common.actor().label,
-                now=services.clock.now(), audit=_sink(conn, services))
+                conn,
+                group_code=args.group,
+                discipline_code=args.discipline,
+                period_code=args.period,
+                period_closes_at=args.closes,
+                institution=args.institution,
+                by=common.actor().label,
+                now=services.clock.now(),
+                audit=_sink(conn, services),
+            )
         print(f"journal {new_id} created for {args.group} / {args.discipline} / {args.period}")
         return 0
 
@@ -57,8 +64,14 @@ def cmd_assign(args: argparse.Namespace) -> int:
     async def run(services: Services) -> int:
         async with services.engine.begin() as conn:
             teacher = await user_id_by_login(conn, args.teacher)
-            await journal.assign_teacher(conn, args.journal_id, str(teacher), by=common.actor().label,
-                                         now=services.clock.now(), audit=_sink(conn, services))
+            await journal.assign_teacher(
+                conn,
+                args.journal_id,
+                str(teacher),
+                by=common.actor().label,
+                now=services.clock.now(),
+                audit=_sink(conn, services),
+            )
         print(f"{args.teacher} keeps journal {args.journal_id}")
         return 0
 
@@ -72,8 +85,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         for r in rows if not args.json else []:
-            print(f"{r['id']}\t{r['group']}\t{r['discipline']}\t{r['period']}\tcloses {r['closes_at']}"
-                  f"{' (locked)' if r['locked'] else ''}")
+            print(
+                f"{r['id']}\t{r['group']}\t{r['discipline']}\t{r['period']}\tcloses {r['closes_at']}"
+                f"{' (locked)' if r['locked'] else ''}"
+            )
         return 0
 
     return _run_journal(args, run)
@@ -83,8 +98,12 @@ def cmd_relay(args: argparse.Namespace) -> int:
     from ..services import holds, relay
 
     async def run(services: Services) -> int:
-        report = await relay.relay_once(services.engine, relay.bridge_keys(services.settings), services.clock,
-                                        hold=holds.policy_of(services.settings))
+        report = await relay.relay_once(
+            services.engine,
+            relay.bridge_keys(services.settings),
+            services.clock,
+            hold=holds.policy_of(services.settings),
+        )
         print(f"{report.delivered} delivered, {report.refused} refused, {report.failed} failed")
         return 0
 

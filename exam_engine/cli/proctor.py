@@ -62,16 +62,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def run(services: Services) -> int:
         if not services.settings.redis_url:
-            print("proctor-worker needs EXAM_REDIS_URL (the embedded server analyses in its own pool)",
-                  file=sys.stderr)
+            print("proctor-worker needs EXAM_REDIS_URL (the embedded server analyses in its own pool)", file=sys.stderr)
             return 2
         runtime = runtime_of(services)
         config = runtime.config
         client = aioredis.Redis.from_url(services.settings.redis_url, socket_timeout=30)
-        worker = StreamWorker(client, runtime.analyser, stream=config.stream, group=config.group,
-                              consumer=args.name or f"{socket.gethostname()}-{os.getpid()}",
-                              claim_idle_ms=args.claim_idle_ms or config.claim_idle_ms, batch=args.batch,
-                              concurrency=args.concurrency)
+        worker = StreamWorker(
+            client,
+            runtime.analyser,
+            stream=config.stream,
+            group=config.group,
+            consumer=args.name or f"{socket.gethostname()}-{os.getpid()}",
+            claim_idle_ms=args.claim_idle_ms or config.claim_idle_ms,
+            batch=args.batch,
+            concurrency=args.concurrency,
+        )
         await worker.ensure_group()
         # Items stored while Redis was unreachable were never queued: queue them now.
         stale = await pending_jobs(services.engine, received_before=services.clock.now() - timedelta(minutes=2))
@@ -96,7 +101,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     proctor = sub.add_parser("proctor", help="proctoring analysis").add_subparsers(
-        dest="proctor_command", required=True)
+        dest="proctor_command", required=True
+    )
     p = proctor.add_parser("analyze", help="analyse image files as webcam frames (face count, identity, head turn)")
     p.add_argument("images", nargs="+")
     p.add_argument("--enrol", help="enrolment photo to compare identity with")

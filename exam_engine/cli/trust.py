@@ -45,24 +45,44 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     report = asyncio.run(run())
-    out = {"ok": report.ok, "seals": report.seals, "sealed_rows": report.sealed_rows,
-           "unsealed_rows": report.unsealed_rows, "head": report.head_hash,
-           "first_break": None if report.ok else {
-               "kind": report.first_break.kind.value, "seal_id": report.first_break.seal_id,
-               "row_id": report.first_break.row_id, "detail": report.first_break.detail}}
+    out = {
+        "ok": report.ok,
+        "seals": report.seals,
+        "sealed_rows": report.sealed_rows,
+        "unsealed_rows": report.unsealed_rows,
+        "head": report.head_hash,
+        "first_break": None
+        if report.ok
+        else {
+            "kind": report.first_break.kind.value,
+            "seal_id": report.first_break.seal_id,
+            "row_id": report.first_break.row_id,
+            "detail": report.first_break.detail,
+        },
+    }
     if args.json:
         print(json.dumps(out, indent=2))
     elif report.ok:
-        print(f"audit chain intact: {report.seals} seals over {report.sealed_rows} rows, "
-              f"{report.unsealed_rows} rows awaiting their seal; head {report.head_hash}")
+        print(
+            f"audit chain intact: {report.seals} seals over {report.sealed_rows} rows, "
+            f"{report.unsealed_rows} rows awaiting their seal; head {report.head_hash}"
+        )
     if not report.ok:
         found = report.first_break
         if found.kind is BreakKind.ROW_MALFORMED:
-            raise Refusal(N_("Audit chain broken: audit row {row}, column «{column}» cannot be read ({problem})."),
-                          row=found.row_id, column=found.column, problem=found.problem)
+            raise Refusal(
+                N_("Audit chain broken: audit row {row}, column «{column}» cannot be read ({problem})."),
+                row=found.row_id,
+                column=found.column,
+                problem=found.problem,
+            )
         if found.kind is BreakKind.SEAL_MALFORMED:
-            raise Refusal(N_("Audit chain broken: audit seal {seal}, column «{column}» cannot be read ({problem})."),
-                          seal=found.seal_id, column=found.column, problem=found.problem)
+            raise Refusal(
+                N_("Audit chain broken: audit seal {seal}, column «{column}» cannot be read ({problem})."),
+                seal=found.seal_id,
+                column=found.column,
+                problem=found.problem,
+            )
         print(f"AUDIT CHAIN BROKEN: {found.describe()}", file=sys.stderr)
         return 1
     return 0
@@ -111,8 +131,10 @@ def cmd_receipt_verify(args: argparse.Namespace) -> int:
         print(f"INVALID receipt: {result.problem.value}: {result.detail}", file=sys.stderr)
         return 1
     body = result.body
-    print(f"VALID receipt: attempt {body.attempt_id}, submitted {body.submitted_at}, {body.answers} answers; "
-          f"{result.detail}")
+    print(
+        f"VALID receipt: attempt {body.attempt_id}, submitted {body.submitted_at}, {body.answers} answers; "
+        f"{result.detail}"
+    )
     return 0
 
 

@@ -25,9 +25,7 @@ class Actor:
 
     def require(self, permission: Permission) -> None:
         if not allows(self.role, permission):
-            raise PermissionDenied(
-                "forbidden", N_("Your role ({role}) may not do this."), role=str(self.role)
-            )
+            raise PermissionDenied("forbidden", N_("Your role ({role}) may not do this."), role=str(self.role))
 
 
 def cli_actor(os_user: str) -> Actor:

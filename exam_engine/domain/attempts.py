@@ -162,8 +162,9 @@ def check_accepts_evidence(status: AttemptStatus, deadline_at: datetime, now: da
     until the window closes (a checks attempt's ``deadline_at`` is its window close)."""
     if status is AttemptStatus.CHECKS:
         if is_expired(deadline_at, now, grace_s):
-            raise Conflict("exam_closed", N_("The exam window closed at {closes_at}."),
-                           closes_at=deadline_at.isoformat())
+            raise Conflict(
+                "exam_closed", N_("The exam window closed at {closes_at}."), closes_at=deadline_at.isoformat()
+            )
         return
     check_accepts_answers(status, deadline_at, now, grace_s)
 
@@ -213,8 +214,9 @@ Accepted = frozenset[int] | None
 one index, "accept two options" two), or None when the item is dropped from scoring."""
 
 
-def scored_counts(keys: Mapping[int, int], choices: Mapping[int, int | None],
-                  accepted: Mapping[int, Accepted] | None = None) -> tuple[int, int]:
+def scored_counts(
+    keys: Mapping[int, int], choices: Mapping[int, int | None], accepted: Mapping[int, Accepted] | None = None
+) -> tuple[int, int]:
     """(correct, scored questions) with the exam's key overrides: a dropped position counts in
     neither, an overridden one scores when its choice is among the accepted options."""
     if not accepted:

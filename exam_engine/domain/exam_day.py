@@ -48,8 +48,16 @@ def needs_help(checks_since: datetime | None, failed_checks: int, now: datetime)
     return checks_since is not None and (now - checks_since).total_seconds() >= NEEDS_HELP_AFTER_S
 
 
-def live_state(status: str | None, in_lobby: bool, last_seen_at: datetime | None, now: datetime,
-               silent_after_s: float, *, checks_since: datetime | None = None, failed_checks: int = 0) -> LiveState:
+def live_state(
+    status: str | None,
+    in_lobby: bool,
+    last_seen_at: datetime | None,
+    now: datetime,
+    silent_after_s: float,
+    *,
+    checks_since: datetime | None = None,
+    failed_checks: int = 0,
+) -> LiveState:
     """Where one student stands, for the proctor's live view."""
     if status is None:
         return LiveState.LOBBY if in_lobby else LiveState.ABSENT
@@ -74,19 +82,24 @@ def check_reason(reason: str | None) -> str:
     if not text:
         raise InvalidInput("reason_required", N_("Give the reason."))
     if len(text) > MAX_REASON:
-        raise InvalidInput("reason_too_long", N_("The reason is too long: at most {limit} characters."),
-                           limit=MAX_REASON)
+        raise InvalidInput(
+            "reason_too_long", N_("The reason is too long: at most {limit} characters."), limit=MAX_REASON
+        )
     return text
 
 
 def check_document_ref(document_ref: str | None) -> str:
     text = (document_ref or "").strip()
     if not text:
-        raise InvalidInput("document_required",
-                           N_("Give the reference of the supporting document (certificate, order)."))
+        raise InvalidInput(
+            "document_required", N_("Give the reference of the supporting document (certificate, order).")
+        )
     if len(text) > MAX_DOCUMENT_REF:
-        raise InvalidInput("document_ref_too_long", N_("The document reference is too long: at most {limit} "
-                                                       "characters."), limit=MAX_DOCUMENT_REF)
+        raise InvalidInput(
+            "document_ref_too_long",
+            N_("The document reference is too long: at most {limit} characters."),
+            limit=MAX_DOCUMENT_REF,
+        )
     return text
 
 
@@ -114,8 +127,13 @@ def grant_cap(window_closes_at: datetime, paused_total_s: float) -> datetime:
 
 def check_window_cap(old_deadline: datetime, new_deadline: datetime) -> None:
     if new_deadline <= old_deadline:
-        raise Conflict("window_cap_reached", N_("The deadline is already at the close of the student's window; "
-                                                "the academic administrator can widen the window."))
+        raise Conflict(
+            "window_cap_reached",
+            N_(
+                "The deadline is already at the close of the student's window; "
+                "the academic administrator can widen the window."
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +142,19 @@ class Window:
     closes_at: datetime
 
 
-def effective_window(exam_opens_at: datetime, exam_closes_at: datetime, personal_opens_at: datetime | None,
-                     personal_closes_at: datetime | None) -> Window:
+def effective_window(
+    exam_opens_at: datetime,
+    exam_closes_at: datetime,
+    personal_opens_at: datetime | None,
+    personal_closes_at: datetime | None,
+) -> Window:
     """The student's own window: the exam's, with whatever the administrator set for them."""
     return Window(personal_opens_at or exam_opens_at, personal_closes_at or exam_closes_at)
 
 
-def check_personal_window(opens_at: datetime, closes_at: datetime, now: datetime, session_starts_on: date,
-                          session_ends_on: date) -> None:
+def check_personal_window(
+    opens_at: datetime, closes_at: datetime, now: datetime, session_starts_on: date, session_ends_on: date
+) -> None:
     """A personal window must be a real interval, not over yet, and inside the exam session (UTC dates)."""
     if opens_at.tzinfo is None or closes_at.tzinfo is None:
         raise InvalidInput("invalid_window", N_("Give the exam window with a time zone."))
@@ -140,23 +163,32 @@ def check_personal_window(opens_at: datetime, closes_at: datetime, now: datetime
     if closes_at <= now:
         raise InvalidInput("window_in_past", N_("The new window is already over."))
     if opens_at.date() < session_starts_on or closes_at.date() > session_ends_on:
-        raise InvalidInput("window_outside_session", N_("The window must lie inside the exam session "
-                                                        "({starts_on} to {ends_on})."),
-                           starts_on=session_starts_on.isoformat(), ends_on=session_ends_on.isoformat())
+        raise InvalidInput(
+            "window_outside_session",
+            N_("The window must lie inside the exam session ({starts_on} to {ends_on})."),
+            starts_on=session_starts_on.isoformat(),
+            ends_on=session_ends_on.isoformat(),
+        )
 
 
 def check_reschedulable(attempt_status: str | None) -> None:
     """003 §5.16: only a student who has not started may get a later window; otherwise it is a retake (E2)."""
     if attempt_status is not None:
-        raise Conflict("reschedule_is_retake", N_("This student has already started this exam in this session "
-                                                  "({status}); a new window would be a retake."),
-                       status=attempt_status)
+        raise Conflict(
+            "reschedule_is_retake",
+            N_(
+                "This student has already started this exam in this session ({status}); a new window would be a retake."
+            ),
+            status=attempt_status,
+        )
 
 
 def check_accommodation_before_start(attempt_status: str | None) -> None:
     if attempt_status is not None:
-        raise Conflict("accommodation_after_start", N_("The student has already started; grant extra minutes "
-                                                       "to the attempt instead."))
+        raise Conflict(
+            "accommodation_after_start",
+            N_("The student has already started; grant extra minutes to the attempt instead."),
+        )
 
 
 def prepare_due(opens_at: datetime, closes_at: datetime, now: datetime, lead_s: float) -> bool:
@@ -166,8 +198,9 @@ def prepare_due(opens_at: datetime, closes_at: datetime, now: datetime, lead_s: 
 
 def check_lobby_open(window: Window, now: datetime) -> None:
     if now >= window.closes_at:
-        raise Conflict("exam_closed", N_("The exam window closed at {closes_at}."),
-                       closes_at=window.closes_at.isoformat())
+        raise Conflict(
+            "exam_closed", N_("The exam window closed at {closes_at}."), closes_at=window.closes_at.isoformat()
+        )
 
 
 # ------------------------------------------------------------------------------------ downtime
@@ -190,8 +223,7 @@ def outages(up: Iterable[Interval], span: Interval, *, tolerance_s: float, min_g
     a process is taken to be up for ``tolerance_s`` after each beat (beats are periodic),
     and gaps shorter than ``min_gap_s`` are noise, not downtime.
     """
-    covered = sorted((Interval(i.start, i.end + timedelta(seconds=tolerance_s)) for i in up),
-                     key=lambda i: i.start)
+    covered = sorted((Interval(i.start, i.end + timedelta(seconds=tolerance_s)) for i in up), key=lambda i: i.start)
     gaps: list[Interval] = []
     cursor = span.start
     for interval in covered:

@@ -24,8 +24,9 @@ class HoldPolicy:
     zone: tzinfo = field(default=LOCAL_ZONE)
 
 
-def results_final(*, now: datetime, window_closes_at: datetime, open_attempts: int, assigned: int,
-                  finished_assigned: int) -> bool:
+def results_final(
+    *, now: datetime, window_closes_at: datetime, open_attempts: int, assigned: int, finished_assigned: int
+) -> bool:
     """An exam's results are final when no attempt is open and either its window has closed (the
     latest personal window included) or every assigned student has finished."""
     if open_attempts:

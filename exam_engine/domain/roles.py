@@ -84,17 +84,30 @@ MATRIX: Mapping[Role, frozenset[Permission]] = {
     Role.TEACHER: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
     Role.PROCTOR: frozenset({Permission.VIEW_EXAMS, Permission.PROCTOR_REVIEW, Permission.LIVE_CONTROL}),
     Role.QUALITY: frozenset(
-        {Permission.VIEW_EXAMS, Permission.VIEW_RESULTS, Permission.MANAGE_BANKS, Permission.READ_BANK_CONTENT,
-         Permission.VIEW_AUDIT}
+        {
+            Permission.VIEW_EXAMS,
+            Permission.VIEW_RESULTS,
+            Permission.MANAGE_BANKS,
+            Permission.READ_BANK_CONTENT,
+            Permission.VIEW_AUDIT,
+        }
     ),
     Role.METHODOLOGIST: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
     Role.DEPARTMENT_HEAD: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
     Role.FACULTY_HEAD: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS}),
     Role.DEPUTY_HEAD: frozenset({Permission.VIEW_EXAMS, Permission.VIEW_RESULTS, Permission.VIEW_AUDIT}),
     Role.ACADEMIC_ADMIN: frozenset(
-        {Permission.MANAGE_ACCOUNTS, Permission.MANAGE_CATALOG, Permission.MANAGE_EXAMS, Permission.VIEW_EXAMS,
-         Permission.VIEW_RESULTS, Permission.READ_BANK_CONTENT, Permission.MANAGE_BANKS, Permission.VIEW_AUDIT,
-         Permission.LIVE_CONTROL}
+        {
+            Permission.MANAGE_ACCOUNTS,
+            Permission.MANAGE_CATALOG,
+            Permission.MANAGE_EXAMS,
+            Permission.VIEW_EXAMS,
+            Permission.VIEW_RESULTS,
+            Permission.READ_BANK_CONTENT,
+            Permission.MANAGE_BANKS,
+            Permission.VIEW_AUDIT,
+            Permission.LIVE_CONTROL,
+        }
     ),
     # Operates servers and sees health and the audit trail, but creates no academic accounts
     # either: an account with a teacher's role would be a way around R3.

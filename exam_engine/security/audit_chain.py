@@ -77,8 +77,10 @@ class Break:
     problem: str | None = None
 
     def describe(self) -> str:
-        where = ", ".join(([f"seal {self.seal_id}"] if self.seal_id is not None else [])
-                          + ([f"audit row {self.row_id}"] if self.row_id is not None else []))
+        where = ", ".join(
+            ([f"seal {self.seal_id}"] if self.seal_id is not None else [])
+            + ([f"audit row {self.row_id}"] if self.row_id is not None else [])
+        )
         return f"{self.kind.value} at {where}: {self.detail}"
 
 
@@ -137,8 +139,9 @@ def parse_digests(text: str) -> list[tuple[int, str]]:
     return pairs
 
 
-def seal_hash(seal_id: int, prev_hash: str, first_row_id: int, last_row_id: int, sealed_at: datetime,
-              row_digests: str) -> str:
+def seal_hash(
+    seal_id: int, prev_hash: str, first_row_id: int, last_row_id: int, sealed_at: datetime, row_digests: str
+) -> str:
     header = f"audit-seal-v1\n{seal_id}\n{prev_hash}\n{first_row_id}\n{last_row_id}\n{_utc(sealed_at)}\n"
     return hashlib.sha256(header.encode() + row_digests.encode()).hexdigest()
 
@@ -147,47 +150,74 @@ def head_message(hash_hex: str) -> bytes:
     return HEAD_PREFIX + hash_hex.encode()
 
 
-def make_seal(seal_id: int, prev_hash: str, rows: Sequence[AuditRow], sealed_at: datetime,
-              key_id: str, sign: Callable[[bytes], str]) -> Seal:
+def make_seal(
+    seal_id: int,
+    prev_hash: str,
+    rows: Sequence[AuditRow],
+    sealed_at: datetime,
+    key_id: str,
+    sign: Callable[[bytes], str],
+) -> Seal:
     """The next link over ``rows`` (in id order, non-empty)."""
     text = digests_text((r.id, row_digest(r)) for r in rows)
     first, last = rows[0].id, rows[-1].id
     hash_hex = seal_hash(seal_id, prev_hash, first, last, sealed_at, text)
-    return Seal(id=seal_id, first_row_id=first, last_row_id=last, row_count=len(rows), row_digests=text,
-                prev_hash=prev_hash, hash=hash_hex, key_id=key_id, signature=sign(head_message(hash_hex)),
-                sealed_at=sealed_at)
+    return Seal(
+        id=seal_id,
+        first_row_id=first,
+        last_row_id=last,
+        row_count=len(rows),
+        row_digests=text,
+        prev_hash=prev_hash,
+        hash=hash_hex,
+        key_id=key_id,
+        signature=sign(head_message(hash_hex)),
+        sealed_at=sealed_at,
+    )
 
 
 Verify = Callable[[str, bytes, str], bool]
 
 
-def _check_seal(seal: Seal, expected_id: int, prev_hash: str, prev_last: int, verify: Verify,
-                known_key: Callable[[str], bool]) -> tuple[Break | None, list[tuple[int, str]]]:
+def _check_seal(
+    seal: Seal, expected_id: int, prev_hash: str, prev_last: int, verify: Verify, known_key: Callable[[str], bool]
+) -> tuple[Break | None, list[tuple[int, str]]]:
     if seal.id != expected_id:
         return Break(BreakKind.SEAL_MISSING, expected_id, None, f"expected seal {expected_id}, found {seal.id}"), []
     if seal.prev_hash != prev_hash:
         return Break(BreakKind.SEAL_RELINKED, seal.id, None, "its previous-hash does not match the seal before it"), []
-    recomputed = seal_hash(seal.id, seal.prev_hash, seal.first_row_id, seal.last_row_id, seal.sealed_at,
-                           seal.row_digests)
+    recomputed = seal_hash(
+        seal.id, seal.prev_hash, seal.first_row_id, seal.last_row_id, seal.sealed_at, seal.row_digests
+    )
     try:
         pairs = parse_digests(seal.row_digests)
     except ValueError:
         pairs = []
     ids = [p[0] for p in pairs]
-    well_formed = (len(pairs) == seal.row_count > 0 and ids == sorted(set(ids)) and ids[0] == seal.first_row_id
-                   and ids[-1] == seal.last_row_id and seal.first_row_id > prev_last)
+    well_formed = (
+        len(pairs) == seal.row_count > 0
+        and ids == sorted(set(ids))
+        and ids[0] == seal.first_row_id
+        and ids[-1] == seal.last_row_id
+        and seal.first_row_id > prev_last
+    )
     if recomputed != seal.hash or not well_formed:
         return Break(BreakKind.SEAL_ALTERED, seal.id, None, "its contents do not match its hash"), []
     if not known_key(seal.key_id):
-        return Break(BreakKind.SEAL_UNKNOWN_KEY, seal.id, None,
-                     f"signed with key {seal.key_id}, which is not among the trusted public keys"), []
+        return Break(
+            BreakKind.SEAL_UNKNOWN_KEY,
+            seal.id,
+            None,
+            f"signed with key {seal.key_id}, which is not among the trusted public keys",
+        ), []
     if not verify(seal.key_id, head_message(seal.hash), seal.signature):
         return Break(BreakKind.SEAL_SIGNATURE, seal.id, None, "the signature of its hash is not valid"), []
     return None, pairs
 
 
-def verify(seals: Iterable[Seal], rows: Iterable[AuditRow], verify_signature: Verify,
-           known_key: Callable[[str], bool]) -> Report:
+def verify(
+    seals: Iterable[Seal], rows: Iterable[AuditRow], verify_signature: Verify, known_key: Callable[[str], bool]
+) -> Report:
     """Check every seal, then every row against the seals, both in id order; stop at the first break.
 
     A row or seal the iterators cannot read raises :class:`Malformed`; it is reported as the break.
@@ -198,8 +228,9 @@ def verify(seals: Iterable[Seal], rows: Iterable[AuditRow], verify_signature: Ve
         return Report(0, 0, 0, GENESIS, malformed.as_break())
 
 
-def _verify(seals: Iterable[Seal], rows: Iterable[AuditRow], verify_signature: Verify,
-            known_key: Callable[[str], bool]) -> Report:
+def _verify(
+    seals: Iterable[Seal], rows: Iterable[AuditRow], verify_signature: Verify, known_key: Callable[[str], bool]
+) -> Report:
     row_iter: Iterator[AuditRow] = iter(rows)
     pending = next(row_iter, None)
     prev_hash, prev_last, count, sealed_rows = GENESIS, 0, 0, 0
@@ -209,19 +240,39 @@ def _verify(seals: Iterable[Seal], rows: Iterable[AuditRow], verify_signature: V
             return Report(count, sealed_rows, 0, prev_hash, problem)
         for row_id, digest in pairs:
             if pending is not None and pending.id < row_id:
-                return Report(count, sealed_rows, 0, prev_hash, Break(
-                    BreakKind.ROW_INSERTED, seal.id, pending.id, "this row was added to a sealed range later"))
+                return Report(
+                    count,
+                    sealed_rows,
+                    0,
+                    prev_hash,
+                    Break(BreakKind.ROW_INSERTED, seal.id, pending.id, "this row was added to a sealed range later"),
+                )
             if pending is None or pending.id > row_id:
-                return Report(count, sealed_rows, 0, prev_hash, Break(
-                    BreakKind.ROW_DELETED, seal.id, row_id, "a sealed row is missing"))
+                return Report(
+                    count,
+                    sealed_rows,
+                    0,
+                    prev_hash,
+                    Break(BreakKind.ROW_DELETED, seal.id, row_id, "a sealed row is missing"),
+                )
             if row_digest(pending) != digest:
-                return Report(count, sealed_rows, 0, prev_hash, Break(
-                    BreakKind.ROW_ALTERED, seal.id, row_id, "the row differs from what was sealed"))
+                return Report(
+                    count,
+                    sealed_rows,
+                    0,
+                    prev_hash,
+                    Break(BreakKind.ROW_ALTERED, seal.id, row_id, "the row differs from what was sealed"),
+                )
             sealed_rows += 1
             pending = next(row_iter, None)
         if pending is not None and pending.id <= seal.last_row_id:
-            return Report(count, sealed_rows, 0, prev_hash, Break(
-                BreakKind.ROW_INSERTED, seal.id, pending.id, "this row was added to a sealed range later"))
+            return Report(
+                count,
+                sealed_rows,
+                0,
+                prev_hash,
+                Break(BreakKind.ROW_INSERTED, seal.id, pending.id, "this row was added to a sealed range later"),
+            )
         count, prev_hash, prev_last = count + 1, seal.hash, seal.last_row_id
     unsealed = 0
     while pending is not None:

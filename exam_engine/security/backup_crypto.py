@@ -59,8 +59,10 @@ def parse_key(text: str, source: str) -> bytes:
             continue
         if len(key) == 32:
             return key
-    raise BackupKeyMissing(N_("{source} must hold 32 random bytes as 64 hex digits or base64 (make one with: "
-                              "openssl rand -hex 32)."), source=source)
+    raise BackupKeyMissing(
+        N_("{source} must hold 32 random bytes as 64 hex digits or base64 (make one with: openssl rand -hex 32)."),
+        source=source,
+    )
 
 
 def backup_key(env: Mapping[str, str]) -> bytes:
@@ -74,12 +76,19 @@ def backup_key(env: Mapping[str, str]) -> bytes:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise BackupKeyMissing(N_("The backup key file {path} cannot be read: {problem}."), path=str(path),
-                                   problem=type(error).__name__) from None
+            raise BackupKeyMissing(
+                N_("The backup key file {path} cannot be read: {problem}."),
+                path=str(path),
+                problem=type(error).__name__,
+            ) from None
         return parse_key(text, str(path))
-    raise BackupKeyMissing(N_("Backups are always encrypted: set EXAM_BACKUP_KEY (64 hex digits) or "
-                              "EXAM_BACKUP_KEY_FILE (a file holding them); make one with: openssl rand -hex 32, "
-                              "and keep it apart from the backups."))
+    raise BackupKeyMissing(
+        N_(
+            "Backups are always encrypted: set EXAM_BACKUP_KEY (64 hex digits) or "
+            "EXAM_BACKUP_KEY_FILE (a file holding them); make one with: openssl rand -hex 32, "
+            "and keep it apart from the backups."
+        )
+    )
 
 
 def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
@@ -87,8 +96,9 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
 
 
 def encrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes, meta: Mapping[str, object]) -> None:
-    header = json.dumps({**meta, "cipher": "AES-256-GCM", "chunk": CHUNK,
-                         "nonce_prefix": os.urandom(7).hex()}, sort_keys=True).encode()
+    header = json.dumps(
+        {**meta, "cipher": "AES-256-GCM", "chunk": CHUNK, "nonce_prefix": os.urandom(7).hex()}, sort_keys=True
+    ).encode()
     prefix = bytes.fromhex(json.loads(header)["nonce_prefix"])
     dst.write(MAGIC + struct.pack(">I", len(header)) + header)
     aead = AESGCM(key)

@@ -45,7 +45,9 @@ def check_acceptable(password: str, *, login: str | None = None) -> None:
     """Length rather than composition rules; a blocklist; never truncate."""
     pw = normalise(password)
     if len(pw) < MIN_LENGTH:
-        raise InvalidInput("password_too_short", N_("The password must have at least {min} characters."), min=MIN_LENGTH)
+        raise InvalidInput(
+            "password_too_short", N_("The password must have at least {min} characters."), min=MIN_LENGTH
+        )
     if len(pw) > MAX_LENGTH:
         raise InvalidInput("password_too_long", N_("The password must have at most {max} characters."), max=MAX_LENGTH)
     lowered = pw.lower()

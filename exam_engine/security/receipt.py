@@ -23,8 +23,17 @@ from typing import Any
 
 RECEIPT_VERSION = 1
 PREFIX = b"exam-engine submit receipt v1\n"
-FIELDS = ("version", "attempt_id", "student_id", "exam_id", "status", "submitted_at", "answers", "answers_digest",
-          "key_id")
+FIELDS = (
+    "version",
+    "attempt_id",
+    "student_id",
+    "exam_id",
+    "status",
+    "submitted_at",
+    "answers",
+    "answers_digest",
+    "key_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +93,17 @@ def parse(document: Mapping[str, Any]) -> ReceiptBody:
     missing = [name for name in (*FIELDS, "signature") if name not in document]
     if missing:
         raise ValueError(f"missing fields: {', '.join(missing)}")
-    types = {"attempt_id": str, "student_id": int, "exam_id": int, "status": str, "submitted_at": str,
-             "answers": int, "answers_digest": str, "key_id": str, "version": int}
+    types = {
+        "attempt_id": str,
+        "student_id": int,
+        "exam_id": int,
+        "status": str,
+        "submitted_at": str,
+        "answers": int,
+        "answers_digest": str,
+        "key_id": str,
+        "version": int,
+    }
     for name, kind in types.items():
         if not isinstance(document[name], kind) or isinstance(document[name], bool):
             raise ValueError(f"field {name} must be a {kind.__name__}")
@@ -94,8 +112,14 @@ def parse(document: Mapping[str, Any]) -> ReceiptBody:
     return ReceiptBody(**{name: document[name] for name in FIELDS})
 
 
-def check(document: Mapping[str, Any], verify: Callable[[str, bytes, str], bool], knows: Callable[[str], bool],
-          stored_digest: str | None = None, *, stored_known: bool = False) -> ReceiptCheck:
+def check(
+    document: Mapping[str, Any],
+    verify: Callable[[str, bytes, str], bool],
+    knows: Callable[[str], bool],
+    stored_digest: str | None = None,
+    *,
+    stored_known: bool = False,
+) -> ReceiptCheck:
     """Is the receipt authentic, and (when ``stored_known``) do the stored answers still match it?"""
     try:
         body = parse(document)
@@ -110,7 +134,11 @@ def check(document: Mapping[str, Any], verify: Callable[[str, bytes, str], bool]
         if stored_digest is None:
             return ReceiptCheck(ReceiptProblem.ATTEMPT_MISSING, "the attempt is not in the database", body)
         if stored_digest != body.answers_digest:
-            return ReceiptCheck(ReceiptProblem.ANSWERS_CHANGED,
-                                "the stored answers no longer match the answers the receipt was issued for", body)
-    return ReceiptCheck(None, "the receipt is authentic" + (" and the stored answers match it" if stored_known
-                                                             else ""), body)
+            return ReceiptCheck(
+                ReceiptProblem.ANSWERS_CHANGED,
+                "the stored answers no longer match the answers the receipt was issued for",
+                body,
+            )
+    return ReceiptCheck(
+        None, "the receipt is authentic" + (" and the stored answers match it" if stored_known else ""), body
+    )

@@ -89,8 +89,10 @@ def _write_private(path: Path, key: Ed25519PrivateKey) -> bool:
     """False when another process created the key file first (then theirs is the key)."""
     from proctor.store import create_once
 
-    return create_once(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    return create_once(
+        path,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
 
 
 def _read_private(path: Path) -> Ed25519PrivateKey:
@@ -109,14 +111,18 @@ def _keys_at(path: Path, generate: bool) -> BridgeKeys:
         if not generate:
             raise ConfigError(f"EXAM_SIGNING_KEY_FILE={str(path)!r}: no such file")
         if _write_private(path, Ed25519PrivateKey.generate()):
-            log.warning("no EXAM_SIGNING_KEY_FILE given: generated the exam-result signing key into %s "
-                        "(keep it safe; the journal trusts only results signed with it)", path)
+            log.warning(
+                "no EXAM_SIGNING_KEY_FILE given: generated the exam-result signing key into %s "
+                "(keep it safe; the journal trusts only results signed with it)",
+                path,
+            )
     private = _read_private(path)
     public = private.public_key()
     pub_path = path.with_name(PUBLIC_FILE)
     if generate and not pub_path.exists():
-        pub_path.write_bytes(public.public_bytes(serialization.Encoding.PEM,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+        pub_path.write_bytes(
+            public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
     return BridgeKeys(private, public)
 
 
@@ -145,8 +151,9 @@ def load_public(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def verifier_for(settings: Settings, extra: Iterable[Path] = (), env: Mapping[str, str] | None = None,
-                 *, with_current: bool = True) -> Verifier:
+def verifier_for(
+    settings: Settings, extra: Iterable[Path] = (), env: Mapping[str, str] | None = None, *, with_current: bool = True
+) -> Verifier:
     """Every public key we can trust: the current key, those kept under data_dir/keys, and ``extra``."""
     keys: dict[str, Ed25519PublicKey] = {}
     if with_current:

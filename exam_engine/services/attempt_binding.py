@@ -41,8 +41,11 @@ class AttemptOpenElsewhere(Conflict):
 def open_elsewhere() -> AttemptOpenElsewhere:
     return AttemptOpenElsewhere(
         "attempt_open_elsewhere",
-        N_("This exam is open in another browser. Continue it in the browser where you started it (signing in "
-           "again there resumes it), or ask the proctor or the exam administrator to move it to this browser."))
+        N_(
+            "This exam is open in another browser. Continue it in the browser where you started it (signing in "
+            "again there resumes it), or ask the proctor or the exam administrator to move it to this browser."
+        ),
+    )
 
 
 class Binding(StrEnum):
@@ -80,25 +83,34 @@ _TOUCH = (
 )
 
 
-async def enforce(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, row: Any, session: str | None, *,
-                  now: datetime) -> None:
+async def enforce(
+    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, row: Any, session: str | None, *, now: datetime
+) -> None:
     """Allow, claim or refuse (recorded, then raised). ``row`` carries ``bound_session``/``released_session``."""
     decision = verdict(row.bound_session, row.released_session, session)
     if decision is Binding.ALLOW:
         return
     params = {"b_attempt_id": attempt_id, "b_session": session, "b_now": now}
     if decision is Binding.CLAIM:
-        created = (await conn.execute(insert_ignore(
-            conn, attempt_live, {"attempt_id": attempt_id, "bound_session": session, "last_seen_at": now},
-            ["attempt_id"]))).rowcount
+        created = (
+            await conn.execute(
+                insert_ignore(
+                    conn,
+                    attempt_live,
+                    {"attempt_id": attempt_id, "bound_session": session, "last_seen_at": now},
+                    ["attempt_id"],
+                )
+            )
+        ).rowcount
         if created or (await conn.execute(_CLAIM, params)).rowcount:
             await record_many(conn, [audit_row(now, actor, "attempt.device_claimed", f"attempt:{attempt_id}")])
             return
         if (await conn.execute(_BOUND, params)).scalar() == session:
             return  # a concurrent request of the same session claimed it first
     await conn.execute(_REFUSED, params)
-    await record_many(conn, [audit_row(now, actor, "attempt.open_elsewhere", f"attempt:{attempt_id}",
-                                       None, {"refused": True})])
+    await record_many(
+        conn, [audit_row(now, actor, "attempt.open_elsewhere", f"attempt:{attempt_id}", None, {"refused": True})]
+    )
     raise open_elsewhere()
 
 
@@ -117,5 +129,9 @@ def live_join(attempts: Any) -> Any:
     return attempts.outerjoin(attempt_live, and_(attempt_live.c.attempt_id == attempts.c.id))
 
 
-LIVE_COLUMNS = (attempt_live.c.bound_session, attempt_live.c.released_session, attempt_live.c.last_seen_at,
-                attempt_live.c.paused_at)
+LIVE_COLUMNS = (
+    attempt_live.c.bound_session,
+    attempt_live.c.released_session,
+    attempt_live.c.last_seen_at,
+    attempt_live.c.paused_at,
+)

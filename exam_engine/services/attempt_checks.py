@@ -56,16 +56,35 @@ def camera_passed(camera: dict[str, Any] | None, now: datetime) -> bool:
         return False
     return 0 <= (now - at).total_seconds() <= CAMERA_CHECK_VALID_S
 
+
 _FOR_BEGIN = (
-    select(attempts.c.id, attempts.c.student_id, attempts.c.exam_id, attempts.c.status, attempts.c.started_at,
-           attempts.c.deadline_at, exams.c.duration_s, exams.c.closes_at, accommodations.c.extra_s,
-           student_terms.c.closes_at.label("personal_closes_at"), student_terms.c.multiplier_pct,
-           *binding.LIVE_COLUMNS, attempt_live.c.camera_check)
-    .select_from(binding.live_join(attempts).join(exams, exams.c.id == attempts.c.exam_id)
-                 .outerjoin(accommodations, and_(accommodations.c.exam_id == attempts.c.exam_id,
-                                                 accommodations.c.student_id == attempts.c.student_id))
-                 .outerjoin(student_terms, and_(student_terms.c.exam_id == attempts.c.exam_id,
-                                                student_terms.c.student_id == attempts.c.student_id)))
+    select(
+        attempts.c.id,
+        attempts.c.student_id,
+        attempts.c.exam_id,
+        attempts.c.status,
+        attempts.c.started_at,
+        attempts.c.deadline_at,
+        exams.c.duration_s,
+        exams.c.closes_at,
+        accommodations.c.extra_s,
+        student_terms.c.closes_at.label("personal_closes_at"),
+        student_terms.c.multiplier_pct,
+        *binding.LIVE_COLUMNS,
+        attempt_live.c.camera_check,
+    )
+    .select_from(
+        binding.live_join(attempts)
+        .join(exams, exams.c.id == attempts.c.exam_id)
+        .outerjoin(
+            accommodations,
+            and_(accommodations.c.exam_id == attempts.c.exam_id, accommodations.c.student_id == attempts.c.student_id),
+        )
+        .outerjoin(
+            student_terms,
+            and_(student_terms.c.exam_id == attempts.c.exam_id, student_terms.c.student_id == attempts.c.student_id),
+        )
+    )
     .where(attempts.c.id == bindparam("attempt_id"))
     .with_for_update(of=attempts)
 )
@@ -87,48 +106,70 @@ def clock_deadline(row: Any, now: datetime) -> datetime:
     return rules.compute_deadline(now, row.duration_s, extra, min(close, row.deadline_at))
 
 
-async def _start_clock(conn: AsyncConnection, actor: Actor | str, row: Any, *, now: datetime, action: str,
-                       reason: str | None) -> datetime:
+async def _start_clock(
+    conn: AsyncConnection, actor: Actor | str, row: Any, *, now: datetime, action: str, reason: str | None
+) -> datetime:
     if now >= row.deadline_at:
-        raise Conflict("exam_closed", N_("The exam window closed at {closes_at}."),
-                       closes_at=row.deadline_at.isoformat())
+        raise Conflict(
+            "exam_closed", N_("The exam window closed at {closes_at}."), closes_at=row.deadline_at.isoformat()
+        )
     deadline = clock_deadline(row, now)
-    await conn.execute(update(attempts).where(attempts.c.id == row.id).where(
-        attempts.c.status == AttemptStatus.CHECKS.value).values(
-        status=AttemptStatus.IN_PROGRESS.value, started_at=now, deadline_at=deadline))
+    await conn.execute(
+        update(attempts)
+        .where(attempts.c.id == row.id)
+        .where(attempts.c.status == AttemptStatus.CHECKS.value)
+        .values(status=AttemptStatus.IN_PROGRESS.value, started_at=now, deadline_at=deadline)
+    )
     await conn.execute(insert_ignore(conn, attempt_live, {"attempt_id": row.id}, ["attempt_id"]))
     await conn.execute(update(attempt_live).where(attempt_live.c.attempt_id == row.id).values(checks_passed_at=now))
     after: dict[str, Any] = {"status": AttemptStatus.IN_PROGRESS.value, "started_at": now, "deadline_at": deadline}
     if reason is not None:
         after["reason"] = reason
-    await record(conn, now, actor, action, f"attempt:{row.id}",
-                 {"status": row.status, "checks_started_at": row.started_at}, after)
+    await record(
+        conn,
+        now,
+        actor,
+        action,
+        f"attempt:{row.id}",
+        {"status": row.status, "checks_started_at": row.started_at},
+        after,
+    )
     return deadline
 
 
-async def _missing_check(conn: AsyncConnection, row: Any, settings: dict[str, Any],
-                         now: datetime) -> Conflict | None:
+async def _missing_check(conn: AsyncConnection, row: Any, settings: dict[str, Any], now: datetime) -> Conflict | None:
     """The first check not passed yet, as the refusal the student reads; None when all passed."""
-    state = (await conn.execute(select(proctor_attempts.c.enrolment_state).where(
-        proctor_attempts.c.attempt_id == row.id))).first()
+    state = (
+        await conn.execute(select(proctor_attempts.c.enrolment_state).where(proctor_attempts.c.attempt_id == row.id))
+    ).first()
     if state is None:
         return Conflict("consent_required", N_("Give your consent to proctoring first."))
     if not camera_passed(row.camera_check, now):
-        return Conflict("camera_check_required",
-                        N_("The camera check has not passed: your face must be clearly visible in the camera."))
+        return Conflict(
+            "camera_check_required",
+            N_("The camera check has not passed: your face must be clearly visible in the camera."),
+        )
     if state.enrolment_state not in ("usable", "pending"):
-        return Conflict("identity_photo_required",
-                        N_("The identity photo has not been accepted: take it again with your face clearly visible."))
+        return Conflict(
+            "identity_photo_required",
+            N_("The identity photo has not been accepted: take it again with your face clearly visible."),
+        )
     if settings.get("room_scan_at_start"):
-        scanned = (await conn.execute(select(evidence_items.c.seq).where(
-            evidence_items.c.attempt_id == row.id, evidence_items.c.kind == "roomscan").limit(1))).first()
+        scanned = (
+            await conn.execute(
+                select(evidence_items.c.seq)
+                .where(evidence_items.c.attempt_id == row.id, evidence_items.c.kind == "roomscan")
+                .limit(1)
+            )
+        ).first()
         if scanned is None:
             return Conflict("room_scan_required", N_("Show the room with the camera first."))
     return None
 
 
-async def _lock_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, session: str | None,
-                    now: datetime) -> Any:
+async def _lock_own(
+    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, session: str | None, now: datetime
+) -> Any:
     actor.require(Permission.SIT_EXAM)
     row = (await conn.execute(_FOR_BEGIN, {"attempt_id": attempt_id})).first()
     if row is None or row.student_id != actor.user_id:
@@ -138,8 +179,15 @@ async def _lock_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, 
     return row
 
 
-async def begin(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, capture_settings: dict[str, Any],
-                now: datetime, session: str | None = None) -> bool:
+async def begin(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    capture_settings: dict[str, Any],
+    now: datetime,
+    session: str | None = None,
+) -> bool:
     """The student's "checks done, start my time": True if the clock started now, False if it had
     already started (repeating is harmless). Refused, naming the first missing check, otherwise."""
     row = await _lock_own(conn, actor, attempt_id, session, now)
@@ -169,8 +217,11 @@ async def admit(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, r
 
 async def _count_failure(conn: AsyncConnection, attempt_id: uuid.UUID) -> None:
     await conn.execute(insert_ignore(conn, attempt_live, {"attempt_id": attempt_id}, ["attempt_id"]))
-    await conn.execute(update(attempt_live).where(attempt_live.c.attempt_id == attempt_id).values(
-        failed_checks=attempt_live.c.failed_checks + 1))
+    await conn.execute(
+        update(attempt_live)
+        .where(attempt_live.c.attempt_id == attempt_id)
+        .values(failed_checks=attempt_live.c.failed_checks + 1)
+    )
 
 
 def camera_verdict(jpeg: bytes, settings: ProctorSettings) -> dict[str, Any]:
@@ -192,8 +243,16 @@ def camera_verdict(jpeg: bytes, settings: ProctorSettings) -> dict[str, Any]:
     return {"ok": reason == "ok", "reason": reason, "faces": report.face_count}
 
 
-async def camera_check(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, jpeg: bytes, *,
-                       settings: ProctorSettings, now: datetime, session: str | None = None) -> dict[str, Any]:
+async def camera_check(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    jpeg: bytes,
+    *,
+    settings: ProctorSettings,
+    now: datetime,
+    session: str | None = None,
+) -> dict[str, Any]:
     """The server looks at a frame of the student's camera: a face must be there (not brightness
     alone). The verdict is kept on the attempt (the begin step and the live view read it); a
     failure counts towards "needs help"."""

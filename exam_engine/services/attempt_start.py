@@ -41,24 +41,49 @@ from .upsert import insert_ignore_prepared
 # their accommodation and personal terms, and whether a form was prepared in advance (in which language).
 _EXAM_FOR_STUDENT = (
     select(
-        exams.c.id, exams.c.title, exams.c.discipline_id, exams.c.exam_session_id, exams.c.question_count,
-        exams.c.duration_s, exams.c.opens_at, exams.c.closes_at, exams.c.timeout_policy, exams.c.pass_score,
-        exams.c.requires_proctoring, accommodations.c.extra_s, student_terms.c.opens_at.label("personal_opens_at"),
-        student_terms.c.closes_at.label("personal_closes_at"), student_terms.c.multiplier_pct,
-        prepared_forms.c.language.label("prepared_language"), attempts.c.id.label("attempt_id"),
-        attempts.c.status.label("attempt_status"), attempt_live.c.bound_session, attempt_live.c.released_session,
+        exams.c.id,
+        exams.c.title,
+        exams.c.discipline_id,
+        exams.c.exam_session_id,
+        exams.c.question_count,
+        exams.c.duration_s,
+        exams.c.opens_at,
+        exams.c.closes_at,
+        exams.c.timeout_policy,
+        exams.c.pass_score,
+        exams.c.requires_proctoring,
+        accommodations.c.extra_s,
+        student_terms.c.opens_at.label("personal_opens_at"),
+        student_terms.c.closes_at.label("personal_closes_at"),
+        student_terms.c.multiplier_pct,
+        prepared_forms.c.language.label("prepared_language"),
+        attempts.c.id.label("attempt_id"),
+        attempts.c.status.label("attempt_status"),
+        attempt_live.c.bound_session,
+        attempt_live.c.released_session,
     )
     .select_from(
-        exams.outerjoin(attempts, and_(attempts.c.student_id == bindparam("student_id"),
-                                       attempts.c.discipline_id == exams.c.discipline_id,
-                                       attempts.c.exam_session_id == exams.c.exam_session_id))
+        exams.outerjoin(
+            attempts,
+            and_(
+                attempts.c.student_id == bindparam("student_id"),
+                attempts.c.discipline_id == exams.c.discipline_id,
+                attempts.c.exam_session_id == exams.c.exam_session_id,
+            ),
+        )
         .outerjoin(attempt_live, attempt_live.c.attempt_id == attempts.c.id)
-        .outerjoin(accommodations, and_(accommodations.c.exam_id == exams.c.id,
-                                             accommodations.c.student_id == bindparam("student_id")))
-        .outerjoin(student_terms, and_(student_terms.c.exam_id == exams.c.id,
-                                       student_terms.c.student_id == bindparam("student_id")))
-        .outerjoin(prepared_forms, and_(prepared_forms.c.exam_id == exams.c.id,
-                                        prepared_forms.c.student_id == bindparam("student_id")))
+        .outerjoin(
+            accommodations,
+            and_(accommodations.c.exam_id == exams.c.id, accommodations.c.student_id == bindparam("student_id")),
+        )
+        .outerjoin(
+            student_terms,
+            and_(student_terms.c.exam_id == exams.c.id, student_terms.c.student_id == bindparam("student_id")),
+        )
+        .outerjoin(
+            prepared_forms,
+            and_(prepared_forms.c.exam_id == exams.c.id, prepared_forms.c.student_id == bindparam("student_id")),
+        )
     )
     .where(exams.c.id == bindparam("exam_id"))
     .where(
@@ -88,8 +113,20 @@ def _retake_forbidden() -> Conflict:
     )
 
 
-_ATTEMPT_COLUMNS = ("id", "exam_id", "language", "status", "started_at", "deadline_at", "question_count",
-                    "timeout_policy", "pass_score", "student_id", "discipline_id", "exam_session_id")
+_ATTEMPT_COLUMNS = (
+    "id",
+    "exam_id",
+    "language",
+    "status",
+    "started_at",
+    "deadline_at",
+    "question_count",
+    "timeout_policy",
+    "pass_score",
+    "student_id",
+    "discipline_id",
+    "exam_session_id",
+)
 _E2_KEY = ("student_id", "discipline_id", "exam_session_id")
 _PAGE_COLUMNS = ("position", "text", "options")
 
@@ -103,8 +140,15 @@ class Started:
 
 
 async def start(
-    conn: AsyncConnection, actor: Actor, exam_id: int, *, language: str | None, now: datetime,
-    bank_cache: PublishedItems, rng: random.Random | None = None, session: str | None = None,
+    conn: AsyncConnection,
+    actor: Actor,
+    exam_id: int,
+    *,
+    language: str | None,
+    now: datetime,
+    bank_cache: PublishedItems,
+    rng: random.Random | None = None,
+    session: str | None = None,
 ) -> uuid.UUID:
     """Start the exam, or resume the attempt already in progress (E2: never a second one).
 
@@ -112,13 +156,23 @@ async def start(
     resuming from another one is refused (``attempt_open_elsewhere``). With a form prepared
     in advance in the chosen language, the start is: insert the attempt, move the items.
     """
-    return (await start_with_page(conn, actor, exam_id, language=language, now=now, bank_cache=bank_cache, rng=rng,
-                                  session=session)).attempt_id
+    return (
+        await start_with_page(
+            conn, actor, exam_id, language=language, now=now, bank_cache=bank_cache, rng=rng, session=session
+        )
+    ).attempt_id
 
 
 async def start_with_page(
-    conn: AsyncConnection, actor: Actor, exam_id: int, *, language: str | None, now: datetime,
-    bank_cache: PublishedItems, rng: random.Random | None = None, session: str | None = None,
+    conn: AsyncConnection,
+    actor: Actor,
+    exam_id: int,
+    *,
+    language: str | None,
+    now: datetime,
+    bank_cache: PublishedItems,
+    rng: random.Random | None = None,
+    session: str | None = None,
 ) -> Started:
     """:func:`start`, and for a new attempt its page, built from what was just written (the
     opening minute's storm then reads nothing back: no attempt, items or answers query)."""
@@ -129,8 +183,7 @@ async def start_with_page(
     key = {"student_id": actor.user_id, "discipline_id": exam.discipline_id, "exam_session_id": exam.exam_session_id}
     if exam.attempt_id is not None:
         return Started(await _resume_or_refuse(conn, actor, exam.attempt_id, exam.attempt_status, exam, session, now))
-    window = exam_day.effective_window(exam.opens_at, exam.closes_at, exam.personal_opens_at,
-                                       exam.personal_closes_at)
+    window = exam_day.effective_window(exam.opens_at, exam.closes_at, exam.personal_opens_at, exam.personal_closes_at)
     rules.check_can_start(now, window.opens_at, window.closes_at)
     wanted = language or actor.language
     banks: dict[str, int] = {}
@@ -149,11 +202,21 @@ async def start_with_page(
         deadline = window.closes_at
     else:
         deadline = rules.compute_deadline(now, exam.duration_s, extra, window.closes_at)
-    row = {"id": attempt_id, "exam_id": exam_id, "language": lang, "status": status.value,
-           "started_at": now, "deadline_at": deadline, "question_count": exam.question_count,
-           "timeout_policy": exam.timeout_policy, "pass_score": exam.pass_score, **key}
-    inserted = await conn.execute(insert_ignore_prepared(conn, attempts, _ATTEMPT_COLUMNS, _E2_KEY,
-                                                         returning=("id",)), row)
+    row = {
+        "id": attempt_id,
+        "exam_id": exam_id,
+        "language": lang,
+        "status": status.value,
+        "started_at": now,
+        "deadline_at": deadline,
+        "question_count": exam.question_count,
+        "timeout_policy": exam.timeout_policy,
+        "pass_score": exam.pass_score,
+        **key,
+    }
+    inserted = await conn.execute(
+        insert_ignore_prepared(conn, attempts, _ATTEMPT_COLUMNS, _E2_KEY, returning=("id",)), row
+    )
     if inserted.first() is None:
         # A concurrent request created it between our check and our insert.
         existing = (await conn.execute(_EXISTING_ATTEMPT, key)).one()
@@ -171,9 +234,25 @@ async def start_with_page(
         await bulk.insert_many(conn, attempt_items, rows)
         items = [SimpleNamespace(**{c: r[c] for c in _PAGE_COLUMNS}) for r in rows]
     await binding.create(conn, attempt_id, session, now=now)
-    await record_many(conn, [audit_row(now, actor, "attempt.started", f"attempt:{attempt_id}", None,
-                                       {"exam_id": exam_id, "deadline_at": deadline, "language": lang,
-                                        "prepared": moved, "status": status.value})])
+    await record_many(
+        conn,
+        [
+            audit_row(
+                now,
+                actor,
+                "attempt.started",
+                f"attempt:{attempt_id}",
+                None,
+                {
+                    "exam_id": exam_id,
+                    "deadline_at": deadline,
+                    "language": lang,
+                    "prepared": moved,
+                    "status": status.value,
+                },
+            )
+        ],
+    )
     return Started(attempt_id, _fresh_page(SimpleNamespace(**row, paused_at=None), items, now))
 
 
@@ -182,8 +261,15 @@ def _fresh_page(attempt: Any, items: list[Any], now: datetime) -> dict:
     return page(attempt, sorted(items, key=lambda it: it.position), {}, now)  # (no questions while in checks)
 
 
-async def _resume_or_refuse(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, status: str, live: Any,
-                            session: str | None, now: datetime) -> uuid.UUID:
+async def _resume_or_refuse(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    status: str,
+    live: Any,
+    session: str | None,
+    now: datetime,
+) -> uuid.UUID:
     """The existing attempt: resumed if open (from its own session only), otherwise E2 refuses."""
     if status in rules.OPEN_STATUSES:
         await binding.enforce(conn, actor, attempt_id, live, session, now=now)

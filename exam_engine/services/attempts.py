@@ -64,8 +64,15 @@ def answer_digest(attempt_id: uuid.UUID, position: int, choice: int | None, seq:
 
 def applied_receipt(attempt_id: uuid.UUID, position: int, choice: int | None, seq: int, saved_at: datetime) -> Receipt:
     """The receipt of an answer just stored as sent."""
-    return Receipt(attempt_id=attempt_id, position=position, choice=choice, seq=seq, saved_at=saved_at, applied=True,
-                   digest=answer_digest(attempt_id, position, choice, seq, saved_at))
+    return Receipt(
+        attempt_id=attempt_id,
+        position=position,
+        choice=choice,
+        seq=seq,
+        saved_at=saved_at,
+        applied=True,
+        digest=answer_digest(attempt_id, position, choice, seq, saved_at),
+    )
 
 
 def _not_found() -> NotFound:
@@ -74,8 +81,11 @@ def _not_found() -> NotFound:
 
 # ---------------------------------------------------------------------------------------------- read
 
-_ATTEMPT = (select(attempts, *binding.LIVE_COLUMNS).select_from(binding.live_join(attempts))
-            .where(attempts.c.id == bindparam("attempt_id")))
+_ATTEMPT = (
+    select(attempts, *binding.LIVE_COLUMNS)
+    .select_from(binding.live_join(attempts))
+    .where(attempts.c.id == bindparam("attempt_id"))
+)
 _ITEMS = (
     select(attempt_items.c.position, attempt_items.c.text, attempt_items.c.options)
     .where(attempt_items.c.attempt_id == bindparam("attempt_id"))
@@ -105,8 +115,9 @@ async def _check_session(conn: AsyncConnection, actor: Actor, row: Any, session:
         await binding.enforce(conn, actor, row.id, row, session, now=now)
 
 
-async def _read_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
-                    session: str | None) -> Any:
+async def _read_own(
+    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float, session: str | None
+) -> Any:
     """The student's attempt as it stands now: finalised first if it has expired; last-seen refreshed."""
     actor.require(Permission.SIT_EXAM)
     row = await _load_own(conn, actor, attempt_id)
@@ -124,14 +135,28 @@ async def _read_own(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, 
 _RUNNING_OR_CHECKS = (AttemptStatus.IN_PROGRESS, AttemptStatus.CHECKS)  # a checks attempt expires at its window close
 
 
-async def summary(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
-                  session: str | None = None) -> dict:
+async def summary(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    now: datetime,
+    grace_s: float,
+    session: str | None = None,
+) -> dict:
     """The attempt's state, deadline and remaining time, without its questions (the page's presence ping)."""
     return attempt_summary(await _read_own(conn, actor, attempt_id, now=now, grace_s=grace_s, session=session), now)
 
 
-async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
-               session: str | None = None) -> dict:
+async def view(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    now: datetime,
+    grace_s: float,
+    session: str | None = None,
+) -> dict:
     """What the student's page shows. Never includes the key."""
     row = await _read_own(conn, actor, attempt_id, now=now, grace_s=grace_s, session=session)
     items = (await conn.execute(_ITEMS, {"attempt_id": attempt_id})).all()
@@ -144,11 +169,15 @@ async def view(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, no
 # One round trip finds the attempt (share-locked against finalisation) and the question's options.
 # The live row (session binding, last-seen) comes in the same statement.
 _ATTEMPT_FOR_SAVE = (
-    select(attempts.c.student_id, attempts.c.status, attempts.c.deadline_at, attempt_items.c.options,
-           *binding.LIVE_COLUMNS)
-    .select_from(binding.live_join(attempts)
-                 .outerjoin(attempt_items, and_(attempt_items.c.attempt_id == attempts.c.id,
-                                                attempt_items.c.position == bindparam("position"))))
+    select(
+        attempts.c.student_id, attempts.c.status, attempts.c.deadline_at, attempt_items.c.options, *binding.LIVE_COLUMNS
+    )
+    .select_from(
+        binding.live_join(attempts).outerjoin(
+            attempt_items,
+            and_(attempt_items.c.attempt_id == attempts.c.id, attempt_items.c.position == bindparam("position")),
+        )
+    )
     .where(attempts.c.id == bindparam("attempt_id"))
     .with_for_update(read=True, of=attempts)
 )
@@ -159,8 +188,16 @@ _ANSWER_COLUMNS = ("attempt_id", "position", "choice", "seq", "saved_at")
 
 
 async def save_answer(
-    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, position: int, choice: int | None, seq: int, *,
-    now: datetime, grace_s: float, session: str | None = None,
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    position: int,
+    choice: int | None,
+    seq: int,
+    *,
+    now: datetime,
+    grace_s: float,
+    session: str | None = None,
 ) -> Receipt:
     """Store one answer; the highest client sequence number wins (replays are harmless).
 
@@ -170,8 +207,9 @@ async def save_answer(
     if seq < 1:
         raise InvalidInput("invalid_seq", N_("The sequence number must be a positive whole number."))
     if not 0 < position <= MAX_POSITION:
-        raise InvalidInput("invalid_position", N_("Question {position} is not part of this attempt."),
-                           position=position)
+        raise InvalidInput(
+            "invalid_position", N_("Question {position} is not part of this attempt."), position=position
+        )
     key = {"attempt_id": attempt_id, "position": position}
     row = (await conn.execute(_ATTEMPT_FOR_SAVE, key)).first()
     if row is None or row.student_id != actor.user_id:
@@ -180,11 +218,19 @@ async def save_answer(
         await binding.enforce(conn, actor, attempt_id, row, session, now=now)
     rules.check_accepts_answers(AttemptStatus(row.status), row.deadline_at, now, grace_s)
     if row.options is None:
-        raise InvalidInput("invalid_position", N_("Question {position} is not part of this attempt."),
-                           position=position)
+        raise InvalidInput(
+            "invalid_position", N_("Question {position} is not part of this attempt."), position=position
+        )
     rules.check_choice(choice, len(row.options))
-    stmt = upsert(conn, answers, _ANSWER_COLUMNS, ["attempt_id", "position"], ["choice", "seq", "saved_at"],
-                  only_if_greater="seq", returning=("choice", "seq", "saved_at"))
+    stmt = upsert(
+        conn,
+        answers,
+        _ANSWER_COLUMNS,
+        ["attempt_id", "position"],
+        ["choice", "seq", "saved_at"],
+        only_if_greater="seq",
+        returning=("choice", "seq", "saved_at"),
+    )
     stored = (await conn.execute(stmt, {**key, "choice": choice, "seq": seq, "saved_at": now})).first()
     applied = stored is not None
     if stored is None:
@@ -192,16 +238,28 @@ async def save_answer(
     if exam_day.presence_due(row.last_seen_at, now):
         await binding.touch(conn, attempt_id, now=now)
     return Receipt(
-        attempt_id=attempt_id, position=position, choice=stored.choice, seq=stored.seq, saved_at=stored.saved_at,
-        applied=applied, digest=answer_digest(attempt_id, position, stored.choice, stored.seq, stored.saved_at),
+        attempt_id=attempt_id,
+        position=position,
+        choice=stored.choice,
+        seq=stored.seq,
+        saved_at=stored.saved_at,
+        applied=applied,
+        digest=answer_digest(attempt_id, position, stored.choice, stored.seq, stored.saved_at),
     )
 
 
 # ---------------------------------------------------------------------------------------------- finish
 
 
-async def submit(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float,
-                 session: str | None = None) -> dict:
+async def submit(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    now: datetime,
+    grace_s: float,
+    session: str | None = None,
+) -> dict:
     """Hand the attempt in. Repeating it returns the same result. A paused attempt cannot be handed in."""
     actor.require(Permission.SIT_EXAM)
     row = await _load_own(conn, actor, attempt_id, lock="update")
@@ -226,10 +284,18 @@ _CHOICES = select(answers.c.attempt_id, answers.c.position, answers.c.choice).wh
 # 500 attempts of 20 questions was 15,000 rows). The aggregates of a group read its rows in one
 # pass, in one order, so the three arrays line up.
 _GRADING_PG = (
-    select(attempt_items.c.attempt_id, func.array_agg(attempt_items.c.position).label("positions"),
-           func.array_agg(attempt_items.c.key_index).label("keys"), func.array_agg(answers.c.choice).label("choices"))
-    .select_from(attempt_items.outerjoin(answers, and_(answers.c.attempt_id == attempt_items.c.attempt_id,
-                                                       answers.c.position == attempt_items.c.position)))
+    select(
+        attempt_items.c.attempt_id,
+        func.array_agg(attempt_items.c.position).label("positions"),
+        func.array_agg(attempt_items.c.key_index).label("keys"),
+        func.array_agg(answers.c.choice).label("choices"),
+    )
+    .select_from(
+        attempt_items.outerjoin(
+            answers,
+            and_(answers.c.attempt_id == attempt_items.c.attempt_id, answers.c.position == attempt_items.c.position),
+        )
+    )
     .where(attempt_items.c.attempt_id == any_(bindparam("ids", type_=ARRAY(attempt_items.c.attempt_id.type))))
     .group_by(attempt_items.c.attempt_id)
 )
@@ -237,12 +303,22 @@ _GRADING_PG = (
 _OPEN = or_(*(attempts.c.status == s.value for s in sorted(rules.OPEN_STATUSES)))
 _TO_FINALISE = (
     select(
-        attempts.c.id, attempts.c.status, attempts.c.deadline_at, attempts.c.pass_score, attempts.c.timeout_policy,
-        attempts.c.exam_id, attempts.c.student_id, users.c.login, disciplines.c.code.label("discipline_code"),
+        attempts.c.id,
+        attempts.c.status,
+        attempts.c.deadline_at,
+        attempts.c.pass_score,
+        attempts.c.timeout_policy,
+        attempts.c.exam_id,
+        attempts.c.student_id,
+        users.c.login,
+        disciplines.c.code.label("discipline_code"),
         attempt_live.c.paused_at,
     )
-    .select_from(binding.live_join(attempts).join(users, users.c.id == attempts.c.student_id)
-                 .join(disciplines, disciplines.c.id == attempts.c.discipline_id))
+    .select_from(
+        binding.live_join(attempts)
+        .join(users, users.c.id == attempts.c.student_id)
+        .join(disciplines, disciplines.c.id == attempts.c.discipline_id)
+    )
     .where(attempts.c.id.in_(bindparam("ids", expanding=True)))
     .where(_OPEN)
 )
@@ -254,7 +330,8 @@ _UNPAUSE = (
 
 
 async def _grading_inputs(
-    conn: AsyncConnection, ids: list[uuid.UUID],
+    conn: AsyncConnection,
+    ids: list[uuid.UUID],
 ) -> tuple[dict[uuid.UUID, dict[int, int]], dict[uuid.UUID, dict[int, int | None]]]:
     """Each attempt's keys and choices by position."""
     keys: dict[uuid.UUID, dict[int, int]] = {i: {} for i in ids}
@@ -281,8 +358,14 @@ def journal_status(status: str, result: str) -> str:
 
 
 async def finalise(
-    conn: AsyncConnection, attempt_ids: Sequence[uuid.UUID], *, now: datetime, timed_out: bool,
-    actor: Actor | str, locked: bool = False, finished_by: rules.FinishedBy | None = None,
+    conn: AsyncConnection,
+    attempt_ids: Sequence[uuid.UUID],
+    *,
+    now: datetime,
+    timed_out: bool,
+    actor: Actor | str,
+    locked: bool = False,
+    finished_by: rules.FinishedBy | None = None,
 ) -> int:
     """Grade attempts still open: the single path for submit, auto-submit, reads and a proctor's terminate.
 
@@ -308,28 +391,61 @@ async def finalise(
             deadline, row_timed_out = rules.resumed_deadline(r.deadline_at, r.paused_at or now, now), False
             unpaused.append({"b_id": r.id, "b_paused_s": (now - (r.paused_at or now)).total_seconds()})
         g = rules.grade(
-            timed_out=row_timed_out, deadline_at=deadline, now=now, keys=keys[r.id], choices=choices[r.id],
-            pass_score=r.pass_score, policy=TimeoutPolicy(r.timeout_policy), accepted=accepted.get(r.id),
+            timed_out=row_timed_out,
+            deadline_at=deadline,
+            now=now,
+            keys=keys[r.id],
+            choices=choices[r.id],
+            pass_score=r.pass_score,
+            policy=TimeoutPolicy(r.timeout_policy),
+            accepted=accepted.get(r.id),
         )
         if finished_by is not None:
             g = dataclasses.replace(g, finished_by=finished_by)
-        updates.append({
-            "id": r.id, "status": g.status.value, "submitted_at": g.submitted_at, "deadline_at": deadline,
-            "finished_by": g.finished_by.value, "correct_count": g.correct_count, "score": g.score,
-            "result": g.result.value,
-        })
+        updates.append(
+            {
+                "id": r.id,
+                "status": g.status.value,
+                "submitted_at": g.submitted_at,
+                "deadline_at": deadline,
+                "finished_by": g.finished_by.value,
+                "correct_count": g.correct_count,
+                "score": g.score,
+                "result": g.result.value,
+            }
+        )
         payload = {
-            "attempt_id": str(r.id), "exam_id": r.exam_id, "student_id": r.student_id, "student_login": r.login,
-            "discipline_code": r.discipline_code, "score": g.score,
-            "status": journal_status(g.status.value, g.result.value), "graded_at": now.isoformat(),
-            "submitted_at": g.submitted_at.isoformat(), "version": 1,
+            "attempt_id": str(r.id),
+            "exam_id": r.exam_id,
+            "student_id": r.student_id,
+            "student_login": r.login,
+            "discipline_code": r.discipline_code,
+            "score": g.score,
+            "status": journal_status(g.status.value, g.result.value),
+            "graded_at": now.isoformat(),
+            "submitted_at": g.submitted_at.isoformat(),
+            "version": 1,
         }
-        events.append({"topic": RESULT_TOPIC, "key": str(r.id), "version": 1, "payload": payload, "created_at": now,
-                       "exam_id": r.exam_id})
-        audits.append(audit_row(now, actor, f"attempt.{g.status.value}", f"attempt:{r.id}",
-                                {"status": r.status},
-                                {"status": g.status.value, "score": g.score, "result": g.result.value,
-                                 "submitted_at": g.submitted_at}))
+        events.append(
+            {
+                "topic": RESULT_TOPIC,
+                "key": str(r.id),
+                "version": 1,
+                "payload": payload,
+                "created_at": now,
+                "exam_id": r.exam_id,
+            }
+        )
+        audits.append(
+            audit_row(
+                now,
+                actor,
+                f"attempt.{g.status.value}",
+                f"attempt:{r.id}",
+                {"status": r.status},
+                {"status": g.status.value, "score": g.score, "result": g.result.value, "submitted_at": g.submitted_at},
+            )
+        )
     await bulk.update_many(conn, attempts, "id", updates, where=_OPEN)
     if unpaused:
         await conn.execute(_UNPAUSE, unpaused)
@@ -338,20 +454,32 @@ async def finalise(
     return len(rows)
 
 
-_LAST_EVENT_VERSION = select(outbox.c.version).where(
-    outbox.c.topic == RESULT_TOPIC, outbox.c.key == bindparam("key")
-).order_by(outbox.c.version.desc()).limit(1)
+_LAST_EVENT_VERSION = (
+    select(outbox.c.version)
+    .where(outbox.c.topic == RESULT_TOPIC, outbox.c.key == bindparam("key"))
+    .order_by(outbox.c.version.desc())
+    .limit(1)
+)
 
 _ANNUL_ROW = (
     select(attempts, users.c.login, disciplines.c.code.label("discipline_code"))
-    .select_from(attempts.join(users, users.c.id == attempts.c.student_id)
-                 .join(disciplines, disciplines.c.id == attempts.c.discipline_id))
-    .where(attempts.c.id == bindparam("attempt_id")).with_for_update(of=attempts)
+    .select_from(
+        attempts.join(users, users.c.id == attempts.c.student_id).join(
+            disciplines, disciplines.c.id == attempts.c.discipline_id
+        )
+    )
+    .where(attempts.c.id == bindparam("attempt_id"))
+    .with_for_update(of=attempts)
 )
 
 
 async def annul(
-    conn: AsyncConnection, attempt_id: uuid.UUID, *, actor: Actor | str, reason: str, now: datetime,
+    conn: AsyncConnection,
+    attempt_id: uuid.UUID,
+    *,
+    actor: Actor | str,
+    reason: str,
+    now: datetime,
 ) -> bool:
     """A proctor's "violation" decision: the attempt becomes unsatisfactory (annulled).
 
@@ -367,25 +495,52 @@ async def annul(
         return False
     if row.status == AttemptStatus.PAUSED:
         # A paused attempt is frozen, not finished: the decision finishes it now, then annuls it.
-        await finalise(conn, [attempt_id], now=now, timed_out=False, actor=actor, locked=True,
-                       finished_by=rules.FinishedBy.PROCTOR)
+        await finalise(
+            conn, [attempt_id], now=now, timed_out=False, actor=actor, locked=True, finished_by=rules.FinishedBy.PROCTOR
+        )
         row = (await conn.execute(_ANNUL_ROW, {"attempt_id": attempt_id})).first()
     rules.check_transition(AttemptStatus(row.status), AttemptStatus.ANNULLED)
-    await conn.execute(update(attempts).where(attempts.c.id == attempt_id).values(
-        status=AttemptStatus.ANNULLED.value, result=rules.Result.UNSATISFACTORY.value))
+    await conn.execute(
+        update(attempts)
+        .where(attempts.c.id == attempt_id)
+        .values(status=AttemptStatus.ANNULLED.value, result=rules.Result.UNSATISFACTORY.value)
+    )
     last = (await conn.execute(_LAST_EVENT_VERSION, {"key": str(attempt_id)})).scalar() or 0
     payload = {
-        "attempt_id": str(attempt_id), "exam_id": row.exam_id, "student_id": row.student_id,
-        "student_login": row.login, "discipline_code": row.discipline_code, "score": row.score,
-        "status": "annulled", "graded_at": now.isoformat(),
-        "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None, "version": last + 1,
+        "attempt_id": str(attempt_id),
+        "exam_id": row.exam_id,
+        "student_id": row.student_id,
+        "student_login": row.login,
+        "discipline_code": row.discipline_code,
+        "score": row.score,
+        "status": "annulled",
+        "graded_at": now.isoformat(),
+        "submitted_at": row.submitted_at.isoformat() if row.submitted_at else None,
+        "version": last + 1,
     }
-    await conn.execute(outbox.insert().values(topic=RESULT_TOPIC, key=str(attempt_id), version=last + 1,
-                                              payload=payload, created_at=now, exam_id=row.exam_id))
-    await record_many(conn, [audit_row(now, actor, "attempt.annulled", f"attempt:{attempt_id}",
-                                       {"status": row.status, "result": row.result},
-                                       {"status": AttemptStatus.ANNULLED.value, "result": "unsatisfactory",
-                                        "reason": reason})])
+    await conn.execute(
+        outbox.insert().values(
+            topic=RESULT_TOPIC,
+            key=str(attempt_id),
+            version=last + 1,
+            payload=payload,
+            created_at=now,
+            exam_id=row.exam_id,
+        )
+    )
+    await record_many(
+        conn,
+        [
+            audit_row(
+                now,
+                actor,
+                "attempt.annulled",
+                f"attempt:{attempt_id}",
+                {"status": row.status, "result": row.result},
+                {"status": AttemptStatus.ANNULLED.value, "result": "unsatisfactory", "reason": reason},
+            )
+        ],
+    )
     return True
 
 
@@ -418,8 +573,11 @@ async def sweep_expired(conn: AsyncConnection, *, now: datetime, grace_s: float,
     stmt = _EXPIRED.with_for_update(skip_locked=True)
     rows = (await conn.execute(stmt, {"cutoff": cutoff, "limit": limit})).all()
     if len(rows) < limit:  # then those whose window closed during their device checks (never before)
-        rows += (await conn.execute(_EXPIRED_IN_CHECKS.with_for_update(skip_locked=True),
-                                    {"cutoff": cutoff, "limit": limit - len(rows)})).all()
+        rows += (
+            await conn.execute(
+                _EXPIRED_IN_CHECKS.with_for_update(skip_locked=True), {"cutoff": cutoff, "limit": limit - len(rows)}
+            )
+        ).all()
     if not rows:
         return []
     await finalise(conn, [r.id for r in rows], now=now, timed_out=True, actor="system:deadline", locked=True)

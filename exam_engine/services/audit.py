@@ -25,20 +25,34 @@ def _jsonable(value: Any) -> Any:
 
 
 def audit_row(
-    now: datetime, actor: Actor | str, action: str, subject: str,
-    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+    now: datetime,
+    actor: Actor | str,
+    action: str,
+    subject: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     label = actor if isinstance(actor, str) else actor.label
     ip = None if isinstance(actor, str) else actor.ip
     return {
-        "at": now, "actor": label, "action": action, "subject": subject,
-        "before": _jsonable(before), "after": _jsonable(after), "ip": ip,
+        "at": now,
+        "actor": label,
+        "action": action,
+        "subject": subject,
+        "before": _jsonable(before),
+        "after": _jsonable(after),
+        "ip": ip,
     }
 
 
 async def record(
-    conn: AsyncConnection, now: datetime, actor: Actor | str, action: str, subject: str,
-    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+    conn: AsyncConnection,
+    now: datetime,
+    actor: Actor | str,
+    action: str,
+    subject: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(audit_log.insert().values(**audit_row(now, actor, action, subject, before, after)))
 

@@ -46,15 +46,31 @@ SEAL_INTERVAL_S = 5.0
 ADVISORY_LOCK_KEY = 0x6578616D5365616C  # "examSeal"
 READ_CHUNK = 5000
 
-_LAST_SEAL = select(audit_seals.c.id, audit_seals.c.hash, audit_seals.c.last_row_id).order_by(
-    audit_seals.c.id.desc()).limit(1)
+_LAST_SEAL = (
+    select(audit_seals.c.id, audit_seals.c.hash, audit_seals.c.last_row_id).order_by(audit_seals.c.id.desc()).limit(1)
+)
 
 
-_ROW_TYPES = {"id": (int,), "at": (datetime,), "actor": (str,), "action": (str,), "subject": (str,),
-              "ip": (str, type(None))}
-_SEAL_TYPES = {"id": (int,), "first_row_id": (int,), "last_row_id": (int,), "row_count": (int,),
-               "row_digests": (str,), "prev_hash": (str,), "hash": (str,), "key_id": (str,), "signature": (str,),
-               "sealed_at": (datetime,)}
+_ROW_TYPES = {
+    "id": (int,),
+    "at": (datetime,),
+    "actor": (str,),
+    "action": (str,),
+    "subject": (str,),
+    "ip": (str, type(None)),
+}
+_SEAL_TYPES = {
+    "id": (int,),
+    "first_row_id": (int,),
+    "last_row_id": (int,),
+    "row_count": (int,),
+    "row_digests": (str,),
+    "prev_hash": (str,),
+    "hash": (str,),
+    "key_id": (str,),
+    "signature": (str,),
+    "sealed_at": (datetime,),
+}
 
 
 def _typed(table: str, r: Any, types: dict[str, tuple[type, ...]]) -> None:
@@ -62,14 +78,16 @@ def _typed(table: str, r: Any, types: dict[str, tuple[type, ...]]) -> None:
     for name, kinds in types.items():
         value = getattr(r, name)
         if not isinstance(value, kinds) or isinstance(value, bool):
-            raise chain.Malformed(table, getattr(r, "id", None), name, f"expected {kinds[0].__name__}, found "
-                                  f"{type(value).__name__}")
+            raise chain.Malformed(
+                table, getattr(r, "id", None), name, f"expected {kinds[0].__name__}, found {type(value).__name__}"
+            )
 
 
 def _audit_row(r: Any) -> chain.AuditRow:
     _typed("audit_log", r, _ROW_TYPES)
-    return chain.AuditRow(id=r.id, at=r.at, actor=r.actor, action=r.action, subject=r.subject, before=r.before,
-                          after=r.after, ip=r.ip)
+    return chain.AuditRow(
+        id=r.id, at=r.at, actor=r.actor, action=r.action, subject=r.subject, before=r.before, after=r.after, ip=r.ip
+    )
 
 
 async def _claim(conn: AsyncConnection) -> bool:
@@ -88,16 +106,33 @@ async def _seal_batch(conn: AsyncConnection, signer: Signer, now: datetime, limi
         return 0
     last = (await conn.execute(_LAST_SEAL)).first()
     after = last.last_row_id if last else 0
-    rows = (await conn.execute(
-        select(audit_log).where(audit_log.c.id > after).order_by(audit_log.c.id).limit(limit))).all()
+    rows = (
+        await conn.execute(select(audit_log).where(audit_log.c.id > after).order_by(audit_log.c.id).limit(limit))
+    ).all()
     if not rows:
         return 0
-    seal = chain.make_seal((last.id if last else 0) + 1, last.hash if last else chain.GENESIS,
-                           [_audit_row(r) for r in rows], now, signer.key_id, signer.sign)
-    await conn.execute(audit_seals.insert().values(
-        id=seal.id, first_row_id=seal.first_row_id, last_row_id=seal.last_row_id, row_count=seal.row_count,
-        row_digests=seal.row_digests, prev_hash=seal.prev_hash, hash=seal.hash, key_id=seal.key_id,
-        signature=seal.signature, sealed_at=seal.sealed_at))
+    seal = chain.make_seal(
+        (last.id if last else 0) + 1,
+        last.hash if last else chain.GENESIS,
+        [_audit_row(r) for r in rows],
+        now,
+        signer.key_id,
+        signer.sign,
+    )
+    await conn.execute(
+        audit_seals.insert().values(
+            id=seal.id,
+            first_row_id=seal.first_row_id,
+            last_row_id=seal.last_row_id,
+            row_count=seal.row_count,
+            row_digests=seal.row_digests,
+            prev_hash=seal.prev_hash,
+            hash=seal.hash,
+            key_id=seal.key_id,
+            signature=seal.signature,
+            sealed_at=seal.sealed_at,
+        )
+    )
     return len(rows)
 
 
@@ -125,8 +160,14 @@ async def seal_pending(engine: AsyncEngine, signer: Signer, clock: Clock, *, bat
             return total
 
 
-async def run_forever(engine: AsyncEngine, signer: Signer, clock: Clock, interval_s: float = SEAL_INTERVAL_S, *,
-                      first_after_s: float = 0.0) -> None:
+async def run_forever(
+    engine: AsyncEngine,
+    signer: Signer,
+    clock: Clock,
+    interval_s: float = SEAL_INTERVAL_S,
+    *,
+    first_after_s: float = 0.0,
+) -> None:
     """The background task: seal, sleep, repeat; a failed round is logged, never fatal."""
     await asyncio.sleep(first_after_s)
     while True:
@@ -149,8 +190,9 @@ def lifecycle(services: Services, interval_s: float = SEAL_INTERVAL_S) -> Callab
         if sealed:
             log.info("start-up sealing covered %d audit rows", sealed)
         # The start-up round just ran: the next one comes an interval later.
-        task = asyncio.create_task(run_forever(engine, signer, clock, interval_s, first_after_s=interval_s),
-                                   name="audit-sealer")
+        task = asyncio.create_task(
+            run_forever(engine, signer, clock, interval_s, first_after_s=interval_s), name="audit-sealer"
+        )
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -191,8 +233,12 @@ def _stream(sync_conn: Any, table: Any, convert: Callable[[Any], Any]) -> Iterat
 
 def _locate(sync_conn: Any, table: Any, after: int, convert: Callable[[Any], Any]) -> chain.Malformed | None:
     """The first row after ``after`` with a column its type cannot read, and why."""
-    raw = select(*[type_coerce(c, Text) if c.name != "id" else c for c in table.columns]) \
-        .where(table.c.id > after).order_by(table.c.id).limit(READ_CHUNK)
+    raw = (
+        select(*[type_coerce(c, Text) if c.name != "id" else c for c in table.columns])
+        .where(table.c.id > after)
+        .order_by(table.c.id)
+        .limit(READ_CHUNK)
+    )
     dialect = sync_conn.dialect
     processors = {c.name: c.type.dialect_impl(dialect).result_processor(dialect, None) for c in table.columns}
     for row in sync_conn.execute(raw).mappings():
@@ -218,9 +264,18 @@ def _problem(error: Exception, value: Any) -> str:
 
 def _seal(r: Any) -> chain.Seal:
     _typed("audit_seals", r, _SEAL_TYPES)
-    return chain.Seal(id=r.id, first_row_id=r.first_row_id, last_row_id=r.last_row_id, row_count=r.row_count,
-                      row_digests=r.row_digests, prev_hash=r.prev_hash, hash=r.hash, key_id=r.key_id,
-                      signature=r.signature, sealed_at=r.sealed_at)
+    return chain.Seal(
+        id=r.id,
+        first_row_id=r.first_row_id,
+        last_row_id=r.last_row_id,
+        row_count=r.row_count,
+        row_digests=r.row_digests,
+        prev_hash=r.prev_hash,
+        hash=r.hash,
+        key_id=r.key_id,
+        signature=r.signature,
+        sealed_at=r.sealed_at,
+    )
 
 
 async def verify_database(engine: AsyncEngine, verifier: Verifier) -> chain.Report:
@@ -231,8 +286,12 @@ async def verify_database(engine: AsyncEngine, verifier: Verifier) -> chain.Repo
     """
 
     def run(sync_conn: Any) -> chain.Report:
-        return chain.verify(_stream(sync_conn, audit_seals, _seal), _stream(sync_conn, audit_log, _audit_row),
-                            verifier.verify, verifier.knows)
+        return chain.verify(
+            _stream(sync_conn, audit_seals, _seal),
+            _stream(sync_conn, audit_log, _audit_row),
+            verifier.verify,
+            verifier.knows,
+        )
 
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":  # one snapshot for seals and rows alike

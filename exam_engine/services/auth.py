@@ -71,8 +71,9 @@ class SessionRateLimit:
             except Exception:  # noqa: BLE001
                 return
         if entry[2] + entry[1] > self.per_minute:
-            raise TooManyRequests("rate_limited", N_("Too many requests from this session; wait a minute."),
-                                  retry_after=self.WINDOW_S)
+            raise TooManyRequests(
+                "rate_limited", N_("Too many requests from this session; wait a minute."), retry_after=self.WINDOW_S
+            )
 
 
 def token_hash(token: str) -> str:
@@ -116,8 +117,14 @@ class SessionCache:
     against the server's clock on every request; ``ttl_s = 0`` disables the cache.
     """
 
-    def __init__(self, ttl_s: float = 60.0, unsynced_ttl_s: float = 5.0, max_entries: int = 50_000,
-                 monotonic: Callable[[], float] = time.monotonic, tombstone_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        ttl_s: float = 60.0,
+        unsynced_ttl_s: float = 5.0,
+        max_entries: int = 50_000,
+        monotonic: Callable[[], float] = time.monotonic,
+        tombstone_s: float = 10.0,
+    ) -> None:
         self.ttl_s = ttl_s
         self.unsynced_ttl_s = min(ttl_s, unsynced_ttl_s)
         self.max_entries = max_entries
@@ -212,22 +219,24 @@ class ThrottlePolicy:
     capped, and nothing below ``free``.
     """
 
-    window_s: int = 3600           # failures of a (login, client) pair and of a client: remembered this long after the last
-    pair_free: int = 5             # failures of one login from one client before it waits
-    pair_first_s: float = 15.0     # ... 15 s, 30 s, 60 s ... after each further failure
+    window_s: int = 3600  # failures of a (login, client) pair and of a client: remembered this long after the last
+    pair_free: int = 5  # failures of one login from one client before it waits
+    pair_first_s: float = 15.0  # ... 15 s, 30 s, 60 s ... after each further failure
     pair_cap_s: float = 900.0
-    client_free: int = 20          # failures from one client (any logins) before the client waits
+    client_free: int = 20  # failures from one client (any logins) before the client waits
     client_step: int = 5
-    client_first_s: float = 0.5    # ... 0.5 s, doubled every 5 failures ...
-    client_cap_s: float = 10.0     # ... at most 10 s: a classroom behind one address waits, never for long
-    account_free: int = 10         # failures of one login from all clients before *unknown* clients wait
+    client_first_s: float = 0.5  # ... 0.5 s, doubled every 5 failures ...
+    client_cap_s: float = 10.0  # ... at most 10 s: a classroom behind one address waits, never for long
+    account_free: int = 10  # failures of one login from all clients before *unknown* clients wait
     account_step: int = 10
     account_first_s: float = 1.0
-    account_cap_s: float = 5.0     # a short, bounded wait for the owner on another computer
-    account_limit: int = 100       # NIST SP 800-63B 5.2.2: at most 100 consecutive failures per account;
-    account_window_s: int = 86400  # beyond it only clients the account signed in from before are heard (24 h after the last)
-    known_s: int = 30 * 86400      # a client is "known" to an account this long after a successful sign-in
-    successes_per_min: int = 10    # successful sign-ins per account per minute
+    account_cap_s: float = 5.0  # a short, bounded wait for the owner on another computer
+    account_limit: int = 100  # NIST SP 800-63B 5.2.2: at most 100 consecutive failures per account;
+    account_window_s: int = (
+        86400  # beyond it only clients the account signed in from before are heard (24 h after the last)
+    )
+    known_s: int = 30 * 86400  # a client is "known" to an account this long after a successful sign-in
+    successes_per_min: int = 10  # successful sign-ins per account per minute
 
 
 def throttle_delay(count: int, *, free: int, first_s: float, cap_s: float, step: int = 1) -> float:
@@ -257,8 +266,15 @@ class LoginThrottle:
     sign-in still works (availability on exam day beats a counter).
     """
 
-    def __init__(self, kv: KeyValue, max_failures: int = 5, window_s: int = 3600,
-                 policy: ThrottlePolicy | None = None, *, successes_per_min: int | None = None) -> None:
+    def __init__(
+        self,
+        kv: KeyValue,
+        max_failures: int = 5,
+        window_s: int = 3600,
+        policy: ThrottlePolicy | None = None,
+        *,
+        successes_per_min: int | None = None,
+    ) -> None:
         base = policy or ThrottlePolicy()
         changes: dict[str, Any] = {"pair_free": max_failures, "window_s": window_s}
         if successes_per_min is not None:
@@ -270,10 +286,14 @@ class LoginThrottle:
     def _keys(login: str, ip: str | None) -> dict[str, str]:
         account, client = login.lower()[:64], ip or "-"
         return {
-            "pair": f"login-fail:{account}|{client}", "pair_wait": f"login-wait:{account}|{client}",
-            "client": f"login-fail-ip:{client}", "client_wait": f"login-wait-ip:{client}",
-            "account": f"login-fail-acct:{account}", "account_wait": f"login-wait-acct:{account}",
-            "known": f"login-known:{account}|{client}", "ok": f"login-ok:{account}",
+            "pair": f"login-fail:{account}|{client}",
+            "pair_wait": f"login-wait:{account}|{client}",
+            "client": f"login-fail-ip:{client}",
+            "client_wait": f"login-wait-ip:{client}",
+            "account": f"login-fail-acct:{account}",
+            "account_wait": f"login-wait-acct:{account}",
+            "known": f"login-known:{account}|{client}",
+            "ok": f"login-ok:{account}",
         }
 
     async def check(self, login: str, ip: str | None) -> None:
@@ -288,16 +308,22 @@ class LoginThrottle:
         p = self.policy
         known = seen["known"][0] > 0
         if not known and seen["account"][0] >= p.account_limit:
-            raise _wait("account_protected", N_(
-                "Too many failed sign-in attempts on this account. Sign in from a computer you have used "
-                "before, or try again in {minutes} minutes."), seen["account"][1])
+            raise _wait(
+                "account_protected",
+                N_(
+                    "Too many failed sign-in attempts on this account. Sign in from a computer you have used "
+                    "before, or try again in {minutes} minutes."
+                ),
+                seen["account"][1],
+            )
         if seen["ok"][0] >= p.successes_per_min:
             raise self._too_many_sign_ins(seen["ok"][1])
         wait = max(seen["pair_wait"][1], seen["client_wait"][1], 0.0 if known else seen["account_wait"][1])
         if wait > 0:
             if wait >= 60:
-                raise _wait("too_many_attempts", N_("Too many failed sign-in attempts. Try again in {minutes} minutes."),
-                            wait)
+                raise _wait(
+                    "too_many_attempts", N_("Too many failed sign-in attempts. Try again in {minutes} minutes."), wait
+                )
             raise _wait("too_many_attempts", N_("Too many failed sign-in attempts. Try again in {seconds} s."), wait)
         # A place among this minute's sign-ins is taken before the password is verified (released if it
         # is wrong): counted after, 20 concurrent sign-ins would all pass the check above.
@@ -325,10 +351,22 @@ class LoginThrottle:
             account = await self.kv.hit(keys["account"], p.account_window_s, sliding=True)
             for key, delay in (
                 ("pair_wait", throttle_delay(pair, free=p.pair_free, first_s=p.pair_first_s, cap_s=p.pair_cap_s)),
-                ("client_wait", throttle_delay(client, free=p.client_free, first_s=p.client_first_s,
-                                               cap_s=p.client_cap_s, step=p.client_step)),
-                ("account_wait", throttle_delay(account, free=p.account_free, first_s=p.account_first_s,
-                                                cap_s=p.account_cap_s, step=p.account_step)),
+                (
+                    "client_wait",
+                    throttle_delay(
+                        client, free=p.client_free, first_s=p.client_first_s, cap_s=p.client_cap_s, step=p.client_step
+                    ),
+                ),
+                (
+                    "account_wait",
+                    throttle_delay(
+                        account,
+                        free=p.account_free,
+                        first_s=p.account_first_s,
+                        cap_s=p.account_cap_s,
+                        step=p.account_step,
+                    ),
+                ),
             ):
                 if delay > 0:
                     await self.kv.block(keys[key], delay)
@@ -371,14 +409,27 @@ BAD_CREDENTIALS = ("bad_credentials", N_("Wrong login or password."))
 
 def _actor(row: object, ip: str | None) -> Actor:
     return Actor(
-        user_id=row.id, login=row.login, role=Role(row.role), language=row.language,  # type: ignore[attr-defined]
-        full_name=row.full_name, ip=ip,  # type: ignore[attr-defined]
+        user_id=row.id,
+        login=row.login,
+        role=Role(row.role),
+        language=row.language,  # type: ignore[attr-defined]
+        full_name=row.full_name,
+        ip=ip,  # type: ignore[attr-defined]
     )
 
 
 async def sign_in(
-    engine: AsyncEngine, *, login: str, password: str, ip: str | None, user_agent: str | None,
-    clock: Clock, ttl_s: int, throttle: LoginThrottle, max_sessions: int = 0, cache: SessionCache | None = None,
+    engine: AsyncEngine,
+    *,
+    login: str,
+    password: str,
+    ip: str | None,
+    user_agent: str | None,
+    clock: Clock,
+    ttl_s: int,
+    throttle: LoginThrottle,
+    max_sessions: int = 0,
+    cache: SessionCache | None = None,
 ) -> SignedIn | None:
     """Sign in, or return ``None`` after recording the failure.
 
@@ -401,22 +452,31 @@ async def sign_in(
         if max_sessions > 0:
             await _lock_person(conn, row.id)
         signed = await _open_session(conn, row, ip=ip, user_agent=user_agent, now=now, ttl_s=ttl_s)
-        ended = (await _end_oldest_sessions(conn, signed.actor, token_hash(signed.token), max_sessions, now)
-                 if max_sessions > 0 else [])
+        ended = (
+            await _end_oldest_sessions(conn, signed.actor, token_hash(signed.token), max_sessions, now)
+            if max_sessions > 0
+            else []
+        )
     if cache is not None:
         for th in ended:  # after the commit: another process must not re-read them as open
             cache.evict(th)
     return signed
 
 
-async def _open_session(conn: AsyncConnection, row: Any, *, ip: str | None, user_agent: str | None, now: datetime,
-                        ttl_s: int) -> SignedIn:
+async def _open_session(
+    conn: AsyncConnection, row: Any, *, ip: str | None, user_agent: str | None, now: datetime, ttl_s: int
+) -> SignedIn:
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     await conn.execute(
         auth_sessions.insert().values(
-            token_hash=token_hash(token), user_id=row.id, csrf_token=csrf, created_at=now,
-            expires_at=now + timedelta(seconds=ttl_s), ip=ip, user_agent=(user_agent or "")[:300],
+            token_hash=token_hash(token),
+            user_id=row.id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_s),
+            ip=ip,
+            user_agent=(user_agent or "")[:300],
         )
     )
     actor = _actor(row, ip)
@@ -436,31 +496,48 @@ async def _end_oldest_sessions(conn: AsyncConnection, actor: Actor, new: str, ke
 
     The caller locked the person's row before opening the session (:func:`_lock_person`).
     """
-    rows = (await conn.execute(
-        select(auth_sessions.c.token_hash, auth_sessions.c.created_at, auth_sessions.c.ip)
-        .where(auth_sessions.c.user_id == actor.user_id)
-        .where(auth_sessions.c.token_hash != new)
-        .where(auth_sessions.c.revoked_at.is_(None))
-        .where(auth_sessions.c.expires_at > now)
-        .order_by(auth_sessions.c.created_at.desc(), auth_sessions.c.token_hash)
-    )).all()
-    ended = rows[keep - 1:]
+    rows = (
+        await conn.execute(
+            select(auth_sessions.c.token_hash, auth_sessions.c.created_at, auth_sessions.c.ip)
+            .where(auth_sessions.c.user_id == actor.user_id)
+            .where(auth_sessions.c.token_hash != new)
+            .where(auth_sessions.c.revoked_at.is_(None))
+            .where(auth_sessions.c.expires_at > now)
+            .order_by(auth_sessions.c.created_at.desc(), auth_sessions.c.token_hash)
+        )
+    ).all()
+    ended = rows[keep - 1 :]
     if not ended:
         return []
     await conn.execute(
-        update(auth_sessions).where(auth_sessions.c.token_hash.in_([r.token_hash for r in ended]))
-        .where(auth_sessions.c.revoked_at.is_(None)).values(revoked_at=now))
+        update(auth_sessions)
+        .where(auth_sessions.c.token_hash.in_([r.token_hash for r in ended]))
+        .where(auth_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     for r in ended:
-        await record(conn, now, actor, "auth.session_ended", f"user:{actor.user_id}", None,
-                     {"reason": "session_limit", "limit": keep, "opened_at": r.created_at.isoformat(),
-                      "ip": r.ip})
+        await record(
+            conn,
+            now,
+            actor,
+            "auth.session_ended",
+            f"user:{actor.user_id}",
+            None,
+            {"reason": "session_limit", "limit": keep, "opened_at": r.created_at.isoformat(), "ip": r.ip},
+        )
     return [r.token_hash for r in ended]
 
 
 _SESSION_QUERY = (
     select(
-        users.c.id, users.c.login, users.c.role, users.c.language, users.c.full_name,
-        auth_sessions.c.csrf_token, auth_sessions.c.expires_at, users.c.must_change_password,
+        users.c.id,
+        users.c.login,
+        users.c.role,
+        users.c.language,
+        users.c.full_name,
+        auth_sessions.c.csrf_token,
+        auth_sessions.c.expires_at,
+        users.c.must_change_password,
     )
     .select_from(auth_sessions.join(users, users.c.id == auth_sessions.c.user_id))
     .where(auth_sessions.c.token_hash == bindparam("th"))
@@ -470,7 +547,11 @@ _SESSION_QUERY = (
 
 
 async def resolve_session(
-    conn: AsyncConnection, token: str, now: datetime, ip: str | None, cache: SessionCache | None = None,
+    conn: AsyncConnection,
+    token: str,
+    now: datetime,
+    ip: str | None,
+    cache: SessionCache | None = None,
 ) -> SessionInfo | None:
     th = token_hash(token)
     info = cache.get(th) if cache is not None else None
@@ -483,7 +564,11 @@ async def resolve_session(
 
 
 async def resolve_session_outside(
-    engine: Any, token: str, now: datetime, ip: str | None, cache: SessionCache | None = None,
+    engine: Any,
+    token: str,
+    now: datetime,
+    ip: str | None,
+    cache: SessionCache | None = None,
     lookup: Callable[[str], Awaitable[Any]] | None = None,
 ) -> SessionInfo | None:
     """:func:`resolve_session` for a route that holds no transaction: a query only on a cache miss.
@@ -506,8 +591,13 @@ async def resolve_session_outside(
 
 def _resolved(row: Any, th: str, cache: SessionCache | None, ip: str | None) -> SessionInfo:
     """The session-query row as a SessionInfo, remembered in the cache (with the address it came from)."""
-    info = SessionInfo(actor=_actor(row, ip), csrf_token=row.csrf_token, token_hash=th, expires_at=row.expires_at,
-                       must_change_password=bool(row.must_change_password))
+    info = SessionInfo(
+        actor=_actor(row, ip),
+        csrf_token=row.csrf_token,
+        token_hash=th,
+        expires_at=row.expires_at,
+        must_change_password=bool(row.must_change_password),
+    )
     if cache is not None:
         cache.put(info)
     return info
@@ -523,7 +613,9 @@ def _current(info: SessionInfo, now: datetime, ip: str | None) -> SessionInfo | 
 
 async def sign_out(conn: AsyncConnection, th: str, now: datetime, actor: Actor) -> None:
     await conn.execute(
-        update(auth_sessions).where(auth_sessions.c.token_hash == th).where(auth_sessions.c.revoked_at.is_(None))
+        update(auth_sessions)
+        .where(auth_sessions.c.token_hash == th)
+        .where(auth_sessions.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     await record(conn, now, actor, "auth.logout", f"user:{actor.user_id}")
@@ -533,7 +625,13 @@ PASSWORD_CHANGE_ACTIONS = ("auth.password_changed", "auth.password_change_failed
 
 
 async def change_password(
-    conn: AsyncConnection, actor: Actor, *, current: str, new: str, now: datetime, keep_session: str | None,
+    conn: AsyncConnection,
+    actor: Actor,
+    *,
+    current: str,
+    new: str,
+    now: datetime,
+    keep_session: str | None,
     throttle: LoginThrottle,
 ) -> None:
     """Change the signed-in person's password, or raise after recording the refusal in ``conn``.
@@ -551,17 +649,22 @@ async def change_password(
             raise InvalidInput("bad_current_password", N_("The current password is wrong."))
         passwords.check_acceptable(new, login=actor.login)
     except InvalidInput as refused:
-        await record(conn, now, actor, "auth.password_change_failed", f"user:{actor.user_id}", None,
-                     {"code": refused.code})
+        await record(
+            conn, now, actor, "auth.password_change_failed", f"user:{actor.user_id}", None, {"code": refused.code}
+        )
         raise
     new_hash = await passwords.hash_password_async(new)
     await conn.execute(
-        update(users).where(users.c.id == actor.user_id)
+        update(users)
+        .where(users.c.id == actor.user_id)
         .values(password_hash=new_hash, must_change_password=False, password_changed_at=now)
     )
     # Every other session of this person ends: a leaked password stops working everywhere (R5).
-    stmt = update(auth_sessions).where(auth_sessions.c.user_id == actor.user_id).where(
-        auth_sessions.c.revoked_at.is_(None))
+    stmt = (
+        update(auth_sessions)
+        .where(auth_sessions.c.user_id == actor.user_id)
+        .where(auth_sessions.c.revoked_at.is_(None))
+    )
     if keep_session:
         stmt = stmt.where(auth_sessions.c.token_hash != keep_session)
     await conn.execute(stmt.values(revoked_at=now))

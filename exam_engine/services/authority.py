@@ -94,8 +94,9 @@ def correction(correction_id: int) -> Resource:
     return Resource(Kind.CORRECTION, correction_id)
 
 
-async def authorize(conn: AsyncConnection, actor: Actor, permission: Permission,
-                    resource: Resource | None = None) -> None:
+async def authorize(
+    conn: AsyncConnection, actor: Actor, permission: Permission, resource: Resource | None = None
+) -> None:
     """Raise unless ``actor`` may use ``permission`` on ``resource`` (see the module's docstring)."""
     actor.require(permission)
     if resource is None:
@@ -133,17 +134,30 @@ def _watching(resource: Resource, actor: Actor) -> Any:
         exam_id, key = attempts.c.exam_id, proctor_flags.c.id
     else:
         raise ValueError(f"not an exam's resource: {resource.kind}")
-    return select(exam_id.label("exam_id"), exam_proctors.c.proctor_id).select_from(source.outerjoin(
-        exam_proctors, and_(exam_proctors.c.exam_id == exam_id, exam_proctors.c.proctor_id == actor.user_id))
-    ).where(key == resource.id)
+    return (
+        select(exam_id.label("exam_id"), exam_proctors.c.proctor_id)
+        .select_from(
+            source.outerjoin(
+                exam_proctors, and_(exam_proctors.c.exam_id == exam_id, exam_proctors.c.proctor_id == actor.user_id)
+            )
+        )
+        .where(key == resource.id)
+    )
 
 
 async def proctor_exam_ids(conn: AsyncConnection, actor: Actor) -> list[int] | None:
     """The exams a listing may show this person: None for every exam, else the assigned ones."""
     if reach(actor.role, Kind.EXAM) is not Reach.ASSIGNED_EXAMS:
         return None
-    return list((await conn.execute(select(exam_proctors.c.exam_id).where(
-        exam_proctors.c.proctor_id == actor.user_id).order_by(exam_proctors.c.exam_id))).scalars())
+    return list(
+        (
+            await conn.execute(
+                select(exam_proctors.c.exam_id)
+                .where(exam_proctors.c.proctor_id == actor.user_id)
+                .order_by(exam_proctors.c.exam_id)
+            )
+        ).scalars()
+    )
 
 
 # ------------------------------------------------------------------------------------ journals
@@ -157,8 +171,9 @@ class JournalReach:
     discipline_codes: frozenset[str] | None = None
 
     def admits(self, group_code: str, discipline_code: str) -> bool:
-        return ((self.group_codes is None or group_code in self.group_codes)
-                and (self.discipline_codes is None or discipline_code in self.discipline_codes))
+        return (self.group_codes is None or group_code in self.group_codes) and (
+            self.discipline_codes is None or discipline_code in self.discipline_codes
+        )
 
 
 async def journal_reach(conn: AsyncConnection, actor: Actor) -> JournalReach:
@@ -166,16 +181,27 @@ async def journal_reach(conn: AsyncConnection, actor: Actor) -> JournalReach:
     department teaches; everyone else: no limit here (a teacher's are decided by the journal's rules)."""
     scope = reach(actor.role, Kind.JOURNAL)
     if scope is Reach.FACULTY:
-        codes = (await conn.execute(select(groups.c.code).select_from(
-            faculty_heads.join(groups, groups.c.faculty_id == faculty_heads.c.faculty_id)).where(
-            faculty_heads.c.user_id == actor.user_id))).scalars()
+        codes = (
+            await conn.execute(
+                select(groups.c.code)
+                .select_from(faculty_heads.join(groups, groups.c.faculty_id == faculty_heads.c.faculty_id))
+                .where(faculty_heads.c.user_id == actor.user_id)
+            )
+        ).scalars()
         return JournalReach(group_codes=frozenset(codes))
     if scope is Reach.DEPARTMENT:
-        codes = (await conn.execute(select(disciplines.c.code).select_from(
-            department_heads.join(discipline_departments,
-                                  discipline_departments.c.department_id == department_heads.c.department_id)
-            .join(disciplines, disciplines.c.id == discipline_departments.c.discipline_id)).where(
-            department_heads.c.user_id == actor.user_id))).scalars()
+        codes = (
+            await conn.execute(
+                select(disciplines.c.code)
+                .select_from(
+                    department_heads.join(
+                        discipline_departments,
+                        discipline_departments.c.department_id == department_heads.c.department_id,
+                    ).join(disciplines, disciplines.c.id == discipline_departments.c.discipline_id)
+                )
+                .where(department_heads.c.user_id == actor.user_id)
+            )
+        ).scalars()
         return JournalReach(discipline_codes=frozenset(codes))
     return JournalReach()
 

@@ -54,17 +54,31 @@ async def _served(conn: AsyncConnection, mine: Any) -> dict[uuid.UUID, list[tupl
     journal runs this at a mass deadline (2,000 attempts of 20 questions). On PostgreSQL one row per
     attempt (arrays aggregated in one pass, so they line up), not one per question.
     """
-    joined = (attempt_items.join(attempts, attempts.c.id == attempt_items.c.attempt_id)
-              .outerjoin(answers, and_(answers.c.attempt_id == attempt_items.c.attempt_id,
-                                       answers.c.position == attempt_items.c.position)))
+    joined = attempt_items.join(attempts, attempts.c.id == attempt_items.c.attempt_id).outerjoin(
+        answers,
+        and_(answers.c.attempt_id == attempt_items.c.attempt_id, answers.c.position == attempt_items.c.position),
+    )
     if conn.dialect.name == "postgresql":
-        stmt = (select(attempt_items.c.attempt_id, func.array_agg(attempt_items.c.position),
-                       func.array_agg(attempt_items.c.bank_item_id), func.array_agg(_chosen_text(conn)))
-                .select_from(joined).where(mine).group_by(attempt_items.c.attempt_id))
-        return {attempt_id: list(zip(positions, bank_ids, texts, strict=True))
-                for attempt_id, positions, bank_ids, texts in await conn.execute(stmt)}
-    stmt = (select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_items.c.bank_item_id,
-                   _chosen_text(conn)).select_from(joined).where(mine))
+        stmt = (
+            select(
+                attempt_items.c.attempt_id,
+                func.array_agg(attempt_items.c.position),
+                func.array_agg(attempt_items.c.bank_item_id),
+                func.array_agg(_chosen_text(conn)),
+            )
+            .select_from(joined)
+            .where(mine)
+            .group_by(attempt_items.c.attempt_id)
+        )
+        return {
+            attempt_id: list(zip(positions, bank_ids, texts, strict=True))
+            for attempt_id, positions, bank_ids, texts in await conn.execute(stmt)
+        }
+    stmt = (
+        select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_items.c.bank_item_id, _chosen_text(conn))
+        .select_from(joined)
+        .where(mine)
+    )
     out: dict[uuid.UUID, list[tuple[int, int, str | None]]] = {}
     for attempt_id, position, bank_id, text in await conn.execute(stmt):
         out.setdefault(attempt_id, []).append((position, bank_id, text))
@@ -75,8 +89,9 @@ def _chosen_text(conn: AsyncConnection) -> Any:
     """The text of the chosen option among the served ones (NULL when the index is outside them)."""
     if conn.dialect.name == "postgresql":
         return attempt_items.c.options.op("->>", return_type=String)(cast(answers.c.choice, Integer))
-    return func.json_extract(attempt_items.c.options,
-                             literal("$[") + cast(answers.c.choice, String) + literal("]"), type_=String)
+    return func.json_extract(
+        attempt_items.c.options, literal("$[") + cast(answers.c.choice, String) + literal("]"), type_=String
+    )
 
 
 def _item_ids(items: dict[int, bank_api.StoredItem]) -> dict[int, str]:
@@ -107,8 +122,10 @@ async def compute(conn: AsyncConnection, exam_id: int, *, language: str) -> Exam
     if title is None:
         raise NotFound("exam_not_found", N_("No exam {id}."), id=exam_id)
     mine = and_(attempts.c.exam_id == exam_id, attempts.c.status.in_(ANALYSED))
-    langs = {r.id: r.language for r in await conn.execute(
-        select(attempts.c.id, attempts.c.language).where(mine).order_by(attempts.c.id))}
+    langs = {
+        r.id: r.language
+        for r in await conn.execute(select(attempts.c.id, attempts.c.language).where(mine).order_by(attempts.c.id))
+    }
     # Per attempt: (position, bank item, chosen option's text or None when not answered) of each served item.
     served = await _served(conn, mine) if langs else {}
     bank = await bank_api.load_items_by_id(conn, sorted({b for items in served.values() for _, b, _ in items}))
@@ -129,15 +146,18 @@ async def compute(conn: AsyncConnection, exam_id: int, *, language: str) -> Exam
                 # Served order -> bank order, by the option's text (see the module docstring).
                 option = index_of[bank_id].get(text)
                 if option is None:
-                    raise ValueError(f"attempt {attempt_id} position {position}: the served option is not in "
-                                     f"bank item {bank_id}")
+                    raise ValueError(
+                        f"attempt {attempt_id} position {position}: the served option is not in bank item {bank_id}"
+                    )
                 answered[key] = option
             if key not in members_of or bank_id not in members_of[key]:
                 members_of.setdefault(key, set()).add(bank_id)
                 language_of.setdefault(bank_id, attempt_language)
     members = {key: sorted(found) for key, found in members_of.items()}
-    labels = {key: bank[next((i for i in found if language_of[i] == language), found[0])].text
-              for key, found in members.items()}
+    labels = {
+        key: bank[next((i for i in found if language_of[i] == language), found[0])].text
+        for key, found in members.items()
+    }
     ordered = sorted(members, key=lambda k: min(bank[i].number for i in members[k]))
     from question_bank.analysis import analyse_items
 
@@ -159,25 +179,41 @@ def analysis_view(result: ExamItemAnalysis, language: str) -> dict[str, Any]:
     a = result.analysis
     minimum = max(qa.MIN_ATTEMPTS_FOR_FLAGS, qa.MIN_ATTEMPTS_FOR_RELIABILITY)
     return {
-        "exam_id": result.exam_id, "title": result.title, "attempts": a.attempts, "items_count": len(a.items),
-        "mean_score": _round(a.mean_score), "score_sd": _round(a.score_sd), "kr20": _round(a.kr20),
+        "exam_id": result.exam_id,
+        "title": result.title,
+        "attempts": a.attempts,
+        "items_count": len(a.items),
+        "mean_score": _round(a.mean_score),
+        "score_sd": _round(a.score_sd),
+        "kr20": _round(a.kr20),
         "kr20_items": a.kr20_items,
         "kr20_note": translate(language, qa.KR20_NOT_AVAILABLE)
-        if a.kr20 is None and a.attempts < qa.MIN_ATTEMPTS_FOR_RELIABILITY else None,
+        if a.kr20 is None and a.attempts < qa.MIN_ATTEMPTS_FOR_RELIABILITY
+        else None,
         "caution": translate(language, qa.SMALL_SAMPLE_CAUTION, minimum=minimum) if a.small_sample else None,
         "items": [
             {
-                "item": str(s.item_id), "text": result.labels[str(s.item_id)],
-                "bank_item_ids": result.members[str(s.item_id)], "attempts": s.attempts, "correct": s.correct,
-                "difficulty": _round(s.difficulty), "discrimination": _round(s.discrimination),
-                "key": s.key, "option_counts": list(s.option_counts), "omitted": s.omitted,
+                "item": str(s.item_id),
+                "text": result.labels[str(s.item_id)],
+                "bank_item_ids": result.members[str(s.item_id)],
+                "attempts": s.attempts,
+                "correct": s.correct,
+                "difficulty": _round(s.difficulty),
+                "discrimination": _round(s.discrimination),
+                "key": s.key,
+                "option_counts": list(s.option_counts),
+                "omitted": s.omitted,
                 "upper_counts": list(s.upper_counts),
-                "flags": [{"code": str(f), "message": translate(language, qa.FLAG_MESSAGES[f])}
-                          for f in s.reported_flags()],
+                "flags": [
+                    {"code": str(f), "message": translate(language, qa.FLAG_MESSAGES[f])} for f in s.reported_flags()
+                ],
                 # the raw signals, whatever the sample: the gate's hold page shows what held the item
                 "signals": [{"code": str(f), "message": translate(language, qa.FLAG_MESSAGES[f])} for f in s.flags],
-                "flags_note": translate(language, qa.ITEM_TOO_FEW, attempts=s.attempts,
-                                        minimum=qa.MIN_ATTEMPTS_FOR_FLAGS) if s.too_few and s.attempts else None,
+                "flags_note": translate(
+                    language, qa.ITEM_TOO_FEW, attempts=s.attempts, minimum=qa.MIN_ATTEMPTS_FOR_FLAGS
+                )
+                if s.too_few and s.attempts
+                else None,
             }
             for s in a.items
         ],

@@ -44,8 +44,9 @@ def problem_message(language: str, problem: Problem, fmt: BankFormat | None) -> 
         where = {"line": problem.line, "question": problem.question}
         for keys, msgid in _IN_FILE:
             if all(where[k] is not None for k in keys) and (keys or problem.params["file"] not in message):
-                return translate(language, msgid, file=problem.params["file"], message=message,
-                                 **{k: where[k] for k in keys})
+                return translate(
+                    language, msgid, file=problem.params["file"], message=message, **{k: where[k] for k in keys}
+                )
     both, line_only = _LOCATIONS[_UNITS.get(fmt, "line") if fmt else "line"]
     if problem.line is not None and problem.question is not None:
         return translate(language, both, line=problem.line, question=problem.question, message=message)
@@ -57,17 +58,25 @@ def problem_message(language: str, problem: Problem, fmt: BankFormat | None) -> 
 
 
 def _problem(language: str, problem: Problem, fmt: BankFormat | None) -> dict[str, Any]:
-    return {"code": str(problem.code), "severity": str(problem.severity), "line": problem.line,
-            "question": problem.question, "params": dict(problem.params),
-            "message": problem_message(language, problem, fmt)}
+    return {
+        "code": str(problem.code),
+        "severity": str(problem.severity),
+        "line": problem.line,
+        "question": problem.question,
+        "params": dict(problem.params),
+        "message": problem_message(language, problem, fmt),
+    }
 
 
 def report_view(report: ParseReport, language: str) -> dict[str, Any]:
     """Counts, errors and warnings, each with line and question number and a translated message."""
     plain = report.to_dict()
     return {
-        "format": plain["format"], "encoding": plain["encoding"], "language": plain["language"],
-        "accepted": plain["accepted"], "counts": plain["counts"],
+        "format": plain["format"],
+        "encoding": plain["encoding"],
+        "language": plain["language"],
+        "accepted": plain["accepted"],
+        "counts": plain["counts"],
         "errors": [_problem(language, p, report.format) for p in report.errors],
         "warnings": [_problem(language, p, report.format) for p in report.warnings],
     }
@@ -79,12 +88,18 @@ def _short(item: Item) -> dict[str, Any]:
 
 def diff_view(diff: BankDiff) -> dict[str, Any]:
     return {
-        "counts": {"added": len(diff.added), "removed": len(diff.removed), "changed": len(diff.changed),
-                   "unchanged": diff.unchanged},
+        "counts": {
+            "added": len(diff.added),
+            "removed": len(diff.removed),
+            "changed": len(diff.changed),
+            "unchanged": diff.unchanged,
+        },
         "added": [_short(it) for it in diff.added],
         "removed": [_short(it) for it in diff.removed],
-        "changed": [{"old_number": c.old.number, "new_number": c.new.number, "text": c.new.text,
-                     "fields": list(c.fields)} for c in diff.changed],
+        "changed": [
+            {"old_number": c.old.number, "new_number": c.new.number, "text": c.new.text, "fields": list(c.fields)}
+            for c in diff.changed
+        ],
     }
 
 
@@ -103,10 +118,23 @@ def outcome_view(outcome: UploadOutcome, language: str, *, dry_run: bool) -> dic
 
 def losses_view(losses: Sequence[dict[str, Any]], language: str) -> list[dict[str, Any]]:
     """Removed questions and broken twins of a replace, each with its item ids and a message."""
-    return [{**{k: v for k, v in d.items() if k not in ("msgid", "params")},
-             "message": translate(language, d["msgid"], **d["params"])} for d in losses]
+    return [
+        {
+            **{k: v for k, v in d.items() if k not in ("msgid", "params")},
+            "message": translate(language, d["msgid"], **d["params"]),
+        }
+        for d in losses
+    ]
 
 
 def item_view(item: bank_api.StoredItem) -> dict[str, Any]:
-    return {"id": item.id, "number": item.number, "text": item.text, "options": list(item.options),
-            "correct": item.correct, "topic": item.topic, "difficulty": item.difficulty, "twin_key": item.twin_key}
+    return {
+        "id": item.id,
+        "number": item.number,
+        "text": item.text,
+        "options": list(item.options),
+        "correct": item.correct,
+        "topic": item.topic,
+        "difficulty": item.difficulty,
+        "twin_key": item.twin_key,
+    }

@@ -53,7 +53,13 @@ def _require_code(code: str) -> str:
 
 
 async def add_discipline(
-    conn: AsyncConnection, actor: Actor, *, code: str, name: str, credits: int | None = None, now: datetime,
+    conn: AsyncConnection,
+    actor: Actor,
+    *,
+    code: str,
+    name: str,
+    credits: int | None = None,
+    now: datetime,
 ) -> int:
     actor.require(Permission.MANAGE_CATALOG)
     code = _require_code(code)
@@ -63,11 +69,20 @@ async def add_discipline(
         raise InvalidInput("invalid_credits", N_("Credits must be between 1 and 60."))
     if (await conn.execute(select(disciplines.c.id).where(disciplines.c.code == code))).first():
         raise Conflict("discipline_exists", N_("A discipline with code {code} already exists."), code=code)
-    new_id = (await conn.execute(
-        disciplines.insert().values(code=code, name=name.strip(), credits=credits).returning(disciplines.c.id)
-    )).scalar_one()
-    await record(conn, now, actor, "discipline.created", f"discipline:{new_id}", None,
-                 {"code": code, "name": name, "credits": credits})
+    new_id = (
+        await conn.execute(
+            disciplines.insert().values(code=code, name=name.strip(), credits=credits).returning(disciplines.c.id)
+        )
+    ).scalar_one()
+    await record(
+        conn,
+        now,
+        actor,
+        "discipline.created",
+        f"discipline:{new_id}",
+        None,
+        {"code": code, "name": name, "credits": credits},
+    )
     return int(new_id)
 
 
@@ -77,8 +92,9 @@ async def ensure_faculty(conn: AsyncConnection, actor: Actor, *, code: str, name
     row = (await conn.execute(select(faculties.c.id).where(faculties.c.code == code))).first()
     if row:
         return int(row.id)
-    new_id = (await conn.execute(
-        faculties.insert().values(code=code, name=(name or code).strip()).returning(faculties.c.id))).scalar_one()
+    new_id = (
+        await conn.execute(faculties.insert().values(code=code, name=(name or code).strip()).returning(faculties.c.id))
+    ).scalar_one()
     await record(conn, now, actor, "faculty.created", f"faculty:{new_id}", None, {"code": code, "name": name})
     return int(new_id)
 
@@ -89,39 +105,68 @@ async def ensure_group(conn: AsyncConnection, actor: Actor, *, code: str, facult
     row = (await conn.execute(select(groups.c.id).where(groups.c.code == code))).first()
     if row:
         return int(row.id)
-    new_id = (await conn.execute(
-        groups.insert().values(code=code, faculty_id=faculty_id).returning(groups.c.id))).scalar_one()
+    new_id = (
+        await conn.execute(groups.insert().values(code=code, faculty_id=faculty_id).returning(groups.c.id))
+    ).scalar_one()
     await record(conn, now, actor, "group.created", f"group:{new_id}", None, {"code": code, "faculty_id": faculty_id})
     return int(new_id)
 
 
-async def add_member(conn: AsyncConnection, actor: Actor, *, group_id: int, user_id: int, role: Role,
-                     now: datetime) -> None:
+async def add_member(
+    conn: AsyncConnection, actor: Actor, *, group_id: int, user_id: int, role: Role, now: datetime
+) -> None:
     """Put a student into a group (closing any other current membership) or a teacher onto it."""
     actor.require(Permission.MANAGE_CATALOG)
     if role is Role.TEACHER:
-        exists = (await conn.execute(select(group_teachers).where(
-            group_teachers.c.group_id == group_id, group_teachers.c.teacher_id == user_id))).first()
+        exists = (
+            await conn.execute(
+                select(group_teachers).where(
+                    group_teachers.c.group_id == group_id, group_teachers.c.teacher_id == user_id
+                )
+            )
+        ).first()
         if not exists:
             await conn.execute(group_teachers.insert().values(group_id=group_id, teacher_id=user_id))
             await record(conn, now, actor, "group.teacher_added", f"group:{group_id}", None, {"teacher_id": user_id})
         return
     if role is not Role.STUDENT:
         raise InvalidInput("invalid_member_role", N_("Only students and teachers belong to groups."))
-    current = (await conn.execute(select(group_members.c.group_id).where(
-        group_members.c.student_id == user_id, group_members.c.left_at.is_(None)))).all()
+    current = (
+        await conn.execute(
+            select(group_members.c.group_id).where(
+                group_members.c.student_id == user_id, group_members.c.left_at.is_(None)
+            )
+        )
+    ).all()
     if any(r.group_id == group_id for r in current):
         return
     # A transfer keeps the old membership with its end date (J11).
-    await conn.execute(update(group_members).where(
-        group_members.c.student_id == user_id, group_members.c.left_at.is_(None)).values(left_at=now))
+    await conn.execute(
+        update(group_members)
+        .where(group_members.c.student_id == user_id, group_members.c.left_at.is_(None))
+        .values(left_at=now)
+    )
     await conn.execute(group_members.insert().values(group_id=group_id, student_id=user_id, joined_at=now))
-    await record(conn, now, actor, "group.student_added", f"group:{group_id}",
-                 {"groups": [r.group_id for r in current]}, {"student_id": user_id})
+    await record(
+        conn,
+        now,
+        actor,
+        "group.student_added",
+        f"group:{group_id}",
+        {"groups": [r.group_id for r in current]},
+        {"student_id": user_id},
+    )
 
 
 async def add_exam_session(
-    conn: AsyncConnection, actor: Actor, *, code: str, name: str, starts_on: date, ends_on: date, now: datetime,
+    conn: AsyncConnection,
+    actor: Actor,
+    *,
+    code: str,
+    name: str,
+    starts_on: date,
+    ends_on: date,
+    now: datetime,
 ) -> int:
     actor.require(Permission.MANAGE_CATALOG)
     code = _require_code(code)
@@ -129,10 +174,22 @@ async def add_exam_session(
         raise InvalidInput("invalid_dates", N_("The session ends before it starts."))
     if (await conn.execute(select(exam_sessions.c.id).where(exam_sessions.c.code == code))).first():
         raise Conflict("session_exists", N_("An exam session with code {code} already exists."), code=code)
-    new_id = (await conn.execute(exam_sessions.insert().values(
-        code=code, name=name or code, starts_on=starts_on, ends_on=ends_on).returning(exam_sessions.c.id))).scalar_one()
-    await record(conn, now, actor, "exam_session.created", f"exam_session:{new_id}", None,
-                 {"code": code, "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()})
+    new_id = (
+        await conn.execute(
+            exam_sessions.insert()
+            .values(code=code, name=name or code, starts_on=starts_on, ends_on=ends_on)
+            .returning(exam_sessions.c.id)
+        )
+    ).scalar_one()
+    await record(
+        conn,
+        now,
+        actor,
+        "exam_session.created",
+        f"exam_session:{new_id}",
+        None,
+        {"code": code, "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()},
+    )
     return int(new_id)
 
 
@@ -154,18 +211,25 @@ class ExamSpec:
     blueprint: dict[tuple[str | None, int | None], int] | None = None
 
 
-SHORTFALL_ONE = N_("Bank version {id} ({language}) cannot fill the blueprint: topic {topic}, difficulty "
-                   "{difficulty} needs {required} questions, the bank has {available}.")
-SHORTFALL_MANY = N_("Bank version {id} ({language}) cannot fill {count} cells of the blueprint; the first: topic "
-                    "{topic}, difficulty {difficulty} needs {required} questions, the bank has {available}.")
+SHORTFALL_ONE = N_(
+    "Bank version {id} ({language}) cannot fill the blueprint: topic {topic}, difficulty "
+    "{difficulty} needs {required} questions, the bank has {available}."
+)
+SHORTFALL_MANY = N_(
+    "Bank version {id} ({language}) cannot fill {count} cells of the blueprint; the first: topic "
+    "{topic}, difficulty {difficulty} needs {required} questions, the bank has {available}."
+)
 
 
 async def _check_blueprint(conn: AsyncConnection, spec: ExamSpec) -> None:
     """Every pinned bank must fill every cell, or the exam is refused now rather than at the first start."""
     cells = spec.blueprint or {}
     if any(n < 1 for n in cells.values()) or sum(cells.values()) != spec.question_count:
-        raise InvalidInput("blueprint_mismatch", N_("The blueprint's counts must be positive and add up to the "
-                                                    "number of questions ({count})."), count=spec.question_count)
+        raise InvalidInput(
+            "blueprint_mismatch",
+            N_("The blueprint's counts must be positive and add up to the number of questions ({count})."),
+            count=spec.question_count,
+        )
     for language, version_id in spec.bank_versions.items():
         short = bank_api.blueprint_shortfalls(await bank_api.load_items(conn, version_id), cells)
         if short:
@@ -173,9 +237,11 @@ async def _check_blueprint(conn: AsyncConnection, spec: ExamSpec) -> None:
             # inside a translated one); the details name every short cell, each translated too.
             params = bank_api.BlueprintShortfall(short).params()
             msgid = SHORTFALL_ONE if len(params) == 1 else SHORTFALL_MANY
-            raise InvalidInput("blueprint_shortfall", msgid, id=version_id, language=language, count=len(params),
-                               **params[0]).with_details([
-                {"msgid": bank_api.BlueprintShortfall.msgid, "params": p, "language": language} for p in params])
+            raise InvalidInput(
+                "blueprint_shortfall", msgid, id=version_id, language=language, count=len(params), **params[0]
+            ).with_details(
+                [{"msgid": bank_api.BlueprintShortfall.msgid, "params": p, "language": language} for p in params]
+            )
 
 
 async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: datetime) -> int:
@@ -197,7 +263,9 @@ async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: 
     try:
         policy = TimeoutPolicy(spec.timeout_policy)
     except ValueError:
-        raise InvalidInput("invalid_timeout_policy", N_("Timeout policy must be unsatisfactory or grade_saved.")) from None
+        raise InvalidInput(
+            "invalid_timeout_policy", N_("Timeout policy must be unsatisfactory or grade_saved.")
+        ) from None
     if not spec.group_codes:
         raise InvalidInput("no_groups", N_("Assign the exam to at least one group."))
     if not spec.bank_versions:
@@ -215,35 +283,83 @@ async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: 
         if info.status != "published":
             raise Conflict("bank_not_published", N_("Bank version {id} is not published."), id=version_id)
         if info.discipline_code != spec.discipline_code or info.language != language:
-            raise InvalidInput("bank_mismatch", N_("Bank version {id} belongs to {code} ({language})."),
-                               id=version_id, code=info.discipline_code, language=info.language)
+            raise InvalidInput(
+                "bank_mismatch",
+                N_("Bank version {id} belongs to {code} ({language})."),
+                id=version_id,
+                code=info.discipline_code,
+                language=info.language,
+            )
         if info.item_count < spec.question_count:
-            raise InvalidInput("bank_too_small", N_("The bank has {available} questions but the exam needs {needed}."),
-                               available=info.item_count, needed=spec.question_count)
+            raise InvalidInput(
+                "bank_too_small",
+                N_("The bank has {available} questions but the exam needs {needed}."),
+                available=info.item_count,
+                needed=spec.question_count,
+            )
     if spec.blueprint:
         await _check_blueprint(conn, spec)
-    exam_id = (await conn.execute(exams.insert().values(
-        title=spec.title.strip(), discipline_id=discipline_id, exam_session_id=session_id,
-        question_count=spec.question_count, duration_s=spec.duration_s, opens_at=spec.opens_at,
-        closes_at=spec.closes_at, timeout_policy=policy.value, pass_score=spec.pass_score,
-        requires_proctoring=spec.requires_proctoring, created_at=now, created_by=actor.user_id,
-    ).returning(exams.c.id))).scalar_one()
+    exam_id = (
+        await conn.execute(
+            exams.insert()
+            .values(
+                title=spec.title.strip(),
+                discipline_id=discipline_id,
+                exam_session_id=session_id,
+                question_count=spec.question_count,
+                duration_s=spec.duration_s,
+                opens_at=spec.opens_at,
+                closes_at=spec.closes_at,
+                timeout_policy=policy.value,
+                pass_score=spec.pass_score,
+                requires_proctoring=spec.requires_proctoring,
+                created_at=now,
+                created_by=actor.user_id,
+            )
+            .returning(exams.c.id)
+        )
+    ).scalar_one()
     await conn.execute(exam_groups.insert(), [{"exam_id": exam_id, "group_id": g} for g in group_ids])
-    await conn.execute(exam_banks.insert(), [
-        {"exam_id": exam_id, "language": lang, "bank_version_id": v} for lang, v in spec.bank_versions.items()])
+    await conn.execute(
+        exam_banks.insert(),
+        [{"exam_id": exam_id, "language": lang, "bank_version_id": v} for lang, v in spec.bank_versions.items()],
+    )
     if spec.blueprint:
         await bank_api.save_blueprint(conn, exam_id, spec.blueprint, now=now)
-    await record(conn, now, actor, "exam.created", f"exam:{exam_id}", None, {
-        "title": spec.title, "discipline": spec.discipline_code, "session": spec.session_code,
-        "groups": list(spec.group_codes), "banks": spec.bank_versions, "question_count": spec.question_count,
-        "duration_s": spec.duration_s, "opens_at": spec.opens_at, "closes_at": spec.closes_at,
-        "timeout_policy": policy.value, "pass_score": spec.pass_score,
-        "blueprint": [[t, d, n] for (t, d), n in (spec.blueprint or {}).items()] or None})
+    await record(
+        conn,
+        now,
+        actor,
+        "exam.created",
+        f"exam:{exam_id}",
+        None,
+        {
+            "title": spec.title,
+            "discipline": spec.discipline_code,
+            "session": spec.session_code,
+            "groups": list(spec.group_codes),
+            "banks": spec.bank_versions,
+            "question_count": spec.question_count,
+            "duration_s": spec.duration_s,
+            "opens_at": spec.opens_at,
+            "closes_at": spec.closes_at,
+            "timeout_policy": policy.value,
+            "pass_score": spec.pass_score,
+            "blueprint": [[t, d, n] for (t, d), n in (spec.blueprint or {}).items()] or None,
+        },
+    )
     return int(exam_id)
 
 
 async def set_extra_time(
-    conn: AsyncConnection, actor: Actor, *, exam_id: int, student_id: int, extra_s: int, reason: str, now: datetime,
+    conn: AsyncConnection,
+    actor: Actor,
+    *,
+    exam_id: int,
+    student_id: int,
+    extra_s: int,
+    reason: str,
+    now: datetime,
 ) -> None:
     """Per-student extra time decided before the exam (applies at start)."""
     actor.require(Permission.MANAGE_EXAMS)
@@ -251,28 +367,59 @@ async def set_extra_time(
         raise bounds.EXTRA_MINUTES.refusal("extra_minutes")
     if not reason.strip():
         raise InvalidInput("reason_required", N_("Give the reason."))
-    old = (await conn.execute(select(accommodations.c.extra_s).where(
-        accommodations.c.exam_id == exam_id, accommodations.c.student_id == student_id))).scalar()
+    old = (
+        await conn.execute(
+            select(accommodations.c.extra_s).where(
+                accommodations.c.exam_id == exam_id, accommodations.c.student_id == student_id
+            )
+        )
+    ).scalar()
     if old is None:
-        await conn.execute(accommodations.insert().values(
-            exam_id=exam_id, student_id=student_id, extra_s=extra_s, reason=reason, created_by=actor.user_id or 0,
-            created_at=now))
+        await conn.execute(
+            accommodations.insert().values(
+                exam_id=exam_id,
+                student_id=student_id,
+                extra_s=extra_s,
+                reason=reason,
+                created_by=actor.user_id or 0,
+                created_at=now,
+            )
+        )
     else:
-        await conn.execute(update(accommodations).where(
-            accommodations.c.exam_id == exam_id, accommodations.c.student_id == student_id).values(
-            extra_s=extra_s, reason=reason, created_by=actor.user_id or 0, created_at=now))
-    await record(conn, now, actor, "exam.extra_time", f"exam:{exam_id}",
-                 {"student_id": student_id, "extra_s": old}, {"student_id": student_id, "extra_s": extra_s,
-                                                              "reason": reason})
+        await conn.execute(
+            update(accommodations)
+            .where(accommodations.c.exam_id == exam_id, accommodations.c.student_id == student_id)
+            .values(extra_s=extra_s, reason=reason, created_by=actor.user_id or 0, created_at=now)
+        )
+    await record(
+        conn,
+        now,
+        actor,
+        "exam.extra_time",
+        f"exam:{exam_id}",
+        {"student_id": student_id, "extra_s": old},
+        {"student_id": student_id, "extra_s": extra_s, "reason": reason},
+    )
 
 
 async def list_exams(conn: AsyncConnection, actor: Actor) -> list[dict]:
     actor.require(Permission.VIEW_EXAMS)
-    stmt = select(
-        exams.c.id, exams.c.title, disciplines.c.code.label("discipline"), exam_sessions.c.code.label("session"),
-        exams.c.question_count, exams.c.duration_s, exams.c.opens_at, exams.c.closes_at, exams.c.timeout_policy,
-        exams.c.pass_score,
-    ).select_from(exams.join(disciplines).join(exam_sessions)).order_by(exams.c.opens_at)
+    stmt = (
+        select(
+            exams.c.id,
+            exams.c.title,
+            disciplines.c.code.label("discipline"),
+            exam_sessions.c.code.label("session"),
+            exams.c.question_count,
+            exams.c.duration_s,
+            exams.c.opens_at,
+            exams.c.closes_at,
+            exams.c.timeout_policy,
+            exams.c.pass_score,
+        )
+        .select_from(exams.join(disciplines).join(exam_sessions))
+        .order_by(exams.c.opens_at)
+    )
     watched = await authority.proctor_exam_ids(conn, actor)
     if watched is not None:  # a proctor: the exams they are assigned to (issue 19)
         stmt = stmt.where(exams.c.id.in_(watched))

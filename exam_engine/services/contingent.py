@@ -89,6 +89,7 @@ def parse(data: bytes, filename: str | None) -> list[Row]:
     rows: list[Row] = []
     seen: dict[tuple[str, str], int] = {}
     for number, cells in enumerate(raw[1:], start=2):
+
         def cell(name: str, cells: list[str] = cells) -> str:
             i = index.get(name)
             return cells[i].strip() if i is not None and i < len(cells) else ""
@@ -104,7 +105,8 @@ def parse(data: bytes, filename: str | None) -> list[Row]:
             role = validate_user_fields(values["login"], values["full_name"], values["role"], values["language"])
         except DomainError as e:
             column = {"invalid_login": "login", "invalid_role": "role", "unsupported_language": "language"}.get(
-                e.code, "full_name")
+                e.code, "full_name"
+            )
             problems.append(_problem(number, column, e.msgid, **e.params))
             continue
         if role not in (Role.STUDENT, Role.TEACHER):
@@ -112,15 +114,32 @@ def parse(data: bytes, filename: str | None) -> list[Row]:
             continue
         key = (values["login"], values["group"])
         if key in seen or (role is Role.STUDENT and any(k[0] == values["login"] for k in seen)):
-            problems.append(_problem(number, "login", N_("This person is already listed in row {first}."),
-                                     first=seen.get(key) or next(v for k, v in seen.items() if k[0] == values["login"])))
+            problems.append(
+                _problem(
+                    number,
+                    "login",
+                    N_("This person is already listed in row {first}."),
+                    first=seen.get(key) or next(v for k, v in seen.items() if k[0] == values["login"]),
+                )
+            )
             continue
         seen[key] = number
-        rows.append(Row(number, role, values["login"], values["full_name"], values["group"], values["faculty"],
-                        values["faculty_name"] or values["faculty"], values["language"]))
+        rows.append(
+            Row(
+                number,
+                role,
+                values["login"],
+                values["full_name"],
+                values["group"],
+                values["faculty"],
+                values["faculty_name"] or values["faculty"],
+                values["language"],
+            )
+        )
     if problems:
-        raise InvalidInput("contingent_invalid", N_("The file has {count} problems; nothing was imported."),
-                           count=len(problems)).with_details(problems)
+        raise InvalidInput(
+            "contingent_invalid", N_("The file has {count} problems; nothing was imported."), count=len(problems)
+        ).with_details(problems)
     return rows
 
 
@@ -142,24 +161,45 @@ async def apply(conn: AsyncConnection, actor: Actor, rows: list[Row], *, now: da
     group_ids: dict[str, int] = {}
     for row in rows:
         if row.faculty not in faculty_ids:
-            faculty_ids[row.faculty] = await catalog.ensure_faculty(conn, actor, code=row.faculty,
-                                                                    name=row.faculty_name, now=now)
+            faculty_ids[row.faculty] = await catalog.ensure_faculty(
+                conn, actor, code=row.faculty, name=row.faculty_name, now=now
+            )
         if row.group not in group_ids:
-            group_ids[row.group] = await catalog.ensure_group(conn, actor, code=row.group,
-                                                              faculty_id=faculty_ids[row.faculty], now=now)
+            group_ids[row.group] = await catalog.ensure_group(
+                conn, actor, code=row.group, faculty_id=faculty_ids[row.faculty], now=now
+            )
         found = (await conn.execute(select(users.c.id, users.c.role).where(users.c.login == row.login))).first()
         if found is None:
-            new = await add_user(conn, actor, login=row.login, full_name=row.full_name, role=row.role.value,
-                                 language=row.language, now=now)
+            new = await add_user(
+                conn,
+                actor,
+                login=row.login,
+                full_name=row.full_name,
+                role=row.role.value,
+                language=row.language,
+                now=now,
+            )
             user_id = new.id
-            created.append({"login": row.login, "full_name": row.full_name, "role": row.role.value,
-                            "one_time_password": new.one_time_password})
+            created.append(
+                {
+                    "login": row.login,
+                    "full_name": row.full_name,
+                    "role": row.role.value,
+                    "one_time_password": new.one_time_password,
+                }
+            )
         else:
             if found.role != row.role.value:
-                raise InvalidInput("role_mismatch", N_("Row {row}: {login} already exists with role {role}."),
-                                   row=row.number, login=row.login, role=found.role)
+                raise InvalidInput(
+                    "role_mismatch",
+                    N_("Row {row}: {login} already exists with role {role}."),
+                    row=row.number,
+                    login=row.login,
+                    role=found.role,
+                )
             user_id = int(found.id)
             existing += 1
         await catalog.add_member(conn, actor, group_id=group_ids[row.group], user_id=user_id, role=row.role, now=now)
-    return ImportReport(created_users=created, existing_users=existing, groups=len(group_ids),
-                        faculties=len(faculty_ids))
+    return ImportReport(
+        created_users=created, existing_users=existing, groups=len(group_ids), faculties=len(faculty_ids)
+    )

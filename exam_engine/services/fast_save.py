@@ -140,22 +140,36 @@ class FastSaves:
 
     timeout_s = 5.0
 
-    def __init__(self, database_url: str, *, size: int = 8, timeout_s: float | None = None, groups: int = 2,
-                 group_max: int = 128, queue_max: int = 4096) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        size: int = 8,
+        timeout_s: float | None = None,
+        groups: int = 2,
+        group_max: int = 128,
+        queue_max: int = 4096,
+    ) -> None:
         if timeout_s is not None:
             self.timeout_s = timeout_s
         from ..db import lock_timeout_option
 
         self.groups, self.group_max, self.queue_max = max(1, groups), max(1, group_max), max(1, queue_max)
         self._pool = AsyncConnectionPool(
-            conninfo_of(database_url), min_size=size + self.groups, max_size=size + self.groups, open=False,
+            conninfo_of(database_url),
+            min_size=size + self.groups,
+            max_size=size + self.groups,
+            open=False,
             name="fast-save",
             # Prepared on first use per connection; a lock wait is bounded like the turn: past it the
             # general path decides (and answers 503 if it must wait too). Custom plans always: the
             # group statement's row count is its arrays' length, known only with the values (a
             # generic plan would assume one size for every group, and may be picked mid-run).
-            kwargs={"autocommit": True, "prepare_threshold": 0,
-                    "options": f"{lock_timeout_option(self.timeout_s)} -c plan_cache_mode=force_custom_plan"},
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": 0,
+                "options": f"{lock_timeout_option(self.timeout_s)} -c plan_cache_mode=force_custom_plan",
+            },
         )
         # Requests beyond the pool's size queue here rather than in the pool: the pool's waiting
         # list costs a condition variable and a timeout per waiter (about 8 % of the autosave's CPU
@@ -207,8 +221,16 @@ class FastSaves:
         return row._replace(expires_at=row.expires_at.astimezone(UTC))
 
     async def save(
-        self, *, student_id: int, attempt_id: uuid.UUID, position: int, choice: int | None, seq: int,
-        now: datetime, grace_s: float, session: str,
+        self,
+        *,
+        student_id: int,
+        attempt_id: uuid.UUID,
+        position: int,
+        choice: int | None,
+        seq: int,
+        now: datetime,
+        grace_s: float,
+        session: str,
     ) -> datetime | None:
         """Store the answer, in the next group, if every rule holds; the committed ``saved_at``,
         or ``None``: use the general path.
@@ -225,8 +247,17 @@ class FastSaves:
         await self.open()
         loop = asyncio.get_running_loop()
         # is_expired(deadline, now, grace) is now > deadline + grace; accepted while deadline >= now - grace.
-        item = _Save(attempt_id, student_id, position, choice, seq, now, now - timedelta(seconds=grace_s), session,
-                     loop.create_future())
+        item = _Save(
+            attempt_id,
+            student_id,
+            position,
+            choice,
+            seq,
+            now,
+            now - timedelta(seconds=grace_s),
+            session,
+            loop.create_future(),
+        )
         self._queue.append(item)
         self._lead()
         try:
@@ -276,8 +307,9 @@ class FastSaves:
         except (psycopg.Error, PoolTimeout) as exc:
             # The group being written was answered None by _commit; when no connection could be
             # had, the waiting saves are too: the general path decides and reports the trouble.
-            log.warning("autosave group commit unavailable (%s); its saves use the general path",
-                        exc.__class__.__name__)
+            log.warning(
+                "autosave group commit unavailable (%s); its saves use the general path", exc.__class__.__name__
+            )
             if isinstance(exc, PoolTimeout):
                 while self._queue:
                     item = self._queue.popleft()
@@ -341,10 +373,18 @@ def _busy() -> ServerBusy:
     return ServerBusy("server_busy", N_("The server is busy. Try again in a few seconds."), retry_after=5)
 
 
-def fast_saves_for(database_url: str, *, size: int, timeout_s: float | None = None, groups: int = 2,
-                   group_max: int = 128, queue_max: int = 4096) -> FastSaves | None:
+def fast_saves_for(
+    database_url: str,
+    *,
+    size: int,
+    timeout_s: float | None = None,
+    groups: int = 2,
+    group_max: int = 128,
+    queue_max: int = 4096,
+) -> FastSaves | None:
     """The fast path where it exists (PostgreSQL); SQLite keeps the general path (its one writer)."""
     if not database_url.startswith("postgresql") or size <= 0:
         return None
-    return FastSaves(database_url, size=size, timeout_s=timeout_s, groups=groups, group_max=group_max,
-                     queue_max=queue_max)
+    return FastSaves(
+        database_url, size=size, timeout_s=timeout_s, groups=groups, group_max=group_max, queue_max=queue_max
+    )

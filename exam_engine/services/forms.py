@@ -28,19 +28,28 @@ ITEM_COLUMNS = ("position", "bank_item_id", "text", "options", "key_index")
 _BANK_FOR_LANGUAGE = select(exam_banks.c.language, exam_banks.c.bank_version_id).where(
     exam_banks.c.exam_id == bindparam("exam_id")
 )
-_MOVE_PREPARED = attempt_items.insert().from_select(
-    ["attempt_id", *ITEM_COLUMNS],
-    select(bindparam("b_attempt_id", type_=Uuid()), *(prepared_items.c[c] for c in ITEM_COLUMNS)).where(
-        prepared_items.c.exam_id == bindparam("exam_id"), prepared_items.c.student_id == bindparam("student_id")),
-).returning(attempt_items.c.position, attempt_items.c.text, attempt_items.c.options)  # the new attempt's page
-_SPENT_ITEMS = delete(prepared_items).where(exists().where(
-    attempts.c.exam_id == prepared_items.c.exam_id, attempts.c.student_id == prepared_items.c.student_id))
-_SPENT_FORMS = delete(prepared_forms).where(exists().where(
-    attempts.c.exam_id == prepared_forms.c.exam_id, attempts.c.student_id == prepared_forms.c.student_id))
+_MOVE_PREPARED = (
+    attempt_items.insert()
+    .from_select(
+        ["attempt_id", *ITEM_COLUMNS],
+        select(bindparam("b_attempt_id", type_=Uuid()), *(prepared_items.c[c] for c in ITEM_COLUMNS)).where(
+            prepared_items.c.exam_id == bindparam("exam_id"), prepared_items.c.student_id == bindparam("student_id")
+        ),
+    )
+    .returning(attempt_items.c.position, attempt_items.c.text, attempt_items.c.options)
+)  # the new attempt's page
+_SPENT_ITEMS = delete(prepared_items).where(
+    exists().where(attempts.c.exam_id == prepared_items.c.exam_id, attempts.c.student_id == prepared_items.c.student_id)
+)
+_SPENT_FORMS = delete(prepared_forms).where(
+    exists().where(attempts.c.exam_id == prepared_forms.c.exam_id, attempts.c.student_id == prepared_forms.c.student_id)
+)
 _DROP_PREPARED_ITEMS = delete(prepared_items).where(
-    prepared_items.c.exam_id == bindparam("exam_id"), prepared_items.c.student_id == bindparam("student_id"))
+    prepared_items.c.exam_id == bindparam("exam_id"), prepared_items.c.student_id == bindparam("student_id")
+)
 _DROP_PREPARED_FORM = delete(prepared_forms).where(
-    prepared_forms.c.exam_id == bindparam("exam_id"), prepared_forms.c.student_id == bindparam("student_id"))
+    prepared_forms.c.exam_id == bindparam("exam_id"), prepared_forms.c.student_id == bindparam("student_id")
+)
 
 
 async def exam_banks_by_language(conn: AsyncConnection, exam_id: int) -> dict[str, int]:
@@ -52,16 +61,23 @@ def choose_language(banks: dict[str, int], requested: str | None, preferred: str
     lang = requested or preferred
     if lang not in banks:
         if requested:
-            raise InvalidInput("language_unavailable", N_("This exam has no questions in {language}."),
-                               language=requested)
+            raise InvalidInput(
+                "language_unavailable", N_("This exam has no questions in {language}."), language=requested
+            )
         lang = sorted(banks)[0] if banks else lang
     if lang not in banks:
         raise Conflict("exam_has_no_bank", N_("This exam has no question bank yet."))
     return lang
 
 
-async def draw(conn: AsyncConnection, exam_id: int, bank_version_id: int, question_count: int,
-               bank_cache: PublishedItems, rng: random.Random | None = None) -> list[rules.ServedItem]:
+async def draw(
+    conn: AsyncConnection,
+    exam_id: int,
+    bank_version_id: int,
+    question_count: int,
+    bank_cache: PublishedItems,
+    rng: random.Random | None = None,
+) -> list[rules.ServedItem]:
     rng = rng or random.SystemRandom()
     # The whole bank, or one blueprint draw so every form has the same composition (Q3).
     pool = await bank_cache.form_pool(conn, exam_id, bank_version_id, rng)
@@ -70,8 +86,17 @@ async def draw(conn: AsyncConnection, exam_id: int, bank_version_id: int, questi
 
 
 def item_rows(form: list[rules.ServedItem], **key: Any) -> list[dict[str, Any]]:
-    return [{**key, "position": s.position, "bank_item_id": s.bank_item_id, "text": s.text,
-             "options": list(s.options), "key_index": s.key_index} for s in form]
+    return [
+        {
+            **key,
+            "position": s.position,
+            "bank_item_id": s.bank_item_id,
+            "text": s.text,
+            "options": list(s.options),
+            "key_index": s.key_index,
+        }
+        for s in form
+    ]
 
 
 async def move_prepared(conn: AsyncConnection, attempt_id: uuid.UUID, exam_id: int, student_id: int) -> list[Any]:

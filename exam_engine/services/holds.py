@@ -78,8 +78,11 @@ OPEN = (AttemptStatus.IN_PROGRESS.value, AttemptStatus.PAUSED.value)
 
 
 def policy_of(settings: Settings) -> HoldPolicy:
-    return HoldPolicy(min_attempts=settings.hold_min_attempts, discrimination_below=settings.hold_discrimination,
-                      release_at=settings.hold_release_at)
+    return HoldPolicy(
+        min_attempts=settings.hold_min_attempts,
+        discrimination_below=settings.hold_discrimination,
+        release_at=settings.hold_release_at,
+    )
 
 
 # ------------------------------------------------------------------------------------------ the gate
@@ -94,7 +97,8 @@ class GateReport:
 
 # Exams with results waiting and no release state yet: the only query of a round with nothing to do.
 _UNDECIDED = (
-    select(outbox.c.exam_id).distinct()
+    select(outbox.c.exam_id)
+    .distinct()
     .where(outbox.c.delivered_at.is_(None), outbox.c.topic == RESULT_TOPIC, outbox.c.exam_id.is_not(None))
     .where(~exists().where(exam_release.c.exam_id == outbox.c.exam_id))
 )
@@ -105,8 +109,9 @@ RECHECK_S = 2.0
 many exams under way should not cost a handful of queries per exam every relay round."""
 
 
-async def advance(engine: AsyncEngine, now: datetime, policy: HoldPolicy,
-                  not_final: dict[int, datetime] | None = None) -> GateReport:
+async def advance(
+    engine: AsyncEngine, now: datetime, policy: HoldPolicy, not_final: dict[int, datetime] | None = None
+) -> GateReport:
     """Release expired holds, then decide every exam whose results wait without a release state.
 
     ``not_final`` (the server's relay keeps one per process): exam id -> when to check it again,
@@ -136,17 +141,35 @@ async def advance(engine: AsyncEngine, now: datetime, policy: HoldPolicy,
 
 async def expire(conn: AsyncConnection, now: datetime) -> list[int]:
     """Release every hold whose time is up, each with an audit entry."""
-    rows = (await conn.execute(select(exam_release.c.exam_id, exam_release.c.release_after)
-                               .where(exam_release.c.state == HELD, exam_release.c.release_after <= now)
-                               .with_for_update())).all()
+    rows = (
+        await conn.execute(
+            select(exam_release.c.exam_id, exam_release.c.release_after)
+            .where(exam_release.c.state == HELD, exam_release.c.release_after <= now)
+            .with_for_update()
+        )
+    ).all()
     if not rows:
         return []
     ids = [r.exam_id for r in rows]
-    await conn.execute(update(exam_release).where(exam_release.c.exam_id.in_(ids), exam_release.c.state == HELD)
-                       .values(state=RELEASED, released_at=now, released_by=HOLD_ACTOR, release_reason="expired"))
-    await record_many(conn, [audit_row(now, HOLD_ACTOR, "exam.hold_expired", f"exam:{r.exam_id}",
-                                       {"state": HELD, "release_after": r.release_after},
-                                       {"state": RELEASED}) for r in rows])
+    await conn.execute(
+        update(exam_release)
+        .where(exam_release.c.exam_id.in_(ids), exam_release.c.state == HELD)
+        .values(state=RELEASED, released_at=now, released_by=HOLD_ACTOR, release_reason="expired")
+    )
+    await record_many(
+        conn,
+        [
+            audit_row(
+                now,
+                HOLD_ACTOR,
+                "exam.hold_expired",
+                f"exam:{r.exam_id}",
+                {"state": HELD, "release_after": r.release_after},
+                {"state": RELEASED},
+            )
+            for r in rows
+        ],
+    )
     log.warning("exam results released unresolved (hold expired): exams %s", ids)
     return ids
 
@@ -156,28 +179,47 @@ async def _final(conn: AsyncConnection, exam_id: int, now: datetime) -> tuple[bo
     closes = (await conn.execute(select(exams.c.closes_at).where(exams.c.id == exam_id))).scalar()
     if closes is None:
         return False, 0
-    personal = (await conn.execute(select(func.max(student_terms.c.closes_at))
-                                   .where(student_terms.c.exam_id == exam_id))).scalar()
-    counts = dict((await conn.execute(select(attempts.c.status, func.count()).where(attempts.c.exam_id == exam_id)
-                                      .group_by(attempts.c.status))).all())
-    assigned_ids = (select(group_members.c.student_id)
-                    .select_from(group_members.join(exam_groups, exam_groups.c.group_id == group_members.c.group_id))
-                    .where(exam_groups.c.exam_id == exam_id, group_members.c.left_at.is_(None)))
+    personal = (
+        await conn.execute(select(func.max(student_terms.c.closes_at)).where(student_terms.c.exam_id == exam_id))
+    ).scalar()
+    counts = dict(
+        (
+            await conn.execute(
+                select(attempts.c.status, func.count()).where(attempts.c.exam_id == exam_id).group_by(attempts.c.status)
+            )
+        ).all()
+    )
+    assigned_ids = (
+        select(group_members.c.student_id)
+        .select_from(group_members.join(exam_groups, exam_groups.c.group_id == group_members.c.group_id))
+        .where(exam_groups.c.exam_id == exam_id, group_members.c.left_at.is_(None))
+    )
     roster = assigned_ids.subquery()
     assigned = (await conn.execute(select(func.count(distinct(roster.c.student_id))))).scalar_one()
-    finished_assigned = (await conn.execute(
-        select(func.count(distinct(attempts.c.student_id)))
-        .where(attempts.c.exam_id == exam_id, attempts.c.status.in_(FINISHED),
-               attempts.c.student_id.in_(assigned_ids)))).scalar_one()
+    finished_assigned = (
+        await conn.execute(
+            select(func.count(distinct(attempts.c.student_id))).where(
+                attempts.c.exam_id == exam_id, attempts.c.status.in_(FINISHED), attempts.c.student_id.in_(assigned_ids)
+            )
+        )
+    ).scalar_one()
     window = max(closes, personal) if personal is not None else closes
-    final = results_final(now=now, window_closes_at=window, open_attempts=sum(counts.get(s, 0) for s in OPEN),
-                          assigned=assigned, finished_assigned=finished_assigned)
+    final = results_final(
+        now=now,
+        window_closes_at=window,
+        open_attempts=sum(counts.get(s, 0) for s in OPEN),
+        assigned=assigned,
+        finished_assigned=finished_assigned,
+    )
     return final, sum(counts.get(s, 0) for s in FINISHED)
 
 
 async def _analysed_count(conn: AsyncConnection, exam_id: int) -> int:
-    return (await conn.execute(select(func.count()).where(
-        attempts.c.exam_id == exam_id, attempts.c.status.in_(bank_analysis.ANALYSED)))).scalar_one()
+    return (
+        await conn.execute(
+            select(func.count()).where(attempts.c.exam_id == exam_id, attempts.c.status.in_(bank_analysis.ANALYSED))
+        )
+    ).scalar_one()
 
 
 async def _flagged(conn: AsyncConnection, exam_id: int, policy: HoldPolicy) -> list[dict[str, Any]]:
@@ -190,8 +232,10 @@ async def _flagged(conn: AsyncConnection, exam_id: int, policy: HoldPolicy) -> l
     from question_bank.analysis import GatePolicy, held_items
 
     gate = GatePolicy(policy.min_attempts, policy.discrimination_below)
-    return [{"item": str(item), "bank_item_ids": result.members[str(item)], "flags": [str(f) for f in flags]}
-            for item, flags in held_items(result.analysis, gate).items()]
+    return [
+        {"item": str(item), "bank_item_ids": result.members[str(item)], "flags": [str(f) for f in flags]}
+        for item, flags in held_items(result.analysis, gate).items()
+    ]
 
 
 async def decide_exam(conn: AsyncConnection, exam_id: int, now: datetime, policy: HoldPolicy) -> str | None:
@@ -205,19 +249,41 @@ async def decide_exam(conn: AsyncConnection, exam_id: int, now: datetime, policy
     enough = await _analysed_count(conn, exam_id) >= policy.min_attempts
     flagged = await _flagged(conn, exam_id, policy) if enough else []
     state = HELD if flagged else RELEASED
-    values = {"exam_id": exam_id, "state": state, "decided_at": now, "attempts": finished, "flagged": flagged,
-              "release_after": hold_expires_at(now, policy) if flagged else None,
-              "released_at": None if flagged else now, "released_by": None if flagged else HOLD_ACTOR}
+    values = {
+        "exam_id": exam_id,
+        "state": state,
+        "decided_at": now,
+        "attempts": finished,
+        "flagged": flagged,
+        "release_after": hold_expires_at(now, policy) if flagged else None,
+        "released_at": None if flagged else now,
+        "released_by": None if flagged else HOLD_ACTOR,
+    }
     inserted = await insert_many(conn, exam_release, [values], skip_conflicts_on=["exam_id"], returning="exam_id")
     if not inserted:
         return None  # another process decided it first
-    await record_many(conn, [audit_row(now, HOLD_ACTOR, f"exam.results_{state}", f"exam:{exam_id}", None,
-                                       {"attempts": finished, "flagged": flagged,
-                                        "release_after": values["release_after"]})])
+    await record_many(
+        conn,
+        [
+            audit_row(
+                now,
+                HOLD_ACTOR,
+                f"exam.results_{state}",
+                f"exam:{exam_id}",
+                None,
+                {"attempts": finished, "flagged": flagged, "release_after": values["release_after"]},
+            )
+        ],
+    )
     if flagged:
         log.warning("exam %s: results held for the quality department: %s", exam_id, flagged)
-    log.info("exam %s: results final, %s (%d attempts, decided in %.2f s)", exam_id, state, finished,
-             time.perf_counter() - began)
+    log.info(
+        "exam %s: results final, %s (%d attempts, decided in %.2f s)",
+        exam_id,
+        state,
+        finished,
+        time.perf_counter() - began,
+    )
     return state
 
 
@@ -242,34 +308,56 @@ async def result_notes(conn: AsyncConnection, attempt_rows: list[Any]) -> dict[s
     from ..tables import audit_log
 
     regrades: dict[str, list[dict[str, Any]]] = {}
-    stmt = (select(audit_log.c.subject, audit_log.c.at, audit_log.c.before, audit_log.c.after)
-            .where(audit_log.c.action == "attempt.regraded", audit_log.c.subject.in_(subjects))
-            .order_by(audit_log.c.id))
+    stmt = (
+        select(audit_log.c.subject, audit_log.c.at, audit_log.c.before, audit_log.c.after)
+        .where(audit_log.c.action == "attempt.regraded", audit_log.c.subject.in_(subjects))
+        .order_by(audit_log.c.id)
+    )
     for r in await conn.execute(stmt):
         regrades.setdefault(r.subject.split(":", 1)[1], []).append(
-            {"at": r.at, "old_score": (r.before or {}).get("score"), "new_score": (r.after or {}).get("score")})
+            {"at": r.at, "old_score": (r.before or {}).get("score"), "new_score": (r.after or {}).get("score")}
+        )
     out = {}
     for r in attempt_rows:
         state = states.get(r.exam_id)
-        out[str(r.id)] = {"provisional": state is None or state.state == HELD,
-                          "held": state is not None and state.state == HELD,
-                          "regrades": regrades.get(str(r.id), [])}
+        out[str(r.id)] = {
+            "provisional": state is None or state.state == HELD,
+            "held": state is not None and state.state == HELD,
+            "regrades": regrades.get(str(r.id), []),
+        }
     return out
 
 
 async def held_exams(conn: AsyncConnection, actor: Actor, *, include_released: bool = False) -> list[dict[str, Any]]:
     """The quality department's list: held exams (newest first) with their flagged items."""
     actor.require(Permission.READ_BANK_CONTENT)
-    stmt = (select(exam_release, exams.c.title, disciplines.c.code.label("discipline"))
-            .select_from(exam_release.join(exams, exams.c.id == exam_release.c.exam_id)
-                         .join(disciplines, disciplines.c.id == exams.c.discipline_id))
-            .order_by(exam_release.c.decided_at.desc(), exam_release.c.exam_id.desc()))
+    stmt = (
+        select(exam_release, exams.c.title, disciplines.c.code.label("discipline"))
+        .select_from(
+            exam_release.join(exams, exams.c.id == exam_release.c.exam_id).join(
+                disciplines, disciplines.c.id == exams.c.discipline_id
+            )
+        )
+        .order_by(exam_release.c.decided_at.desc(), exam_release.c.exam_id.desc())
+    )
     if not include_released:
         stmt = stmt.where(exam_release.c.state == HELD)
-    return [{"exam_id": r.exam_id, "title": r.title, "discipline": r.discipline, "state": r.state,
-             "decided_at": r.decided_at, "attempts": r.attempts, "flagged": r.flagged,
-             "release_after": r.release_after, "released_at": r.released_at, "released_by": r.released_by,
-             "release_reason": r.release_reason} for r in await conn.execute(stmt)]
+    return [
+        {
+            "exam_id": r.exam_id,
+            "title": r.title,
+            "discipline": r.discipline,
+            "state": r.state,
+            "decided_at": r.decided_at,
+            "attempts": r.attempts,
+            "flagged": r.flagged,
+            "release_after": r.release_after,
+            "released_at": r.released_at,
+            "released_by": r.released_by,
+            "release_reason": r.release_reason,
+        }
+        for r in await conn.execute(stmt)
+    ]
 
 
 async def exam_title(conn: AsyncConnection, exam_id: int) -> str:
@@ -278,11 +366,22 @@ async def exam_title(conn: AsyncConnection, exam_id: int) -> str:
 
 async def decisions(conn: AsyncConnection, exam_id: int) -> list[dict[str, Any]]:
     """Every key decision on the exam, oldest first (the newest per bank item is in force)."""
-    rows = await conn.execute(select(exam_key_overrides).where(exam_key_overrides.c.exam_id == exam_id)
-                              .order_by(exam_key_overrides.c.id))
-    return [{"id": r.id, "bank_item_id": r.bank_item_id, "action": r.action, "options": list(r.options),
-             "reason": r.reason, "decided_by": r.decided_by, "decided_at": r.decided_at, "regraded": r.regraded}
-            for r in rows]
+    rows = await conn.execute(
+        select(exam_key_overrides).where(exam_key_overrides.c.exam_id == exam_id).order_by(exam_key_overrides.c.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "bank_item_id": r.bank_item_id,
+            "action": r.action,
+            "options": list(r.options),
+            "reason": r.reason,
+            "decided_by": r.decided_by,
+            "decided_at": r.decided_at,
+            "regraded": r.regraded,
+        }
+        for r in rows
+    ]
 
 
 # ------------------------------------------------------------------------------ the department's acts
@@ -300,14 +399,27 @@ async def release(conn: AsyncConnection, actor: Actor, exam_id: int, *, reason: 
     """The quality department lets a held exam's results go to the journal (as they now stand)."""
     actor.require(Permission.MANAGE_BANKS)
     why = _reason(reason)
-    row = (await conn.execute(select(exam_release).where(exam_release.c.exam_id == exam_id)
-                              .with_for_update())).first()
+    row = (await conn.execute(select(exam_release).where(exam_release.c.exam_id == exam_id).with_for_update())).first()
     if row is None or row.state != HELD:
         raise Conflict("exam_not_held", N_("The results of exam {exam} are not held."), exam=exam_id)
-    await conn.execute(update(exam_release).where(exam_release.c.exam_id == exam_id).values(
-        state=RELEASED, released_at=now, released_by=actor.label, release_reason=why))
-    await record_many(conn, [audit_row(now, actor, "exam.results_released", f"exam:{exam_id}", {"state": HELD},
-                                       {"state": RELEASED, "reason": why})])
+    await conn.execute(
+        update(exam_release)
+        .where(exam_release.c.exam_id == exam_id)
+        .values(state=RELEASED, released_at=now, released_by=actor.label, release_reason=why)
+    )
+    await record_many(
+        conn,
+        [
+            audit_row(
+                now,
+                actor,
+                "exam.results_released",
+                f"exam:{exam_id}",
+                {"state": HELD},
+                {"state": RELEASED, "reason": why},
+            )
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -317,8 +429,17 @@ class RegradeReport:
     corrections: int  # of those, results the journal takes as a correction (its period closed)
 
 
-async def decide_item(conn: AsyncConnection, actor: Actor, exam_id: int, *, item: str, action: str,
-                      options: list[int], reason: str, now: datetime) -> RegradeReport:
+async def decide_item(
+    conn: AsyncConnection,
+    actor: Actor,
+    exam_id: int,
+    *,
+    item: str,
+    action: str,
+    options: list[int],
+    reason: str,
+    now: datetime,
+) -> RegradeReport:
     """Change an item's key, accept several options, or drop it from scoring — for this exam — and regrade.
 
     ``item`` is the item analysis's id (``item:<bank id>``, or ``twin:<key>`` for kk/ru twins, decided
@@ -329,11 +450,15 @@ async def decide_item(conn: AsyncConnection, actor: Actor, exam_id: int, *, item
     exam = (await conn.execute(select(exams.c.id).where(exams.c.id == exam_id).with_for_update())).first()
     if exam is None:
         raise NotFound("exam_not_found", N_("No exam {id}."), id=exam_id)
-    open_count = (await conn.execute(select(func.count()).where(attempts.c.exam_id == exam_id,
-                                                                attempts.c.status.in_(OPEN)))).scalar_one()
+    open_count = (
+        await conn.execute(select(func.count()).where(attempts.c.exam_id == exam_id, attempts.c.status.in_(OPEN)))
+    ).scalar_one()
     if open_count:
-        raise Conflict("exam_not_final", N_("{count} attempts of this exam are still open: decide once every "
-                                             "attempt is finished."), count=open_count)
+        raise Conflict(
+            "exam_not_final",
+            N_("{count} attempts of this exam are still open: decide once every attempt is finished."),
+            count=open_count,
+        )
     analysed = await bank_analysis.compute(conn, exam_id, language=actor.language)
     members = analysed.members.get(item)
     if not members:
@@ -343,118 +468,245 @@ async def decide_item(conn: AsyncConnection, actor: Actor, exam_id: int, *, item
     try:
         chosen = accepted_options(action, options, n_options)
     except ValueError:
-        raise InvalidInput("key_decision_invalid", N_(
-            "This decision needs: a new key — exactly one option; accept — two or more options; drop — no "
-            "option (options 1 to {last}).") , last=n_options) from None
+        raise InvalidInput(
+            "key_decision_invalid",
+            N_(
+                "This decision needs: a new key — exactly one option; accept — two or more options; drop — no "
+                "option (options 1 to {last})."
+            ),
+            last=n_options,
+        ) from None
     before = await key_overrides.in_force(conn, [exam_id])
-    rows = [{"exam_id": exam_id, "bank_item_id": bank_id, "action": action, "options": sorted(chosen or ()),
-             "reason": why, "decided_by": actor.label, "decided_at": now, "regraded": 0} for bank_id in members]
+    rows = [
+        {
+            "exam_id": exam_id,
+            "bank_item_id": bank_id,
+            "action": action,
+            "options": sorted(chosen or ()),
+            "reason": why,
+            "decided_by": actor.label,
+            "decided_at": now,
+            "regraded": 0,
+        }
+        for bank_id in members
+    ]
     await insert_many(conn, exam_key_overrides, rows)
     report = await regrade(conn, exam_id, actor=actor, now=now, reason=why)
-    await conn.execute(update(exam_key_overrides).where(
-        exam_key_overrides.c.exam_id == exam_id, exam_key_overrides.c.decided_at == now,
-        exam_key_overrides.c.bank_item_id.in_(members)).values(regraded=report.changed))
+    await conn.execute(
+        update(exam_key_overrides)
+        .where(
+            exam_key_overrides.c.exam_id == exam_id,
+            exam_key_overrides.c.decided_at == now,
+            exam_key_overrides.c.bank_item_id.in_(members),
+        )
+        .values(regraded=report.changed)
+    )
     previous = before.get(exam_id, {}).get(members[0])
-    await record_many(conn, [audit_row(now, actor, "exam.key_decision", f"exam:{exam_id}", {
-        "item": item, "bank_item_ids": members, "key": stats.key,
-        "in_force": None if members[0] not in before.get(exam_id, {}) else
-        ("drop" if previous is None else sorted(previous))},
-        {"item": item, "action": action, "options": sorted(chosen or ()), "reason": why,
-         "regraded": report.regraded, "changed": report.changed})])
+    await record_many(
+        conn,
+        [
+            audit_row(
+                now,
+                actor,
+                "exam.key_decision",
+                f"exam:{exam_id}",
+                {
+                    "item": item,
+                    "bank_item_ids": members,
+                    "key": stats.key,
+                    "in_force": None
+                    if members[0] not in before.get(exam_id, {})
+                    else ("drop" if previous is None else sorted(previous)),
+                },
+                {
+                    "item": item,
+                    "action": action,
+                    "options": sorted(chosen or ()),
+                    "reason": why,
+                    "regraded": report.regraded,
+                    "changed": report.changed,
+                },
+            )
+        ],
+    )
     return report
 
 
-_REGRADE_ROWS = (
-    select(attempts.c.id, attempts.c.exam_id, attempts.c.status, attempts.c.deadline_at, attempts.c.submitted_at,
-           attempts.c.pass_score, attempts.c.timeout_policy, attempts.c.score, attempts.c.correct_count,
-           attempts.c.result, attempts.c.student_id, users.c.login, disciplines.c.code.label("discipline_code"))
-    .select_from(attempts.join(users, users.c.id == attempts.c.student_id)
-                 .join(disciplines, disciplines.c.id == attempts.c.discipline_id))
+_REGRADE_ROWS = select(
+    attempts.c.id,
+    attempts.c.exam_id,
+    attempts.c.status,
+    attempts.c.deadline_at,
+    attempts.c.submitted_at,
+    attempts.c.pass_score,
+    attempts.c.timeout_policy,
+    attempts.c.score,
+    attempts.c.correct_count,
+    attempts.c.result,
+    attempts.c.student_id,
+    users.c.login,
+    disciplines.c.code.label("discipline_code"),
+).select_from(
+    attempts.join(users, users.c.id == attempts.c.student_id).join(
+        disciplines, disciplines.c.id == attempts.c.discipline_id
+    )
 )
 
 
-async def _journals_closed(conn: AsyncConnection, exam_id: int, discipline_code: str, student_ids: list[int],
-                           now: datetime) -> dict[int, int]:
+async def _journals_closed(
+    conn: AsyncConnection, exam_id: int, discipline_code: str, student_ids: list[int], now: datetime
+) -> dict[int, int]:
     """student id -> the journal (their group × the discipline) whose period has closed at ``now``."""
-    member = (await conn.execute(
-        select(group_members.c.student_id, groups.c.code)
-        .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id)
-                     .join(exam_groups, and_(exam_groups.c.group_id == groups.c.id, exam_groups.c.exam_id == exam_id)))
-        .where(group_members.c.student_id.in_(student_ids)))).all()
+    member = (
+        await conn.execute(
+            select(group_members.c.student_id, groups.c.code)
+            .select_from(
+                group_members.join(groups, groups.c.id == group_members.c.group_id).join(
+                    exam_groups, and_(exam_groups.c.group_id == groups.c.id, exam_groups.c.exam_id == exam_id)
+                )
+            )
+            .where(group_members.c.student_id.in_(student_ids))
+        )
+    ).all()
     found = await journal.load_journals(conn, group_codes=sorted({m.code for m in member}))
     closed = {j.group_code: j.id for j in found if j.discipline_code == discipline_code and j.closed(now)}
     return {m.student_id: closed[m.code] for m in member if m.code in closed}
 
 
-async def regrade(conn: AsyncConnection, exam_id: int, *, actor: Actor | str, now: datetime,
-                  reason: str) -> RegradeReport:
+async def regrade(
+    conn: AsyncConnection, exam_id: int, *, actor: Actor | str, now: datetime, reason: str
+) -> RegradeReport:
     """Grade every finished attempt of the exam again, from its stored answers, with the decisions in force.
 
     Deterministic: the same answers and decisions give the same grades (``domain.attempts.grade`` is
     pure; the attempt's own submit time and status stand in for ``now`` and ``timed_out``). Only the
     grade columns of finished attempts change; status, times and answers never do.
     """
-    rows = (await conn.execute(_REGRADE_ROWS.where(attempts.c.exam_id == exam_id, attempts.c.status.in_(REGRADED))
-                               .order_by(attempts.c.id).with_for_update(of=attempts))).all()
+    rows = (
+        await conn.execute(
+            _REGRADE_ROWS.where(attempts.c.exam_id == exam_id, attempts.c.status.in_(REGRADED))
+            .order_by(attempts.c.id)
+            .with_for_update(of=attempts)
+        )
+    ).all()
     if not rows:
         return RegradeReport(0, 0, 0)
     ids = [r.id for r in rows]
     keys: dict[uuid.UUID, dict[int, int]] = {i: {} for i in ids}
     choices: dict[uuid.UUID, dict[int, int | None]] = {i: {} for i in ids}
-    for k in await conn.execute(select(attempt_items.c.attempt_id, attempt_items.c.position,
-                                       attempt_items.c.key_index).where(attempt_items.c.attempt_id.in_(ids))):
+    for k in await conn.execute(
+        select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_items.c.key_index).where(
+            attempt_items.c.attempt_id.in_(ids)
+        )
+    ):
         keys[k.attempt_id][k.position] = k.key_index
-    for c in await conn.execute(select(answers.c.attempt_id, answers.c.position, answers.c.choice)
-                                .where(answers.c.attempt_id.in_(ids))):
+    for c in await conn.execute(
+        select(answers.c.attempt_id, answers.c.position, answers.c.choice).where(answers.c.attempt_id.in_(ids))
+    ):
         choices[c.attempt_id][c.position] = c.choice
     decisions_now = await key_overrides.in_force(conn, [exam_id])
     accepted = await key_overrides.served_overrides(conn, [(i, exam_id) for i in ids], decisions_now)
-    last = dict((await conn.execute(select(outbox.c.key, func.max(outbox.c.version))
-                                    .where(outbox.c.topic == RESULT_TOPIC, outbox.c.key.in_([str(i) for i in ids]))
-                                    .group_by(outbox.c.key))).all())
+    last = dict(
+        (
+            await conn.execute(
+                select(outbox.c.key, func.max(outbox.c.version))
+                .where(outbox.c.topic == RESULT_TOPIC, outbox.c.key.in_([str(i) for i in ids]))
+                .group_by(outbox.c.key)
+            )
+        ).all()
+    )
     changed_rows = []
     for r in rows:
-        g = rules.grade(timed_out=r.status == AttemptStatus.TIMED_OUT.value, deadline_at=r.deadline_at,
-                        now=r.submitted_at or r.deadline_at, keys=keys[r.id], choices=choices[r.id],
-                        pass_score=r.pass_score, policy=TimeoutPolicy(r.timeout_policy), accepted=accepted.get(r.id))
+        g = rules.grade(
+            timed_out=r.status == AttemptStatus.TIMED_OUT.value,
+            deadline_at=r.deadline_at,
+            now=r.submitted_at or r.deadline_at,
+            keys=keys[r.id],
+            choices=choices[r.id],
+            pass_score=r.pass_score,
+            policy=TimeoutPolicy(r.timeout_policy),
+            accepted=accepted.get(r.id),
+        )
         if (g.score, g.correct_count, g.result.value) != (r.score, r.correct_count, r.result):
             changed_rows.append((r, g))
-    closed = await _journals_closed(conn, exam_id, rows[0].discipline_code, [r.student_id for r, _ in changed_rows],
-                                    now) if changed_rows else {}
+    closed = (
+        await _journals_closed(conn, exam_id, rows[0].discipline_code, [r.student_id for r, _ in changed_rows], now)
+        if changed_rows
+        else {}
+    )
     events, audits = [], []
     for r, g in changed_rows:
-        await conn.execute(update(attempts).where(attempts.c.id == r.id, attempts.c.status == r.status).values(
-            score=g.score, correct_count=g.correct_count, result=g.result.value))
+        await conn.execute(
+            update(attempts)
+            .where(attempts.c.id == r.id, attempts.c.status == r.status)
+            .values(score=g.score, correct_count=g.correct_count, result=g.result.value)
+        )
         version = int(last.get(str(r.id)) or 0) + 1
         payload: dict[str, Any] = {
-            "attempt_id": str(r.id), "exam_id": r.exam_id, "student_id": r.student_id, "student_login": r.login,
-            "discipline_code": r.discipline_code, "score": g.score,
-            "status": journal_status(r.status, g.result.value), "graded_at": now.isoformat(),
-            "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None, "version": version,
-            "regrade": reason}
+            "attempt_id": str(r.id),
+            "exam_id": r.exam_id,
+            "student_id": r.student_id,
+            "student_login": r.login,
+            "discipline_code": r.discipline_code,
+            "score": g.score,
+            "status": journal_status(r.status, g.result.value),
+            "graded_at": now.isoformat(),
+            "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
+            "version": version,
+            "regrade": reason,
+        }
         if r.student_id in closed:
-            payload["journal_correction"] = {"journal_id": closed[r.student_id], "reason": reason,
-                                             "filed_by": actor if isinstance(actor, str) else actor.label}
-        events.append({"topic": RESULT_TOPIC, "key": str(r.id), "version": version, "payload": payload,
-                       "created_at": now, "exam_id": r.exam_id})
-        audits.append(audit_row(now, actor, "attempt.regraded", f"attempt:{r.id}",
-                                {"score": r.score, "correct_count": r.correct_count, "result": r.result},
-                                {"score": g.score, "correct_count": g.correct_count, "result": g.result.value,
-                                 "version": version, "reason": reason}))
+            payload["journal_correction"] = {
+                "journal_id": closed[r.student_id],
+                "reason": reason,
+                "filed_by": actor if isinstance(actor, str) else actor.label,
+            }
+        events.append(
+            {
+                "topic": RESULT_TOPIC,
+                "key": str(r.id),
+                "version": version,
+                "payload": payload,
+                "created_at": now,
+                "exam_id": r.exam_id,
+            }
+        )
+        audits.append(
+            audit_row(
+                now,
+                actor,
+                "attempt.regraded",
+                f"attempt:{r.id}",
+                {"score": r.score, "correct_count": r.correct_count, "result": r.result},
+                {
+                    "score": g.score,
+                    "correct_count": g.correct_count,
+                    "result": g.result.value,
+                    "version": version,
+                    "reason": reason,
+                },
+            )
+        )
     if events:
         # An older result not yet delivered (a held exam's) is never sent: the newer one replaces it.
-        await conn.execute(update(outbox).where(
-            outbox.c.topic == RESULT_TOPIC, outbox.c.key.in_([e["key"] for e in events]),
-            outbox.c.delivered_at.is_(None)).values(delivered_at=now, last_error="superseded by a regrade"))
+        await conn.execute(
+            update(outbox)
+            .where(
+                outbox.c.topic == RESULT_TOPIC,
+                outbox.c.key.in_([e["key"] for e in events]),
+                outbox.c.delivered_at.is_(None),
+            )
+            .values(delivered_at=now, last_error="superseded by a regrade")
+        )
         await insert_many(conn, outbox, events)
         await record_many(conn, audits)
     return RegradeReport(len(rows), len(changed_rows), sum(1 for r, _ in changed_rows if r.student_id in closed))
 
 
-PROVISIONAL_NOTE = N_("Provisional result: it becomes final once every attempt of this exam is finished and its "
-                      "questions are checked.")
-HELD_NOTE = N_("Provisional result: the quality department is checking this exam's questions; your score may "
-               "change.")
+PROVISIONAL_NOTE = N_(
+    "Provisional result: it becomes final once every attempt of this exam is finished and its questions are checked."
+)
+HELD_NOTE = N_("Provisional result: the quality department is checking this exam's questions; your score may change.")
 REGRADED_NOTE = N_("Regraded after a correction of the exam's key: {old} → {new} / 100.")
 
 

@@ -34,24 +34,39 @@ async def in_force(conn: AsyncConnection, exam_ids: Iterable[int]) -> dict[int, 
     ids = sorted(set(exam_ids))
     if not ids:
         return {}
-    stmt = (select(exam_key_overrides.c.exam_id, exam_key_overrides.c.bank_item_id, exam_key_overrides.c.action,
-                   exam_key_overrides.c.options)
-            .where(exam_key_overrides.c.exam_id.in_(ids)).order_by(exam_key_overrides.c.id))
+    stmt = (
+        select(
+            exam_key_overrides.c.exam_id,
+            exam_key_overrides.c.bank_item_id,
+            exam_key_overrides.c.action,
+            exam_key_overrides.c.options,
+        )
+        .where(exam_key_overrides.c.exam_id.in_(ids))
+        .order_by(exam_key_overrides.c.id)
+    )
     out: dict[int, BankOverrides] = {}
     for r in await conn.execute(stmt):
         out.setdefault(r.exam_id, {})[r.bank_item_id] = None if r.action == "drop" else frozenset(r.options)
     return out
 
 
-async def served_overrides(conn: AsyncConnection, attempts: Sequence[tuple[uuid.UUID, int]],
-                           overrides: dict[int, BankOverrides]) -> dict[uuid.UUID, dict[int, Accepted]]:
+async def served_overrides(
+    conn: AsyncConnection, attempts: Sequence[tuple[uuid.UUID, int]], overrides: dict[int, BankOverrides]
+) -> dict[uuid.UUID, dict[int, Accepted]]:
     """Per attempt (id, exam id), its positions whose bank item has a decision -> accepted served indices."""
     wanted = {a: overrides[e] for a, e in attempts if overrides.get(e)}
     if not wanted:
         return {}
-    items: list[Any] = (await conn.execute(
-        select(attempt_items.c.attempt_id, attempt_items.c.position, attempt_items.c.bank_item_id,
-               attempt_items.c.options).where(attempt_items.c.attempt_id.in_(list(wanted))))).all()
+    items: list[Any] = (
+        await conn.execute(
+            select(
+                attempt_items.c.attempt_id,
+                attempt_items.c.position,
+                attempt_items.c.bank_item_id,
+                attempt_items.c.options,
+            ).where(attempt_items.c.attempt_id.in_(list(wanted)))
+        )
+    ).all()
     bank_ids = {i.bank_item_id for i in items if i.bank_item_id in wanted[i.attempt_id]}
     bank = await bank_api.load_items_by_id(conn, sorted(bank_ids))
     out: dict[uuid.UUID, dict[int, Accepted]] = {a: {} for a in wanted}

@@ -56,30 +56,57 @@ async def exams_of_day(conn: AsyncConnection, actor: Actor, *, now: datetime, tz
     """Exams open at some moment of today (local), earliest first, with how many students they have."""
     actor.require(Permission.LIVE_CONTROL)
     start, end = day_bounds(now, tz)
-    assigned = (select(exam_groups.c.exam_id, func.count(func.distinct(group_members.c.student_id)).label("n"))
-                .join(group_members, group_members.c.group_id == exam_groups.c.group_id)
-                .where(group_members.c.left_at.is_(None))
-                .group_by(exam_groups.c.exam_id).subquery())
-    stmt = (select(exams.c.id, exams.c.title, exams.c.opens_at, exams.c.closes_at, exams.c.duration_s,
-                   exams.c.requires_proctoring, disciplines.c.name.label("discipline"), assigned.c.n)
-            .select_from(exams.join(disciplines, disciplines.c.id == exams.c.discipline_id)
-                         .outerjoin(assigned, assigned.c.exam_id == exams.c.id))
-            .where(exams.c.opens_at < end, exams.c.closes_at > start)
-            .order_by(exams.c.opens_at, exams.c.id))
+    assigned = (
+        select(exam_groups.c.exam_id, func.count(func.distinct(group_members.c.student_id)).label("n"))
+        .join(group_members, group_members.c.group_id == exam_groups.c.group_id)
+        .where(group_members.c.left_at.is_(None))
+        .group_by(exam_groups.c.exam_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            exams.c.id,
+            exams.c.title,
+            exams.c.opens_at,
+            exams.c.closes_at,
+            exams.c.duration_s,
+            exams.c.requires_proctoring,
+            disciplines.c.name.label("discipline"),
+            assigned.c.n,
+        )
+        .select_from(
+            exams.join(disciplines, disciplines.c.id == exams.c.discipline_id).outerjoin(
+                assigned, assigned.c.exam_id == exams.c.id
+            )
+        )
+        .where(exams.c.opens_at < end, exams.c.closes_at > start)
+        .order_by(exams.c.opens_at, exams.c.id)
+    )
     # A proctor lists only the exams they watch (issue 19; opening another one is refused by the live
     # view's own check anyway).
     watching = await proctor_exam_ids(conn, actor)
     if watching is not None:
         stmt = stmt.where(exams.c.id.in_(watching))
     rows = await conn.execute(stmt)
-    return [{"id": r.id, "title": r.title, "discipline": r.discipline, "opens_at": r.opens_at.isoformat(),
-             "closes_at": r.closes_at.isoformat(), "duration_s": r.duration_s,
-             "proctored": bool(r.requires_proctoring), "students": r.n or 0,
-             "open_now": r.opens_at <= now < r.closes_at} for r in rows]
+    return [
+        {
+            "id": r.id,
+            "title": r.title,
+            "discipline": r.discipline,
+            "opens_at": r.opens_at.isoformat(),
+            "closes_at": r.closes_at.isoformat(),
+            "duration_s": r.duration_s,
+            "proctored": bool(r.requires_proctoring),
+            "students": r.n or 0,
+            "open_now": r.opens_at <= now < r.closes_at,
+        }
+        for r in rows
+    ]
 
 
-async def proctoring_facts(conn: AsyncConnection, actor: Actor, attempt_ids: Iterable[uuid.UUID | str]
-                           ) -> dict[str, dict[str, Any]]:
+async def proctoring_facts(
+    conn: AsyncConnection, actor: Actor, attempt_ids: Iterable[uuid.UUID | str]
+) -> dict[str, dict[str, Any]]:
     """Risk, flags and the latest camera frame per attempt; empty for a role without ``PROCTOR_REVIEW``."""
     if not allows(actor.role, Permission.PROCTOR_REVIEW):
         return {}
@@ -87,29 +114,52 @@ async def proctoring_facts(conn: AsyncConnection, actor: Actor, attempt_ids: Ite
     if not ids:
         return {}
     facts: dict[str, dict[str, Any]] = {}
-    for r in await conn.execute(select(proctor_attempts.c.attempt_id, proctor_attempts.c.risk_score,
-                                       proctor_attempts.c.flag_count, proctor_attempts.c.last_item_at)
-                                .where(proctor_attempts.c.attempt_id.in_(ids))):
-        facts[str(r.attempt_id)] = {"risk_score": r.risk_score or 0, "flag_count": r.flag_count or 0,
-                                    "last_item_at": r.last_item_at.isoformat() if r.last_item_at else None,
-                                    "latest_flags": [], "frame_seq": None}
+    for r in await conn.execute(
+        select(
+            proctor_attempts.c.attempt_id,
+            proctor_attempts.c.risk_score,
+            proctor_attempts.c.flag_count,
+            proctor_attempts.c.last_item_at,
+        ).where(proctor_attempts.c.attempt_id.in_(ids))
+    ):
+        facts[str(r.attempt_id)] = {
+            "risk_score": r.risk_score or 0,
+            "flag_count": r.flag_count or 0,
+            "last_item_at": r.last_item_at.isoformat() if r.last_item_at else None,
+            "latest_flags": [],
+            "frame_seq": None,
+        }
     if not facts:
         return {}
-    for r in await conn.execute(select(evidence_items.c.attempt_id, func.max(evidence_items.c.seq).label("seq"))
-                                .where(and_(evidence_items.c.attempt_id.in_(ids),
-                                            evidence_items.c.kind == ItemKind.FRAME.value))
-                                .group_by(evidence_items.c.attempt_id)):
+    for r in await conn.execute(
+        select(evidence_items.c.attempt_id, func.max(evidence_items.c.seq).label("seq"))
+        .where(and_(evidence_items.c.attempt_id.in_(ids), evidence_items.c.kind == ItemKind.FRAME.value))
+        .group_by(evidence_items.c.attempt_id)
+    ):
         if str(r.attempt_id) in facts:
             facts[str(r.attempt_id)]["frame_seq"] = r.seq
-    for f in await conn.execute(select(proctor_flags.c.attempt_id, proctor_flags.c.kind, proctor_flags.c.severity,
-                                       proctor_flags.c.start_ms, proctor_flags.c.status)
-                                .where(proctor_flags.c.attempt_id.in_(ids))
-                                .order_by(proctor_flags.c.start_ms.desc())):
+    for f in await conn.execute(
+        select(
+            proctor_flags.c.attempt_id,
+            proctor_flags.c.kind,
+            proctor_flags.c.severity,
+            proctor_flags.c.start_ms,
+            proctor_flags.c.status,
+        )
+        .where(proctor_flags.c.attempt_id.in_(ids))
+        .order_by(proctor_flags.c.start_ms.desc())
+    ):
         listed = facts.get(str(f.attempt_id))
         if listed is not None and len(listed["latest_flags"]) < LATEST_FLAGS:
-            listed["latest_flags"].append({"kind": f.kind, "title": translate(actor.language, TITLES[FlagKind(f.kind)]),
-                                           "severity": f.severity, "start_s": f.start_ms / 1000,
-                                           "status": f.status})
+            listed["latest_flags"].append(
+                {
+                    "kind": f.kind,
+                    "title": translate(actor.language, TITLES[FlagKind(f.kind)]),
+                    "severity": f.severity,
+                    "start_s": f.start_ms / 1000,
+                    "status": f.status,
+                }
+            )
     return facts
 
 

@@ -45,14 +45,30 @@ from .live_view import live_attempt
 from .upsert import insert_ignore
 
 _FOR_ACTION = (
-    select(attempts.c.id, attempts.c.exam_id, attempts.c.student_id, attempts.c.status, attempts.c.started_at,
-           attempts.c.deadline_at, attempts.c.submitted_at, exams.c.closes_at, student_terms.c.closes_at.label(
-               "personal_closes_at"), attempt_live.c.paused_at, attempt_live.c.paused_total_s,
-           attempt_live.c.granted_s, attempt_live.c.downtime_credited_s, attempt_live.c.bound_session)
-    .select_from(attempts.join(exams, exams.c.id == attempts.c.exam_id)
-                 .outerjoin(attempt_live, attempt_live.c.attempt_id == attempts.c.id)
-                 .outerjoin(student_terms, and_(student_terms.c.exam_id == attempts.c.exam_id,
-                                                student_terms.c.student_id == attempts.c.student_id)))
+    select(
+        attempts.c.id,
+        attempts.c.exam_id,
+        attempts.c.student_id,
+        attempts.c.status,
+        attempts.c.started_at,
+        attempts.c.deadline_at,
+        attempts.c.submitted_at,
+        exams.c.closes_at,
+        student_terms.c.closes_at.label("personal_closes_at"),
+        attempt_live.c.paused_at,
+        attempt_live.c.paused_total_s,
+        attempt_live.c.granted_s,
+        attempt_live.c.downtime_credited_s,
+        attempt_live.c.bound_session,
+    )
+    .select_from(
+        attempts.join(exams, exams.c.id == attempts.c.exam_id)
+        .outerjoin(attempt_live, attempt_live.c.attempt_id == attempts.c.id)
+        .outerjoin(
+            student_terms,
+            and_(student_terms.c.exam_id == attempts.c.exam_id, student_terms.c.student_id == attempts.c.student_id),
+        )
+    )
     .where(attempts.c.id == bindparam("attempt_id"))
     .with_for_update(of=attempts)
 )
@@ -77,8 +93,10 @@ def _require_open(row: Any) -> AttemptStatus:
 def _require_clock(row: Any) -> None:
     """Pause and extra time act on a running clock; in the checks before the exam there is none yet."""
     if row.status == AttemptStatus.CHECKS:
-        raise Conflict("attempt_in_checks", N_("This student's time has not started yet (the checks before the "
-                                               "exam): let them in first."))
+        raise Conflict(
+            "attempt_in_checks",
+            N_("This student's time has not started yet (the checks before the exam): let them in first."),
+        )
 
 
 async def _live_update(conn: AsyncConnection, attempt_id: uuid.UUID, **values: Any) -> None:
@@ -98,9 +116,19 @@ async def pause(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, r
     rules.check_transition(AttemptStatus(row.status), AttemptStatus.PAUSED)
     await _set_attempt(conn, attempt_id, status=AttemptStatus.PAUSED.value)
     await _live_update(conn, attempt_id, paused_at=now)
-    await record(conn, now, actor, "attempt.paused", f"attempt:{attempt_id}", {"status": row.status},
-                 {"status": AttemptStatus.PAUSED.value, "remaining_s": (row.deadline_at - now).total_seconds(),
-                  "reason": reason})
+    await record(
+        conn,
+        now,
+        actor,
+        "attempt.paused",
+        f"attempt:{attempt_id}",
+        {"status": row.status},
+        {
+            "status": AttemptStatus.PAUSED.value,
+            "remaining_s": (row.deadline_at - now).total_seconds(),
+            "reason": reason,
+        },
+    )
     return await live_attempt(conn, attempt_id, now=now)
 
 
@@ -115,15 +143,21 @@ async def resume(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, 
     paused_s = (now - paused_at).total_seconds()
     await _set_attempt(conn, attempt_id, status=AttemptStatus.IN_PROGRESS.value, deadline_at=deadline)
     await _live_update(conn, attempt_id, paused_at=None, paused_total_s=(row.paused_total_s or 0) + paused_s)
-    await record(conn, now, actor, "attempt.resumed", f"attempt:{attempt_id}",
-                 {"status": row.status, "deadline_at": row.deadline_at},
-                 {"status": AttemptStatus.IN_PROGRESS.value, "deadline_at": deadline, "paused_s": paused_s,
-                  "reason": reason})
+    await record(
+        conn,
+        now,
+        actor,
+        "attempt.resumed",
+        f"attempt:{attempt_id}",
+        {"status": row.status, "deadline_at": row.deadline_at},
+        {"status": AttemptStatus.IN_PROGRESS.value, "deadline_at": deadline, "paused_s": paused_s, "reason": reason},
+    )
     return await live_attempt(conn, attempt_id, now=now)
 
 
-async def _move_deadline(conn: AsyncConnection, actor: Actor, row: Any, add_s: int, *, widen_window: bool,
-                         now: datetime) -> tuple[datetime, int]:
+async def _move_deadline(
+    conn: AsyncConnection, actor: Actor, row: Any, add_s: int, *, widen_window: bool, now: datetime
+) -> tuple[datetime, int]:
     """Move the deadline by up to ``add_s``; returns the new deadline and the seconds actually granted."""
     window_close = row.personal_closes_at or row.closes_at
     paused_s = row.paused_total_s or 0
@@ -140,22 +174,52 @@ async def _move_deadline(conn: AsyncConnection, actor: Actor, row: Any, add_s: i
     return deadline, round((deadline - row.deadline_at).total_seconds())
 
 
-async def _widen(conn: AsyncConnection, actor: Actor, row: Any, old_close: datetime, new_close: datetime, *,
-                 now: datetime) -> None:
+async def _widen(
+    conn: AsyncConnection, actor: Actor, row: Any, old_close: datetime, new_close: datetime, *, now: datetime
+) -> None:
     values = {"closes_at": new_close, "updated_by": actor.label, "updated_at": now}
-    inserted = (await conn.execute(insert_ignore(conn, student_terms, {
-        "exam_id": row.exam_id, "student_id": row.student_id, "reason": "window widened for extra time",
-        **values}, ["exam_id", "student_id"]))).rowcount
+    inserted = (
+        await conn.execute(
+            insert_ignore(
+                conn,
+                student_terms,
+                {
+                    "exam_id": row.exam_id,
+                    "student_id": row.student_id,
+                    "reason": "window widened for extra time",
+                    **values,
+                },
+                ["exam_id", "student_id"],
+            )
+        )
+    ).rowcount
     if not inserted:
-        await conn.execute(update(student_terms).where(student_terms.c.exam_id == row.exam_id,
-                                                       student_terms.c.student_id == row.student_id).values(**values))
-    await record(conn, now, actor, "exam.window_widened", f"exam:{row.exam_id}",
-                 {"student_id": row.student_id, "closes_at": old_close},
-                 {"student_id": row.student_id, "closes_at": new_close})
+        await conn.execute(
+            update(student_terms)
+            .where(student_terms.c.exam_id == row.exam_id, student_terms.c.student_id == row.student_id)
+            .values(**values)
+        )
+    await record(
+        conn,
+        now,
+        actor,
+        "exam.window_widened",
+        f"exam:{row.exam_id}",
+        {"student_id": row.student_id, "closes_at": old_close},
+        {"student_id": row.student_id, "closes_at": new_close},
+    )
 
 
-async def grant_time(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, minutes: int, reason: str,
-                     now: datetime, widen_window: bool = False) -> dict:
+async def grant_time(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    minutes: int,
+    reason: str,
+    now: datetime,
+    widen_window: bool = False,
+) -> dict:
     """Extra minutes for one attempt (a documented technical failure); the deadline stays server-owned."""
     await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
@@ -165,13 +229,27 @@ async def grant_time(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID,
     _require_clock(row)
     deadline, granted = await _move_deadline(conn, actor, row, minutes * 60, widen_window=widen_window, now=now)
     await _live_update(conn, attempt_id, granted_s=(row.granted_s or 0) + granted)
-    await record(conn, now, actor, "attempt.time_granted", f"attempt:{attempt_id}", {"deadline_at": row.deadline_at},
-                 {"deadline_at": deadline, "requested_s": minutes * 60, "granted_s": granted, "reason": reason})
+    await record(
+        conn,
+        now,
+        actor,
+        "attempt.time_granted",
+        f"attempt:{attempt_id}",
+        {"deadline_at": row.deadline_at},
+        {"deadline_at": deadline, "requested_s": minutes * 60, "granted_s": granted, "reason": reason},
+    )
     return await live_attempt(conn, attempt_id, now=now)
 
 
-async def credit_downtime(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str,
-                          now: datetime, widen_window: bool = False) -> dict:
+async def credit_downtime(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    reason: str,
+    now: datetime,
+    widen_window: bool = False,
+) -> dict:
     """Grant the measured server downtime during this attempt that is not credited yet."""
     await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
@@ -181,43 +259,80 @@ async def credit_downtime(conn: AsyncConnection, actor: Actor, attempt_id: uuid.
     gaps = await uptime.measure(conn, row.started_at, now)
     owed = exam_day.creditable_s(gaps, row.downtime_credited_s or 0)
     if owed <= 0:
-        raise Conflict("no_downtime_to_credit", N_("No uncredited server downtime was measured during this "
-                                                   "attempt."))
+        raise Conflict("no_downtime_to_credit", N_("No uncredited server downtime was measured during this attempt."))
     deadline, granted = await _move_deadline(conn, actor, row, owed, widen_window=widen_window, now=now)
-    await _live_update(conn, attempt_id, downtime_credited_s=(row.downtime_credited_s or 0) + granted,
-                       granted_s=(row.granted_s or 0) + granted)
-    await record(conn, now, actor, "attempt.downtime_credited", f"attempt:{attempt_id}",
-                 {"deadline_at": row.deadline_at},
-                 {"deadline_at": deadline, "measured_s": owed, "granted_s": granted, "reason": reason,
-                  "gaps": [[g.start, g.end] for g in gaps]})
+    await _live_update(
+        conn,
+        attempt_id,
+        downtime_credited_s=(row.downtime_credited_s or 0) + granted,
+        granted_s=(row.granted_s or 0) + granted,
+    )
+    await record(
+        conn,
+        now,
+        actor,
+        "attempt.downtime_credited",
+        f"attempt:{attempt_id}",
+        {"deadline_at": row.deadline_at},
+        {
+            "deadline_at": deadline,
+            "measured_s": owed,
+            "granted_s": granted,
+            "reason": reason,
+            "gaps": [[g.start, g.end] for g in gaps],
+        },
+    )
     return await live_attempt(conn, attempt_id, now=now)
 
 
-async def terminate(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str, now: datetime,
-                    grace_s: float) -> dict:
+async def terminate(
+    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str, now: datetime, grace_s: float
+) -> dict:
     """A violation: finish the attempt now (if still open) and annul it (unsatisfactory, raw score kept)."""
     await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     if row.status in rules.OPEN_STATUSES:
         timed_out = row.status == AttemptStatus.IN_PROGRESS and rules.is_expired(row.deadline_at, now, grace_s)
-        await attempt_service.finalise(conn, [attempt_id], now=now, timed_out=timed_out, actor=actor, locked=True,
-                                       finished_by=rules.FinishedBy.PROCTOR)
+        await attempt_service.finalise(
+            conn,
+            [attempt_id],
+            now=now,
+            timed_out=timed_out,
+            actor=actor,
+            locked=True,
+            finished_by=rules.FinishedBy.PROCTOR,
+        )
     changed = await attempt_service.annul(conn, attempt_id, actor=actor, reason=reason, now=now)
     if changed:
-        await record(conn, now, actor, "attempt.terminated", f"attempt:{attempt_id}", {"status": row.status},
-                     {"status": AttemptStatus.ANNULLED.value, "reason": reason})
+        await record(
+            conn,
+            now,
+            actor,
+            "attempt.terminated",
+            f"attempt:{attempt_id}",
+            {"status": row.status},
+            {"status": AttemptStatus.ANNULLED.value, "reason": reason},
+        )
     return await live_attempt(conn, attempt_id, now=now)
 
 
-async def release_device(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str,
-                         now: datetime) -> dict:
-    """"Move to another device": the old session loses the attempt; the student's next session claims it."""
+async def release_device(
+    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, reason: str, now: datetime
+) -> dict:
+    """ "Move to another device": the old session loses the attempt; the student's next session claims it."""
     await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     _require_open(row)
     await _live_update(conn, attempt_id, bound_session=None, released_session=row.bound_session)
-    await record(conn, now, actor, "attempt.device_released", f"attempt:{attempt_id}",
-                 {"bound": row.bound_session is not None}, {"bound": False, "reason": reason})
+    await record(
+        conn,
+        now,
+        actor,
+        "attempt.device_released",
+        f"attempt:{attempt_id}",
+        {"bound": row.bound_session is not None},
+        {"bound": False, "reason": reason},
+    )
     return await live_attempt(conn, attempt_id, now=now)

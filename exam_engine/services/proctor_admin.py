@@ -30,8 +30,9 @@ from .proctoring import SCREEN_POLICIES
 from .upsert import upsert
 
 
-async def put_reference_photo(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, student_id: int,
-                              photo: bytes, *, now: datetime) -> dict[str, Any]:
+async def put_reference_photo(
+    conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, student_id: int, photo: bytes, *, now: datetime
+) -> dict[str, Any]:
     """The photo a student's face is compared with when they do not take one at the exam."""
     actor.require(Permission.MANAGE_ACCOUNTS)
     role = (await conn.execute(select(users.c.role).where(users.c.id == student_id))).scalar()
@@ -50,7 +51,9 @@ async def exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, actor: A
     row = (await conn.execute(select(proctor_exam_settings).where(proctor_exam_settings.c.exam_id == exam_id))).first()
     config = runtime.config
     return {
-        "exam_id": exam_id, "requires_proctoring": bool(required[0]), "custom": row is not None,
+        "exam_id": exam_id,
+        "requires_proctoring": bool(required[0]),
+        "custom": row is not None,
         "frame_interval_s": row.frame_interval_s if row else config.frame_interval_s,
         "screen_interval_s": row.screen_interval_s if row else config.screen_interval_s,
         "room_scan_at_start": bool(row.room_scan_at_start) if row else bool(required[0]),
@@ -58,20 +61,25 @@ async def exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, actor: A
     }
 
 
-async def set_exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, exam_id: int,
-                            body: dict[str, Any], *, now: datetime) -> dict:
+async def set_exam_settings(
+    conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, exam_id: int, body: dict[str, Any], *, now: datetime
+) -> dict:
     actor.require(Permission.MANAGE_EXAMS)
     before = await exam_settings(conn, runtime, actor, exam_id)
     policy = body.get("screen_policy", before["screen_policy"])
     if policy not in SCREEN_POLICIES:
         raise InvalidInput("screen_policy_invalid", N_("The screen policy must be require, flag or off."))
     values = {
-        "frame_interval_s": float(bounds.FRAME_INTERVAL_S.check({**before, **body}["frame_interval_s"],
-                                                                "frame_interval_s")),
-        "screen_interval_s": float(bounds.SCREEN_INTERVAL_S.check({**before, **body}["screen_interval_s"],
-                                                                  "screen_interval_s")),
+        "frame_interval_s": float(
+            bounds.FRAME_INTERVAL_S.check({**before, **body}["frame_interval_s"], "frame_interval_s")
+        ),
+        "screen_interval_s": float(
+            bounds.SCREEN_INTERVAL_S.check({**before, **body}["screen_interval_s"], "screen_interval_s")
+        ),
         "room_scan_at_start": bool(body.get("room_scan_at_start", before["room_scan_at_start"])),
-        "screen_policy": policy, "updated_by": actor.label, "updated_at": now,
+        "screen_policy": policy,
+        "updated_by": actor.label,
+        "updated_at": now,
     }
     row = {"exam_id": exam_id, **values}
     await conn.execute(upsert(conn, proctor_exam_settings, list(row), ["exam_id"], list(values)), row)
@@ -82,17 +90,26 @@ async def set_exam_settings(conn: AsyncConnection, runtime: ProctorRuntime, acto
 # ------------------------------------------------------------------------------ operator commands
 
 
-async def verify(conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, actor: Actor | str,
-                 *, now: datetime) -> ChainVerdict:
+async def verify(
+    conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, actor: Actor | str, *, now: datetime
+) -> ChainVerdict:
     if not isinstance(actor, str) and actor.user_id is not None:  # a person, not the command line's operator
         await authorize(conn, actor, Permission.PROCTOR_REVIEW, attempt_resource(attempt_id))
-    row = (await conn.execute(select(proctor_attempts.c.purged_at)
-                              .where(proctor_attempts.c.attempt_id == attempt_id))).first()
+    row = (
+        await conn.execute(select(proctor_attempts.c.purged_at).where(proctor_attempts.c.attempt_id == attempt_id))
+    ).first()
     if row is None:
         raise NotFound("proctoring_not_found", N_("This attempt has no proctoring record."))
     verdict = await runtime.store.verify(conn, attempt_id)
-    await record(conn, now, actor, "evidence.verified", f"attempt:{attempt_id}", None,
-                 {"ok": verdict.ok, "code": verdict.code, "seq": verdict.seq, "checked": verdict.checked})
+    await record(
+        conn,
+        now,
+        actor,
+        "evidence.verified",
+        f"attempt:{attempt_id}",
+        None,
+        {"ok": verdict.ok, "code": verdict.code, "seq": verdict.seq, "checked": verdict.checked},
+    )
     return verdict
 
 
@@ -102,29 +119,50 @@ class Purged:
     items: int
 
 
-async def purge_expired(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor | str, *, now: datetime,
-                        retention_days: int | None = None) -> list[Purged]:
+async def purge_expired(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor | str,
+    *,
+    now: datetime,
+    retention_days: int | None = None,
+) -> list[Purged]:
     """Delete evidence older than the retention period, except attempts under review or
     appeal and attempts still running. Flags and decisions stay as the record."""
     days = retention_days if retention_days is not None else runtime.config.retention_days
     cutoff = now - timedelta(days=days)
-    rows = (await conn.execute(
-        select(proctor_attempts.c.attempt_id)
-        .select_from(proctor_attempts.join(attempts, attempts.c.id == proctor_attempts.c.attempt_id))
-        .where(proctor_attempts.c.purged_at.is_(None), proctor_attempts.c.last_item_at < cutoff,
-               proctor_attempts.c.review_state.not_in(("pending", "appeal")), attempts.c.status != "in_progress")
-        .with_for_update(of=proctor_attempts))).all()
+    rows = (
+        await conn.execute(
+            select(proctor_attempts.c.attempt_id)
+            .select_from(proctor_attempts.join(attempts, attempts.c.id == proctor_attempts.c.attempt_id))
+            .where(
+                proctor_attempts.c.purged_at.is_(None),
+                proctor_attempts.c.last_item_at < cutoff,
+                proctor_attempts.c.review_state.not_in(("pending", "appeal")),
+                attempts.c.status != "in_progress",
+            )
+            .with_for_update(of=proctor_attempts)
+        )
+    ).all()
     done = []
     for row in rows:
         count = await runtime.store.purge(conn, row.attempt_id, now)
-        await record(conn, now, actor, "evidence.purged", f"attempt:{row.attempt_id}", None,
-                     {"items": count, "retention_days": days})
+        await record(
+            conn,
+            now,
+            actor,
+            "evidence.purged",
+            f"attempt:{row.attempt_id}",
+            None,
+            {"items": count, "retention_days": days},
+        )
         done.append(Purged(row.attempt_id, count))
     return done
 
 
-async def rotate_master_key(engine: Any, runtime: ProctorRuntime, actor: Actor | str, *, now: datetime,
-                            retire: bool) -> tuple[str, int]:
+async def rotate_master_key(
+    engine: Any, runtime: ProctorRuntime, actor: Actor | str, *, now: datetime, retire: bool
+) -> tuple[str, int]:
     """Add a new current master key, re-wrap every data key under it, optionally drop the old keys.
 
     Order matters for a crash at any step: the key file (with old and new keys) is
@@ -136,8 +174,15 @@ async def rotate_master_key(engine: Any, runtime: ProctorRuntime, actor: Actor |
     runtime.store.keyring = keyring
     async with engine.begin() as conn:
         changed = await runtime.store.rewrap_all(conn)
-        await record(conn, now, actor, "evidence.key_rotated", "evidence:keys", None,
-                     {"current": keyring.current, "rewrapped": changed, "retired": retire})
+        await record(
+            conn,
+            now,
+            actor,
+            "evidence.key_rotated",
+            "evidence:keys",
+            None,
+            {"current": keyring.current, "rewrapped": changed, "retired": retire},
+        )
     if retire:
         keyring = retire_other_keys(keyring)
         write_keyring(path, keyring)

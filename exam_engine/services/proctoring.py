@@ -63,16 +63,18 @@ class TooLarge(DomainError):
 def runtime_of(services: Services) -> ProctorRuntime:
     """This process's proctoring runtime, built at first use."""
     if services.proctor is None:
-        config = load_config(os.environ, services.settings.data_dir, services.settings.redis_url,
-                             services.settings.redis_prefix)
+        config = load_config(
+            os.environ, services.settings.data_dir, services.settings.redis_url, services.settings.redis_prefix
+        )
         services.proctor = ProctorRuntime.build(config, services.engine, now=services.clock.now())
         services.proctor.analyser.observe_lag = ANALYSIS_SECONDS.observe
     return services.proctor
 
 
 def too_large(limit: int) -> TooLarge:
-    return TooLarge("upload_too_large", N_("The upload is too large: at most {limit} MB."),
-                    limit=round(limit / 1024 / 1024, 1))
+    return TooLarge(
+        "upload_too_large", N_("The upload is too large: at most {limit} MB."), limit=round(limit / 1024 / 1024, 1)
+    )
 
 
 # ------------------------------------------------------------------------------------ quota
@@ -102,8 +104,9 @@ async def _hit(services: Services, key: str, window_s: int, amount: int = 1) -> 
         return None
 
 
-async def check_upload_rate(services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID, *,
-                            now: datetime) -> None:
+async def check_upload_rate(
+    services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID, *, now: datetime
+) -> None:
     """One more evidence upload of this attempt this minute, or a 429 (the first one recorded)."""
     limit = runtime.config.max_uploads_per_min
     # Counted per student, not per attempt id in the path: a student sits one exam at a time, and
@@ -113,13 +116,17 @@ async def check_upload_rate(services: Services, runtime: ProctorRuntime, actor: 
         return
     if count == limit + 1:
         await record_quota(services, runtime, actor, attempt_id, now=now, what="uploads_per_minute", limit=limit)
-    raise TooManyRequests("evidence_rate_exceeded", N_("Too many proctoring uploads: at most {limit} a minute for "
-                                                       "one exam. The page sends again by itself."),
-                          retry_after=max(1, 60 - int(now.timestamp()) % 60), limit=limit)
+    raise TooManyRequests(
+        "evidence_rate_exceeded",
+        N_("Too many proctoring uploads: at most {limit} a minute for one exam. The page sends again by itself."),
+        retry_after=max(1, 60 - int(now.timestamp()) % 60),
+        limit=limit,
+    )
 
 
-async def check_upload_bytes(services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                             size: int, *, now: datetime) -> None:
+async def check_upload_bytes(
+    services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID, size: int, *, now: datetime
+) -> None:
     """``size`` more evidence bytes for this attempt, or a 429 once its total is spent (the first recorded)."""
     limit = runtime.config.max_attempt_bytes
     total = await _hit(services, f"evidence:bytes:{actor.user_id}:{attempt_id}", BYTES_WINDOW_S, size)
@@ -127,29 +134,61 @@ async def check_upload_bytes(services: Services, runtime: ProctorRuntime, actor:
         return
     if total - size <= limit:
         await record_quota(services, runtime, actor, attempt_id, now=now, what="bytes_per_attempt", limit=limit)
-    raise TooManyRequests("evidence_quota_exceeded", N_("This exam's proctoring recordings have reached their "
-                                                        "limit of {limit} MB; nothing more is stored."),
-                          retry_after=3600, limit=limit // (1024 * 1024))
+    raise TooManyRequests(
+        "evidence_quota_exceeded",
+        N_("This exam's proctoring recordings have reached their limit of {limit} MB; nothing more is stored."),
+        retry_after=3600,
+        limit=limit // (1024 * 1024),
+    )
 
 
-async def record_quota(services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID, *,
-                       now: datetime, what: str, limit: int) -> None:
+async def record_quota(
+    services: Services,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    now: datetime,
+    what: str,
+    limit: int,
+) -> None:
     """The refusal, kept: an audit row, and an event on the attempt's time line (its own transaction)."""
     try:
         async with services.engine.begin() as conn:
-            await record(conn, now, actor, "proctor.evidence_quota", f"attempt:{attempt_id}", None,
-                         {"quota": what, "limit": limit})
-            state = (await conn.execute(
-                select(proctor_attempts.c.head_seq).select_from(
-                    proctor_attempts.join(attempts, attempts.c.id == proctor_attempts.c.attempt_id))
-                .where(proctor_attempts.c.attempt_id == attempt_id, attempts.c.student_id == actor.user_id))).first()
+            await record(
+                conn,
+                now,
+                actor,
+                "proctor.evidence_quota",
+                f"attempt:{attempt_id}",
+                None,
+                {"quota": what, "limit": limit},
+            )
+            state = (
+                await conn.execute(
+                    select(proctor_attempts.c.head_seq)
+                    .select_from(proctor_attempts.join(attempts, attempts.c.id == proctor_attempts.c.attempt_id))
+                    .where(proctor_attempts.c.attempt_id == attempt_id, attempts.c.student_id == actor.user_id)
+                )
+            ).first()
             if state is None:  # not this student's, or no consent: the audit row is all there is to keep
                 return
-            body = {"type": QUOTA_EVENT, "started_at": now.isoformat(), "duration_s": 0.0,
-                    "detail": f"evidence refused by the server: {what} over {limit}"}
+            body = {
+                "type": QUOTA_EVENT,
+                "started_at": now.isoformat(),
+                "duration_s": 0.0,
+                "detail": f"evidence refused by the server: {what} over {limit}",
+            }
             # Server-made events use negative client seqs: they never collide with the page's.
-            await runtime.store.append(conn, attempt_id, ItemKind.EVENT, -(state.head_seq + 1),
-                                       json.dumps(body, sort_keys=True).encode(), now=now, trigger=QUOTA_EVENT)
+            await runtime.store.append(
+                conn,
+                attempt_id,
+                ItemKind.EVENT,
+                -(state.head_seq + 1),
+                json.dumps(body, sort_keys=True).encode(),
+                now=now,
+                trigger=QUOTA_EVENT,
+            )
     except Exception:
         log.exception("could not record the evidence quota refusal of %s", attempt_id)
 
@@ -207,18 +246,36 @@ class Stored:
     to_analyse: list[tuple[uuid.UUID, int, str]] = field(default_factory=list)
 
     def add(self, attempt_id: uuid.UUID, item: StoredItem, *, analyse: bool = False) -> None:
-        self.receipts.append({"kind": item.kind, "seq": item.client_seq, "evidence_seq": item.seq,
-                              "received_at": item.received_at.isoformat(), "stored": item.created})
+        self.receipts.append(
+            {
+                "kind": item.kind,
+                "seq": item.client_seq,
+                "evidence_seq": item.seq,
+                "received_at": item.received_at.isoformat(),
+                "stored": item.created,
+            }
+        )
         if analyse and item.created:
             self.to_analyse.append((attempt_id, item.seq, item.kind))
 
 
-async def _own_running_attempt(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime,
-                               grace_s: float) -> Any:
+async def _own_running_attempt(
+    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float
+) -> Any:
     actor.require(Permission.SIT_EXAM)
-    row = (await conn.execute(
-        select(attempts.c.student_id, attempts.c.exam_id, attempts.c.status, attempts.c.started_at,
-               attempts.c.deadline_at).where(attempts.c.id == attempt_id).with_for_update(read=True))).first()
+    row = (
+        await conn.execute(
+            select(
+                attempts.c.student_id,
+                attempts.c.exam_id,
+                attempts.c.status,
+                attempts.c.started_at,
+                attempts.c.deadline_at,
+            )
+            .where(attempts.c.id == attempt_id)
+            .with_for_update(read=True)
+        )
+    ).first()
     if row is None or row.student_id != actor.user_id:
         raise NotFound("attempt_not_found", N_("No such attempt."))
     rules.check_accepts_evidence(AttemptStatus(row.status), row.deadline_at, now, grace_s)
@@ -226,8 +283,10 @@ async def _own_running_attempt(conn: AsyncConnection, actor: Actor, attempt_id: 
 
 
 def not_proctored() -> Conflict:
-    return Conflict("exam_not_proctored", N_("This exam is not proctored: no camera, screen or microphone "
-                                             "recordings are taken or stored for it."))
+    return Conflict(
+        "exam_not_proctored",
+        N_("This exam is not proctored: no camera, screen or microphone recordings are taken or stored for it."),
+    )
 
 
 async def _require_proctored(conn: AsyncConnection, exam_id: int) -> None:
@@ -255,8 +314,9 @@ def _positive_seq(seq: int) -> int:
 
 
 async def _has_reference(conn: AsyncConnection, student_id: int) -> bool:
-    return (await conn.execute(select(proctor_references.c.student_id)
-                               .where(proctor_references.c.student_id == student_id))).first() is not None
+    return (
+        await conn.execute(select(proctor_references.c.student_id).where(proctor_references.c.student_id == student_id))
+    ).first() is not None
 
 
 async def exam_capture_settings(conn: AsyncConnection, runtime: ProctorRuntime, exam_id: int) -> dict:
@@ -264,8 +324,9 @@ async def exam_capture_settings(conn: AsyncConnection, runtime: ProctorRuntime, 
     screen policy at the student's click: ``getDisplayMedia`` wants a fresh user gesture)."""
     config = runtime.config
     required = (await conn.execute(select(exams.c.requires_proctoring).where(exams.c.id == exam_id))).scalar()
-    custom = (await conn.execute(select(proctor_exam_settings).where(
-        proctor_exam_settings.c.exam_id == exam_id))).first()
+    custom = (
+        await conn.execute(select(proctor_exam_settings).where(proctor_exam_settings.c.exam_id == exam_id))
+    ).first()
     return {
         "required": bool(required),
         "frame_interval_s": custom.frame_interval_s if custom else config.frame_interval_s,
@@ -282,50 +343,93 @@ RECORDING_VIDEO = {"width": 320, "height": 240, "frame_rate": 10}
 
 def recording_plan(config: ProctorConfig) -> dict[str, Any]:
     """What the page's ``MediaRecorder`` is set to (see :mod:`exam_engine.services.recording`)."""
-    return {"enabled": config.recording, "kbps": config.recording_kbps, "chunk_s": config.recording_chunk_s,
-            "max_chunk_bytes": config.max_chunk_bytes, "video": dict(RECORDING_VIDEO)}
+    return {
+        "enabled": config.recording,
+        "kbps": config.recording_kbps,
+        "chunk_s": config.recording_chunk_s,
+        "max_chunk_bytes": config.max_chunk_bytes,
+        "video": dict(RECORDING_VIDEO),
+    }
 
 
-async def capture_plan(conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, exam_id: int,
-                       student_id: int) -> dict:
+async def capture_plan(
+    conn: AsyncConnection, runtime: ProctorRuntime, attempt_id: uuid.UUID, exam_id: int, student_id: int
+) -> dict:
     """What the page must capture and how often (per exam, else the global defaults)."""
     config = runtime.config
     settings = await exam_capture_settings(conn, runtime, exam_id)
     state = (await conn.execute(select(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id))).first()
-    pending = [] if state is None else [
-        {"id": r.id, "kind": r.kind, "requested_at": r.requested_at.isoformat()}
-        for r in await conn.execute(select(proctor_requests).where(
-            proctor_requests.c.attempt_id == attempt_id, proctor_requests.c.fulfilled_at.is_(None)))]
+    pending = (
+        []
+        if state is None
+        else [
+            {"id": r.id, "kind": r.kind, "requested_at": r.requested_at.isoformat()}
+            for r in await conn.execute(
+                select(proctor_requests).where(
+                    proctor_requests.c.attempt_id == attempt_id, proctor_requests.c.fulfilled_at.is_(None)
+                )
+            )
+        ]
+    )
     return {
         **settings,
         "consented": state is not None,
-        "limits": {"frame_bytes": config.max_frame_bytes, "burst_bytes": config.max_burst_bytes,
-                   "burst_frames": MAX_BURST_FRAMES, "events_per_request": config.max_event_batch,
-                   "noise_samples_per_request": MAX_NOISE_SAMPLES, "image_side_px": MAX_IMAGE_SIDE},
-        "enrolment": {"state": state.enrolment_state if state else "missing",
-                      "reason": state.enrolment_reason if state else None,
-                      "reference_available": await _has_reference(conn, student_id)},
+        "limits": {
+            "frame_bytes": config.max_frame_bytes,
+            "burst_bytes": config.max_burst_bytes,
+            "burst_frames": MAX_BURST_FRAMES,
+            "events_per_request": config.max_event_batch,
+            "noise_samples_per_request": MAX_NOISE_SAMPLES,
+            "image_side_px": MAX_IMAGE_SIDE,
+        },
+        "enrolment": {
+            "state": state.enrolment_state if state else "missing",
+            "reason": state.enrolment_reason if state else None,
+            "reference_available": await _has_reference(conn, student_id),
+        },
         "pending_requests": pending,
         "event_types": sorted(kind.value for kind in BROWSER_EVENT_KINDS),
         "recording": recording_plan(config),
     }
 
 
-async def plan(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID, *,
-               now: datetime, grace_s: float) -> dict:
+async def plan(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    now: datetime,
+    grace_s: float,
+) -> dict:
     row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
     return await capture_plan(conn, runtime, attempt_id, row.exam_id, actor.user_id or 0)
 
 
-async def consent(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                  answers: dict[str, Any], *, now: datetime, grace_s: float) -> dict:
+async def consent(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    answers: dict[str, Any],
+    *,
+    now: datetime,
+    grace_s: float,
+) -> dict:
     """Consent opens the attempt's evidence store (and its data key)."""
     row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
     await _require_proctored(conn, row.exam_id)
     if answers.get("consent") is not True:
         raise InvalidInput("consent_required", N_("Give your consent to proctoring first."))
-    created = await runtime.store.open_attempt(conn, attempt_id, student_id=actor.user_id or 0, exam_id=row.exam_id,
-                                               started_at=row.started_at, consent=answers, now=now)
+    created = await runtime.store.open_attempt(
+        conn,
+        attempt_id,
+        student_id=actor.user_id or 0,
+        exam_id=row.exam_id,
+        started_at=row.started_at,
+        consent=answers,
+        now=now,
+    )
     if created:
         await record(conn, now, actor, "proctor.consent", f"attempt:{attempt_id}", None, answers)
     return await capture_plan(conn, runtime, attempt_id, row.exam_id, actor.user_id or 0)
@@ -343,9 +447,19 @@ _ATTEMPT_AND_HEAD = (
 )
 
 
-async def store_image(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                      kind: ItemKind, seq: int, image: bytes, *, trigger: str | None, now: datetime,
-                      grace_s: float) -> Stored:
+async def store_image(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    kind: ItemKind,
+    seq: int,
+    image: bytes,
+    *,
+    trigger: str | None,
+    now: datetime,
+    grace_s: float,
+) -> Stored:
     """A webcam frame, a screenshot or the enrolment photo (already checked as JPEG).
 
     A webcam frame every few seconds from every student: the ownership, deadline and consent
@@ -364,18 +478,29 @@ async def store_image(conn: AsyncConnection, runtime: ProctorRuntime, actor: Act
             raise NotFound("attempt_not_found", N_("No such attempt."))
         rules.check_accepts_evidence(AttemptStatus(row.status), row.deadline_at, now, grace_s)
         head = ChainHead(row.wrapped_key, row.head_seq)
-    item = await runtime.store.append(conn, attempt_id, kind, _positive_seq(seq), image, now=now, trigger=trigger,
-                                      locked_head=head)
+    item = await runtime.store.append(
+        conn, attempt_id, kind, _positive_seq(seq), image, now=now, trigger=trigger, locked_head=head
+    )
     if kind is ItemKind.ENROLMENT and item.created:
-        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id)
-                           .values(enrolment_state="pending", enrolment_reason=None))
+        await conn.execute(
+            update(proctor_attempts)
+            .where(proctor_attempts.c.attempt_id == attempt_id)
+            .values(enrolment_state="pending", enrolment_reason=None)
+        )
     stored = Stored()
     stored.add(attempt_id, item, analyse=True)
     return stored
 
 
-async def enrol_from_reference(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                               *, now: datetime, grace_s: float) -> Stored:
+async def enrol_from_reference(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    *,
+    now: datetime,
+    grace_s: float,
+) -> Stored:
     """Use the photo an administrator uploaded for this student instead of a new one."""
     own = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
     await _require_consent(conn, attempt_id, own.exam_id)
@@ -385,27 +510,43 @@ async def enrol_from_reference(conn: AsyncConnection, runtime: ProctorRuntime, a
     # Client seq 0 is reserved for the reference photo (the page's own photos start at 1).
     item = await runtime.store.append(conn, attempt_id, ItemKind.ENROLMENT, 0, photo, now=now, trigger="reference")
     if item.created:
-        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id)
-                           .values(enrolment_state="pending", enrolment_reason=None))
+        await conn.execute(
+            update(proctor_attempts)
+            .where(proctor_attempts.c.attempt_id == attempt_id)
+            .values(enrolment_state="pending", enrolment_reason=None)
+        )
     stored = Stored()
     stored.add(attempt_id, item, analyse=True)
     return stored
 
 
-async def store_room_scan(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                          seq: int, frames: list[bytes], *, now: datetime, grace_s: float) -> Stored:
+async def store_room_scan(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    seq: int,
+    frames: list[bytes],
+    *,
+    now: datetime,
+    grace_s: float,
+) -> Stored:
     """A burst of frames stored as one item; it fulfils the pending room-scan requests."""
     own = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
     await _require_consent(conn, attempt_id, own.exam_id)
     if not frames or len(frames) > MAX_BURST_FRAMES:
-        raise InvalidInput("room_scan_frames", N_("A room scan has between 1 and {limit} frames."),
-                           limit=MAX_BURST_FRAMES)
-    item = await runtime.store.append(conn, attempt_id, ItemKind.ROOMSCAN, _positive_seq(seq), pack_burst(frames),
-                                      now=now, trigger="room_scan")
+        raise InvalidInput(
+            "room_scan_frames", N_("A room scan has between 1 and {limit} frames."), limit=MAX_BURST_FRAMES
+        )
+    item = await runtime.store.append(
+        conn, attempt_id, ItemKind.ROOMSCAN, _positive_seq(seq), pack_burst(frames), now=now, trigger="room_scan"
+    )
     if item.created:
-        await conn.execute(update(proctor_requests).where(
-            proctor_requests.c.attempt_id == attempt_id, proctor_requests.c.fulfilled_at.is_(None))
-            .values(fulfilled_at=now, fulfilled_seq=item.seq))
+        await conn.execute(
+            update(proctor_requests)
+            .where(proctor_requests.c.attempt_id == attempt_id, proctor_requests.c.fulfilled_at.is_(None))
+            .values(fulfilled_at=now, fulfilled_seq=item.seq)
+        )
     stored = Stored()
     stored.add(attempt_id, item, analyse=True)
     return stored
@@ -417,32 +558,50 @@ def _parse_time(value: Any, name: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
-                           expected=Word(N_("date-time")))
+        raise InvalidInput(
+            "invalid_field", N_("Field «{field}» must be a {expected}."), field=name, expected=Word(N_("date-time"))
+        )
     return moment
 
 
 def _number(value: Any, name: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise InvalidInput("invalid_number", N_("Field «{field}» must be a number from {low} to {high}."),
-                           field=name, low=low, high=high)
+        raise InvalidInput(
+            "invalid_number",
+            N_("Field «{field}» must be a number from {low} to {high}."),
+            field=name,
+            low=low,
+            high=high,
+        )
     return float(value)
 
 
-async def store_events(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                       events: list[Any], *, now: datetime, grace_s: float) -> Stored:
+async def store_events(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    events: list[Any],
+    *,
+    now: datetime,
+    grace_s: float,
+) -> Stored:
     """Browser events, each its own evidence item: {seq, type, started_at, duration_s, detail}."""
     row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
     await _require_consent(conn, attempt_id, row.exam_id)
     if len(events) > runtime.config.max_event_batch:
-        raise InvalidInput("too_many_items", N_("At most {limit} items in one request."),
-                           limit=runtime.config.max_event_batch)
+        raise InvalidInput(
+            "too_many_items", N_("At most {limit} items in one request."), limit=runtime.config.max_event_batch
+        )
     stored = Stored()
     allowed = {kind.value for kind in BROWSER_EVENT_KINDS}
     for raw in events:
         if not isinstance(raw, dict) or raw.get("type") not in allowed:
-            raise InvalidInput("invalid_event_type", N_("Unknown event type «{value}»."),
-                               value=str(raw.get("type") if isinstance(raw, dict) else raw)[:40])
+            raise InvalidInput(
+                "invalid_event_type",
+                N_("Unknown event type «{value}»."),
+                value=str(raw.get("type") if isinstance(raw, dict) else raw)[:40],
+            )
         seq = raw.get("seq")
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise InvalidInput("invalid_seq", N_("The sequence number must be a positive whole number."))
@@ -452,8 +611,15 @@ async def store_events(conn: AsyncConnection, runtime: ProctorRuntime, actor: Ac
         duration = min(duration, (now - start).total_seconds() + grace_s)
         detail = str(raw.get("detail", ""))[:500]
         body = {"type": raw["type"], "started_at": start.isoformat(), "duration_s": duration, "detail": detail}
-        item = await runtime.store.append(conn, attempt_id, ItemKind.EVENT, _positive_seq(seq),
-                                          json.dumps(body, sort_keys=True).encode(), now=now, trigger=raw["type"])
+        item = await runtime.store.append(
+            conn,
+            attempt_id,
+            ItemKind.EVENT,
+            _positive_seq(seq),
+            json.dumps(body, sort_keys=True).encode(),
+            now=now,
+            trigger=raw["type"],
+        )
         if item.created:
             await record_event(conn, attempt_id, item.seq, FlagKind(raw["type"]), start, duration)
         stored.add(attempt_id, item)
@@ -461,8 +627,16 @@ async def store_events(conn: AsyncConnection, runtime: ProctorRuntime, actor: Ac
     return stored
 
 
-async def store_noise(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                      body: dict[str, Any], *, now: datetime, grace_s: float) -> Stored:
+async def store_noise(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    body: dict[str, Any],
+    *,
+    now: datetime,
+    grace_s: float,
+) -> Stored:
     """A batch of microphone loudness samples (RMS dBFS) at a fixed interval."""
     row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
     await _require_consent(conn, attempt_id, row.exam_id)
@@ -476,8 +650,9 @@ async def store_noise(conn: AsyncConnection, runtime: ProctorRuntime, actor: Act
     interval = _number(body.get("interval_s", 1.0), "interval_s", 0.1, 10)
     start = min(max(_parse_time(body.get("started_at", now.isoformat()), "started_at"), row.started_at), now)
     content = {"started_at": start.isoformat(), "interval_s": interval, "dbfs": dbfs}
-    item = await runtime.store.append(conn, attempt_id, ItemKind.NOISE, _positive_seq(seq),
-                                      json.dumps(content).encode(), now=now)
+    item = await runtime.store.append(
+        conn, attempt_id, ItemKind.NOISE, _positive_seq(seq), json.dumps(content).encode(), now=now
+    )
     if item.created:
         await record_noise(conn, attempt_id, item.seq, start, interval, dbfs)
         await recompute(conn, attempt_id, runtime.settings)
@@ -486,8 +661,16 @@ async def store_noise(conn: AsyncConnection, runtime: ProctorRuntime, actor: Act
     return stored
 
 
-async def heartbeat(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                    page_id: str, *, now: datetime, grace_s: float) -> dict | None:
+async def heartbeat(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    page_id: str,
+    *,
+    now: datetime,
+    grace_s: float,
+) -> dict | None:
     """The live exam page says it is alive; ``None`` refuses a second page (the event is recorded).
 
     One live page per attempt: another page id within ``live_page_timeout_s`` of the
@@ -497,16 +680,34 @@ async def heartbeat(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor
     state = await _require_consent(conn, attempt_id, row.exam_id)
     page_id = page_id[:64]
     window = timedelta(seconds=runtime.config.live_page_timeout_s)
-    if (state.live_page and state.live_page != page_id and state.live_page_seen_at is not None
-            and now - state.live_page_seen_at < window):
-        body = {"type": FlagKind.SECOND_TAB.value, "started_at": now.isoformat(), "duration_s": 0.0,
-                "detail": "second page refused by the server"}
+    if (
+        state.live_page
+        and state.live_page != page_id
+        and state.live_page_seen_at is not None
+        and now - state.live_page_seen_at < window
+    ):
+        body = {
+            "type": FlagKind.SECOND_TAB.value,
+            "started_at": now.isoformat(),
+            "duration_s": 0.0,
+            "detail": "second page refused by the server",
+        }
         # Server-made events use negative client seqs: they never collide with the page's.
-        item = await runtime.store.append(conn, attempt_id, ItemKind.EVENT, -(state.head_seq + 1),
-                                          json.dumps(body, sort_keys=True).encode(), now=now, trigger="second_tab")
+        item = await runtime.store.append(
+            conn,
+            attempt_id,
+            ItemKind.EVENT,
+            -(state.head_seq + 1),
+            json.dumps(body, sort_keys=True).encode(),
+            now=now,
+            trigger="second_tab",
+        )
         await record_event(conn, attempt_id, item.seq, FlagKind.SECOND_TAB, now, 0.0)
         await recompute(conn, attempt_id, runtime.settings)
         return None
-    await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == attempt_id)
-                       .values(live_page=page_id, live_page_seen_at=now))
+    await conn.execute(
+        update(proctor_attempts)
+        .where(proctor_attempts.c.attempt_id == attempt_id)
+        .values(live_page=page_id, live_page_seen_at=now)
+    )
     return await capture_plan(conn, runtime, attempt_id, row.exam_id, actor.user_id or 0)

@@ -25,10 +25,12 @@ from ..tables import answers, attempts
 
 _SETTINGS: weakref.WeakKeyDictionary[Any, Settings] = weakref.WeakKeyDictionary()
 
-_ATTEMPT = select(attempts.c.id, attempts.c.student_id, attempts.c.exam_id, attempts.c.status,
-                  attempts.c.submitted_at).where(attempts.c.id == bindparam("attempt_id"))
+_ATTEMPT = select(
+    attempts.c.id, attempts.c.student_id, attempts.c.exam_id, attempts.c.status, attempts.c.submitted_at
+).where(attempts.c.id == bindparam("attempt_id"))
 _ANSWERS = select(answers.c.position, answers.c.choice, answers.c.seq).where(
-    answers.c.attempt_id == bindparam("attempt_id"))
+    answers.c.attempt_id == bindparam("attempt_id")
+)
 
 
 def bind(engine: AsyncEngine, settings: Settings) -> None:
@@ -61,9 +63,15 @@ async def issue(conn: AsyncConnection, attempt_id: uuid.UUID) -> dict[str, Any] 
     rows = await conn.execute(_ANSWERS, {"attempt_id": attempt_id})
     stored = [(r.position, r.choice, r.seq) for r in rows]
     body = rules.ReceiptBody(
-        attempt_id=str(row.id), student_id=row.student_id, exam_id=row.exam_id, status=row.status,
-        submitted_at=row.submitted_at.isoformat(), answers=len(stored),
-        answers_digest=rules.answers_digest(row.id, stored), key_id=signer.key_id)
+        attempt_id=str(row.id),
+        student_id=row.student_id,
+        exam_id=row.exam_id,
+        status=row.status,
+        submitted_at=row.submitted_at.isoformat(),
+        answers=len(stored),
+        answers_digest=rules.answers_digest(row.id, stored),
+        key_id=signer.key_id,
+    )
     return rules.sign(body, signer.sign)
 
 

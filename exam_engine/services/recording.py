@@ -82,8 +82,16 @@ def _segment_not_found() -> NotFound:
 # ------------------------------------------------------------------------------------ the page
 
 
-async def open_segment(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                       body: dict[str, Any], *, now: datetime, grace_s: float) -> dict[str, Any]:
+async def open_segment(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    body: dict[str, Any],
+    *,
+    now: datetime,
+    grace_s: float,
+) -> dict[str, Any]:
     """A new segment (the page started a ``MediaRecorder``): its number and server start time.
 
     ``started_at`` is when the page started the recorder, on the server's clock as the page
@@ -103,19 +111,35 @@ async def open_segment(conn: AsyncConnection, runtime: ProctorRuntime, actor: Ac
         except ValueError:
             claimed = None
         if claimed is None or claimed.tzinfo is None:
-            raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field="started_at",
-                               expected=Word(N_("date-time")))
+            raise InvalidInput(
+                "invalid_field",
+                N_("Field «{field}» must be a {expected}."),
+                field="started_at",
+                expected=Word(N_("date-time")),
+            )
         started_at = min(max(claimed, row.started_at), now)
     # The attempt's proctoring row is the lock that numbers segments one at a time.
-    await conn.execute(select(proctor_attempts.c.attempt_id).where(proctor_attempts.c.attempt_id == attempt_id)
-                       .with_for_update())
-    last = (await conn.execute(select(func.max(proctor_recording_segments.c.segment)).where(
-        proctor_recording_segments.c.attempt_id == attempt_id))).scalar() or 0
+    await conn.execute(
+        select(proctor_attempts.c.attempt_id).where(proctor_attempts.c.attempt_id == attempt_id).with_for_update()
+    )
+    last = (
+        await conn.execute(
+            select(func.max(proctor_recording_segments.c.segment)).where(
+                proctor_recording_segments.c.attempt_id == attempt_id
+            )
+        )
+    ).scalar() or 0
     if last >= MAX_SEGMENTS:
-        raise Conflict("recording_segments_exceeded", N_("The recording was restarted too often ({limit} times); "
-                                                         "the proctor is told."), limit=MAX_SEGMENTS)
-    await conn.execute(proctor_recording_segments.insert().values(
-        attempt_id=attempt_id, segment=last + 1, started_at=started_at, media_type=media_type, created_at=now))
+        raise Conflict(
+            "recording_segments_exceeded",
+            N_("The recording was restarted too often ({limit} times); the proctor is told."),
+            limit=MAX_SEGMENTS,
+        )
+    await conn.execute(
+        proctor_recording_segments.insert().values(
+            attempt_id=attempt_id, segment=last + 1, started_at=started_at, media_type=media_type, created_at=now
+        )
+    )
     return {"segment": last + 1, "started_at": started_at.isoformat(), **recording_plan(runtime.config)}
 
 
@@ -123,11 +147,17 @@ def _bounded(value: str | None, name: str, low: int, high: int, *, default: int 
     if value is None or value == "":
         if default is not None:
             return default
-        raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
-                           expected=Word(N_("integer")))
+        raise InvalidInput(
+            "invalid_field", N_("Field «{field}» must be a {expected}."), field=name, expected=Word(N_("integer"))
+        )
     if not value.isdigit() or len(value) > 12 or not low <= int(value) <= high:
-        raise InvalidInput("out_of_range", N_("Field «{field}» must be a whole number from {low} to {high}."),
-                           field=name, low=low, high=high)
+        raise InvalidInput(
+            "out_of_range",
+            N_("Field «{field}» must be a whole number from {low} to {high}."),
+            field=name,
+            low=low,
+            high=high,
+        )
     return int(value)
 
 
@@ -144,24 +174,45 @@ class ChunkPlace:
     def parse(cls, segment: int, query: Any) -> ChunkPlace:
         if not 1 <= segment <= MAX_SEGMENTS:
             raise _segment_not_found()
-        return cls(segment, _bounded(query.get("seq"), "seq", 1, MAX_CHUNK),
-                   _bounded(query.get("offset_ms"), "offset_ms", 0, MAX_OFFSET_MS, default=0),
-                   _bounded(query.get("duration_ms"), "duration_ms", 0, 600_000, default=0))
+        return cls(
+            segment,
+            _bounded(query.get("seq"), "seq", 1, MAX_CHUNK),
+            _bounded(query.get("offset_ms"), "offset_ms", 0, MAX_OFFSET_MS, default=0),
+            _bounded(query.get("duration_ms"), "duration_ms", 0, 600_000, default=0),
+        )
 
 
 def _receipt(place: ChunkPlace, evidence_seq: int, received_at: datetime, stored: bool) -> dict[str, Any]:
-    return {"kind": "recording", "segment": place.segment, "seq": place.chunk, "evidence_seq": evidence_seq,
-            "received_at": received_at.isoformat(), "stored": stored}
+    return {
+        "kind": "recording",
+        "segment": place.segment,
+        "seq": place.chunk,
+        "evidence_seq": evidence_seq,
+        "received_at": received_at.isoformat(),
+        "stored": stored,
+    }
 
 
 def _conflict(place: ChunkPlace) -> Conflict:
-    return Conflict("recording_chunk_conflict", N_("Chunk {seq} of recording segment {segment} was already stored "
-                                                   "with other content; it is not replaced."),
-                    seq=place.chunk, segment=place.segment)
+    return Conflict(
+        "recording_chunk_conflict",
+        N_("Chunk {seq} of recording segment {segment} was already stored with other content; it is not replaced."),
+        seq=place.chunk,
+        segment=place.segment,
+    )
 
 
-async def store_chunk(services: Services, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                      place: ChunkPlace, data: bytes, *, now: datetime, grace_s: float) -> dict[str, Any]:
+async def store_chunk(
+    services: Services,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    place: ChunkPlace,
+    data: bytes,
+    *,
+    now: datetime,
+    grace_s: float,
+) -> dict[str, Any]:
     """Store one chunk (its own short transactions; none held while it is encrypted and synced)."""
     if not data:
         raise InvalidInput("recording_invalid", N_("The recording chunk is empty or not WebM."))
@@ -174,33 +225,54 @@ async def store_chunk(services: Services, runtime: ProctorRuntime, actor: Actor,
         state = await _require_consent(conn, attempt_id, row.exam_id)
         if not runtime.config.recording:
             raise _disabled()
-        segment = (await conn.execute(select(proctor_recording_segments.c.started_at).where(
-            proctor_recording_segments.c.attempt_id == attempt_id,
-            proctor_recording_segments.c.segment == place.segment))).first()
+        segment = (
+            await conn.execute(
+                select(proctor_recording_segments.c.started_at).where(
+                    proctor_recording_segments.c.attempt_id == attempt_id,
+                    proctor_recording_segments.c.segment == place.segment,
+                )
+            )
+        ).first()
         if segment is None:
             raise _segment_not_found()
-        same = (await conn.execute(select(chunks.evidence_seq, chunks.content_sha256, chunks.received_at).where(
-            chunks.attempt_id == attempt_id, chunks.segment == place.segment, chunks.chunk == place.chunk))).first()
+        same = (
+            await conn.execute(
+                select(chunks.evidence_seq, chunks.content_sha256, chunks.received_at).where(
+                    chunks.attempt_id == attempt_id, chunks.segment == place.segment, chunks.chunk == place.chunk
+                )
+            )
+        ).first()
         if same is not None:
             if same.content_sha256 != digest:
                 raise _conflict(place)
             return _receipt(place, same.evidence_seq, same.received_at, False)
         wrapped = state.wrapped_key
     store = runtime.store
-    staged: Path = await asyncio.to_thread(store.stage_chunk, store.unwrap(attempt_id, wrapped), attempt_id,
-                                           place.segment, place.chunk, data)
+    staged: Path = await asyncio.to_thread(
+        store.stage_chunk, store.unwrap(attempt_id, wrapped), attempt_id, place.segment, place.chunk, data
+    )
     try:
         async with services.engine.begin() as conn:
-            item, stored_digest = await store.append_staged(conn, attempt_id, place.segment, place.chunk, staged,
-                                                            content_sha256=digest, size=len(data), now=now)
+            item, stored_digest = await store.append_staged(
+                conn, attempt_id, place.segment, place.chunk, staged, content_sha256=digest, size=len(data), now=now
+            )
             if not item.created:  # the same chunk arrived twice at once: the other upload linked it
                 if stored_digest != digest:
                     raise _conflict(place)
                 return _receipt(place, item.seq, item.received_at, False)
-            await conn.execute(proctor_recording_chunks.insert().values(
-                attempt_id=attempt_id, segment=place.segment, chunk=place.chunk, evidence_seq=item.seq,
-                offset_ms=place.offset_ms, duration_ms=place.duration_ms, size=len(data), content_sha256=digest,
-                received_at=now))
+            await conn.execute(
+                proctor_recording_chunks.insert().values(
+                    attempt_id=attempt_id,
+                    segment=place.segment,
+                    chunk=place.chunk,
+                    evidence_seq=item.seq,
+                    offset_ms=place.offset_ms,
+                    duration_ms=place.duration_ms,
+                    size=len(data),
+                    content_sha256=digest,
+                    received_at=now,
+                )
+            )
     finally:
         await asyncio.to_thread(staged.unlink, True)  # gone already when it was linked
     return _receipt(place, item.seq, now, True)
@@ -210,8 +282,9 @@ async def store_chunk(services: Services, runtime: ProctorRuntime, actor: Actor,
 
 
 async def _started_at(conn: AsyncConnection, attempt_id: uuid.UUID) -> datetime:
-    started = (await conn.execute(select(proctor_attempts.c.started_at).where(
-        proctor_attempts.c.attempt_id == attempt_id))).scalar()
+    started = (
+        await conn.execute(select(proctor_attempts.c.started_at).where(proctor_attempts.c.attempt_id == attempt_id))
+    ).scalar()
     if started is None:
         raise NotFound("proctoring_not_found", N_("This attempt has no proctoring record."))
     return started
@@ -227,27 +300,46 @@ async def segments(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID) -
     await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.attempt(attempt_id))
     started = await _started_at(conn, attempt_id)
     c = proctor_recording_chunks.c
-    stats = {r.segment: r for r in await conn.execute(
-        select(c.segment, func.count().label("chunks"), func.sum(c.size).label("bytes"),
-               func.max(c.chunk).label("last"), func.max(c.offset_ms + c.duration_ms).label("end_ms"))
-        .where(c.attempt_id == attempt_id).group_by(c.segment))}
+    stats = {
+        r.segment: r
+        for r in await conn.execute(
+            select(
+                c.segment,
+                func.count().label("chunks"),
+                func.sum(c.size).label("bytes"),
+                func.max(c.chunk).label("last"),
+                func.max(c.offset_ms + c.duration_ms).label("end_ms"),
+            )
+            .where(c.attempt_id == attempt_id)
+            .group_by(c.segment)
+        )
+    }
     numbers: dict[int, set[int]] = {}
     for r in await conn.execute(select(c.segment, c.chunk).where(c.attempt_id == attempt_id)):
         numbers.setdefault(r.segment, set()).add(r.chunk)
     out = []
-    for seg in await conn.execute(select(proctor_recording_segments).where(
-            proctor_recording_segments.c.attempt_id == attempt_id).order_by(proctor_recording_segments.c.segment)):
+    for seg in await conn.execute(
+        select(proctor_recording_segments)
+        .where(proctor_recording_segments.c.attempt_id == attempt_id)
+        .order_by(proctor_recording_segments.c.segment)
+    ):
         stat = stats.get(seg.segment)
         if stat is None:
             continue  # opened, nothing arrived: nothing to play
         have = numbers.get(seg.segment, set())
-        out.append({
-            "segment": seg.segment, "started_at": seg.started_at.isoformat(),
-            "t_start": round((seg.started_at - started).total_seconds(), 3),
-            "duration_s": round((stat.end_ms or 0) / 1000, 3), "chunks": stat.chunks, "bytes": int(stat.bytes or 0),
-            "media_type": seg.media_type, "missing": sorted(set(range(1, stat.last + 1)) - have)[:100],
-            "url": f"/api/v1/proctor/attempts/{attempt_id}/recording/{seg.segment}",
-        })
+        out.append(
+            {
+                "segment": seg.segment,
+                "started_at": seg.started_at.isoformat(),
+                "t_start": round((seg.started_at - started).total_seconds(), 3),
+                "duration_s": round((stat.end_ms or 0) / 1000, 3),
+                "chunks": stat.chunks,
+                "bytes": int(stat.bytes or 0),
+                "media_type": seg.media_type,
+                "missing": sorted(set(range(1, stat.last + 1)) - have)[:100],
+                "url": f"/api/v1/proctor/attempts/{attempt_id}/recording/{seg.segment}",
+            }
+        )
     return out
 
 
@@ -262,8 +354,9 @@ def parse_range(header: str | None, total: int) -> tuple[int, int] | None:
     unit, _, spec = header.strip().partition("=")
     if unit.strip().lower() != "bytes":
         return None
-    refused = RangeNotSatisfiable("range_not_satisfiable", N_("The requested byte range is not in the recording "
-                                                              "({total} bytes)."), total=total)
+    refused = RangeNotSatisfiable(
+        "range_not_satisfiable", N_("The requested byte range is not in the recording ({total} bytes)."), total=total
+    )
     first, dash, last = spec.strip().partition("-")
     first, last = first.strip(), last.strip()
     if "," in spec or not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
@@ -297,20 +390,36 @@ class Playback:
         return self.end - self.start + 1 if self.total else 0
 
 
-async def open_playback(conn: AsyncConnection, runtime: ProctorRuntime, actor: Actor, attempt_id: uuid.UUID,
-                        segment: int, range_header: str | None, *, now: datetime) -> Playback:
+async def open_playback(
+    conn: AsyncConnection,
+    runtime: ProctorRuntime,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    segment: int,
+    range_header: str | None,
+    *,
+    now: datetime,
+) -> Playback:
     """Check the reviewer, find the chunks a range touches, and audit the view (who, what, which bytes)."""
     await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.attempt(attempt_id))
-    state = (await conn.execute(select(proctor_attempts.c.wrapped_key).where(
-        proctor_attempts.c.attempt_id == attempt_id))).first()
+    state = (
+        await conn.execute(select(proctor_attempts.c.wrapped_key).where(proctor_attempts.c.attempt_id == attempt_id))
+    ).first()
     if state is None:
         raise NotFound("proctoring_not_found", N_("This attempt has no proctoring record."))
-    seg = (await conn.execute(select(proctor_recording_segments.c.media_type).where(
-        proctor_recording_segments.c.attempt_id == attempt_id,
-        proctor_recording_segments.c.segment == segment))).first()
+    seg = (
+        await conn.execute(
+            select(proctor_recording_segments.c.media_type).where(
+                proctor_recording_segments.c.attempt_id == attempt_id, proctor_recording_segments.c.segment == segment
+            )
+        )
+    ).first()
     c = proctor_recording_chunks.c
-    rows = (await conn.execute(select(c.chunk, c.size).where(c.attempt_id == attempt_id, c.segment == segment)
-                               .order_by(c.chunk))).all()
+    rows = (
+        await conn.execute(
+            select(c.chunk, c.size).where(c.attempt_id == attempt_id, c.segment == segment).order_by(c.chunk)
+        )
+    ).all()
     if seg is None or not rows:
         raise _segment_not_found()
     total = sum(r.size for r in rows)
@@ -322,21 +431,41 @@ async def open_playback(conn: AsyncConnection, runtime: ProctorRuntime, actor: A
         if lo < hi:
             pieces.append((r.chunk, lo - position, hi - position))
         position += r.size
-    await record(conn, now, actor, "recording.viewed", f"attempt:{attempt_id}", None,
-                 {"segment": segment, "bytes": [start, end], "of": total, "range": asked is not None})
-    return Playback(206 if asked is not None else 200, start, end, total, "video/webm", pieces,
-                    runtime.store.unwrap(attempt_id, state.wrapped_key))
+    await record(
+        conn,
+        now,
+        actor,
+        "recording.viewed",
+        f"attempt:{attempt_id}",
+        None,
+        {"segment": segment, "bytes": [start, end], "of": total, "range": asked is not None},
+    )
+    return Playback(
+        206 if asked is not None else 200,
+        start,
+        end,
+        total,
+        "video/webm",
+        pieces,
+        runtime.store.unwrap(attempt_id, state.wrapped_key),
+    )
 
 
-async def playback_bytes(runtime: ProctorRuntime, attempt_id: uuid.UUID, segment: int,
-                         playback: Playback) -> AsyncIterator[bytes]:
+async def playback_bytes(
+    runtime: ProctorRuntime, attempt_id: uuid.UUID, segment: int, playback: Playback
+) -> AsyncIterator[bytes]:
     """The decrypted bytes of a playback, one chunk in memory at a time."""
     for chunk, lo, hi in playback.pieces:
         try:
             plain = await runtime.store.open_chunk(playback.data_key, attempt_id, segment, chunk)
         except EvidenceUnreadable:
-            log.error("recording chunk %s/%s of %s cannot be decrypted: the response is cut short "
-                      "(run exam-engine evidence verify)", segment, chunk, attempt_id)
+            log.error(
+                "recording chunk %s/%s of %s cannot be decrypted: the response is cut short "
+                "(run exam-engine evidence verify)",
+                segment,
+                chunk,
+                attempt_id,
+            )
             raise
         yield plain[lo:hi]
 

@@ -59,16 +59,21 @@ YIELD_EVERY = 100  # results signed (~0.03 ms each) between two turns of the eve
 
 def backoff_s(tries: int) -> float:
     """Seconds from the row's creation before try number ``tries + 1``: the doubling delays summed."""
-    return sum(min(2.0 ** i, MAX_BACKOFF_S) for i in range(tries))
+    return sum(min(2.0**i, MAX_BACKOFF_S) for i in range(tries))
 
 
 def exam_result(payload: Mapping[str, Any]) -> journal.ExamResult:
     """The journal's contract from the outbox payload (ids become opaque strings)."""
     return journal.ExamResult(
-        attempt_id=str(payload["attempt_id"]), student_id=str(payload["student_id"]),
-        discipline_code=str(payload["discipline_code"]), exam_id=str(payload["exam_id"]),
-        score=payload["score"], status=payload["status"],
-        graded_at=datetime.fromisoformat(payload["graded_at"]), version=int(payload["version"]))
+        attempt_id=str(payload["attempt_id"]),
+        student_id=str(payload["student_id"]),
+        discipline_code=str(payload["discipline_code"]),
+        exam_id=str(payload["exam_id"]),
+        score=payload["score"],
+        status=payload["status"],
+        graded_at=datetime.fromisoformat(payload["graded_at"]),
+        version=int(payload["version"]),
+    )
 
 
 @dataclass
@@ -86,8 +91,10 @@ class RelayReport:
 # The gate (services/holds.py): a result goes only once its exam is released — final, and
 # analysed without a flag or released by the quality department; rows without an exam
 # (written before the gate) are never held.
-_RELEASED = or_(outbox.c.exam_id.is_(None), exists().where(exam_release.c.exam_id == outbox.c.exam_id,
-                                                          exam_release.c.state == holds.RELEASED))
+_RELEASED = or_(
+    outbox.c.exam_id.is_(None),
+    exists().where(exam_release.c.exam_id == outbox.c.exam_id, exam_release.c.state == holds.RELEASED),
+)
 _PENDING = (
     select(outbox.c.id, outbox.c.payload, outbox.c.tries, outbox.c.created_at)
     .where(outbox.c.delivered_at.is_(None), outbox.c.topic == RESULT_TOPIC, _RELEASED)
@@ -96,8 +103,11 @@ _PENDING = (
     .with_for_update(skip_locked=True, of=outbox)
 )
 _MARK = update(outbox).where(outbox.c.id == bindparam("row_id"))
-_MARK_REFUSED = update(outbox).where(outbox.c.id == bindparam("row_id")).values(
-    tries=outbox.c.tries + 1, last_error=bindparam("problem"))
+_MARK_REFUSED = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"))
+    .values(tries=outbox.c.tries + 1, last_error=bindparam("problem"))
+)
 
 
 def _audit_batch(conn: AsyncConnection, now: datetime) -> journal.AuditBatchSink:
@@ -119,26 +129,43 @@ async def _deliver(conn: AsyncConnection, rows: list[Any], keys: BridgeKeys, now
             envelope = journal.sign_result(exam_result(row.payload), keys.private).to_bytes()
             correction = row.payload.get("journal_correction")
             if correction:
-                changes.append((row.id, journal.ResultChange(envelope, int(correction["journal_id"]),
-                                                             str(correction["reason"]), str(correction["filed_by"]))))
+                changes.append(
+                    (
+                        row.id,
+                        journal.ResultChange(
+                            envelope,
+                            int(correction["journal_id"]),
+                            str(correction["reason"]),
+                            str(correction["filed_by"]),
+                        ),
+                    )
+                )
             else:
                 signed.append((row.id, envelope))
         except (journal.ResultInvalid, KeyError, TypeError, ValueError) as error:
             problems[row.id] = f"unusable outbox payload: {error}"
-    answers = await journal.accept_many(conn, [envelope for _, envelope in signed], keys.public, now=now,
-                                        audit=_audit_batch(conn, now))
+    answers = await journal.accept_many(
+        conn, [envelope for _, envelope in signed], keys.public, now=now, audit=_audit_batch(conn, now)
+    )
     for (row_id, _), answer in zip(signed, answers, strict=True):
         problems[row_id] = None if answer.accepted else answer.reason
     if changes:
-        filed = await journal.file_result_corrections(conn, [c for _, c in changes], keys.public, now=now,
-                                                      audit=_audit_batch(conn, now))
+        filed = await journal.file_result_corrections(
+            conn, [c for _, c in changes], keys.public, now=now, audit=_audit_batch(conn, now)
+        )
         for (row_id, _), answer in zip(changes, filed, strict=True):
             problems[row_id] = None if answer.accepted else answer.reason
     return problems
 
 
-async def _relay_batch(conn: AsyncConnection, keys: BridgeKeys, now: datetime, limit: int,
-                       only: int | None = None, skip: set[int] | None = None) -> tuple[RelayReport, int]:
+async def _relay_batch(
+    conn: AsyncConnection,
+    keys: BridgeKeys,
+    now: datetime,
+    limit: int,
+    only: int | None = None,
+    skip: set[int] | None = None,
+) -> tuple[RelayReport, int]:
     """One batch in the caller's transaction: the report, and how many pending rows were locked.
 
     Rows backing off after a failure wait, as do rows in ``skip`` (refused earlier in
@@ -146,8 +173,11 @@ async def _relay_batch(conn: AsyncConnection, keys: BridgeKeys, now: datetime, l
     """
     stmt = _PENDING.where(outbox.c.id == only) if only is not None else _PENDING
     locked = (await conn.execute(stmt, {"limit": limit})).all()
-    due = [row for row in locked if row.created_at + timedelta(seconds=backoff_s(row.tries)) <= now
-           and (skip is None or row.id not in skip)]
+    due = [
+        row
+        for row in locked
+        if row.created_at + timedelta(seconds=backoff_s(row.tries)) <= now and (skip is None or row.id not in skip)
+    ]
     report = RelayReport()
     if not due:
         return report, len(locked)
@@ -155,8 +185,11 @@ async def _relay_batch(conn: AsyncConnection, keys: BridgeKeys, now: datetime, l
     delivered = [row_id for row_id, problem in problems.items() if problem is None]
     refused = [{"row_id": row_id, "problem": problem} for row_id, problem in problems.items() if problem]
     if delivered:
-        await conn.execute(update(outbox).where(one_of(conn, outbox.c.id, delivered)).values(
-            delivered_at=now, tries=outbox.c.tries + 1, last_error=None))
+        await conn.execute(
+            update(outbox)
+            .where(one_of(conn, outbox.c.id, delivered))
+            .values(delivered_at=now, tries=outbox.c.tries + 1, last_error=None)
+        )
     if refused:
         for row in due:
             if problems[row.id]:
@@ -168,9 +201,16 @@ async def _relay_batch(conn: AsyncConnection, keys: BridgeKeys, now: datetime, l
     return report, len(locked)
 
 
-async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, batch: int = 500,
-                     before_batch: Callable[[], Awaitable[Any]] | None = None,
-                     hold: HoldPolicy | None = None, not_final: dict[int, datetime] | None = None) -> RelayReport:
+async def relay_once(
+    engine: AsyncEngine,
+    keys: BridgeKeys,
+    clock: Clock,
+    *,
+    batch: int = 500,
+    before_batch: Callable[[], Awaitable[Any]] | None = None,
+    hold: HoldPolicy | None = None,
+    not_final: dict[int, datetime] | None = None,
+) -> RelayReport:
     """Deliver every due outbox row now, batch after batch; one transaction per batch.
 
     First the gate (:func:`exam_engine.services.holds.advance`, with ``hold`` or the default
@@ -208,14 +248,23 @@ async def relay_once(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, *, bat
             return total
 
 
-async def _one_by_one(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, batch: int,
-                      skip: set[int]) -> tuple[RelayReport, int]:
+async def _one_by_one(
+    engine: AsyncEngine, keys: BridgeKeys, clock: Clock, batch: int, skip: set[int]
+) -> tuple[RelayReport, int]:
     """The rows of a failed batch, each in its own transaction; a row that fails again joins ``skip``."""
     async with engine.connect() as conn:
-        ids = (await conn.execute(select(outbox.c.id).where(
-            outbox.c.delivered_at.is_(None), outbox.c.topic == RESULT_TOPIC, _RELEASED)
-            .order_by(outbox.c.tries, outbox.c.id)
-            .limit(batch))).scalars().all()
+        ids = (
+            (
+                await conn.execute(
+                    select(outbox.c.id)
+                    .where(outbox.c.delivered_at.is_(None), outbox.c.topic == RESULT_TOPIC, _RELEASED)
+                    .order_by(outbox.c.tries, outbox.c.id)
+                    .limit(batch)
+                )
+            )
+            .scalars()
+            .all()
+        )
     report = RelayReport()
     for row_id in ids:
         try:
@@ -227,15 +276,23 @@ async def _one_by_one(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, batch
             report.failed += 1
             skip.add(row_id)
             async with engine.begin() as conn:
-                await conn.execute(_MARK.values(tries=outbox.c.tries + 1, last_error=f"{type(error).__name__}: "
-                                                f"{error}"[:2000]), {"row_id": row_id})
+                await conn.execute(
+                    _MARK.values(tries=outbox.c.tries + 1, last_error=f"{type(error).__name__}: {error}"[:2000]),
+                    {"row_id": row_id},
+                )
     return report, len(ids)
 
 
-async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, interval_s: float, *,
-                      wake: asyncio.Event | None = None,
-                      before_batch: Callable[[], Awaitable[Any]] | None = None,
-                      hold: HoldPolicy | None = None) -> None:
+async def run_forever(
+    engine: AsyncEngine,
+    keys: BridgeKeys,
+    clock: Clock,
+    interval_s: float,
+    *,
+    wake: asyncio.Event | None = None,
+    before_batch: Callable[[], Awaitable[Any]] | None = None,
+    hold: HoldPolicy | None = None,
+) -> None:
     """The background task: relay, wait, repeat; a failed round is logged, never fatal.
 
     It waits ``interval_s`` or until ``wake`` is set — the sweeper sets it when it has
@@ -248,8 +305,7 @@ async def run_forever(engine: AsyncEngine, keys: BridgeKeys, clock: Clock, inter
         try:
             report = await relay_once(engine, keys, clock, before_batch=before_batch, hold=hold, not_final=not_final)
             if report.handled:
-                log.info("relay: %d delivered, %d refused, %d failed", report.delivered, report.refused,
-                         report.failed)
+                log.info("relay: %d delivered, %d refused, %d failed", report.delivered, report.refused, report.failed)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - keep relaying after a transient failure

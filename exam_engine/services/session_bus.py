@@ -29,8 +29,7 @@ class SessionBus:
         import redis.asyncio as redis
 
         # health_check_interval: an idle subscription is PINGed, so a dead connection is noticed.
-        self._redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3,
-                                           health_check_interval=5)
+        self._redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=3, health_check_interval=5)
         self.channel = f"{prefix}sessions:evict"
         self.cache = cache
         self.retry_s = retry_s
@@ -39,8 +38,10 @@ class SessionBus:
 
     def start(self) -> None:
         self.cache.on_evict = self._outgoing.put_nowait
-        self._tasks = [asyncio.create_task(self._listen(), name="session-bus-listen"),
-                       asyncio.create_task(self._publish_forever(), name="session-bus-publish")]
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="session-bus-listen"),
+            asyncio.create_task(self._publish_forever(), name="session-bus-publish"),
+        ]
 
     async def publish(self, message: str, attempts: int = 5) -> bool:
         """Announce one eviction; True once Redis took it."""

@@ -30,23 +30,42 @@ from .audit import record
 from .upsert import insert_ignore
 
 _EXAM_AND_STUDENT = (
-    select(exams.c.id, exams.c.opens_at, exams.c.closes_at, exams.c.discipline_id, exams.c.exam_session_id,
-           exam_sessions.c.starts_on, exam_sessions.c.ends_on, attempts.c.status.label("attempt_status"),
-           student_terms.c.opens_at.label("personal_opens_at"), student_terms.c.closes_at.label("personal_closes_at"),
-           student_terms.c.multiplier_pct)
+    select(
+        exams.c.id,
+        exams.c.opens_at,
+        exams.c.closes_at,
+        exams.c.discipline_id,
+        exams.c.exam_session_id,
+        exam_sessions.c.starts_on,
+        exam_sessions.c.ends_on,
+        attempts.c.status.label("attempt_status"),
+        student_terms.c.opens_at.label("personal_opens_at"),
+        student_terms.c.closes_at.label("personal_closes_at"),
+        student_terms.c.multiplier_pct,
+    )
     .select_from(
         exams.join(exam_sessions, exam_sessions.c.id == exams.c.exam_session_id)
-        .outerjoin(attempts, and_(attempts.c.student_id == bindparam("student_id"),
-                                  attempts.c.discipline_id == exams.c.discipline_id,
-                                  attempts.c.exam_session_id == exams.c.exam_session_id))
-        .outerjoin(student_terms, and_(student_terms.c.exam_id == exams.c.id,
-                                       student_terms.c.student_id == bindparam("student_id")))
+        .outerjoin(
+            attempts,
+            and_(
+                attempts.c.student_id == bindparam("student_id"),
+                attempts.c.discipline_id == exams.c.discipline_id,
+                attempts.c.exam_session_id == exams.c.exam_session_id,
+            ),
+        )
+        .outerjoin(
+            student_terms,
+            and_(student_terms.c.exam_id == exams.c.id, student_terms.c.student_id == bindparam("student_id")),
+        )
     )
     .where(exams.c.id == bindparam("exam_id"))
-    .where(exists().where(exam_groups.c.exam_id == exams.c.id)
-           .where(group_members.c.group_id == exam_groups.c.group_id)
-           .where(group_members.c.student_id == bindparam("student_id"))
-           .where(group_members.c.left_at.is_(None)))
+    .where(
+        exists()
+        .where(exam_groups.c.exam_id == exams.c.id)
+        .where(group_members.c.group_id == exam_groups.c.group_id)
+        .where(group_members.c.student_id == bindparam("student_id"))
+        .where(group_members.c.left_at.is_(None))
+    )
 )
 
 
@@ -57,25 +76,41 @@ async def _load(conn: AsyncConnection, exam_id: int, student_id: int) -> Any:
     return row
 
 
-async def _save_terms(conn: AsyncConnection, actor: Actor, exam_id: int, student_id: int, *, now: datetime,
-                      **values: Any) -> None:
+async def _save_terms(
+    conn: AsyncConnection, actor: Actor, exam_id: int, student_id: int, *, now: datetime, **values: Any
+) -> None:
     values = {**values, "updated_by": actor.label, "updated_at": now}
-    inserted = (await conn.execute(insert_ignore(conn, student_terms, {
-        "exam_id": exam_id, "student_id": student_id, **values}, ["exam_id", "student_id"]))).rowcount
+    inserted = (
+        await conn.execute(
+            insert_ignore(
+                conn, student_terms, {"exam_id": exam_id, "student_id": student_id, **values}, ["exam_id", "student_id"]
+            )
+        )
+    ).rowcount
     if not inserted:
-        await conn.execute(update(student_terms).where(student_terms.c.exam_id == exam_id,
-                                                       student_terms.c.student_id == student_id).values(**values))
+        await conn.execute(
+            update(student_terms)
+            .where(student_terms.c.exam_id == exam_id, student_terms.c.student_id == student_id)
+            .values(**values)
+        )
 
 
 def _terms(row: Any, exam_row: Any) -> dict:
-    window = exam_day.effective_window(exam_row.opens_at, exam_row.closes_at, row.get("opens_at"),
-                                       row.get("closes_at"))
+    window = exam_day.effective_window(exam_row.opens_at, exam_row.closes_at, row.get("opens_at"), row.get("closes_at"))
     return {"opens_at": window.opens_at.isoformat(), "closes_at": window.closes_at.isoformat()}
 
 
 async def set_accommodation(
-    conn: AsyncConnection, actor: Actor, *, exam_id: int, student_id: int, reason: str, now: datetime,
-    extra_minutes: int | None = None, multiplier: float | None = None, window_closes_at: datetime | None = None,
+    conn: AsyncConnection,
+    actor: Actor,
+    *,
+    exam_id: int,
+    student_id: int,
+    reason: str,
+    now: datetime,
+    extra_minutes: int | None = None,
+    multiplier: float | None = None,
+    window_closes_at: datetime | None = None,
 ) -> dict:
     """Extra minutes and/or a multiplier, and optionally a wider personal window, before the start."""
     actor.require(Permission.MANAGE_EXAMS)
@@ -95,23 +130,45 @@ async def set_accommodation(
         values["closes_at"] = window_closes_at
     if extra_minutes is not None:
         if not 0 <= extra_minutes <= exam_day.MAX_GRANT_MINUTES:
-            raise InvalidInput("invalid_extra_minutes", N_("Extra minutes must be between 0 and {limit}."),
-                               limit=exam_day.MAX_GRANT_MINUTES)
-        await catalog.set_extra_time(conn, actor, exam_id=exam_id, student_id=student_id, extra_s=extra_minutes * 60,
-                                     reason=reason, now=now)
+            raise InvalidInput(
+                "invalid_extra_minutes",
+                N_("Extra minutes must be between 0 and {limit}."),
+                limit=exam_day.MAX_GRANT_MINUTES,
+            )
+        await catalog.set_extra_time(
+            conn, actor, exam_id=exam_id, student_id=student_id, extra_s=extra_minutes * 60, reason=reason, now=now
+        )
     if len(values) > 1:
         await _save_terms(conn, actor, exam_id, student_id, now=now, **values)
-        await record(conn, now, actor, "exam.accommodation", f"exam:{exam_id}",
-                     {"student_id": student_id, "multiplier_pct": row.multiplier_pct,
-                      "closes_at": row.personal_closes_at},
-                     {"student_id": student_id, **values})
-    return {"exam_id": exam_id, "student_id": student_id, **_terms(values, row),
-            "extra_minutes": extra_minutes, "multiplier": multiplier}
+        await record(
+            conn,
+            now,
+            actor,
+            "exam.accommodation",
+            f"exam:{exam_id}",
+            {"student_id": student_id, "multiplier_pct": row.multiplier_pct, "closes_at": row.personal_closes_at},
+            {"student_id": student_id, **values},
+        )
+    return {
+        "exam_id": exam_id,
+        "student_id": student_id,
+        **_terms(values, row),
+        "extra_minutes": extra_minutes,
+        "multiplier": multiplier,
+    }
 
 
 async def reschedule(
-    conn: AsyncConnection, actor: Actor, *, exam_id: int, student_id: int, opens_at: datetime, closes_at: datetime,
-    reason: str, document_ref: str, now: datetime,
+    conn: AsyncConnection,
+    actor: Actor,
+    *,
+    exam_id: int,
+    student_id: int,
+    opens_at: datetime,
+    closes_at: datetime,
+    reason: str,
+    document_ref: str,
+    now: datetime,
 ) -> dict:
     """A personal window later in the session for a student who did not start (valid reason, 003 §5.16)."""
     actor.require(Permission.MANAGE_EXAMS)
@@ -122,12 +179,42 @@ async def reschedule(
     exam_day.check_personal_window(opens_at, closes_at, now, row.starts_on, row.ends_on)
     if opens_at < row.opens_at:
         raise InvalidInput("window_before_exam", N_("A new window cannot open before the exam's own window."))
-    await _save_terms(conn, actor, exam_id, student_id, now=now, opens_at=opens_at, closes_at=closes_at,
-                      rescheduled=True, reason=reason, document_ref=document_ref)
-    await record(conn, now, actor, "exam.rescheduled", f"exam:{exam_id}",
-                 {"student_id": student_id, "opens_at": row.personal_opens_at or row.opens_at,
-                  "closes_at": row.personal_closes_at or row.closes_at},
-                 {"student_id": student_id, "opens_at": opens_at, "closes_at": closes_at, "reason": reason,
-                  "document_ref": document_ref})
-    return {"exam_id": exam_id, "student_id": student_id, "opens_at": opens_at.isoformat(),
-            "closes_at": closes_at.isoformat(), "rescheduled": True, "document_ref": document_ref}
+    await _save_terms(
+        conn,
+        actor,
+        exam_id,
+        student_id,
+        now=now,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        rescheduled=True,
+        reason=reason,
+        document_ref=document_ref,
+    )
+    await record(
+        conn,
+        now,
+        actor,
+        "exam.rescheduled",
+        f"exam:{exam_id}",
+        {
+            "student_id": student_id,
+            "opens_at": row.personal_opens_at or row.opens_at,
+            "closes_at": row.personal_closes_at or row.closes_at,
+        },
+        {
+            "student_id": student_id,
+            "opens_at": opens_at,
+            "closes_at": closes_at,
+            "reason": reason,
+            "document_ref": document_ref,
+        },
+    )
+    return {
+        "exam_id": exam_id,
+        "student_id": student_id,
+        "opens_at": opens_at.isoformat(),
+        "closes_at": closes_at.isoformat(),
+        "rescheduled": True,
+        "document_ref": document_ref,
+    }

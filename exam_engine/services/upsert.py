@@ -21,38 +21,60 @@ def insert_ignore(conn: AsyncConnection, table: Table, values: dict[str, Any], c
 
 
 @functools.lru_cache(maxsize=64)
-def _prepared_insert_ignore(dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...],
-                            returning: tuple[str, ...]) -> Any:
+def _prepared_insert_ignore(
+    dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...], returning: tuple[str, ...]
+) -> Any:
     stmt = _insert(dialect, table).values({name: bindparam(name) for name in columns})
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
 
 
-def insert_ignore_prepared(conn: AsyncConnection, table: Table, columns: Sequence[str], conflict: Sequence[str],
-                           *, returning: Sequence[str] = ()) -> Any:
+def insert_ignore_prepared(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    *,
+    returning: Sequence[str] = (),
+) -> Any:
     """:func:`insert_ignore` built once per shape, for a hot path: execute it with the values as parameters."""
     return _prepared_insert_ignore(conn.dialect.name, table, tuple(columns), tuple(conflict), tuple(returning))
 
 
 @functools.lru_cache(maxsize=64)
-def _prepared_upsert(dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...],
-                     update: tuple[str, ...], only_if_greater: str | None, returning: tuple[str, ...]) -> Any:
+def _prepared_upsert(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    only_if_greater: str | None,
+    returning: tuple[str, ...],
+) -> Any:
     stmt = _insert(dialect, table).values({name: bindparam(name) for name in columns})
     where = table.c[only_if_greater] < stmt.excluded[only_if_greater] if only_if_greater else None
-    stmt = stmt.on_conflict_do_update(index_elements=list(conflict),
-                                      set_={name: stmt.excluded[name] for name in update}, where=where)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(conflict), set_={name: stmt.excluded[name] for name in update}, where=where
+    )
     if returning:
         stmt = stmt.returning(*(table.c[name] for name in returning))
     return stmt
 
 
 def upsert(
-    conn: AsyncConnection, table: Table, columns: Sequence[str], conflict: Sequence[str], update: Sequence[str],
-    *, only_if_greater: str | None = None, returning: Sequence[str] = (),
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    update: Sequence[str],
+    *,
+    only_if_greater: str | None = None,
+    returning: Sequence[str] = (),
 ) -> Any:
     """Insert, or update ``update`` columns; with ``only_if_greater`` only when that column grows.
 
     Execute the result with the values as parameters: ``conn.execute(stmt, values)``.
     """
-    return _prepared_upsert(conn.dialect.name, table, tuple(columns), tuple(conflict), tuple(update),
-                            only_if_greater, tuple(returning))
+    return _prepared_upsert(
+        conn.dialect.name, table, tuple(columns), tuple(conflict), tuple(update), only_if_greater, tuple(returning)
+    )

@@ -48,12 +48,18 @@ class UptimeRecorder:
 
     async def beat(self, conn: AsyncConnection, now: datetime) -> None:
         if self.span_id is not None:
-            extended = await conn.execute(_EXTEND, {"span_id": self.span_id, "now": now,
-                                                    "since": now - timedelta(seconds=CONTINUE_S)})
+            extended = await conn.execute(
+                _EXTEND, {"span_id": self.span_id, "now": now, "since": now - timedelta(seconds=CONTINUE_S)}
+            )
             if extended.rowcount:
                 return
-        self.span_id = (await conn.execute(server_uptime.insert().values(
-            process_id=self.process_id, up_from=now, up_to=now).returning(server_uptime.c.id))).scalar_one()
+        self.span_id = (
+            await conn.execute(
+                server_uptime.insert()
+                .values(process_id=self.process_id, up_from=now, up_to=now)
+                .returning(server_uptime.c.id)
+            )
+        ).scalar_one()
 
 
 async def measure(conn: AsyncConnection, start: datetime, end: datetime) -> list[Interval]:

@@ -41,7 +41,9 @@ def validate_user_fields(login: str, full_name: str, role: str, language: str) -
         parsed = Role(role)
     except ValueError:
         raise InvalidInput(
-            "invalid_role", N_("Unknown role «{role}»; expected one of: {roles}."), role=role,
+            "invalid_role",
+            N_("Unknown role «{role}»; expected one of: {roles}."),
+            role=role,
             roles=", ".join(r.value for r in Role),
         ) from None
     if language not in LANGUAGES:
@@ -50,8 +52,15 @@ def validate_user_fields(login: str, full_name: str, role: str, language: str) -
 
 
 async def add_user(
-    conn: AsyncConnection, actor: Actor, *, login: str, full_name: str, role: str, language: str = "kk",
-    password: str | None = None, now: datetime,
+    conn: AsyncConnection,
+    actor: Actor,
+    *,
+    login: str,
+    full_name: str,
+    role: str,
+    language: str = "kk",
+    password: str | None = None,
+    now: datetime,
 ) -> NewUser:
     """Create an account; without a password, a one-time password is generated and returned once."""
     actor.require(Permission.MANAGE_ACCOUNTS)
@@ -70,15 +79,28 @@ async def add_user(
         await conn.execute(
             users.insert()
             .values(
-                login=login, full_name=full_name.strip(), role=parsed.value, password_hash=password_hash,
-                language=language, is_active=True, must_change_password=password is None, created_at=now,
+                login=login,
+                full_name=full_name.strip(),
+                role=parsed.value,
+                password_hash=password_hash,
+                language=language,
+                is_active=True,
+                must_change_password=password is None,
+                created_at=now,
                 created_by=actor.label,
             )
             .returning(users.c.id)
         )
     ).scalar_one()
-    await record(conn, now, actor, "user.created", f"user:{user_id}", None,
-                 {"login": login, "full_name": full_name, "role": parsed.value, "language": language})
+    await record(
+        conn,
+        now,
+        actor,
+        "user.created",
+        f"user:{user_id}",
+        None,
+        {"login": login, "full_name": full_name, "role": parsed.value, "language": language},
+    )
     return NewUser(id=int(user_id), login=login, role=parsed, one_time_password=otp)
 
 
@@ -90,11 +112,15 @@ async def reset_password(conn: AsyncConnection, actor: Actor, login: str, *, now
         raise NotFound("user_not_found", N_("No user with login {login}."), login=login)
     otp = passwords.one_time_password()
     await conn.execute(
-        update(users).where(users.c.id == row.id).values(
-            password_hash=await passwords.hash_password_async(otp), must_change_password=True, password_changed_at=now)
+        update(users)
+        .where(users.c.id == row.id)
+        .values(
+            password_hash=await passwords.hash_password_async(otp), must_change_password=True, password_changed_at=now
+        )
     )
     await conn.execute(
-        update(auth_sessions).where(auth_sessions.c.user_id == row.id, auth_sessions.c.revoked_at.is_(None))
+        update(auth_sessions)
+        .where(auth_sessions.c.user_id == row.id, auth_sessions.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     await record(conn, now, actor, "user.password_reset", f"user:{row.id}")

@@ -25,8 +25,9 @@ def _parse_datetime(body: dict[str, Any], name: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput("invalid_field", N_("Field «{field}» must be a date and time like 2026-06-01T09:00:00+05:00."),
-                           field=name) from None
+        raise InvalidInput(
+            "invalid_field", N_("Field «{field}» must be a date and time like 2026-06-01T09:00:00+05:00."), field=name
+        ) from None
     if value.tzinfo is None:
         raise InvalidInput("invalid_field", N_("Field «{field}» must include the time zone, e.g. +05:00."), field=name)
     return b.moment(value, name)
@@ -40,52 +41,95 @@ def _parse_date(body: dict[str, Any], name: str) -> date:
         raise InvalidInput("invalid_field", N_("Field «{field}» must be a date like 2026-06-01."), field=name) from None
 
 
-@endpoint("POST", "/api/v1/admin/users", summary="Create an account (one-time password returned once)",
-          request_schema=s.NEW_USER, response_schema=s.CREATED_USER, status=201,
-          errors=("login_taken", "invalid_login", "invalid_role", "forbidden"), permission=Permission.MANAGE_ACCOUNTS)
+@endpoint(
+    "POST",
+    "/api/v1/admin/users",
+    summary="Create an account (one-time password returned once)",
+    request_schema=s.NEW_USER,
+    response_schema=s.CREATED_USER,
+    status=201,
+    errors=("login_taken", "invalid_login", "invalid_role", "forbidden"),
+    permission=Permission.MANAGE_ACCOUNTS,
+)
 async def create_user(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     new = await users.add_user(
-        conn, actor, login=field(body, "login", str), full_name=field(body, "full_name", str),
-        role=field(body, "role", str), language=field(body, "language", str, required=False, default="kk"),
-        password=field(body, "password", str, required=False), now=services_of(request).clock.now(),
+        conn,
+        actor,
+        login=field(body, "login", str),
+        full_name=field(body, "full_name", str),
+        role=field(body, "role", str),
+        language=field(body, "language", str, required=False, default="kk"),
+        password=field(body, "password", str, required=False),
+        now=services_of(request).clock.now(),
     )
     return {"id": new.id, "login": new.login, "role": new.role, "one_time_password": new.one_time_password}
 
 
-@endpoint("GET", "/api/v1/admin/users", summary="List accounts", response_schema=s.LIST,
-          permission=Permission.MANAGE_ACCOUNTS)
+@endpoint(
+    "GET", "/api/v1/admin/users", summary="List accounts", response_schema=s.LIST, permission=Permission.MANAGE_ACCOUNTS
+)
 async def list_users(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"items": await users.list_users(conn, actor, request.query.get("role"))}
 
 
-@endpoint("POST", "/api/v1/admin/disciplines", summary="Add a discipline", request_schema=s.DISCIPLINE,
-          response_schema=s.CREATED, status=201, errors=("discipline_exists", "forbidden"),
-          permission=Permission.MANAGE_CATALOG)
+@endpoint(
+    "POST",
+    "/api/v1/admin/disciplines",
+    summary="Add a discipline",
+    request_schema=s.DISCIPLINE,
+    response_schema=s.CREATED,
+    status=201,
+    errors=("discipline_exists", "forbidden"),
+    permission=Permission.MANAGE_CATALOG,
+)
 async def create_discipline(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     new_id = await catalog.add_discipline(
-        conn, actor, code=field(body, "code", str), name=field(body, "name", str),
-        credits=field(body, "credits", int, required=False, bound=b.CREDITS), now=services_of(request).clock.now())
+        conn,
+        actor,
+        code=field(body, "code", str),
+        name=field(body, "name", str),
+        credits=field(body, "credits", int, required=False, bound=b.CREDITS),
+        now=services_of(request).clock.now(),
+    )
     return {"id": new_id}
 
 
-@endpoint("POST", "/api/v1/admin/exam-sessions", summary="Add an exam session (date range)",
-          request_schema=s.EXAM_SESSION, response_schema=s.CREATED, status=201, errors=("session_exists",),
-          permission=Permission.MANAGE_CATALOG)
+@endpoint(
+    "POST",
+    "/api/v1/admin/exam-sessions",
+    summary="Add an exam session (date range)",
+    request_schema=s.EXAM_SESSION,
+    response_schema=s.CREATED,
+    status=201,
+    errors=("session_exists",),
+    permission=Permission.MANAGE_CATALOG,
+)
 async def create_exam_session(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     new_id = await catalog.add_exam_session(
-        conn, actor, code=field(body, "code", str), name=field(body, "name", str),
-        starts_on=_parse_date(body, "starts_on"), ends_on=_parse_date(body, "ends_on"),
-        now=services_of(request).clock.now())
+        conn,
+        actor,
+        code=field(body, "code", str),
+        name=field(body, "name", str),
+        starts_on=_parse_date(body, "starts_on"),
+        ends_on=_parse_date(body, "ends_on"),
+        now=services_of(request).clock.now(),
+    )
     return {"id": new_id}
 
 
-@endpoint("POST", "/api/v1/admin/exams", summary="Schedule an exam", request_schema=s.EXAM,
-          response_schema=s.CREATED, status=201,
-          errors=("invalid_window", "bank_not_published", "bank_too_small", "discipline_not_found",
-                  "blueprint_shortfall"), permission=Permission.MANAGE_EXAMS)
+@endpoint(
+    "POST",
+    "/api/v1/admin/exams",
+    summary="Schedule an exam",
+    request_schema=s.EXAM,
+    response_schema=s.CREATED,
+    status=201,
+    errors=("invalid_window", "bank_not_published", "bank_too_small", "discipline_not_found", "blueprint_shortfall"),
+    permission=Permission.MANAGE_EXAMS,
+)
 async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     groups = field(body, "groups", list)
@@ -98,11 +142,15 @@ async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
         b.BANK_VERSION_ID.check(version, f"banks.{language}"[:40])
     minutes = field(body, "duration_minutes", int, bound=b.DURATION_MINUTES)
     spec = catalog.ExamSpec(
-        title=field(body, "title", str), discipline_code=field(body, "discipline", str),
-        session_code=field(body, "session", str), group_codes=groups, bank_versions=banks,
+        title=field(body, "title", str),
+        discipline_code=field(body, "discipline", str),
+        session_code=field(body, "session", str),
+        group_codes=groups,
+        bank_versions=banks,
         question_count=field(body, "question_count", int, bound=b.QUESTION_COUNT),
         duration_s=int(timedelta(minutes=minutes).total_seconds()),
-        opens_at=_parse_datetime(body, "opens_at"), closes_at=_parse_datetime(body, "closes_at"),
+        opens_at=_parse_datetime(body, "opens_at"),
+        closes_at=_parse_datetime(body, "closes_at"),
         timeout_policy=field(body, "timeout_policy", str, required=False, default="unsatisfactory"),
         pass_score=field(body, "pass_score", int, required=False, default=50, bound=b.PASS_SCORE),
         requires_proctoring=field(body, "requires_proctoring", bool, required=False, default=False),
@@ -111,23 +159,35 @@ async def create_exam(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"id": await catalog.add_exam(conn, actor, spec, now=services_of(request).clock.now())}
 
 
-@endpoint("GET", "/api/v1/exams", summary="Scheduled exams (staff)", response_schema=s.LIST,
-          permission=Permission.VIEW_EXAMS)
+@endpoint(
+    "GET", "/api/v1/exams", summary="Scheduled exams (staff)", response_schema=s.LIST, permission=Permission.VIEW_EXAMS
+)
 async def list_exams(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"items": await catalog.list_exams(conn, actor)}
 
 
-@endpoint("POST", "/api/v1/admin/exams/{exam_id}/extra-time", summary="Extra time for one student (accommodation)",
-          request_schema=s.EXTRA_TIME, response_schema=s.OK,
-          errors=("reason_required", "user_not_found", "out_of_range"),
-          permission=Permission.MANAGE_EXAMS, resource=Kind.EXAM)
+@endpoint(
+    "POST",
+    "/api/v1/admin/exams/{exam_id}/extra-time",
+    summary="Extra time for one student (accommodation)",
+    request_schema=s.EXTRA_TIME,
+    response_schema=s.OK,
+    errors=("reason_required", "user_not_found", "out_of_range"),
+    permission=Permission.MANAGE_EXAMS,
+    resource=Kind.EXAM,
+)
 async def extra_time(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
     student_id = await catalog.user_id_by_login(conn, field(body, "student", str))
     await catalog.set_extra_time(
-        conn, actor, exam_id=path_int(request, "exam_id"), student_id=student_id,
-        extra_s=field(body, "extra_minutes", int, bound=b.EXTRA_MINUTES) * 60, reason=field(body, "reason", str),
-        now=services_of(request).clock.now())
+        conn,
+        actor,
+        exam_id=path_int(request, "exam_id"),
+        student_id=student_id,
+        extra_s=field(body, "extra_minutes", int, bound=b.EXTRA_MINUTES) * 60,
+        reason=field(body, "reason", str),
+        now=services_of(request).clock.now(),
+    )
     return {"ok": True}
 
 
@@ -143,13 +203,23 @@ async def _contingent_body(request: web.Request) -> bytes:
     return bytes(data)
 
 
-@endpoint("POST", "/api/v1/admin/contingent", summary="Import groups, students and teachers (CSV or XLSX body)",
-          response_schema=s.CONTINGENT_REPORT, errors=("contingent_invalid", "missing_columns"),
-          permission=Permission.MANAGE_CATALOG, reader=_contingent_body)
+@endpoint(
+    "POST",
+    "/api/v1/admin/contingent",
+    summary="Import groups, students and teachers (CSV or XLSX body)",
+    response_schema=s.CONTINGENT_REPORT,
+    errors=("contingent_invalid", "missing_columns"),
+    permission=Permission.MANAGE_CATALOG,
+    reader=_contingent_body,
+)
 async def import_contingent(request: web.Request, conn: Any, actor: Actor) -> dict:
     actor.require(Permission.MANAGE_ACCOUNTS)
     data = request[PAYLOAD]
     rows = contingent.parse(data, request.query.get("filename"))
     report = await contingent.apply(conn, actor, rows, now=services_of(request).clock.now())
-    return {"created_users": report.created_users, "existing_users": report.existing_users,
-            "groups": report.groups, "faculties": report.faculties}
+    return {
+        "created_users": report.created_users,
+        "existing_users": report.existing_users,
+        "groups": report.groups,
+        "faculties": report.faculties,
+    }

@@ -37,42 +37,91 @@ from .http import SERVICES, endpoint, field, path_int, read_json, services_of
 RELAY_TASK = web.AppKey("relay_task", asyncio.Task)
 
 # Request and response bodies, for the OpenAPI document.
-NEW_JOURNAL = s.obj(["group", "discipline", "period", "period_closes_at"], group=s.STR, discipline=s.STR,
-                    period=s.STR, period_closes_at=s.TS, institution=s.STR)
+NEW_JOURNAL = s.obj(
+    ["group", "discipline", "period", "period_closes_at"],
+    group=s.STR,
+    discipline=s.STR,
+    period=s.STR,
+    period_closes_at=s.TS,
+    institution=s.STR,
+)
 JOURNAL_PERSON = s.obj(["teacher"], teacher=s.STR)
-SUBSTITUTE = s.obj(["teacher", "valid_from", "valid_until", "reason"], teacher=s.STR, valid_from=s.TS,
-                   valid_until=s.TS, reason=s.STR)
-LESSON = s.obj(["held_on"], held_on={"type": "string", "format": "date"},
-               kind={"type": "string", "enum": ["lesson", "midterm1", "midterm2"]}, topic=s.STR)
+SUBSTITUTE = s.obj(
+    ["teacher", "valid_from", "valid_until", "reason"], teacher=s.STR, valid_from=s.TS, valid_until=s.TS, reason=s.STR
+)
+LESSON = s.obj(
+    ["held_on"],
+    held_on={"type": "string", "format": "date"},
+    kind={"type": "string", "enum": ["lesson", "midterm1", "midterm2"]},
+    topic=s.STR,
+)
 CELL = s.obj(["value"], value={"type": "string", "description": "a score 0–100 or a mark (ж, а, дс, д, қ)"})
-CELL_RESULT = s.obj(["changed", "cell"], changed=s.BOOL,
-                    cell=s.obj(score=s.NULL_INT, mark={"type": ["string", "null"]}))
-CORRECTION = s.obj(["lesson_id", "action", "reason"], lesson_id=b.ID.schema(), student_id=b.ID.schema(),
-                   action={"type": "string", "enum": ["change", "delete_grade", "delete_lesson"]}, value=s.STR,
-                   reason=s.STR)
+CELL_RESULT = s.obj(
+    ["changed", "cell"], changed=s.BOOL, cell=s.obj(score=s.NULL_INT, mark={"type": ["string", "null"]})
+)
+CORRECTION = s.obj(
+    ["lesson_id", "action", "reason"],
+    lesson_id=b.ID.schema(),
+    student_id=b.ID.schema(),
+    action={"type": "string", "enum": ["change", "delete_grade", "delete_lesson"]},
+    value=s.STR,
+    reason=s.STR,
+)
 REVIEW = s.obj(note=s.STR)
 CORRECTION_STATE = s.obj(["state"], state={"type": "string", "enum": ["approved", "rejected", "applied"]})
 PERIOD = s.obj(["period"], period=s.STR)
-JOURNAL_GRID = s.obj(["journal", "lessons", "students", "marks", "can_edit"], journal={"type": "object"},
-                     lessons={"type": "array", "items": {"type": "object"}},
-                     students={"type": "array", "items": {"type": "object"}},
-                     marks={"type": "array", "items": {"type": "object"}}, can_edit=s.BOOL)
-STATISTICS = s.obj(["students", "distribution", "pass_rate"], group=s.STR, discipline=s.STR, students=s.INT,
-                   statuses={"type": "object"}, distribution={"type": "object"},
-                   pass_rate={"type": ["string", "null"]}, average_total={"type": ["string", "null"]})
+JOURNAL_GRID = s.obj(
+    ["journal", "lessons", "students", "marks", "can_edit"],
+    journal={"type": "object"},
+    lessons={"type": "array", "items": {"type": "object"}},
+    students={"type": "array", "items": {"type": "object"}},
+    marks={"type": "array", "items": {"type": "object"}},
+    can_edit=s.BOOL,
+)
+STATISTICS = s.obj(
+    ["students", "distribution", "pass_rate"],
+    group=s.STR,
+    discipline=s.STR,
+    students=s.INT,
+    statuses={"type": "object"},
+    distribution={"type": "object"},
+    pass_rate={"type": ["string", "null"]},
+    average_total={"type": ["string", "null"]},
+)
 
-_ROLES = {Role.TEACHER: journal.Role.TEACHER, Role.DEPUTY_HEAD: journal.Role.DEPUTY_HEAD,
-          Role.FACULTY_HEAD: journal.Role.FACULTY_HEAD, Role.METHODOLOGIST: journal.Role.METHODOLOGIST,
-          Role.QUALITY: journal.Role.QUALITY, Role.ACADEMIC_ADMIN: journal.Role.EDU_CENTRE,
-          Role.SYSADMIN: journal.Role.SYSADMIN, Role.STUDENT: journal.Role.STUDENT}
+_ROLES = {
+    Role.TEACHER: journal.Role.TEACHER,
+    Role.DEPUTY_HEAD: journal.Role.DEPUTY_HEAD,
+    Role.FACULTY_HEAD: journal.Role.FACULTY_HEAD,
+    Role.METHODOLOGIST: journal.Role.METHODOLOGIST,
+    Role.QUALITY: journal.Role.QUALITY,
+    Role.ACADEMIC_ADMIN: journal.Role.EDU_CENTRE,
+    Role.SYSADMIN: journal.Role.SYSADMIN,
+    Role.STUDENT: journal.Role.STUDENT,
+}
 # Journal refusals that are about who is asking (403), not about the journal's state (409).
-_DENIALS = frozenset({"not_assigned", "sysadmin_no_academic_changes", "substitute_window_closed",
-                      "permission_not_from_faculty_head", "substitute_cannot_delete", "approver_wrong_role",
-                      "self_approval", "journal_view_denied", "grant_needs_faculty_head"})
+_DENIALS = frozenset(
+    {
+        "not_assigned",
+        "sysadmin_no_academic_changes",
+        "substitute_window_closed",
+        "permission_not_from_faculty_head",
+        "substitute_cannot_delete",
+        "approver_wrong_role",
+        "self_approval",
+        "journal_view_denied",
+        "grant_needs_faculty_head",
+    }
+)
 # What every route of one journal may answer: no such journal (or not yours to see), and the rules' denials.
 JOURNAL_ERRORS = ("journal_not_found", *sorted(_DENIALS))
-_INPUT = (journal.CellInvalid, journal.GradeInvalid, journal.ScaleInvalid, journal.MarkSetInvalid,
-          journal.ResultInvalid)
+_INPUT = (
+    journal.CellInvalid,
+    journal.GradeInvalid,
+    journal.ScaleInvalid,
+    journal.MarkSetInvalid,
+    journal.ResultInvalid,
+)
 
 
 class Unavailable(DomainError):
@@ -117,11 +166,17 @@ def journal_actor(actor: Actor, within: authority.JournalReach | None = None) ->
     head, head of department) reaches no journal at all — closed, not open, by default."""
     role = _ROLES.get(Role(actor.role))
     if within is None:
-        within = authority.JournalReach(frozenset(), frozenset()) if authority.is_scoped(
-            actor.role, Kind.JOURNAL) else authority.JournalReach()
-    return journal.Actor(str(actor.user_id) if actor.user_id is not None else actor.login,
-                         frozenset({role}) if role else frozenset(), group_codes=within.group_codes,
-                         discipline_codes=within.discipline_codes)
+        within = (
+            authority.JournalReach(frozenset(), frozenset())
+            if authority.is_scoped(actor.role, Kind.JOURNAL)
+            else authority.JournalReach()
+        )
+    return journal.Actor(
+        str(actor.user_id) if actor.user_id is not None else actor.login,
+        frozenset({role}) if role else frozenset(),
+        group_codes=within.group_codes,
+        discipline_codes=within.discipline_codes,
+    )
 
 
 async def journal_actor_for(conn: AsyncConnection, actor: Actor) -> journal.Actor:
@@ -163,28 +218,46 @@ def _parse(body: dict[str, Any], name: str, kind: type[date] | type[datetime]) -
 
 async def roster(conn: AsyncConnection, journal_: journal.Journal) -> dict[str, str]:
     """Student id → full name: the group's current members and everyone with an entry (J11)."""
-    current = select(group_members.c.student_id).select_from(
-        group_members.join(groups, groups.c.id == group_members.c.group_id)).where(
-        groups.c.code == journal_.group_code, group_members.c.left_at.is_(None))
+    current = (
+        select(group_members.c.student_id)
+        .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id))
+        .where(groups.c.code == journal_.group_code, group_members.c.left_at.is_(None))
+    )
     ids = {str(i) for i in (await conn.execute(current)).scalars()}
     ids |= await journal.journal_student_ids(conn, journal_.id)
     numeric = [int(i) for i in ids if i.isdigit()]
-    names = {str(r.id): r.full_name for r in await conn.execute(
-        select(users.c.id, users.c.full_name).where(users.c.id.in_(numeric)))}
+    names = {
+        str(r.id): r.full_name
+        for r in await conn.execute(select(users.c.id, users.c.full_name).where(users.c.id.in_(numeric)))
+    }
     return {i: names.get(i, i) for i in ids}
 
 
 async def catalog_names(conn: AsyncConnection, journal_: journal.Journal, teacher_ids: list[str]) -> journal.Names:
-    faculty = (await conn.execute(select(faculties.c.name).select_from(
-        groups.outerjoin(faculties, faculties.c.id == groups.c.faculty_id)).where(
-        groups.c.code == journal_.group_code))).scalar()
-    disc = (await conn.execute(select(disciplines.c.name, disciplines.c.credits).where(
-        disciplines.c.code == journal_.discipline_code))).first()
+    faculty = (
+        await conn.execute(
+            select(faculties.c.name)
+            .select_from(groups.outerjoin(faculties, faculties.c.id == groups.c.faculty_id))
+            .where(groups.c.code == journal_.group_code)
+        )
+    ).scalar()
+    disc = (
+        await conn.execute(
+            select(disciplines.c.name, disciplines.c.credits).where(disciplines.c.code == journal_.discipline_code)
+        )
+    ).first()
     numeric = [int(t) for t in teacher_ids if t.isdigit()]
-    examiners = (await conn.execute(select(users.c.full_name).where(users.c.id.in_(numeric))
-                                    .order_by(users.c.full_name))).scalars().all()
-    return journal.Names(faculty or "", disc.name if disc else journal_.discipline_code,
-                         (disc.credits or 0) if disc else 0, ", ".join(examiners))
+    examiners = (
+        (await conn.execute(select(users.c.full_name).where(users.c.id.in_(numeric)).order_by(users.c.full_name)))
+        .scalars()
+        .all()
+    )
+    return journal.Names(
+        faculty or "",
+        disc.name if disc else journal_.discipline_code,
+        (disc.credits or 0) if disc else 0,
+        ", ".join(examiners),
+    )
 
 
 async def _visible(conn: AsyncConnection, actor: Actor, journal_id: int, now: datetime) -> tuple[journal.Journal, bool]:
@@ -195,8 +268,13 @@ async def _visible(conn: AsyncConnection, actor: Actor, journal_id: int, now: da
 
 
 # permission=None: KEEP_JOURNAL (own journals) or VIEW_JOURNALS (all); the handler checks either.
-@endpoint("GET", "/api/v1/journals", summary="Journals I keep (teachers) or may read (faculty, quality)",
-          response_schema=s.LIST, errors=("forbidden",))
+@endpoint(
+    "GET",
+    "/api/v1/journals",
+    summary="Journals I keep (teachers) or may read (faculty, quality)",
+    response_schema=s.LIST,
+    errors=("forbidden",),
+)
 @journal_errors
 async def list_journals(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     if not (_staff(actor) or allows(actor.role, Permission.KEEP_JOURNAL)):
@@ -205,53 +283,94 @@ async def list_journals(request: web.Request, conn: AsyncConnection, actor: Acto
     return {"items": [j.summary() for j in found]}
 
 
-@endpoint("POST", "/api/v1/journals", summary="Create a journal for a group, discipline and academic period",
-          request_schema=NEW_JOURNAL, response_schema=s.CREATED, status=201, errors=("journal_exists",),
-          permission=Permission.MANAGE_JOURNALS)
+@endpoint(
+    "POST",
+    "/api/v1/journals",
+    summary="Create a journal for a group, discipline and academic period",
+    request_schema=NEW_JOURNAL,
+    response_schema=s.CREATED,
+    status=201,
+    errors=("journal_exists",),
+    permission=Permission.MANAGE_JOURNALS,
+)
 @journal_errors
 async def create_journal(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     now = _now(request)
     new_id = await journal.create_journal(
-        conn, group_code=field(body, "group", str), discipline_code=field(body, "discipline", str),
-        period_code=field(body, "period", str), period_closes_at=_parse(body, "period_closes_at", datetime),
-        institution=field(body, "institution", str, required=False, default="") or "—", by=actor.label, now=now,
-        audit=audit_sink(conn, now, actor))
+        conn,
+        group_code=field(body, "group", str),
+        discipline_code=field(body, "discipline", str),
+        period_code=field(body, "period", str),
+        period_closes_at=_parse(body, "period_closes_at", datetime),
+        institution=field(body, "institution", str, required=False, default="") or "—",
+        by=actor.label,
+        now=now,
+        audit=audit_sink(conn, now, actor),
+    )
     return {"id": new_id}
 
 
-@endpoint("POST", "/api/v1/journals/{journal_id}/teachers", summary="Assign a teacher to a journal (R4)",
-          request_schema=JOURNAL_PERSON, response_schema=s.OK, permission=Permission.MANAGE_JOURNALS,
-          errors=(*JOURNAL_ERRORS, "user_not_found"), resource=Kind.JOURNAL)
+@endpoint(
+    "POST",
+    "/api/v1/journals/{journal_id}/teachers",
+    summary="Assign a teacher to a journal (R4)",
+    request_schema=JOURNAL_PERSON,
+    response_schema=s.OK,
+    permission=Permission.MANAGE_JOURNALS,
+    errors=(*JOURNAL_ERRORS, "user_not_found"),
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     teacher = await user_id_by_login(conn, field(body, "teacher", str))
     now = _now(request)
-    await journal.assign_teacher(conn, path_int(request, "journal_id"), str(teacher), by=actor.label, now=now,
-                                 audit=audit_sink(conn, now, actor))
+    await journal.assign_teacher(
+        conn, path_int(request, "journal_id"), str(teacher), by=actor.label, now=now, audit=audit_sink(conn, now, actor)
+    )
     return {"ok": True}
 
 
-@endpoint("POST", "/api/v1/journals/{journal_id}/substitutes",
-          summary="Let a substitute teacher keep the journal for a time window (faculty head, J7)",
-          request_schema=SUBSTITUTE, response_schema=s.CREATED, status=201, permission=Permission.GRANT_SUBSTITUTE,
-          errors=(*JOURNAL_ERRORS, "user_not_found"), resource=Kind.JOURNAL)
+@endpoint(
+    "POST",
+    "/api/v1/journals/{journal_id}/substitutes",
+    summary="Let a substitute teacher keep the journal for a time window (faculty head, J7)",
+    request_schema=SUBSTITUTE,
+    response_schema=s.CREATED,
+    status=201,
+    permission=Permission.GRANT_SUBSTITUTE,
+    errors=(*JOURNAL_ERRORS, "user_not_found"),
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     teacher = await user_id_by_login(conn, field(body, "teacher", str))
     now = _now(request)
     new_id = await journal.grant_substitute(
-        conn, await _who(conn, actor), path_int(request, "journal_id"), str(teacher),
-        valid_from=_parse(body, "valid_from", datetime), valid_until=_parse(body, "valid_until", datetime),
-        reason=field(body, "reason", str), now=now, audit=audit_sink(conn, now, actor))
+        conn,
+        await _who(conn, actor),
+        path_int(request, "journal_id"),
+        str(teacher),
+        valid_from=_parse(body, "valid_from", datetime),
+        valid_until=_parse(body, "valid_until", datetime),
+        reason=field(body, "reason", str),
+        now=now,
+        audit=audit_sink(conn, now, actor),
+    )
     return {"id": new_id}
 
 
 # permission=None: the journal decides (assigned teacher, substitute in window, or VIEW_JOURNALS staff; R4).
-@endpoint("GET", "/api/v1/journals/{journal_id}", summary="The journal grid: lessons, students, cells, totals",
-          response_schema=JOURNAL_GRID, errors=JOURNAL_ERRORS, resource=Kind.JOURNAL)
+@endpoint(
+    "GET",
+    "/api/v1/journals/{journal_id}",
+    summary="The journal grid: lessons, students, cells, totals",
+    response_schema=JOURNAL_GRID,
+    errors=JOURNAL_ERRORS,
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def read_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     found, keeps = await _visible(conn, actor, path_int(request, "journal_id"), _now(request))
@@ -259,25 +378,51 @@ async def read_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -
     return {**result, "can_edit": keeps}
 
 
-@endpoint("POST", "/api/v1/journals/{journal_id}/lessons", summary="Record a held lesson or midterm control",
-          request_schema=LESSON, response_schema=s.CREATED, status=201, errors=(*JOURNAL_ERRORS, "period_closed"),
-          permission=Permission.KEEP_JOURNAL, resource=Kind.JOURNAL)
+@endpoint(
+    "POST",
+    "/api/v1/journals/{journal_id}/lessons",
+    summary="Record a held lesson or midterm control",
+    request_schema=LESSON,
+    response_schema=s.CREATED,
+    status=201,
+    errors=(*JOURNAL_ERRORS, "period_closed"),
+    permission=Permission.KEEP_JOURNAL,
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def add_lesson(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     now = _now(request)
     new_id = await journal.add_lesson(
-        conn, await _who(conn, actor), path_int(request, "journal_id"), held_on=_parse(body, "held_on", date),
+        conn,
+        await _who(conn, actor),
+        path_int(request, "journal_id"),
+        held_on=_parse(body, "held_on", date),
         kind=field(body, "kind", str, required=False, default="lesson"),
-        topic=field(body, "topic", str, required=False, default=""), now=now, audit=audit_sink(conn, now, actor))
+        topic=field(body, "topic", str, required=False, default=""),
+        now=now,
+        audit=audit_sink(conn, now, actor),
+    )
     return {"id": new_id}
 
 
-@endpoint("PUT", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}",
-          summary="Enter a score 0–100 or a mark (first entry within the entry window; otherwise a correction)",
-          request_schema=CELL, response_schema=CELL_RESULT,
-          errors=(*JOURNAL_ERRORS, "lesson_not_found", "student_not_in_journal", "entry_window_passed",
-                  "value_already_entered", "period_closed"), permission=Permission.KEEP_JOURNAL, resource=Kind.JOURNAL)
+@endpoint(
+    "PUT",
+    "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}",
+    summary="Enter a score 0–100 or a mark (first entry within the entry window; otherwise a correction)",
+    request_schema=CELL,
+    response_schema=CELL_RESULT,
+    errors=(
+        *JOURNAL_ERRORS,
+        "lesson_not_found",
+        "student_not_in_journal",
+        "entry_window_passed",
+        "value_already_entered",
+        "period_closed",
+    ),
+    permission=Permission.KEEP_JOURNAL,
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -285,30 +430,52 @@ async def enter_cell(request: web.Request, conn: AsyncConnection, actor: Actor) 
     now = _now(request)
     found = await journal.load_journal(conn, journal_id)
     return await journal.enter_cell(
-        conn, await _who(conn, actor), journal_id, path_int(request, "lesson_id"), str(path_int(request, "student_id")),
-        field(body, "value", str), roster=await roster(conn, found), now=now, audit=audit_sink(conn, now, actor))
+        conn,
+        await _who(conn, actor),
+        journal_id,
+        path_int(request, "lesson_id"),
+        str(path_int(request, "student_id")),
+        field(body, "value", str),
+        roster=await roster(conn, found),
+        now=now,
+        audit=audit_sink(conn, now, actor),
+    )
 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
-@endpoint("GET", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}/history",
-          summary="Every change of one cell: old and new value, who, when, why (J11)", response_schema=s.LIST,
-          errors=(*JOURNAL_ERRORS, "lesson_not_found", "student_not_in_journal"), resource=Kind.JOURNAL)
+@endpoint(
+    "GET",
+    "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}/history",
+    summary="Every change of one cell: old and new value, who, when, why (J11)",
+    response_schema=s.LIST,
+    errors=(*JOURNAL_ERRORS, "lesson_not_found", "student_not_in_journal"),
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def cell_history(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     journal_id = path_int(request, "journal_id")
     await _visible(conn, actor, journal_id, _now(request))
-    return {"items": await journal.cell_history(conn, journal_id, path_int(request, "lesson_id"),
-                                                str(path_int(request, "student_id")))}
+    return {
+        "items": await journal.cell_history(
+            conn, journal_id, path_int(request, "lesson_id"), str(path_int(request, "student_id"))
+        )
+    }
 
 
 # ------------------------------------------------------------------------------------ corrections
 
 
-@endpoint("POST", "/api/v1/journals/{journal_id}/corrections",
-          summary="File a correction: a late entry, a changed value, a deleted grade or lesson (J6)",
-          request_schema=CORRECTION, response_schema=s.CREATED, status=201,
-          errors=(*JOURNAL_ERRORS, "correction_not_needed", "period_closed", "deletion_window_passed"),
-          permission=Permission.KEEP_JOURNAL, resource=Kind.JOURNAL)
+@endpoint(
+    "POST",
+    "/api/v1/journals/{journal_id}/corrections",
+    summary="File a correction: a late entry, a changed value, a deleted grade or lesson (J6)",
+    request_schema=CORRECTION,
+    response_schema=s.CREATED,
+    status=201,
+    errors=(*JOURNAL_ERRORS, "correction_not_needed", "period_closed", "deletion_window_passed"),
+    permission=Permission.KEEP_JOURNAL,
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def file_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
@@ -317,16 +484,30 @@ async def file_correction(request: web.Request, conn: AsyncConnection, actor: Ac
     found = await journal.load_journal(conn, journal_id)
     student = field(body, "student_id", int, required=False, bound=b.ID)
     new_id = await journal.file_correction(
-        conn, await _who(conn, actor), journal_id, field(body, "lesson_id", int, bound=b.ID),
-        student_id=None if student is None else str(student), action=field(body, "action", str),
-        typed=field(body, "value", str, required=False), reason=field(body, "reason", str),
-        roster=await roster(conn, found), now=now, audit=audit_sink(conn, now, actor))
+        conn,
+        await _who(conn, actor),
+        journal_id,
+        field(body, "lesson_id", int, bound=b.ID),
+        student_id=None if student is None else str(student),
+        action=field(body, "action", str),
+        typed=field(body, "value", str, required=False),
+        reason=field(body, "reason", str),
+        roster=await roster(conn, found),
+        now=now,
+        audit=audit_sink(conn, now, actor),
+    )
     return {"id": new_id}
 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
-@endpoint("GET", "/api/v1/journals/{journal_id}/corrections", summary="A journal's corrections and their state",
-          response_schema=s.LIST, errors=JOURNAL_ERRORS, resource=Kind.JOURNAL)
+@endpoint(
+    "GET",
+    "/api/v1/journals/{journal_id}/corrections",
+    summary="A journal's corrections and their state",
+    response_schema=s.LIST,
+    errors=JOURNAL_ERRORS,
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def journal_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     journal_id = path_int(request, "journal_id")
@@ -334,8 +515,13 @@ async def journal_corrections(request: web.Request, conn: AsyncConnection, actor
     return {"items": await journal.corrections(conn, journal_id=journal_id)}
 
 
-@endpoint("GET", "/api/v1/journal-corrections", summary="Corrections waiting for my review (deputy or faculty head)",
-          response_schema=s.LIST, permission=Permission.REVIEW_CORRECTIONS)
+@endpoint(
+    "GET",
+    "/api/v1/journal-corrections",
+    summary="Corrections waiting for my review (deputy or faculty head)",
+    response_schema=s.LIST,
+    permission=Permission.REVIEW_CORRECTIONS,
+)
 @journal_errors
 async def pending_corrections(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     reviewer = await _who(conn, actor)
@@ -346,41 +532,64 @@ async def _review(request: web.Request, conn: AsyncConnection, actor: Actor, app
     actor.require(Permission.REVIEW_CORRECTIONS)
     body = await read_json(request)
     now = _now(request)
-    state = await journal.review(conn, await _who(conn, actor), path_int(request, "correction_id"), approve=approve,
-                                 note=field(body, "note", str, required=False), now=now,
-                                 audit=audit_sink(conn, now, actor))
+    state = await journal.review(
+        conn,
+        await _who(conn, actor),
+        path_int(request, "correction_id"),
+        approve=approve,
+        note=field(body, "note", str, required=False),
+        now=now,
+        audit=audit_sink(conn, now, actor),
+    )
     return {"state": state}
 
 
-@endpoint("POST", "/api/v1/journal-corrections/{correction_id}/approve",
-          summary="Approve a correction; it is applied at once, even after the period closed (J5, J6)",
-          request_schema=REVIEW, response_schema=CORRECTION_STATE,
-          errors=("correction_not_found", "correction_not_pending", "deletion_window_passed", *sorted(_DENIALS)),
-          permission=Permission.REVIEW_CORRECTIONS, resource=Kind.CORRECTION)
+@endpoint(
+    "POST",
+    "/api/v1/journal-corrections/{correction_id}/approve",
+    summary="Approve a correction; it is applied at once, even after the period closed (J5, J6)",
+    request_schema=REVIEW,
+    response_schema=CORRECTION_STATE,
+    errors=("correction_not_found", "correction_not_pending", "deletion_window_passed", *sorted(_DENIALS)),
+    permission=Permission.REVIEW_CORRECTIONS,
+    resource=Kind.CORRECTION,
+)
 @journal_errors
 async def approve_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, True)
 
 
-@endpoint("POST", "/api/v1/journal-corrections/{correction_id}/reject", summary="Reject a correction",
-          request_schema=REVIEW, response_schema=CORRECTION_STATE,
-          errors=("correction_not_found", "correction_not_pending", *sorted(_DENIALS)),
-          permission=Permission.REVIEW_CORRECTIONS, resource=Kind.CORRECTION)
+@endpoint(
+    "POST",
+    "/api/v1/journal-corrections/{correction_id}/reject",
+    summary="Reject a correction",
+    request_schema=REVIEW,
+    response_schema=CORRECTION_STATE,
+    errors=("correction_not_found", "correction_not_pending", *sorted(_DENIALS)),
+    permission=Permission.REVIEW_CORRECTIONS,
+    resource=Kind.CORRECTION,
+)
 @journal_errors
 async def reject_correction(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     return await _review(request, conn, actor, False)
 
 
-@endpoint("POST", "/api/v1/journal-periods/lock",
-          summary="Close an academic period: afterwards only approved corrections change a journal (J5)",
-          request_schema=PERIOD, response_schema=s.OK, errors=("period_already_locked", "period_not_found"),
-          permission=Permission.MANAGE_JOURNALS)
+@endpoint(
+    "POST",
+    "/api/v1/journal-periods/lock",
+    summary="Close an academic period: afterwards only approved corrections change a journal (J5)",
+    request_schema=PERIOD,
+    response_schema=s.OK,
+    errors=("period_already_locked", "period_not_found"),
+    permission=Permission.MANAGE_JOURNALS,
+)
 @journal_errors
 async def lock_period(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
     now = _now(request)
-    await journal.lock_period(conn, field(body, "period", str), by=actor.label, now=now,
-                              audit=audit_sink(conn, now, actor))
+    await journal.lock_period(
+        conn, field(body, "period", str), by=actor.label, now=now, audit=audit_sink(conn, now, actor)
+    )
     return {"ok": True}
 
 
@@ -389,8 +598,10 @@ async def lock_period(request: web.Request, conn: AsyncConnection, actor: Actor)
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _DOWNLOADS = {
     "pdf": ("application/pdf", lambda st, lang: journal.render_statement_pdf(st, lang, translate)),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             lambda st, lang: journal.statement_xlsx(st, lang, translate)),
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        lambda st, lang: journal.statement_xlsx(st, lang, translate),
+    ),
     "csv": ("text/csv; charset=utf-8", lambda st, lang: journal.statement_csv(st, lang, translate)),
     "json": ("application/json", lambda st, lang: journal.final_results_json(st)),
 }
@@ -403,10 +614,14 @@ async def _statement(request: web.Request, conn: AsyncConnection, actor: Actor) 
 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
-@endpoint("GET", "/api/v1/journals/{journal_id}/statement",
-          summary="The exam-rating statement (J8) as ?format=pdf (default), xlsx, csv, or json for an AIS (S5)",
-          errors=(*JOURNAL_ERRORS, "export_format_unknown", "font_missing"),
-          produces=("application/pdf", _XLSX, "text/csv", "application/json"), resource=Kind.JOURNAL)
+@endpoint(
+    "GET",
+    "/api/v1/journals/{journal_id}/statement",
+    summary="The exam-rating statement (J8) as ?format=pdf (default), xlsx, csv, or json for an AIS (S5)",
+    errors=(*JOURNAL_ERRORS, "export_format_unknown", "font_missing"),
+    produces=("application/pdf", _XLSX, "text/csv", "application/json"),
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def download_statement(request: web.Request, conn: AsyncConnection, actor: Actor) -> web.Response:
     kind = request.query.get("format", "pdf")
@@ -414,11 +629,16 @@ async def download_statement(request: web.Request, conn: AsyncConnection, actor:
         raise journal.CellInvalid("export_format_unknown", format=kind[:20], formats=", ".join(_DOWNLOADS))
     statement = await _statement(request, conn, actor)
     content_type, render = _DOWNLOADS[kind]
-    body = await asyncio.to_thread(render, statement, actor.language) if kind == "pdf" else render(
-        statement, actor.language)
+    body = (
+        await asyncio.to_thread(render, statement, actor.language)
+        if kind == "pdf"
+        else render(statement, actor.language)
+    )
     name = f"statement-{statement.header.group}-{statement.header.discipline_code}.{kind}"
-    return web.Response(body=body, headers={"Content-Type": content_type,
-                                            "Content-Disposition": f'attachment; filename="{_ascii(name)}"'})
+    return web.Response(
+        body=body,
+        headers={"Content-Type": content_type, "Content-Disposition": f'attachment; filename="{_ascii(name)}"'},
+    )
 
 
 def _ascii(name: str) -> str:
@@ -426,9 +646,14 @@ def _ascii(name: str) -> str:
 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
-@endpoint("GET", "/api/v1/journals/{journal_id}/export",
-          summary="The journal grid as ?format=xlsx (default) or csv (J9)",
-          errors=(*JOURNAL_ERRORS, "export_format_unknown"), produces=(_XLSX, "text/csv"), resource=Kind.JOURNAL)
+@endpoint(
+    "GET",
+    "/api/v1/journals/{journal_id}/export",
+    summary="The journal grid as ?format=xlsx (default) or csv (J9)",
+    errors=(*JOURNAL_ERRORS, "export_format_unknown"),
+    produces=(_XLSX, "text/csv"),
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def export_grid(request: web.Request, conn: AsyncConnection, actor: Actor) -> web.Response:
     kind = request.query.get("format", "xlsx")
@@ -438,33 +663,57 @@ async def export_grid(request: web.Request, conn: AsyncConnection, actor: Actor)
     grid = await journal.grid(conn, found, await roster(conn, found), language=actor.language, translate=translate)
     render = journal.grid_xlsx if kind == "xlsx" else journal.grid_csv
     name = _ascii(f"journal-{found.group_code}-{found.discipline_code}-{found.period_code}.{kind}")
-    return web.Response(body=render(grid, actor.language, translate), headers={
-        "Content-Type": _DOWNLOADS[kind][0], "Content-Disposition": f'attachment; filename="{name}"'})
+    return web.Response(
+        body=render(grid, actor.language, translate),
+        headers={"Content-Type": _DOWNLOADS[kind][0], "Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 # permission=None: visible to whoever may read the journal (see read_grid).
-@endpoint("GET", "/api/v1/journals/{journal_id}/statistics",
-          summary="Group statistics: letter distribution, averages, pass rate (J9)", response_schema=STATISTICS,
-          errors=JOURNAL_ERRORS, resource=Kind.JOURNAL)
+@endpoint(
+    "GET",
+    "/api/v1/journals/{journal_id}/statistics",
+    summary="Group statistics: letter distribution, averages, pass rate (J9)",
+    response_schema=STATISTICS,
+    errors=JOURNAL_ERRORS,
+    resource=Kind.JOURNAL,
+)
 @journal_errors
 async def statistics(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     statement = await _statement(request, conn, actor)
-    return {"group": statement.header.group, "discipline": statement.header.discipline_code,
-            **journal.statistics_dict(statement.statistics)}
+    return {
+        "group": statement.header.group,
+        "discipline": statement.header.discipline_code,
+        **journal.statistics_dict(statement.statistics),
+    }
 
 
-@endpoint("GET", "/api/v1/student/results",
-          summary="My admission ratings, exam results and totals, with what I need in the exam (?target=B)",
-          response_schema=s.LIST, permission=Permission.VIEW_OWN_RESULTS)
+@endpoint(
+    "GET",
+    "/api/v1/student/results",
+    summary="My admission ratings, exam results and totals, with what I need in the exam (?target=B)",
+    response_schema=s.LIST,
+    permission=Permission.VIEW_OWN_RESULTS,
+)
 @journal_errors
 async def my_results(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
-    mine = select(groups.c.code).select_from(group_members.join(groups, groups.c.id == group_members.c.group_id)) \
+    mine = (
+        select(groups.c.code)
+        .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id))
         .where(and_(group_members.c.student_id == actor.user_id, group_members.c.left_at.is_(None)))
+    )
     codes = list((await conn.execute(mine)).scalars())
     found = await journal.load_journals(conn, group_codes=codes)
-    return {"items": await journal.student_results(
-        conn, str(actor.user_id), found, language=actor.language, translate=translate,
-        target=request.query.get("target"))}
+    return {
+        "items": await journal.student_results(
+            conn,
+            str(actor.user_id),
+            found,
+            language=actor.language,
+            translate=translate,
+            target=request.query.get("target"),
+        )
+    }
 
 
 # ------------------------------------------------------------------------------------ the relay task
@@ -482,9 +731,17 @@ async def relay_lifecycle(app: web.Application) -> AsyncIterator[None]:
     wake = asyncio.Event()
     unsubscribe = sweeper.on_finalised(services, wake.set)
     app[RELAY_TASK] = asyncio.create_task(
-        relay.run_forever(services.engine, keys, services.clock, services.settings.sweep_interval_s, wake=wake,
-                          before_batch=sweeper.idle(services).wait, hold=holds.policy_of(services.settings)),
-        name="outbox-relay")
+        relay.run_forever(
+            services.engine,
+            keys,
+            services.clock,
+            services.settings.sweep_interval_s,
+            wake=wake,
+            before_batch=sweeper.idle(services).wait,
+            hold=holds.policy_of(services.settings),
+        ),
+        name="outbox-relay",
+    )
     yield
     unsubscribe()
     app[RELAY_TASK].cancel()

@@ -48,14 +48,34 @@ from .http import (
 log = logging.getLogger(__name__)
 
 BASE = "/api/v1/proctor"
-RECEIPTS = s.obj(["items"], items={"type": "array", "items": s.obj(
-    ["kind", "seq", "evidence_seq", "received_at", "stored"], kind=s.STR, seq=s.INT, evidence_seq=s.INT,
-    received_at=s.TS, stored=s.BOOL)})
+RECEIPTS = s.obj(
+    ["items"],
+    items={
+        "type": "array",
+        "items": s.obj(
+            ["kind", "seq", "evidence_seq", "received_at", "stored"],
+            kind=s.STR,
+            seq=s.INT,
+            evidence_seq=s.INT,
+            received_at=s.TS,
+            stored=s.BOOL,
+        ),
+    },
+)
 PLAN = {"type": "object", "description": "capture plan: intervals, limits, enrolment state, pending requests"}
 ANY = {"type": "object"}
-UPLOAD_ERRORS = ("attempt_not_found", "consent_required", "attempt_finished", "deadline_passed", "image_invalid",
-                 "upload_too_large", "multipart_expected", "exam_not_proctored", "evidence_rate_exceeded",
-                 "evidence_quota_exceeded")
+UPLOAD_ERRORS = (
+    "attempt_not_found",
+    "consent_required",
+    "attempt_finished",
+    "deadline_passed",
+    "image_invalid",
+    "upload_too_large",
+    "multipart_expected",
+    "exam_not_proctored",
+    "evidence_rate_exceeded",
+    "evidence_quota_exceeded",
+)
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
@@ -93,9 +113,17 @@ async def _read_frames(request: web.Request, limit: int) -> list[bytes]:
 Upload = Callable[[web.Request, Any, Actor, ProctorRuntime, Any], Awaitable[Any]]
 
 
-def upload(method: str, path: str, *, summary: str, body: str | None, errors: tuple[str, ...] = UPLOAD_ERRORS,
-           response_schema: dict = RECEIPTS, permission: Permission | None = None,
-           resource: Kind | None = None) -> Callable[[Upload], Upload]:
+def upload(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    body: str | None,
+    errors: tuple[str, ...] = UPLOAD_ERRORS,
+    response_schema: dict = RECEIPTS,
+    permission: Permission | None = None,
+    resource: Kind | None = None,
+) -> Callable[[Upload], Upload]:
     """Register a capture route: who is asking and whether the role may (no connection held
     while the body arrives), then the body read and checked (``jpeg`` / ``multipart`` / none),
     then one transaction, then the analysis jobs of what was stored. ``webm`` (a recording
@@ -129,10 +157,14 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
             else:
                 await read_body(request)  # the JSON of events and loudness batches; read_json returns it
             if attempt_id is not None:
-                size = (len(payload) if body in ("jpeg", "webm") else sum(map(len, payload)) if body == "multipart"
-                        else len(request.get(BODY, b"")))
-                await capture.check_upload_bytes(services, runtime, actor, attempt_id, size,
-                                                 now=services.clock.now())
+                size = (
+                    len(payload)
+                    if body in ("jpeg", "webm")
+                    else sum(map(len, payload))
+                    if body == "multipart"
+                    else len(request.get(BODY, b""))
+                )
+                await capture.check_upload_bytes(services, runtime, actor, attempt_id, size, now=services.clock.now())
             if body == "jpeg":
                 await capture.check_jpeg(payload)
             elif body == "multipart":
@@ -154,9 +186,14 @@ def upload(method: str, path: str, *, summary: str, body: str | None, errors: tu
                 return json_response({"items": result.receipts})
             return json_response(result)
 
-        ROUTES.append((RouteDoc(method, path, summary, True, None, response_schema, errors, permission=permission,
-                                resource=resource),
-                       wrapped))
+        ROUTES.append(
+            (
+                RouteDoc(
+                    method, path, summary, True, None, response_schema, errors, permission=permission, resource=resource
+                ),
+                wrapped,
+            )
+        )
         return handler
 
     return decorate
@@ -181,230 +218,442 @@ def _clock(request: web.Request) -> tuple[Any, float]:
 # ----------------------------------------------------------------------------------- student's page
 
 
-@endpoint("GET", BASE + "/attempts/{attempt_id}/plan", summary="What my exam page must capture, and how often",
-          response_schema=PLAN, errors=("attempt_not_found", "attempt_finished", "deadline_passed"),
-          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@endpoint(
+    "GET",
+    BASE + "/attempts/{attempt_id}/plan",
+    summary="What my exam page must capture, and how often",
+    response_schema=PLAN,
+    errors=("attempt_not_found", "attempt_finished", "deadline_passed"),
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def get_plan(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     runtime = capture.runtime_of(services_of(request))
     return await capture.plan(conn, runtime, actor, path_uuid(request, "attempt_id"), now=now, grace_s=grace)
 
 
-@endpoint("POST", BASE + "/attempts/{attempt_id}/consent", summary="Consent to proctoring (opens the evidence store)",
-          request_schema=s.obj(["consent"], consent=s.BOOL, camera=s.BOOL, microphone=s.BOOL, screen_surface=s.STR),
-          response_schema=PLAN, errors=("attempt_not_found", "consent_required", "attempt_finished"),
-          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@endpoint(
+    "POST",
+    BASE + "/attempts/{attempt_id}/consent",
+    summary="Consent to proctoring (opens the evidence store)",
+    request_schema=s.obj(["consent"], consent=s.BOOL, camera=s.BOOL, microphone=s.BOOL, screen_surface=s.STR),
+    response_schema=PLAN,
+    errors=("attempt_not_found", "consent_required", "attempt_finished"),
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_consent(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
     answers = {k: body[k] for k in ("consent", "camera", "microphone", "screen_surface") if k in body}
-    return await capture.consent(conn, capture.runtime_of(services_of(request)), actor,
-                                 path_uuid(request, "attempt_id"), answers, now=now, grace_s=grace)
+    return await capture.consent(
+        conn,
+        capture.runtime_of(services_of(request)),
+        actor,
+        path_uuid(request, "attempt_id"),
+        answers,
+        now=now,
+        grace_s=grace,
+    )
 
 
-@endpoint("POST", BASE + "/attempts/{attempt_id}/heartbeat",
-          summary="The live exam page is alive; a second page for the attempt is refused (second_exam_page)",
-          request_schema=s.obj(["page_id"], page_id=s.STR), response_schema=PLAN,
-          errors=("attempt_not_found", "second_exam_page", "consent_required", "attempt_finished"),
-          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@endpoint(
+    "POST",
+    BASE + "/attempts/{attempt_id}/heartbeat",
+    summary="The live exam page is alive; a second page for the attempt is refused (second_exam_page)",
+    request_schema=s.obj(["page_id"], page_id=s.STR),
+    response_schema=PLAN,
+    errors=("attempt_not_found", "second_exam_page", "consent_required", "attempt_finished"),
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_heartbeat(request: web.Request, conn: Any, actor: Actor) -> Any:
     now, grace = _clock(request)
     page_id = field(await read_json(request), "page_id", str)
-    result = await capture.heartbeat(conn, capture.runtime_of(services_of(request)), actor,
-                                     path_uuid(request, "attempt_id"), page_id, now=now, grace_s=grace)
+    result = await capture.heartbeat(
+        conn,
+        capture.runtime_of(services_of(request)),
+        actor,
+        path_uuid(request, "attempt_id"),
+        page_id,
+        now=now,
+        grace_s=grace,
+    )
     if result is None:  # the refusal is an event worth keeping: commit it, then answer 409
-        return error_response(Conflict("second_exam_page", N_("This exam is already open in another tab or browser.")),
-                              actor.language)
+        return error_response(
+            Conflict("second_exam_page", N_("This exam is already open in another tab or browser.")), actor.language
+        )
     return result
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/enrolment", summary="Enrolment photo (JPEG body, ?seq=N)", body="jpeg",
-        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@upload(
+    "POST",
+    BASE + "/attempts/{attempt_id}/enrolment",
+    summary="Enrolment photo (JPEG body, ?seq=N)",
+    body="jpeg",
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_enrolment(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
-    return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.ENROLMENT,
-                                     _seq(request), jpeg, trigger="enrolment", now=now, grace_s=grace)
+    return await capture.store_image(
+        conn,
+        runtime,
+        actor,
+        path_uuid(request, "attempt_id"),
+        ItemKind.ENROLMENT,
+        _seq(request),
+        jpeg,
+        trigger="enrolment",
+        now=now,
+        grace_s=grace,
+    )
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/enrolment/reference", body=None,
-        summary="Use the reference photo an administrator uploaded instead of a new enrolment photo",
-        errors=("attempt_not_found", "no_reference_photo", "consent_required", "attempt_finished"),
-        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
-async def post_enrolment_reference(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
-                                   _: None) -> Any:
+@upload(
+    "POST",
+    BASE + "/attempts/{attempt_id}/enrolment/reference",
+    body=None,
+    summary="Use the reference photo an administrator uploaded instead of a new enrolment photo",
+    errors=("attempt_not_found", "no_reference_photo", "consent_required", "attempt_finished"),
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
+async def post_enrolment_reference(
+    request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None
+) -> Any:
     now, grace = _clock(request)
-    return await capture.enrol_from_reference(conn, runtime, actor, path_uuid(request, "attempt_id"), now=now,
-                                              grace_s=grace)
+    return await capture.enrol_from_reference(
+        conn, runtime, actor, path_uuid(request, "attempt_id"), now=now, grace_s=grace
+    )
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/frames", body="jpeg",
-        summary="A webcam frame (JPEG body, ?seq=N&trigger=interval|<event type>)", permission=Permission.SIT_EXAM,
-        resource=Kind.ATTEMPT)
+@upload(
+    "POST",
+    BASE + "/attempts/{attempt_id}/frames",
+    body="jpeg",
+    summary="A webcam frame (JPEG body, ?seq=N&trigger=interval|<event type>)",
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_frame(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
-    return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.FRAME,
-                                     _seq(request), jpeg, trigger=_trigger(request), now=now, grace_s=grace)
+    return await capture.store_image(
+        conn,
+        runtime,
+        actor,
+        path_uuid(request, "attempt_id"),
+        ItemKind.FRAME,
+        _seq(request),
+        jpeg,
+        trigger=_trigger(request),
+        now=now,
+        grace_s=grace,
+    )
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/screens", body="jpeg",
-        summary="A screenshot of the shared screen (JPEG body, ?seq=N&trigger=interval|<event type>)",
-        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@upload(
+    "POST",
+    BASE + "/attempts/{attempt_id}/screens",
+    body="jpeg",
+    summary="A screenshot of the shared screen (JPEG body, ?seq=N&trigger=interval|<event type>)",
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_screen(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
     now, grace = _clock(request)
-    return await capture.store_image(conn, runtime, actor, path_uuid(request, "attempt_id"), ItemKind.SCREEN,
-                                     _seq(request), jpeg, trigger=_trigger(request), now=now, grace_s=grace)
+    return await capture.store_image(
+        conn,
+        runtime,
+        actor,
+        path_uuid(request, "attempt_id"),
+        ItemKind.SCREEN,
+        _seq(request),
+        jpeg,
+        trigger=_trigger(request),
+        now=now,
+        grace_s=grace,
+    )
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/room-scans", body="multipart",
-        summary="A 360° room scan: multipart parts named 'frame' (JPEG each), stored as one item (?seq=N)",
-        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
-async def post_room_scan(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime,
-                         frames: list[bytes]) -> Any:
+@upload(
+    "POST",
+    BASE + "/attempts/{attempt_id}/room-scans",
+    body="multipart",
+    summary="A 360° room scan: multipart parts named 'frame' (JPEG each), stored as one item (?seq=N)",
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
+async def post_room_scan(
+    request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, frames: list[bytes]
+) -> Any:
     now, grace = _clock(request)
-    return await capture.store_room_scan(conn, runtime, actor, path_uuid(request, "attempt_id"), _seq(request),
-                                         frames, now=now, grace_s=grace)
+    return await capture.store_room_scan(
+        conn, runtime, actor, path_uuid(request, "attempt_id"), _seq(request), frames, now=now, grace_s=grace
+    )
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/events", body=None,
-        summary="Browser events: {events: [{seq, type, started_at, duration_s, detail}]}",
-        errors=("attempt_not_found", "invalid_event_type", "too_many_items", "consent_required", "attempt_finished"),
-        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@upload(
+    "POST",
+    BASE + "/attempts/{attempt_id}/events",
+    body=None,
+    summary="Browser events: {events: [{seq, type, started_at, duration_s, detail}]}",
+    errors=("attempt_not_found", "invalid_event_type", "too_many_items", "consent_required", "attempt_finished"),
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_events(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None) -> Any:
     now, grace = _clock(request)
     events = field(await read_json(request), "events", list)
-    return await capture.store_events(conn, runtime, actor, path_uuid(request, "attempt_id"), events, now=now,
-                                      grace_s=grace)
+    return await capture.store_events(
+        conn, runtime, actor, path_uuid(request, "attempt_id"), events, now=now, grace_s=grace
+    )
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/noise", body=None,
-        summary="Microphone loudness: {seq, started_at, interval_s, dbfs: [RMS dBFS, ...]}",
-        errors=("attempt_not_found", "too_many_items", "invalid_number", "consent_required", "attempt_finished"),
-        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@upload(
+    "POST",
+    BASE + "/attempts/{attempt_id}/noise",
+    body=None,
+    summary="Microphone loudness: {seq, started_at, interval_s, dbfs: [RMS dBFS, ...]}",
+    errors=("attempt_not_found", "too_many_items", "invalid_number", "consent_required", "attempt_finished"),
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_noise(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, _: None) -> Any:
     now, grace = _clock(request)
-    return await capture.store_noise(conn, runtime, actor, path_uuid(request, "attempt_id"),
-                                     await read_json(request), now=now, grace_s=grace)
+    return await capture.store_noise(
+        conn, runtime, actor, path_uuid(request, "attempt_id"), await read_json(request), now=now, grace_s=grace
+    )
 
 
 # -------------------------------------------------------------------------------------- proctors
 
 
-@endpoint("GET", BASE + "/live", summary="Running proctored attempts with their latest flags, riskiest first",
-          response_schema=s.obj(["attempts"], attempts={"type": "array", "items": ANY}),
-          permission=Permission.PROCTOR_REVIEW)
+@endpoint(
+    "GET",
+    BASE + "/live",
+    summary="Running proctored attempts with their latest flags, riskiest first",
+    response_schema=s.obj(["attempts"], attempts={"type": "array", "items": ANY}),
+    permission=Permission.PROCTOR_REVIEW,
+)
 async def get_live(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"attempts": await review.live(conn, actor), "server_now": services_of(request).clock.now().isoformat()}
 
 
-@endpoint("GET", BASE + "/queue", summary="Review queue: flagged or appealed attempts by risk",
-          response_schema=s.obj(["attempts"], attempts={"type": "array", "items": ANY}),
-          permission=Permission.PROCTOR_REVIEW)
+@endpoint(
+    "GET",
+    BASE + "/queue",
+    summary="Review queue: flagged or appealed attempts by risk",
+    response_schema=s.obj(["attempts"], attempts={"type": "array", "items": ANY}),
+    permission=Permission.PROCTOR_REVIEW,
+)
 async def get_queue(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"attempts": await review.queue(conn, actor)}
 
 
-@endpoint("GET", BASE + "/attempts/{attempt_id}/timeline", summary="An attempt's evidence, events, flags, decisions",
-          response_schema=ANY, errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW,
-          resource=Kind.ATTEMPT)
+@endpoint(
+    "GET",
+    BASE + "/attempts/{attempt_id}/timeline",
+    summary="An attempt's evidence, events, flags, decisions",
+    response_schema=ANY,
+    errors=("proctoring_not_found",),
+    permission=Permission.PROCTOR_REVIEW,
+    resource=Kind.ATTEMPT,
+)
 async def get_timeline(request: web.Request, conn: Any, actor: Actor) -> dict:
     return await review.timeline(conn, actor, path_uuid(request, "attempt_id"), now=services_of(request).clock.now())
 
 
-@endpoint("GET", BASE + "/attempts/{attempt_id}/evidence/{seq}",
-          summary="One evidence item, decrypted (?thumb=1 for a 160 px JPEG, ?frame=i of a room scan); audited",
-          response_schema={"type": "string", "format": "binary"}, errors=("evidence_not_found",),
-          permission=Permission.PROCTOR_REVIEW, produces=("image/jpeg", "application/json"), resource=Kind.ATTEMPT)
+@endpoint(
+    "GET",
+    BASE + "/attempts/{attempt_id}/evidence/{seq}",
+    summary="One evidence item, decrypted (?thumb=1 for a 160 px JPEG, ?frame=i of a room scan); audited",
+    response_schema={"type": "string", "format": "binary"},
+    errors=("evidence_not_found",),
+    permission=Permission.PROCTOR_REVIEW,
+    produces=("image/jpeg", "application/json"),
+    resource=Kind.ATTEMPT,
+)
 async def get_evidence(request: web.Request, conn: Any, actor: Actor) -> web.Response:
     frame = request.query.get("frame")
     content, media = await review.view_evidence(
-        conn, capture.runtime_of(services_of(request)), actor, path_uuid(request, "attempt_id"),
-        path_int(request, "seq"), thumb=request.query.get("thumb") in ("1", "true"),
-        frame=int(frame) if frame and frame.isdigit() else None, now=services_of(request).clock.now())
+        conn,
+        capture.runtime_of(services_of(request)),
+        actor,
+        path_uuid(request, "attempt_id"),
+        path_int(request, "seq"),
+        thumb=request.query.get("thumb") in ("1", "true"),
+        frame=int(frame) if frame and frame.isdigit() else None,
+        now=services_of(request).clock.now(),
+    )
     return web.Response(body=content, content_type=media, headers={"Cache-Control": "no-store, private"})
 
 
-@endpoint("GET", BASE + "/attempts/{attempt_id}/verify", summary="Check the attempt's evidence chain",
-          response_schema=s.obj(["ok", "code"], ok=s.BOOL, code=s.STR, seq=s.NULL_INT, checked=s.INT, message=s.STR),
-          errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT)
+@endpoint(
+    "GET",
+    BASE + "/attempts/{attempt_id}/verify",
+    summary="Check the attempt's evidence chain",
+    response_schema=s.obj(["ok", "code"], ok=s.BOOL, code=s.STR, seq=s.NULL_INT, checked=s.INT, message=s.STR),
+    errors=("proctoring_not_found",),
+    permission=Permission.PROCTOR_REVIEW,
+    resource=Kind.ATTEMPT,
+)
 async def get_verify(request: web.Request, conn: Any, actor: Actor) -> dict:
-    verdict = await admin.verify(conn, capture.runtime_of(services_of(request)), path_uuid(request, "attempt_id"),
-                                 actor, now=services_of(request).clock.now())
-    return {"ok": verdict.ok, "code": verdict.code, "seq": verdict.seq, "checked": verdict.checked,
-            "message": translate(actor.language, verdict.msgid, **verdict.params)}
+    verdict = await admin.verify(
+        conn,
+        capture.runtime_of(services_of(request)),
+        path_uuid(request, "attempt_id"),
+        actor,
+        now=services_of(request).clock.now(),
+    )
+    return {
+        "ok": verdict.ok,
+        "code": verdict.code,
+        "seq": verdict.seq,
+        "checked": verdict.checked,
+        "message": translate(actor.language, verdict.msgid, **verdict.params),
+    }
 
 
-@endpoint("POST", BASE + "/flags/{flag_id}/review", summary="Confirm or dismiss a flag",
-          request_schema=s.obj(["status"], status={"type": "string", "enum": ["confirmed", "dismissed"]}, note=s.STR),
-          response_schema=ANY, errors=("flag_not_found", "flag_status_invalid"), permission=Permission.PROCTOR_REVIEW,
-          resource=Kind.FLAG)
+@endpoint(
+    "POST",
+    BASE + "/flags/{flag_id}/review",
+    summary="Confirm or dismiss a flag",
+    request_schema=s.obj(["status"], status={"type": "string", "enum": ["confirmed", "dismissed"]}, note=s.STR),
+    response_schema=ANY,
+    errors=("flag_not_found", "flag_status_invalid"),
+    permission=Permission.PROCTOR_REVIEW,
+    resource=Kind.FLAG,
+)
 async def post_flag_review(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
-    return await review.review_flag(conn, capture.runtime_of(services_of(request)), actor, path_int(request, "flag_id"),
-                                    field(body, "status", str), field(body, "note", str, required=False, nullable=True),
-                                    now=services_of(request).clock.now())
+    return await review.review_flag(
+        conn,
+        capture.runtime_of(services_of(request)),
+        actor,
+        path_int(request, "flag_id"),
+        field(body, "status", str),
+        field(body, "note", str, required=False, nullable=True),
+        now=services_of(request).clock.now(),
+    )
 
 
-@endpoint("POST", BASE + "/attempts/{attempt_id}/decisions",
-          summary="Decide: clean, suspicious or violation (annuls the attempt), with a reason",
-          request_schema=s.obj(["decision", "reason"], decision={"type": "string",
-                               "enum": ["clean", "suspicious", "violation"]}, reason=s.STR),
-          response_schema=ANY, errors=("second_reviewer_required", "violation_final", "reason_required"),
-          permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT)
+@endpoint(
+    "POST",
+    BASE + "/attempts/{attempt_id}/decisions",
+    summary="Decide: clean, suspicious or violation (annuls the attempt), with a reason",
+    request_schema=s.obj(
+        ["decision", "reason"], decision={"type": "string", "enum": ["clean", "suspicious", "violation"]}, reason=s.STR
+    ),
+    response_schema=ANY,
+    errors=("second_reviewer_required", "violation_final", "reason_required"),
+    permission=Permission.PROCTOR_REVIEW,
+    resource=Kind.ATTEMPT,
+)
 async def post_decision(request: web.Request, conn: Any, actor: Actor) -> dict:
     now, grace = _clock(request)
     body = await read_json(request)
-    return await review.decide(conn, actor, path_uuid(request, "attempt_id"), field(body, "decision", str),
-                               field(body, "reason", str), now=now, grace_s=grace)
+    return await review.decide(
+        conn,
+        actor,
+        path_uuid(request, "attempt_id"),
+        field(body, "decision", str),
+        field(body, "reason", str),
+        now=now,
+        grace_s=grace,
+    )
 
 
-@endpoint("POST", BASE + "/attempts/{attempt_id}/room-scan-requests",
-          summary="Ask the student's page for a 360° room scan now", response_schema=ANY,
-          errors=("attempt_finished", "proctoring_not_found"), permission=Permission.PROCTOR_REVIEW,
-          resource=Kind.ATTEMPT)
+@endpoint(
+    "POST",
+    BASE + "/attempts/{attempt_id}/room-scan-requests",
+    summary="Ask the student's page for a 360° room scan now",
+    response_schema=ANY,
+    errors=("attempt_finished", "proctoring_not_found"),
+    permission=Permission.PROCTOR_REVIEW,
+    resource=Kind.ATTEMPT,
+)
 async def post_room_scan_request(request: web.Request, conn: Any, actor: Actor) -> dict:
-    return await review.request_room_scan(conn, actor, path_uuid(request, "attempt_id"),
-                                          now=services_of(request).clock.now())
+    return await review.request_room_scan(
+        conn, actor, path_uuid(request, "attempt_id"), now=services_of(request).clock.now()
+    )
 
 
-@endpoint("POST", BASE + "/attempts/{attempt_id}/appeal",
-          summary="Record an appeal: back to the review queue, evidence kept past retention",
-          request_schema=s.obj(["reason"], reason=s.STR), response_schema=ANY, errors=("reason_required",),
-          permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT)
+@endpoint(
+    "POST",
+    BASE + "/attempts/{attempt_id}/appeal",
+    summary="Record an appeal: back to the review queue, evidence kept past retention",
+    request_schema=s.obj(["reason"], reason=s.STR),
+    response_schema=ANY,
+    errors=("reason_required",),
+    permission=Permission.PROCTOR_REVIEW,
+    resource=Kind.ATTEMPT,
+)
 async def post_appeal(request: web.Request, conn: Any, actor: Actor) -> dict:
     body = await read_json(request)
-    return await review.mark_appeal(conn, actor, path_uuid(request, "attempt_id"), field(body, "reason", str),
-                                    now=services_of(request).clock.now())
+    return await review.mark_appeal(
+        conn, actor, path_uuid(request, "attempt_id"), field(body, "reason", str), now=services_of(request).clock.now()
+    )
 
 
 # --------------------------------------------------------------------------------- administrators
 
 
-@upload("PUT", BASE + "/students/{user_id}/reference-photo", body="jpeg",
-        summary="A student's reference photo (JPEG body), compared with the face at the exam",
-        errors=("student_not_found", "image_invalid", "upload_too_large"), response_schema=ANY,
-        permission=Permission.MANAGE_ACCOUNTS)
+@upload(
+    "PUT",
+    BASE + "/students/{user_id}/reference-photo",
+    body="jpeg",
+    summary="A student's reference photo (JPEG body), compared with the face at the exam",
+    errors=("student_not_found", "image_invalid", "upload_too_large"),
+    response_schema=ANY,
+    permission=Permission.MANAGE_ACCOUNTS,
+)
 async def put_reference(request: web.Request, conn: Any, actor: Actor, runtime: ProctorRuntime, jpeg: bytes) -> Any:
-    return await admin.put_reference_photo(conn, runtime, actor, path_int(request, "user_id"), jpeg,
-                                           now=services_of(request).clock.now())
+    return await admin.put_reference_photo(
+        conn, runtime, actor, path_int(request, "user_id"), jpeg, now=services_of(request).clock.now()
+    )
 
 
-EXAM_SETTINGS = s.obj(frame_interval_s=b.FRAME_INTERVAL_S.schema(), screen_interval_s=b.SCREEN_INTERVAL_S.schema(),
-                      room_scan_at_start=s.BOOL, screen_policy={"type": "string", "enum": ["require", "flag", "off"]})
+EXAM_SETTINGS = s.obj(
+    frame_interval_s=b.FRAME_INTERVAL_S.schema(),
+    screen_interval_s=b.SCREEN_INTERVAL_S.schema(),
+    room_scan_at_start=s.BOOL,
+    screen_policy={"type": "string", "enum": ["require", "flag", "off"]},
+)
 
 
-@endpoint("GET", BASE + "/exams/{exam_id}/settings", summary="An exam's capture settings (or the global defaults)",
-          response_schema=EXAM_SETTINGS, errors=("exam_not_found",), permission=Permission.VIEW_EXAMS,
-          resource=Kind.EXAM)
+@endpoint(
+    "GET",
+    BASE + "/exams/{exam_id}/settings",
+    summary="An exam's capture settings (or the global defaults)",
+    response_schema=EXAM_SETTINGS,
+    errors=("exam_not_found",),
+    permission=Permission.VIEW_EXAMS,
+    resource=Kind.EXAM,
+)
 async def get_exam_settings(request: web.Request, conn: Any, actor: Actor) -> dict:
-    return await admin.exam_settings(conn, capture.runtime_of(services_of(request)), actor,
-                                     path_int(request, "exam_id"))
+    return await admin.exam_settings(
+        conn, capture.runtime_of(services_of(request)), actor, path_int(request, "exam_id")
+    )
 
 
-@endpoint("PUT", BASE + "/exams/{exam_id}/settings", summary="Set an exam's capture intervals and policies",
-          request_schema=EXAM_SETTINGS, response_schema=EXAM_SETTINGS,
-          errors=("exam_not_found", "screen_policy_invalid", "invalid_number"), permission=Permission.MANAGE_EXAMS,
-          resource=Kind.EXAM)
+@endpoint(
+    "PUT",
+    BASE + "/exams/{exam_id}/settings",
+    summary="Set an exam's capture intervals and policies",
+    request_schema=EXAM_SETTINGS,
+    response_schema=EXAM_SETTINGS,
+    errors=("exam_not_found", "screen_policy_invalid", "invalid_number"),
+    permission=Permission.MANAGE_EXAMS,
+    resource=Kind.EXAM,
+)
 async def put_exam_settings(request: web.Request, conn: Any, actor: Actor) -> dict:
-    return await admin.set_exam_settings(conn, capture.runtime_of(services_of(request)), actor,
-                                         path_int(request, "exam_id"), await read_json(request),
-                                         now=services_of(request).clock.now())
+    return await admin.set_exam_settings(
+        conn,
+        capture.runtime_of(services_of(request)),
+        actor,
+        path_int(request, "exam_id"),
+        await read_json(request),
+        now=services_of(request).clock.now(),
+    )

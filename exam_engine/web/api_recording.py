@@ -26,47 +26,120 @@ from . import schemas as s
 from .api_proctor import BASE, UPLOAD_ERRORS, upload
 from .http import endpoint, error_response, path_int, path_uuid, read_json, services_of
 
-SEGMENT = s.obj(["segment", "started_at"], segment=s.INT, started_at=s.TS, enabled=s.BOOL, kbps=s.INT,
-                chunk_s={"type": "number"}, max_chunk_bytes=s.INT, video={"type": "object"})
-CHUNK_RECEIPT = s.obj(["kind", "segment", "seq", "evidence_seq", "received_at", "stored"], kind=s.STR,
-                      segment=s.INT, seq=s.INT, evidence_seq=s.INT, received_at=s.TS, stored=s.BOOL)
-SEGMENTS = s.obj(["segments"], segments={"type": "array", "items": s.obj(
-    ["segment", "started_at", "t_start", "duration_s", "chunks", "bytes", "url"], segment=s.INT, started_at=s.TS,
-    t_start={"type": "number"}, duration_s={"type": "number"}, chunks=s.INT, bytes=s.INT, media_type=s.STR,
-    missing={"type": "array", "items": s.INT}, url=s.STR)})
-CHUNK_ERRORS = (*UPLOAD_ERRORS, "recording_segment_not_found", "recording_chunk_conflict", "recording_invalid",
-                "recording_disabled", "out_of_range")
+SEGMENT = s.obj(
+    ["segment", "started_at"],
+    segment=s.INT,
+    started_at=s.TS,
+    enabled=s.BOOL,
+    kbps=s.INT,
+    chunk_s={"type": "number"},
+    max_chunk_bytes=s.INT,
+    video={"type": "object"},
+)
+CHUNK_RECEIPT = s.obj(
+    ["kind", "segment", "seq", "evidence_seq", "received_at", "stored"],
+    kind=s.STR,
+    segment=s.INT,
+    seq=s.INT,
+    evidence_seq=s.INT,
+    received_at=s.TS,
+    stored=s.BOOL,
+)
+SEGMENTS = s.obj(
+    ["segments"],
+    segments={
+        "type": "array",
+        "items": s.obj(
+            ["segment", "started_at", "t_start", "duration_s", "chunks", "bytes", "url"],
+            segment=s.INT,
+            started_at=s.TS,
+            t_start={"type": "number"},
+            duration_s={"type": "number"},
+            chunks=s.INT,
+            bytes=s.INT,
+            media_type=s.STR,
+            missing={"type": "array", "items": s.INT},
+            url=s.STR,
+        ),
+    },
+)
+CHUNK_ERRORS = (
+    *UPLOAD_ERRORS,
+    "recording_segment_not_found",
+    "recording_chunk_conflict",
+    "recording_invalid",
+    "recording_disabled",
+    "out_of_range",
+)
 
 
-@endpoint("POST", BASE + "/attempts/{attempt_id}/recording",
-          summary="Start a recording segment (one per page load): {started_at, media_type} → its number",
-          request_schema=s.obj(started_at=s.TS, media_type=s.STR), response_schema=SEGMENT,
-          errors=("attempt_not_found", "attempt_finished", "deadline_passed", "consent_required", "exam_not_proctored",
-                  "recording_disabled", "recording_type_invalid", "recording_segments_exceeded"),
-          permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@endpoint(
+    "POST",
+    BASE + "/attempts/{attempt_id}/recording",
+    summary="Start a recording segment (one per page load): {started_at, media_type} → its number",
+    request_schema=s.obj(started_at=s.TS, media_type=s.STR),
+    response_schema=SEGMENT,
+    errors=(
+        "attempt_not_found",
+        "attempt_finished",
+        "deadline_passed",
+        "consent_required",
+        "exam_not_proctored",
+        "recording_disabled",
+        "recording_type_invalid",
+        "recording_segments_exceeded",
+    ),
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_segment(request: web.Request, conn: Any, actor: Actor) -> dict:
     services = services_of(request)
-    return await recording.open_segment(conn, capture.runtime_of(services), actor, path_uuid(request, "attempt_id"),
-                                        await read_json(request), now=services.clock.now(),
-                                        grace_s=services.settings.network_grace_s)
+    return await recording.open_segment(
+        conn,
+        capture.runtime_of(services),
+        actor,
+        path_uuid(request, "attempt_id"),
+        await read_json(request),
+        now=services.clock.now(),
+        grace_s=services.settings.network_grace_s,
+    )
 
 
-@upload("POST", BASE + "/attempts/{attempt_id}/recording/{segment}", body="webm",
-        summary="A recording chunk (WebM body, ?seq=N&offset_ms=&duration_ms=); idempotent on (segment, seq)",
-        errors=CHUNK_ERRORS, response_schema=s.obj(["items"], items={"type": "array", "items": CHUNK_RECEIPT}),
-        permission=Permission.SIT_EXAM, resource=Kind.ATTEMPT)
+@upload(
+    "POST",
+    BASE + "/attempts/{attempt_id}/recording/{segment}",
+    body="webm",
+    summary="A recording chunk (WebM body, ?seq=N&offset_ms=&duration_ms=); idempotent on (segment, seq)",
+    errors=CHUNK_ERRORS,
+    response_schema=s.obj(["items"], items={"type": "array", "items": CHUNK_RECEIPT}),
+    permission=Permission.SIT_EXAM,
+    resource=Kind.ATTEMPT,
+)
 async def post_chunk(request: web.Request, _: None, actor: Actor, runtime: ProctorRuntime, data: bytes) -> Any:
     services = services_of(request)
     place = recording.ChunkPlace.parse(path_int(request, "segment"), request.query)
-    receipt = await recording.store_chunk(services, runtime, actor, path_uuid(request, "attempt_id"), place, data,
-                                          now=services.clock.now(), grace_s=services.settings.network_grace_s)
+    receipt = await recording.store_chunk(
+        services,
+        runtime,
+        actor,
+        path_uuid(request, "attempt_id"),
+        place,
+        data,
+        now=services.clock.now(),
+        grace_s=services.settings.network_grace_s,
+    )
     return {"items": [receipt]}
 
 
-@endpoint("GET", BASE + "/attempts/{attempt_id}/recording",
-          summary="An attempt's recording segments on its time line (seconds since it started)",
-          response_schema=SEGMENTS, errors=("proctoring_not_found",), permission=Permission.PROCTOR_REVIEW,
-          resource=Kind.ATTEMPT)
+@endpoint(
+    "GET",
+    BASE + "/attempts/{attempt_id}/recording",
+    summary="An attempt's recording segments on its time line (seconds since it started)",
+    response_schema=SEGMENTS,
+    errors=("proctoring_not_found",),
+    permission=Permission.PROCTOR_REVIEW,
+    resource=Kind.ATTEMPT,
+)
 async def get_segments(request: web.Request, conn: Any, actor: Actor) -> dict:
     return {"segments": await recording.segments(conn, actor, path_uuid(request, "attempt_id"))}
 
@@ -90,12 +163,18 @@ class _Streamed(web.StreamResponse):
             return
 
 
-@endpoint("GET", BASE + "/attempts/{attempt_id}/recording/{segment}",
-          summary="Play a recording segment (video/webm, decrypted); byte ranges answer 206, a bad range 416; "
-                  "every range served is audited",
-          response_schema={"type": "string", "format": "binary"},
-          errors=("proctoring_not_found", "recording_segment_not_found", "range_not_satisfiable"),
-          permission=Permission.PROCTOR_REVIEW, resource=Kind.ATTEMPT, hot=True, produces=("video/webm",))
+@endpoint(
+    "GET",
+    BASE + "/attempts/{attempt_id}/recording/{segment}",
+    summary="Play a recording segment (video/webm, decrypted); byte ranges answer 206, a bad range 416; "
+    "every range served is audited",
+    response_schema={"type": "string", "format": "binary"},
+    errors=("proctoring_not_found", "recording_segment_not_found", "range_not_satisfiable"),
+    permission=Permission.PROCTOR_REVIEW,
+    resource=Kind.ATTEMPT,
+    hot=True,
+    produces=("video/webm",),
+)
 async def get_segment(request: web.Request, _: None, actor: Actor) -> web.StreamResponse:
     services = services_of(request)
     runtime = capture.runtime_of(services)
@@ -103,8 +182,9 @@ async def get_segment(request: web.Request, _: None, actor: Actor) -> web.Stream
     segment = path_int(request, "segment")
     try:
         async with services.engine.begin() as conn:
-            playback = await recording.open_playback(conn, runtime, actor, attempt_id, segment,
-                                                     request.headers.get("Range"), now=services.clock.now())
+            playback = await recording.open_playback(
+                conn, runtime, actor, attempt_id, segment, request.headers.get("Range"), now=services.clock.now()
+            )
     except recording.RangeNotSatisfiable as refused:
         response = error_response(refused, actor.language)
         response.headers["Content-Range"] = f"bytes */{refused.total}"
@@ -113,7 +193,8 @@ async def get_segment(request: web.Request, _: None, actor: Actor) -> web.Stream
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "no-store, private", "Content-Type": playback.media_type}
     if playback.status == 206:
         headers["Content-Range"] = f"bytes {playback.start}-{playback.end}/{playback.total}"
-    response = _Streamed(recording.playback_bytes(runtime, attempt_id, segment, playback), status=playback.status,
-                         headers=headers)
+    response = _Streamed(
+        recording.playback_bytes(runtime, attempt_id, segment, playback), status=playback.status, headers=headers
+    )
     response.content_length = playback.length
     return response

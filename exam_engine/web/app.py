@@ -112,9 +112,10 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text, for the scraper only (see docs/deploy.md, Metrics)."""
     services = request.app[SERVICES]
     if not metrics_allowed(request):
-        return json_response({"error": {"code": "metrics_forbidden",
-                                        "message": "metrics need the bearer token (EXAM_METRICS_TOKEN)"}},
-                             status=401 if services.settings.metrics_token is not None else 403)
+        return json_response(
+            {"error": {"code": "metrics_forbidden", "message": "metrics need the bearer token (EXAM_METRICS_TOKEN)"}},
+            status=401 if services.settings.metrics_token is not None else 403,
+        )
     queue_length = None
     if services.proctor is not None:
         queue_length = services.proctor.queue.length
@@ -180,25 +181,32 @@ def _in_order(*steps: Lifecycle) -> Lifecycle:
     return run
 
 
-def create_app(services: Services, *, run_sweeper: bool = True, extensions: Sequence[Extension] = ()) -> web.Application:
+def create_app(
+    services: Services, *, run_sweeper: bool = True, extensions: Sequence[Extension] = ()
+) -> web.Application:
     """The JSON API, health checks and background tasks; ``extensions`` add pages (see exam_engine.app.build_app)."""
-    app = web.Application(middlewares=[observability.observe_middleware, headers_middleware, errors_middleware,
-                                       form_deadline_middleware],
-                          client_max_size=MAX_REQUEST_BYTES, handler_args=HANDLER_ARGS)
+    app = web.Application(
+        middlewares=[observability.observe_middleware, headers_middleware, errors_middleware, form_deadline_middleware],
+        client_max_size=MAX_REQUEST_BYTES,
+        handler_args=HANDLER_ARGS,
+    )
     app[SERVICES] = services
     if run_sweeper:
         # Start-up order after a crash past a mass deadline: seal what was written before the crash
         # (little), grade every overdue attempt, then deliver the grades (the relay starts first but
         # waits for the sweeper: sweeper.idle); the sealer's next round comes an interval later,
         # when the burst of audit rows is over, instead of taking turns with the relay.
-        app.cleanup_ctx.append(_in_order(
-            _resources,
-            api_journal.relay_lifecycle,
-            audit_seal.lifecycle(services),  # seals the audit log into the signed chain
-            _lifecycle,
-            api_live.exam_day_lifecycle,  # uptime beats (downtime credit), forms prepared early
-        ))
+        app.cleanup_ctx.append(
+            _in_order(
+                _resources,
+                api_journal.relay_lifecycle,
+                audit_seal.lifecycle(services),  # seals the audit log into the signed chain
+                _lifecycle,
+                api_live.exam_day_lifecycle,  # uptime beats (downtime credit), forms prepared early
+            )
+        )
     else:
+
         async def _close(app: web.Application) -> None:
             await services.close()
 

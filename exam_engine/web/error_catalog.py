@@ -91,8 +91,12 @@ def _calls(root: Path) -> Iterator[tuple[str, str]]:
         except SyntaxError:  # pragma: no cover - our own sources parse
             continue
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
-                    and isinstance(node.args[0].value, str)):
+            if not (
+                isinstance(node, ast.Call)
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 continue
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
@@ -173,8 +177,13 @@ def _walk(fn: Any, depth: int, seen: set[Any]) -> set[str]:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-        if (name and name[:1].isupper() and node.args and isinstance(node.args[0], ast.Constant)
-                and node.args[0].value in known):
+        if (
+            name
+            and name[:1].isupper()
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in known
+        ):
             found.add(node.args[0].value)
         target = scope.get(func.id) if isinstance(func, ast.Name) else None
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):

@@ -93,8 +93,9 @@ def request_language(request: web.Request) -> str:
     actor: Actor | None = request.get(ACTOR)
     if actor is not None:
         return actor.language
-    return normalise_language(request.query.get("lang") or request.cookies.get("lang")
-                              or request.headers.get("Accept-Language"))
+    return normalise_language(
+        request.query.get("lang") or request.cookies.get("lang") or request.headers.get("Accept-Language")
+    )
 
 
 LOCATIONS = (
@@ -134,8 +135,9 @@ def error_response(error: DomainError, language: str) -> web.Response:
 
 
 def server_busy() -> ServerBusy:
-    return ServerBusy("server_busy", N_("The server is busy. Try again in a few seconds."),
-                      retry_after=BUSY_RETRY_AFTER_S)
+    return ServerBusy(
+        "server_busy", N_("The server is busy. Try again in a few seconds."), retry_after=BUSY_RETRY_AFTER_S
+    )
 
 
 @web.middleware
@@ -144,8 +146,13 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
         return await handler(request)
     except DomainError as error:
         if isinstance(error, (PermissionDenied, authority.OutOfReach)):
-            log.warning("denied %s %s to %s: %s", request.method, request.path,
-                        getattr(request.get(ACTOR), "label", "anonymous"), error.code)
+            log.warning(
+                "denied %s %s to %s: %s",
+                request.method,
+                request.path,
+                getattr(request.get(ACTOR), "label", "anonymous"),
+                error.code,
+            )
             await _audit_denial(request, error)
         return error_response(error, request_language(request))
     except (PoolWaitTimeout, PoolTimeout) as exc:
@@ -172,8 +179,15 @@ async def _audit_denial(request: web.Request, error: DomainError, conn: Any = No
     services = services_of(request)
 
     async def write(into: Any) -> None:
-        await record(into, services.clock.now(), actor if actor is not None else f"anon:{client_ip(request) or '-'}",
-                     "access.denied", f"route:{request.method} {request.path}"[:120], None, {"code": error.code})
+        await record(
+            into,
+            services.clock.now(),
+            actor if actor is not None else f"anon:{client_ip(request) or '-'}",
+            "access.denied",
+            f"route:{request.method} {request.path}"[:120],
+            None,
+            {"code": error.code},
+        )
 
     try:
         if conn is not None:
@@ -186,8 +200,9 @@ async def _audit_denial(request: web.Request, error: DomainError, conn: Any = No
 
 
 @web.middleware
-async def form_deadline_middleware(request: web.Request,
-                                   handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+async def form_deadline_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+):
     """A page's form (sign-in, every ``page`` form, uploads through pages) arrives within the body
     deadline and before the handler takes a connection: ``request.post()`` keeps what it read, so
     the handler's own call returns it at once. API routes read their bodies in ``endpoint``."""
@@ -198,8 +213,8 @@ async def form_deadline_middleware(request: web.Request,
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-                               "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                               "form-action 'self'; object-src 'none'",
+    "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'; object-src 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -239,8 +254,15 @@ def device_key(request: web.Request) -> str:
 def ensure_device_cookie(request: web.Request, response: web.StreamResponse, *, secure: bool) -> None:
     """Give this browser its device cookie at sign-in, once; an existing one is kept."""
     if _device_token(request) is None:
-        response.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="Strict", path="/",
-                            secure=secure, max_age=DEVICE_COOKIE_MAX_AGE)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            secrets.token_urlsafe(32),
+            httponly=True,
+            samesite="Strict",
+            path="/",
+            secure=secure,
+            max_age=DEVICE_COOKIE_MAX_AGE,
+        )
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -250,7 +272,7 @@ CLIENT_IP = web.RequestKey("client_ip", str)
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
-        text = text[1:text.index("]")]
+        text = text[1 : text.index("]")]
     elif text.count(":") == 1:  # "203.0.113.7:51234"
         text = text.split(":", 1)[0]
     try:
@@ -313,8 +335,11 @@ _warned_untrusted = False
 def _warn_untrusted(peer: str | None) -> None:
     global _warned_untrusted
     _warned_untrusted = True
-    log.warning("X-Forwarded-For received from %s but EXAM_TRUSTED_PROXIES is not set: the header is ignored "
-                "and that peer counts as the client (behind a proxy: every client alike; see docs/deploy.md)", peer)
+    log.warning(
+        "X-Forwarded-For received from %s but EXAM_TRUSTED_PROXIES is not set: the header is ignored "
+        "and that peer counts as the client (behind a proxy: every client alike; see docs/deploy.md)",
+        peer,
+    )
 
 
 def client_ip(request: web.Request) -> str | None:
@@ -366,25 +391,47 @@ async def sign_in(request: web.Request, login: str, password: str) -> auth.Signe
     services = services_of(request)
     settings = services.settings
     return await auth.sign_in(
-        services.engine, login=login, password=password, ip=client_ip(request),
-        user_agent=request.headers.get("User-Agent"), clock=services.clock, ttl_s=settings.session_ttl_s,
-        throttle=services.throttle, max_sessions=settings.max_sessions_per_user, cache=services.sessions)
+        services.engine,
+        login=login,
+        password=password,
+        ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent"),
+        clock=services.clock,
+        ttl_s=settings.session_ttl_s,
+        throttle=services.throttle,
+        max_sessions=settings.max_sessions_per_user,
+        cache=services.sessions,
+    )
 
 
 def set_session_cookies(response: web.StreamResponse, request: web.Request, signed: auth.SignedIn) -> None:
     settings = services_of(request).settings
-    response.set_cookie(SESSION_COOKIE, signed.token, httponly=True, samesite="Strict", path="/",
-                        secure=settings.cookie_secure, max_age=settings.session_ttl_s)
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        httponly=True,
+        samesite="Strict",
+        path="/",
+        secure=settings.cookie_secure,
+        max_age=settings.session_ttl_s,
+    )
     response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
     ensure_device_cookie(request, response, secure=settings.cookie_secure)
 
 
 # While the one-time password is in use, a session may only do these (route method, route path).
-BEFORE_PASSWORD_CHANGE = frozenset({
-    ("GET", "/api/v1/me"), ("POST", "/api/v1/me/password"), ("POST", "/api/v1/auth/logout"),
-    ("PUT", "/api/v1/me/language"),
-    ("GET", "/account"), ("POST", "/account"), ("POST", "/logout"), ("POST", "/language"),
-})
+BEFORE_PASSWORD_CHANGE = frozenset(
+    {
+        ("GET", "/api/v1/me"),
+        ("POST", "/api/v1/me/password"),
+        ("POST", "/api/v1/auth/logout"),
+        ("PUT", "/api/v1/me/language"),
+        ("GET", "/account"),
+        ("POST", "/account"),
+        ("POST", "/logout"),
+        ("POST", "/language"),
+    }
+)
 PASSWORD_CHANGE_PAGE = "/account?first=1"
 
 
@@ -394,8 +441,9 @@ def _require_password_changed(request: web.Request, info: auth.SessionInfo) -> N
         return
     request[ACTOR] = info.actor  # the refusal in the person's language, and recorded under their name
     if request.path.startswith("/api/"):
-        raise PermissionDenied("password_change_required",
-                               N_("Change the one-time password first; until then nothing else is allowed."))
+        raise PermissionDenied(
+            "password_change_required", N_("Change the one-time password first; until then nothing else is allowed.")
+        )
     raise web.HTTPFound(PASSWORD_CHANGE_PAGE)
 
 
@@ -405,8 +453,13 @@ async def authenticate(conn: Any, request: web.Request, *, csrf: bool) -> auth.S
     info = None
     if token and conn is None:  # a hot route, outside any transaction
         info = await auth.resolve_session_outside(
-            services.engine, token, services.clock.now(), client_ip(request), services.sessions,
-            lookup=services.fast_saves.session_row if services.fast_saves is not None else None)
+            services.engine,
+            token,
+            services.clock.now(),
+            client_ip(request),
+            services.sessions,
+            lookup=services.fast_saves.session_row if services.fast_saves is not None else None,
+        )
     elif token:
         info = await auth.resolve_session(conn, token, services.clock.now(), client_ip(request), services.sessions)
     if info is None:
@@ -455,8 +508,9 @@ def resource_of(request: web.Request, kind: Kind | None) -> authority.Resource |
     return authority.Resource(kind, path_uuid(request, name) if kind is Kind.ATTEMPT else path_int(request, name))
 
 
-async def check_authority(services: Services, conn: Any, actor: Actor, permission: Permission | None,
-                          kind: Kind | None, request: web.Request) -> None:
+async def check_authority(
+    services: Services, conn: Any, actor: Actor, permission: Permission | None, kind: Kind | None, request: web.Request
+) -> None:
     """The one check before a handler: role × permission × reach. A route without a transaction
     (the hot autosave, uploads) gets a connection only when the reach needs one read."""
     if permission is None:
@@ -482,17 +536,33 @@ ROUTES: list[tuple[RouteDoc, Callable[[web.Request], Awaitable[web.StreamRespons
 SIGNED_IN_ERRORS = ("not_signed_in", "rate_limited")  # authenticate(), the session's request budget
 CSRF_ERRORS = ("csrf_failed",)  # authenticate() on POST, PUT, PATCH, DELETE
 PERMISSION_ERRORS = ("forbidden",)  # Actor.require(permission)
-BODY_ERRORS = ("invalid_json", "body_too_large", "invalid_text", "missing_field", "invalid_field",
-               "out_of_range")  # read_json, field (its bounds: exam_engine/bounds.py)
+BODY_ERRORS = (
+    "invalid_json",
+    "body_too_large",
+    "invalid_text",
+    "missing_field",
+    "invalid_field",
+    "out_of_range",
+)  # read_json, field (its bounds: exam_engine/bounds.py)
 PATH_ERRORS = ("invalid_id",)  # path_int, path_uuid
 UNSAFE_ERRORS = ("body_timeout",)  # every POST/PUT/PATCH/DELETE body is read within EXAM_BODY_TIMEOUT_S first
 WAIT_ERRORS = ("server_busy",)  # every bounded wait: a database connection, the fast-save turn, a row lock
 
 
 def endpoint(
-    method: str, path: str, *, summary: str, auth_required: bool = True, request_schema: dict | None = None,
-    response_schema: dict | None = None, errors: tuple[str, ...] = (), status: int = 200,
-    permission: Permission | None = None, transactional: bool = True, hot: bool = False, resource: Kind | None = None,
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    auth_required: bool = True,
+    request_schema: dict | None = None,
+    response_schema: dict | None = None,
+    errors: tuple[str, ...] = (),
+    status: int = 200,
+    permission: Permission | None = None,
+    transactional: bool = True,
+    hot: bool = False,
+    resource: Kind | None = None,
     reader: Callable[[web.Request], Awaitable[Any]] | None = None,
     produces: tuple[str, ...] = ("application/json",),
 ) -> Callable[[Handler], Handler]:
@@ -545,9 +615,24 @@ def endpoint(
                 return result
             return json_response(result, status=status)
 
-        ROUTES.append((RouteDoc(method, path, summary, auth_required, request_schema, response_schema, errors, status,
-                                permission, produces, resource),
-                       wrapped))
+        ROUTES.append(
+            (
+                RouteDoc(
+                    method,
+                    path,
+                    summary,
+                    auth_required,
+                    request_schema,
+                    response_schema,
+                    errors,
+                    status,
+                    permission,
+                    produces,
+                    resource,
+                ),
+                wrapped,
+            )
+        )
         return handler
 
     return decorate
@@ -564,10 +649,18 @@ async def within_deadline(request: web.Request, reading: Awaitable[Any]) -> Any:
         async with asyncio.timeout(seconds):
             return await reading
     except TimeoutError:
-        log.info("%s %s: the body did not arrive within %.0f s (from %s)", request.method, request.path, seconds,
-                 request.remote)
-        raise RequestTimeout("body_timeout", N_("The request did not arrive within {seconds} seconds. Check the "
-                                                "connection and try again."), seconds=round(seconds)) from None
+        log.info(
+            "%s %s: the body did not arrive within %.0f s (from %s)",
+            request.method,
+            request.path,
+            seconds,
+            request.remote,
+        )
+        raise RequestTimeout(
+            "body_timeout",
+            N_("The request did not arrive within {seconds} seconds. Check the connection and try again."),
+            seconds=round(seconds),
+        ) from None
 
 
 async def read_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:
@@ -624,12 +717,25 @@ def _has_nul(value: Any) -> bool:
 
 
 MAX_SAFE_INT = bounds.MAX_SAFE_INT
-_TYPE_NAMES = {int: Word(N_("integer")), str: Word(N_("string")), bool: Word(N_("boolean")), list: Word(N_("list")),
-               dict: Word(N_("object"))}
+_TYPE_NAMES = {
+    int: Word(N_("integer")),
+    str: Word(N_("string")),
+    bool: Word(N_("boolean")),
+    list: Word(N_("list")),
+    dict: Word(N_("object")),
+}
 
 
-def field(body: dict[str, Any], name: str, kind: type, *, required: bool = True, default: Any = None,
-          nullable: bool = False, bound: bounds.Bound | None = None) -> Any:
+def field(
+    body: dict[str, Any],
+    name: str,
+    kind: type,
+    *,
+    required: bool = True,
+    default: Any = None,
+    nullable: bool = False,
+    bound: bounds.Bound | None = None,
+) -> Any:
     """One body field of the expected type (and within ``bound``), or a precise 422 naming it."""
     if name not in body:
         if required:
@@ -641,8 +747,12 @@ def field(body: dict[str, Any], name: str, kind: type, *, required: bool = True,
     if bound is not None:
         return bound.check(value, name)
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise InvalidInput("invalid_field", N_("Field «{field}» must be a {expected}."), field=name,
-                           expected=_TYPE_NAMES.get(kind, kind.__name__))
+        raise InvalidInput(
+            "invalid_field",
+            N_("Field «{field}» must be a {expected}."),
+            field=name,
+            expected=_TYPE_NAMES.get(kind, kind.__name__),
+        )
     if kind is int and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
         raise InvalidInput("invalid_field", N_("Field «{field}» is out of range."), field=name)
     return value
@@ -652,8 +762,9 @@ def path_uuid(request: web.Request, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info[name])
     except ValueError:
-        raise InvalidInput("invalid_id", N_("«{value}» is not a valid identifier."),
-                           value=request.match_info[name][:64]) from None
+        raise InvalidInput(
+            "invalid_id", N_("«{value}» is not a valid identifier."), value=request.match_info[name][:64]
+        ) from None
 
 
 def path_int(request: web.Request, name: str) -> int:

@@ -81,14 +81,20 @@ def _error_schema(status: int, codes: list[str]) -> dict[str, Any]:
     code: dict[str, Any] = {"type": "string", "enum": sorted(codes)}
     if status in OPEN_STATUSES:
         code = {"type": "string", "description": "e.g. " + ", ".join(sorted(codes))}
-    return schemas.obj(["error"], error=schemas.obj(
-        ["code", "message"], code=code, message=schemas.STR, details={"type": "array", "items": {"type": "object"}}))
+    return schemas.obj(
+        ["error"],
+        error=schemas.obj(
+            ["code", "message"], code=code, message=schemas.STR, details={"type": "array", "items": {"type": "object"}}
+        ),
+    )
 
 
 def _success(doc: RouteDoc) -> dict[str, Any]:
     binary = {"type": "string", "format": "binary"}
-    return {media: {"schema": (doc.response_schema or {}) if media == "application/json" else binary}
-            for media in doc.produces}
+    return {
+        media: {"schema": (doc.response_schema or {}) if media == "application/json" else binary}
+        for media in doc.produces
+    }
 
 
 def document() -> dict[str, Any]:
@@ -96,8 +102,12 @@ def document() -> dict[str, Any]:
     for doc, handler in sorted(ROUTES, key=lambda r: (r[0].path, r[0].method)):
         op: dict[str, Any] = {"summary": doc.summary, "operationId": f"{doc.method.lower()}_{_slug(doc.path)}"}
         params = [
-            {"name": name, "in": "path", "required": True,
-             "schema": {"type": "string", "format": "uuid"} if name.endswith("attempt_id") else {"type": "integer"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "format": "uuid"} if name.endswith("attempt_id") else {"type": "integer"},
+            }
             for name in _PARAM.findall(doc.path)
         ]
         if params:
@@ -122,11 +132,14 @@ def document() -> dict[str, Any]:
         paths.setdefault(doc.path.removeprefix("/api/v1"), {})[doc.method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "exam-engine API", "version": "1",
-                 "description": "Timed, proctored single-answer exams. Errors carry a stable `code` and a "
-                                "`message` in the user's language (kk or ru); each operation lists the codes "
-                                "it may answer under the status it answers them with. State-changing requests "
-                                "need the `X-CSRF-Token` header returned at sign-in."},
+        "info": {
+            "title": "exam-engine API",
+            "version": "1",
+            "description": "Timed, proctored single-answer exams. Errors carry a stable `code` and a "
+            "`message` in the user's language (kk or ru); each operation lists the codes "
+            "it may answer under the status it answers them with. State-changing requests "
+            "need the `X-CSRF-Token` header returned at sign-in.",
+        },
         "servers": [{"url": "/api/v1"}],
         "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "exam_session"}}},
         "paths": paths,

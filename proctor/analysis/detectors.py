@@ -138,9 +138,7 @@ class HaarDetector:
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
-            raise DetectorUnavailable(
-                "detector_unavailable", "The face detector {name} is not available", name="haar"
-            )
+            raise DetectorUnavailable("detector_unavailable", "The face detector {name} is not available", name="haar")
         self._max_side = max_side
 
     def detect(self, bgr: np.ndarray, min_confidence: float) -> list[FaceBox]:

@@ -50,16 +50,23 @@ def load_labels(folder: Path) -> list[dict[str, Any]]:
         raise EvalSetError("labels_invalid", "{path} is not JSON: {error}", path=str(path), error=str(exc)) from None
     frames = labels.get("frames") if isinstance(labels, dict) else None
     if not isinstance(frames, list) or not frames:
-        raise EvalSetError("labels_invalid", "{path}: expected a non-empty list under \"frames\"", path=str(path))
+        raise EvalSetError("labels_invalid", '{path}: expected a non-empty list under "frames"', path=str(path))
     if len(frames) > MAX_FRAMES:
         raise EvalSetError("labels_invalid", "{path}: more than {limit} frames", path=str(path), limit=MAX_FRAMES)
     for i, frame in enumerate(frames):
-        if not isinstance(frame, dict) or not isinstance(frame.get("file"), str) or frame.get("set") not in (
-                "two", "single", "identity", "still"):
-            raise EvalSetError("labels_invalid", "{path}: frame {index} needs \"file\" and \"set\" "
-                               "(two, single, identity or still)", path=str(path), index=i)
+        if (
+            not isinstance(frame, dict)
+            or not isinstance(frame.get("file"), str)
+            or frame.get("set") not in ("two", "single", "identity", "still")
+        ):
+            raise EvalSetError(
+                "labels_invalid",
+                '{path}: frame {index} needs "file" and "set" (two, single, identity or still)',
+                path=str(path),
+                index=i,
+            )
         if frame["set"] in ("identity", "still") and "sequence" not in frame:
-            raise EvalSetError("labels_invalid", "{path}: frame {index} needs \"sequence\"", path=str(path), index=i)
+            raise EvalSetError("labels_invalid", '{path}: frame {index} needs "sequence"', path=str(path), index=i)
     return frames
 
 
@@ -167,28 +174,40 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
         every ``n_full``-th, the ordinary pass on the others."""
         if not (ordinary_ms and full_ms and identity_ms):
             return None
-        costs = [statistics.median(identity_ms) if k % n_identity == 0 else
-                 statistics.median(full_ms) if n_full and k % n_full == 0 else statistics.median(ordinary_ms)
-                 for k in range(n_identity * max(1, n_full))]
+        costs = [
+            statistics.median(identity_ms)
+            if k % n_identity == 0
+            else statistics.median(full_ms)
+            if n_full and k % n_full == 0
+            else statistics.median(ordinary_ms)
+            for k in range(n_identity * max(1, n_full))
+        ]
         return round(statistics.mean(costs), 1)
 
     def spread(values: list[tuple[int, float]]) -> dict[str, Any] | None:
         if not values:
             return None
         ds = [d for _, d in values]
-        return {"n": len(ds), "min": round(min(ds), 3), "median": round(statistics.median(ds), 3), "max": round(max(ds), 3)}
+        return {
+            "n": len(ds),
+            "min": round(min(ds), 3),
+            "median": round(statistics.median(ds), 3),
+            "max": round(max(ds), 3),
+        }
 
     return {
         "frames": len(frames),
         "second_face": {
             "within_frames": n_full,
-            "by_size_px": {f"{low}-{high - 1}": _rate(by_size[(low, high)][2], by_size[(low, high)][3])
-                           for low, high in SIZE_BINS},
+            "by_size_px": {
+                f"{low}-{high - 1}": _rate(by_size[(low, high)][2], by_size[(low, high)][3]) for low, high in SIZE_BINS
+            },
             "recall_30_60": _rate(second_30_60[2], second_30_60[3]),
             "recall_30_60_ordinary_pass": _rate(second_30_60[0], second_30_60[3]),
             "recall_30_60_full_pass": _rate(second_30_60[1], second_30_60[3]),
-            "by_size_px_ordinary_pass": {f"{low}-{high - 1}": _rate(by_size[(low, high)][0], by_size[(low, high)][3])
-                                         for low, high in SIZE_BINS},
+            "by_size_px_ordinary_pass": {
+                f"{low}-{high - 1}": _rate(by_size[(low, high)][0], by_size[(low, high)][3]) for low, high in SIZE_BINS
+            },
             "recall_30_60_lfw": _rate(lfw_two[2], lfw_two[3]),
             "recall_30_60_photos": _rate(second_30_60[2] - lfw_two[2], second_30_60[3] - lfw_two[3]),
             "false_two_faces": _rate(single[2], single[3]),
@@ -196,8 +215,9 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
         "identity": {
             "different_caught": _rate(*identity["different"]),
             "different_caught_lfw": _rate(*identity["stranger"]),
-            "different_caught_photos": _rate(identity["different"][0] - identity["stranger"][0],
-                                             identity["different"][1] - identity["stranger"][1]),
+            "different_caught_photos": _rate(
+                identity["different"][0] - identity["stranger"][0], identity["different"][1] - identity["stranger"][1]
+            ),
             "false_different_same": _rate(*identity["same"]),
             "false_different_covered": _rate(*identity["covered"]),
             "verdicts": {label: dict(counts) for label, counts in verdicts.items()},
@@ -218,21 +238,24 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
             "with_identity_median": median(identity_ms),
             "schedule_mean": mix(),
         },
-        "settings": {"detect_max_side_px": settings.detect_max_side_px,
-                     "thorough_max_side_px": settings.thorough_max_side_px,
-                     "thorough_every_n_frames": settings.thorough_every_n_frames,
-                     "identity_every_n_frames": settings.identity_every_n_frames,
-                     "face_min_confidence": settings.face_min_confidence,
-                     "face_candidate_confidence": settings.face_candidate_confidence,
-                     "face_min_side_px": settings.face_min_side_px,
-                     "identity_min_face_px": settings.identity_min_face_px,
-                     "identity_same_max_distance": settings.identity_same_max_distance,
-                     "identity_different_min_distance": settings.identity_different_min_distance},
+        "settings": {
+            "detect_max_side_px": settings.detect_max_side_px,
+            "thorough_max_side_px": settings.thorough_max_side_px,
+            "thorough_every_n_frames": settings.thorough_every_n_frames,
+            "identity_every_n_frames": settings.identity_every_n_frames,
+            "face_min_confidence": settings.face_min_confidence,
+            "face_candidate_confidence": settings.face_candidate_confidence,
+            "face_min_side_px": settings.face_min_side_px,
+            "identity_min_face_px": settings.identity_min_face_px,
+            "identity_same_max_distance": settings.identity_same_max_distance,
+            "identity_different_min_distance": settings.identity_different_min_distance,
+        },
     }
 
 
 def format_eval(result: dict[str, Any]) -> list[str]:
     """Human-readable lines of :func:`evaluate`."""
+
     def r(entry: dict[str, Any]) -> str:
         rate = "-" if entry["rate"] is None else f"{entry['rate'] * 100:.0f} %"
         return f"{entry['hits']}/{entry['total']} ({rate})"
@@ -240,26 +263,45 @@ def format_eval(result: dict[str, Any]) -> list[str]:
     sf, idn, fr, ms = result["second_face"], result["identity"], result["frozen"], result["ms_per_frame"]
     lines = [f"{result['frames']} frames"]
     within = f"within {sf['within_frames']} frames" if sf["within_frames"] else "on identity/event frames"
-    lines.append(f"second face found {within} (ordinary or full pass), by size: "
-                 + ", ".join(f"{k} px {r(v)}" for k, v in sf["by_size_px"].items()))
-    lines.append(f"second face found {within}, 30-60 px: {r(sf['recall_30_60'])}; by the ordinary pass alone "
-                 f"{r(sf['recall_30_60_ordinary_pass'])}, by the full pass alone {r(sf['recall_30_60_full_pass'])}")
-    lines.append(f"  of which faces from the photos (A, B) {r(sf['recall_30_60_photos'])}, "
-                 f"from the 25 px LFW crops {r(sf['recall_30_60_lfw'])}")
+    lines.append(
+        f"second face found {within} (ordinary or full pass), by size: "
+        + ", ".join(f"{k} px {r(v)}" for k, v in sf["by_size_px"].items())
+    )
+    lines.append(
+        f"second face found {within}, 30-60 px: {r(sf['recall_30_60'])}; by the ordinary pass alone "
+        f"{r(sf['recall_30_60_ordinary_pass'])}, by the full pass alone {r(sf['recall_30_60_full_pass'])}"
+    )
+    lines.append(
+        f"  of which faces from the photos (A, B) {r(sf['recall_30_60_photos'])}, "
+        f"from the 25 px LFW crops {r(sf['recall_30_60_lfw'])}"
+    )
     lines.append(f"two faces reported on single-person frames by either pass (false alarm): {r(sf['false_two_faces'])}")
-    lines.append(f"different person flagged: {r(idn['different_caught'])}; the other photo (A for B, B for A) "
-                 f"{r(idn['different_caught_photos'])}, a stranger from the LFW crops {r(idn['different_caught_lfw'])}")
-    lines.append(f"different person flagged on the same person (false alarm): {r(idn['false_different_same'])}, "
-                 f"with a hand over the mouth: {r(idn['false_different_covered'])}")
-    for label in ("distance_same", "distance_different", "distance_covered", "distance_same_under_50px",
-                  "distance_different_under_50px"):
+    lines.append(
+        f"different person flagged: {r(idn['different_caught'])}; the other photo (A for B, B for A) "
+        f"{r(idn['different_caught_photos'])}, a stranger from the LFW crops {r(idn['different_caught_lfw'])}"
+    )
+    lines.append(
+        f"different person flagged on the same person (false alarm): {r(idn['false_different_same'])}, "
+        f"with a hand over the mouth: {r(idn['false_different_covered'])}"
+    )
+    for label in (
+        "distance_same",
+        "distance_different",
+        "distance_covered",
+        "distance_same_under_50px",
+        "distance_different_under_50px",
+    ):
         if idn[label]:
             d = idn[label]
             lines.append(f"{label.replace('_', ' ')}: n={d['n']} min {d['min']} median {d['median']} max {d['max']}")
     lines.append(f"frozen camera flagged: {r(fr['frozen_caught'])}")
-    lines.append(f"live still scenes with a high-severity frozen/replayed flag (false alarm): {r(fr['live_still_high'])}, "
-                 f"with any: {r(fr['live_still_any'])}")
-    lines.append(f"ms per frame (median, wall clock): ordinary {ms['ordinary_median']}, full pass "
-                 f"{ms['full_pass_median']}, with identity {ms['with_identity_median']}; over the schedule "
-                 f"{ms['schedule_mean']}")
+    lines.append(
+        f"live still scenes with a high-severity frozen/replayed flag (false alarm): {r(fr['live_still_high'])}, "
+        f"with any: {r(fr['live_still_any'])}"
+    )
+    lines.append(
+        f"ms per frame (median, wall clock): ordinary {ms['ordinary_median']}, full pass "
+        f"{ms['full_pass_median']}, with identity {ms['with_identity_median']}; over the schedule "
+        f"{ms['schedule_mean']}"
+    )
     return lines

@@ -49,9 +49,7 @@ class FrameReport:
             "height": self.height,
             "detector": self.detector,
             "face_count": self.face_count,
-            "faces": [
-                {"x": f.x, "y": f.y, "w": f.w, "h": f.h, "score": round(f.score, 3)} for f in self.faces
-            ],
+            "faces": [{"x": f.x, "y": f.y, "w": f.w, "h": f.h, "score": round(f.score, 3)} for f in self.faces],
             "brightness": round(self.exposure.mean, 1),
             "contrast": round(self.exposure.std, 1),
             "covered": FlagKind.CAMERA_COVERED in self.found,
@@ -94,8 +92,9 @@ def detect_faces(bgr: np.ndarray, settings: ProctorSettings, thorough: bool = Fa
         if face.side < settings.face_min_side_px:
             continue
         if face.score >= settings.face_min_confidence or (
-                face.side <= settings.face_verify_max_side_px
-                and _verified(bgr, face, settings) >= settings.face_verify_confidence):
+            face.side <= settings.face_verify_max_side_px
+            and _verified(bgr, face, settings) >= settings.face_verify_confidence
+        ):
             faces.append(face)
     faces.sort(key=lambda f: f.w * f.h, reverse=True)  # the nearest (largest) face first
     return detector.name, faces

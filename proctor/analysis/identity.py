@@ -134,7 +134,11 @@ def describe(bgr: np.ndarray, faces: list[FaceBox], settings: ProctorSettings) -
 def compare(enrolment: Descriptor, probe: Descriptor, settings: ProctorSettings) -> IdentityResult:
     """Same / different / unknown from two descriptors and the two thresholds."""
     if enrolment.vector is None:
-        reason = UnknownReason.MODELS_MISSING if enrolment.reason is UnknownReason.MODELS_MISSING else UnknownReason.NO_ENROLMENT
+        reason = (
+            UnknownReason.MODELS_MISSING
+            if enrolment.reason is UnknownReason.MODELS_MISSING
+            else UnknownReason.NO_ENROLMENT
+        )
         return IdentityResult(Verdict.UNKNOWN, reason=reason)
     if probe.vector is None:
         return IdentityResult(Verdict.UNKNOWN, reason=probe.reason)

@@ -40,8 +40,6 @@ def analyze_screenshot(image: bytes | np.ndarray, settings: ProctorSettings | No
     tolerance = settings.screen_colour_tolerance
     background = _share_near(pixels, np.array(settings.screen_background_bgr, np.int16), tolerance)
     marker = _share_near(pixels, np.array([settings.screen_marker_bgr], np.int16), tolerance)
-    exam_visible = (
-        background >= settings.screen_min_background_share and marker >= settings.screen_min_marker_share
-    )
+    exam_visible = background >= settings.screen_min_background_share and marker >= settings.screen_min_marker_share
     found = frozenset() if exam_visible else frozenset({FlagKind.OTHER_APPLICATION_ON_SCREEN})
     return ScreenReport(background_share=background, marker_share=marker, found=found)

@@ -73,8 +73,5 @@ def observe_sequence(
     observations = []
     for frame_id, t, report in sorted(frames, key=lambda item: item[1]):
         found, checked = tracker.observe(report)
-        observations.append(
-            FrameObservation(frame_id, t, report.found | found, report.checked | checked)
-        )
+        observations.append(FrameObservation(frame_id, t, report.found | found, report.checked | checked))
     return observations
-

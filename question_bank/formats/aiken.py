@@ -49,8 +49,15 @@ def import_aiken(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportRes
         out.questions.append(question)
 
     def unfinished(question: DraftQuestion) -> None:
-        out.problems.append(problem(ProblemCode.QUESTION_NOT_FINISHED, line=question.line, question=question.number,
-                                    first=question.line, last=last_line))
+        out.problems.append(
+            problem(
+                ProblemCode.QUESTION_NOT_FINISHED,
+                line=question.line,
+                question=question.number,
+                first=question.line,
+                last=last_line,
+            )
+        )
         question.checkable = False
         close(question)
 
@@ -84,8 +91,9 @@ def import_aiken(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportRes
         elif option:
             letter = _letter(option.group(1))
             if letter in letters and q.checkable:
-                out.problems.append(problem(ProblemCode.OPTION_LETTER_REPEATED, line=number, question=q.number,
-                                            letter=option.group(1)))
+                out.problems.append(
+                    problem(ProblemCode.OPTION_LETTER_REPEATED, line=number, question=q.number, letter=option.group(1))
+                )
                 q.checkable = False
             letters.append(letter)
             q.options.append(DraftOption(text="", correct=False, line=number))

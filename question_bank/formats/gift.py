@@ -130,13 +130,10 @@ def _finish(block: _Block, out: ImportResult) -> None:
         line_no = (q.line or 1) + raw.count("\n", 0, second)
         bad = raw[raw.rfind("\n", 0, second) + 1 : raw.find("\n", second) if "\n" in raw[second:] else None]
         q.checkable = False
-        out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=line_no, question=q.number,
-                                    detail=_plain(bad)[:60]))
+        out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=line_no, question=q.number, detail=_plain(bad)[:60]))
     after = text[closing + 1 :]
     if "{" in after:
-        out.problems.append(
-            problem(ProblemCode.MISSING_BLANK_LINE, line=q.line, question=q.number)
-        )
+        out.problems.append(problem(ProblemCode.MISSING_BLANK_LINE, line=q.line, question=q.number))
     q.text = _plain(text[:opening] + (" _____ " + after if after.strip() else ""))
     body_line = (q.line or 1) + raw.count("\n", 0, raw.find("{"))
     _parse_answers(text[opening + 1 : closing], body_line, q, out)
@@ -159,8 +156,9 @@ def import_gift(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
             continue
         if block is not None and depth > 0 and _CATEGORY.match(bare):
             # A category line inside an open answer list is no option: the list lost its "}".
-            out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=number, question=block.question.number,
-                                        detail=bare[:60]))
+            out.problems.append(
+                problem(ProblemCode.SYNTAX_ERROR, line=number, question=block.question.number, detail=bare[:60])
+            )
             continue
         if block is not None and depth == 0 and (not bare or _CATEGORY.match(bare)):
             _finish(block, out)  # a blank line or a new category ends a question

@@ -72,20 +72,27 @@ def _column_number(letters: str) -> int:
 
 
 def _events(stream: io.RawIOBase, tags: tuple[str, ...]) -> Iterator[tuple[str, etree._Element]]:
-    yield from etree.iterparse(stream, events=("start", "end"), tag=tags, resolve_entities=False, no_network=True,
-                               load_dtd=False, huge_tree=False)
+    yield from etree.iterparse(
+        stream,
+        events=("start", "end"),
+        tag=tags,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
 
 
 def _check_document(stream: io.RawIOBase, limits: ParseLimits) -> None:
     paragraphs = 0
-    for event, element in etree.iterparse(stream, events=("start", "end"), resolve_entities=False,
-                                          no_network=True, load_dtd=False, huge_tree=False):
+    for event, element in etree.iterparse(
+        stream, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    ):
         if event == "start":
             if element.tag == f"{_W}p":
                 paragraphs += 1
                 if paragraphs > limits.max_paragraphs:
-                    raise _Stop(problem(ProblemCode.TOO_MANY_PARAGRAPHS, line=paragraphs,
-                                        limit=limits.max_paragraphs))
+                    raise _Stop(problem(ProblemCode.TOO_MANY_PARAGRAPHS, line=paragraphs, limit=limits.max_paragraphs))
         else:
             _forget(element)
 
@@ -139,8 +146,14 @@ def check_archive(data: bytes, limits: ParseLimits, *, main_parts: str) -> list[
         return [_too_large(limits)]
     for m in members:
         if m.file_size > limits.ratio_floor_bytes and m.file_size > limits.max_ratio * max(1, m.compress_size):
-            return [problem(ProblemCode.ARCHIVE_RATIO, part=m.filename[:80],
-                            ratio=m.file_size // max(1, m.compress_size), limit=limits.max_ratio)]
+            return [
+                problem(
+                    ProblemCode.ARCHIVE_RATIO,
+                    part=m.filename[:80],
+                    ratio=m.file_size // max(1, m.compress_size),
+                    limit=limits.max_ratio,
+                )
+            ]
     budget = [limits.max_expanded_bytes]
     try:
         for m in members:

@@ -48,7 +48,8 @@ _RICH = {"img", "math", "svg", "object", "picture", "video", "audio"}
 def _item_xml(number: int, item: Item, language: str) -> str:
     choices = "\n".join(
         f'      <qti-simple-choice identifier="choice-{i}">{escape(text)}</qti-simple-choice>'
-        for i, text in enumerate(item.options, start=1))
+        for i, text in enumerate(item.options, start=1)
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <qti-assessment-item xmlns="{QTI_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
     xsi:schemaLocation="{QTI_NS} {ITEM_XSD}"
@@ -73,15 +74,21 @@ def _item_xml(number: int, item: Item, language: str) -> str:
 def _resource_metadata(item: Item, language: str) -> str:
     parts: list[str] = []
     if item.twin_key:
-        parts.append(f"<imsmd:identifier><imsmd:catalog>{SOURCE}-twin</imsmd:catalog>"
-                     f"<imsmd:entry>{escape(item.twin_key)}</imsmd:entry></imsmd:identifier>")
+        parts.append(
+            f"<imsmd:identifier><imsmd:catalog>{SOURCE}-twin</imsmd:catalog>"
+            f"<imsmd:entry>{escape(item.twin_key)}</imsmd:entry></imsmd:identifier>"
+        )
     if item.topic:
-        parts.append(f'<imsmd:keyword><imsmd:string language="{language}">{escape(item.topic)}</imsmd:string>'
-                     "</imsmd:keyword>")
+        parts.append(
+            f'<imsmd:keyword><imsmd:string language="{language}">{escape(item.topic)}</imsmd:string></imsmd:keyword>'
+        )
     general = f"<imsmd:general>{''.join(parts)}</imsmd:general>" if parts else ""
-    educational = ("" if item.difficulty is None else
-                   f"<imsmd:educational><imsmd:difficulty><imsmd:source>{SOURCE}</imsmd:source>"
-                   f"<imsmd:value>{item.difficulty}</imsmd:value></imsmd:difficulty></imsmd:educational>")
+    educational = (
+        ""
+        if item.difficulty is None
+        else f"<imsmd:educational><imsmd:difficulty><imsmd:source>{SOURCE}</imsmd:source>"
+        f"<imsmd:value>{item.difficulty}</imsmd:value></imsmd:difficulty></imsmd:educational>"
+    )
     if not (general or educational):
         return ""
     return f"<metadata><imsmd:lom>{general}{educational}</imsmd:lom></metadata>"
@@ -95,8 +102,10 @@ def export_qti(items: Sequence[Item], *, language: str, identifier: str = "bank"
         for number, item in enumerate(items, start=1):
             href = f"items/item-{number}.xml"
             archive.writestr(href, _item_xml(number, item, language))
-            resources.append(f'    <resource identifier="item-{number}" type="{ITEM_TYPE}" href="{href}">'
-                             f"{_resource_metadata(item, language)}<file href=\"{href}\"/></resource>")
+            resources.append(
+                f'    <resource identifier="item-{number}" type="{ITEM_TYPE}" href="{href}">'
+                f'{_resource_metadata(item, language)}<file href="{href}"/></resource>'
+            )
         manifest = f"""<?xml version="1.0" encoding="UTF-8"?>
 <manifest xmlns="{CP_NS}" xmlns:imsmd="{LOM_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
     xsi:schemaLocation="{CP_NS} {CP_XSD}" identifier={quoteattr(identifier)}>
@@ -153,11 +162,21 @@ def _lom(resource: etree._Element) -> tuple[str | None, int | None, str | None, 
 
 # Elements whose own text (or the text between their children) is no content of ours: text found
 # there came from somewhere else (a moved or broken line) and is reported, not dropped.
-_STRUCTURE = {"qti-assessment-item", "qti-response-declaration", "qti-correct-response", "qti-outcome-declaration",
-              "qti-choice-interaction", "qti-response-processing"}
+_STRUCTURE = {
+    "qti-assessment-item",
+    "qti-response-declaration",
+    "qti-correct-response",
+    "qti-outcome-declaration",
+    "qti-choice-interaction",
+    "qti-response-processing",
+}
 # Where the parts of a single-choice item may stand; anywhere else their content would go unread.
-_PLACES = {"qti-simple-choice": {"qti-choice-interaction"}, "qti-value": {"qti-correct-response", "qti-default-value"},
-           "qti-prompt": {"qti-choice-interaction"}, "qti-correct-response": {"qti-response-declaration"}}
+_PLACES = {
+    "qti-simple-choice": {"qti-choice-interaction"},
+    "qti-value": {"qti-correct-response", "qti-default-value"},
+    "qti-prompt": {"qti-choice-interaction"},
+    "qti-correct-response": {"qti-response-declaration"},
+}
 
 
 def _local(element: etree._Element) -> str:
@@ -171,7 +190,7 @@ def _text_line(parent: etree._Element, child: etree._Element | None, text: str) 
         return None if parent.sourceline is None else parent.sourceline + text[:lead].count("\n")
     following = child.getnext()
     if following is not None and following.sourceline is not None:
-        return int(following.sourceline) - text[len(text.rstrip()):].count("\n")
+        return int(following.sourceline) - text[len(text.rstrip()) :].count("\n")
     return None if child.sourceline is None else child.sourceline + text[:lead].count("\n")
 
 
@@ -187,15 +206,22 @@ def _unaccounted(root: etree._Element, interaction: etree._Element, q: DraftQues
         if name == "qti-value" and not misplaced and _local(parent) == "qti-correct-response":
             misplaced = parent.find(f"{_Q}qti-value") is not element  # single cardinality: one value
         if misplaced:
-            out.problems.append(problem(ProblemCode.MISPLACED_ELEMENT, line=element.sourceline, question=q.number,
-                                        tag=name[:40]))
+            out.problems.append(
+                problem(ProblemCode.MISPLACED_ELEMENT, line=element.sourceline, question=q.number, tag=name[:40])
+            )
         if name not in _STRUCTURE:
             continue
         pieces = [(element.text, None)] + [(child.tail, child) for child in element]
         for text, child in pieces:
             if text and text.strip():
-                out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=_text_line(element, child, text),
-                                            question=q.number, detail=text.strip()[:60]))
+                out.problems.append(
+                    problem(
+                        ProblemCode.SYNTAX_ERROR,
+                        line=_text_line(element, child, text),
+                        question=q.number,
+                        detail=text.strip()[:60],
+                    )
+                )
 
 
 def _stem(interaction: etree._Element) -> tuple[str, bool, int | None]:
@@ -230,8 +256,9 @@ def _stem(interaction: etree._Element) -> tuple[str, bool, int | None]:
 def _item(root: etree._Element, q: DraftQuestion, out: ImportResult) -> None:
     if root.tag != f"{_Q}qti-assessment-item":
         q.checkable = False
-        out.problems.append(problem(ProblemCode.UNSUPPORTED_QUESTION_TYPE, question=q.number,
-                                    kind=etree.QName(root).localname[:60]))
+        out.problems.append(
+            problem(ProblemCode.UNSUPPORTED_QUESTION_TYPE, question=q.number, kind=etree.QName(root).localname[:60])
+        )
         return
     language = root.get(XML_LANG)
     if language:
@@ -247,13 +274,20 @@ def _item(root: etree._Element, q: DraftQuestion, out: ImportResult) -> None:
     declaration = declarations.get(interaction.get("response-identifier"))
     if declaration is None:
         q.checkable = False
-        out.problems.append(problem(ProblemCode.SYNTAX_ERROR, line=interaction.sourceline, question=q.number,
-                                    detail=f'response-identifier="{interaction.get("response-identifier")}"'[:60]))
+        out.problems.append(
+            problem(
+                ProblemCode.SYNTAX_ERROR,
+                line=interaction.sourceline,
+                question=q.number,
+                detail=f'response-identifier="{interaction.get("response-identifier")}"'[:60],
+            )
+        )
         return
     if declaration.get("cardinality") != "single" or interaction.get("max-choices", "1") != "1":
         q.checkable = False
-        out.problems.append(problem(ProblemCode.UNSUPPORTED_QUESTION_TYPE, question=q.number,
-                                    kind="choice (several answers)"))
+        out.problems.append(
+            problem(ProblemCode.UNSUPPORTED_QUESTION_TYPE, question=q.number, kind="choice (several answers)")
+        )
         return
     _unaccounted(root, interaction, q, out)
     q.text, rich, q.line = _stem(interaction)
@@ -273,8 +307,9 @@ def _item(root: etree._Element, q: DraftQuestion, out: ImportResult) -> None:
             q.options[identifiers.index(key)].correct = True
         else:
             q.checkable = False
-            out.problems.append(problem(ProblemCode.INVALID_KEY, line=value.sourceline, question=q.number,
-                                        key=key[:60]))
+            out.problems.append(
+                problem(ProblemCode.INVALID_KEY, line=value.sourceline, question=q.number, key=key[:60])
+            )
 
 
 def import_qti(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:
@@ -293,12 +328,16 @@ def import_qti(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResul
         try:
             manifest = _parse_xml(archive.read(manifest_name))
         except _Unreadable as exc:
-            out.problems.append(problem(ProblemCode.UNREADABLE_FILE, line=exc.line, format="QTI 3.0",
-                                        reason=str(exc), file=manifest_name))
+            out.problems.append(
+                problem(
+                    ProblemCode.UNREADABLE_FILE, line=exc.line, format="QTI 3.0", reason=str(exc), file=manifest_name
+                )
+            )
             return out
         resources = [r for r in manifest.iter(f"{_CP}resource") if r.get("type", "").startswith("imsqti_item_xml")]
-        others = [r for r in manifest.iter(f"{_CP}resource") if r not in resources
-                  and r.get("type", "").startswith("imsqti_")]
+        others = [
+            r for r in manifest.iter(f"{_CP}resource") if r not in resources and r.get("type", "").startswith("imsqti_")
+        ]
         for number, resource in enumerate(resources, start=1):
             topic, level, twin, bad_level = _lom(resource)
             href = resource.get("href") or ""
@@ -306,33 +345,66 @@ def import_qti(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResul
             out.questions.append(q)
             out.parts[number] = href[:80]
             if bad_level:
-                out.problems.append(problem(ProblemCode.INVALID_DIFFICULTY, line=resource.sourceline, question=number,
-                                            file=manifest_name, value=str(resource.findtext(
-                                                f"{_CP}metadata/{_MD}lom/{_MD}educational/{_MD}difficulty/{_MD}value"))[:20]))
+                out.problems.append(
+                    problem(
+                        ProblemCode.INVALID_DIFFICULTY,
+                        line=resource.sourceline,
+                        question=number,
+                        file=manifest_name,
+                        value=str(
+                            resource.findtext(f"{_CP}metadata/{_MD}lom/{_MD}educational/{_MD}difficulty/{_MD}value")
+                        )[:20],
+                    )
+                )
             if href not in names:
                 q.checkable = False
-                out.problems.append(problem(ProblemCode.UNREADABLE_FILE, line=resource.sourceline, question=number,
-                                            format="QTI 3.0", reason=f"{href[:80]} is missing", file=manifest_name))
+                out.problems.append(
+                    problem(
+                        ProblemCode.UNREADABLE_FILE,
+                        line=resource.sourceline,
+                        question=number,
+                        format="QTI 3.0",
+                        reason=f"{href[:80]} is missing",
+                        file=manifest_name,
+                    )
+                )
                 continue
             try:
                 _item(_parse_xml(archive.read(href)), q, out)
             except _Unreadable as exc:
                 q.checkable = False
-                out.problems.append(problem(ProblemCode.UNREADABLE_FILE, line=exc.line, question=number,
-                                            format="QTI 3.0", reason=str(exc)))
+                out.problems.append(
+                    problem(
+                        ProblemCode.UNREADABLE_FILE, line=exc.line, question=number, format="QTI 3.0", reason=str(exc)
+                    )
+                )
         for resource in others:  # tests, sections, stimuli: named, not silently skipped
-            out.problems.append(problem(ProblemCode.UNSUPPORTED_QUESTION_TYPE, line=resource.sourceline,
-                                        file=manifest_name,
-                                        kind=f'{resource.get("type", "")[:40]} ({resource.get("href", "")[:40]})'))
-        listed = {manifest_name} | {_clean_href(e.get("href")) for e in manifest.iter()
-                                    if isinstance(e.tag, str) and e.get("href")}
+            out.problems.append(
+                problem(
+                    ProblemCode.UNSUPPORTED_QUESTION_TYPE,
+                    line=resource.sourceline,
+                    file=manifest_name,
+                    kind=f"{resource.get('type', '')[:40]} ({resource.get('href', '')[:40]})",
+                )
+            )
+        listed = {manifest_name} | {
+            _clean_href(e.get("href")) for e in manifest.iter() if isinstance(e.tag, str) and e.get("href")
+        }
         for name in sorted(names):
             if name.lower().endswith(".xml") and _clean_href(name) not in listed:
                 out.problems.append(problem(ProblemCode.UNLISTED_FILE, file=name[:80]))
     except _Unreadable as exc:
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="QTI 3.0", reason=str(exc)))
-    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, zlib.error, RuntimeError,
-            NotImplementedError) as exc:  # damaged deflate data, bad CRC, encryption, unknown compression
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        EOFError,
+        OSError,
+        zlib.error,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:  # damaged deflate data, bad CRC, encryption, unknown compression
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="QTI 3.0", reason=str(exc)[:200]))
     return out
 

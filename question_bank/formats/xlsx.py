@@ -133,8 +133,10 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
         # read_only sheets parse lazily, so a damaged sheet fails here, not at load time. Rows and
         # columns are bounded (question_bank.formats.office checked that no value lies beyond), or
         # a sheet whose dimension says XFD1048576 is padded to 17 billion empty cells.
-        sheets = [list(sheet.iter_rows(values_only=True, max_row=limits.max_rows, max_col=limits.max_columns))
-                  for sheet in book.worksheets]
+        sheets = [
+            list(sheet.iter_rows(values_only=True, max_row=limits.max_rows, max_col=limits.max_columns))
+            for sheet in book.worksheets
+        ]
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - zip, XML and openpyxl layers each raise their own types
@@ -196,8 +198,15 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
             # The № column accounts for rows: a gap, a repeat or a step back means a row was lost,
             # copied or moved, which the rest of the row cannot show.
             if int(written) != previous_number + 1:
-                out.problems.append(problem(ProblemCode.NUMBERING_BROKEN, line=index, question=number,
-                                            number=int(written), previous=previous_number))
+                out.problems.append(
+                    problem(
+                        ProblemCode.NUMBERING_BROKEN,
+                        line=index,
+                        question=number,
+                        number=int(written),
+                        previous=previous_number,
+                    )
+                )
             previous_number = int(written)
         question = _row_question(cells, options, index, number, out)
         question.checkable = question.checkable and not refused  # the row's error is already reported

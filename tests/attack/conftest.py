@@ -34,8 +34,13 @@ def scene(pg_database: str, redis_url: str, tmp_path) -> Iterator[Scene]:
         student, other = server.sign_in(world.students[0]), server.sign_in(world.students[1])
         attempts = []
         for who in (student, other):
-            resp = requests.post(f"{server.url}/api/v1/exams/{world.exam_id}/start", json={}, cookies=who.cookies,
-                                 headers=who.headers, timeout=30)
+            resp = requests.post(
+                f"{server.url}/api/v1/exams/{world.exam_id}/start",
+                json={},
+                cookies=who.cookies,
+                headers=who.headers,
+                timeout=30,
+            )
             assert resp.status_code == 200, resp.text
             attempts.append(resp.json()["attempt"]["id"])
         yield Scene(server, world, student, other, server.sign_in("admin1"), attempts[0], attempts[1])

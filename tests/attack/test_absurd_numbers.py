@@ -36,20 +36,27 @@ async def test_absurd_extra_time_is_refused_named_and_the_student_can_still_star
         await admin.login("admin1")
         path = f"/api/v1/admin/exams/{world.exam_id}/extra-time"
         for value in ABSURD:
-            status, body = await admin.call("POST", path, {"student": world.students[0], "extra_minutes": value,
-                                                           "reason": "medical certificate"})
+            status, body = await admin.call(
+                "POST", path, {"student": world.students[0], "extra_minutes": value, "reason": "medical certificate"}
+            )
             assert status == 422, (value, body)
             assert body["error"]["code"] in ("out_of_range", "invalid_field", "missing_field"), (value, body)
             assert "extra_minutes" in body["error"]["message"], body
         for raw in RAW_ABSURD:
-            resp = await client.post(path, data=f'{{"student": "{world.students[0]}", "extra_minutes": {raw}, "reason": "x"}}',
-                                     headers={"Content-Type": "application/json", "X-CSRF-Token": admin.csrf})
+            resp = await client.post(
+                path,
+                data=f'{{"student": "{world.students[0]}", "extra_minutes": {raw}, "reason": "x"}}',
+                headers={"Content-Type": "application/json", "X-CSRF-Token": admin.csrf},
+            )
             body = await resp.json()
             assert resp.status == 422 and "extra_minutes" in body["error"]["message"], (raw, body)
-        status, body = await admin.call("POST", path, {"student": world.students[0], "extra_minutes": 2**53 - 1,
-                                                       "reason": "x"})
-        assert body["error"] == {"code": "out_of_range",
-                                 "message": "Поле «extra_minutes» должно быть целым числом от 0 до 600."}
+        status, body = await admin.call(
+            "POST", path, {"student": world.students[0], "extra_minutes": 2**53 - 1, "reason": "x"}
+        )
+        assert body["error"] == {
+            "code": "out_of_range",
+            "message": "Поле «extra_minutes» должно быть целым числом от 0 до 600.",
+        }
         # Nothing was stored, nothing was recorded as done.
         assert await _count(services, accommodations) == 0
         assert await _count(services, audit_log, audit_log.c.action == "exam.extra_time") == 0
@@ -65,8 +72,9 @@ async def test_absurd_extra_time_is_refused_named_and_the_student_can_still_star
         await student.client.close()  # type: ignore[attr-defined]
 
         # The largest allowed value is accepted and applies.
-        status, body = await admin.call("POST", path, {"student": world.students[0], "extra_minutes": 600,
-                                                       "reason": "medical certificate"})
+        status, body = await admin.call(
+            "POST", path, {"student": world.students[0], "extra_minutes": 600, "reason": "medical certificate"}
+        )
         assert status == 200, body
     finally:
         await client.close()
@@ -86,9 +94,17 @@ async def test_every_typed_number_of_the_staff_routes_is_bounded(services):
         deadline = started["attempt"]["deadline_at"]
         admin = Api(client)
         await admin.login("admin1")
-        exam = {"title": "T", "discipline": "LAW-101", "session": "S1", "groups": ["G1"],
-                "banks": {"kk": world.bank_versions["kk"]}, "question_count": 3, "duration_minutes": 30,
-                "opens_at": "2026-06-02T09:00:00+05:00", "closes_at": "2026-06-02T12:00:00+05:00"}
+        exam = {
+            "title": "T",
+            "discipline": "LAW-101",
+            "session": "S1",
+            "groups": ["G1"],
+            "banks": {"kk": world.bank_versions["kk"]},
+            "question_count": 3,
+            "duration_minutes": 30,
+            "opens_at": "2026-06-02T09:00:00+05:00",
+            "closes_at": "2026-06-02T12:00:00+05:00",
+        }
         live = f"/api/v1/live/attempts/{attempt_id}"
         cases = [
             ("POST", "/api/v1/admin/exams", exam, "duration_minutes", [0, 1441, 2**53 - 1, -5]),
@@ -96,10 +112,20 @@ async def test_every_typed_number_of_the_staff_routes_is_bounded(services):
             ("POST", "/api/v1/admin/exams", exam, "pass_score", [-1, 101, 2**53 - 1]),
             ("POST", "/api/v1/admin/disciplines", {"code": "X-2", "name": "X"}, "credits", [0, 61, 2**40]),
             ("POST", f"{live}/extra-time", {"reason": "r"}, "minutes", [0, 601, 2**53 - 1, -1]),
-            ("PUT", f"/api/v1/live/exams/{world.exam_id}/students/{{sid}}/accommodation", {"reason": "r"},
-             "extra_minutes", [-1, 601, 2**53 - 1]),
-            ("PUT", f"/api/v1/live/exams/{world.exam_id}/students/{{sid}}/accommodation", {"reason": "r"},
-             "multiplier", [0.5, 4.5, 1e308]),
+            (
+                "PUT",
+                f"/api/v1/live/exams/{world.exam_id}/students/{{sid}}/accommodation",
+                {"reason": "r"},
+                "extra_minutes",
+                [-1, 601, 2**53 - 1],
+            ),
+            (
+                "PUT",
+                f"/api/v1/live/exams/{world.exam_id}/students/{{sid}}/accommodation",
+                {"reason": "r"},
+                "multiplier",
+                [0.5, 4.5, 1e308],
+            ),
             ("POST", f"/api/v1/live/exams/{world.exam_id}/prepare", {}, "limit", [0, 2001, -(2**53)]),
             ("PUT", f"/api/v1/proctor/exams/{world.exam_id}/settings", {}, "frame_interval_s", [0, 121, 1e308]),
         ]
@@ -146,8 +172,11 @@ def test_the_openapi_document_gives_every_request_number_its_range():
     assert not unbounded, unbounded
     extra = document()["paths"]["/admin/exams/{exam_id}/extra-time"]["post"]
     assert extra["requestBody"]["content"]["application/json"]["schema"]["properties"]["extra_minutes"] == {
-        "type": "integer", "minimum": 0, "maximum": 600,
-        "description": "extra minutes decided before the start (0 removes them)"}
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 600,
+        "description": "extra minutes decided before the start (0 removes them)",
+    }
 
 
 async def test_a_date_far_outside_the_calendar_is_refused_not_a_500(services):
@@ -158,18 +187,34 @@ async def test_a_date_far_outside_the_calendar_is_refused_not_a_500(services):
     try:
         admin = Api(client)
         await admin.login("admin1")
-        exam = {"title": "T", "discipline": "LAW-101", "session": "S1", "groups": ["G1"],
-                "banks": {"kk": world.bank_versions["kk"]}, "question_count": 3, "duration_minutes": 30,
-                "opens_at": "2026-06-02T09:00:00+05:00", "closes_at": "2026-06-02T12:00:00+05:00"}
+        exam = {
+            "title": "T",
+            "discipline": "LAW-101",
+            "session": "S1",
+            "groups": ["G1"],
+            "banks": {"kk": world.bank_versions["kk"]},
+            "question_count": 3,
+            "duration_minutes": 30,
+            "opens_at": "2026-06-02T09:00:00+05:00",
+            "closes_at": "2026-06-02T12:00:00+05:00",
+        }
         for name, value in (("opens_at", "0001-01-01T00:00:00+05:00"), ("closes_at", "9999-12-31T23:59:59-05:00")):
             status, body = await admin.call("POST", "/api/v1/admin/exams", {**exam, name: value})
             assert status == 422, body
-            assert body["error"] == {"code": "out_of_range", "message": f"Поле «{name}» должно содержать дату и "
-                                                                       "время между 2000 и 2100 годами."}
-        status, body = await admin.call("POST", f"/api/v1/live/exams/{world.exam_id}/students/1/reschedule",
-                                        {"opens_at": "0001-01-01T00:00:00+05:00",
-                                         "closes_at": "2026-06-02T12:00:00+05:00", "reason": "r",
-                                         "document_ref": "d"})
+            assert body["error"] == {
+                "code": "out_of_range",
+                "message": f"Поле «{name}» должно содержать дату и время между 2000 и 2100 годами.",
+            }
+        status, body = await admin.call(
+            "POST",
+            f"/api/v1/live/exams/{world.exam_id}/students/1/reschedule",
+            {
+                "opens_at": "0001-01-01T00:00:00+05:00",
+                "closes_at": "2026-06-02T12:00:00+05:00",
+                "reason": "r",
+                "document_ref": "d",
+            },
+        )
         assert status == 422 and body["error"]["code"] == "out_of_range", body
         async with services.engine.connect() as conn:
             from exam_engine.tables import exams

@@ -25,10 +25,12 @@ from tests.factories import make_items
 from tests.unit.question_bank.builders import docx_bytes, template_row, xlsx_bytes
 
 ITEMS = make_items(4, options=4)
-MOODLE = ("<?xml version='1.0' encoding='UTF-8'?><quiz><question type='multichoice'><name><text>q</text></name>"
-          "<questiontext format='html'><text>Сұрақ?</text></questiontext><single>true</single>"
-          "<answer fraction='100'><text>A</text></answer><answer fraction='0'><text>B</text></answer>"
-          "</question></quiz>").encode()
+MOODLE = (
+    "<?xml version='1.0' encoding='UTF-8'?><quiz><question type='multichoice'><name><text>q</text></name>"
+    "<questiontext format='html'><text>Сұрақ?</text></questiontext><single>true</single>"
+    "<answer fraction='100'><text>A</text></answer><answer fraction='0'><text>B</text></answer>"
+    "</question></quiz>"
+).encode()
 AIKEN = "Сұрақ бір?\nA. бір\nB. екі\nC. үш\nANSWER: A\n".encode()
 
 SEEDS: dict[BankFormat, bytes] = {
@@ -40,9 +42,15 @@ SEEDS: dict[BankFormat, bytes] = {
     BankFormat.XLSX: xlsx_bytes([template_row("Сұрақ?", 1, ["A", "B", "C", "D"])]),
     BankFormat.QTI: export_qti(ITEMS, language="kk"),
 }
-NAMES = {BankFormat.PLATONUS: "bank.txt", BankFormat.GIFT: "bank.gift", BankFormat.AIKEN: "bank.txt",
-         BankFormat.MOODLE_XML: "bank.xml", BankFormat.PLATONUS_DOCX: "bank.docx", BankFormat.XLSX: "bank.xlsx",
-         BankFormat.QTI: "bank.zip"}
+NAMES = {
+    BankFormat.PLATONUS: "bank.txt",
+    BankFormat.GIFT: "bank.gift",
+    BankFormat.AIKEN: "bank.txt",
+    BankFormat.MOODLE_XML: "bank.xml",
+    BankFormat.PLATONUS_DOCX: "bank.docx",
+    BankFormat.XLSX: "bank.xlsx",
+    BankFormat.QTI: "bank.zip",
+}
 
 
 def test_every_seed_is_a_valid_bank_so_the_mutations_start_from_real_files():
@@ -60,12 +68,24 @@ def damaged(draw, seed: bytes) -> bytes:  # type: ignore[no-untyped-def]
         if kind == "flip" and data:
             data[at] ^= draw(st.integers(1, 255))
         elif kind == "cut":
-            del data[at:at + draw(st.integers(1, 64))]
+            del data[at : at + draw(st.integers(1, 64))]
         elif kind == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=64))
         elif kind == "splice":
-            data[at:at] = draw(st.sampled_from([b"\x00", b"\xff\xfe", b"<![CDATA[", b"{=", b"ANSWER: Z", b"&#0;",
-                                                b"<!DOCTYPE x [<!ENTITY a 'aaaa'>]>", b"PK\x03\x04"]))
+            data[at:at] = draw(
+                st.sampled_from(
+                    [
+                        b"\x00",
+                        b"\xff\xfe",
+                        b"<![CDATA[",
+                        b"{=",
+                        b"ANSWER: Z",
+                        b"&#0;",
+                        b"<!DOCTYPE x [<!ENTITY a 'aaaa'>]>",
+                        b"PK\x03\x04",
+                    ]
+                )
+            )
         elif kind == "truncate":
             del data[at:]
     return bytes(data)
@@ -106,8 +126,12 @@ def test_a_damaged_file_of_each_format_gets_a_report_never_an_exception(fmt, dat
 @FUZZ
 @given(data=st.data())
 def test_damaged_xml_inside_an_office_file_gets_a_report(fmt, data):
-    member = data.draw(st.one_of(st.binary(max_size=300), damaged(b"<w:document><w:body><w:p><w:r><w:t>x</w:t>"
-                                                                    b"</w:r></w:p></w:body></w:document>")))
+    member = data.draw(
+        st.one_of(
+            st.binary(max_size=300),
+            damaged(b"<w:document><w:body><w:p><w:r><w:t>x</w:t></w:r></w:p></w:body></w:document>"),
+        )
+    )
     assert_reported(parse_bank(damaged_zip_member(SEEDS[fmt], member), format=fmt.value, language="kk"))
 
 
@@ -119,17 +143,57 @@ def test_random_bytes_under_any_name_get_a_report(blob, name):
 
 # Text that mixes the structure of every text format with what hostile files carry: controls,
 # NUL, direction marks, invisible characters, look-alikes, long runs of spaces and punctuation.
-HOSTILE_PIECES = ["<question>", "<question2>", "<variant>", "<variantright>", "<topic>", "<", ">", "{", "}", "=", "~",
-                  "::", "$CATEGORY:", "ANSWER:", "A.", "B)", "&lt;", "\n", "\n\n", "\r\n", "\x0b", "\x00", "\x07",
-                  "\x85", "\u202e", "\u2066", "\u200f", "\u200b", "\u2063", "\u034f", "\ufe0f", "\ufeff", "\u00ad",
-                  "Астана", "бiлiм", "x", " " * 50, ". " * 50, "\t"]
+HOSTILE_PIECES = [
+    "<question>",
+    "<question2>",
+    "<variant>",
+    "<variantright>",
+    "<topic>",
+    "<",
+    ">",
+    "{",
+    "}",
+    "=",
+    "~",
+    "::",
+    "$CATEGORY:",
+    "ANSWER:",
+    "A.",
+    "B)",
+    "&lt;",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\x0b",
+    "\x00",
+    "\x07",
+    "\x85",
+    "\u202e",
+    "\u2066",
+    "\u200f",
+    "\u200b",
+    "\u2063",
+    "\u034f",
+    "\ufe0f",
+    "\ufeff",
+    "\u00ad",
+    "Астана",
+    "бiлiм",
+    "x",
+    " " * 50,
+    ". " * 50,
+    "\t",
+]
 hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.text(max_size=20)), max_size=200).map("".join)
 BOUND_S = 5.0
 
 
 @FUZZ
-@given(text=hostile_text, name=st.sampled_from(["b.txt", "b.gift", "b.aiken", "b.xml", None]),
-       encoding=st.sampled_from(["utf-8", "utf-16"]))
+@given(
+    text=hostile_text,
+    name=st.sampled_from(["b.txt", "b.gift", "b.aiken", "b.xml", None]),
+    encoding=st.sampled_from(["utf-8", "utf-16"]),
+)
 def test_hostile_text_gets_a_report_quickly_and_nothing_hidden_is_ever_accepted(text, name, encoding):
     data = text.encode(encoding, "surrogatepass")
     started = time.perf_counter()

@@ -34,14 +34,18 @@ async def test_uploads_beyond_the_minutes_quota_get_429_once_recorded_and_resume
         status, body = await world.upload("frames", jpeg)
         assert status == 429, body
         assert body["error"]["code"] == "evidence_rate_exceeded"
-        assert body["error"]["message"] == ("Прокторинг жазбалары тым жиі жіберілді: бір емтихан үшін минутына ең "
-                                            "көбі 4. Бет оларды өзі қайта жібереді.")
+        assert body["error"]["message"] == (
+            "Прокторинг жазбалары тым жиі жіберілді: бір емтихан үшін минутына ең "
+            "көбі 4. Бет оларды өзі қайта жібереді."
+        )
         # Events count as uploads too; the refusal comes before the body is even looked at.
-        status, body = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/events",
-                                                json={"events": [{"seq": 1, "type": "tab_hidden"}]})
+        status, body = await world.student.call(
+            "POST", f"{BASE}/attempts/{world.attempt_id}/events", json={"events": [{"seq": 1, "type": "tab_hidden"}]}
+        )
         assert status == 429 and body["error"]["code"] == "evidence_rate_exceeded", body
-        resp = await world.client.post(f"{BASE}/attempts/{world.attempt_id}/frames?seq=99", data=jpeg,
-                                       headers={"X-CSRF-Token": world.student.csrf})
+        resp = await world.client.post(
+            f"{BASE}/attempts/{world.attempt_id}/frames?seq=99", data=jpeg, headers={"X-CSRF-Token": world.student.csrf}
+        )
         assert resp.status == 429 and 1 <= int(resp.headers["Retry-After"]) <= 60
         # A made-up attempt id brings no fresh quota (and no body is read for it).
         status, body = await world.student.call("POST", f"{BASE}/attempts/{uuid.uuid4()}/frames?seq=1", data=jpeg)
@@ -109,8 +113,9 @@ async def test_evidence_for_an_exam_that_is_not_proctored_is_refused_and_nothing
         assert await _count(services, proctor_attempts) == 0
         assert await _count(services, evidence_items) == 0
         # The exam itself goes on: an answer is saved.
-        status, saved = await student.call("PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/1",
-                                           json={"choice": 0, "seq": 1})
+        status, saved = await student.call(
+            "PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/1", json={"choice": 0, "seq": 1}
+        )
         assert status == 200 and saved["applied"], saved
     finally:
         await client.close()

@@ -31,8 +31,10 @@ def _check(data: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cut=st.integers(0, len(GOOD)), flips=st.lists(st.tuples(st.integers(0, len(GOOD) - 1),
-                                                              st.integers(0, 255)), max_size=20))
+@given(
+    cut=st.integers(0, len(GOOD)),
+    flips=st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), max_size=20),
+)
 def test_a_damaged_jpeg_is_refused_cleanly_or_really_decodes(cut, flips):
     data = bytearray(GOOD[:cut])
     for pos, value in flips:

@@ -67,20 +67,28 @@ def test_every_operation_answers_a_student_and_an_admin_as_documented(scene):
             permission = operation.definition.raw.get("x-permission")
             allowed = permission is None or allows(role, Permission(permission))
 
-            @settings(max_examples=EXAMPLES if allowed else REFUSED_EXAMPLES, deadline=None, database=None,
-                      phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES if allowed else REFUSED_EXAMPLES,
+                deadline=None,
+                database=None,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=_strategies(operation, known))
             def call(case) -> None:  # type: ignore[no-untyped-def]
                 nonlocal calls
                 calls += 1
-                response = case.call(base_url=base, session=http, headers=dict(signed.headers),
-                                     cookies=dict(signed.cookies), timeout=30)
+                response = case.call(
+                    base_url=base, session=http, headers=dict(signed.headers), cookies=dict(signed.cookies), timeout=30
+                )
                 try:
                     case.validate_response(response, checks=CHECKS)
                 except FailureGroup as group:
                     found = "; ".join(" ".join(f"{type(f).__name__}: {f.title}".split()) for f in group.exceptions)
-                    raise AssertionError(f"{who}: {case.method} {case.formatted_path} -> {response.status_code} "
-                                         f"{response.content[:200]!r} | {found[:300]}") from None
+                    raise AssertionError(
+                        f"{who}: {case.method} {case.formatted_path} -> {response.status_code} "
+                        f"{response.content[:200]!r} | {found[:300]}"
+                    ) from None
 
             began = time.monotonic()
             try:
@@ -93,5 +101,7 @@ def test_every_operation_answers_a_student_and_an_admin_as_documented(scene):
     # The session survived the run: it was really signed in throughout.
     me = requests.get(f"{base}/me", cookies=scene.student.cookies, timeout=30)
     assert me.status_code == 200
-    print(f"schemathesis: {calls} requests over {len(operations)} operations in {time.monotonic() - started:.0f} s;"
-          " slowest: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(took.items(), key=lambda kv: -kv[1])[:6]))
+    print(
+        f"schemathesis: {calls} requests over {len(operations)} operations in {time.monotonic() - started:.0f} s;"
+        " slowest: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(took.items(), key=lambda kv: -kv[1])[:6])
+    )

@@ -30,13 +30,17 @@ async def _raw_login(client, login: str) -> tuple[str, str]:
     return resp.cookies["exam_session"].value, body["csrf_token"]
 
 
-async def _headers_only(port: int, path: str, cookie: str, csrf: str, length: int, ctype: str = "application/json",
-                        extra: str = "") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _headers_only(
+    port: int, path: str, cookie: str, csrf: str, length: int, ctype: str = "application/json", extra: str = ""
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A request whose headers promise ``length`` bytes of body that never come."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: exam_session={cookie}\r\n"
-                  f"X-CSRF-Token: {csrf}\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n{extra}\r\n"
-                  ).encode())
+    writer.write(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: exam_session={cookie}\r\n"
+            f"X-CSRF-Token: {csrf}\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n{extra}\r\n"
+        ).encode()
+    )
     await writer.drain()
     return reader, writer
 
@@ -62,8 +66,11 @@ async def test_clients_sending_headers_and_no_body_hold_nothing_that_others_need
         slow = []
         for i in range(SLOW_CLIENTS):
             if i % 3 == 2:
-                path, length, ctype = f"/api/v1/proctor/attempts/{uuid.uuid4()}/frames?seq={i + 1}", 1_900_000, \
-                    "image/jpeg"
+                path, length, ctype = (
+                    f"/api/v1/proctor/attempts/{uuid.uuid4()}/frames?seq={i + 1}",
+                    1_900_000,
+                    "image/jpeg",
+                )
             elif i % 3 == 1:
                 path, length, ctype = "/account", 120, "application/x-www-form-urlencoded"
             else:
@@ -83,8 +90,9 @@ async def test_clients_sending_headers_and_no_body_hold_nothing_that_others_need
         took, (status, started) = await _timed(other.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={}))
         assert status == 200, started
         assert took < 2.5, f"a start took {took:.1f} s"
-        took, (status, saved) = await _timed(other.call(
-            "PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/1", json={"choice": 0, "seq": 1}))
+        took, (status, saved) = await _timed(
+            other.call("PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/1", json={"choice": 0, "seq": 1})
+        )
         assert status == 200 and saved["applied"], saved
         assert took < 2.5, f"an autosave took {took:.1f} s"
 
@@ -107,8 +115,14 @@ async def test_a_slow_body_is_refused_in_the_readers_language(services):
     client = await open_client(services)
     try:
         cookie, csrf = await _raw_login(client, world.students[0])
-        reader, writer = await _headers_only(client.port, f"/api/v1/exams/{world.exam_id}/start", cookie, csrf, 50,
-                                             extra="Accept-Language: ru-RU,ru;q=0.9\r\n")
+        reader, writer = await _headers_only(
+            client.port,
+            f"/api/v1/exams/{world.exam_id}/start",
+            cookie,
+            csrf,
+            50,
+            extra="Accept-Language: ru-RU,ru;q=0.9\r\n",
+        )
         writer.write(b'{"language":')  # part of the body, then silence
         await writer.drain()
         raw = await asyncio.wait_for(reader.read(), timeout=10)
@@ -154,8 +168,9 @@ async def test_no_connection_within_the_bound_is_a_json_503_with_retry_after_nev
         await client.close()
 
 
-async def test_a_row_lock_held_too_long_is_a_503_and_the_answer_is_saved_once_it_is_free(pg_database, redis_url,
-                                                                                           tmp_path):
+async def test_a_row_lock_held_too_long_is_a_503_and_the_answer_is_saved_once_it_is_free(
+    pg_database, redis_url, tmp_path
+):
     """PostgreSQL: a statement that waits for a row lock waits at most EXAM_DB_WAIT_S (SQLite's one
     writer is its single connection, bounded by the pool test above)."""
     from sqlalchemy import text
@@ -164,8 +179,9 @@ async def test_a_row_lock_held_too_long_is_a_503_and_the_answer_is_saved_once_it
     from exam_engine.config import load_settings
     from tests.conftest import _truncate, settings_env
 
-    services = build_services(load_settings({**settings_env(pg_database, str(tmp_path), redis_url),
-                                             "EXAM_DB_WAIT_S": "1"}), clock=FakeClock())
+    services = build_services(
+        load_settings({**settings_env(pg_database, str(tmp_path), redis_url), "EXAM_DB_WAIT_S": "1"}), clock=FakeClock()
+    )
     await _truncate(services)
     world = await make_world(services, students=1)
     client = await open_client(services)
@@ -178,13 +194,15 @@ async def test_a_row_lock_held_too_long_is_a_503_and_the_answer_is_saved_once_it
         async with services.engine.connect() as holder:
             await holder.begin()
             await holder.execute(text("SELECT 1 FROM attempts WHERE id = :id FOR UPDATE"), {"id": attempt_id})
-            took, (status, body) = await _timed(student.call(
-                "PUT", f"/api/v1/attempts/{attempt_id}/answers/1", json={"choice": 1, "seq": 1}))
+            took, (status, body) = await _timed(
+                student.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/1", json={"choice": 1, "seq": 1})
+            )
             assert status == 503 and body["error"]["code"] == "server_busy", body
             assert took < 6
             await holder.rollback()
-        status, saved = await student.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/1",
-                                           json={"choice": 1, "seq": 1})
+        status, saved = await student.call(
+            "PUT", f"/api/v1/attempts/{attempt_id}/answers/1", json={"choice": 1, "seq": 1}
+        )
         assert status == 200 and saved["applied"], saved
     finally:
         await client.close()
@@ -208,11 +226,12 @@ async def test_a_json_body_over_the_limit_is_refused_whether_it_came_whole_or_in
 
         async def chunks():
             for i in range(0, len(big), 8192):
-                yield big[i:i + 8192]
+                yield big[i : i + 8192]
 
         for body in (big, chunks()):
-            resp = await client.put(url, data=body, headers={"X-CSRF-Token": student.csrf,
-                                                            "Content-Type": "application/json"})
+            resp = await client.put(
+                url, data=body, headers={"X-CSRF-Token": student.csrf, "Content-Type": "application/json"}
+            )
             error = (await resp.json())["error"]
             assert resp.status == 422 and error["code"] == "body_too_large", (resp.status, error)
         view_url = f"/api/v1/attempts/{started['attempt']['id']}"

@@ -98,7 +98,8 @@ def test_no_response_of_an_open_attempt_reveals_the_key_or_another_student(scene
             extra = set(question) - {"position", "text", "options", "choice", "seq"}
             assert not extra, f"{label}: a question carries {extra}"
     # The other student's attempt is untouched by all of the above.
-    other_view = requests.get(f"{base}/attempts/{scene.other_attempt_id}", cookies=scene.other_student.cookies,
-                              timeout=30).json()
+    other_view = requests.get(
+        f"{base}/attempts/{scene.other_attempt_id}", cookies=scene.other_student.cookies, timeout=30
+    ).json()
     assert other_view["attempt"]["status"] == "in_progress"
     assert all(q["choice"] is None for q in other_view["questions"])

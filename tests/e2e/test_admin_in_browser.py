@@ -14,9 +14,11 @@ from tests.factories import PASSWORD, make_items, make_user, make_world, open_cl
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
 HEADER = "role,login,full_name,group,faculty,faculty_name\n"
-BROKEN = HEADER + ("student,aidana.s,Сейітова Айдана,ПД-21,F2,Полиция факультеті\n"
-                   "student,ерлан,Ержанов Ерлан,ПД-21,F2,Полиция факультеті\n"
-                   "teacher,nurlan.t,Тілеуов Нұрлан,ПД-21,F2,Полиция факультеті\n")
+BROKEN = HEADER + (
+    "student,aidana.s,Сейітова Айдана,ПД-21,F2,Полиция факультеті\n"
+    "student,ерлан,Ержанов Ерлан,ПД-21,F2,Полиция факультеті\n"
+    "teacher,nurlan.t,Тілеуов Нұрлан,ПД-21,F2,Полиция факультеті\n"
+)
 FIXED = BROKEN.replace("student,ерлан,", "student,erlan.e,")
 
 
@@ -85,9 +87,16 @@ async def test_the_academic_admin_sets_up_an_exam_and_the_sysadmin_sees_only_hea
 
         # The quality department publishes a bank for the new discipline (outside this page).
         async with services.engine.begin() as conn:
-            version = await bank_api.add_version(conn, discipline_code="CRIM-201", language="kk", items=make_items(8),
-                                                 source_name="e2e", created_by="quality", now=services.clock.now(),
-                                                 publish=True)
+            version = await bank_api.add_version(
+                conn,
+                discipline_code="CRIM-201",
+                language="kk",
+                items=make_items(8),
+                source_name="e2e",
+                created_by="quality",
+                now=services.clock.now(),
+                publish=True,
+            )
 
         await page.click("a[href='/admin/groups']")
         await page.wait_for_selector("text=Сейітова Айдана")
@@ -128,22 +137,44 @@ async def test_the_academic_admin_sets_up_an_exam_and_the_sysadmin_sees_only_hea
         async with services.engine.connect() as conn:
             exam = (await conn.execute(select(exams).where(exams.c.title == "Қылмыстық құқық — емтихан"))).one()
             assert exam.opens_at.isoformat().startswith("2026-06-02T04:00")  # 09:00 in Almaty is 04:00 UTC
-            pinned = (await conn.execute(select(exam_banks.c.bank_version_id).where(
-                exam_banks.c.exam_id == exam.id))).scalars().all()
+            pinned = (
+                (await conn.execute(select(exam_banks.c.bank_version_id).where(exam_banks.c.exam_id == exam.id)))
+                .scalars()
+                .all()
+            )
             assert pinned == [version.id]
-            group = (await conn.execute(select(exam_groups.c.group_id)
-                                        .where(exam_groups.c.exam_id == exam.id))).scalar()
-            members = (await conn.execute(select(users.c.login).select_from(group_members.join(users)).where(
-                group_members.c.group_id == group))).scalars().all()
+            group = (
+                await conn.execute(select(exam_groups.c.group_id).where(exam_groups.c.exam_id == exam.id))
+            ).scalar()
+            members = (
+                (
+                    await conn.execute(
+                        select(users.c.login)
+                        .select_from(group_members.join(users))
+                        .where(group_members.c.group_id == group)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             assert sorted(members) == ["aidana.s", "erlan.e"]
 
         # The sysadmin: health and the audit chain; every academic page refuses him, his start page offers none.
         await context.clear_cookies()
         await _login(page, base, "root1")
-        assert await page.locator("main a[href^='/admin/']").evaluate_all("links => links.map(a => a.pathname)") \
-            == ["/admin/system", "/admin/audit"]  # the audit log is read only (issue 20)
-        for path in ("/admin/users", "/admin/contingent", "/admin/disciplines", "/admin/exams", "/admin/groups",
-                     "/admin/journals", "/proctor/live"):
+        assert await page.locator("main a[href^='/admin/']").evaluate_all("links => links.map(a => a.pathname)") == [
+            "/admin/system",
+            "/admin/audit",
+        ]  # the audit log is read only (issue 20)
+        for path in (
+            "/admin/users",
+            "/admin/contingent",
+            "/admin/disciplines",
+            "/admin/exams",
+            "/admin/groups",
+            "/admin/journals",
+            "/proctor/live",
+        ):
             response = await page.goto(f"{base}{path}")
             assert response is not None and response.status == 403, path
         await shot(page, "sysadmin-refused-kk")

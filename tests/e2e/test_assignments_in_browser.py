@@ -54,7 +54,9 @@ async def test_the_administration_assigns_a_proctor_and_a_faculty_head_on_the_pa
         await page.check("input[name=proctor][value='proctor.a']")
         await page.click("form button[type=submit].primary")
         await page.wait_for_selector("text=Прокторы экзамена сохранены.")
-        assert await page.is_checked("input[value='proctor.a']") and not await page.is_checked("input[value='proctor.b']")
+        assert await page.is_checked("input[value='proctor.a']") and not await page.is_checked(
+            "input[value='proctor.b']"
+        )
         await shot(page, "assign-exam-proctors-ru")
 
         # proctor.a sees the exam in the list of the API and may open its live view; proctor.b may not.

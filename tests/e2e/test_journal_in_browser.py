@@ -27,8 +27,10 @@ STAFF = {"teacher1": Role.TEACHER, "deputy1": Role.DEPUTY_HEAD, "dean1": Role.FA
 async def open_journal_world(services, *, students: int = 3) -> JournalWorld:  # type: ignore[no-untyped-def]
     """A group with Kazakh names, its exam, and a journal whose period is still open, kept by teacher1."""
     world = await make_world(services, students=students, question_count=5)
-    ids = {login: await make_user(services, login, role, language="ru" if login == "deputy1" else "kk")
-           for login, role in STAFF.items()}
+    ids = {
+        login: await make_user(services, login, role, language="ru" if login == "deputy1" else "kk")
+        for login, role in STAFF.items()
+    }
     now = services.clock.now()
     async with services.engine.begin() as conn:
         for n, login in enumerate(world.students):
@@ -37,9 +39,16 @@ async def open_journal_world(services, *, students: int = 3) -> JournalWorld:  #
         ids.update({r.login: r.id for r in rows})
         sink = audit_sink(conn, now, ADMIN)
         journal_id = await journal.create_journal(
-            conn, group_code="G1", discipline_code="LAW-101", period_code="2026-2027-1",
-            period_closes_at=now + timedelta(days=90), institution="Қостанай академиясы", by=ADMIN.label, now=now,
-            audit=sink)
+            conn,
+            group_code="G1",
+            discipline_code="LAW-101",
+            period_code="2026-2027-1",
+            period_closes_at=now + timedelta(days=90),
+            institution="Қостанай академиясы",
+            by=ADMIN.label,
+            now=now,
+            audit=sink,
+        )
         await journal.assign_teacher(conn, journal_id, str(ids["teacher1"]), by=ADMIN.label, now=now, audit=sink)
         await assignments.set_faculty_head(conn, ADMIN, "dean1", "F1", now=now)  # G1's faculty (issue 19)
     return JournalWorld(world, journal_id, ids)
@@ -145,13 +154,26 @@ async def test_a_faculty_head_grants_a_substitute_and_a_student_sees_what_the_ex
         found = await journal.load_journal(conn, jw.journal_id)
         names = await roster(conn, found)
         for kind in ("lesson", "midterm1", "midterm2", "lesson"):
-            lesson = await journal.add_lesson(conn, keeper, jw.journal_id, held_on=now.date(), kind=kind, topic="",
-                                              now=now, audit=sink)
-            await journal.enter_cell(conn, keeper, jw.journal_id, lesson, str(jw.ids["student1"]), "80",
-                                     roster=names, now=now, audit=sink)
+            lesson = await journal.add_lesson(
+                conn, keeper, jw.journal_id, held_on=now.date(), kind=kind, topic="", now=now, audit=sink
+            )
+            await journal.enter_cell(
+                conn, keeper, jw.journal_id, lesson, str(jw.ids["student1"]), "80", roster=names, now=now, audit=sink
+            )
         # The last lesson was recorded by mistake: deleting a held lesson needs the faculty head (J6).
-        await journal.file_correction(conn, keeper, jw.journal_id, lesson, student_id=None, action="delete_lesson",
-                                      typed=None, reason="Сабақ қате енгізілді", roster=names, now=now, audit=sink)
+        await journal.file_correction(
+            conn,
+            keeper,
+            jw.journal_id,
+            lesson,
+            student_id=None,
+            action="delete_lesson",
+            typed=None,
+            reason="Сабақ қате енгізілді",
+            roster=names,
+            now=now,
+            audit=sink,
+        )
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
     context = await browser.new_context(locale="kk-KZ", viewport={"width": 1000, "height": 800})
@@ -171,8 +193,11 @@ async def test_a_faculty_head_grants_a_substitute_and_a_student_sees_what_the_ex
         await page.click("button[name=decision][value=approve]")
         await page.wait_for_selector("#review-notice")
         async with services.engine.connect() as conn:
-            lessons = (await journal.grid(conn, await journal.load_journal(conn, jw.journal_id), names,
-                                          language="kk", translate=translate))["lessons"]
+            lessons = (
+                await journal.grid(
+                    conn, await journal.load_journal(conn, jw.journal_id), names, language="kk", translate=translate
+                )
+            )["lessons"]
         assert [ls["kind"] for ls in lessons] == ["lesson", "midterm1", "midterm2"]
         await page.click("form.inline button[type=submit].link")  # sign out
 
@@ -203,8 +228,13 @@ async def test_journal_pages_open_only_for_the_roles_and_teachers_they_belong_to
     journal_path = f"/journals/{jw.journal_id}"
     expected = {  # login -> {path: may open}
         "student1": {"/journals": False, journal_path: False, "/journal/corrections": False, "/student/results": True},
-        "teacher1": {"/journals": True, journal_path: True, "/journal/corrections": False,
-                     "/journal/substitutes": False, "/student/results": False},
+        "teacher1": {
+            "/journals": True,
+            journal_path: True,
+            "/journal/corrections": False,
+            "/journal/substitutes": False,
+            "/student/results": False,
+        },
         "teacher2": {"/journals": True, journal_path: False},
         "deputy1": {journal_path: True, "/journal/corrections": True, "/journal/substitutes": False},
         "dean1": {"/journal/corrections": True, "/journal/substitutes": True},

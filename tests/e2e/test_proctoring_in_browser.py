@@ -40,8 +40,9 @@ SEGMENTS = (("face", 16), ("nobody", 8), ("two faces", 8))
 
 def _two_faces() -> np.ndarray:
     a, c = sc.astronaut(), sc.cameraman()
-    return sc.place(sc.place(sc.wall(), sc.crop(a, sc.ASTRONAUT_FACE), 40, 120, 300),
-                    sc.crop(c, sc.CAMERAMAN_FACE), 360, 120, 300)
+    return sc.place(
+        sc.place(sc.wall(), sc.crop(a, sc.ASTRONAUT_FACE), 40, 120, 300), sc.crop(c, sc.CAMERAMAN_FACE), 360, 120, 300
+    )
 
 
 def webcam_frames() -> list[np.ndarray]:
@@ -51,7 +52,9 @@ def webcam_frames() -> list[np.ndarray]:
     for name, seconds in SEGMENTS:
         for _ in range(seconds * FPS):
             jpeg = sc.live(scenes[name], seed=len(frames))
-            frames.append(cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
+            frames.append(
+                cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            )
     return frames
 
 
@@ -95,8 +98,11 @@ async def _hide_tab(page, seconds: float) -> None:  # type: ignore[no-untyped-de
 @pytest.fixture
 def proctored_browser_args(tmp_path: Path) -> list[str]:
     webcam = write_y4m(tmp_path / "three-scenes.y4m", webcam_frames(), fps=FPS)
-    return [*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={webcam}",
-            "--auto-select-desktop-capture-source=Entire screen"]
+    return [
+        *CHROMIUM_FLAGS,
+        f"--use-file-for-fake-video-capture={webcam}",
+        "--auto-select-desktop-capture-source=Entire screen",
+    ]
 
 
 async def test_a_proctored_exam_is_captured_flagged_and_reviewed_in_the_browser(services, proctored_browser_args):
@@ -107,12 +113,18 @@ async def test_a_proctored_exam_is_captured_flagged_and_reviewed_in_the_browser(
     await assign_proctor(services, "proctor1", world.exam_id)
     # The embedded analysis pool, one warm process: fast enough for a 1 s frame interval.
     config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(dataclasses.replace(config, pool_workers=1), services.engine,
-                                            now=services.clock.now())
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1), services.engine, now=services.clock.now()
+    )
     async with services.engine.begin() as conn:
-        await proctor_admin.set_exam_settings(conn, runtime_of(services), ADMIN, world.exam_id, {
-            "frame_interval_s": 1, "screen_interval_s": 2, "room_scan_at_start": True, "screen_policy": "require"},
-            now=services.clock.now())
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 1, "screen_interval_s": 2, "room_scan_at_start": True, "screen_policy": "require"},
+            now=services.clock.now(),
+        )
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
@@ -171,7 +183,8 @@ async def test_a_proctored_exam_is_captured_flagged_and_reviewed_in_the_browser(
                 await desk.wait_for_selector(f"#flags li[data-kind={kind}]")
             assert "В кадре несколько лиц" in await desk.inner_text("#flags li[data-kind=several_faces] h3")
             thumbs = await desk.eval_on_selector_all(
-                "#timeline img.thumb", "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length")
+                "#timeline img.thumb", "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length"
+            )
             assert thumbs >= 2  # camera and screen thumbnails from the authenticated evidence endpoint
             assert await desk.query_selector("#timeline tr.kind-screen img.thumb") is not None
 

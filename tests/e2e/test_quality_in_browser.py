@@ -19,11 +19,24 @@ pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 # Paragraph 3 repeats option 1 of question 1; question 2 (paragraph 5) has a single option.
-BAD_BANK = ["<question>Қылмыстық құқықтың негізгі міндеті қандай?", "<variant>Қорғау", "<variant>Қорғау",
-            "<variant>Жазалау", "<question>Екінші сұрақ?", "<variant>Бір"]
-GOOD_BANK = ["<question>Қылмыстық құқықтың негізгі міндеті қандай?", "<variant>Қорғау", "<variant>Жазалау",
-             "<variant>Тәрбиелеу", "<question>Заң қашан күшіне енеді?", "<variant>Жарияланғаннан кейін",
-             "<variant>Қабылданған күні", "<variant>Ешқашан"]
+BAD_BANK = [
+    "<question>Қылмыстық құқықтың негізгі міндеті қандай?",
+    "<variant>Қорғау",
+    "<variant>Қорғау",
+    "<variant>Жазалау",
+    "<question>Екінші сұрақ?",
+    "<variant>Бір",
+]
+GOOD_BANK = [
+    "<question>Қылмыстық құқықтың негізгі міндеті қандай?",
+    "<variant>Қорғау",
+    "<variant>Жазалау",
+    "<variant>Тәрбиелеу",
+    "<question>Заң қашан күшіне енеді?",
+    "<variant>Жарияланғаннан кейін",
+    "<variant>Қабылданған күні",
+    "<variant>Ешқашан",
+]
 
 
 def platonus_docx(paragraphs: list[str]) -> bytes:
@@ -44,8 +57,9 @@ async def sign_in(page, base: str, login: str, then: str) -> None:  # type: igno
 
 
 async def upload(page, name: str, paragraphs: list[str], language: str) -> None:  # type: ignore[no-untyped-def]
-    await page.set_input_files("#bank-file", files=[{"name": name, "mimeType": DOCX,
-                                                     "buffer": platonus_docx(paragraphs)}])
+    await page.set_input_files(
+        "#bank-file", files=[{"name": name, "mimeType": DOCX, "buffer": platonus_docx(paragraphs)}]
+    )
     await page.fill("#discipline", "LAW-201")
     await page.select_option("#lang", language)
     await page.click("#upload-submit")
@@ -53,10 +67,12 @@ async def upload(page, name: str, paragraphs: list[str], language: str) -> None:
 
 
 async def test_a_quality_user_reads_paragraph_numbered_errors_in_kk_and_ru_then_publishes_a_good_bank(
-        services, browser):
+    services, browser
+):
     async with services.engine.begin() as conn:
-        await catalog.add_discipline(conn, ADMIN, code="LAW-201", name="Criminal law", credits=5,
-                                     now=services.clock.now())
+        await catalog.add_discipline(
+            conn, ADMIN, code="LAW-201", name="Criminal law", credits=5, now=services.clock.now()
+        )
     await make_user(services, "quality1", Role.QUALITY, language="kk")
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
@@ -140,17 +156,33 @@ async def test_item_analysis_of_a_finished_exam_is_shown_and_downloads_as_xlsx(s
 
 async def test_only_the_quality_department_and_the_academic_admin_open_the_bank_pages(services):
     await make_world(services, students=1)
-    for login, role in (("teacher1", Role.TEACHER), ("proctor1", Role.PROCTOR), ("root1", Role.SYSADMIN),
-                        ("quality1", Role.QUALITY), ("admin1", Role.ACADEMIC_ADMIN)):
+    for login, role in (
+        ("teacher1", Role.TEACHER),
+        ("proctor1", Role.PROCTOR),
+        ("root1", Role.SYSADMIN),
+        ("quality1", Role.QUALITY),
+        ("admin1", Role.ACADEMIC_ADMIN),
+    ):
         await make_user(services, login, role)
     client = await open_client(services)
     try:
-        for login, allowed in (("student1", False), ("teacher1", False), ("proctor1", False), ("root1", False),
-                               ("quality1", True), ("admin1", True)):
+        for login, allowed in (
+            ("student1", False),
+            ("teacher1", False),
+            ("proctor1", False),
+            ("root1", False),
+            ("quality1", True),
+            ("admin1", True),
+        ):
             api = await new_api(client)
             await api.login(login)
-            for path in ("/quality", "/quality/analysis", "/quality/versions/1",
-                         "/quality/compare?old=1&new=1", "/quality/analysis/1"):
+            for path in (
+                "/quality",
+                "/quality/analysis",
+                "/quality/versions/1",
+                "/quality/compare?old=1&new=1",
+                "/quality/analysis/1",
+            ):
                 resp = await api.client.request("GET", path, allow_redirects=False)
                 assert (resp.status != 403) is allowed, (login, path, resp.status)
             form = aiohttp.FormData({"_csrf": api.csrf, "discipline": "NOPE-1", "lang": "kk"})
@@ -165,8 +197,9 @@ async def test_only_the_quality_department_and_the_academic_admin_open_the_bank_
 
 
 async def _submit_file(page, name: str, paragraphs: list[str], language: str) -> None:  # type: ignore[no-untyped-def]
-    await page.set_input_files("#bank-file", files=[{"name": name, "mimeType": DOCX,
-                                                     "buffer": platonus_docx(paragraphs)}])
+    await page.set_input_files(
+        "#bank-file", files=[{"name": name, "mimeType": DOCX, "buffer": platonus_docx(paragraphs)}]
+    )
     await page.fill("#discipline", "LAW-201")
     await page.select_option("#lang", language)
     await page.click("#upload-submit")
@@ -174,8 +207,9 @@ async def _submit_file(page, name: str, paragraphs: list[str], language: str) ->
 
 async def test_a_replace_that_drops_a_question_asks_for_confirmation_in_kk_and_ru(services, browser):
     async with services.engine.begin() as conn:
-        await catalog.add_discipline(conn, ADMIN, code="LAW-201", name="Criminal law", credits=5,
-                                     now=services.clock.now())
+        await catalog.add_discipline(
+            conn, ADMIN, code="LAW-201", name="Criminal law", credits=5, now=services.clock.now()
+        )
     await make_user(services, "quality1", Role.QUALITY, language="kk")
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
@@ -189,7 +223,8 @@ async def test_a_replace_that_drops_a_question_asks_for_confirmation_in_kk_and_r
         await _submit_file(page, "short.docx", shorter, "kk")
         await page.wait_for_selector("#replace-losses")
         assert await page.locator("#replace-losses li").all_inner_texts() == [
-            "2-сұрақ алынып тасталады: «Заң қашан күшіне енеді?»"]
+            "2-сұрақ алынып тасталады: «Заң қашан күшіне енеді?»"
+        ]
         assert "1 сұрақты алып тастайды" in await page.inner_text("#replace-message")
         await shot(page, "quality-replace-confirm-kk")
 
@@ -198,14 +233,16 @@ async def test_a_replace_that_drops_a_question_asks_for_confirmation_in_kk_and_r
         await _submit_file(page, "short.docx", shorter, "kk")
         await page.wait_for_selector("#replace-losses")
         assert await page.locator("#replace-losses li").all_inner_texts() == [
-            "Вопрос 2 удаляется: «Заң қашан күшіне енеді?»"]
+            "Вопрос 2 удаляется: «Заң қашан күшіне енеді?»"
+        ]
         await shot(page, "quality-replace-confirm-ru")
         async with services.engine.connect() as conn:
             assert len(await bank_api.list_versions(conn, "LAW-201")) == 1  # nothing stored yet
 
         # The confirmation step: the same file again, the box ticked.
-        await page.set_input_files("#bank-file", files=[{"name": "short.docx", "mimeType": DOCX,
-                                                         "buffer": platonus_docx(shorter)}])
+        await page.set_input_files(
+            "#bank-file", files=[{"name": "short.docx", "mimeType": DOCX, "buffer": platonus_docx(shorter)}]
+        )
         await page.check("#confirm-box")
         await page.click("#confirm-submit")
         await page.wait_for_selector("#verdict")

@@ -47,8 +47,7 @@ def write_wav(path: Path, seconds: float = 6.0, rate: int = 48_000) -> Path:
         fh.setsampwidth(2)
         fh.setframerate(rate)
         n = int(seconds * rate)
-        samples = (0.3 * 32767 * math.sin(2 * math.pi * (330 + 110 * math.sin(i / rate)) * i / rate)
-                   for i in range(n))
+        samples = (0.3 * 32767 * math.sin(2 * math.pi * (330 + 110 * math.sin(i / rate)) * i / rate) for i in range(n))
         fh.writeframes(b"".join(struct.pack("<h", int(s)) for s in samples))
     return path
 
@@ -85,20 +84,35 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
     await make_user(services, "proctor1", Role.PROCTOR, language="ru")
     await assign_proctor(services, "proctor1", world.exam_id)
     config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
-                                            services.engine, now=services.clock.now())
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
+        services.engine,
+        now=services.clock.now(),
+    )
     async with services.engine.begin() as conn:
-        await proctor_admin.set_exam_settings(conn, runtime_of(services), ADMIN, world.exam_id, {
-            "frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
-            now=services.clock.now())
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
     camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
     microphone = write_wav(tmp_path / "tone.wav")
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            *CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}",
-            f"--use-file-for-fake-audio-capture={microphone}", "--autoplay-policy=no-user-gesture-required"])
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *CHROMIUM_FLAGS,
+                f"--use-file-for-fake-video-capture={camera}",
+                f"--use-file-for-fake-audio-capture={microphone}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
         page = await student.new_page()
         try:
@@ -157,17 +171,22 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
 
             c = proctor_recording_chunks.c
             async with services.engine.connect() as conn:
-                sizes = [(r.size, r.duration_ms) for r in await conn.execute(
-                    select(c.size, c.duration_ms).where(c.chunk > 1, c.duration_ms > 1000))]
+                sizes = [
+                    (r.size, r.duration_ms)
+                    for r in await conn.execute(select(c.size, c.duration_ms).where(c.chunk > 1, c.duration_ms > 1000))
+                ]
             kbps = statistics.median(size * 8 / duration for size, duration in sizes)
-            print(f"\nrecorded chunks: {len(sizes)}, median {statistics.median(s for s, _ in sizes)} bytes "
-                  f"per {CHUNK_S} s chunk, median {kbps:.0f} kbit/s (target {config.recording_kbps})")
+            print(
+                f"\nrecorded chunks: {len(sizes)}, median {statistics.median(s for s, _ in sizes)} bytes "
+                f"per {CHUNK_S} s chunk, median {kbps:.0f} kbit/s (target {config.recording_kbps})"
+            )
             assert 10 < kbps < config.recording_kbps * 1.6
 
             async def flagged() -> bool:
                 async with services.engine.connect() as conn:
-                    return (await conn.execute(select(proctor_flags.c.id).where(
-                        proctor_flags.c.kind == "paste"))).first() is not None
+                    return (
+                        await conn.execute(select(proctor_flags.c.id).where(proctor_flags.c.kind == "paste"))
+                    ).first() is not None
 
             await _until(flagged, 20, "the paste flag")
 
@@ -179,14 +198,18 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             await desk.goto(f"{base}/proctor/attempts/{attempt_id}")
             await desk.wait_for_selector("#recording")
             button = await desk.wait_for_selector("#flags li[data-kind=paste] button.play-at")
-            segment, offset = int(await button.get_attribute("data-segment")), float(
-                await button.get_attribute("data-offset"))
+            segment, offset = (
+                int(await button.get_attribute("data-segment")),
+                float(await button.get_attribute("data-offset")),
+            )
             assert segment == 2 and offset > 1, (segment, offset)
             await button.click()
             await desk.wait_for_function(
                 """(t) => { const v = document.getElementById("recording");
                            return v.dataset.segment === "2" && v.readyState >= 2 && Math.abs(v.currentTime - t) < 1.5; }""",
-                arg=offset, timeout=20000)
+                arg=offset,
+                timeout=20000,
+            )
             state = await desk.evaluate("""() => { const v = document.getElementById("recording");  // w: the recorded width
                 return {t: v.currentTime, ready: v.readyState, error: v.error && v.error.code, w: v.videoWidth}; }""")
             assert state["ready"] >= 2 and state["error"] is None and state["w"] > 0, state
@@ -200,12 +223,16 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             await desk.click("#flags li[data-kind=paste] button.play-at")
             await desk.wait_for_function(
                 """(t) => { const v = document.getElementById("recording");
-                           return v.readyState >= 2 && Math.abs(v.currentTime - t) < 1.5; }""", arg=offset, timeout=20000)
+                           return v.readyState >= 2 && Math.abs(v.currentTime - t) < 1.5; }""",
+                arg=offset,
+                timeout=20000,
+            )
             await desk.evaluate("document.getElementById('recording').pause()")
             await shot(desk, "rec_proctor_player_kk")
             async with services.engine.begin() as conn:
-                verdict = await proctor_admin.verify(conn, runtime_of(services), attempt_id, "tests",
-                                                     now=services.clock.now())
+                verdict = await proctor_admin.verify(
+                    conn, runtime_of(services), attempt_id, "tests", now=services.clock.now()
+                )
             assert verdict.ok, verdict
         finally:
             await browser.close()
@@ -219,18 +246,27 @@ async def test_a_browser_without_mediarecorder_sits_the_exam_and_the_proctor_is_
 
     world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
     config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(dataclasses.replace(config, pool_workers=1), services.engine,
-                                            now=services.clock.now())
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1), services.engine, now=services.clock.now()
+    )
     async with services.engine.begin() as conn:
-        await proctor_admin.set_exam_settings(conn, runtime_of(services), ADMIN, world.exam_id, {
-            "frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
-            now=services.clock.now())
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
     camera = write_y4m(tmp_path / "face.y4m", face_frames(10), fps=10)
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            *CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"])
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"],
+        )
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
         await student.add_init_script("delete window.MediaRecorder;")  # an old or locked-down browser
         page = await student.new_page()
@@ -250,8 +286,11 @@ async def test_a_browser_without_mediarecorder_sits_the_exam_and_the_proctor_is_
 
             async def reported() -> bool:
                 async with services.engine.connect() as conn:
-                    return (await conn.execute(select(evidence_items.c.seq).where(
-                        evidence_items.c.trigger == "recording_failed"))).first() is not None
+                    return (
+                        await conn.execute(
+                            select(evidence_items.c.seq).where(evidence_items.c.trigger == "recording_failed")
+                        )
+                    ).first() is not None
 
             await _until(reported, 20, "the recording_failed event")
             assert (await _chunks(services)) == {}

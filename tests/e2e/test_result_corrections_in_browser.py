@@ -50,14 +50,26 @@ async def late_corrections(services):  # type: ignore[no-untyped-def]
         await holds.release(conn, quality(jw), jw.world.exam_id, reason="Тексерілді", now=now)
     assert (await relay_now(services)).delivered == 20
     async with services.engine.begin() as conn:
-        await journal.lock_period(conn, "2025-2026-2", by=ADMIN.label, now=services.clock.now(),
-                                  audit=audit_sink(conn, services.clock.now(), ADMIN))
+        await journal.lock_period(
+            conn,
+            "2025-2026-2",
+            by=ADMIN.label,
+            now=services.clock.now(),
+            audit=audit_sink(conn, services.clock.now(), ADMIN),
+        )
         await conn.execute(update(academic_periods).values(closes_at=services.clock.now() - timedelta(minutes=1)))
     strong = ids[jw.world.students[0]]
     async with services.engine.begin() as conn:
-        done = await holds.decide_item(conn, quality(jw), jw.world.exam_id,
-                                       item=f"item:{await _bank_id(conn, strong)}", action="rekey", options=[REAL],
-                                       reason="Кілт қате: дұрыс жауап — B нұсқасы", now=services.clock.now())
+        done = await holds.decide_item(
+            conn,
+            quality(jw),
+            jw.world.exam_id,
+            item=f"item:{await _bank_id(conn, strong)}",
+            action="rekey",
+            options=[REAL],
+            reason="Кілт қате: дұрыс жауап — B нұсқасы",
+            now=services.clock.now(),
+        )
     assert done.corrections == 20
     assert (await relay_now(services)).delivered == 20
     return jw, ids
@@ -82,8 +94,11 @@ async def test_a_deputy_head_approves_a_late_result_correction_and_the_journal_s
         waiting = grid.locator(f'#result-corrections tr[data-student="{student_id}"]')
         assert "92 → 100" in await waiting.inner_text()
         assert "бастық орынбасарының бекітуін күтуде" in await waiting.locator(".state").inner_text()
-        assert (await rows(services, select(journal_exam_results.c.score).where(
-            journal_exam_results.c.attempt_id == strong)))[0].score == 92
+        assert (
+            await rows(
+                services, select(journal_exam_results.c.score).where(journal_exam_results.c.attempt_id == strong)
+            )
+        )[0].score == 92
         await grid.locator("#result-corr-h").evaluate("h => h.scrollIntoView()")
         await shot(grid, "corr_teacher-waiting-kk")
 
@@ -140,10 +155,13 @@ async def test_a_deputy_head_approves_a_late_result_correction_and_the_journal_s
         await teacher.close()
         await deputy.close()
         await client.close()
-    assert (await rows(services, select(journal_exam_results.c.score).where(
-        journal_exam_results.c.attempt_id == strong)))[0].score == 100
+    assert (
+        await rows(services, select(journal_exam_results.c.score).where(journal_exam_results.c.attempt_id == strong))
+    )[0].score == 100
     approved = await rows(services, select(audit_log).where(audit_log.c.action == "journal.result_correction_approved"))
-    assert [(a.actor, a.after["note"]) for a in approved] == [("user:deputy", "Утверждаю: ключ исправлен отделом качества")]
+    assert [(a.actor, a.after["note"]) for a in approved] == [
+        ("user:deputy", "Утверждаю: ключ исправлен отделом качества")
+    ]
 
 
 async def test_only_a_deputy_head_decides_and_a_rejection_keeps_the_old_score(services):
@@ -170,8 +188,12 @@ async def test_only_a_deputy_head_decides_and_a_rejection_keeps_the_old_score(se
         assert resp.status == 403  # the form's CSRF token is checked
         resp = await deputy.client.request("POST", path, data=form, allow_redirects=False)
         assert resp.status == 200 and 'id="confirm-review"' in await resp.text()  # asked first, nothing decided
-        resp = await deputy.client.request("POST", f"/journal/result-corrections/{mine['id'] + 1000}",
-                                        data={**form, "confirm": "1"}, allow_redirects=False)
+        resp = await deputy.client.request(
+            "POST",
+            f"/journal/result-corrections/{mine['id'] + 1000}",
+            data={**form, "confirm": "1"},
+            allow_redirects=False,
+        )
         assert resp.status == 404
         resp = await deputy.client.request("POST", path, data={**form, "confirm": "1"}, allow_redirects=False)
         assert resp.status == 303 and resp.headers["Location"].endswith(f"id={mine['id']}&state=rejected")
@@ -181,7 +203,8 @@ async def test_only_a_deputy_head_decides_and_a_rejection_keeps_the_old_score(se
             await api.client.close()
     finally:
         await client.close()
-    assert (await rows(services, select(journal_exam_results.c.score).where(
-        journal_exam_results.c.attempt_id == strong)))[0].score == 92
+    assert (
+        await rows(services, select(journal_exam_results.c.score).where(journal_exam_results.c.attempt_id == strong))
+    )[0].score == 92
     rejected = await rows(services, select(audit_log).where(audit_log.c.action == "journal.result_correction_rejected"))
     assert [(a.actor, a.after["note"]) for a in rejected] == [("user:deputy", "Кілт дұрыс болған")]

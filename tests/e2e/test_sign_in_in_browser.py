@@ -27,11 +27,14 @@ async def test_a_student_with_the_printed_password_can_only_change_it(services, 
         for path in ("/student", f"/exam/{world.exam_id}", "/"):
             await page.goto(f"{base}{path}")
             assert page.url == f"{base}/account?first=1", path
-        refusal = await page.evaluate("""async (id) => {
+        refusal = await page.evaluate(
+            """async (id) => {
             const me = await (await fetch('/api/v1/me')).json();
             const r = await fetch(`/api/v1/exams/${id}/start`, {method: 'POST', headers: {'X-CSRF-Token': me.csrf_token}});
             return [r.status, (await r.json()).error.code];
-        }""", world.exam_id)
+        }""",
+            world.exam_id,
+        )
         assert refusal == [403, "password_change_required"]
         await page.fill("#current", otp)
         await page.fill("#new", "менің жаңа ұзын құпиясөзім")
@@ -61,10 +64,13 @@ URLENCODED = """([target]) => {
 }"""
 
 
-@pytest.mark.parametrize("target,script,policy", [
-    ("/api/v1/auth/login", TEXT_PLAIN_JSON, "strict-origin-when-cross-origin"),  # Origin: http://evil.example
-    ("/login", URLENCODED, "no-referrer"),  # Origin: null (the attacker chooses its page's referrer policy)
-])
+@pytest.mark.parametrize(
+    "target,script,policy",
+    [
+        ("/api/v1/auth/login", TEXT_PLAIN_JSON, "strict-origin-when-cross-origin"),  # Origin: http://evil.example
+        ("/login", URLENCODED, "no-referrer"),  # Origin: null (the attacker chooses its page's referrer policy)
+    ],
+)
 async def test_a_form_on_another_site_cannot_sign_the_browser_in(services, browser, target, script, policy):
     await make_world(services, students=1)
     client = await open_client(services)

@@ -26,27 +26,53 @@ from tests.integration.test_staff_pages import watch
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
 WORDS = {
-    "kk": {"writing": "жазып отыр", "lobby": "күту залында", "absent": "келмеді", "paused": "тоқтатылды",
-           "pause": "Тоқтата тұру", "resume": "Жалғастыру", "extra": "Қосымша уақыт", "reason_needed": "Себебін",
-           "annulled": "күші жойылды", "lesson": "Сабақ", "audit": "Аудит журналы", "assigned": "оқытушы журналға бекітілді"},
-    "ru": {"writing": "пишет", "lobby": "в зале ожидания", "absent": "не пришёл", "paused": "приостановлен",
-           "pause": "Приостановить", "resume": "Продолжить", "extra": "Дополнительное время",
-           "reason_needed": "Укажите причину", "annulled": "аннулирован", "lesson": "Занятие", "audit": "Журнал аудита",
-           "assigned": "преподаватель назначен в журнал"},
+    "kk": {
+        "writing": "жазып отыр",
+        "lobby": "күту залында",
+        "absent": "келмеді",
+        "paused": "тоқтатылды",
+        "pause": "Тоқтата тұру",
+        "resume": "Жалғастыру",
+        "extra": "Қосымша уақыт",
+        "reason_needed": "Себебін",
+        "annulled": "күші жойылды",
+        "lesson": "Сабақ",
+        "audit": "Аудит журналы",
+        "assigned": "оқытушы журналға бекітілді",
+    },
+    "ru": {
+        "writing": "пишет",
+        "lobby": "в зале ожидания",
+        "absent": "не пришёл",
+        "paused": "приостановлен",
+        "pause": "Приостановить",
+        "resume": "Продолжить",
+        "extra": "Дополнительное время",
+        "reason_needed": "Укажите причину",
+        "annulled": "аннулирован",
+        "lesson": "Занятие",
+        "audit": "Журнал аудита",
+        "assigned": "преподаватель назначен в журнал",
+    },
 }
 LANGS = pytest.mark.parametrize("lang", ["kk", "ru"])
 LESSONS = 16
 
 
 async def _states(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {await r.get_attribute("data-student"): await r.get_attribute("data-state")
-            for r in await page.query_selector_all("#live-table tbody tr")}
+    return {
+        await r.get_attribute("data-student"): await r.get_attribute("data-state")
+        for r in await page.query_selector_all("#live-table tbody tr")
+    }
 
 
 async def _evidence_views(services) -> int:  # type: ignore[no-untyped-def]
     async with services.engine.connect() as conn:
-        return (await conn.execute(select(func.count()).select_from(audit_log)
-                                   .where(audit_log.c.action == "evidence.viewed"))).scalar_one()
+        return (
+            await conn.execute(
+                select(func.count()).select_from(audit_log).where(audit_log.c.action == "evidence.viewed")
+            )
+        ).scalar_one()
 
 
 async def _attempt_status(services, attempt_id: str) -> str:  # type: ignore[no-untyped-def]
@@ -68,16 +94,19 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
     status, started = await writer.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
     assert status == 200, started
     aid = started["attempt"]["id"]
-    status, body = await writer.call("POST", f"{BASE}/attempts/{aid}/consent",
-                                     json={"consent": True, "camera": True, "microphone": True})
+    status, body = await writer.call(
+        "POST", f"{BASE}/attempts/{aid}/consent", json={"consent": True, "camera": True, "microphone": True}
+    )
     assert status == 200, body
-    status, body = await writer.call("POST", f"{BASE}/attempts/{aid}/frames?seq=1&trigger=interval",
-                                     data=frame_person(1))
+    status, body = await writer.call(
+        "POST", f"{BASE}/attempts/{aid}/frames?seq=1&trigger=interval", data=frame_person(1)
+    )
     assert status == 200, body
     status, body = await waiting.call("POST", f"/api/v1/exams/{world.exam_id}/lobby", {"checks": {}})
     assert status == 200, body
-    context = await browser.new_context(locale="kk-KZ" if lang == "kk" else "ru-RU",
-                                        viewport={"width": 1366, "height": 900})
+    context = await browser.new_context(
+        locale="kk-KZ" if lang == "kk" else "ru-RU", viewport={"width": 1366, "height": 900}
+    )
     page = await context.new_page()
     try:
         await sign_in(page, base, "proctor1", "/")
@@ -172,7 +201,8 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
 
 @LANGS
 async def test_the_academic_admin_sets_up_a_journal_reads_the_audit_log_and_keeps_the_page_on_a_language_switch(
-        services, browser, lang):
+    services, browser, lang
+):
     words = WORDS[lang]
     other = "ru" if lang == "kk" else "kk"
     await make_world(services, students=1)
@@ -243,8 +273,17 @@ async def test_the_academic_admin_sets_up_a_journal_reads_the_audit_log_and_keep
         # The exam form names every missing field in one answer.
         await page.goto(f"{base}/admin/exams")
         await page.click("form[action='/admin/exams'] button[type=submit]")
-        for name in ("title", "discipline", "session", "groups", "banks", "question_count", "duration_minutes",
-                     "opens_at", "closes_at"):
+        for name in (
+            "title",
+            "discipline",
+            "session",
+            "groups",
+            "banks",
+            "question_count",
+            "duration_minutes",
+            "opens_at",
+            "closes_at",
+        ):
             assert await page.is_visible(f"#err-{name}"), name
         await shot(page, f"staff-exam-form-errors-{other}")
 
@@ -266,16 +305,22 @@ async def test_the_teachers_grid_keeps_totals_in_view_at_1366_px_and_marks_an_an
         now = services.clock.now()
         teacher = journal.Actor(str(jw.ids["teacher1"]), frozenset({journal.Role.TEACHER}))
         for n in range(LESSONS):  # today and yesterday only (a first entry is due within 2 days): dates repeat
-            await journal.add_lesson(conn, teacher, jw.journal_id, held_on=(now - timedelta(days=n % 2)).date(),
-                                     kind="lesson", topic=f"Тақырып {n + 1}", now=now,
-                                     audit=audit_sink(conn, now, ADMIN))
+            await journal.add_lesson(
+                conn,
+                teacher,
+                jw.journal_id,
+                held_on=(now - timedelta(days=n % 2)).date(),
+                kind="lesson",
+                topic=f"Тақырып {n + 1}",
+                now=now,
+                audit=audit_sink(conn, now, ADMIN),
+            )
     attempt_id = await sit_exam(services, jw, "student2", correct=1)
     await release_exam(services, jw)  # the others may still sit: released as if final (issue 25 gate)
     await relay_now(services)
     async with services.engine.begin() as conn:
         proctor = Actor(None, "cli:tests", Role.ACADEMIC_ADMIN)
-        await live_control.terminate(conn, proctor, attempt_id, reason="телефон", now=services.clock.now(),
-                                     grace_s=1.0)
+        await live_control.terminate(conn, proctor, attempt_id, reason="телефон", now=services.clock.now(), grace_s=1.0)
     assert (await relay_now(services)).delivered == 1  # the annulment: a newer version of the result
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
@@ -321,12 +366,24 @@ async def test_staff_pages_show_marks_and_people_by_name_not_by_code(services, b
         keeper = journal_actor(Actor(jw.ids["teacher1"], "teacher1", Role.TEACHER))
         sink = audit_sink(conn, now, ADMIN)
         names = await roster(conn, await journal.load_journal(conn, jw.journal_id))
-        lesson = await journal.add_lesson(conn, keeper, jw.journal_id, held_on=now.date(), kind="lesson", topic="",
-                                          now=now, audit=sink)
+        lesson = await journal.add_lesson(
+            conn, keeper, jw.journal_id, held_on=now.date(), kind="lesson", topic="", now=now, audit=sink
+        )
         student = str(jw.ids["student1"])
         await journal.enter_cell(conn, keeper, jw.journal_id, lesson, student, "а", roster=names, now=now, audit=sink)
-        await journal.file_correction(conn, keeper, jw.journal_id, lesson, student_id=student, action="change",
-                                      typed="80", reason="Анықтама әкелінді", roster=names, now=now, audit=sink)
+        await journal.file_correction(
+            conn,
+            keeper,
+            jw.journal_id,
+            lesson,
+            student_id=student,
+            action="change",
+            typed="80",
+            reason="Анықтама әкелінді",
+            roster=names,
+            now=now,
+            audit=sink,
+        )
     # A proctored attempt with a decision by proctor1 (who watches the exam and lets the student in).
     async with services.engine.begin() as conn:
         await conn.execute(update(exams).where(exams.c.id == jw.world.exam_id).values(requires_proctoring=True))
@@ -336,8 +393,9 @@ async def test_staff_pages_show_marks_and_people_by_name_not_by_code(services, b
     await writer.login("student1")
     status, started = await writer.call("POST", f"/api/v1/exams/{jw.world.exam_id}/start", json={})
     aid = started["attempt"]["id"]
-    status, body = await writer.call("POST", f"{BASE}/attempts/{aid}/consent",
-                                     json={"consent": True, "camera": True, "microphone": True})
+    status, body = await writer.call(
+        "POST", f"{BASE}/attempts/{aid}/consent", json={"consent": True, "camera": True, "microphone": True}
+    )
     assert status == 200, body
     await watch(services, jw.world.exam_id, "proctor1")
     async with services.engine.begin() as conn:

@@ -34,14 +34,28 @@ pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
 LOCALE = {"kk": "kk-KZ", "ru": "ru-RU"}
 TEXT = {
-    "kk": {"not_automatic": "автоматты түрде тапсырылМАЙДЫ", "unsatisfactory": "қанағаттанарлықсыз",
-           "camera": "камера", "elsewhere": "басқа браузерде", "no_face": "бет көрінбейді",
-           "min_left": "{m} минуттан аз уақыт қалды", "annulled": "күші жойылды", "hand_in": "«Тапсыру»",
-           "not_paused": "тоқтатылМАЙДЫ"},
-    "ru": {"not_automatic": "НЕ сдаются автоматически", "unsatisfactory": "неудовлетворительно",
-           "camera": "камера", "elsewhere": "другом браузере", "no_face": "лица не видно",
-           "min_left": "Осталось меньше {m} мин", "annulled": "Аннулирован", "hand_in": "«Сдать»",
-           "not_paused": "НЕ приостанавливается"},
+    "kk": {
+        "not_automatic": "автоматты түрде тапсырылМАЙДЫ",
+        "unsatisfactory": "қанағаттанарлықсыз",
+        "camera": "камера",
+        "elsewhere": "басқа браузерде",
+        "no_face": "бет көрінбейді",
+        "min_left": "{m} минуттан аз уақыт қалды",
+        "annulled": "күші жойылды",
+        "hand_in": "«Тапсыру»",
+        "not_paused": "тоқтатылМАЙДЫ",
+    },
+    "ru": {
+        "not_automatic": "НЕ сдаются автоматически",
+        "unsatisfactory": "неудовлетворительно",
+        "camera": "камера",
+        "elsewhere": "другом браузере",
+        "no_face": "лица не видно",
+        "min_left": "Осталось меньше {m} мин",
+        "annulled": "Аннулирован",
+        "hand_in": "«Сдать»",
+        "not_paused": "НЕ приостанавливается",
+    },
 }
 
 
@@ -60,8 +74,9 @@ async def _the_attempt(services):  # type: ignore[no-untyped-def]
 
 async def _stored(services, attempt_id: uuid.UUID) -> dict[int, int | None]:  # type: ignore[no-untyped-def]
     async with services.engine.connect() as conn:
-        found = await conn.execute(select(answers.c.position, answers.c.choice)
-                                   .where(answers.c.attempt_id == attempt_id))
+        found = await conn.execute(
+            select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id)
+        )
         return {r.position: r.choice for r in found}
 
 
@@ -135,8 +150,11 @@ def _proctored_args(tmp_path: Path, scene: np.ndarray, name: str) -> list[str]:
         jpeg = sc.live(scene, seed=i)
         frames.append(cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
     webcam = write_y4m(tmp_path / f"{name}.y4m", frames, fps=2)
-    return [*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={webcam}",
-            "--auto-select-desktop-capture-source=Entire screen"]
+    return [
+        *CHROMIUM_FLAGS,
+        f"--use-file-for-fake-video-capture={webcam}",
+        "--auto-select-desktop-capture-source=Entire screen",
+    ]
 
 
 async def _analysis_pool(services) -> None:  # type: ignore[no-untyped-def]
@@ -147,23 +165,26 @@ async def _analysis_pool(services) -> None:  # type: ignore[no-untyped-def]
     from proctor.runtime import ProctorRuntime
 
     config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(dataclasses.replace(config, pool_workers=1), services.engine,
-                                            now=services.clock.now())
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1), services.engine, now=services.clock.now()
+    )
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 async def test_a_proctored_clock_starts_only_after_the_checks_pass(services, tmp_path, lang):
     from playwright.async_api import async_playwright
 
-    world = await make_world(services, students=1, question_count=3, duration_s=600, requires_proctoring=True,
-                             student_language=lang)
+    world = await make_world(
+        services, students=1, question_count=3, duration_s=600, requires_proctoring=True, student_language=lang
+    )
     await _analysis_pool(services)
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
     t = TEXT[lang]
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=_proctored_args(tmp_path, sc.person(), "face"))
+        b = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=_proctored_args(tmp_path, sc.person(), "face")
+        )
         page = await (await b.new_context(locale=LOCALE[lang], viewport={"width": 1100, "height": 900})).new_page()
         try:
             await _login(page, base, "student1")
@@ -184,10 +205,12 @@ async def test_a_proctored_clock_starts_only_after_the_checks_pass(services, tmp
             await client.close()
     attempt = await _the_attempt(services)
     async with services.engine.connect() as conn:
-        created = (await conn.execute(select(audit_log.c.at).where(
-            audit_log.c.action == "attempt.started"))).scalar_one()
-        passed = (await conn.execute(select(audit_log.c.at).where(
-            audit_log.c.action == "attempt.checks_passed"))).scalar_one()
+        created = (
+            await conn.execute(select(audit_log.c.at).where(audit_log.c.action == "attempt.started"))
+        ).scalar_one()
+        passed = (
+            await conn.execute(select(audit_log.c.at).where(audit_log.c.action == "attempt.checks_passed"))
+        ).scalar_one()
     assert attempt.status == "in_progress"
     assert passed > created + timedelta(seconds=3)  # the checks took their time (photo, room scan)...
     assert attempt.started_at == passed  # ...and none of it came off the exam's:
@@ -198,16 +221,18 @@ async def test_a_proctored_clock_starts_only_after_the_checks_pass(services, tmp
 async def test_a_camera_without_a_face_fails_the_check_and_a_proctor_lets_the_student_in(services, tmp_path, lang):
     from playwright.async_api import async_playwright
 
-    world = await make_world(services, students=1, question_count=3, duration_s=600, requires_proctoring=True,
-                             student_language=lang)
+    world = await make_world(
+        services, students=1, question_count=3, duration_s=600, requires_proctoring=True, student_language=lang
+    )
     await make_user(services, "proctor1", Role.PROCTOR)
     await assign_proctor(services, "proctor1", world.exam_id)
     client = await open_client(services)
     base = str(client.make_url("")).rstrip("/")
     t = TEXT[lang]
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=_proctored_args(tmp_path, sc.wall(), "nobody"))
+        b = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=_proctored_args(tmp_path, sc.wall(), "nobody")
+        )
         page = await (await b.new_context(locale=LOCALE[lang], viewport={"width": 1100, "height": 900})).new_page()
         proctor = await new_api(client)
         try:
@@ -226,8 +251,11 @@ async def test_a_camera_without_a_face_fails_the_check_and_a_proctor_lets_the_st
             await proctor.login("proctor1")
             _, live = await proctor.call("GET", f"/api/v1/live/exams/{world.exam_id}")
             assert live["students"][0]["state"] == "needs_help"
-            status, _ = await proctor.call("POST", f"/api/v1/live/attempts/{attempt.id}/admit",
-                                           {"reason": "камера бұзық / камера сломана; личность проверена"})
+            status, _ = await proctor.call(
+                "POST",
+                f"/api/v1/live/attempts/{attempt.id}/admit",
+                {"reason": "камера бұзық / камера сломана; личность проверена"},
+            )
             assert status == 200
             await page.goto(f"{base}/exam/{world.exam_id}/check")  # back to the questions
             await page.wait_for_url(f"{base}/exam/{world.exam_id}")

@@ -25,7 +25,9 @@ async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untype
 
 async def _stored_answers(services, attempt_id: uuid.UUID) -> dict[int, int | None]:  # type: ignore[no-untyped-def]
     async with services.engine.connect() as conn:
-        rows = await conn.execute(select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id))
+        rows = await conn.execute(
+            select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id)
+        )
         return {r.position: r.choice for r in rows}
 
 
@@ -57,6 +59,7 @@ async def test_a_student_answers_through_a_network_drop_and_hands_in(services, b
             attempt_id = (await conn.execute(select(attempts.c.id))).scalar_one()
 
         chosen: dict[int, int] = {}
+
         async def answer(index: int) -> None:
             await page.click(f"#qmap li:nth-child({index + 1}) button")
             option = await page.query_selector_all("#q-options .option")

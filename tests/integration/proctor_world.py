@@ -34,8 +34,9 @@ def frame_empty(seed: int) -> bytes:
 
 def frame_two_faces(seed: int) -> bytes:
     a, c = sc.astronaut(), sc.cameraman()
-    two = sc.place(sc.place(sc.wall(), sc.crop(a, sc.ASTRONAUT_FACE), 40, 120, 300),
-                   sc.crop(c, sc.CAMERAMAN_FACE), 360, 120, 300)
+    two = sc.place(
+        sc.place(sc.wall(), sc.crop(a, sc.ASTRONAUT_FACE), 40, 120, 300), sc.crop(c, sc.CAMERAMAN_FACE), 360, 120, 300
+    )
     return sc.live(two, seed)
 
 
@@ -58,11 +59,13 @@ class Proctored:
         self.seq += 1
         return self.seq
 
-    async def upload(self, kind: str, data: bytes, *, seq: int | None = None, trigger: str = "interval",
-                     api: Api | None = None) -> tuple[int, Any]:
+    async def upload(
+        self, kind: str, data: bytes, *, seq: int | None = None, trigger: str = "interval", api: Api | None = None
+    ) -> tuple[int, Any]:
         seq = self.next_seq() if seq is None else seq
         return await (api or self.student).call(
-            "POST", f"{BASE}/attempts/{self.attempt_id}/{kind}?seq={seq}&trigger={trigger}", data=data)
+            "POST", f"{BASE}/attempts/{self.attempt_id}/{kind}?seq={seq}&trigger={trigger}", data=data
+        )
 
     async def frame(self, data: bytes, *, advance: float = 5.0) -> dict:
         self.services.clock.advance(advance)  # type: ignore[attr-defined]
@@ -103,12 +106,14 @@ async def proctored_attempt(services: Services, *, consent: bool = True) -> Proc
     await proctor.login("proctor1")
     # A proctored attempt starts in its device checks (issue 20); these tests are about what comes
     # after, so the proctor lets the student in, as on exam day when the checks were done in person.
-    status, body = await proctor.call("POST", f"/api/v1/live/attempts/{attempt_id}/admit",
-                                      json={"reason": "checks done in the room"})
+    status, body = await proctor.call(
+        "POST", f"/api/v1/live/attempts/{attempt_id}/admit", json={"reason": "checks done in the room"}
+    )
     assert status == 200, body
     if consent:
-        status, body = await student.call("POST", f"{BASE}/attempts/{attempt_id}/consent",
-                                          json={"consent": True, "camera": True, "microphone": True})
+        status, body = await student.call(
+            "POST", f"{BASE}/attempts/{attempt_id}/consent", json={"consent": True, "camera": True, "microphone": True}
+        )
         assert status == 200, body
     return Proctored(services, client, student, other, proctor, attempt_id, world.exam_id)
 
@@ -122,8 +127,14 @@ async def analyse_everything(services: Services) -> int:
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(services.settings.redis_url)
-    worker = StreamWorker(client, runtime.analyser, stream=runtime.config.stream, group=runtime.config.group,
-                          consumer="tests", claim_idle_ms=60_000)
+    worker = StreamWorker(
+        client,
+        runtime.analyser,
+        stream=runtime.config.stream,
+        group=runtime.config.group,
+        consumer="tests",
+        claim_idle_ms=60_000,
+    )
     await worker.ensure_group()
     while await worker.run_round(block_ms=50):
         pass

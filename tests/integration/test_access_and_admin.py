@@ -31,8 +31,10 @@ async def test_only_the_academic_admin_creates_academic_data(services, role):
     try:
         for path, body in (
             ("/api/v1/admin/disciplines", {"code": "X-1", "name": "X"}),
-            ("/api/v1/admin/exam-sessions", {"code": "S9", "name": "S", "starts_on": "2026-01-01",
-                                             "ends_on": "2026-01-31"}),
+            (
+                "/api/v1/admin/exam-sessions",
+                {"code": "S9", "name": "S", "starts_on": "2026-01-01", "ends_on": "2026-01-31"},
+            ),
             ("/api/v1/admin/users", {"login": "mallory", "full_name": "M", "role": "teacher"}),
         ):
             status, resp = await api.call("POST", path, body)
@@ -48,27 +50,54 @@ async def test_the_academic_admin_schedules_an_exam_through_the_api(services):
     world = await make_world(services, students=1)
     client, api = await _signed_in(services, "admin", Role.ACADEMIC_ADMIN)
     try:
-        status, created = await api.call("POST", "/api/v1/admin/users",
-                                         {"login": "newteacher", "full_name": "Жаңа Оқытушы", "role": "teacher"})
+        status, created = await api.call(
+            "POST", "/api/v1/admin/users", {"login": "newteacher", "full_name": "Жаңа Оқытушы", "role": "teacher"}
+        )
         assert status == 201 and created["one_time_password"]
-        status, body = await api.call("POST", "/api/v1/admin/exams", {
-            "title": "Retake-proof", "discipline": "LAW-101", "session": "S1", "groups": ["G1"],
-            "banks": {"kk": world.bank_versions["kk"]}, "question_count": 3, "duration_minutes": 30,
-            "opens_at": "2026-06-02T09:00:00+05:00", "closes_at": "2026-06-02T12:00:00+05:00"})
+        status, body = await api.call(
+            "POST",
+            "/api/v1/admin/exams",
+            {
+                "title": "Retake-proof",
+                "discipline": "LAW-101",
+                "session": "S1",
+                "groups": ["G1"],
+                "banks": {"kk": world.bank_versions["kk"]},
+                "question_count": 3,
+                "duration_minutes": 30,
+                "opens_at": "2026-06-02T09:00:00+05:00",
+                "closes_at": "2026-06-02T12:00:00+05:00",
+            },
+        )
         assert status == 201, body
-        status, bad = await api.call("POST", "/api/v1/admin/exams", {
-            "title": "Bad", "discipline": "LAW-101", "session": "S1", "groups": ["G1"],
-            "banks": {"kk": world.bank_versions["kk"]}, "question_count": 3, "duration_minutes": 30,
-            "opens_at": "2026-06-02T09:00:00", "closes_at": "2026-06-02T12:00:00+05:00"})
+        status, bad = await api.call(
+            "POST",
+            "/api/v1/admin/exams",
+            {
+                "title": "Bad",
+                "discipline": "LAW-101",
+                "session": "S1",
+                "groups": ["G1"],
+                "banks": {"kk": world.bank_versions["kk"]},
+                "question_count": 3,
+                "duration_minutes": 30,
+                "opens_at": "2026-06-02T09:00:00",
+                "closes_at": "2026-06-02T12:00:00+05:00",
+            },
+        )
         assert status == 422 and bad["error"]["code"] == "invalid_field" and "opens_at" in bad["error"]["message"]
         status, listing = await api.call("GET", "/api/v1/exams")
         assert status == 200 and [e["title"] for e in listing["items"]] == ["Law exam", "Retake-proof"]
     finally:
         await client.close()
     async with services.engine.connect() as conn:
-        row = (await conn.execute(select(audit_log.c.actor, audit_log.c.after)
-                                  .where(audit_log.c.action == "exam.created")
-                                  .order_by(audit_log.c.id.desc()))).first()
+        row = (
+            await conn.execute(
+                select(audit_log.c.actor, audit_log.c.after)
+                .where(audit_log.c.action == "exam.created")
+                .order_by(audit_log.c.id.desc())
+            )
+        ).first()
         assert row.actor == "user:admin" and row.after["title"] == "Retake-proof"
         assert (await conn.execute(select(func.count()).select_from(exams))).scalar_one() == 2
 
@@ -92,8 +121,11 @@ async def test_sign_in_with_a_wrong_password_is_refused_and_recorded(services):
     await make_user(services, "student9", Role.STUDENT, language="ru")
     client = await open_client(services)
     try:
-        resp = await client.post("/api/v1/auth/login", json={"login": "student9", "password": "wrong password!"},
-                                 headers={"Accept-Language": "ru"})
+        resp = await client.post(
+            "/api/v1/auth/login",
+            json={"login": "student9", "password": "wrong password!"},
+            headers={"Accept-Language": "ru"},
+        )
         body = await resp.json()
         assert resp.status == 401 and body["error"]["message"] == "Неверный логин или пароль."
         resp = await client.get("/api/v1/me")
@@ -155,8 +187,9 @@ async def test_changing_the_password_ends_other_sessions(services):
         api = Api(client)
         await api.login("student9")
         await other.login("student9")
-        status, body = await api.call("POST", "/api/v1/me/password",
-                                      {"current": PASSWORD, "new": "a brand new long passphrase"})
+        status, body = await api.call(
+            "POST", "/api/v1/me/password", {"current": PASSWORD, "new": "a brand new long passphrase"}
+        )
         assert status == 200, body
         status, _ = await api.call("GET", "/api/v1/me")
         assert status == 200
@@ -205,15 +238,17 @@ CSV_OK = (
 async def test_contingent_import_creates_groups_students_and_teachers(services):
     client, api = await _signed_in(services, "admin", Role.ACADEMIC_ADMIN)
     try:
-        resp = await client.post("/api/v1/admin/contingent?filename=c.csv", data=CSV_OK.encode("utf-8"),
-                                 headers={"X-CSRF-Token": api.csrf})
+        resp = await client.post(
+            "/api/v1/admin/contingent?filename=c.csv", data=CSV_OK.encode("utf-8"), headers={"X-CSRF-Token": api.csrf}
+        )
         body = await resp.json()
         assert resp.status == 200, body
         assert {u["login"] for u in body["created_users"]} == {"a.nurlan", "b.ivanov", "t.sultan"}
         assert all(u["one_time_password"] for u in body["created_users"])
         # Importing the same file again creates nothing new.
-        resp = await client.post("/api/v1/admin/contingent?filename=c.csv", data=CSV_OK.encode("utf-8"),
-                                 headers={"X-CSRF-Token": api.csrf})
+        resp = await client.post(
+            "/api/v1/admin/contingent?filename=c.csv", data=CSV_OK.encode("utf-8"), headers={"X-CSRF-Token": api.csrf}
+        )
         again = await resp.json()
         assert again["created_users"] == [] and again["existing_users"] == 3
     finally:
@@ -234,8 +269,9 @@ async def test_a_contingent_file_with_errors_imports_nothing_and_names_each_row_
     wb.save(buf)
     client, api = await _signed_in(services, "admin", Role.ACADEMIC_ADMIN, language="ru")
     try:
-        resp = await client.post("/api/v1/admin/contingent?filename=c.xlsx", data=buf.getvalue(),
-                                 headers={"X-CSRF-Token": api.csrf})
+        resp = await client.post(
+            "/api/v1/admin/contingent?filename=c.xlsx", data=buf.getvalue(), headers={"X-CSRF-Token": api.csrf}
+        )
         body = await resp.json()
     finally:
         await client.close()
@@ -255,8 +291,9 @@ async def test_a_student_who_left_the_group_cannot_start_its_exam(services):
     async with services.engine.begin() as conn:
         g2 = await catalog.ensure_group(conn, ADMIN, code="G2", faculty_id=None, now=services.clock.now())
         sid = await catalog.user_id_by_login(conn, "student1")
-        await catalog.add_member(conn, ADMIN, group_id=g2, user_id=sid, role=Role.STUDENT,
-                                 now=services.clock.now() + timedelta(seconds=1))
+        await catalog.add_member(
+            conn, ADMIN, group_id=g2, user_id=sid, role=Role.STUDENT, now=services.clock.now() + timedelta(seconds=1)
+        )
     client = await open_client(services)
     try:
         api = Api(client)
@@ -266,8 +303,9 @@ async def test_a_student_who_left_the_group_cannot_start_its_exam(services):
         await client.close()
     assert status == 404 and body["error"]["code"] == "exam_not_found"
     async with services.engine.connect() as conn:
-        history = (await conn.execute(select(func.count()).select_from(group_members)
-                                      .where(group_members.c.student_id == sid))).scalar_one()
+        history = (
+            await conn.execute(select(func.count()).select_from(group_members).where(group_members.c.student_id == sid))
+        ).scalar_one()
     assert history == 2  # the old membership is kept with its end date (J11)
 
 
@@ -296,16 +334,28 @@ async def test_a_session_revoked_by_another_process_is_refused_once_the_cache_bo
 async def test_an_exam_whose_blueprint_the_bank_cannot_fill_is_refused_through_the_api(services):
     world = await make_world(services, students=1)
     client, api = await _signed_in(services, "admin", Role.ACADEMIC_ADMIN, language="ru")
-    body = {"title": "Blueprinted", "discipline": "LAW-101", "session": "S1", "groups": ["G1"],
-            "banks": {"kk": world.bank_versions["kk"]}, "question_count": 3, "duration_minutes": 30,
-            "opens_at": "2026-06-02T09:00:00+05:00", "closes_at": "2026-06-02T12:00:00+05:00"}
+    body = {
+        "title": "Blueprinted",
+        "discipline": "LAW-101",
+        "session": "S1",
+        "groups": ["G1"],
+        "banks": {"kk": world.bank_versions["kk"]},
+        "question_count": 3,
+        "duration_minutes": 30,
+        "opens_at": "2026-06-02T09:00:00+05:00",
+        "closes_at": "2026-06-02T12:00:00+05:00",
+    }
     try:
-        status, bad = await api.call("POST", "/api/v1/admin/exams",
-                                     {**body, "blueprint": [{"topic": "criminal law", "difficulty": 2, "count": 3}]})
+        status, bad = await api.call(
+            "POST",
+            "/api/v1/admin/exams",
+            {**body, "blueprint": [{"topic": "criminal law", "difficulty": 2, "count": 3}]},
+        )
         assert status == 422 and bad["error"]["code"] == "blueprint_shortfall"
         assert "criminal law" in bad["error"]["message"]
-        status, ok = await api.call("POST", "/api/v1/admin/exams",
-                                    {**body, "blueprint": [{"topic": None, "difficulty": None, "count": 3}]})
+        status, ok = await api.call(
+            "POST", "/api/v1/admin/exams", {**body, "blueprint": [{"topic": None, "difficulty": None, "count": 3}]}
+        )
         assert status == 201, ok
         status, bad = await api.call("POST", "/api/v1/admin/exams", {**body, "duration_minutes": 10**12})
         assert status == 422 and bad["error"]["code"] == "out_of_range"
@@ -324,8 +374,13 @@ async def test_a_refused_access_is_recorded_in_the_audit_log(services):
     finally:
         await client.close()
     async with services.engine.connect() as conn:
-        row = (await conn.execute(select(audit_log.c.actor, audit_log.c.subject, audit_log.c.after)
-                                  .where(audit_log.c.action == "access.denied"))).one()
+        row = (
+            await conn.execute(
+                select(audit_log.c.actor, audit_log.c.subject, audit_log.c.after).where(
+                    audit_log.c.action == "access.denied"
+                )
+            )
+        ).one()
     assert row.actor == "user:curious" and row.subject == "route:POST /api/v1/admin/disciplines"
     assert row.after == {"code": "forbidden"}
 
@@ -352,7 +407,8 @@ async def test_the_redis_store_counts_sliding_windows_and_timed_marks(redis_url)
         assert await kv.hit("slide", 100, sliding=True) == 1 and await kv.hit("slide", 1000, sliding=True) == 2
         await kv.block("mark", 30)
         (fixed, fixed_ttl), (slide, slide_ttl), (mark, mark_ttl), (none, none_ttl) = await kv.peek(
-            ["fixed", "slide", "mark", "absent"])
+            ["fixed", "slide", "mark", "absent"]
+        )
         assert (fixed, slide, mark, none) == (2, 2, 1, 0)
         assert 90 < fixed_ttl <= 100 and 990 < slide_ttl <= 1000 and 25 < mark_ttl <= 30 and none_ttl == 0
     finally:

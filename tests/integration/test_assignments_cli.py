@@ -16,12 +16,16 @@ def test_the_operator_assigns_heads_and_departments_and_a_wrong_account_is_refus
 
     done = cli(tmp_path, "assign", "faculty-head", "dean", "FAC-1")
     assert done.returncode == 0, done.stderr
-    assert cli(tmp_path, "assign", "department", "D1", "--name", "Құқық кафедрасы", "--faculty", "FAC-1").returncode == 0
+    assert (
+        cli(tmp_path, "assign", "department", "D1", "--name", "Құқық кафедрасы", "--faculty", "FAC-1").returncode == 0
+    )
     assert cli(tmp_path, "assign", "department-head", "dephead", "D1").returncode == 0
     assert cli(tmp_path, "assign", "discipline", "LAW-1", "D1").returncode == 0
 
     wrong = cli(tmp_path, "--lang", "ru", "assign", "faculty-head", "t.one", "FAC-1")
-    assert wrong.returncode == 1 and wrong.stderr.strip() == "Учётная запись «t.one» не принадлежит начальнику факультета."
+    assert (
+        wrong.returncode == 1 and wrong.stderr.strip() == "Учётная запись «t.one» не принадлежит начальнику факультета."
+    )
     missing = cli(tmp_path, "assign", "department-head", "dephead", "NO-SUCH")
     assert missing.returncode == 1 and "NO-SUCH" in missing.stderr and "Traceback" not in missing.stderr
     no_exam = cli(tmp_path, "assign", "proctors", "999", "nobody")

@@ -48,16 +48,23 @@ async def _started_binding(services) -> tuple[uuid.UUID, int, str]:
         await client.close()
     aid = uuid.UUID(started["attempt"]["id"])
     async with services.engine.connect() as conn:
-        student_id, session = (await conn.execute(
-            select(attempts.c.student_id, attempt_live.c.bound_session)
-            .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id).where(attempts.c.id == aid))).one()
+        student_id, session = (
+            await conn.execute(
+                select(attempts.c.student_id, attempt_live.c.bound_session)
+                .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id)
+                .where(attempts.c.id == aid)
+            )
+        ).one()
     return aid, student_id, session
 
 
 async def _stored(services, attempt_id: str) -> dict[int, tuple]:
     async with services.engine.connect() as conn:
-        rows = await conn.execute(select(answers.c.position, answers.c.choice, answers.c.seq, answers.c.saved_at)
-                                  .where(answers.c.attempt_id == uuid.UUID(attempt_id)))
+        rows = await conn.execute(
+            select(answers.c.position, answers.c.choice, answers.c.seq, answers.c.saved_at).where(
+                answers.c.attempt_id == uuid.UUID(attempt_id)
+            )
+        )
         return {r.position: (r.choice, r.seq, r.saved_at) for r in rows}
 
 
@@ -87,21 +94,46 @@ async def test_an_ordinary_save_takes_one_statement_and_its_receipt_matches_the_
     assert clearing[0] == 200 and stored[3][:2] == (None, 6)
 
 
-@pytest.mark.parametrize("case", ["other_student", "other_session", "paused", "no_such_choice", "no_such_position",
-                                  "after_deadline", "finished", "negative_choice"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "other_student",
+        "other_session",
+        "paused",
+        "no_such_choice",
+        "no_such_position",
+        "after_deadline",
+        "finished",
+        "negative_choice",
+    ],
+)
 async def test_the_one_statement_path_stores_nothing_the_rules_refuse(services, clock, case):
     aid, student_id, session = await _started_binding(services)
     async with services.engine.begin() as conn:
         other_student = (await conn.execute(select(users.c.id).where(users.c.login == "student2"))).scalar_one()
         if case == "paused":
-            await conn.execute(update(attempt_live).where(attempt_live.c.attempt_id == aid)
-                               .values(paused_at=clock.now()))
+            await conn.execute(
+                update(attempt_live).where(attempt_live.c.attempt_id == aid).values(paused_at=clock.now())
+            )
         if case == "finished":
             await conn.execute(update(attempts).where(attempts.c.id == aid).values(status="submitted"))
-        options = (await conn.execute(select(attempt_items.c.options).where(attempt_items.c.attempt_id == aid)
-                                      .where(attempt_items.c.position == 1))).scalar_one()
-    args = dict(student_id=student_id, attempt_id=aid, position=1, choice=0, seq=1, now=clock.now(), grace_s=1.0,
-                session=session)
+        options = (
+            await conn.execute(
+                select(attempt_items.c.options)
+                .where(attempt_items.c.attempt_id == aid)
+                .where(attempt_items.c.position == 1)
+            )
+        ).scalar_one()
+    args = dict(
+        student_id=student_id,
+        attempt_id=aid,
+        position=1,
+        choice=0,
+        seq=1,
+        now=clock.now(),
+        grace_s=1.0,
+        session=session,
+    )
     # The same save with nothing wrong is stored: each case differs from it in one thing only.
     changed = {
         "other_student": {"student_id": other_student},
@@ -144,8 +176,10 @@ async def test_no_acknowledged_answer_is_left_out_of_the_grade_when_saves_race_t
     try:
         api, started = await _started(services, client)
         aid = started["attempt"]["id"]
-        saves = [api.call("PUT", f"/api/v1/attempts/{aid}/answers/{1 + i % 5}", {"choice": i % 4, "seq": i + 1})
-                 for i in range(50)]
+        saves = [
+            api.call("PUT", f"/api/v1/attempts/{aid}/answers/{1 + i % 5}", {"choice": i % 4, "seq": i + 1})
+            for i in range(50)
+        ]
         results = await asyncio.gather(*saves[:25], api.call("POST", f"/api/v1/attempts/{aid}/submit"), *saves[25:])
     finally:
         await client.close()
@@ -158,10 +192,18 @@ async def test_no_acknowledged_answer_is_left_out_of_the_grade_when_saves_race_t
     for receipt in acknowledged:  # an acknowledged answer is in the table the grade was computed from
         assert stored[receipt["position"]][1] >= receipt["seq"]
     async with services.engine.connect() as conn:
-        keys = dict((await conn.execute(select(attempt_items.c.position, attempt_items.c.key_index)
-                                        .where(attempt_items.c.attempt_id == uuid.UUID(aid)))).all())
-        graded = (await conn.execute(select(attempts.c.correct_count)
-                                     .where(attempts.c.id == uuid.UUID(aid)))).scalar_one()
+        keys = dict(
+            (
+                await conn.execute(
+                    select(attempt_items.c.position, attempt_items.c.key_index).where(
+                        attempt_items.c.attempt_id == uuid.UUID(aid)
+                    )
+                )
+            ).all()
+        )
+        graded = (
+            await conn.execute(select(attempts.c.correct_count).where(attempts.c.id == uuid.UUID(aid)))
+        ).scalar_one()
     assert graded == sum(1 for pos, (choice, _, _) in stored.items() if choice == keys[pos])
 
 
@@ -189,8 +231,10 @@ def _groups() -> tuple[float, float]:
     """(groups written, saves in them) so far: the group-commit histogram's count and sum."""
     from prometheus_client import REGISTRY
 
-    return (REGISTRY.get_sample_value("exam_autosave_group_size_count") or 0.0,
-            REGISTRY.get_sample_value("exam_autosave_group_size_sum") or 0.0)
+    return (
+        REGISTRY.get_sample_value("exam_autosave_group_size_count") or 0.0,
+        REGISTRY.get_sample_value("exam_autosave_group_size_sum") or 0.0,
+    )
 
 
 async def _two_started(services) -> list[tuple[uuid.UUID, int, str]]:
@@ -208,9 +252,17 @@ async def _two_started(services) -> list[tuple[uuid.UUID, int, str]]:
             await client.close()
         aid = uuid.UUID(started["attempt"]["id"])
         async with services.engine.connect() as conn:
-            out.append(tuple((await conn.execute(
-                select(attempts.c.id, attempts.c.student_id, attempt_live.c.bound_session)
-                .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id).where(attempts.c.id == aid))).one()))
+            out.append(
+                tuple(
+                    (
+                        await conn.execute(
+                            select(attempts.c.id, attempts.c.student_id, attempt_live.c.bound_session)
+                            .join(attempt_live, attempt_live.c.attempt_id == attempts.c.id)
+                            .where(attempts.c.id == aid)
+                        )
+                    ).one()
+                )
+            )
     return out
 
 
@@ -230,7 +282,7 @@ async def test_saves_that_wait_for_a_commit_are_written_together_and_each_gets_i
         results = await asyncio.gather(
             fast.save(**one, position=1, choice=1, seq=1, now=clock.now()),
             fast.save(**two, position=1, choice=2, seq=1, now=clock.now()),
-            fast.save(**one, position=2, choice=3, seq=2, now=late),        # deadline passed
+            fast.save(**one, position=2, choice=3, seq=2, now=late),  # deadline passed
             fast.save(**two, position=6, choice=0, seq=2, now=clock.now()),  # no such question
             fast.save(**one, position=3, choice=None, seq=3, now=clock.now()),
             fast.save(**two, position=2, choice=4, seq=3, now=clock.now()),
@@ -258,8 +310,9 @@ async def test_concurrent_saves_of_one_question_keep_the_last_sequence_number(se
     order = list(range(1, 41))
     random.Random(24).shuffle(order)
     try:
-        results = await asyncio.gather(*(fast.save(**args, position=1 + seq % 2, choice=seq % 5, seq=seq)
-                                         for seq in order))
+        results = await asyncio.gather(
+            *(fast.save(**args, position=1 + seq % 2, choice=seq % 5, seq=seq) for seq in order)
+        )
         # and through the endpoint, two sessions' worth of requests at once for one question
     finally:
         await fast.close()
@@ -282,10 +335,13 @@ async def test_a_save_for_an_attempt_being_finalised_holds_up_nobody_else_in_its
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             results = await asyncio.gather(
-                fast.save(student_id=s1, attempt_id=a1, session=k1, grace_s=1.0, position=1, choice=1, seq=1,
-                          now=clock.now()),
-                fast.save(student_id=s2, attempt_id=a2, session=k2, grace_s=1.0, position=1, choice=2, seq=1,
-                          now=clock.now()))
+                fast.save(
+                    student_id=s1, attempt_id=a1, session=k1, grace_s=1.0, position=1, choice=1, seq=1, now=clock.now()
+                ),
+                fast.save(
+                    student_id=s2, attempt_id=a2, session=k2, grace_s=1.0, position=1, choice=2, seq=1, now=clock.now()
+                ),
+            )
             assert loop.time() - t0 < 1.0  # nobody waited for the lock
             await locker.rollback()
     finally:

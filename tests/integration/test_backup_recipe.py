@@ -23,8 +23,14 @@ BACKUP_KEY = "3c" * 32
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_")}
-    return subprocess.run([sys.executable, "-m", "exam_engine.cli", *args], cwd=ROOT, env={**base, **env},
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "exam_engine.cli", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def _recipe() -> list[str]:
@@ -47,23 +53,38 @@ def test_the_documented_restore_recipe_works_on_a_fresh_directory(tmp_path):
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{source_db}"')
     try:
-        source = {"EXAM_DATABASE_URL": _swap_db(PG_ADMIN_URL, source_db), "EXAM_DATA_DIR": str(tmp_path / "source"),
-                  "EXAM_SECRET_KEY": SECRET, "EXAM_BACKUP_KEY": BACKUP_KEY}
-        for args in (("migrate",), ("user", "add", "t.one", "--role", "teacher", "--name", "Тест Бір"),
-                     ("audit", "seal")):
+        source = {
+            "EXAM_DATABASE_URL": _swap_db(PG_ADMIN_URL, source_db),
+            "EXAM_DATA_DIR": str(tmp_path / "source"),
+            "EXAM_SECRET_KEY": SECRET,
+            "EXAM_BACKUP_KEY": BACKUP_KEY,
+        }
+        for args in (
+            ("migrate",),
+            ("user", "add", "t.one", "--role", "teacher", "--name", "Тест Бір"),
+            ("audit", "seal"),
+        ):
             done = _run(source, *args)
             assert done.returncode == 0, (args, done.stderr)
         archive = tmp_path / "exam-2026-W23.bin"
         assert _run(source, "backup", "--output", str(archive)).returncode == 0
 
         # The recipe, line by line, on a machine that has only the archive and the backup key.
-        createdb = subprocess.run(["createdb", target_db], env={**os.environ, **_libpq(PG_ADMIN_URL)},
-                                  capture_output=True, text=True, timeout=60)
+        createdb = subprocess.run(
+            ["createdb", target_db],
+            env={**os.environ, **_libpq(PG_ADMIN_URL)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert createdb.returncode == 0, createdb.stderr
         fresh = tmp_path / "srv" / "exam-restored"
         assert not fresh.exists()
-        target = {"EXAM_DATABASE_URL": _swap_db(PG_ADMIN_URL, target_db), "EXAM_DATA_DIR": str(fresh),
-                  "EXAM_BACKUP_KEY": BACKUP_KEY}
+        target = {
+            "EXAM_DATABASE_URL": _swap_db(PG_ADMIN_URL, target_db),
+            "EXAM_DATA_DIR": str(fresh),
+            "EXAM_BACKUP_KEY": BACKUP_KEY,
+        }
         restored = _run(target, "restore", str(archive))
         assert restored.returncode == 0, restored.stderr
         verified = _run(target, "audit", "verify")

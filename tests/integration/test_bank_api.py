@@ -20,7 +20,8 @@ from tests.factories import ADMIN, Api, make_user, make_world, new_api, open_cli
 
 BANK_V1 = "\n".join(
     f"<question>Сұрақ {n}: қылмыстық құқық?\n<variant>дұрыс {n}\n<variant>қате {n}.1\n<variant>қате {n}.2\n"
-    f"<variant>қате {n}.3\n<variant>қате {n}.4\n" for n in range(1, 7)
+    f"<variant>қате {n}.3\n<variant>қате {n}.4\n"
+    for n in range(1, 7)
 ).encode("utf-8")
 BROKEN = "<question>Бірінші сұрақ?\n<variant>иә\n<variant>иә\n\n<question>\n<variant>а\n<variant>б\n".encode()
 
@@ -52,8 +53,9 @@ async def test_quality_uploads_a_platonus_file_and_publishes_it(services):
     await _discipline(services)
     client, api = await _quality(services)
     try:
-        status, body = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&filename=b.txt",
-                                      data=BANK_V1)
+        status, body = await api.call(
+            "POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&filename=b.txt", data=BANK_V1
+        )
         assert status == 201, body
         assert body["accepted"] and body["stored"] and body["report"]["format"] == "platonus"
         assert body["report"]["counts"] == {"questions": 6, "valid": 6, "errors": 0, "warnings": 0}
@@ -85,8 +87,9 @@ async def test_a_bank_with_an_error_is_refused_whole_with_a_translated_report(se
     assert status == 422 and body["error"]["code"] == "bank_invalid" and not body["stored"]
     messages = [e["message"] for e in body["report"]["errors"]]
     assert messages[0] == "Строка 3, вопрос 1: Варианты 1 и 2 совпадают"
-    assert any(e["code"] == "empty_question" and e["line"] == 5 and e["question"] == 2
-               for e in body["report"]["errors"])
+    assert any(
+        e["code"] == "empty_question" and e["line"] == 5 and e["question"] == 2 for e in body["report"]["errors"]
+    )
     assert await _count(services, bank_versions) == 0 and await _count(services, bank_items) == 0
     refused = await _audit(services, "bank.upload_refused")
     assert len(refused) == 1 and refused[0].after["errors"] == len(messages)
@@ -130,8 +133,9 @@ async def test_a_replace_that_breaks_kk_ru_twins_needs_confirmation_and_names_th
     ru = BANK_V1.decode().replace("Сұрақ", "Вопрос").replace("қылмыстық құқық", "уголовное право").encode()
     try:
         for lang, data in (("kk", BANK_V1), ("ru", ru)):
-            status, _ = await api.call("POST", f"/api/v1/bank/uploads?discipline=CRIM-201&lang={lang}&twins=position",
-                                       data=data)
+            status, _ = await api.call(
+                "POST", f"/api/v1/bank/uploads?discipline=CRIM-201&lang={lang}&twins=position", data=data
+            )
             assert status == 201
         status, kk_v1 = await api.call("GET", "/api/v1/bank/versions?discipline=CRIM-201")
         kk_id = next(v["id"] for v in kk_v1["items"] if v["language"] == "kk")
@@ -146,9 +150,12 @@ async def test_a_replace_that_breaks_kk_ru_twins_needs_confirmation_and_names_th
         assert [d["item_id"] for d in broken] == [it["id"] for it in kk_items["items"]]
         assert [d["twin_item_id"] for d in broken] == [it["id"] for it in ru_items["items"]]
         assert "6" in refused["error"]["message"]
-        assert broken[0]["message"] == "Вопрос 1 теряет близнеца: вопрос 1 русского банка (ключ пары #1) остаётся без пары"
-        status, stored = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1",
-                                        data=BANK_V1)
+        assert (
+            broken[0]["message"] == "Вопрос 1 теряет близнеца: вопрос 1 русского банка (ключ пары #1) остаётся без пары"
+        )
+        status, stored = await api.call(
+            "POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1", data=BANK_V1
+        )
         assert status == 201 and [d["kind"] for d in stored["losses"]] == ["broken_twin"] * 6
         [audit] = [r for r in await _audit(services, "bank.uploaded") if r.after["version"] == 2]
         assert [d["item_id"] for d in audit.after["confirmed_losses"]] == [it["id"] for it in kk_items["items"]]
@@ -161,11 +168,13 @@ async def test_publishing_a_draft_that_drops_published_questions_needs_confirmat
     client, api = await _quality(services, language="kk")
     shorter = b"\n".join(BANK_V1.split(b"\n")[:-7]) + b"\n"  # question 6 gone
     try:
-        status, first = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&publish=1",
-                                       data=BANK_V1)
+        status, first = await api.call(
+            "POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&publish=1", data=BANK_V1
+        )
         assert status == 201 and first["version"]["status"] == "published"
-        status, draft = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1",
-                                       data=shorter)
+        status, draft = await api.call(
+            "POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&confirm=1", data=shorter
+        )
         assert status == 201 and draft["version"]["item_count"] == 5
         draft_id = draft["version"]["id"]
         status, refused = await api.call("POST", f"/api/v1/bank/versions/{draft_id}/publish")
@@ -188,8 +197,11 @@ async def test_append_mode_refuses_a_question_already_in_the_latest_version(serv
     extra = "<question>Қосымша сұрақ?\n<variant>а\n<variant>б\n<variant>в\n<variant>г\n<variant>д\n".encode()
     try:
         await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk", data=BANK_V1)
-        status, dup = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&append=1",
-                                     data=BANK_V1[:BANK_V1.index(b"<question>", 10)])
+        status, dup = await api.call(
+            "POST",
+            "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&append=1",
+            data=BANK_V1[: BANK_V1.index(b"<question>", 10)],
+        )
         assert status == 422 and dup["report"]["errors"][0]["code"] == "duplicate_of_existing"
         status, ok = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&append=1", data=extra)
         assert status == 201 and ok["version"]["item_count"] == 7 and ok["diff"]["counts"]["added"] == 1
@@ -226,8 +238,9 @@ async def test_upload_usage_errors_are_clear(services, monkeypatch):
         assert status == 413 and body["error"]["code"] == "bank_too_large" and "1000" in body["error"]["message"]
         status, body = await api.call("POST", "/api/v1/bank/uploads?discipline=NOPE&lang=kk", data=BANK_V1[:200])
         assert status == 404 and body["error"]["code"] == "discipline_not_found"
-        status, body = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&format=word",
-                                      data=BANK_V1[:200])
+        status, body = await api.call(
+            "POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&format=word", data=BANK_V1[:200]
+        )
         assert status == 422 and body["error"]["code"] == "unknown_format"
         status, body = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=en", data=BANK_V1[:200])
         assert status == 422 and body["error"]["code"] == "unsupported_language"
@@ -240,20 +253,23 @@ async def test_exports_read_back_to_the_same_questions_and_the_template_download
     await _discipline(services)
     client, api = await _quality(services)
     try:
-        _, up = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&difficulty=2&topic=T1",
-                               data=BANK_V1)
+        _, up = await api.call(
+            "POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&difficulty=2&topic=T1", data=BANK_V1
+        )
         original = parse_bank(BANK_V1, language="kk", default_topic="T1", default_difficulty=2).items
         for fmt in ("gift", "platonus", "qti"):
             resp = await api.client.request("GET", f"/api/v1/bank/versions/{up['version']['id']}/export?format={fmt}")
             assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
             again = parse_bank(await resp.read(), format=fmt, language="kk").items
-            assert [(i.text, i.options, i.correct, i.topic, i.difficulty) for i in again] == \
-                [(i.text, i.options, i.correct, i.topic, i.difficulty) for i in original]
+            assert [(i.text, i.options, i.correct, i.topic, i.difficulty) for i in again] == [
+                (i.text, i.options, i.correct, i.topic, i.difficulty) for i in original
+            ]
         assert resp.headers["Content-Type"] == "application/zip"  # the last one: QTI 3.0, a package
         assert resp.headers["Content-Disposition"].endswith('-qti3.zip"')
         # The package goes back in as an upload (detected, parsed in the child): the same bank, no change.
-        status, back = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&dry_run=1",
-                                      data=await resp.read())
+        status, back = await api.call(
+            "POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&dry_run=1", data=await resp.read()
+        )
         assert status == 200 and back["report"]["format"] == "qti" and back["diff"]["counts"]["unchanged"] == 6
         resp = await api.client.request("GET", "/api/v1/bank/template")
         book = openpyxl.load_workbook(io.BytesIO(await resp.read()))
@@ -322,12 +338,20 @@ def test_an_exam_body_blueprint_becomes_cells_or_a_precise_error():
     from exam_engine.web.api_bank import blueprint_field
 
     assert blueprint_field({}) is None
-    assert blueprint_field({"blueprint": [{"topic": " A ", "difficulty": 1, "count": 2},
-                                          {"topic": None, "difficulty": None, "count": 1},
-                                          {"topic": "A", "difficulty": 1, "count": 1}]}) == {("A", 1): 3,
-                                                                                           (None, None): 1}
-    for bad in ({"blueprint": "A:1"}, {"blueprint": [{"topic": "A", "count": "2"}]},
-                {"blueprint": [{"topic": "A", "difficulty": True, "count": 2}]}):
+    assert blueprint_field(
+        {
+            "blueprint": [
+                {"topic": " A ", "difficulty": 1, "count": 2},
+                {"topic": None, "difficulty": None, "count": 1},
+                {"topic": "A", "difficulty": 1, "count": 1},
+            ]
+        }
+    ) == {("A", 1): 3, (None, None): 1}
+    for bad in (
+        {"blueprint": "A:1"},
+        {"blueprint": [{"topic": "A", "count": "2"}]},
+        {"blueprint": [{"topic": "A", "difficulty": True, "count": 2}]},
+    ):
         with pytest.raises(InvalidInput) as refused:
             blueprint_field(bad)
         assert refused.value.params["field"] == "blueprint"

@@ -42,8 +42,18 @@ async def test_a_nul_in_the_bank_is_refused_on_the_storing_path_and_nothing_is_s
     await _discipline(services)
     bank = tmp_path / "nul.txt"
     bank.write_bytes(NUL_BANK)
-    result = cli(tmp_path, "--lang", "ru", *IMPORT, str(bank), "--discipline", "CRIM-201", "--lang", "kk",
-                 EXAM_DATABASE_URL=services.settings.database_url)
+    result = cli(
+        tmp_path,
+        "--lang",
+        "ru",
+        *IMPORT,
+        str(bank),
+        "--discipline",
+        "CRIM-201",
+        "--lang",
+        "kk",
+        EXAM_DATABASE_URL=services.settings.database_url,
+    )
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     assert "Строка 3: В тексте есть управляющий символ U+0000; удалите его" in result.stdout

@@ -32,8 +32,12 @@ def _bank(language: str) -> bytes:
         lines.append(f"<topic>{topic}")
         for _ in range(count):
             n += 1
-            lines += [f"<question{level}>{language} question {n}?", f"<variant>right {language} {n}",
-                      *(f"<variant>wrong {language} {n}.{k}" for k in range(1, 5)), ""]
+            lines += [
+                f"<question{level}>{language} question {n}?",
+                f"<variant>right {language} {n}",
+                *(f"<variant>wrong {language} {n}.{k}" for k in range(1, 5)),
+                "",
+            ]
     return "\n".join(lines).encode("utf-8")
 
 
@@ -44,16 +48,23 @@ async def _setup(services, students: dict[str, str]) -> dict[str, int]:  # type:
     async with services.engine.begin() as conn:
         grp = await catalog.ensure_group(conn, ADMIN, code="G1", faculty_id=None, now=now)
         await catalog.add_discipline(conn, ADMIN, code="LAW-1", name="Law", now=now)
-        await catalog.add_exam_session(conn, ADMIN, code="S1", name="S", starts_on=date(2026, 1, 1),
-                                       ends_on=date(2026, 12, 31), now=now)
+        await catalog.add_exam_session(
+            conn, ADMIN, code="S1", name="S", starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31), now=now
+        )
         for lang in ("kk", "ru"):
-            out = await banks.upload(conn, ADMIN, _bank(lang), banks.UploadRequest(
-                "LAW-1", lang, filename=f"{lang}.txt", publish=True, twins_by_position=True), now=now)
+            out = await banks.upload(
+                conn,
+                ADMIN,
+                _bank(lang),
+                banks.UploadRequest("LAW-1", lang, filename=f"{lang}.txt", publish=True, twins_by_position=True),
+                now=now,
+            )
             assert out.accepted and out.stored is not None
             versions[lang] = out.stored.id
         for login, lang in students.items():
-            new = await users.add_user(conn, ADMIN, login=login, full_name=login, role="student", language=lang,
-                                       password=PASSWORD, now=now)
+            new = await users.add_user(
+                conn, ADMIN, login=login, full_name=login, role="student", language=lang, password=PASSWORD, now=now
+            )
             await catalog.add_member(conn, ADMIN, group_id=grp, user_id=new.id, role=Role.STUDENT, now=now)
     return versions
 
@@ -61,21 +72,35 @@ async def _setup(services, students: dict[str, str]) -> dict[str, int]:  # type:
 def _spec(services, versions: dict[str, int], blueprint, count: int):  # type: ignore[no-untyped-def]
     now = services.clock.now()
     return catalog.ExamSpec(
-        title="Law", discipline_code="LAW-1", session_code="S1", group_codes=["G1"], bank_versions=versions,
-        question_count=count, duration_s=1800, opens_at=now - timedelta(minutes=1),
-        closes_at=now + timedelta(hours=2), blueprint=blueprint)
+        title="Law",
+        discipline_code="LAW-1",
+        session_code="S1",
+        group_codes=["G1"],
+        bank_versions=versions,
+        question_count=count,
+        duration_s=1800,
+        opens_at=now - timedelta(minutes=1),
+        closes_at=now + timedelta(hours=2),
+        blueprint=blueprint,
+    )
 
 
 async def test_a_blueprint_the_bank_cannot_fill_is_refused_naming_the_short_cells(services):
     versions = await _setup(services, {})
     async with services.engine.begin() as conn:
         with pytest.raises(InvalidInput) as refused:
-            await catalog.add_exam(conn, ADMIN, _spec(services, versions, {("A", 2): 3, ("C", 1): 1, ("B", 1): 1}, 5),
-                                   now=services.clock.now())
+            await catalog.add_exam(
+                conn,
+                ADMIN,
+                _spec(services, versions, {("A", 2): 3, ("C", 1): 1, ("B", 1): 1}, 5),
+                now=services.clock.now(),
+            )
         assert refused.value.code == "blueprint_shortfall"
         details = [translate("ru", d["msgid"], **d["params"]) for d in refused.value.details]
-        assert details == ["Тема A, сложность 2: требуется вопросов: 3, в банке только 2",
-                           "Тема C, сложность 1: требуется вопросов: 1, в банке только 0"]
+        assert details == [
+            "Тема A, сложность 2: требуется вопросов: 3, в банке только 2",
+            "Тема C, сложность 1: требуется вопросов: 1, в банке только 0",
+        ]
         with pytest.raises(InvalidInput) as mismatch:
             await catalog.add_exam(conn, ADMIN, _spec(services, versions, {("A", 1): 2}, 3), now=services.clock.now())
         assert mismatch.value.code == "blueprint_mismatch"
@@ -95,12 +120,30 @@ async def test_every_form_drawn_from_a_blueprint_has_the_same_composition(servic
     forms = []
     for n, login in enumerate(students, start=1):
         async with services.engine.begin() as conn:
-            actor = Actor(user_id=await catalog.user_id_by_login(conn, login), login=login, role=Role.STUDENT,
-                          language=students[login])
-            attempt_id = await attempt_service.start(conn, actor, exam_id, language=None, now=services.clock.now(),
-                                                     bank_cache=services.bank_cache, rng=random.Random(n))
-            served = (await conn.execute(select(attempt_items.c.bank_item_id).where(
-                attempt_items.c.attempt_id == attempt_id))).scalars().all()
+            actor = Actor(
+                user_id=await catalog.user_id_by_login(conn, login),
+                login=login,
+                role=Role.STUDENT,
+                language=students[login],
+            )
+            attempt_id = await attempt_service.start(
+                conn,
+                actor,
+                exam_id,
+                language=None,
+                now=services.clock.now(),
+                bank_cache=services.bank_cache,
+                rng=random.Random(n),
+            )
+            served = (
+                (
+                    await conn.execute(
+                        select(attempt_items.c.bank_item_id).where(attempt_items.c.attempt_id == attempt_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert Counter(cells_of[i] for i in served) == Counter(blueprint), login
         forms.append(frozenset(served))
     assert len(set(forms)) > 1  # the same composition, not the same questions
@@ -115,8 +158,9 @@ async def _sit(api: Api, exam_id: int, picks: dict[int, str]) -> None:
     for q in view["questions"]:
         number = int(q["text"].split()[-1].rstrip("?"))
         choice = next(i for i, o in enumerate(q["options"]) if o.startswith(picks[number]))
-        status, _ = await api.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/{q['position']}",
-                                   {"choice": choice, "seq": 1})
+        status, _ = await api.call(
+            "PUT", f"/api/v1/attempts/{attempt_id}/answers/{q['position']}", {"choice": choice, "seq": 1}
+        )
         assert status == 200
     status, _ = await api.call("POST", f"/api/v1/attempts/{attempt_id}/submit", {})
     assert status == 200
@@ -132,8 +176,10 @@ async def test_item_analysis_counts_twins_as_one_in_the_banks_option_order(servi
         # Question 1: three students take the key, one (a strong one) takes distractor 2 ("wrong … 1.2").
         # Question 2: everybody takes distractor 3 — nobody right.
         plans = {
-            "k1": {1: "wrong", 2: "wrong"}, "k2": {1: "right", 2: "wrong"},
-            "r1": {1: "right", 2: "wrong"}, "r2": {1: "right", 2: "wrong"},
+            "k1": {1: "wrong", 2: "wrong"},
+            "k2": {1: "right", 2: "wrong"},
+            "r1": {1: "right", 2: "wrong"},
+            "r2": {1: "right", 2: "wrong"},
         }
         for login, plan in plans.items():
             api = await new_api(client)

@@ -18,8 +18,10 @@ from question_bank.tables import bank_versions
 from tests.integration.test_bank_api import _discipline, _quality
 
 NUL_BANK = "<question>Бірінші сұрақ?\n<variant>а\n<variant>б\x00в\n<variant>г\n".encode()
-ASTANA = ("<question>Қазақстанның елордасы?\n<variant>Астана\n<variant>Аст\u2063ана\n<variant>Аст\u034fана\n"
-          "<variant>Астана\ufe0f\n<variant>Алматы\n").encode()
+ASTANA = (
+    "<question>Қазақстанның елордасы?\n<variant>Астана\n<variant>Аст\u2063ана\n<variant>Аст\u034fана\n"
+    "<variant>Астана\ufe0f\n<variant>Алматы\n"
+).encode()
 BIDI = "<question>Елорда?\n<variant>Астана\n<variant>\u202eанатсА\n".encode()
 GOOD = "<question>Елорда?\n<variant>Астана\n<variant>Алматы\n".encode()
 UPLOAD = "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&filename=b.txt"
@@ -37,8 +39,9 @@ async def test_nul_and_hidden_characters_are_refused_with_their_line_and_nothing
         status, body = await api.call("POST", UPLOAD, data=NUL_BANK)  # the storing path, not a dry run
         assert status == 422 and body["error"]["code"] == "bank_invalid" and not body["stored"]
         assert [(e["code"], e["line"]) for e in body["report"]["errors"]] == [("control_character", 3)]
-        assert body["report"]["errors"][0]["message"] == \
-            "Строка 3: В тексте есть управляющий символ U+0000; удалите его"
+        assert (
+            body["report"]["errors"][0]["message"] == "Строка 3: В тексте есть управляющий символ U+0000; удалите его"
+        )
         status, body = await api.call("POST", UPLOAD + "&dry_run=1", data=NUL_BANK)
         assert status == 422 and not body["accepted"]
         status, body = await api.call("POST", UPLOAD, data=ASTANA)
@@ -68,12 +71,12 @@ async def test_control_characters_in_the_request_itself_never_reach_the_database
     try:
         status, body = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM%00&lang=kk", data=GOOD)
         assert status == 422 and body["error"]["code"] == "invalid_code"
-        status, body = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&filename=a%00b.txt",
-                                      data=GOOD)
+        status, body = await api.call(
+            "POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&filename=a%00b.txt", data=GOOD
+        )
         assert status == 201, body
         assert body["version"]["source_name"] == "ab.txt"
-        status, body = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&topic=T%00",
-                                      data=GOOD)
+        status, body = await api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&topic=T%00", data=GOOD)
         assert status == 422 and body["report"]["errors"][0]["code"] == "control_character"
         assert await _versions(services) == 1
     finally:
@@ -84,9 +87,11 @@ async def test_malformed_multipart_is_a_precise_422_not_a_500(services):
     await _discipline(services)
     client, api = await _quality(services)
     try:
-        for content_type, data in (("multipart/form-data", b"--x\r\n\r\nabc"),  # no boundary (was a 500)
-                                   ("multipart/form-data; boundary=", b"--\r\n"),  # an empty one
-                                   ("multipart/form-data; boundary=zz", b"garbage before any boundary\r\n")):
+        for content_type, data in (
+            ("multipart/form-data", b"--x\r\n\r\nabc"),  # no boundary (was a 500)
+            ("multipart/form-data; boundary=", b"--\r\n"),  # an empty one
+            ("multipart/form-data; boundary=zz", b"garbage before any boundary\r\n"),
+        ):
             resp = await client.post(UPLOAD, data=data, headers={**api._headers(), "Content-Type": content_type})
             body = await resp.json()
             assert resp.status == 422, (content_type, resp.status, body)
@@ -104,8 +109,9 @@ async def test_the_server_answers_while_a_slow_parse_runs_and_the_configured_cpu
     services.settings = services.settings.with_overrides(bank_limits=ParseLimits(cpu_seconds=2, max_options=10**9))
     client, api = await _quality(services)
     try:
-        upload = asyncio.create_task(api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk"
-                                              "&filename=slow.gift", data=slow))
+        upload = asyncio.create_task(
+            api.call("POST", "/api/v1/bank/uploads?discipline=CRIM-201&lang=kk&filename=slow.gift", data=slow)
+        )
         latencies = []
         while not upload.done():
             started = time.perf_counter()
@@ -119,8 +125,10 @@ async def test_the_server_answers_while_a_slow_parse_runs_and_the_configured_cpu
             await asyncio.sleep(0.05)
         status, body = await upload
         assert status == 422 and [e["code"] for e in body["report"]["errors"]] == ["parse_time_exceeded"]
-        assert body["report"]["errors"][0]["message"] == \
-            "Чтение файла заняло больше 2 секунд; разделите его на файлы поменьше"
+        assert (
+            body["report"]["errors"][0]["message"]
+            == "Чтение файла заняло больше 2 секунд; разделите его на файлы поменьше"
+        )
         assert len(latencies) >= 5 and max(latencies) < 1.0, latencies
         assert await _versions(services) == 0
     finally:
@@ -141,14 +149,24 @@ async def test_a_version_stored_while_a_file_was_parsed_makes_the_upload_409_not
         if not others:  # once: the other upload parses through here too
             others.append(1)
             async with services.engine.begin() as conn:
-                await banks.upload(conn, ADMIN, GOOD, banks.UploadRequest("CRIM-201", "kk", filename="other.txt"),
-                                   now=services.clock.now())
+                await banks.upload(
+                    conn,
+                    ADMIN,
+                    GOOD,
+                    banks.UploadRequest("CRIM-201", "kk", filename="other.txt"),
+                    now=services.clock.now(),
+                )
         return report
 
     monkeypatch.setattr(banks, "parse_upload", parse_while_someone_else_stores)
     try:
-        status, body = await api.call("POST", UPLOAD + "&append=1", data=ASTANA.replace("Аст\u2063ана".encode(), b"X")
-                                      .replace("Аст\u034fана".encode(), b"Y").replace("Астана\ufe0f".encode(), b"Z"))
+        status, body = await api.call(
+            "POST",
+            UPLOAD + "&append=1",
+            data=ASTANA.replace("Аст\u2063ана".encode(), b"X")
+            .replace("Аст\u034fана".encode(), b"Y")
+            .replace("Астана\ufe0f".encode(), b"Z"),
+        )
         assert status == 409 and body["error"]["code"] == "bank_changed", body
         assert await _versions(services) == 1  # only the other upload's version
     finally:

@@ -27,16 +27,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _env(tmp_path: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_")}
-    env.update(EXAM_DATA_DIR=str(tmp_path), EXAM_SECRET_KEY=SECRET, EXAM_SWEEP_INTERVAL_S="0.2",
-               EXAM_NETWORK_GRACE_S="1", EXAM_LOG_LEVEL="WARNING", **extra)
+    env.update(
+        EXAM_DATA_DIR=str(tmp_path),
+        EXAM_SECRET_KEY=SECRET,
+        EXAM_SWEEP_INTERVAL_S="0.2",
+        EXAM_NETWORK_GRACE_S="1",
+        EXAM_LOG_LEVEL="WARNING",
+        **extra,
+    )
     if database_url:
         env["EXAM_DATABASE_URL"] = database_url
     return env
 
 
 def cli(tmp_path: Path, *args: str, stdin: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "exam_engine.cli", *args], cwd=ROOT, env=_env(tmp_path, **extra),
-                          input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "exam_engine.cli", *args],
+        cwd=ROOT,
+        env=_env(tmp_path, **extra),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_operator_creates_accounts_and_disciplines_from_the_command_line(tmp_path):
@@ -48,8 +61,9 @@ def test_operator_creates_accounts_and_disciplines_from_the_command_line(tmp_pat
     assert again.returncode == 1 and "a.student логині бос емес" in again.stderr
     bad_role = cli(tmp_path, "--lang", "ru", "user", "add", "b.user", "--role", "wizard", "--name", "Y")
     assert bad_role.returncode == 1 and "Неизвестная роль «wizard»" in bad_role.stderr
-    weak = cli(tmp_path, "user", "add", "c.user", "--role", "teacher", "--name", "Z", "--password-stdin",
-               stdin="password123\n")
+    weak = cli(
+        tmp_path, "user", "add", "c.user", "--role", "teacher", "--name", "Z", "--password-stdin", stdin="password123\n"
+    )
     assert weak.returncode == 1 and "құпиясөз" in weak.stderr.lower()
     disc = cli(tmp_path, "discipline", "add", "CRIM-201", "--name", "Қылмыстық құқық", "--credits", "5")
     assert disc.returncode == 0 and "CRIM-201" in disc.stdout
@@ -67,8 +81,7 @@ def test_a_bad_setting_exits_2_with_the_variable_named(tmp_path):
 def test_a_contingent_file_with_an_error_is_refused_whole_from_the_command_line(tmp_path):
     assert cli(tmp_path, "migrate").returncode == 0
     f = tmp_path / "contingent.csv"
-    f.write_text("role,login,full_name,group,faculty\nstudent,ok.one,Бір,G1,F\nstudent,,Екі,G1,F\n",
-                 encoding="cp1251")
+    f.write_text("role,login,full_name,group,faculty\nstudent,ok.one,Бір,G1,F\nstudent,,Екі,G1,F\n", encoding="cp1251")
     result = cli(tmp_path, "--lang", "ru", "contingent", "import", str(f))
     assert result.returncode == 1
     assert "Строка 3, столбец «login»: Значение пустое." in result.stderr
@@ -78,8 +91,14 @@ def test_a_contingent_file_with_an_error_is_refused_whole_from_the_command_line(
 
 
 def test_serve_refuses_an_unmigrated_database(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(_free_port())],
-                            cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(_free_port())],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "exam-engine migrate" in result.stderr
 
 
@@ -100,8 +119,13 @@ def _free_port() -> int:
 
 def _start_server(tmp_path: Path, database_url: str, port: int) -> subprocess.Popen[bytes]:
     log = open(tmp_path / f"server-{port}-{time.time_ns()}.log", "wb")
-    return subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(port)], cwd=ROOT,
-                            env=_env(tmp_path, database_url), stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=_env(tmp_path, database_url),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -134,13 +158,13 @@ async def test_a_server_stopped_before_a_deadline_finalises_the_attempt_when_it_
             base = f"http://127.0.0.1:{port}/api/v1"
             async with http.post(f"{base}/auth/login", json={"login": "student1", "password": PASSWORD}) as r:
                 csrf = (await r.json())["csrf_token"]
-            async with http.post(f"{base}/exams/{world.exam_id}/start", json={},
-                                 headers={"X-CSRF-Token": csrf}) as r:
+            async with http.post(f"{base}/exams/{world.exam_id}/start", json={}, headers={"X-CSRF-Token": csrf}) as r:
                 started = await r.json()
                 assert r.status == 200, started
             attempt_id = uuid.UUID(started["attempt"]["id"])
-            async with http.put(f"{base}/attempts/{attempt_id}/answers/1", json={"choice": 0, "seq": 1},
-                                headers={"X-CSRF-Token": csrf}) as r:
+            async with http.put(
+                f"{base}/attempts/{attempt_id}/answers/1", json={"choice": 0, "seq": 1}, headers={"X-CSRF-Token": csrf}
+            ) as r:
                 assert r.status == 200
     finally:
         proc.send_signal(signal.SIGKILL)

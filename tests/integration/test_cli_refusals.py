@@ -45,8 +45,9 @@ def _edit_audit_row(home: Path, column: str, value: object) -> int:
     """Write ``value`` into one audit row's column as someone editing the file by hand would (around the
     append-only trigger); returns the row id."""
     with sqlite3.connect(home / "exam.db") as db:
-        triggers = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
-                              ).fetchall()
+        triggers = db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+        ).fetchall()
         for name, _ in triggers:
             db.execute(f'DROP TRIGGER "{name}"')
         row_id = db.execute("SELECT max(id) FROM audit_log").fetchone()[0]
@@ -56,11 +57,15 @@ def _edit_audit_row(home: Path, column: str, value: object) -> int:
     return row_id
 
 
-@pytest.mark.parametrize(("column", "value"), [
-    ("before", "{not json"),
-    ("at", "вчера утром"),
-    ("actor", b"\xff\x00"),
-], ids=["json", "timestamp", "actor"])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("before", "{not json"),
+        ("at", "вчера утром"),
+        ("actor", b"\xff\x00"),
+    ],
+    ids=["json", "timestamp", "actor"],
+)
 def test_audit_verify_names_the_malformed_row_and_column(installation, column, value):
     assert cli(installation, "audit", "verify").returncode == 0
     row_id = _edit_audit_row(installation, column, value)
@@ -78,9 +83,9 @@ def _backup(home: Path, out: Path) -> Path:
 
 def _with_header(archive: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
     (length,) = struct.unpack(">I", archive[8:12])
-    header = json.loads(archive[12:12 + length])
+    header = json.loads(archive[12 : 12 + length])
     new = json.dumps(change(header)).encode()
-    return archive[:8] + struct.pack(">I", len(new)) + new + archive[12 + length:]
+    return archive[:8] + struct.pack(">I", len(new)) + new + archive[12 + length :]
 
 
 def test_restore_refuses_what_is_not_a_sound_backup_in_one_line(installation, tmp_path):
@@ -114,13 +119,22 @@ def test_backup_without_a_key_or_to_an_unwritable_place_is_one_line(installation
     assert nowhere.returncode == 2 and "a-file" in _one_line(nowhere)
 
 
-@pytest.mark.parametrize(("content", "problem"), [("", "empty"), ("{not json", "not JSON"), ("[]", "current")],
-                         ids=["empty", "not-json", "not-a-keyring"])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [("", "empty"), ("{not json", "not JSON"), ("[]", "current")],
+    ids=["empty", "not-json", "not-a-keyring"],
+)
 def test_evidence_verify_with_a_broken_keyring_names_the_file(installation, tmp_path, content, problem):
     keyring = tmp_path / "evidence-master.json"
     keyring.write_text(content)
-    result = cli(installation, "evidence", "verify", "00000000-0000-4000-8000-000000000001",
-                 EXAM_EVIDENCE_KEY_FILE=str(keyring), EXAM_LANG="ru")
+    result = cli(
+        installation,
+        "evidence",
+        "verify",
+        "00000000-0000-4000-8000-000000000001",
+        EXAM_EVIDENCE_KEY_FILE=str(keyring),
+        EXAM_LANG="ru",
+    )
     assert result.returncode == 2
     line = _one_line(result)
     assert str(keyring) in line and problem in line and "Файл ключей доказательств" in line, line

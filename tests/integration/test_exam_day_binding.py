@@ -55,8 +55,9 @@ async def test_moving_to_another_device_hands_the_attempt_to_the_next_session_an
         await laptop.call("PUT", f"/api/v1/attempts/{aid}/answers/2", {"choice": 3, "seq": 1})
         status, body = await proctor.call("POST", f"{LIVE}/attempts/{aid}/release-device", {"reason": ""})
         assert status == 422
-        status, body = await proctor.call("POST", f"{LIVE}/attempts/{aid}/release-device",
-                                          {"reason": "laptop battery died"})
+        status, body = await proctor.call(
+            "POST", f"{LIVE}/attempts/{aid}/release-device", {"reason": "laptop battery died"}
+        )
         assert status == 200 and body["attempt"]["bound_to_device"] is False
         spare = await signed_in(client, "student1")
         status, resumed = await spare.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
@@ -101,8 +102,9 @@ async def test_measured_server_downtime_is_shown_and_credited_once(services, clo
         _, live = await proctor.call("GET", f"{LIVE}/exams/{world.exam_id}")
         downtime = live["students"][0]["attempt"]["downtime"]
         deadline = datetime.fromisoformat(live["students"][0]["attempt"]["deadline_at"])
-        status, body = await proctor.call("POST", f"{LIVE}/attempts/{aid}/downtime-credit",
-                                          {"reason": "server restart 10:41"})
+        status, body = await proctor.call(
+            "POST", f"{LIVE}/attempts/{aid}/downtime-credit", {"reason": "server restart 10:41"}
+        )
         again = await proctor.call("POST", f"{LIVE}/attempts/{aid}/downtime-credit", {"reason": "again"})
     finally:
         await close_all(student, proctor)

@@ -81,8 +81,7 @@ async def test_the_device_cookie_is_long_lived_http_only_and_strict(services):
     try:
         resp = await client.post("/api/v1/auth/login", json={"login": "student1", "password": PASSWORD})
         header = next(v for v in resp.headers.getall("Set-Cookie") if v.startswith("exam_device="))
-        again = await client.post("/api/v1/auth/login", json={"login": "student1",
-                                                               "password": PASSWORD})
+        again = await client.post("/api/v1/auth/login", json={"login": "student1", "password": PASSWORD})
         resent = [v for v in again.headers.getall("Set-Cookie") if v.startswith("exam_device=")]
     finally:
         await client.close()
@@ -103,8 +102,9 @@ async def test_a_proctored_clock_starts_when_the_checks_pass_not_at_start(servic
         assert status == 409 and body["error"]["code"] == "attempt_in_checks"
         status, body = await student.call("POST", f"/api/v1/attempts/{aid}/begin")
         assert status == 409 and body["error"]["code"] == "consent_required"
-        await student.call("POST", f"{BASE}/attempts/{aid}/consent", {"consent": True, "camera": True,
-                                                                      "microphone": True})
+        await student.call(
+            "POST", f"{BASE}/attempts/{aid}/consent", {"consent": True, "camera": True, "microphone": True}
+        )
         # A lit wall: bright enough, but nobody there. Brightness alone no longer passes.
         nobody = await _camera(student, aid, sc.live(sc.wall(), 1))
         assert nobody["ok"] is False and nobody["reason"] == "no_face"
@@ -115,8 +115,9 @@ async def test_a_proctored_clock_starts_when_the_checks_pass_not_at_start(servic
         assert await _sweep(services) == 0  # the sweeper leaves an attempt in its checks alone
         face = await _camera(student, aid, sc.live(sc.person(), 2))
         assert face["ok"] is True and face["faces"] == 1
-        status, body = await student.call("POST", f"{BASE}/attempts/{aid}/enrolment?seq=1",
-                                          data=sc.jpeg(sc.astronaut(), 95))
+        status, body = await student.call(
+            "POST", f"{BASE}/attempts/{aid}/enrolment?seq=1", data=sc.jpeg(sc.astronaut(), 95)
+        )
         assert status == 200, body
         status, body = await student.call("POST", f"/api/v1/attempts/{aid}/begin")
         assert status == 409 and body["error"]["code"] == "room_scan_required"
@@ -158,8 +159,11 @@ async def test_a_student_stuck_in_the_checks_needs_help_and_a_proctor_lets_them_
         status, body = await proctor.call("POST", f"{LIVE}/attempts/{aid}/admit", {"reason": " "})
         assert status == 422 and body["error"]["code"] == "reason_required"
         services.clock.advance(30)
-        status, admitted = await proctor.call("POST", f"{LIVE}/attempts/{aid}/admit",
-                                              {"reason": "camera broken; identity checked by the proctor in person"})
+        status, admitted = await proctor.call(
+            "POST",
+            f"{LIVE}/attempts/{aid}/admit",
+            {"reason": "camera broken; identity checked by the proctor in person"},
+        )
         again, body = await proctor.call("POST", f"{LIVE}/attempts/{aid}/admit", {"reason": "twice"})
         status_view, view = await student.call("GET", f"/api/v1/attempts/{aid}")
     finally:
@@ -221,11 +225,14 @@ async def test_pause_and_extra_time_wait_for_the_clock_to_start(services):
         student = await signed_in(client, "student1")
         proctor = await staff(services, client, "proctor1", Role.PROCTOR)
         aid = (await start(student, world.exam_id))["attempt"]["id"]
-        refused = [await proctor.call("POST", f"{LIVE}/attempts/{aid}/pause", {"reason": "noise"}),
-                   await proctor.call("POST", f"{LIVE}/attempts/{aid}/extra-time", {"reason": "late", "minutes": 5})]
+        refused = [
+            await proctor.call("POST", f"{LIVE}/attempts/{aid}/pause", {"reason": "noise"}),
+            await proctor.call("POST", f"{LIVE}/attempts/{aid}/extra-time", {"reason": "late", "minutes": 5}),
+        ]
         status, _ = await proctor.call("POST", f"{LIVE}/attempts/{aid}/admit", {"reason": "checked in person"})
-        granted, body = await proctor.call("POST", f"{LIVE}/attempts/{aid}/extra-time", {"reason": "late",
-                                                                                        "minutes": 5})
+        granted, body = await proctor.call(
+            "POST", f"{LIVE}/attempts/{aid}/extra-time", {"reason": "late", "minutes": 5}
+        )
     finally:
         await close_all(student, proctor)
         await client.close()

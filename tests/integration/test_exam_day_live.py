@@ -62,7 +62,11 @@ async def test_a_paused_attempt_is_not_auto_submitted_while_paused_and_is_after_
     row = await attempt_row(services, aid)
     assert row.status == "timed_out" and row.submitted_at == moved
     assert await audit_actions(services, f"attempt:{aid}") == [
-        "attempt.started", "attempt.paused", "attempt.resumed", "attempt.timed_out"]
+        "attempt.started",
+        "attempt.paused",
+        "attempt.resumed",
+        "attempt.timed_out",
+    ]
 
 
 async def test_extra_minutes_move_the_deadline_up_to_the_window_and_only_the_admin_widens_it(services, clock):
@@ -114,7 +118,8 @@ async def test_terminate_finishes_a_running_or_paused_attempt_and_annuls_it(serv
     async with services.engine.connect() as conn:
         events = (await conn.execute(select(outbox.c.key, outbox.c.version, outbox.c.payload))).all()
     assert sorted((e.key, e.version, e.payload["status"]) for e in events) == sorted(
-        [(i, 1, "unsatisfactory") for i in ids] + [(i, 2, "annulled") for i in ids])
+        [(i, 1, "unsatisfactory") for i in ids] + [(i, 2, "annulled") for i in ids]
+    )
     assert "attempt.terminated" in await audit_actions(services, f"attempt:{ids[1]}")
 
 
@@ -127,8 +132,14 @@ async def test_only_proctors_and_the_academic_admin_see_and_act_and_every_action
         sysadmin = await staff(services, client, "sys1", Role.SYSADMIN)
         proctor = await staff(services, client, "proctor1", Role.PROCTOR)
         aid = (await start(student, world.exam_id))["attempt"]["id"]
-        actions = [("pause", {}), ("resume", {}), ("extra-time", {"minutes": 1}), ("downtime-credit", {}),
-                   ("terminate", {}), ("release-device", {})]
+        actions = [
+            ("pause", {}),
+            ("resume", {}),
+            ("extra-time", {"minutes": 1}),
+            ("downtime-credit", {}),
+            ("terminate", {}),
+            ("release-device", {}),
+        ]
         for api in (student, teacher, sysadmin):
             status, _ = await api.call("GET", f"{LIVE}/exams/{world.exam_id}")
             assert status == 403
@@ -159,10 +170,12 @@ async def test_no_live_action_ever_yields_a_second_attempt(services, clock):
         aid = (await start(student, world.exam_id))["attempt"]["id"]
         base = f"{LIVE}/attempts/{aid}"
         calls = [student.call("POST", f"/api/v1/exams/{world.exam_id}/start", {}) for _ in range(10)]
-        calls += [proctor.call("POST", f"{base}/pause", {"reason": "r"}),
-                  admin.call("POST", f"{base}/extra-time", {"minutes": 3, "reason": "r"}),
-                  proctor.call("POST", f"{base}/resume", {"reason": "r"}),
-                  admin.call("POST", f"{base}/release-device", {"reason": "laptop died"})]
+        calls += [
+            proctor.call("POST", f"{base}/pause", {"reason": "r"}),
+            admin.call("POST", f"{base}/extra-time", {"minutes": 3, "reason": "r"}),
+            proctor.call("POST", f"{base}/resume", {"reason": "r"}),
+            admin.call("POST", f"{base}/release-device", {"reason": "laptop died"}),
+        ]
         results = await asyncio.gather(*calls)
         assert all(status in (200, 409) for status, _ in results), results
         status, body = await admin.call("POST", f"{base}/terminate", {"reason": "violation"})
@@ -170,10 +183,15 @@ async def test_no_live_action_ever_yields_a_second_attempt(services, clock):
         status, body = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
         assert status == 409 and body["error"]["code"] == "retake_forbidden"
         status, body = await admin.call(
-            "POST", f"{LIVE}/exams/{world.exam_id}/students/{(await attempt_row(services, aid)).student_id}/reschedule",
-            {"opens_at": (clock.now() + timedelta(days=1)).isoformat(),
-             "closes_at": (clock.now() + timedelta(days=1, hours=2)).isoformat(), "reason": "ill",
-             "document_ref": "cert 12"})
+            "POST",
+            f"{LIVE}/exams/{world.exam_id}/students/{(await attempt_row(services, aid)).student_id}/reschedule",
+            {
+                "opens_at": (clock.now() + timedelta(days=1)).isoformat(),
+                "closes_at": (clock.now() + timedelta(days=1, hours=2)).isoformat(),
+                "reason": "ill",
+                "document_ref": "cert 12",
+            },
+        )
         assert status == 409 and body["error"]["code"] == "reschedule_is_retake"
     finally:
         await close_all(student, proctor, admin)
@@ -187,11 +205,16 @@ async def test_the_live_view_shows_absent_lobby_writing_silent_paused_and_finish
     try:
         apis = {login: await signed_in(client, login) for login in world.students}
         proctor = await staff(services, client, "proctor1", Role.PROCTOR)
-        status, _ = await apis["student2"].call("POST", f"/api/v1/exams/{world.exam_id}/lobby",
-                                                {"checks": {"camera": True, "microphone": True, "consent": True}})
+        status, _ = await apis["student2"].call(
+            "POST",
+            f"/api/v1/exams/{world.exam_id}/lobby",
+            {"checks": {"camera": True, "microphone": True, "consent": True}},
+        )
         assert status == 200
-        ids = {login: (await start(apis[login], world.exam_id))["attempt"]["id"]
-               for login in ("student3", "student4", "student5", "student6")}
+        ids = {
+            login: (await start(apis[login], world.exam_id))["attempt"]["id"]
+            for login in ("student3", "student4", "student5", "student6")
+        }
         await proctor.call("POST", f"{LIVE}/attempts/{ids['student5']}/pause", {"reason": "camera check"})
         await apis["student6"].call("POST", f"/api/v1/attempts/{ids['student6']}/submit")
         clock.advance(61)
@@ -203,8 +226,14 @@ async def test_the_live_view_shows_absent_lobby_writing_silent_paused_and_finish
         await client.close()
     assert status == 200 and status_bad == 422
     states = {s["student"]["login"]: s["state"] for s in live["students"]}
-    assert states == {"student1": "absent", "student2": "lobby", "student3": "silent", "student4": "writing",
-                      "student5": "paused", "student6": "finished"}
+    assert states == {
+        "student1": "absent",
+        "student2": "lobby",
+        "student3": "silent",
+        "student4": "writing",
+        "student5": "paused",
+        "student6": "finished",
+    }
     assert live["counts"]["silent"] == 1 and live["counts"]["absent"] == 1
     by_login = {s["student"]["login"]: s for s in live["students"]}
     assert by_login["student2"]["lobby"]["checks"] == {"camera": True, "microphone": True, "consent": True}

@@ -42,8 +42,9 @@ async def test_students_wait_in_the_lobby_and_start_from_a_prepared_form_on_thei
     try:
         apis = [await signed_in(client, login) for login in world.students]
         admin = await staff(services, client, "admin1", Role.ACADEMIC_ADMIN)
-        status, body = await apis[0].call("POST", f"/api/v1/exams/{world.exam_id}/lobby",
-                                          {"checks": {"camera": True, "consent": True}})
+        status, body = await apis[0].call(
+            "POST", f"/api/v1/exams/{world.exam_id}/lobby", {"checks": {"camera": True, "consent": True}}
+        )
         assert status == 200 and body["can_start"] is False and body["opens_in_s"] == 600
         assert body["form_prepared"] is True  # within the lead time: prepared as the student arrived
         assert body["checks"] == {"camera": True, "microphone": False, "consent": True}
@@ -64,7 +65,10 @@ async def test_students_wait_in_the_lobby_and_start_from_a_prepared_form_on_thei
         await close_all(*apis, admin)
         await client.close()
     assert len(first["questions"]) == 5 and all(q["text"] for q in first["questions"])
-    for summary, started_at in ((first["attempt"], clock.now() - timedelta(seconds=240)), (late["attempt"], clock.now())):
+    for summary, started_at in (
+        (first["attempt"], clock.now() - timedelta(seconds=240)),
+        (late["attempt"], clock.now()),
+    ):
         assert datetime.fromisoformat(summary["deadline_at"]) == started_at + timedelta(seconds=1200)
     assert await _count(services, attempt_items) == 10
     await _clear_spent(services)
@@ -83,8 +87,9 @@ async def test_concurrent_starts_on_a_prepared_form_create_one_attempt_with_one_
     client = await open_client(services)
     try:
         api = await signed_in(client, "student1")
-        results = await asyncio.gather(*(api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
-                                         for _ in range(30)))
+        results = await asyncio.gather(
+            *(api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {}) for _ in range(30))
+        )
     finally:
         await close_all(api)
         await client.close()
@@ -100,8 +105,9 @@ async def test_the_prepared_start_is_a_cheap_step(services):
     """A timing note, not a benchmark: the prepared start against drawing the form at start."""
     world = await make_world(services, students=20, question_count=40, bank_size=60)
     async with services.engine.begin() as conn:
-        await lobby.prepare_forms(conn, ADMIN, world.exam_id, now=services.clock.now(), bank_cache=services.bank_cache,
-                                  limit=10)
+        await lobby.prepare_forms(
+            conn, ADMIN, world.exam_id, now=services.clock.now(), bank_cache=services.bank_cache, limit=10
+        )
     from exam_engine.domain.actors import Actor
     from exam_engine.services import attempts as attempt_service
 
@@ -111,15 +117,24 @@ async def test_the_prepared_start_is_a_cheap_step(services):
         actor = Actor(user_id=sid, login=login, role=Role.STUDENT)
         began = time.perf_counter()
         async with services.engine.begin() as conn:
-            await attempt_service.start(conn, actor, world.exam_id, language=None, now=services.clock.now(),
-                                        bank_cache=services.bank_cache, session="s" * 64)
+            await attempt_service.start(
+                conn,
+                actor,
+                world.exam_id,
+                language=None,
+                now=services.clock.now(),
+                bank_cache=services.bank_cache,
+                session="s" * 64,
+            )
         return time.perf_counter() - began
 
     await start_as("student20")  # warm the bank cache and the statement caches
     prepared = sorted([await start_as(f"student{i}") for i in range(1, 11)])  # the ten prepared
     drawn = sorted([await start_as(f"student{i}") for i in range(11, 20)])
-    print(f"\n[{services.engine.dialect.name}] start, 40 questions: prepared median "
-          f"{prepared[4] * 1000:.1f} ms, drawn at start median {drawn[4] * 1000:.1f} ms")
+    print(
+        f"\n[{services.engine.dialect.name}] start, 40 questions: prepared median "
+        f"{prepared[4] * 1000:.1f} ms, drawn at start median {drawn[4] * 1000:.1f} ms"
+    )
     await _clear_spent(services)
     assert await _count(services, prepared_items) == 0
 
@@ -136,17 +151,26 @@ async def test_an_accommodation_multiplies_the_time_capped_by_the_window_unless_
                 ids[login] = await catalog.user_id_by_login(conn, login)
         base = f"{LIVE}/exams/{world.exam_id}/students"
         close = clock.now() + timedelta(seconds=3600)
-        status, body = await admin.call("PUT", f"{base}/{ids['student1']}/accommodation",
-                                        {"multiplier": 1.5, "reason": "medical certificate 4"})
+        status, body = await admin.call(
+            "PUT", f"{base}/{ids['student1']}/accommodation", {"multiplier": 1.5, "reason": "medical certificate 4"}
+        )
         assert status == 200, body
-        status, _ = await admin.call("PUT", f"{base}/{ids['student2']}/accommodation",
-                                     {"multiplier": 2.5, "reason": "certificate 5"})
-        status, body = await admin.call("PUT", f"{base}/{ids['student3']}/accommodation",
-                                        {"multiplier": 2.5, "reason": "certificate 6",
-                                         "window_closes_at": (close + timedelta(hours=1)).isoformat()})
+        status, _ = await admin.call(
+            "PUT", f"{base}/{ids['student2']}/accommodation", {"multiplier": 2.5, "reason": "certificate 5"}
+        )
+        status, body = await admin.call(
+            "PUT",
+            f"{base}/{ids['student3']}/accommodation",
+            {
+                "multiplier": 2.5,
+                "reason": "certificate 6",
+                "window_closes_at": (close + timedelta(hours=1)).isoformat(),
+            },
+        )
         assert status == 200, body
-        status, body = await proctor.call("PUT", f"{base}/{ids['student1']}/accommodation",
-                                          {"extra_minutes": 5, "reason": "x"})
+        status, body = await proctor.call(
+            "PUT", f"{base}/{ids['student1']}/accommodation", {"extra_minutes": 5, "reason": "x"}
+        )
         assert status == 403
         clock.advance(60)
         deadlines = {}
@@ -154,8 +178,9 @@ async def test_an_accommodation_multiplies_the_time_capped_by_the_window_unless_
             api = await signed_in(client, login)
             deadlines[login] = datetime.fromisoformat((await start(api, world.exam_id))["attempt"]["deadline_at"])
             await close_all(api)
-        status, body = await admin.call("PUT", f"{base}/{ids['student1']}/accommodation",
-                                        {"extra_minutes": 5, "reason": "late"})
+        status, body = await admin.call(
+            "PUT", f"{base}/{ids['student1']}/accommodation", {"extra_minutes": 5, "reason": "late"}
+        )
     finally:
         await close_all(admin, proctor)
         await client.close()
@@ -178,8 +203,12 @@ async def test_a_student_who_did_not_start_gets_a_later_window_and_one_who_start
             present_id = await catalog.user_id_by_login(conn, "student2")
         base = f"{LIVE}/exams/{world.exam_id}/students"
         opens, closes = clock.now() + timedelta(days=7), clock.now() + timedelta(days=7, minutes=40)
-        window = {"opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "reason": "illness",
-                  "document_ref": "medical certificate No 118 of 2026-06-01"}
+        window = {
+            "opens_at": opens.isoformat(),
+            "closes_at": closes.isoformat(),
+            "reason": "illness",
+            "document_ref": "medical certificate No 118 of 2026-06-01",
+        }
         status, body = await proctor.call("POST", f"{base}/{ill_id}/reschedule", window)
         assert status == 403
         status, body = await admin.call("POST", f"{base}/{ill_id}/reschedule", {**window, "document_ref": " "})
@@ -221,8 +250,9 @@ async def test_the_page_a_new_start_answers_is_the_page_read_back_from_the_datab
     reading the attempt back gives the same page, question by question, in the same order."""
     world = await make_world(services, students=2, question_count=6, bank_size=9)
     async with services.engine.begin() as conn:
-        await lobby.prepare_forms(conn, ADMIN, world.exam_id, now=services.clock.now(), bank_cache=services.bank_cache,
-                                  limit=1)  # student1 prepared, student2 drawn at the start
+        await lobby.prepare_forms(
+            conn, ADMIN, world.exam_id, now=services.clock.now(), bank_cache=services.bank_cache, limit=1
+        )  # student1 prepared, student2 drawn at the start
     client = await open_client(services)
     try:
         apis = [await signed_in(client, login) for login in world.students]
@@ -238,8 +268,12 @@ async def test_the_page_a_new_start_answers_is_the_page_read_back_from_the_datab
     async with services.engine.connect() as conn:
         from exam_engine.tables import audit_log
 
-        prepared = [r.after["prepared"] for r in await conn.execute(
-            select(audit_log.c.after).where(audit_log.c.action == "attempt.started").order_by(audit_log.c.id))]
+        prepared = [
+            r.after["prepared"]
+            for r in await conn.execute(
+                select(audit_log.c.after).where(audit_log.c.action == "attempt.started").order_by(audit_log.c.id)
+            )
+        ]
     assert prepared == [True, False]
     for page, back in zip(pages, read_back, strict=True):
         assert [q["position"] for q in page["questions"]] == list(range(1, 7))
@@ -280,15 +314,22 @@ async def test_two_preparers_at_once_give_each_student_one_form(services, monkey
 
     async def prepare() -> int:
         async with services.engine.begin() as conn:
-            done = await lobby.prepare_forms(conn, "system:prepare", world.exam_id, now=services.clock.now(),
-                                             bank_cache=services.bank_cache, limit=100)
+            done = await lobby.prepare_forms(
+                conn,
+                "system:prepare",
+                world.exam_id,
+                now=services.clock.now(),
+                bank_cache=services.bank_cache,
+                limit=100,
+            )
             await asyncio.sleep(0.1)  # hold the transaction open while the other one runs
             return done["prepared"]
 
     counts = await asyncio.gather(prepare(), prepare())
     assert sum(counts) == 6
     async with services.engine.connect() as conn:
-        per_student = (await conn.execute(select(prepared_items.c.student_id, func.count())
-                                          .group_by(prepared_items.c.student_id))).all()
+        per_student = (
+            await conn.execute(select(prepared_items.c.student_id, func.count()).group_by(prepared_items.c.student_id))
+        ).all()
     assert len(per_student) == 6 and {n for _, n in per_student} == {4}
     assert await _count(services, prepared_forms) == 6

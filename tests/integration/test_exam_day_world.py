@@ -42,8 +42,13 @@ async def attempt_count(services: Services) -> int:
 
 async def audit_actions(services: Services, subject: str) -> list[str]:
     async with services.engine.connect() as conn:
-        return list((await conn.execute(select(audit_log.c.action).where(audit_log.c.subject == subject)
-                                        .order_by(audit_log.c.id))).scalars())
+        return list(
+            (
+                await conn.execute(
+                    select(audit_log.c.action).where(audit_log.c.subject == subject).order_by(audit_log.c.id)
+                )
+            ).scalars()
+        )
 
 
 async def attempt_row(services: Services, attempt_id: str) -> Any:

@@ -44,8 +44,9 @@ async def test_student_sits_the_exam_and_sees_the_result_the_same_day(services):
         for seq, q in enumerate(started["questions"], start=1):
             key = next(i for i, o in enumerate(q["options"]) if o.startswith("KEY"))
             choice = key if seq <= 3 else (key + 1) % len(q["options"])
-            status, receipt = await api.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/{q['position']}",
-                                             {"choice": choice, "seq": seq})
+            status, receipt = await api.call(
+                "PUT", f"/api/v1/attempts/{attempt_id}/answers/{q['position']}", {"choice": choice, "seq": seq}
+            )
             assert status == 200, receipt
             assert receipt["applied"] is True and receipt["seq"] == seq and len(receipt["digest"]) == 64
         status, result = await api.call("POST", f"/api/v1/attempts/{attempt_id}/submit")
@@ -79,8 +80,9 @@ async def test_served_questions_never_contain_the_answer_key(services):
             for q in body["questions"]:
                 assert set(q) == {"position", "text", "options", "choice", "seq"}
         # Options are shuffled per attempt: the key is not always first (P(all first) = 5^-10).
-        key_positions = [next(i for i, o in enumerate(q["options"]) if o.startswith("KEY"))
-                         for q in started["questions"]]
+        key_positions = [
+            next(i for i, o in enumerate(q["options"]) if o.startswith("KEY")) for q in started["questions"]
+        ]
         assert set(key_positions) != {0}
     finally:
         await client.close()
@@ -93,7 +95,8 @@ async def test_fifty_concurrent_starts_by_one_student_create_exactly_one_attempt
         api = Api(client)
         await api.login("student1")
         results = await asyncio.gather(
-            *(api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {}) for _ in range(50)))
+            *(api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {}) for _ in range(50))
+        )
     finally:
         await client.close()
     statuses = {status for status, _ in results}
@@ -151,8 +154,9 @@ async def test_a_save_inside_the_network_grace_is_accepted(services, clock):
         await api.login("student1")
         _, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
         clock.advance(60.5)
-        status, receipt = await api.call("PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/1",
-                                         {"choice": 2, "seq": 1})
+        status, receipt = await api.call(
+            "PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/1", {"choice": 2, "seq": 1}
+        )
     finally:
         await client.close()
     assert status == 200 and receipt["applied"] is True
@@ -209,8 +213,13 @@ async def test_the_sweeper_finalises_an_abandoned_attempt_within_about_a_second(
         for _ in range(30):  # up to ~1.5 s of real time for the 0.2 s sweeper
             await asyncio.sleep(0.05)
             async with services.engine.connect() as conn:
-                row = (await conn.execute(select(attempts.c.status, attempts.c.submitted_at, attempts.c.deadline_at)
-                                          .where(attempts.c.id == uuid.UUID(attempt_id)))).one()
+                row = (
+                    await conn.execute(
+                        select(attempts.c.status, attempts.c.submitted_at, attempts.c.deadline_at).where(
+                            attempts.c.id == uuid.UUID(attempt_id)
+                        )
+                    )
+                ).one()
             status = row.status
             if status != "in_progress":
                 break
@@ -230,9 +239,11 @@ async def test_another_students_attempt_is_invisible(services):
         _, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
         attempt_id = started["attempt"]["id"]
         await other.login("student2")
-        for method, path, body in (("GET", f"/api/v1/attempts/{attempt_id}", None),
-                                   ("PUT", f"/api/v1/attempts/{attempt_id}/answers/1", {"choice": 0, "seq": 1}),
-                                   ("POST", f"/api/v1/attempts/{attempt_id}/submit", None)):
+        for method, path, body in (
+            ("GET", f"/api/v1/attempts/{attempt_id}", None),
+            ("PUT", f"/api/v1/attempts/{attempt_id}/answers/1", {"choice": 0, "seq": 1}),
+            ("POST", f"/api/v1/attempts/{attempt_id}/submit", None),
+        ):
             status, resp = await other.call(method, path, body)
             assert status == 404 and resp["error"]["code"] == "attempt_not_found", (method, path, resp)
     finally:
@@ -263,8 +274,15 @@ async def test_extra_time_moves_the_deadline_but_never_past_the_window(services,
     async with services.engine.begin() as conn:
         for login, minutes in (("student1", 5), ("student2", 60)):
             sid = await catalog.user_id_by_login(conn, login)
-            await catalog.set_extra_time(conn, ADMIN, exam_id=world.exam_id, student_id=sid, extra_s=minutes * 60,
-                                         reason="medical certificate", now=clock.now())
+            await catalog.set_extra_time(
+                conn,
+                ADMIN,
+                exam_id=world.exam_id,
+                student_id=sid,
+                extra_s=minutes * 60,
+                reason="medical certificate",
+                now=clock.now(),
+            )
     client = await open_client(services)
     try:
         deadlines = {}
@@ -294,8 +312,9 @@ async def test_errors_come_in_the_users_language(services):
         assert status == 422 and body["error"]["code"] == "invalid_id"
         assert "идентификатор" in body["error"]["message"]
         _, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
-        status, body = await api.call("PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/1",
-                                      {"choice": "B", "seq": 1})
+        status, body = await api.call(
+            "PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/1", {"choice": "B", "seq": 1}
+        )
         assert status == 422 and body["error"]["code"] == "invalid_field"
         assert "choice" in body["error"]["message"] and "должно" in body["error"]["message"]
     finally:
@@ -319,10 +338,16 @@ async def test_an_annulled_attempt_becomes_unsatisfactory_and_sends_a_newer_resu
         _, result = await api.call("POST", f"/api/v1/attempts/{attempt_id}/submit")
         assert result["result"] == "passed"
         async with services.engine.begin() as conn:
-            assert await annul(conn, attempt_id, actor="user:proctor", reason="second person in frame",
-                               now=services.clock.now()) is True
+            assert (
+                await annul(
+                    conn, attempt_id, actor="user:proctor", reason="second person in frame", now=services.clock.now()
+                )
+                is True
+            )
         async with services.engine.begin() as conn:
-            assert await annul(conn, attempt_id, actor="user:proctor", reason="again", now=services.clock.now()) is False
+            assert (
+                await annul(conn, attempt_id, actor="user:proctor", reason="again", now=services.clock.now()) is False
+            )
         status, after = await api.call("GET", f"/api/v1/attempts/{attempt_id}/result")
     finally:
         await client.close()
@@ -349,5 +374,6 @@ async def test_an_attempt_in_progress_cannot_be_annulled(services):
 
     with pytest.raises(Conflict):
         async with services.engine.begin() as conn:
-            await annul(conn, uuid.UUID(started["attempt"]["id"]), actor="user:proctor", reason="x",
-                        now=services.clock.now())
+            await annul(
+                conn, uuid.UUID(started["attempt"]["id"]), actor="user:proctor", reason="x", now=services.clock.now()
+            )

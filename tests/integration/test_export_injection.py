@@ -27,16 +27,22 @@ GROUP = "G1\x0bA\x1d"
 
 
 def _cells(book) -> list[tuple[object, str]]:  # type: ignore[no-untyped-def]
-    return [(c.value, c.data_type) for sheet in book.worksheets for row in sheet.iter_rows() for c in row
-            if c.value is not None]
+    return [
+        (c.value, c.data_type)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows()
+        for c in row
+        if c.value is not None
+    ]
 
 
 async def test_a_formula_name_and_word_control_characters_download_as_text(services):
     jw = await make_journal_world(services, students=2)
     async with services.engine.begin() as conn:
         await conn.execute(update(users).where(users.c.id == jw.ids["student1"]).values(full_name=FORMULA))
-        await conn.execute(update(journals).where(journals.c.id == jw.journal_id)
-                           .values(institution=INSTITUTION, group_code=GROUP))
+        await conn.execute(
+            update(journals).where(journals.c.id == jw.journal_id).values(institution=INSTITUTION, group_code=GROUP)
+        )
         await conn.execute(update(groups).where(groups.c.code == "G1").values(code=GROUP))
         await conn.execute(update(faculties).values(name="Факультет\x0b№1"))
     client = await open_client(services)
@@ -44,8 +50,13 @@ async def test_a_formula_name_and_word_control_characters_download_as_text(servi
         quality = await _signed_in(client, "quality1")
         base = f"/api/v1/journals/{jw.journal_id}"
         got = {}
-        for path in ("/statement?format=xlsx", "/statement?format=csv", "/statement?format=pdf",
-                     "/export?format=xlsx", "/export?format=csv"):
+        for path in (
+            "/statement?format=xlsx",
+            "/statement?format=csv",
+            "/statement?format=pdf",
+            "/export?format=xlsx",
+            "/export?format=csv",
+        ):
             resp = await quality.client.request("GET", base + path)
             got[path] = (resp.status, await resp.read())
         await quality.client.close()
@@ -71,4 +82,3 @@ async def test_a_formula_name_and_word_control_characters_download_as_text(servi
 
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(got["/statement?format=pdf"][1])).pages)
     assert "Қостанай академиясы" in text and "G1 A" in text and "HYPERLINK" in text
-

@@ -45,7 +45,8 @@ async def test_a_graded_attempt_reaches_the_journal_once_even_when_the_relay_run
     assert (first.delivered, second.delivered, third.delivered) == (1, 0, 1)
     stored = await _results(services)
     assert [(r.attempt_id, r.student_id, r.discipline_code, r.score, r.status, r.version) for r in stored] == [
-        (str(attempt_id), str(jw.ids["student1"]), "LAW-101", 60, "passed", 1)]
+        (str(attempt_id), str(jw.ids["student1"]), "LAW-101", 60, "passed", 1)
+    ]
     assert await _actions(services, "journal.result_insert") == 1
     (row,) = await rows(services, select(outbox.c.delivered_at, outbox.c.tries, outbox.c.last_error))
     assert row.delivered_at is not None and row.tries == 2 and row.last_error is None
@@ -70,8 +71,11 @@ async def test_a_later_annulment_updates_the_journal_result(services):
     (event,) = await rows(services, select(outbox.c.payload))
     annulled = {**event.payload, "status": "annulled", "version": 2, "graded_at": services.clock.now().isoformat()}
     async with services.engine.begin() as conn:
-        await conn.execute(outbox.insert().values(topic=RESULT_TOPIC, key=str(attempt_id), version=2,
-                                                  payload=annulled, created_at=services.clock.now()))
+        await conn.execute(
+            outbox.insert().values(
+                topic=RESULT_TOPIC, key=str(attempt_id), version=2, payload=annulled, created_at=services.clock.now()
+            )
+        )
     assert (await relay_now(services)).delivered == 1
     (stored,) = await _results(services)
     assert (stored.version, stored.status, stored.score) == (2, "annulled", 100)
@@ -167,8 +171,9 @@ async def _signed_envelopes(services, keys: relay.BridgeKeys) -> list[bytes]:  #
 
 async def _accept_many(services, envelopes: list[bytes], keys: relay.BridgeKeys):  # type: ignore[no-untyped-def]
     async with services.engine.begin() as conn:
-        return await journal.accept_many(conn, envelopes, keys.public, now=services.clock.now(),
-                                         audit=relay._audit_batch(conn, services.clock.now()))
+        return await journal.accept_many(
+            conn, envelopes, keys.public, now=services.clock.now(), audit=relay._audit_batch(conn, services.clock.now())
+        )
 
 
 async def test_a_batch_with_one_forged_result_still_applies_the_others(services):
@@ -182,17 +187,25 @@ async def test_a_batch_with_one_forged_result_still_applies_the_others(services)
     envelopes[1] = json.dumps(forged).encode()
     answers = await _accept_many(services, envelopes, keys)
     assert [(a.accepted, a.reason) for a in answers] == [
-        (True, "new_attempt"), (False, "result_signature_invalid"), (True, "new_attempt")]
+        (True, "new_attempt"),
+        (False, "result_signature_invalid"),
+        (True, "new_attempt"),
+    ]
     stored = {r.attempt_id for r in await _results(services)}
     assert stored == {answers[0].attempt_id, answers[2].attempt_id}
     refused = await rows(services, select(journal_refused_results.c.attempt_id, journal_refused_results.c.code))
     assert [(r.attempt_id, r.code) for r in refused] == [(forged["result"]["attempt_id"], "result_signature_invalid")]
-    audited = await rows(services, select(audit_log.c.action, audit_log.c.subject).where(
-        audit_log.c.action.like("journal.result_%")).order_by(audit_log.c.id))
+    audited = await rows(
+        services,
+        select(audit_log.c.action, audit_log.c.subject)
+        .where(audit_log.c.action.like("journal.result_%"))
+        .order_by(audit_log.c.id),
+    )
     assert [(r.action, r.subject) for r in audited] == [
         ("journal.result_insert", f"attempt:{answers[0].attempt_id}"),
         ("journal.result_refused", f"attempt:{forged['result']['attempt_id']}"),
-        ("journal.result_insert", f"attempt:{answers[2].attempt_id}")]
+        ("journal.result_insert", f"attempt:{answers[2].attempt_id}"),
+    ]
 
 
 async def test_an_unusable_outbox_row_is_held_back_while_the_rest_of_its_batch_is_delivered(services):
@@ -215,14 +228,17 @@ async def test_a_row_the_database_refuses_fails_alone_and_the_rest_of_its_batch_
         await sit_exam(services, jw, login, correct=3)
     (_, bad, _) = await rows(services, select(outbox.c.id, outbox.c.payload).order_by(outbox.c.id))
     async with services.engine.begin() as conn:  # a version no integer column holds: the bulk insert fails
-        await conn.execute(update(outbox).where(outbox.c.id == bad.id).values(
-            payload={**bad.payload, "version": 2 ** 63}))
+        await conn.execute(
+            update(outbox).where(outbox.c.id == bad.id).values(payload={**bad.payload, "version": 2**63})
+        )
     report = await relay_now(services)
     assert (report.delivered, report.failed) == (2, 1)
     assert {r.attempt_id for r in await _results(services)} == {
-        p.payload["attempt_id"] for p in await rows(services, select(outbox.c.payload).where(outbox.c.id != bad.id))}
-    (held,) = await rows(services, select(outbox.c.id, outbox.c.tries, outbox.c.last_error)
-                         .where(outbox.c.delivered_at.is_(None)))
+        p.payload["attempt_id"] for p in await rows(services, select(outbox.c.payload).where(outbox.c.id != bad.id))
+    }
+    (held,) = await rows(
+        services, select(outbox.c.id, outbox.c.tries, outbox.c.last_error).where(outbox.c.delivered_at.is_(None))
+    )
     assert (held.id, held.tries, held.last_error is not None) == (bad.id, 1, True)
     assert (await relay_now(services)).handled == 0  # it backs off like a refused row
 
@@ -251,8 +267,9 @@ async def test_a_batch_mixing_new_results_and_annulments_ends_at_the_latest_vers
     by_attempt = {r.payload["attempt_id"]: r.payload for r in await rows(services, select(outbox.c.payload))}
     # The first attempt reaches the journal alone; then its annulment arrives in one batch with the
     # second attempt's first result and the third attempt's result together with its own annulment.
-    await _accept_many(services, [journal.sign_result(relay.exam_result(by_attempt[str(first)]), keys.private)
-                                  .to_bytes()], keys)
+    await _accept_many(
+        services, [journal.sign_result(relay.exam_result(by_attempt[str(first)]), keys.private).to_bytes()], keys
+    )
     services.clock.advance(60)
 
     def envelope(attempt: object, **change: object) -> bytes:
@@ -260,19 +277,30 @@ async def test_a_batch_mixing_new_results_and_annulments_ends_at_the_latest_vers
         return journal.sign_result(relay.exam_result(payload), keys.private).to_bytes()
 
     annul = {"status": "annulled", "version": 2, "graded_at": services.clock.now().isoformat()}
-    answers = await _accept_many(services, [envelope(first, **annul), envelope(second), envelope(third),
-                                            envelope(third, **annul)], keys)
+    answers = await _accept_many(
+        services, [envelope(first, **annul), envelope(second), envelope(third), envelope(third, **annul)], keys
+    )
     assert [(a.action, a.reason) for a in answers] == [
-        ("update", "newer_version"), ("insert", "new_attempt"), ("insert", "new_attempt"), ("update", "newer_version")]
+        ("update", "newer_version"),
+        ("insert", "new_attempt"),
+        ("insert", "new_attempt"),
+        ("update", "newer_version"),
+    ]
     stored = {r.attempt_id: (r.version, r.status, r.score) for r in await _results(services)}
-    assert stored == {str(first): (2, "annulled", 80), str(second): (1, "passed", 80),
-                      str(third): (2, "annulled", 80)}
-    audited = await rows(services, select(audit_log.c.action, audit_log.c.subject, audit_log.c.before).where(
-        audit_log.c.action.like("journal.result_%")).order_by(audit_log.c.id))
+    assert stored == {str(first): (2, "annulled", 80), str(second): (1, "passed", 80), str(third): (2, "annulled", 80)}
+    audited = await rows(
+        services,
+        select(audit_log.c.action, audit_log.c.subject, audit_log.c.before)
+        .where(audit_log.c.action.like("journal.result_%"))
+        .order_by(audit_log.c.id),
+    )
     assert [(r.action, r.subject, (r.before or {}).get("version")) for r in audited] == [
-        ("journal.result_insert", f"attempt:{first}", None), ("journal.result_update", f"attempt:{first}", 1),
-        ("journal.result_insert", f"attempt:{second}", None), ("journal.result_insert", f"attempt:{third}", None),
-        ("journal.result_update", f"attempt:{third}", 1)]
+        ("journal.result_insert", f"attempt:{first}", None),
+        ("journal.result_update", f"attempt:{first}", 1),
+        ("journal.result_insert", f"attempt:{second}", None),
+        ("journal.result_insert", f"attempt:{third}", None),
+        ("journal.result_update", f"attempt:{third}", 1),
+    ]
 
 
 async def test_a_batch_that_loses_an_insert_race_decides_again_against_the_winner(services):
@@ -372,15 +400,34 @@ def test_a_planned_batch_decides_each_result_against_the_one_applied_before_it()
     at = datetime(2026, 6, 1, 9, tzinfo=UTC)
 
     def result(attempt: str, version: int, status: str = "passed") -> journal.ExamResult:
-        return journal.ExamResult(attempt_id=attempt, student_id="7", discipline_code="LAW-101", exam_id="1",
-                                  score=80, status=status, graded_at=at, version=version)
+        return journal.ExamResult(
+            attempt_id=attempt,
+            student_id="7",
+            discipline_code="LAW-101",
+            exam_id="1",
+            score=80,
+            status=status,
+            graded_at=at,
+            version=version,
+        )
 
     stored = {"a": result("a", 1), "b": result("b", 2, "annulled")}
-    incoming = [result("c", 1), result("a", 2, "annulled"), result("c", 2, "annulled"), result("b", 1),
-                result("c", 1), result("a", 2, "annulled")]
+    incoming = [
+        result("c", 1),
+        result("a", 2, "annulled"),
+        result("c", 2, "annulled"),
+        result("b", 1),
+        result("c", 1),
+        result("a", 2, "annulled"),
+    ]
     plan = plan_batch(stored, incoming)
     assert [(str(d.action), str(d.reason)) for _, d in plan.decisions] == [
-        ("insert", "new_attempt"), ("update", "newer_version"), ("update", "newer_version"),
-        ("ignore", "older_version"), ("ignore", "older_version"), ("ignore", "duplicate")]
+        ("insert", "new_attempt"),
+        ("update", "newer_version"),
+        ("update", "newer_version"),
+        ("ignore", "older_version"),
+        ("ignore", "older_version"),
+        ("ignore", "duplicate"),
+    ]
     assert [None if before is None else before.version for before, _ in plan.decisions] == [None, 1, 1, 2, 2, 2]
     assert (plan.inserts, plan.updates) == ({"c": 2}, {"a": 1})

@@ -43,11 +43,33 @@ def test_grade_calc_refuses_a_score_out_of_range_in_the_operators_language(tmp_p
 def test_the_operator_creates_a_journal_and_assigns_its_teacher(tmp_path):
     assert cli(tmp_path, "migrate").returncode == 0
     assert cli(tmp_path, "user", "add", "t.teacher", "--role", "teacher", "--name", "Оқытушы").returncode == 0
-    made = cli(tmp_path, "journal", "create", "--group", "PD-21", "--discipline", "LAW-101", "--period", "2026-2",
-               "--closes", "2026-07-01T00:00+05:00")
+    made = cli(
+        tmp_path,
+        "journal",
+        "create",
+        "--group",
+        "PD-21",
+        "--discipline",
+        "LAW-101",
+        "--period",
+        "2026-2",
+        "--closes",
+        "2026-07-01T00:00+05:00",
+    )
     assert made.returncode == 0, made.stderr
-    again = cli(tmp_path, "journal", "create", "--group", "PD-21", "--discipline", "LAW-101", "--period", "2026-2",
-                "--closes", "2026-07-01T00:00+05:00")
+    again = cli(
+        tmp_path,
+        "journal",
+        "create",
+        "--group",
+        "PD-21",
+        "--discipline",
+        "LAW-101",
+        "--period",
+        "2026-2",
+        "--closes",
+        "2026-07-01T00:00+05:00",
+    )
     assert again.returncode == 1
     assert cli(tmp_path, "journal", "assign", "1", "t.teacher").returncode == 0
     listed = json.loads(cli(tmp_path, "journal", "list", "--json").stdout)

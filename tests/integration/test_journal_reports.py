@@ -29,8 +29,9 @@ async def _graded_journal(services, client):  # type: ignore[no-untyped-def]
     today = services.clock.now().date().isoformat()
     lessons = []
     for kind in ("lesson", "midterm1", "midterm2"):
-        status, body = await teacher.call("POST", f"/api/v1/journals/{jw.journal_id}/lessons",
-                                          {"held_on": today, "kind": kind})
+        status, body = await teacher.call(
+            "POST", f"/api/v1/journals/{jw.journal_id}/lessons", {"held_on": today, "kind": kind}
+        )
         assert status == 201, body
         lessons.append(body["id"])
     for login, score in (("student1", 80), ("student2", 70), ("student3", 60)):
@@ -61,10 +62,19 @@ async def test_the_grid_shows_totals_and_a_timed_out_exam_leaves_the_total_not_c
     by_id = {s["id"]: s for s in grid["students"]}
     first, second, third = (by_id[str(jw.ids[f"student{n}"])] for n in (1, 2, 3))
     assert (first["admission"], first["exam"]["score"], first["total"], first["letter"], first["status"]) == (
-        80, 100, 88, "B+", "passed")
+        80,
+        100,
+        88,
+        "B+",
+        "passed",
+    )
     assert first["gpa"] == "3.33" and first["traditional"] == "жақсы"
     assert (second["exam"]["status"], second["total"], second["total_computed"], second["status"]) == (
-        "timed_out", None, False, "timed_out")
+        "timed_out",
+        None,
+        False,
+        "timed_out",
+    )
     assert (third["admission"], third["exam"], third["status"]) == (60, None, "awaiting_exam")
 
 
@@ -100,8 +110,10 @@ async def test_the_statement_pdf_prints_every_kazakh_letter_and_the_exports_agre
     assert (status_bad, bad["error"]["code"]) == (422, "export_format_unknown")
     header, *lines = grid_csv.splitlines()
     assert len(lines) == 3 and translate("kk", MESSAGES["lesson_kind_midterm1"]) in header
-    assert any(line.endswith("Үмбетова Іңкәр,80,80,80,80,100,88,B+," + translate("kk", MESSAGES["status_passed"]))
-               for line in lines)
+    assert any(
+        line.endswith("Үмбетова Іңкәр,80,80,80,80,100,88,B+," + translate("kk", MESSAGES["status_passed"]))
+        for line in lines
+    )
     assert grid_xlsx[:2] == b"PK"
 
 

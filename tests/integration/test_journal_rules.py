@@ -22,8 +22,9 @@ async def _setup(services, students: int = 2):  # type: ignore[no-untyped-def]
     client = await open_client(services)
     teacher = await _signed_in(client, "teacher1")
     today = services.clock.now().date().isoformat()
-    status, lesson = await teacher.call("POST", f"/api/v1/journals/{jw.journal_id}/lessons",
-                                        {"held_on": today, "topic": "Қылмыс құрамы"})
+    status, lesson = await teacher.call(
+        "POST", f"/api/v1/journals/{jw.journal_id}/lessons", {"held_on": today, "topic": "Қылмыс құрамы"}
+    )
     assert status == 201, lesson
     return jw, client, teacher, lesson["id"]
 
@@ -62,8 +63,12 @@ async def test_a_substitute_enters_grades_only_inside_the_faculty_heads_window(s
     jw, client, teacher, lesson = await _setup(services)
     dean, sub = await _signed_in(client, "dean"), await _signed_in(client, "sub1")
     now = services.clock.now()
-    window = {"teacher": "sub1", "valid_from": (now + timedelta(hours=1)).isoformat(),
-              "valid_until": (now + timedelta(hours=2)).isoformat(), "reason": "Оқытушы ауырып қалды"}
+    window = {
+        "teacher": "sub1",
+        "valid_from": (now + timedelta(hours=1)).isoformat(),
+        "valid_until": (now + timedelta(hours=2)).isoformat(),
+        "reason": "Оқытушы ауырып қалды",
+    }
     try:
         status, body = await teacher.call("POST", f"/api/v1/journals/{jw.journal_id}/substitutes", window)
         assert (status, body["error"]["code"]) == (403, "forbidden")
@@ -88,9 +93,17 @@ async def test_a_changed_grade_is_applied_only_after_a_deputy_head_approves_it(s
         assert (await teacher.call("PUT", _cell(jw, lesson), {"value": "70"}))[0] == 200
         status, body = await teacher.call("PUT", _cell(jw, lesson), {"value": "80"})
         assert (status, body["error"]["code"]) == (409, "value_already_entered")
-        status, filed = await teacher.call("POST", f"/api/v1/journals/{jw.journal_id}/corrections", {
-            "lesson_id": lesson, "student_id": jw.ids["student1"], "action": "change", "value": "80",
-            "reason": "Техникалық қате: 80 орнына 70 жазылған"})
+        status, filed = await teacher.call(
+            "POST",
+            f"/api/v1/journals/{jw.journal_id}/corrections",
+            {
+                "lesson_id": lesson,
+                "student_id": jw.ids["student1"],
+                "action": "change",
+                "value": "80",
+                "reason": "Техникалық қате: 80 орнына 70 жазылған",
+            },
+        )
         assert status == 201, filed
         path = f"/api/v1/journal-corrections/{filed['id']}"
         assert (await teacher.call("POST", path + "/approve", {}))[1]["error"]["code"] == "forbidden"
@@ -101,7 +114,9 @@ async def test_a_changed_grade_is_applied_only_after_a_deputy_head_approves_it(s
         assert (status, body) == (200, {"state": "applied"})
         status, history = await teacher.call("GET", _cell(jw, lesson) + "/history")
         assert [(h["old"], h["new"]) for h in history["items"]] == [
-            (None, {"score": 70, "mark": None}), ({"score": 70, "mark": None}, {"score": 80, "mark": None})]
+            (None, {"score": 70, "mark": None}),
+            ({"score": 70, "mark": None}, {"score": 80, "mark": None}),
+        ]
         assert history["items"][1]["correction_id"] == filed["id"]
         assert (await deputy.call("POST", path + "/approve", {}))[1]["error"]["code"] == "correction_not_pending"
     finally:
@@ -135,12 +150,21 @@ async def test_after_the_period_is_locked_only_an_approved_correction_changes_th
         assert (await admin.call("POST", "/api/v1/journal-periods/lock", {"period": PERIOD}))[0] == 200
         status, body = await teacher.call("PUT", _cell(jw, lesson, "student2"), {"value": "90"})
         assert (status, body["error"]["code"]) == (409, "period_closed")
-        status, body = await teacher.call("POST", f"/api/v1/journals/{jw.journal_id}/lessons",
-                                          {"held_on": services.clock.now().date().isoformat()})
+        status, body = await teacher.call(
+            "POST", f"/api/v1/journals/{jw.journal_id}/lessons", {"held_on": services.clock.now().date().isoformat()}
+        )
         assert body["error"]["code"] == "period_closed"
-        status, filed = await teacher.call("POST", f"/api/v1/journals/{jw.journal_id}/corrections", {
-            "lesson_id": lesson, "student_id": jw.ids["student2"], "action": "change", "value": "90",
-            "reason": "Баға уақытында енгізілмеді"})
+        status, filed = await teacher.call(
+            "POST",
+            f"/api/v1/journals/{jw.journal_id}/corrections",
+            {
+                "lesson_id": lesson,
+                "student_id": jw.ids["student2"],
+                "action": "change",
+                "value": "90",
+                "reason": "Баға уақытында енгізілмеді",
+            },
+        )
         assert status == 201
         assert (await deputy.call("POST", f"/api/v1/journal-corrections/{filed['id']}/approve", {}))[0] == 200
         status, grid = await teacher.call("GET", f"/api/v1/journals/{jw.journal_id}")
@@ -156,9 +180,16 @@ async def test_deleting_an_unsatisfactory_grade_needs_the_faculty_head(services)
     dean, deputy = await _signed_in(client, "dean"), await _signed_in(client, "deputy")
     try:
         assert (await teacher.call("PUT", _cell(jw, lesson), {"value": "30"}))[0] == 200
-        status, filed = await teacher.call("POST", f"/api/v1/journals/{jw.journal_id}/corrections", {
-            "lesson_id": lesson, "student_id": jw.ids["student1"], "action": "delete_grade",
-            "reason": "Студент сабақта болмады, баға қате қойылды"})
+        status, filed = await teacher.call(
+            "POST",
+            f"/api/v1/journals/{jw.journal_id}/corrections",
+            {
+                "lesson_id": lesson,
+                "student_id": jw.ids["student1"],
+                "action": "delete_grade",
+                "reason": "Студент сабақта болмады, баға қате қойылды",
+            },
+        )
         assert status == 201
         path = f"/api/v1/journal-corrections/{filed['id']}/approve"
         assert (await deputy.call("POST", path, {}))[1]["error"]["code"] == "approver_wrong_role"
@@ -194,14 +225,26 @@ async def test_a_held_lesson_is_deleted_only_with_the_faculty_heads_approval_and
     base = f"/api/v1/journals/{jw.journal_id}"
     try:
         assert (await teacher.call("PUT", _cell(jw, lesson), {"value": "55"}))[0] == 200
-        _, change = await teacher.call("POST", base + "/corrections", {
-            "lesson_id": lesson, "student_id": jw.ids["student1"], "action": "change", "value": "95",
-            "reason": "Қайта тексерілді"})
-        status, body = await deputy.call("POST", f"/api/v1/journal-corrections/{change['id']}/reject",
-                                         {"note": "Негіз жоқ"})
+        _, change = await teacher.call(
+            "POST",
+            base + "/corrections",
+            {
+                "lesson_id": lesson,
+                "student_id": jw.ids["student1"],
+                "action": "change",
+                "value": "95",
+                "reason": "Қайта тексерілді",
+            },
+        )
+        status, body = await deputy.call(
+            "POST", f"/api/v1/journal-corrections/{change['id']}/reject", {"note": "Негіз жоқ"}
+        )
         assert (status, body) == (200, {"state": "rejected"})
-        _, delete = await teacher.call("POST", base + "/corrections", {
-            "lesson_id": lesson, "action": "delete_lesson", "reason": "Сабақ өткізілмеді"})
+        _, delete = await teacher.call(
+            "POST",
+            base + "/corrections",
+            {"lesson_id": lesson, "action": "delete_lesson", "reason": "Сабақ өткізілмеді"},
+        )
         services.clock.advance(15 * 24 * 3600)  # past the two weeks allowed for deleting
         await dean.login("dean")
         status, body = await dean.call("POST", f"/api/v1/journal-corrections/{delete['id']}/approve", {})

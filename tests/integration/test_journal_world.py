@@ -29,10 +29,24 @@ from tests.factories import ADMIN, World, make_user, make_world
 PERIOD = "2025-2026-2"
 PERIOD_CLOSES = datetime(2026, 7, 1, tzinfo=timezone(timedelta(hours=5)))
 # Names that hold every Kazakh-specific letter: ә ғ қ ң ө ұ ү һ і.
-KAZAKH_NAMES = ["Үмбетова Іңкәр", "Ғабитұлы Әлішер", "Һадиева Өміржан", "Ұланов Ерсұлтан", "Аманов Қуаныш",
-                "Ибраева Дана"]
-STAFF = {"teacher1": Role.TEACHER, "teacher2": Role.TEACHER, "sub1": Role.TEACHER, "dean": Role.FACULTY_HEAD,
-         "deputy": Role.DEPUTY_HEAD, "admin1": Role.ACADEMIC_ADMIN, "quality1": Role.QUALITY, "root1": Role.SYSADMIN}
+KAZAKH_NAMES = [
+    "Үмбетова Іңкәр",
+    "Ғабитұлы Әлішер",
+    "Һадиева Өміржан",
+    "Ұланов Ерсұлтан",
+    "Аманов Қуаныш",
+    "Ибраева Дана",
+]
+STAFF = {
+    "teacher1": Role.TEACHER,
+    "teacher2": Role.TEACHER,
+    "sub1": Role.TEACHER,
+    "dean": Role.FACULTY_HEAD,
+    "deputy": Role.DEPUTY_HEAD,
+    "admin1": Role.ACADEMIC_ADMIN,
+    "quality1": Role.QUALITY,
+    "root1": Role.SYSADMIN,
+}
 
 
 @dataclass
@@ -45,21 +59,31 @@ class JournalWorld:
         return [self.ids[s] for s in self.world.students]
 
 
-async def make_journal_world(services: Services, *, students: int = 3, question_count: int = 5,
-                             bank_size: int = 10) -> JournalWorld:
+async def make_journal_world(
+    services: Services, *, students: int = 3, question_count: int = 5, bank_size: int = 10
+) -> JournalWorld:
     world = await make_world(services, students=students, question_count=question_count, bank_size=bank_size)
     ids = {login: await make_user(services, login, role) for login, role in STAFF.items()}
     now = services.clock.now()
     async with services.engine.begin() as conn:
         for n, login in enumerate(world.students):
-            await conn.execute(update(users).where(users.c.login == login)
-                               .values(full_name=KAZAKH_NAMES[n % len(KAZAKH_NAMES)]))
+            await conn.execute(
+                update(users).where(users.c.login == login).values(full_name=KAZAKH_NAMES[n % len(KAZAKH_NAMES)])
+            )
         rows = await conn.execute(select(users.c.login, users.c.id).where(users.c.login.in_(world.students)))
         ids.update({r.login: r.id for r in rows})
         sink = audit_sink(conn, now, ADMIN)
         journal_id = await journal.create_journal(
-            conn, group_code="G1", discipline_code="LAW-101", period_code=PERIOD, period_closes_at=PERIOD_CLOSES,
-            institution="Қостанай академиясы", by=ADMIN.label, now=now, audit=sink)
+            conn,
+            group_code="G1",
+            discipline_code="LAW-101",
+            period_code=PERIOD,
+            period_closes_at=PERIOD_CLOSES,
+            institution="Қостанай академиясы",
+            by=ADMIN.label,
+            now=now,
+            audit=sink,
+        )
         await journal.assign_teacher(conn, journal_id, str(ids["teacher1"]), by=ADMIN.label, now=now, audit=sink)
         await assignments.set_faculty_head(conn, ADMIN, "dean", "F1", now=now)  # G1's faculty (issue 19)
     return JournalWorld(world, journal_id, ids)
@@ -69,19 +93,26 @@ def student(jw: JournalWorld, login: str) -> Actor:
     return Actor(user_id=jw.ids[login], login=login, role=Role.STUDENT)
 
 
-async def sit_exam(services: Services, jw: JournalWorld, login: str, *, correct: int = 0,
-                   submit: bool = True) -> uuid.UUID:
+async def sit_exam(
+    services: Services, jw: JournalWorld, login: str, *, correct: int = 0, submit: bool = True
+) -> uuid.UUID:
     """Start the exam as ``login``, answer ``correct`` questions right, and hand it in."""
     actor = student(jw, login)
     async with services.engine.begin() as conn:
-        attempt_id = await attempt_service.start(conn, actor, jw.world.exam_id, language=None,
-                                                 now=services.clock.now(), bank_cache=services.bank_cache)
-        keys = (await conn.execute(select(attempt_items.c.position, attempt_items.c.key_index)
-                                   .where(attempt_items.c.attempt_id == attempt_id)
-                                   .order_by(attempt_items.c.position))).all()
+        attempt_id = await attempt_service.start(
+            conn, actor, jw.world.exam_id, language=None, now=services.clock.now(), bank_cache=services.bank_cache
+        )
+        keys = (
+            await conn.execute(
+                select(attempt_items.c.position, attempt_items.c.key_index)
+                .where(attempt_items.c.attempt_id == attempt_id)
+                .order_by(attempt_items.c.position)
+            )
+        ).all()
         for seq, k in enumerate(keys[:correct], start=1):
-            await attempt_service.save_answer(conn, actor, attempt_id, k.position, k.key_index, seq,
-                                              now=services.clock.now(), grace_s=1)
+            await attempt_service.save_answer(
+                conn, actor, attempt_id, k.position, k.key_index, seq, now=services.clock.now(), grace_s=1
+            )
     if submit:
         async with services.engine.begin() as conn:
             await attempt_service.submit(conn, actor, attempt_id, now=services.clock.now(), grace_s=1)
@@ -98,9 +129,17 @@ async def release_exam(services: Services, jw: JournalWorld) -> None:
     from exam_engine.hold_tables import exam_release
 
     async with services.engine.begin() as conn:
-        await conn.execute(exam_release.insert().values(
-            exam_id=jw.world.exam_id, state="released", decided_at=services.clock.now(), attempts=0, flagged=[],
-            released_at=services.clock.now(), released_by="tests"))
+        await conn.execute(
+            exam_release.insert().values(
+                exam_id=jw.world.exam_id,
+                state="released",
+                decided_at=services.clock.now(),
+                attempts=0,
+                flagged=[],
+                released_at=services.clock.now(),
+                released_by="tests",
+            )
+        )
 
 
 async def rows(services: Services, stmt: Any) -> list[Any]:

@@ -46,7 +46,7 @@ OPEN_TO_EVERY_SIGNED_IN_ROLE: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/me/language"): "anyone chooses their language",
     ("GET", "/api/v1/journals"): "KEEP_JOURNAL or VIEW_JOURNALS: the handler checks either",
     ("GET", "/api/v1/journals/{journal_id}"): "the journal's rules decide who reads it (R4), within the reach "
-                                               "the server passes with the person (issue 19)",
+    "the server passes with the person (issue 19)",
     ("GET", "/api/v1/journals/{journal_id}/lessons/{lesson_id}/cells/{student_id}/history"): "as the grid",
     ("GET", "/api/v1/journals/{journal_id}/corrections"): "as the grid",
     ("GET", "/api/v1/journals/{journal_id}/statement"): "as the grid",
@@ -144,20 +144,32 @@ def test_the_sysadmin_holds_no_permission_that_any_academic_route_declares():
 
 async def test_every_route_refuses_every_role_without_its_permission_and_admits_the_others(services):
     outcomes, records = await _walk(services)
-    wrongly_admitted = [(r.value, m, p, o[0]) for (r, m, p), o in outcomes.items()
-                        if not allows(r, _permission(m, p)) and not _forbidden(o)]
-    wrongly_refused = [(r.value, m, p, o) for (r, m, p), o in outcomes.items()
-                       if allows(r, _permission(m, p)) and (_forbidden(o) or o[0] in (401, 500))]
+    wrongly_admitted = [
+        (r.value, m, p, o[0])
+        for (r, m, p), o in outcomes.items()
+        if not allows(r, _permission(m, p)) and not _forbidden(o)
+    ]
+    wrongly_refused = [
+        (r.value, m, p, o)
+        for (r, m, p), o in outcomes.items()
+        if allows(r, _permission(m, p)) and (_forbidden(o) or o[0] in (401, 500))
+    ]
     assert not wrongly_admitted, wrongly_admitted
     assert not wrongly_refused, wrongly_refused
     # R3: the technical administrator is refused every route that changes academic data.
-    sysadmin = [(m, p) for (r, m, p), o in outcomes.items()
-                if r is Role.SYSADMIN and _permission(m, p) in ACADEMIC_PERMISSIONS and not _forbidden(o)]
+    sysadmin = [
+        (m, p)
+        for (r, m, p), o in outcomes.items()
+        if r is Role.SYSADMIN and _permission(m, p) in ACADEMIC_PERMISSIONS and not _forbidden(o)
+    ]
     assert not sysadmin, sysadmin
     # Every refusal is logged with the route and who asked; nothing admitted is logged as denied.
     denied = {(m, p, f"user:matrix_{r.value}") for (r, m, p), o in outcomes.items() if _forbidden(o)}
-    logged = {(rec.args[0], _route_of(rec.args[1]), rec.args[2]) for rec in records  # type: ignore[index]
-              if rec.msg.startswith("denied") and rec.args[3] == "forbidden"}  # type: ignore[index]
+    logged = {
+        (rec.args[0], _route_of(rec.args[1]), rec.args[2])
+        for rec in records  # type: ignore[index]
+        if rec.msg.startswith("denied") and rec.args[3] == "forbidden"
+    }  # type: ignore[index]
     assert denied and logged == denied
 
 
@@ -187,10 +199,14 @@ async def test_a_student_can_neither_read_nor_write_another_students_attempt(ser
         base = f"/api/v1/attempts/{attempt}"
         proctor = f"/api/v1/proctor/attempts/{attempt}"
         for method, url, body in (
-            ("GET", base, None), ("GET", f"{base}/result", None),
-            ("PUT", f"{base}/answers/1", {"choice": 0, "seq": 1}), ("POST", f"{base}/submit", {}),
-            ("GET", f"{proctor}/plan", None), ("POST", f"{proctor}/consent", {"consent": True}),
-            ("POST", f"{proctor}/heartbeat", {"page_id": "intruder"}), ("POST", f"{base}/begin", {}),
+            ("GET", base, None),
+            ("GET", f"{base}/result", None),
+            ("PUT", f"{base}/answers/1", {"choice": 0, "seq": 1}),
+            ("POST", f"{base}/submit", {}),
+            ("GET", f"{proctor}/plan", None),
+            ("POST", f"{proctor}/consent", {"consent": True}),
+            ("POST", f"{proctor}/heartbeat", {"page_id": "intruder"}),
+            ("POST", f"{base}/begin", {}),
         ):
             status, answer = await other.call(method, url, body)
             assert status == 404 and answer["error"]["code"] == "attempt_not_found", (method, url, answer)
@@ -217,7 +233,9 @@ async def test_a_teacher_cannot_read_or_write_another_teachers_journal(services)
         status, grid = await keeper.call("GET", journal)
         assert status == 200 and grid["can_edit"] is True
         for method, url, body in (
-            ("GET", journal, None), ("GET", f"{journal}/corrections", None), ("GET", f"{journal}/statistics", None),
+            ("GET", journal, None),
+            ("GET", f"{journal}/corrections", None),
+            ("GET", f"{journal}/statistics", None),
             ("GET", f"{journal}/export?format=csv", None),
             ("POST", f"{journal}/lessons", {"held_on": services.clock.now().date().isoformat()}),
         ):
@@ -242,12 +260,15 @@ async def test_a_teacher_cannot_read_or_write_another_teachers_journal(services)
 # attempt statements, the journal's rules); the two tests above walk those.
 
 OWNED_PARAMS = {f"{kind.value}_id": kind for kind in Kind}
-PAIRS = {Role.PROCTOR: ("proctor1", "proctor_out"), Role.FACULTY_HEAD: ("dean", "dean_out"),
-         Role.DEPARTMENT_HEAD: ("dephead", "dephead_out")}
+PAIRS = {
+    Role.PROCTOR: ("proctor1", "proctor_out"),
+    Role.FACULTY_HEAD: ("dean", "dean_out"),
+    Role.DEPARTMENT_HEAD: ("dephead", "dephead_out"),
+}
 # Signed-in pages that take an owned thing's id but whose owning rules decide (no permission of their own).
 PAGES_DECIDED_BY_OWNING_RULES = {
     ("GET", "/journals/{journal_id}"): "the journal's rules: assigned teacher, substitute window, or staff "
-                                       "within their reach (journal_with_view)",
+    "within their reach (journal_with_view)",
 }
 
 
@@ -258,8 +279,11 @@ def _owned_kinds(path: str) -> set[Kind]:
 def test_every_route_acting_on_an_owned_thing_names_it():
     """A new API route with an exam, attempt, flag, journal or correction id in its path and no
     ``resource=`` fails here: without it the route would check the role but not the assignment."""
-    missing = [(doc.method, doc.path) for doc, _ in ROUTES
-               if doc.auth and _owned_kinds(doc.path) and doc.resource not in _owned_kinds(doc.path)]
+    missing = [
+        (doc.method, doc.path)
+        for doc, _ in ROUTES
+        if doc.auth and _owned_kinds(doc.path) and doc.resource not in _owned_kinds(doc.path)
+    ]
     assert not missing, missing
     assert sum(1 for doc, _ in ROUTES if doc.resource is not None) >= 40
 
@@ -282,8 +306,11 @@ async def test_every_page_acting_on_an_owned_thing_names_it(services):
     finally:
         await client.close()
     assert len(pages) >= 30
-    missing = [(m, p) for m, p, h in pages if _owned_kinds(p) and h.page_resource not in _owned_kinds(p)
-               and (m, p) not in PAGES_DECIDED_BY_OWNING_RULES]
+    missing = [
+        (m, p)
+        for m, p, h in pages
+        if _owned_kinds(p) and h.page_resource not in _owned_kinds(p) and (m, p) not in PAGES_DECIDED_BY_OWNING_RULES
+    ]
     assert not missing, missing
 
 
@@ -309,9 +336,15 @@ async def owned_world(services: Services) -> Owned:
     pw = await proctored_attempt(services)
     await pw.proctor.client.close()  # type: ignore[attr-defined]
     await pw.frame(frame_person(1))  # evidence seq 1: the camera picture pages show
-    people = {"proctor_out": Role.PROCTOR, "dean": Role.FACULTY_HEAD, "dean_out": Role.FACULTY_HEAD,
-              "dephead": Role.DEPARTMENT_HEAD, "dephead_out": Role.DEPARTMENT_HEAD, "teacher1": Role.TEACHER,
-              "teacher2": Role.TEACHER}
+    people = {
+        "proctor_out": Role.PROCTOR,
+        "dean": Role.FACULTY_HEAD,
+        "dean_out": Role.FACULTY_HEAD,
+        "dephead": Role.DEPARTMENT_HEAD,
+        "dephead_out": Role.DEPARTMENT_HEAD,
+        "teacher1": Role.TEACHER,
+        "teacher2": Role.TEACHER,
+    }
     ids = {login: await make_user(services, login, role) for login, role in people.items()}
     now = services.clock.now()
     async with services.engine.begin() as conn:
@@ -325,16 +358,41 @@ async def owned_world(services: Services) -> Owned:
         await assignments.set_department_head(conn, ADMIN, "dephead_out", "D2", now=now)
         sink = audit_sink(conn, now, ADMIN)
         journal_id = await journal.create_journal(
-            conn, group_code="G1", discipline_code="LAW-101", period_code=PERIOD, period_closes_at=PERIOD_CLOSES,
-            institution="—", by=ADMIN.label, now=now, audit=sink)
+            conn,
+            group_code="G1",
+            discipline_code="LAW-101",
+            period_code=PERIOD,
+            period_closes_at=PERIOD_CLOSES,
+            institution="—",
+            by=ADMIN.label,
+            now=now,
+            audit=sink,
+        )
         await journal.assign_teacher(conn, journal_id, str(ids["teacher1"]), by=ADMIN.label, now=now, audit=sink)
-        flag_id = (await conn.execute(proctor_flags.insert().values(
-            attempt_id=uuid.UUID(pw.attempt_id), kind=list(FlagKind)[0].value, start_ms=1000, end_ms=2000,
-            severity="high", count=1, occurrence=1, evidence_seqs=[]).returning(proctor_flags.c.id))).scalar_one()
-        await conn.execute(update(proctor_attempts).where(proctor_attempts.c.attempt_id == uuid.UUID(pw.attempt_id))
-                           .values(review_state="pending", flag_count=1))
-        student_id = (await conn.execute(select(attempts.c.student_id)
-                                         .where(attempts.c.id == uuid.UUID(pw.attempt_id)))).scalar_one()
+        flag_id = (
+            await conn.execute(
+                proctor_flags.insert()
+                .values(
+                    attempt_id=uuid.UUID(pw.attempt_id),
+                    kind=list(FlagKind)[0].value,
+                    start_ms=1000,
+                    end_ms=2000,
+                    severity="high",
+                    count=1,
+                    occurrence=1,
+                    evidence_seqs=[],
+                )
+                .returning(proctor_flags.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            update(proctor_attempts)
+            .where(proctor_attempts.c.attempt_id == uuid.UUID(pw.attempt_id))
+            .values(review_state="pending", flag_count=1)
+        )
+        student_id = (
+            await conn.execute(select(attempts.c.student_id).where(attempts.c.id == uuid.UUID(pw.attempt_id)))
+        ).scalar_one()
     apis: dict[str, Api] = {"student": pw.student, "student_out": pw.other_student}
     for login in ("proctor1", *people, "admin_x"):
         if login == "admin_x":
@@ -345,12 +403,23 @@ async def owned_world(services: Services) -> Owned:
     today = now.astimezone(timezone(timedelta(hours=5))).date().isoformat()
     status, lesson = await teacher.call("POST", f"/api/v1/journals/{journal_id}/lessons", {"held_on": today})
     assert status == 201, lesson
-    status, correction = await teacher.call("POST", f"/api/v1/journals/{journal_id}/corrections", {
-        "lesson_id": lesson["id"], "action": "delete_lesson", "reason": "entered twice"})
+    status, correction = await teacher.call(
+        "POST",
+        f"/api/v1/journals/{journal_id}/corrections",
+        {"lesson_id": lesson["id"], "action": "delete_lesson", "reason": "entered twice"},
+    )
     assert status == 201, correction
-    values = {"exam_id": pw.exam_id, "attempt_id": pw.attempt_id, "flag_id": flag_id, "journal_id": journal_id,
-              "correction_id": correction["id"], "lesson_id": lesson["id"], "student_id": student_id, "seq": 1,
-              "action": "pause"}
+    values = {
+        "exam_id": pw.exam_id,
+        "attempt_id": pw.attempt_id,
+        "flag_id": flag_id,
+        "journal_id": journal_id,
+        "correction_id": correction["id"],
+        "lesson_id": lesson["id"],
+        "student_id": student_id,
+        "seq": 1,
+        "action": "pause",
+    }
     return Owned(values, apis, pw.client)
 
 
@@ -372,34 +441,49 @@ def _let_through(outcome: tuple[int, Any], kind: Kind) -> bool:
 
 async def test_an_assigned_person_is_let_through_and_an_unassigned_one_of_the_same_role_is_not(services):
     world = await owned_world(services)
-    cases = [(doc, role) for doc, _ in ROUTES if doc.resource is not None
-             for role in _scoped_roles(doc.permission, doc.resource)]
+    cases = [
+        (doc, role)
+        for doc, _ in ROUTES
+        if doc.resource is not None
+        for role in _scoped_roles(doc.permission, doc.resource)
+    ]
     # Every proctor route and every faculty-head route acting on a thing is walked.
     assert {doc.path for doc, role in cases if role is Role.PROCTOR} >= {
-        doc.path for doc, _ in ROUTES if doc.permission in (Permission.PROCTOR_REVIEW, Permission.LIVE_CONTROL)
-        and doc.resource is not None}
+        doc.path
+        for doc, _ in ROUTES
+        if doc.permission in (Permission.PROCTOR_REVIEW, Permission.LIVE_CONTROL) and doc.resource is not None
+    }
     assert len(cases) >= 25, len(cases)
     try:
         # The unassigned first: what they ask must change nothing the assigned person then finds.
         refused = {}
         for doc, role in cases:
             body = {} if doc.method in ("POST", "PUT", "PATCH") else None
-            refused[(doc.method, doc.path, role)] = await _call(world.apis[PAIRS[role][1]], doc.method,
-                                                                world.url(doc.path), body)
-        wrongly_let_through = [(m, p, r.value, o) for (m, p, r), o in refused.items()
-                               if not _refused_as_missing(o, _kind(m, p))]
+            refused[(doc.method, doc.path, role)] = await _call(
+                world.apis[PAIRS[role][1]], doc.method, world.url(doc.path), body
+            )
+        wrongly_let_through = [
+            (m, p, r.value, o) for (m, p, r), o in refused.items() if not _refused_as_missing(o, _kind(m, p))
+        ]
         assert not wrongly_let_through, wrongly_let_through
         async with services.engine.connect() as conn:
-            row = (await conn.execute(select(attempts.c.status, attempts.c.deadline_at)
-                                      .where(attempts.c.id == uuid.UUID(world.ids["attempt_id"])))).one()
+            row = (
+                await conn.execute(
+                    select(attempts.c.status, attempts.c.deadline_at).where(
+                        attempts.c.id == uuid.UUID(world.ids["attempt_id"])
+                    )
+                )
+            ).one()
             assert row.status == "in_progress"  # not paused, terminated or annulled by a stranger
         let_through = {}
         for doc, role in cases:
             body = {} if doc.method in ("POST", "PUT", "PATCH") else None
-            let_through[(doc.method, doc.path, role)] = await _call(world.apis[PAIRS[role][0]], doc.method,
-                                                                    world.url(doc.path), body)
-        wrongly_refused = [(m, p, r.value, o) for (m, p, r), o in let_through.items()
-                           if not _let_through(o, _kind(m, p))]
+            let_through[(doc.method, doc.path, role)] = await _call(
+                world.apis[PAIRS[role][0]], doc.method, world.url(doc.path), body
+            )
+        wrongly_refused = [
+            (m, p, r.value, o) for (m, p, r), o in let_through.items() if not _let_through(o, _kind(m, p))
+        ]
         assert not wrongly_refused, wrongly_refused
     finally:
         await world.close()
@@ -416,15 +500,26 @@ OWN_PAIRS = {Role.TEACHER: ("teacher1", "teacher2"), Role.STUDENT: ("student", "
 
 
 def _own_roles(permission: Permission | None, kind: Kind) -> list[Role]:
-    return [role for role in OWN_PAIRS if reach(role, kind) is Reach.OWN and (
-        allows(role, permission) if permission else allows(role, Permission.KEEP_JOURNAL)
-        or allows(role, Permission.VIEW_JOURNALS))]
+    return [
+        role
+        for role in OWN_PAIRS
+        if reach(role, kind) is Reach.OWN
+        and (
+            allows(role, permission)
+            if permission
+            else allows(role, Permission.KEEP_JOURNAL) or allows(role, Permission.VIEW_JOURNALS)
+        )
+    ]
 
 
 async def test_a_teacher_and_a_student_read_only_their_own_journal_and_attempt_on_every_read_route(services):
     world = await owned_world(services)
-    cases = [(doc, role) for doc, _ in ROUTES if doc.resource is not None and doc.method == "GET"
-             for role in _own_roles(doc.permission, doc.resource)]
+    cases = [
+        (doc, role)
+        for doc, _ in ROUTES
+        if doc.resource is not None and doc.method == "GET"
+        for role in _own_roles(doc.permission, doc.resource)
+    ]
     assert {role for _, role in cases} == set(OWN_PAIRS) and len(cases) >= 8, cases
     try:
         for doc, role in cases:
@@ -442,17 +537,25 @@ async def test_pages_let_the_assigned_person_through_and_answer_the_unassigned_o
     world = await owned_world(services)
     try:
         pages = _page_routes(world.client.server.app)
-        cases = [(m, p, role) for m, p, h in pages if h.page_resource is not None
-                 for role in _scoped_roles(h.page_permission, h.page_resource)]
+        cases = [
+            (m, p, role)
+            for m, p, h in pages
+            if h.page_resource is not None
+            for role in _scoped_roles(h.page_permission, h.page_resource)
+        ]
         cases += [("GET", "/journals/{journal_id}", role) for role in (Role.FACULTY_HEAD, Role.DEPARTMENT_HEAD)]
         assert {p for m, p, r in cases if r is Role.PROCTOR} >= {
-            "/proctor/attempts/{attempt_id}", "/proctor/attempts/{attempt_id}/decision",
-            "/proctor/attempts/{attempt_id}/flags/{flag_id}", "/proctor/attempts/{attempt_id}/room-scan"}
+            "/proctor/attempts/{attempt_id}",
+            "/proctor/attempts/{attempt_id}/decision",
+            "/proctor/attempts/{attempt_id}/flags/{flag_id}",
+            "/proctor/attempts/{attempt_id}/room-scan",
+        }
         for index in (1, 0):  # the unassigned, then the assigned
             for method, path, role in cases:
                 api = world.apis[PAIRS[role][index]]
-                form = None if method == "GET" else {"_csrf": api.csrf or "", "status": "dismissed",
-                                                       "decision": "reject"}
+                form = (
+                    None if method == "GET" else {"_csrf": api.csrf or "", "status": "dismissed", "decision": "reject"}
+                )
                 resp = await api.client.request(method, world.url(path), data=form, allow_redirects=False)
                 page_text = (await resp.read()).decode("utf-8", "replace")  # a picture page answers a JPEG
                 if index == 1:
@@ -497,15 +600,22 @@ async def test_the_testers_faculty_head_cannot_grant_a_substitute_on_another_fac
     """Issue 19, case 2: a faculty head granted a teacher a window on another faculty's journal."""
     world = await owned_world(services)
     url = f"/api/v1/journals/{world.ids['journal_id']}/substitutes"
-    grant = {"teacher": "teacher1", "valid_from": "2026-01-01T00:00:00+05:00",
-             "valid_until": "2026-12-31T00:00:00+05:00", "reason": "illness of the teacher"}
+    grant = {
+        "teacher": "teacher1",
+        "valid_from": "2026-01-01T00:00:00+05:00",
+        "valid_until": "2026-12-31T00:00:00+05:00",
+        "reason": "illness of the teacher",
+    }
     try:
         status, body = await world.apis["dean_out"].call("POST", url, grant)
         assert status == 404 and body["error"]["code"] == "journal_not_found", body
         async with services.engine.connect() as conn:
             assert (await conn.execute(select(func.count()).select_from(journal_substitutes))).scalar_one() == 0
-            denied = (await conn.execute(select(audit_log.c.actor, audit_log.c.subject).where(
-                audit_log.c.action == "access.denied"))).all()
+            denied = (
+                await conn.execute(
+                    select(audit_log.c.actor, audit_log.c.subject).where(audit_log.c.action == "access.denied")
+                )
+            ).all()
         assert ("user:dean_out", f"route:POST {url}") in [tuple(r) for r in denied]
         status, body = await world.apis["dean"].call("POST", url, grant)
         assert status == 201, body
@@ -519,8 +629,9 @@ async def test_the_administration_reassigns_proctors_during_the_exam_and_it_appl
     admin, exam_id, attempt = world.apis["admin_x"], world.ids["exam_id"], world.ids["attempt_id"]
     pause = f"/api/v1/live/attempts/{attempt}/pause"
     try:
-        status, body = await admin.call("PUT", f"/api/v1/admin/exams/{exam_id}/proctors",
-                                        {"proctors": ["proctor_out", "dean"]})
+        status, body = await admin.call(
+            "PUT", f"/api/v1/admin/exams/{exam_id}/proctors", {"proctors": ["proctor_out", "dean"]}
+        )
         assert status == 422 and body["error"]["code"] == "wrong_role", body
         assert "dean" in body["error"]["message"]
         status, body = await admin.call("GET", f"/api/v1/admin/exams/{exam_id}/proctors")
@@ -532,9 +643,13 @@ async def test_the_administration_reassigns_proctors_during_the_exam_and_it_appl
         status, body = await world.apis["proctor_out"].call("POST", pause, {"reason": "a check"})
         assert status == 200 and body["attempt"]["status"] == "paused", body
         async with services.engine.connect() as conn:
-            row = (await conn.execute(select(audit_log.c.actor, audit_log.c.before, audit_log.c.after).where(
-                audit_log.c.action == "exam.proctors_set", audit_log.c.subject == f"exam:{exam_id}")
-                .order_by(audit_log.c.id.desc()))).first()
+            row = (
+                await conn.execute(
+                    select(audit_log.c.actor, audit_log.c.before, audit_log.c.after)
+                    .where(audit_log.c.action == "exam.proctors_set", audit_log.c.subject == f"exam:{exam_id}")
+                    .order_by(audit_log.c.id.desc())
+                )
+            ).first()
         assert row.actor == "user:admin_x"
         assert row.before == {"proctors": ["proctor1"]} and row.after == {"proctors": ["proctor_out"]}
     finally:

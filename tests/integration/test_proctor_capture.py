@@ -62,8 +62,9 @@ async def test_uploads_need_consent_the_students_own_attempt_and_one_still_runni
     try:
         status, body = await world.upload("frames", frame_person(1), seq=1)
         assert status == 409 and body["error"]["code"] == "consent_required"
-        status, body = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/consent",
-                                                json={"consent": True})
+        status, body = await world.student.call(
+            "POST", f"{BASE}/attempts/{world.attempt_id}/consent", json={"consent": True}
+        )
         assert status == 200 and body["consented"] is True and body["frame_interval_s"] == 5.0
         status, body = await world.upload("frames", frame_person(1), seq=1, api=world.other_student)
         assert status == 404 and body["error"]["code"] == "attempt_not_found"
@@ -108,16 +109,28 @@ async def test_browser_events_and_loud_noise_become_flags_and_unknown_events_are
     try:
         start = services.clock.now()
         services.clock.advance(120)
-        events = [{"seq": 1, "type": "tab_hidden", "started_at": start.isoformat(), "duration_s": 40},
-                  {"seq": 2, "type": "paste", "started_at": start.isoformat()}]
-        status, body = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/events",
-                                                json={"events": events})
+        events = [
+            {"seq": 1, "type": "tab_hidden", "started_at": start.isoformat(), "duration_s": 40},
+            {"seq": 2, "type": "paste", "started_at": start.isoformat()},
+        ]
+        status, body = await world.student.call(
+            "POST", f"{BASE}/attempts/{world.attempt_id}/events", json={"events": events}
+        )
         assert status == 200 and [i["stored"] for i in body["items"]] == [True, True]
-        status, body = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/events",
-                                                json={"events": [{"seq": 3, "type": "coffee_break"}]})
+        status, body = await world.student.call(
+            "POST", f"{BASE}/attempts/{world.attempt_id}/events", json={"events": [{"seq": 3, "type": "coffee_break"}]}
+        )
         assert status == 422 and body["error"]["code"] == "invalid_event_type"
-        status, body = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/noise", json={
-            "seq": 1, "started_at": start.isoformat(), "interval_s": 1, "dbfs": [-50, -12, -11, -10, -12, -13, -60]})
+        status, body = await world.student.call(
+            "POST",
+            f"{BASE}/attempts/{world.attempt_id}/noise",
+            json={
+                "seq": 1,
+                "started_at": start.isoformat(),
+                "interval_s": 1,
+                "dbfs": [-50, -12, -11, -10, -12, -13, -60],
+            },
+        )
         assert status == 200, body
 
         flags = {f["kind"]: f for f in (await world.timeline())["flags"]}
@@ -154,8 +167,7 @@ async def test_a_room_scan_requested_live_is_pending_until_the_burst_arrives_as_
         status, plan = await world.student.call("POST", url, json={"page_id": "tab-a"})
         assert plan["pending_requests"] == []
         seq = body["items"][0]["evidence_seq"]
-        resp = await world.proctor.client.request(
-            "GET", f"{BASE}/attempts/{world.attempt_id}/evidence/{seq}?frame=1")
+        resp = await world.proctor.client.request("GET", f"{BASE}/attempts/{world.attempt_id}/evidence/{seq}?frame=1")
         assert resp.status == 200 and await resp.read() == burst[1]
         timeline = await world.timeline()
         assert timeline["requests"][0]["fulfilled_seq"] == seq
@@ -211,8 +223,9 @@ async def test_concurrent_uploads_to_one_attempt_chain_one_after_another_and_a_r
             by_seq.setdefault(seq, set()).add(item["evidence_seq"])
         assert all(len(evidence) == 1 for evidence in by_seq.values())  # a resend names the original
         async with services.engine.begin() as conn:
-            verdict = await proctor_admin.verify(conn, runtime_of(services), UUID(world.attempt_id), "tests",
-                                                 now=services.clock.now())
+            verdict = await proctor_admin.verify(
+                conn, runtime_of(services), UUID(world.attempt_id), "tests", now=services.clock.now()
+            )
         assert verdict.ok and verdict.checked == 8, verdict
     finally:
         await world.close()

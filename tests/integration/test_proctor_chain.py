@@ -35,8 +35,12 @@ async def _verify(services, attempt_id):
 
 async def _swap_order(services, attempt_id, a: int, b: int) -> None:
     async with services.engine.begin() as conn:
-        ids = {r.seq: r.id for r in await conn.execute(select(evidence_items.c.seq, evidence_items.c.id)
-                                                        .where(evidence_items.c.attempt_id == attempt_id))}
+        ids = {
+            r.seq: r.id
+            for r in await conn.execute(
+                select(evidence_items.c.seq, evidence_items.c.id).where(evidence_items.c.attempt_id == attempt_id)
+            )
+        }
         table = evidence_items
         await conn.execute(update(table).where(table.c.id == ids[a]).values(id=10_000_000))
         await conn.execute(update(table).where(table.c.id == ids[b]).values(id=ids[a]))
@@ -62,16 +66,18 @@ async def test_a_removed_last_item_a_removed_file_and_a_removed_row_are_named(se
     world, attempt_id = await _recorded(services)
     try:
         async with services.engine.begin() as conn:
-            await conn.execute(delete(evidence_items).where(evidence_items.c.attempt_id == attempt_id,
-                                                            evidence_items.c.seq == 4))
+            await conn.execute(
+                delete(evidence_items).where(evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == 4)
+            )
         verdict = await _verify(services, attempt_id)
         assert (verdict.code, verdict.seq) == ("evidence_removed", 4)  # the sealed head knew of four
         runtime_of(services).store.path(attempt_id, 2).unlink()
         verdict = await _verify(services, attempt_id)
         assert (verdict.code, verdict.seq) == ("evidence_removed", 2)
         async with services.engine.begin() as conn:
-            await conn.execute(delete(evidence_items).where(evidence_items.c.attempt_id == attempt_id,
-                                                            evidence_items.c.seq == 2))
+            await conn.execute(
+                delete(evidence_items).where(evidence_items.c.attempt_id == attempt_id, evidence_items.c.seq == 2)
+            )
         verdict = await _verify(services, attempt_id)
         assert (verdict.code, verdict.seq) == ("evidence_removed", 2)
     finally:
@@ -90,12 +96,23 @@ async def test_two_items_swapped_in_storage_order_are_reported_as_reordered(serv
 
 async def test_the_verify_command_exits_1_naming_the_first_broken_item(services, tmp_path):
     world, attempt_id = await _recorded(services, frames=3)
-    env = {"EXAM_DATABASE_URL": services.settings.database_url, "EXAM_DATA_DIR": str(services.settings.data_dir),
-           "EXAM_SECRET_KEY": SECRET, "PATH": "/usr/bin:/bin", "EXAM_LANG": "ru"}
+    env = {
+        "EXAM_DATABASE_URL": services.settings.database_url,
+        "EXAM_DATA_DIR": str(services.settings.data_dir),
+        "EXAM_SECRET_KEY": SECRET,
+        "PATH": "/usr/bin:/bin",
+        "EXAM_LANG": "ru",
+    }
 
     def verify_cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     try:
         ok = verify_cli()
@@ -112,23 +129,29 @@ async def test_the_verify_command_exits_1_naming_the_first_broken_item(services,
 async def test_purge_keeps_evidence_under_review_and_deletes_it_after_the_decision(services):
     world, attempt_id = await _recorded(services, frames=2)
     try:
-        await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/events",
-                                 json={"events": [{"seq": 1, "type": "paste"}]})
+        await world.student.call(
+            "POST", f"{BASE}/attempts/{world.attempt_id}/events", json={"events": [{"seq": 1, "type": "paste"}]}
+        )
         await world.student.call("POST", f"/api/v1/attempts/{world.attempt_id}/submit")
         services.clock.advance(400 * 86400)
         runtime = runtime_of(services)
         async with services.engine.begin() as conn:
             assert await proctor_admin.purge_expired(conn, runtime, "tests", now=services.clock.now()) == []
         await world.proctor.login("proctor1")  # a year later: a new session
-        status, _ = await world.proctor.call("POST", f"{BASE}/attempts/{world.attempt_id}/decisions",
-                                             json={"decision": "clean", "reason": "a paste of own notes allowed"})
+        status, _ = await world.proctor.call(
+            "POST",
+            f"{BASE}/attempts/{world.attempt_id}/decisions",
+            json={"decision": "clean", "reason": "a paste of own notes allowed"},
+        )
         assert status == 200
         async with services.engine.begin() as conn:
             purged = await proctor_admin.purge_expired(conn, runtime, "tests", now=services.clock.now())
         assert [(p.attempt_id, p.items) for p in purged] == [(attempt_id, 3)]
         assert not (runtime.store.root / world.attempt_id).exists()
         async with services.engine.connect() as conn:
-            assert (await conn.execute(select(evidence_items).where(evidence_items.c.attempt_id == attempt_id))).all() == []
+            assert (
+                await conn.execute(select(evidence_items).where(evidence_items.c.attempt_id == attempt_id))
+            ).all() == []
             assert [r.kind for r in await conn.execute(select(proctor_flags))] == ["paste"]
             actions = [r.action for r in await conn.execute(select(audit_log.c.action))]
         assert "evidence.purged" in actions
@@ -144,8 +167,9 @@ async def test_rotating_the_master_key_keeps_every_item_readable_and_retires_the
         runtime = runtime_of(services)
         old = json.loads(runtime.config.key_file.read_text())["current"]
         services.clock.advance(1)
-        current, changed = await proctor_admin.rotate_master_key(services.engine, runtime, "tests",
-                                                                 now=services.clock.now(), retire=True)
+        current, changed = await proctor_admin.rotate_master_key(
+            services.engine, runtime, "tests", now=services.clock.now(), retire=True
+        )
         assert current != old and changed == 1
         assert list(json.loads(runtime.config.key_file.read_text())["keys"]) == [current]
         assert (await _verify(services, attempt_id)).ok

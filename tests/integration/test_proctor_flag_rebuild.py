@@ -15,19 +15,51 @@ from proctor.kinds import FlagKind
 from proctor.tables import evidence_items, proctor_flags
 from tests.integration.proctor_world import frame_person, proctored_attempt
 
-CHECKED = sorted(k.value for k in (FlagKind.NO_FACE, FlagKind.SEVERAL_FACES, FlagKind.HEAD_TURNED,
-                                   FlagKind.CAMERA_COVERED, FlagKind.CAMERA_DARK))
+CHECKED = sorted(
+    k.value
+    for k in (
+        FlagKind.NO_FACE,
+        FlagKind.SEVERAL_FACES,
+        FlagKind.HEAD_TURNED,
+        FlagKind.CAMERA_COVERED,
+        FlagKind.CAMERA_DARK,
+    )
+)
 # Frame by frame: runs of a missing face and a turned head with calm frames between them.
-SCRIPT = ["", "no_face", "no_face", "no_face", "", "no_face", "no_face", "no_face", "", "", "head_turned",
-          "head_turned", "head_turned", "", "", "no_face", "no_face", "", ""]
+SCRIPT = [
+    "",
+    "no_face",
+    "no_face",
+    "no_face",
+    "",
+    "no_face",
+    "no_face",
+    "no_face",
+    "",
+    "",
+    "head_turned",
+    "head_turned",
+    "head_turned",
+    "",
+    "",
+    "no_face",
+    "no_face",
+    "",
+    "",
+]
 CALM_INSIDE_A_RUN = 4  # arriving last, it splits what looked like one run of a missing face into two
 
 
 async def _flags(conn, attempt_id: uuid.UUID) -> list[tuple]:
     f = proctor_flags.c
-    return [tuple(r) for r in await conn.execute(
-        select(f.kind, f.start_ms, f.end_ms, f.severity, f.count, f.occurrence, f.evidence_seqs)
-        .where(f.attempt_id == attempt_id).order_by(f.kind, f.start_ms))]
+    return [
+        tuple(r)
+        for r in await conn.execute(
+            select(f.kind, f.start_ms, f.end_ms, f.severity, f.count, f.occurrence, f.evidence_seqs)
+            .where(f.attempt_id == attempt_id)
+            .order_by(f.kind, f.start_ms)
+        )
+    ]
 
 
 async def _frames_stored(services, p, count: int) -> tuple[uuid.UUID, list[int]]:  # type: ignore[no-untyped-def]
@@ -36,9 +68,15 @@ async def _frames_stored(services, p, count: int) -> tuple[uuid.UUID, list[int]]
         await p.frame(frame_person(n), advance=5.0)
     attempt_id = uuid.UUID(p.attempt_id)
     async with services.engine.connect() as conn:
-        seqs = list((await conn.execute(select(evidence_items.c.seq).where(
-            evidence_items.c.attempt_id == attempt_id, evidence_items.c.kind == "frame")
-            .order_by(evidence_items.c.seq))).scalars())
+        seqs = list(
+            (
+                await conn.execute(
+                    select(evidence_items.c.seq)
+                    .where(evidence_items.c.attempt_id == attempt_id, evidence_items.c.kind == "frame")
+                    .order_by(evidence_items.c.seq)
+                )
+            ).scalars()
+        )
     return attempt_id, seqs
 
 
@@ -93,8 +131,13 @@ async def test_a_stored_frame_is_compared_with_the_stored_thumbnails_before_it(s
                 assert await record_result(conn, runtime.store, attempt_id, seq, result, runtime.settings)
         s = proctor_signals.c
         async with services.engine.connect() as conn:
-            rows = (await conn.execute(select(s.evidence_seq, s.found, s.checked, s.thumb)
-                                       .where(s.attempt_id == attempt_id).order_by(s.evidence_seq))).all()
+            rows = (
+                await conn.execute(
+                    select(s.evidence_seq, s.found, s.checked, s.thumb)
+                    .where(s.attempt_id == attempt_id)
+                    .order_by(s.evidence_seq)
+                )
+            ).all()
         assert [sorted(r.found) for r in rows] == expected
         assert all("camera_frozen" in r.checked and "camera_replayed" in r.checked for r in rows)
         assert all(r.thumb is not None and r.thumb not in pictures for r in rows)  # stored sealed
@@ -121,8 +164,11 @@ async def test_a_still_empty_room_is_not_judged_frozen_a_still_face_is(services)
                 assert await record_result(conn, runtime.store, attempt_id, seq, result, runtime.settings)
         s = proctor_signals.c
         async with services.engine.connect() as conn:
-            rows = (await conn.execute(select(s.found, s.checked).where(s.attempt_id == attempt_id)
-                                       .order_by(s.evidence_seq))).all()
+            rows = (
+                await conn.execute(
+                    select(s.found, s.checked).where(s.attempt_id == attempt_id).order_by(s.evidence_seq)
+                )
+            ).all()
         assert [sorted(r.found) for r in rows] == [[], [], [], ["camera_frozen"], ["camera_frozen"]]
         assert ["camera_frozen" in r.checked for r in rows] == [False, False, False, True, True]
     finally:

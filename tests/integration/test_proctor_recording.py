@@ -28,7 +28,7 @@ HEADER = b"\x1a\x45\xdf\xa3" + b"\x00" * 28  # a WebM stream starts with the EBM
 
 def chunk(n: int, size: int = 3000) -> bytes:
     body = os.urandom(size)
-    return HEADER + body[len(HEADER):] if n == 1 else body
+    return HEADER + body[len(HEADER) :] if n == 1 else body
 
 
 async def _count(services, table, *where) -> int:
@@ -37,17 +37,22 @@ async def _count(services, table, *where) -> int:
 
 
 async def _segment(world, api: Api | None = None) -> tuple[int, dict]:
-    return await (api or world.student).call("POST", f"{BASE}/attempts/{world.attempt_id}/recording",
-                                             json={"started_at": world.services.clock.now().isoformat(),
-                                                   "media_type": "video/webm;codecs=vp8,opus"})
+    return await (api or world.student).call(
+        "POST",
+        f"{BASE}/attempts/{world.attempt_id}/recording",
+        json={"started_at": world.services.clock.now().isoformat(), "media_type": "video/webm;codecs=vp8,opus"},
+    )
 
 
-async def _put(world, segment: int, seq: int, data: bytes, *, offset_ms: int | None = None,
-               api: Api | None = None) -> tuple[int, dict]:
+async def _put(
+    world, segment: int, seq: int, data: bytes, *, offset_ms: int | None = None, api: Api | None = None
+) -> tuple[int, dict]:
     offset = (seq - 1) * 5000 if offset_ms is None else offset_ms
     return await (api or world.student).call(
-        "POST", f"{BASE}/attempts/{world.attempt_id}/recording/{segment}?seq={seq}&offset_ms={offset}&duration_ms=5000",
-        data=data)
+        "POST",
+        f"{BASE}/attempts/{world.attempt_id}/recording/{segment}?seq={seq}&offset_ms={offset}&duration_ms=5000",
+        data=data,
+    )
 
 
 async def _recorded(services, chunks: int = 3) -> tuple[object, list[bytes]]:
@@ -93,8 +98,9 @@ async def test_chunks_are_stored_once_out_of_order_and_a_different_resend_is_ref
         status, body = await _put(world, 9, 1, chunk(1))
         assert status == 404 and body["error"]["code"] == "recording_segment_not_found", body
         async with services.engine.begin() as conn:
-            verdict = await proctor_admin.verify(conn, runtime_of(services), UUID(world.attempt_id), "tests",
-                                                 now=services.clock.now())
+            verdict = await proctor_admin.verify(
+                conn, runtime_of(services), UUID(world.attempt_id), "tests", now=services.clock.now()
+            )
         assert verdict.ok and verdict.checked == 3, verdict
     finally:
         await world.close()
@@ -168,7 +174,12 @@ async def test_the_proctor_plays_a_segment_by_ranges_and_every_view_is_audited(s
         assert status == 200, listed
         (seg,) = listed["segments"]
         assert (seg["segment"], seg["chunks"], seg["bytes"], seg["duration_s"], seg["missing"]) == (
-            1, 3, len(whole), 15.0, [])
+            1,
+            3,
+            len(whole),
+            15.0,
+            [],
+        )
         url = seg["url"]
         resp, body = await _get(world.proctor, url)
         assert resp.status == 200 and body == whole
@@ -212,19 +223,34 @@ async def test_the_proctor_plays_a_segment_by_ranges_and_every_view_is_audited(s
 async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services):
     world, data = await _recorded(services)
     attempt_id = UUID(world.attempt_id)
-    env = {"EXAM_DATABASE_URL": services.settings.database_url, "EXAM_DATA_DIR": str(services.settings.data_dir),
-           "EXAM_SECRET_KEY": SECRET, "PATH": "/usr/bin:/bin", "EXAM_LANG": "ru"}
+    env = {
+        "EXAM_DATABASE_URL": services.settings.database_url,
+        "EXAM_DATA_DIR": str(services.settings.data_dir),
+        "EXAM_SECRET_KEY": SECRET,
+        "PATH": "/usr/bin:/bin",
+        "EXAM_LANG": "ru",
+    }
 
     def verify_cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     try:
         ok = verify_cli()
         assert ok.returncode == 0 and "3" in ok.stdout, (ok.stdout, ok.stderr)
         async with services.engine.connect() as conn:
-            seq = (await conn.execute(select(proctor_recording_chunks.c.evidence_seq).where(
-                proctor_recording_chunks.c.chunk == 2))).scalar_one()
+            seq = (
+                await conn.execute(
+                    select(proctor_recording_chunks.c.evidence_seq).where(proctor_recording_chunks.c.chunk == 2)
+                )
+            ).scalar_one()
         path = runtime_of(services).store.chunk_path(attempt_id, 1, 2)
         blob = bytearray(path.read_bytes())
         blob[100] ^= 0x01
@@ -269,18 +295,24 @@ async def test_two_different_chunks_racing_for_one_number_store_one_and_refuse_t
     try:
         await _segment(world)
         first, second = chunk(1), chunk(1)
-        results = await asyncio.gather(_put(world, 1, 1, first), _put(world, 1, 1, second),
-                                       _put(world, 1, 2, chunk(2)), _put(world, 1, 2, chunk(2)))
+        results = await asyncio.gather(
+            _put(world, 1, 1, first),
+            _put(world, 1, 1, second),
+            _put(world, 1, 2, chunk(2)),
+            _put(world, 1, 2, chunk(2)),
+        )
         statuses = sorted(status for status, _ in results[:2])
         assert statuses == [200, 409], results[:2]
         assert sorted(status for status, _ in results[2:]) == [200, 409], results[2:]
         won = first if results[0][0] == 200 else second
-        resp = await world.proctor.client.request("GET", f"{BASE}/attempts/{world.attempt_id}/recording/1",
-                                                  headers={"Range": f"bytes=0-{len(won) - 1}"})
+        resp = await world.proctor.client.request(
+            "GET", f"{BASE}/attempts/{world.attempt_id}/recording/1", headers={"Range": f"bytes=0-{len(won) - 1}"}
+        )
         assert resp.status == 206 and await resp.read() == won
         async with services.engine.begin() as conn:
-            verdict = await proctor_admin.verify(conn, runtime_of(services), UUID(world.attempt_id), "tests",
-                                                 now=services.clock.now())
+            verdict = await proctor_admin.verify(
+                conn, runtime_of(services), UUID(world.attempt_id), "tests", now=services.clock.now()
+            )
         assert verdict.ok and verdict.checked == 2, verdict
         leftovers = list((runtime_of(services).store.root / world.attempt_id / "rec").glob("*.tmp"))
         assert leftovers == []  # the loser's staged file is gone

@@ -13,8 +13,9 @@ from tests.integration.proctor_world import BASE, frame_person, proctored_attemp
 
 
 async def _paste(world, seq: int = 1) -> None:
-    status, body = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/events",
-                                            json={"events": [{"seq": seq, "type": "paste"}]})
+    status, body = await world.student.call(
+        "POST", f"{BASE}/attempts/{world.attempt_id}/events", json={"events": [{"seq": seq, "type": "paste"}]}
+    )
     assert status == 200, body
 
 
@@ -31,8 +32,10 @@ async def test_students_and_teachers_can_neither_read_evidence_nor_review(servic
         evidence = f"{BASE}/attempts/{world.attempt_id}/evidence/{item['evidence_seq']}"
         for api in (world.student, world.other_student, teacher):
             for method, path, body in (
-                ("GET", evidence, None), ("GET", f"{BASE}/attempts/{world.attempt_id}/timeline", None),
-                ("GET", f"{BASE}/queue", None), ("GET", f"{BASE}/live", None),
+                ("GET", evidence, None),
+                ("GET", f"{BASE}/attempts/{world.attempt_id}/timeline", None),
+                ("GET", f"{BASE}/queue", None),
+                ("GET", f"{BASE}/live", None),
                 ("POST", f"{BASE}/flags/{flag_id}/review", {"status": "dismissed"}),
                 ("POST", f"{BASE}/attempts/{world.attempt_id}/decisions", {"decision": "clean", "reason": "x"}),
             ):
@@ -42,10 +45,14 @@ async def test_students_and_teachers_can_neither_read_evidence_nor_review(servic
         resp = await world.proctor.client.request("GET", evidence + "?thumb=1")
         assert resp.status == 200 and (await resp.read())[:2] == b"\xff\xd8"
         async with services.engine.connect() as conn:
-            views = (await conn.execute(select(audit_log.c.actor, audit_log.c.after)
-                                        .where(audit_log.c.action == "evidence.viewed"))).all()
-        assert [(v.actor, v.after["seq"], v.after["thumb"]) for v in views] == \
-            [("user:proctor1", item["evidence_seq"], True)]
+            views = (
+                await conn.execute(
+                    select(audit_log.c.actor, audit_log.c.after).where(audit_log.c.action == "evidence.viewed")
+                )
+            ).all()
+        assert [(v.actor, v.after["seq"], v.after["thumb"]) for v in views] == [
+            ("user:proctor1", item["evidence_seq"], True)
+        ]
     finally:
         await teacher.client.close()  # type: ignore[attr-defined]
         await world.close()
@@ -58,8 +65,9 @@ async def test_dismissing_a_flag_lowers_the_risk_and_confirming_keeps_it(service
         before = await world.timeline()
         flag_id = before["flags"][0]["id"]
         assert before["risk_score"] > 0
-        status, body = await world.proctor.call("POST", f"{BASE}/flags/{flag_id}/review",
-                                                json={"status": "dismissed", "note": "own notes"})
+        status, body = await world.proctor.call(
+            "POST", f"{BASE}/flags/{flag_id}/review", json={"status": "dismissed", "note": "own notes"}
+        )
         assert status == 200 and body["status"] == "dismissed"
         after = await world.timeline()
         assert after["risk_score"] == 0 and after["flags"][0]["reviewed_by"] == "user:proctor1"
@@ -88,7 +96,9 @@ async def test_a_decision_needs_a_reason_and_only_a_second_reviewer_can_overrule
         assert status == 200 and body["overrules"] is not None
         decisions = (await world.timeline())["decisions"]
         assert [(d["decision"], d["reviewer"]) for d in decisions] == [
-            ("clean", "user:proctor1"), ("suspicious", "user:proctor2")]
+            ("clean", "user:proctor1"),
+            ("suspicious", "user:proctor2"),
+        ]
     finally:
         await second.client.close()  # type: ignore[attr-defined]
         await world.close()
@@ -103,14 +113,23 @@ async def test_a_violation_annuls_a_running_attempt_and_the_journal_gets_a_newer
     url = f"{BASE}/attempts/{world.attempt_id}/decisions"
     try:
         await world.frame(frame_person(1))
-        status, body = await world.proctor.call("POST", url, json={"decision": "violation",
-                                                                   "reason": "a second person dictates answers"})
+        status, body = await world.proctor.call(
+            "POST", url, json={"decision": "violation", "reason": "a second person dictates answers"}
+        )
         assert status == 200, body
         async with services.engine.connect() as conn:
-            row = (await conn.execute(select(attempts.c.status, attempts.c.result)
-                                      .where(attempts.c.id == UUID(world.attempt_id)))).one()
-            events = (await conn.execute(select(outbox.c.version, outbox.c.payload)
-                                         .where(outbox.c.key == world.attempt_id).order_by(outbox.c.version))).all()
+            row = (
+                await conn.execute(
+                    select(attempts.c.status, attempts.c.result).where(attempts.c.id == UUID(world.attempt_id))
+                )
+            ).one()
+            events = (
+                await conn.execute(
+                    select(outbox.c.version, outbox.c.payload)
+                    .where(outbox.c.key == world.attempt_id)
+                    .order_by(outbox.c.version)
+                )
+            ).all()
         assert (row.status, row.result) == ("annulled", "unsatisfactory")
         assert [(e.version, e.payload["status"]) for e in events][-1] == (2, "annulled")
         status, body = await second.call("POST", url, json={"decision": "clean", "reason": "overrule"})

@@ -32,14 +32,24 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 def _worker(services, client, name: str, *, claim_idle_ms: int = 60_000, batch: int = 8) -> StreamWorker:
     runtime = runtime_of(services)
-    return StreamWorker(client, runtime.analyser, stream=runtime.config.stream, group=runtime.config.group,
-                        consumer=name, claim_idle_ms=claim_idle_ms, batch=batch)
+    return StreamWorker(
+        client,
+        runtime.analyser,
+        stream=runtime.config.stream,
+        group=runtime.config.group,
+        consumer=name,
+        claim_idle_ms=claim_idle_ms,
+        batch=batch,
+    )
 
 
 async def _analysed(services, attempt_id: str) -> int:
     async with services.engine.connect() as conn:
-        return (await conn.execute(select(proctor_attempts.c.frames_analysed)
-                                   .where(proctor_attempts.c.attempt_id == UUID(attempt_id)))).scalar_one()
+        return (
+            await conn.execute(
+                select(proctor_attempts.c.frames_analysed).where(proctor_attempts.c.attempt_id == UUID(attempt_id))
+            )
+        ).scalar_one()
 
 
 async def test_two_workers_in_the_group_share_the_frames_and_leave_nothing_pending(services):
@@ -89,11 +99,21 @@ async def test_frames_held_by_a_worker_that_died_are_claimed_and_analysed_by_ano
 
 async def test_the_proctor_worker_command_analyses_frames_from_the_stream(services):
     world = await proctored_attempt(services)
-    env = {**os.environ, "EXAM_DATABASE_URL": services.settings.database_url,
-           "EXAM_DATA_DIR": str(services.settings.data_dir), "EXAM_REDIS_URL": services.settings.redis_url,
-           "EXAM_REDIS_PREFIX": services.settings.redis_prefix, "EXAM_SECRET_KEY": SECRET}
-    proc = subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "proctor-worker", "--name", "cli-worker"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "EXAM_DATABASE_URL": services.settings.database_url,
+        "EXAM_DATA_DIR": str(services.settings.data_dir),
+        "EXAM_REDIS_URL": services.settings.redis_url,
+        "EXAM_REDIS_PREFIX": services.settings.redis_prefix,
+        "EXAM_SECRET_KEY": SECRET,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exam_engine.cli", "proctor-worker", "--name", "cli-worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         for i in range(2):
             await world.frame(frame_person(i))

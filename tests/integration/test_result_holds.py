@@ -38,16 +38,23 @@ async def sit(services, jw, login: str, picks: dict[int, int]) -> uuid.UUID:
     actor = student(jw, login)
     items = {i.text: i for i in jw.world.items["kk"]}
     async with services.engine.begin() as conn:
-        attempt_id = await attempt_service.start(conn, actor, jw.world.exam_id, language=None,
-                                                 now=services.clock.now(), bank_cache=services.bank_cache)
-        served = (await conn.execute(select(attempt_items.c.position, attempt_items.c.text, attempt_items.c.options)
-                                     .where(attempt_items.c.attempt_id == attempt_id))).all()
+        attempt_id = await attempt_service.start(
+            conn, actor, jw.world.exam_id, language=None, now=services.clock.now(), bank_cache=services.bank_cache
+        )
+        served = (
+            await conn.execute(
+                select(attempt_items.c.position, attempt_items.c.text, attempt_items.c.options).where(
+                    attempt_items.c.attempt_id == attempt_id
+                )
+            )
+        ).all()
         for seq, s in enumerate(served, start=1):
             item = items[s.text]
             if item.number in picks:
                 choice = list(s.options).index(item.options[picks[item.number]])
-                await attempt_service.save_answer(conn, actor, attempt_id, s.position, choice, seq,
-                                                  now=services.clock.now(), grace_s=1)
+                await attempt_service.save_answer(
+                    conn, actor, attempt_id, s.position, choice, seq, now=services.clock.now(), grace_s=1
+                )
         await attempt_service.submit(conn, actor, attempt_id, now=services.clock.now(), grace_s=1)
     return attempt_id
 
@@ -69,8 +76,12 @@ def quality(jw) -> Actor:
 
 
 async def relay_now(services, policy: HoldPolicy | None = None) -> relay.RelayReport:
-    return await relay.relay_once(services.engine, relay.bridge_keys(services.settings), services.clock,
-                                  hold=policy or holds.policy_of(services.settings))
+    return await relay.relay_once(
+        services.engine,
+        relay.bridge_keys(services.settings),
+        services.clock,
+        hold=policy or holds.policy_of(services.settings),
+    )
 
 
 async def journal_scores(services) -> dict[str, tuple[int | None, int]]:
@@ -97,14 +108,22 @@ async def test_a_miskeyed_item_holds_the_results_and_a_rekey_regrades_all_twenty
     assert all(n["provisional"] and n["held"] for n in notes.values())
     async with services.engine.connect() as conn:
         note = await holds.result_note(conn, strong[0], jw.world.exam_id, language="ru")
-    assert note == "Предварительный результат: отдел качества проверяет вопросы этого экзамена; ваш балл может " \
-                   "измениться."
+    assert (
+        note == "Предварительный результат: отдел качества проверяет вопросы этого экзамена; ваш балл может измениться."
+    )
     item = flag["item"]
 
     async with services.engine.begin() as conn:
-        done = await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=item, action="rekey",
-                                       options=[REAL], reason="Кілт қате: дұрыс жауап 2-нұсқа",
-                                       now=services.clock.now())
+        done = await holds.decide_item(
+            conn,
+            quality(jw),
+            jw.world.exam_id,
+            item=item,
+            action="rekey",
+            options=[REAL],
+            reason="Кілт қате: дұрыс жауап 2-нұсқа",
+            now=services.clock.now(),
+        )
     assert done.regraded == 20 and done.changed == 20
     async with services.engine.connect() as conn:
         after = {r.id: r for r in await conn.execute(select(attempts))}
@@ -122,19 +141,22 @@ async def test_a_miskeyed_item_holds_the_results_and_a_rekey_regrades_all_twenty
     assert {got[str(a)] for a in strong} == {(100, 2)}
     assert all(got[str(a)] == (after[a].score, 2) for a in after)
     regraded = await rows(services, select(audit_log).where(audit_log.c.action == "attempt.regraded"))
-    assert len(regraded) == 20 and {(r.before["score"], r.after["score"]) for r in regraded
-                                    if uuid.UUID(r.subject.split(":")[1]) in strong} == {(92, 100)}
+    assert len(regraded) == 20 and {
+        (r.before["score"], r.after["score"]) for r in regraded if uuid.UUID(r.subject.split(":")[1]) in strong
+    } == {(92, 100)}
     async with services.engine.connect() as conn:
         notes = await holds.result_notes(conn, list(after.values()))
-    assert all(not n["provisional"] and n["regrades"][-1]["new_score"] == after[uuid.UUID(a)].score
-               for a, n in notes.items())
+    assert all(
+        not n["provisional"] and n["regrades"][-1]["new_score"] == after[uuid.UUID(a)].score for a, n in notes.items()
+    )
     async with services.engine.connect() as conn:
         note = await holds.result_note(conn, strong[0], jw.world.exam_id, language="kk")
     assert note == "Емтихан кілті түзетілгеннен кейін қайта бағаланды: 92 → 100 / 100."
 
 
 async def test_an_expired_hold_releases_the_results_and_a_later_rekey_is_a_journal_correction_with_history(
-        services, clock):
+    services, clock
+):
     jw, ids = await miskeyed_world(services)
     policy = HoldPolicy(release_at=(23, 59))
     await relay_now(services, policy)
@@ -151,9 +173,16 @@ async def test_an_expired_hold_releases_the_results_and_a_later_rekey_is_a_journ
 
     strong = ids[jw.world.students[0]]
     async with services.engine.begin() as conn:
-        await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=f"item:{await _bank_id(conn, strong)}",
-                                action="accept", options=[0, REAL], reason="Екі жауап та дұрыс",
-                                now=services.clock.now())
+        await holds.decide_item(
+            conn,
+            quality(jw),
+            jw.world.exam_id,
+            item=f"item:{await _bank_id(conn, strong)}",
+            action="accept",
+            options=[0, REAL],
+            reason="Екі жауап та дұрыс",
+            now=services.clock.now(),
+        )
     assert (await relay_now(services, policy)).delivered == 8  # only the grades that changed
     assert (await journal_scores(services))[str(strong)] == (100, 2)
     async with services.engine.connect() as conn:
@@ -165,8 +194,9 @@ async def test_an_expired_hold_releases_the_results_and_a_later_rekey_is_a_journ
 
     async with services.engine.connect() as conn:
         found = await journal.load_journal(conn, jw.journal_id)
-        grid = await journal.grid(conn, found, {str(jw.ids[s]): s for s in jw.world.students}, language="kk",
-                                  translate=translate)
+        grid = await journal.grid(
+            conn, found, {str(jw.ids[s]): s for s in jw.world.students}, language="kk", translate=translate
+        )
     rows_by_id = {r["id"]: r for r in grid["students"]}
     mine, weak = rows_by_id[str(jw.ids[jw.world.students[0]])], rows_by_id[str(jw.ids[jw.world.students[-1]])]
     assert (mine["exam"]["score"], mine["exam"]["corrected_from"]) == (100, 92)
@@ -176,8 +206,13 @@ async def test_an_expired_hold_releases_the_results_and_a_later_rekey_is_a_journ
 
 async def _bank_id(conn, attempt_id: uuid.UUID) -> int:
     """The bank id of question 1 in an attempt."""
-    return (await conn.execute(select(attempt_items.c.bank_item_id).where(
-        attempt_items.c.attempt_id == attempt_id, attempt_items.c.text.like("% 1?")))).scalar_one()
+    return (
+        await conn.execute(
+            select(attempt_items.c.bank_item_id).where(
+                attempt_items.c.attempt_id == attempt_id, attempt_items.c.text.like("% 1?")
+            )
+        )
+    ).scalar_one()
 
 
 async def test_an_unflagged_exam_goes_straight_to_the_journal(services):
@@ -208,14 +243,22 @@ async def test_a_regrade_after_the_journal_period_closed_waits_for_a_deputy_head
         await holds.release(conn, quality(jw), jw.world.exam_id, reason="Тексерілді", now=clock.now())
     assert (await relay_now(services)).delivered == 20
     async with services.engine.begin() as conn:
-        await journal.lock_period(conn, "2025-2026-2", by=ADMIN.label, now=clock.now(),
-                                  audit=audit_sink(conn, clock.now(), ADMIN))
+        await journal.lock_period(
+            conn, "2025-2026-2", by=ADMIN.label, now=clock.now(), audit=audit_sink(conn, clock.now(), ADMIN)
+        )
     clock.advance(60)
     strong = ids[jw.world.students[0]]
     async with services.engine.begin() as conn:
-        done = await holds.decide_item(conn, quality(jw), jw.world.exam_id,
-                                       item=f"item:{await _bank_id(conn, strong)}", action="drop", options=[],
-                                       reason="Сұрақ алынып тасталады", now=clock.now())
+        done = await holds.decide_item(
+            conn,
+            quality(jw),
+            jw.world.exam_id,
+            item=f"item:{await _bank_id(conn, strong)}",
+            action="drop",
+            options=[],
+            reason="Сұрақ алынып тасталады",
+            now=clock.now(),
+        )
     assert done.changed == 20 and done.corrections == 20
     assert (await relay_now(services)).delivered == 20  # acknowledged: filed as corrections
     assert (await journal_scores(services))[str(strong)] == (92, 1)  # the closed journal did not change
@@ -230,17 +273,20 @@ async def test_a_regrade_after_the_journal_period_closed_waits_for_a_deputy_head
     keys = relay.bridge_keys(services.settings)
     with pytest.raises(journal.CorrectionInvalid):
         async with services.engine.begin() as conn:
-            await journal.review_result_correction(conn, teacher, mine["id"], keys.public, approve=True, note=None,
-                                                   now=clock.now())
+            await journal.review_result_correction(
+                conn, teacher, mine["id"], keys.public, approve=True, note=None, now=clock.now()
+            )
     async with services.engine.begin() as conn:
-        state = await journal.review_result_correction(conn, deputy, mine["id"], keys.public, approve=True,
-                                                       note="Расталды", now=clock.now())
+        state = await journal.review_result_correction(
+            conn, deputy, mine["id"], keys.public, approve=True, note="Расталды", now=clock.now()
+        )
     assert state == "applied"
     assert (await journal_scores(services))[str(strong)] == (100, 2)
     async with services.engine.connect() as conn:
         history = await journal.result_history(conn, str(jw.ids[jw.world.students[0]]), "LAW-101")
     assert [(h["old"]["score"], h["new"]["score"], h["reason"], h["correction_id"]) for h in history] == [
-        (92, 100, "correction", mine["id"])]
+        (92, 100, "correction", mine["id"])
+    ]
 
 
 async def test_a_decision_is_refused_while_an_attempt_is_open_and_never_creates_one(services):
@@ -248,35 +294,77 @@ async def test_a_decision_is_refused_while_an_attempt_is_open_and_never_creates_
     first = await sit(services, jw, "student1", {1: 0})
     actor = student(jw, "student2")
     async with services.engine.begin() as conn:
-        await attempt_service.start(conn, actor, jw.world.exam_id, language=None, now=services.clock.now(),
-                                    bank_cache=services.bank_cache)
+        await attempt_service.start(
+            conn, actor, jw.world.exam_id, language=None, now=services.clock.now(), bank_cache=services.bank_cache
+        )
         bank_id = await _bank_id(conn, first)
     with pytest.raises(Conflict) as refused:
         async with services.engine.begin() as conn:
-            await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=f"item:{bank_id}", action="drop",
-                                    options=[], reason="x", now=services.clock.now())
+            await holds.decide_item(
+                conn,
+                quality(jw),
+                jw.world.exam_id,
+                item=f"item:{bank_id}",
+                action="drop",
+                options=[],
+                reason="x",
+                now=services.clock.now(),
+            )
     assert refused.value.code == "exam_not_final"
     async with services.engine.begin() as conn:
-        await attempt_service.submit(conn, actor, (await conn.execute(select(attempts.c.id).where(
-            attempts.c.student_id == jw.ids["student2"]))).scalar_one(), now=services.clock.now(), grace_s=1)
-    for bad in ({"action": "rekey", "options": [0, 1]}, {"action": "accept", "options": [1]},
-                {"action": "drop", "options": [2]}, {"action": "rekey", "options": [7]}):
+        await attempt_service.submit(
+            conn,
+            actor,
+            (await conn.execute(select(attempts.c.id).where(attempts.c.student_id == jw.ids["student2"]))).scalar_one(),
+            now=services.clock.now(),
+            grace_s=1,
+        )
+    for bad in (
+        {"action": "rekey", "options": [0, 1]},
+        {"action": "accept", "options": [1]},
+        {"action": "drop", "options": [2]},
+        {"action": "rekey", "options": [7]},
+    ):
         with pytest.raises(InvalidInput):
             async with services.engine.begin() as conn:
-                await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=f"item:{bank_id}",
-                                        reason="x", now=services.clock.now(), **bad)
+                await holds.decide_item(
+                    conn,
+                    quality(jw),
+                    jw.world.exam_id,
+                    item=f"item:{bank_id}",
+                    reason="x",
+                    now=services.clock.now(),
+                    **bad,
+                )
     async with services.engine.begin() as conn:
-        await holds.decide_item(conn, quality(jw), jw.world.exam_id, item=f"item:{bank_id}", action="drop",
-                                options=[], reason="Сұрақ дұрыс емес", now=services.clock.now())
+        await holds.decide_item(
+            conn,
+            quality(jw),
+            jw.world.exam_id,
+            item=f"item:{bank_id}",
+            action="drop",
+            options=[],
+            reason="Сұрақ дұрыс емес",
+            now=services.clock.now(),
+        )
         count = (await conn.execute(select(func.count()).select_from(attempts))).scalar_one()
         statuses = set((await conn.execute(select(attempts.c.status))).scalars())
     assert count == 2 and statuses == {"submitted"}
     teacher = Actor(user_id=jw.ids["teacher1"], login="teacher1", role=Role.TEACHER)
     from exam_engine.errors import PermissionDenied as Forbidden
+
     with pytest.raises(Forbidden):
         async with services.engine.begin() as conn:
-            await holds.decide_item(conn, teacher, jw.world.exam_id, item=f"item:{bank_id}", action="drop",
-                                    options=[], reason="x", now=services.clock.now())
+            await holds.decide_item(
+                conn,
+                teacher,
+                jw.world.exam_id,
+                item=f"item:{bank_id}",
+                action="drop",
+                options=[],
+                reason="x",
+                now=services.clock.now(),
+            )
 
 
 async def test_the_blueprint_refusal_reads_as_one_translated_sentence(services):
@@ -287,15 +375,22 @@ async def test_the_blueprint_refusal_reads_as_one_translated_sentence(services):
     versions = await _setup(services, {})
     async with services.engine.begin() as conn:
         with pytest.raises(InvalidInput) as one:
-            await catalog.add_exam(conn, ADMIN, _spec(services, versions, {("A", 2): 3, ("B", 1): 1}, 4),
-                                   now=services.clock.now())
+            await catalog.add_exam(
+                conn, ADMIN, _spec(services, versions, {("A", 2): 3, ("B", 1): 1}, 4), now=services.clock.now()
+            )
         with pytest.raises(InvalidInput) as two:
-            await catalog.add_exam(conn, ADMIN, _spec(services, versions, {("A", 2): 3, ("C", 1): 1, ("B", 1): 1}, 5),
-                                   now=services.clock.now())
+            await catalog.add_exam(
+                conn,
+                ADMIN,
+                _spec(services, versions, {("A", 2): 3, ("C", 1): 1, ("B", 1): 1}, 5),
+                now=services.clock.now(),
+            )
     version = next(iter(versions.values()))
     ru = translate("ru", one.value.msgid, **one.value.params)
-    assert ru == f"Версия банка {version} (kk) не может заполнить спецификацию: тема «A», сложность 2 — нужно " \
-                 "вопросов: 3, в банке: 2."
+    assert (
+        ru == f"Версия банка {version} (kk) не может заполнить спецификацию: тема «A», сложность 2 — нужно "
+        "вопросов: 3, в банке: 2."
+    )
     kk = translate("kk", two.value.msgid, **two.value.params)
     assert kk.startswith(f"{version} банк нұсқасы (kk) спецификацияның 2 ұяшығын толтыра алмайды")
     for message in (ru, kk, translate("ru", two.value.msgid, **two.value.params)):
@@ -315,20 +410,24 @@ async def test_the_json_api_decides_releases_and_a_deputy_head_approves_a_late_c
         assert status == 200 and [h["exam_id"] for h in held["items"]] == [jw.world.exam_id]
         item = held["items"][0]["flagged"][0]["item"]
         path = f"/api/v1/quality/holds/{jw.world.exam_id}"
-        status, bad = await quality_api.call("POST", f"{path}/decisions", {"item": item, "action": "rekey",
-                                                                           "options": [REAL]})
+        status, bad = await quality_api.call(
+            "POST", f"{path}/decisions", {"item": item, "action": "rekey", "options": [REAL]}
+        )
         assert status == 422 and bad["error"]["code"] == "missing_field"
-        status, bad = await quality_api.call("POST", f"{path}/decisions", {"item": item, "action": "accept",
-                                                                           "options": [REAL], "reason": "x"})
+        status, bad = await quality_api.call(
+            "POST", f"{path}/decisions", {"item": item, "action": "accept", "options": [REAL], "reason": "x"}
+        )
         assert status == 422 and bad["error"]["code"] == "key_decision_invalid"
         status, done = await quality_api.call("POST", f"{path}/release", {"reason": "Тексерілді"})
         assert (status, done) == (200, {"ok": True})
         assert (await relay_now(services)).delivered == 20
         async with services.engine.begin() as conn:
-            await journal.lock_period(conn, "2025-2026-2", by=ADMIN.label, now=clock.now(),
-                                      audit=audit_sink(conn, clock.now(), ADMIN))
-        status, done = await quality_api.call("POST", f"{path}/decisions", {
-            "item": item, "action": "rekey", "options": [REAL], "reason": "Кілт қате"})
+            await journal.lock_period(
+                conn, "2025-2026-2", by=ADMIN.label, now=clock.now(), audit=audit_sink(conn, clock.now(), ADMIN)
+            )
+        status, done = await quality_api.call(
+            "POST", f"{path}/decisions", {"item": item, "action": "rekey", "options": [REAL], "reason": "Кілт қате"}
+        )
         assert status == 200 and done == {"regraded": 20, "changed": 20, "corrections": 20}
         assert (await relay_now(services)).delivered == 20
 
@@ -340,8 +439,9 @@ async def test_the_json_api_decides_releases_and_a_deputy_head_approves_a_late_c
         assert status == 200 and len(pending["items"]) == 20
         strong = str(ids[jw.world.students[0]])
         mine = next(p for p in pending["items"] if p["attempt_id"] == strong)
-        status, state = await deputy_api.call("POST", f"/api/v1/journal-result-corrections/{mine['id']}/approve",
-                                              {"note": "Расталды"})
+        status, state = await deputy_api.call(
+            "POST", f"/api/v1/journal-result-corrections/{mine['id']}/approve", {"note": "Расталды"}
+        )
         assert (status, state) == (200, {"state": "applied"})
         status, again = await deputy_api.call("POST", f"/api/v1/journal-result-corrections/{mine['id']}/approve", {})
         assert status == 409 and again["error"]["code"] == "correction_not_pending"
@@ -373,11 +473,11 @@ async def test_forms_that_do_not_match_their_bank_hold_the_exam_and_the_page_say
     from tests.factories import new_api, open_client
 
     jw = await make_journal_world(services, students=12, question_count=QUESTIONS, bank_size=QUESTIONS)
-    sat = [await sit(services, jw, login, {q: 0 for q in range(1, 2 + n)}) for n, login in
-           enumerate(jw.world.students)]
+    sat = [await sit(services, jw, login, {q: 0 for q in range(1, 2 + n)}) for n, login in enumerate(jw.world.students)]
     async with services.engine.begin() as conn:  # a form whose options are not its bank item's
-        await conn.execute(update(attempt_items).where(attempt_items.c.attempt_id == sat[-1])
-                           .values(options=["x", "y", "z", "w", "v"]))
+        await conn.execute(
+            update(attempt_items).where(attempt_items.c.attempt_id == sat[-1]).values(options=["x", "y", "z", "w", "v"])
+        )
     report = await relay_now(services)
     assert report.held == [jw.world.exam_id] and report.delivered == 0
     client = await open_client(services)

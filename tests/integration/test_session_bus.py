@@ -31,8 +31,14 @@ def clock() -> SystemClock:
 
 
 def _serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(port)], cwd=ROOT,
-                            env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "exam_engine.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -75,6 +81,7 @@ async def test_signing_out_on_one_server_process_ends_the_session_on_the_other_a
                 async def check() -> bool:
                     async with http.get(f"{base}/api/v1/me") as r:
                         return r.status == status
+
                 return check
 
             # Both processes resolve (and cache) the session.
@@ -111,8 +118,17 @@ async def test_a_password_reset_from_the_command_line_ends_the_session_in_a_runn
 
             assert not await me_refused()  # resolved and cached
             reset = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "exam_engine.cli", "user", "reset-password", "student1", cwd=ROOT, env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                sys.executable,
+                "-m",
+                "exam_engine.cli",
+                "user",
+                "reset-password",
+                "student1",
+                cwd=ROOT,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await reset.communicate()
             assert reset.returncode == 0, err.decode()
             assert b"one-time password" in out and b"warning" not in err
@@ -124,8 +140,12 @@ async def test_a_password_reset_from_the_command_line_ends_the_session_in_a_runn
 def _info(th: str, user_id: int) -> SessionInfo:
     from datetime import datetime
 
-    return SessionInfo(actor=Actor(user_id=user_id, login=f"u{user_id}", role=Role.STUDENT), csrf_token="c",
-                       token_hash=th, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
+    return SessionInfo(
+        actor=Actor(user_id=user_id, login=f"u{user_id}", role=Role.STUDENT),
+        csrf_token="c",
+        token_hash=th,
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize("backend", ["postgres"])

@@ -33,10 +33,24 @@ async def add_people(services, count: int) -> list[str]:  # type: ignore[no-unty
     now = services.clock.now()
     logins = [f"person{i:03d}" for i in range(count)]
     async with services.engine.begin() as conn:
-        await conn.execute(insert(users), [
-            {"login": login, "full_name": f"Person {login}", "role": "student", "password_hash": digest,
-             "language": "kk", "is_active": True, "must_change_password": False, "created_at": now,
-             "password_changed_at": now, "created_by": "tests"} for login in logins])
+        await conn.execute(
+            insert(users),
+            [
+                {
+                    "login": login,
+                    "full_name": f"Person {login}",
+                    "role": "student",
+                    "password_hash": digest,
+                    "language": "kk",
+                    "is_active": True,
+                    "must_change_password": False,
+                    "created_at": now,
+                    "password_changed_at": now,
+                    "created_by": "tests",
+                }
+                for login in logins
+            ],
+        )
     return logins
 
 
@@ -72,8 +86,9 @@ async def test_a_thousand_wrong_passwords_from_one_client_behind_the_proxy_lock_
         await client.close()
     async with services.engine.connect() as conn:
         ips = set((await conn.execute(select(auth_sessions.c.ip))).scalars())
-        failed_from = set((await conn.execute(
-            select(audit_log.c.actor).where(audit_log.c.action == "auth.login_failed"))).scalars())
+        failed_from = set(
+            (await conn.execute(select(audit_log.c.actor).where(audit_log.c.action == "auth.login_failed"))).scalars()
+        )
     assert ips == {f"198.51.100.{n + 1}" for n in range(100)}  # the session keeps the client, not the proxy
     assert failed_from == {"anon:203.0.113.66"}
 
@@ -93,8 +108,9 @@ async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(services, monke
     finally:
         await client.close()
     async with services.engine.connect() as conn:
-        actors = set((await conn.execute(
-            select(audit_log.c.actor).where(audit_log.c.action == "auth.login_failed"))).scalars())
+        actors = set(
+            (await conn.execute(select(audit_log.c.actor).where(audit_log.c.action == "auth.login_failed"))).scalars()
+        )
     assert actors == {"anon:127.0.0.1"}
     warnings = [r.getMessage() for r in caplog.records if "EXAM_TRUSTED_PROXIES is not set" in r.getMessage()]
     assert len(warnings) == 1  # the operator is told once, not on every request
@@ -133,8 +149,9 @@ async def test_the_one_time_password_allows_nothing_but_changing_it(services):
             assert body["must_change_password"] is True
             status, body = await fresh.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
             assert status == 403 and body["error"]["code"] == "password_change_required", body
-            status, body = await fresh.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/{position}",
-                                            {"choice": 0, "seq": 1})
+            status, body = await fresh.call(
+                "PUT", f"/api/v1/attempts/{attempt_id}/answers/{position}", {"choice": 0, "seq": 1}
+            )
             assert status == 403 and body["error"]["code"] == "password_change_required", body
             for path in ("/api/v1/student/exams", f"/api/v1/attempts/{attempt_id}"):
                 status, body = await fresh.call("GET", path)
@@ -146,14 +163,16 @@ async def test_the_one_time_password_allows_nothing_but_changing_it(services):
             assert resp.status == 200
             status, body = await fresh.call("GET", "/api/v1/me")
             assert status == 200 and body["must_change_password"] is True
-            status, body = await fresh.call("POST", "/api/v1/me/password",
-                                            {"current": otp, "new": "my own long exam passphrase"})
+            status, body = await fresh.call(
+                "POST", "/api/v1/me/password", {"current": otp, "new": "my own long exam passphrase"}
+            )
             assert status == 200, body
             status, body = await fresh.call("GET", "/api/v1/student/exams")
             assert status == 200, body
             # From here the exam's own rules speak again (the attempt is bound to the first browser).
-            status, body = await fresh.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/{position}",
-                                            {"choice": 0, "seq": 1})
+            status, body = await fresh.call(
+                "PUT", f"/api/v1/attempts/{attempt_id}/answers/{position}", {"choice": 0, "seq": 1}
+            )
             assert status == 409 and body["error"]["code"] == "attempt_open_elsewhere", body
             resp = await fresh.client.request("GET", "/student", allow_redirects=False)
             assert resp.status == 200
@@ -162,8 +181,9 @@ async def test_the_one_time_password_allows_nothing_but_changing_it(services):
     finally:
         await client.close()
     async with services.engine.connect() as conn:
-        refused = (await conn.execute(select(func.count()).select_from(audit_log).where(
-            audit_log.c.action == "access.denied"))).scalar_one()
+        refused = (
+            await conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.action == "access.denied"))
+        ).scalar_one()
     assert refused >= 4  # each refusal is on record
 
 
@@ -173,8 +193,9 @@ async def test_the_sign_in_page_sends_a_one_time_password_to_the_change_page_and
         otp = await user_service.reset_password(conn, ADMIN, "student9", now=services.clock.now())
     client = await open_client(services)
     try:
-        resp = await client.post("/login", data={"login": "student9", "password": otp, "next": "/student"},
-                                 allow_redirects=False)
+        resp = await client.post(
+            "/login", data={"login": "student9", "password": otp, "next": "/student"}, allow_redirects=False
+        )
         assert resp.status == 302 and resp.headers["Location"] == "/account?first=1"
         resp = await client.get("/student", allow_redirects=False)
         assert resp.status == 302 and resp.headers["Location"] == "/account?first=1"
@@ -188,23 +209,35 @@ async def test_a_wrong_current_password_is_throttled_like_a_sign_in_and_recorded
     client = await open_client(services)
     try:
         api = Api(client)
-        resp = await client.post("/api/v1/auth/login", json={"login": "student9", "password": PASSWORD},
-                                 headers=via("203.0.113.66"))
+        resp = await client.post(
+            "/api/v1/auth/login", json={"login": "student9", "password": PASSWORD}, headers=via("203.0.113.66")
+        )
         api.csrf = (await resp.json())["csrf_token"]
         statuses = []
         for n in range(8):  # a stolen cookie guessing the password
-            resp = await client.post("/api/v1/me/password", json={"current": f"guess {n} guess", "new": "x" * 20},
-                                     headers={**api._headers(), **via("203.0.113.66")})
+            resp = await client.post(
+                "/api/v1/me/password",
+                json={"current": f"guess {n} guess", "new": "x" * 20},
+                headers={**api._headers(), **via("203.0.113.66")},
+            )
             statuses.append(resp.status)
         assert statuses[:5] == [422] * 5 and set(statuses[5:]) == {429}
-        resp = await client.post("/api/v1/me/password", json={"current": PASSWORD, "new": "a brand new passphrase"},
-                                 headers={**api._headers(), **via("203.0.113.66")})
+        resp = await client.post(
+            "/api/v1/me/password",
+            json={"current": PASSWORD, "new": "a brand new passphrase"},
+            headers={**api._headers(), **via("203.0.113.66")},
+        )
         assert resp.status == 429  # even the right one waits: the guesses were not free
     finally:
         await client.close()
     async with services.engine.connect() as conn:
-        rows = (await conn.execute(select(audit_log.c.action, audit_log.c.ip, audit_log.c.after).where(
-            audit_log.c.action.like("auth.password%")))).all()
+        rows = (
+            await conn.execute(
+                select(audit_log.c.action, audit_log.c.ip, audit_log.c.after).where(
+                    audit_log.c.action.like("auth.password%")
+                )
+            )
+        ).all()
         hash_now = (await conn.execute(select(users.c.password_hash).where(users.c.login == "student9"))).scalar_one()
     assert [r.action for r in rows] == ["auth.password_change_failed"] * 5
     assert {r.ip for r in rows} == {"203.0.113.66"}
@@ -220,14 +253,20 @@ async def test_a_successful_password_change_is_recorded(services):
         await api.login("student9")
         status, _ = await api.call("POST", "/api/v1/me/password", {"current": PASSWORD, "new": "short"})
         assert status == 422
-        status, _ = await api.call("POST", "/api/v1/me/password",
-                                   {"current": PASSWORD, "new": "a brand new long passphrase"})
+        status, _ = await api.call(
+            "POST", "/api/v1/me/password", {"current": PASSWORD, "new": "a brand new long passphrase"}
+        )
         assert status == 200
     finally:
         await client.close()
     async with services.engine.connect() as conn:
-        actions = list((await conn.execute(select(audit_log.c.action).where(
-            audit_log.c.action.like("auth.password%")).order_by(audit_log.c.id))).scalars())
+        actions = list(
+            (
+                await conn.execute(
+                    select(audit_log.c.action).where(audit_log.c.action.like("auth.password%")).order_by(audit_log.c.id)
+                )
+            ).scalars()
+        )
     assert actions == ["auth.password_change_failed", "auth.password_changed"]
 
 
@@ -236,22 +275,32 @@ async def test_a_cross_site_text_plain_sign_in_is_refused(services):
     client = await open_client(services)
     body = json.dumps({"login": "student9", "password": PASSWORD})
     try:
-        resp = await client.post("/api/v1/auth/login", data=body,
-                                 headers={"Content-Type": "text/plain", "Origin": "https://evil.example"})
+        resp = await client.post(
+            "/api/v1/auth/login", data=body, headers={"Content-Type": "text/plain", "Origin": "https://evil.example"}
+        )
         assert resp.status == 415 and (await resp.json())["error"]["code"] == "json_required"
         assert "exam_session" not in resp.cookies
-        resp = await client.post("/api/v1/auth/login", data=body,
-                                 headers={"Content-Type": "application/json", "Origin": "https://evil.example"})
+        resp = await client.post(
+            "/api/v1/auth/login",
+            data=body,
+            headers={"Content-Type": "application/json", "Origin": "https://evil.example"},
+        )
         assert resp.status == 403 and (await resp.json())["error"]["code"] == "foreign_origin"
-        resp = await client.post("/api/v1/auth/login", data=body,
-                                 headers={"Content-Type": "application/json", "Origin": "null"})
+        resp = await client.post(
+            "/api/v1/auth/login", data=body, headers={"Content-Type": "application/json", "Origin": "null"}
+        )
         assert resp.status == 403
-        resp = await client.post("/login", data={"login": "student9", "password": PASSWORD},
-                                 headers={"Origin": "https://evil.example"}, allow_redirects=False)
+        resp = await client.post(
+            "/login",
+            data={"login": "student9", "password": PASSWORD},
+            headers={"Origin": "https://evil.example"},
+            allow_redirects=False,
+        )
         assert resp.status == 403
         origin = str(client.make_url("")).rstrip("/")
-        resp = await client.post("/api/v1/auth/login", data=body,
-                                 headers={"Content-Type": "application/json", "Origin": origin})
+        resp = await client.post(
+            "/api/v1/auth/login", data=body, headers={"Content-Type": "application/json", "Origin": origin}
+        )
         assert resp.status == 200
     finally:
         await client.close()
@@ -278,10 +327,16 @@ async def test_a_new_sign_in_beyond_the_cap_ends_the_oldest_session(services, cl
             await browser.client.close()
         await client.close()
     async with services.engine.connect() as conn:
-        ended = (await conn.execute(select(audit_log.c.after).where(
-            audit_log.c.action == "auth.session_ended"))).scalars().all()
-        open_ = (await conn.execute(select(func.count()).select_from(auth_sessions).where(
-            auth_sessions.c.revoked_at.is_(None)))).scalar_one()
+        ended = (
+            (await conn.execute(select(audit_log.c.after).where(audit_log.c.action == "auth.session_ended")))
+            .scalars()
+            .all()
+        )
+        open_ = (
+            await conn.execute(
+                select(func.count()).select_from(auth_sessions).where(auth_sessions.c.revoked_at.is_(None))
+            )
+        ).scalar_one()
     assert len(ended) == 1 and ended[0]["reason"] == "session_limit" and open_ == 5
 
 
@@ -331,8 +386,11 @@ async def test_concurrent_sign_ins_of_one_person_leave_no_more_sessions_than_the
     finally:
         await client.close()
     async with services.engine.connect() as conn:
-        open_ = (await conn.execute(select(func.count()).select_from(auth_sessions).where(
-            auth_sessions.c.revoked_at.is_(None)))).scalar_one()
+        open_ = (
+            await conn.execute(
+                select(func.count()).select_from(auth_sessions).where(auth_sessions.c.revoked_at.is_(None))
+            )
+        ).scalar_one()
     assert open_ == 5
 
 
@@ -355,8 +413,9 @@ async def test_after_a_hundred_failures_strangers_wait_until_the_administrator_r
         otp = re.search(r'id="reset-otp">([^<]+)<', await resp.text()).group(1)
         student = await new_api(client)
         try:
-            resp = await student.client.post("/api/v1/auth/login", json={"login": "student9", "password": otp},
-                                             headers=via("198.51.100.7"))
+            resp = await student.client.post(
+                "/api/v1/auth/login", json={"login": "student9", "password": otp}, headers=via("198.51.100.7")
+            )
             assert resp.status == 200 and (await resp.json())["must_change_password"] is True
         finally:
             await student.client.close()

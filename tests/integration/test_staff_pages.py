@@ -53,8 +53,9 @@ async def test_the_live_page_lists_absent_lobby_and_writing_students_and_pauses_
         assert status == 200 and f'href="/proctor/live/{world.exam_id}"' in html and "Law exam" in html
         status, html = await _page(proctor, f"/proctor/live/{world.exam_id}")
         assert status == 200
-        states = dict(re.findall(r'data-state="(\w+)" data-student="\d+">\s*<th scope="row">(?:<a [^>]*>)?Student (\w+)',
-                                 html))
+        states = dict(
+            re.findall(r'data-state="(\w+)" data-student="\d+">\s*<th scope="row">(?:<a [^>]*>)?Student (\w+)', html)
+        )
         assert {v: k for k, v in states.items()} == {"student1": "writing", "student2": "lobby", "student3": "absent"}
         assert "жазып отыр" in html and "күту залында" in html and "келмеді" in html  # kk: the proctor's language
 
@@ -69,26 +70,43 @@ async def test_the_live_page_lists_absent_lobby_and_writing_students_and_pauses_
         status, html = await _page(proctor, location)
         assert "тоқтатылды" in html and 'data-state="paused"' in html
         async with services.engine.connect() as conn:
-            after = (await conn.execute(select(audit_log.c.after).where(audit_log.c.action == "attempt.paused"))).scalar()
+            after = (
+                await conn.execute(select(audit_log.c.after).where(audit_log.c.action == "attempt.paused"))
+            ).scalar()
         assert after["reason"] == "өрт дабылы"
 
         # Extra time with no minutes: the service's refusal, shown on the form.
-        status, html, _ = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/extra-time",
-                                      {"reason": "компьютер істен шықты", "minutes": ""})
+        status, html, _ = await _post(
+            proctor,
+            f"/proctor/live/{world.exam_id}/attempts/{aid}/extra-time",
+            {"reason": "компьютер істен шықты", "minutes": ""},
+        )
         assert status == 422 and "600" in html
         # Downtime credit with no measured downtime: refused in words; release and terminate work from the page.
-        status, html, _ = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/downtime-credit",
-                                      {"reason": "сервер тоқтады"})
+        status, html, _ = await _post(
+            proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/downtime-credit", {"reason": "сервер тоқтады"}
+        )
         assert status == 409 and 'id="action-error"' in html
-        status, _, location = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/release-device",
-                                          {"reason": "ноутбук істен шықты"})
+        status, _, location = await _post(
+            proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/release-device", {"reason": "ноутбук істен шықты"}
+        )
         assert status == 303 and "done=release-device" in location
-        status, _, location = await _post(proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/no-such-action",
-                                          {"reason": "x"})
+        status, _, location = await _post(
+            proctor, f"/proctor/live/{world.exam_id}/attempts/{aid}/no-such-action", {"reason": "x"}
+        )
         assert status == 404
         async with services.engine.connect() as conn:
-            actions = (await conn.execute(select(audit_log.c.action).where(
-                audit_log.c.subject == f"attempt:{aid}").order_by(audit_log.c.id))).scalars().all()
+            actions = (
+                (
+                    await conn.execute(
+                        select(audit_log.c.action)
+                        .where(audit_log.c.subject == f"attempt:{aid}")
+                        .order_by(audit_log.c.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert actions[-2:] == ["attempt.paused", "attempt.device_released"]
         # The rows partial the page polls carries the same state.
         status, html = await _page(proctor, f"/proctor/live/{world.exam_id}/rows")
@@ -105,8 +123,9 @@ async def test_the_live_page_lists_absent_lobby_and_writing_students_and_pauses_
         assert status == 200 and 'data-state="paused"' in html and "<img" not in html
         status, html = await _page(admin, f"/proctor/live/{world.exam_id}/attempts/{aid}/extra-time")
         assert status == 200 and 'name="widen_window"' in html
-        status, _, location = await _post(admin, f"/proctor/live/{world.exam_id}/attempts/{aid}/terminate",
-                                          {"reason": "телефон"})
+        status, _, location = await _post(
+            admin, f"/proctor/live/{world.exam_id}/attempts/{aid}/terminate", {"reason": "телефон"}
+        )
         assert status == 303
         async with services.engine.connect() as conn:
             assert (await conn.execute(select(attempts.c.status))).scalar() == "annulled"
@@ -124,17 +143,22 @@ async def test_the_admin_creates_a_journal_and_assigns_a_teacher_and_every_missi
     try:
         status, html = await _page(admin, "/")
         assert 'href="/admin/journals"' in html and 'href="/proctor/live"' in html and 'href="/admin/audit"' in html
-        status, html, _ = await _post(admin, "/admin/journals", {"group": "", "discipline": "", "period": "",
-                                                                 "closes_on": ""})
+        status, html, _ = await _post(
+            admin, "/admin/journals", {"group": "", "discipline": "", "period": "", "closes_on": ""}
+        )
         assert status == 422
         for field in ("group", "discipline", "period", "closes_on"):
             assert f'id="err-{field}"' in html, field
-        status, _, location = await _post(admin, "/admin/journals", {"group": "G1", "discipline": "LAW-101",
-                                                                     "period": "2026-spring", "closes_on": "2026-12-31"})
+        status, _, location = await _post(
+            admin,
+            "/admin/journals",
+            {"group": "G1", "discipline": "LAW-101", "period": "2026-spring", "closes_on": "2026-12-31"},
+        )
         assert status == 303, _
         journal_id = location.split("#journal-")[1]
-        status, html, location = await _post(admin, "/admin/journals/teachers",
-                                             {"journal": journal_id, "teacher": "teacher1"})
+        status, html, location = await _post(
+            admin, "/admin/journals/teachers", {"journal": journal_id, "teacher": "teacher1"}
+        )
         assert status == 303
         status, html = await _page(admin, "/admin/journals")
         assert "Test teacher1" in html and "Журнал создан" not in html
@@ -162,12 +186,18 @@ async def test_the_language_switch_keeps_the_query_and_the_sign_in_choice_wins(s
     client = await open_client(services)
     try:
         # Before sign-in: choose Russian on the sign-in page; the account says Kazakh.
-        resp = await client.post("/language", data={"lang": "ru", "next": "/login?next=%2Fadmin%2Faudit%3Fpage%3D2"},
-                                 allow_redirects=False)
+        resp = await client.post(
+            "/language", data={"lang": "ru", "next": "/login?next=%2Fadmin%2Faudit%3Fpage%3D2"}, allow_redirects=False
+        )
         where = urlsplit(resp.headers["Location"])
-        assert resp.status == 302 and where.path == "/login" and parse_qs(where.query) == {"next": ["/admin/audit?page=2"]}
-        resp = await client.post("/login", data={"login": "admin1", "password": "correct horse battery staple",
-                                                  "next": "/admin/audit?page=2"}, allow_redirects=False)
+        assert (
+            resp.status == 302 and where.path == "/login" and parse_qs(where.query) == {"next": ["/admin/audit?page=2"]}
+        )
+        resp = await client.post(
+            "/login",
+            data={"login": "admin1", "password": "correct horse battery staple", "next": "/admin/audit?page=2"},
+            allow_redirects=False,
+        )
         assert resp.status == 302 and resp.headers["Location"] == "/admin/audit?page=2"
         resp = await client.get("/admin/audit?page=2")
         html = await resp.text()
@@ -175,8 +205,9 @@ async def test_the_language_switch_keeps_the_query_and_the_sign_in_choice_wins(s
         # The switch on a page with a query string comes back to the same address.
         csrf = re.search(r'name="_csrf" value="([^"]+)"', html).group(1)
         assert 'name="next" value="/admin/audit?page=2"' in html
-        resp = await client.post("/language", data={"lang": "kk", "next": "/admin/audit?page=2", "_csrf": csrf},
-                                 allow_redirects=False)
+        resp = await client.post(
+            "/language", data={"lang": "kk", "next": "/admin/audit?page=2", "_csrf": csrf}, allow_redirects=False
+        )
         assert resp.headers["Location"] == "/admin/audit?page=2"
         assert 'lang="kk"' in await (await client.get("/admin/audit?page=2")).text()
         # A missing page is a page in the reader's language, not a bare English "404: Not Found".
@@ -206,8 +237,9 @@ async def test_the_demo_gives_every_role_something_to_do(services, clock):
         teacher_id = (await conn.execute(select(users.c.id).where(users.c.login == "teacher"))).scalar()
         proctor = Actor(proctor_id, "proctor", Role.PROCTOR)
         today = await live_board.exams_of_day(conn, proctor, now=clock.now(), tz="Asia/Almaty")
-        journals = await journal_api.visible_journals(conn, journal_api.Actor(str(teacher_id), frozenset(
-            {journal_api.Role.TEACHER})), clock.now(), staff=False)
+        journals = await journal_api.visible_journals(
+            conn, journal_api.Actor(str(teacher_id), frozenset({journal_api.Role.TEACHER})), clock.now(), staff=False
+        )
     assert sorted(e["proctored"] for e in today if e["open_now"]) == [False, True]
     assert all(e["students"] == 3 for e in today)
     assert sorted(j.discipline_code for j in journals) == ["DEMO-101", "DEMO-102"]

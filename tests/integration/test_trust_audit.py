@@ -25,16 +25,27 @@ from exam_engine.services.audit_seal import seal_pending, verify_database
 from exam_engine.tables import audit_log
 from tests.conftest import settings_env
 
-PAYLOADS = [None, {"score": 87, "result": "passed"}, {"name": "Әлия Қасымқызы", "weights": [0.6, 0.4]},
-            {"nested": {"deep": [1, None, True, "ы"]}, "at": "2026-06-01T09:00:00+00:00"}]
+PAYLOADS = [
+    None,
+    {"score": 87, "result": "passed"},
+    {"name": "Әлия Қасымқызы", "weights": [0.6, 0.4]},
+    {"nested": {"deep": [1, None, True, "ы"]}, "at": "2026-06-01T09:00:00+00:00"},
+]
 
 
 async def add_rows(services, count: int, *, start: int = 0) -> None:
     async with services.engine.begin() as conn:
         for n in range(start, start + count):
             services.clock.advance(1)
-            await record(conn, services.clock.now(), f"user:teacher{n % 3}", "grade.changed", f"grade:{n}",
-                         PAYLOADS[n % len(PAYLOADS)], PAYLOADS[(n + 1) % len(PAYLOADS)])
+            await record(
+                conn,
+                services.clock.now(),
+                f"user:teacher{n % 3}",
+                "grade.changed",
+                f"grade:{n}",
+                PAYLOADS[n % len(PAYLOADS)],
+                PAYLOADS[(n + 1) % len(PAYLOADS)],
+            )
 
 
 async def tamper(services, statement: str, **params) -> None:
@@ -44,8 +55,12 @@ async def tamper(services, statement: str, **params) -> None:
             await conn.execute(text("SET LOCAL session_replication_role = replica"))
             await conn.execute(text(statement), params)
         else:
-            for trigger in ("audit_log_no_update", "audit_log_no_delete", "audit_seals_no_update",
-                            "audit_seals_no_delete"):
+            for trigger in (
+                "audit_log_no_update",
+                "audit_log_no_delete",
+                "audit_seals_no_update",
+                "audit_seals_no_delete",
+            ):
                 await conn.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
             await conn.execute(text(statement), params)
 
@@ -98,8 +113,11 @@ async def test_a_row_slipped_into_a_sealed_range_is_named(services):
     await add_rows(services, 6)
     await seal_pending(services.engine, signer_for(services.settings), services.clock)
     await tamper(services, "DELETE FROM audit_log WHERE id = 3")
-    await tamper(services, "INSERT INTO audit_log (id, at, actor, action, subject) "
-                           "VALUES (3, '2026-01-01 00:00:00+00', 'user:x', 'grade.changed', 'grade:3')")
+    await tamper(
+        services,
+        "INSERT INTO audit_log (id, at, actor, action, subject) "
+        "VALUES (3, '2026-01-01 00:00:00+00', 'user:x', 'grade.changed', 'grade:3')",
+    )
     brk = (await verify(services)).first_break
     assert (brk.kind, brk.row_id) == (BreakKind.ROW_ALTERED, 3)
 
@@ -114,11 +132,17 @@ async def test_rewriting_a_seal_to_hide_a_change_breaks_its_signature(services):
     async with services.engine.connect() as conn:
         rows = (await conn.execute(select(audit_log).order_by(audit_log.c.id))).all()
         seal = (await conn.execute(select(audit_seals))).one()
-    forged = chain.make_seal(1, chain.GENESIS, [chain.AuditRow(r.id, r.at, r.actor, r.action, r.subject, r.before,
-                                                               r.after, r.ip) for r in rows],
-                             seal.sealed_at, seal.key_id, lambda message: seal.signature)
-    await tamper(services, "UPDATE audit_seals SET row_digests = :d, hash = :h WHERE id = 1",
-                 d=forged.row_digests, h=forged.hash)
+    forged = chain.make_seal(
+        1,
+        chain.GENESIS,
+        [chain.AuditRow(r.id, r.at, r.actor, r.action, r.subject, r.before, r.after, r.ip) for r in rows],
+        seal.sealed_at,
+        seal.key_id,
+        lambda message: seal.signature,
+    )
+    await tamper(
+        services, "UPDATE audit_seals SET row_digests = :d, hash = :h WHERE id = 1", d=forged.row_digests, h=forged.hash
+    )
     brk = (await verify(services)).first_break
     assert (brk.kind, brk.seal_id) == (BreakKind.SEAL_SIGNATURE, 1)
 
@@ -159,8 +183,11 @@ async def test_concurrent_sealers_and_writers_leave_one_unbroken_chain(services)
 
 
 async def test_audit_verify_command_exits_1_naming_the_row_after_tampering(services, monkeypatch, capsys):
-    for name, value in settings_env(services.settings.database_url.replace("+aiosqlite", "").replace(
-            "+psycopg", ""), str(services.settings.data_dir), None).items():
+    for name, value in settings_env(
+        services.settings.database_url.replace("+aiosqlite", "").replace("+psycopg", ""),
+        str(services.settings.data_dir),
+        None,
+    ).items():
         monkeypatch.setenv(name, value)
     await add_rows(services, 5)
     await seal_pending(services.engine, signer_for(services.settings), services.clock)

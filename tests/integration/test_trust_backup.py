@@ -40,8 +40,11 @@ async def populate(services) -> dict[tuple[str, int], bytes]:
             await api.login(login)
             _, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
             for seq, q in enumerate(started["questions"], start=1):
-                await api.call("PUT", f"/api/v1/attempts/{started['attempt']['id']}/answers/{q['position']}",
-                               {"choice": 0, "seq": seq})
+                await api.call(
+                    "PUT",
+                    f"/api/v1/attempts/{started['attempt']['id']}/answers/{q['position']}",
+                    {"choice": 0, "seq": seq},
+                )
             await api.call("POST", f"/api/v1/attempts/{started['attempt']['id']}/submit")
     finally:
         await client.close()
@@ -54,12 +57,20 @@ async def populate(services) -> dict[tuple[str, int], bytes]:
         attempt_ids = list((await conn.execute(text("SELECT id FROM attempts"))).scalars())
         for attempt_id in attempt_ids:
             attempt_id = uuid.UUID(str(attempt_id))
-            await store.open_attempt(conn, attempt_id, student_id=1, exam_id=world.exam_id,
-                                     started_at=services.clock.now(), consent={"camera": True}, now=services.clock.now())
+            await store.open_attempt(
+                conn,
+                attempt_id,
+                student_id=1,
+                exam_id=world.exam_id,
+                started_at=services.clock.now(),
+                consent={"camera": True},
+                now=services.clock.now(),
+            )
             for n in range(1, 4):
                 data = os.urandom(2000 + n)
-                item = await store.append(conn, attempt_id, ItemKind.FRAME if n % 2 else ItemKind.EVENT, n, data,
-                                          now=services.clock.now())
+                item = await store.append(
+                    conn, attempt_id, ItemKind.FRAME if n % 2 else ItemKind.EVENT, n, data, now=services.clock.now()
+                )
                 evidence[(str(attempt_id), item.seq)] = data
     return evidence
 
@@ -99,8 +110,7 @@ def drop_database(name: str | None) -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def test_a_backup_restores_into_an_empty_database_with_every_row_and_evidence_item(
-        services, backend, tmp_path):
+async def test_a_backup_restores_into_an_empty_database_with_every_row_and_evidence_item(services, backend, tmp_path):
     evidence = await populate(services)
     source_env = env_for(services.settings.database_url, services.settings.data_dir, EXAM_BACKUP_KEY=BACKUP_KEY)
     archive = tmp_path / "weekly.bin"
@@ -139,11 +149,17 @@ async def test_backup_refuses_without_a_key_and_restore_refuses_a_damaged_archiv
     with pytest.raises(BackupKeyMissing, match="EXAM_BACKUP_KEY"):
         await asyncio.to_thread(create_backup, services.settings, env, tmp_path / "b.bin", services.clock.now())
     with pytest.raises(BackupKeyMissing, match="64 hex digits"):
-        await asyncio.to_thread(create_backup, services.settings, {**env, "EXAM_BACKUP_KEY": "short"},
-                                tmp_path / "b.bin", services.clock.now())
+        await asyncio.to_thread(
+            create_backup,
+            services.settings,
+            {**env, "EXAM_BACKUP_KEY": "short"},
+            tmp_path / "b.bin",
+            services.clock.now(),
+        )
     archive = tmp_path / "b.bin"
-    await asyncio.to_thread(create_backup, services.settings, {**env, "EXAM_BACKUP_KEY": BACKUP_KEY}, archive,
-                            services.clock.now())
+    await asyncio.to_thread(
+        create_backup, services.settings, {**env, "EXAM_BACKUP_KEY": BACKUP_KEY}, archive, services.clock.now()
+    )
     target_env = env_for(f"sqlite:///{tmp_path / 'r' / 'exam.db'}", tmp_path / "r")
     target = load_settings(target_env)
     data = bytearray(archive.read_bytes())

@@ -61,8 +61,11 @@ class PrivateCluster:
     def __init__(self, root: Path) -> None:
         binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not binaries:
-            pytest.fail("initdb is unavailable (no /usr/lib/postgresql/*/bin/initdb): the crash test needs a "
-                        "private PostgreSQL cluster; install the postgresql server package", pytrace=False)
+            pytest.fail(
+                "initdb is unavailable (no /usr/lib/postgresql/*/bin/initdb): the crash test needs a "
+                "private PostgreSQL cluster; install the postgresql server package",
+                pytrace=False,
+            )
         self.bin = Path(binaries[-1]).parent
         self.root, self.data, self.sock = root, root / "data", root / "sock"
         self.port = free_port()
@@ -77,23 +80,49 @@ class PrivateCluster:
         assert done.returncode == 0, f"{cmd[0]} failed: {done.stdout}\n{done.stderr}"
 
     def init(self) -> None:
-        self._as_owner(str(self.bin / "initdb"), "-D", str(self.data), "-U", "root", "-A", "trust", "-E", "UTF8",
-                       "--no-instructions")
+        self._as_owner(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "root",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        )
 
     def start(self) -> None:
-        opts = (f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=on "
-                f"-c synchronous_commit=on -c full_page_writes=on -c max_connections=100")
-        self._as_owner(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.root / "pg.log"),
-                       "-w", "-t", "60", "start")
+        opts = (
+            f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=on "
+            f"-c synchronous_commit=on -c full_page_writes=on -c max_connections=100"
+        )
+        self._as_owner(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.root / "pg.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def crash(self) -> None:
         """Stop without a checkpoint: what is not in the WAL on disk is lost, as in a power cut."""
         self._as_owner(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--"] * (os.geteuid() == 0) +
-                       [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--"] * (os.geteuid() == 0)
+            + [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
 
     def url(self, database: str) -> str:
         return f"postgresql://root@127.0.0.1:{self.port}/{database}"
@@ -105,8 +134,13 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     async def start(self) -> None:
-        self.proc = subprocess.Popen([*EXAM_ENGINE, "serve", "--port", str(self.port)], env=self.env, cwd=ROOT,
-                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*EXAM_ENGINE, "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
@@ -158,9 +192,11 @@ async def drive(student: Student, base: str, running: asyncio.Event) -> None:
         choice = rng.randrange(4)
         student.seq += 1
         try:
-            async with student.http.put(f"{base}/api/v1/attempts/{student.attempt_id}/answers/{position}",
-                                        json={"choice": choice, "seq": student.seq},
-                                        headers={"X-CSRF-Token": student.csrf}) as resp:
+            async with student.http.put(
+                f"{base}/api/v1/attempts/{student.attempt_id}/answers/{position}",
+                json={"choice": choice, "seq": student.seq},
+                headers={"X-CSRF-Token": student.csrf},
+            ) as resp:
                 if resp.status == 200:
                     body = await resp.json()
                     student.acks += 1
@@ -177,38 +213,55 @@ async def drive(student: Student, base: str, running: asyncio.Event) -> None:
 
 async def build_world(url: str, data_dir: Path) -> int:
     """One exam and STUDENTS students; one password hash computed, then copied (hashing is slow)."""
-    services = build_services(load_settings({"EXAM_DATABASE_URL": url, "EXAM_DATA_DIR": str(data_dir),
-                                             "EXAM_SECRET_KEY": SECRET}))
+    services = build_services(
+        load_settings({"EXAM_DATABASE_URL": url, "EXAM_DATA_DIR": str(data_dir), "EXAM_SECRET_KEY": SECRET})
+    )
     try:
         world = await make_world(services, students=1, question_count=5, bank_size=10, duration_s=DURATION_S)
         async with services.engine.begin() as conn:
             first = (await conn.execute(select(users).where(users.c.login == world.students[0]))).one()
             member = (await conn.execute(select(group_members))).one()
             for n in range(2, STUDENTS + 1):
-                new_id = (await conn.execute(users.insert().values(
-                    login=f"student{n}", full_name=f"Student {n}", role="student", password_hash=first.password_hash,
-                    language="kk", is_active=True, must_change_password=False, created_at=first.created_at,
-                    created_by="tests").returning(users.c.id))).scalar_one()
-                await conn.execute(group_members.insert().values(group_id=member.group_id, student_id=new_id,
-                                                                 joined_at=member.joined_at))
+                new_id = (
+                    await conn.execute(
+                        users.insert()
+                        .values(
+                            login=f"student{n}",
+                            full_name=f"Student {n}",
+                            role="student",
+                            password_hash=first.password_hash,
+                            language="kk",
+                            is_active=True,
+                            must_change_password=False,
+                            created_at=first.created_at,
+                            created_by="tests",
+                        )
+                        .returning(users.c.id)
+                    )
+                ).scalar_one()
+                await conn.execute(
+                    group_members.insert().values(
+                        group_id=member.group_id, student_id=new_id, joined_at=member.joined_at
+                    )
+                )
         return world.exam_id
     finally:
         await services.close()
 
 
 async def sign_in_and_start(student: Student, base: str, exam_id: int) -> None:
-    async with student.http.post(f"{base}/api/v1/auth/login",
-                                 json={"login": student.login, "password": PASSWORD}) as resp:
+    async with student.http.post(
+        f"{base}/api/v1/auth/login", json={"login": student.login, "password": PASSWORD}
+    ) as resp:
         assert resp.status == 200, await resp.text()
         student.csrf = (await resp.json())["csrf_token"]
-    async with student.http.post(f"{base}/api/v1/exams/{exam_id}/start", json={},
-                                 headers={"X-CSRF-Token": student.csrf}) as resp:
+    async with student.http.post(
+        f"{base}/api/v1/exams/{exam_id}/start", json={}, headers={"X-CSRF-Token": student.csrf}
+    ) as resp:
         assert resp.status == 200, await resp.text()
         view = await resp.json()
     student.attempt_id = view["attempt"]["id"]
     student.positions = [q["position"] for q in view["questions"]]
-
-
 
 
 async def test_acknowledged_saves_survive_kill_9_of_server_and_postgres_and_overdue_attempts_finalise(tmp_path):
@@ -224,11 +277,19 @@ async def test_acknowledged_saves_survive_kill_9_of_server_and_postgres_and_over
         with psycopg.connect(cluster.url("postgres"), autocommit=True) as admin:
             admin.execute("CREATE DATABASE exam")
         url = cluster.url("exam")
-        env = {"PATH": os.environ.get("PATH", ""), "EXAM_DATABASE_URL": url, "EXAM_DATA_DIR": str(tmp_path),
-               "EXAM_SECRET_KEY": SECRET, "EXAM_LOG_LEVEL": "WARNING", "EXAM_SWEEP_INTERVAL_S": "0.5",
-               "EXAM_NETWORK_GRACE_S": "1", "EXAM_AUTOSAVE_GROUPS": "1"}
-        migrated = subprocess.run([*EXAM_ENGINE, "migrate"], env=env, cwd=ROOT, capture_output=True, text=True,
-                                  timeout=120)
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "EXAM_DATABASE_URL": url,
+            "EXAM_DATA_DIR": str(tmp_path),
+            "EXAM_SECRET_KEY": SECRET,
+            "EXAM_LOG_LEVEL": "WARNING",
+            "EXAM_SWEEP_INTERVAL_S": "0.5",
+            "EXAM_NETWORK_GRACE_S": "1",
+            "EXAM_AUTOSAVE_GROUPS": "1",
+        }
+        migrated = subprocess.run(
+            [*EXAM_ENGINE, "migrate"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert migrated.returncode == 0, migrated.stderr
         exam_id = await build_world(url, tmp_path)
 
@@ -237,9 +298,18 @@ async def test_acknowledged_saves_survive_kill_9_of_server_and_postgres_and_over
         base = f"http://127.0.0.1:{server.port}"
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=10)
-        students = [Student(f"student{n}", aiohttp.ClientSession(
-            connector=connector, connector_owner=False, timeout=timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)))
-            for n in range(1, STUDENTS + 1)]
+        students = [
+            Student(
+                f"student{n}",
+                aiohttp.ClientSession(
+                    connector=connector,
+                    connector_owner=False,
+                    timeout=timeout,
+                    cookie_jar=aiohttp.CookieJar(unsafe=True),
+                ),
+            )
+            for n in range(1, STUDENTS + 1)
+        ]
         try:
             gate = asyncio.Semaphore(8)
 
@@ -256,17 +326,17 @@ async def test_acknowledged_saves_survive_kill_9_of_server_and_postgres_and_over
                 await asyncio.sleep(RUN_S)
                 count, total = await server.grouped()
                 groups, grouped = groups + count, grouped + total
-                server.kill()                 # kill -9 of the server, mid-run (groups in flight)
+                server.kill()  # kill -9 of the server, mid-run (groups in flight)
                 await asyncio.sleep(0.5)
                 await server.start()
                 await asyncio.sleep(RUN_S)
-                cluster.crash()               # PostgreSQL stops without a checkpoint, mid-run
+                cluster.crash()  # PostgreSQL stops without a checkpoint, mid-run
                 await asyncio.sleep(0.5)
                 cluster.start()
             await asyncio.sleep(RUN_S)
             count, total = await server.grouped()
             groups, grouped = groups + count, grouped + total
-            server.kill()                     # down across every deadline
+            server.kill()  # down across every deadline
             running.clear()
             await asyncio.gather(*tasks)
         finally:
@@ -274,12 +344,14 @@ async def test_acknowledged_saves_survive_kill_9_of_server_and_postgres_and_over
                 await s.http.close()
             await connector.close()
 
-        checker = build_services(load_settings({"EXAM_DATABASE_URL": url, "EXAM_DATA_DIR": str(tmp_path),
-                                                "EXAM_SECRET_KEY": SECRET}))
+        checker = build_services(
+            load_settings({"EXAM_DATABASE_URL": url, "EXAM_DATA_DIR": str(tmp_path), "EXAM_SECRET_KEY": SECRET})
+        )
         try:
             async with checker.engine.connect() as conn:
-                stored = {(str(r.attempt_id), r.position): (r.seq, r.choice)
-                          for r in await conn.execute(select(answers))}
+                stored = {
+                    (str(r.attempt_id), r.position): (r.seq, r.choice) for r in await conn.execute(select(answers))
+                }
                 last_deadline = (await conn.execute(select(func.max(attempts.c.deadline_at)))).scalar()
             acknowledged = missing = 0
             for s in students:
@@ -295,11 +367,18 @@ async def test_acknowledged_saves_survive_kill_9_of_server_and_postgres_and_over
 
             wait = (last_deadline - checker.clock.now()).total_seconds() + 1.5
             await asyncio.sleep(max(0.0, wait))
-            await server.start()              # the start-up sweep finalises everything overdue
+            await server.start()  # the start-up sweep finalises everything overdue
             async with checker.engine.connect() as conn:
                 rows = (await conn.execute(select(attempts))).all()
-                events = dict((await conn.execute(select(outbox.c.key, func.count()).where(
-                    outbox.c.topic == "exam.result").group_by(outbox.c.key))).all())
+                events = dict(
+                    (
+                        await conn.execute(
+                            select(outbox.c.key, func.count())
+                            .where(outbox.c.topic == "exam.result")
+                            .group_by(outbox.c.key)
+                        )
+                    ).all()
+                )
             assert len(rows) == STUDENTS
             for row in rows:
                 assert row.status == "timed_out", row
@@ -307,10 +386,12 @@ async def test_acknowledged_saves_survive_kill_9_of_server_and_postgres_and_over
                 assert events.get(str(row.id)) == 1, f"attempt {row.id} has {events.get(str(row.id))} result events"
         finally:
             await checker.close()
-        print(f"crash test: {STUDENTS} students, {sum(s.acks for s in students)} acknowledged saves "
-              f"({grouped:.0f} in {groups:.0f} group commits seen before the kills) "
-              f"({acknowledged} latest per question checked), 0 missing, "
-              f"{time.monotonic() - started:.0f} s")
+        print(
+            f"crash test: {STUDENTS} students, {sum(s.acks for s in students)} acknowledged saves "
+            f"({grouped:.0f} in {groups:.0f} group commits seen before the kills) "
+            f"({acknowledged} latest per question checked), 0 missing, "
+            f"{time.monotonic() - started:.0f} s"
+        )
     finally:
         if server is not None:
             server.kill()

@@ -24,8 +24,9 @@ async def sit_and_submit(services, answers_given: int = 3) -> dict:
         _, started = await api.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
         attempt_id = started["attempt"]["id"]
         for seq, q in enumerate(started["questions"][:answers_given], start=1):
-            status, _ = await api.call("PUT", f"/api/v1/attempts/{attempt_id}/answers/{q['position']}",
-                                       {"choice": seq % 2, "seq": seq})
+            status, _ = await api.call(
+                "PUT", f"/api/v1/attempts/{attempt_id}/answers/{q['position']}", {"choice": seq % 2, "seq": seq}
+            )
             assert status == 200
         status, result = await api.call("POST", f"/api/v1/attempts/{attempt_id}/submit")
         assert status == 200, result
@@ -57,7 +58,8 @@ async def test_submit_returns_a_signed_receipt_of_the_stored_answers(services):
 
 
 async def test_receipt_verify_accepts_a_genuine_receipt_and_names_a_later_answer_change(
-        services, monkeypatch, capsys, tmp_path):
+    services, monkeypatch, capsys, tmp_path
+):
     result = await sit_and_submit(services)
     use_environment(services, monkeypatch)
     path = tmp_path / "receipt.json"
@@ -66,8 +68,7 @@ async def test_receipt_verify_accepts_a_genuine_receipt_and_names_a_later_answer
     assert "VALID receipt" in capsys.readouterr().out
 
     async with services.engine.begin() as conn:  # an insider edits a stored answer afterwards
-        await conn.execute(text("UPDATE answers SET choice = 4 WHERE position = "
-                                "(SELECT MIN(position) FROM answers)"))
+        await conn.execute(text("UPDATE answers SET choice = 4 WHERE position = (SELECT MIN(position) FROM answers)"))
     assert await asyncio.to_thread(main, ["receipt", "verify", str(path)]) == 1
     assert "answers_changed" in capsys.readouterr().err
     # Offline, the receipt itself is still authentic: it proves what was submitted.

@@ -71,8 +71,18 @@ def test_a_completed_attempt_never_goes_back(current, target, allowed):
 
 @pytest.mark.parametrize(
     "correct,total,score",
-    [(0, 25, 0), (25, 25, 100), (1, 3, 33), (2, 3, 67), (1, 8, 13), (1, 40, 3), (1, 200, 1), (1, 201, 0),
-     (49, 100, 49), (99, 200, 50)],
+    [
+        (0, 25, 0),
+        (25, 25, 100),
+        (1, 3, 33),
+        (2, 3, 67),
+        (1, 8, 13),
+        (1, 40, 3),
+        (1, 200, 1),
+        (1, 201, 0),
+        (49, 100, 49),
+        (99, 200, 50),
+    ],
 )
 def test_score_is_a_percentage_rounded_half_up_with_integers(correct, total, score):
     assert rules.score_percent(correct, total) == score
@@ -84,8 +94,15 @@ def _keys(n: int) -> dict[int, int]:
 
 def test_a_timed_out_attempt_is_unsatisfactory_under_the_default_policy_but_keeps_its_raw_score():
     deadline = T0 + timedelta(minutes=20)
-    g = rules.grade(timed_out=True, deadline_at=deadline, now=deadline + timedelta(seconds=7), keys=_keys(4),
-                    choices={1: 0, 2: 0, 3: 0, 4: 0}, pass_score=50, policy=TimeoutPolicy.UNSATISFACTORY)
+    g = rules.grade(
+        timed_out=True,
+        deadline_at=deadline,
+        now=deadline + timedelta(seconds=7),
+        keys=_keys(4),
+        choices={1: 0, 2: 0, 3: 0, 4: 0},
+        pass_score=50,
+        policy=TimeoutPolicy.UNSATISFACTORY,
+    )
     assert g.status is AttemptStatus.TIMED_OUT and g.result is Result.UNSATISFACTORY
     assert g.score == 100 and g.correct_count == 4
     assert g.submitted_at == deadline and g.finished_by is FinishedBy.DEADLINE
@@ -93,24 +110,47 @@ def test_a_timed_out_attempt_is_unsatisfactory_under_the_default_policy_but_keep
 
 def test_a_timed_out_attempt_is_graded_on_saved_answers_under_the_alternative_policy():
     deadline = T0 + timedelta(minutes=20)
-    g = rules.grade(timed_out=True, deadline_at=deadline, now=deadline, keys=_keys(4),
-                    choices={1: 0, 2: 0, 3: 1}, pass_score=50, policy=TimeoutPolicy.GRADE_SAVED)
+    g = rules.grade(
+        timed_out=True,
+        deadline_at=deadline,
+        now=deadline,
+        keys=_keys(4),
+        choices={1: 0, 2: 0, 3: 1},
+        pass_score=50,
+        policy=TimeoutPolicy.GRADE_SAVED,
+    )
     assert g.result is Result.PASSED and g.score == 50
-    g2 = rules.grade(timed_out=True, deadline_at=deadline, now=deadline, keys=_keys(4),
-                     choices={1: 0}, pass_score=50, policy=TimeoutPolicy.GRADE_SAVED)
+    g2 = rules.grade(
+        timed_out=True,
+        deadline_at=deadline,
+        now=deadline,
+        keys=_keys(4),
+        choices={1: 0},
+        pass_score=50,
+        policy=TimeoutPolicy.GRADE_SAVED,
+    )
     assert g2.result is Result.UNSATISFACTORY and g2.score == 25
 
 
 def test_a_submitted_attempt_records_the_submit_time_and_passes_at_the_threshold():
     now = T0 + timedelta(minutes=5)
-    g = rules.grade(timed_out=False, deadline_at=T0 + timedelta(minutes=20), now=now, keys=_keys(2),
-                    choices={1: 0, 2: None}, pass_score=50, policy=TimeoutPolicy.UNSATISFACTORY)
+    g = rules.grade(
+        timed_out=False,
+        deadline_at=T0 + timedelta(minutes=20),
+        now=now,
+        keys=_keys(2),
+        choices={1: 0, 2: None},
+        pass_score=50,
+        policy=TimeoutPolicy.UNSATISFACTORY,
+    )
     assert g.status is AttemptStatus.SUBMITTED and g.submitted_at == now and g.result is Result.PASSED
 
 
 def _pool(n: int, options: int = 5) -> list[rules.SourceItem]:
-    return [rules.SourceItem(id=i, text=f"q{i}", options=tuple(f"o{i}.{k}" for k in range(options)), correct=i % options)
-            for i in range(1, n + 1)]
+    return [
+        rules.SourceItem(id=i, text=f"q{i}", options=tuple(f"o{i}.{k}" for k in range(options)), correct=i % options)
+        for i in range(1, n + 1)
+    ]
 
 
 def test_a_form_keeps_each_items_key_through_the_shuffle():

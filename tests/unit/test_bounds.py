@@ -18,10 +18,14 @@ def test_an_integer_out_of_range_is_refused_naming_the_field_and_the_range(value
     with pytest.raises(InvalidInput) as refused:
         bounds.EXTRA_MINUTES.check(value, "extra_minutes")
     assert refused.value.code == "out_of_range"
-    assert translate("ru", refused.value.msgid, **refused.value.params) == \
-        "Поле «extra_minutes» должно быть целым числом от 0 до 600."
-    assert translate("kk", refused.value.msgid, **refused.value.params) == \
-        "«extra_minutes» өрісі 0 мен 600 аралығындағы бүтін сан болуы керек."
+    assert (
+        translate("ru", refused.value.msgid, **refused.value.params)
+        == "Поле «extra_minutes» должно быть целым числом от 0 до 600."
+    )
+    assert (
+        translate("kk", refused.value.msgid, **refused.value.params)
+        == "«extra_minutes» өрісі 0 мен 600 аралығындағы бүтін сан болуы керек."
+    )
 
 
 @pytest.mark.parametrize("value", [True, 2.0, "5", None, [5], math.nan])
@@ -29,10 +33,13 @@ def test_anything_but_an_integer_is_a_type_refusal(value):
     with pytest.raises(InvalidInput) as refused:
         bounds.EXTRA_MINUTES.check(value, "extra_minutes")
     assert refused.value.code == "invalid_field" and refused.value.params["expected"] == "integer"
-    assert translate("ru", refused.value.msgid, **refused.value.params) == \
-        "Поле «extra_minutes» должно быть: целое число."
-    assert translate("kk", refused.value.msgid, **refused.value.params) == \
-        "«extra_minutes» өрісінің түрі бүтін сан болуы керек."
+    assert (
+        translate("ru", refused.value.msgid, **refused.value.params) == "Поле «extra_minutes» должно быть: целое число."
+    )
+    assert (
+        translate("kk", refused.value.msgid, **refused.value.params)
+        == "«extra_minutes» өрісінің түрі бүтін сан болуы керек."
+    )
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 0.99, 4.01])
@@ -45,8 +52,12 @@ def test_a_number_bound_refuses_nan_infinity_and_the_outside(value):
 def test_the_edges_are_inside():
     assert bounds.EXTRA_MINUTES.check(0, "x") == 0 and bounds.EXTRA_MINUTES.check(600, "x") == 600
     assert bounds.MULTIPLIER.check(4, "x") == 4 and bounds.MULTIPLIER.check(1.5, "x") == 1.5
-    assert bounds.EXTRA_MINUTES.schema() == {"type": "integer", "minimum": 0, "maximum": 600,
-                                             "description": bounds.EXTRA_MINUTES.description}
+    assert bounds.EXTRA_MINUTES.schema() == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 600,
+        "description": bounds.EXTRA_MINUTES.description,
+    }
 
 
 def test_a_moment_outside_2000_to_2100_is_refused():

@@ -20,8 +20,8 @@ def _msgids(package: str) -> set[str]:
     assert spec and spec.submodule_search_locations
     root = Path(next(iter(spec.submodule_search_locations)))
     return {
-        message for _f, _l, message, _c, _x in extract_from_dir(
-            root, keywords={"N_": None, "_": None}, method_map=METHOD_MAP)
+        message
+        for _f, _l, message, _c, _x in extract_from_dir(root, keywords={"N_": None, "_": None}, method_map=METHOD_MAP)
         if isinstance(message, str) and message
     }
 
@@ -43,8 +43,10 @@ def test_every_message_and_page_text_is_translated_with_the_same_placeholders(la
 
 
 def test_translate_fills_placeholders_and_falls_back_to_english():
-    assert translate("ru", "Question {position} is not part of this attempt.", position=7) == \
-        "Вопрос 7 не входит в эту попытку."
+    assert (
+        translate("ru", "Question {position} is not part of this attempt.", position=7)
+        == "Вопрос 7 не входит в эту попытку."
+    )
     assert translate("kk", "no such message {x}", x=1) == "no such message 1"
 
 

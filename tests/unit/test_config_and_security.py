@@ -19,8 +19,9 @@ def test_defaults_are_the_embedded_sqlite_under_the_data_dir(tmp_path):
 
 
 def test_a_postgres_url_is_turned_into_the_psycopg_driver(tmp_path):
-    s = load_settings({"EXAM_DATA_DIR": str(tmp_path), "EXAM_SECRET_KEY": KEY,
-                       "EXAM_DATABASE_URL": "postgresql://u@db:5432/exam"})
+    s = load_settings(
+        {"EXAM_DATA_DIR": str(tmp_path), "EXAM_SECRET_KEY": KEY, "EXAM_DATABASE_URL": "postgresql://u@db:5432/exam"}
+    )
     assert s.database_url == "postgresql+psycopg://u@db:5432/exam" and s.is_postgres
 
 
@@ -58,9 +59,16 @@ def test_secrets_do_not_show_in_repr():
     assert "abc" not in repr(Secret("abc" * 20)) and "abc" not in str(Secret("abc" * 20))
 
 
-@pytest.mark.parametrize("bad,code", [("short", "password_too_short"), ("password123", "password_too_common"),
-                                      ("aaaaaaaaaaaa", "password_too_common"), ("x" * 129, "password_too_long"),
-                                      ("my-student1-pass", "password_too_common")])
+@pytest.mark.parametrize(
+    "bad,code",
+    [
+        ("short", "password_too_short"),
+        ("password123", "password_too_common"),
+        ("aaaaaaaaaaaa", "password_too_common"),
+        ("x" * 129, "password_too_long"),
+        ("my-student1-pass", "password_too_common"),
+    ],
+)
 def test_weak_passwords_are_refused_with_a_reason(bad, code):
     with pytest.raises(InvalidInput) as err:
         passwords.check_acceptable(bad, login="student1")

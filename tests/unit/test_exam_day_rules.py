@@ -36,11 +36,14 @@ def test_a_paused_attempt_accepts_no_answers_with_its_own_code():
     assert err.value.code == "attempt_paused"
 
 
-@pytest.mark.parametrize("status,deadline,code", [
-    (AttemptStatus.PAUSED, at(60), "attempt_already_paused"),
-    (AttemptStatus.SUBMITTED, at(60), "attempt_finished"),
-    (AttemptStatus.IN_PROGRESS, at(10), "attempt_time_up"),
-])
+@pytest.mark.parametrize(
+    "status,deadline,code",
+    [
+        (AttemptStatus.PAUSED, at(60), "attempt_already_paused"),
+        (AttemptStatus.SUBMITTED, at(60), "attempt_finished"),
+        (AttemptStatus.IN_PROGRESS, at(10), "attempt_time_up"),
+    ],
+)
 def test_only_a_running_attempt_with_time_left_can_be_paused(status, deadline, code):
     with pytest.raises(Conflict) as err:
         rules.check_can_pause(status, deadline, at(10))
@@ -81,16 +84,19 @@ def test_an_accommodation_is_minutes_plus_a_multiplier_of_the_duration():
             exam_day.multiplier_pct(bad)
 
 
-@pytest.mark.parametrize("status,in_lobby,seen_s_ago,state", [
-    (None, False, None, LiveState.ABSENT),
-    (None, True, 5, LiveState.LOBBY),
-    ("in_progress", False, 10, LiveState.WRITING),
-    ("in_progress", False, 61, LiveState.SILENT),
-    ("in_progress", False, None, LiveState.SILENT),
-    ("paused", False, 600, LiveState.PAUSED),
-    ("submitted", True, 1, LiveState.FINISHED),
-    ("annulled", False, None, LiveState.FINISHED),
-])
+@pytest.mark.parametrize(
+    "status,in_lobby,seen_s_ago,state",
+    [
+        (None, False, None, LiveState.ABSENT),
+        (None, True, 5, LiveState.LOBBY),
+        ("in_progress", False, 10, LiveState.WRITING),
+        ("in_progress", False, 61, LiveState.SILENT),
+        ("in_progress", False, None, LiveState.SILENT),
+        ("paused", False, 600, LiveState.PAUSED),
+        ("submitted", True, 1, LiveState.FINISHED),
+        ("annulled", False, None, LiveState.FINISHED),
+    ],
+)
 def test_each_student_has_one_live_state(status, in_lobby, seen_s_ago, state):
     seen = None if seen_s_ago is None else at(10) - timedelta(seconds=seen_s_ago)
     assert exam_day.live_state(status, in_lobby, seen, at(10), 60) is state
@@ -123,11 +129,14 @@ def test_a_student_who_started_cannot_be_rescheduled():
         assert err.value.code == "reschedule_is_retake"
 
 
-@pytest.mark.parametrize("opens,closes,code", [
-    (at(60), at(30), "invalid_window"),
-    (at(-120), at(-60), "window_in_past"),
-    (at(60), at(60 * 24 * 40), "window_outside_session"),
-])
+@pytest.mark.parametrize(
+    "opens,closes,code",
+    [
+        (at(60), at(30), "invalid_window"),
+        (at(-120), at(-60), "window_in_past"),
+        (at(60), at(60 * 24 * 40), "window_outside_session"),
+    ],
+)
 def test_a_personal_window_must_be_real_future_and_inside_the_session(opens, closes, code):
     with pytest.raises(InvalidInput) as err:
         exam_day.check_personal_window(opens, closes, at(0), date(2026, 6, 1), date(2026, 6, 30))
@@ -142,22 +151,31 @@ def test_reasons_and_documents_are_required():
     assert exam_day.check_reason("  camera died ") == "camera died"
 
 
-@pytest.mark.parametrize("bound,released,session,expected", [
-    ("a", None, "a", Binding.ALLOW),
-    ("a", None, None, Binding.ALLOW),
-    ("a", None, "b", Binding.REFUSE),
-    (None, "a", "b", Binding.CLAIM),
-    (None, "a", "a", Binding.REFUSE),
-    (None, None, "a", Binding.CLAIM),
-])
+@pytest.mark.parametrize(
+    "bound,released,session,expected",
+    [
+        ("a", None, "a", Binding.ALLOW),
+        ("a", None, None, Binding.ALLOW),
+        ("a", None, "b", Binding.REFUSE),
+        (None, "a", "b", Binding.CLAIM),
+        (None, "a", "a", Binding.REFUSE),
+        (None, None, "a", Binding.CLAIM),
+    ],
+)
 def test_one_session_per_attempt(bound, released, session, expected):
     assert verdict(bound, released, session) is expected
 
 
-EXAM_DAY_FILES = ["exam_engine/domain/exam_day.py", "exam_engine/domain/attempts.py",
-                  "exam_engine/services/attempt_binding.py", "exam_engine/services/live_control.py",
-                  "exam_engine/services/live_view.py", "exam_engine/services/lobby.py", "exam_engine/services/terms.py",
-                  "exam_engine/web/api_live.py"]
+EXAM_DAY_FILES = [
+    "exam_engine/domain/exam_day.py",
+    "exam_engine/domain/attempts.py",
+    "exam_engine/services/attempt_binding.py",
+    "exam_engine/services/live_control.py",
+    "exam_engine/services/live_view.py",
+    "exam_engine/services/lobby.py",
+    "exam_engine/services/terms.py",
+    "exam_engine/web/api_live.py",
+]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

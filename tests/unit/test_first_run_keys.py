@@ -25,8 +25,9 @@ def _evidence_key(data_dir: str) -> tuple[str, bool]:
 
     from proctor.keys import load_or_create
 
-    keyring, generated = load_or_create(Path(data_dir) / "keys" / "evidence-master.json", configured=False,
-                                        now=datetime.now(UTC))
+    keyring, generated = load_or_create(
+        Path(data_dir) / "keys" / "evidence-master.json", configured=False, now=datetime.now(UTC)
+    )
     return keyring.secret(keyring.current).hex(), generated
 
 
@@ -64,8 +65,7 @@ def _on_disk(which: str, data_dir: Path) -> str:
 def test_processes_starting_together_on_a_first_run_all_use_the_key_on_disk(tmp_path: Path, which: str) -> None:
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(PROCESSES), context.Queue()
-    procs = [context.Process(target=_at_once, args=(barrier, results, which, str(tmp_path)))
-             for _ in range(PROCESSES)]
+    procs = [context.Process(target=_at_once, args=(barrier, results, which, str(tmp_path))) for _ in range(PROCESSES)]
     for proc in procs:
         proc.start()
     got = [results.get(timeout=60) for _ in procs]

@@ -39,8 +39,15 @@ def test_a_decision_names_its_options_as_its_action_needs():
     assert accepted_options("rekey", [2], 5) == frozenset({2})
     assert accepted_options("accept", [0, 2], 5) == frozenset({0, 2})
     assert accepted_options("drop", [], 5) is None
-    for action, options in (("rekey", [1, 2]), ("rekey", []), ("accept", [1]), ("drop", [0]), ("rekey", [5]),
-                            ("accept", [1, 1]), ("swap", [1])):
+    for action, options in (
+        ("rekey", [1, 2]),
+        ("rekey", []),
+        ("accept", [1]),
+        ("drop", [0]),
+        ("rekey", [5]),
+        ("accept", [1, 1]),
+        ("swap", [1]),
+    ):
         with pytest.raises(ValueError):
             accepted_options(action, options, 5)
 
@@ -50,8 +57,16 @@ CHOICES = {1: 2, 2: 3, 3: 1, 4: None}
 
 
 def _grade(accepted=None, timed_out=False):  # type: ignore[no-untyped-def]
-    return grade(timed_out=timed_out, deadline_at=T0, now=T0 - timedelta(minutes=5), keys=KEYS, choices=CHOICES,
-                 pass_score=50, policy=TimeoutPolicy.UNSATISFACTORY, accepted=accepted)
+    return grade(
+        timed_out=timed_out,
+        deadline_at=T0,
+        now=T0 - timedelta(minutes=5),
+        keys=KEYS,
+        choices=CHOICES,
+        pass_score=50,
+        policy=TimeoutPolicy.UNSATISFACTORY,
+        accepted=accepted,
+    )
 
 
 def test_regrading_applies_a_new_key_accepted_options_and_a_dropped_question_deterministically():
@@ -63,7 +78,11 @@ def test_regrading_applies_a_new_key_accepted_options_and_a_dropped_question_det
     assert _grade({1: frozenset({2}), 4: None}) == _grade({1: frozenset({2}), 4: None})
     late = _grade({1: frozenset({2})}, timed_out=True)
     assert (late.status, late.submitted_at, late.score, late.result.value) == (
-        AttemptStatus.TIMED_OUT, T0, 75, "unsatisfactory")  # E1 stands: the raw score changes, not the policy
+        AttemptStatus.TIMED_OUT,
+        T0,
+        75,
+        "unsatisfactory",
+    )  # E1 stands: the raw score changes, not the policy
     with pytest.raises(InvalidInput):
         _grade({1: None, 2: None, 3: None, 4: None})
 
@@ -77,7 +96,8 @@ def test_the_gate_holds_on_a_miskey_or_a_clearly_negative_discrimination_with_en
     assert hold_reasons(_item([Flag.MISKEYED]), policy) == (Flag.MISKEYED,)
     assert hold_reasons(_item([Flag.NEGATIVE_DISCRIMINATION]), policy) == ()  # −0.05 is noise
     assert hold_reasons(_item([Flag.NEGATIVE_DISCRIMINATION], discrimination=-0.4), policy) == (
-        Flag.NEGATIVE_DISCRIMINATION,)
+        Flag.NEGATIVE_DISCRIMINATION,
+    )
     assert hold_reasons(_item([Flag.MISKEYED], attempts=9), policy) == ()
     assert hold_reasons(_item([Flag.NOBODY_CORRECT]), policy) == ()
 
@@ -96,11 +116,16 @@ def test_the_reported_miskeyed_bank_is_held_on_exactly_that_item():
 
 def test_the_hold_settings_are_read_and_checked():
     base = {"EXAM_DATABASE_URL": "sqlite:///x.db", "EXAM_SECRET_KEY": "k" * 40, "EXAM_DATA_DIR": "/tmp/h25-cfg"}
-    settings = load_settings({**base, "EXAM_HOLD_RELEASE_AT": "18:30", "EXAM_HOLD_MIN_ATTEMPTS": "15",
-                              "EXAM_HOLD_DISCRIMINATION": "-0.3"})
+    settings = load_settings(
+        {**base, "EXAM_HOLD_RELEASE_AT": "18:30", "EXAM_HOLD_MIN_ATTEMPTS": "15", "EXAM_HOLD_DISCRIMINATION": "-0.3"}
+    )
     assert (settings.hold_release_at, settings.hold_min_attempts, settings.hold_discrimination) == ((18, 30), 15, -0.3)
     assert load_settings(base).hold_release_at == (23, 59)
-    for name, value in (("EXAM_HOLD_RELEASE_AT", "25:00"), ("EXAM_HOLD_RELEASE_AT", "evening"),
-                        ("EXAM_HOLD_MIN_ATTEMPTS", "1"), ("EXAM_HOLD_DISCRIMINATION", "0.5")):
+    for name, value in (
+        ("EXAM_HOLD_RELEASE_AT", "25:00"),
+        ("EXAM_HOLD_RELEASE_AT", "evening"),
+        ("EXAM_HOLD_MIN_ATTEMPTS", "1"),
+        ("EXAM_HOLD_DISCRIMINATION", "0.5"),
+    ):
         with pytest.raises(ConfigError, match=name):
             load_settings({**base, name: value})

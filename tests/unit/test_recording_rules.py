@@ -10,17 +10,40 @@ from exam_engine.services.recording import RangeNotSatisfiable, flag_moment, par
 from proctor.config import MIB, ProctorConfigError, load_config
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (None, None), ("", None), ("items=0-5", None),  # no range, or a unit we do not serve: the whole
-    ("bytes=0-", (0, 999)), ("bytes=0-0", (0, 0)), ("bytes=10-19", (10, 19)), ("bytes=990-5000", (990, 999)),
-    ("bytes=-1", (999, 999)), ("bytes=-100", (900, 999)), ("bytes=-5000", (0, 999)), (" bytes = 5 - 9 ", (5, 9)),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("items=0-5", None),  # no range, or a unit we do not serve: the whole
+        ("bytes=0-", (0, 999)),
+        ("bytes=0-0", (0, 0)),
+        ("bytes=10-19", (10, 19)),
+        ("bytes=990-5000", (990, 999)),
+        ("bytes=-1", (999, 999)),
+        ("bytes=-100", (900, 999)),
+        ("bytes=-5000", (0, 999)),
+        (" bytes = 5 - 9 ", (5, 9)),
+    ],
+)
 def test_a_range_is_the_bytes_it_names_within_the_recording(header, expected):
     assert parse_range(header, 1000) == expected
 
 
-@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=1000-1001", "bytes=20-10", "bytes=-0", "bytes=-",
-                                    "bytes=a-b", "bytes=0-1,4-5", "bytes=5", "bytes=--5"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=1000-",
+        "bytes=1000-1001",
+        "bytes=20-10",
+        "bytes=-0",
+        "bytes=-",
+        "bytes=a-b",
+        "bytes=0-1,4-5",
+        "bytes=5",
+        "bytes=--5",
+    ],
+)
 def test_a_range_outside_the_recording_or_malformed_is_refused_with_the_size(header):
     with pytest.raises(RangeNotSatisfiable) as refused:
         parse_range(header, 1000)
@@ -35,11 +58,18 @@ def test_an_empty_recording_satisfies_no_range():
 SEGMENTS = [{"segment": 1, "t_start": 5.0, "duration_s": 30.0}, {"segment": 2, "t_start": 40.0, "duration_s": 60.0}]
 
 
-@pytest.mark.parametrize(("t", "expected"), [
-    (5.0, {"segment": 1, "offset_s": 0.0}), (20.5, {"segment": 1, "offset_s": 15.5}),
-    (35.0, {"segment": 2, "offset_s": 0.0}),   # the page was reloading: the next part from its start
-    (41.25, {"segment": 2, "offset_s": 1.25}), (2.0, {"segment": 1, "offset_s": 0.0}), (100.0, None), (500.0, None),
-])
+@pytest.mark.parametrize(
+    ("t", "expected"),
+    [
+        (5.0, {"segment": 1, "offset_s": 0.0}),
+        (20.5, {"segment": 1, "offset_s": 15.5}),
+        (35.0, {"segment": 2, "offset_s": 0.0}),  # the page was reloading: the next part from its start
+        (41.25, {"segment": 2, "offset_s": 1.25}),
+        (2.0, {"segment": 1, "offset_s": 0.0}),
+        (100.0, None),
+        (500.0, None),
+    ],
+)
 def test_a_flags_moment_is_the_part_that_covers_it_and_the_offset_in_it(t, expected):
     assert flag_moment(t, SEGMENTS) == expected
 
@@ -51,8 +81,12 @@ def test_recording_settings_have_bounds_and_the_chunk_limit_follows_the_bit_rate
     fast = load_config({"EXAM_RECORDING_KBPS": "2000", "EXAM_RECORDING_CHUNK_S": "30"}, tmp_path, None)
     assert fast.max_chunk_bytes == 10 * MIB
     assert not load_config({"EXAM_RECORDING": "0"}, tmp_path, None).recording
-    for env in ({"EXAM_RECORDING_KBPS": "5000"}, {"EXAM_RECORDING_KBPS": "10"}, {"EXAM_RECORDING_CHUNK_S": "60"},
-                {"EXAM_RECORDING": "maybe"}):
+    for env in (
+        {"EXAM_RECORDING_KBPS": "5000"},
+        {"EXAM_RECORDING_KBPS": "10"},
+        {"EXAM_RECORDING_CHUNK_S": "60"},
+        {"EXAM_RECORDING": "maybe"},
+    ):
         with pytest.raises(ProctorConfigError) as bad:
             load_config(env, tmp_path, None)
         assert next(iter(env)) in str(bad.value)

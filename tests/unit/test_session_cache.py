@@ -18,8 +18,12 @@ class Tick:
 
 
 def _info(th: str, user_id: int) -> SessionInfo:
-    return SessionInfo(actor=Actor(user_id=user_id, login=f"u{user_id}", role=Role.STUDENT), csrf_token="c",
-                       token_hash=th, expires_at=datetime(2030, 1, 1, tzinfo=UTC))
+    return SessionInfo(
+        actor=Actor(user_id=user_id, login=f"u{user_id}", role=Role.STUDENT),
+        csrf_token="c",
+        token_hash=th,
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
 
 
 def test_a_cached_session_is_forgotten_within_the_ttl_and_expiries_are_spread():

@@ -33,23 +33,34 @@ async def wait_of(throttle: LoginThrottle, login: str, ip: str) -> int:
 
 
 def test_the_trusted_proxies_are_parsed_as_networks(tmp_path):
-    s = load_settings({"EXAM_DATA_DIR": str(tmp_path), "EXAM_SECRET_KEY": "k" * 40,
-                       "EXAM_TRUSTED_PROXIES": "10.0.0.5, 192.168.10.0/24 ::1"})
-    assert s.trusted_proxies == (ipaddress.ip_network("10.0.0.5/32"), ipaddress.ip_network("192.168.10.0/24"),
-                                 ipaddress.ip_network("::1/128"))
+    s = load_settings(
+        {
+            "EXAM_DATA_DIR": str(tmp_path),
+            "EXAM_SECRET_KEY": "k" * 40,
+            "EXAM_TRUSTED_PROXIES": "10.0.0.5, 192.168.10.0/24 ::1",
+        }
+    )
+    assert s.trusted_proxies == (
+        ipaddress.ip_network("10.0.0.5/32"),
+        ipaddress.ip_network("192.168.10.0/24"),
+        ipaddress.ip_network("::1/128"),
+    )
 
 
-@pytest.mark.parametrize("peer,header,client", [
-    ("203.0.113.9", ["198.51.100.1"], "203.0.113.9"),  # not a proxy of ours: its header is the client's own words
-    ("10.0.0.5", ["198.51.100.1"], "198.51.100.1"),
-    ("10.0.0.5", ["1.2.3.4, 198.51.100.1"], "198.51.100.1"),  # the client wrote "1.2.3.4" itself
-    ("10.0.0.5", ["1.2.3.4", "198.51.100.1, 192.168.10.7"], "198.51.100.1"),  # two proxies of ours, two headers
-    ("10.0.0.5", [], "10.0.0.5"),
-    ("10.0.0.5", ["garbage, 198.51.100.1"], "198.51.100.1"),
-    ("10.0.0.5", ["198.51.100.1, garbage"], "10.0.0.5"),  # the proxy's own hop is unreadable: stop at the proxy
-    ("10.0.0.5", ["[2001:db8::7]:51000"], "2001:db8::7"),
-    ("::ffff:10.0.0.5", ["198.51.100.1:443"], "198.51.100.1"),
-])
+@pytest.mark.parametrize(
+    "peer,header,client",
+    [
+        ("203.0.113.9", ["198.51.100.1"], "203.0.113.9"),  # not a proxy of ours: its header is the client's own words
+        ("10.0.0.5", ["198.51.100.1"], "198.51.100.1"),
+        ("10.0.0.5", ["1.2.3.4, 198.51.100.1"], "198.51.100.1"),  # the client wrote "1.2.3.4" itself
+        ("10.0.0.5", ["1.2.3.4", "198.51.100.1, 192.168.10.7"], "198.51.100.1"),  # two proxies of ours, two headers
+        ("10.0.0.5", [], "10.0.0.5"),
+        ("10.0.0.5", ["garbage, 198.51.100.1"], "198.51.100.1"),
+        ("10.0.0.5", ["198.51.100.1, garbage"], "10.0.0.5"),  # the proxy's own hop is unreadable: stop at the proxy
+        ("10.0.0.5", ["[2001:db8::7]:51000"], "2001:db8::7"),
+        ("::ffff:10.0.0.5", ["198.51.100.1:443"], "198.51.100.1"),
+    ],
+)
 def test_the_client_is_the_rightmost_hop_that_is_not_a_trusted_proxy(peer, header, client):
     assert forwarded_client(peer, header, NGINX) == client
 

@@ -23,10 +23,18 @@ def test_an_annulled_exam_reads_annulled_with_the_raw_score_kept():
 
 
 def test_lessons_are_numbered_so_one_date_twice_is_two_headings():
-    lessons = [{"kind": "lesson", "held_on": "2026-12-07"}, {"kind": "lesson", "held_on": "2026-12-07"},
-               {"kind": "midterm1", "held_on": "2026-12-07"}, {"kind": "lesson", "held_on": "2026-12-07"}]
+    lessons = [
+        {"kind": "lesson", "held_on": "2026-12-07"},
+        {"kind": "lesson", "held_on": "2026-12-07"},
+        {"kind": "midterm1", "held_on": "2026-12-07"},
+        {"kind": "lesson", "held_on": "2026-12-07"},
+    ]
     assert [x["label"] for x in journal.lesson_labels(lessons, "kk")] == [
-        "Сабақ 1 · 7 жел.", "Сабақ 2 · 7 жел.", "Аралық бақылау 1 · 7 жел.", "Сабақ 3 · 7 жел."]
+        "Сабақ 1 · 7 жел.",
+        "Сабақ 2 · 7 жел.",
+        "Аралық бақылау 1 · 7 жел.",
+        "Сабақ 3 · 7 жел.",
+    ]
     assert journal.lesson_labels(lessons, "ru")[3]["label"].startswith("Занятие 3 · 7 ")
 
 
@@ -39,13 +47,24 @@ def test_audit_actions_and_subjects_are_words_and_an_unknown_action_is_not_shown
 
 def test_live_actions_follow_the_attempts_state():
     def row(status, *, bound=True, creditable=0.0):  # type: ignore[no-untyped-def]
-        return {"state": "writing", "attempt": {"status": status, "bound_to_device": bound, "open_elsewhere": {"count": 0},
-                            "downtime": {"creditable_s": creditable}}}
+        return {
+            "state": "writing",
+            "attempt": {
+                "status": status,
+                "bound_to_device": bound,
+                "open_elsewhere": {"count": 0},
+                "downtime": {"creditable_s": creditable},
+            },
+        }
 
     assert exam_day.actions_for({"attempt": None, "state": "absent"}) == []
     assert exam_day.actions_for(row("in_progress")) == ["pause", "extra-time", "release-device", "terminate"]
     assert exam_day.actions_for(row("paused", bound=False, creditable=30)) == [
-        "resume", "extra-time", "downtime-credit", "terminate"]
+        "resume",
+        "extra-time",
+        "downtime-credit",
+        "terminate",
+    ]
     assert exam_day.actions_for(row("annulled")) == []
 
 

@@ -25,12 +25,23 @@ def test_a_late_entrant_with_2_43_left_is_warned_of_3_minutes_not_5():
     assert _left(163) == TimeWarning(threshold_s=300, minutes_left=3)
 
 
-@pytest.mark.parametrize("left, expected", [
-    (3600, None), (300.5, None),  # more than the widest band: no warning
-    (300, TimeWarning(300, 5)), (299, TimeWarning(300, 5)), (241, TimeWarning(300, 5)), (240, TimeWarning(300, 4)),
-    (61, TimeWarning(300, 2)), (60, TimeWarning(60, 1)), (59.2, TimeWarning(60, 1)), (1, TimeWarning(60, 1)),
-    (0, None), (-5, None),  # over: the time-up message, not a warning
-])
+@pytest.mark.parametrize(
+    "left, expected",
+    [
+        (3600, None),
+        (300.5, None),  # more than the widest band: no warning
+        (300, TimeWarning(300, 5)),
+        (299, TimeWarning(300, 5)),
+        (241, TimeWarning(300, 5)),
+        (240, TimeWarning(300, 4)),
+        (61, TimeWarning(300, 2)),
+        (60, TimeWarning(60, 1)),
+        (59.2, TimeWarning(60, 1)),
+        (1, TimeWarning(60, 1)),
+        (0, None),
+        (-5, None),  # over: the time-up message, not a warning
+    ],
+)
 def test_the_warning_is_the_band_the_real_time_left_is_in(left, expected):
     assert _left(left) == expected
 
@@ -61,8 +72,14 @@ def test_checks_lead_only_into_the_exam_or_to_the_end():
 
 
 def test_the_clock_deadline_is_fixed_when_the_checks_pass_within_the_window():
-    row = SimpleNamespace(duration_s=180, extra_s=60, multiplier_pct=100, closes_at=T0 + timedelta(hours=1),
-                          personal_closes_at=None, deadline_at=T0 + timedelta(hours=1))
+    row = SimpleNamespace(
+        duration_s=180,
+        extra_s=60,
+        multiplier_pct=100,
+        closes_at=T0 + timedelta(hours=1),
+        personal_closes_at=None,
+        deadline_at=T0 + timedelta(hours=1),
+    )
     passed = T0 + timedelta(minutes=7)
     assert clock_deadline(row, passed) == passed + timedelta(seconds=240)
     late = T0 + timedelta(minutes=58)
@@ -71,7 +88,8 @@ def test_the_clock_deadline_is_fixed_when_the_checks_pass_within_the_window():
 
 def test_a_student_in_the_checks_needs_help_after_a_failure_or_three_minutes():
     state = lambda since, failed, now: exam_day.live_state(  # noqa: E731
-        "checks", False, now, now, 60, checks_since=since, failed_checks=failed)
+        "checks", False, now, now, 60, checks_since=since, failed_checks=failed
+    )
     assert state(T0, 0, T0 + timedelta(seconds=30)) is LiveState.CHECKS
     assert state(T0, 1, T0 + timedelta(seconds=30)) is LiveState.NEEDS_HELP
     assert state(T0, 0, T0 + timedelta(seconds=exam_day.NEEDS_HELP_AFTER_S)) is LiveState.NEEDS_HELP

@@ -18,8 +18,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "exam_blueprints",
-        sa.Column("exam_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False,
-                  nullable=False),
+        sa.Column("exam_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False),
         sa.Column("cells", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("exam_id", name=op.f("pk_exam_blueprints")),

@@ -51,13 +51,17 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_FUNCTION)
         for table in GUARDED:
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                       f"FOR EACH ROW EXECUTE FUNCTION exam_refuse_audit_change()")
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION exam_refuse_audit_change()"
+            )
     else:
         for table in GUARDED:
             for verb in ("UPDATE", "DELETE"):
-                op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                           f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END")
+                op.execute(
+                    f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END"
+                )
 
 
 def downgrade() -> None:

@@ -67,8 +67,12 @@ def upgrade() -> None:
         sa.Column("correction_id", _ID, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_exam_result_history")),
     )
-    op.create_index("ix_journal_exam_result_history_student", "journal_exam_result_history",
-                    ["student_id", "discipline_code"], unique=False)
+    op.create_index(
+        "ix_journal_exam_result_history_student",
+        "journal_exam_result_history",
+        ["student_id", "discipline_code"],
+        unique=False,
+    )
     op.create_table(
         "journal_result_corrections",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
@@ -90,8 +94,12 @@ def upgrade() -> None:
         sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("review_note", sa.Text(), nullable=True),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["journal_id"], ["journals.id"],
-                                name=op.f("fk_journal_result_corrections_journal_id_journals"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["journal_id"],
+            ["journals.id"],
+            name=op.f("fk_journal_result_corrections_journal_id_journals"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_result_corrections")),
         sa.UniqueConstraint("attempt_id", "new_version", name=op.f("uq_journal_result_corrections_version")),
     )

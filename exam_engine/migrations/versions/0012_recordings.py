@@ -25,9 +25,12 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("media_type", sa.String(length=60), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["attempt_id"], ["proctor_attempts.attempt_id"],
-                                name=op.f("fk_proctor_recording_segments_attempt_id_proctor_attempts"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"],
+            ["proctor_attempts.attempt_id"],
+            name=op.f("fk_proctor_recording_segments_attempt_id_proctor_attempts"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("attempt_id", "segment", name=op.f("pk_proctor_recording_segments")),
     )
     op.create_table(
@@ -42,9 +45,12 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("content_sha256", sa.String(length=64), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["attempt_id"], ["proctor_attempts.attempt_id"],
-                                name=op.f("fk_proctor_recording_chunks_attempt_id_proctor_attempts"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"],
+            ["proctor_attempts.attempt_id"],
+            name=op.f("fk_proctor_recording_chunks_attempt_id_proctor_attempts"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_proctor_recording_chunks")),
         sa.UniqueConstraint("attempt_id", "segment", "chunk", name="uq_proctor_recording_chunks_chunk"),
     )

@@ -23,8 +23,12 @@ def _lessons(*kinds: str) -> list[Lesson]:
 
 def test_the_admission_rating_counts_current_control_half_and_each_midterm_a_quarter():
     lessons = _lessons("lesson", "lesson", "midterm1", "midterm2")
-    cells = {(1, "s"): Cell(score=90), (2, "s"): Cell(mark="absent"), (3, "s"): Cell(score=70),
-             (4, "s"): Cell(score=81)}
+    cells = {
+        (1, "s"): Cell(score=90),
+        (2, "s"): Cell(mark="absent"),
+        (3, "s"): Cell(score=70),
+        (4, "s"): Cell(score=81),
+    }
     a = compute_admission(lessons, cells, "s")
     # current = 90 (the absence mark is attendance, not a score); (2·90 + 70 + 81) / 4 = 82.75 → 83
     assert (a.current, a.midterm1, a.midterm2, a.admission) == (90, 70, 81, 83)
@@ -43,17 +47,19 @@ def test_the_latest_midterm_of_a_kind_wins():
     assert compute_admission(lessons, cells, "s").midterm1 == 60
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    (JournalDenied("not_assigned"), 403),
-    (CorrectionInvalid("self_approval"), 403),
-    (CorrectionInvalid("value_already_entered"), 409),
-    (JournalNotFound("journal_not_found"), 404),
-    (CellInvalid("cell_out_of_range", value=101), 422),
-    (JournalConflict("period_already_locked", period="P"), 409),
-])
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (JournalDenied("not_assigned"), 403),
+        (CorrectionInvalid("self_approval"), 403),
+        (CorrectionInvalid("value_already_entered"), 409),
+        (JournalNotFound("journal_not_found"), 404),
+        (CellInvalid("cell_out_of_range", value=101), 422),
+        (JournalConflict("period_already_locked", period="P"), 409),
+    ],
+)
 def test_journal_errors_become_http_answers_that_keep_their_code(error, status):
     from exam_engine.web.api_journal import as_domain_error
 
     mapped = as_domain_error(error)
-    assert (mapped.status, mapped.code, mapped.msgid, mapped.params) == (status, error.code, error.msgid,
-                                                                          error.params)
+    assert (mapped.status, mapped.code, mapped.msgid, mapped.params) == (status, error.code, error.msgid, error.params)

@@ -29,15 +29,29 @@ def at(month: int, day: int) -> datetime:
 
 
 def _change(now=None, action=Action.CHANGE, unsatisfactory=False, reason="typed 58 instead of 85"):
-    return file_correction(TEACHER, JOURNAL, correction_id="c1", student_id="s1", lesson_date=LESSON,
-                           action=action, old_value=Cell(score=58), new_value=Cell(score=85), reason=reason,
-                           now=now or at(3, 15), grade_unsatisfactory=unsatisfactory)
+    return file_correction(
+        TEACHER,
+        JOURNAL,
+        correction_id="c1",
+        student_id="s1",
+        lesson_date=LESSON,
+        action=action,
+        old_value=Cell(score=58),
+        new_value=Cell(score=85),
+        reason=reason,
+        now=now or at(3, 15),
+        grade_unsatisfactory=unsatisfactory,
+    )
 
 
 def test_a_change_is_filed_approved_by_a_deputy_head_and_applied_after_the_period_closed():
     filed = _change()
     assert (filed.state, filed.approver_role, filed.old_value, filed.filed_by) == (
-        CorrectionState.FILED, Role.DEPUTY_HEAD, Cell(score=58), "t1")
+        CorrectionState.FILED,
+        Role.DEPUTY_HEAD,
+        Cell(score=58),
+        "t1",
+    )
     approved = review_correction(DEPUTY, filed, approve=True, now=at(3, 16), note="ok")
     applied = apply_correction(approved, now=at(7, 15))  # after period_closes_at
     assert (applied.state, applied.reviewed_by, applied.applied_at) == (CorrectionState.APPLIED, "dep", at(7, 15))
@@ -74,9 +88,11 @@ def test_deleting_an_unsatisfactory_grade_goes_to_the_faculty_head_within_two_we
 
 
 def test_a_correction_needs_a_reason_and_a_change_that_needs_one():
-    for kwargs, code in ((dict(reason="  "), "correction_reason_missing"),
-                         (dict(action=Action.ENTER, now=at(3, 11)), "correction_not_needed"),
-                         (dict(action=Action.DELETE_LESSON, now=at(3, 26)), "deletion_window_passed")):
+    for kwargs, code in (
+        (dict(reason="  "), "correction_reason_missing"),
+        (dict(action=Action.ENTER, now=at(3, 11)), "correction_not_needed"),
+        (dict(action=Action.DELETE_LESSON, now=at(3, 26)), "deletion_window_passed"),
+    ):
         with pytest.raises(CorrectionInvalid) as error:
             _change(**kwargs)
         assert error.value.code == code

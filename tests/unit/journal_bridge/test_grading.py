@@ -102,8 +102,10 @@ def test_no_exam_yet_is_awaiting_and_an_unsatisfactory_status_without_score_is_r
     assert error.value.code == "exam_score_missing"
 
 
-@pytest.mark.parametrize(("value", "code"), [(101, "score_out_of_range"), (-1, "score_out_of_range"),
-                                             (50.5, "score_not_integer"), (True, "score_not_integer")])
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [(101, "score_out_of_range"), (-1, "score_out_of_range"), (50.5, "score_not_integer"), (True, "score_not_integer")],
+)
 def test_scores_outside_integers_zero_to_hundred_are_refused(value, code):
     with pytest.raises(GradeInvalid) as error:
         total_score(value, 60)

@@ -28,8 +28,16 @@ def test_a_teacher_types_a_score_or_a_mark(typed, cell):
 
 @pytest.mark.parametrize(
     ("typed", "code"),
-    [("", "cell_empty"), ("   ", "cell_empty"), ("101", "cell_out_of_range"), ("-5", "cell_out_of_range"),
-     ("85.5", "cell_not_integer"), ("8 5", "cell_not_integer"), ("x", "mark_unknown"), ("к", "mark_unknown")],
+    [
+        ("", "cell_empty"),
+        ("   ", "cell_empty"),
+        ("101", "cell_out_of_range"),
+        ("-5", "cell_out_of_range"),
+        ("85.5", "cell_not_integer"),
+        ("8 5", "cell_not_integer"),
+        ("x", "mark_unknown"),
+        ("к", "mark_unknown"),
+    ],
 )
 def test_anything_else_is_refused_with_a_precise_error(typed, code):
     with pytest.raises(CellInvalid) as error:
@@ -55,11 +63,21 @@ def test_a_cell_holds_exactly_one_of_score_and_mark():
 
 
 def test_an_institution_can_configure_its_own_marks():
-    marks = MarkSet.from_dict({"marks": [
-        {"code": "ill", "symbol_kk": "а", "symbol_ru": "б", "label_kk": "ауру", "label_ru": "болезнь"},
-        {"code": "unexcused", "symbol_kk": "дс", "symbol_ru": "нп", "label_kk": "дәлелсіз себеп",
-         "label_ru": "неуважительная причина", "score_equivalent": 0},
-    ]})
+    marks = MarkSet.from_dict(
+        {
+            "marks": [
+                {"code": "ill", "symbol_kk": "а", "symbol_ru": "б", "label_kk": "ауру", "label_ru": "болезнь"},
+                {
+                    "code": "unexcused",
+                    "symbol_kk": "дс",
+                    "symbol_ru": "нп",
+                    "label_kk": "дәлелсіз себеп",
+                    "label_ru": "неуважительная причина",
+                    "score_equivalent": 0,
+                },
+            ]
+        }
+    )
     assert parse_cell("нп", marks) == Cell(mark="unexcused")
     with pytest.raises(CellInvalid):
         parse_cell("ж", marks)
@@ -71,10 +89,14 @@ def test_an_institution_can_configure_its_own_marks():
 
 def test_a_mark_set_where_one_alias_means_two_marks_is_refused():
     with pytest.raises(MarkSetInvalid) as error:
-        MarkSet.from_dict({"marks": [
-            {"code": "ill", "symbol_kk": "а", "symbol_ru": "б", "label_kk": "ауру", "label_ru": "болезнь"},
-            {"code": "away", "symbol_kk": "б", "symbol_ru": "б", "label_kk": "жоқ", "label_ru": "нет"},
-        ]})
+        MarkSet.from_dict(
+            {
+                "marks": [
+                    {"code": "ill", "symbol_kk": "а", "symbol_ru": "б", "label_kk": "ауру", "label_ru": "болезнь"},
+                    {"code": "away", "symbol_kk": "б", "symbol_ru": "б", "label_kk": "жоқ", "label_ru": "нет"},
+                ]
+            }
+        )
     assert (error.value.code, error.value.params["alias"]) == ("mark_alias_clash", "б")
 
 

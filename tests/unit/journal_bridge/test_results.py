@@ -25,8 +25,13 @@ from journal_bridge.results import (
 ENGINE_KEY = Ed25519PrivateKey.generate()
 ENGINE_PUBLIC = ENGINE_KEY.public_key()
 RESULT = ExamResult(
-    attempt_id="att-1", student_id="st-7", discipline_code="KK1201", exam_id="ex-3", score=82,
-    status=ExamStatus.PASSED, graded_at=datetime(2026, 1, 15, 14, 30, tzinfo=timezone(timedelta(hours=5))),
+    attempt_id="att-1",
+    student_id="st-7",
+    discipline_code="KK1201",
+    exam_id="ex-3",
+    score=82,
+    status=ExamStatus.PASSED,
+    graded_at=datetime(2026, 1, 15, 14, 30, tzinfo=timezone(timedelta(hours=5))),
     version=1,
 )
 
@@ -75,7 +80,8 @@ def test_an_added_field_or_a_garbled_signature_is_refused():
 
 
 @pytest.mark.parametrize(
-    "envelope", [b"{", b"[]", b'{"result": {}, "signature": "", "x": 1}', b'{"result": 1, "signature": ""}'])
+    "envelope", [b"{", b"[]", b'{"result": {}, "signature": "", "x": 1}', b'{"result": 1, "signature": ""}']
+)
 def test_a_malformed_envelope_is_refused(envelope):
     with pytest.raises(ResultInvalid) as error:
         accept_result(envelope, ENGINE_PUBLIC)
@@ -93,9 +99,13 @@ def test_a_correctly_signed_result_that_breaks_the_contract_is_refused():
 
 @pytest.mark.parametrize(
     ("changes", "code"),
-    [(dict(score=None), "result_score_missing"), (dict(status="lost"), "result_field_invalid"),
-     (dict(version=0), "result_field_invalid"), (dict(graded_at=datetime(2026, 1, 15)), "result_field_invalid"),
-     (dict(attempt_id=" "), "result_field_invalid")],
+    [
+        (dict(score=None), "result_score_missing"),
+        (dict(status="lost"), "result_field_invalid"),
+        (dict(version=0), "result_field_invalid"),
+        (dict(graded_at=datetime(2026, 1, 15)), "result_field_invalid"),
+        (dict(attempt_id=" "), "result_field_invalid"),
+    ],
 )
 def test_the_contract_is_checked_on_construction(changes, code):
     with pytest.raises(ResultInvalid) as error:

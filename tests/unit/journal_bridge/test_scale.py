@@ -39,8 +39,11 @@ def test_an_institution_can_move_the_letter_edges():
     ("change", "code", "params"),
     [
         (lambda c: _band(c, "B").update(low=81), "scale_gap", {"low": 80, "high": 80}),
-        (lambda c: _band(c, "B").update(high=86), "scale_overlap",
-         {"first": "B", "second": "B+", "low": 85, "high": 86}),
+        (
+            lambda c: _band(c, "B").update(high=86),
+            "scale_overlap",
+            {"first": "B", "second": "B+", "low": 85, "high": 86},
+        ),
         (lambda c: _band(c, "F").update(low=1), "scale_gap", {"low": 0, "high": 0}),
         (lambda c: _band(c, "A").update(high=99), "scale_gap", {"low": 100, "high": 100}),
         (lambda c: _band(c, "C").update(low=70), "scale_band_inverted", {"letter": "C", "low": 70, "high": 69}),
@@ -48,15 +51,21 @@ def test_an_institution_can_move_the_letter_edges():
         (lambda c: _band(c, "B").update(gpa="3.5"), "scale_gpa_not_monotonic", {"letter": "B", "better": "B+"}),
         (lambda c: _band(c, "B").update(gpa="many"), "scale_value_invalid", {"field": "bands[4].gpa"}),
         (lambda c: _band(c, "B").pop("high"), "scale_field_missing", {"index": 4, "field": "high"}),
-        (lambda c: _band(c, "B").update(traditional={"kk": "жақсы"}), "scale_traditional_missing",
-         {"letter": "B", "language": "ru"}),
+        (
+            lambda c: _band(c, "B").update(traditional={"kk": "жақсы"}),
+            "scale_traditional_missing",
+            {"letter": "B", "language": "ru"},
+        ),
         (lambda c: c.update(admission_share=100), "scale_value_invalid", {"field": "admission_share"}),
         (lambda c: c.update(exam_threshold=50.5), "scale_value_invalid", {"field": "exam_threshold"}),
         (lambda c: c.update(exam_treshold=50), "scale_unknown_field", {"field": "exam_treshold"}),
         (lambda c: c.update(admission_threshold=60), "scale_pass_edge_misaligned", {"total": 56}),
         (lambda c: c.update(bands=[]), "scale_empty", {}),
-        (lambda c: c.update(admission_weights={"current": 0, "midterm1": 0, "midterm2": 0}),
-         "scale_value_invalid", {"field": "admission_weights"}),
+        (
+            lambda c: c.update(admission_weights={"current": 0, "midterm1": 0, "midterm2": 0}),
+            "scale_value_invalid",
+            {"field": "admission_weights"},
+        ),
     ],
 )
 def test_a_broken_scale_is_refused_with_a_precise_error(change, code, params):

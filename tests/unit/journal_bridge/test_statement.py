@@ -23,14 +23,24 @@ def _pdf_text(pdf: bytes) -> str:
 
 def test_students_are_listed_in_kazakh_alphabetical_order(statement):
     assert [r.full_name.split()[0] for r in statement.rows] == [
-        "Аманов", "Ғабитұлы", "Ибраева", "Ұланов", "Үмбетова", "Һадиева"]
+        "Аманов",
+        "Ғабитұлы",
+        "Ибраева",
+        "Ұланов",
+        "Үмбетова",
+        "Һадиева",
+    ]
     assert [r.number for r in statement.rows] == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.parametrize(("language", "title", "status"), [
-    ("kk", "Емтихан-рейтингтік ведомость", "Жіберілмеді"),
-    ("ru", "Экзаменационно-рейтинговая ведомость", "Не допущен(а)"),
-], ids=["kk", "ru"])
+@pytest.mark.parametrize(
+    ("language", "title", "status"),
+    [
+        ("kk", "Емтихан-рейтингтік ведомость", "Жіберілмеді"),
+        ("ru", "Экзаменационно-рейтинговая ведомость", "Не допущен(а)"),
+    ],
+    ids=["kk", "ru"],
+)
 def test_the_pdf_holds_header_rows_and_every_kazakh_letter(statement, translate, language, title, status):
     text = _pdf_text(render_statement_pdf(statement, language, translate))
     for letter in KAZAKH_LETTERS:
@@ -77,7 +87,12 @@ def test_the_json_export_for_an_ais_is_language_neutral(statement):
     assert document["discipline"] == {"code": "KK1201", "name": "Қылмыстық құқық", "credits": 5}
     first = document["results"][1]
     assert (first["student_id"], first["total"], first["letter"], first["gpa"], first["status"]) == (
-        "s2", 92, "A-", "3.67", "passed")
+        "s2",
+        92,
+        "A-",
+        "3.67",
+        "passed",
+    )
     assert first["traditional"] == {"kk": "өте жақсы", "ru": "отлично"}
     timed_out = next(r for r in document["results"] if r["student_id"] == "s3")
     assert (timed_out["total"], timed_out["letter"], timed_out["status"]) == (None, None, "timed_out")

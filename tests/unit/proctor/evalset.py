@@ -68,8 +68,7 @@ def _lfw_person(canvas: np.ndarray, crop: np.ndarray, side: float, cx: int, cy: 
 
 
 def _backgrounds() -> list[np.ndarray]:
-    names = ["brick", "gravel", "grass", "coffee", "chelsea", "hubble_deep_field", "text", "rocket",
-             "coins", "page"]
+    names = ["brick", "gravel", "grass", "coffee", "chelsea", "hubble_deep_field", "text", "rocket", "coins", "page"]
     out = []
     for name in names:
         image = getattr(data, name)()
@@ -84,8 +83,9 @@ def _head(source: np.ndarray, face: tuple[int, int, int, int], side: float) -> n
     x0, y0 = max(0, int(x - 0.5 * w)), max(0, int(y - 0.6 * h))
     x1, y1 = min(source.shape[1], int(x + 1.5 * w)), min(source.shape[0], int(y + 1.5 * h))
     head = source[y0:y1, x0:x1]
-    return cv2.resize(head, (max(1, round(head.shape[1] * scale)), max(1, round(head.shape[0] * scale))),
-                      interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        head, (max(1, round(head.shape[1] * scale)), max(1, round(head.shape[0] * scale))), interpolation=cv2.INTER_AREA
+    )
 
 
 def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
@@ -97,12 +97,19 @@ def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
     mask = np.zeros((h, w), np.float32)
     cv2.ellipse(mask, (w // 2, h // 2), (max(1, w // 2 - 1), max(1, h // 2 - 1)), 0, 0, 360, 1.0, -1)
     mask = cv2.GaussianBlur(mask, (0, 0), max(0.8, w / 20))[..., None]
-    region = canvas[y:y + h, x:x + w].astype(np.float32)
-    canvas[y:y + h, x:x + w] = (region * (1 - mask) + patch[:h, :w].astype(np.float32) * mask).astype(np.uint8)
+    region = canvas[y : y + h, x : x + w].astype(np.float32)
+    canvas[y : y + h, x : x + w] = (region * (1 - mask) + patch[:h, :w].astype(np.float32) * mask).astype(np.uint8)
 
 
-def _person(canvas: np.ndarray, source: np.ndarray, face: tuple[int, int, int, int], side: float,
-            cx: int, cy: int, mirrored: bool) -> tuple[int, int, int, int]:
+def _person(
+    canvas: np.ndarray,
+    source: np.ndarray,
+    face: tuple[int, int, int, int],
+    side: float,
+    cx: int,
+    cy: int,
+    mirrored: bool,
+) -> tuple[int, int, int, int]:
     """Place a head with its face of ``side`` px centred at (cx, cy); the face's box in the canvas."""
     head = _head(source, face, side)
     if mirrored:
@@ -117,8 +124,9 @@ def _person(canvas: np.ndarray, source: np.ndarray, face: tuple[int, int, int, i
     return int(cx - side / 2), int(cy - h * scale / 2), int(side), int(h * scale)
 
 
-def _degrade(image: np.ndarray, rng: np.random.Generator, *, sigma: float | None = None,
-             roll: bool = True) -> tuple[np.ndarray, int]:
+def _degrade(
+    image: np.ndarray, rng: np.random.Generator, *, sigma: float | None = None, roll: bool = True
+) -> tuple[np.ndarray, int]:
     out = image.astype(np.float32)
     if rng.random() < 0.4:  # low light
         out = out * rng.uniform(0.35, 0.7)
@@ -219,9 +227,20 @@ def generate(out: Path, *, seed: int = 1, scale: int = 1) -> dict[str, Any]:
             if kind == "covered":
                 _hand(canvas, box, rng)
             image, quality = _degrade(canvas, rng, roll=False)
-            write(f"id_{i:03d}_{k}.jpg", image, max(quality, 50), set="identity", faces=1, sequence=f"id{i}",
-                  t=5.0 * k, enrol=f"enrol_{enrolled}.jpg", same=kind != "different", covered=kind == "covered", shown=shown_label,
-                  face_px=round(side))
+            write(
+                f"id_{i:03d}_{k}.jpg",
+                image,
+                max(quality, 50),
+                set="identity",
+                faces=1,
+                sequence=f"id{i}",
+                t=5.0 * k,
+                enrol=f"enrol_{enrolled}.jpg",
+                same=kind != "different",
+                covered=kind == "covered",
+                shown=shown_label,
+                face_px=round(side),
+            )
 
     for i in range(4 * scale):  # still scenes
         kind = ["empty", "person", "frozen", "empty"][i % 4]
@@ -234,15 +253,32 @@ def generate(out: Path, *, seed: int = 1, scale: int = 1) -> dict[str, Any]:
             if kind == "frozen" and first is not None:
                 blob = first
                 (out / f"still_{i:03d}_{k}.jpg").write_bytes(blob)
-                frames.append({"file": f"still_{i:03d}_{k}.jpg", "set": "still", "sequence": f"still{i}",
-                               "t": 5.0 * k, "frozen": True, "faces": 1})
+                frames.append(
+                    {
+                        "file": f"still_{i:03d}_{k}.jpg",
+                        "set": "still",
+                        "sequence": f"still{i}",
+                        "t": 5.0 * k,
+                        "frozen": True,
+                        "faces": 1,
+                    }
+                )
                 continue
             shift = rng.integers(-2, 3, size=2) if kind == "person" else (0, 0)
-            moved = cv2.warpAffine(base, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (W, H),
-                                   borderMode=cv2.BORDER_REPLICATE)
+            moved = cv2.warpAffine(
+                base, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (W, H), borderMode=cv2.BORDER_REPLICATE
+            )
             noisy = (moved.astype(np.float32) + rng.normal(0, 0.3, moved.shape)).clip(0, 255).astype(np.uint8)
-            blob = write(f"still_{i:03d}_{k}.jpg", noisy, 85, set="still", sequence=f"still{i}", t=5.0 * k,
-                         frozen=kind == "frozen", faces=0 if kind == "empty" else 1)
+            blob = write(
+                f"still_{i:03d}_{k}.jpg",
+                noisy,
+                85,
+                set="still",
+                sequence=f"still{i}",
+                t=5.0 * k,
+                frozen=kind == "frozen",
+                faces=0 if kind == "empty" else 1,
+            )
             first = first or blob
     labels = {"version": 1, "seed": seed, "frames": frames}
     (out / "labels.json").write_text(json.dumps(labels, indent=1))

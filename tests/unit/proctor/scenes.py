@@ -54,7 +54,9 @@ def place(canvas: np.ndarray, image: np.ndarray, x: int, y: int, height: int) ->
     out = canvas.copy()
     width = round(image.shape[1] * height / image.shape[0])
     width, height = min(width, W - x), min(height, H - y)
-    out[y : y + height, x : x + width] = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)[:height, :width]
+    out[y : y + height, x : x + width] = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)[
+        :height, :width
+    ]
     return out
 
 
@@ -142,10 +144,18 @@ def scenes() -> list[Scene]:
             _segment(lambda: place(place(wall(), face_c, 470, 40, 160), face_a, 80, 120, 340)),
         ),
         Scene("dark room", frozenset({k.CAMERA_DARK}), _segment(lambda: cv2.convertScaleAbs(person(), alpha=0.15))),
-        Scene("very dark room", frozenset({k.CAMERA_DARK}), _segment(lambda: cv2.convertScaleAbs(person(), alpha=0.08))),
-        Scene("covered by a finger", frozenset({k.CAMERA_COVERED}), lambda: [jpeg(flat((90, 120, 170), s)) for s in range(3)]),
+        Scene(
+            "very dark room", frozenset({k.CAMERA_DARK}), _segment(lambda: cv2.convertScaleAbs(person(), alpha=0.08))
+        ),
+        Scene(
+            "covered by a finger",
+            frozenset({k.CAMERA_COVERED}),
+            lambda: [jpeg(flat((90, 120, 170), s)) for s in range(3)],
+        ),
         Scene("covered, black", frozenset({k.CAMERA_COVERED}), lambda: [jpeg(flat((6, 6, 6), s)) for s in range(3)]),
-        Scene("covered by tape", frozenset({k.CAMERA_COVERED}), lambda: [jpeg(flat((200, 200, 190), s)) for s in range(3)]),
+        Scene(
+            "covered by tape", frozenset({k.CAMERA_COVERED}), lambda: [jpeg(flat((200, 200, 190), s)) for s in range(3)]
+        ),
         Scene(
             "different person",
             frozenset({k.IDENTITY_MISMATCH, k.HEAD_TURNED}),

@@ -83,9 +83,7 @@ def test_coinciding_eyes_give_no_pose_rather_than_a_number() -> None:
         (Descriptor(None, UnknownReason.MODELS_MISSING), UnknownReason.MODELS_MISSING),
     ],
 )
-def test_identity_that_cannot_be_evaluated_is_unknown_with_the_reason(
-    probe: Descriptor, reason: UnknownReason
-) -> None:
+def test_identity_that_cannot_be_evaluated_is_unknown_with_the_reason(probe: Descriptor, reason: UnknownReason) -> None:
     result = compare(Descriptor((0.0,) * 128), probe, ProctorSettings())
     assert (result.verdict, result.reason, result.distance) == (Verdict.UNKNOWN, reason, None)
 
@@ -152,7 +150,8 @@ def _threads_of_this_process() -> tuple[int, int]:
 
 @pytest.mark.parametrize(("operator", "expected"), [(None, (1, 1)), ("2", (2, 2))])
 def test_an_analysis_process_runs_one_thread_unless_the_operator_says_otherwise(
-        monkeypatch: pytest.MonkeyPatch, operator: str | None, expected: tuple[int, int]) -> None:
+    monkeypatch: pytest.MonkeyPatch, operator: str | None, expected: tuple[int, int]
+) -> None:
     """Processes are the parallelism (pool, proctor-worker × cores): OpenMP's one spinning thread
     per core in each of them halved the throughput of two workers on two cores."""
     from proctor.jobs import initialise_worker

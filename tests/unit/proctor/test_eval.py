@@ -76,8 +76,9 @@ def test_a_live_still_room_raises_no_high_severity_frozen_flag_and_a_frozen_came
     assert result["ms_per_frame"]["ordinary_median"] > 0
 
 
-def test_eval_of_a_folder_without_labels_is_a_one_line_usage_error(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_of_a_folder_without_labels_is_a_one_line_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["proctor", "eval", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "labels.json" in err and "Traceback" not in err

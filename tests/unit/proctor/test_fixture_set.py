@@ -48,8 +48,10 @@ def test_face_count_is_right_on_every_frame_with_a_visible_picture(scene_runs: l
     wrong = []
     for run in scene_runs:
         expected = (
-            2 if FlagKind.SEVERAL_FACES in run.scene.expected
-            else 0 if run.scene.expected & {FlagKind.NO_FACE, FlagKind.CAMERA_COVERED}
+            2
+            if FlagKind.SEVERAL_FACES in run.scene.expected
+            else 0
+            if run.scene.expected & {FlagKind.NO_FACE, FlagKind.CAMERA_COVERED}
             else 1
         )
         wrong += [(run.scene.name, r.face_count) for r in run.reports if r.face_count != expected]

@@ -14,8 +14,13 @@ EVENTS = ("no_face", "several_faces", "camera_covered", "camera_dark", "identity
 
 
 def passes(seq: int, last_found: list[str] | None = None, enrolled: bool = True) -> tuple[bool, bool]:
-    return frame_passes(seq, last_found, enrolled, identity_every_n=S.identity_every_n_frames,
-                        thorough_every_n=S.thorough_every_n_frames)
+    return frame_passes(
+        seq,
+        last_found,
+        enrolled,
+        identity_every_n=S.identity_every_n_frames,
+        thorough_every_n=S.thorough_every_n_frames,
+    )
 
 
 def test_every_nth_frame_gets_the_full_pass_and_identity_frames_always_do() -> None:

@@ -18,9 +18,14 @@ CATASTROPHIC: dict[str, tuple[str, bytes]] = {
     # ANSWER: a + 20,000 spaces + b: (.*?)\s*$ retried the spaces from every position
     "answer_spaces": ("bank.aiken", ("Q?\nA. a\nB. b\nANSWER: a" + " " * 20000 + "b\n").encode()),
     # "&lt;" * 20,000 in Moodle HTML: <[^>]*> scanned to the end from every "<"
-    "moodle_lt": ("bank.xml", ("<?xml version='1.0'?><quiz><question type='multichoice'><questiontext format='html'>"
-                               "<text>" + "&lt;" * 20000 + "</text></questiontext><answer fraction='100'><text>a</text>"
-                               "</answer><answer fraction='0'><text>b</text></answer></question></quiz>").encode()),
+    "moodle_lt": (
+        "bank.xml",
+        (
+            "<?xml version='1.0'?><quiz><question type='multichoice'><questiontext format='html'>"
+            "<text>" + "&lt;" * 20000 + "</text></questiontext><answer fraction='100'><text>a</text>"
+            "</answer><answer fraction='0'><text>b</text></answer></question></quiz>"
+        ).encode(),
+    ),
     # 100,000 blank lines: ^\s* with MULTILINE re-scanned the run from each of its lines
     "blank_lines": ("bank.gift", ("\n" * 100000 + "::q:: a {=b ~c}\n").encode()),
     # 50,000 options: the line of each was counted from the start of the block (quadratic)
@@ -79,15 +84,18 @@ def sheet_xml(rows: bytes) -> Callable[[IO[bytes]], None]:
 
 
 def header_row() -> bytes:
-    cells = "".join(f'<c r="{col}1" t="inlineStr"><is><t>{text}</t></is></c>'
-                    for col, text in zip("ABCD", ("Question", "Key", "Option 1", "Option 2"), strict=True))
+    cells = "".join(
+        f'<c r="{col}1" t="inlineStr"><is><t>{text}</t></is></c>'
+        for col, text in zip("ABCD", ("Question", "Key", "Option 1", "Option 2"), strict=True)
+    )
     return f'<row r="1">{cells}</row>'.encode()
 
 
 def xfd_xlsx(rows: int = 20_000) -> bytes:
     """The reported .xlsx with one cell in column XFD per row."""
-    body = b"".join(b'<row r="%d"><c r="XFD%d" t="inlineStr"><is><t>x</t></is></c></row>' % (r, r)
-                    for r in range(1, rows + 1))
+    body = b"".join(
+        b'<row r="%d"><c r="XFD%d" t="inlineStr"><is><t>x</t></is></c></row>' % (r, r) for r in range(1, rows + 1)
+    )
     return replace_member(seed_xlsx(), "xl/worksheets/sheet1.xml", sheet_xml(body))
 
 
@@ -101,8 +109,10 @@ def cells_xlsx(rows: list[list[str]]) -> bytes:
     """A sheet written as raw XML, so cells may hold what openpyxl refuses to write (``_x0000_``)."""
     body = header_row()
     for r, values in enumerate(rows, start=2):
-        cells = "".join(f'<c r="{col}{r}" t="inlineStr"><is><t>{text}</t></is></c>'
-                        for col, text in zip("ABCD", values, strict=True))
+        cells = "".join(
+            f'<c r="{col}{r}" t="inlineStr"><is><t>{text}</t></is></c>'
+            for col, text in zip("ABCD", values, strict=True)
+        )
         body += f'<row r="{r}">{cells}</row>'.encode()
     return replace_member(seed_xlsx(), "xl/worksheets/sheet1.xml", sheet_xml(body))
 

@@ -36,14 +36,23 @@ def test_an_answer_letter_naming_no_option_is_invalid():
 def test_a_question_without_answer_line_is_unfinished_at_its_lines():
     report = parse_bank(b"Question?\nA. one\nB. two\n", language="kk", format="aiken")
     assert [(p.code, p.line, p.params) for p in report.errors] == [
-        (ProblemCode.QUESTION_NOT_FINISHED, 1, {"first": 1, "last": 3})]
+        (ProblemCode.QUESTION_NOT_FINISHED, 1, {"first": 1, "last": 3})
+    ]
 
 
 def _six_questions() -> list[str]:
     lines: list[str] = []
     for n in range(1, 7):
-        lines += [f"Сұрақ {n}?", f"A. бірінші {n}", f"B. екінші {n}", f"C. үшінші {n}", f"D. төртінші {n}",
-                  f"E. бесінші {n}", "ANSWER: B", ""]
+        lines += [
+            f"Сұрақ {n}?",
+            f"A. бірінші {n}",
+            f"B. екінші {n}",
+            f"C. үшінші {n}",
+            f"D. төртінші {n}",
+            f"E. бесінші {n}",
+            "ANSWER: B",
+            "",
+        ]
     return lines
 
 
@@ -81,7 +90,9 @@ def test_moodle_error_fixture_is_reported_at_its_lines():
     unfinished = next(p for p in report.errors if p.code is ProblemCode.QUESTION_NOT_FINISHED)
     assert unfinished.params == {"first": 14, "last": 16}
     assert [(i.text, i.options[i.correct]) for i in report.items] == [
-        ("A good question", "Correct"), ("A second good question", "Correct (No space)")]
+        ("A good question", "Correct"),
+        ("A second good question", "Correct (No space)"),
+    ]
 
 
 def test_a_repeated_option_letter_is_an_error_at_its_line():

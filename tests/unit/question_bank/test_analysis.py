@@ -147,8 +147,9 @@ WORKED = ["11111", "11110", "11101", "11010", "11100", "10100", "11000", "10000"
 
 def _worked():
     responses = [{f"i{j}": 0 if ch == "1" else 1 for j, ch in enumerate(row, 1)} for row in WORKED]
-    return analyse_items(responses, {f"i{j}": 0 for j in range(1, 6)}, option_counts=dict.fromkeys(
-        [f"i{j}" for j in range(1, 6)], 2))
+    return analyse_items(
+        responses, {f"i{j}": 0 for j in range(1, 6)}, option_counts=dict.fromkeys([f"i{j}" for j in range(1, 6)], 2)
+    )
 
 
 def test_the_worked_example_matches_the_hand_computed_kr20_difficulties_and_corrected_correlations():
@@ -172,7 +173,10 @@ def test_kr20_is_never_above_one_and_needs_the_minimum_number_of_attempts():
         responses = [{f"q{j}": rng.randint(0, 1) for j in range(k)} for _ in range(n)]
         kr20 = analyse_items(responses, {f"q{j}": 0 for j in range(k)}).kr20
         assert kr20 is None or kr20 <= 1 + 1e-12
-    nine = [dict(zip([f"i{j}" for j in range(1, 6)], (0 if c == "1" else 1 for c in row), strict=True)) for row in WORKED[:9]]
+    nine = [
+        dict(zip([f"i{j}" for j in range(1, 6)], (0 if c == "1" else 1 for c in row), strict=True))
+        for row in WORKED[:9]
+    ]
     assert analyse_items(nine, {f"i{j}": 0 for j in range(1, 6)}).kr20 is None  # 9 < MIN_ATTEMPTS_FOR_RELIABILITY
     assert MIN_ATTEMPTS_FOR_RELIABILITY == 10
 
@@ -193,8 +197,10 @@ def test_two_attempts_report_no_kr20_no_flags_and_a_caution():
     assert any(s.flags for s in analysis.items)  # the raw signals exist (a one-student "upper group")...
     assert all(s.reported_flags() == () for s in analysis.items)  # ...but nothing is flagged to a reader
     # The same two students on one shared form: still no KR-20 (exact, but from 2 attempts it means nothing).
-    shared = analyse_items([{f"q{j}": 0 if j < 7 else 1 for j in range(10)},
-                            {f"q{j}": 0 if j < 3 else 1 for j in range(10)}], {f"q{j}": 0 for j in range(10)})
+    shared = analyse_items(
+        [{f"q{j}": 0 if j < 7 else 1 for j in range(10)}, {f"q{j}": 0 if j < 3 else 1 for j in range(10)}],
+        {f"q{j}": 0 for j in range(10)},
+    )
     assert shared.kr20 is None and all(s.reported_flags() == () for s in shared.items)
 
 
@@ -230,11 +236,21 @@ def test_several_flags_of_an_item_are_separated_in_the_spreadsheet():
 # It leaves the last step to the reader; from its own figures: sum(p*q) = 2.18, so
 # KR-20 = 10/9 * (1 - 2.18/5.84) = 0.6963 (four decimals). The page also notes that KR-20 is
 # Cronbach's alpha of 0/1 scores (the item variances equal p*q), so this checks alpha too.
-WUENSCH = {"A": "1111110110", "B": "1011011101", "C": "1111011001", "D": "0010001000", "E": "0000010010",
-           "F": "1110111111", "G": "1101110111", "H": "1111111101", "I": "0101111101", "J": "1101101110"}
+WUENSCH = {
+    "A": "1111110110",
+    "B": "1011011101",
+    "C": "1111011001",
+    "D": "0010001000",
+    "E": "0000010010",
+    "F": "1110111111",
+    "G": "1101110111",
+    "H": "1111111101",
+    "I": "0101111101",
+    "J": "1101101110",
+}
 WUENSCH_TOTALS = {"A": 8, "B": 7, "C": 7, "D": 2, "E": 2, "F": 9, "G": 8, "H": 9, "I": 7, "J": 7}
-WUENSCH_P = [.7, .7, .6, .7, .6, .8, .7, .7, .5, .6]
-WUENSCH_PQ = [.21, .21, .24, .21, .24, .16, .21, .21, .25, .24]
+WUENSCH_P = [0.7, 0.7, 0.6, 0.7, 0.6, 0.8, 0.7, 0.7, 0.5, 0.6]
+WUENSCH_PQ = [0.21, 0.21, 0.24, 0.21, 0.24, 0.16, 0.21, 0.21, 0.25, 0.24]
 
 
 def test_the_published_kr20_worked_example_is_reproduced_to_its_printed_precision():
@@ -244,6 +260,6 @@ def test_the_published_kr20_worked_example_is_reproduced_to_its_printed_precisio
     analysis = analyse_items(responses, dict.fromkeys(ids, 0), option_counts=dict.fromkeys(ids, 2))
     assert [round(s.difficulty, 2) for s in analysis.items] == WUENSCH_P
     assert [round(s.difficulty * (1 - s.difficulty), 2) for s in analysis.items] == WUENSCH_PQ
-    assert round(analysis.score_sd ** 2, 2) == 5.84
+    assert round(analysis.score_sd**2, 2) == 5.84
     assert round(analysis.kr20, 4) == round(10 / 9 * (1 - sum(WUENSCH_PQ) / 5.84), 4) == 0.6963
     assert analysis.kr20_items == 10

@@ -38,8 +38,13 @@ def test_every_msgid_in_the_source_is_listed_for_translation():
         assert msgid in listed, msgid
 
 
-BANK_EDGES = ("services/banks.py", "services/bank_views.py", "services/bank_analysis.py", "web/api_bank.py",
-              "cli/bank.py")
+BANK_EDGES = (
+    "services/banks.py",
+    "services/bank_views.py",
+    "services/bank_analysis.py",
+    "web/api_bank.py",
+    "cli/bank.py",
+)
 
 
 @pytest.mark.parametrize("language", ["kk", "ru"])

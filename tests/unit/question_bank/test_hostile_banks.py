@@ -56,8 +56,10 @@ def test_the_60_kb_line_is_refused_with_its_line_number_in_kk_and_ru():
     report, seconds = timed_parse(data, filename)
     assert seconds < BOUND_S and not report.accepted and not report.items
     assert [(p.code, p.line, p.params["limit"]) for p in report.errors] == [(ProblemCode.LINE_TOO_LONG, 1, 10_000)]
-    assert report_view(report, "ru")["errors"][0]["message"] == \
-        "Строка 1: Текст без переноса строки длиной 60017 символов; допускается не более 10000"
+    assert (
+        report_view(report, "ru")["errors"][0]["message"]
+        == "Строка 1: Текст без переноса строки длиной 60017 символов; допускается не более 10000"
+    )
     assert report_view(report, "kk")["errors"][0]["message"].startswith("1-жол: Мәтін жол ауыстырусыз 60017 таңба")
 
 
@@ -70,8 +72,10 @@ def test_four_million_empty_paragraphs_are_refused_by_the_compression_ratio_then
     report, seconds = timed_parse(bomb, "bomb.docx", limits=ParseLimits(max_ratio=10**6))
     assert seconds < BOUND_S and codes(report) == ["too_many_paragraphs"]
     assert report.errors[0].line == 50_001
-    assert report_view(report, "ru")["errors"][0]["message"] == \
-        "Абзац 50001: В документе больше 50000 абзацев; разделите его на несколько файлов"
+    assert (
+        report_view(report, "ru")["errors"][0]["message"]
+        == "Абзац 50001: В документе больше 50000 абзацев; разделите его на несколько файлов"
+    )
 
 
 def test_a_part_that_unpacks_to_100_mb_is_refused_before_it_is_inflated():
@@ -90,8 +94,10 @@ def test_a_cell_in_column_xfd_is_refused_with_its_row_and_column():
     report, seconds = timed_parse(xfd_xlsx(), "xfd.xlsx")
     assert seconds < BOUND_S and codes(report) == ["too_many_columns"]
     assert report.errors[0].line == 1 and report.errors[0].params == {"column": "XFD", "limit": 64}
-    assert report_view(report, "kk")["errors"][0]["message"] == \
-        "1-жол: XFD бағанында мән бар; тек алғашқы 64 баған оқылады"
+    assert (
+        report_view(report, "kk")["errors"][0]["message"]
+        == "1-жол: XFD бағанында мән бар; тек алғашқы 64 баған оқылады"
+    )
 
 
 def test_a_row_beyond_the_limit_is_refused_before_openpyxl_pads_the_rows_between():
@@ -114,17 +120,24 @@ def test_a_long_word_paragraph_is_refused_with_its_paragraph_number():
 
 
 def test_nul_and_control_characters_are_refused_with_their_line_in_kk_and_ru():
-    text = ("<question>Бірінші сұрақ?\n<variant>а\n<variant>б\x00в\n\n"
-            "<question>Екінші\x07 сұрақ?\n<variant>а\n<variant>б\n")
+    text = (
+        "<question>Бірінші сұрақ?\n<variant>а\n<variant>б\x00в\n\n<question>Екінші\x07 сұрақ?\n<variant>а\n<variant>б\n"
+    )
     for data in (text.encode("utf-8"), text.encode("utf-16")):
         report, _ = timed_parse(data, "b.txt")
         assert not report.accepted and not report.items
-        assert [(p.code.value, p.line, p.params["char"]) for p in report.errors] == \
-            [("control_character", 3, "U+0000"), ("control_character", 5, "U+0007")]
-        assert report_view(report, "ru")["errors"][0]["message"] == \
-            "Строка 3: В тексте есть управляющий символ U+0000; удалите его"
-        assert report_view(report, "kk")["errors"][1]["message"] == \
-            "5-жол: Мәтінде U+0007 басқару таңбасы бар; оны өшіріңіз"
+        assert [(p.code.value, p.line, p.params["char"]) for p in report.errors] == [
+            ("control_character", 3, "U+0000"),
+            ("control_character", 5, "U+0007"),
+        ]
+        assert (
+            report_view(report, "ru")["errors"][0]["message"]
+            == "Строка 3: В тексте есть управляющий символ U+0000; удалите его"
+        )
+        assert (
+            report_view(report, "kk")["errors"][1]["message"]
+            == "5-жол: Мәтінде U+0007 басқару таңбасы бар; оны өшіріңіз"
+        )
 
 
 def test_a_direction_override_is_refused_in_every_format_and_located():
@@ -134,9 +147,11 @@ def test_a_direction_override_is_refused_in_every_format_and_located():
     sheet = cells_xlsx([["Қала?", "1", "Астана", "Алм\u2066аты"]])
     report, _ = timed_parse(sheet, "b.xlsx")
     assert [(p.code.value, p.line) for p in report.errors] == [("direction_character", 2)]
-    moodle = ("<quiz><question type='multichoice'><questiontext format='html'><text>Қала?</text></questiontext>"
-              "<answer fraction='100'><text>Астана</text></answer>"
-              "<answer fraction='0'><text>&amp;#x202E;анатсА</text></answer></question></quiz>").encode()
+    moodle = (
+        "<quiz><question type='multichoice'><questiontext format='html'><text>Қала?</text></questiontext>"
+        "<answer fraction='100'><text>Астана</text></answer>"
+        "<answer fraction='0'><text>&amp;#x202E;анатсА</text></answer></question></quiz>"
+    ).encode()
     report, _ = timed_parse(moodle, "b.xml")
     assert [p.code.value for p in report.errors] == ["direction_character"]
 
@@ -145,8 +160,7 @@ def test_options_that_all_display_as_astana_are_duplicates():
     options = ["Астана", "Аст\u2063ана", "Аст\u034fана", "Астана\ufe0f", "Аст\u200bана"]
     bank = ("<question>Елорда?\n" + "".join(f"<variant>{o}\n" for o in options)).encode()
     report, _ = timed_parse(bank, "b.txt")
-    assert [(p.code.value, p.params["second"]) for p in report.errors] == \
-        [("duplicate_option", n) for n in range(2, 6)]
+    assert [(p.code.value, p.params["second"]) for p in report.errors] == [("duplicate_option", n) for n in range(2, 6)]
     assert report_view(report, "ru")["errors"][0]["message"] == "Строка 3, вопрос 1: Варианты 1 и 2 совпадают"
 
 
@@ -163,8 +177,9 @@ def test_a_vertical_tab_from_word_is_a_line_break_inside_a_value():
 
 
 def test_excel_escapes_are_read_a_vertical_tab_is_a_line_break_and_a_nul_is_refused_with_its_row():
-    sheet = cells_xlsx([["Бірінші жол_x000B_екінші жол?", "1", "а_x005F_x000B_", "б"],
-                        ["Екінші сұрақ?", "1", "а_x0000_", "б"]])
+    sheet = cells_xlsx(
+        [["Бірінші жол_x000B_екінші жол?", "1", "а_x005F_x000B_", "б"], ["Екінші сұрақ?", "1", "а_x0000_", "б"]]
+    )
     report, _ = timed_parse(sheet, "b.xlsx")
     assert [(p.code.value, p.line, p.params.get("char")) for p in report.errors] == [("control_character", 3, "U+0000")]
     report, _ = timed_parse(cells_xlsx([["Бірінші жол_x000B_екінші жол?", "1", "а_x005F_x000B_", "б"]]), "b.xlsx")

@@ -70,8 +70,10 @@ def test_a_parse_over_the_cpu_limit_is_killed_and_reported():
     assert time.perf_counter() - started < 30
     assert [(p.code.value, p.params) for p in report.errors] == [("parse_time_exceeded", {"seconds": 1})]
     assert not report.items
-    assert report_view(report, "ru")["errors"][0]["message"] == \
-        "Чтение файла заняло больше 1 секунд; разделите его на файлы поменьше"
+    assert (
+        report_view(report, "ru")["errors"][0]["message"]
+        == "Чтение файла заняло больше 1 секунд; разделите его на файлы поменьше"
+    )
 
 
 def test_a_parse_over_the_wall_clock_limit_is_killed_and_reported():
@@ -87,11 +89,14 @@ def test_a_parse_over_the_wall_clock_limit_is_killed_and_reported():
 
 
 def test_a_parse_over_the_memory_limit_is_stopped_and_reported_in_kk_and_ru():
-    report = parse_isolated_sync(HUGE_LINE, ParseJob(filename="b.txt"),
-                                 ParseLimits(memory_bytes=100 * 1024 * 1024, max_line_chars=10**9))
+    report = parse_isolated_sync(
+        HUGE_LINE, ParseJob(filename="b.txt"), ParseLimits(memory_bytes=100 * 1024 * 1024, max_line_chars=10**9)
+    )
     assert [(p.code.value, p.params) for p in report.errors] == [("parse_memory_exceeded", {"limit": 100})]
-    assert report_view(report, "kk")["errors"][0]["message"] == \
-        "Файлды оқуға 100 МБ-тан көп жад қажет болды; оны кішірек файлдарға бөліңіз"
+    assert (
+        report_view(report, "kk")["errors"][0]["message"]
+        == "Файлды оқуға 100 МБ-тан көп жад қажет болды; оны кішірек файлдарға бөліңіз"
+    )
 
 
 @pytest.mark.parametrize("script", ["import sys; sys.exit(7)", "print('not json')", "import os; os.abort()"])
@@ -103,8 +108,9 @@ def test_a_child_that_dies_or_answers_garbage_gives_a_parse_failed_report(monkey
     monkeypatch.setattr(isolated, "_command", lambda: [sys.executable, "-c", script])
     report = parse_isolated_sync(FILES["bank.txt"], ParseJob(filename="bank.txt"))
     assert [p.code.value for p in report.errors] == ["parse_failed"] and not report.items
-    assert report_view(report, "ru")["errors"][0]["message"] == \
-        "Файл не удалось прочитать: чтение неожиданно прервалось"
+    assert (
+        report_view(report, "ru")["errors"][0]["message"] == "Файл не удалось прочитать: чтение неожиданно прервалось"
+    )
 
 
 def test_a_third_parse_waits_at_most_its_limit_then_gets_a_busy_429(monkeypatch):
@@ -127,12 +133,15 @@ def test_a_third_parse_waits_at_most_its_limit_then_gets_a_busy_429(monkeypatch)
     assert asyncio.run(scenario()) == "bank_parser_busy"
 
 
-@pytest.mark.parametrize(("build", "filename", "limits", "code"), [
-    ("empty_paragraphs_docx", "bomb.docx", ParseLimits(max_ratio=10**6), "too_many_paragraphs"),  # 24 MB streamed
-    ("xfd_xlsx", "xfd.xlsx", ParseLimits(), "too_many_columns"),
-    ("far_row_xlsx", "far.xlsx", ParseLimits(), "too_many_rows"),
-    ("zeros_docx", "zeros.docx", ParseLimits(max_expanded_bytes=2 * 1024**3, max_ratio=10**6), None),
-])
+@pytest.mark.parametrize(
+    ("build", "filename", "limits", "code"),
+    [
+        ("empty_paragraphs_docx", "bomb.docx", ParseLimits(max_ratio=10**6), "too_many_paragraphs"),  # 24 MB streamed
+        ("xfd_xlsx", "xfd.xlsx", ParseLimits(), "too_many_columns"),
+        ("far_row_xlsx", "far.xlsx", ParseLimits(), "too_many_rows"),
+        ("zeros_docx", "zeros.docx", ParseLimits(max_expanded_bytes=2 * 1024**3, max_ratio=10**6), None),
+    ],
+)
 def test_bombs_are_refused_precisely_within_200_mb_of_memory(build, filename, limits, code):
     """Under RLIMIT_AS = 200 MiB the precise problem, not parse_memory_exceeded: the checks stream.
 

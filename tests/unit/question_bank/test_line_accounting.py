@@ -33,27 +33,47 @@ def banks(draw):
     items = []
     for n, stem in enumerate(stems, start=1):
         options = [f"{stem} жауап {k}" for k in range(1, 6)]
-        items.append(Item(text=f"Сұрақ {n} {stem}?", options=tuple(options), correct=draw(st.integers(0, 4)),
-                          topic="Тарих", difficulty=2))
+        items.append(
+            Item(
+                text=f"Сұрақ {n} {stem}?",
+                options=tuple(options),
+                correct=draw(st.integers(0, 4)),
+                topic="Тарих",
+                difficulty=2,
+            )
+        )
     return items
 
 
 def _aiken(items):
     out = []
     for item in items:
-        out += [item.text, *(f"{'ABCDE'[i]}. {o}" for i, o in enumerate(item.options)),
-                f"ANSWER: {'ABCDE'[item.correct]}", ""]
+        out += [
+            item.text,
+            *(f"{'ABCDE'[i]}. {o}" for i, o in enumerate(item.options)),
+            f"ANSWER: {'ABCDE'[item.correct]}",
+            "",
+        ]
     return "\n".join(out)
 
 
 def _moodle(items):
-    out = ['<?xml version="1.0" encoding="UTF-8"?>', "<quiz>",
-           '<question type="category"><category><text>$course$/Тарих</text></category></question>']
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<quiz>",
+        '<question type="category"><category><text>$course$/Тарих</text></category></question>',
+    ]
     for item in items:
-        out += ['<question type="multichoice">', f"<questiontext format=\"plain_text\"><text>{escape(item.text)}"
-                "</text></questiontext>", "<single>true</single>"]
-        out += [f'<answer fraction="{100 if i == item.correct else 0}" format="plain_text"><text>{escape(o)}'
-                "</text></answer>" for i, o in enumerate(item.options)]
+        out += [
+            '<question type="multichoice">',
+            f'<questiontext format="plain_text"><text>{escape(item.text)}</text></questiontext>',
+            "<single>true</single>",
+        ]
+        out += [
+            f'<answer fraction="{100 if i == item.correct else 0}" format="plain_text"><text>{escape(o)}'
+            "</text></answer>"
+            for i, o in enumerate(item.options)
+        ]
         out.append("</question>")
     out.append("</quiz>")
     return "\n".join(out)
@@ -68,9 +88,10 @@ TEXT_FORMATS = {
 
 
 def _rows(items):
-    return [list(TEMPLATE_HEADERS[:5 + 5])] + [
+    return [list(TEMPLATE_HEADERS[: 5 + 5])] + [
         [n, item.topic, item.difficulty, item.text, item.correct + 1, *item.options]
-        for n, item in enumerate(items, start=1)]
+        for n, item in enumerate(items, start=1)
+    ]
 
 
 def _xlsx(rows):
@@ -128,8 +149,12 @@ def test_one_line_changed_in_a_text_format_is_reported_or_harmless(items, fmt, m
         return  # blank lines carry nothing
     mutated = _mutate(lines, kind, at, to % len(lines))
     report = parse_bank("\n".join(mutated).encode(), format=fmt, language="kk")
-    _check(items, report, (fmt, kind, at + 1, lines[at], [(p.code, p.line) for p in report.problems]),
-           key_by_position=fmt == "platonus" and kind == "move" and lines[at].startswith("<variant"))
+    _check(
+        items,
+        report,
+        (fmt, kind, at + 1, lines[at], [(p.code, p.line) for p in report.problems]),
+        key_by_position=fmt == "platonus" and kind == "move" and lines[at].startswith("<variant"),
+    )
 
 
 @settings(max_examples=80, deadline=3000, suppress_health_check=[HealthCheck.too_slow], database=None)
@@ -161,14 +186,19 @@ def test_one_paragraph_changed_in_a_word_file_is_reported_or_harmless(items, mut
     buf = BytesIO()
     document.save(buf)
     report = parse_bank(buf.getvalue(), format="platonus-docx", language="kk")
-    _check(items, report, ("platonus-docx", kind, at + 1, paragraphs[at], [(p.code, p.line) for p in report.problems]),
-           key_by_position=kind == "move" and paragraphs[at].startswith("<variant"))
+    _check(
+        items,
+        report,
+        ("platonus-docx", kind, at + 1, paragraphs[at], [(p.code, p.line) for p in report.problems]),
+        key_by_position=kind == "move" and paragraphs[at].startswith("<variant"),
+    )
 
 
 def test_the_reported_aiken_case_is_caught_by_the_property_check():
     items = [
         Item(text=f"Сұрақ {n}?", options=tuple(f"жауап {n}.{k}" for k in range(5)), correct=1, topic=None)
-        for n in range(1, 7)]
+        for n in range(1, 7)
+    ]
     lines = _aiken(items).split("\n")
     del lines[lines.index("Сұрақ 3?") + 6]
     report = parse_bank("\n".join(lines).encode(), format="aiken", language="kk")
@@ -186,12 +216,17 @@ def test_what_the_property_found_is_reported_at_its_line():
     assert (C.SYNTAX_ERROR, 3) in _codes_lines(parse_bank(gift_category.encode(), format="gift", language="kk"))
     gift_moved = "::1::Q1? {\n=a\n::2::Q2? {\n~b\n}\n\n=d\n~e\n}\n"
     assert (C.SYNTAX_ERROR, 3) in _codes_lines(parse_bank(gift_moved.encode(), format="gift", language="kk"))
-    merged = "<question>Q1?\n" + "".join(f"<variant>a{k}\n" for k in range(5)) + \
-        "".join(f"<variant>b{k}\n" for k in range(5))  # the second <question> line is lost
+    merged = (
+        "<question>Q1?\n"
+        + "".join(f"<variant>a{k}\n" for k in range(5))
+        + "".join(f"<variant>b{k}\n" for k in range(5))
+    )  # the second <question> line is lost
     report = parse_bank(merged.encode(), format="platonus", language="kk")
     assert _codes_lines(report) == [(C.MORE_OPTIONS_THAN_EXPECTED, 1)]
-    items = [Item(text=f"Сұрақ {n}?", options=tuple(f"ж{n}.{k}" for k in range(5)), correct=0, topic="Т", difficulty=1)
-             for n in (1, 2, 3)]
+    items = [
+        Item(text=f"Сұрақ {n}?", options=tuple(f"ж{n}.{k}" for k in range(5)), correct=0, topic="Т", difficulty=1)
+        for n in (1, 2, 3)
+    ]
     rows = _rows(items)
     report = parse_bank(_xlsx([rows[3], *rows[:3]]), format="xlsx", language="kk")  # row 3 moved above the header
     assert (C.TEXT_OUTSIDE_QUESTION, 1) in _codes_lines(report)
@@ -217,8 +252,13 @@ def _names(problem_, part: str, number: int | None) -> bool:
 
 
 @settings(max_examples=300, deadline=3000, suppress_health_check=[HealthCheck.too_slow], database=None)
-@given(banks(), st.integers(0, 10_000), st.sampled_from(["delete", "duplicate", "move", "delete-file", "copy-file"]),
-       st.integers(0, 10_000), st.integers(0, 10_000))
+@given(
+    banks(),
+    st.integers(0, 10_000),
+    st.sampled_from(["delete", "duplicate", "move", "delete-file", "copy-file"]),
+    st.integers(0, 10_000),
+    st.integers(0, 10_000),
+)
 def test_one_line_or_file_changed_in_a_qti_package_is_reported_or_harmless(items, target, kind, at, to):
     """QTI 3.0: a line of the manifest or of one item's XML, or a whole item file, deleted/duplicated/moved.
 

@@ -18,10 +18,21 @@ from question_bank.problems import ProblemCode
 Q = f"{{{QTI_NS}}}"
 CP = f"{{{CP_NS}}}"
 ITEMS = [
-    Item(text="Қазақстанның астанасы қай қала?", options=("Алматы", "Астана", "Шымкент <қала> & т.б."), correct=1,
-         topic="География", difficulty=2, twin_key="#1"),
-    Item(text="Конституция қашан қабылданды?\nЖылын таңдаңыз.", options=("1993", "1995", "1998"), correct=1,
-         topic="Құқық", difficulty=None),
+    Item(
+        text="Қазақстанның астанасы қай қала?",
+        options=("Алматы", "Астана", "Шымкент <қала> & т.б."),
+        correct=1,
+        topic="География",
+        difficulty=2,
+        twin_key="#1",
+    ),
+    Item(
+        text="Конституция қашан қабылданды?\nЖылын таңдаңыз.",
+        options=("1993", "1995", "1998"),
+        correct=1,
+        topic="Құқық",
+        difficulty=None,
+    ),
     Item(text="Үшінші сұрақ?", options=("а", "б"), correct=0, topic=None, difficulty=5),
 ]
 
@@ -59,7 +70,11 @@ def test_the_package_has_the_structure_qti_3_prescribes():
         assert {"adaptive", "time-dependent", "title"} <= set(root.attrib)
         # Element order of the specification: declarations, item body, response processing.
         assert [etree.QName(c).localname for c in root] == [
-            "qti-response-declaration", "qti-outcome-declaration", "qti-item-body", "qti-response-processing"]
+            "qti-response-declaration",
+            "qti-outcome-declaration",
+            "qti-item-body",
+            "qti-response-processing",
+        ]
         declaration = root.find(f"{Q}qti-response-declaration")
         assert (declaration.get("cardinality"), declaration.get("base-type")) == ("single", "identifier")
         interaction = root.find(f"{Q}qti-item-body/{Q}qti-choice-interaction")
@@ -91,21 +106,27 @@ def test_the_isolated_parser_reads_a_package_within_limits():
 
 def test_a_multiple_cardinality_item_is_refused_with_its_number_and_nothing_is_stored():
     parts = _parts(export_qti(ITEMS, language="kk"))
-    parts["items/item-2.xml"] = (parts["items/item-2.xml"].replace(b'cardinality="single" base-type="identifier"',
-                                                                    b'cardinality="multiple" base-type="identifier"')
-                                 .replace(b'max-choices="1"', b'max-choices="0"'))
+    parts["items/item-2.xml"] = (
+        parts["items/item-2.xml"]
+        .replace(b'cardinality="single" base-type="identifier"', b'cardinality="multiple" base-type="identifier"')
+        .replace(b'max-choices="1"', b'max-choices="0"')
+    )
     parts["items/item-3.xml"] = parts["items/item-3.xml"].replace(b"<qti-value>choice-1", b"<qti-value>choice-9")
     report = parse_bank(_repack(parts), language="kk", format="qti")
     assert not report.accepted
     assert [(p.code, p.question) for p in report.errors] == [
-        (ProblemCode.UNSUPPORTED_QUESTION_TYPE, 2), (ProblemCode.INVALID_KEY, 3)]
+        (ProblemCode.UNSUPPORTED_QUESTION_TYPE, 2),
+        (ProblemCode.INVALID_KEY, 3),
+    ]
 
 
 def test_entities_and_dtds_are_refused_and_the_zip_limits_hold():
     parts = _parts(export_qti(ITEMS[:1], language="kk"))
-    parts["items/item-1.xml"] = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                                 b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><qti-assessment-item>&lol2;'
-                                 b"</qti-assessment-item>")
+    parts["items/item-1.xml"] = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><qti-assessment-item>&lol2;'
+        b"</qti-assessment-item>"
+    )
     report = parse_bank(_repack(parts), language="kk", format="qti")
     [error] = report.errors
     assert error.code is ProblemCode.UNREADABLE_FILE and error.question == 1 and "DTD" in error.params["reason"]
@@ -119,8 +140,9 @@ def test_a_package_without_manifest_or_with_a_test_resource_is_not_silently_read
     manifest = parts.pop("imsmanifest.xml")
     report = parse_bank(_repack(parts), language="kk", format="qti")
     assert [p.code for p in report.errors] == [ProblemCode.UNREADABLE_FILE]
-    parts["imsmanifest.xml"] = manifest.replace(b"</resources>", b'<resource identifier="t" '
-                                                b'type="imsqti_test_xmlv3p0" href="test.xml"/></resources>')
+    parts["imsmanifest.xml"] = manifest.replace(
+        b"</resources>", b'<resource identifier="t" type="imsqti_test_xmlv3p0" href="test.xml"/></resources>'
+    )
     report = parse_bank(_repack(parts), language="kk", format="qti")
     assert [p.code for p in report.errors] == [ProblemCode.UNSUPPORTED_QUESTION_TYPE]
 
@@ -129,12 +151,26 @@ TEXT = st.text(alphabet="абвгдеәғқңөұүһі жзклмнопрс<>&\
 
 
 @settings(max_examples=40, deadline=2000, suppress_health_check=[HealthCheck.too_slow], database=None)
-@given(st.lists(st.tuples(TEXT, st.lists(TEXT, min_size=2, max_size=6, unique=True), st.integers(0, 5),
-                          st.sampled_from([None, "Тарих", "Құқық"]), st.sampled_from([None, 1, 3])),
-                min_size=1, max_size=5, unique_by=lambda t: t[0]), st.sampled_from(["kk", "ru"]))
+@given(
+    st.lists(
+        st.tuples(
+            TEXT,
+            st.lists(TEXT, min_size=2, max_size=6, unique=True),
+            st.integers(0, 5),
+            st.sampled_from([None, "Тарих", "Құқық"]),
+            st.sampled_from([None, 1, 3]),
+        ),
+        min_size=1,
+        max_size=5,
+        unique_by=lambda t: t[0],
+    ),
+    st.sampled_from(["kk", "ru"]),
+)
 def test_any_bank_round_trips_through_qti(rows, language):
-    items = [Item(text=f"{n}. {t}", options=tuple(o), correct=k % len(o), topic=topic, difficulty=level)
-             for n, (t, o, k, topic, level) in enumerate(rows, start=1)]
+    items = [
+        Item(text=f"{n}. {t}", options=tuple(o), correct=k % len(o), topic=topic, difficulty=level)
+        for n, (t, o, k, topic, level) in enumerate(rows, start=1)
+    ]
     first = parse_bank(export_qti(items, language=language), language=language, format="qti")
     if not first.accepted:
         return  # the generated bank itself has a problem (e.g. options equal after cleaning): not QTI's business
@@ -155,37 +191,44 @@ def test_an_item_the_manifest_no_longer_lists_is_named_not_silently_dropped():
     [warning] = [p for p in report.warnings if p.code is ProblemCode.UNLISTED_FILE]
     assert warning.params["file"] == "items/item-2.xml"
     from exam_engine.services.bank_views import problem_message
+
     assert problem_message("ru", warning, report.format) == (
-        "В пакете есть файл items/item-2.xml, которого нет в imsmanifest.xml; он не прочитан")
+        "В пакете есть файл items/item-2.xml, которого нет в imsmanifest.xml; он не прочитан"
+    )
 
 
 def test_choices_pushed_out_of_the_interaction_are_named_at_their_file_and_line():
     parts = _parts(export_qti(ITEMS, language="kk"))
     lines = _lines(parts, "items/item-1.xml")
     close = lines.index("    </qti-choice-interaction>")
-    moved = lines[:close - 2] + [lines[close]] + lines[close - 2:close] + lines[close + 1:]  # two choices now outside
+    moved = (
+        lines[: close - 2] + [lines[close]] + lines[close - 2 : close] + lines[close + 1 :]
+    )  # two choices now outside
     parts["items/item-1.xml"] = "\n".join(moved).encode()
     report = parse_bank(_repack(parts), language="kk", format="qti")
     assert not report.accepted
-    misplaced = [(p.line, p.question, p.params["file"]) for p in report.errors
-                 if p.code is ProblemCode.MISPLACED_ELEMENT]
+    misplaced = [
+        (p.line, p.question, p.params["file"]) for p in report.errors if p.code is ProblemCode.MISPLACED_ELEMENT
+    ]
     assert misplaced == [(close, 1, "items/item-1.xml"), (close + 1, 1, "items/item-1.xml")]
     from exam_engine.services.bank_views import problem_message
+
     first = next(p for p in report.errors if p.code is ProblemCode.MISPLACED_ELEMENT)
     assert problem_message("kk", first, report.format) == (
         f"items/item-1.xml файлы, {close}-жол, 1-сұрақ: <qti-simple-choice> элементі бұл жерде тұрмауы керек; "
-        "оның мазмұны оқылмады")
+        "оның мазмұны оқылмады"
+    )
 
 
 def test_a_broken_line_and_stray_text_are_located_in_their_file():
     parts = _parts(export_qti(ITEMS, language="kk"))
     lines = _lines(parts, "items/item-3.xml")
     at = next(n for n, line in enumerate(lines) if "</qti-correct-response>" in line)
-    parts["items/item-3.xml"] = "\n".join(lines[:at] + lines[at + 1:]).encode()  # a closing tag lost
+    parts["items/item-3.xml"] = "\n".join(lines[:at] + lines[at + 1 :]).encode()  # a closing tag lost
     lines = _lines(parts, "items/item-2.xml")
     at = next(n for n, line in enumerate(lines) if "xsi:schemaLocation" in line)
     stray = lines[at]
-    rest = lines[:at] + lines[at + 1:]
+    rest = lines[:at] + lines[at + 1 :]
     into = rest.index("    </qti-choice-interaction>")
     parts["items/item-2.xml"] = "\n".join(rest[:into] + [stray] + rest[into:]).encode()  # an attribute line moved
     report = parse_bank(_repack(parts), language="kk", format="qti")
@@ -199,7 +242,9 @@ def test_a_broken_line_and_stray_text_are_located_in_their_file():
 def test_a_stem_in_the_item_body_is_part_of_the_question_with_the_prompt():
     parts = _parts(export_qti(ITEMS[2:], language="kk"))
     parts["items/item-1.xml"] = parts["items/item-1.xml"].replace(
-        b"<qti-item-body>", b"<qti-item-body>\n    <p>\xd0\x9c\xd3\x99\xd1\x82\xd1\x96\xd0\xbd\xd0\xb4\xd1\x96 "
-                            b"\xd0\xbe\xd2\x9b\xd1\x8b\xd2\xa3\xd1\x8b\xd0\xb7.</p>")
+        b"<qti-item-body>",
+        b"<qti-item-body>\n    <p>\xd0\x9c\xd3\x99\xd1\x82\xd1\x96\xd0\xbd\xd0\xb4\xd1\x96 "
+        b"\xd0\xbe\xd2\x9b\xd1\x8b\xd2\xa3\xd1\x8b\xd0\xb7.</p>",
+    )
     report = parse_bank(_repack(parts), language="kk", format="qti")
     assert report.accepted and report.items[0].text == "Мәтінді оқыңыз.\nҮшінші сұрақ?"
