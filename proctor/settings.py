@@ -79,14 +79,21 @@ class ProctorSettings:
     yunet_model_path: str | None = None
     face_min_confidence: float = 0.8
     """A face the detector scores at least this is taken as it is."""
-    face_candidate_confidence: float = 0.3
+    face_candidate_confidence: float = 0.2
     """Boxes scored between this and ``face_min_confidence`` are candidates: each is looked at
-    again on a full-resolution crop around it (``face_verify_min_crop_px`` or 3× the box) and
-    kept when that crop scores it ``face_verify_confidence`` or more. Small faces come out of
-    the downscaled pass with low scores (0.2–0.7) and score ≥ 0.85 at full resolution; texture
-    false positives (Hubble deep field, gravel) do not."""
-    face_verify_confidence: float = 0.8
+    again on a full-resolution crop around it (3× the box, resized to ``face_verify_crop_px``)
+    and kept when that crop scores it ``face_verify_confidence`` or more. Small faces come out
+    of the downscaled pass with low scores (0.2–0.7) and score ≥ 0.75 on the crop; texture
+    false positives (Hubble deep field, gravel) do not (≤ 0.61 on the single-person frames of
+    two generated sets, docs/proctoring.md §6). 0.2 is the lowest score yuface returns."""
+    face_verify_confidence: float = 0.75
     face_verify_min_crop_px: int = 128
+    """With ``face_verify_crop_px`` 0: the crop's smallest side, at the frame's own pixels."""
+    face_verify_crop_px: int = 192
+    """The crop (3× the candidate's box) is resized to this many pixels before the check, so the
+    face measures ~64 px whatever its size in the frame: a 30 px face is looked at twice as large
+    (the faces made from 25 px LFW crops score 0.75–0.9 there and 0.4–0.7 at their own pixels),
+    and every check costs the same. 0: the crop at its own pixels (the design before)."""
     face_verify_max_side_px: int = 90
     """Only small candidates are checked on a crop: a crop around a large box is the frame
     again (no closer look), and large weak boxes on the generated set were textures or a cat."""

@@ -35,9 +35,10 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_a_second_face_of_30_to_60_px_from_the_photos_is_found_within_the_schedule_in_95_percent(result: dict) -> None:
     """The target of issue 21, on second faces made from the full-size photos (A, B). The faces made
-    from the 25 px LFW crops are harder (upscaled, no hair or body): no detector setting here finds
-    95 % of them (640 px on every frame: 89 % on the scale-4 set); their figure is printed and
-    documented (docs/proctoring.md §6), and the schedule finds as many as the full pass alone."""
+    from the 25 px LFW crops are harder (upscaled, no hair or body): 85–90 % on the scale-4 sets
+    with the resized crop check, and some give no box even at 640 px, so no setting within the CPU
+    budget finds 95 % of them; their figure is printed and documented (docs/proctoring.md §6), and
+    the schedule finds as many as the full pass alone."""
     second = result["second_face"]
     assert second["within_frames"] == 4
     assert second["recall_30_60_photos"]["total"] >= 6
@@ -55,7 +56,7 @@ def test_no_single_person_frame_is_reported_with_two_faces(result: dict) -> None
 def test_a_different_person_is_caught_and_a_hand_over_the_mouth_is_not_a_different_person(result: dict) -> None:
     """Caught: the other photo's person. A stranger from an upscaled 25 px LFW crop may come out
     "unknown" (borderline distance, or no face found); on this set none is taken for the student
-    (on the scale-4 set one frame of 44 measured 0.497, under the 0.5 "same" threshold:
+    (on the scale-4 set one frame of 46 measured 0.497, under the 0.5 "same" threshold:
     docs/proctoring.md §6)."""
     identity = result["identity"]
     assert identity["different_caught_photos"]["total"] >= 2
