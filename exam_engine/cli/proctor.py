@@ -71,7 +71,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker = StreamWorker(client, runtime.analyser, stream=config.stream, group=config.group,
                               consumer=args.name or f"{socket.gethostname()}-{os.getpid()}",
                               claim_idle_ms=args.claim_idle_ms or config.claim_idle_ms, batch=args.batch,
-                              concurrency=args.concurrency)
+                              concurrency=args.concurrency, rescue_after_s=config.rescue_after_s)
         await worker.ensure_group()
         # Items stored while Redis was unreachable were never queued: queue them now.
         stale = await pending_jobs(services.engine, received_before=services.clock.now() - timedelta(minutes=2))
