@@ -54,16 +54,23 @@ def _frames(count: int) -> list[bytes]:
     return webcam_frames(count)[0]
 
 
-def sign_in_and_consent(port: int, exam_id: int, logins: list[str]) -> list[tuple[str, str, str]]:
-    """(cookie, csrf, attempt id) of each student, signed in, started and consenting."""
+def sign_in_and_consent(url: str, port: int, exam_id: int, logins: list[str]) -> list[tuple[str, str, str]]:
+    """(cookie, csrf, attempt id) of each student, signed in, started and consenting.
+
+    The seeded exam is made proctored after the starts: consent to a non-proctored exam is refused
+    (409 ``exam_not_proctored``), and a proctored start needs an assigned proctor and an admission,
+    which these benchmarks are not about."""
     import aiohttp
     import load
+    import psycopg
 
     async def go() -> list[tuple[str, str, str]]:
         base = f"http://127.0.0.1:{port}"
         students = await load.login_all(base, logins, 16)
         await load.start_all(base, exam_id, students, 16)
         students = [s for s in students if s.attempt_id]
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("UPDATE exams SET requires_proctoring = true WHERE id = %s", (exam_id,))
         async with aiohttp.ClientSession() as http:
             for st in students:
                 async with http.post(
@@ -237,7 +244,7 @@ def main() -> None:
         world = run_async(seed, url, data, students=args.students)
         env = server_env(url, data)
         with server(url, data, workers=args.server_workers) as (port, _):
-            students = in_process(sign_in_and_consent, port, world.exam_id, world.logins)
+            students = sign_in_and_consent(url, port, world.exam_id, world.logins)
             (data / "baseline-frames").mkdir()
             base_port = free_port()
             baseline_proc = subprocess.Popen(

@@ -36,6 +36,9 @@ class ProctorConfig:
     pool_workers: int = 1
     claim_idle_ms: int = 60_000
     """A worker that held a frame this long without acknowledging it is presumed dead."""
+    rescue_after_s: float = 60.0
+    """Items unanalysed in the database for this long are analysed by a worker outside the queue
+    (their jobs were lost with a Redis restart); ``EXAM_PROCTOR_RESCUE_AFTER_S``, 10 s to a day."""
     live_page_timeout_s: float = 45.0
     """A second exam page is refused while the first polled within this many seconds."""
     redis_prefix: str = "exam:"
@@ -110,6 +113,7 @@ def load_config(
         retention_days=int(_number(env, "EXAM_EVIDENCE_RETENTION_DAYS", 365, 1)),
         pool_workers=int(_number(env, "EXAM_PROCTOR_WORKERS", default_workers, 1)),
         claim_idle_ms=int(_number(env, "EXAM_PROCTOR_CLAIM_IDLE_MS", 60_000, 100)),
+        rescue_after_s=_number(env, "EXAM_PROCTOR_RESCUE_AFTER_S", 60.0, 10.0, 86_400.0),
         max_uploads_per_min=int(_number(env, "EXAM_EVIDENCE_UPLOADS_PER_MIN", 150, 1)),
         max_attempt_bytes=int(_number(env, "EXAM_EVIDENCE_MAX_MB", 2048, 0.01) * MIB),
         recording=_flag(env, "EXAM_RECORDING", True),

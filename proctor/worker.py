@@ -5,12 +5,17 @@ Each round first takes over jobs another worker left pending for longer than
 ones (``XREADGROUP … >``). A job is acknowledged (``XACK``) only after its result
 is committed, so a crash at any point re-delivers it; storing is idempotent.
 Scale out by starting more workers with different ``--name``\\ s.
+
+A worker registers itself as a consumer of the group as soon as it is ready (``XGROUP
+CREATECONSUMER``): Redis lists a consumer only once it has read something, so an idle worker
+on an empty stream would otherwise not appear in ``XINFO CONSUMERS``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC
 from typing import Any
 
@@ -40,6 +45,7 @@ class StreamWorker:
         claim_idle_ms: int,
         batch: int = 8,
         concurrency: int = 2,
+        rescue_after_s: float = 60.0,
     ) -> None:
         self.redis = redis
         self.analyser = analyser
@@ -51,7 +57,12 @@ class StreamWorker:
         # Jobs of a batch in flight at once: one is analysed while another reads or stores
         # (a job is mostly CPU in a thread, with database round trips before and after).
         self.concurrency = max(1, concurrency)
+        # Items unanalysed in the database for longer than this are analysed outside the queue.
+        self.rescue_after_s = rescue_after_s
         self.processed = 0
+        """Jobs handled (acknowledged), including those whose item was already analysed."""
+        self.analysed = 0
+        """Findings this worker stored (from the queue or rescued)."""
 
     async def ensure_group(self) -> None:
         import redis.exceptions
@@ -61,6 +72,8 @@ class StreamWorker:
         except redis.exceptions.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        # Listed in XINFO CONSUMERS from now on, also while it waits on an empty stream.
+        await self.redis.xgroup_createconsumer(self.stream, self.group, self.consumer)
 
     async def _handle(self, message_id: Any, fields: dict[Any, Any]) -> None:
         try:
@@ -69,7 +82,8 @@ class StreamWorker:
             log.error("dropping malformed job %r", fields)
             await self.redis.xack(self.stream, self.group, message_id)
             return
-        await self.analyser.process(job, run_in_thread)
+        if await self.analyser.process(job, run_in_thread):
+            self.analysed += 1
         await self.redis.xack(self.stream, self.group, message_id)
         self.processed += 1
 
@@ -116,7 +130,7 @@ class StreamWorker:
     async def run_round(self, block_ms: int = 1000) -> int:
         return await self.claim_stale() + await self.read_new(block_ms)
 
-    async def rescue_lost(self, older_than_s: float = 60.0) -> int:
+    async def rescue_lost(self, older_than_s: float | None = None) -> int:
         """Analyse items the database holds unanalysed for longer than any queue takes.
 
         Redis keeps nothing on disk: if it restarts, queued jobs are gone. The evidence and
@@ -126,11 +140,13 @@ class StreamWorker:
 
         from .queue import pending_jobs
 
-        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        age = self.rescue_after_s if older_than_s is None else older_than_s
+        cutoff = datetime.now(UTC) - timedelta(seconds=age)
         done = 0
         for job in await pending_jobs(self.analyser.engine, received_before=cutoff, limit=200):
             if await self.analyser.process(job, run_in_thread):
                 done += 1
+        self.analysed += done
         if done:
             log.warning("analysed %d items whose queued jobs were lost (Redis restarted?)", done)
         return done
@@ -159,3 +175,10 @@ class StreamWorker:
             except Exception:  # noqa: BLE001 - keep serving; the job stays pending and is re-claimed
                 log.exception("analysis round failed; retrying")
                 await asyncio.sleep(1)
+        log.info(
+            "proctor worker %s stopping: %d jobs handled, %d frames analysed, %.1f s CPU in all",
+            self.consumer,
+            self.processed,
+            self.analysed,
+            time.process_time(),
+        )

@@ -76,6 +76,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             claim_idle_ms=args.claim_idle_ms or config.claim_idle_ms,
             batch=args.batch,
             concurrency=args.concurrency,
+            rescue_after_s=config.rescue_after_s,
         )
         await worker.ensure_group()
         # Items stored while Redis was unreachable were never queued: queue them now.

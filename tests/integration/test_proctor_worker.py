@@ -61,13 +61,28 @@ async def test_two_workers_in_the_group_share_the_frames_and_leave_nothing_pendi
         for i in range(4):
             await world.frame(frame_person(i) if i % 2 else frame_empty(i))
         assert await a.read_new(block_ms=100) == 2 and await b.read_new(block_ms=100) == 2
-        assert (a.processed, b.processed) == (2, 2)
+        assert (a.processed, b.processed) == (2, 2) and (a.analysed, b.analysed) == (2, 2)
         pending = await client.xpending(runtime_of(services).config.stream, runtime_of(services).config.group)
         assert pending["pending"] == 0
         assert await _analysed(services, world.attempt_id) == 4
     finally:
         await client.aclose()
         await world.close()
+
+
+async def test_a_ready_worker_is_listed_as_a_consumer_while_the_stream_is_empty(services):
+    client = aioredis.Redis.from_url(services.settings.redis_url)
+    config = runtime_of(services).config
+    try:
+        worker = _worker(services, client, "idle")
+        await worker.ensure_group()
+        assert await worker.read_new(block_ms=50) == 0
+        consumers = await client.xinfo_consumers(config.stream, config.group)
+        assert [(c["name"], c["pending"]) for c in consumers] == [(b"idle", 0)]
+        await worker.ensure_group()  # again (a restart, a recreated group): still one consumer
+        assert len(await client.xinfo_consumers(config.stream, config.group)) == 1
+    finally:
+        await client.aclose()
 
 
 async def test_frames_held_by_a_worker_that_died_are_claimed_and_analysed_by_another(services):
