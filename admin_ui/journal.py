@@ -21,7 +21,7 @@ from exam_engine import api
 from exam_engine.i18n import N_
 from journal_bridge import api as journal
 
-from .pages import nav_link, page, render
+from .pages import decided_notice, nav_link, page, render
 from .routes import BABEL_LOCALE, DISPLAY_TZ, when
 
 LESSON_KINDS = {"lesson": N_("Lesson"), "midterm1": N_("Midterm control 1"), "midterm2": N_("Midterm control 2")}
@@ -270,15 +270,12 @@ def cell_text(value: dict[str, Any] | None, language: str) -> str:
 async def _queue(
     request: web.Request, conn: Any, actor: api.Actor, *, error: str | None = None, status: int = 200
 ) -> web.Response:
-    done = request.query.get("state")
-    notice = None
-    if done in ("applied", "rejected") and request.query.get("id", "").isdigit():
-        msgid = (
-            N_("Correction no. {id} is approved and applied.")
-            if done == "applied"
-            else N_("Correction no. {id} is rejected.")
-        )
-        notice = api.translate(actor.language, msgid, id=request.query["id"])
+    notice = decided_notice(
+        request,
+        actor.language,
+        N_("Correction no. {id} is approved and applied."),
+        N_("Correction no. {id} is rejected."),
+    )
     return render(
         request,
         "journal/corrections.html",

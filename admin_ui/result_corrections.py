@@ -20,7 +20,7 @@ from exam_engine import api
 from exam_engine.i18n import N_
 from journal_bridge import api as journal
 
-from .pages import nav_link, page, render
+from .pages import decided_notice, nav_link, page, render
 from .routes import when
 
 QUEUE = "/journal/result-corrections"
@@ -88,15 +88,12 @@ async def _queue(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    done = request.query.get("state")
-    notice = None
-    if done in ("applied", "rejected") and request.query.get("id", "").isdigit():
-        msgid = (
-            N_("Result correction no. {id} is approved: the journal shows the new score.")
-            if done == "applied"
-            else N_("Result correction no. {id} is rejected: the journal keeps the old score.")
-        )
-        notice = api.translate(actor.language, msgid, id=request.query["id"])
+    notice = decided_notice(
+        request,
+        actor.language,
+        N_("Result correction no. {id} is approved: the journal shows the new score."),
+        N_("Result correction no. {id} is rejected: the journal keeps the old score."),
+    )
     return render(
         request,
         "journal/result_corrections.html",
