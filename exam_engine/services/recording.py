@@ -40,6 +40,7 @@ from proctor.tables import (
     proctor_recording_segments,
 )
 
+from ..bounds import Bound
 from ..domain.actors import Actor
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound
@@ -151,13 +152,7 @@ def _bounded(value: str | None, name: str, low: int, high: int, *, default: int 
             "invalid_field", N_("Field «{field}» must be a {expected}."), field=name, expected=Word(N_("integer"))
         )
     if not value.isdigit() or len(value) > 12 or not low <= int(value) <= high:
-        raise InvalidInput(
-            "out_of_range",
-            N_("Field «{field}» must be a whole number from {low} to {high}."),
-            field=name,
-            low=low,
-            high=high,
-        )
+        raise Bound(low, high).refusal(name)
     return int(value)
 
 
