@@ -118,13 +118,16 @@ class ProctorSettings:
     schedule (the full pass then runs only on identity and event frames)."""
 
     # -- identity -------------------------------------------------------------
-    identity_same_max_distance: float = 0.5
+    identity_same_max_distance: float = 0.47
     identity_different_min_distance: float = 0.7
     """Measured on the generated set (``exam-engine proctor eval``, docs/proctoring.md): the
     same person 0.20–0.45 (faces 40–120 px), a different person 0.74–0.87, the same person
     with a hand over the mouth 0.42–0.65. dlib's published 0.6 flagged the covered face, so
     "different" needs ≥ 0.7 (and two frames, ``FlagRule.min_count``); the band between is
-    "unknown" rather than a guess."""
+    "unknown" rather than a guess. "Same" ends at 0.47 (was 0.5): a stranger made from a 25 px
+    LFW crop scored 0.497 (the lowest different-person distance on three generated sets:
+    0.497, 0.549, 0.614), and a "same" frame ends a pending "different person"; the same person
+    scored above 0.47 in 2 of 141 frames (0.49, 0.53, seed 3), which are now "unknown"."""
     identity_min_face_px: int = 36
     """The detector's box of a 40 px face measures 37–41 px; dlib still separates the same
     (≤ 0.45) from a different person (≥ 0.74) at that size on the generated set."""
