@@ -127,7 +127,7 @@ class ProctorSettings:
     "unknown" rather than a guess. "Same" ends at 0.47 (was 0.5): a stranger made from a 25 px
     LFW crop scored 0.497 (the lowest different-person distance on three generated sets:
     0.497, 0.549, 0.614), and a "same" frame ends a pending "different person"; the same person
-    scored above 0.47 in 2 of 141 frames (0.49, 0.53, seed 3), which are now "unknown"."""
+    scored above 0.47 in 2 of 143 frames (0.49, 0.53, seed 3), which are now "unknown"."""
     identity_min_face_px: int = 36
     """The detector's box of a 40 px face measures 37–41 px; dlib still separates the same
     (≤ 0.45) from a different person (≥ 0.74) at that size on the generated set."""
