@@ -85,7 +85,9 @@ class ProctorSettings:
     and kept when that crop scores it ``face_verify_confidence`` or more. Small faces come out
     of the downscaled pass with low scores (0.2–0.7) and score ≥ 0.75 on the crop; texture
     false positives (Hubble deep field, gravel) do not (≤ 0.61 on the single-person frames of
-    two generated sets, docs/proctoring.md §6). 0.2 is the lowest score yuface returns."""
+    two generated sets, docs/proctoring.md §6). 0.2 is the lowest score yuface returns: the floor
+    is a constant inside its libfacedetection (``detection_output(…, 0.45f, 0.2f, …)``), so a
+    lower value here finds nothing more with yuface (the ``yunet`` detector takes any)."""
     face_verify_confidence: float = 0.75
     face_verify_min_crop_px: int = 128
     """With ``face_verify_crop_px`` 0: the crop's smallest side, at the frame's own pixels."""
