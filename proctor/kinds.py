@@ -32,6 +32,7 @@ class FlagKind(StrEnum):
     NO_FACE = "no_face"
     SEVERAL_FACES = "several_faces"
     IDENTITY_MISMATCH = "identity_mismatch"
+    IDENTITY_UNCONFIRMED = "identity_unconfirmed"
     HEAD_TURNED = "head_turned"
     CAMERA_DARK = "camera_dark"
     CAMERA_COVERED = "camera_covered"
@@ -81,6 +82,7 @@ TITLES: dict[FlagKind, str] = {
     FlagKind.NO_FACE: N_("No face in view"),
     FlagKind.SEVERAL_FACES: N_("Several faces in view"),
     FlagKind.IDENTITY_MISMATCH: N_("The face does not match the enrolment photo"),
+    FlagKind.IDENTITY_UNCONFIRMED: N_("Identity could not be confirmed on two checks in a row"),
     FlagKind.HEAD_TURNED: N_("Head turned away from the screen"),
     FlagKind.CAMERA_DARK: N_("Camera picture too dark"),
     FlagKind.CAMERA_COVERED: N_("Camera covered"),

@@ -60,7 +60,9 @@ class Job:
 
 # After a frame that found one of these, the next frame is checked for identity (and looked at
 # in full resolution): someone may have sat down, and a "different person" needs a second frame.
-_ABSENT = frozenset({"no_face", "several_faces", "camera_covered", "camera_dark", "identity_mismatch"})
+_ABSENT = frozenset(
+    {"no_face", "several_faces", "camera_covered", "camera_dark", "identity_mismatch", "identity_unconfirmed"}
+)
 
 
 def frame_passes(

@@ -43,6 +43,7 @@ def _default_rules() -> Mapping[FlagKind, FlagRule]:
         k.NO_FACE: FlagRule(low, 3, medium_seconds=15, high_seconds=60, high_repeat=10),
         k.SEVERAL_FACES: FlagRule(medium, 5, high_seconds=10, high_repeat=3),
         k.IDENTITY_MISMATCH: FlagRule(medium, 8, min_count=2, high_seconds=10, high_repeat=2),
+        k.IDENTITY_UNCONFIRMED: FlagRule(low, 3, min_count=2, medium_repeat=2),
         k.HEAD_TURNED: FlagRule(low, 1, min_seconds=10, medium_seconds=30, high_seconds=120),
         k.CAMERA_DARK: FlagRule(low, 2, medium_seconds=30, high_seconds=120),
         k.CAMERA_COVERED: FlagRule(medium, 4, high_seconds=30),

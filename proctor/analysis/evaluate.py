@@ -131,6 +131,7 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
             sequences[str(frame["sequence"])].append((frame, analyse(frame, enrolment)))
 
     identity = {"different": [0, 0], "same": [0, 0], "covered": [0, 0], "stranger": [0, 0]}
+    unconfirmed = {"different": 0, "same": 0, "covered": 0, "stranger": 0}
     distances: dict[str, list[tuple[int, float]]] = {"same": [], "different": [], "covered": []}
     verdicts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     still = {"frozen": [0, 0], "live_high": [0, 0], "live_any": [0, 0]}
@@ -144,6 +145,11 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
             flagged = any(kind is FlagKind.IDENTITY_MISMATCH for kind, _ in kinds)
             identity[label][0] += flagged
             identity[label][1] += 1
+            # Not flagged "different", but put before a person as "identity not confirmed".
+            review = not flagged and any(kind is FlagKind.IDENTITY_UNCONFIRMED for kind, _ in kinds)
+            unconfirmed[label] += review
+            if label == "different" and str(first.get("shown", "")).startswith("LFW"):
+                unconfirmed["stranger"] += review
             if label == "different" and str(first.get("shown", "")).startswith("LFW"):
                 identity["stranger"][0] += flagged
                 identity["stranger"][1] += 1
@@ -220,6 +226,11 @@ def evaluate(folder: Path, settings: ProctorSettings | None = None) -> dict[str,
             ),
             "false_different_same": _rate(*identity["same"]),
             "false_different_covered": _rate(*identity["covered"]),
+            # sequences not flagged "different" but flagged "identity not confirmed" (for review)
+            "unconfirmed_different": _rate(unconfirmed["different"], identity["different"][1]),
+            "unconfirmed_different_lfw": _rate(unconfirmed["stranger"], identity["stranger"][1]),
+            "unconfirmed_same": _rate(unconfirmed["same"], identity["same"][1]),
+            "unconfirmed_covered": _rate(unconfirmed["covered"], identity["covered"][1]),
             "verdicts": {label: dict(counts) for label, counts in verdicts.items()},
             "distance_same": spread(distances["same"]),
             "distance_different": spread(distances["different"]),
@@ -286,6 +297,11 @@ def format_eval(result: dict[str, Any]) -> list[str]:
     lines.append(
         f"different person flagged on the same person (false alarm): {r(idn['false_different_same'])}, "
         f"with a hand over the mouth: {r(idn['false_different_covered'])}"
+    )
+    lines.append(
+        f"not flagged different but flagged 'identity not confirmed' (for review): a different person "
+        f"{r(idn['unconfirmed_different'])} (LFW strangers {r(idn['unconfirmed_different_lfw'])}), "
+        f"the same person {r(idn['unconfirmed_same'])}, with a hand over the mouth {r(idn['unconfirmed_covered'])}"
     )
     for label in (
         "distance_same",

@@ -156,6 +156,26 @@ def _unconfirmed_edge_box(
     return not any(_overlap(face, box) for box in detector.detect(bgr, settings.face_candidate_confidence))
 
 
+def identity_findings(identity: ident.IdentityResult) -> tuple[frozenset[FlagKind], frozenset[FlagKind]]:
+    """(found, checked) of an identity comparison.
+
+    "Same" or "different" checks both identity kinds; "different" finds a mismatch. A distance
+    between the thresholds (one face, big enough, compared: the machine cannot tell) finds
+    "identity not confirmed": two such checks in a row — the first makes the next frame an
+    identity frame — are a low flag for a person to look at, and it neither confirms nor ends a
+    pending mismatch. No face, several faces or a face too small are other flags or none.
+    """
+    kinds = frozenset({FlagKind.IDENTITY_MISMATCH, FlagKind.IDENTITY_UNCONFIRMED})
+    if identity.verdict is ident.Verdict.DIFFERENT:
+        return frozenset({FlagKind.IDENTITY_MISMATCH}), kinds
+    if identity.verdict is ident.Verdict.SAME:
+        return frozenset(), kinds
+    if identity.reason is ident.UnknownReason.BORDERLINE:
+        unconfirmed = frozenset({FlagKind.IDENTITY_UNCONFIRMED})
+        return unconfirmed, unconfirmed
+    return frozenset(), frozenset()
+
+
 def enrol(image: bytes | np.ndarray, settings: ProctorSettings | None = None) -> ident.Descriptor:
     """The descriptor of the enrolment photo (reason instead when it has no single face)."""
     settings = settings or ProctorSettings()
@@ -236,10 +256,9 @@ def analyze_frame(
     identity = None
     if enrolment is not None:
         identity = ident.compare(enrolment, ident.describe(bgr, faces, settings), settings)
-        if identity.verdict is not ident.Verdict.UNKNOWN:
-            checked.add(FlagKind.IDENTITY_MISMATCH)
-        if identity.verdict is ident.Verdict.DIFFERENT:
-            found.add(FlagKind.IDENTITY_MISMATCH)
+        id_found, id_checked = identity_findings(identity)
+        found |= id_found
+        checked |= id_checked
 
     height, width = bgr.shape[:2]
     return FrameReport(

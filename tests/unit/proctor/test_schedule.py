@@ -10,7 +10,7 @@ from proctor.settings import ProctorSettings
 from tests.unit.proctor import evalset as ev
 
 S = ProctorSettings()
-EVENTS = ("no_face", "several_faces", "camera_covered", "camera_dark", "identity_mismatch")
+EVENTS = ("no_face", "several_faces", "camera_covered", "camera_dark", "identity_mismatch", "identity_unconfirmed")
 
 
 def passes(seq: int, last_found: list[str] | None = None, enrolled: bool = True) -> tuple[bool, bool]:
