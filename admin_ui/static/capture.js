@@ -42,7 +42,7 @@
     const el = $("recording-indicator");
     if (!el) return;
     const text = { recording: M.rec_on, offline: M.rec_offline, failed: M.rec_failed, quota: M.rec_quota,
-                   stopped: M.rec_stopped }[state] || M.rec_on;
+                   stopped: M.rec_stopped, full: M.rec_full }[state] || M.rec_on;
     el.hidden = false;
     el.dataset.state = state;
     el.textContent = PM.fmt(text, { seconds });

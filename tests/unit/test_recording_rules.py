@@ -81,10 +81,14 @@ def test_recording_settings_have_bounds_and_the_chunk_limit_follows_the_bit_rate
     fast = load_config({"EXAM_RECORDING_KBPS": "2000", "EXAM_RECORDING_CHUNK_S": "30"}, tmp_path, None)
     assert fast.max_chunk_bytes == 10 * MIB
     assert not load_config({"EXAM_RECORDING": "0"}, tmp_path, None).recording
+    assert config.recording_queue_bytes == 48 * MIB
+    assert load_config({"EXAM_RECORDING_QUEUE_MB": "200"}, tmp_path, None).recording_queue_bytes == 200 * MIB
     for env in (
         {"EXAM_RECORDING_KBPS": "5000"},
         {"EXAM_RECORDING_KBPS": "10"},
         {"EXAM_RECORDING_CHUNK_S": "60"},
+        {"EXAM_RECORDING_QUEUE_MB": "1"},
+        {"EXAM_RECORDING_QUEUE_MB": "5000"},
         {"EXAM_RECORDING": "maybe"},
     ):
         with pytest.raises(ProctorConfigError) as bad:
