@@ -14,7 +14,8 @@ second short transaction links them (:meth:`proctor.store.EvidenceStore.append_s
 
 Reviewers play a segment as the concatenation of its chunks' plaintexts (chunks of one
 ``MediaRecorder`` concatenate into one playable WebM), served by byte range: only the chunks a
-range touches are read and decrypted, one at a time. Every range served is an audit row.
+range touches are read and decrypted, one at a time. Every viewing is audited: one row per reviewer,
+attempt and segment per viewing window (:func:`_audit_view`), not one per range a player asks for.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ from ..domain.actors import Actor
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound
 from ..i18n import N_, Word
+from ..tables import audit_log
 from . import authority
 from .audit import record
 from .authority import authorize
@@ -426,14 +428,14 @@ async def open_playback(
         if lo < hi:
             pieces.append((r.chunk, lo - position, hi - position))
         position += r.size
-    await record(
+    await _audit_view(
         conn,
-        now,
         actor,
-        "recording.viewed",
-        f"attempt:{attempt_id}",
-        None,
-        {"segment": segment, "bytes": [start, end], "of": total, "range": asked is not None},
+        attempt_id,
+        segment,
+        (start, end, total, asked is not None),
+        now,
+        runtime.config.recording_view_audit_s,
     )
     return Playback(
         206 if asked is not None else 200,
@@ -444,6 +446,48 @@ async def open_playback(
         pieces,
         runtime.store.unwrap(attempt_id, state.wrapped_key),
     )
+
+
+VIEWED = "recording.viewed"
+
+
+async def _audit_view(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    segment: int,
+    served: tuple[int, int, int, bool],
+    now: datetime,
+    window_s: float,
+) -> bool:
+    """The audit row of a viewing: written for the first request of a reviewer on a segment in a
+    window of ``window_s`` seconds (who, attempt, segment, when, the first range served); the
+    player's further range requests in the window are part of that viewing and add no row. A
+    window of 0 writes a row for every request. Returns whether a row was written."""
+    start, end, total, ranged = served
+    subject = f"attempt:{attempt_id}"
+    if window_s > 0:
+        a = audit_log.c
+        recent = await conn.execute(
+            select(a.after).where(
+                a.subject == subject,
+                a.action == VIEWED,
+                a.actor == actor.label,
+                a.at > now - timedelta(seconds=window_s),
+            )
+        )
+        if any(isinstance(after, dict) and after.get("segment") == segment for (after,) in recent):
+            return False
+    await record(
+        conn,
+        now,
+        actor,
+        VIEWED,
+        subject,
+        None,
+        {"segment": segment, "bytes": [start, end], "of": total, "range": ranged, "window_s": window_s},
+    )
+    return True
 
 
 async def playback_bytes(

@@ -166,7 +166,7 @@ async def _get(api: Api, url: str, range_: str | None = None):
     return resp, await resp.read()
 
 
-async def test_the_proctor_plays_a_segment_by_ranges_and_every_view_is_audited(services):
+async def test_the_proctor_plays_a_segment_by_ranges_and_the_viewing_is_audited(services):
     world, data = await _recorded(services)
     whole = b"".join(data)
     try:
@@ -203,7 +203,7 @@ async def test_the_proctor_plays_a_segment_by_ranges_and_every_view_is_audited(s
         resp, _ = await _get(world.proctor, url.replace("/recording/1", "/recording/7"))
         assert resp.status == 404
         viewed = await _count(services, audit_log, audit_log.c.action == "recording.viewed")
-        assert viewed == 5  # one row per range served; refusals serve nothing
+        assert viewed == 1  # one viewing (five requests in its window); refusals serve nothing
         # A student, and a proctor of another exam, are refused; nothing is served to them.
         resp, body = await _get(world.student, url, "bytes=0-")
         assert resp.status == 403 and whole[:100] not in body
@@ -316,5 +316,69 @@ async def test_two_different_chunks_racing_for_one_number_store_one_and_refuse_t
         assert verdict.ok and verdict.checked == 2, verdict
         leftovers = list((runtime_of(services).store.root / world.attempt_id / "rec").glob("*.tmp"))
         assert leftovers == []  # the loser's staged file is gone
+    finally:
+        await world.close()
+
+
+async def _views(services) -> list[tuple[str, int, str]]:
+    async with services.engine.connect() as conn:
+        rows = await conn.execute(
+            select(audit_log.c.actor, audit_log.c.after, audit_log.c.at)
+            .where(audit_log.c.action == "recording.viewed")
+            .order_by(audit_log.c.id)
+        )
+        return [(r.actor, r.after["segment"], r.at.isoformat()) for r in rows]
+
+
+async def test_a_viewing_is_one_audit_row_per_reviewer_and_segment_per_window(services, clock):
+    from tests.factories import assign_proctor
+
+    world, _ = await _recorded(services)
+    try:
+        status, _ = await _segment(world)
+        assert status == 200
+        status, _ = await _put(world, 2, 1, chunk(1))
+        assert status == 200
+        url = f"{BASE}/attempts/{world.attempt_id}/recording"
+        started = clock.now().isoformat()
+        for n in range(20):  # a player reading forward: twenty ranges, one viewing
+            resp, _ = await _get(world.proctor, f"{url}/1", f"bytes={n * 100}-")
+            assert resp.status == 206
+            clock.advance(5)
+        assert await _views(services) == [("user:proctor1", 1, started)]
+        # Another segment is another viewing; so is another reviewer of the same segment.
+        resp, _ = await _get(world.proctor, f"{url}/2")
+        assert resp.status == 200
+        await make_user(services, "proctor2", Role.PROCTOR)
+        await assign_proctor(services, "proctor2", world.exam_id)
+        second = await new_api(world.client)
+        await second.login("proctor2")
+        resp, _ = await _get(second, f"{url}/1", "bytes=0-")
+        assert resp.status == 206
+        views = await _views(services)
+        assert [(who, seg) for who, seg, _ in views] == [
+            ("user:proctor1", 1),
+            ("user:proctor1", 2),
+            ("user:proctor2", 1),
+        ]
+        # After the window (5 minutes by default) a request is a new viewing, with its time.
+        clock.advance(300)
+        resp, _ = await _get(world.proctor, f"{url}/1", "bytes=0-99")
+        assert resp.status == 206
+        views = await _views(services)
+        assert views[-1] == ("user:proctor1", 1, clock.now().isoformat()) and len(views) == 4
+        await second.client.close()  # type: ignore[attr-defined]
+    finally:
+        await world.close()
+
+
+async def test_a_window_of_zero_audits_every_range(services, monkeypatch):
+    monkeypatch.setenv("EXAM_RECORDING_VIEW_AUDIT_MIN", "0")
+    world, _ = await _recorded(services)
+    try:
+        for _ in range(3):
+            resp, _ = await _get(world.proctor, f"{BASE}/attempts/{world.attempt_id}/recording/1", "bytes=0-")
+            assert resp.status == 206
+        assert len(await _views(services)) == 3
     finally:
         await world.close()
