@@ -158,7 +158,7 @@ async def test_frames_whose_jobs_redis_lost_are_still_analysed(services):
         # The cutoff is the caller's `now`: an hour earlier, these items are not yet overdue.
         assert await worker.rescue_lost(services.clock.now() - timedelta(hours=1), older_than_s=0) == 0
         assert await _analysed(services, world.attempt_id) == 0
-        assert await worker.rescue_lost(services.clock.now(), older_than_s=0) == 2
+        assert await worker.rescue_lost(services.clock.advance(1), older_than_s=0) == 2  # a second later
         assert await _analysed(services, world.attempt_id) == 2
         # And the worker's loop recreates the group instead of failing forever.
         stop = asyncio.Event()
