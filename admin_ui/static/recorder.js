@@ -17,6 +17,8 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
   const FINAL = new Set(["attempt_finished", "deadline_passed", "attempt_not_found", "exam_not_proctored",
                          "evidence_quota_exceeded", "recording_disabled", "recording_segments_exceeded",
                          "consent_required"]);
+  // Answers that mean "not now" (the proctor paused the attempt): the chunk waits and is sent again.
+  const LATER = new Set(["attempt_paused"]);
   const TYPES = ["video/webm;codecs=vp8,opus", "video/webm;codecs=vp9,opus", "video/webm"];
   const DB = "exam-recording";
 
@@ -353,7 +355,8 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
             r = await PM.call(this.csrf, "POST", `${this.base}/${chunk.segment.number}?seq=${chunk.seq}`
               + `&offset_ms=${chunk.offset_ms}&duration_ms=${chunk.duration_ms}`, chunk.blob, "video/webm");
           } catch (e) { r = null; }
-          if (r === null || r.status >= 500 || r.status === 408 || (r.status === 429 && r.code !== "evidence_quota_exceeded")) {
+          if (r === null || r.status >= 500 || r.status === 408 || LATER.has(r.code)
+              || (r.status === 429 && r.code !== "evidence_quota_exceeded")) {
             await this.backoff();
             continue;
           }

@@ -324,3 +324,92 @@ async def test_a_browser_without_mediarecorder_sits_the_exam_and_the_proctor_is_
         finally:
             await browser.close()
             await client.close()
+
+
+async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_goes_on(services, tmp_path):
+    """The page keeps at most queue_bytes of recording while uploads fail: beyond it the recording
+    pauses (nothing recorded earlier is evicted), the student reads why, the proctor gets an event,
+    the exam is answered as usual, and once the uploads go through a new segment starts."""
+    from playwright.async_api import async_playwright
+
+    from proctor.tables import evidence_items
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S, recording_queue_bytes=80_000),
+        services.engine,
+        now=services.clock.now(),
+    )
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
+    microphone = write_wav(tmp_path / "tone.wav")
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *CHROMIUM_FLAGS,
+                f"--use-file-for-fake-video-capture={camera}",
+                f"--use-file-for-fake-audio-capture={microphone}",
+            ],
+        )
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+
+            async def first_chunk() -> bool:
+                return len((await _chunks(services)).get(1, [])) >= 1
+
+            await _until(first_chunk, 30, "the first chunk")
+            blocked = "**/api/v1/proctor/attempts/*/recording**"
+            await page.route(blocked, lambda route: route.abort("internetdisconnected"))
+            await page.wait_for_selector('#recording-indicator[data-state="full"]', timeout=40000)
+            text = await page.inner_text("#recording-indicator")
+            assert "Бейнежазба тоқтатыла тұрды" in text and "Емтиханды жалғастырыңыз" in text, text
+            info = await page.evaluate("window.ProctorRecorder.Recorder.current.info()")
+            assert info["full"] and info["bytes"] <= 80_000 and info["queued"] >= 1, info
+            await shot(page, "h21r_rec_queue_full_kk")
+            # The exam goes on: an answer is saved while the recording is paused.
+            await page.click("#q-options label.option >> nth=0")
+            await page.wait_for_function("() => !document.getElementById('save-status').textContent.includes('…')")
+
+            async def reported() -> bool:
+                async with services.engine.connect() as conn:
+                    rows = await conn.execute(
+                        select(evidence_items.c.seq).where(evidence_items.c.trigger == "recording_failed")
+                    )
+                    return rows.first() is not None
+
+            await _until(reported, 20, "the proctor's recording_failed event")
+            await page.unroute(blocked)
+
+            async def resumed() -> bool:
+                return len((await _chunks(services)).get(2, [])) >= 2
+
+            await _until(resumed, 60, "a new segment after the queue drained")
+            await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=20000)
+            stored = await _chunks(services)
+            assert stored[1] == list(range(1, len(stored[1]) + 1)), stored[1]  # kept chunks all arrived
+            assert stored[2] == list(range(1, len(stored[2]) + 1)), stored[2]
+            print(f"\nqueue full: segment 1 {stored[1]}, then segment 2 {stored[2]}")
+        finally:
+            await browser.close()
+            await client.close()

@@ -382,3 +382,35 @@ async def test_a_window_of_zero_audits_every_range(services, monkeypatch):
         assert len(await _views(services)) == 3
     finally:
         await world.close()
+
+
+async def test_late_chunks_of_an_earlier_segment_are_stored_while_the_attempt_accepts_evidence(services, clock):
+    """A reloaded page sends what the previous page left queued, to that page's segment: the server
+    takes chunks of any opened segment of the attempt, in any order, under the same rules as any
+    upload (until the deadline and its grace; nothing after)."""
+    from exam_engine.tables import attempts
+
+    world = await proctored_attempt(services)
+    try:
+        assert (await _segment(world))[0] == 200
+        assert (await _put(world, 1, 1, chunk(1)))[0] == 200
+        assert (await _segment(world))[1]["segment"] == 2  # the page was reloaded
+        assert (await _put(world, 2, 1, chunk(1)))[0] == 200
+        for seq in (2, 3):  # the earlier page's queue, sent by the new page
+            status, body = await _put(world, 1, seq, chunk(seq))
+            assert status == 200 and body["items"][0]["stored"] and body["items"][0]["segment"] == 1, body
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        assert [(s["segment"], s["chunks"], s["missing"]) for s in listed["segments"]] == [(1, 3, []), (2, 1, [])]
+        async with services.engine.connect() as conn:
+            deadline = (
+                await conn.execute(select(attempts.c.deadline_at).where(attempts.c.id == UUID(world.attempt_id)))
+            ).scalar_one()
+        grace = services.settings.network_grace_s
+        clock.advance((deadline - clock.now()).total_seconds() + grace / 2)  # past the deadline, within grace
+        assert (await _put(world, 1, 4, chunk(4)))[0] == 200
+        clock.advance(grace)
+        status, body = await _put(world, 1, 5, chunk(5))
+        assert status == 409 and body["error"]["code"] == "deadline_passed", body
+        assert await _count(services, proctor_recording_chunks, proctor_recording_chunks.c.segment == 1) == 4
+    finally:
+        await world.close()

@@ -82,6 +82,8 @@ def test_recording_settings_have_bounds_and_the_chunk_limit_follows_the_bit_rate
     assert fast.max_chunk_bytes == 10 * MIB
     assert not load_config({"EXAM_RECORDING": "0"}, tmp_path, None).recording
     assert config.recording_queue_bytes == 48 * MIB
+    assert config.recording_view_audit_s == 300
+    assert load_config({"EXAM_RECORDING_VIEW_AUDIT_MIN": "0"}, tmp_path, None).recording_view_audit_s == 0
     assert load_config({"EXAM_RECORDING_QUEUE_MB": "200"}, tmp_path, None).recording_queue_bytes == 200 * MIB
     for env in (
         {"EXAM_RECORDING_KBPS": "5000"},
@@ -89,6 +91,7 @@ def test_recording_settings_have_bounds_and_the_chunk_limit_follows_the_bit_rate
         {"EXAM_RECORDING_CHUNK_S": "60"},
         {"EXAM_RECORDING_QUEUE_MB": "1"},
         {"EXAM_RECORDING_QUEUE_MB": "5000"},
+        {"EXAM_RECORDING_VIEW_AUDIT_MIN": "61"},
         {"EXAM_RECORDING": "maybe"},
     ):
         with pytest.raises(ProctorConfigError) as bad:
