@@ -175,6 +175,10 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
                         offset_ms: c.offset_ms, duration_ms: c.duration_ms });
         }
         for (const attempt of others) await this.store.clear(attempt);
+        const waiting = new Set(loaded.map((c) => c.segment.local));
+        for (const segment of segments.values()) {  // fully sent: its record is no longer needed
+          if (!waiting.has(segment.local)) await this.store.remove("segments", segment.key);
+        }
         loaded.sort(compare);
         this.queue = loaded.concat(this.queue);
         if (loaded.length) this.state("offline");
@@ -259,19 +263,31 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
                number: segment.number, startedAt: segment.startedAt.toISOString(), mimeType: segment.mimeType };
     }
 
-    // Writes to the persistent queue; a browser that refuses (its own storage quota, private mode)
-    // leaves the chunk in memory only, and the proctor is told once.
+    // Writes to the persistent queue. A browser that refuses to store a chunk (its own storage
+    // quota, QuotaExceededError) is full too: the chunk waits in memory only (lost on a reload),
+    // and the recording pauses until the whole queue has been sent; the proctor is told.
     async keep(name, value) {
       if (!this.store) return;
       try {
         await this.store.put(name, value);
       } catch (e) {
-        if (!this.storeFailed) {
+        if (name === "chunks") this.pause("the browser refused to store the recording (" + ((e && e.name) || e) + ")", true);
+        else if (!this.storeFailed) {
           this.storeFailed = true;
-          this.event("the browser refused to keep recording chunks (" + ((e && e.name) || e) + "): chunks "
-                     + "still queued when the page is reloaded are lost");
+          this.event("the browser refused to keep the recording queue (" + ((e && e.name) || e) + ")");
         }
       }
+    }
+
+    // The queue is full: the recorder stops; nothing recorded earlier is evicted.
+    pause(why, browser) {
+      if (!this.full) {
+        this.full = true;
+        this.fullByBrowser = !!browser;
+        try { if (this.recorder && this.recorder.state !== "inactive") this.recorder.stop(); } catch (e) { /* gone */ }
+        this.event(why + ": the recording is paused until the queued chunks have been sent");
+      }
+      this.state("full");
     }
 
     async forget(chunk) {
@@ -304,26 +320,23 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       if (this.full || this.bytes() + chunk.size > this.maxBytes) {
         // Full: the recording pauses here. Nothing recorded earlier is evicted.
         this.dropped += 1;
-        if (!this.full) {
-          this.full = true;
-          try { if (this.recorder && this.recorder.state !== "inactive") this.recorder.stop(); } catch (e) { /* gone */ }
-          this.event(`the recording queue on the student's computer is full (${Math.round(this.maxBytes / 1048576 * 10) / 10} MB `
-                     + "waiting for the connection): the recording is paused until it has been sent");
-        }
-        this.state("full");
+        this.pause(`the recording queue on the student's computer is full (${Math.round(this.maxBytes / 1048576 * 10) / 10} MB `
+                   + "waiting for the connection)");
         return;
       }
+      // Sent only once written, so an acknowledged chunk's record is never written after its removal.
+      chunk.saved = this.ready.then(() => this.keep("chunks", {
+        key: chunk.key, attempt: this.attemptId, local: chunk.segment.local, seq: chunk.seq, blob: chunk.blob,
+        size: chunk.size, offset_ms: chunk.offset_ms, duration_ms: chunk.duration_ms }));
       this.queue.push(chunk);
-      await this.ready;
-      await this.keep("chunks", { key: chunk.key, attempt: this.attemptId, local: chunk.segment.local,
-                                  seq: chunk.seq, blob: chunk.blob, size: chunk.size,
-                                  offset_ms: chunk.offset_ms, duration_ms: chunk.duration_ms });
+      await chunk.saved;
       this.pump();
     }
 
-    // After a pause for a full queue: once half of it has been sent, a new segment starts.
+    // After a pause for a full queue: once half of it has been sent (all of it when the browser
+    // refused to store more), a new segment starts.
     resume() {
-      if (!this.full || this.stopped || this.bytes() > this.maxBytes / 2) return;
+      if (!this.full || this.stopped || this.bytes() > (this.fullByBrowser ? 0 : this.maxBytes / 2)) return;
       this.full = false;
       this.event(`the recording resumed after a pause for a full queue (${this.dropped} chunks were not recorded)`);
       this.recorder = null;
@@ -343,6 +356,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
         await this.ready;
         while (this.queue.length && !this.stopped) {
           const chunk = this.queue[0];
+          if (chunk.saved) await chunk.saved;
           let known;
           try { known = await this.number(chunk.segment); } catch (e) { await this.backoff(); continue; }
           if (!known) {

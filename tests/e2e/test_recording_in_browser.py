@@ -326,10 +326,22 @@ async def test_a_browser_without_mediarecorder_sits_the_exam_and_the_proctor_is_
             await client.close()
 
 
-async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_goes_on(services, tmp_path):
-    """The page keeps at most queue_bytes of recording while uploads fail: beyond it the recording
-    pauses (nothing recorded earlier is evicted), the student reads why, the proctor gets an event,
-    the exam is answered as usual, and once the uploads go through a new segment starts."""
+# The browser refusing to store (its own quota: IndexedDB's put fails with QuotaExceededError).
+BROWSER_QUOTA = """
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function (value, key) {
+    if (this.name === "chunks" && window.__quotaFull) throw new DOMException("the quota is used up", "QuotaExceededError");
+    return put.call(this, value, key);
+  };
+"""
+
+
+@pytest.mark.parametrize("full", ["queue_bytes", "browser_quota"])
+async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_goes_on(services, tmp_path, full):
+    """The page keeps at most queue_bytes of recording while uploads fail, and no more than the
+    browser lets it store: beyond it the recording pauses (nothing recorded earlier is evicted), the
+    student reads why, the proctor gets an event, the exam is answered as usual, and once the uploads
+    go through a new segment starts."""
     from playwright.async_api import async_playwright
 
     from proctor.tables import evidence_items
@@ -337,7 +349,12 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
     world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
     config = load_config(os.environ, services.settings.data_dir, None)
     services.proctor = ProctorRuntime.build(
-        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S, recording_queue_bytes=80_000),
+        dataclasses.replace(
+            config,
+            pool_workers=1,
+            recording_chunk_s=CHUNK_S,
+            recording_queue_bytes=80_000 if full == "queue_bytes" else 48 * 2**20,
+        ),
         services.engine,
         now=services.clock.now(),
     )
@@ -365,6 +382,7 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
             ],
         )
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        await student.add_init_script(BROWSER_QUOTA)
         page = await student.new_page()
         try:
             await _login(page, base, "student1", "/student")
@@ -381,12 +399,15 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
             await _until(first_chunk, 30, "the first chunk")
             blocked = "**/api/v1/proctor/attempts/*/recording**"
             await page.route(blocked, lambda route: route.abort("internetdisconnected"))
+            if full == "browser_quota":
+                await page.evaluate("window.__quotaFull = true")
             await page.wait_for_selector('#recording-indicator[data-state="full"]', timeout=40000)
             text = await page.inner_text("#recording-indicator")
             assert "Бейнежазба тоқтатыла тұрды" in text and "Емтиханды жалғастырыңыз" in text, text
             info = await page.evaluate("window.ProctorRecorder.Recorder.current.info()")
             assert info["full"] and info["bytes"] <= 80_000 and info["queued"] >= 1, info
-            await shot(page, "h21r_rec_queue_full_kk")
+            if full == "queue_bytes":
+                await shot(page, "h21r_rec_queue_full_kk")
             # The exam goes on: an answer is saved while the recording is paused.
             await page.click("#q-options label.option >> nth=0")
             await page.wait_for_function("() => !document.getElementById('save-status').textContent.includes('…')")
@@ -399,6 +420,7 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
                     return rows.first() is not None
 
             await _until(reported, 20, "the proctor's recording_failed event")
+            await page.evaluate("window.__quotaFull = false")
             await page.unroute(blocked)
 
             async def resumed() -> bool:
@@ -409,7 +431,7 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
             stored = await _chunks(services)
             assert stored[1] == list(range(1, len(stored[1]) + 1)), stored[1]  # kept chunks all arrived
             assert stored[2] == list(range(1, len(stored[2]) + 1)), stored[2]
-            print(f"\nqueue full: segment 1 {stored[1]}, then segment 2 {stored[2]}")
+            print(f"\n{full} full: segment 1 {stored[1]}, then segment 2 {stored[2]}")
         finally:
             await browser.close()
             await client.close()
