@@ -23,7 +23,7 @@ from exam_engine.services.proctoring import runtime_of
 from exam_engine.tables import attempts
 from proctor.config import load_config
 from proctor.runtime import ProctorRuntime
-from proctor.tables import proctor_flags, proctor_recording_chunks
+from proctor.tables import proctor_flags, proctor_recording_chunks, proctor_recording_segments
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, face_frames, shot, write_y4m
 from tests.factories import (
     ADMIN,
@@ -179,19 +179,34 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             await _until(kept_over_the_reload, 20, "the earlier page's chunks in the reloaded page")
             assert "Идёт видеозапись" in await page.inner_text("#recording-indicator")
             await shot(page, "h21r_rec_offline_reload_ru")
+            # Reloaded once more, still failing: the second page's segment never got a number from
+            # the server; the third page opens it for those chunks, before its own, in their order.
+            second_page = (await page.evaluate("window.ProctorRecorder.Recorder.current.info()"))["queued"]
+            await page.reload()
+
+            async def third_page_recording() -> bool:
+                current = "window.ProctorRecorder && window.ProctorRecorder.Recorder.current"
+                return await page.evaluate(f"!!({current}) && {current}.info().queued >= {second_page + 2}")
+
+            await _until(third_page_recording, 20, "the third page's chunks after the earlier two pages'")
             await page.unroute(blocked)
 
             async def caught_up() -> bool:
                 stored = await _chunks(services)
-                return len(stored[2]) >= during + 3 and len(stored.get(3, [])) >= 2
+                return len(stored[2]) >= during + 3 and len(stored.get(3, [])) >= 2 and len(stored.get(4, [])) >= 2
 
-            await _until(caught_up, 60, "the chunks queued before and after the reload")
+            await _until(caught_up, 60, "the chunks queued before and after the reloads")
             stored = await _chunks(services)
             assert during <= before + 1  # nothing (or the one in flight) got through while offline
-            assert stored[1] == list(range(1, len(stored[1]) + 1))
-            assert stored[2] == list(range(1, len(stored[2]) + 1)), stored[2]  # contiguous: nothing lost
-            assert stored[3] == list(range(1, len(stored[3]) + 1)), stored[3]
-            print(f"\nsegment 2: {before} chunks before the outage, {len(stored[2])} after; segment 3: {stored[3]}")
+            for segment in (1, 2, 3, 4):  # contiguous from 1: nothing lost
+                assert stored[segment] == list(range(1, len(stored[segment]) + 1)), (segment, stored[segment])
+            s = proctor_recording_segments.c
+            async with services.engine.connect() as conn:
+                starts = [r.started_at for r in await conn.execute(select(s.started_at).order_by(s.segment))]
+            assert starts == sorted(starts), starts  # the parts keep their order on the timeline
+            print(
+                f"\nsegment 2: {before} chunks before the outage, {len(stored[2])} after; then {stored[3]}, {stored[4]}"
+            )
 
             c = proctor_recording_chunks.c
             async with services.engine.connect() as conn:
