@@ -337,8 +337,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
     // refused to store more), a new segment starts.
     resume() {
       if (!this.full || this.stopped || this.bytes() > (this.fullByBrowser ? 0 : this.maxBytes / 2)) return;
-      this.full = false;
-      this.event(`the recording resumed after a pause for a full queue (${this.dropped} chunks were not recorded)`);
+      this.full = false;  // no second event: the proctor sees the pause as the gap between two parts
       this.recorder = null;
       if (this.stream) this.start(this.stream);
     }
