@@ -20,7 +20,7 @@ from sqlalchemy import select
 from exam_engine.domain.roles import Role
 from exam_engine.services import proctor_admin
 from exam_engine.services.proctoring import runtime_of
-from exam_engine.tables import attempts
+from exam_engine.tables import attempts, audit_log
 from proctor.config import load_config
 from proctor.runtime import ProctorRuntime
 from proctor.tables import proctor_flags, proctor_recording_chunks, proctor_recording_segments
@@ -232,7 +232,15 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             reviewer = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
             desk = await reviewer.new_page()
             statuses: list[int] = []
-            desk.on("response", lambda r: statuses.append(r.status) if "/recording/" in r.url else None)
+            parts: list[int] = []  # the part (segment) each answered request was for
+            desk.on(
+                "response",
+                lambda r: (
+                    (statuses.append(r.status), parts.append(int(r.url.rsplit("/", 1)[1])))
+                    if "/recording/" in r.url
+                    else None
+                ),
+            )
             await _login(desk, base, "proctor1", "/")
             await desk.goto(f"{base}/proctor/attempts/{attempt_id}")
             await desk.wait_for_selector("#recording")
@@ -270,6 +278,18 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             )
             await desk.evaluate("document.getElementById('recording').pause()")
             await shot(desk, "rec_proctor_player_kk")
+            # The player's many range requests are one audited viewing of the part it played.
+            async with services.engine.connect() as conn:
+                viewed = [
+                    (r.actor, r.after["segment"])
+                    for r in await conn.execute(
+                        select(audit_log.c.actor, audit_log.c.after).where(audit_log.c.action == "recording.viewed")
+                    )
+                ]
+            print(f"player: {len(parts)} requests for parts {parts}, audit rows {viewed}")
+            # One row per part the player asked for, however many ranges it read of it.
+            assert sorted(viewed) == [("user:proctor1", part) for part in sorted(set(parts))], (viewed, parts)
+            assert ("user:proctor1", 2) in viewed
             async with services.engine.begin() as conn:
                 verdict = await proctor_admin.verify(
                     conn, runtime_of(services), attempt_id, "tests", now=services.clock.now()
