@@ -70,6 +70,7 @@ CHUNK_ERRORS = (
     "recording_chunk_conflict",
     "recording_invalid",
     "recording_disabled",
+    "recording_after_end",
     "out_of_range",
 )
 

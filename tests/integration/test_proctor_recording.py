@@ -220,9 +220,8 @@ async def test_the_proctor_plays_a_segment_by_ranges_and_the_viewing_is_audited(
         await world.close()
 
 
-async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services):
-    world, data = await _recorded(services)
-    attempt_id = UUID(world.attempt_id)
+def _verify_cli(services, attempt_id: UUID) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """``exam-engine evidence verify ATTEMPT``, as an operator runs it."""
     env = {
         "EXAM_DATABASE_URL": services.settings.database_url,
         "EXAM_DATA_DIR": str(services.settings.data_dir),
@@ -230,17 +229,23 @@ async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services
         "PATH": "/usr/bin:/bin",
         "EXAM_LANG": "ru",
     }
+    return subprocess.run(
+        [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services):
+    world, data = await _recorded(services)
+    attempt_id = UUID(world.attempt_id)
 
     def verify_cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return _verify_cli(services, attempt_id)
 
     try:
         ok = verify_cli()
@@ -408,9 +413,70 @@ async def test_late_chunks_of_an_earlier_segment_are_stored_while_the_attempt_ac
         grace = services.settings.network_grace_s
         clock.advance((deadline - clock.now()).total_seconds() + grace / 2)  # past the deadline, within grace
         assert (await _put(world, 1, 4, chunk(4)))[0] == 200
+        status, seg = await _segment(world)  # a page opens a segment in the grace, after the deadline
+        assert status == 200 and seg["segment"] == 3, seg
         clock.advance(grace)
+        # Past the grace the attempt is over at its deadline; what was recorded before it still
+        # arrives in the recording's tail (EXAM_RECORDING_TAIL_S), what began after it does not.
         status, body = await _put(world, 1, 5, chunk(5))
+        assert status == 200 and body["items"][0]["stored"], body
+        status, body = await _put(world, 3, 1, chunk(1))
+        assert status == 409 and body["error"]["code"] == "recording_after_end", body
+        clock.advance(runtime_of(services).config.recording_tail_s)
+        status, body = await _put(world, 1, 6, chunk(6))
         assert status == 409 and body["error"]["code"] == "deadline_passed", body
-        assert await _count(services, proctor_recording_chunks, proctor_recording_chunks.c.segment == 1) == 4
+        assert await _count(services, proctor_recording_chunks, proctor_recording_chunks.c.segment == 1) == 5
+        assert await _count(services, proctor_recording_chunks, proctor_recording_chunks.c.segment == 3) == 0
+    finally:
+        await world.close()
+
+
+async def test_the_recording_up_to_the_hand_in_is_stored_after_it_within_the_tail(services, clock):
+    """The page's last chunks (the one being recorded at the hand-in, and any still queued) upload
+    after the attempt is handed in: they are stored for EXAM_RECORDING_TAIL_S after the hand-in,
+    encrypted and chained like every other, and evidence verify passes. What lies after the end,
+    a new segment, answers and frames are refused; after the tail the chunks are refused too."""
+    from tests.integration.proctor_world import frame_person
+
+    world = await proctored_attempt(services)
+    attempt_id = UUID(world.attempt_id)
+    try:
+        assert (await _segment(world))[0] == 200
+        clock.advance(12)  # 12 s recorded: chunks 1 and 2 sent, chunk 3 (10–12 s) still in the page
+        for seq in (1, 2):
+            assert (await _put(world, 1, seq, chunk(seq)))[0] == 200
+        status, body = await world.student.call("POST", f"/api/v1/attempts/{world.attempt_id}/submit")
+        assert status == 200, body
+        clock.advance(30)
+        last = chunk(3)
+        status, body = await _put(world, 1, 3, last)
+        assert status == 200 and body["items"][0]["stored"] is True, body
+        status, body = await _put(world, 1, 3, last)  # its answer was lost: sent again
+        assert status == 200 and body["items"][0]["stored"] is False, body
+        status, body = await _put(world, 1, 3, chunk(3))
+        assert status == 409 and body["error"]["code"] == "recording_chunk_conflict", body
+        # A number the 12 s before the end cannot hold, and a chunk starting long after the end.
+        for seq, offset in ((9, 15_000), (4, 60_000)):
+            status, body = await _put(world, 1, seq, chunk(seq), offset_ms=offset)
+            assert status == 409 and body["error"]["code"] == "recording_after_end", body
+            assert "{" not in body["error"]["message"] and str(seq) in body["error"]["message"], body
+        # Only the recording has a tail: no new segment, no answer, no frame after the hand-in.
+        status, body = await _segment(world)
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        status, body = await world.student.call(
+            "PUT", f"/api/v1/attempts/{world.attempt_id}/answers/1", {"choice": 0, "seq": 50}
+        )
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        status, body = await world.upload("frames", frame_person(1))
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        ok = _verify_cli(services, attempt_id)
+        assert ok.returncode == 0 and "3" in ok.stdout, (ok.stdout, ok.stderr)
+        # After the tail: refused like any upload after the end, nothing stored.
+        clock.advance(runtime_of(services).config.recording_tail_s - 30 + 1)
+        status, body = await _put(world, 1, 4, chunk(4))
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        assert await _count(services, proctor_recording_chunks) == 3
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        assert [(s["segment"], s["chunks"], s["missing"]) for s in listed["segments"]] == [(1, 3, [])], listed
     finally:
         await world.close()
