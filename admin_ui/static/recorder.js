@@ -135,8 +135,9 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       if (this.hooks.onState) this.hooks.onState(shown, Math.round(queued));
     }
 
-    event(detail) {
-      if (this.hooks.onEvent) this.hooks.onEvent("recording_failed", detail);
+    // recording_failed: the recording does not work; recording_paused: the queue is full (it resumes).
+    event(detail, type) {
+      if (this.hooks.onEvent) this.hooks.onEvent(type || "recording_failed", detail);
     }
 
     fail(detail) {
@@ -190,7 +191,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
 
     // Starts a new segment on this camera stream (a no-op while one records a live stream).
     async start(stream) {
-      if (this.stopped || !this.settings || !this.settings.enabled) return;
+      if (this.stopped || this.finishing || !this.settings || !this.settings.enabled) return;
       if (this.recorder && this.recorder.state === "recording" && this.stream === stream) return;
       if (!Recorder.supported()) { this.fail("MediaRecorder is not available in this browser"); this.stopped = true; return; }
       const video = stream.getVideoTracks()[0];
@@ -241,7 +242,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       };
       recorder.onerror = (e) => {
         this.fail("the recorder stopped: " + ((e && e.error && e.error.name) || "error"));
-        if (this.restarts < 3 && !this.stopped) {
+        if (this.restarts < 3 && !this.stopped && !this.finishing) {
           this.restarts += 1;
           setTimeout(() => { if (this.stream) this.start(this.stream); }, 5000);
         }
@@ -285,7 +286,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
         this.full = true;
         this.fullByBrowser = !!browser;
         try { if (this.recorder && this.recorder.state !== "inactive") this.recorder.stop(); } catch (e) { /* gone */ }
-        this.event(why + ": the recording is paused until the queued chunks have been sent");
+        this.event(why + ": the recording is paused until the queued chunks have been sent", "recording_paused");
       }
       this.state("full");
     }
@@ -336,7 +337,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
     // After a pause for a full queue: once half of it has been sent (all of it when the browser
     // refused to store more), a new segment starts.
     resume() {
-      if (!this.full || this.stopped || this.bytes() > (this.fullByBrowser ? 0 : this.maxBytes / 2)) return;
+      if (!this.full || this.stopped || this.finishing || this.bytes() > (this.fullByBrowser ? 0 : this.maxBytes / 2)) return;
       this.full = false;  // no second event: the proctor sees the pause as the gap between two parts
       this.recorder = null;
       if (this.stream) this.start(this.stream);
@@ -344,7 +345,9 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
 
     async backoff() {
       this.state("offline");
-      await new Promise((ok) => setTimeout(ok, this.delay));
+      // While the page is leaving (the exam is over) it tries again every half second.
+      await new Promise((ok) => { this.wake = ok; setTimeout(ok, this.finishing ? 500 : this.delay); });
+      this.wake = null;
       this.delay = Math.min(this.delay * 2, 15000);
     }
 
@@ -389,6 +392,35 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       }
     }
 
+    // The exam is over (handed in, or closed at its deadline): the recorder stops, its last chunk
+    // (what it recorded since the previous one) is queued, and the queue is sent — the server takes
+    // chunks recorded before the end for a while after it (EXAM_RECORDING_TAIL_S). Resolves when the
+    // queue is empty or nothing more can be sent; the page bounds how long it waits, and what is
+    // left stays in IndexedDB for a later page of this browser.
+    finish() {
+      if (this.ending) return this.ending;
+      this.finishing = true;
+      this.delay = 1000;
+      if (this.wake) this.wake();  // a back-off in progress tries again at once
+      this.ending = (async () => {
+        const recorder = this.recorder;
+        if (recorder && recorder.state !== "inactive") {
+          await new Promise((ok) => {
+            recorder.addEventListener("stop", ok, { once: true });  // after the last dataavailable
+            setTimeout(ok, 2000);  // a recorder that never says it stopped
+            try { recorder.stop(); } catch (e) { ok(); }
+          });
+        }
+        await this.ready;
+        const saved = this.queue.map((c) => c.saved).filter(Boolean);
+        await Promise.allSettled(saved);
+        this.pump();
+        while (this.queue.length && !this.stopped) await new Promise((ok) => setTimeout(ok, 100));
+        if (!this.stopped) this.state("stopped");
+      })();
+      return this.ending;
+    }
+
     // The recording ends. A final answer (the attempt is over, its quota reached) clears the queue:
     // nothing in it can be stored any more. A lost session (401) keeps it for the next page.
     stop(code) {
@@ -404,7 +436,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       const s = this.track && this.track.getSettings ? this.track.getSettings() : {};
       return { width: s.width, height: s.height, frameRate: s.frameRate, scaler: this.scaler, queued: this.queue.length,
                bytes: this.bytes(), full: this.full, dropped: this.dropped, persistent: !!this.store,
-               segment: this.segment && this.segment.number };
+               segment: this.segment && this.segment.number, finishing: !!this.finishing, sent: this.sent };
     }
   }
 

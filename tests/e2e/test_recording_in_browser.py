@@ -450,11 +450,16 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
             async def reported() -> bool:
                 async with services.engine.connect() as conn:
                     rows = await conn.execute(
-                        select(evidence_items.c.seq).where(evidence_items.c.trigger == "recording_failed")
+                        select(evidence_items.c.seq).where(evidence_items.c.trigger == "recording_paused")
                     )
                     return rows.first() is not None
 
-            await _until(reported, 20, "the proctor's recording_failed event")
+            await _until(reported, 20, "the proctor's recording_paused event")
+            async with services.engine.connect() as conn:  # a pause, not a failure
+                failed = await conn.execute(
+                    select(evidence_items.c.seq).where(evidence_items.c.trigger == "recording_failed")
+                )
+                assert failed.first() is None
             await page.evaluate("window.__quotaFull = false")
             await page.unroute(blocked)
 
@@ -467,6 +472,130 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
             assert stored[1] == list(range(1, len(stored[1]) + 1)), stored[1]  # kept chunks all arrived
             assert stored[2] == list(range(1, len(stored[2]) + 1)), stored[2]
             print(f"\n{full} full: segment 1 {stored[1]}, then segment 2 {stored[2]}")
+            if full == "queue_bytes":
+                # The proctor's timeline names the pause as a pause (a low flag), not as a failure.
+                await make_user(services, "proctor1", Role.PROCTOR, language="ru")
+                await assign_proctor(services, "proctor1", world.exam_id)
+                async with services.engine.connect() as conn:
+                    attempt_id = (await conn.execute(select(attempts.c.id))).scalar_one()
+                reviewer = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+                desk = await reviewer.new_page()
+                await _login(desk, base, "proctor1", "/")
+
+                async def paused_flag() -> bool:
+                    await desk.goto(f"{base}/proctor/attempts/{attempt_id}")
+                    return await desk.query_selector("#flags li[data-kind=recording_paused]") is not None
+
+                await _until(paused_flag, 30, "the recording_paused flag on the timeline")
+                flag = await desk.inner_text("#flags li[data-kind=recording_paused]")
+                assert "Видеозапись приостановлена" in flag and "низк" in flag.lower(), flag
+                assert "не удалась" not in await desk.inner_text("#flags")
+                await desk.locator("#flags li[data-kind=recording_paused]").scroll_into_view_if_needed()
+                await shot(desk, "h21r_rec_paused_timeline_ru")
+        finally:
+            await browser.close()
+            await client.close()
+
+
+async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_after_it(services, tmp_path):
+    """At the hand-in the recorder stops, its last chunk is queued with whatever was still waiting
+    (here: the uploads failed for the last seconds before the click), and the page sends them before
+    it leaves, for a few seconds at most: the server takes them after the hand-in (the recording's
+    tail), so the recording reaches the moment of the hand-in without a gap and verifies."""
+    from playwright.async_api import async_playwright
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
+        services.engine,
+        now=services.clock.now(),
+    )
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
+    microphone = write_wav(tmp_path / "tone.wav")
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *CHROMIUM_FLAGS,
+                f"--use-file-for-fake-video-capture={camera}",
+                f"--use-file-for-fake-audio-capture={microphone}",
+            ],
+        )
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
+
+            async def recording() -> bool:
+                return len((await _chunks(services)).get(1, [])) >= 3
+
+            await _until(recording, 30, "three chunks of the recording")
+            await page.click("#q-options label.option >> nth=0")
+            # The last seconds before the hand-in wait in the page (their uploads fail).
+            blocked = "**/api/v1/proctor/attempts/*/recording**"
+            await page.route(blocked, lambda route: route.abort("internetdisconnected"))
+
+            async def queued() -> bool:
+                return (await page.evaluate("window.ProctorRecorder.Recorder.current.info()"))["queued"] >= 2
+
+            await _until(queued, 20, "two chunks queued before the hand-in")
+            await page.click("#submit")
+            await page.wait_for_selector("#confirm-dialog[open]")
+            clicked = time.monotonic()
+            await page.click("#confirm-yes")
+            await page.unroute(blocked)
+            await page.wait_for_url(f"{base}/attempt/*/result", timeout=20000)
+            left_after = time.monotonic() - clicked
+            assert left_after < 12, left_after  # the hand-in never hangs on the recording (≤ 5 s wait)
+
+            c = proctor_recording_chunks.c
+            s = proctor_recording_segments.c
+            async with services.engine.connect() as conn:
+                attempt = (await conn.execute(select(attempts.c.id, attempts.c.submitted_at, attempts.c.status))).one()
+                segment = (await conn.execute(select(s.segment, s.started_at))).one()
+                rows = (
+                    await conn.execute(
+                        select(c.chunk, c.offset_ms, c.duration_ms, c.received_at).order_by(c.segment, c.chunk)
+                    )
+                ).all()
+            assert attempt.status == "submitted", attempt
+            numbers = [r.chunk for r in rows]
+            assert numbers == list(range(1, len(numbers) + 1)), numbers  # no gap up to the last chunk
+            last = rows[-1]
+            recorded_to = segment.started_at.timestamp() + (last.offset_ms + last.duration_ms) / 1000
+            to_hand_in = attempt.submitted_at.timestamp() - recorded_to
+            after = [r.chunk for r in rows if r.received_at > attempt.submitted_at]
+            print(
+                f"\nhand-in: {len(numbers)} chunks, the recording ends {to_hand_in:+.2f} s from the hand-in; "
+                f"chunks received after it: {after}; the page left {left_after:.1f} s after the click"
+            )
+            assert abs(to_hand_in) <= CHUNK_S, to_hand_in  # the recording reaches the hand-in
+            assert len(after) >= 2, after  # the queued ones and the recorder's last, taken in the tail
+            async with services.engine.begin() as conn:
+                verdict = await proctor_admin.verify(
+                    conn, runtime_of(services), attempt.id, "tests", now=services.clock.now()
+                )
+            assert verdict.ok and verdict.checked >= len(numbers), verdict
         finally:
             await browser.close()
             await client.close()
