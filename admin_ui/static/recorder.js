@@ -99,14 +99,16 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
   }
 
   class Recorder {
-    // hooks: onState(state, queuedSeconds), onEvent(type, detail)
-    constructor(attemptId, csrf, settings, hooks) {
+    // hooks: onState(state, queuedSeconds), onEvent(type, detail). options.sendOnly: no recording,
+    // only what earlier pages of this attempt left queued is sent (records of other attempts are kept).
+    constructor(attemptId, csrf, settings, hooks, options) {
       this.attemptId = String(attemptId);
       this.base = `${PM.BASE}${attemptId}/recording`;
       this.csrf = csrf;
       this.settings = settings || {};
       this.maxBytes = this.settings.queue_bytes || MAX_QUEUE_BYTES;
       this.hooks = hooks || {};
+      this.sendOnly = !!(options && options.sendOnly);
       this.queue = [];             // chunks not yet acknowledged, oldest first
       this.segment = null;         // the segment this page records
       this.recorder = null;
@@ -120,7 +122,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       this.sent = 0;
       this.store = null;
       this.ready = this.load();
-      Recorder.current = this;
+      if (!this.sendOnly) Recorder.current = this;
     }
 
     static supported() {
@@ -163,13 +165,13 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
           if (s.attempt === this.attemptId) {
             segments.set(s.local, { local: s.local, key: s.key, created: s.created, number: s.number,
                                     startedAt: new Date(s.startedAt), mimeType: s.mimeType, seq: 0 });
-          } else {
+          } else if (!this.sendOnly) {
             others.add(s.attempt);
           }
         }
         const loaded = [];
         for (const c of await this.store.all("chunks")) {
-          if (c.attempt !== this.attemptId) { others.add(c.attempt); continue; }
+          if (c.attempt !== this.attemptId) { if (!this.sendOnly) others.add(c.attempt); continue; }
           const segment = segments.get(c.local);
           if (!segment) { await this.store.remove("chunks", c.key); continue; }
           loaded.push({ key: c.key, segment, seq: c.seq, blob: c.blob, size: c.size,
@@ -183,6 +185,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
         loaded.sort(compare);
         this.queue = loaded.concat(this.queue);
         if (loaded.length) this.state("offline");
+        else if (this.sendOnly) this.state("sent");
       } catch (e) {
         this.event("the recording queue could not be read: " + ((e && e.name) || e));
       }
@@ -191,7 +194,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
 
     // Starts a new segment on this camera stream (a no-op while one records a live stream).
     async start(stream) {
-      if (this.stopped || this.finishing || !this.settings || !this.settings.enabled) return;
+      if (this.stopped || this.finishing || this.sendOnly || !this.settings || !this.settings.enabled) return;
       if (this.recorder && this.recorder.state === "recording" && this.stream === stream) return;
       if (!Recorder.supported()) { this.fail("MediaRecorder is not available in this browser"); this.stopped = true; return; }
       const video = stream.getVideoTracks()[0];
@@ -384,7 +387,8 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
           await this.forget(chunk);
           if (r.status === 200) this.sent += 1;
           this.resume();
-          this.state(!this.recorder || this.recorder.state === "recording" ? "recording" : "stopped");
+          if (this.sendOnly) this.state(this.queue.length ? "offline" : "sent");
+          else this.state(!this.recorder || this.recorder.state === "recording" ? "recording" : "stopped");
         }
         if (!this.queue.length && this.full) this.resume();
       } finally {
@@ -440,5 +444,13 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
     }
   }
 
-  return { Recorder, Store };
+  // A later page of this browser (the result page after the hand-in) sends what the exam page left
+  // queued when it left (it waits a few seconds at most): the server takes it for a while after the
+  // end (EXAM_RECORDING_TAIL_S) and refuses it after, when the records are deleted.
+  function sendLeft(attemptId, csrf, onState) {
+    if (!window.indexedDB) return null;
+    return new Recorder(attemptId, csrf, { enabled: false }, { onState }, { sendOnly: true });
+  }
+
+  return { Recorder, Store, sendLeft };
 })();

@@ -497,11 +497,13 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
             await client.close()
 
 
-async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_after_it(services, tmp_path):
+@pytest.mark.parametrize("outage", ["until_the_hand_in", "past_the_page"])
+async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_after_it(services, tmp_path, outage):
     """At the hand-in the recorder stops, its last chunk is queued with whatever was still waiting
     (here: the uploads failed for the last seconds before the click), and the page sends them before
     it leaves, for a few seconds at most: the server takes them after the hand-in (the recording's
-    tail), so the recording reaches the moment of the hand-in without a gap and verifies."""
+    tail), so the recording reaches the moment of the hand-in without a gap and verifies. When the
+    uploads still fail as the page leaves (``past_the_page``), the result page sends what is left."""
     from playwright.async_api import async_playwright
 
     world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
@@ -563,10 +565,20 @@ async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_afte
             await page.wait_for_selector("#confirm-dialog[open]")
             clicked = time.monotonic()
             await page.click("#confirm-yes")
-            await page.unroute(blocked)
+            if outage == "until_the_hand_in":
+                await page.unroute(blocked)
             await page.wait_for_url(f"{base}/attempt/*/result", timeout=20000)
             left_after = time.monotonic() - clicked
             assert left_after < 12, left_after  # the hand-in never hangs on the recording (≤ 5 s wait)
+            if outage == "past_the_page":
+                # The exam page left with the chunks unsent; the result page says it sends them.
+                await page.wait_for_selector("#recording-tail:not([hidden])", timeout=10000)
+                note = await page.inner_text("#recording-tail")
+                assert "соңғы секундтары жіберілуде" in note, note
+                await shot(page, "h21r_rec_result_sending_kk")
+                await page.unroute(blocked)
+                await page.wait_for_selector("#recording-tail[data-state=sent]", state="attached", timeout=30000)
+                assert await page.is_hidden("#recording-tail")
 
             c = proctor_recording_chunks.c
             s = proctor_recording_segments.c
