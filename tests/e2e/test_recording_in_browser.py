@@ -611,3 +611,78 @@ async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_afte
         finally:
             await browser.close()
             await client.close()
+
+
+async def test_the_recording_runs_to_the_deadline_when_time_runs_out_with_the_page_open(services, tmp_path):
+    """Time runs out with the exam page open: the recorder stops at the deadline, its last chunk is
+    sent while the page waits for the server to close the attempt (and after, in the tail), and the
+    recording reaches the deadline without a gap."""
+    from playwright.async_api import async_playwright
+
+    world = await make_world(services, students=1, question_count=3, duration_s=40, requires_proctoring=True)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
+        services.engine,
+        now=services.clock.now(),
+    )
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
+    microphone = write_wav(tmp_path / "tone.wav")
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *CHROMIUM_FLAGS,
+                f"--use-file-for-fake-video-capture={camera}",
+                f"--use-file-for-fake-audio-capture={microphone}",
+            ],
+        )
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
+            await page.wait_for_url(f"{base}/attempt/*/result", timeout=90000)  # time ran out
+
+            c = proctor_recording_chunks.c
+            s = proctor_recording_segments.c
+            async with services.engine.connect() as conn:
+                attempt = (await conn.execute(select(attempts.c.id, attempts.c.deadline_at, attempts.c.status))).one()
+                segment = (await conn.execute(select(s.segment, s.started_at))).one()
+                rows = (
+                    await conn.execute(select(c.chunk, c.offset_ms, c.duration_ms).order_by(c.segment, c.chunk))
+                ).all()
+            assert attempt.status == "timed_out", attempt
+            numbers = [r.chunk for r in rows]
+            assert numbers == list(range(1, len(numbers) + 1)), numbers
+            last = rows[-1]
+            recorded_to = segment.started_at.timestamp() + (last.offset_ms + last.duration_ms) / 1000
+            to_deadline = attempt.deadline_at.timestamp() - recorded_to
+            print(f"\ndeadline: {len(numbers)} chunks, the recording ends {to_deadline:+.2f} s from the deadline")
+            assert abs(to_deadline) <= CHUNK_S, to_deadline
+            async with services.engine.begin() as conn:
+                verdict = await proctor_admin.verify(
+                    conn, runtime_of(services), attempt.id, "tests", now=services.clock.now()
+                )
+            assert verdict.ok, verdict
+        finally:
+            await browser.close()
+            await client.close()
