@@ -447,8 +447,12 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
   // A later page of this browser (the result page after the hand-in) sends what the exam page left
   // queued when it left (it waits a few seconds at most): the server takes it for a while after the
   // end (EXAM_RECORDING_TAIL_S) and refuses it after, when the records are deleted.
-  function sendLeft(attemptId, csrf, onState) {
+  // A browser that never recorded an exam (a page without proctoring) has no queue: none is created.
+  async function sendLeft(attemptId, csrf, onState) {
     if (!window.indexedDB) return null;
+    if (indexedDB.databases) {
+      try { if (!(await indexedDB.databases()).some((d) => d.name === DB)) return null; } catch (e) { /* ask anyway */ }
+    }
     return new Recorder(attemptId, csrf, { enabled: false }, { onState }, { sendOnly: true });
   }
 
