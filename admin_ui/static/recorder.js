@@ -7,7 +7,10 @@
 // page left, each chunk to its own segment, and a chunk leaves the store only when the server has
 // acknowledged it (stored, or "already have it"). The queue is bounded in bytes: when it is full the
 // recording pauses (nothing already recorded is evicted), the page says so and the proctor is told;
-// it resumes as a new segment once the queue has drained. Nothing here can stop the exam: a browser
+// it resumes as a new segment once the queue has drained. At the end of the exam (finish) the
+// recorder stops, its last chunk is queued and the queue is sent while the page waits a few seconds
+// at most; the result page sends whatever is left (sendLeft), within the server's tail after the
+// end (docs/proctoring.md §7). Nothing here can stop the exam: a browser
 // without MediaRecorder or IndexedDB, or a recorder that fails, is reported to the proctor as an event.
 "use strict";
 window.ProctorRecorder = window.ProctorRecorder || (function () {
