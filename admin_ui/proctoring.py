@@ -80,6 +80,10 @@ CAPTURE_MESSAGES = {
     "rec_failed": N_("Video recording does not work in this browser; the proctor is told. Continue the exam."),
     "rec_quota": N_("Video recording stopped: this exam's recording limit is reached."),
     "rec_stopped": N_("Video recording stopped"),
+    "rec_full": N_(
+        "Video recording paused: {seconds} s of recording are waiting for the connection, the most this "
+        "computer keeps. It resumes once they are sent; the proctor is told. Continue the exam."
+    ),
     **{
         key: CHECK_MESSAGES[key]
         for key in ("screen_not_monitor", "screen_denied", "screen_unsupported", "screen_flagged", "error")

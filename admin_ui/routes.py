@@ -294,6 +294,10 @@ async def result_page(request: web.Request, conn: Any, actor: api.Actor) -> web.
             "answered": sum(1 for q in data["questions"] if q["choice"] is not None),
             "when": lambda v: when(v, actor.language),
             "result_note": note,
+            # What the exam page's video recorder left queued when it left is sent from here (recorder.js).
+            "recording_tail": {"attempt_id": str(attempt_id), "csrf": request[api.SESSION].csrf_token}
+            if data["attempt"]["status"] in ("submitted", "timed_out")
+            else None,
         },
         actor=actor,
     )

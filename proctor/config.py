@@ -56,6 +56,17 @@ class ProctorConfig:
     """Target bit rate of the recording, video and sound together (``EXAM_RECORDING_KBPS``, 50–2000)."""
     recording_chunk_s: float = 5.0
     """The page uploads a chunk of the recording every this many seconds (``EXAM_RECORDING_CHUNK_S``, 2–30)."""
+    recording_view_audit_s: float = 300.0
+    """One audit row per reviewer, attempt and segment for each viewing window this long
+    (``EXAM_RECORDING_VIEW_AUDIT_MIN``, 0–60 minutes, default 5; 0: a row for every range served)."""
+    recording_queue_bytes: int = 48 * MIB
+    """Recorded bytes the page keeps (in IndexedDB) while they wait for the connection
+    (``EXAM_RECORDING_QUEUE_MB``, 4–1024; 48 MB is about 25 minutes at 250 kbit/s). When full, the
+    recording pauses until the queue is half sent; the proctor is told."""
+    recording_tail_s: float = 120.0
+    """Recording chunks of a finished attempt (handed in, or closed at its deadline) are still taken
+    this long after its end (``EXAM_RECORDING_TAIL_S``, 0–900 s; 0: none): the page's last chunks
+    upload after the hand-in. Only for segments opened before the end, only chunks up to the end."""
 
     @property
     def max_chunk_bytes(self) -> int:
@@ -119,4 +130,7 @@ def load_config(
         recording=_flag(env, "EXAM_RECORDING", True),
         recording_kbps=int(_number(env, "EXAM_RECORDING_KBPS", 250, 50, 2000)),
         recording_chunk_s=_number(env, "EXAM_RECORDING_CHUNK_S", 5.0, 2.0, 30.0),
+        recording_view_audit_s=_number(env, "EXAM_RECORDING_VIEW_AUDIT_MIN", 5, 0, 60) * 60,
+        recording_queue_bytes=int(_number(env, "EXAM_RECORDING_QUEUE_MB", 48, 4, 1024)) * MIB,
+        recording_tail_s=_number(env, "EXAM_RECORDING_TAIL_S", 120.0, 0.0, 900.0),
     )

@@ -55,6 +55,7 @@ class FlagKind(StrEnum):
     DEVTOOLS_RESIZE = "devtools_resize"
     PAGE_RELOAD = "page_reload"
     RECORDING_FAILED = "recording_failed"
+    RECORDING_PAUSED = "recording_paused"
     # from screenshots
     OTHER_APPLICATION_ON_SCREEN = "other_application_on_screen"
 
@@ -75,6 +76,7 @@ BROWSER_EVENT_KINDS: frozenset[FlagKind] = frozenset(
         FlagKind.DEVTOOLS_RESIZE,
         FlagKind.PAGE_RELOAD,
         FlagKind.RECORDING_FAILED,
+        FlagKind.RECORDING_PAUSED,
     }
 )
 
@@ -103,5 +105,6 @@ TITLES: dict[FlagKind, str] = {
     FlagKind.DEVTOOLS_RESIZE: N_("Window resized as if developer tools opened"),
     FlagKind.PAGE_RELOAD: N_("Exam page reloaded"),
     FlagKind.RECORDING_FAILED: N_("Video recording failed on the student's computer"),
+    FlagKind.RECORDING_PAUSED: N_("Video recording paused: the student's computer is waiting for the connection"),
     FlagKind.OTHER_APPLICATION_ON_SCREEN: N_("Another application on screen"),
 }

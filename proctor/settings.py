@@ -64,6 +64,8 @@ def _default_rules() -> Mapping[FlagKind, FlagRule]:
         k.DEVTOOLS_RESIZE: FlagRule(medium, 3, high_repeat=3),
         k.PAGE_RELOAD: FlagRule(low, 1, medium_repeat=3, high_repeat=6),
         k.RECORDING_FAILED: FlagRule(low, 1, medium_repeat=3),
+        # A full queue on the student's computer (the connection is down): the recording resumes by itself.
+        k.RECORDING_PAUSED: FlagRule(low, 0.5),
         k.OTHER_APPLICATION_ON_SCREEN: FlagRule(medium, 4, high_seconds=20, high_repeat=3),
     }
     return MappingProxyType(rules)

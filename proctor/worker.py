@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from proctor.jobs import run_job
@@ -130,18 +130,17 @@ class StreamWorker:
     async def run_round(self, block_ms: int = 1000) -> int:
         return await self.claim_stale() + await self.read_new(block_ms)
 
-    async def rescue_lost(self, older_than_s: float | None = None) -> int:
-        """Analyse items the database holds unanalysed for longer than any queue takes.
+    async def rescue_lost(self, now: datetime, older_than_s: float | None = None) -> int:
+        """Analyse items the database holds unanalysed for longer than any queue takes: those
+        received before ``now`` minus ``older_than_s`` (default ``rescue_after_s``).
 
         Redis keeps nothing on disk: if it restarts, queued jobs are gone. The evidence and
         the fact that it is unanalysed are in the database, so nothing is lost, only late.
         """
-        from datetime import datetime, timedelta
-
         from .queue import pending_jobs
 
         age = self.rescue_after_s if older_than_s is None else older_than_s
-        cutoff = datetime.now(UTC) - timedelta(seconds=age)
+        cutoff = now - timedelta(seconds=age)
         done = 0
         for job in await pending_jobs(self.analyser.engine, received_before=cutoff, limit=200):
             if await self.analyser.process(job, run_in_thread):
@@ -162,7 +161,7 @@ class StreamWorker:
             try:
                 if loop.time() >= next_rescue:
                     next_rescue = loop.time() + rescue_every_s
-                    await self.rescue_lost()
+                    await self.rescue_lost(datetime.now(UTC))  # the loop reads the clock, the rule takes it
                 await self.run_round()
             except redis.exceptions.ResponseError as exc:
                 if "NOGROUP" not in str(exc):

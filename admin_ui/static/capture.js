@@ -42,7 +42,7 @@
     const el = $("recording-indicator");
     if (!el) return;
     const text = { recording: M.rec_on, offline: M.rec_offline, failed: M.rec_failed, quota: M.rec_quota,
-                   stopped: M.rec_stopped }[state] || M.rec_on;
+                   stopped: M.rec_stopped, full: M.rec_full }[state] || M.rec_on;
     el.hidden = false;
     el.dataset.state = state;
     el.textContent = PM.fmt(text, { seconds });
@@ -66,6 +66,18 @@
     if (recorder) recorder.stop();
     timers.forEach((t) => clearInterval(t));
   }
+
+  // The exam is over (handed in, or closed at its deadline): capture stops, and the recording's last
+  // seconds are queued and sent before the page leaves (recorder.finish). exam.js calls the page's
+  // leave hooks and bounds how long it waits for them; what is not sent by then stays queued in
+  // the browser (IndexedDB) and a later page of this attempt sends it while the server takes it.
+  function finish() {
+    stopped = true;
+    timers.forEach((t) => clearInterval(t));
+    return recorder ? recorder.finish() : Promise.resolve();
+  }
+  window.examBeforeLeave = window.examBeforeLeave || [];
+  window.examBeforeLeave.push(finish);
 
   function every(seconds, fn) { timers.push(setInterval(fn, Math.max(1, seconds) * 1000)); }
 
@@ -270,7 +282,11 @@
       return null;
     }
     if (r.status === 409 && r.code === "consent_required") { window.location = `/exam/${examConfig.exam_id}/check`; return null; }
-    if (r.status !== 200) { if (r.status === 401 || r.status === 404 || r.code === "attempt_finished") stop(); return null; }
+    if (r.status !== 200) {
+      if (r.code === "attempt_finished" || r.code === "deadline_passed") finish();  // closed while open: send the rest
+      else if (r.status === 401 || r.status === 404) stop();
+      return null;
+    }
     plan = r.data;
     if (plan.pending_requests.some((q) => q.kind === "room_scan")) roomScan();
     return plan;

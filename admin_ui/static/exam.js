@@ -224,9 +224,25 @@
     if (left <= 0) finish(false);
   }
 
+  // The page's other scripts (the proctoring's video recorder) finish before the page leaves: the
+  // recording's last seconds are queued and sent. Bounded: a hand-in never waits more than
+  // LEAVE_WAIT_MS for them (what is not sent by then stays queued in the browser).
+  const LEAVE_WAIT_MS = 5000;
+  let leaving = null;
+  function beforeLeave() {
+    if (!leaving) {
+      const hooks = (window.examBeforeLeave || []).map((f) => {
+        try { return Promise.resolve(f()); } catch (e) { return Promise.resolve(); }
+      });
+      leaving = Promise.race([Promise.allSettled(hooks), new Promise((ok) => setTimeout(ok, LEAVE_WAIT_MS))]);
+    }
+    return leaving;
+  }
+
   async function finish(alreadyClosed) {
     if (finished) return;
     finished = true;
+    beforeLeave();  // the recording ends with the exam; it is sent while the page waits below
     $("alert").textContent = attempt.timeout_policy === "grade_saved" ? M.time_up_grade_saved : M.time_up_unsatisfactory;
     $("remaining").textContent = "0:00";
     document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
@@ -243,6 +259,7 @@
       }
     }
     try { localStorage.removeItem(storeKey()); sessionStorage.removeItem(posKey()); } catch (e) { /* ignore */ }
+    await beforeLeave();
     window.location = `/attempt/${attempt.id}/result`;
   }
 
@@ -259,6 +276,7 @@
       const r = await api("POST", `/attempts/${attempt.id}/submit`);
       if (r.status === 200 || r.status === 409) {
         try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
+        await beforeLeave();  // the recording up to the hand-in is sent (at most LEAVE_WAIT_MS)
         window.location = `/attempt/${attempt.id}/result`;
       } else {
         finished = false;

@@ -23,6 +23,13 @@ class Actor:
         """How the audit log names this actor."""
         return f"user:{self.login}" if self.user_id is not None else self.login
 
+    @property
+    def journal_id(self) -> str:
+        """How the journal names this person (its ``Actor.user_id``, a correction's ``filed_by``):
+        the user id, or the operator's label at the command line. One kind of identity on both
+        sides of the journal's "nobody reviews their own" check."""
+        return str(self.user_id) if self.user_id is not None else self.login
+
     def require(self, permission: Permission) -> None:
         if not allows(self.role, permission):
             raise PermissionDenied("forbidden", N_("Your role ({role}) may not do this."), role=str(self.role))

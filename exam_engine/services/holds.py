@@ -659,7 +659,8 @@ async def regrade(
             payload["journal_correction"] = {
                 "journal_id": closed[r.student_id],
                 "reason": reason,
-                "filed_by": actor if isinstance(actor, str) else actor.label,
+                # The journal's identity (the user id), as the reviewer's: nobody approves their own.
+                "filed_by": actor if isinstance(actor, str) else actor.journal_id,
             }
         events.append(
             {

@@ -348,6 +348,7 @@ def recording_plan(config: ProctorConfig) -> dict[str, Any]:
         "kbps": config.recording_kbps,
         "chunk_s": config.recording_chunk_s,
         "max_chunk_bytes": config.max_chunk_bytes,
+        "queue_bytes": config.recording_queue_bytes,
         "video": dict(RECORDING_VIDEO),
     }
 

@@ -14,7 +14,8 @@ second short transaction links them (:meth:`proctor.store.EvidenceStore.append_s
 
 Reviewers play a segment as the concatenation of its chunks' plaintexts (chunks of one
 ``MediaRecorder`` concatenate into one playable WebM), served by byte range: only the chunks a
-range touches are read and decrypted, one at a time. Every range served is an audit row.
+range touches are read and decrypted, one at a time. Every viewing is audited: one row per reviewer,
+attempt and segment per viewing window (:func:`_audit_view`), not one per range a player asks for.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +42,13 @@ from proctor.tables import (
 )
 
 from ..bounds import Bound
+from ..domain import attempts as rules
 from ..domain.actors import Actor
+from ..domain.attempts import AttemptStatus
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound
 from ..i18n import N_, Word
+from ..tables import attempts, audit_log
 from . import authority
 from .audit import record
 from .authority import authorize
@@ -177,6 +181,98 @@ class ChunkPlace:
         )
 
 
+# ------------------------------------------------------------------------- the end of the exam
+
+TAIL_SLACK = 1.02
+"""A recorder's chunks come at least ``chunk_s`` apart; 2 % more (and one chunk) allows for its
+timing and for the page's estimate of the server's clock when it named the segment's start."""
+
+
+def recording_end(
+    status: AttemptStatus,
+    deadline_at: datetime,
+    submitted_at: datetime | None,
+    now: datetime,
+    *,
+    grace_s: float,
+    tail_s: float,
+) -> datetime | None:
+    """Whether a recording chunk may be stored now: ``None`` while the attempt accepts evidence (the
+    rule of every upload, unchanged); the attempt's end while it is over (handed in, closed at the
+    deadline, or past its deadline and grace) but ``now`` is within ``tail_s`` of that end — the
+    page's last chunks upload after the hand-in; otherwise the refusal every upload gets.
+
+    The end is when the attempt was handed in (``submitted_at``; a closed one's is its deadline), or
+    the deadline of one still open past its grace. An annulled or paused attempt has no tail.
+    """
+    try:
+        rules.check_accepts_evidence(status, deadline_at, now, grace_s)
+        return None
+    except DomainError:
+        if status in (AttemptStatus.SUBMITTED, AttemptStatus.TIMED_OUT):
+            end = submitted_at or deadline_at
+        elif status is AttemptStatus.IN_PROGRESS:
+            end = deadline_at
+        else:
+            raise
+        if tail_s > 0 and now <= end + timedelta(seconds=tail_s):
+            return end
+        raise
+
+
+def check_tail_chunk(
+    end: datetime, segment_created_at: datetime, segment_started_at: datetime, place: ChunkPlace, chunk_s: float
+) -> None:
+    """A chunk arriving after the attempt's end is stored only when it was recorded before the end:
+    its segment was opened (by the server) before the end, and its number and offset continue that
+    segment no further than the time from the segment's start to the end allows (a chunk every
+    ``chunk_s`` seconds, with :data:`TAIL_SLACK`). Anything else is refused (409
+    ``recording_after_end``) and nothing is stored."""
+    if segment_created_at > end:
+        raise Conflict(
+            "recording_after_end",
+            N_("The exam ended at {ended_at}; this part of the recording was started after the end and is not stored."),
+            ended_at=end.isoformat(),
+        )
+    elapsed = max(0.0, (end - segment_started_at).total_seconds()) * TAIL_SLACK
+    last = int(elapsed // chunk_s) + 2
+    if place.chunk > last or place.offset_ms > (elapsed + chunk_s) * 1000:
+        raise Conflict(
+            "recording_after_end",
+            N_("The exam ended at {ended_at}; chunk {seq} of the recording lies after the end and is not stored."),
+            ended_at=end.isoformat(),
+            seq=place.chunk,
+        )
+
+
+async def _own_recording_attempt(
+    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float, tail_s: float
+) -> tuple[Any, datetime | None]:
+    """The student's own attempt (locked for share, as every upload's) and its end when the chunk
+    arrives in the tail after it (:func:`recording_end`)."""
+    actor.require(Permission.SIT_EXAM)
+    row = (
+        await conn.execute(
+            select(
+                attempts.c.student_id,
+                attempts.c.exam_id,
+                attempts.c.status,
+                attempts.c.started_at,
+                attempts.c.deadline_at,
+                attempts.c.submitted_at,
+            )
+            .where(attempts.c.id == attempt_id)
+            .with_for_update(read=True)
+        )
+    ).first()
+    if row is None or row.student_id != actor.user_id:
+        raise NotFound("attempt_not_found", N_("No such attempt."))
+    end = recording_end(
+        AttemptStatus(row.status), row.deadline_at, row.submitted_at, now, grace_s=grace_s, tail_s=tail_s
+    )
+    return row, end
+
+
 def _receipt(place: ChunkPlace, evidence_seq: int, received_at: datetime, stored: bool) -> dict[str, Any]:
     return {
         "kind": "recording",
@@ -216,13 +312,15 @@ async def store_chunk(
     digest = hashlib.sha256(data).hexdigest()
     chunks = proctor_recording_chunks.c
     async with services.engine.begin() as conn:
-        row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
+        row, end = await _own_recording_attempt(
+            conn, actor, attempt_id, now=now, grace_s=grace_s, tail_s=runtime.config.recording_tail_s
+        )
         state = await _require_consent(conn, attempt_id, row.exam_id)
         if not runtime.config.recording:
             raise _disabled()
         segment = (
             await conn.execute(
-                select(proctor_recording_segments.c.started_at).where(
+                select(proctor_recording_segments.c.started_at, proctor_recording_segments.c.created_at).where(
                     proctor_recording_segments.c.attempt_id == attempt_id,
                     proctor_recording_segments.c.segment == place.segment,
                 )
@@ -230,6 +328,8 @@ async def store_chunk(
         ).first()
         if segment is None:
             raise _segment_not_found()
+        if end is not None:  # the attempt is over: only what was recorded before its end
+            check_tail_chunk(end, segment.created_at, segment.started_at, place, runtime.config.recording_chunk_s)
         same = (
             await conn.execute(
                 select(chunks.evidence_seq, chunks.content_sha256, chunks.received_at).where(
@@ -426,14 +526,14 @@ async def open_playback(
         if lo < hi:
             pieces.append((r.chunk, lo - position, hi - position))
         position += r.size
-    await record(
+    await _audit_view(
         conn,
-        now,
         actor,
-        "recording.viewed",
-        f"attempt:{attempt_id}",
-        None,
-        {"segment": segment, "bytes": [start, end], "of": total, "range": asked is not None},
+        attempt_id,
+        segment,
+        (start, end, total, asked is not None),
+        now,
+        runtime.config.recording_view_audit_s,
     )
     return Playback(
         206 if asked is not None else 200,
@@ -444,6 +544,48 @@ async def open_playback(
         pieces,
         runtime.store.unwrap(attempt_id, state.wrapped_key),
     )
+
+
+VIEWED = "recording.viewed"
+
+
+async def _audit_view(
+    conn: AsyncConnection,
+    actor: Actor,
+    attempt_id: uuid.UUID,
+    segment: int,
+    served: tuple[int, int, int, bool],
+    now: datetime,
+    window_s: float,
+) -> bool:
+    """The audit row of a viewing: written for the first request of a reviewer on a segment in a
+    window of ``window_s`` seconds (who, attempt, segment, when, the first range served); the
+    player's further range requests in the window are part of that viewing and add no row. A
+    window of 0 writes a row for every request. Returns whether a row was written."""
+    start, end, total, ranged = served
+    subject = f"attempt:{attempt_id}"
+    if window_s > 0:
+        a = audit_log.c
+        recent = await conn.execute(
+            select(a.after).where(
+                a.subject == subject,
+                a.action == VIEWED,
+                a.actor == actor.label,
+                a.at > now - timedelta(seconds=window_s),
+            )
+        )
+        if any(isinstance(after, dict) and after.get("segment") == segment for (after,) in recent):
+            return False
+    await record(
+        conn,
+        now,
+        actor,
+        VIEWED,
+        subject,
+        None,
+        {"segment": segment, "bytes": [start, end], "of": total, "range": ranged, "window_s": window_s},
+    )
+    return True
 
 
 async def playback_bytes(

@@ -172,7 +172,7 @@ def journal_actor(actor: Actor, within: authority.JournalReach | None = None) ->
             else authority.JournalReach()
         )
     return journal.Actor(
-        str(actor.user_id) if actor.user_id is not None else actor.login,
+        actor.journal_id,
         frozenset({role}) if role else frozenset(),
         group_codes=within.group_codes,
         discipline_codes=within.discipline_codes,

@@ -34,6 +34,7 @@ SEGMENT = s.obj(
     kbps=s.INT,
     chunk_s={"type": "number"},
     max_chunk_bytes=s.INT,
+    queue_bytes=s.INT,
     video={"type": "object"},
 )
 CHUNK_RECEIPT = s.obj(
@@ -69,6 +70,7 @@ CHUNK_ERRORS = (
     "recording_chunk_conflict",
     "recording_invalid",
     "recording_disabled",
+    "recording_after_end",
     "out_of_range",
 )
 
@@ -167,7 +169,7 @@ class _Streamed(web.StreamResponse):
     "GET",
     BASE + "/attempts/{attempt_id}/recording/{segment}",
     summary="Play a recording segment (video/webm, decrypted); byte ranges answer 206, a bad range 416; "
-    "every range served is audited",
+    "every viewing is audited (one row per reviewer and segment per window)",
     response_schema={"type": "string", "format": "binary"},
     errors=("proctoring_not_found", "recording_segment_not_found", "range_not_satisfiable"),
     permission=Permission.PROCTOR_REVIEW,

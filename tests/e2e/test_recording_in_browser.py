@@ -20,10 +20,10 @@ from sqlalchemy import select
 from exam_engine.domain.roles import Role
 from exam_engine.services import proctor_admin
 from exam_engine.services.proctoring import runtime_of
-from exam_engine.tables import attempts
+from exam_engine.tables import attempts, audit_log
 from proctor.config import load_config
 from proctor.runtime import ProctorRuntime
-from proctor.tables import proctor_flags, proctor_recording_chunks
+from proctor.tables import proctor_flags, proctor_recording_chunks, proctor_recording_segments
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, face_frames, shot, write_y4m
 from tests.factories import (
     ADMIN,
@@ -151,23 +151,62 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             await shot(page, "rec_student_indicator_ru")
             await page.evaluate("document.dispatchEvent(new Event('paste'))")  # a flag in the middle of segment 2
 
-            # The connection drops for 8 s: chunks wait in the page, then all arrive, in order, none lost.
+            # The recording's uploads fail (the connection is down for them) and the page is reloaded
+            # while they still fail: the chunks queued in the page survive the reload in IndexedDB, and
+            # once the uploads go through every chunk reaches its own segment, oldest first.
+            info = await page.evaluate("window.ProctorRecorder.Recorder.current.info()")
+            # Scaled frame by frame (the fake camera's track claims 320×240 but delivers 640×480):
+            # the recorded picture's size is checked in the player below.
+            assert info["scaler"] == "frames", info
+            assert info["persistent"], info
             before = len((await _chunks(services))[2])
-            await student.set_offline(True)
+            blocked = "**/api/v1/proctor/attempts/*/recording**"
+            await page.route(blocked, lambda route: route.abort("internetdisconnected"))
             await page.wait_for_selector('#recording-indicator[data-state="offline"]', timeout=20000)
-            await asyncio.sleep(8)
+
+            async def queued_in_page() -> bool:
+                return (await page.evaluate("window.ProctorRecorder.Recorder.current.info()"))["queued"] >= 3
+
+            await _until(queued_in_page, 20, "three chunks queued while offline")
             during = len((await _chunks(services))[2])
-            await shot(page, "rec_student_offline_ru")
-            await student.set_offline(False)
+            await page.reload()
+            await page.wait_for_selector('#recording-indicator[data-state="offline"]', timeout=20000)
+
+            async def kept_over_the_reload() -> bool:
+                info = await page.evaluate("window.ProctorRecorder.Recorder.current.info()")
+                return info["queued"] >= 5  # the earlier page's chunks and this page's first ones
+
+            await _until(kept_over_the_reload, 20, "the earlier page's chunks in the reloaded page")
+            assert "Идёт видеозапись" in await page.inner_text("#recording-indicator")
+            await shot(page, "h21r_rec_offline_reload_ru")
+            # Reloaded once more, still failing: the second page's segment never got a number from
+            # the server; the third page opens it for those chunks, before its own, in their order.
+            second_page = (await page.evaluate("window.ProctorRecorder.Recorder.current.info()"))["queued"]
+            await page.reload()
+
+            async def third_page_recording() -> bool:
+                current = "window.ProctorRecorder && window.ProctorRecorder.Recorder.current"
+                return await page.evaluate(f"!!({current}) && {current}.info().queued >= {second_page + 2}")
+
+            await _until(third_page_recording, 20, "the third page's chunks after the earlier two pages'")
+            await page.unroute(blocked)
 
             async def caught_up() -> bool:
-                return len((await _chunks(services))[2]) >= during + 4
+                stored = await _chunks(services)
+                return len(stored[2]) >= during + 3 and len(stored.get(3, [])) >= 2 and len(stored.get(4, [])) >= 2
 
-            await _until(caught_up, 40, "the chunks queued during the outage")
+            await _until(caught_up, 60, "the chunks queued before and after the reloads")
             stored = await _chunks(services)
             assert during <= before + 1  # nothing (or the one in flight) got through while offline
-            assert stored[1] == list(range(1, len(stored[1]) + 1))
-            assert stored[2] == list(range(1, len(stored[2]) + 1)), stored[2]  # contiguous: nothing lost
+            for segment in (1, 2, 3, 4):  # contiguous from 1: nothing lost
+                assert stored[segment] == list(range(1, len(stored[segment]) + 1)), (segment, stored[segment])
+            s = proctor_recording_segments.c
+            async with services.engine.connect() as conn:
+                starts = [r.started_at for r in await conn.execute(select(s.started_at).order_by(s.segment))]
+            assert starts == sorted(starts), starts  # the parts keep their order on the timeline
+            print(
+                f"\nsegment 2: {before} chunks before the outage, {len(stored[2])} after; then {stored[3]}, {stored[4]}"
+            )
 
             c = proctor_recording_chunks.c
             async with services.engine.connect() as conn:
@@ -193,7 +232,15 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             reviewer = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
             desk = await reviewer.new_page()
             statuses: list[int] = []
-            desk.on("response", lambda r: statuses.append(r.status) if "/recording/" in r.url else None)
+            parts: list[int] = []  # the part (segment) each answered request was for
+            desk.on(
+                "response",
+                lambda r: (
+                    (statuses.append(r.status), parts.append(int(r.url.rsplit("/", 1)[1])))
+                    if "/recording/" in r.url
+                    else None
+                ),
+            )
             await _login(desk, base, "proctor1", "/")
             await desk.goto(f"{base}/proctor/attempts/{attempt_id}")
             await desk.wait_for_selector("#recording")
@@ -211,8 +258,10 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
                 timeout=20000,
             )
             state = await desk.evaluate("""() => { const v = document.getElementById("recording");  // w: the recorded width
-                return {t: v.currentTime, ready: v.readyState, error: v.error && v.error.code, w: v.videoWidth}; }""")
-            assert state["ready"] >= 2 and state["error"] is None and state["w"] > 0, state
+                return {t: v.currentTime, ready: v.readyState, error: v.error && v.error.code, w: v.videoWidth,
+                        h: v.videoHeight}; }""")
+            assert state["ready"] >= 2 and state["error"] is None, state
+            assert (state["w"], state["h"]) == (320, 240), state  # the recording is the configured size
             print(f"player: {state}")
             assert 206 in statuses, statuses
             assert "Часть 2 записи" in await desk.inner_text("#recording-at")
@@ -229,6 +278,18 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             )
             await desk.evaluate("document.getElementById('recording').pause()")
             await shot(desk, "rec_proctor_player_kk")
+            # The player's many range requests are one audited viewing of the part it played.
+            async with services.engine.connect() as conn:
+                viewed = [
+                    (r.actor, r.after["segment"])
+                    for r in await conn.execute(
+                        select(audit_log.c.actor, audit_log.c.after).where(audit_log.c.action == "recording.viewed")
+                    )
+                ]
+            print(f"player: {len(parts)} requests for parts {parts}, audit rows {viewed}")
+            # One row per part the player asked for, however many ranges it read of it.
+            assert sorted(viewed) == [("user:proctor1", part) for part in sorted(set(parts))], (viewed, parts)
+            assert ("user:proctor1", 2) in viewed
             async with services.engine.begin() as conn:
                 verdict = await proctor_admin.verify(
                     conn, runtime_of(services), attempt_id, "tests", now=services.clock.now()
@@ -295,6 +356,333 @@ async def test_a_browser_without_mediarecorder_sits_the_exam_and_the_proctor_is_
             await _until(reported, 20, "the recording_failed event")
             assert (await _chunks(services)) == {}
             await shot(page, "rec_student_unsupported_kk")
+        finally:
+            await browser.close()
+            await client.close()
+
+
+# The browser refusing to store (its own quota: IndexedDB's put fails with QuotaExceededError).
+BROWSER_QUOTA = """
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function (value, key) {
+    if (this.name === "chunks" && window.__quotaFull) throw new DOMException("the quota is used up", "QuotaExceededError");
+    return put.call(this, value, key);
+  };
+"""
+
+
+@pytest.mark.parametrize("full", ["queue_bytes", "browser_quota"])
+async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_goes_on(services, tmp_path, full):
+    """The page keeps at most queue_bytes of recording while uploads fail, and no more than the
+    browser lets it store: beyond it the recording pauses (nothing recorded earlier is evicted), the
+    student reads why, the proctor gets an event, the exam is answered as usual, and once the uploads
+    go through a new segment starts."""
+    from playwright.async_api import async_playwright
+
+    from proctor.tables import evidence_items
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(
+            config,
+            pool_workers=1,
+            recording_chunk_s=CHUNK_S,
+            recording_queue_bytes=80_000 if full == "queue_bytes" else 48 * 2**20,
+        ),
+        services.engine,
+        now=services.clock.now(),
+    )
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
+    microphone = write_wav(tmp_path / "tone.wav")
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *CHROMIUM_FLAGS,
+                f"--use-file-for-fake-video-capture={camera}",
+                f"--use-file-for-fake-audio-capture={microphone}",
+            ],
+        )
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        await student.add_init_script(BROWSER_QUOTA)
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+
+            async def first_chunk() -> bool:
+                return len((await _chunks(services)).get(1, [])) >= 1
+
+            await _until(first_chunk, 30, "the first chunk")
+            blocked = "**/api/v1/proctor/attempts/*/recording**"
+            await page.route(blocked, lambda route: route.abort("internetdisconnected"))
+            if full == "browser_quota":
+                await page.evaluate("window.__quotaFull = true")
+            await page.wait_for_selector('#recording-indicator[data-state="full"]', timeout=40000)
+            text = await page.inner_text("#recording-indicator")
+            assert "Бейнежазба тоқтатыла тұрды" in text and "Емтиханды жалғастырыңыз" in text, text
+            info = await page.evaluate("window.ProctorRecorder.Recorder.current.info()")
+            assert info["full"] and info["bytes"] <= 80_000 and info["queued"] >= 1, info
+            if full == "queue_bytes":
+                await shot(page, "h21r_rec_queue_full_kk")
+            # The exam goes on: an answer is saved while the recording is paused.
+            await page.click("#q-options label.option >> nth=0")
+            await page.wait_for_function("() => !document.getElementById('save-status').textContent.includes('…')")
+
+            async def reported() -> bool:
+                async with services.engine.connect() as conn:
+                    rows = await conn.execute(
+                        select(evidence_items.c.seq).where(evidence_items.c.trigger == "recording_paused")
+                    )
+                    return rows.first() is not None
+
+            await _until(reported, 20, "the proctor's recording_paused event")
+            async with services.engine.connect() as conn:  # a pause, not a failure
+                failed = await conn.execute(
+                    select(evidence_items.c.seq).where(evidence_items.c.trigger == "recording_failed")
+                )
+                assert failed.first() is None
+            await page.evaluate("window.__quotaFull = false")
+            await page.unroute(blocked)
+
+            async def resumed() -> bool:
+                return len((await _chunks(services)).get(2, [])) >= 2
+
+            await _until(resumed, 60, "a new segment after the queue drained")
+            await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=20000)
+            stored = await _chunks(services)
+            assert stored[1] == list(range(1, len(stored[1]) + 1)), stored[1]  # kept chunks all arrived
+            assert stored[2] == list(range(1, len(stored[2]) + 1)), stored[2]
+            print(f"\n{full} full: segment 1 {stored[1]}, then segment 2 {stored[2]}")
+            if full == "queue_bytes":
+                # The proctor's timeline names the pause as a pause (a low flag), not as a failure.
+                await make_user(services, "proctor1", Role.PROCTOR, language="ru")
+                await assign_proctor(services, "proctor1", world.exam_id)
+                async with services.engine.connect() as conn:
+                    attempt_id = (await conn.execute(select(attempts.c.id))).scalar_one()
+                reviewer = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+                desk = await reviewer.new_page()
+                await _login(desk, base, "proctor1", "/")
+
+                async def paused_flag() -> bool:
+                    await desk.goto(f"{base}/proctor/attempts/{attempt_id}")
+                    return await desk.query_selector("#flags li[data-kind=recording_paused]") is not None
+
+                await _until(paused_flag, 30, "the recording_paused flag on the timeline")
+                flag = await desk.inner_text("#flags li[data-kind=recording_paused]")
+                assert "Видеозапись приостановлена" in flag and "низк" in flag.lower(), flag
+                assert "не удалась" not in await desk.inner_text("#flags")
+                await desk.locator("#flags li[data-kind=recording_paused]").scroll_into_view_if_needed()
+                await shot(desk, "h21r_rec_paused_timeline_ru")
+        finally:
+            await browser.close()
+            await client.close()
+
+
+@pytest.mark.parametrize("outage", ["until_the_hand_in", "past_the_page"])
+async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_after_it(services, tmp_path, outage):
+    """At the hand-in the recorder stops, its last chunk is queued with whatever was still waiting
+    (here: the uploads failed for the last seconds before the click), and the page sends them before
+    it leaves, for a few seconds at most: the server takes them after the hand-in (the recording's
+    tail), so the recording reaches the moment of the hand-in without a gap and verifies. When the
+    uploads still fail as the page leaves (``past_the_page``), the result page sends what is left."""
+    from playwright.async_api import async_playwright
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
+        services.engine,
+        now=services.clock.now(),
+    )
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
+    microphone = write_wav(tmp_path / "tone.wav")
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *CHROMIUM_FLAGS,
+                f"--use-file-for-fake-video-capture={camera}",
+                f"--use-file-for-fake-audio-capture={microphone}",
+            ],
+        )
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
+
+            async def recording() -> bool:
+                return len((await _chunks(services)).get(1, [])) >= 3
+
+            await _until(recording, 30, "three chunks of the recording")
+            await page.click("#q-options label.option >> nth=0")
+            # The last seconds before the hand-in wait in the page (their uploads fail).
+            blocked = "**/api/v1/proctor/attempts/*/recording**"
+            await page.route(blocked, lambda route: route.abort("internetdisconnected"))
+
+            async def queued() -> bool:
+                return (await page.evaluate("window.ProctorRecorder.Recorder.current.info()"))["queued"] >= 2
+
+            await _until(queued, 20, "two chunks queued before the hand-in")
+            await page.click("#submit")
+            await page.wait_for_selector("#confirm-dialog[open]")
+            clicked = time.monotonic()
+            await page.click("#confirm-yes")
+            if outage == "until_the_hand_in":
+                await page.unroute(blocked)
+            await page.wait_for_url(f"{base}/attempt/*/result", timeout=20000)
+            left_after = time.monotonic() - clicked
+            assert left_after < 12, left_after  # the hand-in never hangs on the recording (≤ 5 s wait)
+            if outage == "past_the_page":
+                # The exam page left with the chunks unsent; the result page says it sends them.
+                await page.wait_for_selector("#recording-tail:not([hidden])", timeout=10000)
+                note = await page.inner_text("#recording-tail")
+                assert "соңғы секундтары жіберілуде" in note, note
+                await shot(page, "h21r_rec_result_sending_kk")
+                await page.unroute(blocked)
+                await page.wait_for_selector("#recording-tail[data-state=sent]", state="attached", timeout=30000)
+                assert await page.is_hidden("#recording-tail")
+
+            c = proctor_recording_chunks.c
+            s = proctor_recording_segments.c
+            async with services.engine.connect() as conn:
+                attempt = (await conn.execute(select(attempts.c.id, attempts.c.submitted_at, attempts.c.status))).one()
+                segment = (await conn.execute(select(s.segment, s.started_at))).one()
+                rows = (
+                    await conn.execute(
+                        select(c.chunk, c.offset_ms, c.duration_ms, c.received_at).order_by(c.segment, c.chunk)
+                    )
+                ).all()
+            assert attempt.status == "submitted", attempt
+            numbers = [r.chunk for r in rows]
+            assert numbers == list(range(1, len(numbers) + 1)), numbers  # no gap up to the last chunk
+            last = rows[-1]
+            recorded_to = segment.started_at.timestamp() + (last.offset_ms + last.duration_ms) / 1000
+            to_hand_in = attempt.submitted_at.timestamp() - recorded_to
+            after = [r.chunk for r in rows if r.received_at > attempt.submitted_at]
+            print(
+                f"\nhand-in: {len(numbers)} chunks, the recording ends {to_hand_in:+.2f} s from the hand-in; "
+                f"chunks received after it: {after}; the page left {left_after:.1f} s after the click"
+            )
+            assert abs(to_hand_in) <= CHUNK_S, to_hand_in  # the recording reaches the hand-in
+            assert len(after) >= 2, after  # the queued ones and the recorder's last, taken in the tail
+            async with services.engine.begin() as conn:
+                verdict = await proctor_admin.verify(
+                    conn, runtime_of(services), attempt.id, "tests", now=services.clock.now()
+                )
+            assert verdict.ok and verdict.checked >= len(numbers), verdict
+        finally:
+            await browser.close()
+            await client.close()
+
+
+async def test_the_recording_runs_to_the_deadline_when_time_runs_out_with_the_page_open(services, tmp_path):
+    """Time runs out with the exam page open: the recorder stops at the deadline, its last chunk is
+    sent while the page waits for the server to close the attempt (and after, in the tail), and the
+    recording reaches the deadline without a gap."""
+    from playwright.async_api import async_playwright
+
+    world = await make_world(services, students=1, question_count=3, duration_s=40, requires_proctoring=True)
+    config = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
+        services.engine,
+        now=services.clock.now(),
+    )
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
+    microphone = write_wav(tmp_path / "tone.wav")
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *CHROMIUM_FLAGS,
+                f"--use-file-for-fake-video-capture={camera}",
+                f"--use-file-for-fake-audio-capture={microphone}",
+            ],
+        )
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        page = await student.new_page()
+        try:
+            await _login(page, base, "student1", "/student")
+            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
+            await page.click("#rules-continue")
+            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+            await page.check("#consent")
+            await page.click("#continue")
+            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
+            await page.wait_for_url(f"{base}/attempt/*/result", timeout=90000)  # time ran out
+
+            c = proctor_recording_chunks.c
+            s = proctor_recording_segments.c
+            async with services.engine.connect() as conn:
+                attempt = (await conn.execute(select(attempts.c.id, attempts.c.deadline_at, attempts.c.status))).one()
+                segment = (await conn.execute(select(s.segment, s.started_at))).one()
+                rows = (
+                    await conn.execute(select(c.chunk, c.offset_ms, c.duration_ms).order_by(c.segment, c.chunk))
+                ).all()
+            assert attempt.status == "timed_out", attempt
+            numbers = [r.chunk for r in rows]
+            assert numbers == list(range(1, len(numbers) + 1)), numbers
+            last = rows[-1]
+            recorded_to = segment.started_at.timestamp() + (last.offset_ms + last.duration_ms) / 1000
+            to_deadline = attempt.deadline_at.timestamp() - recorded_to
+            print(f"\ndeadline: {len(numbers)} chunks, the recording ends {to_deadline:+.2f} s from the deadline")
+            assert abs(to_deadline) <= CHUNK_S, to_deadline
+            async with services.engine.begin() as conn:
+                verdict = await proctor_admin.verify(
+                    conn, runtime_of(services), attempt.id, "tests", now=services.clock.now()
+                )
+            assert verdict.ok, verdict
         finally:
             await browser.close()
             await client.close()

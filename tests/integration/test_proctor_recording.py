@@ -166,7 +166,7 @@ async def _get(api: Api, url: str, range_: str | None = None):
     return resp, await resp.read()
 
 
-async def test_the_proctor_plays_a_segment_by_ranges_and_every_view_is_audited(services):
+async def test_the_proctor_plays_a_segment_by_ranges_and_the_viewing_is_audited(services):
     world, data = await _recorded(services)
     whole = b"".join(data)
     try:
@@ -203,7 +203,7 @@ async def test_the_proctor_plays_a_segment_by_ranges_and_every_view_is_audited(s
         resp, _ = await _get(world.proctor, url.replace("/recording/1", "/recording/7"))
         assert resp.status == 404
         viewed = await _count(services, audit_log, audit_log.c.action == "recording.viewed")
-        assert viewed == 5  # one row per range served; refusals serve nothing
+        assert viewed == 1  # one viewing (five requests in its window); refusals serve nothing
         # A student, and a proctor of another exam, are refused; nothing is served to them.
         resp, body = await _get(world.student, url, "bytes=0-")
         assert resp.status == 403 and whole[:100] not in body
@@ -220,9 +220,8 @@ async def test_the_proctor_plays_a_segment_by_ranges_and_every_view_is_audited(s
         await world.close()
 
 
-async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services):
-    world, data = await _recorded(services)
-    attempt_id = UUID(world.attempt_id)
+def _verify_cli(services, attempt_id: UUID) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """``exam-engine evidence verify ATTEMPT``, as an operator runs it."""
     env = {
         "EXAM_DATABASE_URL": services.settings.database_url,
         "EXAM_DATA_DIR": str(services.settings.data_dir),
@@ -230,17 +229,23 @@ async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services
         "PATH": "/usr/bin:/bin",
         "EXAM_LANG": "ru",
     }
+    return subprocess.run(
+        [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services):
+    world, data = await _recorded(services)
+    attempt_id = UUID(world.attempt_id)
 
     def verify_cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return _verify_cli(services, attempt_id)
 
     try:
         ok = verify_cli()
@@ -316,5 +321,162 @@ async def test_two_different_chunks_racing_for_one_number_store_one_and_refuse_t
         assert verdict.ok and verdict.checked == 2, verdict
         leftovers = list((runtime_of(services).store.root / world.attempt_id / "rec").glob("*.tmp"))
         assert leftovers == []  # the loser's staged file is gone
+    finally:
+        await world.close()
+
+
+async def _views(services) -> list[tuple[str, int, str]]:
+    async with services.engine.connect() as conn:
+        rows = await conn.execute(
+            select(audit_log.c.actor, audit_log.c.after, audit_log.c.at)
+            .where(audit_log.c.action == "recording.viewed")
+            .order_by(audit_log.c.id)
+        )
+        return [(r.actor, r.after["segment"], r.at.isoformat()) for r in rows]
+
+
+async def test_a_viewing_is_one_audit_row_per_reviewer_and_segment_per_window(services, clock):
+    from tests.factories import assign_proctor
+
+    world, _ = await _recorded(services)
+    try:
+        status, _ = await _segment(world)
+        assert status == 200
+        status, _ = await _put(world, 2, 1, chunk(1))
+        assert status == 200
+        url = f"{BASE}/attempts/{world.attempt_id}/recording"
+        started = clock.now().isoformat()
+        for n in range(20):  # a player reading forward: twenty ranges, one viewing
+            resp, _ = await _get(world.proctor, f"{url}/1", f"bytes={n * 100}-")
+            assert resp.status == 206
+            clock.advance(5)
+        assert await _views(services) == [("user:proctor1", 1, started)]
+        # Another segment is another viewing; so is another reviewer of the same segment.
+        resp, _ = await _get(world.proctor, f"{url}/2")
+        assert resp.status == 200
+        await make_user(services, "proctor2", Role.PROCTOR)
+        await assign_proctor(services, "proctor2", world.exam_id)
+        second = await new_api(world.client)
+        await second.login("proctor2")
+        resp, _ = await _get(second, f"{url}/1", "bytes=0-")
+        assert resp.status == 206
+        views = await _views(services)
+        assert [(who, seg) for who, seg, _ in views] == [
+            ("user:proctor1", 1),
+            ("user:proctor1", 2),
+            ("user:proctor2", 1),
+        ]
+        # After the window (5 minutes by default) a request is a new viewing, with its time.
+        clock.advance(300)
+        resp, _ = await _get(world.proctor, f"{url}/1", "bytes=0-99")
+        assert resp.status == 206
+        views = await _views(services)
+        assert views[-1] == ("user:proctor1", 1, clock.now().isoformat()) and len(views) == 4
+        await second.client.close()  # type: ignore[attr-defined]
+    finally:
+        await world.close()
+
+
+async def test_a_window_of_zero_audits_every_range(services, monkeypatch):
+    monkeypatch.setenv("EXAM_RECORDING_VIEW_AUDIT_MIN", "0")
+    world, _ = await _recorded(services)
+    try:
+        for _ in range(3):
+            resp, _ = await _get(world.proctor, f"{BASE}/attempts/{world.attempt_id}/recording/1", "bytes=0-")
+            assert resp.status == 206
+        assert len(await _views(services)) == 3
+    finally:
+        await world.close()
+
+
+async def test_late_chunks_of_an_earlier_segment_are_stored_while_the_attempt_accepts_evidence(services, clock):
+    """A reloaded page sends what the previous page left queued, to that page's segment: the server
+    takes chunks of any opened segment of the attempt, in any order, under the same rules as any
+    upload (until the deadline and its grace; nothing after)."""
+    from exam_engine.tables import attempts
+
+    world = await proctored_attempt(services)
+    try:
+        assert (await _segment(world))[0] == 200
+        assert (await _put(world, 1, 1, chunk(1)))[0] == 200
+        assert (await _segment(world))[1]["segment"] == 2  # the page was reloaded
+        assert (await _put(world, 2, 1, chunk(1)))[0] == 200
+        for seq in (2, 3):  # the earlier page's queue, sent by the new page
+            status, body = await _put(world, 1, seq, chunk(seq))
+            assert status == 200 and body["items"][0]["stored"] and body["items"][0]["segment"] == 1, body
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        assert [(s["segment"], s["chunks"], s["missing"]) for s in listed["segments"]] == [(1, 3, []), (2, 1, [])]
+        async with services.engine.connect() as conn:
+            deadline = (
+                await conn.execute(select(attempts.c.deadline_at).where(attempts.c.id == UUID(world.attempt_id)))
+            ).scalar_one()
+        grace = services.settings.network_grace_s
+        clock.advance((deadline - clock.now()).total_seconds() + grace / 2)  # past the deadline, within grace
+        assert (await _put(world, 1, 4, chunk(4)))[0] == 200
+        status, seg = await _segment(world)  # a page opens a segment in the grace, after the deadline
+        assert status == 200 and seg["segment"] == 3, seg
+        clock.advance(grace)
+        # Past the grace the attempt is over at its deadline; what was recorded before it still
+        # arrives in the recording's tail (EXAM_RECORDING_TAIL_S), what began after it does not.
+        status, body = await _put(world, 1, 5, chunk(5))
+        assert status == 200 and body["items"][0]["stored"], body
+        status, body = await _put(world, 3, 1, chunk(1))
+        assert status == 409 and body["error"]["code"] == "recording_after_end", body
+        clock.advance(runtime_of(services).config.recording_tail_s)
+        status, body = await _put(world, 1, 6, chunk(6))
+        assert status == 409 and body["error"]["code"] == "deadline_passed", body
+        assert await _count(services, proctor_recording_chunks, proctor_recording_chunks.c.segment == 1) == 5
+        assert await _count(services, proctor_recording_chunks, proctor_recording_chunks.c.segment == 3) == 0
+    finally:
+        await world.close()
+
+
+async def test_the_recording_up_to_the_hand_in_is_stored_after_it_within_the_tail(services, clock):
+    """The page's last chunks (the one being recorded at the hand-in, and any still queued) upload
+    after the attempt is handed in: they are stored for EXAM_RECORDING_TAIL_S after the hand-in,
+    encrypted and chained like every other, and evidence verify passes. What lies after the end,
+    a new segment, answers and frames are refused; after the tail the chunks are refused too."""
+    from tests.integration.proctor_world import frame_person
+
+    world = await proctored_attempt(services)
+    attempt_id = UUID(world.attempt_id)
+    try:
+        assert (await _segment(world))[0] == 200
+        clock.advance(12)  # 12 s recorded: chunks 1 and 2 sent, chunk 3 (10–12 s) still in the page
+        for seq in (1, 2):
+            assert (await _put(world, 1, seq, chunk(seq)))[0] == 200
+        status, body = await world.student.call("POST", f"/api/v1/attempts/{world.attempt_id}/submit")
+        assert status == 200, body
+        clock.advance(30)
+        last = chunk(3)
+        status, body = await _put(world, 1, 3, last)
+        assert status == 200 and body["items"][0]["stored"] is True, body
+        status, body = await _put(world, 1, 3, last)  # its answer was lost: sent again
+        assert status == 200 and body["items"][0]["stored"] is False, body
+        status, body = await _put(world, 1, 3, chunk(3))
+        assert status == 409 and body["error"]["code"] == "recording_chunk_conflict", body
+        # A number the 12 s before the end cannot hold, and a chunk starting long after the end.
+        for seq, offset in ((9, 15_000), (4, 60_000)):
+            status, body = await _put(world, 1, seq, chunk(seq), offset_ms=offset)
+            assert status == 409 and body["error"]["code"] == "recording_after_end", body
+            assert "{" not in body["error"]["message"] and str(seq) in body["error"]["message"], body
+        # Only the recording has a tail: no new segment, no answer, no frame after the hand-in.
+        status, body = await _segment(world)
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        status, body = await world.student.call(
+            "PUT", f"/api/v1/attempts/{world.attempt_id}/answers/1", {"choice": 0, "seq": 50}
+        )
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        status, body = await world.upload("frames", frame_person(1))
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        ok = _verify_cli(services, attempt_id)
+        assert ok.returncode == 0 and "3" in ok.stdout, (ok.stdout, ok.stderr)
+        # After the tail: refused like any upload after the end, nothing stored.
+        clock.advance(runtime_of(services).config.recording_tail_s - 30 + 1)
+        status, body = await _put(world, 1, 4, chunk(4))
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        assert await _count(services, proctor_recording_chunks) == 3
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        assert [(s["segment"], s["chunks"], s["missing"]) for s in listed["segments"]] == [(1, 3, [])], listed
     finally:
         await world.close()

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -154,7 +155,10 @@ async def test_frames_whose_jobs_redis_lost_are_still_analysed(services):
         # Redis restarts without persistence: the stream, its group and the queued jobs are gone.
         await client.delete(runtime_of(services).config.stream)
         assert await _analysed(services, world.attempt_id) == 0
-        assert await worker.rescue_lost(older_than_s=0) == 2
+        # The cutoff is the caller's `now`: an hour earlier, these items are not yet overdue.
+        assert await worker.rescue_lost(services.clock.now() - timedelta(hours=1), older_than_s=0) == 0
+        assert await _analysed(services, world.attempt_id) == 0
+        assert await worker.rescue_lost(services.clock.advance(1), older_than_s=0) == 2  # a second later
         assert await _analysed(services, world.attempt_id) == 2
         # And the worker's loop recreates the group instead of failing forever.
         stop = asyncio.Event()

@@ -271,6 +271,16 @@ async def test_a_regrade_after_the_journal_period_closed_waits_for_a_deputy_head
     deputy = journal.Actor(str(jw.ids["deputy"]), frozenset({journal.Role.DEPUTY_HEAD}))
     teacher = journal.Actor(str(jw.ids["teacher1"]), frozenset({journal.Role.TEACHER}))
     keys = relay.bridge_keys(services.settings)
+    # Who asked is named as the reviewer is (the user id): the person who filed the correction, were
+    # they also a deputy head, may not approve it; the deputy head, a different person, may.
+    assert mine["filed_by"] == quality(jw).journal_id == str(jw.ids["quality1"])
+    filer_as_deputy = journal.Actor(quality(jw).journal_id, frozenset({journal.Role.DEPUTY_HEAD}))
+    with pytest.raises(journal.CorrectionInvalid) as own:
+        async with services.engine.begin() as conn:
+            await journal.review_result_correction(
+                conn, filer_as_deputy, mine["id"], keys.public, approve=True, note=None, now=clock.now()
+            )
+    assert own.value.code == "self_approval"
     with pytest.raises(journal.CorrectionInvalid):
         async with services.engine.begin() as conn:
             await journal.review_result_correction(
