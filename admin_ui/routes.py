@@ -173,6 +173,7 @@ def _exam_messages(language: str) -> dict[str, str]:
         "question_label": N_("Question {n}, {state}"),
         "error": N_("Something went wrong: {message}"),
         "paused": N_("The proctor has paused your exam. Your time is not running; please wait."),
+        "handed_in_recording": N_("Your answers are handed in. Sending the end of the video recording, a few seconds…"),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 

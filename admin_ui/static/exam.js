@@ -276,6 +276,8 @@
       const r = await api("POST", `/attempts/${attempt.id}/submit`);
       if (r.status === 200 || r.status === 409) {
         try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
+        // The wait below may last seconds: say that the answers are in and what the page waits for.
+        if ((window.examBeforeLeave || []).length) $("alert").textContent = M.handed_in_recording;
         await beforeLeave();  // the recording up to the hand-in is sent (at most LEAVE_WAIT_MS)
         window.location = `/attempt/${attempt.id}/result`;
       } else {

@@ -567,6 +567,14 @@ async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_afte
             await page.click("#confirm-yes")
             if outage == "until_the_hand_in":
                 await page.unroute(blocked)
+            else:
+                # While the page waits for the recording (up to 5 s), it says the answers are in.
+                alert = await page.wait_for_function(
+                    "() => document.querySelector('#alert') && document.querySelector('#alert').textContent",
+                    timeout=5000,
+                )
+                said = await alert.json_value()
+                assert "Жауаптарыңыз тапсырылды" in said, said
             await page.wait_for_url(f"{base}/attempt/*/result", timeout=20000)
             left_after = time.monotonic() - clicked
             assert left_after < 12, left_after  # the hand-in never hangs on the recording (≤ 5 s wait)
