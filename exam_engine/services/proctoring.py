@@ -259,9 +259,8 @@ class Stored:
             self.to_analyse.append((attempt_id, item.seq, item.kind))
 
 
-async def _own_running_attempt(
-    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float
-) -> Any:
+async def _own_attempt(conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID) -> Any:
+    """The student's own attempt, locked for share as every upload's (it cannot be closed under it)."""
     actor.require(Permission.SIT_EXAM)
     row = (
         await conn.execute(
@@ -271,6 +270,7 @@ async def _own_running_attempt(
                 attempts.c.status,
                 attempts.c.started_at,
                 attempts.c.deadline_at,
+                attempts.c.submitted_at,
             )
             .where(attempts.c.id == attempt_id)
             .with_for_update(read=True)
@@ -278,6 +278,13 @@ async def _own_running_attempt(
     ).first()
     if row is None or row.student_id != actor.user_id:
         raise NotFound("attempt_not_found", N_("No such attempt."))
+    return row
+
+
+async def _own_running_attempt(
+    conn: AsyncConnection, actor: Actor, attempt_id: uuid.UUID, *, now: datetime, grace_s: float
+) -> Any:
+    row = await _own_attempt(conn, actor, attempt_id)
     rules.check_accepts_evidence(AttemptStatus(row.status), row.deadline_at, now, grace_s)
     return row
 

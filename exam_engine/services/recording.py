@@ -48,14 +48,14 @@ from ..domain.attempts import AttemptStatus
 from ..domain.roles import Permission
 from ..errors import Conflict, DomainError, InvalidInput, NotFound
 from ..i18n import N_, Word
-from ..tables import attempts, audit_log
+from ..tables import audit_log
 from . import authority
 from .audit import record
 from .authority import authorize
 
 if TYPE_CHECKING:  # the process's resources are handed in; the service layer never builds them
     from ..bootstrap import Services
-from .proctoring import _own_running_attempt, _require_consent, recording_plan
+from .proctoring import _own_attempt, _own_running_attempt, _require_consent, recording_plan
 
 log = logging.getLogger(__name__)
 
@@ -250,23 +250,7 @@ async def _own_recording_attempt(
 ) -> tuple[Any, datetime | None]:
     """The student's own attempt (locked for share, as every upload's) and its end when the chunk
     arrives in the tail after it (:func:`recording_end`)."""
-    actor.require(Permission.SIT_EXAM)
-    row = (
-        await conn.execute(
-            select(
-                attempts.c.student_id,
-                attempts.c.exam_id,
-                attempts.c.status,
-                attempts.c.started_at,
-                attempts.c.deadline_at,
-                attempts.c.submitted_at,
-            )
-            .where(attempts.c.id == attempt_id)
-            .with_for_update(read=True)
-        )
-    ).first()
-    if row is None or row.student_id != actor.user_id:
-        raise NotFound("attempt_not_found", N_("No such attempt."))
+    row = await _own_attempt(conn, actor, attempt_id)
     end = recording_end(
         AttemptStatus(row.status), row.deadline_at, row.submitted_at, now, grace_s=grace_s, tail_s=tail_s
     )
