@@ -77,10 +77,56 @@ async def _login(page, base: str, login: str, landing: str) -> None:  # type: ig
     await page.wait_for_url(f"{base}{landing}")
 
 
+async def _proctored_exam(services, tmp_path, *, duration_s: int = 1200, frames: int = 20, **config):  # type: ignore[no-untyped-def]
+    """One student's proctored exam recorded in chunks of CHUNK_S, and a fake camera and microphone."""
+    world = await make_world(services, students=1, question_count=3, duration_s=duration_s, requires_proctoring=True)
+    loaded = load_config(os.environ, services.settings.data_dir, None)
+    services.proctor = ProctorRuntime.build(
+        dataclasses.replace(loaded, pool_workers=1, recording_chunk_s=CHUNK_S, **config),
+        services.engine,
+        now=services.clock.now(),
+    )
+    async with services.engine.begin() as conn:
+        await proctor_admin.set_exam_settings(
+            conn,
+            runtime_of(services),
+            ADMIN,
+            world.exam_id,
+            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
+            now=services.clock.now(),
+        )
+    camera = write_y4m(tmp_path / "face.y4m", face_frames(frames), fps=10)
+    return world, camera, write_wav(tmp_path / "tone.wav")
+
+
+async def _chromium(pw, camera, microphone, *args: str):  # type: ignore[no-untyped-def]
+    return await pw.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            *CHROMIUM_FLAGS,
+            f"--use-file-for-fake-video-capture={camera}",
+            f"--use-file-for-fake-audio-capture={microphone}",
+            *args,
+        ],
+    )
+
+
+async def _to_the_exam(page, base: str, exam_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Signed in as the student, through the rules and the camera check, consent given: the exam page."""
+    await _login(page, base, "student1", "/student")
+    await page.click(f"a[href='/exam/{exam_id}/rules']")
+    await page.click("#rules-continue")
+    await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
+    await page.check("#consent")
+    await page.click("#continue")
+    await page.wait_for_url(f"{base}/exam/{exam_id}", timeout=40000)
+
+
 async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at_a_flag(services, tmp_path):
     from playwright.async_api import async_playwright
 
-    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
+    world, camera, microphone = await _proctored_exam(services, tmp_path)
     await make_user(services, "proctor1", Role.PROCTOR, language="ru")
     await assign_proctor(services, "proctor1", world.exam_id)
     config = load_config(os.environ, services.settings.data_dir, None)
@@ -103,26 +149,11 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                *CHROMIUM_FLAGS,
-                f"--use-file-for-fake-video-capture={camera}",
-                f"--use-file-for-fake-audio-capture={microphone}",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+        browser = await _chromium(pw, camera, microphone, "--autoplay-policy=no-user-gesture-required")
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
         page = await student.new_page()
         try:
-            await _login(page, base, "student1", "/student")
-            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
-            await page.click("#rules-continue")
-            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
-            await page.check("#consent")
-            await page.click("#continue")
-            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await _to_the_exam(page, base, world.exam_id)
             await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
             assert "Бейнежазба жүріп жатыр" in await page.inner_text("#recording-indicator")
             async with services.engine.connect() as conn:
@@ -305,40 +336,16 @@ async def test_a_browser_without_mediarecorder_sits_the_exam_and_the_proctor_is_
 
     from proctor.tables import evidence_items
 
-    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
-    config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(
-        dataclasses.replace(config, pool_workers=1), services.engine, now=services.clock.now()
-    )
-    async with services.engine.begin() as conn:
-        await proctor_admin.set_exam_settings(
-            conn,
-            runtime_of(services),
-            ADMIN,
-            world.exam_id,
-            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
-            now=services.clock.now(),
-        )
-    camera = write_y4m(tmp_path / "face.y4m", face_frames(10), fps=10)
+    world, camera, microphone = await _proctored_exam(services, tmp_path, frames=10)
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera}"],
-        )
+        browser = await _chromium(pw, camera, microphone)
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
         await student.add_init_script("delete window.MediaRecorder;")  # an old or locked-down browser
         page = await student.new_page()
         try:
-            await _login(page, base, "student1", "/student")
-            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
-            await page.click("#rules-continue")
-            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
-            await page.check("#consent")
-            await page.click("#continue")
-            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await _to_the_exam(page, base, world.exam_id)
             await page.wait_for_selector('#recording-indicator[data-state="failed"]', timeout=15000)
             assert "бейнежазба жұмыс істемейді" in (await page.inner_text("#recording-indicator")).lower()
             # The exam goes on: a question answered and saved, frames still sent.
@@ -381,52 +388,18 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
 
     from proctor.tables import evidence_items
 
-    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
-    config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(
-        dataclasses.replace(
-            config,
-            pool_workers=1,
-            recording_chunk_s=CHUNK_S,
-            recording_queue_bytes=80_000 if full == "queue_bytes" else 48 * 2**20,
-        ),
-        services.engine,
-        now=services.clock.now(),
+    world, camera, microphone = await _proctored_exam(
+        services, tmp_path, recording_queue_bytes=80_000 if full == "queue_bytes" else 48 * 2**20
     )
-    async with services.engine.begin() as conn:
-        await proctor_admin.set_exam_settings(
-            conn,
-            runtime_of(services),
-            ADMIN,
-            world.exam_id,
-            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
-            now=services.clock.now(),
-        )
-    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
-    microphone = write_wav(tmp_path / "tone.wav")
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                *CHROMIUM_FLAGS,
-                f"--use-file-for-fake-video-capture={camera}",
-                f"--use-file-for-fake-audio-capture={microphone}",
-            ],
-        )
+        browser = await _chromium(pw, camera, microphone)
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
         await student.add_init_script(BROWSER_QUOTA)
         page = await student.new_page()
         try:
-            await _login(page, base, "student1", "/student")
-            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
-            await page.click("#rules-continue")
-            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
-            await page.check("#consent")
-            await page.click("#continue")
-            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await _to_the_exam(page, base, world.exam_id)
 
             async def first_chunk() -> bool:
                 return len((await _chunks(services)).get(1, [])) >= 1
@@ -506,46 +479,15 @@ async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_afte
     uploads still fail as the page leaves (``past_the_page``), the result page sends what is left."""
     from playwright.async_api import async_playwright
 
-    world = await make_world(services, students=1, question_count=3, duration_s=1200, requires_proctoring=True)
-    config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(
-        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
-        services.engine,
-        now=services.clock.now(),
-    )
-    async with services.engine.begin() as conn:
-        await proctor_admin.set_exam_settings(
-            conn,
-            runtime_of(services),
-            ADMIN,
-            world.exam_id,
-            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
-            now=services.clock.now(),
-        )
-    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
-    microphone = write_wav(tmp_path / "tone.wav")
+    world, camera, microphone = await _proctored_exam(services, tmp_path)
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                *CHROMIUM_FLAGS,
-                f"--use-file-for-fake-video-capture={camera}",
-                f"--use-file-for-fake-audio-capture={microphone}",
-            ],
-        )
+        browser = await _chromium(pw, camera, microphone)
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
         page = await student.new_page()
         try:
-            await _login(page, base, "student1", "/student")
-            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
-            await page.click("#rules-continue")
-            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
-            await page.check("#consent")
-            await page.click("#continue")
-            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await _to_the_exam(page, base, world.exam_id)
             await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
 
             async def recording() -> bool:
@@ -627,46 +569,15 @@ async def test_the_recording_runs_to_the_deadline_when_time_runs_out_with_the_pa
     recording reaches the deadline without a gap."""
     from playwright.async_api import async_playwright
 
-    world = await make_world(services, students=1, question_count=3, duration_s=40, requires_proctoring=True)
-    config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(
-        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
-        services.engine,
-        now=services.clock.now(),
-    )
-    async with services.engine.begin() as conn:
-        await proctor_admin.set_exam_settings(
-            conn,
-            runtime_of(services),
-            ADMIN,
-            world.exam_id,
-            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
-            now=services.clock.now(),
-        )
-    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
-    microphone = write_wav(tmp_path / "tone.wav")
+    world, camera, microphone = await _proctored_exam(services, tmp_path, duration_s=40)
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                *CHROMIUM_FLAGS,
-                f"--use-file-for-fake-video-capture={camera}",
-                f"--use-file-for-fake-audio-capture={microphone}",
-            ],
-        )
+        browser = await _chromium(pw, camera, microphone)
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
         page = await student.new_page()
         try:
-            await _login(page, base, "student1", "/student")
-            await page.click(f"a[href='/exam/{world.exam_id}/rules']")
-            await page.click("#rules-continue")
-            await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
-            await page.check("#consent")
-            await page.click("#continue")
-            await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=40000)
+            await _to_the_exam(page, base, world.exam_id)
             await page.wait_for_selector('#recording-indicator[data-state="recording"]', timeout=15000)
             await page.wait_for_url(f"{base}/attempt/*/result", timeout=90000)  # time ran out
 
