@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -60,6 +61,7 @@ def serve(
         return supervise(settings, host=host, port=port, workers=workers)
 
     def serving(_banner: str) -> None:  # aiohttp calls this once its start-up steps ran and the port is bound
+        settle_heap()
         log.info(
             "exam-engine serving on http://%s:%d (database %s, pid %d)",
             host,
@@ -78,6 +80,18 @@ def serve(
         reuse_port=reuse_port,
     )
     return 0
+
+
+def settle_heap() -> int:
+    """Once started: collect the start-up's garbage, then move everything alive — the modules, the
+    app, its caches, hundreds of thousands of objects that live as long as the process — out of the
+    cyclic collector's reach (``gc.freeze``). A full collection then walks only what was made since:
+    under autosave load it took ~80 ms per pass over the whole heap (every request waiting behind
+    it), ~5 ms after (issue 24). Nothing is kept that would otherwise be freed: what is frozen is
+    alive, or garbage that was already collected. Returns how many objects were frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def check_workers(settings: Settings, workers: int) -> None:
