@@ -155,6 +155,7 @@ def test_once_started_the_heap_is_settled_garbage_collected_and_the_living_froze
     gone = weakref.ref(garbage)
     alive = Node()
     del garbage
+    thresholds = gc.get_threshold()
     try:
         frozen = settle_heap()
         assert gone() is None  # the start-up's garbage was collected, not frozen
@@ -162,5 +163,7 @@ def test_once_started_the_heap_is_settled_garbage_collected_and_the_living_froze
         assert not any(o is alive for o in gc.get_objects())  # frozen: no generation holds it any more
         gc.unfreeze()
         assert any(o is alive for o in gc.get_objects())
+        assert gc.get_threshold() == (10_000, *thresholds[1:])  # the young generation: less often
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
