@@ -18,11 +18,14 @@ The load average before and after is printed: the machine may be shared.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -92,6 +95,23 @@ def baseline_load(port: int, count: int, concurrency: int, seconds: float, rate:
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def measured(pid: int, run: Callable[..., Stats], *args: Any) -> Stats:
+    """``run(*args)``, with the CPU the server ``pid`` spent per save sent (warm-up included) in extra["cpu_us"]."""
+    before = cpu_seconds(pid)
+    stats = run(*args)
+    stats.extra["cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / max(1, stats.extra.get("sent", 0))
+    return stats
+
+
 def load_average() -> str:
     try:
         return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -121,7 +141,7 @@ def main() -> None:
         )
         try:
             harness.wait_healthy(base_port, baseline)
-            with server(url, data, workers=args.workers, **extra_env) as (port, _):
+            with server(url, data, workers=args.workers, **extra_env) as (port, proc):
                 sessions = run_async(harness.make_sessions, url, data, world.logins)
                 students = in_process(real_setup, port, world.exam_id, sessions)
                 # Baseline and real endpoint take turns, so that the machine's drift hits both alike.
@@ -130,8 +150,9 @@ def main() -> None:
                 run = 0
                 for _ in range(args.rounds):
                     run += 1
-                    b = in_process(baseline_load, base_port, args.students, args.concurrency, args.seconds, None)
-                    r = in_process(real_load, port, students, args.concurrency, args.seconds, None, run)
+                    closed = (args.concurrency, args.seconds, None)
+                    b = measured(baseline.pid, in_process, baseline_load, base_port, args.students, *closed)
+                    r = measured(proc.pid, in_process, real_load, port, students, *closed, run)
                     rounds.append((b, r))
                     for rate in args.rates:
                         run += 1
@@ -150,14 +171,19 @@ def main() -> None:
         f"\nclosed loop, {args.concurrency} connections, {args.seconds:.0f} s each, {args.rounds} alternating rounds, "
         f"{args.workers} worker(s){', ' + ' '.join(args.server_env) if args.server_env else ''}:"
     )
-    ratios = []
+    ratios, cpu = [], []
     for i, (b, r) in enumerate(rounds, 1):
-        print(b.line(f"round {i}: baseline (1 raw UPSERT)"))
-        print(r.line(f"round {i}: real endpoint"))
+        print(b.line(f"round {i}: baseline (1 raw UPSERT)") + f"  server CPU {b.extra['cpu_us']:.0f} µs/save")
+        print(r.line(f"round {i}: real endpoint") + f"  server CPU {r.extra['cpu_us']:.0f} µs/save")
         ratios.append((r.ok / r.wall_s) / (b.ok / b.wall_s))
+        cpu.append(r.extra["cpu_us"] / b.extra["cpu_us"])
     print(
         f"ratio real/baseline throughput per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
         f"median {statistics.median(ratios):.2f}  (target ≥ 1.00)"
+    )
+    print(
+        f"server process CPU per save, real/baseline per round: {', '.join(f'{x:.2f}' for x in cpu)}; "
+        f"median {statistics.median(cpu):.2f}  (one process each; PostgreSQL and the load generator not counted)"
     )
     targets = {1000: "p99 < 50 ms in every round", 2000: "0 errors, p99 < 100 ms"}
     for rate, pairs in opens.items():

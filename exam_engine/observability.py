@@ -16,9 +16,9 @@ import logging
 import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -131,7 +131,7 @@ async def observe_middleware(
 ) -> web.StreamResponse:
     """Request id, latency histogram and one access-log line per request (metrics scrapes excluded)."""
     sent = request.headers.get("X-Request-ID", "")
-    rid = sent if _SANE_ID.match(sent) else uuid.uuid4().hex
+    rid = sent if _SANE_ID.match(sent) else os.urandom(16).hex()  # what uuid4().hex is, less the version bits
     token = REQUEST_ID.set(rid)
     started = time.perf_counter()
     status = 500
@@ -148,21 +148,49 @@ async def observe_middleware(
         elapsed = time.perf_counter() - started
         route = _route_of(request)
         if route != "/metrics":
-            REQUEST_SECONDS.labels(request.method, route, str(status)).observe(elapsed)
-            access_log.info(
-                "%s %s %d",
-                request.method,
-                request.path,
-                status,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            _request_seconds(request.method, route, status).observe(elapsed)
+            if access_log.isEnabledFor(logging.INFO):  # the line's fields are built only when it is written
+                access_log.info(
+                    "%s %s %d",
+                    request.method,
+                    request.path,
+                    status,
+                    extra={
+                        "method": request.method,
+                        "path": request.path,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
         REQUEST_ID.reset(token)
+
+
+_REQUEST_SECONDS_CHILDREN: dict[tuple[str, str, int], Any] = {}
+
+
+def _request_seconds(method: str, route: str, status: int) -> Any:
+    """The histogram's child for these labels, looked up once (``labels()`` takes a lock and builds a
+    key on every call). Bounded: methods × routes × statuses are few; anything odd only evicts."""
+    key = (method, route, status)
+    child = _REQUEST_SECONDS_CHILDREN.get(key)
+    if child is None:
+        if len(_REQUEST_SECONDS_CHILDREN) >= 4096:
+            _REQUEST_SECONDS_CHILDREN.clear()
+        child = _REQUEST_SECONDS_CHILDREN[key] = REQUEST_SECONDS.labels(method, route, str(status))
+    return child
+
+
+_AUTOSAVES_CHILDREN: dict[str, Any] = {}
+
+
+def count_autosave(path: str) -> None:
+    """``exam_autosaves_total{path=…}`` + 1; the child is looked up once per process (lazily: a child
+    made before a fork would count into the parent's file in multiprocess mode)."""
+    child = _AUTOSAVES_CHILDREN.get(path)
+    if child is None:
+        child = _AUTOSAVES_CHILDREN[path] = AUTOSAVES.labels(path=path)
+    child.inc()
 
 
 def registry() -> CollectorRegistry | None:

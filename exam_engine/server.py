@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -60,6 +61,7 @@ def serve(
         return supervise(settings, host=host, port=port, workers=workers)
 
     def serving(_banner: str) -> None:  # aiohttp calls this once its start-up steps ran and the port is bound
+        settle_heap()
         log.info(
             "exam-engine serving on http://%s:%d (database %s, pid %d)",
             host,
@@ -78,6 +80,31 @@ def serve(
         reuse_port=reuse_port,
     )
     return 0
+
+
+YOUNG_GC_THRESHOLD = 10_000
+"""Net allocations between two collections of the youngest generation (CPython's default: 700)."""
+
+
+def settle_heap() -> int:
+    """Once started: collect the start-up's garbage, then move everything alive — the modules, the
+    app, its caches, ~140,000 objects that live as long as the process — out of the cyclic
+    collector's reach (``gc.freeze``): a full collection then walks only what was made since. Under
+    autosave load one took ~80 ms over the whole heap (every request waiting behind it), ~11 ms after.
+
+    And the youngest generation is collected after :data:`YOUNG_GC_THRESHOLD` net allocations rather
+    than 700: the requests in flight (64 at once, each a few hundred objects alive until it is
+    answered) crossed 700 all the time, so it was walked 642 times in a 30 s run, ~0.75 ms each, and
+    found little garbage (0.48 s of collector time in a 30 s run, 0.004 s after). Garbage cycles are
+    still collected, a little later: at most ~10,000 objects' worth waits (issue 24).
+
+    Nothing alive is freed and nothing dead is kept: what is frozen was alive after a full collection.
+    Returns how many objects were frozen."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, older, oldest)
+    return gc.get_freeze_count()
 
 
 def check_workers(settings: Settings, workers: int) -> None:

@@ -28,6 +28,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from aiohttp import web
 from psycopg.errors import LockNotAvailable
 from psycopg_pool import PoolTimeout
@@ -87,6 +88,23 @@ def dumps(value: Any) -> str:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=dumps)
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def flat_json_response(data: dict[str, str | int | bool | None]) -> web.Response:
+    """:func:`json_response` of a flat object of strings, integers, booleans and nulls (a hot route's
+    answer, e.g. the autosave's receipt), byte for byte, at a fraction of the cost: for these types
+    orjson writes what ``dumps`` writes. Anything else — or an integer orjson cannot hold — goes the
+    usual way."""
+    if all(type(v) in _PLAIN for v in data.values()):
+        try:
+            body = orjson.dumps(data)
+        except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits
+            return json_response(data)
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
+    return json_response(data)
 
 
 def request_language(request: web.Request) -> str:
@@ -695,7 +713,7 @@ async def read_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:
 async def read_json(request: web.Request) -> dict[str, Any]:
     raw = await read_body(request)
     try:
-        body = json.loads(raw or b"{}")
+        body = loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("invalid_json", N_("The request body is not valid JSON.")) from None
     if not isinstance(body, dict):
@@ -704,6 +722,28 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         # PostgreSQL text cannot hold NUL: refuse it here, once, for every route.
         raise InvalidInput("invalid_text", N_("Text fields must not contain the NUL character."))
     return body
+
+
+def loads(raw: bytes) -> Any:
+    """``json.loads(raw)``, the same value, at a fraction of the cost: orjson parses, and whatever
+    it refuses (JSON's extensions such as NaN, other encodings, lone surrogates, invalid text) or
+    reads as a float (orjson turns an integer beyond 64 bits into one) is parsed by ``json`` again,
+    so the value and every refusal are ``json``'s."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+    return json.loads(raw) if _has_float(value) else value
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
 
 
 def _has_nul(value: Any) -> bool:
