@@ -129,23 +129,6 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
     world, camera, microphone = await _proctored_exam(services, tmp_path)
     await make_user(services, "proctor1", Role.PROCTOR, language="ru")
     await assign_proctor(services, "proctor1", world.exam_id)
-    config = load_config(os.environ, services.settings.data_dir, None)
-    services.proctor = ProctorRuntime.build(
-        dataclasses.replace(config, pool_workers=1, recording_chunk_s=CHUNK_S),
-        services.engine,
-        now=services.clock.now(),
-    )
-    async with services.engine.begin() as conn:
-        await proctor_admin.set_exam_settings(
-            conn,
-            runtime_of(services),
-            ADMIN,
-            world.exam_id,
-            {"frame_interval_s": 5, "screen_interval_s": 600, "room_scan_at_start": False, "screen_policy": "off"},
-            now=services.clock.now(),
-        )
-    camera = write_y4m(tmp_path / "face.y4m", face_frames(20), fps=10)
-    microphone = write_wav(tmp_path / "tone.wav")
     client = await open_client(services, run_sweeper=True)
     base = str(client.make_url("")).rstrip("/")
     async with async_playwright() as pw:
@@ -248,9 +231,9 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
             kbps = statistics.median(size * 8 / duration for size, duration in sizes)
             print(
                 f"\nrecorded chunks: {len(sizes)}, median {statistics.median(s for s, _ in sizes)} bytes "
-                f"per {CHUNK_S} s chunk, median {kbps:.0f} kbit/s (target {config.recording_kbps})"
+                f"per {CHUNK_S} s chunk, median {kbps:.0f} kbit/s (target {services.proctor.config.recording_kbps})"
             )
-            assert 10 < kbps < config.recording_kbps * 1.6
+            assert 10 < kbps < services.proctor.config.recording_kbps * 1.6
 
             async def flagged() -> bool:
                 async with services.engine.connect() as conn:
