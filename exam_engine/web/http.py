@@ -716,6 +716,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         body = loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("invalid_json", N_("The request body is not valid JSON.")) from None
+    except RecursionError:  # nesting deeper than the parser's stack (within the size bound: "[[[[…")
+        raise InvalidInput("invalid_json", N_("The request body is nested too deeply to be read.")) from None
     if not isinstance(body, dict):
         raise InvalidInput("invalid_json", N_("The request body must be a JSON object."))
     if _has_nul(body):
@@ -733,26 +735,34 @@ def loads(raw: bytes) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return json.loads(raw)
-    return json.loads(raw) if _has_float(value) else value
+    return json.loads(raw) if _any_leaf(value, _is_float) else value
 
 
-def _has_float(value: Any) -> bool:
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_float(v) for v in value)
-    return False
+def _is_float(value: Any) -> bool:
+    return isinstance(value, float)
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    return _any_leaf(value, _is_text_with_nul)
+
+
+def _is_text_with_nul(value: Any) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+def _any_leaf(value: Any, test: Callable[[Any], bool]) -> bool:
+    """Whether ``test`` holds for a leaf or an object key of a parsed JSON value. Walked with a list,
+    not by recursion: a body nested as deep as the parser allows cannot exhaust the stack here."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif test(item):
+            return True
     return False
 
 
