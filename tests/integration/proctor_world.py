@@ -8,8 +8,12 @@ on SQLite, through a Redis consumer-group worker on PostgreSQL (as in production
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import aiohttp
 
@@ -18,10 +22,12 @@ from exam_engine.domain.roles import Role
 from exam_engine.services.proctoring import runtime_of
 from proctor.queue import LocalQueue
 from proctor.worker import StreamWorker
+from tests.conftest import SECRET
 from tests.factories import Api, assign_proctor, make_user, make_world, new_api, open_client
 from tests.unit.proctor import scenes as sc
 
 BASE = "/api/v1/proctor"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def frame_person(seed: int) -> bytes:
@@ -140,3 +146,24 @@ async def analyse_everything(services: Services) -> int:
         pass
     await client.aclose()
     return worker.processed
+
+
+def verify_cli(services: Services, attempt_id: UUID) -> subprocess.CompletedProcess[str]:
+    """``exam-engine evidence verify ATTEMPT``, as an operator runs it (in Russian): the test's
+    database, data directory and secret, nothing else of the test's environment."""
+    env = {
+        "EXAM_DATABASE_URL": services.settings.database_url,
+        "EXAM_DATA_DIR": str(services.settings.data_dir),
+        "EXAM_SECRET_KEY": SECRET,
+        "PATH": "/usr/bin:/bin",
+        "EXAM_LANG": "ru",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -4,9 +4,6 @@ rotation keep what they must."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy import delete, select, update
@@ -15,10 +12,7 @@ from exam_engine.services import proctor_admin
 from exam_engine.services.proctoring import runtime_of
 from exam_engine.tables import audit_log
 from proctor.tables import evidence_items, proctor_flags
-from tests.conftest import SECRET
-from tests.integration.proctor_world import BASE, frame_person, proctored_attempt
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.proctor_world import BASE, frame_person, proctored_attempt, verify_cli
 
 
 async def _recorded(services, frames: int = 4):
@@ -96,31 +90,13 @@ async def test_two_items_swapped_in_storage_order_are_reported_as_reordered(serv
 
 async def test_the_verify_command_exits_1_naming_the_first_broken_item(services, tmp_path):
     world, attempt_id = await _recorded(services, frames=3)
-    env = {
-        "EXAM_DATABASE_URL": services.settings.database_url,
-        "EXAM_DATA_DIR": str(services.settings.data_dir),
-        "EXAM_SECRET_KEY": SECRET,
-        "PATH": "/usr/bin:/bin",
-        "EXAM_LANG": "ru",
-    }
-
-    def verify_cli() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
     try:
-        ok = verify_cli()
+        ok = verify_cli(services, attempt_id)
         assert ok.returncode == 0, ok.stderr
         path = runtime_of(services).store.path(attempt_id, 3)
         blob = path.read_bytes()
         path.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))  # changed whatever the last byte was
-        broken = verify_cli()
+        broken = verify_cli(services, attempt_id)
         assert broken.returncode == 1 and "3" in broken.stderr and "изменён" in broken.stderr.lower(), broken.stderr
     finally:
         await world.close()

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy import func, select
@@ -18,11 +15,9 @@ from exam_engine.services.proctoring import runtime_of
 from exam_engine.tables import audit_log
 from proctor.config import MIB
 from proctor.tables import evidence_items, proctor_recording_chunks
-from tests.conftest import SECRET
 from tests.factories import Api, make_user, make_world, new_api, open_client
-from tests.integration.proctor_world import BASE, proctored_attempt
+from tests.integration.proctor_world import BASE, proctored_attempt, verify_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADER = b"\x1a\x45\xdf\xa3" + b"\x00" * 28  # a WebM stream starts with the EBML header's id
 
 
@@ -220,35 +215,11 @@ async def test_the_proctor_plays_a_segment_by_ranges_and_the_viewing_is_audited(
         await world.close()
 
 
-def _verify_cli(services, attempt_id: UUID) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    """``exam-engine evidence verify ATTEMPT``, as an operator runs it."""
-    env = {
-        "EXAM_DATABASE_URL": services.settings.database_url,
-        "EXAM_DATA_DIR": str(services.settings.data_dir),
-        "EXAM_SECRET_KEY": SECRET,
-        "PATH": "/usr/bin:/bin",
-        "EXAM_LANG": "ru",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "exam_engine.cli", "evidence", "verify", str(attempt_id)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services):
     world, data = await _recorded(services)
     attempt_id = UUID(world.attempt_id)
-
-    def verify_cli() -> subprocess.CompletedProcess[str]:
-        return _verify_cli(services, attempt_id)
-
     try:
-        ok = verify_cli()
+        ok = verify_cli(services, attempt_id)
         assert ok.returncode == 0 and "3" in ok.stdout, (ok.stdout, ok.stderr)
         async with services.engine.connect() as conn:
             seq = (
@@ -260,7 +231,7 @@ async def test_a_tampered_chunk_is_named_by_evidence_verify_with_exit_1(services
         blob = bytearray(path.read_bytes())
         blob[100] ^= 0x01
         path.write_bytes(bytes(blob))
-        broken = verify_cli()
+        broken = verify_cli(services, attempt_id)
         assert broken.returncode == 1, (broken.stdout, broken.stderr)
         assert str(seq) in broken.stderr and "изменён" in broken.stderr.lower(), broken.stderr
         # Playback of the altered chunk is cut short rather than served as if intact.
@@ -469,7 +440,7 @@ async def test_the_recording_up_to_the_hand_in_is_stored_after_it_within_the_tai
         assert status == 409 and body["error"]["code"] == "attempt_finished", body
         status, body = await world.upload("frames", frame_person(1))
         assert status == 409 and body["error"]["code"] == "attempt_finished", body
-        ok = _verify_cli(services, attempt_id)
+        ok = verify_cli(services, attempt_id)
         assert ok.returncode == 0 and "3" in ok.stdout, (ok.stdout, ok.stderr)
         # After the tail: refused like any upload after the end, nothing stored.
         clock.advance(runtime_of(services).config.recording_tail_s - 30 + 1)
