@@ -61,10 +61,16 @@
 
   function closeDialog() { const d = $("capture-dialog"); if (d.open) d.close(); }
 
-  function stop() {
+  // Capture stops: no more frames, screenshots, loudness or heartbeats. The recording is then either
+  // stopped where it is (stop) or its last seconds are sent (finish).
+  function halt() {
     stopped = true;
-    if (recorder) recorder.stop();
     timers.forEach((t) => clearInterval(t));
+  }
+
+  function stop() {
+    halt();
+    if (recorder) recorder.stop();
   }
 
   // The exam is over (handed in, or closed at its deadline): capture stops, and the recording's last
@@ -72,8 +78,7 @@
   // leave hooks and bounds how long it waits for them; what is not sent by then stays queued in
   // the browser (IndexedDB) and a later page of this attempt sends it while the server takes it.
   function finish() {
-    stopped = true;
-    timers.forEach((t) => clearInterval(t));
+    halt();
     return recorder ? recorder.finish() : Promise.resolve();
   }
   window.examBeforeLeave = window.examBeforeLeave || [];
