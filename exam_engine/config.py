@@ -215,6 +215,24 @@ def _metrics_token(env: Mapping[str, str]) -> Secret | None:
     return Secret(raw)
 
 
+def _check_recording_tail(env: Mapping[str, str], grace_s: float) -> None:
+    """The recording's tail (``EXAM_RECORDING_TAIL_S``, proctor/config.py) is 0 (none) or at least the
+    deadline grace. Both count from the deadline: an attempt still takes answers, and recording chunks,
+    for the grace; a shorter tail is over before the grace is, so the last chunks of an attempt closed
+    at its deadline, uploaded after it, would have no tail at all."""
+    from proctor.config import ProctorConfigError, recording_tail_s
+
+    try:
+        tail_s = recording_tail_s(env)
+    except ProctorConfigError as error:
+        raise ConfigError(str(error)) from None
+    if 0 < tail_s < grace_s:
+        raise ConfigError(
+            f"EXAM_RECORDING_TAIL_S={tail_s:g} is shorter than EXAM_NETWORK_GRACE_S={grace_s:g}: the recording's tail "
+            f"would end before the deadline's grace does; set it to at least {grace_s:g} (or to 0: no tail)"
+        )
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, *, create_secret: bool = True, require_secret: bool = True
 ) -> Settings:
@@ -235,6 +253,8 @@ def load_settings(
         data_dir.mkdir(parents=True, exist_ok=True)
     secret, generated = _load_secret(env, data_dir, create=create_secret, required=require_secret)
     host = env.get("EXAM_HOST") or "127.0.0.1"
+    network_grace_s = _float(env, "EXAM_NETWORK_GRACE_S", 1.0)
+    _check_recording_tail(env, network_grace_s)
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -242,7 +262,7 @@ def load_settings(
         data_dir=data_dir,
         host=host,
         port=_int(env, "EXAM_PORT", 8080, minimum=1, maximum=65535),
-        network_grace_s=_float(env, "EXAM_NETWORK_GRACE_S", 1.0),
+        network_grace_s=network_grace_s,
         sweep_interval_s=_float(env, "EXAM_SWEEP_INTERVAL_S", 0.5, minimum=0.05),
         session_ttl_s=_int(env, "EXAM_SESSION_TTL_S", 12 * 3600, minimum=60),
         session_cache_s=_float(env, "EXAM_SESSION_CACHE_S", 60.0),

@@ -108,6 +108,12 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw in ("1", "true", "yes", "on")
 
 
+def recording_tail_s(env: Mapping[str, str]) -> float:
+    """``EXAM_RECORDING_TAIL_S`` (0–900 s, default 120): the server's start-up checks it against its
+    deadline grace (exam_engine/config.py) before anything else reads it."""
+    return _number(env, "EXAM_RECORDING_TAIL_S", 120.0, 0.0, 900.0)
+
+
 def load_config(
     env: Mapping[str, str], data_dir: Path, redis_url: str | None, redis_prefix: str = "exam:"
 ) -> ProctorConfig:
@@ -132,5 +138,5 @@ def load_config(
         recording_chunk_s=_number(env, "EXAM_RECORDING_CHUNK_S", 5.0, 2.0, 30.0),
         recording_view_audit_s=_number(env, "EXAM_RECORDING_VIEW_AUDIT_MIN", 5, 0, 60) * 60,
         recording_queue_bytes=int(_number(env, "EXAM_RECORDING_QUEUE_MB", 48, 4, 1024)) * MIB,
-        recording_tail_s=_number(env, "EXAM_RECORDING_TAIL_S", 120.0, 0.0, 900.0),
+        recording_tail_s=recording_tail_s(env),
     )

@@ -76,6 +76,11 @@ def test_a_bad_setting_exits_2_with_the_variable_named(tmp_path):
     assert result.returncode == 2 and "EXAM_PORT" in result.stderr
     result = cli(tmp_path, "user", "add")
     assert result.returncode == 2  # argparse usage error
+    # Two settings that contradict each other: the recording's tail shorter than the deadline grace.
+    result = cli(tmp_path, "--lang", "ru", "migrate", EXAM_RECORDING_TAIL_S="0.5")  # the grace: 1 s
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("Ошибка конфигурации: EXAM_RECORDING_TAIL_S=0.5 is shorter than EXAM_NETWORK_GRACE_S=1")
 
 
 def test_a_contingent_file_with_an_error_is_refused_whole_from_the_command_line(tmp_path):

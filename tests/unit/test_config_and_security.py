@@ -47,6 +47,24 @@ def test_a_bad_setting_stops_start_up_with_a_message_naming_it(tmp_path, name, v
     assert fragment in str(err.value)
 
 
+def test_a_recording_tail_shorter_than_the_deadline_grace_stops_start_up(tmp_path):
+    """EXAM_RECORDING_TAIL_S counts from the deadline as the grace does: one shorter than the grace
+    would be over before it, so the operator is told at start-up, in one line naming both."""
+    env = {"EXAM_DATA_DIR": str(tmp_path), "EXAM_SECRET_KEY": KEY, "EXAM_NETWORK_GRACE_S": "30"}
+    with pytest.raises(ConfigError) as err:
+        load_settings({**env, "EXAM_RECORDING_TAIL_S": "20"})
+    message = str(err.value)
+    assert "EXAM_RECORDING_TAIL_S=20 is shorter than EXAM_NETWORK_GRACE_S=30" in message, message
+    assert "at least 30" in message and "\n" not in message, message
+    with pytest.raises(ConfigError) as err:
+        load_settings({**env, "EXAM_RECORDING_TAIL_S": "901"})  # its own bound, now at start-up too
+    assert "EXAM_RECORDING_TAIL_S" in str(err.value)
+    # As long as the grace, longer, the default (120 s), or none at all: the server starts.
+    for tail in ("30", "600", "", "0"):
+        assert load_settings({**env, "EXAM_RECORDING_TAIL_S": tail}).network_grace_s == 30
+    assert load_settings({"EXAM_DATA_DIR": str(tmp_path), "EXAM_SECRET_KEY": KEY}).network_grace_s == 1.0
+
+
 def test_a_missing_secret_is_generated_once_into_the_data_dir_and_then_reused(tmp_path):
     first = load_settings({"EXAM_DATA_DIR": str(tmp_path)})
     second = load_settings({"EXAM_DATA_DIR": str(tmp_path)})
