@@ -125,7 +125,6 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       this.sent = 0;
       this.store = null;
       this.ready = this.load();
-      if (!this.sendOnly) Recorder.current = this;
     }
 
     static supported() {
@@ -438,7 +437,8 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       this.state(code === "evidence_quota_exceeded" ? "quota" : "stopped");
     }
 
-    // What the recording is made of (the browser test checks the size the camera gives it).
+    // What the recording is made of and what waits (the browser tests read it from the recorder
+    // capture.js makes; the page keeps no reference to it on window).
     info() {
       const s = this.track && this.track.getSettings ? this.track.getSettings() : {};
       return { width: s.width, height: s.height, frameRate: s.frameRate, scaler: this.scaler, queued: this.queue.length,
