@@ -10,7 +10,7 @@
 // it resumes as a new segment once the queue has drained. At the end of the exam (finish) the
 // recorder stops, its last chunk is queued and the queue is sent while the page waits a few seconds
 // at most; the result page sends whatever is left (sendLeft), within the server's tail after the
-// end (docs/proctoring.md §7). Nothing here can stop the exam: a browser
+// end, opening the segment of a page that never got its number before the end (docs/proctoring.md §7). Nothing here can stop the exam: a browser
 // without MediaRecorder or IndexedDB, or a recorder that fails, is reported to the proctor as an event.
 "use strict";
 window.ProctorRecorder = window.ProctorRecorder || (function () {
@@ -301,10 +301,13 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       try { await this.store.remove("chunks", chunk.key); } catch (e) { /* sent: a stale record is resent, answered "already have it" */ }
     }
 
-    // The server's number for a segment (an earlier page's segment may never have got one).
+    // The server's number for a segment (an earlier page's segment may never have got one; after the
+    // end, within the tail, the server still opens one that started before the end). False while it
+    // is being asked for, or when the server refused it for good (segment.refused: it started after
+    // the end, so none of its chunks can be stored).
     async number(segment) {
       if (segment.number !== null) return true;
-      if (segment.opening) return false;
+      if (segment.opening || segment.refused) return false;
       segment.opening = true;
       let r = null;
       try {
@@ -318,6 +321,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
         return true;
       }
       if (r && (FINAL.has(r.code) || r.status === 401)) { this.stop(r.code); return false; }
+      if (r && r.code === "recording_after_end") { segment.refused = true; return false; }
       throw new Error("offline");
     }
 
@@ -368,6 +372,12 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
           try { known = await this.number(chunk.segment); } catch (e) { await this.backoff(); continue; }
           if (!known) {
             if (this.stopped) break;
+            if (chunk.segment.refused) {  // never stored: dropped like a chunk refused for good
+              this.queue.shift();
+              await this.forget(chunk);
+              if (this.sendOnly) this.state(this.queue.length ? "offline" : "sent");
+              continue;
+            }
             await new Promise((ok) => setTimeout(ok, 200));  // its number is being asked for
             continue;
           }

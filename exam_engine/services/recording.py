@@ -55,7 +55,7 @@ from .authority import authorize
 
 if TYPE_CHECKING:  # the process's resources are handed in; the service layer never builds them
     from ..bootstrap import Services
-from .proctoring import _own_attempt, _own_running_attempt, _require_consent, recording_plan
+from .proctoring import _own_attempt, _require_consent, recording_plan
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,19 @@ async def open_segment(
 
     ``started_at`` is when the page started the recorder, on the server's clock as the page
     knows it; it is kept within the attempt (not before its start, not after now).
+
+    After the attempt's end, within the recording's tail (:func:`recording_end`), a segment is still
+    opened for a part the page started before the end and never got a number for (its page lost the
+    connection at its load and got it back only after the end; the result page opens it). Its start
+    is the page's word, so it is held to what the server knows: it is kept at or after the end of
+    what the attempt's latest part recorded (a page sends a part's chunks before it opens the next
+    part, and a page's part follows the earlier page's), and a part that starts at the end or after
+    it is refused (409 ``recording_after_end``). Its chunks are bounded as every chunk after the end
+    is (:func:`check_tail_chunk`): by the time from that start to the end (docs/proctoring.md §7).
     """
-    row = await _own_running_attempt(conn, actor, attempt_id, now=now, grace_s=grace_s)
+    row, end = await _own_recording_attempt(
+        conn, actor, attempt_id, now=now, grace_s=grace_s, tail_s=runtime.config.recording_tail_s
+    )
     await _require_consent(conn, attempt_id, row.exam_id)
     if not runtime.config.recording:
         raise _disabled()
@@ -127,13 +138,26 @@ async def open_segment(
     await conn.execute(
         select(proctor_attempts.c.attempt_id).where(proctor_attempts.c.attempt_id == attempt_id).with_for_update()
     )
-    last = (
+    segs = proctor_recording_segments.c
+    latest = (
         await conn.execute(
-            select(func.max(proctor_recording_segments.c.segment)).where(
-                proctor_recording_segments.c.attempt_id == attempt_id
-            )
+            select(segs.segment, segs.started_at).where(segs.attempt_id == attempt_id).order_by(segs.segment.desc())
         )
-    ).scalar() or 0
+    ).first()
+    last = latest.segment if latest is not None else 0
+    if end is not None:  # the attempt is over: only a part recorded before its end, after what is recorded
+        if latest is not None:
+            c = proctor_recording_chunks.c
+            recorded_ms = (
+                await conn.execute(
+                    select(func.max(c.offset_ms + c.duration_ms)).where(
+                        c.attempt_id == attempt_id, c.segment == latest.segment
+                    )
+                )
+            ).scalar() or 0
+            started_at = max(started_at, latest.started_at + timedelta(milliseconds=recorded_ms))
+        if started_at >= end:
+            raise _started_after_end(end)
     if last >= MAX_SEGMENTS:
         raise Conflict(
             "recording_segments_exceeded",
@@ -220,20 +244,23 @@ def recording_end(
         raise
 
 
-def check_tail_chunk(
-    end: datetime, segment_created_at: datetime, segment_started_at: datetime, place: ChunkPlace, chunk_s: float
-) -> None:
+def _started_after_end(end: datetime) -> Conflict:
+    return Conflict(
+        "recording_after_end",
+        N_("The exam ended at {ended_at}; this part of the recording was started after the end and is not stored."),
+        ended_at=end.isoformat(),
+    )
+
+
+def check_tail_chunk(end: datetime, segment_started_at: datetime, place: ChunkPlace, chunk_s: float) -> None:
     """A chunk arriving after the attempt's end is stored only when it was recorded before the end:
-    its segment was opened (by the server) before the end, and its number and offset continue that
-    segment no further than the time from the segment's start to the end allows (a chunk every
-    ``chunk_s`` seconds, with :data:`TAIL_SLACK`). Anything else is refused (409
-    ``recording_after_end``) and nothing is stored."""
-    if segment_created_at > end:
-        raise Conflict(
-            "recording_after_end",
-            N_("The exam ended at {ended_at}; this part of the recording was started after the end and is not stored."),
-            ended_at=end.isoformat(),
-        )
+    its segment started before the end (whenever the server opened it: before the end, in the grace
+    after the deadline, or in the tail for a page that was offline from its load — see
+    :func:`open_segment`), and its number and offset continue that segment no further than the time
+    from the segment's start to the end allows (a chunk every ``chunk_s`` seconds, with
+    :data:`TAIL_SLACK`). Anything else is refused (409 ``recording_after_end``) and nothing is stored."""
+    if segment_started_at >= end:
+        raise _started_after_end(end)
     elapsed = max(0.0, (end - segment_started_at).total_seconds()) * TAIL_SLACK
     last = int(elapsed // chunk_s) + 2
     if place.chunk > last or place.offset_ms > (elapsed + chunk_s) * 1000:
@@ -304,7 +331,7 @@ async def store_chunk(
             raise _disabled()
         segment = (
             await conn.execute(
-                select(proctor_recording_segments.c.started_at, proctor_recording_segments.c.created_at).where(
+                select(proctor_recording_segments.c.started_at).where(
                     proctor_recording_segments.c.attempt_id == attempt_id,
                     proctor_recording_segments.c.segment == place.segment,
                 )
@@ -313,7 +340,7 @@ async def store_chunk(
         if segment is None:
             raise _segment_not_found()
         if end is not None:  # the attempt is over: only what was recorded before its end
-            check_tail_chunk(end, segment.created_at, segment.started_at, place, runtime.config.recording_chunk_s)
+            check_tail_chunk(end, segment.started_at, place, runtime.config.recording_chunk_s)
         same = (
             await conn.execute(
                 select(chunks.evidence_seq, chunks.content_sha256, chunks.received_at).where(

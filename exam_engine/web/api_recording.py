@@ -90,6 +90,7 @@ CHUNK_ERRORS = (
         "recording_disabled",
         "recording_type_invalid",
         "recording_segments_exceeded",
+        "recording_after_end",
     ),
     permission=Permission.SIT_EXAM,
     resource=Kind.ATTEMPT,

@@ -615,3 +615,74 @@ async def test_the_recording_runs_to_the_deadline_when_time_runs_out_with_the_pa
         finally:
             await browser.close()
             await client.close()
+
+
+async def test_a_page_offline_from_its_load_gets_its_recording_to_the_server_from_the_result_page(services, tmp_path):
+    """The recording's uploads fail from the exam page's load until after the hand-in, so its part
+    never gets a number from the server before the end. Once the connection is back, the result page
+    opens that part (it started before the end) and sends its chunks in the recording's tail: the
+    proctor has the exam up to the hand-in without a gap, and evidence verify passes."""
+    from playwright.async_api import async_playwright
+
+    world, camera, microphone = await _proctored_exam(services, tmp_path)
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    async with async_playwright() as pw:
+        browser = await _chromium(pw, camera, microphone)
+        student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
+        page = await student.new_page()
+        try:
+            blocked = "**/api/v1/proctor/attempts/*/recording**"
+            await page.route(blocked, lambda route: route.abort("internetdisconnected"))
+            await _to_the_exam(page, base, world.exam_id)
+            await page.wait_for_selector('#recording-indicator[data-state="offline"]', timeout=20000)
+
+            async def queued() -> bool:
+                return (await page.evaluate(INFO))["queued"] >= 3
+
+            await _until(queued, 30, "three chunks queued on a page that never reached the server")
+            assert (await page.evaluate(INFO))["segment"] is None  # the server never numbered its part
+            await page.click("#q-options label.option >> nth=0")
+            await page.click("#submit")
+            await page.wait_for_selector("#confirm-dialog[open]")
+            await page.click("#confirm-yes")
+            await page.wait_for_url(f"{base}/attempt/*/result", timeout=20000)
+            await page.wait_for_selector("#recording-tail:not([hidden])", timeout=10000)
+            note = await page.inner_text("#recording-tail")
+            assert "соңғы секундтары жіберілуде" in note, note
+            assert await _chunks(services) == {}  # nothing of the recording reached the server yet
+            await shot(page, "h21l_rec_result_offline_part_kk")
+            await page.unroute(blocked)
+            await page.wait_for_selector("#recording-tail[data-state=sent]", state="attached", timeout=40000)
+            assert await page.is_hidden("#recording-tail")
+
+            c = proctor_recording_chunks.c
+            s = proctor_recording_segments.c
+            async with services.engine.connect() as conn:
+                attempt = (await conn.execute(select(attempts.c.id, attempts.c.submitted_at, attempts.c.status))).one()
+                segment = (await conn.execute(select(s.segment, s.started_at, s.created_at))).one()
+                rows = (
+                    await conn.execute(select(c.chunk, c.offset_ms, c.duration_ms).order_by(c.segment, c.chunk))
+                ).all()
+            assert attempt.status == "submitted", attempt
+            # Opened after the hand-in, for a part that started before it.
+            assert segment.started_at < attempt.submitted_at < segment.created_at, segment
+            numbers = [r.chunk for r in rows]
+            assert len(numbers) >= 4 and numbers == list(range(1, len(numbers) + 1)), numbers
+            last = rows[-1]
+            recorded_to = segment.started_at.timestamp() + (last.offset_ms + last.duration_ms) / 1000
+            to_hand_in = attempt.submitted_at.timestamp() - recorded_to
+            print(
+                f"\noffline from the load: {len(numbers)} chunks sent from the result page, the part opened "
+                f"{(segment.created_at - attempt.submitted_at).total_seconds():.1f} s after the hand-in; "
+                f"the recording ends {to_hand_in:+.2f} s from the hand-in"
+            )
+            assert abs(to_hand_in) <= CHUNK_S, to_hand_in  # the recording reaches the hand-in
+            async with services.engine.begin() as conn:
+                verdict = await proctor_admin.verify(
+                    conn, runtime_of(services), attempt.id, "tests", now=services.clock.now()
+                )
+            assert verdict.ok and verdict.checked >= len(numbers), verdict
+        finally:
+            await browser.close()
+            await client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import func, select
@@ -431,9 +432,10 @@ async def test_the_recording_up_to_the_hand_in_is_stored_after_it_within_the_tai
             status, body = await _put(world, 1, seq, chunk(seq), offset_ms=offset)
             assert status == 409 and body["error"]["code"] == "recording_after_end", body
             assert "{" not in body["error"]["message"] and str(seq) in body["error"]["message"], body
-        # Only the recording has a tail: no new segment, no answer, no frame after the hand-in.
+        # Only the recording has a tail: no part that starts after the hand-in, no answer, no frame.
         status, body = await _segment(world)
-        assert status == 409 and body["error"]["code"] == "attempt_finished", body
+        assert status == 409 and body["error"]["code"] == "recording_after_end", body
+        assert "{" not in body["error"]["message"], body
         status, body = await world.student.call(
             "PUT", f"/api/v1/attempts/{world.attempt_id}/answers/1", {"choice": 0, "seq": 50}
         )
@@ -449,5 +451,53 @@ async def test_the_recording_up_to_the_hand_in_is_stored_after_it_within_the_tai
         assert await _count(services, proctor_recording_chunks) == 3
         status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
         assert [(s["segment"], s["chunks"], s["missing"]) for s in listed["segments"]] == [(1, 3, [])], listed
+    finally:
+        await world.close()
+
+
+async def test_a_part_recorded_by_a_page_offline_from_its_load_is_opened_and_stored_after_the_end(services, clock):
+    """A reloaded page lost the connection at its load and got it back only after the hand-in: its
+    part never got a number. In the tail the result page opens it with its start before the end and
+    sends its chunks: stored, encrypted and chained (evidence verify passes), in timeline order after
+    the earlier part. A part claimed to start at the end or after it is refused, so are chunks the
+    time to the end cannot hold; after the tail the opening is refused like any upload."""
+    world = await proctored_attempt(services)
+    attempt_id = UUID(world.attempt_id)
+    try:
+        assert (await _segment(world))[0] == 200
+        first_start = clock.now()
+        clock.advance(12)
+        for seq in (1, 2):
+            assert (await _put(world, 1, seq, chunk(seq)))[0] == 200
+        reloaded = clock.now()  # the page is reloaded: its recorder starts, its segment is never opened
+        clock.advance(20)
+        status, body = await world.student.call("POST", f"/api/v1/attempts/{world.attempt_id}/submit")
+        assert status == 200, body
+        clock.advance(30)  # the connection is back; the result page sends what the page left
+        late = {"started_at": reloaded.isoformat(), "media_type": "video/webm;codecs=vp8,opus"}
+        status, seg = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/recording", json=late)
+        assert status == 200 and seg["segment"] == 2, seg
+        assert datetime.fromisoformat(seg["started_at"]) == reloaded, seg
+        for seq in range(1, 6):  # 20 s before the hand-in: four chunks of 5 s and the recorder's stop chunk
+            status, body = await _put(world, 2, seq, chunk(seq))
+            assert status == 200 and body["items"][0]["stored"] is True, (seq, body)
+        status, body = await _put(world, 2, 9, chunk(9), offset_ms=40_000)  # lies after the end
+        assert status == 409 and body["error"]["code"] == "recording_after_end", body
+        # A part that starts after the end, or one claimed to start within what is recorded already
+        # (kept after it: 25 s from the reload, after the end here), is refused; nothing is opened.
+        for started in (clock.now(), first_start - timedelta(minutes=5), reloaded + timedelta(seconds=3)):
+            claim = {"started_at": started.isoformat(), "media_type": "video/webm"}
+            status, body = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/recording", json=claim)
+            assert status == 409 and body["error"]["code"] == "recording_after_end", (started, body)
+            assert "{" not in body["error"]["message"], body
+        ok = verify_cli(services, attempt_id)
+        assert ok.returncode == 0, (ok.stdout, ok.stderr)  # every chunk decrypts and the chain holds
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        parts = [(s["segment"], s["chunks"], s["missing"]) for s in listed["segments"]]
+        assert parts == [(1, 2, []), (2, 5, [])], listed
+        assert listed["segments"][0]["t_start"] < listed["segments"][1]["t_start"], listed
+        clock.advance(runtime_of(services).config.recording_tail_s)
+        status, body = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/recording", json=late)
+        assert status == 409 and body["error"]["code"] == "attempt_finished", body
     finally:
         await world.close()
