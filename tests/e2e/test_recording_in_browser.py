@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import math
 import os
 import statistics
@@ -617,11 +618,29 @@ async def test_the_recording_runs_to_the_deadline_when_time_runs_out_with_the_pa
             await client.close()
 
 
-async def test_a_page_offline_from_its_load_gets_its_recording_to_the_server_from_the_result_page(services, tmp_path):
+# The page's IndexedDB records of the recording (what still waits to be sent), in the page.
+QUEUED_RECORDS = """() => new Promise((ok, fail) => {
+  const req = indexedDB.open("exam-recording");
+  req.onerror = () => fail(req.error);
+  req.onsuccess = () => {
+    const tx = req.result.transaction(["chunks", "segments"], "readonly");
+    const chunks = tx.objectStore("chunks").count(), segments = tx.objectStore("segments").count();
+    tx.oncomplete = () => { req.result.close(); ok([chunks.result, segments.result]); };
+  };
+})"""
+
+
+@pytest.mark.parametrize("start", ["before_the_end", "claimed_after_the_end"])
+async def test_a_page_offline_from_its_load_gets_its_recording_to_the_server_from_the_result_page(
+    services, tmp_path, start
+):
     """The recording's uploads fail from the exam page's load until after the hand-in, so its part
     never gets a number from the server before the end. Once the connection is back, the result page
     opens that part (it started before the end) and sends its chunks in the recording's tail: the
-    proctor has the exam up to the hand-in without a gap, and evidence verify passes."""
+    proctor has the exam up to the hand-in without a gap, and evidence verify passes.
+    ``claimed_after_the_end``: the opening reaches the server saying the part started after the end
+    (as from a page whose clock is wrong): the server refuses it, nothing is stored, and the result
+    page drops that part's chunks instead of sending them again and again."""
     from playwright.async_api import async_playwright
 
     world, camera, microphone = await _proctored_exam(services, tmp_path)
@@ -651,10 +670,31 @@ async def test_a_page_offline_from_its_load_gets_its_recording_to_the_server_fro
             note = await page.inner_text("#recording-tail")
             assert "соңғы секундтары жіберілуде" in note, note
             assert await _chunks(services) == {}  # nothing of the recording reached the server yet
-            await shot(page, "h21l_rec_result_offline_part_kk")
+            if start == "before_the_end":
+                await shot(page, "h21l_rec_result_offline_part_kk")
+            answers: list[tuple[int, str]] = []
+            if start == "claimed_after_the_end":
+
+                async def after_the_end(route) -> None:  # type: ignore[no-untyped-def]
+                    claim = {**route.request.post_data_json, "started_at": "2100-01-01T00:00:00+00:00"}
+                    response = await route.fetch(post_data=json.dumps(claim))
+                    answers.append((response.status, (await response.json())["error"]["code"]))
+                    await route.fulfill(response=response)
+
+                await page.route("**/api/v1/proctor/attempts/*/recording", after_the_end)
             await page.unroute(blocked)
             await page.wait_for_selector("#recording-tail[data-state=sent]", state="attached", timeout=40000)
             assert await page.is_hidden("#recording-tail")
+            if start == "claimed_after_the_end":
+                assert answers == [(409, "recording_after_end")], answers  # asked once, not again and again
+                await asyncio.sleep(3)
+                assert len(answers) == 1, answers
+                assert await _chunks(services) == {}
+                async with services.engine.connect() as conn:
+                    assert (await conn.execute(select(proctor_recording_segments.c.segment))).first() is None
+                # The page keeps nothing it can never send (the part's record goes at the next load).
+                assert (await page.evaluate(QUEUED_RECORDS))[0] == 0
+                return
 
             c = proctor_recording_chunks.c
             s = proctor_recording_segments.c
