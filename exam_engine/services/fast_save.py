@@ -163,13 +163,17 @@ class FastSaves:
             open=False,
             name="fast-save",
             # Prepared on first use per connection; a lock wait is bounded like the turn: past it the
-            # general path decides (and answers 503 if it must wait too). Custom plans always: the
-            # group statement's row count is its arrays' length, known only with the values (a
-            # generic plan would assume one size for every group, and may be picked mid-run).
+            # general path decides (and answers 503 if it must wait too). Generic plans always: the
+            # group statement is planned once per connection, not once per group. Its plan is
+            # primary-key lookups for every row of the arrays (nested loops), right for 1 row and
+            # for 128; planning it anew for each group (force_custom_plan, until 2026-12-07) cost
+            # ~1.3 ms of PostgreSQL's CPU per group — 4× the statement itself at 6 saves a group
+            # (docs/performance.md, "Planning once"). A table's statistics changing (ANALYZE)
+            # invalidates the plan, and the pool renews its connections every hour.
             kwargs={
                 "autocommit": True,
                 "prepare_threshold": 0,
-                "options": f"{lock_timeout_option(self.timeout_s)} -c plan_cache_mode=force_custom_plan",
+                "options": f"{lock_timeout_option(self.timeout_s)} -c plan_cache_mode=force_generic_plan",
             },
         )
         # Requests beyond the pool's size queue here rather than in the pool: the pool's waiting
