@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_autosave import real_setup  # noqa: E402
+from bench_autosave import cpu_seconds, real_setup  # noqa: E402
 
 import harness  # noqa: E402
 from harness import in_process, machine, run_async, scratch_database, seed, server  # noqa: E402
@@ -50,11 +50,12 @@ async def measure(conninfo: str, runs: int) -> None:
     )
     attempts = await cur.fetchall()
     await conn.close()
-    pid = 0
 
-    def backend_cpu() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    async def backend(**options: Any) -> tuple[Any, int]:
+        """A connection with ``synchronous_commit`` off (the statement's CPU, not the flush) and its backend's pid."""
+        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, **options)
+        await conn.execute("SET synchronous_commit = off")
+        return conn, (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
 
     seq = 10**9
 
@@ -78,36 +79,30 @@ async def measure(conninfo: str, runs: int) -> None:
     print(f"{len(attempts)} attempts; {runs} groups per line; PostgreSQL backend CPU and wall time per saved row")
     for mode in ("force_custom_plan", "force_generic_plan"):
         # A connection of its own per mode, set up as the fast path's (autocommit, prepared at once).
-        conn = await psycopg.AsyncConnection.connect(
-            conninfo, autocommit=True, prepare_threshold=0, options=f"-c plan_cache_mode={mode}"
-        )
-        await conn.execute("SET synchronous_commit = off")
-        pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
+        conn, pid = await backend(prepare_threshold=0, options=f"-c plan_cache_mode={mode}")
         for size in (1, 6, 60):
             for i in range(20):  # warm-up: prepared, caches filled
                 await conn.execute(fs._SAVE_GROUP, params(size, i))
-            cpu0, t0 = backend_cpu(), time.perf_counter()
+            cpu0, t0 = cpu_seconds(pid), time.perf_counter()
             for i in range(runs):
                 await conn.execute(fs._SAVE_GROUP, params(size, i))
             rows = runs * size
             print(
-                f"group statement, {mode:18s} group of {size:3d}: CPU {(backend_cpu() - cpu0) * 1e6 / rows:6.0f} µs/row"
+                f"group statement, {mode:18s} group of {size:3d}: CPU {(cpu_seconds(pid) - cpu0) * 1e6 / rows:6.0f} µs/row"
                 f"   wall {(time.perf_counter() - t0) * 1e6 / rows:6.0f} µs/row"
             )
         await conn.close()
-    conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-    await conn.execute("SET synchronous_commit = off")
-    pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
+    conn, pid = await backend()
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS bench_answers (attempt_id uuid, position smallint, "
         "choice smallint, seq bigint, PRIMARY KEY (attempt_id, position))"
     )
-    cpu0, t0 = backend_cpu(), time.perf_counter()
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     for i in range(runs):
         await conn.execute(BASELINE_UPSERT, (uuid.uuid4(), 1, 0, i))
     print(
         f"baseline: one UPSERT per save (not prepared, as bench_autosave's baseline): CPU "
-        f"{(backend_cpu() - cpu0) * 1e6 / runs:6.0f} µs/row   wall {(time.perf_counter() - t0) * 1e6 / runs:6.0f} µs/row"
+        f"{(cpu_seconds(pid) - cpu0) * 1e6 / runs:6.0f} µs/row   wall {(time.perf_counter() - t0) * 1e6 / runs:6.0f} µs/row"
     )
     await conn.close()
 
