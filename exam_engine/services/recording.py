@@ -110,6 +110,10 @@ async def open_segment(
     part, and a page's part follows the earlier page's), and a part that starts at the end or after
     it is refused (409 ``recording_after_end``). Its chunks are bounded as every chunk after the end
     is (:func:`check_tail_chunk`): by the time from that start to the end (docs/proctoring.md §7).
+    It also ends the part before it: that part's chunks arriving after the end go no further than
+    its start, with the end's slack (:func:`_opened_after`), so the two do not cover the same time —
+    even when the part before it had no chunks yet when it was opened (the start rule then holds the
+    new part only to that part's start).
     """
     row, end = await _own_recording_attempt(
         conn, actor, attempt_id, now=now, grace_s=grace_s, tail_s=runtime.config.recording_tail_s
@@ -252,24 +256,63 @@ def _started_after_end(end: datetime) -> Conflict:
     )
 
 
-def check_tail_chunk(end: datetime, segment_started_at: datetime, place: ChunkPlace, chunk_s: float) -> None:
+def check_tail_chunk(
+    end: datetime,
+    segment_started_at: datetime,
+    place: ChunkPlace,
+    chunk_s: float,
+    next_started_at: datetime | None = None,
+) -> None:
     """A chunk arriving after the attempt's end is stored only when it was recorded before the end:
     its segment started before the end (whenever the server opened it: before the end, in the grace
     after the deadline, or in the tail for a page that was offline from its load — see
     :func:`open_segment`), and its number and offset continue that segment no further than the time
     from the segment's start to the end allows (a chunk every ``chunk_s`` seconds, with
-    :data:`TAIL_SLACK`). Anything else is refused (409 ``recording_after_end``) and nothing is stored."""
+    :data:`TAIL_SLACK`). Anything else is refused (409 ``recording_after_end``) and nothing is stored.
+
+    ``next_started_at`` is the start of a later part opened after the end (:func:`_opened_after`):
+    that part ends this one, so its chunks go no further than that start, with the same slack. A part
+    opened after the end is only held to what the part before it has recorded when it is opened
+    (:func:`open_segment`); without this bound the earlier part's later chunks could cover the same
+    time again (an earlier part with no chunks yet could run to the end)."""
     if segment_started_at >= end:
         raise _started_after_end(end)
-    elapsed = max(0.0, (end - segment_started_at).total_seconds()) * TAIL_SLACK
+    until = end if next_started_at is None or next_started_at >= end else next_started_at
+    elapsed = max(0.0, (until - segment_started_at).total_seconds()) * TAIL_SLACK
     last = int(elapsed // chunk_s) + 2
     if place.chunk > last or place.offset_ms > (elapsed + chunk_s) * 1000:
+        if until < end:
+            raise Conflict(
+                "recording_after_end",
+                N_(
+                    "The next part of the recording starts at {next_at}; chunk {seq} of the part before it "
+                    "lies after that and is not stored."
+                ),
+                next_at=until.isoformat(),
+                seq=place.chunk,
+            )
         raise Conflict(
             "recording_after_end",
             N_("The exam ended at {ended_at}; chunk {seq} of the recording lies after the end and is not stored."),
             ended_at=end.isoformat(),
             seq=place.chunk,
         )
+
+
+async def _opened_after(conn: AsyncConnection, attempt_id: uuid.UUID, segment: int, end: datetime) -> datetime | None:
+    """The earliest start of a part numbered after ``segment`` and opened after the attempt's end, if any.
+
+    Only such parts bound the one before them (:func:`check_tail_chunk`): their start is held to what
+    the earlier part had recorded when they were opened. Parts opened during the exam bound nothing
+    here (a segment opening during the exam is unchanged)."""
+    segs = proctor_recording_segments.c
+    return (
+        await conn.execute(
+            select(func.min(segs.started_at)).where(
+                segs.attempt_id == attempt_id, segs.segment > segment, segs.created_at > end
+            )
+        )
+    ).scalar()
 
 
 async def _own_recording_attempt(
@@ -339,8 +382,9 @@ async def store_chunk(
         ).first()
         if segment is None:
             raise _segment_not_found()
-        if end is not None:  # the attempt is over: only what was recorded before its end
-            check_tail_chunk(end, segment.started_at, place, runtime.config.recording_chunk_s)
+        if end is not None:  # the attempt is over: only what was recorded before its end (and its next part)
+            later = await _opened_after(conn, attempt_id, place.segment, end)
+            check_tail_chunk(end, segment.started_at, place, runtime.config.recording_chunk_s, later)
         same = (
             await conn.execute(
                 select(chunks.evidence_seq, chunks.content_sha256, chunks.received_at).where(

@@ -501,3 +501,45 @@ async def test_a_part_recorded_by_a_page_offline_from_its_load_is_opened_and_sto
         assert status == 409 and body["error"]["code"] == "attempt_finished", body
     finally:
         await world.close()
+
+
+async def test_a_part_opened_after_the_end_ends_the_part_before_it_even_one_with_no_chunks_yet(services, clock):
+    """Two parts are opened in the tail, the second while the first has no chunks yet (so the server
+    could only hold the second's start to the first's start). The second part ends the first: a chunk
+    of the first that lies within the second's time (beyond the slack the end allows) is refused,
+    nothing is stored for it, and the proctor's timeline has no two parts covering the same time.
+    Chunks of the first part up to the second's start, and the second part's chunks up to the end,
+    are stored."""
+    world = await proctored_attempt(services)
+    try:
+        clock.advance(60)
+        first_start = clock.now() - timedelta(seconds=30)  # the pages never reached the server
+        second_start = clock.now() - timedelta(seconds=15)
+        status, body = await world.student.call("POST", f"/api/v1/attempts/{world.attempt_id}/submit")
+        assert status == 200, body
+        clock.advance(10)
+        opened = []
+        for started in (first_start, second_start):
+            claim = {"started_at": started.isoformat(), "media_type": "video/webm;codecs=vp8,opus"}
+            status, seg = await world.student.call("POST", f"{BASE}/attempts/{world.attempt_id}/recording", json=claim)
+            assert status == 200 and datetime.fromisoformat(seg["started_at"]) == started, seg
+            opened.append(seg["segment"])
+        first, second = opened
+        status, body = await _put(world, first, 1, chunk(1))  # 0–5 s: before the second part
+        assert status == 200 and body["items"][0]["stored"], body
+        # 25–30 s of the first part, as chunk 6 or as chunk 3: the second part's time (15 s from the
+        # first's start, with the slack of the end's rule: up to chunk 5, starting by 20.3 s).
+        for seq in (6, 3):
+            status, body = await _put(world, first, seq, chunk(seq), offset_ms=25_000)
+            assert status == 409 and body["error"]["code"] == "recording_after_end", body
+            assert "{" not in body["error"]["message"] and str(seq) in body["error"]["message"], body
+        for seq in (1, 2, 3):  # the second part, up to the end
+            status, body = await _put(world, second, seq, chunk(seq))
+            assert status == 200 and body["items"][0]["stored"], (seq, body)
+        assert await _count(services, proctor_recording_chunks, proctor_recording_chunks.c.segment == first) == 1
+        status, listed = await world.proctor.call("GET", f"{BASE}/attempts/{world.attempt_id}/recording")
+        parts = listed["segments"]
+        assert [(s["segment"], s["chunks"]) for s in parts] == [(first, 1), (second, 3)], listed
+        assert parts[0]["t_start"] + parts[0]["duration_s"] <= parts[1]["t_start"], listed  # no overlap
+    finally:
+        await world.close()

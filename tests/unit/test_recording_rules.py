@@ -177,3 +177,19 @@ def test_after_the_end_only_chunks_recorded_before_it_are_taken():
         with pytest.raises(Conflict) as started_after:
             check_tail_chunk(end, late_start, ChunkPlace(2, 1, 0, 300), 5.0)
         assert started_after.value.code == "recording_after_end"
+
+
+def test_after_the_end_a_part_opened_after_it_ends_the_part_before_it():
+    end = _at(600)
+    started = _at(580)  # 20 s before the end: up to chunk 6 (with the slack) when nothing follows
+    check_tail_chunk(end, started, ChunkPlace(1, 5, 20_000, 300), 5.0)
+    nxt = _at(585)  # the next part starts 5 s after this one: chunk 1, the stop chunk and one of slack
+    check_tail_chunk(end, started, ChunkPlace(1, 1, 0, 5000), 5.0, nxt)
+    check_tail_chunk(end, started, ChunkPlace(1, 3, 10_000, 300), 5.0, nxt)
+    for refused in (ChunkPlace(1, 4, 15_000, 5000), ChunkPlace(1, 2, 15_000, 5000)):
+        with pytest.raises(Conflict) as after:
+            check_tail_chunk(end, started, refused, 5.0, nxt)
+        assert after.value.code == "recording_after_end"
+        assert after.value.params["next_at"] == nxt.isoformat(), after.value.params
+    # A later part that starts at the end or after it (opened in the grace) bounds nothing more than the end.
+    check_tail_chunk(end, started, ChunkPlace(1, 5, 20_000, 300), 5.0, _at(601))
