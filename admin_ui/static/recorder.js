@@ -24,6 +24,10 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
   const LATER = new Set(["attempt_paused"]);
   const TYPES = ["video/webm;codecs=vp8,opus", "video/webm;codecs=vp9,opus", "video/webm"];
   const DB = "exam-recording";
+  // What the exam page leaves at the hand-in is its recorder's last chunk and what waited a few
+  // seconds before it; more than this, or a part the server never numbered, is a part of the
+  // recording the exam page could not send (the result page says so, not "the last seconds").
+  const LAST_SECONDS = 60;
 
   // The persistent queue: one record per chunk, keyed [attempt, segment's creation time, segment's
   // local id, chunk number] so that a key range walks one attempt's chunks oldest first; one record
@@ -102,7 +106,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
   }
 
   class Recorder {
-    // hooks: onState(state, queuedSeconds), onEvent(type, detail). options.sendOnly: no recording,
+    // hooks: onState(state, queuedSeconds, {whole, refused}), onEvent(type, detail). options.sendOnly: no recording,
     // only what earlier pages of this attempt left queued is sent (records of other attempts are kept).
     constructor(attemptId, csrf, settings, hooks, options) {
       this.attemptId = String(attemptId);
@@ -123,6 +127,8 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
       this.restarts = 0;
       this.dropped = 0;
       this.sent = 0;
+      this.refused = 0;            // chunks dropped because the server refused them for good
+      this.whole = false;          // sendOnly: a part the exam page never sent (or more than its last seconds)
       this.store = null;
       this.ready = this.load();
     }
@@ -136,7 +142,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
     state(name) {
       const queued = this.queue.reduce((n, c) => n + c.duration_ms, 0) / 1000;
       const shown = this.full && name !== "failed" && name !== "quota" && name !== "stopped" ? "full" : name;
-      if (this.hooks.onState) this.hooks.onState(shown, Math.round(queued));
+      if (this.hooks.onState) this.hooks.onState(shown, Math.round(queued), { whole: this.whole, refused: this.refused });
     }
 
     // recording_failed: the recording does not work; recording_paused: the queue is full (it resumes).
@@ -185,6 +191,8 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
           if (!waiting.has(segment.local)) await this.store.remove("segments", segment.key);
         }
         loaded.sort(compare);
+        const seconds = loaded.reduce((n, c) => n + c.duration_ms, 0) / 1000;
+        this.whole = this.sendOnly && (loaded.some((c) => c.segment.number === null) || seconds > LAST_SECONDS);
         this.queue = loaded.concat(this.queue);
         if (loaded.length) this.state("offline");
         else if (this.sendOnly) this.state("sent");
@@ -374,6 +382,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
             if (this.stopped) break;
             if (chunk.segment.refused) {  // never stored: dropped like a chunk refused for good
               this.queue.shift();
+              this.refused += 1;
               await this.forget(chunk);
               if (this.sendOnly) this.state(this.queue.length ? "offline" : "sent");
               continue;
@@ -398,6 +407,7 @@ window.ProctorRecorder = window.ProctorRecorder || (function () {
           this.queue.shift();
           await this.forget(chunk);
           if (r.status === 200) this.sent += 1;
+          else this.refused += 1;
           this.resume();
           if (this.sendOnly) this.state(this.queue.length ? "offline" : "sent");
           else this.state(!this.recorder || this.recorder.state === "recording" ? "recording" : "stopped");

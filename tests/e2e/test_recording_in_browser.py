@@ -521,10 +521,13 @@ async def test_the_recording_runs_to_the_hand_in_and_its_last_chunks_arrive_afte
             await page.wait_for_selector("#recording-tail:not([hidden])", timeout=10000)
             note = await page.inner_text("#recording-tail")
             assert "соңғы секундтары жіберілуде" in note, note
+            assert "жіберілмеген" not in note, note  # the last seconds, not a part never sent
             await shot(page, "h21r_rec_result_sending_kk")
             await page.unroute(blocked)
             await page.wait_for_selector("#recording-tail[data-state=sent]", state="attached", timeout=30000)
-            assert await page.is_hidden("#recording-tail")
+            done = await page.inner_text("#recording-tail")  # the note now says it is done
+            assert "бейнежазбасы жіберілді" in done and "жабуға болады" in done, done
+            assert "жіберілуде" not in done, done
 
         c = proctor_recording_chunks.c
         s = proctor_recording_segments.c
@@ -631,7 +634,10 @@ async def test_a_page_offline_from_its_load_gets_its_recording_to_the_server_fro
         await page.wait_for_url(f"{base}/attempt/*/result", timeout=20000)
         await page.wait_for_selector("#recording-tail:not([hidden])", timeout=10000)
         note = await page.inner_text("#recording-tail")
-        assert "соңғы секундтары жіберілуде" in note, note
+        # A whole part the exam page never sent, not "the last seconds of the recording".
+        assert "Емтихан кезінде жіберілмеген бейнежазба бөлігі қазір жіберілуде" in note, note
+        assert "Жіберу аяқталғанша бұл бетті жаппаңыз" in note, note
+        assert "соңғы секундтары" not in note, note
         assert await _chunks(services) == {}  # nothing of the recording reached the server yet
         if start == "before_the_end":
             await shot(page, "h21l_rec_result_offline_part_kk")
@@ -647,8 +653,8 @@ async def test_a_page_offline_from_its_load_gets_its_recording_to_the_server_fro
             await page.route("**/api/v1/proctor/attempts/*/recording", after_the_end)
         await page.unroute(blocked)
         await page.wait_for_selector("#recording-tail[data-state=sent]", state="attached", timeout=40000)
-        assert await page.is_hidden("#recording-tail")
         if start == "claimed_after_the_end":
+            assert await page.is_hidden("#recording-tail")  # refused, so nothing to call done
             assert answers == [(409, "recording_after_end")], answers  # asked once, not again and again
             await asyncio.sleep(3)
             assert len(answers) == 1, answers
@@ -658,6 +664,11 @@ async def test_a_page_offline_from_its_load_gets_its_recording_to_the_server_fro
             # The page keeps nothing it can never send (the part's record goes at the next load).
             assert (await page.evaluate(QUEUED_RECORDS))[0] == 0
             return
+
+        done = await page.inner_text("#recording-tail")  # the note now says the part is sent
+        assert "бейнежазбасы жіберілді" in done and "жабуға болады" in done, done
+        assert "жіберілуде" not in done, done
+        await shot(page, "h21s_rec_result_offline_part_sent_kk")
 
         c = proctor_recording_chunks.c
         s = proctor_recording_segments.c
