@@ -168,6 +168,15 @@ class Api:
         return resp.status, body
 
 
+async def start_exam(api: Api, login: str, exam_id: int) -> dict[str, Any]:
+    """Sign ``login`` in on ``api`` and start the exam as that student: the start's answer (its
+    ``attempt``), asserted to be a 200."""
+    await api.login(login)
+    status, started = await api.call("POST", f"/api/v1/exams/{exam_id}/start", json={})
+    assert status == 200, started
+    return started
+
+
 async def open_client(services: Services, *, run_sweeper: bool = False) -> TestClient:
     from aiohttp import CookieJar
 

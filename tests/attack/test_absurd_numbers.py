@@ -16,7 +16,7 @@ from exam_engine.domain.roles import Role
 from exam_engine.tables import accommodations, audit_log
 from exam_engine.web import app  # noqa: F401 - registers the routes
 from exam_engine.web.openapi import document
-from tests.factories import Api, make_user, make_world, new_api, open_client
+from tests.factories import Api, make_user, make_world, new_api, open_client, start_exam
 
 ABSURD = [2**53 - 1, 2**53, 10**400, -1, -(2**63), "NaN", "1e308", 1e308, 2.5, True, None, [], {}]
 RAW_ABSURD = ["NaN", "Infinity", "-Infinity", "1e999"]  # JSON extensions Python's parser accepts
@@ -63,9 +63,7 @@ async def test_absurd_extra_time_is_refused_named_and_the_student_can_still_star
 
         # The student starts as if nothing had happened, with the exam's own duration.
         student = await new_api(client)
-        await student.login(world.students[0])
-        status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
-        assert status == 200, started
+        started = await start_exam(student, world.students[0], world.exam_id)
         attempt = started["attempt"]
         span = datetime.fromisoformat(attempt["deadline_at"]) - datetime.fromisoformat(attempt["started_at"])
         assert span.total_seconds() == 1200
@@ -87,9 +85,7 @@ async def test_every_typed_number_of_the_staff_routes_is_bounded(services):
     client = await open_client(services)
     try:
         student = await new_api(client)
-        await student.login(world.students[0])
-        status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
-        assert status == 200, started
+        started = await start_exam(student, world.students[0], world.exam_id)
         attempt_id = started["attempt"]["id"]
         deadline = started["attempt"]["deadline_at"]
         admin = Api(client)

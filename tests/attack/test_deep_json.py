@@ -4,7 +4,7 @@ not a 500 — and the route goes on serving the next request (the hostile client
 from __future__ import annotations
 
 from exam_engine.web import app  # noqa: F401 - registers the routes
-from tests.factories import Api, make_world, open_client
+from tests.factories import Api, make_world, open_client, start_exam
 
 
 async def test_a_deeply_nested_body_is_refused_precisely_and_the_next_save_is_stored(services):
@@ -12,9 +12,7 @@ async def test_a_deeply_nested_body_is_refused_precisely_and_the_next_save_is_st
     client = await open_client(services)
     try:
         student = Api(client)
-        await student.login(world.students[0])
-        status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
-        assert status == 200, started
+        started = await start_exam(student, world.students[0], world.exam_id)
         path = f"/api/v1/attempts/{started['attempt']['id']}/answers/1"
         headers = {"Content-Type": "application/json", "X-CSRF-Token": student.csrf}
 

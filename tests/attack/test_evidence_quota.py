@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from exam_engine.tables import audit_log
 from proctor.config import MIB
 from proctor.tables import evidence_items, proctor_attempts
-from tests.factories import Api, make_world, open_client
+from tests.factories import Api, make_world, open_client, start_exam
 from tests.integration.proctor_world import BASE, frame_person, proctored_attempt
 
 
@@ -91,9 +91,7 @@ async def test_evidence_for_an_exam_that_is_not_proctored_is_refused_and_nothing
     client = await open_client(services)
     try:
         student = Api(client)
-        await student.login(world.students[0])
-        status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
-        assert status == 200, started
+        started = await start_exam(student, world.students[0], world.exam_id)
         base = f"{BASE}/attempts/{started['attempt']['id']}"
         jpeg = frame_person(1)
         calls = [

@@ -17,7 +17,7 @@ import uuid
 from contextlib import AsyncExitStack
 
 from exam_engine.bootstrap import build_services
-from tests.factories import PASSWORD, Api, make_world, new_api, open_client
+from tests.factories import PASSWORD, Api, make_world, new_api, open_client, start_exam
 
 SLOW_CLIENTS = 30  # more than PostgreSQL's pool (10 + 10 overflow); SQLite has one connection
 BODY_DEADLINE_S = 3.0
@@ -187,9 +187,7 @@ async def test_a_row_lock_held_too_long_is_a_503_and_the_answer_is_saved_once_it
     client = await open_client(services)
     try:
         student = Api(client)
-        await student.login(world.students[0])
-        status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
-        assert status == 200, started
+        started = await start_exam(student, world.students[0], world.exam_id)
         attempt_id = started["attempt"]["id"]
         async with services.engine.connect() as holder:
             await holder.begin()
@@ -218,9 +216,7 @@ async def test_a_json_body_over_the_limit_is_refused_whether_it_came_whole_or_in
     client = await open_client(services)
     try:
         student = Api(client)
-        await student.login(world.students[0])
-        status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
-        assert status == 200, started
+        started = await start_exam(student, world.students[0], world.exam_id)
         url = f"/api/v1/attempts/{started['attempt']['id']}/answers/1"
         big = json.dumps({"choice": 1, "seq": 1, "pad": "x" * MAX_JSON_BYTES}).encode()
 
