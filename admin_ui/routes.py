@@ -197,6 +197,7 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
         "csrf": request[api.SESSION].csrf_token,
         "messages": _exam_messages(actor.language),
         "language": actor.language,
+        "time_zone": DISPLAY_TZ,  # the receipt's time as the rest of the pages write times, whatever the computer's zone
         "proctoring": capture,
         "warn_at_s": list(api.WARN_AT_S),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -95,6 +96,31 @@ async def test_a_student_answers_through_a_network_drop_and_hands_in(services, b
         await shot(page, "result-kk")
         html = await page.content()
         assert "KEY" not in html
+    finally:
+        await context.close()
+        await client.close()
+
+
+async def test_the_saved_time_is_written_in_kazakhstan_time_whatever_the_computers_zone_and_language(services, browser):
+    # A hall computer left on English and another zone: the receipt's time must still read as the exam's
+    # other times do (Asia/Almaty, 24 hours), not "1:17:23 AM" of the computer's own zone.
+    world = await make_world(services, students=1, question_count=3, duration_s=1200)
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="en-US", timezone_id="America/New_York")
+    page = await context.new_page()
+    try:
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.click("#rules-continue")
+        await page.wait_for_url(f"{base}/exam/{world.exam_id}")
+        await page.click("#q-options .option >> nth=0")
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+        shown = await page.inner_text("#save-status")
+        async with services.engine.connect() as conn:
+            saved_at = (await conn.execute(select(answers.c.saved_at))).scalar_one()
+        assert saved_at.astimezone(ZoneInfo("Asia/Almaty")).strftime("%H:%M:%S") in shown, shown
+        assert "AM" not in shown and "PM" not in shown, shown
     finally:
         await context.close()
         await client.close()
