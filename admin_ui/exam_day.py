@@ -209,6 +209,8 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
     config = {
         "exam_id": _exam_id(request),
         "refresh_ms": REFRESH_S * 1000,
+        "language": actor.language,
+        "time_zone": DISPLAY_TZ,  # "Updated at" as the page writes times, not in the computer's zone or language
         "actions": {
             name: {
                 "title": api.gettext(actor.language, spec["title"]),

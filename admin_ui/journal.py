@@ -204,6 +204,7 @@ async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
         "csrf": request[api.SESSION].csrf_token,
         "can_edit": can_edit,
         "language": actor.language,
+        "time_zone": DISPLAY_TZ,
         "messages": _grid_messages(actor.language),
         "marks": symbols,
         "people": await _people(conn, found, grid["journal"]["teachers"], corrections),

@@ -185,7 +185,7 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
         raise web.HTTPNotFound()
     from .proctoring import student_capture
 
-    exam = await _my_exam(request, conn, actor, int(exam_id))
+    exam = _open_or_result(await _my_exam(request, conn, actor, int(exam_id)))
     attempt = exam["attempt"]
     if exam["requires_proctoring"] and (attempt is None or attempt["status"] == "checks"):
         raise web.HTTPFound(f"/exam/{exam_id}/check")  # a proctored attempt's clock starts after the checks
@@ -197,6 +197,7 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
         "csrf": request[api.SESSION].csrf_token,
         "messages": _exam_messages(actor.language),
         "language": actor.language,
+        "time_zone": DISPLAY_TZ,  # the receipt's time as the rest of the pages write times, whatever the computer's zone
         "proctoring": capture,
         "warn_at_s": list(api.WARN_AT_S),
     }
@@ -211,15 +212,23 @@ async def _my_exam(request: web.Request, conn: Any, actor: api.Actor, exam_id: i
     return exam
 
 
+def _open_or_result(exam: dict[str, Any]) -> dict[str, Any]:
+    """An exam whose attempt has ended (handed in, timed out, annulled) shows its result on every
+    page of the sitting — the rules, the checks, the questions (a bookmark, the back button) —
+    instead of a refusal with nowhere to go."""
+    attempt = exam["attempt"]
+    if attempt is not None and attempt["status"] not in ("checks", "in_progress", "paused"):
+        raise web.HTTPFound(f"/attempt/{attempt['id']}/result")
+    return exam
+
+
 @page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
 async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """Before anything starts: the exam's rules in the student's language (issue 20)."""
     exam_id = request.match_info["exam_id"]
     if not exam_id.isdigit():
         raise web.HTTPNotFound()
-    exam = await _my_exam(request, conn, actor, int(exam_id))
-    if exam["attempt"] is not None and exam["attempt"]["status"] not in ("checks", "in_progress", "paused"):
-        raise web.HTTPFound(f"/attempt/{exam['attempt']['id']}/result")
+    exam = _open_or_result(await _my_exam(request, conn, actor, int(exam_id)))
     return render(request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language)}, actor=actor)
 
 
@@ -260,7 +269,7 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
             ),
         }
     )
-    exam = await _my_exam(request, conn, actor, int(exam_id))
+    exam = _open_or_result(await _my_exam(request, conn, actor, int(exam_id)))
     if exam["attempt"] is not None and exam["attempt"]["status"] in ("in_progress", "paused"):
         raise web.HTTPFound(f"/exam/{exam_id}")  # the checks passed already: back to the questions
     config = {

@@ -77,7 +77,7 @@
     } else if (pendingCount() > 0) {
       el.textContent = M.saving;
     } else if (lastReceipt) {
-      const t = new Date(lastReceipt.saved_at).toLocaleTimeString(config.language);
+      const t = new Date(lastReceipt.saved_at).toLocaleTimeString(config.language, { timeZone: config.time_zone, hour12: false });
       el.textContent = fmt(M.saved_at, { time: t, seq: lastReceipt.seq });
     } else {
       el.textContent = "";

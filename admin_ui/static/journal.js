@@ -180,7 +180,7 @@
     const list = document.createElement("ol");
     for (const h of r.data.items) {
       // Numeric day.month.year is how both languages write dates in Kazakhstan (and needs no kk locale data).
-      const time = new Date(h.changed_at).toLocaleString("ru-RU", { timeZone: "Asia/Almaty", day: "2-digit",
+      const time = new Date(h.changed_at).toLocaleString("ru-RU", { timeZone: config.time_zone, day: "2-digit",
         month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit" });
       const li = document.createElement("li");
       li.textContent = fmt(M.history_line, { time, old: shown(h.old) || M.empty, new: shown(h.new) || M.empty,

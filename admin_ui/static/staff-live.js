@@ -58,7 +58,8 @@
       }
       measure();
       tick();
-      updated.textContent = fill(config.messages.refreshed, { time: new Date().toLocaleTimeString() });
+      const time = new Date().toLocaleTimeString(config.language, { timeZone: config.time_zone, hour12: false });
+      updated.textContent = fill(config.messages.refreshed, { time });
       offline.textContent = "";
     } catch (e) {
       if (offline.textContent !== config.messages.offline) offline.textContent = config.messages.offline;

@@ -5,7 +5,8 @@ and the audit log, the language switch, and the teacher's grid at 1366 px with a
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -104,8 +105,11 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
     assert status == 200, body
     status, body = await waiting.call("POST", f"/api/v1/exams/{world.exam_id}/lobby", {"checks": {}})
     assert status == 200, body
+    # The proctor's computer keeps another zone: "Updated at" must still be the exam's time (Asia/Almaty).
     context = await browser.new_context(
-        locale="kk-KZ" if lang == "kk" else "ru-RU", viewport={"width": 1366, "height": 900}
+        locale="kk-KZ" if lang == "kk" else "ru-RU",
+        viewport={"width": 1366, "height": 900},
+        timezone_id="America/New_York",
     )
     page = await context.new_page()
     try:
@@ -139,7 +143,10 @@ async def test_the_proctor_runs_exam_day_from_the_page(services, browser, lang):
         await page.wait_for_timeout(6500)
         assert await _evidence_views(services) == views
         assert await page.evaluate("() => document.activeElement.getAttribute('href')") == pause_link
-        assert await page.inner_text("#live-updated")  # refreshed at least once
+        updated = await page.inner_text("#live-updated")  # refreshed at least once
+        almaty = datetime.now(ZoneInfo("Asia/Almaty"))
+        hours = {(almaty + timedelta(minutes=m)).strftime("%H:%M") for m in (-1, 0)}
+        assert any(hour in updated for hour in hours), (updated, hours)
         anonymous = await (await browser.new_context()).new_page()
         picture = await anonymous.request.get(base + await thumb.get_attribute("src"), max_redirects=0)
         assert picture.status == 302  # signed out: to the sign-in page, never the picture

@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 LOCALE = {"kk": "kk-KZ", "ru": "ru-RU"}
 TEXT = {
     "kk": {
-        "not_automatic": "автоматты түрде тапсырылМАЙДЫ",
+        "not_automatic": "автоматты түрде ТАПСЫРЫЛМАЙДЫ",
         "unsatisfactory": "қанағаттанарлықсыз",
         "camera": "камера",
         "elsewhere": "басқа браузерде",
@@ -43,7 +43,7 @@ TEXT = {
         "min_left": "{m} минуттан аз уақыт қалды",
         "annulled": "күші жойылды",
         "hand_in": "«Тапсыру»",
-        "not_paused": "тоқтатылМАЙДЫ",
+        "not_paused": "ТОҚТАТЫЛМАЙДЫ",
     },
     "ru": {
         "not_automatic": "НЕ сдаются автоматически",

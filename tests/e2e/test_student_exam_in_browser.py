@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from exam_engine.tables import answers, attempts
+from exam_engine.tables import answers, attempts, users
 from tests.e2e.conftest import shot
 from tests.factories import PASSWORD, make_world, open_client
 
@@ -95,6 +96,71 @@ async def test_a_student_answers_through_a_network_drop_and_hands_in(services, b
         await shot(page, "result-kk")
         html = await page.content()
         assert "KEY" not in html
+    finally:
+        await context.close()
+        await client.close()
+
+
+async def test_the_saved_time_is_written_in_kazakhstan_time_whatever_the_computers_zone_and_language(services, browser):
+    # A hall computer left on English and another zone: the receipt's time must still read as the exam's
+    # other times do (Asia/Almaty, 24 hours), not "1:17:23 AM" of the computer's own zone.
+    world = await make_world(services, students=1, question_count=3, duration_s=1200)
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="en-US", timezone_id="America/New_York")
+    page = await context.new_page()
+    try:
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.click("#rules-continue")
+        await page.wait_for_url(f"{base}/exam/{world.exam_id}")
+        await page.click("#q-options .option >> nth=0")
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+        shown = await page.inner_text("#save-status")
+        async with services.engine.connect() as conn:
+            saved_at = (await conn.execute(select(answers.c.saved_at))).scalar_one()
+        assert saved_at.astimezone(ZoneInfo("Asia/Almaty")).strftime("%H:%M:%S") in shown, shown
+        assert "AM" not in shown and "PM" not in shown, shown
+    finally:
+        await context.close()
+        await client.close()
+
+
+async def _fits(page, what: str) -> None:  # type: ignore[no-untyped-def]
+    width = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{what}: the page is {width[0]} px wide on a {width[1]} px screen"
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_on_a_phone_no_student_page_is_wider_than_the_screen(services, browser, lang):
+    # A student checking the exam list and the journal on a phone scrolls down, never sideways: a
+    # table wider than the screen scrolls inside its card instead of widening the whole page.
+    from tests.e2e.test_journal_in_browser import open_journal_world
+
+    jw = await open_journal_world(services)
+    async with services.engine.begin() as conn:
+        await conn.execute(update(users).where(users.c.login == "student1").values(language=lang))
+    client = await open_client(services, run_sweeper=True)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 360, "height": 740})
+    page = await context.new_page()
+    try:
+        await _login(page, base, "student1")
+        await _fits(page, "my exams")
+        await page.goto(f"{base}/student/results")
+        await page.wait_for_selector("main table")
+        await _fits(page, "my results")
+        await page.goto(f"{base}/exam/{jw.world.exam_id}/rules")
+        await _fits(page, "the rules")
+        await page.click("#rules-continue")
+        await page.wait_for_url(f"{base}/exam/{jw.world.exam_id}")
+        await page.click("#q-options .option >> nth=0")
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+        await _fits(page, "the questions")
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_selector("#score")
+        await _fits(page, "the result")
     finally:
         await context.close()
         await client.close()

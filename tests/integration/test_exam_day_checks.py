@@ -239,3 +239,27 @@ async def test_pause_and_extra_time_wait_for_the_clock_to_start(services):
     for code, refusal in refused:
         assert code == 409 and refusal["error"]["code"] == "attempt_in_checks", refusal
     assert status == 200 and granted == 200 and body["attempt"]["remaining_s"] == 900
+
+
+async def test_every_page_of_an_ended_sitting_leads_to_its_result(services):
+    # A bookmark, the back button or a link from the exam list must not end on a bare "no retake"
+    # refusal with nowhere to go: the rules, the checks and the questions all show the result.
+    world = await make_world(services, students=2, duration_s=600)
+    client = await open_client(services)
+    try:
+        handed, late = await signed_in(client, "student1"), await signed_in(client, "student2")
+        handed_in = (await start(handed, world.exam_id))["attempt"]["id"]
+        timed_out = (await start(late, world.exam_id))["attempt"]["id"]
+        status, body = await handed.call("POST", f"/api/v1/attempts/{handed_in}/submit", {})
+        assert status == 200, body
+        services.clock.advance(700)
+        assert await _sweep(services) == 1
+        for api, aid in ((handed, handed_in), (late, timed_out)):
+            for page in ("", "/rules", "/check"):
+                resp = await api.client.request("GET", f"/exam/{world.exam_id}{page}", allow_redirects=False)
+                assert (resp.status, resp.headers.get("Location")) == (302, f"/attempt/{aid}/result"), page
+            status, result = await api.call("GET", f"/attempt/{aid}/result")
+            assert status == 200 and "/ 100" in result
+    finally:
+        await close_all(handed, late)
+        await client.close()
