@@ -271,3 +271,21 @@ async def test_the_audit_log_pages_fifty_at_a_time_newest_first_and_names_the_sy
         assert "anon:" not in html
     finally:
         await close_all(root)
+
+
+async def test_only_the_sysadmin_is_offered_the_machine_readable_api_description(services, clock):
+    # Raw English JSON is no page for a proctor or a teacher; whoever connects other systems finds it.
+    await make_user(services, "root1", Role.SYSADMIN, language="ru")
+    await make_user(services, "proctor1", Role.PROCTOR, language="kk")
+    await make_user(services, "teacher1", Role.TEACHER, language="ru")
+    client = await open_client(services)
+    people = [await signed_in(client, login) for login in ("root1", "proctor1", "teacher1")]
+    try:
+        offered = []
+        for api in people:
+            status, html = await _page(api, "/")
+            assert status == 200
+            offered.append("/api/v1/openapi.json" in html)
+    finally:
+        await close_all(*people)
+    assert offered == [True, False, False]
