@@ -119,6 +119,7 @@ SUBJECT_NAMES = {
     "discipline": N_("discipline"),
     "bank": N_("question bank"),
     "faculty": N_("faculty"),
+    "department": N_("department"),
     "exam_session": N_("exam session"),
     "session": N_("exam session"),
     "bank_version": N_("question bank version"),
