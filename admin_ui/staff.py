@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +28,7 @@ from journal_bridge import api as journal
 
 from . import admin_system
 from .admin import FormInvalid, by_name, see_other, show, text
+from .audit_values import PERSON_KEYS, values_text
 from .pages import nav_link, page, render
 from .routes import DISPLAY_TZ, when
 
@@ -375,27 +375,12 @@ async def _audit_rows(
             "who": names.get(r["actor"], r["actor"]),
             "what": action_name(r["action"], language),
             "subject_text": subject_name(r["subject"], language),
-            "before_text": _values(r["before"], names),
-            "after_text": _values(r["after"], names),
+            "before_text": values_text(r["before"], names, language, lambda v: when(v, language)),
+            "after_text": values_text(r["after"], names, language, lambda v: when(v, language)),
         }
         for r in found
     ]
     return rows, more, errors
-
-
-PERSON_KEYS = ("teacher_id", "student_id", "user_id", "reviewed_by", "filed_by", "changed_by")
-
-
-def _values(value: Any, names: dict[str, str]) -> str:
-    """The recorded values as stored, with the people they name by id also named by name."""
-    if value in (None, {}, []):
-        return ""
-    if isinstance(value, dict):
-        value = {
-            k: f"{names[str(v)]} ({v})" if k in PERSON_KEYS and str(v) in names and names[str(v)] != str(v) else v
-            for k, v in value.items()
-        }
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)[:600]
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:
