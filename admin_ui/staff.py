@@ -95,6 +95,20 @@ ACTION_NAMES = {
     "evidence.verified": N_("evidence chain checked"),
     "evidence.purged": N_("evidence deleted after retention"),
     "evidence.key_rotated": N_("evidence key rotated"),
+    "attempt.admitted": N_("student let in without the remaining checks"),
+    "attempt.checks_passed": N_("device checks passed"),
+    "attempt.regraded": N_("exam regraded"),
+    "auth.session_ended": N_("session ended"),
+    "auth.password_change_failed": N_("password change failed"),
+    "exam.proctors_set": N_("proctors of the exam set"),
+    "exam.results_released": N_("exam results released to the journal"),
+    "exam.results_held": N_("exam results held for review"),
+    "exam.hold_expired": N_("hold of exam results expired"),
+    "exam.key_decision": N_("answer key decision"),
+    "faculty.head_set": N_("faculty head assigned"),
+    "department.created": N_("department created"),
+    "department.head_set": N_("head of department assigned"),
+    "discipline.department_set": N_("discipline assigned to a department"),
 }
 AREA_NAMES = {
     "attempt": N_("exam attempt"),
@@ -109,6 +123,7 @@ AREA_NAMES = {
     "journal": N_("journal"),
     "proctor": N_("proctoring"),
     "evidence": N_("proctoring"),
+    "department": N_("catalogue"),
 }
 SUBJECT_NAMES = {
     "attempt": N_("attempt"),

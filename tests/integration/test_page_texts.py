@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from exam_engine import demo
 from exam_engine.demo_bank import DEMO_ITEMS
 from exam_engine.domain.holds import HoldPolicy
+from exam_engine.i18n import translate
 from exam_engine.security import passwords
 from exam_engine.services import holds
 from exam_engine.tables import attempts, exams, users
@@ -338,7 +339,11 @@ async def test_no_page_shows_english_or_a_code_to_any_demo_account_in_kk_or_ru(s
                                 opened.add(path)
                             if body:
                                 assert f'lang="{language}"' in body or "<html" not in body, where
-                                words = offending(visible_text(body), path)
+                                text = visible_text(body)
+                                words = offending(text, path)
+                                # The audit log's fallback for an action it has no name for: the demo's have one.
+                                unnamed = translate(language, "{area}: another action", area="").strip()
+                                words += [f"«{unnamed}»"] if unnamed in text else []
                                 if words:
                                     key = (f"{role} ({login})", language, " ".join(sorted(set(words))))
                                     findings.setdefault(key, []).append(f"GET {url} → {resp.status}")
@@ -367,7 +372,9 @@ async def test_no_page_shows_english_or_a_code_to_any_demo_account_in_kk_or_ru(s
             for (who, language, words), urls in findings.items()
         ]
         assert not findings and not unopened, (
-            "English or codes on screen:\n" + "\n".join(report) + f"\npages no demo account opened: {unopened}"
+            "English, codes or unnamed audit actions on screen:\n"
+            + "\n".join(report)
+            + f"\npages no demo account opened: {unopened}"
         )
     finally:
         await client.close()
