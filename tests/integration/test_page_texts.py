@@ -12,6 +12,7 @@ since a person sees those too — is checked for Latin words and codes.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -23,6 +24,7 @@ from sqlalchemy import select, update
 from exam_engine import demo
 from exam_engine.demo_bank import DEMO_ITEMS
 from exam_engine.domain.holds import HoldPolicy
+from exam_engine.domain.roles import ROLE_NAMES, Role
 from exam_engine.i18n import translate
 from exam_engine.security import passwords
 from exam_engine.services import holds
@@ -61,6 +63,8 @@ ALLOWED = {
     *("Platonus", "GIFT", "Aiken", "Moodle", "QTI"),
     # The brand; the API description's standard name on the staff start page ("API сипаттамасы (OpenAPI)").
     *("exam-engine", "API", "OpenAPI"),
+    # Browsers by their own names (the screen-sharing check: "use a recent Chrome, Edge or Firefox").
+    *("Chrome", "Edge", "Firefox"),
     # Keys by the names printed on them (the journal grid's hint: "press Enter", "Escape undoes").
     *("Enter", "Escape"),
     # Software by its own name (the system page's versions and readiness; its backup instructions name
@@ -90,6 +94,8 @@ class _Visible(HTMLParser):
 
     Also left out: what is shown as literal input or output — <code>, <pre>, <kbd>, <samp> (the commands
     the system administrator types, a version string, a one-time password, the audit filter's example).
+    Taken in: the texts a page's script shows, passed in its ``<script type="application/json">`` block
+    under ``messages`` (every page script gets its words there).
     """
 
     SHOWN = ("placeholder", "title", "aria-label", "alt")
@@ -99,9 +105,11 @@ class _Visible(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._hidden: list[str] = []
+        self._json = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
+        self._json = tag == "script" and found.get("type") == "application/json"
         if tag in self.LITERAL:
             self._hidden.append(tag)
         if self._hidden:
@@ -115,8 +123,20 @@ class _Visible(HTMLParser):
             self._hidden.pop()
 
     def handle_data(self, data: str) -> None:
-        if not self._hidden and data.strip():
+        if self._json and self._hidden == ["script"]:
+            self.parts.extend(_messages(json.loads(data)))
+        elif not self._hidden and data.strip():
             self.parts.append(data)
+
+
+def _messages(config: Any, inside: bool = False) -> list[str]:
+    """The strings under every ``messages`` key of a page script's configuration."""
+    if isinstance(config, dict):
+        return [s for key, value in config.items() for s in _messages(value, inside or key == "messages")]
+    if isinstance(config, list):
+        return [s for value in config for s in _messages(value, inside)]
+    # A message's {placeholders} are filled by the script; the words around them are what is checked.
+    return [re.sub(r"\{\w+\}", " ", config)] if inside and isinstance(config, str) else []
 
 
 def visible_text(html: str) -> str:
@@ -147,9 +167,11 @@ def test_the_checker_finds_what_reviewers_find() -> None:
         '<p>Емтихан <b>in_progress</b> None</p><input type="submit" value="Save">'
         '<input name="secret_code" value="x_y"><span title="Dec 7">7</span><img alt="Фото">'
         "<p>student1 DEMO-101 PDF exam-engine 12:40 &laquo;Жұмыс&raquo; <code>exam:3</code> попытка "
-        "3f2a0c1e-9d5c-4e43-a0e4-12eddb29c194</p><p>Статус: paused</p></body></html>"
+        "3f2a0c1e-9d5c-4e43-a0e4-12eddb29c194</p><p>Статус: paused</p>"
+        '<script type="application/json">{"messages": {"ok": "Сақталды {time}", "no": "Saved"}, "url": "/api/v1/x"}'
+        "</script></body></html>"
     )
-    assert offending(visible_text(html)) == ["in_progress", "None", "Save", "Dec", "paused"]
+    assert offending(visible_text(html)) == ["in_progress", "None", "Save", "Dec", "paused", "Saved"]
 
 
 @dataclass
@@ -344,6 +366,12 @@ async def test_no_page_shows_english_or_a_code_to_any_demo_account_in_kk_or_ru(s
                                 # The audit log's fallback for an action it has no name for: the demo's have one.
                                 unnamed = translate(language, "{area}: another action", area="").strip()
                                 words += [f"«{unnamed}»"] if unnamed in text else []
+                                # A refusal names the role in words: five demo logins equal their role's code,
+                                # so the Latin check alone would not see "(proctor)" there.
+                                refusal = translate(language, "Your role ({role}) may not do this.", role="\0")
+                                named = refusal.replace("\0", translate(language, ROLE_NAMES[Role(role)]))
+                                if refusal.split("\0")[0] in text and named not in text:
+                                    words.append(f"not «{named}»")
                                 if words:
                                     key = (f"{role} ({login})", language, " ".join(sorted(set(words))))
                                     findings.setdefault(key, []).append(f"GET {url} → {resp.status}")
