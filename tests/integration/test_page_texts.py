@@ -4,8 +4,8 @@ Outside reviewers sign in as each person of the demo (``exam_engine.demo``), ope
 ru and fail us for any English word or raw code on screen ("attempt.paused", "in_progress", "None", an
 exception's text, an untranslated button, "Dec"). This walk does the same: the page routes are read from
 the app's router (a new page is covered without touching this file), their path parameters are filled
-from the demo world after a few actions (an exam being written, a paused one, a submitted one's result,
-a flagged proctored attempt), and the visible text of every HTML answer — 403 and 404 pages included,
+from the demo world after a few actions (a proctored exam in its checks, one written after a pause, a
+flagged proctored attempt, submitted attempts' results, an exam decided by the quality gate), and the visible text of every HTML answer — 403 and 404 pages included,
 since a person sees those too — is checked for Latin words and codes.
 """
 
@@ -47,38 +47,41 @@ NOT_PAGES = {
 # letters on a page, or any snake_case / dotted code, fails the test.
 ALLOWED = {
     # The demo's logins (exam_engine.demo.ACCOUNTS): a login is typed in Latin and shown as typed.
-    # (Five of them equal a role's code — teacher, proctor, quality, methodologist, sysadmin — so a raw
-    # role code on a page is caught here only for the other roles, e.g. "student", "academic_admin".)
+    # (Five of them equal a role's code — teacher, proctor, quality, methodologist, sysadmin — so the
+    # walk also checks that a refusal names the role in words.)
     *(login for login, *_ in demo.ACCOUNTS),
     # The demo's codes of discipline, group, faculty, department, journal period and exam session
     # ("DEMO-101", "DEMO-G1", ...: codes are Latin data the university enters; the names next to them are kk/ru).
     "DEMO",
-    # Example codes in the placeholders of the catalog forms (discipline, exam session): codes are Latin.
-    "LAW-101",
-    "2026-SUMMER",
+    # The operator account that ran `exam-engine demo`: "command line (demo)" as uploader and in the audit log.
+    "demo",
     # File formats and extensions, and the encodings a CSV may come in.
     *("PDF", "CSV", "XLSX", "JSON", "XML", "DOCX", "WebM", "JPEG", "UTF-8", "CP1251"),
     *("txt", "docx", "zip", "xlsx", "csv", "xml"),
     # Question-bank formats by their own names (the upload form and its hint).
     *("Platonus", "GIFT", "Aiken", "Moodle", "QTI"),
-    # The brand; the API description's standard name on the staff start page ("API сипаттамасы (OpenAPI)").
-    *("exam-engine", "API", "OpenAPI"),
-    # Browsers by their own names (the screen-sharing check: "use a recent Chrome, Edge or Firefox").
-    *("Chrome", "Edge", "Firefox"),
-    # Keys by the names printed on them (the journal grid's hint: "press Enter", "Escape undoes").
-    *("Enter", "Escape"),
-    # Software by its own name (the system page's versions and readiness; its backup instructions name
-    # cron, systemd and the docs file docs/backup.md).
-    *("Python", "aiohttp", "SQLAlchemy", "SQLite", "PostgreSQL", "Redis", "cron", "systemd", "docs", "backup.md"),
-    # The system page names the command that verifies the audit chain, "exam-engine audit verify".
-    *("audit", "verify"),
-    # The operator account that ran `exam-engine demo`: "command line (demo)" as uploader and in the audit log.
-    "demo",
+    # The brand.
+    "exam-engine",
 }
 
-# The contingent upload's required and optional CSV columns are named as the file must spell them.
+# Latin that one page legitimately shows, by route.
 ALLOWED_ON = {
+    # The API description's standard name on the staff start page ("API сипаттамасы (OpenAPI)").
+    "/": {"API", "OpenAPI"},
+    # The contingent upload's required and optional CSV columns, named as the file must spell them.
     "/admin/contingent": {"role", "login", "full_name", "group", "faculty", "faculty_name", "language", "student"},
+    # Example codes in the code fields' hints: codes are Latin.
+    "/admin/disciplines": {"LAW-101"},
+    "/admin/sessions": {"2026-SUMMER"},
+    # Software by its own name (versions, readiness); the backup instructions name cron, systemd, the docs
+    # file docs/backup.md and the command that verifies the audit chain, "exam-engine audit verify".
+    "/admin/system": {"Python", "aiohttp", "SQLAlchemy", "SQLite", "PostgreSQL", "Redis"}
+    | {"cron", "systemd", "docs", "backup.md", "audit", "verify"},
+    # Keys by the names printed on them (the grid's hint: "press Enter", "Escape undoes what you typed").
+    "/journals/{journal_id}": {"Enter", "Escape"},
+    # Browsers by their own names (the screen-sharing check: "use a recent Chrome, Edge or Firefox").
+    "/exam/{exam_id}": {"Chrome", "Edge", "Firefox"},
+    "/exam/{exam_id}/check": {"Chrome", "Edge", "Firefox"},
 }
 
 # A Latin token: letters, digits and the joiners a code uses (snake_case, dotted, dashed).
