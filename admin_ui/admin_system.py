@@ -60,7 +60,7 @@ async def _signed_in(request: web.Request, permission: api.Permission) -> api.Ac
             "error.html",
             {
                 "message": api.translate(
-                    info.actor.language, N_("Your role ({role}) may not do this."), role=str(info.actor.role)
+                    info.actor.language, N_("Your role ({role}) may not do this."), role=api.role_name(info.actor.role)
                 )
             },
             status=403,
@@ -87,12 +87,16 @@ async def _database(services: Any) -> tuple[Check, dict[str, str], int | None]:
         log.exception("health page: database unreachable")
         return Check(N_("Database"), False, type(error).__name__), {}, None
     name = "PostgreSQL" if dialect == "postgresql" else "SQLite"
-    return Check(N_("Database"), True, f"{name} {version}"), {name: str(version), "schema": str(revision)}, backlog
+    return (
+        Check(N_("Database"), True, f"{name} {version}"),
+        {name: str(version), N_("database schema"): str(revision)},
+        backlog,
+    )
 
 
 async def _health(services: Any) -> dict[str, Any]:
     database, db_versions, backlog = await _database(services)
-    kind = "Redis" if services.settings.redis_url else "in-process"
+    kind = "Redis" if services.settings.redis_url else N_("in this server's process")
     checks = [database, Check(N_("Shared store"), await services.kv.ping(), kind)]
     queue = None
     if services.proctor is not None:

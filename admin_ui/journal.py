@@ -62,7 +62,9 @@ def _int(request: web.Request, name: str) -> int:
 
 
 def _forbidden(request: web.Request, actor: api.Actor, message: str | None = None) -> web.Response:
-    text = message or api.translate(actor.language, N_("Your role ({role}) may not do this."), role=str(actor.role))
+    text = message or api.translate(
+        actor.language, N_("Your role ({role}) may not do this."), role=api.role_name(actor.role)
+    )
     return render(request, "error.html", {"message": text}, status=403, actor=actor)
 
 

@@ -197,7 +197,7 @@ def page(
                             "message": api.translate(
                                 info.actor.language,
                                 N_("Your role ({role}) may not do this."),
-                                role=str(info.actor.role),
+                                role=api.role_name(info.actor.role),
                             )
                         },
                         status=403,

@@ -23,6 +23,16 @@ from .pages import nav_link, page, render
 from .routes import BABEL_LOCALE, when
 
 FORMATS = ("platonus", "platonus-docx", "gift", "aiken", "moodle-xml", "xlsx", "qti")
+# How the upload form names each format (the codes above are what the form sends).
+FORMAT_NAMES = {
+    "platonus": "Platonus (.txt)",
+    "platonus-docx": "Platonus (.docx)",
+    "gift": "GIFT",
+    "aiken": "Aiken",
+    "moodle-xml": "Moodle XML",
+    "xlsx": "XLSX",
+    "qti": "QTI 3.0 (.zip)",
+}
 FIELD_NAMES = {
     "text": N_("question text"),
     "options": N_("options"),
@@ -92,6 +102,7 @@ async def _index(
             "codes": codes,
             "people": people,
             "formats": FORMATS,
+            "format_names": FORMAT_NAMES,
             "error": error,
             "form": {**EMPTY_FORM, **(form or {})},
             **_helpers(actor),
@@ -163,6 +174,7 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
                     "form": {**EMPTY_FORM, **kept},
                     "filename": upload_file.filename,
                     "formats": FORMATS,
+                    "format_names": FORMAT_NAMES,
                     **_helpers(actor),
                 },
                 actor=actor,

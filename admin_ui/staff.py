@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +28,7 @@ from journal_bridge import api as journal
 
 from . import admin_system
 from .admin import FormInvalid, by_name, see_other, show, text
+from .audit_values import PERSON_KEYS, values_text
 from .pages import nav_link, page, render
 from .routes import DISPLAY_TZ, when
 
@@ -95,6 +95,20 @@ ACTION_NAMES = {
     "evidence.verified": N_("evidence chain checked"),
     "evidence.purged": N_("evidence deleted after retention"),
     "evidence.key_rotated": N_("evidence key rotated"),
+    "attempt.admitted": N_("student let in without the remaining checks"),
+    "attempt.checks_passed": N_("device checks passed"),
+    "attempt.regraded": N_("exam regraded"),
+    "auth.session_ended": N_("session ended"),
+    "auth.password_change_failed": N_("password change failed"),
+    "exam.proctors_set": N_("proctors of the exam set"),
+    "exam.results_released": N_("exam results released to the journal"),
+    "exam.results_held": N_("exam results held for review"),
+    "exam.hold_expired": N_("hold of exam results expired"),
+    "exam.key_decision": N_("answer key decision"),
+    "faculty.head_set": N_("faculty head assigned"),
+    "department.created": N_("department created"),
+    "department.head_set": N_("head of department assigned"),
+    "discipline.department_set": N_("discipline assigned to a department"),
 }
 AREA_NAMES = {
     "attempt": N_("exam attempt"),
@@ -109,6 +123,7 @@ AREA_NAMES = {
     "journal": N_("journal"),
     "proctor": N_("proctoring"),
     "evidence": N_("proctoring"),
+    "department": N_("catalogue"),
 }
 SUBJECT_NAMES = {
     "attempt": N_("attempt"),
@@ -119,6 +134,7 @@ SUBJECT_NAMES = {
     "discipline": N_("discipline"),
     "bank": N_("question bank"),
     "faculty": N_("faculty"),
+    "department": N_("department"),
     "exam_session": N_("exam session"),
     "session": N_("exam session"),
     "bank_version": N_("question bank version"),
@@ -374,27 +390,12 @@ async def _audit_rows(
             "who": names.get(r["actor"], r["actor"]),
             "what": action_name(r["action"], language),
             "subject_text": subject_name(r["subject"], language),
-            "before_text": _values(r["before"], names),
-            "after_text": _values(r["after"], names),
+            "before_text": values_text(r["before"], names, language, lambda v: when(v, language)),
+            "after_text": values_text(r["after"], names, language, lambda v: when(v, language)),
         }
         for r in found
     ]
     return rows, more, errors
-
-
-PERSON_KEYS = ("teacher_id", "student_id", "user_id", "reviewed_by", "filed_by", "changed_by")
-
-
-def _values(value: Any, names: dict[str, str]) -> str:
-    """The recorded values as stored, with the people they name by id also named by name."""
-    if value in (None, {}, []):
-        return ""
-    if isinstance(value, dict):
-        value = {
-            k: f"{names[str(v)]} ({v})" if k in PERSON_KEYS and str(v) in names and names[str(v)] != str(v) else v
-            for k, v in value.items()
-        }
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)[:600]
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .domain.actors import Actor
-from .domain.roles import Permission, Role, allows
+from .domain.roles import Permission, Role, allows, role_name
 from .errors import DomainError, NotAuthenticated, PermissionDenied
 from .i18n import LANGUAGES, gettext, normalise_language, translate
 from .services import attempts as attempt_service
@@ -38,6 +38,7 @@ __all__ = [
     "NotAuthenticated",
     "Permission",
     "PermissionDenied",
+    "role_name",
     "Role",
     "allows",
     "attempt_service",

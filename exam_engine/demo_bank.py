@@ -14,7 +14,7 @@ from importlib import resources
 from question_bank.model import Item
 from question_bank.parse import parse_bank
 
-TOPIC = "basics"
+TOPIC = "негіздер / основы"  # shown to kk and ru readers of the bank pages
 LANGUAGES = ("kk", "ru")
 
 

@@ -85,7 +85,7 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.LEGACY_OFFICE_FILE: (E, "This is an old .doc/.xls file; save it as .docx or .xlsx and upload again"),
     ProblemCode.FORMAT_NOT_RECOGNISED: (
         E,
-        "The file format was not recognised; name it explicitly (platonus, gift, aiken, moodle-xml, xlsx, qti)",
+        "The file format was not recognised; choose it explicitly (Platonus, GIFT, Aiken, Moodle XML, XLSX, QTI)",
     ),
     ProblemCode.NO_QUESTIONS: (E, "The file contains no questions"),
     ProblemCode.MIXED_ENCODING: (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import PermissionDenied
 from ..i18n import N_
-from .roles import Permission, Role, allows
+from .roles import Permission, Role, allows, role_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class Actor:
 
     def require(self, permission: Permission) -> None:
         if not allows(self.role, permission):
-            raise PermissionDenied("forbidden", N_("Your role ({role}) may not do this."), role=str(self.role))
+            raise PermissionDenied("forbidden", N_("Your role ({role}) may not do this."), role=role_name(self.role))
 
 
 def cli_actor(os_user: str) -> Actor:

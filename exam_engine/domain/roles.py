@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
+from ..i18n import N_, Word
+
 
 class Role(StrEnum):
     STUDENT = "student"
@@ -22,6 +24,26 @@ class Role(StrEnum):
     DEPUTY_HEAD = "deputy_head"
     ACADEMIC_ADMIN = "academic_admin"
     SYSADMIN = "sysadmin"
+
+
+# What a person reads for a role (the codes above are never shown): the same words as the staff pages.
+ROLE_NAMES: Mapping[Role, str] = {
+    Role.STUDENT: N_("student"),
+    Role.TEACHER: N_("teacher"),
+    Role.PROCTOR: N_("proctor"),
+    Role.QUALITY: N_("quality department"),
+    Role.METHODOLOGIST: N_("methodologist"),
+    Role.DEPARTMENT_HEAD: N_("head of department"),
+    Role.FACULTY_HEAD: N_("faculty head"),
+    Role.DEPUTY_HEAD: N_("deputy head"),
+    Role.ACADEMIC_ADMIN: N_("academic administrator"),
+    Role.SYSADMIN: N_("system administrator"),
+}
+
+
+def role_name(role: Role | str) -> Word:
+    """A role as a message parameter, translated into the reader's language when the message is."""
+    return Word(ROLE_NAMES[Role(role)])
 
 
 class Permission(StrEnum):

@@ -264,7 +264,8 @@ async def add_exam(conn: AsyncConnection, actor: Actor, spec: ExamSpec, *, now: 
         policy = TimeoutPolicy(spec.timeout_policy)
     except ValueError:
         raise InvalidInput(
-            "invalid_timeout_policy", N_("Timeout policy must be unsatisfactory or grade_saved.")
+            "invalid_timeout_policy",
+            N_("Choose what happens when time runs out: unsatisfactory, or grade the saved answers."),
         ) from None
     if not spec.group_codes:
         raise InvalidInput("no_groups", N_("Assign the exam to at least one group."))

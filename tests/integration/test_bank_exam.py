@@ -216,7 +216,7 @@ async def test_item_analysis_counts_twins_as_one_in_the_banks_option_order(servi
 
 
 async def test_the_demo_seeds_its_bank_from_the_shipped_platonus_files(services):
-    from exam_engine import demo
+    from exam_engine import demo, demo_bank
     from exam_engine.demo_bank import demo_file
     from question_bank import api as bank_api
 
@@ -229,6 +229,6 @@ async def test_the_demo_seeds_its_bank_from_the_shipped_platonus_files(services)
     for lang in ("kk", "ru"):
         assert len(items[lang]) == 10 and {it.correct for it in items[lang]} == {0}
         assert [it.twin_key for it in items[lang]] == [f"demo-{n}" for n in range(1, 11)]
-        assert {(it.topic, it.difficulty) for it in items[lang]} == {("basics", 1)}
+        assert {(it.topic, it.difficulty) for it in items[lang]} == {(demo_bank.TOPIC, 1)}
     assert items["kk"][0].text == "Қазақстан Республикасының Конституциясы қай жылы қабылданды?"
     assert items["ru"][0].text == "В каком году принята Конституция Республики Казахстан?"
