@@ -55,6 +55,29 @@ def nav_link(permission: api.Permission, path: str, msgid: str) -> None:
     NAV.append(NavLink(permission, path, msgid))
 
 
+# The browser's own words for its form checks and file fields, in the reader's language (static/forms.js).
+FORM_MESSAGES = {
+    "missing": N_("Fill in this field."),
+    "choose": N_("Choose one of the options."),
+    "tick": N_("Tick this box to go on."),
+    "file_missing": N_("Choose a file."),
+    "too_short": N_("At least {min} characters."),
+    "too_long": N_("At most {max} characters."),
+    "too_small": N_("The smallest value allowed is {min}."),
+    "too_large": N_("The largest value allowed is {max}."),
+    "number": N_("Enter a number."),
+    "whole": N_("Enter a whole number."),
+    "format": N_("Enter the value in the form this field expects."),
+    "choose_file": N_("Choose file"),
+    "no_file": N_("No file chosen"),
+}
+
+
+@functools.cache
+def form_messages(language: str) -> dict[str, str]:
+    return {key: api.gettext(language, msgid) for key, msgid in FORM_MESSAGES.items()}
+
+
 def _translator(language: str) -> Callable[..., str]:
     def _(msgid: str, **params: Any) -> str:
         return api.translate(language, msgid, **params)
@@ -141,6 +164,7 @@ def render(
         "static_version": STATIC_VERSION,
         "role_names": ROLE_NAMES,
         "nav": [link for link in NAV if actor and api.allows(actor.role, link.permission)],
+        "form_messages": form_messages(language),
     }
     response = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
     response.headers["Cache-Control"] = "no-store"

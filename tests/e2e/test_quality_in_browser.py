@@ -253,3 +253,35 @@ async def test_a_replace_that_drops_a_question_asks_for_confirmation_in_kk_and_r
     finally:
         await context.close()
         await client.close()
+
+
+async def test_on_an_english_computer_the_forms_own_words_are_still_kk_or_ru(services, browser):
+    # Chromium words its form checks and file fields in its own language ("Please fill out this field.",
+    # "Choose File", "No file chosen"): a hall computer left on English showed them on kk/ru pages.
+    await make_user(services, "quality1", Role.QUALITY, language="ru")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="en-US", viewport={"width": 1100, "height": 900})
+    page = await context.new_page()
+    try:
+        await page.goto(f"{base}/login")  # an English browser: the page is kk, the default
+        await page.click("button[type=submit].primary")  # nothing filled in: the browser's own check
+        assert await page.eval_on_selector("#login", "e => e.validationMessage") == "Бұл өрісті толтырыңыз."
+        assert page.url.startswith(f"{base}/login")  # nothing was sent
+        await sign_in(page, base, "quality1", "/quality")
+        native = await page.eval_on_selector("#bank-file", "e => [e.getBoundingClientRect().width, e.tabIndex]")
+        assert native == [1, -1]  # the browser's control is out of sight and out of the tab order
+        assert await page.inner_text("#bank-file-choose") == "Выбрать файл"
+        assert await page.inner_text("#bank-file ~ .file-name") == "Файл не выбран"
+        await page.fill("#discipline", "LAW-201")
+        await page.click("#upload-submit")  # no file chosen
+        assert await page.eval_on_selector("#bank-file", "e => e.validationMessage") == "Выберите файл."
+        await page.set_input_files(
+            "#bank-file", files=[{"name": "права.docx", "mimeType": DOCX, "buffer": platonus_docx(["?"])}]
+        )
+        assert await page.inner_text("#bank-file ~ .file-name") == "права.docx"
+        assert await page.eval_on_selector("#bank-file", "e => e.validationMessage") == ""
+        await shot(page, "quality-upload-english-computer-ru")
+    finally:
+        await context.close()
+        await client.close()
