@@ -289,3 +289,30 @@ async def test_only_the_sysadmin_is_offered_the_machine_readable_api_description
     finally:
         await close_all(*people)
     assert offered == [True, False, False]
+
+
+async def test_the_system_page_says_in_words_when_the_database_or_the_chain_check_fails(services, clock, monkeypatch):
+    # A failure was shown as the exception's English class name ("OperationalError") as its only words.
+    from admin_ui import admin_system
+
+    await make_user(services, "root1", Role.SYSADMIN, language="kk")
+    client = await open_client(services)
+    root = await signed_in(client, "root1")
+
+    def unreachable(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("connection refused")
+
+    async def cannot_verify(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the chain could not be read")
+
+    monkeypatch.setattr(admin_system, "text", unreachable)
+    monkeypatch.setattr(admin_system.api, "verify_audit_chain", cannot_verify)
+    try:
+        status, html = await _page(root, "/admin/system")
+        assert status == 200
+        assert "жауап жоқ; себебі сервер журналында" in html and "OSError" not in html
+        _, verified, _ = await _post(root, "/admin/system", {})
+        assert "Тексеру орындалмады; себебі сервер журналында." in verified
+        assert "<code>RuntimeError</code>" in verified  # a name to search the log for, shown as code
+    finally:
+        await close_all(root)
