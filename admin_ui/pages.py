@@ -9,6 +9,7 @@ passed in a ``<script type="application/json">`` block, which browsers never exe
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,20 @@ from exam_engine import api
 from exam_engine.i18n import N_
 
 HERE = Path(__file__).parent
-STATIC_VERSION = "1"
+
+
+def static_version(folder: Path) -> str:
+    """A digest of every file under ``static/`` (names and contents): the pages ask for
+    ``/static/x.js?v=<digest>``, so a browser that kept yesterday's script (heuristic caching of a
+    file served with only Last-Modified) fetches the new one the first time after an upgrade —
+    never today's exam page with an older script."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+STATIC_VERSION = static_version(HERE / "static")
 
 ROLE_NAMES = {
     "student": N_("student"),
