@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -87,3 +88,18 @@ async def browser(webcam_file: Path) -> AsyncIterator[object]:
 async def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@contextlib.asynccontextmanager
+async def served_page(services, browser, **context: object) -> AsyncIterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
+    """The app served with its sweeper and one Chromium page in a new context (``context``: locale,
+    viewport, timezone_id…): ``(base URL, page)``, both closed after."""
+    from tests.factories import open_client
+
+    client = await open_client(services, run_sweeper=True)
+    page_context = await browser.new_context(**context)
+    try:
+        yield str(client.make_url("")).rstrip("/"), await page_context.new_page()
+    finally:
+        await page_context.close()
+        await client.close()

@@ -11,7 +11,7 @@ import pytest
 from exam_engine.domain.roles import Role
 from exam_engine.services import catalog
 from question_bank import api as bank_api
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import served_page, shot
 from tests.factories import ADMIN, PASSWORD, make_user, make_world, new_api, open_client
 from tests.integration.test_journal_world import JournalWorld, make_journal_world, sit_exam
 
@@ -259,11 +259,8 @@ async def test_on_an_english_computer_the_forms_own_words_are_still_kk_or_ru(ser
     # Chromium words its form checks and file fields in its own language ("Please fill out this field.",
     # "Choose File", "No file chosen"): a hall computer left on English showed them on kk/ru pages.
     await make_user(services, "quality1", Role.QUALITY, language="ru")
-    client = await open_client(services)
-    base = str(client.make_url("")).rstrip("/")
-    context = await browser.new_context(locale="en-US", viewport={"width": 1100, "height": 900})
-    page = await context.new_page()
-    try:
+    english = {"locale": "en-US", "viewport": {"width": 1100, "height": 900}}
+    async with served_page(services, browser, **english) as (base, page):
         await page.goto(f"{base}/login")  # an English browser: the page is kk, the default
         await page.click("button[type=submit].primary")  # nothing filled in: the browser's own check
         assert await page.eval_on_selector("#login", "e => e.validationMessage") == "Бұл өрісті толтырыңыз."
@@ -282,6 +279,3 @@ async def test_on_an_english_computer_the_forms_own_words_are_still_kk_or_ru(ser
         assert await page.inner_text("#bank-file ~ .file-name") == "права.docx"
         assert await page.eval_on_selector("#bank-file", "e => e.validationMessage") == ""
         await shot(page, "quality-upload-english-computer-ru")
-    finally:
-        await context.close()
-        await client.close()

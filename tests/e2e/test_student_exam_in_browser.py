@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from exam_engine.tables import answers, attempts, users
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import served_page, shot
 from tests.factories import PASSWORD, make_world, open_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
@@ -105,11 +105,7 @@ async def test_the_saved_time_is_written_in_kazakhstan_time_whatever_the_compute
     # A hall computer left on English and another zone: the receipt's time must still read as the exam's
     # other times do (Asia/Almaty, 24 hours), not "1:17:23 AM" of the computer's own zone.
     world = await make_world(services, students=1, question_count=3, duration_s=1200)
-    client = await open_client(services, run_sweeper=True)
-    base = str(client.make_url("")).rstrip("/")
-    context = await browser.new_context(locale="en-US", timezone_id="America/New_York")
-    page = await context.new_page()
-    try:
+    async with served_page(services, browser, locale="en-US", timezone_id="America/New_York") as (base, page):
         await _login(page, base, "student1")
         await page.goto(f"{base}/exam/{world.exam_id}/rules")
         await page.click("#rules-continue")
@@ -117,13 +113,10 @@ async def test_the_saved_time_is_written_in_kazakhstan_time_whatever_the_compute
         await page.click("#q-options .option >> nth=0")
         await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
         shown = await page.inner_text("#save-status")
-        async with services.engine.connect() as conn:
-            saved_at = (await conn.execute(select(answers.c.saved_at))).scalar_one()
-        assert saved_at.astimezone(ZoneInfo("Asia/Almaty")).strftime("%H:%M:%S") in shown, shown
-        assert "AM" not in shown and "PM" not in shown, shown
-    finally:
-        await context.close()
-        await client.close()
+    async with services.engine.connect() as conn:
+        saved_at = (await conn.execute(select(answers.c.saved_at))).scalar_one()
+    assert saved_at.astimezone(ZoneInfo("Asia/Almaty")).strftime("%H:%M:%S") in shown, shown
+    assert "AM" not in shown and "PM" not in shown, shown
 
 
 async def _fits(page, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -140,11 +133,8 @@ async def test_on_a_phone_no_student_page_is_wider_than_the_screen(services, bro
     jw = await open_journal_world(services)
     async with services.engine.begin() as conn:
         await conn.execute(update(users).where(users.c.login == "student1").values(language=lang))
-    client = await open_client(services, run_sweeper=True)
-    base = str(client.make_url("")).rstrip("/")
-    context = await browser.new_context(locale="kk-KZ", viewport={"width": 360, "height": 740})
-    page = await context.new_page()
-    try:
+    phone = {"locale": "kk-KZ", "viewport": {"width": 360, "height": 740}}
+    async with served_page(services, browser, **phone) as (base, page):
         await _login(page, base, "student1")
         await _fits(page, "my exams")
         await page.goto(f"{base}/student/results")
@@ -161,9 +151,6 @@ async def test_on_a_phone_no_student_page_is_wider_than_the_screen(services, bro
         await page.click("#confirm-yes")
         await page.wait_for_selector("#score")
         await _fits(page, "the result")
-    finally:
-        await context.close()
-        await client.close()
 
 
 async def test_time_running_out_closes_the_attempt_as_unsatisfactory(services, browser):
