@@ -126,6 +126,42 @@ def setup_pages(app: web.Application) -> None:
     exam_day.register(app)
     staff.register(app)
     app.middlewares.append(page_not_found)
+    app[api.PAGE_REFUSAL] = too_large_page
+
+
+async def _page_above(request: web.Request, path: str) -> str | None:
+    """``path`` or the nearest path above it that a GET opens (at most four steps up)."""
+    for _ in range(5):
+        found = await request.app.router.resolve(request.clone(method="GET", rel_url=path))
+        if found.http_exception is None:
+            return path
+        if path == "/":
+            return None
+        path = path.rsplit("/", 1)[0] or "/"
+    return None
+
+
+async def too_large_page(request: web.Request, status: int) -> web.StreamResponse:
+    """A form whose body is over the server's bound (a bank file of 15 MiB, say) — refused before any
+    handler ran, so nothing was stored: a page in the reader's language with the way back to the
+    form, not aiohttp's "Maximum request body size 12582912 exceeded."."""
+    language = api.request_language(request)
+    return render(
+        request,
+        "error.html",
+        {
+            "heading": api.translate(language, N_("The file is too large")),
+            "message": api.translate(
+                language,
+                N_(
+                    "The form was larger than the server accepts and nothing was stored. "
+                    "Choose a smaller file (the form says how large it may be) and send it again."
+                ),
+            ),
+            "back": await _page_above(request, request.path),
+        },
+        status=status,
+    )
 
 
 @web.middleware
@@ -140,13 +176,10 @@ async def page_not_found(
         # go to the nearest page above it, e.g. /admin/users/reset → /admin/users.
         if request.path.startswith("/api/") or request.method != "GET":
             raise
-        path = request.path
-        for _ in range(4):
-            path = path.rsplit("/", 1)[0] or "/"
-            found = await request.app.router.resolve(request.clone(rel_url=path))
-            if found.http_exception is None:
-                raise web.HTTPSeeOther(path) from None
-        raise
+        above = await _page_above(request, request.path.rsplit("/", 1)[0] or "/")
+        if above is None:
+            raise
+        raise web.HTTPSeeOther(above) from None
     except web.HTTPNotFound:
         if request.path.startswith(("/api/", "/static/")) or request.method != "GET":
             raise

@@ -10,6 +10,7 @@ from .services import attempts as attempt_service
 from .services import auth as auth_service
 from .web.http import (
     ACTOR,
+    PAGE_REFUSAL,
     PASSWORD_CHANGE_PAGE,
     SERVICES,
     SESSION,
@@ -29,6 +30,7 @@ from .web.http import (
 __all__ = [
     "ACTOR",
     "LANGUAGES",
+    "PAGE_REFUSAL",
     "PASSWORD_CHANGE_PAGE",
     "SERVICES",
     "SESSION",

@@ -55,6 +55,10 @@ from ..services.audit import record
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
+# How a page (not the API) answers a refusal raised before any handler ran — e.g. a form's body over
+# the server's size bound (413), read by form_deadline_middleware: admin_ui registers a page in the
+# reader's language; without one, aiohttp's own plain text.
+PAGE_REFUSAL: web.AppKey[Callable[[web.Request, int], Awaitable[web.StreamResponse]]] = web.AppKey("page_refusal")
 ACTOR = web.RequestKey("actor", Actor)
 SESSION = web.RequestKey("session", auth.SessionInfo)
 SESSION_COOKIE = "exam_session"
@@ -186,6 +190,9 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
         if exc.status >= 400 and request.path.startswith("/api/"):
             code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
             return json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)
+        page = request.app.get(PAGE_REFUSAL)
+        if exc.status == 413 and page is not None:
+            return await page(request, exc.status)
         raise
 
 

@@ -316,3 +316,37 @@ async def test_the_system_page_says_in_words_when_the_database_or_the_chain_chec
         assert "<code>RuntimeError</code>" in verified  # a name to search the log for, shown as code
     finally:
         await close_all(root)
+
+
+@pytest.mark.parametrize(("language", "heading"), [("kk", "Файл тым үлкен"), ("ru", "Файл слишком большой")])
+async def test_a_form_over_the_servers_bound_answers_a_page_in_words_and_stores_nothing(
+    services, clock, language, heading
+):
+    # A 13 MiB bank (a .docx with pictures, say) was refused with aiohttp's plain English
+    # "Maximum request body size 12582912 exceeded."
+    import aiohttp
+
+    from question_bank.tables import bank_versions
+
+    await make_user(services, "quality1", Role.QUALITY, language=language)
+    client = await open_client(services)
+    quality = await signed_in(client, "quality1")
+    try:
+        form = aiohttp.FormData()
+        form.add_field("_csrf", quality.csrf)
+        form.add_field("discipline", "LAW-101")
+        form.add_field("lang", "kk")
+        form.add_field("file", b"x" * (13 * 1024 * 1024), filename="big.docx", content_type="application/octet-stream")
+        resp = await quality.client.request("POST", "/quality/upload", data=form, allow_redirects=False)
+        html = await resp.text()
+        assert resp.status == 413 and heading in html and "Maximum request body size" not in html
+        back = re.search(r'<a href="([^"]+)" id="error-back">', html).group(1)
+        again = await quality.client.request("GET", back)
+        assert again.status == 200 and again.url.path == "/quality"  # the way back leads to the upload form
+        assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        status, body = await quality.call("POST", "/api/v1/bank/uploads", data=b"x" * (13 * 1024 * 1024))
+        assert status == 413 and body["error"]["code"] == "bank_too_large"  # the API keeps its JSON refusal
+    finally:
+        await close_all(quality)
+    async with services.engine.connect() as conn:
+        assert (await conn.execute(select(bank_versions.c.id))).first() is None
