@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DomainError
+from .http import HTTP_REFUSALS
 
 PACKAGES = ("exam_engine", "journal_bridge", "question_bank", "proctor", "admin_ui")
 
-# Statuses aiohttp answers by itself; errors_middleware gives them these codes.
-HTTP_CODES: dict[str, int] = {"not_found": 404, "method_not_allowed": 405, "too_large": 413}
+# Statuses aiohttp answers by itself; errors_middleware gives them these codes (http.HTTP_REFUSALS).
+HTTP_CODES: dict[str, int] = {code: status for status, (code, _) in HTTP_REFUSALS.items()}
 
 
 def _subclasses(cls: type) -> Iterator[type]:

@@ -162,6 +162,14 @@ def server_busy() -> ServerBusy:
     )
 
 
+# aiohttp's own refusals of an API request, in the person's language (a page shows the message).
+HTTP_REFUSALS = {
+    404: ("not_found", N_("There is nothing at this address.")),
+    405: ("method_not_allowed", N_("This address does not accept this kind of request.")),
+    413: ("too_large", N_("The request is too large.")),
+}
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     try:
@@ -188,8 +196,9 @@ async def errors_middleware(request: web.Request, handler: Callable[[web.Request
         return error_response(server_busy(), request_language(request))
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
-            code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
-            return json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)
+            code, msgid = HTTP_REFUSALS.get(exc.status, ("http_error", None))
+            message = translate(request_language(request), msgid) if msgid else exc.reason
+            return json_response({"error": {"code": code, "message": message}}, status=exc.status)
         page = request.app.get(PAGE_REFUSAL)
         if exc.status == 413 and page is not None:
             return await page(request, exc.status)

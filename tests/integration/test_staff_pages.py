@@ -346,6 +346,14 @@ async def test_a_form_over_the_servers_bound_answers_a_page_in_words_and_stores_
         assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
         status, body = await quality.call("POST", "/api/v1/bank/uploads", data=b"x" * (13 * 1024 * 1024))
         assert status == 413 and body["error"]["code"] == "bank_too_large"  # the API keeps its JSON refusal
+        # aiohttp's own refusals of an API request are worded too (a page script shows the message).
+        status, body = await quality.call("GET", "/api/v1/no-such-route")
+        words = {"kk": "Бұл мекенжайда ештеңе жоқ.", "ru": "По этому адресу ничего нет."}[language]
+        assert (status, body["error"]) == (404, {"code": "not_found", "message": words})
+        status, body = await quality.call("DELETE", "/api/v1/me/language")
+        assert (
+            status == 405 and body["error"]["code"] == "method_not_allowed" and "Method" not in body["error"]["message"]
+        )
     finally:
         await close_all(quality)
     async with services.engine.connect() as conn:
