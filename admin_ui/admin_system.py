@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 from exam_engine import api
 from exam_engine.i18n import N_
 
-from .pages import login_redirect, nav_link, render
+from .pages import expired_form_page, login_redirect, nav_link, render
 from .routes import when
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ async def _signed_in(request: web.Request, permission: api.Permission) -> api.Ac
     if request.method == "POST":
         sent = str((await request.post()).get("_csrf", ""))
         if not hmac.compare_digest(sent.encode(), info.csrf_token.encode()):
-            raise api.PermissionDenied("csrf_failed", N_("The form has expired; reload the page and try again."))
+            return await expired_form_page(request, info.actor)
     if not api.allows(info.actor.role, permission):
         log.warning("denied %s %s to %s: forbidden", request.method, request.path, info.actor.label)
         return render(

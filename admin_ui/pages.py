@@ -129,16 +129,51 @@ def setup_pages(app: web.Application) -> None:
     app[api.PAGE_REFUSAL] = too_large_page
 
 
-async def _page_above(request: web.Request, path: str) -> str | None:
-    """``path`` or the nearest path above it that a GET opens (at most four steps up)."""
+def _page_above(request: web.Request, path: str) -> str | None:
+    """``path`` or the nearest path above it that a GET opens (at most four steps up). Read from the
+    routes' descriptions, not by resolving a clone of the request: a request whose form was read
+    cannot be cloned."""
     for _ in range(5):
-        found = await request.app.router.resolve(request.clone(method="GET", rel_url=path))
-        if found.http_exception is None:
+        if _opens_with_get(request.app, path):
             return path
         if path == "/":
             return None
         path = path.rsplit("/", 1)[0] or "/"
     return None
+
+
+def _opens_with_get(app: web.Application, path: str) -> bool:
+    for resource in app.router.resources():
+        info = resource.get_info()
+        pattern = info.get("pattern")
+        if info.get("path") == path or (pattern is not None and pattern.fullmatch(path)):
+            if any(route.method in ("GET", "*") for route in resource):
+                return True
+    return False
+
+
+EXPIRED_FORM = N_("The form has expired; reload the page and try again.")
+
+
+async def expired_form_page(
+    request: web.Request, actor: api.Actor, conn: Any = None, back: str | None = None
+) -> web.StreamResponse:
+    """A form sent with a stale CSRF token (a page left open while the person signed in again
+    elsewhere, or another site's form): refused and recorded as a denial, and answered with a page
+    in the person's language and the way back — it was raw JSON, or aiohttp's "403: Forbidden"."""
+    error = api.PermissionDenied("csrf_failed", EXPIRED_FORM)
+    await api.audit_denial(request, error, conn, actor)
+    return render(
+        request,
+        "error.html",
+        {
+            "heading": api.translate(actor.language, N_("The form has expired")),
+            "message": api.translate(actor.language, EXPIRED_FORM),
+            "back": back or _page_above(request, request.path),
+        },
+        status=403,
+        actor=actor,
+    )
 
 
 async def too_large_page(request: web.Request, status: int) -> web.StreamResponse:
@@ -158,7 +193,7 @@ async def too_large_page(request: web.Request, status: int) -> web.StreamRespons
                     "Choose a smaller file (the form says how large it may be) and send it again."
                 ),
             ),
-            "back": await _page_above(request, request.path),
+            "back": _page_above(request, request.path),
         },
         status=status,
     )
@@ -176,7 +211,7 @@ async def page_not_found(
         # go to the nearest page above it, e.g. /admin/users/reset → /admin/users.
         if request.path.startswith("/api/") or request.method != "GET":
             raise
-        above = await _page_above(request, request.path.rsplit("/", 1)[0] or "/")
+        above = _page_above(request, request.path.rsplit("/", 1)[0] or "/")
         if above is None:
             raise
         raise web.HTTPSeeOther(above) from None
@@ -257,9 +292,7 @@ def page(
                     form = await request.post()
                     sent = str(form.get("_csrf", ""))
                     if not hmac.compare_digest(sent.encode(), info.csrf_token.encode()):
-                        raise api.PermissionDenied(
-                            "csrf_failed", N_("The form has expired; reload the page and try again.")
-                        )
+                        return await expired_form_page(request, info.actor, conn)
                 if permission is not None and not api.allows(info.actor.role, permission):
                     return render(
                         request,

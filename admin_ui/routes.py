@@ -13,7 +13,7 @@ from babel.dates import format_datetime
 from exam_engine import api
 from exam_engine.i18n import N_
 
-from .pages import page, render
+from .pages import expired_form_page, page, render
 
 BABEL_LOCALE = {"kk": "kk_KZ", "ru": "ru_RU"}
 CHOSEN_COOKIE = "lang_chosen"
@@ -117,7 +117,7 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
                 info = None
             if info is not None:
                 if not hmac.compare_digest(str(form.get("_csrf", "")).encode(), info.csrf_token.encode()):
-                    raise web.HTTPForbidden()
+                    return await expired_form_page(request, info.actor, conn, back=back)
                 await api.auth_service.set_language(conn, info.actor, lang)
                 services.sessions.evict_user(info.actor.user_id)
     response = web.HTTPFound(back)

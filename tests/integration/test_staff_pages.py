@@ -358,3 +358,31 @@ async def test_a_form_over_the_servers_bound_answers_a_page_in_words_and_stores_
         await close_all(quality)
     async with services.engine.connect() as conn:
         assert (await conn.execute(select(bank_versions.c.id))).first() is None
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+async def test_a_form_sent_from_a_stale_page_answers_a_page_in_words_and_changes_nothing(services, clock, language):
+    # A page left open while the person signed in again elsewhere sends an old CSRF token: that was
+    # raw JSON ({"error": {"code": "csrf_failed", ...}}) on a form page and "403: Forbidden" on the
+    # language switch.
+    await make_user(services, "teacher1", Role.TEACHER, language=language)
+    client = await open_client(services)
+    teacher = await signed_in(client, "teacher1")
+    expired = {"kk": "Форманың мерзімі өтті", "ru": "Срок действия формы истёк"}[language]
+    try:
+        for path, form in (
+            ("/account", {"current": "x", "new": "a brand new password"}),
+            ("/language", {"lang": "ru" if language == "kk" else "kk", "next": "/journals"}),
+        ):
+            resp = await teacher.client.request(
+                "POST", path, data={"_csrf": "a token of another page", **form}, allow_redirects=False
+            )
+            html = await resp.text()
+            assert resp.status == 403 and resp.content_type == "text/html", (path, html[:200])
+            assert expired in html and 'id="error-back"' in html and "csrf_failed" not in html, path
+    finally:
+        await close_all(teacher)
+    async with services.engine.connect() as conn:
+        assert (await conn.execute(select(users.c.language).where(users.c.login == "teacher1"))).scalar() == language
+        denied = (await conn.execute(select(audit_log.c.action).where(audit_log.c.action == "access.denied"))).all()
+    assert len(denied) == 2  # both refusals recorded, as before
