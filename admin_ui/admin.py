@@ -15,7 +15,6 @@ from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import format_date
@@ -24,9 +23,9 @@ from sqlalchemy import select
 from exam_engine import api
 from exam_engine.i18n import N_
 
-from . import admin_system
+from . import admin_system, dates
 from .pages import NAV, ROLE_NAMES, nav_link, page, render
-from .routes import BABEL_LOCALE, DISPLAY_TZ, when
+from .routes import BABEL_LOCALE, when
 
 P = api.Permission
 T = api.tables
@@ -83,9 +82,12 @@ CONTINGENT_BYTES = 10 * 1024 * 1024
 class FormInvalid(Exception):
     """A field the page itself could not read (a number, a date); reported like a service refusal."""
 
-    def __init__(self, name: str, msgid: str) -> None:
+    def __init__(self, name: str, msgid: str, **params: Any) -> None:
         super().__init__(name)
-        self.name, self.msgid = name, msgid
+        self.name, self.msgid, self.params = name, msgid, params
+
+    def text(self, language: str) -> str:
+        return api.translate(language, self.msgid, **self.params)
 
 
 def errors_of(error: api.DomainError, language: str) -> dict[str, str]:
@@ -99,7 +101,7 @@ async def attempt(conn: Any, actor: api.Actor, action: Callable[[], Awaitable[An
         async with conn.begin_nested():
             return await action(), {}
     except FormInvalid as bad:
-        return None, {bad.name: api.translate(actor.language, bad.msgid)}
+        return None, {bad.name: bad.text(actor.language)}
     except api.DomainError as error:
         return None, errors_of(error, actor.language)
 
@@ -118,19 +120,19 @@ def integer(form: Any, name: str, *, optional: bool = False) -> int | None:
 
 
 def day(form: Any, name: str) -> date:
+    """A date field (``07.12.2026`` or ISO), see ``dates``."""
     try:
-        return date.fromisoformat(text(form, name))
-    except ValueError:
-        raise FormInvalid(name, N_("Enter a date.")) from None
+        return dates.read_day(text(form, name))
+    except dates.DateUnreadable as bad:
+        raise FormInvalid(name, bad.msgid, **bad.params) from None
 
 
 def moment(form: Any, name: str) -> datetime:
-    """A ``datetime-local`` value, meant in the academy's time zone."""
+    """A date-and-time field (``07.12.2026 16:15`` or ISO), meant in the academy's time zone."""
     try:
-        value = datetime.fromisoformat(text(form, name))
-    except ValueError:
-        raise FormInvalid(name, N_("Enter a date and time.")) from None
-    return value.replace(tzinfo=ZoneInfo(DISPLAY_TZ)) if value.tzinfo is None else value
+        return dates.read_moment(text(form, name))
+    except dates.DateUnreadable as bad:
+        raise FormInvalid(name, bad.msgid, **bad.params) from None
 
 
 def show(
@@ -339,26 +341,40 @@ async def disciplines_page(request: web.Request, conn: Any, actor: api.Actor) ->
 async def sessions_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     if request.method == "POST":
         form = await request.post()
-        new, errors = await attempt(
-            conn,
-            actor,
-            lambda: api.catalog_service.add_exam_session(
+        errors: dict[str, str] = {}
+        for name in ("starts_on", "ends_on"):  # both dates' problems in one answer
+            try:
+                day(form, name)
+            except FormInvalid as bad:
+                errors[name] = bad.text(actor.language)
+        new = None
+        if not errors:
+            new, errors = await attempt(
                 conn,
                 actor,
-                code=text(form, "code"),
-                name=text(form, "name"),
-                starts_on=day(form, "starts_on"),
-                ends_on=day(form, "ends_on"),
-                now=api.services_of(request).clock.now(),
-            ),
-        )
+                lambda: api.catalog_service.add_exam_session(
+                    conn,
+                    actor,
+                    code=text(form, "code"),
+                    name=text(form, "name"),
+                    starts_on=day(form, "starts_on"),
+                    ends_on=day(form, "ends_on"),
+                    now=api.services_of(request).clock.now(),
+                ),
+            )
         if new is not None:
             return see_other(f"/admin/sessions?done={quote(text(form, 'code'))}")
         return show(
             request,
             actor,
             "admin/sessions.html",
-            {**await _catalog(conn), "form": {k: text(form, k) for k in ("code", "name", "starts_on", "ends_on")}},
+            {
+                **await _catalog(conn),
+                "form": {
+                    **{k: text(form, k) for k in ("code", "name")},
+                    **{k: dates.shown_day(text(form, k)) for k in ("starts_on", "ends_on")},
+                },
+            },
             errors=errors,
         )
     return show(request, actor, "admin/sessions.html", await _catalog(conn))
@@ -463,8 +479,8 @@ def exam_form_errors(form: Any, language: str) -> dict[str, str]:
     """Every missing or unreadable field of the new-exam form at once (the service then checks the rest)."""
     errors: dict[str, str] = {}
 
-    def say(name: str, msgid: str) -> None:
-        errors.setdefault(name, api.translate(language, msgid))
+    def say(name: str, msgid: str, **params: Any) -> None:
+        errors.setdefault(name, api.translate(language, msgid, **params))
 
     if not text(form, "title"):
         say("title", N_("The exam title is empty."))
@@ -486,7 +502,7 @@ def exam_form_errors(form: Any, language: str) -> dict[str, str]:
         try:
             read(form, name)
         except FormInvalid as bad:
-            say(name, bad.msgid)
+            say(name, bad.msgid, **bad.params)
     if "opens_at" not in errors and "closes_at" not in errors and moment(form, "closes_at") <= moment(form, "opens_at"):
         say("closes_at", N_("The exam window closes before it opens."))
     return errors
@@ -524,6 +540,7 @@ async def create_exam(request: web.Request, conn: Any, actor: api.Actor) -> web.
     if new is not None:
         return see_other(f"/admin/exams?done={new}#exam-{new}")
     kept: dict[str, Any] = {k: text(form, k) for k in EXAM_FIELDS}
+    kept.update({k: dates.shown_moment(kept[k]) for k in ("opens_at", "closes_at")})
     kept["groups"] = [str(g) for g in form.getall("groups", [])]
     return await _exams_page(request, conn, actor, form=kept, errors=errors)
 

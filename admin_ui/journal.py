@@ -21,6 +21,7 @@ from exam_engine import api
 from exam_engine.i18n import N_
 from journal_bridge import api as journal
 
+from . import dates
 from .pages import decided_notice, nav_link, page, render
 from .routes import BABEL_LOCALE, DISPLAY_TZ, when
 
@@ -167,7 +168,9 @@ def _grid_messages(language: str) -> dict[str, str]:
         "entry": N_("entered"),
         "by_correction": N_("correction no. {id}: {reason}"),
     }
-    return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
+    texts = {key: api.gettext(language, msgid) for key, msgid in ids.items()}
+    texts["date_unreadable"] = api.translate(language, dates.DAY_EXPECTED, example=dates.DAY_EXAMPLE)
+    return texts
 
 
 async def _people(
@@ -230,7 +233,7 @@ async def grid_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
             "actions": ACTIONS,
             "states": STATES,
             "kinds": LESSON_KINDS,
-            "today": _now(request).astimezone(ZoneInfo(DISPLAY_TZ)).date().isoformat(),
+            "today": dates.day_text(_now(request).astimezone(ZoneInfo(DISPLAY_TZ)).date()),
             "when": lambda v: when(v, actor.language),
         },
         actor=actor,
@@ -329,27 +332,29 @@ async def review(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
     return see_other(f"/journal/corrections?id={correction_id}&state={state}")
 
 
-def _local(raw: str) -> datetime | None:
-    """A ``datetime-local`` field, read in the Academy's time zone."""
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=ZoneInfo(DISPLAY_TZ)) if moment.tzinfo is None else moment
-
-
 @page(permission=api.Permission.GRANT_SUBSTITUTE)
 async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """The faculty head's written permission for a substitute teacher, bounded in time (J7)."""
     error = notice = None
+    field_errors: dict[str, str] = {}
     form: dict[str, str] = {k: "" for k in ("journal", "teacher", "valid_from", "valid_until", "reason")}
     if request.method == "POST":
         posted = await request.post()
         form = {k: str(posted.get(k, "")).strip()[:500] for k in form}
-        start, end = _local(form["valid_from"]), _local(form["valid_until"])
+        moments: dict[str, datetime] = {}
+        for name in ("valid_from", "valid_until"):
+            try:
+                moments[name] = dates.read_moment(form[name])
+            except dates.DateUnreadable as bad:
+                field_errors[name] = api.translate(actor.language, bad.msgid, **bad.params)
+            else:
+                form[name] = dates.moment_text(moments[name])
+        start, end = moments.get("valid_from"), moments.get("valid_until")
         now = _now(request)
         try:
-            if start is None or end is None or not form["journal"].isdigit():
+            if field_errors:
+                error = api.translate(actor.language, N_("Correct the fields marked below."))
+            elif start is None or end is None or not form["journal"].isdigit():
                 error = api.translate(actor.language, N_("Fill in every field of the form."))
             else:
                 async with conn.begin_nested():
@@ -381,7 +386,7 @@ async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.
     return render(
         request,
         "journal/substitutes.html",
-        {"journals": rows, "form": form, "error": error, "notice": notice},
+        {"journals": rows, "form": form, "error": error, "field_errors": field_errors, "notice": notice},
         actor=actor,
         status=422 if error else 200,
     )

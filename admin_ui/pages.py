@@ -107,6 +107,9 @@ def setup_pages(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
     )
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+    from . import dates  # the examples the date fields show (``_forms.html``'s ``date``)
+
+    env.globals["date_examples"] = {"day": dates.DAY_EXAMPLE, "moment": dates.MOMENT_EXAMPLE}
     app.router.add_static("/static", HERE / "static", name="static", append_version=False)
     from . import routes
 

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ from exam_engine import api
 from exam_engine.i18n import N_
 from journal_bridge import api as journal
 
-from . import admin_system
+from . import admin_system, dates
 from .admin import FormInvalid, by_name, see_other, show, text
 from .audit_values import PERSON_KEYS, values_text
 from .pages import nav_link, page, render
@@ -230,9 +230,9 @@ async def journals_page(request: web.Request, conn: Any, actor: api.Actor) -> we
 
 def _local_end_of_day(raw: str, name: str) -> datetime:
     try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise FormInvalid(name, N_("Enter a date.")) from None
+        day = dates.read_day(raw)
+    except dates.DateUnreadable as bad:
+        raise FormInvalid(name, bad.msgid, **bad.params) from None
     return datetime.combine(day, time(23, 59, 59), tzinfo=ZoneInfo(DISPLAY_TZ))
 
 
@@ -257,8 +257,9 @@ async def create_journal(request: web.Request, conn: Any, actor: api.Actor) -> w
     closes_at = None
     try:
         closes_at = _local_end_of_day(values["closes_on"], "closes_on")
+        values["closes_on"] = dates.day_text(closes_at.date())  # shown back as the field writes it
     except FormInvalid as bad:
-        errors["closes_on"] = api.translate(actor.language, bad.msgid)
+        errors["closes_on"] = bad.text(actor.language)
     if errors:
         return await _journals_page(request, conn, actor, form=values, errors=errors)
     now = api.services_of(request).clock.now()
@@ -328,13 +329,6 @@ async def assign_teacher(request: web.Request, conn: Any, actor: api.Actor) -> w
 # ---------------------------------------------------------------------------------------- audit
 
 
-def _day(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-
-
 async def _audit_rows(
     conn: Any, filters: dict[str, str], page_no: int, language: str
 ) -> tuple[list[dict[str, Any]], bool, dict[str, str]]:
@@ -365,11 +359,14 @@ async def _audit_rows(
         stmt = stmt.where(log.c.action.startswith(filters["action"], autoescape=True))
     zone = ZoneInfo(DISPLAY_TZ)
     for name, op in (("from", "ge"), ("to", "lt")):
-        raw = filters[name]
-        day = _day(raw)
-        if raw and day is None:
-            errors[name] = api.translate(language, N_("Enter a date."))
-        elif day is not None:
+        if not filters[name]:
+            continue
+        try:
+            day = dates.read_day(filters[name])
+        except dates.DateUnreadable as bad:
+            errors[name] = api.translate(language, bad.msgid, **bad.params)
+        else:
+            filters[name] = dates.day_text(day)  # shown back as the field writes it
             moment = datetime.combine(day + timedelta(days=1 if op == "lt" else 0), time.min, tzinfo=zone)
             stmt = stmt.where(log.c.at >= moment if op == "ge" else log.c.at < moment)
     found = [dict(r._mapping) for r in await conn.execute(stmt.offset(page_no * PAGE_SIZE).limit(PAGE_SIZE + 1))]

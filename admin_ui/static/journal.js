@@ -221,9 +221,32 @@
     say(fmt(M.correction_filed, { id: r.data.id }), "ok");
   }
 
+  // The date field is typed as Kazakhstan writes it (07.12.2026, also 7.12.2026; ISO 2026-12-07 too);
+  // the API takes ISO. The same forms as admin_ui/dates.py's read_day; null when it is not a real day.
+  function isoDay(text) {
+    const t = text.trim();
+    let m = /^(\d{1,2})\.(\d{1,2})\.(\d{4})$/.exec(t);
+    let y, mo, d;
+    if (m) { [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])]; }
+    else if ((m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t))) { [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])]; }
+    else { return null; }
+    const day = new Date(Date.UTC(y, mo - 1, d));
+    if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) { return null; }
+    return String(y).padStart(4, "0") + "-" + String(mo).padStart(2, "0") + "-" + String(d).padStart(2, "0");
+  }
+
   async function addLesson(event) {
     event.preventDefault();
-    const body = { held_on: $("lesson-date").value, kind: $("lesson-kind").value, topic: $("lesson-topic").value };
+    const field = $("lesson-date");
+    const held = isoDay(field.value);
+    if (held === null) {
+      field.setAttribute("aria-invalid", "true");
+      $("lesson-error").textContent = M.date_unreadable;
+      field.focus();
+      return;
+    }
+    field.removeAttribute("aria-invalid");
+    const body = { held_on: held, kind: $("lesson-kind").value, topic: $("lesson-topic").value };
     const r = await api("POST", "/journals/" + config.journal_id + "/lessons", body);
     if (r.status !== 201) { $("lesson-error").textContent = errorOf(r).message; return; }
     window.location.reload();

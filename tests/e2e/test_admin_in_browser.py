@@ -186,3 +186,91 @@ async def test_the_academic_admin_sets_up_an_exam_and_the_sysadmin_sees_only_hea
     finally:
         await context.close()
         await client.close()
+
+
+NATIVE_DATE_FIELDS = "input[type=date], input[type=datetime-local], input[type=time], input[type=month]"
+ENGLISH_DATE_WORDS = ("mm/dd", "dd/mm", "yyyy", "AM", "PM", "--:--")
+
+
+async def _no_english_date_field(page) -> None:  # type: ignore[no-untyped-def]
+    """No field Chromium would draw in its own language, and no English date words in what the page shows."""
+    assert await page.locator(NATIVE_DATE_FIELDS).count() == 0, page.url
+    shown = await page.evaluate(
+        "() => document.body.innerText + ' ' + Array.from(document.querySelectorAll('input'))"
+        ".map(e => e.placeholder + ' ' + e.value).join(' ')"
+    )
+    for word in ENGLISH_DATE_WORDS:
+        assert word not in shown, (page.url, word)
+
+
+async def test_on_an_english_computer_dates_are_typed_the_way_kazakhstan_writes_them(services, browser):
+    # Chromium draws type="date" in the browser's language and order: on an English computer the exam form
+    # showed "mm/dd/yyyy, --:-- --" with AM/PM on a Russian page, and 07/12 reads as 12 July here.
+    await make_world(services, students=1)
+    await make_user(services, "admin1", Role.ACADEMIC_ADMIN, language="ru")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
+    page = await context.new_page()
+    try:
+        await _login(page, base, "admin1")
+        for path in ("/admin/sessions", "/admin/journals", "/admin/exams"):
+            await page.goto(f"{base}{path}")
+            await _no_english_date_field(page)
+        assert await page.get_attribute("#f-opens_at", "placeholder") == "ДД.ММ.ГГГГ ЧЧ:ММ"
+        assert await page.get_attribute("#f-opens_at", "inputmode") == "numeric"
+        assert await page.inner_text("#hint-opens_at") == (
+            "Формат: ДД.ММ.ГГГГ ЧЧ:ММ, например 07.12.2026 16:15. Время Казахстана (Алматы)."
+        )
+
+        await page.fill("#f-title", "Уголовное право — экзамен")
+        await page.select_option("#f-discipline", "LAW-101")
+        await page.select_option("#f-session", "S1")
+        await page.check("input[name=groups][value='G1']")
+        await page.fill("#f-question_count", "3")
+        await page.fill("#f-duration_minutes", "40")
+        # The US way ("12/07/2026 4:15 PM") is refused with the expected form named, never guessed.
+        await page.fill("#f-opens_at", "12/07/2026 4:15 PM")
+        await page.fill("#f-closes_at", "07.12.2026 18:30")
+        await page.click("form[action='/admin/exams'] button[type=submit]")
+        assert await page.inner_text("#err-opens_at") == (
+            "Введите дату и время в виде ДД.ММ.ГГГГ ЧЧ:ММ, например 07.12.2026 16:15."
+        )
+        assert await page.get_attribute("#f-opens_at", "aria-invalid") == "true"
+        assert await page.input_value("#f-closes_at") == "07.12.2026 18:30"  # what was typed stays
+        async with services.engine.connect() as conn:
+            assert (await conn.execute(select(exams.c.id).where(exams.c.title.like("Уголовное%")))).first() is None
+        await shot(page, "admin-exam-dates-error-english-computer-ru")
+        await page.fill("#f-opens_at", "7.12.2026 16:15")
+        await page.click("form[action='/admin/exams'] button[type=submit]")
+        await page.wait_for_selector("#exam-created")
+        await _no_english_date_field(page)
+
+        # The first date of an exam session, typed wrong (no 31 February), then right; both dates shown back.
+        await page.goto(f"{base}/admin/sessions")
+        await page.fill("#f-code", "2026-WINTER")
+        await page.fill("#f-starts_on", "31.02.2026")
+        await page.fill("#f-ends_on", "2026-12-31")
+        await page.click("form[action='/admin/sessions'] button[type=submit]")
+        assert await page.inner_text("#err-starts_on") == "Введите дату в виде ДД.ММ.ГГГГ, например 07.12.2026."
+        assert await page.input_value("#f-ends_on") == "31.12.2026"  # ISO typed, shown back in the page's form
+        await page.fill("#f-starts_on", "01.12.2026")
+        await page.click("form[action='/admin/sessions'] button[type=submit]")
+        await page.wait_for_selector("text=2026-WINTER")
+
+        await page.goto(f"{base}/admin/exams")
+        await page.click("button[lang=kk]")  # the same fields in Kazakh letters
+        await page.wait_for_selector("text=Жоспарланған емтихандар")
+        assert await page.get_attribute("#f-opens_at", "placeholder") == "КК.АА.ЖЖЖЖ СС:ММ"
+        await page.goto(f"{base}/admin/sessions")
+        assert await page.get_attribute("#f-starts_on", "placeholder") == "КК.АА.ЖЖЖЖ"
+        await _no_english_date_field(page)
+        await shot(page, "admin-sessions-dates-english-computer-kk")
+
+        async with services.engine.connect() as conn:
+            exam = (await conn.execute(select(exams).where(exams.c.title == "Уголовное право — экзамен"))).one()
+        assert exam.opens_at.isoformat().startswith("2026-12-07T11:15")  # 16:15 in Almaty is 11:15 UTC
+        assert exam.closes_at.isoformat().startswith("2026-12-07T13:30")
+    finally:
+        await context.close()
+        await client.close()

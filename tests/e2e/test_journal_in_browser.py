@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -18,6 +19,8 @@ from journal_bridge.messages import MESSAGES
 from tests.e2e.conftest import shot
 from tests.factories import ADMIN, PASSWORD, make_user, make_world, new_api, open_client
 from tests.integration.test_journal_world import KAZAKH_NAMES, JournalWorld, relay_now, release_exam, sit_exam
+
+ALMATY = ZoneInfo("Asia/Almaty")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
@@ -89,8 +92,19 @@ async def test_a_teacher_sees_the_exam_result_arrive_and_keys_in_scores_and_a_co
         await page.reload()
         assert await page.inner_text(f"{row(first)} td[data-col=exam]") == "80"
 
-        # A lesson held today, added through the page; then scores typed with the keyboard.
+        # A lesson held today, added through the page; then scores typed with the keyboard. The date is
+        # typed as Kazakhstan writes it; one that is no day is refused in the page, nothing is sent.
+        today = services.clock.now().astimezone(ALMATY).date()
+        assert await page.input_value("#lesson-date") == today.strftime("%d.%m.%Y")
+        assert await page.get_attribute("#lesson-date", "placeholder") == "КК.АА.ЖЖЖЖ"
         await page.fill("#lesson-topic", "Қылмыс құрамы")
+        await page.fill("#lesson-date", "31.02.2026")
+        await page.click("#add-lesson")
+        assert await page.inner_text("#lesson-error") == "Күнді КК.АА.ЖЖЖЖ түрінде жазыңыз, мысалы 07.12.2026."
+        assert await page.get_attribute("#lesson-date", "aria-invalid") == "true"
+        grid = await (await page.request.get(f"{base}/api/v1/journals/{jw.journal_id}")).json()
+        assert grid["lessons"] == []
+        await page.fill("#lesson-date", f" {today.day}.{today.month}.{today.year} ")
         await page.click("#add-lesson")
         await page.wait_for_selector(f"{row(first)} .cell-input")
         await page.click(f"{row(first)} .cell-input")
@@ -181,9 +195,19 @@ async def test_a_faculty_head_grants_a_substitute_and_a_student_sees_what_the_ex
     try:
         await sign_in(page, base, "dean1", "/journal/substitutes")
         await page.fill("#sub-teacher", "deputy1")  # any account: the window, not the role, is what is granted
-        await page.fill("#sub-from", (now + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"))
-        await page.fill("#sub-until", (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"))
+        await page.fill("#sub-from", "31.02.2026 10:00")  # no such day: refused beside the field, nothing granted
+        await page.fill("#sub-until", (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"))  # ISO still reads
         await page.fill("#sub-reason", "Оқытушы іссапарда")
+        await page.click("#grant")
+        assert await page.inner_text("#err-valid_from") == (
+            "Күн мен уақытты КК.АА.ЖЖЖЖ СС:ММ түрінде жазыңыз, мысалы 07.12.2026 16:15."
+        )
+        assert await page.get_attribute("#sub-from", "aria-invalid") == "true"
+        until = (now + timedelta(days=7)).strftime("%d.%m.%Y %H:%M")
+        assert await page.input_value("#sub-until") == until  # shown back the way the field writes it
+        assert await page.get_attribute("#sub-from", "placeholder") == "КК.АА.ЖЖЖЖ СС:ММ"
+        await shot(page, "journal-substitute-date-error-kk")
+        await page.fill("#sub-from", (now + timedelta(hours=6)).astimezone(ALMATY).strftime("%d.%m.%Y %H:%M"))
         await page.click("#grant")
         await page.wait_for_selector("#grant-notice")
         await shot(page, "journal-substitute-kk")

@@ -149,10 +149,18 @@ async def test_the_admin_creates_a_journal_and_assigns_a_teacher_and_every_missi
         assert status == 422
         for field in ("group", "discipline", "period", "closes_on"):
             assert f'id="err-{field}"' in html, field
+        # The closing day is typed as Kazakhstan writes it; one that is no day is named with the expected form.
+        status, html, _ = await _post(
+            admin,
+            "/admin/journals",
+            {"group": "G1", "discipline": "LAW-101", "period": "2026-spring", "closes_on": "12/31/2026"},
+        )
+        assert status == 422 and "Введите дату в виде ДД.ММ.ГГГГ, например 07.12.2026." in html
+        assert 'placeholder="ДД.ММ.ГГГГ"' in html and 'type="date"' not in html
         status, _, location = await _post(
             admin,
             "/admin/journals",
-            {"group": "G1", "discipline": "LAW-101", "period": "2026-spring", "closes_on": "2026-12-31"},
+            {"group": "G1", "discipline": "LAW-101", "period": "2026-spring", "closes_on": "31.12.2026"},
         )
         assert status == 303, _
         journal_id = location.split("#journal-")[1]
@@ -166,6 +174,7 @@ async def test_the_admin_creates_a_journal_and_assigns_a_teacher_and_every_missi
         teacher = await signed_in(client, "teacher1")
         status, body = await teacher.call("GET", "/api/v1/journals")
         assert [j["id"] for j in body["items"]] == [int(journal_id)]
+        assert body["items"][0]["closes_at"] == "2026-12-31T18:59:59+00:00"  # the day's end in Almaty
         await close_all(teacher)
 
         # The audit log names the admin, says what happened in Russian, filters and verifies.
@@ -174,7 +183,13 @@ async def test_the_admin_creates_a_journal_and_assigns_a_teacher_and_every_missi
         assert re.findall(r'<td class="what">([^<]*)</td>', html) == ["преподаватель назначен в журнал"]
         assert "Test teacher1 (" in html  # the id in the recorded values is named too
         status, html = await _page(admin, "/admin/audit?person=admin1&from=nonsense")
-        assert status == 422 and "Введите дату" in html
+        assert status == 422 and "Введите дату в виде ДД.ММ.ГГГГ, например 07.12.2026." in html
+        for typed in ("1.6.2026", "2026-06-01"):  # the page's form and ISO (links, scripts) read the same
+            status, html = await _page(admin, f"/admin/audit?action=journal.teacher_assigned&from={typed}&to={typed}")
+            assert status == 200 and 'value="01.06.2026"' in html, typed
+            assert re.findall(r'<td class="what">([^<]*)</td>', html) == ["преподаватель назначен в журнал"], typed
+        status, html = await _page(admin, "/admin/audit?action=journal.teacher_assigned&from=02.06.2026")
+        assert status == 200 and re.findall(r'<td class="what">([^<]*)</td>', html) == []
         resp = await admin.client.request("POST", "/admin/audit", data={"_csrf": admin.csrf})
         assert resp.status == 200 and 'id="audit-state"' in await resp.text()
     finally:
