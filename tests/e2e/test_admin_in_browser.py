@@ -8,7 +8,7 @@ from sqlalchemy import select
 from exam_engine.domain.roles import Role
 from exam_engine.tables import exam_banks, exam_groups, exams, group_members, groups, users
 from question_bank import api as bank_api
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import served_page, shot
 from tests.factories import PASSWORD, make_items, make_user, make_world, open_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
@@ -208,11 +208,8 @@ async def test_on_an_english_computer_dates_are_typed_the_way_kazakhstan_writes_
     # showed "mm/dd/yyyy, --:-- --" with AM/PM on a Russian page, and 07/12 reads as 12 July here.
     await make_world(services, students=1)
     await make_user(services, "admin1", Role.ACADEMIC_ADMIN, language="ru")
-    client = await open_client(services)
-    base = str(client.make_url("")).rstrip("/")
-    context = await browser.new_context(locale="en-US", viewport={"width": 1200, "height": 900})
-    page = await context.new_page()
-    try:
+    english = {"locale": "en-US", "viewport": {"width": 1200, "height": 900}}
+    async with served_page(services, browser, **english) as (base, page):
         await _login(page, base, "admin1")
         for path in ("/admin/sessions", "/admin/journals", "/admin/exams"):
             await page.goto(f"{base}{path}")
@@ -272,6 +269,3 @@ async def test_on_an_english_computer_dates_are_typed_the_way_kazakhstan_writes_
             exam = (await conn.execute(select(exams).where(exams.c.title == "Уголовное право — экзамен"))).one()
         assert exam.opens_at.isoformat().startswith("2026-12-07T11:15")  # 16:15 in Almaty is 11:15 UTC
         assert exam.closes_at.isoformat().startswith("2026-12-07T13:30")
-    finally:
-        await context.close()
-        await client.close()
