@@ -36,6 +36,16 @@
   };
   document.addEventListener("input", clear, true);
   document.addEventListener("change", clear, true);
+  // Every try to send a form is judged afresh: the words set at the last try are cleared first, so a
+  // rule lifted since (a field no longer required, a value a script set) no longer holds the form back.
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const button = target ? target.closest("button, input[type=submit], input[type=image]") : null;
+    if (!button || !button.form || (button.type !== "submit" && button.type !== "image")) return;
+    for (const field of button.form.elements) {
+      if (typeof field.setCustomValidity === "function") field.setCustomValidity("");
+    }
+  }, true);
 
   // A file field: the page's own button and the chosen file's name; the browser's control stays in the
   // form (it is what is sent and checked), out of sight and out of the tab order.
