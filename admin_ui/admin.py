@@ -342,9 +342,10 @@ async def sessions_page(request: web.Request, conn: Any, actor: api.Actor) -> we
     if request.method == "POST":
         form = await request.post()
         errors: dict[str, str] = {}
+        days: dict[str, date] = {}
         for name in ("starts_on", "ends_on"):  # both dates' problems in one answer
             try:
-                day(form, name)
+                days[name] = day(form, name)
             except FormInvalid as bad:
                 errors[name] = bad.text(actor.language)
         new = None
@@ -357,9 +358,8 @@ async def sessions_page(request: web.Request, conn: Any, actor: api.Actor) -> we
                     actor,
                     code=text(form, "code"),
                     name=text(form, "name"),
-                    starts_on=day(form, "starts_on"),
-                    ends_on=day(form, "ends_on"),
                     now=api.services_of(request).clock.now(),
+                    **days,
                 ),
             )
         if new is not None:

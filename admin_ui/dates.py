@@ -15,7 +15,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from exam_engine.i18n import N_
+from exam_engine.i18n import N_, translate
 
 from .routes import DISPLAY_TZ
 
@@ -38,6 +38,9 @@ class DateUnreadable(ValueError):
     def __init__(self, msgid: str, example: str) -> None:
         super().__init__(msgid)
         self.msgid, self.params = msgid, {"example": example}
+
+    def text(self, language: str) -> str:
+        return translate(language, self.msgid, **self.params)
 
 
 def _dotted_day(text: str) -> date | None:

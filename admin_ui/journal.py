@@ -346,7 +346,7 @@ async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.
             try:
                 moments[name] = dates.read_moment(form[name])
             except dates.DateUnreadable as bad:
-                field_errors[name] = api.translate(actor.language, bad.msgid, **bad.params)
+                field_errors[name] = bad.text(actor.language)
             else:
                 form[name] = dates.moment_text(moments[name])
         start, end = moments.get("valid_from"), moments.get("valid_until")

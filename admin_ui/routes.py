@@ -185,7 +185,7 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
         raise web.HTTPNotFound()
     from .proctoring import student_capture
 
-    exam = _open_or_result(await _my_exam(request, conn, actor, int(exam_id)))
+    exam = await _my_exam(request, conn, actor, int(exam_id))
     attempt = exam["attempt"]
     if exam["requires_proctoring"] and (attempt is None or attempt["status"] == "checks"):
         raise web.HTTPFound(f"/exam/{exam_id}/check")  # a proctored attempt's clock starts after the checks
@@ -205,17 +205,13 @@ async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.St
 
 
 async def _my_exam(request: web.Request, conn: Any, actor: api.Actor, exam_id: int) -> dict[str, Any]:
+    """The student's exam for a page of the sitting. One whose attempt has ended (handed in, timed
+    out, annulled) shows its result on every such page — the rules, the checks, the questions (a
+    bookmark, the back button) — instead of a refusal with nowhere to go."""
     exams = await api.attempt_service.student_exams(conn, actor, now=api.services_of(request).clock.now())
     exam = next((e for e in exams if e["id"] == exam_id), None)
     if exam is None:
         raise web.HTTPNotFound()
-    return exam
-
-
-def _open_or_result(exam: dict[str, Any]) -> dict[str, Any]:
-    """An exam whose attempt has ended (handed in, timed out, annulled) shows its result on every
-    page of the sitting — the rules, the checks, the questions (a bookmark, the back button) —
-    instead of a refusal with nowhere to go."""
     attempt = exam["attempt"]
     if attempt is not None and attempt["status"] not in ("checks", "in_progress", "paused"):
         raise web.HTTPFound(f"/attempt/{attempt['id']}/result")
@@ -228,7 +224,7 @@ async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     exam_id = request.match_info["exam_id"]
     if not exam_id.isdigit():
         raise web.HTTPNotFound()
-    exam = _open_or_result(await _my_exam(request, conn, actor, int(exam_id)))
+    exam = await _my_exam(request, conn, actor, int(exam_id))
     return render(request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language)}, actor=actor)
 
 
@@ -269,7 +265,7 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
             ),
         }
     )
-    exam = _open_or_result(await _my_exam(request, conn, actor, int(exam_id)))
+    exam = await _my_exam(request, conn, actor, int(exam_id))
     if exam["attempt"] is not None and exam["attempt"]["status"] in ("in_progress", "paused"):
         raise web.HTTPFound(f"/exam/{exam_id}")  # the checks passed already: back to the questions
     config = {

@@ -27,7 +27,7 @@ from exam_engine.i18n import N_
 from journal_bridge import api as journal
 
 from . import admin_system, dates
-from .admin import FormInvalid, by_name, see_other, show, text
+from .admin import FormInvalid, by_name, day, see_other, show, text
 from .audit_values import PERSON_KEYS, values_text
 from .pages import nav_link, page, render
 from .routes import DISPLAY_TZ, when
@@ -228,12 +228,8 @@ async def journals_page(request: web.Request, conn: Any, actor: api.Actor) -> we
     return await _journals_page(request, conn, actor)
 
 
-def _local_end_of_day(raw: str, name: str) -> datetime:
-    try:
-        day = dates.read_day(raw)
-    except dates.DateUnreadable as bad:
-        raise FormInvalid(name, bad.msgid, **bad.params) from None
-    return datetime.combine(day, time(23, 59, 59), tzinfo=ZoneInfo(DISPLAY_TZ))
+def _local_end_of_day(form: Any, name: str) -> datetime:
+    return datetime.combine(day(form, name), time(23, 59, 59), tzinfo=ZoneInfo(DISPLAY_TZ))
 
 
 @page(permission=P.MANAGE_JOURNALS)
@@ -256,7 +252,7 @@ async def create_journal(request: web.Request, conn: Any, actor: api.Actor) -> w
     need("period", bool(values["period"]), N_("Enter the academic period, e.g. 2026-spring."))
     closes_at = None
     try:
-        closes_at = _local_end_of_day(values["closes_on"], "closes_on")
+        closes_at = _local_end_of_day(values, "closes_on")
         values["closes_on"] = dates.day_text(closes_at.date())  # shown back as the field writes it
     except FormInvalid as bad:
         errors["closes_on"] = bad.text(actor.language)
@@ -362,12 +358,12 @@ async def _audit_rows(
         if not filters[name]:
             continue
         try:
-            day = dates.read_day(filters[name])
+            chosen = dates.read_day(filters[name])
         except dates.DateUnreadable as bad:
-            errors[name] = api.translate(language, bad.msgid, **bad.params)
+            errors[name] = bad.text(language)
         else:
-            filters[name] = dates.day_text(day)  # shown back as the field writes it
-            moment = datetime.combine(day + timedelta(days=1 if op == "lt" else 0), time.min, tzinfo=zone)
+            filters[name] = dates.day_text(chosen)  # shown back as the field writes it
+            moment = datetime.combine(chosen + timedelta(days=1 if op == "lt" else 0), time.min, tzinfo=zone)
             stmt = stmt.where(log.c.at >= moment if op == "ge" else log.c.at < moment)
     found = [dict(r._mapping) for r in await conn.execute(stmt.offset(page_no * PAGE_SIZE).limit(PAGE_SIZE + 1))]
     more = len(found) > PAGE_SIZE
