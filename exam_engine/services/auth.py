@@ -647,6 +647,13 @@ async def change_password(
         if row is None or not await passwords.verify_password_async(row.password_hash, current):
             await throttle.failed(actor.login, actor.ip)
             raise InvalidInput("bad_current_password", N_("The current password is wrong."))
+        if passwords.normalise(new) == passwords.normalise(current):
+            # Keeping the printed one-time password would lift the "change it first" rule while the
+            # password the administrator saw (and printed) kept working.
+            raise InvalidInput(
+                "password_unchanged",
+                N_("The new password is the same as the current one; choose a different new password."),
+            )
         passwords.check_acceptable(new, login=actor.login)
     except InvalidInput as refused:
         await record(

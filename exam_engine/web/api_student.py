@@ -119,7 +119,13 @@ async def me(request: web.Request, conn: Any, actor: Actor) -> dict:
     summary="Change my password (ends my other sessions)",
     request_schema=s.PASSWORD_CHANGE,
     response_schema=s.OK,
-    errors=("bad_current_password", "password_too_short", "password_too_common", "too_many_attempts"),
+    errors=(
+        "bad_current_password",
+        "password_unchanged",
+        "password_too_short",
+        "password_too_common",
+        "too_many_attempts",
+    ),
 )
 async def change_password(request: web.Request, conn: Any, actor: Actor) -> web.Response | dict:
     body = await read_json(request)

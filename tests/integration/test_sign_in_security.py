@@ -187,6 +187,44 @@ async def test_the_one_time_password_allows_nothing_but_changing_it(services):
     assert refused >= 4  # each refusal is on record
 
 
+async def test_the_one_time_password_cannot_be_kept_as_the_new_password(services):
+    """The printed password, seen by the administrator, cannot become the person's own by "changing" it to itself."""
+    await make_user(services, "student9", Role.STUDENT)
+    async with services.engine.begin() as conn:
+        otp = await user_service.reset_password(conn, ADMIN, "student9", now=services.clock.now())
+    client = await open_client(services)
+    try:
+        api = Api(client)
+        assert (await api.login("student9", otp))["must_change_password"] is True
+        status, body = await api.call("POST", "/api/v1/me/password", {"current": otp, "new": otp})
+        assert status == 422 and body["error"]["code"] == "password_unchanged", body
+        assert "басқа жаңа құпиясөз" in body["error"]["message"]  # in the person's language (kk)
+        status, body = await api.call("GET", "/api/v1/me")
+        assert status == 200 and body["must_change_password"] is True  # still nothing but the change
+        # The page refuses it the same way, in words, and the one-time password stays one-time.
+        resp = await api.client.request(
+            "POST", "/account", data={"_csrf": api.csrf or "", "current": otp, "new": otp}, allow_redirects=False
+        )
+        assert resp.status == 422 and "басқа жаңа құпиясөз" in await resp.text()
+        resp = await api.client.request("GET", "/student", allow_redirects=False)
+        assert resp.status == 302 and resp.headers["Location"] == "/account?first=1"
+    finally:
+        await client.close()
+    async with services.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(users.c.must_change_password, users.c.password_hash).where(users.c.login == "student9")
+            )
+        ).one()
+        refusals = (
+            (await conn.execute(select(audit_log.c.after).where(audit_log.c.action == "auth.password_change_failed")))
+            .scalars()
+            .all()
+        )
+    assert row.must_change_password is True and passwords.verify_password(row.password_hash, otp)
+    assert refusals == [{"code": "password_unchanged"}] * 2
+
+
 async def test_the_sign_in_page_sends_a_one_time_password_to_the_change_page_and_every_page_back_there(services):
     await make_user(services, "student9", Role.STUDENT)
     async with services.engine.begin() as conn:
