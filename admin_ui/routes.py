@@ -30,9 +30,15 @@ def when(value: str | datetime | None, language: str) -> str:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/"
+    """A place on this site to go back to, else the start page. Browsers (and yarl, writing the
+    ``Location``) drop tabs and line breaks from a URL, so ``/<TAB>/evil.example`` became
+    ``//evil.example`` — another site, right after a real sign-in. The addresses the pages send
+    (``quote``d paths) hold no blank, control character or backslash: any of them refuses the value."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if any(c <= " " or c == "\x7f" or c == "\\" for c in value):
+        return "/"
+    return value
 
 
 def _login_page(request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:

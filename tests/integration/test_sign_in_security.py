@@ -241,6 +241,38 @@ async def test_the_sign_in_page_sends_a_one_time_password_to_the_change_page_and
         await client.close()
 
 
+async def test_the_sign_in_page_goes_back_only_to_a_page_of_this_site(services):
+    """A link to ``/login?next=/%09/evil.example`` sent a person, just signed in, to another site: the
+    browser (and yarl, writing the ``Location``) drops the tab, leaving ``//evil.example``."""
+    await make_user(services, "teacher9", Role.TEACHER)
+    client = await open_client(services)
+    try:
+        for sneaky in (
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/\\evil.example",
+            "/ /evil.example",
+        ):
+            client.session.cookie_jar.clear()  # signed out: the language switch before sign-in, then the sign-in
+            resp = await client.post("/language", data={"lang": "ru", "next": sneaky}, allow_redirects=False)
+            assert resp.headers["Location"] == "/", (repr(sneaky), resp.headers["Location"])
+            resp = await client.get("/login", params={"next": sneaky})
+            assert '<input type="hidden" name="next" value="/">' in await resp.text(), repr(sneaky)  # not carried on
+            resp = await client.post(
+                "/login", data={"login": "teacher9", "password": PASSWORD, "next": sneaky}, allow_redirects=False
+            )
+            assert resp.status == 302 and resp.headers["Location"] == "/", (repr(sneaky), resp.headers["Location"])
+        resp = await client.post(
+            "/login",
+            data={"login": "teacher9", "password": PASSWORD, "next": "/admin/audit?page=2"},
+            allow_redirects=False,
+        )
+        assert resp.status == 302 and resp.headers["Location"] == "/admin/audit?page=2"  # a real page still works
+    finally:
+        await client.close()
+
+
 async def test_a_wrong_current_password_is_throttled_like_a_sign_in_and_recorded(services):
     behind_proxy(services)
     await make_user(services, "student9", Role.STUDENT)
