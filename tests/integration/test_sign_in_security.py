@@ -241,6 +241,52 @@ async def test_the_sign_in_page_sends_a_one_time_password_to_the_change_page_and
         await client.close()
 
 
+def _session_cookie(api: Api) -> str:
+    jar = api.client.session.cookie_jar  # type: ignore[attr-defined]
+    return next(c.value for c in jar if c.key == "exam_session")
+
+
+async def test_a_cookie_copied_from_the_very_session_that_changes_the_password_stops_working(services):
+    """Someone copied the session cookie (a shared computer, a stolen laptop); the owner notices and
+    changes the password in that same browser. Before, only the *other* sessions ended: the copy,
+    being the owner's own session, went on working."""
+    await make_user(services, "student9", Role.STUDENT)
+    client = await open_client(services)
+    owner, thief = await new_api(client), await new_api(client)
+    try:
+        for how in ("api", "page"):
+            await owner.login("student9", PASSWORD if how == "api" else "a brand new long passphrase")
+            thief.client.session.cookie_jar.update_cookies({"exam_session": _session_cookie(owner)})  # type: ignore[attr-defined]
+            thief.csrf = owner.csrf
+            status, _ = await thief.call("GET", "/api/v1/me")
+            assert status == 200  # the copy works, as the owner's session does
+            if how == "api":
+                status, body = await owner.call(
+                    "POST", "/api/v1/me/password", {"current": PASSWORD, "new": "a brand new long passphrase"}
+                )
+                assert status == 200, body
+            else:
+                resp = await owner.client.request(
+                    "POST",
+                    "/account",
+                    data={
+                        "_csrf": owner.csrf or "",
+                        "current": "a brand new long passphrase",
+                        "new": "yet another passphrase",
+                    },
+                )
+                assert resp.status == 200 and "құпиясөзіңіз өзгертілді" in (await resp.text()).lower()
+            status, body = await thief.call("GET", "/api/v1/me")
+            assert status == 401 and body["error"]["code"] == "not_signed_in", (how, body)
+            # The owner goes on in the same browser, with the CSRF token the open pages already hold.
+            status, body = await owner.call("PUT", "/api/v1/me/language", {"language": "kk"})
+            assert status == 200, (how, body)
+    finally:
+        await owner.client.close()  # type: ignore[attr-defined]
+        await thief.client.close()  # type: ignore[attr-defined]
+        await client.close()
+
+
 async def test_the_sign_in_page_goes_back_only_to_a_page_of_this_site(services):
     """A link to ``/login?next=/%09/evil.example`` sent a person, just signed in, to another site: the
     browser (and yarl, writing the ``Location``) drops the tab, leaving ``//evil.example``."""
