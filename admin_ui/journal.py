@@ -358,7 +358,7 @@ async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.
                 error = api.translate(actor.language, N_("Fill in every field of the form."))
             else:
                 async with conn.begin_nested():
-                    teacher = await api.user_id_by_login(conn, form["teacher"])
+                    teacher = await api.assignment_service.substitute_teacher_id(conn, form["teacher"])
                     await journal.grant_substitute(
                         conn,
                         await _who(conn, actor),

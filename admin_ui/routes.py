@@ -30,9 +30,15 @@ def when(value: str | datetime | None, language: str) -> str:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return "/"
+    """A place on this site to go back to, else the start page. Browsers (and yarl, writing the
+    ``Location``) drop tabs and line breaks from a URL, so ``/<TAB>/evil.example`` became
+    ``//evil.example`` — another site, right after a real sign-in. The addresses the pages send
+    (``quote``d paths) hold no blank, control character or backslash: any of them refuses the value."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if any(c <= " " or c == "\x7f" or c == "\\" for c in value):
+        return "/"
+    return value
 
 
 def _login_page(request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
@@ -311,13 +317,13 @@ async def result_page(request: web.Request, conn: Any, actor: api.Actor) -> web.
 
 @page()
 async def account(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
-    message = error = None
+    message = error = renewed = None
     if request.method == "POST":
         form = await request.post()
         services = api.services_of(request)
         try:
             # Nothing changes unless every check passes; a refusal's audit row commits with this page.
-            await api.auth_service.change_password(
+            renewed = await api.auth_service.change_password(
                 conn,
                 actor,
                 current=str(form.get("current", "")),
@@ -333,13 +339,16 @@ async def account(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
     first = request.query.get("first") == "1"
     # After the change, the way on: a student's exams (issue 20), anyone else's start page.
     onward = "/student" if actor.role == api.Role.STUDENT else "/"
-    return render(
+    response = render(
         request,
         "account.html",
         {"message": message, "error": error, "first": first, "onward": onward},
         actor=actor,
         status=422 if error else 200,
     )
+    if renewed is not None:  # this browser goes on under a new token (the same CSRF token: open tabs keep working)
+        api.set_session_cookie(response, request, renewed)
+    return response
 
 
 async def favicon(request: web.Request) -> web.Response:

@@ -154,7 +154,13 @@ def _refusal(actor: Actor, journal: JournalAccess, now: datetime) -> Reason | No
     or a substitute inside a faculty head's permission window."""
     if actor.user_id in journal.teacher_ids and Role.TEACHER in actor.roles:
         return None
-    own = [p for p in journal.substitutes if p.teacher_id == actor.user_id and p.journal_id == journal.journal_id]
+    # A substitute is a teacher too: a window granted to any other account (a student, the system
+    # administrator) lets them keep nothing (R3, R4).
+    own = [
+        p
+        for p in journal.substitutes
+        if p.teacher_id == actor.user_id and p.journal_id == journal.journal_id and Role.TEACHER in actor.roles
+    ]
     granted = [p for p in own if p.granted_by_role is Role.FACULTY_HEAD]
     if any(p.valid_from <= now < p.valid_until for p in granted):
         return None

@@ -53,8 +53,11 @@ from journal_bridge.tables import (
 
 
 def may_keep(actor: Actor, access: JournalAccess, now: datetime) -> bool:
-    """An assigned teacher (R4), or a substitute inside a faculty head's window (J7)."""
-    if actor.user_id in access.teacher_ids and Role.TEACHER in actor.roles:
+    """An assigned teacher (R4), or a substitute teacher inside a faculty head's window (J7). Both must be
+    teachers: a window granted to another account (a student, the system administrator) opens nothing."""
+    if Role.TEACHER not in actor.roles:
+        return False
+    if actor.user_id in access.teacher_ids:
         return True
     return any(
         p.teacher_id == actor.user_id and p.granted_by_role is Role.FACULTY_HEAD and p.valid_from <= now < p.valid_until

@@ -38,6 +38,7 @@ _WRONG_ROLE = {
     Role.PROCTOR: N_("Account «{login}» is not a proctor."),
     Role.FACULTY_HEAD: N_("Account «{login}» is not a faculty head."),
     Role.DEPARTMENT_HEAD: N_("Account «{login}» is not a head of department."),
+    Role.TEACHER: N_("Account «{login}» is not a teacher."),
 }
 
 
@@ -55,6 +56,11 @@ async def _person(conn: AsyncConnection, login: str, role: Role, field: str) -> 
     if row.role != role.value:
         raise InvalidInput("wrong_role", _WRONG_ROLE[role], login=row.login, field=field)
     return row
+
+
+async def substitute_teacher_id(conn: AsyncConnection, login: str) -> int:
+    """The account a faculty head names as a substitute (J7): it must be a teacher's (``wrong_role``)."""
+    return int((await _person(conn, login, Role.TEACHER, "teacher")).id)
 
 
 async def _by_code(conn: AsyncConnection, table: Any, code: str, field: str) -> Any:

@@ -633,8 +633,12 @@ async def change_password(
     now: datetime,
     keep_session: str | None,
     throttle: LoginThrottle,
-) -> None:
+) -> str | None:
     """Change the signed-in person's password, or raise after recording the refusal in ``conn``.
+
+    Every session of the person ends, the one asking too: ``keep_session`` (its token hash) goes on
+    under a new token with the same CSRF token and expiry, which is returned for the caller's cookie.
+    A cookie stolen from this very session — the usual reason to change a password — stops working.
 
     A wrong current password is a failed sign-in of this account from this client (the same
     throttle): a stolen session cookie must not become a way to guess the password. The caller
@@ -647,6 +651,13 @@ async def change_password(
         if row is None or not await passwords.verify_password_async(row.password_hash, current):
             await throttle.failed(actor.login, actor.ip)
             raise InvalidInput("bad_current_password", N_("The current password is wrong."))
+        if passwords.normalise(new) == passwords.normalise(current):
+            # Keeping the printed one-time password would lift the "change it first" rule while the
+            # password the administrator saw (and printed) kept working.
+            raise InvalidInput(
+                "password_unchanged",
+                N_("The new password is the same as the current one; choose a different new password."),
+            )
         passwords.check_acceptable(new, login=actor.login)
     except InvalidInput as refused:
         await record(
@@ -659,17 +670,47 @@ async def change_password(
         .where(users.c.id == actor.user_id)
         .values(password_hash=new_hash, must_change_password=False, password_changed_at=now)
     )
-    # Every other session of this person ends: a leaked password stops working everywhere (R5).
-    stmt = (
+    renewed = await _renew_session(conn, actor.user_id, keep_session, now) if keep_session else None
+    # Every session of this person ends (the asking one lives on under ``renewed``): a leaked
+    # password, or a cookie taken from this browser, stops working everywhere (R5).
+    await conn.execute(
         update(auth_sessions)
         .where(auth_sessions.c.user_id == actor.user_id)
         .where(auth_sessions.c.revoked_at.is_(None))
+        .where(auth_sessions.c.token_hash != (token_hash(renewed) if renewed else ""))
+        .values(revoked_at=now)
     )
-    if keep_session:
-        stmt = stmt.where(auth_sessions.c.token_hash != keep_session)
-    await conn.execute(stmt.values(revoked_at=now))
     await throttle.succeeded(actor.login, actor.ip)
     await record(conn, now, actor, "auth.password_changed", f"user:{actor.user_id}")
+    return renewed
+
+
+async def _renew_session(conn: AsyncConnection, user_id: int | None, old: str, now: datetime) -> str | None:
+    """A new token for the session ``old`` (a token hash): same person, CSRF token, expiry, address."""
+    row = (
+        await conn.execute(
+            select(auth_sessions).where(
+                auth_sessions.c.token_hash == old,
+                auth_sessions.c.user_id == user_id,
+                auth_sessions.c.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    await conn.execute(
+        auth_sessions.insert().values(
+            token_hash=token_hash(token),
+            user_id=row.user_id,
+            csrf_token=row.csrf_token,  # the pages open in other tabs keep working with the new cookie
+            created_at=now,
+            expires_at=row.expires_at,
+            ip=row.ip,
+            user_agent=row.user_agent,
+        )
+    )
+    return token
 
 
 async def set_language(conn: AsyncConnection, actor: Actor, language: str) -> str:

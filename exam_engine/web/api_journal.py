@@ -27,7 +27,7 @@ from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission, Role, allows
 from ..errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from ..i18n import translate
-from ..services import authority, holds, relay
+from ..services import assignments, authority, holds, relay
 from ..services.audit import record
 from ..services.catalog import user_id_by_login
 from ..tables import disciplines, faculties, group_members, groups, users
@@ -340,13 +340,13 @@ async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Act
     response_schema=s.CREATED,
     status=201,
     permission=Permission.GRANT_SUBSTITUTE,
-    errors=(*JOURNAL_ERRORS, "user_not_found"),
+    errors=(*JOURNAL_ERRORS, "user_not_found", "wrong_role", "choice_required"),
     resource=Kind.JOURNAL,
 )
 @journal_errors
 async def grant_substitute(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
     body = await read_json(request)
-    teacher = await user_id_by_login(conn, field(body, "teacher", str))
+    teacher = await assignments.substitute_teacher_id(conn, field(body, "teacher", str))
     now = _now(request)
     new_id = await journal.grant_substitute(
         conn,

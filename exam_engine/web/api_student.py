@@ -31,6 +31,7 @@ from .http import (
     read_json,
     request_language,
     services_of,
+    set_session_cookie,
     set_session_cookies,
     sign_in,
 )
@@ -116,16 +117,22 @@ async def me(request: web.Request, conn: Any, actor: Actor) -> dict:
 @endpoint(
     "POST",
     "/api/v1/me/password",
-    summary="Change my password (ends my other sessions)",
+    summary="Change my password (ends every session; this one goes on under a new cookie, same CSRF token)",
     request_schema=s.PASSWORD_CHANGE,
     response_schema=s.OK,
-    errors=("bad_current_password", "password_too_short", "password_too_common", "too_many_attempts"),
+    errors=(
+        "bad_current_password",
+        "password_unchanged",
+        "password_too_short",
+        "password_too_common",
+        "too_many_attempts",
+    ),
 )
 async def change_password(request: web.Request, conn: Any, actor: Actor) -> web.Response | dict:
     body = await read_json(request)
     services = services_of(request)
     try:
-        await auth.change_password(
+        renewed = await auth.change_password(
             conn,
             actor,
             current=field(body, "current", str),
@@ -138,7 +145,10 @@ async def change_password(request: web.Request, conn: Any, actor: Actor) -> web.
         # Answered, not raised: the wrapper then commits the refusal's audit row (nothing else was changed).
         return error_response(refused, actor.language)
     services.sessions.evict_user(actor.user_id)
-    return {"ok": True}
+    response = json_response({"ok": True})
+    if renewed is not None:  # this browser goes on under a new token; the old cookie is worth nothing now
+        set_session_cookie(response, request, renewed)
+    return response
 
 
 @endpoint(

@@ -438,17 +438,23 @@ async def sign_in(request: web.Request, login: str, password: str) -> auth.Signe
     )
 
 
-def set_session_cookies(response: web.StreamResponse, request: web.Request, signed: auth.SignedIn) -> None:
+def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
+    """The session cookie alone (a session renewed by a password change keeps its language and device)."""
     settings = services_of(request).settings
     response.set_cookie(
         SESSION_COOKIE,
-        signed.token,
+        token,
         httponly=True,
         samesite="Strict",
         path="/",
         secure=settings.cookie_secure,
         max_age=settings.session_ttl_s,
     )
+
+
+def set_session_cookies(response: web.StreamResponse, request: web.Request, signed: auth.SignedIn) -> None:
+    settings = services_of(request).settings
+    set_session_cookie(response, request, signed.token)
     response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
     ensure_device_cookie(request, response, secure=settings.cookie_secure)
 

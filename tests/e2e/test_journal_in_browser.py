@@ -194,7 +194,7 @@ async def test_a_faculty_head_grants_a_substitute_and_a_student_sees_what_the_ex
     page = await context.new_page()
     try:
         await sign_in(page, base, "dean1", "/journal/substitutes")
-        await page.fill("#sub-teacher", "deputy1")  # any account: the window, not the role, is what is granted
+        await page.fill("#sub-teacher", "teacher1")  # a teacher's account: no other opens a journal by a window
         await page.fill("#sub-from", "31.02.2026 10:00")  # no such day: refused beside the field, nothing granted
         await page.fill("#sub-until", (now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"))  # ISO still reads
         await page.fill("#sub-reason", "Оқытушы іссапарда")

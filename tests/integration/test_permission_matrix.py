@@ -22,7 +22,7 @@ from exam_engine.bootstrap import Services
 from exam_engine.domain.roles import ACADEMIC_PERMISSIONS, MATRIX, Kind, Permission, Reach, Role, allows, reach
 from exam_engine.services import assignments, catalog
 from exam_engine.services.authority import NOT_FOUND
-from exam_engine.tables import answers, attempts, audit_log, exam_proctors, exams, faculty_heads
+from exam_engine.tables import answers, attempts, audit_log, exam_proctors, exams, faculty_heads, users
 from exam_engine.web.api_journal import audit_sink
 from exam_engine.web.app import create_app  # noqa: F401 - importing the app registers every route module
 from exam_engine.web.http import ROUTES, RouteDoc
@@ -620,6 +620,72 @@ async def test_the_testers_faculty_head_cannot_grant_a_substitute_on_another_fac
         status, body = await world.apis["dean"].call("POST", url, grant)
         assert status == 201, body
     finally:
+        await world.close()
+
+
+async def test_a_substitute_window_opens_a_journal_to_teachers_only(services):
+    """A faculty head named a student (or a proctor, or the system administrator) as a "substitute": the
+    window was stored and opened the whole journal to them — every classmate's grade, the CSV export too."""
+    world = await owned_world(services)
+    sysadmin_id = await make_user(services, "sys_x", Role.SYSADMIN)
+    sysadmin = await new_api(world.client)
+    await sysadmin.login("sys_x")
+    journal_id = world.ids["journal_id"]
+    url = f"/api/v1/journals/{journal_id}/substitutes"
+    window = {"valid_from": "2026-01-01T00:00:00+05:00", "valid_until": "2027-12-31T00:00:00+05:00"}
+    try:
+        for login in ("student1", "proctor1", "sys_x"):
+            status, body = await world.apis["dean"].call("POST", url, {**window, "teacher": login, "reason": "illness"})
+            assert status == 422 and body["error"]["code"] == "wrong_role", body
+            assert login in body["error"]["message"] and "оқытушы емес" in body["error"]["message"]
+        resp = await world.apis["dean"].client.request(
+            "POST",
+            "/journal/substitutes",
+            data={
+                "_csrf": world.apis["dean"].csrf or "",
+                "journal": str(journal_id),
+                "teacher": "student1",
+                "valid_from": "01.01.2026 00:00",
+                "valid_until": "31.12.2027 00:00",
+                "reason": "illness",
+            },
+        )
+        assert resp.status == 422 and "«student1» тіркелгісі оқытушы емес" in await resp.text()
+        async with services.engine.begin() as conn:
+            assert (await conn.execute(select(func.count()).select_from(journal_substitutes))).scalar_one() == 0
+            # A window stored before the grant checked the role opens nothing either.
+            people = {"student": world.ids["student_id"], "proctor1": None, "sys_x": sysadmin_id}
+            people["proctor1"] = (
+                await conn.execute(select(users.c.id).where(users.c.login == "proctor1"))
+            ).scalar_one()
+            for person in people.values():
+                await conn.execute(
+                    journal_substitutes.insert().values(
+                        journal_id=journal_id,
+                        teacher_id=str(person),
+                        valid_from=services.clock.now() - timedelta(days=1),
+                        valid_until=services.clock.now() + timedelta(days=30),
+                        granted_by="dean",
+                        granted_by_role="faculty_head",
+                        granted_at=services.clock.now(),
+                        reason="granted before the role was checked",
+                    )
+                )
+        for api in (world.apis["student"], world.apis["proctor1"], sysadmin):
+            for path in (f"/api/v1/journals/{journal_id}", f"/api/v1/journals/{journal_id}/export?format=csv"):
+                status, body = await _call(api, "GET", path, None)
+                assert status in (403, 404) and isinstance(body, dict), (path, status, body)
+            resp = await api.client.request("GET", f"/journals/{journal_id}", allow_redirects=False)
+            assert resp.status in (403, 404) and "Student student2" not in await resp.text()  # a classmate
+        # A teacher is still let in by a window: the rule is about who, not about windows.
+        status, body = await world.apis["dean"].call(
+            "POST", url, {**window, "teacher": "teacher2", "reason": "illness"}
+        )
+        assert status == 201, body
+        status, body = await world.apis["teacher2"].call("GET", f"/api/v1/journals/{journal_id}")
+        assert status == 200 and body["can_edit"] is True, body
+    finally:
+        await sysadmin.client.close()  # type: ignore[attr-defined]
         await world.close()
 
 

@@ -187,6 +187,44 @@ async def test_the_one_time_password_allows_nothing_but_changing_it(services):
     assert refused >= 4  # each refusal is on record
 
 
+async def test_the_one_time_password_cannot_be_kept_as_the_new_password(services):
+    """The printed password, seen by the administrator, cannot become the person's own by "changing" it to itself."""
+    await make_user(services, "student9", Role.STUDENT)
+    async with services.engine.begin() as conn:
+        otp = await user_service.reset_password(conn, ADMIN, "student9", now=services.clock.now())
+    client = await open_client(services)
+    try:
+        api = Api(client)
+        assert (await api.login("student9", otp))["must_change_password"] is True
+        status, body = await api.call("POST", "/api/v1/me/password", {"current": otp, "new": otp})
+        assert status == 422 and body["error"]["code"] == "password_unchanged", body
+        assert "басқа жаңа құпиясөз" in body["error"]["message"]  # in the person's language (kk)
+        status, body = await api.call("GET", "/api/v1/me")
+        assert status == 200 and body["must_change_password"] is True  # still nothing but the change
+        # The page refuses it the same way, in words, and the one-time password stays one-time.
+        resp = await api.client.request(
+            "POST", "/account", data={"_csrf": api.csrf or "", "current": otp, "new": otp}, allow_redirects=False
+        )
+        assert resp.status == 422 and "басқа жаңа құпиясөз" in await resp.text()
+        resp = await api.client.request("GET", "/student", allow_redirects=False)
+        assert resp.status == 302 and resp.headers["Location"] == "/account?first=1"
+    finally:
+        await client.close()
+    async with services.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(users.c.must_change_password, users.c.password_hash).where(users.c.login == "student9")
+            )
+        ).one()
+        refusals = (
+            (await conn.execute(select(audit_log.c.after).where(audit_log.c.action == "auth.password_change_failed")))
+            .scalars()
+            .all()
+        )
+    assert row.must_change_password is True and passwords.verify_password(row.password_hash, otp)
+    assert refusals == [{"code": "password_unchanged"}] * 2
+
+
 async def test_the_sign_in_page_sends_a_one_time_password_to_the_change_page_and_every_page_back_there(services):
     await make_user(services, "student9", Role.STUDENT)
     async with services.engine.begin() as conn:
@@ -199,6 +237,84 @@ async def test_the_sign_in_page_sends_a_one_time_password_to_the_change_page_and
         assert resp.status == 302 and resp.headers["Location"] == "/account?first=1"
         resp = await client.get("/student", allow_redirects=False)
         assert resp.status == 302 and resp.headers["Location"] == "/account?first=1"
+    finally:
+        await client.close()
+
+
+def _session_cookie(api: Api) -> str:
+    jar = api.client.session.cookie_jar  # type: ignore[attr-defined]
+    return next(c.value for c in jar if c.key == "exam_session")
+
+
+async def test_a_cookie_copied_from_the_very_session_that_changes_the_password_stops_working(services):
+    """Someone copied the session cookie (a shared computer, a stolen laptop); the owner notices and
+    changes the password in that same browser. Before, only the *other* sessions ended: the copy,
+    being the owner's own session, went on working."""
+    await make_user(services, "student9", Role.STUDENT)
+    client = await open_client(services)
+    owner, thief = await new_api(client), await new_api(client)
+    try:
+        for how in ("api", "page"):
+            await owner.login("student9", PASSWORD if how == "api" else "a brand new long passphrase")
+            thief.client.session.cookie_jar.update_cookies({"exam_session": _session_cookie(owner)})  # type: ignore[attr-defined]
+            thief.csrf = owner.csrf
+            status, _ = await thief.call("GET", "/api/v1/me")
+            assert status == 200  # the copy works, as the owner's session does
+            if how == "api":
+                status, body = await owner.call(
+                    "POST", "/api/v1/me/password", {"current": PASSWORD, "new": "a brand new long passphrase"}
+                )
+                assert status == 200, body
+            else:
+                resp = await owner.client.request(
+                    "POST",
+                    "/account",
+                    data={
+                        "_csrf": owner.csrf or "",
+                        "current": "a brand new long passphrase",
+                        "new": "yet another passphrase",
+                    },
+                )
+                assert resp.status == 200 and "құпиясөзіңіз өзгертілді" in (await resp.text()).lower()
+            status, body = await thief.call("GET", "/api/v1/me")
+            assert status == 401 and body["error"]["code"] == "not_signed_in", (how, body)
+            # The owner goes on in the same browser, with the CSRF token the open pages already hold.
+            status, body = await owner.call("PUT", "/api/v1/me/language", {"language": "kk"})
+            assert status == 200, (how, body)
+    finally:
+        await owner.client.close()  # type: ignore[attr-defined]
+        await thief.client.close()  # type: ignore[attr-defined]
+        await client.close()
+
+
+async def test_the_sign_in_page_goes_back_only_to_a_page_of_this_site(services):
+    """A link to ``/login?next=/%09/evil.example`` sent a person, just signed in, to another site: the
+    browser (and yarl, writing the ``Location``) drops the tab, leaving ``//evil.example``."""
+    await make_user(services, "teacher9", Role.TEACHER)
+    client = await open_client(services)
+    try:
+        for sneaky in (
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/\\evil.example",
+            "/ /evil.example",
+        ):
+            client.session.cookie_jar.clear()  # signed out: the language switch before sign-in, then the sign-in
+            resp = await client.post("/language", data={"lang": "ru", "next": sneaky}, allow_redirects=False)
+            assert resp.headers["Location"] == "/", (repr(sneaky), resp.headers["Location"])
+            resp = await client.get("/login", params={"next": sneaky})
+            assert '<input type="hidden" name="next" value="/">' in await resp.text(), repr(sneaky)  # not carried on
+            resp = await client.post(
+                "/login", data={"login": "teacher9", "password": PASSWORD, "next": sneaky}, allow_redirects=False
+            )
+            assert resp.status == 302 and resp.headers["Location"] == "/", (repr(sneaky), resp.headers["Location"])
+        resp = await client.post(
+            "/login",
+            data={"login": "teacher9", "password": PASSWORD, "next": "/admin/audit?page=2"},
+            allow_redirects=False,
+        )
+        assert resp.status == 302 and resp.headers["Location"] == "/admin/audit?page=2"  # a real page still works
     finally:
         await client.close()
 
