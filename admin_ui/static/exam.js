@@ -49,8 +49,30 @@
 
   const serverNow = () => Date.now() + offsetMs;
 
+  // Every tab of this attempt in this browser shares the store below: the exam left open in an old tab
+  // and opened again in a new one. The sequence number is taken from it at each click, so the last
+  // click in any tab has the highest number and is the answer the server keeps (each tab counting on
+  // its own, a click in the tab that had counted less was answered "saved" and not stored).
+  const acked = {};            // position -> highest sequence number the server has answered for
+  function stored() {
+    try { return JSON.parse(localStorage.getItem(storeKey()) || "null") || {}; } catch (e) { return {}; }
+  }
+
+  function nextSeq() {
+    seq = Math.max(seq, Number(stored().seq) || 0) + 1;
+    return seq;
+  }
+
   function persistQueue() {
-    try { localStorage.setItem(storeKey(), JSON.stringify({ seq, queue })); } catch (e) { /* private mode */ }
+    // Another tab's answers still waiting for their receipt stay in the store (a reload of that tab
+    // sends them); what this tab knows the server has answered for is left out.
+    const saved = stored();
+    const all = { ...queue };
+    for (const [pos, item] of Object.entries(saved.queue || {})) {
+      if (item && item.seq > (acked[pos] || 0) && (!all[pos] || all[pos].seq < item.seq)) all[pos] = item;
+    }
+    const top = Math.max(seq, Number(saved.seq) || 0);
+    try { localStorage.setItem(storeKey(), JSON.stringify({ seq: top, queue: all })); } catch (e) { /* private mode */ }
   }
 
   function restoreQueue() {
@@ -104,7 +126,9 @@
         retryDelay = 1000;
         if (result.status === 200) {
           lastReceipt = result.data;
+          acked[pos] = Math.max(acked[pos] || 0, result.data.seq);
           if (queue[pos] && queue[pos].seq <= result.data.seq) delete queue[pos];
+          if (!result.data.applied && result.data.seq > item.seq) adopt(Number(pos), result.data);
           persistQueue();
           showSaveState(false);
         } else if (result.status === 409 && result.data && result.data.error &&
@@ -128,6 +152,7 @@
           return;
         } else {
           delete queue[pos];  // a 422 will not get better by resending
+          acked[pos] = Math.max(acked[pos] || 0, item.seq);
           persistQueue();
           $("alert").textContent = fmt(M.error, { message: (result.data && result.data.error && result.data.error.message) || result.status });
         }
@@ -137,11 +162,19 @@
     }
   }
 
+  // The server keeps a later answer than this tab's (clicked in another tab): the page shows it.
+  function adopt(position, receipt) {
+    const q = questions.find((x) => x.position === position);
+    if (!q || queue[position]) return;
+    q.choice = receipt.choice;
+    q.seq = receipt.seq;
+    if (questions[current] === q) show(current, false); else renderMap();
+  }
+
   function choose(position, choice) {
     const q = questions.find((x) => x.position === position);
     q.choice = choice;
-    seq += 1;
-    queue[position] = { choice, seq };
+    queue[position] = { choice, seq: nextSeq() };
     persistQueue();
     renderMap();
     showSaveState(false);
