@@ -338,6 +338,10 @@ async def release_device(
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     _require_open(row)
+    if row.bound_session is None:
+        # Already released (the same form sent twice) or never opened: nothing to move. Overwriting
+        # ``released_session`` with "none" would let the browser the attempt left take it back.
+        return await live_attempt(conn, attempt_id, now=now)
     await _live_update(conn, attempt_id, bound_session=None, released_session=row.bound_session)
     await record(
         conn,

@@ -1,4 +1,4 @@
-"""A proctor's extra-time form sent twice (a double click, the browser resending it) or after the
+"""A proctor's action sent twice. The extra-time form sent twice (a double click, the browser resending it) or after the
 student's time changed (another proctor's grant for the same failure, a pause).
 
 Each POST used to be a new grant: ten minutes asked for once became twenty, recorded as two grants.
@@ -116,3 +116,35 @@ async def test_a_grant_on_a_form_opened_before_another_proctors_grant_changes_no
         assert await _grants(services, aid) == 1
     finally:
         await close_all(student, first, second)
+
+
+async def test_a_move_to_another_device_sent_twice_still_keeps_the_old_browser_out(services):
+    """The move remembers the browser the attempt left, so that browser (its tab still open, saving and
+    pinging) cannot take the attempt back before the student signs in on the new one. A second move —
+    the proctor's double click — remembered "no browser", and the old tab's next save took it back:
+    the student at the new computer was refused "open in another browser"."""
+    world = await make_world(services, students=1, duration_s=1200)
+    client = await open_client(services)
+    old_browser = await signed_in(client, "student1")
+    proctor = await staff(services, client, "proctor1", Role.PROCTOR)
+    new_browser = None
+    try:
+        aid = (await start(old_browser, world.exam_id))["attempt"]["id"]
+        save = f"/api/v1/attempts/{aid}/answers/1"
+        status, body = await old_browser.call("PUT", save, {"choice": 0, "seq": 1})
+        assert status == 200, body
+        move = f"/api/v1/live/attempts/{aid}/release-device"
+        sent = await asyncio.gather(
+            proctor.call("POST", move, {"reason": "ноутбук істен шықты"}),
+            proctor.call("POST", move, {"reason": "ноутбук істен шықты"}),
+        )
+        assert all(status == 200 for status, _ in sent), sent
+        status, body = await old_browser.call("PUT", save, {"choice": 1, "seq": 2})
+        assert status == 409 and body["error"]["code"] == "attempt_open_elsewhere", body
+        new_browser = await signed_in(client, "student1")
+        status, body = await new_browser.call("POST", f"/api/v1/exams/{world.exam_id}/start", {})
+        assert status == 200 and body["attempt"]["id"] == aid, body
+        status, body = await new_browser.call("PUT", save, {"choice": 2, "seq": 3})
+        assert status == 200 and body["applied"], body
+    finally:
+        await close_all(old_browser, proctor, *([new_browser] if new_browser else []))
