@@ -38,8 +38,12 @@
     });
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
-    return { status: response.status, data };
+    return { status: response.status, data, retryAfter: Number(response.headers.get("Retry-After")) || 0 };
   }
+
+  // Answers that say "try again": the server's bounded wait ran out (503 server_busy), a proxy found no
+  // worker (502, 504: a restart), the body did not arrive (408), the session's request budget (429).
+  const AGAIN = (status) => status >= 500 || status === 408 || status === 429;
 
   function syncClock(serverNowIso, sentAt) {
     const received = Date.now();
@@ -90,12 +94,12 @@
 
   function pendingCount() { return Object.keys(queue).length; }
 
-  function showSaveState(offline) {
+  function showSaveState(offline, busy) {
     const el = $("save-status");
     el.classList.toggle("offline", !!offline);
     el.classList.toggle("pending", !offline && pendingCount() > 0);
     if (offline) {
-      el.textContent = fmt(M.waiting, { count: pendingCount() });
+      el.textContent = fmt(busy ? M.busy : M.waiting, { count: pendingCount() });
     } else if (pendingCount() > 0) {
       el.textContent = M.saving;
     } else if (lastReceipt) {
@@ -120,6 +124,13 @@
         } catch (e) {
           showSaveState(true);
           setTimeout(flush, retryDelay);
+          retryDelay = Math.min(retryDelay * 2, 5000);
+          return;
+        }
+        if (AGAIN(result.status)) {
+          // Not stored, and not refused for good: the answer stays queued and goes again.
+          showSaveState(true, true);
+          setTimeout(flush, result.retryAfter > 0 ? Math.min(result.retryAfter, 30) * 1000 : retryDelay);
           retryDelay = Math.min(retryDelay * 2, 5000);
           return;
         }
@@ -151,7 +162,7 @@
           window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
           return;
         } else {
-          delete queue[pos];  // a 422 will not get better by resending
+          delete queue[pos];  // a 422 will not get better by resending (AGAIN above: what may)
           acked[pos] = Math.max(acked[pos] || 0, item.seq);
           persistQueue();
           $("alert").textContent = fmt(M.error, { message: (result.data && result.data.error && result.data.error.message) || result.status });
