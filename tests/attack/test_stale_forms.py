@@ -148,3 +148,52 @@ async def test_a_move_to_another_device_sent_twice_still_keeps_the_old_browser_o
         assert status == 200 and body["applied"], body
     finally:
         await close_all(old_browser, proctor, *([new_browser] if new_browser else []))
+
+
+async def test_a_decision_overrules_only_the_decision_its_reviewer_saw(services):
+    """Two reviewers open the same attempt; the first decides. The second's form, opened before, used to
+    overrule a decision its reviewer never read; and a double click on one's own decision answered
+    "another reviewer must overrule your decision" although it had been recorded."""
+    from tests.factories import assign_proctor, make_user, new_api
+    from tests.integration.proctor_world import proctored_attempt
+
+    world = await proctored_attempt(services)
+    await make_user(services, "proctor2", Role.PROCTOR)
+    await assign_proctor(services, "proctor2")
+    second = await new_api(world.client)
+    await second.login("proctor2")
+    page = f"/proctor/attempts/{world.attempt_id}"
+    try:
+        first_form = {**await _form(world.proctor, page), "decision": "suspicious", "reason": "бөгде дауыс 10:12"}
+        second_form = {**await _form(second, page), "decision": "clean", "reason": "бәрі дұрыс"}
+        assert first_form.get("latest") == "0", first_form
+        sent = await asyncio.gather(
+            _post(world.proctor, f"{page}/decision", first_form), _post(world.proctor, f"{page}/decision", first_form)
+        )
+        assert sorted(status for status, _ in sent) == [303, 409], [status for status, _ in sent]
+        refused = next(html for status, html in sent if status == 409)
+        assert "Бұл бет ашылғаннан кейін басқа шешім жазылды" in refused
+        status, html = await _post(second, f"{page}/decision", second_form)
+        assert status == 409 and "Бұл бет ашылғаннан кейін басқа шешім жазылды" in html, html
+        decisions = (await world.timeline())["decisions"]
+        assert [(d["decision"], d["reviewer"]) for d in decisions] == [("suspicious", "user:proctor1")]
+        # Having read it (the page shown again names it), the second reviewer may overrule it.
+        again = {**dict(HIDDEN.findall(html)), "decision": "clean", "reason": "бәрі дұрыс"}
+        assert again["latest"] == str(decisions[0]["id"])
+        status, _ = await _post(second, f"{page}/decision", again)
+        assert status == 303
+        decisions = (await world.timeline())["decisions"]
+        assert [(d["decision"], d["reviewer"]) for d in decisions] == [
+            ("suspicious", "user:proctor1"),
+            ("clean", "user:proctor2"),
+        ]
+        # The same through the API, for a client that sends the newest decision it saw.
+        status, body = await world.proctor.call(
+            "POST",
+            f"/api/v1/proctor/attempts/{world.attempt_id}/decisions",
+            json={"decision": "suspicious", "reason": "тағы да", "latest": decisions[0]["id"]},
+        )
+        assert status == 409 and body["error"]["code"] == "decision_changed", body
+    finally:
+        await second.client.close()  # type: ignore[attr-defined]
+        await world.close()
