@@ -317,7 +317,12 @@
       await flush();
       if (pendingCount() > 0) { showSaveState(true); return; }
       finished = true;
-      const r = await api("POST", `/attempts/${attempt.id}/submit`);
+      let r;
+      try {
+        r = await api("POST", `/attempts/${attempt.id}/submit`);
+      } catch (e) {
+        r = { status: 0, data: null };  // no connection: said below, and the page goes on (clock, saves)
+      }
       if (r.status === 200 || r.status === 409) {
         try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
         // The wait below may last seconds: say that the answers are in and what the page waits for.
@@ -326,7 +331,8 @@
         window.location = `/attempt/${attempt.id}/result`;
       } else {
         finished = false;
-        $("alert").textContent = fmt(M.error, { message: (r.data && r.data.error && r.data.error.message) || r.status });
+        const said = r.data && r.data.error && r.data.error.message;
+        $("alert").textContent = said ? fmt(M.error, { message: said }) : M.not_handed_in;
       }
     };
     $("confirm-no").onclick = () => dialog.close();

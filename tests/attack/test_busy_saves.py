@@ -36,20 +36,24 @@ async def _stored(services, attempt_id: uuid.UUID) -> dict[int, int | None]:  # 
         return {r.position: r.choice for r in rows}
 
 
+async def _exam_page(services, base: str, page, exam_id: int) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    await page.goto(f"{base}/login")
+    await page.fill("#login", "student1")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit].primary")
+    await page.wait_for_url(f"{base}/student")
+    await page.goto(f"{base}/exam/{exam_id}/rules")
+    await page.click("#rules-continue")
+    await page.wait_for_url(f"{base}/exam/{exam_id}")
+    await page.wait_for_selector("#exam:not([hidden])")
+    async with services.engine.connect() as conn:
+        return (await conn.execute(select(attempts.c.id))).scalar_one()
+
+
 async def test_answers_refused_as_busy_or_by_a_restarting_proxy_are_sent_again_and_handed_in(services, browser):  # noqa: F811
     world = await make_world(services, students=1, question_count=3, duration_s=1200)
     async with served_page(services, browser, locale="kk-KZ") as (base, page):
-        await page.goto(f"{base}/login")
-        await page.fill("#login", "student1")
-        await page.fill("#password", PASSWORD)
-        await page.click("button[type=submit].primary")
-        await page.wait_for_url(f"{base}/student")
-        await page.goto(f"{base}/exam/{world.exam_id}/rules")
-        await page.click("#rules-continue")
-        await page.wait_for_url(f"{base}/exam/{world.exam_id}")
-        await page.wait_for_selector("#exam:not([hidden])")
-        async with services.engine.connect() as conn:
-            attempt_id = (await conn.execute(select(attempts.c.id))).scalar_one()
+        attempt_id = await _exam_page(services, base, page, world.exam_id)
 
         # The first saves meet a busy server, a restarting proxy and the request budget; then all is well.
         refusals = [
@@ -79,3 +83,29 @@ async def test_answers_refused_as_busy_or_by_a_restarting_proxy_are_sent_again_a
         await page.click("#confirm-yes")
         await page.wait_for_url(f"{base}/attempt/{attempt_id}/result")
         assert await _stored(services, attempt_id) == {1: 1, 2: 2}
+
+
+async def test_a_hand_in_that_does_not_reach_the_server_says_so_and_the_page_goes_on(services, browser):  # noqa: F811
+    """The hand-in's request failing on the network (no answer at all) left the page silent, its clock
+    stopped: the student could leave believing they had handed in, and be graded «unsatisfactory» at
+    the deadline."""
+    world = await make_world(services, students=1, question_count=3, duration_s=1200)
+    async with served_page(services, browser, locale="kk-KZ") as (base, page):
+        attempt_id = await _exam_page(services, base, page, world.exam_id)
+        await page.click("#q-options .option >> nth=1")
+        await page.wait_for_selector("#save-status:not(.pending):not(.offline):has-text('№')")
+        await page.route("**/submit", lambda route: route.abort())
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_selector("#alert:has-text('Жауаптарыңыз әлі тапсырылған ЖОҚ')", timeout=10000)
+        shown = await page.inner_text("#remaining")
+        await asyncio.sleep(2.2)
+        assert await page.inner_text("#remaining") != shown, "the clock stopped after the failed hand-in"
+        async with services.engine.connect() as conn:
+            assert (await conn.execute(select(attempts.c.status))).scalar_one() == "in_progress"
+        await page.unroute("**/submit")
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_url(f"{base}/attempt/{attempt_id}/result")
+        async with services.engine.connect() as conn:
+            assert (await conn.execute(select(attempts.c.status))).scalar_one() != "in_progress"
