@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -286,9 +287,21 @@ def _run(request: web.Request, conn: Any, actor: api.Actor, name: str, form: Any
         return lambda: control.credit_downtime(conn, actor, attempt_id, reason=reason, now=now, widen_window=widen)
     raw = str(form.get("minutes", "")).strip()
     minutes = int(raw) if raw.isdigit() and len(raw) < 6 else 0  # 0 is refused by the service, in words
+    seen = _seen_deadline(form)
     return lambda: control.grant_time(
-        conn, actor, attempt_id, minutes=minutes, reason=reason, now=now, widen_window=widen
+        conn, actor, attempt_id, minutes=minutes, reason=reason, now=now, widen_window=widen, seen_deadline=seen
     )
+
+
+def _seen_deadline(form: Any) -> datetime | None:
+    """The deadline the form showed (its hidden ``deadline``): a grant counts only on that deadline, so the
+    form sent twice, or after another grant, adds nothing (``live_control.grant_time``)."""
+    raw = str(form.get("deadline", ""))[:64]
+    try:
+        seen = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return seen if seen.tzinfo is not None else None
 
 
 async def _find(conn: Any, actor: api.Actor, exam_id: int, attempt_id: uuid.UUID, now: Any) -> dict[str, Any]:
@@ -322,6 +335,7 @@ async def action(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
                 await _run(request, conn, actor, name, form)()
         except api.DomainError as error:
             error_text, status = api.translate(actor.language, error.msgid, **error.params), error.status
+            found = await _find(conn, actor, exam_id, attempt_id, now)  # the form again, on what holds now
         else:
             query = urlencode({"done": name, "student": found["row"]["student"]["full_name"]})
             return web.Response(status=303, headers={"Location": f"/proctor/live/{exam_id}?{query}"})

@@ -368,9 +368,16 @@ async def decide(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
             str(form.get("reason", "")),
             now=services.clock.now(),
             grace_s=services.settings.network_grace_s,
+            seen_latest=_seen_latest(form),
         ),
         "decision",
     )
+
+
+def _seen_latest(form: Any) -> int | None:
+    """The newest decision the page showed (its hidden ``latest``, 0 for none): a decision overrules only that."""
+    raw = str(form.get("latest", ""))
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 @page(permission=api.Permission.PROCTOR_REVIEW, resource=api.Kind.ATTEMPT)

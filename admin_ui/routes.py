@@ -161,6 +161,11 @@ def _exam_messages(language: str) -> dict[str, str]:
         "saved_at": N_("All answers saved · {time} · receipt #{seq}"),
         "saving": N_("Saving…"),
         "waiting": N_("No connection: {count} answers waiting, they will be sent automatically"),
+        "busy": N_("The server is busy: {count} answers waiting, they will be sent automatically"),
+        "not_handed_in": N_(
+            "Your answers are NOT handed in yet: the server could not be reached. Check the connection and press "
+            "«Hand in» again."
+        ),
         "remaining": N_("Time left"),
         # Issue 20: the warnings say the real time left and what running out means (E1).
         "warn_unsatisfactory": N_(

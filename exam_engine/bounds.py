@@ -121,6 +121,7 @@ DIFFICULTY = Bound(0, 100)
 CREDITS = Bound(1, 60)
 BANK_VERSION_ID = Bound(1, MAX_SAFE_INT)
 ID = Bound(1, MAX_SAFE_INT, description="an identifier")
+SEEN_DECISION = Bound(0, MAX_SAFE_INT, description="the id of the newest decision the reviewer saw (0: none)")
 # ---- the student's page (the autosave checks these in its own rules; here for the document) -----
 ANSWER_CHOICE = Bound(0, 2**15 - 1, description="index of the chosen option as served (null clears)")
 BANK_OPTION = Bound(0, 11, description="a bank option's index, 0-based")

@@ -72,6 +72,9 @@ class Settings:
     # request waits at most db_wait_s for a pooled database connection (else 503 with Retry-After).
     body_timeout_s: float = 30.0
     db_wait_s: float = 10.0
+    # Client connections one process holds at once (each an open file); beyond, 503 and closed.
+    # 0: the process's open-file limit less a reserve for the database, Redis and files (web.app).
+    max_connections: int = 0
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_s: int = 3600
@@ -275,6 +278,7 @@ def load_settings(
         autosave_queue=_int(env, "EXAM_AUTOSAVE_QUEUE", 4096, minimum=1, maximum=100_000),
         body_timeout_s=_float(env, "EXAM_BODY_TIMEOUT_S", 30.0, minimum=1.0),
         db_wait_s=_float(env, "EXAM_DB_WAIT_S", 10.0, minimum=0.5),
+        max_connections=_int(env, "EXAM_MAX_CONNECTIONS", 0, minimum=0, maximum=1_000_000),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),
         login_max_failures=_int(env, "EXAM_LOGIN_MAX_FAILURES", 5, minimum=1),
         login_window_s=_int(env, "EXAM_LOGIN_WINDOW_S", 3600, minimum=60),

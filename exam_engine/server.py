@@ -59,6 +59,9 @@ def serve(
     check_workers(settings, workers)
     if workers > 1:
         return supervise(settings, host=host, port=port, workers=workers)
+    from .web.connections import raise_file_limit
+
+    raise_file_limit()  # every connection is an open file; systemd starts services at 1,024
 
     def serving(_banner: str) -> None:  # aiohttp calls this once its start-up steps ran and the port is bound
         settle_heap()

@@ -38,8 +38,12 @@
     });
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
-    return { status: response.status, data };
+    return { status: response.status, data, retryAfter: Number(response.headers.get("Retry-After")) || 0 };
   }
+
+  // Answers that say "try again": the server's bounded wait ran out (503 server_busy), a proxy found no
+  // worker (502, 504: a restart), the body did not arrive (408), the session's request budget (429).
+  const AGAIN = (status) => status >= 500 || status === 408 || status === 429;
 
   function syncClock(serverNowIso, sentAt) {
     const received = Date.now();
@@ -49,8 +53,30 @@
 
   const serverNow = () => Date.now() + offsetMs;
 
+  // Every tab of this attempt in this browser shares the store below: the exam left open in an old tab
+  // and opened again in a new one. The sequence number is taken from it at each click, so the last
+  // click in any tab has the highest number and is the answer the server keeps (each tab counting on
+  // its own, a click in the tab that had counted less was answered "saved" and not stored).
+  const acked = {};            // position -> highest sequence number the server has answered for
+  function stored() {
+    try { return JSON.parse(localStorage.getItem(storeKey()) || "null") || {}; } catch (e) { return {}; }
+  }
+
+  function nextSeq() {
+    seq = Math.max(seq, Number(stored().seq) || 0) + 1;
+    return seq;
+  }
+
   function persistQueue() {
-    try { localStorage.setItem(storeKey(), JSON.stringify({ seq, queue })); } catch (e) { /* private mode */ }
+    // Another tab's answers still waiting for their receipt stay in the store (a reload of that tab
+    // sends them); what this tab knows the server has answered for is left out.
+    const saved = stored();
+    const all = { ...queue };
+    for (const [pos, item] of Object.entries(saved.queue || {})) {
+      if (item && item.seq > (acked[pos] || 0) && (!all[pos] || all[pos].seq < item.seq)) all[pos] = item;
+    }
+    const top = Math.max(seq, Number(saved.seq) || 0);
+    try { localStorage.setItem(storeKey(), JSON.stringify({ seq: top, queue: all })); } catch (e) { /* private mode */ }
   }
 
   function restoreQueue() {
@@ -68,12 +94,12 @@
 
   function pendingCount() { return Object.keys(queue).length; }
 
-  function showSaveState(offline) {
+  function showSaveState(offline, busy) {
     const el = $("save-status");
     el.classList.toggle("offline", !!offline);
     el.classList.toggle("pending", !offline && pendingCount() > 0);
     if (offline) {
-      el.textContent = fmt(M.waiting, { count: pendingCount() });
+      el.textContent = fmt(busy ? M.busy : M.waiting, { count: pendingCount() });
     } else if (pendingCount() > 0) {
       el.textContent = M.saving;
     } else if (lastReceipt) {
@@ -101,10 +127,19 @@
           retryDelay = Math.min(retryDelay * 2, 5000);
           return;
         }
+        if (AGAIN(result.status)) {
+          // Not stored, and not refused for good: the answer stays queued and goes again.
+          showSaveState(true, true);
+          setTimeout(flush, result.retryAfter > 0 ? Math.min(result.retryAfter, 30) * 1000 : retryDelay);
+          retryDelay = Math.min(retryDelay * 2, 5000);
+          return;
+        }
         retryDelay = 1000;
         if (result.status === 200) {
           lastReceipt = result.data;
+          acked[pos] = Math.max(acked[pos] || 0, result.data.seq);
           if (queue[pos] && queue[pos].seq <= result.data.seq) delete queue[pos];
+          if (!result.data.applied && result.data.seq > item.seq) adopt(Number(pos), result.data);
           persistQueue();
           showSaveState(false);
         } else if (result.status === 409 && result.data && result.data.error &&
@@ -127,7 +162,8 @@
           window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
           return;
         } else {
-          delete queue[pos];  // a 422 will not get better by resending
+          delete queue[pos];  // a 422 will not get better by resending (AGAIN above: what may)
+          acked[pos] = Math.max(acked[pos] || 0, item.seq);
           persistQueue();
           $("alert").textContent = fmt(M.error, { message: (result.data && result.data.error && result.data.error.message) || result.status });
         }
@@ -137,11 +173,19 @@
     }
   }
 
+  // The server keeps a later answer than this tab's (clicked in another tab): the page shows it.
+  function adopt(position, receipt) {
+    const q = questions.find((x) => x.position === position);
+    if (!q || queue[position]) return;
+    q.choice = receipt.choice;
+    q.seq = receipt.seq;
+    if (questions[current] === q) show(current, false); else renderMap();
+  }
+
   function choose(position, choice) {
     const q = questions.find((x) => x.position === position);
     q.choice = choice;
-    seq += 1;
-    queue[position] = { choice, seq };
+    queue[position] = { choice, seq: nextSeq() };
     persistQueue();
     renderMap();
     showSaveState(false);
@@ -273,7 +317,12 @@
       await flush();
       if (pendingCount() > 0) { showSaveState(true); return; }
       finished = true;
-      const r = await api("POST", `/attempts/${attempt.id}/submit`);
+      let r;
+      try {
+        r = await api("POST", `/attempts/${attempt.id}/submit`);
+      } catch (e) {
+        r = { status: 0, data: null };  // no connection: said below, and the page goes on (clock, saves)
+      }
       if (r.status === 200 || r.status === 409) {
         try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
         // The wait below may last seconds: say that the answers are in and what the page waits for.
@@ -282,7 +331,8 @@
         window.location = `/attempt/${attempt.id}/result`;
       } else {
         finished = false;
-        $("alert").textContent = fmt(M.error, { message: (r.data && r.data.error && r.data.error.message) || r.status });
+        const said = r.data && r.data.error && r.data.error.message;
+        $("alert").textContent = said ? fmt(M.error, { message: said }) : M.not_handed_in;
       }
     };
     $("confirm-no").onclick = () => dialog.close();

@@ -81,6 +81,8 @@
     const minutes = document.getElementById("action-minutes-field");
     minutes.hidden = link.dataset.action !== "extra-time";
     document.getElementById("action-minutes").disabled = minutes.hidden;
+    // The deadline this row showed: a grant counts only on it, so a double click grants once.
+    document.getElementById("action-deadline").value = link.dataset.deadline || "";
     document.getElementById("action-reason").value = "";
     dialog.showModal();
     document.getElementById("action-reason").focus();

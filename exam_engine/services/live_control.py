@@ -219,14 +219,27 @@ async def grant_time(
     reason: str,
     now: datetime,
     widen_window: bool = False,
+    seen_deadline: datetime | None = None,
 ) -> dict:
-    """Extra minutes for one attempt (a documented technical failure); the deadline stays server-owned."""
+    """Extra minutes for one attempt (a documented technical failure); the deadline stays server-owned.
+
+    ``seen_deadline``: the deadline the proctor's form showed. When the deadline has moved since (the
+    same form sent twice, another proctor's grant for the same failure, a pause), nothing is granted:
+    each grant is added to the deadline, so a resent form would add its minutes again."""
     await authorize(conn, actor, Permission.LIVE_CONTROL, attempt_resource(attempt_id))
     reason = exam_day.check_reason(reason)
     minutes = exam_day.check_grant_minutes(minutes)
     row = await _lock(conn, attempt_id)
     _require_open(row)
     _require_clock(row)
+    if seen_deadline is not None and seen_deadline != row.deadline_at:
+        raise Conflict(
+            "attempt_time_changed",
+            N_(
+                "The student's time changed after this form was opened (another grant, a pause, or this form "
+                "sent twice): nothing was granted now. Check the time left and send again if it is still needed."
+            ),
+        )
     deadline, granted = await _move_deadline(conn, actor, row, minutes * 60, widen_window=widen_window, now=now)
     await _live_update(conn, attempt_id, granted_s=(row.granted_s or 0) + granted)
     await record(
@@ -325,6 +338,10 @@ async def release_device(
     reason = exam_day.check_reason(reason)
     row = await _lock(conn, attempt_id)
     _require_open(row)
+    if row.bound_session is None:
+        # Already released (the same form sent twice) or never opened: nothing to move. Overwriting
+        # ``released_session`` with "none" would let the browser the attempt left take it back.
+        return await live_attempt(conn, attempt_id, now=now)
     await _live_update(conn, attempt_id, bound_session=None, released_session=row.bound_session)
     await record(
         conn,

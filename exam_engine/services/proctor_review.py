@@ -358,8 +358,13 @@ async def decide(
     *,
     now: datetime,
     grace_s: float,
+    seen_latest: int | None = None,
 ) -> dict[str, Any]:
-    """Record a decision; "violation" annuls the attempt (finalised first if still running)."""
+    """Record a decision; "violation" annuls the attempt (finalised first if still running).
+
+    ``seen_latest``: the id of the newest decision the reviewer's page showed (0: none). When another
+    was recorded since — a second reviewer at the same time, or the same form sent twice — nothing is
+    recorded: a decision overrules only what its reviewer has read."""
     await authorize(conn, actor, Permission.PROCTOR_REVIEW, authority.attempt(attempt_id))
     try:
         verdict = Decision(decision)
@@ -377,6 +382,14 @@ async def decide(
             .limit(1)
         )
     ).first()
+    if seen_latest is not None and seen_latest != (latest.id if latest is not None else 0):
+        raise Conflict(
+            "decision_changed",
+            N_(
+                "Another decision was recorded after this page was opened (or this form was sent twice); it is "
+                "shown in the list. Nothing was recorded now: read it, then decide again if needed."
+            ),
+        )
     if latest is not None:
         if latest.decision == Decision.VIOLATION:
             raise Conflict(

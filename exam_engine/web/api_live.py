@@ -215,10 +215,13 @@ async def post_resume(request: web.Request, conn: Any, actor: Actor) -> dict:
     "POST",
     LIVE + "/attempts/{attempt_id}/extra-time",
     summary="Extra minutes for one attempt, capped by the student's window unless the academic administrator "
-    "widens it (widen_window)",
-    request_schema=s.obj(["minutes", "reason"], minutes=b.GRANT_MINUTES.schema(), reason=s.STR, widen_window=s.BOOL),
+    "widens it (widen_window); with deadline_at (the deadline the proctor saw) a grant on a deadline that moved "
+    "since — the same request sent twice, another grant — changes nothing (409 attempt_time_changed)",
+    request_schema=s.obj(
+        ["minutes", "reason"], minutes=b.GRANT_MINUTES.schema(), reason=s.STR, widen_window=s.BOOL, deadline_at=s.TS
+    ),
     response_schema=LIVE_ATTEMPT,
-    errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes", "attempt_in_checks"),
+    errors=(*ACTION_ERRORS, "window_cap_reached", "invalid_minutes", "attempt_in_checks", "attempt_time_changed"),
     permission=Permission.LIVE_CONTROL,
     resource=Kind.ATTEMPT,
 )
@@ -232,6 +235,7 @@ async def post_extra_time(request: web.Request, conn: Any, actor: Actor) -> dict
         reason=_reason(body),
         now=_now(request),
         widen_window=field(body, "widen_window", bool, required=False, default=False),
+        seen_deadline=_when(body, "deadline_at", required=False),
     )
 
 

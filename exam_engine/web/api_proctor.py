@@ -542,12 +542,17 @@ async def post_flag_review(request: web.Request, conn: Any, actor: Actor) -> dic
 @endpoint(
     "POST",
     BASE + "/attempts/{attempt_id}/decisions",
-    summary="Decide: clean, suspicious or violation (annuls the attempt), with a reason",
+    summary="Decide: clean, suspicious or violation (annuls the attempt), with a reason; with latest (the id of "
+    "the newest decision the reviewer saw, 0 for none) a decision recorded since — another reviewer's, or this "
+    "request sent twice — refuses it (409 decision_changed)",
     request_schema=s.obj(
-        ["decision", "reason"], decision={"type": "string", "enum": ["clean", "suspicious", "violation"]}, reason=s.STR
+        ["decision", "reason"],
+        decision={"type": "string", "enum": ["clean", "suspicious", "violation"]},
+        reason=s.STR,
+        latest=b.SEEN_DECISION.schema(),
     ),
     response_schema=ANY,
-    errors=("second_reviewer_required", "violation_final", "reason_required"),
+    errors=("second_reviewer_required", "violation_final", "reason_required", "decision_changed"),
     permission=Permission.PROCTOR_REVIEW,
     resource=Kind.ATTEMPT,
 )
@@ -562,6 +567,7 @@ async def post_decision(request: web.Request, conn: Any, actor: Actor) -> dict:
         field(body, "reason", str),
         now=now,
         grace_s=grace,
+        seen_latest=field(body, "latest", int, required=False, nullable=True, bound=b.SEEN_DECISION),
     )
 
 

@@ -25,6 +25,7 @@ from . import api_recording  # noqa: F401 - the video recording: segments, chunk
 from . import api_assignments  # noqa: F401 - proctors of exams, heads of faculties and departments
 from . import api_live  # exam day: lobby, live control, accommodations; the uptime/preparation task
 from . import api_holds  # noqa: F401 - the gate before the journal: holds, key decisions (issue 25)
+from .connections import CappedApplication, connection_cap
 from .http import ROUTES, SERVICES, errors_middleware, form_deadline_middleware, headers_middleware, json_response
 from .openapi import served_document
 
@@ -185,11 +186,12 @@ def create_app(
     services: Services, *, run_sweeper: bool = True, extensions: Sequence[Extension] = ()
 ) -> web.Application:
     """The JSON API, health checks and background tasks; ``extensions`` add pages (see exam_engine.app.build_app)."""
-    app = web.Application(
+    app = CappedApplication(
         middlewares=[observability.observe_middleware, headers_middleware, errors_middleware, form_deadline_middleware],
         client_max_size=MAX_REQUEST_BYTES,
         handler_args=HANDLER_ARGS,
     )
+    app.max_connections = connection_cap(services.settings.max_connections)  # a flood gets 503, not our files
     app[SERVICES] = services
     if run_sweeper:
         # Start-up order after a crash past a mass deadline: seal what was written before the crash

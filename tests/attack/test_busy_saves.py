@@ -1,0 +1,111 @@
+"""An answer refused for a moment is sent again, never dropped.
+
+The exam page treated every answer the server did not take — other than "paused", "finished",
+"open elsewhere" or "signed out" — like a wrong request: it took the answer out of its queue and
+wrote the error. But ``503 server_busy`` (a bounded wait for the database ran out, ``Retry-After``),
+``429`` (the session's request budget), ``408`` (the body did not arrive) and nginx's ``502``/``504``
+(a worker restarting) say "try again": the answer stayed shown as chosen, was never stored, and a
+hand-in went ahead without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from exam_engine.tables import answers, attempts
+from tests.e2e.conftest import browser, clock, served_page, webcam_file  # noqa: F401 - fixtures
+from tests.factories import PASSWORD, make_world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
+
+BUSY = json.dumps(
+    {"error": {"code": "server_busy", "message": "Сервер қазір бос емес. Бірнеше секундтан кейін қайталап көріңіз."}}
+)
+
+
+async def _stored(services, attempt_id: uuid.UUID) -> dict[int, int | None]:  # type: ignore[no-untyped-def]
+    async with services.engine.connect() as conn:
+        rows = await conn.execute(
+            select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id)
+        )
+        return {r.position: r.choice for r in rows}
+
+
+async def _exam_page(services, base: str, page, exam_id: int) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    await page.goto(f"{base}/login")
+    await page.fill("#login", "student1")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit].primary")
+    await page.wait_for_url(f"{base}/student")
+    await page.goto(f"{base}/exam/{exam_id}/rules")
+    await page.click("#rules-continue")
+    await page.wait_for_url(f"{base}/exam/{exam_id}")
+    await page.wait_for_selector("#exam:not([hidden])")
+    async with services.engine.connect() as conn:
+        return (await conn.execute(select(attempts.c.id))).scalar_one()
+
+
+async def test_answers_refused_as_busy_or_by_a_restarting_proxy_are_sent_again_and_handed_in(services, browser):  # noqa: F811
+    world = await make_world(services, students=1, question_count=3, duration_s=1200)
+    async with served_page(services, browser, locale="kk-KZ") as (base, page):
+        attempt_id = await _exam_page(services, base, page, world.exam_id)
+
+        # The first saves meet a busy server, a restarting proxy and the request budget; then all is well.
+        refusals = [
+            {"status": 503, "body": BUSY, "headers": {"Retry-After": "1"}, "content_type": "application/json"},
+            {"status": 502, "body": "<html><body>502 Bad Gateway</body></html>", "content_type": "text/html"},
+            {"status": 429, "body": "{}", "headers": {"Retry-After": "1"}, "content_type": "application/json"},
+        ]
+
+        async def refuse_first(route):  # type: ignore[no-untyped-def]
+            if refusals:
+                await route.fulfill(**refusals.pop(0))
+            else:
+                await route.continue_()
+
+        await page.route("**/answers/**", refuse_first)
+        await page.click("#q-options .option >> nth=1")
+        await page.click("#next")
+        await page.click("#q-options .option >> nth=2")
+        for _ in range(150):  # backing off: within 15 s both answers are in
+            if len(await _stored(services, attempt_id)) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert not refusals, "the page did not send again after a refusal"
+        assert await _stored(services, attempt_id) == {1: 1, 2: 2}
+        await page.wait_for_selector("#save-status:not(.pending):not(.offline):has-text('№')")
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_url(f"{base}/attempt/{attempt_id}/result")
+        assert await _stored(services, attempt_id) == {1: 1, 2: 2}
+
+
+async def test_a_hand_in_that_does_not_reach_the_server_says_so_and_the_page_goes_on(services, browser):  # noqa: F811
+    """The hand-in's request failing on the network (no answer at all) left the page silent, its clock
+    stopped: the student could leave believing they had handed in, and be graded «unsatisfactory» at
+    the deadline."""
+    world = await make_world(services, students=1, question_count=3, duration_s=1200)
+    async with served_page(services, browser, locale="kk-KZ") as (base, page):
+        attempt_id = await _exam_page(services, base, page, world.exam_id)
+        await page.click("#q-options .option >> nth=1")
+        await page.wait_for_selector("#save-status:not(.pending):not(.offline):has-text('№')")
+        await page.route("**/submit", lambda route: route.abort())
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_selector("#alert:has-text('Жауаптарыңыз әлі тапсырылған ЖОҚ')", timeout=10000)
+        shown = await page.inner_text("#remaining")
+        await asyncio.sleep(2.2)
+        assert await page.inner_text("#remaining") != shown, "the clock stopped after the failed hand-in"
+        async with services.engine.connect() as conn:
+            assert (await conn.execute(select(attempts.c.status))).scalar_one() == "in_progress"
+        await page.unroute("**/submit")
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_url(f"{base}/attempt/{attempt_id}/result")
+        async with services.engine.connect() as conn:
+            assert (await conn.execute(select(attempts.c.status))).scalar_one() != "in_progress"
