@@ -174,6 +174,15 @@ def _exam_messages(language: str) -> dict[str, str]:
         "error": N_("Something went wrong: {message}"),
         "paused": N_("The proctor has paused your exam. Your time is not running; please wait."),
         "handed_in_recording": N_("Your answers are handed in. Sending the end of the video recording, a few seconds…"),
+        "all_saved": N_("All answers saved"),
+        # A hand-in that could not reach the server (offline) says so: nothing was handed in.
+        "not_handed_in": N_(
+            "NOT handed in: there is no connection to the server. Your answers are kept in this browser "
+            "and the time keeps running. Press «Hand in» again when the connection returns."
+        ),
+        "back_not_handed_in": N_(
+            "The connection is back and your answers are saved. The exam is NOT handed in yet: press «Hand in»."
+        ),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 

@@ -171,7 +171,9 @@
         stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
       } catch (e) {
         begin("camera_lost", "no camera: " + (e && e.name));
-        $("capture-alert").textContent = M.camera_lost;
+        // Blocked by the browser (permission refused or withdrawn) needs the permission, not the cable.
+        $("capture-alert").textContent = e && (e.name === "NotAllowedError" || e.name === "SecurityError")
+          ? M.camera_blocked : M.camera_lost;
         setTimeout(startCamera, 5000);
         return;
       }
