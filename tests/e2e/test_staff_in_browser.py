@@ -427,3 +427,34 @@ async def test_staff_pages_show_marks_and_people_by_name_not_by_code(services, b
         await context.close()
         await writer.client.close()
         await client.close()
+
+
+@LANGS
+async def test_on_a_phone_the_exam_day_pages_are_no_wider_than_the_screen(services, browser, lang):
+    # A proctor walking the hall with a phone: the list of today's exams (a five-column table) and an
+    # exam's page (its title a discipline's name in both languages, one long word in brackets) scroll
+    # down, never sideways — the table scrolls inside its box, the title wraps.
+    world = await make_world(services, students=2, requires_proctoring=True)
+    async with services.engine.begin() as conn:
+        await conn.execute(
+            update(exams)
+            .where(exams.c.id == world.exam_id)
+            .values(title="Криминалистика (бейнебақылаумен) / Криминалистика (с прокторингом) — емтихан / экзамен")
+        )
+    await make_user(services, "proctor1", Role.PROCTOR, language=lang)
+    await watch(services, world.exam_id, "proctor1")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(
+        locale="kk-KZ" if lang == "kk" else "ru-RU", viewport={"width": 360, "height": 740}
+    )
+    page = await context.new_page()
+    try:
+        await sign_in(page, base, "proctor1", "/")
+        for path in ("/proctor/live", f"/proctor/live/{world.exam_id}"):
+            await page.goto(f"{base}{path}")
+            width = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], f"{path}: the page is {width[0]} px wide on a {width[1]} px screen"
+    finally:
+        await context.close()
+        await client.close()
