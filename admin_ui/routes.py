@@ -175,6 +175,7 @@ def _exam_messages(language: str) -> dict[str, str]:
         "paused": N_("The proctor has paused your exam. Your time is not running; please wait."),
         "handed_in_recording": N_("Your answers are handed in. Sending the end of the video recording, a few seconds…"),
         "all_saved": N_("All answers saved"),
+        "start_offline": N_("No connection to the server. The page tries again by itself; please wait."),
         # A hand-in that could not reach the server (offline) says so: nothing was handed in.
         "not_handed_in": N_(
             "NOT handed in: there is no connection to the server. Your answers are kept in this browser "

@@ -109,6 +109,14 @@
         retryDelay = Math.min(retryDelay * 2, 5000);
         return;
       }
+      if (result.status >= 500 || result.status === 429 || result.status === 408) {
+        // The server is busy or restarting (its bounded wait for the database answers 503, a proxy
+        // 502): the answer stays queued and goes again, as when offline. It was dropped as if refused.
+        showSaveState(true);
+        setTimeout(flush, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 5000);
+        return;
+      }
       retryDelay = 1000;
       if (result.status === 200) {
         sent = true;
@@ -224,7 +232,10 @@
   function setPaused(on) {
     if (paused === on) return;
     paused = on;
-    $("alert").textContent = on ? M.paused : "";
+    // The answers are locked while paused: a student scrolled down on a phone, tapping an option that
+    // does nothing, is shown why (the message box was above, out of sight).
+    if (on) tell(M.paused);
+    else $("alert").textContent = "";
     document.querySelectorAll("#q-options input").forEach((el) => (el.disabled = on));
     if (!on) flush();
   }
@@ -328,6 +339,9 @@
         if ((window.examBeforeLeave || []).length) $("alert").textContent = M.handed_in_recording;
         await beforeLeave();  // the recording up to the hand-in is sent (at most LEAVE_WAIT_MS)
         window.location = `/attempt/${attempt.id}/result`;
+      } else if (r.status >= 500 || r.status === 429 || r.status === 408) {
+        finished = false;  // the server could not take it now: as offline, nothing was handed in
+        notHandedIn();
       } else {
         finished = false;
         tell(fmt(M.error, { message: (r.data && r.data.error && r.data.error.message) || r.status }));
@@ -366,7 +380,19 @@
 
   async function start() {
     const sentAt = Date.now();
-    const r = await api("POST", `/exams/${config.exam_id}/start`, {});
+    let r;
+    try {
+      r = await api("POST", `/exams/${config.exam_id}/start`, {});
+    } catch (e) {
+      r = { status: 0, data: null };
+    }
+    if (r.status === 0 || r.status >= 500 || r.status === 429 || r.status === 408) {
+      // No connection (or the server busy) while the page opens: it said «Loading…» for ever. Say
+      // so and try again by itself; the questions come as soon as the server answers.
+      $("exam-loading").querySelector("p").textContent = M.start_offline;
+      setTimeout(start, 5000);
+      return;
+    }
     if (r.status !== 200) {
       $("exam-loading").innerHTML = "";
       const p = document.createElement("p");

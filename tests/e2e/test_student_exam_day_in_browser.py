@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from exam_engine.domain.roles import Role
 from exam_engine.services import attempts as attempt_service
+from exam_engine.services import live_control
 from exam_engine.tables import answers, attempts, audit_log
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, served_page, shot, write_y4m
 from tests.factories import ADMIN, PASSWORD, assign_proctor, make_user, make_world, new_api, open_client
@@ -48,6 +49,8 @@ TEXT = {
         "not_handed_in": "ТАПСЫРЫЛМАДЫ: сервермен байланыс жоқ",
         "back_not_handed_in": "Емтихан әлі ТАПСЫРЫЛМАДЫ",
         "camera_blocked": "камераға рұқсат беріңіз",
+        "start_offline": "Сервермен байланыс жоқ",
+        "paused": "Проктор емтиханыңызды уақытша тоқтатты",
     },
     "ru": {
         "not_automatic": "НЕ сдаются автоматически",
@@ -63,6 +66,8 @@ TEXT = {
         "not_handed_in": "НЕ сдано: нет связи с сервером",
         "back_not_handed_in": "Экзамен ещё НЕ сдан",
         "camera_blocked": "Разрешите камеру",
+        "start_offline": "Нет связи с сервером",
+        "paused": "Проктор приостановил ваш экзамен",
     },
 }
 
@@ -437,3 +442,84 @@ async def test_on_a_phone_the_next_question_is_not_hidden_under_the_time_bar(ser
             title = await page.locator("#q-title").bounding_box()
             assert bar and title
             assert title["y"] >= bar["y"] + bar["height"], (bar, title)
+
+
+BUSY = {
+    "status": 503,
+    "headers": {"Retry-After": "1"},
+    "content_type": "application/json",
+    "body": '{"error": {"code": "database_busy", "message": "busy"}}',
+}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_busy_or_unreachable_server_loses_no_answer_and_the_page_says_what_it_waits_for(
+    services, browser, lang
+):
+    # The server's bounded wait for the database answers 503 (and a proxy answers 502 while it
+    # restarts): such a save was dropped from the queue as if refused — the answer never reached the
+    # server and nothing sent it again. And a page whose first request found no server said
+    # «Loading…» for ever. Now both wait and try again, and say so in the student's language.
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 1280, "height": 800}) as (
+        base,
+        page,
+    ):
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.route("**/api/v1/exams/*/start", lambda route: route.abort("internetdisconnected"))
+        await page.click("#rules-continue")
+        await page.wait_for_selector(f"#exam-loading:has-text('{t['start_offline']}')", timeout=10000)
+        await page.unroute("**/api/v1/exams/*/start")
+        await page.wait_for_selector("#exam:not([hidden])", timeout=15000)
+
+        await page.route("**/api/v1/attempts/*/answers/*", lambda route: route.fulfill(**BUSY))
+        await page.click("#q-options .option >> nth=2")
+        await page.wait_for_selector("#save-status.offline", timeout=10000)
+        attempt = await _the_attempt(services)
+        assert await _stored(services, attempt.id) == {}
+        await page.unroute("**/api/v1/attempts/*/answers/*")
+        await page.wait_for_selector("#save-status:not(.offline):not(.pending):has-text('№')", timeout=15000)
+        assert await _stored(services, attempt.id) == {1: 2}
+        assert await page.inner_text("#alert") == ""  # no «Something went wrong»
+
+
+def _clock_s(text: str) -> int:
+    parts = [int(x) for x in text.split(":")]
+    return parts[0] * 3600 + parts[1] * 60 + parts[2] if len(parts) == 3 else parts[0] * 60 + parts[1]
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_pause_is_shown_where_the_student_is_and_the_clock_agrees_with_the_server_after_it(
+    services, browser, lang
+):
+    # The proctor pauses the attempt while the student, on a phone, is scrolled down to the options:
+    # the page learns it from its presence ping, locks the options and must say why there, not in
+    # the message box above the screen. After the resume the clock shows the server's time left.
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 600}) as (
+        base,
+        page,
+    ):
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.click("#rules-continue")
+        await page.wait_for_selector("#exam:not([hidden])")
+        await page.locator("#submit").scroll_into_view_if_needed()
+        assert await page.evaluate("window.scrollY") > 0
+        attempt = await _the_attempt(services)
+        async with services.engine.begin() as conn:
+            await live_control.pause(conn, ADMIN, attempt.id, reason="e2e", now=services.clock.now())
+        await page.wait_for_selector(f"#alert:has-text('{t['paused']}')", timeout=25000)
+        assert await page.is_disabled("#q-options .option >> nth=0 >> input")
+        bar, said = await page.locator(".exam-bar").bounding_box(), await page.locator("#alert").bounding_box()
+        assert bar and said and bar["y"] + bar["height"] <= said["y"] < 600, (bar, said)
+
+        async with services.engine.begin() as conn:
+            await live_control.resume(conn, ADMIN, attempt.id, reason="e2e", now=services.clock.now())
+        await page.wait_for_selector("#q-options .option >> nth=0 >> input:not([disabled])", timeout=25000)
+        resumed = await _the_attempt(services)
+        left = (resumed.deadline_at - services.clock.now()).total_seconds()
+        assert abs(_clock_s(await page.inner_text("#remaining")) - left) <= 2
