@@ -249,6 +249,16 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
         "camera_denied": N_("Camera: no access. Allow the camera in the browser and reload the page."),
         "mic_ok": N_("Microphone: works."),
         "mic_denied": N_("Microphone: no access. Allow the microphone in the browser and reload the page."),
+        # Why the browser gave no camera decides what helps: «allow» is no use for a camera that is
+        # missing or held by another program (a video call), the commonest trouble in a hall.
+        "media_busy": N_(
+            "Camera or microphone: another program is using it (a video call, another browser). Close that "
+            "program and reload the page."
+        ),
+        "media_missing": N_(
+            "Camera or microphone: the computer has none connected. Connect a camera and a microphone and "
+            "reload the page."
+        ),
     }
     from .proctoring import student_capture
 

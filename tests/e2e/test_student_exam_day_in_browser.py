@@ -51,6 +51,8 @@ TEXT = {
         "camera_blocked": "камераға рұқсат беріңіз",
         "start_offline": "Сервермен байланыс жоқ",
         "paused": "Проктор емтиханыңызды уақытша тоқтатты",
+        "media_busy": "басқа бағдарлама пайдаланып тұр",
+        "media_missing": "компьютерге қосылмаған",
     },
     "ru": {
         "not_automatic": "НЕ сдаются автоматически",
@@ -68,6 +70,8 @@ TEXT = {
         "camera_blocked": "Разрешите камеру",
         "start_offline": "Нет связи с сервером",
         "paused": "Проктор приостановил ваш экзамен",
+        "media_busy": "занимает другая программа",
+        "media_missing": "не подключены",
     },
 }
 
@@ -184,7 +188,7 @@ async def _analysis_pool(services) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
-async def test_a_proctored_clock_starts_only_after_the_checks_pass_and_a_blocked_camera_says_what_to_do(
+async def test_a_proctored_clock_starts_only_after_the_checks_and_camera_or_screen_trouble_says_what_to_do(
     services, tmp_path, lang
 ):
     from playwright.async_api import async_playwright
@@ -229,6 +233,18 @@ async def test_a_proctored_clock_starts_only_after_the_checks_pass_and_a_blocked
                 "window.examMedia.getVideoTracks().forEach((t) => { t.stop(); t.dispatchEvent(new Event('ended')); })"
             )
             await page.wait_for_selector(f"#capture-alert:has-text('{t['camera_blocked']}')", timeout=10000)
+            # The student stops sharing the screen: the dialog asks to share again, and Escape (pressed
+            # in a hurry, twice) must not take it away with its only «Share the entire screen» button.
+            await page.evaluate(
+                "window.examScreen.getVideoTracks().forEach((t) => { t.stop(); t.dispatchEvent(new Event('ended')); })"
+            )
+            await page.wait_for_selector("#capture-dialog[open] #capture-dialog-button:not([hidden])")
+            await page.keyboard.press("Escape")
+            await page.keyboard.press("Escape")
+            await page.wait_for_timeout(300)
+            assert await page.is_visible("#capture-dialog-button")
+            await page.click("#capture-dialog-button")  # the fake picker shares the entire screen again
+            await page.wait_for_selector("#capture-dialog:not([open])", state="attached", timeout=10000)
         finally:
             await b.close()
             await client.close()
@@ -523,3 +539,33 @@ async def test_a_pause_is_shown_where_the_student_is_and_the_clock_agrees_with_t
         resumed = await _the_attempt(services)
         left = (resumed.deadline_at - services.clock.now()).total_seconds()
         assert abs(_clock_s(await page.inner_text("#remaining")) - left) <= 2
+
+
+def _camera_fails_with(name: str) -> str:
+    return (
+        "navigator.mediaDevices.getUserMedia = () =>"
+        f" Promise.reject(new DOMException('Could not start video source', '{name}'));"
+    )
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_the_check_page_says_why_there_is_no_camera(services, browser, lang):
+    # Before a proctored exam the camera may be held by another program (a video call left open) or
+    # not be there at all: «allow the camera in the browser» (all the page said) helps with neither.
+    world = await make_world(
+        services, students=1, question_count=3, duration_s=600, requires_proctoring=True, student_language=lang
+    )
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}) as (
+        base,
+        page,
+    ):
+        await _login(page, base, "student1")
+        await page.context.add_init_script(_camera_fails_with("NotReadableError"))
+        await page.goto(f"{base}/exam/{world.exam_id}/check")
+        await page.wait_for_selector(f"#camera-state:has-text('{t['media_busy']}')")
+        assert await page.is_disabled("#continue")
+        await page.context.add_init_script(_camera_fails_with("NotFoundError"))
+        await page.reload()
+        await page.wait_for_selector(f"#camera-state:has-text('{t['media_missing']}')")
+        assert await page.is_disabled("#continue")
