@@ -71,6 +71,12 @@ CAPTURE_MESSAGES = {
     "share_again": N_("Screen sharing stopped. Share your entire screen again to continue."),
     "share_button": N_("Share the entire screen"),
     "camera_lost": N_("The camera stopped. Check that it is connected; the page keeps trying."),
+    # The browser refused the camera (blocked for the site, or the permission withdrawn mid-exam):
+    # «check the cable» would send the student the wrong way.
+    "camera_blocked": N_(
+        "The browser blocks the camera. Allow the camera for this site (the camera sign in the address "
+        "bar, or the browser's settings); the page keeps trying. Go on with the exam: your answers are saved."
+    ),
     "room_scan": N_(
         "The proctor asks for a room scan: turn the camera slowly around the whole room. {seconds} s left."
     ),

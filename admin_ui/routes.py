@@ -162,10 +162,6 @@ def _exam_messages(language: str) -> dict[str, str]:
         "saving": N_("Saving…"),
         "waiting": N_("No connection: {count} answers waiting, they will be sent automatically"),
         "busy": N_("The server is busy: {count} answers waiting, they will be sent automatically"),
-        "not_handed_in": N_(
-            "Your answers are NOT handed in yet: the server could not be reached. Check the connection and press "
-            "«Hand in» again."
-        ),
         "remaining": N_("Time left"),
         # Issue 20: the warnings say the real time left and what running out means (E1).
         "warn_unsatisfactory": N_(
@@ -185,6 +181,16 @@ def _exam_messages(language: str) -> dict[str, str]:
         "error": N_("Something went wrong: {message}"),
         "paused": N_("The proctor has paused your exam. Your time is not running; please wait."),
         "handed_in_recording": N_("Your answers are handed in. Sending the end of the video recording, a few seconds…"),
+        "all_saved": N_("All answers saved"),
+        "start_offline": N_("No connection to the server. The page tries again by itself; please wait."),
+        # A hand-in that could not reach the server (offline) says so: nothing was handed in.
+        "not_handed_in": N_(
+            "NOT handed in: there is no connection to the server. Your answers are kept in this browser "
+            "and the time keeps running. Press «Hand in» again when the connection returns."
+        ),
+        "back_not_handed_in": N_(
+            "The connection is back and your answers are saved. The exam is NOT handed in yet: press «Hand in»."
+        ),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 
@@ -250,6 +256,16 @@ async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
         "camera_denied": N_("Camera: no access. Allow the camera in the browser and reload the page."),
         "mic_ok": N_("Microphone: works."),
         "mic_denied": N_("Microphone: no access. Allow the microphone in the browser and reload the page."),
+        # Why the browser gave no camera decides what helps: «allow» is no use for a camera that is
+        # missing or held by another program (a video call), the commonest trouble in a hall.
+        "media_busy": N_(
+            "Camera or microphone: another program is using it (a video call, another browser). Close that "
+            "program and reload the page."
+        ),
+        "media_missing": N_(
+            "Camera or microphone: the computer has none connected. Connect a camera and a microphone and "
+            "reload the page."
+        ),
     }
     from .proctoring import student_capture
 

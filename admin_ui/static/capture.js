@@ -48,8 +48,20 @@
     el.textContent = PM.fmt(text, { seconds });
   }
 
+  // The dialog holds the exam until its cause is gone (the screen shared again, a room scan done, a
+  // second page refused): Escape must not close it — it did, and the only «Share the entire screen»
+  // button went with it, the page left without a way to share again (or, refused as a second page,
+  // blank with no word why). Only this script closes it (closeDialog).
+  let held = false;
+  const heldDialog = $("capture-dialog");
+  if (heldDialog) {
+    heldDialog.addEventListener("cancel", (e) => e.preventDefault());
+    heldDialog.addEventListener("close", () => { if (held) heldDialog.showModal(); });
+  }
+
   function dialog(text, buttonText, onClick) {
     const d = $("capture-dialog");
+    held = true;
     $("capture-dialog-text").textContent = text;
     const b = $("capture-dialog-button");
     b.hidden = !buttonText;
@@ -59,7 +71,7 @@
     return d;
   }
 
-  function closeDialog() { const d = $("capture-dialog"); if (d.open) d.close(); }
+  function closeDialog() { const d = $("capture-dialog"); held = false; if (d.open) d.close(); }
 
   // Capture stops: no more frames, screenshots, loudness or heartbeats. The recording is then either
   // stopped where it is (stop) or its last seconds are sent (finish).
@@ -171,7 +183,9 @@
         stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
       } catch (e) {
         begin("camera_lost", "no camera: " + (e && e.name));
-        $("capture-alert").textContent = M.camera_lost;
+        // Blocked by the browser (permission refused or withdrawn) needs the permission, not the cable.
+        $("capture-alert").textContent = e && (e.name === "NotAllowedError" || e.name === "SecurityError")
+          ? M.camera_blocked : M.camera_lost;
         setTimeout(startCamera, 5000);
         return;
       }
@@ -300,10 +314,10 @@
   async function roomScan() {
     if (roomScanning || !cameraVideo) return;
     roomScanning = true;
-    const d = dialog(PM.fmt(M.room_scan, { seconds: 6 }));
+    dialog(PM.fmt(M.room_scan, { seconds: 6 }));
     try {
       const frames = await PM.roomScan(cameraVideo, (left) => { $("capture-dialog-text").textContent = PM.fmt(M.room_scan, { seconds: left }); });
-      if (d.open) d.close();
+      closeDialog();
       if (frames.length) await uploader.roomScan(frames);
     } finally {
       roomScanning = false;

@@ -16,8 +16,17 @@
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
     } catch (e) {
-      $("camera-state").textContent = M.camera_denied;
-      $("mic-state").textContent = M.mic_denied;
+      const name = e && e.name;
+      if (name === "NotReadableError" || name === "AbortError") {
+        $("camera-state").textContent = M.media_busy;
+        $("mic-state").textContent = "";
+      } else if (name === "NotFoundError" || name === "OverconstrainedError") {
+        $("camera-state").textContent = M.media_missing;
+        $("mic-state").textContent = "";
+      } else {
+        $("camera-state").textContent = M.camera_denied;
+        $("mic-state").textContent = M.mic_denied;
+      }
       return;
     }
     window.examMedia = stream;  // kept for the exam page's capture in this tab

@@ -20,7 +20,8 @@
   let seq = 0;                 // last sequence number used
   let queue = {};              // position -> {choice, seq}
   let lastReceipt = null;
-  let flushing = false;
+  let flushing = null;         // the running flush (a promise), if any
+  let handInFailed = false;    // a hand-in did not reach the server: say so until it does
   let retryDelay = 1000;
   let finished = false;
   const warned = new Set();   // warning bands already shown (seconds: 300, 60)
@@ -105,72 +106,79 @@
     } else if (lastReceipt) {
       const t = new Date(lastReceipt.saved_at).toLocaleTimeString(config.language, { timeZone: config.time_zone, hour12: false });
       el.textContent = fmt(M.saved_at, { time: t, seq: lastReceipt.seq });
+    } else if (questions.some((q) => q.seq !== null && q.seq !== undefined)) {
+      el.textContent = M.all_saved;  // after a reload: the server holds every answer given so far
     } else {
       el.textContent = "";
     }
   }
 
-  async function flush() {
-    if (flushing) return;
-    flushing = true;
-    try {
-      while (pendingCount() > 0) {
-        const [pos, item] = Object.entries(queue)[0];
-        let result;
-        try {
-          const sentAt = Date.now();
-          result = await api("PUT", `/attempts/${attempt.id}/answers/${pos}`, { choice: item.choice, seq: item.seq });
-          if (result.data && result.data.server_now) syncClock(result.data.server_now, sentAt);
-        } catch (e) {
-          showSaveState(true);
-          setTimeout(flush, retryDelay);
-          retryDelay = Math.min(retryDelay * 2, 5000);
-          return;
-        }
-        if (AGAIN(result.status)) {
-          // Not stored, and not refused for good: the answer stays queued and goes again.
-          showSaveState(true, true);
-          setTimeout(flush, result.retryAfter > 0 ? Math.min(result.retryAfter, 30) * 1000 : retryDelay);
-          retryDelay = Math.min(retryDelay * 2, 5000);
-          return;
-        }
-        retryDelay = 1000;
-        if (result.status === 200) {
-          lastReceipt = result.data;
-          acked[pos] = Math.max(acked[pos] || 0, result.data.seq);
-          if (queue[pos] && queue[pos].seq <= result.data.seq) delete queue[pos];
-          if (!result.data.applied && result.data.seq > item.seq) adopt(Number(pos), result.data);
-          persistQueue();
-          showSaveState(false);
-        } else if (result.status === 409 && result.data && result.data.error &&
-                   result.data.error.code === "attempt_paused") {
-          // Paused by the proctor: keep the answer queued; it goes when the attempt resumes.
-          setPaused(true);
-          return;
-        } else if (result.status === 409 && result.data && result.data.error &&
-                   result.data.error.code === "attempt_open_elsewhere") {
-          $("alert").textContent = result.data.error.message;
-          finished = true;
-          document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
-          return;
-        } else if (result.status === 409 || result.status === 404) {
-          // Finished or the deadline passed: nothing more will be accepted.
-          queue = {};
-          persistQueue();
-          return finish(true);
-        } else if (result.status === 401) {
-          window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
-          return;
-        } else {
-          delete queue[pos];  // a 422 will not get better by resending (AGAIN above: what may)
-          acked[pos] = Math.max(acked[pos] || 0, item.seq);
-          persistQueue();
-          $("alert").textContent = fmt(M.error, { message: (result.data && result.data.error && result.data.error.message) || result.status });
-        }
+  // One flush at a time; a caller arriving while one runs waits for that one (the hand-in must
+  // know whether the answers went, not merely that a send was under way).
+  function flush() {
+    if (!flushing) flushing = sendQueued().finally(() => { flushing = null; });
+    return flushing;
+  }
+
+  async function sendQueued() {
+    let sent = false;
+    while (pendingCount() > 0) {
+      const [pos, item] = Object.entries(queue)[0];
+      let result;
+      try {
+        const sentAt = Date.now();
+        result = await api("PUT", `/attempts/${attempt.id}/answers/${pos}`, { choice: item.choice, seq: item.seq });
+        if (result.data && result.data.server_now) syncClock(result.data.server_now, sentAt);
+      } catch (e) {
+        showSaveState(true);
+        setTimeout(flush, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 5000);
+        return;
       }
-    } finally {
-      flushing = false;
+      if (AGAIN(result.status)) {
+        // Not stored, and not refused for good (the server's bounded wait for the database answers
+        // 503, a proxy 502): the answer stays queued and goes again. It was dropped as if refused.
+        showSaveState(true, true);
+        setTimeout(flush, result.retryAfter > 0 ? Math.min(result.retryAfter, 30) * 1000 : retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 5000);
+        return;
+      }
+      retryDelay = 1000;
+      if (result.status === 200) {
+        sent = true;
+        lastReceipt = result.data;
+        acked[pos] = Math.max(acked[pos] || 0, result.data.seq);
+        if (queue[pos] && queue[pos].seq <= result.data.seq) delete queue[pos];
+        if (!result.data.applied && result.data.seq > item.seq) adopt(Number(pos), result.data);
+        persistQueue();
+        showSaveState(false);
+      } else if (result.status === 409 && result.data && result.data.error &&
+                 result.data.error.code === "attempt_paused") {
+        // Paused by the proctor: keep the answer queued; it goes when the attempt resumes.
+        setPaused(true);
+        return;
+      } else if (result.status === 409 && result.data && result.data.error &&
+                 result.data.error.code === "attempt_open_elsewhere") {
+        $("alert").textContent = result.data.error.message;
+        finished = true;
+        document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
+        return;
+      } else if (result.status === 409 || result.status === 404) {
+        // Finished or the deadline passed: nothing more will be accepted.
+        queue = {};
+        persistQueue();
+        return finish(true);
+      } else if (result.status === 401) {
+        window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
+        return;
+      } else {
+        delete queue[pos];  // a 422 will not get better by resending (AGAIN above: what may)
+        acked[pos] = Math.max(acked[pos] || 0, item.seq);
+        persistQueue();
+        $("alert").textContent = fmt(M.error, { message: (result.data && result.data.error && result.data.error.message) || result.status });
+      }
     }
+    if (sent && pendingCount() === 0) reachedServer();
   }
 
   // The server keeps a later answer than this tab's (clicked in another tab): the page shows it.
@@ -236,14 +244,35 @@
     $("prev").disabled = current === 0;
     $("next").disabled = current === questions.length - 1;
     renderMap();
-    if (focus) $("q-title").focus();
+    if (focus) focusTitle();
+  }
+
+  // The time bar stays on top of the screen (sticky): the question's title, where the focus goes,
+  // must come to rest below it, not under it (a phone scrolled down to «Next» hid it).
+  function focusTitle() { focusBelowBar($("q-title")); }
+
+  function focusBelowBar(el) {
+    el.focus({ preventScroll: true });
+    const barBottom = document.querySelector(".exam-bar").getBoundingClientRect().bottom;
+    const top = el.getBoundingClientRect().top;
+    if (top < barBottom + 8 || top > window.innerHeight - 48) window.scrollBy(0, top - barBottom - 8);
+  }
+
+  // What answers the student's own press (a refused hand-in) is brought into view: on a phone
+  // scrolled down to «Hand in» the message box above the questions was out of sight.
+  function tell(text) {
+    $("alert").textContent = text;
+    focusBelowBar($("alert"));
   }
 
   let paused = false;
   function setPaused(on) {
     if (paused === on) return;
     paused = on;
-    $("alert").textContent = on ? M.paused : "";
+    // The answers are locked while paused: a student scrolled down on a phone, tapping an option that
+    // does nothing, is shown why (the message box was above, out of sight).
+    if (on) tell(M.paused);
+    else $("alert").textContent = "";
     document.querySelectorAll("#q-options input").forEach((el) => (el.disabled = on));
     if (!on) flush();
   }
@@ -307,6 +336,22 @@
     window.location = `/attempt/${attempt.id}/result`;
   }
 
+  // The hand-in could not reach the server (offline): the student must not believe it went. The
+  // answers stay queued in this browser; the page says so and, when the server answers again,
+  // that the exam is still not handed in.
+  function notHandedIn() {
+    handInFailed = true;
+    showSaveState(pendingCount() > 0);
+    tell(M.not_handed_in);
+  }
+
+  function reachedServer() {
+    if (!handInFailed) return;
+    handInFailed = false;
+    showSaveState(false);
+    $("alert").textContent = M.back_not_handed_in;
+  }
+
   async function submitNow() {
     const unanswered = questions.filter((q) => q.choice === null || q.choice === undefined).length;
     $("confirm-text").textContent = fmt(M.confirm_submit, { count: unanswered });
@@ -315,13 +360,15 @@
     $("confirm-yes").onclick = async () => {
       dialog.close();
       await flush();
-      if (pendingCount() > 0) { showSaveState(true); return; }
+      if (paused) return tell(M.paused);
+      if (pendingCount() > 0) return notHandedIn();
       finished = true;
       let r;
       try {
         r = await api("POST", `/attempts/${attempt.id}/submit`);
       } catch (e) {
-        r = { status: 0, data: null };  // no connection: said below, and the page goes on (clock, saves)
+        finished = false;  // offline: nothing was handed in; the clock and the page go on
+        return notHandedIn();
       }
       if (r.status === 200 || r.status === 409) {
         try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
@@ -329,10 +376,14 @@
         if ((window.examBeforeLeave || []).length) $("alert").textContent = M.handed_in_recording;
         await beforeLeave();  // the recording up to the hand-in is sent (at most LEAVE_WAIT_MS)
         window.location = `/attempt/${attempt.id}/result`;
+      } else if (AGAIN(r.status)) {
+        finished = false;  // the server could not take it now: as offline, nothing was handed in
+        notHandedIn();
       } else {
         finished = false;
         const said = r.data && r.data.error && r.data.error.message;
-        $("alert").textContent = said ? fmt(M.error, { message: said }) : M.not_handed_in;
+        if (said) tell(fmt(M.error, { message: said }));
+        else notHandedIn();  // an answer without words (a proxy's page): nothing was handed in
       }
     };
     $("confirm-no").onclick = () => dialog.close();
@@ -348,6 +399,7 @@
         const summary = r.data.attempt || r.data;
         if (summary.server_now) syncClock(summary.server_now, sentAt);
         if (summary.deadline_at) attempt.deadline_at = summary.deadline_at;
+        if (pendingCount() === 0) reachedServer();
         if (summary.status === "paused") setPaused(true);
         else if (summary.status === "in_progress") setPaused(false);
         else finish(true);
@@ -367,7 +419,19 @@
 
   async function start() {
     const sentAt = Date.now();
-    const r = await api("POST", `/exams/${config.exam_id}/start`, {});
+    let r;
+    try {
+      r = await api("POST", `/exams/${config.exam_id}/start`, {});
+    } catch (e) {
+      r = { status: 0, data: null };
+    }
+    if (r.status === 0 || AGAIN(r.status)) {
+      // No connection (or the server busy) while the page opens: it said «Loading…» for ever. Say
+      // so and try again by itself; the questions come as soon as the server answers.
+      $("exam-loading").querySelector("p").textContent = M.start_offline;
+      setTimeout(start, 5000);
+      return;
+    }
     if (r.status !== 200) {
       $("exam-loading").innerHTML = "";
       const p = document.createElement("p");
@@ -400,7 +464,7 @@
     setInterval(tick, 250);
     setInterval(resync, 30000);
     setInterval(presence, 15000);
-    window.addEventListener("online", flush);
+    window.addEventListener("online", () => { flush(); presence(); });
     window.addEventListener("beforeunload", (e) => { if (pendingCount() > 0 && !finished) { e.preventDefault(); e.returnValue = ""; } });
   }
 

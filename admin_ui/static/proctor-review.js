@@ -38,7 +38,12 @@
   buttons.forEach((b) => b.addEventListener("click", () => { choose(b.dataset.segment); video.play().catch(() => {}); }));
   document.querySelectorAll("button.play-at").forEach((b) => b.addEventListener("click", () =>
     playAt(Number(b.dataset.segment), Number(b.dataset.offset), b.dataset.label)));
+  // The browser's own reason («DEMUXER_ERROR_COULD_NOT_OPEN: FFmpegDemuxer…») is English and a code:
+  // the page says it in the proctor's words, by the kind of failure; the browser's text goes to the console.
   video.addEventListener("error", () => {
-    status.textContent = fmt(player.dataset.msgError, { reason: (video.error && video.error.message) || String(video.error && video.error.code) });
+    const code = video.error && video.error.code;
+    if (video.error) console.warn("recording playback failed", code, video.error.message);
+    const reason = code === 2 ? player.dataset.reasonNetwork : code === 3 ? player.dataset.reasonDecode : player.dataset.reasonOpen;
+    status.textContent = fmt(player.dataset.msgError, { reason });
   });
 })();

@@ -68,6 +68,7 @@
 
   const dialog = document.getElementById("action-dialog");
   const form = document.getElementById("action-form");
+  let opener = null;  // the address of the action link that opened the dialog
   document.addEventListener("click", (event) => {
     const link = event.target.closest("a[data-action]");
     if (!link || !dialog || typeof dialog.showModal !== "function") return;
@@ -84,10 +85,19 @@
     // The deadline this row showed: a grant counts only on it, so a double click grants once.
     document.getElementById("action-deadline").value = link.dataset.deadline || "";
     document.getElementById("action-reason").value = "";
+    opener = link.getAttribute("href");
     dialog.showModal();
     document.getElementById("action-reason").focus();
   });
   document.getElementById("action-cancel").addEventListener("click", () => dialog.close());
+  // Closing the dialog gives the focus back to its action link. The rows were re-rendered meanwhile
+  // (every few seconds), so the link that opened it is gone: the browser dropped the focus on the
+  // page's body and a keyboard user started over from the top. The same link in the new rows takes it.
+  if (dialog) dialog.addEventListener("close", () => {
+    const again = opener && Array.from(document.querySelectorAll("#live-rows a[data-action]"))
+      .find((a) => a.getAttribute("href") === opener);
+    if (again && document.activeElement !== again) again.focus();
+  });
 
   measure();
   setInterval(tick, 1000);

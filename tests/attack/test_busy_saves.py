@@ -97,7 +97,7 @@ async def test_a_hand_in_that_does_not_reach_the_server_says_so_and_the_page_goe
         await page.route("**/submit", lambda route: route.abort())
         await page.click("#submit")
         await page.click("#confirm-yes")
-        await page.wait_for_selector("#alert:has-text('Жауаптарыңыз әлі тапсырылған ЖОҚ')", timeout=10000)
+        await page.wait_for_selector("#alert:has-text('ТАПСЫРЫЛМАДЫ: сервермен байланыс жоқ')", timeout=10000)
         shown = await page.inner_text("#remaining")
         await asyncio.sleep(2.2)
         assert await page.inner_text("#remaining") != shown, "the clock stopped after the failed hand-in"

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import statistics
 import struct
 import time
@@ -695,3 +696,49 @@ async def test_a_page_offline_from_its_load_gets_its_recording_to_the_server_fro
                 conn, runtime_of(services), attempt.id, "tests", now=services.clock.now()
             )
         assert verdict.ok and verdict.checked >= len(numbers), verdict
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_recording_that_cannot_be_played_says_why_in_the_proctors_words(services, browser, lang):
+    # A part of the recording the browser cannot open (here: bytes that are no video) said
+    # «…cannot be played here: DEMUXER_ERROR_COULD_NOT_OPEN: FFmpegDemuxer: open context failed» —
+    # Chromium's own English and code. The page words the kind of failure in kk/ru.
+    from sqlalchemy import update as sql_update
+
+    from exam_engine.tables import users
+    from tests.integration.proctor_world import BASE as PROCTOR_API
+    from tests.integration.proctor_world import proctored_attempt
+
+    world = await proctored_attempt(services)
+    async with services.engine.begin() as conn:
+        await conn.execute(sql_update(users).where(users.c.login == "proctor1").values(language=lang))
+    status, seg = await world.student.call(
+        "POST",
+        f"{PROCTOR_API}/attempts/{world.attempt_id}/recording",
+        json={"started_at": services.clock.now().isoformat(), "media_type": "video/webm;codecs=vp8,opus"},
+    )
+    assert status == 200, seg
+    webm_header = b"\x1a\x45\xdf\xa3" + b"\x00" * 28
+    status, body = await world.student.call(
+        "POST",
+        f"{PROCTOR_API}/attempts/{world.attempt_id}/recording/{seg['segment']}?seq=1&offset_ms=0&duration_ms=5000",
+        data=webm_header + os.urandom(4000),
+    )
+    assert status == 200, body
+    base = str(world.client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale={"kk": "kk-KZ", "ru": "ru-RU"}[lang])
+    page = await context.new_page()
+    try:
+        await _login(page, base, "proctor1", "/")
+        await page.goto(f"{base}/proctor/attempts/{world.attempt_id}")
+        await page.wait_for_selector("#recording")
+        await page.evaluate("document.getElementById('recording').load()")
+        await page.wait_for_selector("#recording-at:not(:empty)", timeout=15000)
+        said = await page.inner_text("#recording-at")
+    finally:
+        await context.close()
+        await world.client.close()
+    assert {"kk": "ойнату мүмкін емес", "ru": "нельзя воспроизвести"}[lang] in said, said
+    for name in ("WebM", "Chrome", "Edge", "Firefox"):  # named by their own names, as on the check page
+        said = said.replace(name, "")
+    assert not re.search(r"[A-Za-z]{3,}", said), said

@@ -427,3 +427,62 @@ async def test_staff_pages_show_marks_and_people_by_name_not_by_code(services, b
         await context.close()
         await writer.client.close()
         await client.close()
+
+
+@LANGS
+async def test_on_a_phone_the_exam_day_pages_fit_and_the_keyboard_keeps_its_place(services, browser, lang):
+    # A proctor walking the hall with a phone: the list of today's exams (a five-column table), an
+    # exam's page (its title a discipline's name in both languages, one long word in brackets) and a
+    # student's review (a timeline table beside the flags) scroll down, never sideways — tables scroll
+    # in their box, the title wraps. An action's dialog closed with Escape after the rows refreshed
+    # gives the focus back to its link, not to the top of the page.
+    world = await make_world(services, students=2, requires_proctoring=True)
+    async with services.engine.begin() as conn:
+        await conn.execute(
+            update(exams)
+            .where(exams.c.id == world.exam_id)
+            .values(title="Криминалистика (бейнебақылаумен) / Криминалистика (с прокторингом) — емтихан / экзамен")
+        )
+    await make_user(services, "proctor1", Role.PROCTOR, language=lang)
+    await watch(services, world.exam_id, "proctor1")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    writer = await new_api(client)
+    await writer.login("student1")
+    status, started = await writer.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
+    assert status == 200, started
+    aid = started["attempt"]["id"]
+    status, body = await writer.call(
+        "POST", f"{BASE}/attempts/{aid}/consent", json={"consent": True, "camera": True, "microphone": True}
+    )
+    assert status == 200, body
+    status, body = await writer.call(
+        "POST", f"{BASE}/attempts/{aid}/frames?seq=1&trigger=interval", data=frame_person(1)
+    )
+    assert status == 200, body
+    if started["attempt"]["status"] == "checks":
+        async with services.engine.begin() as conn:
+            await attempt_checks.admit(conn, ADMIN, uuid.UUID(aid), reason="e2e", now=services.clock.now())
+    context = await browser.new_context(
+        locale="kk-KZ" if lang == "kk" else "ru-RU", viewport={"width": 360, "height": 740}
+    )
+    page = await context.new_page()
+    try:
+        await sign_in(page, base, "proctor1", "/")
+        for path in ("/proctor/live", f"/proctor/live/{world.exam_id}", f"/proctor/attempts/{aid}"):
+            await page.goto(f"{base}{path}")
+            width = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], f"{path}: the page is {width[0]} px wide on a {width[1]} px screen"
+
+        await page.goto(f"{base}/proctor/live/{world.exam_id}")
+        pause = page.locator("a.action-pause")
+        href = await pause.get_attribute("href")
+        await pause.focus()
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#action-dialog[open]")
+        await page.wait_for_selector(f"#live-updated:has-text('{':'}')", timeout=15000)  # the rows were redrawn
+        await page.keyboard.press("Escape")
+        assert await page.evaluate("document.activeElement.getAttribute('href')") == href
+    finally:
+        await context.close()
+        await client.close()

@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from exam_engine.domain.roles import Role
 from exam_engine.services import attempts as attempt_service
+from exam_engine.services import live_control
 from exam_engine.tables import answers, attempts, audit_log
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, shot, write_y4m
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, served_page, shot, write_y4m
 from tests.factories import ADMIN, PASSWORD, assign_proctor, make_user, make_world, new_api, open_client
 from tests.unit.proctor import scenes as sc
 
@@ -44,6 +45,14 @@ TEXT = {
         "annulled": "күші жойылды",
         "hand_in": "«Тапсыру»",
         "not_paused": "ТОҚТАТЫЛМАЙДЫ",
+        "all_saved": "Барлық жауап сақталды",
+        "not_handed_in": "ТАПСЫРЫЛМАДЫ: сервермен байланыс жоқ",
+        "back_not_handed_in": "Емтихан әлі ТАПСЫРЫЛМАДЫ",
+        "camera_blocked": "камераға рұқсат беріңіз",
+        "start_offline": "Сервермен байланыс жоқ",
+        "paused": "Проктор емтиханыңызды уақытша тоқтатты",
+        "media_busy": "басқа бағдарлама пайдаланып тұр",
+        "media_missing": "компьютерге қосылмаған",
     },
     "ru": {
         "not_automatic": "НЕ сдаются автоматически",
@@ -55,6 +64,14 @@ TEXT = {
         "annulled": "Аннулирован",
         "hand_in": "«Сдать»",
         "not_paused": "НЕ приостанавливается",
+        "all_saved": "Все ответы сохранены",
+        "not_handed_in": "НЕ сдано: нет связи с сервером",
+        "back_not_handed_in": "Экзамен ещё НЕ сдан",
+        "camera_blocked": "Разрешите камеру",
+        "start_offline": "Нет связи с сервером",
+        "paused": "Проктор приостановил ваш экзамен",
+        "media_busy": "занимает другая программа",
+        "media_missing": "не подключены",
     },
 }
 
@@ -171,7 +188,9 @@ async def _analysis_pool(services) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
-async def test_a_proctored_clock_starts_only_after_the_checks_pass(services, tmp_path, lang):
+async def test_a_proctored_clock_starts_only_after_the_checks_and_camera_or_screen_trouble_says_what_to_do(
+    services, tmp_path, lang
+):
     from playwright.async_api import async_playwright
 
     world = await make_world(
@@ -185,7 +204,14 @@ async def test_a_proctored_clock_starts_only_after_the_checks_pass(services, tmp
         b = await pw.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=_proctored_args(tmp_path, sc.person(), "face")
         )
-        page = await (await b.new_context(locale=LOCALE[lang], viewport={"width": 1100, "height": 900})).new_page()
+        context = await b.new_context(locale=LOCALE[lang], viewport={"width": 1100, "height": 900})
+        # The browser's refusal, as Chromium words it when the camera is blocked for the site.
+        await context.add_init_script(
+            "const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);"
+            "navigator.mediaDevices.getUserMedia = (c) => window.__blockCamera"
+            " ? Promise.reject(new DOMException('Permission denied', 'NotAllowedError')) : gum(c);"
+        )
+        page = await context.new_page()
         try:
             await _login(page, base, "student1")
             assert t["camera"] in (await page.inner_text(f"#needs-camera-{world.exam_id}")).lower()
@@ -200,6 +226,25 @@ async def test_a_proctored_clock_starts_only_after_the_checks_pass(services, tmp
             await page.wait_for_url(f"{base}/exam/{world.exam_id}", timeout=60000)
             await page.wait_for_selector("#exam:not([hidden])")
             await shot(page, f"student-exam-after-checks-{lang}")
+            # Mid-exam the camera permission is withdrawn (the site's setting changed, another app took
+            # it): the page must say to allow the camera, not to check the cable, and to go on.
+            await page.evaluate(
+                "window.__blockCamera = true;"
+                "window.examMedia.getVideoTracks().forEach((t) => { t.stop(); t.dispatchEvent(new Event('ended')); })"
+            )
+            await page.wait_for_selector(f"#capture-alert:has-text('{t['camera_blocked']}')", timeout=10000)
+            # The student stops sharing the screen: the dialog asks to share again, and Escape (pressed
+            # in a hurry, twice) must not take it away with its only «Share the entire screen» button.
+            await page.evaluate(
+                "window.examScreen.getVideoTracks().forEach((t) => { t.stop(); t.dispatchEvent(new Event('ended')); })"
+            )
+            await page.wait_for_selector("#capture-dialog[open] #capture-dialog-button:not([hidden])")
+            await page.keyboard.press("Escape")
+            await page.keyboard.press("Escape")
+            await page.wait_for_timeout(300)
+            assert await page.is_visible("#capture-dialog-button")
+            await page.click("#capture-dialog-button")  # the fake picker shares the entire screen again
+            await page.wait_for_selector("#capture-dialog:not([open])", state="attached", timeout=10000)
         finally:
             await b.close()
             await client.close()
@@ -344,3 +389,183 @@ async def test_an_annulment_reads_as_annulled_and_a_password_change_leads_on(ser
     finally:
         await context.close()
         await client.close()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_hand_in_without_a_connection_says_it_did_not_go_and_the_exam_goes_on(services, browser, lang):
+    # The student presses «Hand in» while the hall's network is down. Nothing reaches the server: the
+    # page must say the exam is NOT handed in (it said nothing, and with every answer saved the clock
+    # froze for good), keep the clock running, and once the connection is back say it is still not
+    # handed in. After a reload the bar says the answers are saved (it was empty).
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}) as (
+        base,
+        page,
+    ):
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.click("#rules-continue")
+        await page.wait_for_selector("#exam:not([hidden])")
+        await page.click("#q-options .option >> nth=0")
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+        await page.reload()
+        await page.wait_for_selector("#exam:not([hidden])")
+        assert t["all_saved"] in await page.inner_text("#save-status")
+
+        await page.context.set_offline(True)
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_selector(f"#alert:has-text('{t['not_handed_in']}')", timeout=10000)
+        # In sight on the phone, below the time bar: not above the screen where «Hand in» was pressed.
+        bar, said = await page.locator(".exam-bar").bounding_box(), await page.locator("#alert").bounding_box()
+        assert bar and said and bar["y"] + bar["height"] <= said["y"] < 740, (bar, said)
+        await page.screenshot(path=str(SCREENSHOTS / f"student-hand-in-offline-{lang}.png"))
+        shown = await page.inner_text("#remaining")
+        await page.wait_for_timeout(2500)
+        assert await page.inner_text("#remaining") != shown  # the clock goes on
+        assert (await _the_attempt(services)).status == "in_progress"
+
+        await page.context.set_offline(False)
+        await page.wait_for_selector(f"#alert:has-text('{t['back_not_handed_in']}')", timeout=20000)
+        assert (await _the_attempt(services)).status == "in_progress"
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_selector("#score")
+    assert (await _the_attempt(services)).status == "submitted"
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_on_a_phone_the_next_question_is_not_hidden_under_the_time_bar(services, browser, lang):
+    # At 360 px the student scrolls down to «Next»; the focus moves to the next question's title,
+    # which must come to rest below the sticky time bar, not under it.
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 600}) as (
+        base,
+        page,
+    ):
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.click("#rules-continue")
+        await page.wait_for_selector("#exam:not([hidden])")
+        for _ in range(2):
+            await page.locator("#next").scroll_into_view_if_needed()
+            assert await page.evaluate("window.scrollY") > 0  # the page is longer than the screen
+            await page.focus("#next")
+            await page.keyboard.press("Enter")
+            assert await page.evaluate("document.activeElement.id") == "q-title"
+            bar = await page.locator(".exam-bar").bounding_box()
+            title = await page.locator("#q-title").bounding_box()
+            assert bar and title
+            assert title["y"] >= bar["y"] + bar["height"], (bar, title)
+
+
+BUSY = {
+    "status": 503,
+    "headers": {"Retry-After": "1"},
+    "content_type": "application/json",
+    "body": '{"error": {"code": "database_busy", "message": "busy"}}',
+}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_busy_or_unreachable_server_loses_no_answer_and_the_page_says_what_it_waits_for(
+    services, browser, lang
+):
+    # The server's bounded wait for the database answers 503 (and a proxy answers 502 while it
+    # restarts): such a save was dropped from the queue as if refused — the answer never reached the
+    # server and nothing sent it again. And a page whose first request found no server said
+    # «Loading…» for ever. Now both wait and try again, and say so in the student's language.
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 1280, "height": 800}) as (
+        base,
+        page,
+    ):
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.route("**/api/v1/exams/*/start", lambda route: route.abort("internetdisconnected"))
+        await page.click("#rules-continue")
+        await page.wait_for_selector(f"#exam-loading:has-text('{t['start_offline']}')", timeout=10000)
+        await page.unroute("**/api/v1/exams/*/start")
+        await page.wait_for_selector("#exam:not([hidden])", timeout=15000)
+
+        await page.route("**/api/v1/attempts/*/answers/*", lambda route: route.fulfill(**BUSY))
+        await page.click("#q-options .option >> nth=2")
+        await page.wait_for_selector("#save-status.offline", timeout=10000)
+        attempt = await _the_attempt(services)
+        assert await _stored(services, attempt.id) == {}
+        await page.unroute("**/api/v1/attempts/*/answers/*")
+        await page.wait_for_selector("#save-status:not(.offline):not(.pending):has-text('№')", timeout=15000)
+        assert await _stored(services, attempt.id) == {1: 2}
+        assert await page.inner_text("#alert") == ""  # no «Something went wrong»
+
+
+def _clock_s(text: str) -> int:
+    parts = [int(x) for x in text.split(":")]
+    return parts[0] * 3600 + parts[1] * 60 + parts[2] if len(parts) == 3 else parts[0] * 60 + parts[1]
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_pause_is_shown_where_the_student_is_and_the_clock_agrees_with_the_server_after_it(
+    services, browser, lang
+):
+    # The proctor pauses the attempt while the student, on a phone, is scrolled down to the options:
+    # the page learns it from its presence ping, locks the options and must say why there, not in
+    # the message box above the screen. After the resume the clock shows the server's time left.
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 600}) as (
+        base,
+        page,
+    ):
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.click("#rules-continue")
+        await page.wait_for_selector("#exam:not([hidden])")
+        await page.locator("#submit").scroll_into_view_if_needed()
+        assert await page.evaluate("window.scrollY") > 0
+        attempt = await _the_attempt(services)
+        async with services.engine.begin() as conn:
+            await live_control.pause(conn, ADMIN, attempt.id, reason="e2e", now=services.clock.now())
+        await page.wait_for_selector(f"#alert:has-text('{t['paused']}')", timeout=25000)
+        assert await page.is_disabled("#q-options .option >> nth=0 >> input")
+        bar, said = await page.locator(".exam-bar").bounding_box(), await page.locator("#alert").bounding_box()
+        assert bar and said and bar["y"] + bar["height"] <= said["y"] < 600, (bar, said)
+
+        async with services.engine.begin() as conn:
+            await live_control.resume(conn, ADMIN, attempt.id, reason="e2e", now=services.clock.now())
+        await page.wait_for_selector("#q-options .option >> nth=0 >> input:not([disabled])", timeout=25000)
+        resumed = await _the_attempt(services)
+        left = (resumed.deadline_at - services.clock.now()).total_seconds()
+        assert abs(_clock_s(await page.inner_text("#remaining")) - left) <= 2
+
+
+def _camera_fails_with(name: str) -> str:
+    return (
+        "navigator.mediaDevices.getUserMedia = () =>"
+        f" Promise.reject(new DOMException('Could not start video source', '{name}'));"
+    )
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_the_check_page_says_why_there_is_no_camera(services, browser, lang):
+    # Before a proctored exam the camera may be held by another program (a video call left open) or
+    # not be there at all: «allow the camera in the browser» (all the page said) helps with neither.
+    world = await make_world(
+        services, students=1, question_count=3, duration_s=600, requires_proctoring=True, student_language=lang
+    )
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}) as (
+        base,
+        page,
+    ):
+        await _login(page, base, "student1")
+        await page.context.add_init_script(_camera_fails_with("NotReadableError"))
+        await page.goto(f"{base}/exam/{world.exam_id}/check")
+        await page.wait_for_selector(f"#camera-state:has-text('{t['media_busy']}')")
+        assert await page.is_disabled("#continue")
+        await page.context.add_init_script(_camera_fails_with("NotFoundError"))
+        await page.reload()
+        await page.wait_for_selector(f"#camera-state:has-text('{t['media_missing']}')")
+        assert await page.is_disabled("#continue")
