@@ -191,6 +191,11 @@ def _exam_messages(language: str) -> dict[str, str]:
         "back_not_handed_in": N_(
             "The connection is back and your answers are saved. The exam is NOT handed in yet: press «Hand in»."
         ),
+        # The time ran out while offline: the page waits for the server instead of opening the browser's
+        # own "no internet" page in its language.
+        "result_when_online": N_(
+            "There is no connection to the server: your result opens here when the connection returns."
+        ),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 

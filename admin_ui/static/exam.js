@@ -328,12 +328,32 @@
         try {
           const r = await api("GET", `/attempts/${attempt.id}`);
           if (r.status !== 200 || r.data.attempt.status !== "in_progress") break;
-        } catch (e) { /* offline: the server closes it at the deadline anyway */ }
+        } catch (e) {
+          await untilServerAnswers();  // offline: the server closes it at the deadline anyway
+        }
       }
     }
+    await untilServerAnswers();
     try { localStorage.removeItem(storeKey()); sessionStorage.removeItem(posKey()); } catch (e) { /* ignore */ }
     await beforeLeave();
     window.location = `/attempt/${attempt.id}/result`;
+  }
+
+  // Going to the result while offline opened the browser's own "no internet" page, in the browser's
+  // words and language, at the most anxious moment of the exam: the page stays, says why, and asks
+  // the server every few seconds.
+  async function untilServerAnswers() {
+    const timeUp = $("alert").textContent;
+    for (;;) {
+      try {
+        await api("GET", `/attempts/${attempt.id}`);
+        $("alert").textContent = timeUp;
+        return;
+      } catch (e) {
+        $("alert").textContent = timeUp + " " + M.result_when_online;
+        await new Promise((ok) => setTimeout(ok, 3000));
+      }
+    }
   }
 
   // The hand-in could not reach the server (offline): the student must not believe it went. The

@@ -53,6 +53,7 @@ TEXT = {
         "paused": "Проктор емтиханыңызды уақытша тоқтатты",
         "media_busy": "басқа бағдарлама пайдаланып тұр",
         "media_missing": "компьютерге қосылмаған",
+        "result_when_online": "нәтижеңіз осы жерде ашылады",
     },
     "ru": {
         "not_automatic": "НЕ сдаются автоматически",
@@ -72,6 +73,7 @@ TEXT = {
         "paused": "Проктор приостановил ваш экзамен",
         "media_busy": "занимает другая программа",
         "media_missing": "не подключены",
+        "result_when_online": "результат откроется здесь",
     },
 }
 
@@ -433,6 +435,30 @@ async def test_a_hand_in_without_a_connection_says_it_did_not_go_and_the_exam_go
         await page.click("#confirm-yes")
         await page.wait_for_selector("#score")
     assert (await _the_attempt(services)).status == "submitted"
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_time_running_out_offline_keeps_the_page_and_opens_the_result_when_the_connection_returns(
+    services, browser, lang
+):
+    # The hall's network drops in the last seconds. The page went to the result anyway a minute after
+    # the deadline, and the browser showed its own "no internet" page, in its words and language.
+    world = await make_world(services, students=1, question_count=3, duration_s=8, student_language=lang)
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang]) as (base, page):
+        await _login(page, base, "student1")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await page.click("#rules-continue")
+        await page.wait_for_selector("#exam:not([hidden])")
+        await page.context.set_offline(True)
+        await page.wait_for_selector(f"#alert:has-text('{t['result_when_online']}')", timeout=30000)
+        assert t["unsatisfactory"] in (await page.inner_text("#alert")).lower()  # the rule stays said
+        assert f"/exam/{world.exam_id}" in page.url
+        await page.wait_for_timeout(4000)  # a few more tries of the page: it stays
+        assert f"/exam/{world.exam_id}" in page.url
+        await page.context.set_offline(False)
+        await page.wait_for_url("**/result", timeout=90000)
+        assert t["unsatisfactory"] in (await page.inner_text("#verdict")).lower()
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
