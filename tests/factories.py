@@ -206,3 +206,16 @@ class _SessionClient:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+async def stored_choices(services: Services, attempt_id: Any) -> dict[int, int | None]:
+    """What the database holds for an attempt: position -> choice."""
+    from sqlalchemy import select
+
+    from exam_engine.tables import answers
+
+    async with services.engine.connect() as conn:
+        rows = await conn.execute(
+            select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id)
+        )
+        return {r.position: r.choice for r in rows}

@@ -17,9 +17,9 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from exam_engine.tables import answers, attempts
-from tests.e2e.conftest import browser, clock, served_page, webcam_file  # noqa: F401 - fixtures
-from tests.factories import PASSWORD, make_world
+from exam_engine.tables import attempts
+from tests.e2e.conftest import browser, clock, open_exam, served_page, webcam_file  # noqa: F401 - fixtures
+from tests.factories import make_world, stored_choices
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
@@ -28,24 +28,8 @@ BUSY = json.dumps(
 )
 
 
-async def _stored(services, attempt_id: uuid.UUID) -> dict[int, int | None]:  # type: ignore[no-untyped-def]
-    async with services.engine.connect() as conn:
-        rows = await conn.execute(
-            select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id)
-        )
-        return {r.position: r.choice for r in rows}
-
-
 async def _exam_page(services, base: str, page, exam_id: int) -> uuid.UUID:  # type: ignore[no-untyped-def]
-    await page.goto(f"{base}/login")
-    await page.fill("#login", "student1")
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}/student")
-    await page.goto(f"{base}/exam/{exam_id}/rules")
-    await page.click("#rules-continue")
-    await page.wait_for_url(f"{base}/exam/{exam_id}")
-    await page.wait_for_selector("#exam:not([hidden])")
+    await open_exam(page, base, exam_id)
     async with services.engine.connect() as conn:
         return (await conn.execute(select(attempts.c.id))).scalar_one()
 
@@ -73,16 +57,16 @@ async def test_answers_refused_as_busy_or_by_a_restarting_proxy_are_sent_again_a
         await page.click("#next")
         await page.click("#q-options .option >> nth=2")
         for _ in range(150):  # backing off: within 15 s both answers are in
-            if len(await _stored(services, attempt_id)) == 2:
+            if len(await stored_choices(services, attempt_id)) == 2:
                 break
             await asyncio.sleep(0.1)
         assert not refusals, "the page did not send again after a refusal"
-        assert await _stored(services, attempt_id) == {1: 1, 2: 2}
+        assert await stored_choices(services, attempt_id) == {1: 1, 2: 2}
         await page.wait_for_selector("#save-status:not(.pending):not(.offline):has-text('№')")
         await page.click("#submit")
         await page.click("#confirm-yes")
         await page.wait_for_url(f"{base}/attempt/{attempt_id}/result")
-        assert await _stored(services, attempt_id) == {1: 1, 2: 2}
+        assert await stored_choices(services, attempt_id) == {1: 1, 2: 2}
 
 
 async def test_a_hand_in_that_does_not_reach_the_server_says_so_and_the_page_goes_on(services, browser):  # noqa: F811

@@ -10,27 +10,17 @@ the student's last choice, and that answer was lost at hand-in.
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from sqlalchemy import select
 
-from exam_engine.tables import answers, attempts
-from tests.e2e.conftest import browser, clock, served_page, webcam_file  # noqa: F401 - fixtures
-from tests.factories import PASSWORD, make_world
+from exam_engine.tables import attempts
+from tests.e2e.conftest import browser, clock, open_exam, served_page, webcam_file  # noqa: F401 - fixtures
+from tests.factories import make_world, stored_choices
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
 SAVED = "#save-status:not(.pending):not(.offline):has-text('№')"
-
-
-async def _stored(services, attempt_id: uuid.UUID, position: int) -> int | None:  # type: ignore[no-untyped-def]
-    async with services.engine.connect() as conn:
-        return (
-            await conn.execute(
-                select(answers.c.choice).where(answers.c.attempt_id == attempt_id, answers.c.position == position)
-            )
-        ).scalar_one_or_none()
 
 
 async def _choose(page, option: int) -> None:  # type: ignore[no-untyped-def]
@@ -39,15 +29,7 @@ async def _choose(page, option: int) -> None:  # type: ignore[no-untyped-def]
 
 
 async def _two_tabs(services, base: str, old_tab, exam_id: int):  # type: ignore[no-untyped-def]
-    await old_tab.goto(f"{base}/login")
-    await old_tab.fill("#login", "student1")
-    await old_tab.fill("#password", PASSWORD)
-    await old_tab.click("button[type=submit].primary")
-    await old_tab.wait_for_url(f"{base}/student")
-    await old_tab.goto(f"{base}/exam/{exam_id}/rules")
-    await old_tab.click("#rules-continue")
-    await old_tab.wait_for_url(f"{base}/exam/{exam_id}")
-    await old_tab.wait_for_selector("#exam:not([hidden])")
+    await open_exam(old_tab, base, exam_id)
     async with services.engine.connect() as conn:
         attempt_id = (await conn.execute(select(attempts.c.id))).scalar_one()
     new_tab = await old_tab.context.new_page()
@@ -63,15 +45,17 @@ async def test_the_last_click_in_either_of_two_tabs_is_the_stored_answer(service
         # The student changes their mind twice on question 1 in the new tab…
         await _choose(new_tab, 0)
         await _choose(new_tab, 1)
-        assert await _stored(services, attempt_id, 1) == 1
+        assert (await stored_choices(services, attempt_id)).get(1) == 1
         # …then, back in the old tab, picks a third option: that is their answer now.
         await _choose(old_tab, 2)
-        assert await _stored(services, attempt_id, 1) == 2, "the old tab said 'saved' and its answer was not stored"
+        assert (await stored_choices(services, attempt_id)).get(1) == 2, (
+            "the old tab said 'saved' and its answer was not stored"
+        )
         # And the other way round: the new tab's later click wins over the old tab's.
         await _choose(new_tab, 3)
-        assert await _stored(services, attempt_id, 1) == 3
+        assert (await stored_choices(services, attempt_id)).get(1) == 3
         await _choose(old_tab, 0)
-        assert await _stored(services, attempt_id, 1) == 0
+        assert (await stored_choices(services, attempt_id)).get(1) == 0
 
 
 async def test_an_answer_waiting_in_one_tab_survives_its_reload_after_the_other_tab_saved(services, browser):  # noqa: F811
@@ -92,8 +76,8 @@ async def test_an_answer_waiting_in_one_tab_survives_its_reload_after_the_other_
         await new_tab.reload()
         await new_tab.wait_for_selector("#exam:not([hidden])")
         for _ in range(100):  # the reloaded page sends what waits at once; give it 10 s
-            if await _stored(services, attempt_id, 2) is not None:
+            if (await stored_choices(services, attempt_id)).get(2) is not None:
                 break
             await asyncio.sleep(0.1)
-        assert await _stored(services, attempt_id, 2) == 2, "the waiting answer was lost at the reload"
-        assert await _stored(services, attempt_id, 1) == 1
+        assert (await stored_choices(services, attempt_id)).get(2) == 2, "the waiting answer was lost at the reload"
+        assert (await stored_choices(services, attempt_id)).get(1) == 1

@@ -103,3 +103,18 @@ async def served_page(services, browser, **context: object) -> AsyncIterator[tup
     finally:
         await page_context.close()
         await client.close()
+
+
+async def open_exam(page, base: str, exam_id: int, login: str = "student1"):  # type: ignore[no-untyped-def]
+    """Sign ``login`` in on ``page``, read the exam's rules, continue, and wait for the questions."""
+    from tests.factories import PASSWORD
+
+    await page.goto(f"{base}/login")
+    await page.fill("#login", login)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit].primary")
+    await page.wait_for_url(f"{base}/student")
+    await page.goto(f"{base}/exam/{exam_id}/rules")
+    await page.click("#rules-continue")
+    await page.wait_for_url(f"{base}/exam/{exam_id}")
+    await page.wait_for_selector("#exam:not([hidden])")

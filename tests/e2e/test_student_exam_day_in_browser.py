@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,9 +25,18 @@ from sqlalchemy import select
 from exam_engine.domain.roles import Role
 from exam_engine.services import attempts as attempt_service
 from exam_engine.services import live_control
-from exam_engine.tables import answers, attempts, audit_log
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, served_page, shot, write_y4m
-from tests.factories import ADMIN, PASSWORD, assign_proctor, make_user, make_world, new_api, open_client
+from exam_engine.tables import attempts, audit_log
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, open_exam, served_page, shot, write_y4m
+from tests.factories import (
+    ADMIN,
+    PASSWORD,
+    assign_proctor,
+    make_user,
+    make_world,
+    new_api,
+    open_client,
+    stored_choices,
+)
 from tests.unit.proctor import scenes as sc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
@@ -91,14 +99,6 @@ async def _the_attempt(services):  # type: ignore[no-untyped-def]
         return (await conn.execute(select(attempts))).one()
 
 
-async def _stored(services, attempt_id: uuid.UUID) -> dict[int, int | None]:  # type: ignore[no-untyped-def]
-    async with services.engine.connect() as conn:
-        found = await conn.execute(
-            select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id)
-        )
-        return {r.position: r.choice for r in found}
-
-
 @pytest.mark.parametrize("lang", ["kk", "ru"])
 async def test_rules_first_sign_out_asks_and_signing_in_again_resumes_where_the_student_was(services, browser, lang):
     world = await make_world(services, students=1, question_count=5, duration_s=1200, student_language=lang)
@@ -141,7 +141,7 @@ async def test_rules_first_sign_out_asks_and_signing_in_again_resumes_where_the_
         await page.click("#qmap li:nth-child(1) button")
         assert await page.is_checked("#q-options .option >> nth=1 >> input")  # the answer is still there
         attempt = await _the_attempt(services)
-        assert await _stored(services, attempt.id) == {1: 1}
+        assert await stored_choices(services, attempt.id) == {1: 1}
 
         laptop = await browser.new_context(locale=LOCALE[lang])  # another browser: refused, with a way out
         other = await laptop.new_page()
@@ -405,10 +405,7 @@ async def test_a_hand_in_without_a_connection_says_it_did_not_go_and_the_exam_go
         base,
         page,
     ):
-        await _login(page, base, "student1")
-        await page.goto(f"{base}/exam/{world.exam_id}/rules")
-        await page.click("#rules-continue")
-        await page.wait_for_selector("#exam:not([hidden])")
+        await open_exam(page, base, world.exam_id)
         await page.click("#q-options .option >> nth=0")
         await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
         await page.reload()
@@ -446,10 +443,7 @@ async def test_time_running_out_offline_keeps_the_page_and_opens_the_result_when
     world = await make_world(services, students=1, question_count=3, duration_s=8, student_language=lang)
     t = TEXT[lang]
     async with served_page(services, browser, locale=LOCALE[lang]) as (base, page):
-        await _login(page, base, "student1")
-        await page.goto(f"{base}/exam/{world.exam_id}/rules")
-        await page.click("#rules-continue")
-        await page.wait_for_selector("#exam:not([hidden])")
+        await open_exam(page, base, world.exam_id)
         await page.context.set_offline(True)
         await page.wait_for_selector(f"#alert:has-text('{t['result_when_online']}')", timeout=30000)
         assert t["unsatisfactory"] in (await page.inner_text("#alert")).lower()  # the rule stays said
@@ -470,10 +464,7 @@ async def test_on_a_phone_the_next_question_is_not_hidden_under_the_time_bar(ser
         base,
         page,
     ):
-        await _login(page, base, "student1")
-        await page.goto(f"{base}/exam/{world.exam_id}/rules")
-        await page.click("#rules-continue")
-        await page.wait_for_selector("#exam:not([hidden])")
+        await open_exam(page, base, world.exam_id)
         for _ in range(2):
             await page.locator("#next").scroll_into_view_if_needed()
             assert await page.evaluate("window.scrollY") > 0  # the page is longer than the screen
@@ -520,10 +511,10 @@ async def test_a_busy_or_unreachable_server_loses_no_answer_and_the_page_says_wh
         await page.click("#q-options .option >> nth=2")
         await page.wait_for_selector("#save-status.offline", timeout=10000)
         attempt = await _the_attempt(services)
-        assert await _stored(services, attempt.id) == {}
+        assert await stored_choices(services, attempt.id) == {}
         await page.unroute("**/api/v1/attempts/*/answers/*")
         await page.wait_for_selector("#save-status:not(.offline):not(.pending):has-text('№')", timeout=15000)
-        assert await _stored(services, attempt.id) == {1: 2}
+        assert await stored_choices(services, attempt.id) == {1: 2}
         assert await page.inner_text("#alert") == ""  # no «Something went wrong»
 
 
@@ -545,10 +536,7 @@ async def test_a_pause_is_shown_where_the_student_is_and_the_clock_agrees_with_t
         base,
         page,
     ):
-        await _login(page, base, "student1")
-        await page.goto(f"{base}/exam/{world.exam_id}/rules")
-        await page.click("#rules-continue")
-        await page.wait_for_selector("#exam:not([hidden])")
+        await open_exam(page, base, world.exam_id)
         await page.locator("#submit").scroll_into_view_if_needed()
         assert await page.evaluate("window.scrollY") > 0
         attempt = await _the_attempt(services)

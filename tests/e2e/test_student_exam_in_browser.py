@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import select, update
 
 from exam_engine.tables import answers, attempts, users
 from tests.e2e.conftest import served_page, shot
-from tests.factories import PASSWORD, make_world, open_client
+from tests.factories import PASSWORD, make_world, open_client, stored_choices
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
@@ -22,14 +21,6 @@ async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untype
     await page.fill("#password", PASSWORD)
     await page.click("button[type=submit].primary")
     await page.wait_for_url(f"{base}/student")
-
-
-async def _stored_answers(services, attempt_id: uuid.UUID) -> dict[int, int | None]:  # type: ignore[no-untyped-def]
-    async with services.engine.connect() as conn:
-        rows = await conn.execute(
-            select(answers.c.position, answers.c.choice).where(answers.c.attempt_id == attempt_id)
-        )
-        return {r.position: r.choice for r in rows}
 
 
 async def test_a_student_answers_through_a_network_drop_and_hands_in(services, browser):
@@ -73,7 +64,7 @@ async def test_a_student_answers_through_a_network_drop_and_hands_in(services, b
         await answer(1)
         await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
         await shot(page, "exam-page-kk")
-        assert len(await _stored_answers(services, attempt_id)) == 2
+        assert len(await stored_choices(services, attempt_id)) == 2
 
         await context.set_offline(True)
         await answer(2)
@@ -81,11 +72,11 @@ async def test_a_student_answers_through_a_network_drop_and_hands_in(services, b
         await page.wait_for_selector("#save-status.offline", timeout=10000)
         await shot(page, "exam-offline-kk")
         await asyncio.sleep(3)
-        assert len(await _stored_answers(services, attempt_id)) == 2  # nothing got through while offline
+        assert len(await stored_choices(services, attempt_id)) == 2  # nothing got through while offline
         await context.set_offline(False)
         # (Selectors, not wait_for_function: the page's CSP rightly forbids eval.)
         await page.wait_for_selector("#save-status:not(.offline):not(.pending):has-text('№')", timeout=15000)
-        stored = await _stored_answers(services, attempt_id)
+        stored = await stored_choices(services, attempt_id)
         assert len(stored) == 4
         # The served order of options is the page's order: the stored choices are the keys clicked.
         await page.click("#submit")
