@@ -67,6 +67,7 @@ FIELD_OF_CODE = {
     "discipline_not_found": "discipline",
     "exam_session_not_found": "session",
     "reason_required": "reason",
+    "reason_too_long": "reason",
     "invalid_extra_time": "extra_minutes",
     "exam_not_found": "exam",
     "missing_columns": "file",
@@ -595,3 +596,6 @@ def register(app: web.Application) -> None:
     from . import admin_assignments  # imports this module's helpers: registered last
 
     admin_assignments.register(app)
+    from . import admin_access
+
+    admin_access.register(app)

@@ -51,6 +51,9 @@ class Permission(StrEnum):
     SIT_EXAM = "sit_exam"
     # Operating the system (no academic data).
     MANAGE_ACCOUNTS = "manage_accounts"
+    # Disable or enable a person's sign-in (a dismissed officer, a leaked password): an operator's
+    # access decision that changes no academic data, so the system administrator holds it too (R3).
+    DISABLE_ACCOUNTS = "disable_accounts"
     VIEW_HEALTH = "view_health"
     # Academic data.
     MANAGE_CATALOG = "manage_catalog"  # faculties, groups, disciplines, exam sessions, contingent
@@ -121,6 +124,7 @@ MATRIX: Mapping[Role, frozenset[Permission]] = {
     Role.ACADEMIC_ADMIN: frozenset(
         {
             Permission.MANAGE_ACCOUNTS,
+            Permission.DISABLE_ACCOUNTS,
             Permission.MANAGE_CATALOG,
             Permission.MANAGE_EXAMS,
             Permission.VIEW_EXAMS,
@@ -133,7 +137,8 @@ MATRIX: Mapping[Role, frozenset[Permission]] = {
     ),
     # Operates servers and sees health and the audit trail, but creates no academic accounts
     # either: an account with a teacher's role would be a way around R3.
-    Role.SYSADMIN: frozenset({Permission.VIEW_HEALTH, Permission.VIEW_AUDIT}),
+    # Disabling a sign-in is his too: it ends access at once and keeps every attempt and grade as it is.
+    Role.SYSADMIN: frozenset({Permission.VIEW_HEALTH, Permission.VIEW_AUDIT, Permission.DISABLE_ACCOUNTS}),
 }
 MATRIX = {role: perms | _JOURNAL_RIGHTS.get(role.value, frozenset()) for role, perms in MATRIX.items()}
 

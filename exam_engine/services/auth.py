@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..clock import Clock
 from ..domain.actors import Actor
 from ..domain.roles import Role
-from ..errors import InvalidInput, TooManyRequests
+from ..errors import InvalidInput, PermissionDenied, TooManyRequests
 from ..i18n import N_, normalise_language
 from ..kv import KeyValue
 from ..security import passwords
@@ -405,6 +405,14 @@ def _wait(code: str, msgid: str, seconds: float) -> TooManyRequests:
 
 
 BAD_CREDENTIALS = ("bad_credentials", N_("Wrong login or password."))
+DISABLED_NOTE = {"reason": "account_disabled"}
+
+
+def account_disabled() -> PermissionDenied:
+    return PermissionDenied(
+        "account_disabled",
+        N_("Your account is disabled. Ask the academy's administration (the education-methodology centre) about it."),
+    )
 
 
 def _actor(row: object, ip: str | None) -> Actor:
@@ -445,18 +453,30 @@ async def sign_in(
     now = clock.now()
     async with engine.begin() as conn:
         if not ok or row is None or not row.is_active:
-            await throttle.failed(login, ip)
-            await record(conn, now, f"anon:{ip or '-'}", "auth.login_failed", f"login:{login[:64]}")
-            return None
-        await throttle.succeeded(login, ip)
-        if max_sessions > 0:
-            await _lock_person(conn, row.id)
-        signed = await _open_session(conn, row, ip=ip, user_agent=user_agent, now=now, ttl_s=ttl_s)
-        ended = (
-            await _end_oldest_sessions(conn, signed.actor, token_hash(signed.token), max_sessions, now)
-            if max_sessions > 0
-            else []
-        )
+            if ok and row is not None:
+                # The right password of a disabled account: said as such (the password proves it is
+                # theirs, so a guesser learns nothing), recorded, and no session opened.
+                await record(
+                    conn, now, f"anon:{ip or '-'}", "auth.login_refused", f"user:{row.id}", None, DISABLED_NOTE
+                )
+            else:
+                await throttle.failed(login, ip)
+                await record(conn, now, f"anon:{ip or '-'}", "auth.login_failed", f"login:{login[:64]}")
+            signed, ended = None, []
+        else:
+            await throttle.succeeded(login, ip)
+            if max_sessions > 0:
+                await _lock_person(conn, row.id)
+            signed = await _open_session(conn, row, ip=ip, user_agent=user_agent, now=now, ttl_s=ttl_s)
+            ended = (
+                await _end_oldest_sessions(conn, signed.actor, token_hash(signed.token), max_sessions, now)
+                if max_sessions > 0
+                else []
+            )
+    if signed is None:
+        if ok and row is not None:  # recorded above, committed; now refused
+            raise account_disabled()
+        return None
     if cache is not None:
         for th in ended:  # after the commit: another process must not re-read them as open
             cache.evict(th)

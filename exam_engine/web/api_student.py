@@ -68,6 +68,7 @@ async def server_time(request: web.Request, conn: Any, actor: None) -> dict:
     response_schema=s.SIGNED_IN,
     errors=(
         "bad_credentials",
+        "account_disabled",
         "too_many_attempts",
         "too_many_sign_ins",
         "account_protected",
