@@ -137,6 +137,54 @@ async def test_a_password_reset_from_the_command_line_ends_the_session_in_a_runn
         _stop(proc)
 
 
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_disabling_a_student_on_one_process_refuses_their_autosave_on_the_other_at_once(services, tmp_path):
+    """The access page on process A; the student's session cached by process B's autosave fast path."""
+    from tests.factories import make_user
+
+    world = await make_world(services, students=1, question_count=2)
+    await make_user(services, "sys1", Role.SYSADMIN)
+    env = _env(services, tmp_path)
+    env["EXAM_SESSION_CACHE_S"] = "600"
+    ports = [_free_port(), _free_port()]
+    procs = [_serve(port, env, tmp_path / f"server-{port}.log") for port in ports]
+    a, b = (f"http://127.0.0.1:{port}" for port in ports)
+    jar = aiohttp.CookieJar(unsafe=True)
+    try:
+        for port in ports:
+            await _healthy(port)
+        async with (
+            aiohttp.ClientSession(cookie_jar=jar) as student,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as admin,
+        ):
+            async with student.post(f"{b}/api/v1/auth/login", json={"login": "student1", "password": PASSWORD}) as r:
+                csrf = (await r.json())["csrf_token"]
+            headers = {"X-CSRF-Token": csrf}
+            async with student.post(f"{b}/api/v1/exams/{world.exam_id}/start", json={}, headers=headers) as r:
+                assert r.status == 200, await r.text()
+                attempt_id = (await r.json())["attempt"]["id"]
+            seq = iter(range(1, 1000))
+
+            def saves(status: int):  # type: ignore[no-untyped-def]
+                async def check() -> bool:
+                    url = f"{b}/api/v1/attempts/{attempt_id}/answers/1"
+                    async with student.put(url, json={"choice": 0, "seq": next(seq)}, headers=headers) as r:
+                        return r.status == status
+
+                return check
+
+            assert await saves(200)()  # B's fast path resolved and cached the session
+            async with admin.post(f"{a}/api/v1/auth/login", json={"login": "sys1", "password": PASSWORD}) as r:
+                admin_csrf = (await r.json())["csrf_token"]
+            form = {"_csrf": admin_csrf, "login": "student1", "active": "0", "reason": "Шығарылды"}
+            async with admin.post(f"{a}/admin/access", data=form) as r:
+                assert r.status == 200, await r.text()
+            assert await _until(saves(401), timeout=2.0), "process B still takes the disabled student's answers"
+    finally:
+        for proc in procs:
+            _stop(proc)
+
+
 def _info(th: str, user_id: int) -> SessionInfo:
     from datetime import datetime
 
