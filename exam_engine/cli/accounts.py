@@ -76,6 +76,32 @@ def cmd_user_reset(args: argparse.Namespace) -> int:
     return common.run(args, run)
 
 
+def cmd_user_access(args: argparse.Namespace) -> int:
+    """``user disable|enable LOGIN --reason …``: as on the page /admin/access (audited, the sessions end at once)."""
+    from ..services.users import set_active
+
+    active = args.user_command == "enable"
+
+    async def run(services: Services) -> int:
+        async with services.engine.begin() as conn:
+            changed = await set_active(
+                conn, common.actor(), args.login, active=active, reason=args.reason, now=services.clock.now()
+            )
+        if not active:
+            await _announce_eviction(services, f"u:{changed.user_id}")
+            print(f"disabled {changed.login}; sessions ended: {changed.sessions_ended}")
+            for a in changed.open_attempts:
+                print(
+                    f"  exam «{a['title']}» stays open until {a['deadline_at'].isoformat()}: its answers are kept "
+                    "and it closes at its deadline"
+                )
+        else:
+            print(f"enabled {changed.login}")
+        return 0
+
+    return common.run(args, run)
+
+
 def cmd_contingent_import(args: argparse.Namespace) -> int:
     from ..services import contingent
 
@@ -106,7 +132,7 @@ def cmd_contingent_import(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add ``user add|reset-password`` and ``contingent import`` to the main parser's sub-commands."""
+    """Add ``user add|reset-password|disable|enable`` and ``contingent import`` to the main parser's sub-commands."""
     user = sub.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
     p = user.add_parser("add", help="create an account (prints a one-time password)")
     p.add_argument("login")
@@ -118,6 +144,11 @@ def register(sub: Any) -> None:
     p = user.add_parser("reset-password", help="issue a new one-time password")
     p.add_argument("login")
     p.set_defaults(func=cmd_user_reset)
+    for name, what in (("disable", "disable a sign-in (every session ends at once)"), ("enable", "enable it again")):
+        p = user.add_parser(name, help=what)
+        p.add_argument("login")
+        p.add_argument("--reason", required=True, help="kept in the audit log")
+        p.set_defaults(func=cmd_user_access)
 
     cont = sub.add_parser("contingent", help="groups, students, teachers").add_subparsers(
         dest="contingent_command", required=True

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import accounts, assign, backup, bank, catalog, evidence, journal, proctor, trust
 
-    accounts.register(sub)  # user add|reset-password, contingent import
+    accounts.register(sub)  # user add|reset-password|disable|enable, contingent import
     catalog.register(sub)  # discipline add, session add
     bank.register(sub)  # bank import|export|list|publish|template|analysis
     journal.register(sub)  # grade calc, journal create|assign|list|relay

@@ -196,3 +196,22 @@ async def test_a_server_stopped_before_a_deadline_finalises_the_attempt_when_it_
     assert row.submitted_at == row.deadline_at == deadline
     assert row.result == "unsatisfactory"
     assert datetime.now(UTC) - row.deadline_at < timedelta(minutes=5)
+
+
+def test_the_operator_disables_and_enables_an_account_from_the_command_line(tmp_path):
+    assert cli(tmp_path, "migrate").returncode == 0
+    assert cli(tmp_path, "user", "add", "root", "--role", "sysadmin", "--name", "Жүйе Әкімші").returncode == 0
+    assert cli(tmp_path, "user", "add", "a.student", "--role", "student", "--name", "Әлия").returncode == 0
+    done = cli(tmp_path, "user", "disable", "a.student", "--reason", "Бұйрық №7")
+    assert done.returncode == 0 and "disabled a.student; sessions ended: 0" in done.stdout, done.stderr
+    again = cli(tmp_path, "--lang", "ru", "user", "disable", "a.student", "--reason", "ещё раз")
+    assert again.returncode == 1 and "Учётная запись a.student уже отключена." in again.stderr
+    assert "Traceback" not in again.stderr
+    last = cli(tmp_path, "user", "disable", "root", "--reason", "тексеру")
+    assert last.returncode == 1 and "root — жүйенің жалғыз белсенді әкімшісі" in last.stderr
+    empty = cli(tmp_path, "user", "disable", "nobody.here", "--reason", "x")
+    assert empty.returncode == 1 and "nobody.here" in empty.stderr
+    blank = cli(tmp_path, "user", "enable", "a.student", "--reason", "  ")
+    assert blank.returncode == 1 and "Себебін жазыңыз" in blank.stderr
+    back = cli(tmp_path, "user", "enable", "a.student", "--reason", "Бұйрық күшін жойды")
+    assert back.returncode == 0 and "enabled a.student" in back.stdout
