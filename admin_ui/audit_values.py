@@ -20,6 +20,10 @@ from .exam_day import ATTEMPT_STATUS_NAMES
 from .pages import ROLE_NAMES
 
 FIELD_NAMES = {
+    "account_disabled": N_("Account disabled"),
+    "is_active": N_("Sign-in allowed"),
+    "open_attempts": N_("Exams being sat"),
+    "sessions_ended": N_("Sessions ended"),
     "attempts": N_("Attempts"),
     "banks": N_("Question banks"),
     "blueprint": N_("Blueprint"),
@@ -27,7 +31,7 @@ FIELD_NAMES = {
     "changed_by": N_("Changed by"),
     "checks_started_at": N_("Checks started"),
     "closes_at": N_("Closes at"),
-    "code": N_("Code"),
+    "code": N_("Code"),  # a catalogue code; in a refused access, the reason (CODES["code"])
     "consent": N_("Consent"),
     "credits": N_("Credits"),
     "deadline_at": N_("Deadline"),
@@ -83,6 +87,19 @@ CODES: dict[str, dict[str, str]] = {
     "role": ROLE_NAMES,
     "language": _LANGUAGES,
     "timeout_policy": TIMEOUT_POLICIES,
+    # A refused access (``access.denied``): why, in words.
+    "code": {
+        "forbidden": N_("the role may not do this"),
+        "csrf_failed": N_("an expired form"),
+        "foreign_origin": N_("a form from another site"),
+        "account_disabled": N_("the account is disabled"),
+        "password_change_required": N_("the one-time password is not changed yet"),
+        "exam_not_found": N_("an exam outside the person's assignment"),
+        "attempt_not_found": N_("an attempt outside the person's assignment"),
+        "flag_not_found": N_("a flag outside the person's assignment"),
+        "journal_not_found": N_("a journal outside the person's assignment"),
+        "correction_not_found": N_("a correction outside the person's assignment"),
+    },
 }
 # The fields that name a person by id (the page looks their names up).
 PERSON_KEYS = ("teacher_id", "student_id", "user_id", "reviewed_by", "filed_by", "changed_by")

@@ -109,6 +109,9 @@ ACTION_NAMES = {
     "department.created": N_("department created"),
     "department.head_set": N_("head of department assigned"),
     "discipline.department_set": N_("discipline assigned to a department"),
+    "user.disabled": N_("sign-in disabled"),
+    "user.enabled": N_("sign-in enabled again"),
+    "auth.login_refused": N_("sign-in refused: the account is disabled"),
 }
 AREA_NAMES = {
     "attempt": N_("exam attempt"),

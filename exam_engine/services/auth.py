@@ -405,7 +405,7 @@ def _wait(code: str, msgid: str, seconds: float) -> TooManyRequests:
 
 
 BAD_CREDENTIALS = ("bad_credentials", N_("Wrong login or password."))
-DISABLED_NOTE = {"reason": "account_disabled"}
+DISABLED_NOTE = {"account_disabled": True}  # the audit page: "Account disabled: yes"
 
 
 def account_disabled() -> PermissionDenied:

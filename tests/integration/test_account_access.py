@@ -196,3 +196,28 @@ async def test_no_other_role_disables_anyone(services, role):
     finally:
         await client.close()
     assert await _is_active(services, "victim") and await _access_rows(services) == []
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+async def test_the_audit_page_tells_who_disabled_whom_and_why_in_words(services, language):
+    await make_user(services, "victim", Role.TEACHER)
+    client = await open_client(services)
+    try:
+        admin = await _staff(client, "acadm", Role.ACADEMIC_ADMIN, services, language=language)
+        assert (await _post_access(admin, "victim", active=False, reason="Бұйрық №3"))[0] == 200
+        refused = await client.post("/api/v1/auth/login", json={"login": "victim", "password": PASSWORD})
+        assert refused.status == 403
+        await admin.login("acadm")  # the refused sign-in shared the cookie jar; sign the administrator in again
+        resp = await client.get("/admin/audit")
+        html = unescape(await resp.text())
+    finally:
+        await client.close()
+    words = {
+        "kk": ("жүйеге кіру өшірілді", "Жүйеге кіруге рұқсат: жоқ", "есептік жазба өшірілгендіктен кіру тоқтатылды"),
+        "ru": ("вход отключён", "Вход разрешён: нет", "вход отклонён: учётная запись отключена"),
+    }[language]
+    for text in words:
+        assert text in html, text
+    shown = re.sub(r"<[^>]+>", " ", html)  # what a person reads (the filter's option values are codes)
+    for raw in ("user.disabled", "auth.login_refused", "is_active", "sessions_ended", "account_disabled"):
+        assert raw not in shown, raw
