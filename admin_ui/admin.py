@@ -232,7 +232,9 @@ async def reset_password(request: web.Request, conn: Any, actor: api.Actor) -> w
     login = text(form, "login")
     if text(form, "confirm") != "1":  # first ask: resetting ends the person's sessions
         person = (
-            await conn.execute(select(T.users.c.login, T.users.c.full_name).where(T.users.c.login == login))
+            await conn.execute(
+                select(T.users.c.login, T.users.c.full_name, T.users.c.is_active).where(T.users.c.login == login)
+            )
         ).first()
         if person is not None:
             return await _users_page(request, conn, actor, confirm_reset=dict(person._mapping))

@@ -221,3 +221,19 @@ async def test_the_audit_page_tells_who_disabled_whom_and_why_in_words(services,
     shown = re.sub(r"<[^>]+>", " ", html)  # what a person reads (the filter's option values are codes)
     for raw in ("user.disabled", "auth.login_refused", "is_active", "sessions_ended", "account_disabled"):
         assert raw not in shown, raw
+
+
+async def test_the_accounts_page_shows_who_is_disabled_and_warns_before_a_reset(services):
+    await make_user(services, "victim", Role.TEACHER)
+    client = await open_client(services)
+    try:
+        admin = await _staff(client, "acadm", Role.ACADEMIC_ADMIN, services, language="ru")
+        assert (await _post_access(admin, "victim", active=False, reason="Уволен"))[0] == 200
+        html = unescape(await (await client.get("/admin/users")).text())
+        row = re.search(r"<tr><th scope=\"row\">Test victim</th>(.*?)</tr>", html, re.S)
+        assert row and "отключён" in row.group(1) and 'href="/admin/access?person=victim"' in row.group(1)
+        resp = await client.post("/admin/users/reset", data={"_csrf": admin.csrf or "", "login": "victim"})
+        html = unescape(await resp.text())
+        assert "новый пароль заработает только после её включения" in html
+    finally:
+        await client.close()
