@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from exam_engine import api
 from exam_engine.i18n import N_
@@ -32,9 +32,15 @@ async def _people(conn: Any, role: str, query: str) -> tuple[list[dict[str, Any]
     if role:
         stmt = stmt.where(T.users.c.role == role)
     if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(T.users.c.login.ilike(like), T.users.c.full_name.ilike(like)))
-    rows = [dict(r._mapping) for r in await conn.execute(stmt.order_by(T.users.c.login).limit(LIST_LIMIT + 1))]
+        # Compared in Python: SQLite's LIKE ignores the case of Latin letters only ("әлия" must find "Әлия").
+        wanted = query.casefold()
+        rows = [
+            dict(r._mapping)
+            for r in await conn.execute(stmt.order_by(T.users.c.login))
+            if wanted in r.login.casefold() or wanted in (r.full_name or "").casefold()
+        ][: LIST_LIMIT + 1]
+    else:
+        rows = [dict(r._mapping) for r in await conn.execute(stmt.order_by(T.users.c.login).limit(LIST_LIMIT + 1))]
     return by_name(rows[:LIST_LIMIT]), len(rows) > LIST_LIMIT
 
 

@@ -237,3 +237,19 @@ async def test_the_accounts_page_shows_who_is_disabled_and_warns_before_a_reset(
         assert "новый пароль заработает только после её включения" in html
     finally:
         await client.close()
+
+
+async def test_the_access_page_finds_a_person_by_a_kazakh_name_in_any_case(services):
+    await make_user(services, "a.nurlanov", Role.STUDENT)
+    async with services.engine.begin() as conn:
+        from sqlalchemy import update
+
+        await conn.execute(update(users).where(users.c.login == "a.nurlanov").values(full_name="Әлібек Нұрланов"))
+    client = await open_client(services)
+    try:
+        await _staff(client, "sys1", Role.SYSADMIN, services)
+        for query in ("әлібек", "НҰРЛАН", "NURLANOV"):
+            html = unescape(await (await client.get("/admin/access", params={"q": query})).text())
+            assert 'id="person-a.nurlanov"' in html and 'id="person-sys1"' not in html, query
+    finally:
+        await client.close()
