@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ..i18n import DEFAULT_LANGUAGE
 from .http import BUSY_RETRY_AFTER_S, dumps, error_body, server_busy
+from .protocol import GuardedHandler
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class CappedServer(web.Server):
                 )
                 self._refused, self._logged_at = 0, now
             return _Refused()
-        return super().__call__()
+        return GuardedHandler(self, loop=self._loop, **self._kwargs)
 
 
 # aiohttp discourages subclassing its Application (a warning at class creation): this one only changes the
