@@ -157,6 +157,7 @@ def error_response(error: DomainError, language: str) -> web.Response:
     return response
 
 
+BODY_TIMEOUT = N_("The request did not arrive within {seconds} seconds. Check the connection and try again.")
 BAD_BODY_FRAMING = N_(
     "The length or the chunked encoding of the request body is malformed. The request was not processed; send it again."
 )
@@ -712,11 +713,7 @@ async def within_deadline(request: web.Request, reading: Awaitable[Any]) -> Any:
             seconds,
             request.remote,
         )
-        raise RequestTimeout(
-            "body_timeout",
-            N_("The request did not arrive within {seconds} seconds. Check the connection and try again."),
-            seconds=round(seconds),
-        ) from None
+        raise RequestTimeout("body_timeout", BODY_TIMEOUT, seconds=round(seconds)) from None
 
 
 async def read_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:

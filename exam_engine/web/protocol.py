@@ -11,8 +11,9 @@ builds for every connection) answers instead with the precise refusal — ``414 
 logs it in English on one line (no traceback, the client's bytes cut short, at most one line every
 :data:`LOG_EVERY_S` with the count of the others).
 
-A request that could not be parsed has no headers to read the language from: the handler keeps the
-last two chunks the connection received (references, no copy), and on such a refusal reads the
+A request that could not be parsed has no headers to read the language from: the handler keeps what
+arrived of the head not yet complete (references to the chunks, at most :data:`HEAD_KEPT`, forgotten
+once the head is parsed), and on such a refusal reads the
 request's path, its ``lang`` query or cookie and ``Accept-Language`` from them (Kazakh when none
 arrived). A chunked body that turns out malformed while its route is already reading it used to leave
 the route waiting for the rest until the body deadline (then ``408 body_timeout``): the route's body
@@ -21,6 +22,7 @@ now fails at once with the parse error (``bad_body_framing``, see :func:`http.wi
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -28,13 +30,16 @@ import time
 from typing import Any
 
 from aiohttp import http_exceptions, web, web_protocol
+from aiohttp.streams import EMPTY_PAYLOAD as EMPTY
 
 from ..i18n import N_, normalise_language, translate
-from .http import BAD_BODY_FRAMING, SECURITY_HEADERS, dumps, request_language
+from .http import BAD_BODY_FRAMING, BODY_TIMEOUT, SECURITY_HEADERS, dumps, request_language
 
 log = logging.getLogger(__name__)
 
 LOG_EVERY_S = 10.0
+HEAD_KEPT = 64 * 1024
+"""Bytes of an incomplete head a connection keeps (as references to what it received) to answer a refusal."""
 MAX_LINE = 8190
 """aiohttp's bound on the request line and on one header line (``max_line_size``, ``max_field_size``)."""
 MAX_HEADERS = 128
@@ -65,6 +70,7 @@ REFUSALS: dict[str, tuple[int, str]] = {
         N_("A header of the request is malformed or repeated. The request was not processed."),
     ),
     "bad_body_framing": (400, BAD_BODY_FRAMING),
+    "head_timeout": (408, BODY_TIMEOUT),
     "internal_error": (
         500,
         N_(
@@ -82,8 +88,18 @@ _ACCEPT_LANGUAGE = re.compile(rb"\nAccept-Language:[ \t]*([^\r\n]{0,200})", re.I
 _LANG_COOKIE = re.compile(rb"\nCookie:[^\r\n]*?(?:^|[ ;:])lang=([a-zA-Z]{2})", re.IGNORECASE)
 
 
+class HeadTimeout(http_exceptions.HttpProcessingError):
+    """The request's head was not complete within its deadline (raised by no parser: :class:`GuardedHandler`)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(code=408, message=f"the request head was not complete within {seconds:g} s")
+        self.seconds = seconds
+
+
 def classify(exc: BaseException, raw: bytes) -> str:
     """The refusal's code for aiohttp's parse error ``exc``; ``raw``: the bytes the request came in."""
+    if isinstance(exc, HeadTimeout):
+        return "head_timeout"
     text = str(exc)
     if isinstance(exc, http_exceptions.LineTooLong):
         head = _request_head(raw)
@@ -129,10 +145,10 @@ def where_and_language(raw: bytes) -> tuple[str | None, str]:
     return path, normalise_language(language)
 
 
-def refusal(code: str, path: str | None, language: str) -> web.Response:
+def refusal(code: str, path: str | None, language: str, seconds: float = 0) -> web.Response:
     """The answer: JSON under ``/api/``, a small page anywhere else (the connection is closed after it)."""
     status, msgid = REFUSALS[code]
-    message = translate(language, msgid, limit=MAX_LINE, count=MAX_HEADERS)
+    message = translate(language, msgid, limit=MAX_LINE, count=MAX_HEADERS, seconds=round(seconds))
     if path is not None and path.startswith("/api/"):
         response = web.Response(
             status=status,
@@ -193,18 +209,64 @@ GATE = _LogGate()
 class GuardedHandler(web_protocol.RequestHandler):
     """aiohttp's request handler, answering its own refusals in the reader's language (see the module)."""
 
-    _chunks: tuple[bytes, bytes] = (b"", b"")
+    head_timeout_s = 0.0
+    """``EXAM_HEADER_TIMEOUT_S`` (set by the server; 0: aiohttp's keep-alive timer alone, 75 s)."""
+    _head_parts: list[bytes]
+    _head_size = 0
     _reading: Any = None  # the payload of the request whose body is being received
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._head_parts = []
+        super().connection_made(transport)
+        self._arm_head_deadline()  # the first request's head, from the connection's opening
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm_head_deadline()
+        super().connection_lost(exc)
+
+    def _arm_head_deadline(self) -> None:
+        if self._head_timer is None and self.head_timeout_s > 0:
+            self._head_timer = self._loop.call_later(self.head_timeout_s, self._head_late)
+
+    def _disarm_head_deadline(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_late(self) -> None:
+        """The head's deadline passed: a 408 for a head begun (through :meth:`handle_error`, in the reader's
+        language), the socket closed if nothing came; never while a request is being handled."""
+        self._head_timer = None
+        if self.transport is None or self._force_close or self._messages or self._request_in_progress:
+            return
+        if not self._head_size:
+            self.force_close()  # nothing at all came on this connection: no one to answer
+            return
+        self._messages.append(
+            (web_protocol._ErrInfo(status=408, exc=HeadTimeout(self.head_timeout_s), message=""), EMPTY)
+        )
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         if self._payload_parser is not None or self._upgraded:
             super().data_received(data)
             return
-        self._chunks = (self._chunks[1], data)
+        body_open = self._reading is not None and not self._reading.is_eof()
+        if not body_open and self._head_size < HEAD_KEPT:
+            self._head_parts.append(data)  # a reference: the head's bytes, read again only for a refusal
+            self._head_size += len(data)
         before = len(self._messages)
         super().data_received(data)
         if len(self._messages) == before:
+            if data and not body_open and not self._request_in_progress:
+                self._arm_head_deadline()  # bytes of a head not yet complete (a kept-alive connection's next)
             return
+        self._disarm_head_deadline()
+        if not any(isinstance(m, web_protocol._ErrInfo) for m, _ in list(self._messages)[before:]):
+            self._head_parts, self._head_size = [], 0  # the head is complete: forget it
         for index in range(before, len(self._messages)):
             message, payload = self._messages[index]
             if not isinstance(message, web_protocol._ErrInfo):
@@ -231,10 +293,10 @@ class GuardedHandler(web_protocol.RequestHandler):
         if request.writer.output_size > 0:  # part of an answer went out already: nothing more can be said
             return super().handle_error(request, status, exc, message)
         if isinstance(exc, http_exceptions.HttpProcessingError):
-            raw = b"".join(self._chunks)
+            raw = b"".join(self._head_parts)
             code = classify(exc, raw)
             path, language = where_and_language(raw)
             GATE.log(code, request.remote, exc)
-            return refusal(code, path, language)
+            return refusal(code, path, language, seconds=getattr(exc, "seconds", 0))
         self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
         return refusal("internal_error", request.path, request_language(request))  # type: ignore[arg-type]

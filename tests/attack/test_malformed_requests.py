@@ -57,7 +57,12 @@ def _page(status_headers_body: tuple[int, dict[str, str], bytes]) -> tuple[int, 
     return status, body.decode()
 
 
-async def test_requests_aiohttp_cannot_parse_get_a_precise_refusal_in_the_readers_language(services, caplog):
+async def test_requests_aiohttp_cannot_parse_get_a_precise_refusal_in_the_readers_language(
+    services, caplog, monkeypatch
+):
+    from exam_engine.web import protocol
+
+    monkeypatch.setattr(protocol, "GATE", protocol._LogGate())  # not gated by another test's refusals
     client = await open_client(services)
     port = client.port
     caplog.set_level(logging.INFO)
