@@ -252,6 +252,8 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
         "unknown_format",
         "bank_too_large",
         "multipart_invalid",
+        "form_too_large",
+        "form_too_many_fields",
         "bank_parser_busy",
         "bank_changed",
         "bank_replace_unconfirmed",
