@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import bounds as b
 from ..domain.actors import Actor
@@ -19,7 +20,7 @@ from ..errors import DomainError, InvalidInput
 from ..i18n import N_, Word, translate
 from ..services import bank_analysis, bank_views, banks
 from . import schemas as s
-from .http import PAYLOAD, endpoint, json_response, path_int, services_of
+from .http import PAYLOAD, BodyFramingError, endpoint, json_response, path_int, services_of
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -222,9 +223,12 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
                     value += chunk
                 # As sent, like the file: no Content-Encoding is undone (a gzip field could unpack to gigabytes).
                 fields[part.name[:100]] = bytes(value[:4000]).decode("utf-8", "replace")[:1000]
-    except (ValueError, AssertionError, LookupError, RuntimeError):
+    except BodyFramingError:
+        raise  # the request's own framing: http.within_deadline says so
+    except (ValueError, AssertionError, LookupError, RuntimeError, HttpProcessingError):
         # aiohttp's multipart reader: no boundary, a broken boundary or headers, an unknown
-        # Content-Transfer-Encoding. The client's mistake, said precisely, never a 500.
+        # Content-Transfer-Encoding, a part's header line over its bound. The client's mistake, said
+        # precisely, never a 500.
         raise InvalidInput(
             "multipart_invalid",
             N_(

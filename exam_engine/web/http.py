@@ -163,6 +163,12 @@ BAD_BODY_FRAMING = N_(
 )
 
 
+class BodyFramingError(HttpProcessingError):
+    """The body's framing (its chunks) could not be parsed: set on the body by ``protocol.GuardedHandler``.
+    A reader of a multipart body tells it from the multipart reader's own refusals (a part's header over
+    aiohttp's bound), which are the form's fault, not the framing's."""
+
+
 class MalformedBody(DomainError):
     """aiohttp's parser failed on a body its route was reading (a bad chunk): 400, the connection closed."""
 

@@ -33,7 +33,7 @@ from aiohttp import http_exceptions, web, web_protocol
 from aiohttp.streams import EMPTY_PAYLOAD as EMPTY
 
 from ..i18n import N_, normalise_language, translate
-from .http import BAD_BODY_FRAMING, BODY_TIMEOUT, SECURITY_HEADERS, dumps, request_language
+from .http import BAD_BODY_FRAMING, BODY_TIMEOUT, SECURITY_HEADERS, BodyFramingError, dumps, request_language
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ class GuardedHandler(web_protocol.RequestHandler):
                 # route's read fails now with the parse error, rather than waiting for the deadline,
                 # and no second answer is written for it.
                 del self._messages[index]
-                reading.set_exception(message.exc)
+                reading.set_exception(BodyFramingError(message=one_line(message.exc)))
                 reading.feed_eof()  # nothing more to read: no lingering over a body that cannot be parsed
                 self.close()
                 return

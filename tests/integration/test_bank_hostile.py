@@ -213,6 +213,16 @@ async def test_a_multipart_upload_without_a_length_is_bounded_in_its_form_fields
         status, body = await send([*base, *((f"f{i}", b"1") for i in range(500))])
         assert status == 422 and body["error"]["code"] == "form_too_many_fields", (status, body)
         assert body["error"]["message"] == "В форме загрузки больше 64 полей."
+        # A part's header line over aiohttp's bound (a file name of 20,000 characters): the form's fault,
+        # said as such — not "the length or the chunked encoding is malformed".
+        long_name = _multipart(base).replace(b'filename="b.txt"', b'filename="' + b"n" * 20_000 + b'.txt"')
+        resp = await client.post(
+            "/api/v1/bank/uploads",
+            data=long_name,
+            headers={**api._headers(), "Content-Type": "multipart/form-data; boundary=h0stile"},
+        )
+        body = await resp.json()
+        assert resp.status == 422 and body["error"]["code"] == "multipart_invalid", (resp.status, body)
         assert await _versions(services) == 0
         status, body = await send([*base, ("topic", "Жалпы бөлім".encode())])  # a plain form goes through
         assert status == 201, body
