@@ -265,7 +265,7 @@ class GuardedHandler(web_protocol.RequestHandler):
                 self._arm_head_deadline()  # bytes of a head not yet complete (a kept-alive connection's next)
             return
         self._disarm_head_deadline()
-        if not any(isinstance(m, web_protocol._ErrInfo) for m, _ in list(self._messages)[before:]):
+        if not any(isinstance(self._messages[i][0], web_protocol._ErrInfo) for i in range(before, len(self._messages))):
             self._head_parts, self._head_size = [], 0  # the head is complete: forget it
         for index in range(before, len(self._messages)):
             message, payload = self._messages[index]
