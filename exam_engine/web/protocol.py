@@ -23,6 +23,8 @@ now fails at once with the parse error (``bad_body_framing``, see :func:`http.wi
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import html
 import logging
 import re
@@ -80,6 +82,18 @@ REFUSALS: dict[str, tuple[int, str]] = {
     ),
 }
 HEADING = N_("The request was refused")
+# The page carries its own style: the stylesheet's request would be refused as well when it is the browser's
+# cookies that are too large. Allowed by its hash only (the site's policy allows no inline style).
+PAGE_STYLE = (
+    'body{margin:0;font-family:"DejaVu Sans","Noto Sans",Arial,sans-serif;line-height:1.5;color:#1b1f24;'
+    "background:#f6f7f9}.top{padding:.75rem 1.25rem;background:#0b5cad}.top a{color:#fff;font-weight:bold;"
+    "text-decoration:none;font-size:1.15rem}main{padding:1.25rem}.card{background:#fff;border:1px solid #c9ced6;"
+    "border-radius:.5rem;padding:1.25rem;max-width:30rem;margin:1rem auto}a{color:#0b5cad}"
+)
+PAGE_POLICY = SECURITY_HEADERS["Content-Security-Policy"].replace(
+    "style-src 'self'",
+    "style-src 'sha256-" + base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode() + "'",
+)
 BACK = N_("Back to the start page")
 
 _REQUEST_LINE = re.compile(rb"(?:^|\n)(?:GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (/[^\s?]*)(\?[^\s]*)?")
@@ -161,7 +175,7 @@ def refusal(code: str, path: str | None, language: str, seconds: float = 0) -> w
             f'<!doctype html>\n<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{html.escape(heading)} · exam-engine</title>\n"
-            '<link rel="stylesheet" href="/static/app.css">\n</head>\n<body>\n'
+            f"<style>{PAGE_STYLE}</style>\n</head>\n<body>\n"
             '<header class="top"><a class="brand" href="/">exam-engine</a></header>\n'
             f'<main id="main"><section class="card narrow"><h1>{html.escape(heading)}</h1>'
             f'<p role="alert" data-code="{code}">{html.escape(message)}</p>\n'
@@ -169,6 +183,7 @@ def refusal(code: str, path: str | None, language: str, seconds: float = 0) -> w
         )
         response = web.Response(status=status, text=page, content_type="text/html")
     response.headers.update(SECURITY_HEADERS)
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
     response.headers["Cache-Control"] = "no-store"
     response.force_close()
     return response

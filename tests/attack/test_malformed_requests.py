@@ -18,6 +18,7 @@ import time
 import pytest
 
 from exam_engine.app import build_app
+from tests.e2e.conftest import browser, webcam_file  # noqa: F401 - fixtures
 from tests.factories import Api, make_world, open_client, start_exam
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
@@ -191,3 +192,27 @@ async def test_an_unhandled_error_is_a_500_in_the_readers_language_not_aiohttps_
         assert "Сервер сұрауды орындай алмады; қате тіркелді." in page and "Internal Server Error" not in page
     finally:
         await client.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("language", ["kk", "ru"])
+async def test_a_browser_whose_cookies_grew_too_large_sees_what_to_do_in_its_language(services, browser, language):  # noqa: F811
+    """What a student sees when the browser's cookies for the site outgrow the header bound."""
+    from tests.e2e.conftest import served_page, shot
+
+    async with served_page(services, browser, locale=f"{language}-KZ") as (base, page):
+        host = base.split("//", 1)[1].split(":")[0]
+        big = [{"name": f"junk{i}", "value": "x" * 3500, "domain": host, "path": "/"} for i in range(3)]
+        await page.context.add_cookies([{"name": "lang", "value": language, "domain": host, "path": "/"}, *big])
+        response = await page.goto(f"{base}/exam/1")
+        assert response.status == 431
+        text = await page.inner_text("main")
+        expected = {
+            "kk": ("Сұрау қабылданбады", "Браузерде осы сайттың cookie файлдарын өшіріп, қайта кіріңіз."),
+            "ru": ("Запрос отклонён", "Удалите в браузере файлы cookie этого сайта и войдите заново."),
+        }[language]
+        assert all(part in text for part in expected), text
+        # Its style is its own (the stylesheet's request carries the same cookies), allowed by its hash.
+        bar = await page.evaluate("getComputedStyle(document.querySelector('.top')).backgroundColor")
+        assert bar == "rgb(11, 92, 173)", bar
+        await shot(page, f"refused-headers-too-large-{language}")
