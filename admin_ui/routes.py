@@ -191,6 +191,12 @@ def _exam_messages(language: str) -> dict[str, str]:
         "back_not_handed_in": N_(
             "The connection is back and your answers are saved. The exam is NOT handed in yet: press «Hand in»."
         ),
+        # The server failed one answer again and again (a 500): the later answers went on without it.
+        "not_saved": N_(
+            "The server could not save your answer to question {number}. Call the proctor. "
+            "Your other answers are being saved; choose that answer again when the proctor says so."
+        ),
+        "not_saved_short": N_("Not saved: question {number}"),
         # The time ran out while offline: the page waits for the server instead of opening the browser's
         # own "no internet" page in its language.
         "result_when_online": N_(

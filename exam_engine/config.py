@@ -71,6 +71,9 @@ class Settings:
     # Bounded waits (issue 18): a request body must arrive within body_timeout_s (else 408), and a
     # request waits at most db_wait_s for a pooled database connection (else 503 with Retry-After).
     body_timeout_s: float = 30.0
+    # A request's head (request line and headers) must be complete within header_timeout_s of its first
+    # byte — of the connection's opening, for its first request — else 408 (nothing came: closed).
+    header_timeout_s: float = 20.0
     db_wait_s: float = 10.0
     # Client connections one process holds at once (each an open file); beyond, 503 and closed.
     # 0: the process's open-file limit less a reserve for the database, Redis and files (web.app).
@@ -277,6 +280,7 @@ def load_settings(
         autosave_group_max=_int(env, "EXAM_AUTOSAVE_GROUP_MAX", 128, minimum=1, maximum=1000),
         autosave_queue=_int(env, "EXAM_AUTOSAVE_QUEUE", 4096, minimum=1, maximum=100_000),
         body_timeout_s=_float(env, "EXAM_BODY_TIMEOUT_S", 30.0, minimum=1.0),
+        header_timeout_s=_float(env, "EXAM_HEADER_TIMEOUT_S", 20.0, minimum=1.0),
         db_wait_s=_float(env, "EXAM_DB_WAIT_S", 10.0, minimum=0.5),
         max_connections=_int(env, "EXAM_MAX_CONNECTIONS", 0, minimum=0, maximum=1_000_000),
         cookie_secure=(env.get("EXAM_COOKIE_SECURE", "0").lower() in ("1", "true", "yes")),

@@ -44,7 +44,15 @@
 
   // Answers that say "try again": the server's bounded wait ran out (503 server_busy), a proxy found no
   // worker (502, 504: a restart), the body did not arrive (408), the session's request budget (429).
-  const AGAIN = (status) => status >= 500 || status === 408 || status === 429;
+  // The whole queue waits (every answer would meet the same), sent again with back-off.
+  const AGAIN = (status) => status === 502 || status === 503 || status === 504 || status === 408 || status === 429;
+  // Any other 5xx (500: a fault of the server with this one answer) is not known to pass: that answer is
+  // tried SERVER_ERROR_TRIES times in all, 1 s, 2 s, 4 s apart, while the answers after it go on; then
+  // the student is told which answer the server could not save (call the proctor). Before, every 5xx
+  // was retried forever, first in the queue: one answer the server always failed held every later one.
+  const SERVER_ERROR = (status) => status >= 500 && !AGAIN(status);
+  const SERVER_ERROR_TRIES = 4;
+  const failing = {};          // position -> {seq, tries, until}: an answer that met a server error
 
   function syncClock(serverNowIso, sentAt) {
     const received = Date.now();
@@ -103,6 +111,9 @@
       el.textContent = fmt(busy ? M.busy : M.waiting, { count: pendingCount() });
     } else if (pendingCount() > 0) {
       el.textContent = M.saving;
+    } else if (notSaved.size) {  // never "all saved" while an answer the server failed is not
+      el.classList.add("offline");
+      el.textContent = fmt(M.not_saved_short, { number: [...notSaved].sort((a, b) => a - b).join(", ") });
     } else if (lastReceipt) {
       const t = new Date(lastReceipt.saved_at).toLocaleTimeString(config.language, { timeZone: config.time_zone, hour12: false });
       el.textContent = fmt(M.saved_at, { time: t, seq: lastReceipt.seq });
@@ -120,10 +131,56 @@
     return flushing;
   }
 
+  // The next answer to send: the first in the queue not waiting out its back-off after a server error.
+  function nextToSend() {
+    const now = Date.now();
+    return Object.entries(queue).find(([pos, item]) => {
+      const f = failing[pos];
+      return !(f && f.seq === item.seq && f.until > now);
+    });
+  }
+
+  function serverError(pos, item) {
+    const f = failing[pos] && failing[pos].seq === item.seq ? failing[pos] : { seq: item.seq, tries: 0 };
+    f.tries += 1;
+    if (f.tries < SERVER_ERROR_TRIES) {
+      f.until = Date.now() + 1000 * 2 ** (f.tries - 1);
+      failing[pos] = f;
+      setTimeout(flush, f.until - Date.now() + 20);
+      return;
+    }
+    // Given up: the answer leaves the queue (the later ones are not held behind it) and the student
+    // is told which one the server did not save; choosing it again sends it anew.
+    delete failing[pos];
+    delete queue[pos];
+    acked[pos] = Math.max(acked[pos] || 0, item.seq);
+    persistQueue();
+    notSaved.add(Number(pos));
+    // The screen shows what the server holds for that question (its last saved answer, or none), so
+    // the student sees it is not saved and can choose it again.
+    const q = questions.find((x) => x.position === Number(pos));
+    if (q) {
+      q.choice = pos in serverChoice ? serverChoice[pos] : null;
+      if (questions[current] === q) show(current, false); else renderMap();
+    }
+    showNotSaved();
+    showSaveState(false);
+  }
+
+  const serverChoice = {};     // position -> the answer the server last confirmed it holds
+  const notSaved = new Set();  // questions whose last answer the server could not save
+  function showNotSaved() {
+    if (!notSaved.size) return;
+    const numbers = [...notSaved].sort((a, b) => a - b).join(", ");
+    $("alert").textContent = fmt(M.not_saved, { number: numbers });
+  }
+
   async function sendQueued() {
     let sent = false;
     while (pendingCount() > 0) {
-      const [pos, item] = Object.entries(queue)[0];
+      const next = nextToSend();
+      if (!next) break;  // the rest wait out their back-off (a timer sends them)
+      const [pos, item] = next;
       let result;
       try {
         const sentAt = Date.now();
@@ -144,8 +201,18 @@
         return;
       }
       retryDelay = 1000;
+      if (SERVER_ERROR(result.status)) {
+        serverError(pos, item);
+        continue;
+      }
       if (result.status === 200) {
         sent = true;
+        delete failing[pos];
+        if (result.data.seq >= (acked[pos] || 0)) serverChoice[pos] = result.data.choice;
+        if (notSaved.delete(Number(pos))) {
+          $("alert").textContent = "";
+          showNotSaved();
+        }
         lastReceipt = result.data;
         acked[pos] = Math.max(acked[pos] || 0, result.data.seq);
         if (queue[pos] && queue[pos].seq <= result.data.seq) delete queue[pos];
@@ -380,6 +447,11 @@
     $("confirm-yes").onclick = async () => {
       dialog.close();
       await flush();
+      // An answer the server failed is tried a few more times (at most about 8 s): wait for its verdict.
+      for (let waited = 0; waited < 10000 && Object.keys(failing).some((p) => queue[p]); waited += 250) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        await flush();
+      }
       if (paused) return tell(M.paused);
       if (pendingCount() > 0) return notHandedIn();
       finished = true;
@@ -396,7 +468,7 @@
         if ((window.examBeforeLeave || []).length) $("alert").textContent = M.handed_in_recording;
         await beforeLeave();  // the recording up to the hand-in is sent (at most LEAVE_WAIT_MS)
         window.location = `/attempt/${attempt.id}/result`;
-      } else if (AGAIN(r.status)) {
+      } else if (AGAIN(r.status) || r.status >= 500) {
         finished = false;  // the server could not take it now: as offline, nothing was handed in
         notHandedIn();
       } else {
@@ -445,7 +517,7 @@
     } catch (e) {
       r = { status: 0, data: null };
     }
-    if (r.status === 0 || AGAIN(r.status)) {
+    if (r.status === 0 || AGAIN(r.status) || r.status >= 500) {
       // No connection (or the server busy) while the page opens: it said «Loading…» for ever. Say
       // so and try again by itself; the questions come as soon as the server answers.
       $("exam-loading").querySelector("p").textContent = M.start_offline;
@@ -471,6 +543,7 @@
     }
     if (location.search) history.replaceState(null, "", location.pathname);  // "?begin=1" did its job
     seq = Math.max(0, ...questions.map((q) => q.seq || 0));
+    questions.forEach((q) => { if (q.seq !== null && q.seq !== undefined) serverChoice[q.position] = q.choice; });
     restoreQueue();
     $("exam-loading").hidden = true;
     $("exam").hidden = false;

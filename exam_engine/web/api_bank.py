@@ -11,20 +11,30 @@ import re
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .. import bounds as b
 from ..domain.actors import Actor
 from ..domain.roles import Kind, Permission
-from ..errors import InvalidInput
+from ..errors import DomainError, InvalidInput
 from ..i18n import N_, Word, translate
 from ..services import bank_analysis, bank_views, banks
 from . import schemas as s
-from .http import PAYLOAD, endpoint, json_response, path_int, services_of
+from .http import PAYLOAD, BodyFramingError, endpoint, json_response, path_int, services_of
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _CHUNK = 256 * 1024
+MAX_FORM_PARTS = 64
+"""Parts of a multipart upload (the file and its options: a dozen are used)."""
+MAX_FORM_BYTES = 64 * 1024
+"""Bytes of a multipart upload's fields besides the file, all together."""
+
+
+class FormTooLarge(DomainError):
+    status = 413
+
 
 VERSION = s.obj(
     ["id", "discipline", "language", "version", "status", "item_count"],
@@ -184,20 +194,41 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
         raise banks.too_large(request.content_length)
     data: bytes | None = None
     fields: dict[str, str] = {}
+    parts = form_bytes = 0
     try:
         reader = await request.multipart()
         async for part in reader:
+            parts += 1
+            if parts > MAX_FORM_PARTS:
+                raise InvalidInput(
+                    "form_too_many_fields", N_("The upload form has more than {limit} fields."), limit=MAX_FORM_PARTS
+                )
             if not isinstance(part, BodyPartReader):
                 continue
             if part.name == "file":
                 data = await _read_limited(part.read_chunk, None)
                 if part.filename:
-                    fields.setdefault("filename", part.filename)
+                    fields.setdefault("filename", part.filename[:1000])
             elif part.name:
-                fields[part.name] = (await part.read(decode=True))[:1000].decode("utf-8", "replace")
-    except (ValueError, AssertionError, LookupError, RuntimeError):
+                # Read within the form's budget (a field used to be read whole, however large, then cut).
+                value = bytearray()
+                while chunk := await part.read_chunk(_CHUNK):
+                    form_bytes += len(chunk)
+                    if form_bytes > MAX_FORM_BYTES:
+                        raise FormTooLarge(
+                            "form_too_large",
+                            N_("The upload's form fields are too large: at most {limit} bytes besides the file."),
+                            limit=MAX_FORM_BYTES,
+                        )
+                    value += chunk
+                # As sent, like the file: no Content-Encoding is undone (a gzip field could unpack to gigabytes).
+                fields[part.name[:100]] = bytes(value[:4000]).decode("utf-8", "replace")[:1000]
+    except BodyFramingError:
+        raise  # the request's own framing: http.within_deadline says so
+    except (ValueError, AssertionError, LookupError, RuntimeError, HttpProcessingError):
         # aiohttp's multipart reader: no boundary, a broken boundary or headers, an unknown
-        # Content-Transfer-Encoding. The client's mistake, said precisely, never a 500.
+        # Content-Transfer-Encoding, a part's header line over its bound. The client's mistake, said
+        # precisely, never a 500.
         raise InvalidInput(
             "multipart_invalid",
             N_(
@@ -225,6 +256,8 @@ async def _upload_body(request: web.Request) -> tuple[bytes, dict[str, str]]:
         "unknown_format",
         "bank_too_large",
         "multipart_invalid",
+        "form_too_large",
+        "form_too_many_fields",
         "bank_parser_busy",
         "bank_changed",
         "bank_replace_unconfirmed",

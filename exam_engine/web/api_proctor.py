@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from proctor.runtime import ProctorRuntime
 from proctor.store import ItemKind
@@ -30,6 +31,7 @@ from . import schemas as s
 from .http import (
     BODY,
     ROUTES,
+    BodyFramingError,
     RouteDoc,
     authenticate,
     check_authority,
@@ -98,15 +100,21 @@ async def _read_frames(request: web.Request, limit: int) -> list[bytes]:
     except (AssertionError, ValueError, KeyError):
         raise InvalidInput("multipart_expected", N_("Send the room scan as multipart/form-data.")) from None
     frames, total = [], 0
-    while (part := await reader.next()) is not None:
-        data = bytearray()
-        while chunk := await part.read_chunk(64 * 1024):  # type: ignore[union-attr]
-            total += len(chunk)
-            if total > limit:
-                raise capture.too_large(limit)
-            data += chunk
-        if getattr(part, "name", None) == "frame":
-            frames.append(bytes(data))
+    try:
+        while (part := await reader.next()) is not None:
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):  # type: ignore[union-attr]
+                total += len(chunk)
+                if total > limit:
+                    raise capture.too_large(limit)
+                data += chunk
+            if getattr(part, "name", None) == "frame":
+                frames.append(bytes(data))
+    except BodyFramingError:
+        raise  # the request's own framing: http.within_deadline says so
+    except (HttpProcessingError, ValueError, AssertionError):
+        # A part's header line over aiohttp's bound, a broken part: the form's fault.
+        raise InvalidInput("multipart_expected", N_("Send the room scan as multipart/form-data.")) from None
     return frames
 
 

@@ -192,6 +192,7 @@ def create_app(
         handler_args=HANDLER_ARGS,
     )
     app.max_connections = connection_cap(services.settings.max_connections)  # a flood gets 503, not our files
+    app.header_timeout_s = services.settings.header_timeout_s  # a head trickled in holds its slot no longer
     app[SERVICES] = services
     if run_sweeper:
         # Start-up order after a crash past a mass deadline: seal what was written before the crash

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ..i18n import DEFAULT_LANGUAGE
 from .http import BUSY_RETRY_AFTER_S, dumps, error_body, server_busy
+from .protocol import GuardedHandler
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class CappedServer(web.Server):
     """aiohttp's server (one per runner), refusing connections beyond ``max_connections``."""
 
     max_connections = 0
+    header_timeout_s = 0.0
     _refused = 0
     _logged_at = 0.0
 
@@ -96,7 +98,9 @@ class CappedServer(web.Server):
                 )
                 self._refused, self._logged_at = 0, now
             return _Refused()
-        return super().__call__()
+        handler = GuardedHandler(self, loop=self._loop, **self._kwargs)
+        handler.head_timeout_s = self.header_timeout_s
+        return handler
 
 
 # aiohttp discourages subclassing its Application (a warning at class creation): this one only changes the
@@ -108,11 +112,13 @@ with warnings.catch_warnings():
     class CappedApplication(web.Application):
         """The application whose runner's server caps its connections (see :class:`CappedServer`)."""
 
-        ATTRS = web.Application.ATTRS | {"max_connections"}
+        ATTRS = web.Application.ATTRS | {"max_connections", "header_timeout_s"}
         max_connections = 0
+        header_timeout_s = 0.0
 
         def _make_handler(self, **kwargs: Any) -> web.Server:
             server = super()._make_handler(**kwargs)
             server.__class__ = CappedServer  # the same object, with the cap
             server.max_connections = self.max_connections  # type: ignore[attr-defined]
+            server.header_timeout_s = self.header_timeout_s  # type: ignore[attr-defined]
             return server

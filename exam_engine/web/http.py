@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from psycopg.errors import LockNotAvailable
 from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import DBAPIError
@@ -151,9 +152,27 @@ def error_response(error: DomainError, language: str) -> web.Response:
     response = json_response(error_body(error, language), status=error.status)
     if isinstance(error, (TooManyRequests, ServerBusy)):
         response.headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, RequestTimeout):
+    if isinstance(error, (RequestTimeout, MalformedBody)):
         response.force_close()  # the rest of the body may never come: do not wait for it on this socket
     return response
+
+
+BODY_TIMEOUT = N_("The request did not arrive within {seconds} seconds. Check the connection and try again.")
+BAD_BODY_FRAMING = N_(
+    "The length or the chunked encoding of the request body is malformed. The request was not processed; send it again."
+)
+
+
+class BodyFramingError(HttpProcessingError):
+    """The body's framing (its chunks) could not be parsed: set on the body by ``protocol.GuardedHandler``.
+    A reader of a multipart body tells it from the multipart reader's own refusals (a part's header over
+    aiohttp's bound), which are the form's fault, not the framing's."""
+
+
+class MalformedBody(DomainError):
+    """aiohttp's parser failed on a body its route was reading (a bad chunk): 400, the connection closed."""
+
+    status = 400
 
 
 def server_busy() -> ServerBusy:
@@ -688,6 +707,10 @@ async def within_deadline(request: web.Request, reading: Awaitable[Any]) -> Any:
     try:
         async with asyncio.timeout(seconds):
             return await reading
+    except HttpProcessingError as exc:  # set on the body by protocol.GuardedHandler
+        detail = " ".join(str(exc).split())[:160]
+        log.warning("%s %s: the body from %s is malformed: %s", request.method, request.path, request.remote, detail)
+        raise MalformedBody("bad_body_framing", BAD_BODY_FRAMING) from None
     except TimeoutError:
         log.info(
             "%s %s: the body did not arrive within %.0f s (from %s)",
@@ -696,11 +719,7 @@ async def within_deadline(request: web.Request, reading: Awaitable[Any]) -> Any:
             seconds,
             request.remote,
         )
-        raise RequestTimeout(
-            "body_timeout",
-            N_("The request did not arrive within {seconds} seconds. Check the connection and try again."),
-            seconds=round(seconds),
-        ) from None
+        raise RequestTimeout("body_timeout", BODY_TIMEOUT, seconds=round(seconds)) from None
 
 
 async def read_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:

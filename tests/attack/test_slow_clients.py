@@ -239,3 +239,96 @@ async def test_a_json_body_over_the_limit_is_refused_whether_it_came_whole_or_in
         assert (view["questions"][0]["choice"], view["questions"][0]["seq"]) == (1, 1), view
     finally:
         await client.close()
+
+
+async def _dribble(writer: asyncio.StreamWriter, data: bytes, every_s: float, for_s: float) -> None:
+    """Slowloris: one byte at a time, never silent long enough for an idle timeout — for ``for_s``, then
+    silent until the server answers (a byte arriving after the server closed the socket makes the kernel
+    reset the connection, and the client may lose the answer to the reset)."""
+    try:
+        for byte in data[: int(for_s / every_s) + 1]:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(every_s)
+    except (ConnectionError, OSError):
+        pass  # the server hung up: what the test waits for
+
+
+async def test_slowloris_heads_and_bodies_hold_a_connection_slot_only_until_their_deadline(services):
+    """Bytes dribbled one by one, a second apart, never let a connection go idle: a head was held until
+    aiohttp's keep-alive timer (75 s after the connection opened), so a few hundred of them held every
+    connection slot the process has (EXAM_MAX_CONNECTIONS: newcomers refused with 503). Now a head must be
+    complete within EXAM_HEADER_TIMEOUT_S (else 408 in the reader's language, or, if nothing came at all,
+    the socket closed), and a body within EXAM_BODY_TIMEOUT_S in all — however steadily it trickles."""
+    services.settings = services.settings.with_overrides(header_timeout_s=2.0, body_timeout_s=3.0, max_connections=18)
+    world = await make_world(services, students=2, requires_proctoring=False)
+    client = await open_client(services)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(client.close)
+        # The other student is writing on a connection opened before the attack.
+        other = await new_api(client)
+        stack.push_async_callback(other.client.close)
+        started = await start_exam(other, world.students[1], world.exam_id)
+        save_url = f"/api/v1/attempts/{started['attempt']['id']}/answers/1"
+        cookie, csrf = await _raw_login(client, world.students[0])
+        port = client.port
+        t0 = time.perf_counter()
+        heads, bodies, silent, tasks = [], [], [], []
+        head = (
+            f"GET /api/v1/student/exams HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Language: ru\r\n"
+            f"Cookie: exam_session={cookie}\r\nX-Padding: {'p' * 200}\r\n\r\n"
+        ).encode()
+        for _ in range(6):  # heads, a byte every 0.5 s (the whole head would take two minutes)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            heads.append((reader, writer))
+            line_end = head.index(b"Cookie")  # the request line and the language at once, then the trickle
+            writer.write(head[:line_end])
+            tasks.append(asyncio.create_task(_dribble(writer, head[line_end:], 0.5, 1.6)))
+        for _ in range(4):  # bodies announced as 200 bytes, a byte every 0.5 s (100 s in all)
+            reader, writer = await _headers_only(
+                port, f"/api/v1/exams/{world.exam_id}/start", cookie, csrf, 200, extra="Accept-Language: ru\r\n"
+            )
+            bodies.append((reader, writer))
+            tasks.append(asyncio.create_task(_dribble(writer, b'{"x":"' + b"y" * 190 + b'"}', 0.5, 2.6)))
+        for _ in range(3):  # connections that say nothing at all
+            silent.append(await asyncio.open_connection("127.0.0.1", port))
+        stack.callback(lambda: [t.cancel() for t in tasks])
+        stack.callback(lambda: [w.close() for _, w in heads + bodies + silent])
+
+        # Meanwhile the other student's saves go on as usual.
+        for seq in range(1, 6):
+            took, (status, saved) = await _timed(other.call("PUT", save_url, json={"choice": seq % 4, "seq": seq}))
+            assert status == 200 and saved["applied"], saved
+            assert took < 1.0, f"a save took {took:.1f} s beside the slow clients"
+            await asyncio.sleep(0.2)
+
+        # Each head is refused at its deadline: 408 in the reader's language, the slot given back.
+        for reader, _ in heads:
+            raw = await asyncio.wait_for(reader.read(), timeout=10)
+            status_line, _, body = raw.partition(b"\r\n\r\n")
+            assert status_line.startswith((b"HTTP/1.0 408", b"HTTP/1.1 408")), raw[:1000]
+            assert b"application/json" in status_line, raw[:1500]
+            error = json.loads(body)["error"]
+            assert error["code"] == "head_timeout"
+            assert error["message"].startswith("Запрос не был получен полностью за 2 с"), error["message"]
+        assert time.perf_counter() - t0 < 2.0 + 3.0, "the heads were held beyond their deadline"
+        # Each trickling body at the body deadline (a total: the trickle does not extend it).
+        for reader, _ in bodies:
+            raw = await asyncio.wait_for(reader.read(), timeout=10)
+            assert raw.startswith(b"HTTP/1.1 408") and b"body_timeout" in raw, raw[:200]
+        # The silent ones are closed without a word.
+        for reader, _ in silent:
+            assert await asyncio.wait_for(reader.read(), timeout=10) == b""
+        assert time.perf_counter() - t0 < 3.0 + 4.0, "the bodies were held beyond their deadline"
+
+        # Every slot is free again: 15 new connections, where 13 slow ones and the two students' would
+        # have left 3 of the 18.
+        fresh = []
+        for _ in range(15):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            fresh.append((reader, writer))
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        stack.callback(lambda: [w.close() for _, w in fresh])
+        for reader, _ in fresh:
+            line = await asyncio.wait_for(reader.readline(), timeout=5)
+            assert line.startswith(b"HTTP/1.1 200"), line

@@ -171,3 +171,60 @@ async def test_a_version_stored_while_a_file_was_parsed_makes_the_upload_409_not
         assert await _versions(services) == 1  # only the other upload's version
     finally:
         await client.close()
+
+
+def _multipart(fields: list[tuple[str, bytes]], boundary: str = "h0stile") -> bytes:
+    out = b""
+    for name, value in fields:
+        disposition = f'form-data; name="{name}"' + ('; filename="b.txt"' if name == "file" else "")
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+async def test_a_multipart_upload_without_a_length_is_bounded_in_its_form_fields_too(services, monkeypatch):
+    """Sent chunked (no Content-Length to refuse up front), only the file part was bounded: a form field
+    was read whole into memory (then cut to 1,000 characters), and any number of fields were kept, so
+    one upload could hold as much memory as it could send within the body deadline."""
+    from exam_engine.services import banks
+
+    monkeypatch.setattr(banks, "MAX_BANK_BYTES", 100_000)
+    await _discipline(services)
+    client, api = await _quality(services, language="ru")
+
+    async def send(fields: list[tuple[str, bytes]]) -> tuple[int, dict]:
+        body = _multipart(fields)
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            for i in range(0, len(body), 16384):
+                yield body[i : i + 16384]
+
+        resp = await client.post(
+            "/api/v1/bank/uploads",
+            data=chunks(),
+            headers={**api._headers(), "Content-Type": "multipart/form-data; boundary=h0stile"},
+        )
+        return resp.status, await resp.json()
+
+    try:
+        base = [("discipline", b"CRIM-201"), ("lang", b"kk"), ("file", GOOD)]
+        status, body = await send([*base, ("topic", b"x" * 300_000)])
+        assert status == 413 and body["error"]["code"] == "form_too_large", (status, body)
+        assert body["error"]["message"] == "Поля формы загрузки слишком велики: кроме файла не более 65536 байт."
+        status, body = await send([*base, *((f"f{i}", b"1") for i in range(500))])
+        assert status == 422 and body["error"]["code"] == "form_too_many_fields", (status, body)
+        assert body["error"]["message"] == "В форме загрузки больше 64 полей."
+        # A part's header line over aiohttp's bound (a file name of 20,000 characters): the form's fault,
+        # said as such — not "the length or the chunked encoding is malformed".
+        long_name = _multipart(base).replace(b'filename="b.txt"', b'filename="' + b"n" * 20_000 + b'.txt"')
+        resp = await client.post(
+            "/api/v1/bank/uploads",
+            data=long_name,
+            headers={**api._headers(), "Content-Type": "multipart/form-data; boundary=h0stile"},
+        )
+        body = await resp.json()
+        assert resp.status == 422 and body["error"]["code"] == "multipart_invalid", (resp.status, body)
+        assert await _versions(services) == 0
+        status, body = await send([*base, ("topic", "Жалпы бөлім".encode())])  # a plain form goes through
+        assert status == 201, body
+    finally:
+        await client.close()

@@ -229,3 +229,26 @@ async def test_concurrent_uploads_to_one_attempt_chain_one_after_another_and_a_r
         assert verdict.ok and verdict.checked == 8, verdict
     finally:
         await world.close()
+
+
+async def test_a_room_scan_whose_part_header_is_over_the_bound_is_a_422_not_a_framing_error(services):
+    """A part's header line over aiohttp's bound (a file name of 20,000 characters) escaped the scan's
+    reader and was answered as if the request's length or chunks were malformed (400)."""
+    world = await proctored_attempt(services)
+    try:
+        body = (
+            b'--sc4n\r\nContent-Disposition: form-data; name="frame"; filename="'
+            + b"n" * 20_000
+            + b'.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+            + sc.live(sc.wall(), 0)
+            + b"\r\n--sc4n--\r\n"
+        )
+        resp = await world.client.post(
+            f"{BASE}/attempts/{world.attempt_id}/room-scans?seq=1",
+            data=body,
+            headers={**world.student._headers(), "Content-Type": "multipart/form-data; boundary=sc4n"},
+        )
+        answer = await resp.json()
+        assert resp.status == 422 and answer["error"]["code"] == "multipart_expected", (resp.status, answer)
+    finally:
+        await world.close()

@@ -71,11 +71,11 @@ def test_a_moment_outside_2000_to_2100_is_refused():
 
 def test_the_wait_settings_are_read_and_a_bad_value_names_its_variable(tmp_path):
     base = {"EXAM_SECRET_KEY": "x" * 40, "EXAM_DATA_DIR": str(tmp_path)}
-    settings = load_settings({**base, "EXAM_BODY_TIMEOUT_S": "12", "EXAM_DB_WAIT_S": "3"})
-    assert (settings.body_timeout_s, settings.db_wait_s) == (12.0, 3.0)
+    settings = load_settings({**base, "EXAM_BODY_TIMEOUT_S": "12", "EXAM_DB_WAIT_S": "3", "EXAM_HEADER_TIMEOUT_S": "7"})
+    assert (settings.body_timeout_s, settings.db_wait_s, settings.header_timeout_s) == (12.0, 3.0, 7.0)
     defaults = load_settings(base)
-    assert (defaults.body_timeout_s, defaults.db_wait_s) == (30.0, 10.0)
-    for name, bad in (("EXAM_BODY_TIMEOUT_S", "0"), ("EXAM_DB_WAIT_S", "soon")):
+    assert (defaults.body_timeout_s, defaults.db_wait_s, defaults.header_timeout_s) == (30.0, 10.0, 20.0)
+    for name, bad in (("EXAM_BODY_TIMEOUT_S", "0"), ("EXAM_DB_WAIT_S", "soon"), ("EXAM_HEADER_TIMEOUT_S", "0.5")):
         with pytest.raises(ConfigError, match=name):
             load_settings({**base, name: bad})
 
