@@ -282,9 +282,9 @@
     if (!on) flush();
   }
 
-  // A laptop asleep, a frozen tab, the computer's clock set by hand: the two clocks of the browser part
-  // (or the page's timers stopped). The page then asks the server for the time, the attempt's state and
-  // sends what waits, at once (not at the next 30 s resync: a clock 2 h ahead said «time is up»).
+  // A laptop asleep, a frozen tab, the computer's clock set by hand: the browser's two clocks disagree
+  // (or the page's timers stood still). The page then asks the server for the time and the attempt's
+  // state and sends what waits, at once (not at the next 30 s resync).
   let lastWall = Date.now(), lastMono = performance.now(), waking = null;
   function clockJumped() {
     const wall = Date.now(), mono = performance.now();
