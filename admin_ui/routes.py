@@ -202,6 +202,15 @@ def _exam_messages(language: str) -> dict[str, str]:
         "result_when_online": N_(
             "There is no connection to the server: your result opens here when the connection returns."
         ),
+        # The remaining-time warning as the sticky time bar shows it (the message box has the whole rule).
+        "warn_short": N_("Less than {minutes} min left: press «Hand in»."),
+        "waiting_sign_in": N_("{count} answers waiting: they are sent when you sign in again"),
+        # The session ended mid-exam (401): the page stays and leads back to the same attempt.
+        "session_lost": N_(
+            "Your sign-in has ended. Your answers are kept in this browser and the time keeps running: "
+            "sign in again in this browser to continue the same exam, and the waiting answers are sent."
+        ),
+        "sign_in_again": N_("Sign in again"),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 

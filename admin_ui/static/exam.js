@@ -1,6 +1,8 @@
 // The exam page. The server owns the clock and the result; this page only shows them.
-// - Remaining time = deadline_at - (local now + offset), where offset is re-measured from the
-//   server's own time; the local clock is never trusted on its own.
+// - Remaining time = deadline_at - the server's time, counted on from the server's last answer with the
+//   browser's monotonic clock (performance.now): the computer's clock, however wrong or changed during
+//   the exam, is never read for it. A jump between the two clocks (a clock set by hand, a laptop
+//   waking from sleep) or a page that was frozen makes the page ask the server at once.
 // - Every answer is its own request with a growing sequence number. Answers wait in a queue
 //   (kept in localStorage, so a reload loses nothing) until the server's receipt arrives.
 // - When time runs out the queue is flushed and the attempt handed in; the server would
@@ -16,7 +18,8 @@
   let attempt = null;          // summary from the server
   let questions = [];          // [{position, text, options, choice}]
   let current = 0;             // index into questions
-  let offsetMs = 0;            // server time - local time
+  let syncServerMs = null;     // the server's time at its last answer…
+  let syncMono = 0;            // …and performance.now() then
   let seq = 0;                 // last sequence number used
   let queue = {};              // position -> {choice, seq}
   let lastReceipt = null;
@@ -54,13 +57,16 @@
   const SERVER_ERROR_TRIES = 4;
   const failing = {};          // position -> {seq, tries, until}: an answer that met a server error
 
+  // sentAt: Date.now() when the request left (the callers' unit); only the round trip's length is taken
+  // from it, and only when it is plausible (the computer's clock may have jumped meanwhile).
   function syncClock(serverNowIso, sentAt) {
-    const received = Date.now();
-    const midpoint = sentAt === undefined ? received : (sentAt + received) / 2;
-    offsetMs = Date.parse(serverNowIso) - midpoint;
+    const received = performance.now();
+    const trip = sentAt === undefined ? 0 : Date.now() - sentAt;
+    syncServerMs = Date.parse(serverNowIso);
+    syncMono = trip > 0 && trip < 30000 ? received - trip / 2 : received;
   }
 
-  const serverNow = () => Date.now() + offsetMs;
+  const serverNow = () => (syncServerMs === null ? Date.now() : syncServerMs + (performance.now() - syncMono));
 
   // Every tab of this attempt in this browser shares the store below: the exam left open in an old tab
   // and opened again in a new one. The sequence number is taken from it at each click, so the last
@@ -236,8 +242,7 @@
         persistQueue();
         return finish(true);
       } else if (result.status === 401) {
-        window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
-        return;
+        return sessionLost();
       } else {
         delete queue[pos];  // a 422 will not get better by resending (AGAIN above: what may)
         acked[pos] = Math.max(acked[pos] || 0, item.seq);
@@ -344,8 +349,38 @@
     if (!on) flush();
   }
 
+  // A laptop asleep, a frozen tab, the computer's clock set by hand: the browser's two clocks disagree
+  // (or the page's timers stood still). The page then asks the server for the time and the attempt's
+  // state and sends what waits, at once (not at the next 30 s resync).
+  let lastWall = Date.now(), lastMono = performance.now(), waking = null;
+  function clockJumped() {
+    const wall = Date.now(), mono = performance.now();
+    const jumped = Math.abs((wall - lastWall) - (mono - lastMono)) > 2000 || mono - lastMono > 5000;
+    lastWall = wall;
+    lastMono = mono;
+    return jumped;
+  }
+
+  function wake() {
+    if (!waking) {
+      waking = Promise.all([resync(), presence()]).finally(() => { waking = null; });
+      if (pendingCount() > 0) flush();
+    }
+    return waking;
+  }
+
+  // Set the remaining-time warning in the sticky bar too: on a phone scrolled down to the last
+  // questions the message box above them is out of sight (the box, a live region, says it once).
+  function barWarning(text) {
+    const el = $("time-warning");
+    el.textContent = text;
+    el.hidden = !text;
+  }
+
+  let confirming = false;
   function tick() {
     if (finished || !attempt) return;
+    if (clockJumped()) wake();
     if (paused) return;  // the server stopped this attempt's clock
     const left = Math.max(0, Date.parse(attempt.deadline_at) - serverNow());
     const s = Math.ceil(left / 1000);
@@ -360,8 +395,38 @@
       const text = attempt.timeout_policy === "grade_saved" ? M.warn_grade_saved : M.warn_unsatisfactory;
       $("alert").textContent = fmt(text, { minutes: Math.ceil(s / 60) });
       $("alert").dataset.band = String(band);
+      barWarning(fmt(M.warn_short, { minutes: Math.ceil(s / 60) }));
     }
-    if (left <= 0) finish(false);
+    if (left <= 0 && !confirming) {
+      // The server's word before «time is up»: one answer of /time (offline: the page's own count).
+      confirming = true;
+      (waking || resync()).finally(() => {
+        confirming = false;
+        if (!finished && !paused && Date.parse(attempt.deadline_at) - serverNow() <= 0) finish(false);
+      });
+    }
+  }
+
+  // The session ended (expired, signed out in another tab, the server's sessions lost): the page
+  // stays, the answers stay queued in this browser, and the student is told to sign in again and
+  // given the way back to this exam, where the queued answers are sent.
+  let sessionGone = false;
+  function sessionLost() {
+    if (finished) return;
+    persistQueue();
+    const status = $("save-status");
+    status.className = "save-status offline";
+    status.textContent = fmt(M.waiting_sign_in, { count: pendingCount() });
+    if (sessionGone) return;
+    sessionGone = true;
+    const box = $("alert");
+    box.textContent = M.session_lost + " ";
+    const a = document.createElement("a");
+    a.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+    a.id = "sign-in-again";
+    a.textContent = M.sign_in_again;
+    box.appendChild(a);
+    focusBelowBar(box);
   }
 
   // The page's other scripts (the proctoring's video recorder) finish before the page leaves: the
@@ -382,6 +447,7 @@
   async function finish(alreadyClosed) {
     if (finished) return;
     finished = true;
+    barWarning("");
     beforeLeave();  // the recording ends with the exam; it is sent while the page waits below
     $("alert").textContent = attempt.timeout_policy === "grade_saved" ? M.time_up_grade_saved : M.time_up_unsatisfactory;
     $("remaining").textContent = "0:00";
@@ -497,6 +563,8 @@
         else finish(true);
       } else if (r.status === 409 && r.data && r.data.error && r.data.error.code === "attempt_paused") {
         setPaused(true);
+      } else if (r.status === 401) {
+        sessionLost();
       }
     } catch (e) { /* offline: the next ping tells */ }
   }
@@ -506,6 +574,7 @@
       const sentAt = Date.now();
       const r = await api("GET", "/time");
       if (r.status === 200) syncClock(r.data.server_now, sentAt);
+      else if (r.status === 401) sessionLost();
     } catch (e) { /* offline: keep the last offset */ }
   }
 
@@ -558,7 +627,10 @@
     setInterval(resync, 30000);
     setInterval(presence, 15000);
     window.addEventListener("online", () => { flush(); presence(); });
-    window.addEventListener("beforeunload", (e) => { if (pendingCount() > 0 && !finished) { e.preventDefault(); e.returnValue = ""; } });
+    // Back from a frozen or hidden tab (the lifecycle's «resume», a phone's screen turned on again).
+    document.addEventListener("resume", wake);
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") wake(); });
+    window.addEventListener("beforeunload", (e) => { if (pendingCount() > 0 && !finished && !sessionGone) { e.preventDefault(); e.returnValue = ""; } });
   }
 
   $("prev").addEventListener("click", () => show(current - 1, true));
