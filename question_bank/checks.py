@@ -30,8 +30,40 @@ MIN_ITEMS_FOR_POSITION_WARNING = 5
 MERGE_MARGIN = 2
 
 
+_MINUS_SIGNS = ("-", "\u2212", "\u2013")
+
+
+def _key_mark(option: str, options: list[str]) -> str | None:
+    """The key mark a clerk typed before an option (``+Астана``, ``* 1997``), if it is one.
+
+    ``*`` is always a mark. ``+`` is one unless a number follows and another option of the
+    question starts with a minus: then it is a sign (``+5 °C`` / ``−5 °C``).
+    """
+    mark = option[:1]
+    if mark == "*":
+        return mark
+    if mark != "+":
+        return None
+    rest = option[1:].lstrip()
+    if rest[:1].isdigit() and any(other.startswith(_MINUS_SIGNS) for other in options):
+        return None
+    return mark
+
+
 def _option_problems(q: DraftQuestion, options: list[str], expected: int) -> list[Problem]:
     found: list[Problem] = []
+    for index, (draft, text) in enumerate(zip(q.options, options, strict=True), start=1):
+        mark = _key_mark(text, options)
+        if mark:
+            found.append(
+                problem(
+                    ProblemCode.KEY_MARK_IN_OPTION,
+                    line=draft.line or q.line,
+                    question=q.number,
+                    option=index,
+                    mark=mark,
+                )
+            )
     for index, (draft, text) in enumerate(zip(q.options, options, strict=True), start=1):
         if not text:
             found.append(problem(ProblemCode.EMPTY_OPTION, line=draft.line or q.line, question=q.number, option=index))

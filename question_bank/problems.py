@@ -38,6 +38,10 @@ class ProblemCode(StrEnum):
     UNSUPPORTED_QUESTION_TYPE = "unsupported_question_type"
     PARTIAL_CREDIT = "partial_credit"
     UNSUPPORTED_CONTENT = "unsupported_content"
+    TRACKED_CHANGES = "tracked_changes"
+    HIDDEN_TEXT = "hidden_text"
+    KEY_MARKED_BY_FORMATTING = "key_marked_by_formatting"
+    KEY_MARK_IN_OPTION = "key_mark_in_option"
     UNKNOWN_COLUMN = "unknown_column"
     MISSING_COLUMN = "missing_column"
     INVALID_KEY = "invalid_key"
@@ -122,6 +126,24 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
         "Option “{option}” gives partial credit ({fraction}%); an option is either right or wrong",
     ),
     ProblemCode.UNSUPPORTED_CONTENT: (E, "An image or formula cannot be imported; write it as text"),
+    ProblemCode.TRACKED_CHANGES: (
+        E,
+        "The paragraph has tracked changes; accept or reject them in Word (Review → Accept / Reject) and upload again",
+    ),
+    ProblemCode.HIDDEN_TEXT: (
+        E,
+        "The paragraph has hidden text that Word does not show; show it or delete it and upload again",
+    ),
+    ProblemCode.KEY_MARKED_BY_FORMATTING: (
+        E,
+        "Option {option} is marked in bold or colour, but the correct answer read from the file is option {key}; "
+        "mark the correct answer with <variantright> or remove the marking",
+    ),
+    ProblemCode.KEY_MARK_IN_OPTION: (
+        E,
+        "Option {option} begins with “{mark}”, which looks like a mark of the correct answer and would be shown "
+        "to students; remove it and mark the correct answer as the format requires",
+    ),
     ProblemCode.UNKNOWN_COLUMN: (E, "Unknown column “{column}”"),
     ProblemCode.MISSING_COLUMN: (E, "Required column “{column}” is missing"),
     ProblemCode.INVALID_KEY: (E, "The correct answer “{key}” does not name one of the options"),

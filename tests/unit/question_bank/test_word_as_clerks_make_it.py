@@ -1,0 +1,163 @@
+"""Word banks as a quality-department clerk really makes them (python-docx, built here).
+
+Each test states what a person sees in Word and requires the importer to read the same
+questions, or to refuse the file with the paragraph and the reason — never to accept it
+with a question, an option or the key silently gone or changed.
+"""
+
+from __future__ import annotations
+
+import io
+
+import docx
+from docx.enum.text import WD_COLOR_INDEX
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.text.paragraph import Paragraph
+
+from question_bank.parse import parse_bank
+from question_bank.problems import ProblemCode
+from tests.unit.question_bank.builders import xlsx_bytes
+
+
+def _question(n: int) -> list[str]:
+    return [f"<question>Қай қала {n}-ші астана болды?", "<variant>Астана", "<variant>Алматы", "<variant>Қызылорда"]
+
+
+def _document(lines: list[str]) -> docx.document.Document:
+    document = docx.Document()
+    for line in lines:
+        document.add_paragraph(line)
+    return document
+
+
+def _bytes(document: docx.document.Document) -> bytes:
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _wrap_runs(paragraph: Paragraph, tag: str, **attrs: str) -> None:
+    """Move the paragraph's runs into a ``tag`` element (what Word writes around them)."""
+    wrapper = OxmlElement(tag)
+    for name, value in attrs.items():
+        wrapper.set(qn(name), value)
+    for run in list(paragraph._p.r_lst):
+        paragraph._p.remove(run)
+        wrapper.append(run)
+    paragraph._p.append(wrapper)
+
+
+def _parse(document: docx.document.Document):  # type: ignore[no-untyped-def]
+    return parse_bank(_bytes(document), filename="bank.docx", language="kk")
+
+
+def test_a_question_typed_with_track_changes_on_is_never_silently_dropped():
+    # Review → Track Changes was on when the clerk added question 2: Word shows three questions
+    # (the new one underlined). The file was accepted with two, question 2 gone without a word.
+    document = _document(_question(1) + _question(2) + _question(3))
+    for paragraph in document.paragraphs[4:8]:
+        _wrap_runs(paragraph, "w:ins", **{"w:id": "1", "w:author": "Сапарова", "w:date": "2026-12-01T10:00:00Z"})
+    report = _parse(document)
+    assert not report.accepted
+    tracked = [p for p in report.errors if p.code is ProblemCode.TRACKED_CHANGES]
+    assert [p.line for p in tracked] == [5]  # the first paragraph with a tracked change, once
+    assert report.items == ()
+
+
+def test_a_tracked_deletion_is_refused_with_its_paragraph():
+    document = _document(_question(1) + _question(2))
+    paragraph = document.paragraphs[6]  # "<variant>Қызылорда" of question 2, deleted with tracking
+    for run in paragraph._p.r_lst:
+        run.find(qn("w:t")).tag = qn("w:delText")
+    _wrap_runs(paragraph, "w:del", **{"w:id": "2", "w:author": "Сапарова"})
+    report = _parse(document)
+    assert [(p.code, p.line) for p in report.errors] == [(ProblemCode.TRACKED_CHANGES, 7)]
+
+
+def test_text_inside_a_content_control_a_smart_tag_or_a_field_is_read():
+    # Word wraps text in these without the person seeing anything: a content control from a
+    # template, a smart tag, a simple field's shown result. Each option was dropped (accepted
+    # with one option fewer and only a warning).
+    document = _document(_question(1) + _question(2) + _question(3))
+    _wrap_runs(document.paragraphs[1], "w:sdtContent")
+    control = OxmlElement("w:sdt")
+    content = document.paragraphs[1]._p[-1]
+    document.paragraphs[1]._p.remove(content)
+    control.append(content)
+    document.paragraphs[1]._p.append(control)
+    _wrap_runs(document.paragraphs[6], "w:smartTag", **{"w:element": "City"})
+    _wrap_runs(document.paragraphs[11], "w:fldSimple", **{"w:instr": "MERGEFIELD Қала"})
+    report = _parse(document)
+    assert report.accepted, report.problems
+    assert [list(item.options) for item in report.items] == [["Астана", "Алматы", "Қызылорда"]] * 3
+
+
+def test_hidden_text_that_word_does_not_show_is_refused():
+    # Font → Hidden: the clerk hid a question instead of deleting it; Word shows two questions,
+    # the file had three.
+    document = _document(_question(1) + _question(2) + _question(3))
+    for paragraph in document.paragraphs[4:8]:
+        for run in paragraph.runs:
+            run.font.hidden = True
+    report = _parse(document)
+    assert [(p.code, p.line) for p in report.errors] == [(ProblemCode.HIDDEN_TEXT, 5)]
+
+
+def test_a_key_marked_in_bold_or_highlight_that_is_not_the_first_variant_is_refused():
+    # The clerk marked the right answer in bold (question 1) or with a highlight (question 2)
+    # and did not put it first: Platonus reads the first variant as the key, so the wrong key
+    # was stored without a word.
+    document = _document(_question(1) + _question(2) + _question(3))
+    document.paragraphs[2].runs[0].bold = True  # "Алматы" of question 1
+    document.paragraphs[7].runs[0].font.highlight_color = WD_COLOR_INDEX.YELLOW  # "Қызылорда" of question 2
+    document.paragraphs[9].runs[0].bold = True  # "Астана" of question 3: the first variant, the key
+    report = _parse(document)
+    found = [(p.code, p.line, p.question, p.params.get("option")) for p in report.errors]
+    assert found == [
+        (ProblemCode.KEY_MARKED_BY_FORMATTING, 3, 1, 2),
+        (ProblemCode.KEY_MARKED_BY_FORMATTING, 8, 2, 3),
+    ]
+
+
+def test_a_variantright_agreeing_with_the_bold_option_is_accepted():
+    lines = ["<question>Сұрақ", "<variant>Алматы", "<variantright>Астана", "<variant>Қызылорда"]
+    document = _document(lines)
+    document.paragraphs[2].runs[0].bold = True
+    report = _parse(document)
+    assert report.accepted, report.problems
+    assert report.items[0].correct == 1
+
+
+def test_a_plus_or_asterisk_key_mark_in_an_option_is_refused_in_every_format():
+    # "+Астана" was stored as the option text: the student's screen showed the mark, and the
+    # key stayed the first variant. The same mark in an XLSX option would show the answer.
+    document = _document(
+        ["<question>Астана қай жылы астана болды?", "<variant>1994", "<variant>+1997", "<variant>1998"]
+    )
+    report = _parse(document)
+    assert [(p.code, p.line, p.question, p.params["mark"]) for p in report.errors] == [
+        (ProblemCode.KEY_MARK_IN_OPTION, 3, 1, "+")
+    ]
+    sheet = xlsx_bytes([[1, "", "", "Астана қай жылы?", 2, "1994", "* 1997", "1998"]])
+    report = parse_bank(sheet, filename="bank.xlsx", language="kk")
+    assert [(p.code, p.question, p.params["mark"]) for p in report.errors] == [(ProblemCode.KEY_MARK_IN_OPTION, 1, "*")]
+
+
+def test_a_number_with_a_sign_is_an_option_not_a_key_mark():
+    document = _document(["<question>Температура?", "<variant>+5 °C", "<variant>−5 °C", "<variant>0 °C"])
+    report = _parse(document)
+    assert report.accepted, report.problems
+    assert report.items[0].options[0] == "+5 °C"
+
+
+def test_soft_breaks_smart_quotes_nbsp_and_kazakh_letters_are_read_as_seen():
+    document = _document(
+        ["<question>«Құқық» ұғымы", "<variant>Ереже\u00a0жүйесі", "<variant>Әдет-ғұрып", "<variant>Өнер"]
+    )
+    document.paragraphs[0].runs[0].add_break()
+    document.paragraphs[0].add_run("нені білдіреді?")
+    report = _parse(document)
+    assert report.accepted, report.problems
+    assert report.items[0].text == "«Құқық» ұғымы\nнені білдіреді?"
+    assert report.items[0].options == ("Ереже жүйесі", "Әдет-ғұрып", "Өнер")
