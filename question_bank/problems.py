@@ -42,6 +42,10 @@ class ProblemCode(StrEnum):
     HIDDEN_TEXT = "hidden_text"
     KEY_MARKED_BY_FORMATTING = "key_marked_by_formatting"
     KEY_MARK_IN_OPTION = "key_mark_in_option"
+    ANOTHER_QUESTION_SHEET = "another_question_sheet"
+    HIDDEN_ROW = "hidden_row"
+    HIDDEN_COLUMN = "hidden_column"
+    FORMATTED_NUMBER = "formatted_number"
     UNKNOWN_COLUMN = "unknown_column"
     MISSING_COLUMN = "missing_column"
     INVALID_KEY = "invalid_key"
@@ -143,6 +147,18 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
         E,
         "Option {option} begins with “{mark}”, which looks like a mark of the correct answer and would be shown "
         "to students; remove it and mark the correct answer as the format requires",
+    ),
+    ProblemCode.ANOTHER_QUESTION_SHEET: (
+        E,
+        "Sheet “{sheet}” also has a table of questions; questions are read from one sheet only (“{first}”): "
+        "move them there or upload that sheet as a separate file",
+    ),
+    ProblemCode.HIDDEN_ROW: (E, "The row is hidden in Excel but holds a question; show it or delete it"),
+    ProblemCode.HIDDEN_COLUMN: (E, "Column {column} is hidden in Excel but holds data; show it or delete it"),
+    ProblemCode.FORMATTED_NUMBER: (
+        E,
+        "The cell in column {column} holds a date or a number that Excel shows in another form than it is "
+        "stored; type it as text (start it with an apostrophe: '50%)",
     ),
     ProblemCode.UNKNOWN_COLUMN: (E, "Unknown column “{column}”"),
     ProblemCode.MISSING_COLUMN: (E, "Required column “{column}” is missing"),

@@ -7,17 +7,20 @@ with a question, an option or the key silently gone or changed.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import docx
+import openpyxl
 from docx.enum.text import WD_COLOR_INDEX
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 
+from question_bank.formats.xlsx import xlsx_template
 from question_bank.parse import parse_bank
 from question_bank.problems import ProblemCode
-from tests.unit.question_bank.builders import xlsx_bytes
+from tests.unit.question_bank.builders import TEMPLATE_HEADERS, xlsx_bytes
 
 
 def _question(n: int) -> list[str]:
@@ -161,3 +164,94 @@ def test_soft_breaks_smart_quotes_nbsp_and_kazakh_letters_are_read_as_seen():
     assert report.accepted, report.problems
     assert report.items[0].text == "«Құқық» ұғымы\nнені білдіреді?"
     assert report.items[0].options == ("Ереже жүйесі", "Әдет-ғұрып", "Өнер")
+
+
+# --- Excel -------------------------------------------------------------------------------------
+
+
+def _sheet_row(question: str, key: object, *options: object) -> list[object]:
+    return [None, None, None, question, key, *options]
+
+
+def _book(*sheets: tuple[str, list[list[object]]], shape=None) -> bytes:  # type: ignore[no-untyped-def]
+    book = openpyxl.Workbook()
+    for index, (title, rows) in enumerate(sheets):
+        sheet = book.active if index == 0 else book.create_sheet(title)
+        sheet.title = title
+        sheet.append(list(TEMPLATE_HEADERS))
+        for row in rows:
+            sheet.append(row)
+    if shape:
+        shape(book)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _parse_book(data: bytes):  # type: ignore[no-untyped-def]
+    return parse_bank(data, filename="bank.xlsx", language="kk")
+
+
+ABC = ("Астана", "Алматы", "Қызылорда")
+
+
+def test_questions_on_a_second_sheet_are_not_silently_left_out():
+    # The clerk kept one sheet per topic: Excel shows two questions, the file was accepted with
+    # the first sheet's one.
+    data = _book(("1-тақырып", [_sheet_row("Сұрақ 1", 1, *ABC)]), ("2-тақырып", [_sheet_row("Сұрақ 2", 1, *ABC)]))
+    report = _parse_book(data)
+    assert not report.accepted
+    [found] = [p for p in report.errors if p.code is ProblemCode.ANOTHER_QUESTION_SHEET]
+    assert (found.line, found.params["sheet"], found.params["first"]) == (1, "2-тақырып", "1-тақырып")
+
+
+def test_the_template_instructions_sheet_is_no_second_question_sheet():
+    report = _parse_book(xlsx_template())  # blank template: its Instructions sheet has no question table
+    assert ProblemCode.ANOTHER_QUESTION_SHEET not in {p.code for p in report.problems}
+
+
+def test_a_hidden_row_or_column_with_data_is_refused_with_its_place():
+    # Excel shows one question with three options; the file holds a hidden second question and
+    # a hidden fourth option column.
+    def hide(book):  # type: ignore[no-untyped-def]
+        book.active.row_dimensions[3].hidden = True
+        book.active.column_dimensions["I"].hidden = True
+
+    rows = [_sheet_row("Сұрақ 1", 1, *ABC, "Шымкент"), _sheet_row("Сұрақ 2", 1, *ABC)]
+    report = _parse_book(_book(("Сұрақтар", rows), shape=hide))
+    found = {(p.code, p.line, p.params.get("column")) for p in report.errors}
+    assert (ProblemCode.HIDDEN_ROW, 3, None) in found
+    assert (ProblemCode.HIDDEN_COLUMN, 1, "I") in found
+    assert not report.accepted
+
+
+def test_a_hidden_empty_row_is_harmless():
+    def hide(book):  # type: ignore[no-untyped-def]
+        book.active.row_dimensions[5].hidden = True
+
+    report = _parse_book(_book(("Сұрақтар", [_sheet_row("Сұрақ 1", 1, *ABC)]), shape=hide))
+    assert report.accepted, report.problems
+
+
+def test_a_percent_or_date_option_is_refused_rather_than_stored_unlike_what_excel_shows():
+    # Excel shows 50% and 16.12.1991; the students were shown 0.5 and 1991-12-16T00:00:00.
+    def formats(book):  # type: ignore[no-untyped-def]
+        for ref in ("F2", "G2", "H2"):
+            book.active[ref].number_format = "0%"
+
+    report = _parse_book(_book(("Сұрақтар", [_sheet_row("Үлесі қандай?", 1, 0.5, 0.25, 0.75)]), shape=formats))
+    assert [(p.code, p.line, p.params["column"]) for p in report.errors] == [
+        (ProblemCode.FORMATTED_NUMBER, 2, "F"),
+        (ProblemCode.FORMATTED_NUMBER, 2, "G"),
+        (ProblemCode.FORMATTED_NUMBER, 2, "H"),
+    ]
+    dates = [dt.date(1991, 12, 16), dt.date(1995, 8, 30), dt.date(1997, 12, 10)]
+    report = _parse_book(_book(("Сұрақтар", [_sheet_row("Қашан?", 1, *dates)])))
+    assert [p.code for p in report.errors] == [ProblemCode.FORMATTED_NUMBER] * 3
+
+
+def test_plain_numbers_and_numbers_typed_as_text_are_read_as_shown():
+    report = _parse_book(_book(("Сұрақтар", [_sheet_row("Жыл?", 2, 1991, 1995, "1997")])))
+    assert report.accepted, report.problems
+    assert report.items[0].options == ("1991", "1995", "1997")
+    assert report.items[0].correct == 1
