@@ -160,6 +160,9 @@ def check_drafts(
 ) -> tuple[list[Item], list[Problem]]:
     """Turn an importer's drafts into valid items plus every problem found."""
     problems = list(result.problems)
+    # A question the importer already found an error in is refused like one the checks refuse,
+    # so "questions without errors" on the report counts only what could really be imported.
+    refused_by_importer = {p.question for p in problems if p.severity is Severity.ERROR and p.question is not None}
     items: list[Item] = []
     seen: dict[str, DraftQuestion] = {}
     existing_keys = {comparison_key(item.text) for item in existing}
@@ -190,7 +193,7 @@ def check_drafts(
                 found.append(problem(ProblemCode.DUPLICATE_OF_EXISTING, line=q.line, question=q.number))
             seen.setdefault(key, q)
         problems.extend(found)
-        if any(p.severity is Severity.ERROR for p in found):
+        if q.number in refused_by_importer or any(p.severity is Severity.ERROR for p in found):
             continue
         items.append(
             Item(
