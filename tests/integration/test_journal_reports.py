@@ -75,6 +75,9 @@ async def test_the_grid_shows_totals_and_a_timed_out_exam_leaves_the_total_not_c
         False,
         "timed_out",
     )
+    # 000 §5.5.16: not finishing in time is the grade "unsatisfactory", the total not computed.
+    assert second["traditional"] == "қанағаттанарлықсыз"
+    assert second["status_label"] == "Қанағаттанарлықсыз: уақытында аяқталмады"
     assert (third["admission"], third["exam"], third["status"]) == (60, None, "awaiting_exam")
 
 
