@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
@@ -226,11 +227,28 @@ async def roster(conn: AsyncConnection, journal_: journal.Journal) -> dict[str, 
     ids = {str(i) for i in (await conn.execute(current)).scalars()}
     ids |= await journal.journal_student_ids(conn, journal_.id)
     numeric = [int(i) for i in ids if i.isdigit()]
-    names = {
-        str(r.id): r.full_name
-        for r in await conn.execute(select(users.c.id, users.c.full_name).where(users.c.id.in_(numeric)))
+    found = {
+        str(r.id): (r.full_name, r.login)
+        for r in await conn.execute(select(users.c.id, users.c.full_name, users.c.login).where(users.c.id.in_(numeric)))
     }
-    return {i: names.get(i, i) for i in ids}
+    return told_apart({i: found.get(i, (i, i)) for i in ids})
+
+
+def _same_name_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def told_apart(people: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """id → the name shown: a name two people share (case and spacing aside) gets each one's login.
+
+    The journal knows a student by id, so a result always reaches the right row; but a teacher
+    reads names, and two rows reading «Нұрланов Әлібек» cannot be told apart on the grid, the
+    statement or a correction.
+    """
+    counts: dict[str, int] = {}
+    for name, _login in people.values():
+        counts[_same_name_key(name)] = counts.get(_same_name_key(name), 0) + 1
+    return {i: f"{name} ({login})" if counts[_same_name_key(name)] > 1 else name for i, (name, login) in people.items()}
 
 
 async def catalog_names(conn: AsyncConnection, journal_: journal.Journal, teacher_ids: list[str]) -> journal.Names:

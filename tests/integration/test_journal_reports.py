@@ -143,3 +143,39 @@ async def test_a_student_sees_only_their_own_results_and_what_they_need(services
     (own,) = theirs["items"]
     assert (own["total"], own["letter"], own["exam"]["score"]) == (88, "B+", 100) and "needs" not in own
     assert status_grid == 403
+
+
+async def test_two_students_of_the_same_name_are_told_apart_and_each_gets_their_own_result(services):
+    # The group has two «Нұрланов Әлібек»: the grid and the statement showed two identical rows,
+    # so the teacher could not tell whose 100 it was (and typed grades into the wrong row).
+    from sqlalchemy import update
+
+    from exam_engine.tables import users
+
+    jw = await make_journal_world(services, students=3)
+    async with services.engine.begin() as conn:
+        await conn.execute(
+            update(users).where(users.c.login.in_(["student1", "student2"])).values(full_name="Нұрланов Әлібек")
+        )
+        await conn.execute(update(users).where(users.c.login == "student2").values(full_name="нұрланов  әлібек"))
+    await sit_exam(services, jw, "student2", correct=5)
+    services.clock.advance(8 * 3600)  # the window closes: the results are final and go to the journal
+    assert (await relay_now(services)).delivered == 1
+    client = await open_client(services)
+    try:
+        teacher = await _signed_in(client, "teacher1")
+        status, grid = await teacher.call("GET", f"/api/v1/journals/{jw.journal_id}")
+        csv_resp = await teacher.client.request("GET", f"/api/v1/journals/{jw.journal_id}/statement?format=csv")
+        statement = (await csv_resp.read()).decode("utf-8-sig")
+        await teacher.client.close()
+    finally:
+        await client.close()
+    assert status == 200
+    by_id = {s["id"]: s for s in grid["students"]}
+    one, two = by_id[str(jw.ids["student1"])], by_id[str(jw.ids["student2"])]
+    assert one["full_name"] == "Нұрланов Әлібек (student1)"
+    assert two["full_name"] == "нұрланов  әлібек (student2)"
+    assert (one["exam"], two["exam"]["score"]) == (None, 100)
+    assert "(student1)" in statement and "(student2)" in statement
+    third = by_id[str(jw.ids["student3"])]
+    assert "(" not in third["full_name"]  # a name nobody else has stays as it is
