@@ -179,3 +179,53 @@ async def test_two_students_of_the_same_name_are_told_apart_and_each_gets_their_
     assert "(student1)" in statement and "(student2)" in statement
     third = by_id[str(jw.ids["student3"])]
     assert "(" not in third["full_name"]  # a name nobody else has stays as it is
+
+
+async def test_a_late_regrade_of_an_earlier_sitting_does_not_replace_the_later_sitting_in_the_journal(services):
+    # A student failed the winter sitting and passed the re-exam in a later session. Weeks later the
+    # quality department corrected a key of the winter exam: its regrade carries a new graded_at, and
+    # the journal, which took "the latest result" by graded_at, showed the winter sitting again.
+    import uuid
+
+    from sqlalchemy import select
+
+    from exam_engine.services import relay
+    from exam_engine.tables import outbox
+    from journal_bridge import api as journal
+    from tests.integration.test_journal_world import rows
+
+    jw = await make_journal_world(services, students=3)
+    winter = await sit_exam(services, jw, "student1", correct=1)
+    services.clock.advance(8 * 3600)
+    assert (await relay_now(services)).delivered == 1
+    keys = relay.bridge_keys(services.settings)
+    [payload] = [r.payload for r in await rows(services, select(outbox.c.payload))]
+    assert payload["attempt_id"] == str(winter)
+
+    async def deliver(**change: object) -> None:
+        signed = journal.sign_result(relay.exam_result({**payload, **change}), keys.private).to_bytes()
+        async with services.engine.begin() as conn:
+            [answer] = await journal.accept_many(
+                conn,
+                [signed],
+                keys.public,
+                now=services.clock.now(),
+                audit=relay._audit_batch(conn, services.clock.now()),
+            )
+        assert answer.accepted, answer
+
+    services.clock.advance(30 * 86400)  # the re-exam in the next session: another attempt of another exam
+    await deliver(attempt_id=str(uuid.uuid4()), exam_id="re-exam", score=90, graded_at=services.clock.now().isoformat())
+    services.clock.advance(14 * 86400)  # then the winter exam's key is corrected: a regrade, version 2
+    await deliver(score=60, version=2, graded_at=services.clock.now().isoformat(), status="passed")
+
+    client = await open_client(services)
+    try:
+        teacher = await _signed_in(client, "teacher1")
+        status, grid = await teacher.call("GET", f"/api/v1/journals/{jw.journal_id}")
+        await teacher.client.close()
+    finally:
+        await client.close()
+    assert status == 200
+    shown = next(s for s in grid["students"] if s["id"] == str(jw.ids["student1"]))
+    assert shown["exam"]["score"] == 90  # the later sitting stands; the winter regrade is in its history
