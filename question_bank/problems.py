@@ -46,6 +46,7 @@ class ProblemCode(StrEnum):
     HIDDEN_ROW = "hidden_row"
     HIDDEN_COLUMN = "hidden_column"
     FORMATTED_NUMBER = "formatted_number"
+    NUMBERED_LIKE_A_QUESTION = "numbered_like_a_question"
     UNKNOWN_COLUMN = "unknown_column"
     MISSING_COLUMN = "missing_column"
     INVALID_KEY = "invalid_key"
@@ -159,6 +160,11 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
         E,
         "The cell in column {column} holds a date or a number that Excel shows in another form than it is "
         "stored; type it as text (start it with an apostrophe: '50%)",
+    ),
+    ProblemCode.NUMBERED_LIKE_A_QUESTION: (
+        E,
+        "Word numbers this paragraph like the questions, but it has no <question> tag; "
+        "it was read as part of the question before it — add the tag",
     ),
     ProblemCode.UNKNOWN_COLUMN: (E, "Unknown column “{column}”"),
     ProblemCode.MISSING_COLUMN: (E, "Required column “{column}” is missing"),

@@ -29,7 +29,7 @@ from lxml import etree
 
 from question_bank.checks import line_problems
 from question_bank.formats.draft import ImportResult
-from question_bank.formats.platonus import TAG, parse_platonus_lines
+from question_bank.formats.platonus import STRUCTURAL, TAG, parse_platonus_lines, tag_name
 from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.problems import Problem, ProblemCode, problem
 
@@ -104,6 +104,65 @@ def _read(paragraph: Paragraph) -> _Read:
     return _Read("".join(pieces), tracked, hidden, marked)
 
 
+def _numbering(properties: etree._Element | None) -> tuple[str, str] | None:
+    found = None if properties is None else properties.find(f"{{{_W}}}numPr")
+    if found is None:
+        return None
+    num = found.find(f"{{{_W}}}numId")
+    level = found.find(f"{{{_W}}}ilvl")
+    num_id = num.get(_VAL, "") if num is not None else ""
+    if not num_id or num_id == "0":  # numId 0: numbering switched off
+        return None
+    return num_id, level.get(_VAL, "0") if level is not None else "0"
+
+
+class _Numbering:
+    """Which Word list numbers a paragraph: its own ``w:numPr``, or its paragraph style's."""
+
+    def __init__(self, document: Document) -> None:
+        self.styles: dict[str, tuple[str, str] | None] = {}
+        for style in document.styles.element.iter(f"{{{_W}}}style"):
+            style_id = style.get(f"{{{_W}}}styleId")
+            if style_id:
+                self.styles[style_id] = _numbering(style.find(f"{{{_W}}}pPr"))
+
+    def of(self, paragraph: Paragraph) -> tuple[str, str] | None:
+        properties = paragraph._p.pPr
+        own = _numbering(properties)
+        if own is not None or properties is None or properties.pStyle is None:
+            return own
+        return self.styles.get(properties.pStyle.val)
+
+
+def _unnumbered_questions(
+    result: ImportResult, numbering: dict[int, tuple[str, str]], texts: dict[int, str]
+) -> list[Problem]:
+    """Paragraphs Word numbers like the questions that carry no tag: a lost ``<question>``.
+
+    A clerk who numbers the questions with Word's list sees "5." before the paragraph, but without
+    its ``<question>`` tag its text runs on into the option before and its variants join that
+    question (two questions read as one, only a warning). The questions' list is a (list, level)
+    numbering at least two question paragraphs share; a paragraph of it with no structural tag is
+    reported at its paragraph, within the question it was glued to.
+    """
+    starts = {q.line: q for q in result.questions if q.line is not None}
+    counts: dict[tuple[str, str], int] = {}
+    for line in starts:
+        if line in numbering:
+            counts[numbering[line]] = counts.get(numbering[line], 0) + 1
+    lists = {key for key, count in counts.items() if count >= 2}
+    found: list[Problem] = []
+    for line, key in sorted(numbering.items()):
+        if key not in lists or line in starts or not texts.get(line, "").strip():
+            continue
+        if any(tag_name(m) in STRUCTURAL for m in TAG.finditer(texts[line])):
+            continue
+        before = [q for start, q in starts.items() if start < line]
+        number = max(before, key=lambda q: q.line or 0).number if before else None
+        found.append(problem(ProblemCode.NUMBERED_LIKE_A_QUESTION, line=line, question=number))
+    return found
+
+
 def _formatting_disagreements(result: ImportResult, marked: set[int]) -> list[Problem]:
     """Options marked by formatting that the markup does not make the key.
 
@@ -161,10 +220,17 @@ def import_platonus_docx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> I
     marked: set[int] = set()
     refused: list[Problem] = []
     unseen: list[Problem] = []
+    lists = _Numbering(document)
+    numbered: dict[int, tuple[str, str]] = {}
+    texts: dict[int, str] = {}
     for number, paragraph in enumerate(_paragraphs(document), start=1):
         if _has_rich_content(paragraph):
             flagged.add(number)
         read = _read(paragraph)
+        key = lists.of(paragraph)
+        if key is not None:
+            numbered[number] = key
+            texts[number] = read.text
         if read.tracked and not any(p.code is ProblemCode.TRACKED_CHANGES for p in unseen):
             unseen.append(problem(ProblemCode.TRACKED_CHANGES, line=number))
         if read.hidden and not any(p.code is ProblemCode.HIDDEN_TEXT for p in unseen):
@@ -181,5 +247,6 @@ def import_platonus_docx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> I
         return ImportResult(problems=unseen + refused, encoding="docx")
     result = parse_platonus_lines(lines, frozenset(flagged))
     result.problems.extend(_formatting_disagreements(result, marked))
+    result.problems.extend(_unnumbered_questions(result, numbered, texts))
     result.encoding = "docx"
     return result

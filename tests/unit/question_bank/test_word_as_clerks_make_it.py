@@ -166,6 +166,49 @@ def test_soft_breaks_smart_quotes_nbsp_and_kazakh_letters_are_read_as_seen():
     assert report.items[0].options == ("Ереже жүйесі", "Әдет-ғұрып", "Өнер")
 
 
+def _numbered(paragraph: Paragraph, num_id: str = "7", level: str = "0") -> None:
+    """Word's numbering button: a direct ``w:numPr`` in the paragraph's properties."""
+    numbering = OxmlElement("w:numPr")
+    ilvl, num = OxmlElement("w:ilvl"), OxmlElement("w:numId")
+    ilvl.set(qn("w:val"), level)
+    num.set(qn("w:val"), num_id)
+    numbering.extend([ilvl, num])
+    paragraph._p.get_or_add_pPr().append(numbering)
+
+
+def test_a_question_numbered_by_word_but_missing_its_tag_is_not_glued_to_the_one_before():
+    # The clerk numbers questions with Word's numbering button (Word shows 1., 2., 3.) and lost the
+    # <question> tag of the second: its text ran on as part of option 3 of question 1 and its
+    # options were added to question 1 — two questions accepted as one, with only a warning.
+    lines = [
+        *_question(1),
+        "Қай жылы Конституция қабылданды?",
+        "<variant>1995",
+        "<variant>1993",
+        "<variant>1991",
+        *_question(3),
+    ]
+    document = _document(lines)
+    for index in (0, 4, 8):
+        _numbered(document.paragraphs[index])
+    _numbered(document.paragraphs[1], level="1")  # an option numbered a level below: not a question
+    report = _parse(document)
+    found = [(p.code, p.line, p.question) for p in report.errors if p.code is ProblemCode.NUMBERED_LIKE_A_QUESTION]
+    assert found == [(ProblemCode.NUMBERED_LIKE_A_QUESTION, 5, 1)]
+    assert not report.accepted
+
+
+def test_questions_numbered_by_a_list_style_are_read_and_accepted():
+    document = docx.Document()
+    for n in (1, 2):
+        document.add_paragraph(f"<question>Қай қала {n}-ші астана болды?", style="List Number")
+        for option in ("<variant>Астана", "<variant>Алматы", "<variant>Қызылорда"):
+            document.add_paragraph(option)
+    report = _parse(document)
+    assert report.accepted, report.problems
+    assert len(report.items) == 2
+
+
 # --- Excel -------------------------------------------------------------------------------------
 
 
