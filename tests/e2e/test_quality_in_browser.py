@@ -329,3 +329,41 @@ async def test_a_word_bank_with_a_bold_key_shows_found_ready_and_refused_before_
     finally:
         await context.close()
         await client.close()
+
+
+async def test_the_quality_department_sees_a_result_that_reached_no_journal_in_kk_and_ru(services, browser):
+    from sqlalchemy import update
+
+    from exam_engine.tables import group_members
+    from tests.integration.test_journal_world import KAZAKH_NAMES, relay_now, release_exam
+
+    jw: JournalWorld = await make_journal_world(services, students=2)
+    await sit_exam(services, jw, "student2", correct=4)
+    async with services.engine.begin() as conn:  # moved to a group with no journal of the discipline
+        await conn.execute(
+            update(group_members)
+            .where(group_members.c.student_id == jw.ids["student2"])
+            .values(left_at=services.clock.now())
+        )
+    await release_exam(services, jw)
+    assert (await relay_now(services)).delivered == 1
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 1100, "height": 800})
+    page = await context.new_page()
+    try:
+        await sign_in(page, base, "quality1", "/quality/holds")
+        for language, heading in (
+            ("kk", "Ешбір журналға түспеген нәтижелер"),
+            ("ru", "Результаты, не попавшие ни в один журнал"),
+        ):
+            if language == "ru":
+                await page.click("button[name=lang][value=ru]")
+                await page.wait_for_selector("#unplaced")
+            assert await page.inner_text("#unplaced-h") == heading
+            [shown] = await page.locator("#unplaced tbody tr").all_inner_texts()
+            assert KAZAKH_NAMES[1] in shown and "(student2)" in shown and "LAW-101" in shown and "80" in shown
+            await shot(page, f"quality-results-without-journal-{language}")
+    finally:
+        await context.close()
+        await client.close()

@@ -11,7 +11,7 @@ from exam_engine import sweeper
 from exam_engine.i18n import translate
 from journal_bridge.messages import MESSAGES
 from tests.factories import Api, new_api, open_client
-from tests.integration.test_journal_world import make_journal_world, relay_now, sit_exam
+from tests.integration.test_journal_world import KAZAKH_NAMES, make_journal_world, relay_now, sit_exam
 
 KAZAKH_LETTERS = "әғқңөұүһі"
 
@@ -229,3 +229,45 @@ async def test_a_late_regrade_of_an_earlier_sitting_does_not_replace_the_later_s
     assert status == 200
     shown = next(s for s in grid["students"] if s["id"] == str(jw.ids["student1"]))
     assert shown["exam"]["score"] == 90  # the later sitting stands; the winter regrade is in its history
+
+
+async def test_a_result_that_reaches_no_journal_is_listed_for_the_quality_department_in_kk_and_ru(services):
+    # A student moved to a group that has no journal of the discipline sat the exam: the result was
+    # accepted by the journal and shown in no journal at all, and nobody was told.
+    from sqlalchemy import update
+
+    from exam_engine.tables import group_members
+
+    jw = await make_journal_world(services, students=3)
+    await sit_exam(services, jw, "student3", correct=5)
+    await sit_exam(services, jw, "student1", correct=4)
+    async with services.engine.begin() as conn:  # moved out of the group before the results go out
+        await conn.execute(
+            update(group_members)
+            .where(group_members.c.student_id == jw.ids["student3"])
+            .values(left_at=services.clock.now())
+        )
+    services.clock.advance(8 * 3600)
+    assert (await relay_now(services)).delivered == 2
+    client = await open_client(services)
+    try:
+        quality = await _signed_in(client, "quality1")
+        pages = {}
+        for language in ("kk", "ru"):
+            await quality.call("PUT", "/api/v1/me/language", {"language": language})
+            response = await quality.client.request("GET", "/quality/holds")
+            assert response.status == 200
+            pages[language] = await response.text()
+        await quality.client.close()
+    finally:
+        await client.close()
+    orphan, member = KAZAKH_NAMES[2], KAZAKH_NAMES[0]  # student3, student1 (make_journal_world's names)
+    for language, heading in (
+        ("kk", "Ешбір журналға түспеген нәтижелер"),
+        ("ru", "Результаты, не попавшие ни в один журнал"),
+    ):
+        html = pages[language]
+        assert heading in html
+        section = html.split('id="unplaced"', 1)[1].split("</table>", 1)[0]
+        assert orphan in section and "LAW-101" in section and ">100<" in section
+        assert member not in section  # student1 is in the journal
