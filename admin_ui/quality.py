@@ -347,8 +347,12 @@ async def holds_list(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     found = await api.hold_service.held_exams(conn, actor, include_released=True)
     held = [e for e in found if e["state"] == "held"]
     released = [e for e in found if e["state"] == "released" and (e["flagged"] or e["released_by"] != "system:hold")]
+    unplaced = await api.results_without_journal(conn)
     return render(
-        request, "quality/holds.html", {"held": held, "released": released[:20], **_helpers(actor)}, actor=actor
+        request,
+        "quality/holds.html",
+        {"held": held, "released": released[:20], "unplaced": unplaced, **_helpers(actor)},
+        actor=actor,
     )
 
 

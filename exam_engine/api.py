@@ -73,6 +73,7 @@ from .web.api_journal import audit_sink as journal_audit_sink  # noqa: E402
 from .web.api_journal import catalog_names as journal_catalog_names  # noqa: E402
 from .web.api_journal import journal_actor  # noqa: E402
 from .web.api_journal import my_results as student_journal_results  # noqa: E402
+from .web.api_journal import results_without_journal  # noqa: E402
 from .web.api_journal import roster as journal_roster  # noqa: E402
 
 __all__ += [
@@ -86,6 +87,7 @@ __all__ += [
     "journal_error",
     "journal_roster",
     "list_exams",
+    "results_without_journal",
     "student_journal_results",
     "user_id_by_login",
 ]

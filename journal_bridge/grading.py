@@ -116,6 +116,9 @@ class GradeOutcome:
     total: int | None
     band: LetterBand | None
     status: DisciplineStatus
+    # The grade words of a result that has a grade but no total: not finishing in time is
+    # "unsatisfactory" (000 §5.5.16) while the discipline's final grade is not computed.
+    graded_as: LetterBand | None = None
 
     @property
     def letter(self) -> str | None:
@@ -126,7 +129,8 @@ class GradeOutcome:
         return self.status is DisciplineStatus.PASSED
 
     def traditional(self, language: str) -> str | None:
-        return self.band.traditional(language) if self.band else None
+        band = self.band or self.graded_as
+        return band.traditional(language) if band else None
 
 
 def grade_outcome(
@@ -146,7 +150,8 @@ def grade_outcome(
     if admission < scale.admission_threshold:
         return GradeOutcome(admission, exam, None, None, DisciplineStatus.NOT_ADMITTED)
     if exam_status is ExamStatus.TIMED_OUT:
-        return GradeOutcome(admission, exam, None, None, DisciplineStatus.TIMED_OUT)
+        # 000 §5.5.16: the grade "unsatisfactory" (the scale's lowest band gives its words), no total.
+        return GradeOutcome(admission, exam, None, None, DisciplineStatus.TIMED_OUT, graded_as=scale.band_for(0))
     if exam_status is ExamStatus.ANNULLED:
         return GradeOutcome(admission, exam, None, None, DisciplineStatus.ANNULLED)
     if exam is None:

@@ -98,7 +98,7 @@ MESSAGES: dict[str, str] = {
     "status_passed": "Passed",
     "status_exam_failed": "Exam failed",
     "status_not_admitted": "Not admitted",
-    "status_timed_out": "Timed out",
+    "status_timed_out": "Unsatisfactory: not finished in time",
     "status_annulled": "Annulled",
     "status_awaiting_exam": "Awaiting the exam",
     "status_admission_pending": "Admission rating not complete",

@@ -90,14 +90,21 @@ async def visible_journals(conn: AsyncConnection, actor: Actor, now: datetime, *
 async def latest_results(
     conn: AsyncConnection, discipline_code: str, student_ids: Iterable[str]
 ) -> dict[str, ExamResult]:
-    """Each student's latest exam result in the discipline (a later session's sitting replaces an earlier one)."""
+    """Each student's latest exam result in the discipline (a later session's sitting replaces an earlier one).
+
+    "Latest" is the sitting's order: when its result first reached the journal (``received_at``,
+    never changed by a newer version), not ``graded_at`` — a regrade or an annulment of an earlier
+    sitting carries a new ``graded_at`` and would otherwise replace a later sitting's result.
+    """
     stmt = (
         select(journal_exam_results)
         .where(
             journal_exam_results.c.discipline_code == discipline_code,
             journal_exam_results.c.student_id.in_(list(student_ids)),
         )
-        .order_by(journal_exam_results.c.graded_at)
+        .order_by(
+            journal_exam_results.c.received_at, journal_exam_results.c.graded_at, journal_exam_results.c.attempt_id
+        )
     )
     return {r.student_id: result_of_row(r) for r in await conn.execute(stmt)}
 

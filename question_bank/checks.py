@@ -30,8 +30,40 @@ MIN_ITEMS_FOR_POSITION_WARNING = 5
 MERGE_MARGIN = 2
 
 
+_MINUS_SIGNS = ("-", "\u2212", "\u2013")
+
+
+def _key_mark(option: str, options: list[str]) -> str | None:
+    """The key mark a clerk typed before an option (``+Астана``, ``* 1997``), if it is one.
+
+    ``*`` is always a mark. ``+`` is one unless a number follows and another option of the
+    question starts with a minus: then it is a sign (``+5 °C`` / ``−5 °C``).
+    """
+    mark = option[:1]
+    if mark == "*":
+        return mark
+    if mark != "+":
+        return None
+    rest = option[1:].lstrip()
+    if rest[:1].isdigit() and any(other.startswith(_MINUS_SIGNS) for other in options):
+        return None
+    return mark
+
+
 def _option_problems(q: DraftQuestion, options: list[str], expected: int) -> list[Problem]:
     found: list[Problem] = []
+    for index, (draft, text) in enumerate(zip(q.options, options, strict=True), start=1):
+        mark = _key_mark(text, options)
+        if mark:
+            found.append(
+                problem(
+                    ProblemCode.KEY_MARK_IN_OPTION,
+                    line=draft.line or q.line,
+                    question=q.number,
+                    option=index,
+                    mark=mark,
+                )
+            )
     for index, (draft, text) in enumerate(zip(q.options, options, strict=True), start=1):
         if not text:
             found.append(problem(ProblemCode.EMPTY_OPTION, line=draft.line or q.line, question=q.number, option=index))
@@ -128,6 +160,9 @@ def check_drafts(
 ) -> tuple[list[Item], list[Problem]]:
     """Turn an importer's drafts into valid items plus every problem found."""
     problems = list(result.problems)
+    # A question the importer already found an error in is refused like one the checks refuse,
+    # so "questions without errors" on the report counts only what could really be imported.
+    refused_by_importer = {p.question for p in problems if p.severity is Severity.ERROR and p.question is not None}
     items: list[Item] = []
     seen: dict[str, DraftQuestion] = {}
     existing_keys = {comparison_key(item.text) for item in existing}
@@ -158,7 +193,7 @@ def check_drafts(
                 found.append(problem(ProblemCode.DUPLICATE_OF_EXISTING, line=q.line, question=q.number))
             seen.setdefault(key, q)
         problems.extend(found)
-        if any(p.severity is Severity.ERROR for p in found):
+        if q.number in refused_by_importer or any(p.severity is Severity.ERROR for p in found):
             continue
         items.append(
             Item(

@@ -38,6 +38,15 @@ class ProblemCode(StrEnum):
     UNSUPPORTED_QUESTION_TYPE = "unsupported_question_type"
     PARTIAL_CREDIT = "partial_credit"
     UNSUPPORTED_CONTENT = "unsupported_content"
+    TRACKED_CHANGES = "tracked_changes"
+    HIDDEN_TEXT = "hidden_text"
+    KEY_MARKED_BY_FORMATTING = "key_marked_by_formatting"
+    KEY_MARK_IN_OPTION = "key_mark_in_option"
+    ANOTHER_QUESTION_SHEET = "another_question_sheet"
+    HIDDEN_ROW = "hidden_row"
+    HIDDEN_COLUMN = "hidden_column"
+    FORMATTED_NUMBER = "formatted_number"
+    NUMBERED_LIKE_A_QUESTION = "numbered_like_a_question"
     UNKNOWN_COLUMN = "unknown_column"
     MISSING_COLUMN = "missing_column"
     INVALID_KEY = "invalid_key"
@@ -122,6 +131,41 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
         "Option “{option}” gives partial credit ({fraction}%); an option is either right or wrong",
     ),
     ProblemCode.UNSUPPORTED_CONTENT: (E, "An image or formula cannot be imported; write it as text"),
+    ProblemCode.TRACKED_CHANGES: (
+        E,
+        "The paragraph has tracked changes; accept or reject them in Word (Review → Accept / Reject) and upload again",
+    ),
+    ProblemCode.HIDDEN_TEXT: (
+        E,
+        "The paragraph has hidden text that Word does not show; show it or delete it and upload again",
+    ),
+    ProblemCode.KEY_MARKED_BY_FORMATTING: (
+        E,
+        "Option {option} is marked in bold or colour, but the correct answer read from the file is option {key}; "
+        "mark the correct answer with <variantright> or remove the marking",
+    ),
+    ProblemCode.KEY_MARK_IN_OPTION: (
+        E,
+        "Option {option} begins with “{mark}”, which looks like a mark of the correct answer and would be shown "
+        "to students; remove it and mark the correct answer as the format requires",
+    ),
+    ProblemCode.ANOTHER_QUESTION_SHEET: (
+        E,
+        "Sheet “{sheet}” also has a table of questions; questions are read from one sheet only (“{first}”): "
+        "move them there or upload that sheet as a separate file",
+    ),
+    ProblemCode.HIDDEN_ROW: (E, "The row is hidden in Excel but holds a question; show it or delete it"),
+    ProblemCode.HIDDEN_COLUMN: (E, "Column {column} is hidden in Excel but holds data; show it or delete it"),
+    ProblemCode.FORMATTED_NUMBER: (
+        E,
+        "The cell in column {column} holds a date or a number that Excel shows in another form than it is "
+        "stored; type it as text (start it with an apostrophe: '50%)",
+    ),
+    ProblemCode.NUMBERED_LIKE_A_QUESTION: (
+        E,
+        "Word numbers this paragraph like the questions, but it has no <question> tag; "
+        "it was read as part of the question before it — add the tag",
+    ),
     ProblemCode.UNKNOWN_COLUMN: (E, "Unknown column “{column}”"),
     ProblemCode.MISSING_COLUMN: (E, "Required column “{column}” is missing"),
     ProblemCode.INVALID_KEY: (E, "The correct answer “{key}” does not name one of the options"),

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import and_, select
+from sqlalchemy import String, and_, cast, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from journal_bridge import api as journal
+from journal_bridge.tables import journal_cells, journal_exam_results, journals
 
 from .. import bounds as b
 from .. import sweeper
@@ -30,7 +32,7 @@ from ..i18n import translate
 from ..services import assignments, authority, holds, relay
 from ..services.audit import record
 from ..services.catalog import user_id_by_login
-from ..tables import disciplines, faculties, group_members, groups, users
+from ..tables import disciplines, exams, faculties, group_members, groups, users
 from . import schemas as s
 from .http import SERVICES, endpoint, field, path_int, read_json, services_of
 
@@ -226,11 +228,87 @@ async def roster(conn: AsyncConnection, journal_: journal.Journal) -> dict[str, 
     ids = {str(i) for i in (await conn.execute(current)).scalars()}
     ids |= await journal.journal_student_ids(conn, journal_.id)
     numeric = [int(i) for i in ids if i.isdigit()]
-    names = {
-        str(r.id): r.full_name
-        for r in await conn.execute(select(users.c.id, users.c.full_name).where(users.c.id.in_(numeric)))
+    found = {
+        str(r.id): (r.full_name, r.login)
+        for r in await conn.execute(select(users.c.id, users.c.full_name, users.c.login).where(users.c.id.in_(numeric)))
     }
-    return {i: names.get(i, i) for i in ids}
+    return told_apart({i: found.get(i, (i, i)) for i in ids})
+
+
+def _same_name_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def told_apart(people: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """id → the name shown: a name two people share (case and spacing aside) gets each one's login.
+
+    The journal knows a student by id, so a result always reaches the right row; but a teacher
+    reads names, and two rows reading «Нұрланов Әлібек» cannot be told apart on the grid, the
+    statement or a correction.
+    """
+    counts: dict[str, int] = {}
+    for name, _login in people.values():
+        counts[_same_name_key(name)] = counts.get(_same_name_key(name), 0) + 1
+    return {i: f"{name} ({login})" if counts[_same_name_key(name)] > 1 else name for i, (name, login) in people.items()}
+
+
+async def results_without_journal(conn: AsyncConnection, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Exam results the journal accepted that no journal shows: nobody would otherwise see them.
+
+    A journal shows a result to the journals of its discipline whose group the student is in now,
+    or where the student has an entry (J11). A student moved to a group with no journal of the
+    discipline, or whose group has none yet, sits the exam and the result reaches no page.
+    """
+    r = journal_exam_results
+    j = journals
+    in_group = (
+        select(j.c.id)
+        .select_from(
+            j.join(groups, groups.c.code == j.c.group_code).join(group_members, group_members.c.group_id == groups.c.id)
+        )
+        .where(
+            j.c.discipline_code == r.c.discipline_code,
+            group_members.c.left_at.is_(None),
+            cast(group_members.c.student_id, String) == r.c.student_id,
+        )
+        .exists()
+    )
+    has_entry = (
+        select(journal_cells.c.journal_id)
+        .select_from(journal_cells.join(j, j.c.id == journal_cells.c.journal_id))
+        .where(j.c.discipline_code == r.c.discipline_code, journal_cells.c.student_id == r.c.student_id)
+        .exists()
+    )
+    found = (
+        await conn.execute(
+            select(r.c.student_id, r.c.discipline_code, r.c.exam_id, r.c.score, r.c.status, r.c.received_at)
+            .where(~in_group, ~has_entry)
+            .order_by(r.c.received_at.desc(), r.c.attempt_id)
+            .limit(limit)
+        )
+    ).all()
+    numeric = {int(x.student_id) for x in found if x.student_id.isdigit()}
+    people = {
+        str(u.id): (u.full_name, u.login)
+        for u in await conn.execute(select(users.c.id, users.c.full_name, users.c.login).where(users.c.id.in_(numeric)))
+    }
+    exam_ids = {int(x.exam_id) for x in found if x.exam_id.isdigit()}
+    titles = {
+        str(e.id): e.title
+        for e in await conn.execute(select(exams.c.id, exams.c.title).where(exams.c.id.in_(exam_ids)))
+    }
+    return [
+        {
+            "student": people.get(x.student_id, (x.student_id, x.student_id))[0],
+            "login": people.get(x.student_id, (x.student_id, x.student_id))[1],
+            "discipline": x.discipline_code,
+            "exam": titles.get(x.exam_id, x.exam_id),
+            "score": x.score,
+            "status": x.status,
+            "received_at": x.received_at,
+        }
+        for x in found
+    ]
 
 
 async def catalog_names(conn: AsyncConnection, journal_: journal.Journal, teacher_ids: list[str]) -> journal.Names:

@@ -4,6 +4,11 @@ Headers are recognised in Kazakh, Russian or English (a header cell may hold all
 three, separated by ``/``, as the blank template does), so a department can relabel
 the sheet in its own language without breaking the import. Rows are reported by
 their spreadsheet row number.
+
+What Excel does not show as the file holds it is refused with its place, never read
+silently: a second sheet with a question table (only one sheet is read), a hidden row or
+column holding data, and a date or a number whose cell format makes Excel show something
+other than the stored value (``50%`` stored as ``0.5``, a date stored as a serial number).
 """
 
 from __future__ import annotations
@@ -18,6 +23,16 @@ from question_bank.checks import line_problems
 from question_bank.formats.draft import DraftOption, DraftQuestion, ImportResult
 from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.problems import ProblemCode, problem
+
+
+def get_column_letter(number: int) -> str:
+    """Excel's letters of a 1-based column number (1 → A, 27 → AA)."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
 
 MAX_OPTIONS = 12
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -82,6 +97,56 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+# Cell formats under which Excel shows a number as Python writes it (an integer also under "0").
+_PLAIN_FORMATS = frozenset({"General", "@"})
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_HIDDEN = frozenset({"1", "true"})
+
+
+def shown_otherwise(value: Any, number_format: str | None) -> bool:
+    """True when Excel shows ``value`` differently from :func:`cell_text` (a date, ``50%``, ``2.50``)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (dt.date, dt.time, dt.timedelta)):
+        return True
+    if isinstance(value, (int, float)):
+        fmt = number_format or "General"
+        return fmt not in _PLAIN_FORMATS and not (fmt == "0" and float(value).is_integer())
+    return False
+
+
+def _hidden_rows_and_columns(sheet: Any, max_columns: int) -> tuple[set[int], set[int]]:
+    """Row and column numbers the sheet's XML marks hidden (read as a stream, like office.py)."""
+    from lxml import etree
+
+    rows: set[int] = set()
+    columns: set[int] = set()
+    source = sheet._get_source()  # the worksheet part of the read-only workbook
+    try:
+        for _, element in etree.iterparse(
+            source,
+            events=("end",),
+            tag=(f"{_SHEET_NS}row", f"{_SHEET_NS}col"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        ):
+            if element.get("hidden", "").lower() in _HIDDEN:
+                if element.tag == f"{_SHEET_NS}row":
+                    number = element.get("r", "")
+                    if number.isdigit():
+                        rows.add(int(number))
+                else:
+                    low, high = element.get("min", ""), element.get("max", "")
+                    if low.isdigit() and high.isdigit():
+                        columns.update(range(int(low), min(int(high), max_columns) + 1))
+            element.clear()
+    finally:
+        source.close()
+    return rows, columns
+
+
 def _header_row(rows: list[tuple[Any, ...]]) -> int | None:
     for index, row in enumerate(rows[:10]):
         if any(_field(cell_text(v)) == "question" for v in row):
@@ -133,21 +198,56 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
         # read_only sheets parse lazily, so a damaged sheet fails here, not at load time. Rows and
         # columns are bounded (question_bank.formats.office checked that no value lies beyond), or
         # a sheet whose dimension says XFD1048576 is padded to 17 billion empty cells.
-        sheets = [
-            list(sheet.iter_rows(values_only=True, max_row=limits.max_rows, max_col=limits.max_columns))
-            for sheet in book.worksheets
-        ]
+        sheets: list[list[tuple[Any, ...]]] = []
+        unshown: list[set[tuple[int, int]]] = []  # (row, column) numbers, 1-based
+        for sheet in book.worksheets:
+            rows_read: list[tuple[Any, ...]] = []
+            differs: set[tuple[int, int]] = set()
+            for row_number, row_cells in enumerate(
+                sheet.iter_rows(max_row=limits.max_rows, max_col=limits.max_columns), start=1
+            ):
+                rows_read.append(tuple(cell.value for cell in row_cells))
+                differs.update(
+                    (row_number, column)
+                    for column, cell in enumerate(row_cells, start=1)
+                    if shown_otherwise(cell.value, getattr(cell, "number_format", None))
+                )
+            sheets.append(rows_read)
+            unshown.append(differs)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - zip, XML and openpyxl layers each raise their own types
         out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="xlsx", reason=str(exc)[:200]))
         return out
-    book.close()
-    found = next(((rows, h) for rows in sheets if (h := _header_row(rows)) is not None), None)
-    if found is None:
+    tables = [(at, h) for at, rows in enumerate(sheets) if (h := _header_row(rows)) is not None]
+    if not tables:
+        book.close()
         out.problems.append(problem(ProblemCode.MISSING_COLUMN, line=1, column=TEMPLATE_HEADERS[3]))
         return out
-    rows, header_index = found
+    at, header_index = tables[0]
+    rows, differs = sheets[at], unshown[at]
+    read_sheet = book.worksheets[at]
+    for other, other_header in tables[1:]:
+        out.problems.append(
+            problem(
+                ProblemCode.ANOTHER_QUESTION_SHEET,
+                line=other_header + 1,
+                sheet=book.worksheets[other].title,
+                first=read_sheet.title,
+            )
+        )
+    try:
+        hidden_rows, hidden_columns = _hidden_rows_and_columns(read_sheet, limits.max_columns)
+    except Exception as exc:  # noqa: BLE001 - the same XML openpyxl just read; a failure here is a damaged part
+        book.close()
+        out.problems.append(problem(ProblemCode.UNREADABLE_FILE, format="xlsx", reason=str(exc)[:200]))
+        return out
+    book.close()
+    for column in sorted(hidden_columns):
+        if any(column <= len(values) and cell_text(values[column - 1]).strip() for values in rows[header_index:]):
+            out.problems.append(
+                problem(ProblemCode.HIDDEN_COLUMN, line=header_index + 1, column=get_column_letter(column))
+            )
     for above, values in enumerate(rows[:header_index], start=1):
         filled = [cell_text(v).strip() for v in values if cell_text(v).strip()]
         if len(filled) > 1:  # one cell above the header is a title; more is a row the header hides
@@ -179,6 +279,8 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
         for col, value in enumerate(values):
             text = cell_text(value)
             bad = line_problems(text, index, limits)
+            if (index, col + 1) in differs and col in columns and columns[col] != "number":
+                bad.append(problem(ProblemCode.FORMATTED_NUMBER, line=index, column=get_column_letter(col + 1)))
             if bad:
                 out.problems.extend(bad)
                 refused = True
@@ -193,6 +295,9 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
         if not meaningful:
             continue
         number = len(out.questions) + 1
+        if index in hidden_rows:
+            out.problems.append(problem(ProblemCode.HIDDEN_ROW, line=index, question=number))
+            refused = True
         written = cells.get("number", "").strip()
         if written.isdigit():
             # The № column accounts for rows: a gap, a repeat or a step back means a row was lost,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -277,4 +278,53 @@ async def test_journal_pages_open_only_for_the_roles_and_teachers_they_belong_to
                     assert ('id="lesson-form"' in await resp.text()) is (login == "teacher1"), login
             await api.client.close()
     finally:
+        await client.close()
+
+
+async def test_a_student_who_ran_out_of_time_is_unsatisfactory_in_the_teachers_grid_kk_and_ru(services, browser):
+    # 000 §5.5.16: not finishing in time gives the grade "unsatisfactory" and no total. The grid
+    # said only "time is up", with no grade; the regulation's word must be on the teacher's page.
+    from exam_engine import sweeper
+    from exam_engine.tables import attempts
+
+    jw = await open_journal_world(services)
+    late = jw.ids["student2"]
+    attempt_id = await sit_exam(services, jw, "student2", correct=4, submit=False)
+    async with services.engine.begin() as conn:  # the real clock: the deadline is moved instead
+        started = (await conn.execute(select(attempts.c.started_at).where(attempts.c.id == attempt_id))).scalar_one()
+        await conn.execute(
+            update(attempts).where(attempts.c.id == attempt_id).values(deadline_at=started + timedelta(seconds=1))
+        )
+    await asyncio.sleep(3)  # past the deadline and its grace: the sweeper hands it in as timed out (E1)
+    assert await sweeper.sweep_once(services) == 1
+    await release_exam(services, jw)
+    assert (await relay_now(services)).delivered == 1
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    teacher = await new_api(client)
+    await teacher.login("teacher1")
+    today = services.clock.now().date().isoformat()
+    for kind in ("lesson", "midterm1", "midterm2"):  # an admission rating of 70, so the exam decides
+        status, lesson = await teacher.call(
+            "POST", f"/api/v1/journals/{jw.journal_id}/lessons", {"held_on": today, "kind": kind}
+        )
+        assert status == 201, lesson
+        path = f"/api/v1/journals/{jw.journal_id}/lessons/{lesson['id']}/cells/{late}"
+        assert (await teacher.call("PUT", path, {"value": "70"}))[0] == 200
+    await teacher.client.close()
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 1440, "height": 700})
+    page = await context.new_page()
+    try:
+        await sign_in(page, base, "teacher1", f"/journals/{jw.journal_id}")
+        await page.wait_for_selector("#grid")
+        assert await page.inner_text(f"{row(late)} td[data-col=status]") == "Қанағаттанарлықсыз: уақытында аяқталмады"
+        assert await page.inner_text(f"{row(late)} td[data-col=total]") != "0"
+        await shot(page, "journal-grid-timed-out-kk")
+        await page.click("button[name=lang][value=ru]")
+        await page.wait_for_selector("#grid")
+        status = await page.inner_text(f"{row(late)} td[data-col=status]")
+        assert status == "Неудовлетворительно: не завершено в отведённое время"
+        await shot(page, "journal-grid-timed-out-ru")
+    finally:
+        await context.close()
         await client.close()

@@ -279,3 +279,91 @@ async def test_on_an_english_computer_the_forms_own_words_are_still_kk_or_ru(ser
         assert await page.inner_text("#bank-file ~ .file-name") == "права.docx"
         assert await page.eval_on_selector("#bank-file", "e => e.validationMessage") == ""
         await shot(page, "quality-upload-english-computer-ru")
+
+
+async def test_a_word_bank_with_a_bold_key_shows_found_ready_and_refused_before_anything_is_stored(services, browser):
+    # The clerk marked the right answer of question 2 in bold and left it third: the report
+    # must say 3 found, 2 ready, 1 refused, name paragraph and question, and store nothing.
+    async with services.engine.begin() as conn:
+        await catalog.add_discipline(
+            conn, ADMIN, code="LAW-201", name="Criminal law", credits=5, now=services.clock.now()
+        )
+    await make_user(services, "quality1", Role.QUALITY, language="kk")
+    document = docx.Document()
+    for text in [*GOOD_BANK, "<question>Конституция қай жылы қабылданды?", "<variant>1993", "<variant>1995"]:
+        document.add_paragraph(text)
+    document.paragraphs[7].runs[0].bold = True  # "<variant>Ешқашан" of question 2
+    buffer = io.BytesIO()
+    document.save(buffer)
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 1100, "height": 900})
+    page = await context.new_page()
+    expected = {
+        "kk": ("8-абзац, 2-сұрақ: 3-нұсқа жуан қаріппен", "bank-refused-question-kk"),
+        "ru": ("Абзац 8, вопрос 2: Вариант 3 выделен полужирным", "bank-refused-question-ru"),
+    }
+    try:
+        await sign_in(page, base, "quality1", "/quality")
+        for language, (message, name) in expected.items():
+            if language == "ru":
+                await page.click("button[name=lang][value=ru]")
+                await page.wait_for_url(f"{base}/quality")
+            await page.set_input_files(
+                "#bank-file", files=[{"name": "bank.docx", "mimeType": DOCX, "buffer": buffer.getvalue()}]
+            )
+            await page.fill("#discipline", "LAW-201")
+            await page.select_option("#lang", "kk")
+            await page.check("input[name=dry_run]")
+            await page.click("#upload-submit")
+            await page.wait_for_selector("#verdict")
+            assert await page.inner_text("#found-count") == "3"
+            assert await page.inner_text("#ready-count") == "2"
+            assert await page.inner_text("#refused-count") == "1"
+            [error] = await page.locator("#errors li").all_inner_texts()
+            assert error.startswith(message)
+            await shot(page, name)
+            await page.goto(f"{base}/quality")
+        async with services.engine.connect() as conn:
+            assert await bank_api.list_versions(conn, "LAW-201") == []
+    finally:
+        await context.close()
+        await client.close()
+
+
+async def test_the_quality_department_sees_a_result_that_reached_no_journal_in_kk_and_ru(services, browser):
+    from sqlalchemy import update
+
+    from exam_engine.tables import group_members
+    from tests.integration.test_journal_world import KAZAKH_NAMES, relay_now, release_exam
+
+    jw: JournalWorld = await make_journal_world(services, students=2)
+    await sit_exam(services, jw, "student2", correct=4)
+    async with services.engine.begin() as conn:  # moved to a group with no journal of the discipline
+        await conn.execute(
+            update(group_members)
+            .where(group_members.c.student_id == jw.ids["student2"])
+            .values(left_at=services.clock.now())
+        )
+    await release_exam(services, jw)
+    assert (await relay_now(services)).delivered == 1
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 1100, "height": 800})
+    page = await context.new_page()
+    try:
+        await sign_in(page, base, "quality1", "/quality/holds")
+        for language, heading in (
+            ("kk", "Ешбір журналға түспеген нәтижелер"),
+            ("ru", "Результаты, не попавшие ни в один журнал"),
+        ):
+            if language == "ru":
+                await page.click("button[name=lang][value=ru]")
+                await page.wait_for_selector("#unplaced")
+            assert await page.inner_text("#unplaced-h") == heading
+            [shown] = await page.locator("#unplaced tbody tr").all_inner_texts()
+            assert KAZAKH_NAMES[1] in shown and "(student2)" in shown and "LAW-101" in shown and "80" in shown
+            await shot(page, f"quality-results-without-journal-{language}")
+    finally:
+        await context.close()
+        await client.close()

@@ -11,7 +11,7 @@ from exam_engine import sweeper
 from exam_engine.i18n import translate
 from journal_bridge.messages import MESSAGES
 from tests.factories import Api, new_api, open_client
-from tests.integration.test_journal_world import make_journal_world, relay_now, sit_exam
+from tests.integration.test_journal_world import KAZAKH_NAMES, make_journal_world, relay_now, sit_exam
 
 KAZAKH_LETTERS = "әғқңөұүһі"
 
@@ -75,6 +75,9 @@ async def test_the_grid_shows_totals_and_a_timed_out_exam_leaves_the_total_not_c
         False,
         "timed_out",
     )
+    # 000 §5.5.16: not finishing in time is the grade "unsatisfactory", the total not computed.
+    assert second["traditional"] == "қанағаттанарлықсыз"
+    assert second["status_label"] == "Қанағаттанарлықсыз: уақытында аяқталмады"
     assert (third["admission"], third["exam"], third["status"]) == (60, None, "awaiting_exam")
 
 
@@ -140,3 +143,131 @@ async def test_a_student_sees_only_their_own_results_and_what_they_need(services
     (own,) = theirs["items"]
     assert (own["total"], own["letter"], own["exam"]["score"]) == (88, "B+", 100) and "needs" not in own
     assert status_grid == 403
+
+
+async def test_two_students_of_the_same_name_are_told_apart_and_each_gets_their_own_result(services):
+    # The group has two «Нұрланов Әлібек»: the grid and the statement showed two identical rows,
+    # so the teacher could not tell whose 100 it was (and typed grades into the wrong row).
+    from sqlalchemy import update
+
+    from exam_engine.tables import users
+
+    jw = await make_journal_world(services, students=3)
+    async with services.engine.begin() as conn:
+        await conn.execute(
+            update(users).where(users.c.login.in_(["student1", "student2"])).values(full_name="Нұрланов Әлібек")
+        )
+        await conn.execute(update(users).where(users.c.login == "student2").values(full_name="нұрланов  әлібек"))
+    await sit_exam(services, jw, "student2", correct=5)
+    services.clock.advance(8 * 3600)  # the window closes: the results are final and go to the journal
+    assert (await relay_now(services)).delivered == 1
+    client = await open_client(services)
+    try:
+        teacher = await _signed_in(client, "teacher1")
+        status, grid = await teacher.call("GET", f"/api/v1/journals/{jw.journal_id}")
+        csv_resp = await teacher.client.request("GET", f"/api/v1/journals/{jw.journal_id}/statement?format=csv")
+        statement = (await csv_resp.read()).decode("utf-8-sig")
+        await teacher.client.close()
+    finally:
+        await client.close()
+    assert status == 200
+    by_id = {s["id"]: s for s in grid["students"]}
+    one, two = by_id[str(jw.ids["student1"])], by_id[str(jw.ids["student2"])]
+    assert one["full_name"] == "Нұрланов Әлібек (student1)"
+    assert two["full_name"] == "нұрланов  әлібек (student2)"
+    assert (one["exam"], two["exam"]["score"]) == (None, 100)
+    assert "(student1)" in statement and "(student2)" in statement
+    third = by_id[str(jw.ids["student3"])]
+    assert "(" not in third["full_name"]  # a name nobody else has stays as it is
+
+
+async def test_a_late_regrade_of_an_earlier_sitting_does_not_replace_the_later_sitting_in_the_journal(services):
+    # A student failed the winter sitting and passed the re-exam in a later session. Weeks later the
+    # quality department corrected a key of the winter exam: its regrade carries a new graded_at, and
+    # the journal, which took "the latest result" by graded_at, showed the winter sitting again.
+    import uuid
+
+    from sqlalchemy import select
+
+    from exam_engine.services import relay
+    from exam_engine.tables import outbox
+    from journal_bridge import api as journal
+    from tests.integration.test_journal_world import rows
+
+    jw = await make_journal_world(services, students=3)
+    winter = await sit_exam(services, jw, "student1", correct=1)
+    services.clock.advance(8 * 3600)
+    assert (await relay_now(services)).delivered == 1
+    keys = relay.bridge_keys(services.settings)
+    [payload] = [r.payload for r in await rows(services, select(outbox.c.payload))]
+    assert payload["attempt_id"] == str(winter)
+
+    async def deliver(**change: object) -> None:
+        signed = journal.sign_result(relay.exam_result({**payload, **change}), keys.private).to_bytes()
+        async with services.engine.begin() as conn:
+            [answer] = await journal.accept_many(
+                conn,
+                [signed],
+                keys.public,
+                now=services.clock.now(),
+                audit=relay._audit_batch(conn, services.clock.now()),
+            )
+        assert answer.accepted, answer
+
+    services.clock.advance(30 * 86400)  # the re-exam in the next session: another attempt of another exam
+    await deliver(attempt_id=str(uuid.uuid4()), exam_id="re-exam", score=90, graded_at=services.clock.now().isoformat())
+    services.clock.advance(14 * 86400)  # then the winter exam's key is corrected: a regrade, version 2
+    await deliver(score=60, version=2, graded_at=services.clock.now().isoformat(), status="passed")
+
+    client = await open_client(services)
+    try:
+        teacher = await _signed_in(client, "teacher1")
+        status, grid = await teacher.call("GET", f"/api/v1/journals/{jw.journal_id}")
+        await teacher.client.close()
+    finally:
+        await client.close()
+    assert status == 200
+    shown = next(s for s in grid["students"] if s["id"] == str(jw.ids["student1"]))
+    assert shown["exam"]["score"] == 90  # the later sitting stands; the winter regrade is in its history
+
+
+async def test_a_result_that_reaches_no_journal_is_listed_for_the_quality_department_in_kk_and_ru(services):
+    # A student moved to a group that has no journal of the discipline sat the exam: the result was
+    # accepted by the journal and shown in no journal at all, and nobody was told.
+    from sqlalchemy import update
+
+    from exam_engine.tables import group_members
+
+    jw = await make_journal_world(services, students=3)
+    await sit_exam(services, jw, "student3", correct=5)
+    await sit_exam(services, jw, "student1", correct=4)
+    async with services.engine.begin() as conn:  # moved out of the group before the results go out
+        await conn.execute(
+            update(group_members)
+            .where(group_members.c.student_id == jw.ids["student3"])
+            .values(left_at=services.clock.now())
+        )
+    services.clock.advance(8 * 3600)
+    assert (await relay_now(services)).delivered == 2
+    client = await open_client(services)
+    try:
+        quality = await _signed_in(client, "quality1")
+        pages = {}
+        for language in ("kk", "ru"):
+            await quality.call("PUT", "/api/v1/me/language", {"language": language})
+            response = await quality.client.request("GET", "/quality/holds")
+            assert response.status == 200
+            pages[language] = await response.text()
+        await quality.client.close()
+    finally:
+        await client.close()
+    orphan, member = KAZAKH_NAMES[2], KAZAKH_NAMES[0]  # student3, student1 (make_journal_world's names)
+    for language, heading in (
+        ("kk", "Ешбір журналға түспеген нәтижелер"),
+        ("ru", "Результаты, не попавшие ни в один журнал"),
+    ):
+        html = pages[language]
+        assert heading in html
+        section = html.split('id="unplaced"', 1)[1].split("</table>", 1)[0]
+        assert orphan in section and "LAW-101" in section and ">100<" in section
+        assert member not in section  # student1 is in the journal

@@ -95,6 +95,16 @@ def test_timed_out_or_annulled_exam_leaves_the_total_not_computed(status):
     assert (outcome.total, outcome.letter, outcome.status.value) == (None, None, status.value)
 
 
+def test_not_finishing_in_time_is_the_grade_unsatisfactory_with_no_total():
+    # 000 §5.5.16: the system "gives the grade «қанағаттанарлықсыз»", and the discipline's final
+    # grade is not computed. The journal showed no grade at all for such a student.
+    outcome = grade_outcome(90, 70, exam_status=ExamStatus.TIMED_OUT)
+    assert (outcome.total, outcome.letter, outcome.passed) == (None, None, False)
+    assert (outcome.traditional("kk"), outcome.traditional("ru")) == ("қанағаттанарлықсыз", "неудовлетворительно")
+    # An annulled exam is no grade at all (the proctor's decision, not the student's time).
+    assert grade_outcome(90, 70, exam_status=ExamStatus.ANNULLED).traditional("kk") is None
+
+
 def test_no_exam_yet_is_awaiting_and_an_unsatisfactory_status_without_score_is_refused():
     assert grade_outcome(70, None).status is DisciplineStatus.AWAITING_EXAM
     with pytest.raises(GradeInvalid) as error:

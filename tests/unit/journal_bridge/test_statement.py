@@ -96,6 +96,7 @@ def test_the_json_export_for_an_ais_is_language_neutral(statement):
     assert first["traditional"] == {"kk": "өте жақсы", "ru": "отлично"}
     timed_out = next(r for r in document["results"] if r["student_id"] == "s3")
     assert (timed_out["total"], timed_out["letter"], timed_out["status"]) == (None, None, "timed_out")
+    assert timed_out["traditional"] == {"kk": "қанағаттанарлықсыз", "ru": "неудовлетворительно"}  # 000 §5.5.16
 
 
 def test_statistics_count_every_student(statement):

@@ -112,6 +112,8 @@ def test_unknown_tag_is_an_error_but_inline_formatting_is_text():
     report = parse("<question>H<sub>2</sub>O формуласы\n<varaint>а\n" + FIVE)
     problem = next(p for p in report.errors if p.code is ProblemCode.UNKNOWN_TAG)
     assert problem.params["tag"] == "<varaint>" and problem.line == 2
+    assert report.items == ()  # the question with the error is refused, not counted as ready
+    report = parse("<question>H<sub>2</sub>O формуласы\n" + FIVE)
     assert report.items[0].text.startswith("H<sub>2</sub>O")
 
 

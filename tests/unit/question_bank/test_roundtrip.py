@@ -21,7 +21,10 @@ def items(draw):
     topics = draw(st.lists(st.one_of(st.none(), words.map(clean_label)), min_size=1, max_size=3))
     result = []
     for text in texts:
-        options = draw(st.lists(multiline.map(clean_option).filter(bool), min_size=2, max_size=12, unique_by=exact_key))
+        # An option starting with "+" or "*" is refused on import as a typed key mark
+        # (test_word_as_clerks_make_it), so no stored item has one.
+        option = multiline.map(clean_option).filter(lambda o: bool(o) and not o.startswith(("+", "*")))
+        options = draw(st.lists(option, min_size=2, max_size=12, unique_by=exact_key))
         result.append(
             Item(
                 text=text,
