@@ -11,18 +11,10 @@ from sqlalchemy import select
 
 from exam_engine.domain.roles import Role
 from exam_engine.tables import attempts
-from tests.e2e.conftest import open_exam, served_page, shot
+from tests.e2e.conftest import open_exam, served_page, shot, sign_in
 from tests.factories import PASSWORD, make_user, make_world, stored_choices
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
-
-
-async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
-    await page.goto(f"{base}/login")
-    await page.fill("#login", login)
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}/")
 
 
 async def test_a_student_disabled_during_the_exam_is_refused_at_once_and_enabled_again(services, browser):
@@ -45,7 +37,7 @@ async def test_a_student_disabled_during_the_exam_is_refused_at_once_and_enabled
         staff = await staff_context.new_page()
         try:
             # The system administrator (kk): the start page leads to the access page.
-            await _login(staff, base, "root1")
+            await sign_in(staff, base, "root1")
             await staff.click("a[href='/admin/access']")
             await staff.click("#person-student1 a.button")
             warning = await staff.inner_text("#confirm-access")
@@ -60,8 +52,10 @@ async def test_a_student_disabled_during_the_exam_is_refused_at_once_and_enabled
             assert "өшірілген" in row and "Бұйрық №45" in row and "Test root1" in row
             await shot(staff, "access-disabled-kk")
 
-            # The student's next save is refused: the page goes to sign-in, which says why.
+            # The student's next save is refused: the page keeps the answer and offers to sign in again,
+            # and the sign-in page says why.
             await student.click("#q-options .option >> nth=1")
+            await student.click("#sign-in-again")
             await student.wait_for_url(f"{base}/login**")
             await student.fill("#login", "student1")
             await student.fill("#password", PASSWORD)
@@ -74,7 +68,7 @@ async def test_a_student_disabled_during_the_exam_is_refused_at_once_and_enabled
             # The academic administrator (ru): the last system administrator cannot be disabled.
             staff_context = await browser.new_context(locale="ru-RU", viewport={"width": 1200, "height": 900})
             staff = await staff_context.new_page()
-            await _login(staff, base, "admin1")
+            await sign_in(staff, base, "admin1")
             await staff.goto(f"{base}/admin/access?q=root1")
             await staff.click("#person-root1 a.button")
             await staff.fill("#f-reason", "Проверка")
