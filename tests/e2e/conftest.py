@@ -105,15 +105,20 @@ async def served_page(services, browser, **context: object) -> AsyncIterator[tup
         await client.close()
 
 
-async def open_exam(page, base: str, exam_id: int, login: str = "student1"):  # type: ignore[no-untyped-def]
-    """Sign ``login`` in on ``page``, read the exam's rules, continue, and wait for the questions."""
+async def sign_in(page, base: str, login: str, landing: str = "/") -> None:  # type: ignore[no-untyped-def]
+    """Sign ``login`` in on the sign-in page and wait for the page it lands on (``landing``)."""
     from tests.factories import PASSWORD
 
     await page.goto(f"{base}/login")
     await page.fill("#login", login)
     await page.fill("#password", PASSWORD)
     await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}/student")
+    await page.wait_for_url(f"{base}{landing}")
+
+
+async def open_exam(page, base: str, exam_id: int, login: str = "student1"):  # type: ignore[no-untyped-def]
+    """Sign ``login`` in on ``page``, read the exam's rules, continue, and wait for the questions."""
+    await sign_in(page, base, login, "/student")
     await page.goto(f"{base}/exam/{exam_id}/rules")
     await page.click("#rules-continue")
     await page.wait_for_url(f"{base}/exam/{exam_id}")

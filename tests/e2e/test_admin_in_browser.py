@@ -10,8 +10,8 @@ from sqlalchemy import select
 from exam_engine.domain.roles import Role
 from exam_engine.tables import exam_banks, exam_groups, exams, group_members, groups, users
 from question_bank import api as bank_api
-from tests.e2e.conftest import served_page, shot
-from tests.factories import PASSWORD, make_items, make_user, make_world, open_client
+from tests.e2e.conftest import served_page, shot, sign_in
+from tests.factories import make_items, make_user, make_world, open_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
 
@@ -24,14 +24,6 @@ BROKEN = HEADER + (
 FIXED = BROKEN.replace("student,ерлан,", "student,erlan.e,")
 
 
-async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
-    await page.goto(f"{base}/login")
-    await page.fill("#login", login)
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}/")
-
-
 async def test_the_academic_admin_sets_up_an_exam_and_the_sysadmin_sees_only_health(services, browser, tmp_path):
     await make_world(services, students=1)  # an exam session S1 and the group G1 exist already
     await make_user(services, "admin1", Role.ACADEMIC_ADMIN, language="ru")
@@ -41,7 +33,7 @@ async def test_the_academic_admin_sets_up_an_exam_and_the_sysadmin_sees_only_hea
     context = await browser.new_context(locale="ru-RU", viewport={"width": 1200, "height": 900})
     page = await context.new_page()
     try:
-        await _login(page, base, "admin1")
+        await sign_in(page, base, "admin1")
         await shot(page, "admin-start-ru")
         assert await page.is_visible("a[href='/admin/exams']") and not await page.is_visible("a[href='/admin/system']")
 
@@ -163,7 +155,7 @@ async def test_the_academic_admin_sets_up_an_exam_and_the_sysadmin_sees_only_hea
 
         # The sysadmin: health and the audit chain; every academic page refuses him, his start page offers none.
         await context.clear_cookies()
-        await _login(page, base, "root1")
+        await sign_in(page, base, "root1")
         assert await page.locator("main a[href^='/admin/']").evaluate_all("links => links.map(a => a.pathname)") == [
             "/admin/system",
             "/admin/access",
@@ -213,7 +205,7 @@ async def test_on_an_english_computer_dates_are_typed_the_way_kazakhstan_writes_
     await make_user(services, "admin1", Role.ACADEMIC_ADMIN, language="ru")
     english = {"locale": "en-US", "viewport": {"width": 1200, "height": 900}}
     async with served_page(services, browser, **english) as (base, page):
-        await _login(page, base, "admin1")
+        await sign_in(page, base, "admin1")
         for path in ("/admin/sessions", "/admin/journals", "/admin/exams"):
             await page.goto(f"{base}{path}")
             await _no_english_date_field(page)

@@ -6,18 +6,10 @@ from __future__ import annotations
 import pytest
 
 from exam_engine.domain.roles import Role
-from tests.e2e.conftest import shot
-from tests.factories import PASSWORD, make_user, make_world, open_client
+from tests.e2e.conftest import shot, sign_in
+from tests.factories import make_user, make_world, open_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
-
-
-async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
-    await page.goto(f"{base}/login")
-    await page.fill("#login", login)
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}/")
 
 
 async def test_the_administration_assigns_a_proctor_and_a_faculty_head_on_the_pages(services, browser):
@@ -33,7 +25,7 @@ async def test_the_administration_assigns_a_proctor_and_a_faculty_head_on_the_pa
     proctor = await browser.new_context(locale="kk-KZ", viewport={"width": 1200, "height": 900})
     page = await admin.new_page()
     try:
-        await _login(page, base, "admin1")
+        await sign_in(page, base, "admin1")
         await page.click("a[href='/admin/assignments']")
         await page.wait_for_selector("h1:has-text('Назначения')")
         # A faculty head: chosen from the faculty heads' accounts, assigned to the group's faculty.
@@ -61,14 +53,14 @@ async def test_the_administration_assigns_a_proctor_and_a_faculty_head_on_the_pa
 
         # proctor.a sees the exam in the list of the API and may open its live view; proctor.b may not.
         seen = await proctor.new_page()
-        await _login(seen, base, "proctor.a")
+        await sign_in(seen, base, "proctor.a")
         listing = await seen.request.get(f"{base}/api/v1/exams")
         assert [e["id"] for e in (await listing.json())["items"]] == [world.exam_id]
         refused = await seen.goto(f"{base}/admin/assignments")
         assert refused is not None and refused.status == 403  # assigning is the administration's, not a proctor's
         other = await browser.new_context(locale="kk-KZ")
         stranger = await other.new_page()
-        await _login(stranger, base, "proctor.b")
+        await sign_in(stranger, base, "proctor.b")
         listing = await stranger.request.get(f"{base}/api/v1/exams")
         assert (await listing.json())["items"] == []
         live = await stranger.request.get(f"{base}/api/v1/live/exams/{world.exam_id}")
@@ -78,7 +70,7 @@ async def test_the_administration_assigns_a_proctor_and_a_faculty_head_on_the_pa
         # The same page in Kazakh, for an administrator who reads kk.
         kk = await browser.new_context(locale="kk-KZ", viewport={"width": 1200, "height": 900})
         kk_page = await kk.new_page()
-        await _login(kk_page, base, "admin2")
+        await sign_in(kk_page, base, "admin2")
         await kk_page.goto(f"{base}/admin/exams/{world.exam_id}/proctors")
         assert await kk_page.inner_text("h1") == "«Law exam» емтиханының прокторлары"
         assert await kk_page.is_checked("input[value='proctor.a']")

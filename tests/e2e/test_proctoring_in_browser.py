@@ -27,8 +27,8 @@ from proctor.analysis.screen import analyze_screenshot
 from proctor.config import load_config
 from proctor.runtime import ProctorRuntime
 from proctor.tables import evidence_items, proctor_attempts, proctor_decisions, proctor_flags
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, shot, write_y4m
-from tests.factories import ADMIN, PASSWORD, assign_proctor, make_user, make_world, open_client
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, shot, sign_in, write_y4m
+from tests.factories import ADMIN, assign_proctor, make_user, make_world, open_client
 from tests.unit.proctor import scenes as sc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
@@ -74,14 +74,6 @@ async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.5)
-
-
-async def _login(page, base: str, login: str, landing: str) -> None:  # type: ignore[no-untyped-def]
-    await page.goto(f"{base}/login")
-    await page.fill("#login", login)
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}{landing}")
 
 
 async def _hide_tab(page, seconds: float) -> None:  # type: ignore[no-untyped-def]
@@ -132,7 +124,7 @@ async def test_a_proctored_exam_is_captured_flagged_and_reviewed_in_the_browser(
         student = await browser.new_context(locale="kk-KZ", viewport={"width": 1280, "height": 720})
         page = await student.new_page()
         try:
-            await _login(page, base, "student1", "/student")
+            await sign_in(page, base, "student1", "/student")
             await page.click(f"a[href='/exam/{world.exam_id}/rules']")  # the rules first (issue 20)
             await page.click("#rules-continue")
             await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
@@ -170,7 +162,7 @@ async def test_a_proctored_exam_is_captured_flagged_and_reviewed_in_the_browser(
 
             reviewer = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
             desk = await reviewer.new_page()
-            await _login(desk, base, "proctor1", "/")
+            await sign_in(desk, base, "proctor1", "/")
             await desk.goto(f"{base}/proctor")
             await desk.wait_for_selector(f"a[href='/proctor/attempts/{attempt_id}']")
             await shot(desk, "proctor-live-ru")

@@ -27,10 +27,9 @@ from exam_engine.tables import attempts, audit_log
 from proctor.config import load_config
 from proctor.runtime import ProctorRuntime
 from proctor.tables import proctor_flags, proctor_recording_chunks, proctor_recording_segments
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, face_frames, shot, write_y4m
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, face_frames, shot, sign_in, write_y4m
 from tests.factories import (
     ADMIN,
-    PASSWORD,
     assign_proctor,
     make_user,
     make_world,
@@ -70,14 +69,6 @@ async def _chunks(services) -> dict[int, list[int]]:  # type: ignore[no-untyped-
         for r in await conn.execute(select(c.segment, c.chunk).order_by(c.segment, c.chunk)):
             found.setdefault(r.segment, []).append(r.chunk)
         return found
-
-
-async def _login(page, base: str, login: str, landing: str) -> None:  # type: ignore[no-untyped-def]
-    await page.goto(f"{base}/login")
-    await page.fill("#login", login)
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}{landing}")
 
 
 async def _proctored_exam(services, tmp_path, *, duration_s: int = 1200, frames: int = 20, **config):  # type: ignore[no-untyped-def]
@@ -162,7 +153,7 @@ async def _to_the_exam(page, base: str, exam_id: int) -> None:  # type: ignore[n
     """Signed in as the student, through the rules and the camera check, consent given: the exam page
     (with RECORDER_SPY in every page the tab loads from now on)."""
     await page.add_init_script(RECORDER_SPY)
-    await _login(page, base, "student1", "/student")
+    await sign_in(page, base, "student1", "/student")
     await page.click(f"a[href='/exam/{exam_id}/rules']")
     await page.click("#rules-continue")
     await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)
@@ -299,7 +290,7 @@ async def test_the_exam_is_recorded_through_a_reload_and_an_outage_and_played_at
                 else None
             ),
         )
-        await _login(desk, base, "proctor1", "/")
+        await sign_in(desk, base, "proctor1", "/")
         await desk.goto(f"{base}/proctor/attempts/{attempt_id}")
         await desk.wait_for_selector("#recording")
         button = await desk.wait_for_selector("#flags li[data-kind=paste] button.play-at")
@@ -460,7 +451,7 @@ async def test_a_full_recording_queue_pauses_the_recording_says_so_and_the_exam_
                 attempt_id = (await conn.execute(select(attempts.c.id))).scalar_one()
             reviewer = await browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
             desk = await reviewer.new_page()
-            await _login(desk, base, "proctor1", "/")
+            await sign_in(desk, base, "proctor1", "/")
 
             async def paused_flag() -> bool:
                 await desk.goto(f"{base}/proctor/attempts/{attempt_id}")
@@ -729,7 +720,7 @@ async def test_a_recording_that_cannot_be_played_says_why_in_the_proctors_words(
     context = await browser.new_context(locale={"kk": "kk-KZ", "ru": "ru-RU"}[lang])
     page = await context.new_page()
     try:
-        await _login(page, base, "proctor1", "/")
+        await sign_in(page, base, "proctor1", "/")
         await page.goto(f"{base}/proctor/attempts/{world.attempt_id}")
         await page.wait_for_selector("#recording")
         await page.evaluate("document.getElementById('recording').load()")

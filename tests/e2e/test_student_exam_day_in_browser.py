@@ -26,7 +26,7 @@ from exam_engine.domain.roles import Role
 from exam_engine.services import attempts as attempt_service
 from exam_engine.services import live_control
 from exam_engine.tables import attempts, audit_log
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, open_exam, served_page, shot, write_y4m
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS, open_exam, served_page, shot, sign_in, write_y4m
 from tests.factories import (
     ADMIN,
     PASSWORD,
@@ -86,14 +86,6 @@ TEXT = {
 }
 
 
-async def _login(page, base: str, login: str, landing: str = "/student") -> None:  # type: ignore[no-untyped-def]
-    await page.goto(f"{base}/login")
-    await page.fill("#login", login)
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}{landing}")
-
-
 async def _the_attempt(services):  # type: ignore[no-untyped-def]
     async with services.engine.connect() as conn:
         return (await conn.execute(select(attempts))).one()
@@ -108,7 +100,7 @@ async def test_rules_first_sign_out_asks_and_signing_in_again_resumes_where_the_
     context = await browser.new_context(locale=LOCALE[lang], viewport={"width": 1100, "height": 900})
     page = await context.new_page()
     try:
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await page.click(f"a[href='/exam/{world.exam_id}/rules']")
         await page.wait_for_url(f"{base}/exam/{world.exam_id}/rules")
         timeout_rule = await page.inner_text("#rule-timeout")
@@ -135,7 +127,7 @@ async def test_rules_first_sign_out_asks_and_signing_in_again_resumes_where_the_
         await page.click("#signout-go")
         await page.wait_for_url(f"{base}/login")
 
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await page.click(f"a[href='/exam/{world.exam_id}']")  # "Continue the exam"
         await page.wait_for_selector("#exam:not([hidden])")
         await page.click("#qmap li:nth-child(1) button")
@@ -145,7 +137,7 @@ async def test_rules_first_sign_out_asks_and_signing_in_again_resumes_where_the_
 
         laptop = await browser.new_context(locale=LOCALE[lang])  # another browser: refused, with a way out
         other = await laptop.new_page()
-        await _login(other, base, "student1")
+        await sign_in(other, base, "student1", "/student")
         await other.goto(f"{base}/exam/{world.exam_id}")
         await other.wait_for_selector("#exam-loading .error")
         refusal = await other.inner_text("#exam-loading .error")
@@ -215,7 +207,7 @@ async def test_a_proctored_clock_starts_only_after_the_checks_and_camera_or_scre
         )
         page = await context.new_page()
         try:
-            await _login(page, base, "student1")
+            await sign_in(page, base, "student1", "/student")
             assert t["camera"] in (await page.inner_text(f"#needs-camera-{world.exam_id}")).lower()
             await shot(page, f"student-home-camera-{lang}")
             await page.click(f"a[href='/exam/{world.exam_id}/rules']")
@@ -283,7 +275,7 @@ async def test_a_camera_without_a_face_fails_the_check_and_a_proctor_lets_the_st
         page = await (await b.new_context(locale=LOCALE[lang], viewport={"width": 1100, "height": 900})).new_page()
         proctor = await new_api(client)
         try:
-            await _login(page, base, "student1")
+            await sign_in(page, base, "student1", "/student")
             await page.goto(f"{base}/exam/{world.exam_id}/check")
             await page.wait_for_selector('#camera-state[data-ok="true"]', timeout=15000)  # bright: a picture
             await page.check("#consent")
@@ -325,7 +317,7 @@ async def test_the_warnings_say_the_real_time_left_and_the_grading_rule(services
     context = await browser.new_context(locale=LOCALE[lang])
     page = await context.new_page()
     try:
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await page.goto(f"{base}/exam/{world.exam_id}")  # straight to the exam: the rules come first
         await page.wait_for_url(f"{base}/exam/{world.exam_id}/rules")
         await page.click("#rules-continue")
@@ -367,7 +359,7 @@ async def test_an_annulment_reads_as_annulled_and_a_password_change_leads_on(ser
     context = await browser.new_context(locale=LOCALE[lang], viewport={"width": 1000, "height": 800})
     page = await context.new_page()
     try:
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         if lang == "ru":
             await page.click("button[value=ru]")
             await page.wait_for_selector("html[lang=ru]")
@@ -499,7 +491,7 @@ async def test_a_busy_or_unreachable_server_loses_no_answer_and_the_page_says_wh
         base,
         page,
     ):
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await page.goto(f"{base}/exam/{world.exam_id}/rules")
         await page.route("**/api/v1/exams/*/start", lambda route: route.abort("internetdisconnected"))
         await page.click("#rules-continue")
@@ -574,7 +566,7 @@ async def test_the_check_page_says_why_there_is_no_camera(services, browser, lan
         base,
         page,
     ):
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await page.context.add_init_script(_camera_fails_with("NotReadableError"))
         await page.goto(f"{base}/exam/{world.exam_id}/check")
         await page.wait_for_selector(f"#camera-state:has-text('{t['media_busy']}')")

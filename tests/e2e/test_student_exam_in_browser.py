@@ -9,18 +9,10 @@ import pytest
 from sqlalchemy import select, update
 
 from exam_engine.tables import answers, attempts, users
-from tests.e2e.conftest import served_page, shot
-from tests.factories import PASSWORD, make_world, open_client, stored_choices
+from tests.e2e.conftest import served_page, shot, sign_in
+from tests.factories import make_world, open_client, stored_choices
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
-
-
-async def _login(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def]
-    await page.goto(f"{base}/login")
-    await page.fill("#login", login)
-    await page.fill("#password", PASSWORD)
-    await page.click("button[type=submit].primary")
-    await page.wait_for_url(f"{base}/student")
 
 
 async def test_a_student_answers_through_a_network_drop_and_hands_in(services, browser):
@@ -32,7 +24,7 @@ async def test_a_student_answers_through_a_network_drop_and_hands_in(services, b
     try:
         await page.goto(f"{base}/login")
         await shot(page, "login-kk")
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await shot(page, "student-home-kk")
         await page.click("text=Емтиханды бастау")
         await page.wait_for_url(f"{base}/exam/{world.exam_id}/rules")  # the rules first (issue 20)
@@ -97,7 +89,7 @@ async def test_the_saved_time_is_written_in_kazakhstan_time_whatever_the_compute
     # other times do (Asia/Almaty, 24 hours), not "1:17:23 AM" of the computer's own zone.
     world = await make_world(services, students=1, question_count=3, duration_s=1200)
     async with served_page(services, browser, locale="en-US", timezone_id="America/New_York") as (base, page):
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await page.goto(f"{base}/exam/{world.exam_id}/rules")
         await page.click("#rules-continue")
         await page.wait_for_url(f"{base}/exam/{world.exam_id}")
@@ -126,7 +118,7 @@ async def test_on_a_phone_no_student_page_is_wider_than_the_screen(services, bro
         await conn.execute(update(users).where(users.c.login == "student1").values(language=lang))
     phone = {"locale": "kk-KZ", "viewport": {"width": 360, "height": 740}}
     async with served_page(services, browser, **phone) as (base, page):
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await _fits(page, "my exams")
         await page.goto(f"{base}/student/results")
         await page.wait_for_selector("main table")
@@ -152,7 +144,7 @@ async def test_time_running_out_closes_the_attempt_as_unsatisfactory(services, b
     page = await context.new_page()
     try:
         await page.goto(f"{base}/login")
-        await _login(page, base, "student1")
+        await sign_in(page, base, "student1", "/student")
         await shot(page, "student-home-ru")
         await page.goto(f"{base}/exam/{world.exam_id}")
         await page.wait_for_url(f"{base}/exam/{world.exam_id}/rules")  # the rules first (issue 20)
@@ -205,7 +197,7 @@ async def test_signing_out_from_the_page_ends_the_session_on_the_server(services
     context = await browser.new_context()
     page = await context.new_page()
     try:
-        await _login(page, base, "student9")
+        await sign_in(page, base, "student9", "/student")
         cookie = next(c for c in await context.cookies() if c["name"] == "exam_session")
         await page.click("text=Шығу")
         await page.wait_for_url(f"{base}/login")
