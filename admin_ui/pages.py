@@ -63,10 +63,37 @@ class NavLink:
 
 # The staff start page lists every area the signed-in role may open; each page module adds its own.
 NAV: list[NavLink] = []
+# The order of the links, whatever order the page modules happen to be imported in (it differed between
+# a server and a process that had imported some page module earlier). A path not listed goes last.
+NAV_ORDER = (
+    "/admin/system",
+    "/admin/users",
+    "/admin/contingent",
+    "/admin/disciplines",
+    "/admin/sessions",
+    "/admin/groups",
+    "/admin/exams",
+    "/admin/access",
+    "/admin/assignments",
+    "/proctor/live",
+    "/journals",
+    "/journal/corrections",
+    "/journal/substitutes",
+    "/proctor",
+    "/proctor/queue",
+    "/quality",
+    "/quality/analysis",
+    "/quality/holds",
+    "/journal/result-corrections",
+    "/admin/journals",
+    "/admin/audit",
+)
 
 
 def nav_link(permission: api.Permission, path: str, msgid: str) -> None:
     NAV.append(NavLink(permission, path, msgid))
+    rank = {p: i for i, p in enumerate(NAV_ORDER)}
+    NAV.sort(key=lambda link: rank.get(link.path, len(NAV_ORDER)))  # stable: unlisted ones keep their order
 
 
 # The browser's own words for its form checks and file fields, in the reader's language (static/forms.js).
