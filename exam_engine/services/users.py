@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.actors import Actor
+from ..domain.attempts import OPEN_STATUSES  # an attempt the person may still be sitting
 from ..domain.roles import Permission, Role
 from ..errors import Conflict, InvalidInput, NotFound
 from ..i18n import LANGUAGES, N_
@@ -138,7 +139,6 @@ async def list_users(conn: AsyncConnection, actor: Actor, role: str | None = Non
 # ------------------------------------------------------------------------------ disabling a sign-in
 
 REASON_MAX = 500
-OPEN_STATUSES = ("checks", "in_progress", "paused")  # an attempt the person may still be sitting
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +259,7 @@ async def open_attempts(conn: AsyncConnection, user_id: int) -> list[dict]:
     rows = await conn.execute(
         select(attempts.c.id, attempts.c.status, attempts.c.deadline_at, exams.c.title)
         .select_from(attempts.join(exams, exams.c.id == attempts.c.exam_id))
-        .where(attempts.c.student_id == user_id, attempts.c.status.in_(OPEN_STATUSES))
+        .where(attempts.c.student_id == user_id, attempts.c.status.in_([s.value for s in OPEN_STATUSES]))
         .order_by(attempts.c.deadline_at)
     )
     return [dict(r._mapping) for r in rows]
