@@ -419,3 +419,31 @@ async def test_the_group_statement_is_planned_once_per_connection_not_once_per_g
         await fast.close()
     assert plans and sum(custom for _, custom in plans) == 0, plans
     assert sum(generic for generic, _ in plans) == 5, plans  # one generic plan's run per group
+
+
+async def test_last_seen_is_written_after_the_answers_and_leaves_their_durability_as_configured(services, clock):
+    """The live view's last-seen is written by the committer after the group's answers, with its own
+    commit not waiting for the WAL flush (it is not academic data). That setting lasts for that one
+    transaction: the next group's answers on the same connection commit durably again."""
+    from exam_engine.services.fast_save import FastSaves
+
+    aid, student_id, session = await _started_binding(services)
+    async with services.engine.begin() as conn:
+        await conn.execute(update(attempt_live).where(attempt_live.c.attempt_id == aid).values(last_seen_at=None))
+    fast = FastSaves(services.settings.database_url, size=1, groups=1)
+    args = dict(student_id=student_id, attempt_id=aid, session=session, grace_s=1.0)
+    try:
+        assert await fast.save(**args, position=1, choice=0, seq=1, now=clock.now()) == clock.now()
+        settings = []  # of the pool's two connections, the committer's among them
+        async with fast._pool.connection() as c1, fast._pool.connection() as c2:
+            for conn in (c1, c2):
+                cur = await conn.execute("SHOW synchronous_commit")
+                settings.append((await cur.fetchone())[0])
+    finally:
+        await fast.close()
+    async with services.engine.connect() as conn:
+        seen = (
+            await conn.execute(select(attempt_live.c.last_seen_at).where(attempt_live.c.attempt_id == aid))
+        ).scalar_one()
+    assert seen == clock.now()
+    assert settings == ["on", "on"]
