@@ -93,7 +93,13 @@ E, W = Severity.ERROR, Severity.WARNING
 
 # code -> (severity, English msgid). The msgid is also the gettext key.
 MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
-    ProblemCode.UNREADABLE_FILE: (E, "The file cannot be read as {format}: {reason}"),
+    # The reader's own reason (an XML parser's or a zip library's, in English) stays in ``params`` for the
+    # API and the logs; the person reads where (line, file) and what to do.
+    ProblemCode.UNREADABLE_FILE: (
+        E,
+        "The file cannot be read as {format}: it is damaged or not written in this format; open it in the "
+        "program that made it, save it again and upload the new file",
+    ),
     ProblemCode.LEGACY_OFFICE_FILE: (E, "This is an old .doc/.xls file; save it as .docx or .xlsx and upload again"),
     ProblemCode.PASSWORD_PROTECTED: (
         E,

@@ -206,3 +206,14 @@ def test_a_docx_or_xlsx_that_is_something_else_says_save_it_again(data, name, fm
     assert found.code is ProblemCode.NOT_AN_OFFICE_FILE
     assert "Сохранить как" in ru and "Басқаша сақтау" in kk
     assert not any(word in ru for word in ("zip", "File is not", "archive"))
+
+
+def test_an_unreadable_file_says_where_and_what_to_do_without_the_parsers_english():
+    broken = b'<?xml version="1.0"?>\n<quiz>\n<question type="multichoice"><name><text>x</name></question></quiz>'
+    report = parse_bank(broken, format="moodle-xml", language="ru")
+    [found] = report.errors
+    assert found.code is ProblemCode.UNREADABLE_FILE and found.params["reason"]  # kept for the API and the logs
+    ru, kk = problem_message("ru", found, report.format), problem_message("kk", found, report.format)
+    assert ru.startswith("Строка 3: Файл не удаётся прочитать как Moodle XML") and "сохраните заново" in ru
+    assert kk.startswith("3-жол:") and "қайта сақтаңыз" in kk
+    assert found.params["reason"] not in ru and "mismatched" not in ru + kk
