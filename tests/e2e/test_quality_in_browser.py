@@ -391,3 +391,51 @@ async def test_the_quality_department_sees_a_result_that_reached_no_journal_in_k
     finally:
         await context.close()
         await client.close()
+
+
+async def test_files_word_or_excel_cannot_give_us_say_what_to_do_in_kk_and_ru(services, browser):
+    # A password-protected .docx (Office writes it as an OLE file with an EncryptedPackage stream) said
+    # "old .doc file"; a PDF or an Excel sheet with a broken key letter needs its own words too.
+    from question_bank.formats.detect import OLE_MAGIC
+
+    protected = OLE_MAGIC + b"\0" * 200 + "EncryptedPackage".encode("utf-16-le") + b"\0" * 800
+    async with services.engine.begin() as conn:
+        await catalog.add_discipline(
+            conn, ADMIN, code="LAW-201", name="Criminal law", credits=5, now=services.clock.now()
+        )
+    await make_user(services, "quality1", Role.QUALITY, language="kk")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 1100, "height": 900})
+    page = await context.new_page()
+
+    async def send(name: str, data: bytes) -> list[str]:
+        await page.goto(f"{base}/quality")
+        await page.set_input_files("#bank-file", files=[{"name": name, "mimeType": DOCX, "buffer": data}])
+        await page.fill("#discipline", "LAW-201")
+        await page.select_option("#lang", "kk")
+        await page.click("#upload-submit")
+        await page.wait_for_selector("#verdict")
+        await assert_nothing_raw(page, name, "Word", "Excel", "PDF", "RTF")
+        return await page.locator("#errors li").all_inner_texts()
+
+    try:
+        await sign_in(page, base, "quality1", "/quality")
+        [said] = await send("bank.docx", protected)
+        assert said.startswith("Файл құпиясөзбен қорғалған") and ".docx" in said
+        await shot(page, "quality-report-password-kk")
+        [said] = await send("bank.docx", b"%PDF-1.4\n1 0 obj<<>>endobj\n")
+        assert said.startswith("Файлдың атауы .docx, бірақ ішінде Word немесе Excel файлы емес")
+        await page.click("button[name=lang][value=ru]")
+        await page.wait_for_url(f"{base}/quality")
+        [said] = await send("bank.docx", protected)
+        assert said.startswith("Файл защищён паролем") and "снимите пароль" in said
+        await shot(page, "quality-report-password-ru")
+        [said] = await send("bank.docx", b"%PDF-1.4\n1 0 obj<<>>endobj\n")
+        assert said.startswith("Файл назван .docx, но внутри это не файл Word или Excel")
+        await shot(page, "quality-report-not-office-ru")
+        async with services.engine.connect() as conn:
+            assert await bank_api.list_versions(conn, "LAW-201") == []
+    finally:
+        await context.close()
+        await client.close()
