@@ -217,3 +217,20 @@ def test_an_unreadable_file_says_where_and_what_to_do_without_the_parsers_englis
     assert ru.startswith("Строка 3: Файл не удаётся прочитать как Moodle XML") and "сохраните заново" in ru
     assert kk.startswith("3-жол:") and "қайта сақтаңыз" in kk
     assert found.params["reason"] not in ru and "mismatched" not in ru + kk
+
+
+@pytest.mark.parametrize(("typed", "option"), [("B", 1), ("b", 1), ("B.", 1), ("b )", 1), ("В", 1)])
+def test_an_aiken_answer_as_typed_names_the_lettered_option(typed, option):  # type: ignore[no-untyped-def]
+    text = f"Қай қала астана?\nA) Алматы\nB) Астана\nC) Шымкент\nANSWER: {typed}\n"
+    report = parse_bank(text.encode(), format="aiken", language="kk")
+    assert report.accepted, report.problems
+    assert report.items[0].options[report.items[0].correct] == "Астана"
+
+
+def test_an_aiken_answer_with_cyrillic_letters_follows_the_files_own_lettering():
+    # Options lettered А) Б) В): the answer В is the third option (the letter as written), never the Latin B's place.
+    text = "Қай қала астана?\nА) Алматы\nБ) Шымкент\nВ) Астана\nANSWER: В\n"
+    report = parse_bank(text.encode(), format="aiken", language="kk")
+    assert report.accepted and report.items[0].options[report.items[0].correct] == "Астана"
+    wrong = parse_bank(text.replace("ANSWER: В", "ANSWER: Г").encode(), format="aiken", language="kk")
+    assert [(p.code, p.question) for p in wrong.errors] == [(ProblemCode.INVALID_KEY, 1)]
