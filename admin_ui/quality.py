@@ -23,16 +23,6 @@ from .pages import nav_link, page, render
 from .routes import BABEL_LOCALE, when
 
 FORMATS = ("platonus", "platonus-docx", "gift", "aiken", "moodle-xml", "xlsx", "qti")
-# How the upload form names each format (the codes above are what the form sends).
-FORMAT_NAMES = {
-    "platonus": "Platonus (.txt)",
-    "platonus-docx": "Platonus (.docx)",
-    "gift": "GIFT",
-    "aiken": "Aiken",
-    "moodle-xml": "Moodle XML",
-    "xlsx": "XLSX",
-    "qti": "QTI 3.0 (.zip)",
-}
 FIELD_NAMES = {
     "text": N_("question text"),
     "options": N_("options"),
@@ -61,6 +51,11 @@ nav_link(api.Permission.READ_BANK_CONTENT, "/quality/analysis", N_("Item analysi
 
 def _number(value: float | None, language: str, pattern: str = "0.00") -> str:
     return "—" if value is None else format_decimal(value, format=pattern, locale=BABEL_LOCALE[language])
+
+
+def _format_names(language: str) -> dict[str, str]:
+    """How the upload form names each format, in the reader's language (the form sends the codes)."""
+    return {f: api.bank_views.format_name(f, language) or f for f in FORMATS}
 
 
 def _helpers(actor: api.Actor) -> dict[str, Any]:
@@ -102,7 +97,7 @@ async def _index(
             "codes": codes,
             "people": people,
             "formats": FORMATS,
-            "format_names": FORMAT_NAMES,
+            "format_names": _format_names(actor.language),
             "error": error,
             "form": {**EMPTY_FORM, **(form or {})},
             **_helpers(actor),
@@ -174,7 +169,7 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
                     "form": {**EMPTY_FORM, **kept},
                     "filename": upload_file.filename,
                     "formats": FORMATS,
-                    "format_names": FORMAT_NAMES,
+                    "format_names": _format_names(actor.language),
                     **_helpers(actor),
                 },
                 actor=actor,
@@ -185,7 +180,15 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
     return render(
         request,
         "quality/report.html",
-        {"result": result, "filename": upload_file.filename, "upload": req, **_helpers(actor)},
+        {
+            "result": result,
+            "filename": upload_file.filename,
+            "upload": req,
+            "format_description": api.bank_views.format_description(
+                result["report"]["format"], result["report"]["encoding"], actor.language
+            ),
+            **_helpers(actor),
+        },
         actor=actor,
         status=200 if result["accepted"] else 422,
     )

@@ -52,6 +52,7 @@ from journal_bridge.statement import Statement, Translate
 from journal_bridge.store import AuditSink, Journal, journal_student_ids, load_journal, load_journals, teacher_ids
 from journal_bridge.views import (
     Names,
+    Roster,
     cell_history,
     corrections,
     grid,
@@ -99,6 +100,7 @@ __all__ = [
     "ResultForged",
     "ResultInvalid",
     "Role",
+    "Roster",
     "ScaleInvalid",
     "SignedExamResult",
     "accept",

@@ -87,8 +87,26 @@ async def visible_journals(conn: AsyncConnection, actor: Actor, now: datetime, *
     return await load_journals(conn, ids)
 
 
+class Roster(dict[str, str]):
+    """Student id -> the name shown, and the results of those students that another journal owns.
+
+    A result belongs to the journal of the group the student was in when they sat the exam (the
+    edge knows group membership and its history; the journal only ids): after a transfer, the old
+    group's journal keeps that exam (J11, J8: its statement), and the new group's journal shows the
+    student without it. ``elsewhere`` holds those attempt ids; they are never shown in this journal.
+    """
+
+    def __init__(self, names: Mapping[str, str] | None = None, elsewhere: Iterable[str] = ()) -> None:
+        super().__init__(names or {})
+        self.elsewhere = frozenset(elsewhere)
+
+
+def _elsewhere(roster: Mapping[str, str]) -> frozenset[str]:
+    return roster.elsewhere if isinstance(roster, Roster) else frozenset()
+
+
 async def latest_results(
-    conn: AsyncConnection, discipline_code: str, student_ids: Iterable[str]
+    conn: AsyncConnection, discipline_code: str, student_ids: Iterable[str], *, exclude: Iterable[str] = ()
 ) -> dict[str, ExamResult]:
     """Each student's latest exam result in the discipline (a later session's sitting replaces an earlier one).
 
@@ -101,6 +119,7 @@ async def latest_results(
         .where(
             journal_exam_results.c.discipline_code == discipline_code,
             journal_exam_results.c.student_id.in_(list(student_ids)),
+            journal_exam_results.c.attempt_id.not_in(list(exclude)),
         )
         .order_by(
             journal_exam_results.c.received_at, journal_exam_results.c.graded_at, journal_exam_results.c.attempt_id
@@ -184,7 +203,7 @@ async def grid(
     lessons = await load_lessons(conn, journal.id)
     cells = await load_cells(conn, journal.id)
     admissions = await load_admissions(conn, journal.id)
-    results = await latest_results(conn, journal.discipline_code, roster)
+    results = await latest_results(conn, journal.discipline_code, roster, exclude=_elsewhere(roster))
     changed = await first_scores(conn, [r.attempt_id for r in results.values()])
     students = []
     for student_id, name in sorted(roster.items(), key=lambda kv: kazakh_sort_key(kv[1])):
@@ -309,7 +328,7 @@ async def statement(
 ) -> Statement:
     """The exam-rating statement (J8); its date is the day of the latest exam result, in local time."""
     admissions = await load_admissions(conn, journal.id)
-    results = await latest_results(conn, journal.discipline_code, roster)
+    results = await latest_results(conn, journal.discipline_code, roster, exclude=_elsewhere(roster))
     latest = max((r.graded_at for r in results.values()), default=now)
     header = StatementHeader(
         journal.institution,
@@ -363,12 +382,16 @@ async def student_results(
     translate: Any,
     target: str | None = None,
     scale: GradingScale = DEFAULT_SCALE,
+    elsewhere: Mapping[int, Iterable[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """A student's own standing in each journal: admission, exam, total, and what they need."""
+    """A student's own standing in each journal: admission, exam, total, and what they need.
+
+    ``elsewhere``: journal id -> attempt ids another journal owns (see :class:`Roster`)."""
     out = []
     for journal in journal_list:
         a = (await load_admissions(conn, journal.id)).get(student_id)
-        r = (await latest_results(conn, journal.discipline_code, [student_id])).get(student_id)
+        exclude = (elsewhere or {}).get(journal.id, ())
+        r = (await latest_results(conn, journal.discipline_code, [student_id], exclude=exclude)).get(student_id)
         changed = await first_scores(conn, [r.attempt_id] if r else [])
         entry: dict[str, Any] = {
             "journal": journal.summary(),

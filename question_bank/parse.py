@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -100,19 +102,34 @@ def parse_bank(
     :func:`question_bank.diff.diff_items` instead.
     Raises :class:`UnknownFormatError` for an unknown explicit format name.
     """
+    fmt: BankFormat | None = None
     if format is not None:
         fmt = resolve_format(format, data)
         if fmt is None:
             raise UnknownFormatError(format)
-    elif data.startswith(OLE_MAGIC):
-        return _refused(ProblemCode.LEGACY_OFFICE_FILE, language)
-    else:
+    if data.startswith(OLE_MAGIC):
+        # An OLE compound file: Word/Excel 97-2003, or a .docx/.xlsx saved with a password
+        # (Office encrypts the whole package into an OLE file's "EncryptedPackage" stream).
+        encrypted = _ENCRYPTED_STREAM in data[:1_000_000]
+        return _refused(ProblemCode.PASSWORD_PROTECTED if encrypted else ProblemCode.LEGACY_OFFICE_FILE, language)
+    office = _office_extension(filename, fmt)
+    if office and data[:5] in (b"{\\rtf", b"%PDF-"):  # Word's "Save as RTF/PDF" renamed: no text to guess at
+        return _refused(ProblemCode.NOT_AN_OFFICE_FILE, language, ext=office)
+    if format is None:
         fmt = detect_format(data, filename)
         if fmt is None:
+            if office:  # a PDF, RTF or web page renamed (or saved) as .docx/.doc: choosing a format will not help
+                return _refused(ProblemCode.NOT_AN_OFFICE_FILE, language, ext=office)
             return _refused(ProblemCode.FORMAT_NOT_RECOGNISED, language)
+    if fmt is None:  # not reached: named (or UnknownFormatError) or detected (or refused) above
+        return _refused(ProblemCode.FORMAT_NOT_RECOGNISED, language)
+    if fmt in _OFFICE_PARTS and not zipfile.is_zipfile(io.BytesIO(data)):
+        return _refused(ProblemCode.NOT_AN_OFFICE_FILE, language, ext=office or _OFFICE_PARTS[fmt][0])
     before = _limit_problems(data, fmt, limits)
     if before:
         return ParseReport(fmt, None, language, (), tuple(before), 0)
+    if fmt in _OFFICE_PARTS and not _has_part(data, _OFFICE_PARTS[fmt][1]):
+        return _refused(ProblemCode.NOT_AN_OFFICE_FILE, language, ext=office or _OFFICE_PARTS[fmt][0])
     result = IMPORTERS[fmt](data, limits)
     if len(result.questions) > limits.max_questions:
         first_over = result.questions[limits.max_questions]
@@ -171,8 +188,32 @@ def _limit_problems(data: bytes, fmt: BankFormat, limits: ParseLimits) -> list[P
     return found
 
 
-def _refused(code: ProblemCode, language: str) -> ParseReport:
-    return ParseReport(None, None, language, (), (problem(code),), 0)
+def _refused(code: ProblemCode, language: str, ext: str | None = None) -> ParseReport:
+    found = problem(code) if ext is None else problem(code, ext=ext)
+    return ParseReport(None, None, language, (), (found,), 0)
+
+
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+# The Office formats: the extension to name, and the part a real package of that kind holds.
+_OFFICE_PARTS = {BankFormat.PLATONUS_DOCX: ("docx", "word/document.xml"), BankFormat.XLSX: ("xlsx", "xl/workbook.xml")}
+
+
+def _office_extension(filename: str | None, named: BankFormat | None) -> str | None:
+    """The Office extension the file's name (or the explicitly chosen format) promises, if any."""
+    ext = (filename or "").rsplit(".", 1)[-1].lower() if filename and "." in filename else ""
+    if ext in ("doc", "docx", "xls", "xlsx", "docm", "xlsm"):
+        return ext
+    return _OFFICE_PARTS[named][0] if named in _OFFICE_PARTS else None
+
+
+def _has_part(data: bytes, name: str) -> bool:
+    """Whether the zip holds ``name`` (its directory only; check_archive has bounded it already)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return name in names or any(n.lower() == name for n in names)
 
 
 __all__ = ["ALIASES", "BankFormat", "ParseLimits", "ParseReport", "UnknownFormatError", "parse_bank"]

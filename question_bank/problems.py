@@ -22,6 +22,8 @@ class ProblemCode(StrEnum):
     # The file as a whole
     UNREADABLE_FILE = "unreadable_file"
     LEGACY_OFFICE_FILE = "legacy_office_file"
+    PASSWORD_PROTECTED = "password_protected"
+    NOT_AN_OFFICE_FILE = "not_an_office_file"
     FORMAT_NOT_RECOGNISED = "format_not_recognised"
     NO_QUESTIONS = "no_questions"
     MIXED_ENCODING = "mixed_encoding"
@@ -50,6 +52,7 @@ class ProblemCode(StrEnum):
     UNKNOWN_COLUMN = "unknown_column"
     MISSING_COLUMN = "missing_column"
     INVALID_KEY = "invalid_key"
+    AMBIGUOUS_KEY_LETTER = "ambiguous_key_letter"
     INVALID_DIFFICULTY = "invalid_difficulty"
     # One question
     EMPTY_QUESTION = "empty_question"
@@ -90,8 +93,24 @@ E, W = Severity.ERROR, Severity.WARNING
 
 # code -> (severity, English msgid). The msgid is also the gettext key.
 MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
-    ProblemCode.UNREADABLE_FILE: (E, "The file cannot be read as {format}: {reason}"),
+    # The reader's own reason (an XML parser's or a zip library's, in English) stays in ``params`` for the
+    # API and the logs; the person reads where (line, file) and what to do.
+    ProblemCode.UNREADABLE_FILE: (
+        E,
+        "The file cannot be read as {format}: it is damaged or not written in this format; open it in the "
+        "program that made it, save it again and upload the new file",
+    ),
     ProblemCode.LEGACY_OFFICE_FILE: (E, "This is an old .doc/.xls file; save it as .docx or .xlsx and upload again"),
+    ProblemCode.PASSWORD_PROTECTED: (
+        E,
+        "The file is protected with a password and cannot be read; open it in Word or Excel, remove the "
+        "password (File → Info → Protect, Encrypt with password: clear it) and save it as .docx or .xlsx",
+    ),
+    ProblemCode.NOT_AN_OFFICE_FILE: (
+        E,
+        "The file is named .{ext}, but inside it is not a Word or Excel file (it is damaged, renamed, or saved as "
+        "PDF, RTF or a web page); open it in Word or Excel and use Save As to save it as .docx or .xlsx",
+    ),
     ProblemCode.FORMAT_NOT_RECOGNISED: (
         E,
         "The file format was not recognised; choose it explicitly (Platonus, GIFT, Aiken, Moodle XML, XLSX, QTI)",
@@ -169,6 +188,11 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.UNKNOWN_COLUMN: (E, "Unknown column “{column}”"),
     ProblemCode.MISSING_COLUMN: (E, "Required column “{column}” is missing"),
     ProblemCode.INVALID_KEY: (E, "The correct answer “{key}” does not name one of the options"),
+    ProblemCode.AMBIGUOUS_KEY_LETTER: (
+        E,
+        "The correct answer “{key}” is a Cyrillic letter: as the Latin letter it looks like it is option {latin}, "
+        "in the alphabet's order another option; write the option's number instead",
+    ),
     ProblemCode.INVALID_DIFFICULTY: (E, "Difficulty “{value}” is not a whole number from 1 up"),
     ProblemCode.EMPTY_QUESTION: (E, "The question has no text"),
     ProblemCode.EMPTY_OPTION: (E, "Option {option} has no text"),

@@ -42,6 +42,8 @@ def _usage_error(error: DomainError, args: argparse.Namespace) -> int:
 
 
 def _report_lines(view: dict[str, Any], lang: str, source: str) -> list[str]:
+    from ..services import bank_views
+
     counts = view["counts"]
     lines = [
         translate(
@@ -51,8 +53,8 @@ def _report_lines(view: dict[str, Any], lang: str, source: str) -> list[str]:
                 "{errors} errors, {warnings} warnings"
             ),
             file=source,
-            format=view["format"] or "—",
-            encoding=view["encoding"] or "—",
+            format=bank_views.format_name(view["format"], lang) or "—",
+            encoding=bank_views.encoding_name(view["encoding"], lang) or "—",
             **counts,
         )
     ]

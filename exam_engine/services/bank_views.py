@@ -36,6 +36,51 @@ _IN_FILE = (
 )
 _UNITS = {BankFormat.PLATONUS_DOCX: "paragraph", BankFormat.XLSX: "row"}
 
+# A format as the quality department knows it (the report showed the code, e.g. "platonus-docx").
+FORMAT_NAMES: dict[str, str] = {
+    BankFormat.PLATONUS: N_("Platonus markup in a text file (.txt)"),
+    BankFormat.PLATONUS_DOCX: N_("Platonus markup in a .docx document"),
+    BankFormat.GIFT: N_("GIFT (Moodle)"),
+    BankFormat.AIKEN: N_("Aiken"),
+    BankFormat.MOODLE_XML: N_("Moodle XML"),
+    BankFormat.XLSX: N_("the .xlsx template"),
+    BankFormat.QTI: N_("QTI 3.0 package (.zip)"),
+}
+_ENCODING_NAMES = {"utf": "UTF-", "cp1251": "CP1251", "kz1048": "KZ-1048"}
+_WITH_ENCODING = N_("{format}, encoding {encoding}")
+_TWO_ENCODINGS = N_("{first} and {second}")
+
+
+def encoding_name(encoding: str | None, language: str) -> str | None:
+    """How a text file was decoded, by the encodings' standard names ("utf-16-le (BOM)" -> "UTF-16");
+    None for a Word or Excel file (the zip holds XML in its own declared encoding: nothing to say)."""
+    if not encoding or encoding in ("docx", "xlsx"):
+        return None
+
+    def one(codec: str) -> str:
+        codec = codec.split(" ")[0].lower()
+        if codec.startswith("utf-"):
+            return "UTF-" + codec[4:].split("-")[0]
+        return _ENCODING_NAMES.get(codec, codec.upper())
+
+    parts = encoding.split("+")
+    if len(parts) == 2:
+        return translate(language, _TWO_ENCODINGS, first=one(parts[0]), second=one(parts[1]))
+    return one(encoding)
+
+
+def format_name(fmt: str | None, language: str) -> str | None:
+    return translate(language, FORMAT_NAMES[fmt]) if fmt in FORMAT_NAMES else None
+
+
+def format_description(fmt: str | None, encoding: str | None, language: str) -> str:
+    """The report's «Format» row: the format's name, and a text file's encoding ("—" if neither is known)."""
+    name = format_name(fmt, language)
+    enc = encoding_name(encoding, language)
+    if name and enc:
+        return translate(language, _WITH_ENCODING, format=name, encoding=enc)
+    return name or enc or "—"
+
 
 def problem_message(language: str, problem: Problem, fmt: BankFormat | None) -> str:
     """The problem in ``language``, prefixed with its line/paragraph/row and question number."""

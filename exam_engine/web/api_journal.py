@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import unicodedata
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
@@ -32,7 +33,7 @@ from ..i18n import translate
 from ..services import assignments, authority, holds, relay
 from ..services.audit import record
 from ..services.catalog import user_id_by_login
-from ..tables import disciplines, exams, faculties, group_members, groups, users
+from ..tables import attempts, disciplines, exams, faculties, group_members, groups, users
 from . import schemas as s
 from .http import SERVICES, endpoint, field, path_int, read_json, services_of
 
@@ -218,8 +219,16 @@ def _parse(body: dict[str, Any], name: str, kind: type[date] | type[datetime]) -
 # ------------------------------------------------------------------------------------ directory
 
 
-async def roster(conn: AsyncConnection, journal_: journal.Journal) -> dict[str, str]:
-    """Student id → full name: the group's current members and everyone with an entry (J11)."""
+async def roster(conn: AsyncConnection, journal_: journal.Journal) -> journal.Roster:
+    """Student id → full name: the group's current members, everyone with an entry (J11), and everyone
+    whose exam in the discipline they sat as this group's member; with the results another journal owns.
+
+    **Whose result is it**: the journal of the group the student was in when they started the exam
+    (membership history, ``group_members``). A student transferred after the exam stays in the old
+    group's journal with that result (its statement was that group's); the new group's journal lists
+    them (a current member) without it. A result whose group of the time has no journal of the
+    discipline (or who was in no group) is shown wherever the student is listed, as before.
+    """
     current = (
         select(group_members.c.student_id)
         .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id))
@@ -227,12 +236,76 @@ async def roster(conn: AsyncConnection, journal_: journal.Journal) -> dict[str, 
     )
     ids = {str(i) for i in (await conn.execute(current)).scalars()}
     ids |= await journal.journal_student_ids(conn, journal_.id)
+    ever = (
+        select(group_members.c.student_id)
+        .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id))
+        .where(groups.c.code == journal_.group_code)
+    )
+    candidates = ids | {str(i) for i in (await conn.execute(ever)).scalars()}
+    sitting = await sitting_groups(conn, journal_.discipline_code, candidates)
+    ids |= {student for student, group in sitting.values() if group == journal_.group_code}
+    others = {a: g for a, (student, g) in sitting.items() if student in ids and g not in (None, journal_.group_code)}
+    # Only a group of the time that keeps a journal of the discipline takes its result away from here.
+    keeping = {
+        j.group_code
+        for j in await journal.load_journals(conn, group_codes={g for g in others.values() if g})
+        if j.discipline_code == journal_.discipline_code
+    }
+    elsewhere = {a for a, g in others.items() if g in keeping}
     numeric = [int(i) for i in ids if i.isdigit()]
     found = {
         str(r.id): (r.full_name, r.login)
         for r in await conn.execute(select(users.c.id, users.c.full_name, users.c.login).where(users.c.id.in_(numeric)))
     }
-    return told_apart({i: found.get(i, (i, i)) for i in ids})
+    return journal.Roster(told_apart({i: found.get(i, (i, i)) for i in ids}), elsewhere)
+
+
+async def sitting_groups(
+    conn: AsyncConnection, discipline_code: str, student_ids: set[str]
+) -> dict[str, tuple[str, str | None]]:
+    """attempt id → (student id, the code of the group the student was in when the attempt started)
+    for the journal's results of ``student_ids`` in the discipline (None: in no group then)."""
+    rows = (
+        await conn.execute(
+            select(journal_exam_results.c.attempt_id, journal_exam_results.c.student_id).where(
+                journal_exam_results.c.discipline_code == discipline_code,
+                journal_exam_results.c.student_id.in_(sorted(student_ids)),
+            )
+        )
+    ).all()
+    if not rows:
+        return {}
+    uuids = {}
+    for r in rows:
+        with contextlib.suppress(ValueError):
+            uuids[uuid.UUID(r.attempt_id)] = r.attempt_id
+    started = {
+        uuids[a.id]: a.started_at
+        for a in await conn.execute(select(attempts.c.id, attempts.c.started_at).where(attempts.c.id.in_(list(uuids))))
+    }
+    numeric = sorted({int(r.student_id) for r in rows if r.student_id.isdigit()})
+    spans: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
+    for m in await conn.execute(
+        select(group_members.c.student_id, group_members.c.joined_at, group_members.c.left_at, groups.c.code)
+        .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id))
+        .where(group_members.c.student_id.in_(numeric))
+    ):
+        spans.setdefault(str(m.student_id), []).append((m.joined_at, m.left_at, m.code))
+    out: dict[str, tuple[str, str | None]] = {}
+    for r in rows:
+        at = started.get(r.attempt_id)
+        group = None
+        if at is not None:
+            group = next(
+                (
+                    code
+                    for joined, left, code in spans.get(r.student_id, [])
+                    if joined <= at and (left is None or at < left)
+                ),
+                None,
+            )
+        out[r.attempt_id] = (r.student_id, group)
+    return out
 
 
 def _same_name_key(name: str) -> str:
@@ -281,12 +354,25 @@ async def results_without_journal(conn: AsyncConnection, *, limit: int = 200) ->
     )
     found = (
         await conn.execute(
-            select(r.c.student_id, r.c.discipline_code, r.c.exam_id, r.c.score, r.c.status, r.c.received_at)
+            select(
+                r.c.attempt_id, r.c.student_id, r.c.discipline_code, r.c.exam_id, r.c.score, r.c.status, r.c.received_at
+            )
             .where(~in_group, ~has_entry)
             .order_by(r.c.received_at.desc(), r.c.attempt_id)
             .limit(limit)
         )
     ).all()
+    # A result sat in a group that keeps a journal of the discipline is in that journal (see roster).
+    owned: set[str] = set()
+    for code in {x.discipline_code for x in found}:
+        sitting = await sitting_groups(conn, code, {x.student_id for x in found if x.discipline_code == code})
+        keeping = {
+            j.group_code
+            for j in await journal.load_journals(conn, group_codes={g for _, g in sitting.values() if g})
+            if j.discipline_code == code
+        }
+        owned |= {a for a, (_, g) in sitting.items() if g in keeping}
+    found = [x for x in found if x.attempt_id not in owned]
     numeric = {int(x.student_id) for x in found if x.student_id.isdigit()}
     people = {
         str(u.id): (u.full_name, u.login)
@@ -780,16 +866,41 @@ async def my_results(request: web.Request, conn: AsyncConnection, actor: Actor) 
         .select_from(group_members.join(groups, groups.c.id == group_members.c.group_id))
         .where(and_(group_members.c.student_id == actor.user_id, group_members.c.left_at.is_(None)))
     )
-    codes = list((await conn.execute(mine)).scalars())
-    found = await journal.load_journals(conn, group_codes=codes)
+    codes = set((await conn.execute(mine)).scalars())
+    student = str(actor.user_id)
+    # Each result in the journal that owns it (see roster): a result sat in the group before a transfer
+    # is shown in that group's journal, not in the current group's.
+    disciplines_sat = (
+        await conn.execute(
+            select(journal_exam_results.c.discipline_code)
+            .where(journal_exam_results.c.student_id == student)
+            .distinct()
+        )
+    ).scalars()
+    sitting: dict[str, dict[str, str | None]] = {}
+    for code in disciplines_sat:
+        sitting[code] = {a: g for a, (_, g) in (await sitting_groups(conn, code, {student})).items()}
+    owners = {g for found in sitting.values() for g in found.values() if g}
+    every = await journal.load_journals(conn, group_codes=codes | owners)
+    keeping = {(j.group_code, j.discipline_code) for j in every}
+    found = [j for j in every if j.group_code in codes or j.group_code in sitting.get(j.discipline_code, {}).values()]
+    elsewhere = {
+        j.id: [
+            a
+            for a, g in sitting.get(j.discipline_code, {}).items()
+            if g not in (None, j.group_code) and (g, j.discipline_code) in keeping
+        ]
+        for j in found
+    }
     return {
         "items": await journal.student_results(
             conn,
-            str(actor.user_id),
+            student,
             found,
             language=actor.language,
             translate=translate,
             target=request.query.get("target"),
+            elsewhere=elsewhere,
         )
     }
 

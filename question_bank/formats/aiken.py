@@ -27,7 +27,7 @@ _LATIN = str.maketrans("АВСЕНКМОРТХ", "ABCEHKMOPTX")
 
 
 def _letter(value: str) -> str:
-    return value.strip().upper().translate(_LATIN)
+    return value.strip().rstrip(".)").strip().upper().translate(_LATIN)  # "ANSWER: B." / "b)" as typed
 
 
 def import_aiken(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResult:

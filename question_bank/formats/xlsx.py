@@ -46,7 +46,13 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 _BY_ALIAS = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
 _OPTION_HEADER = re.compile(r"^(?:option|variant|нұсқа|жауап нұсқасы|вариант|вариант ответа)\s*+_?\s*+(\d+)$")
 _KEY_LETTERS = "ABCDEFGHIJKL"
-_CYRILLIC_KEY = str.maketrans("АВСЕНК", "ABCEHK")
+# Cyrillic letters typed for the Latin ones they look like. А, С and Н can mean only that letter
+# (А is first in both orders; С and Н stand beyond the twelfth place in the Kazakh and Russian
+# alphabets). В, Е and К are look-alikes whose place differs: a clerk lettering options А, Б, В, Г
+# means option 3 (Kazakh А, Ә, Б, В: option 4) by В, and the Latin B is option 2 — such a key is
+# refused (ambiguous_key_letter) rather than guessed.
+_CYRILLIC_KEY = str.maketrans("АСН", "ACH")
+_AMBIGUOUS_CYRILLIC = {"В": 2, "Е": 5, "К": 11}
 
 TEMPLATE_HEADERS: tuple[str, ...] = (
     "№",
@@ -154,11 +160,15 @@ def _header_row(rows: list[tuple[Any, ...]]) -> int | None:
     return None
 
 
-def _parse_key(raw: str, count: int) -> list[int] | None:
+def _parse_key(raw: str, count: int) -> list[int] | str | None:
+    """The 0-based keys; None if a part names no option; a Cyrillic letter whose place differs (see below)."""
     keys: list[int] = []
     for part in re.split(r"[,;\s]+", raw.strip()):
+        part = part.rstrip(".)")  # "B." / "2)" as typed after a list's habit
         if not part:
             continue
+        if part.upper() in _AMBIGUOUS_CYRILLIC:
+            return part
         letter = part.upper().translate(_CYRILLIC_KEY)
         if part.isdigit() and 1 <= int(part) <= count:
             keys.append(int(part) - 1)
@@ -181,6 +191,18 @@ def _row_question(cells: dict[str, str], options: list[str], row: int, number: i
     while options and not options[-1].strip():
         options.pop()
     keys = _parse_key(cells.get("key", ""), len(options))
+    if isinstance(keys, str):
+        q.checkable = False
+        out.problems.append(
+            problem(
+                ProblemCode.AMBIGUOUS_KEY_LETTER,
+                line=row,
+                question=number,
+                key=keys,
+                latin=_AMBIGUOUS_CYRILLIC[keys.upper()],
+            )
+        )
+        keys = []
     if keys is None:
         q.checkable = False
         out.problems.append(problem(ProblemCode.INVALID_KEY, line=row, question=number, key=cells.get("key", "")))

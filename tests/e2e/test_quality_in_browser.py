@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import aiohttp
 import docx
@@ -56,6 +57,21 @@ async def sign_in(page, base: str, login: str, then: str) -> None:  # type: igno
     await page.wait_for_url(f"{base}{then}")
 
 
+# Latin a kk/ru reader of a bank report legitimately sees: the file's name and the discipline code (as
+# typed), format names and extensions. Anything else Latin of three letters or more, or a code
+# (snake_case, dotted, "platonus-docx"), is something left untranslated.
+_LATIN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*[A-Za-z0-9]")
+_SHOWN_AS_IS = {"Platonus", "docx", "txt", "xlsx", "XLSX", "zip", "GIFT", "Moodle", "XML", "Aiken", "QTI", "LAW-201"}
+
+
+async def assert_nothing_raw(page, *file_names: str) -> None:  # type: ignore[no-untyped-def]
+    text = await page.inner_text("main")
+    for name in file_names:
+        text = text.replace(name, "")
+    raw = [t for t in _LATIN.findall(text) if t not in _SHOWN_AS_IS and (len(t) >= 3 or "-" in t or "_" in t)]
+    assert raw == [], raw
+
+
 async def upload(page, name: str, paragraphs: list[str], language: str) -> None:  # type: ignore[no-untyped-def]
     await page.set_input_files(
         "#bank-file", files=[{"name": name, "mimeType": DOCX, "buffer": platonus_docx(paragraphs)}]
@@ -86,6 +102,9 @@ async def test_a_quality_user_reads_paragraph_numbered_errors_in_kk_and_ru_then_
         assert errors[0].startswith("3-абзац, 1-сұрақ:")
         assert errors[1].startswith("5-абзац, 2-сұрақ:")
         assert await page.inner_text("#error-count") == "2"
+        # The format by its name in the reader's language, not the code "platonus-docx".
+        assert await page.inner_text("#format") == ".docx құжатындағы Platonus белгілеуі"
+        await assert_nothing_raw(page, "bad.docx")
         await shot(page, "quality-report-errors-kk")
 
         # The reader switches to Russian: the language sticks to the account, the report speaks Russian.
@@ -95,6 +114,8 @@ async def test_a_quality_user_reads_paragraph_numbered_errors_in_kk_and_ru_then_
         errors = await page.locator("#errors li").all_inner_texts()
         assert errors[0].startswith("Абзац 3, вопрос 1:")
         assert errors[1].startswith("Абзац 5, вопрос 2:")
+        assert await page.inner_text("#format") == "Разметка Platonus в документе .docx"
+        await assert_nothing_raw(page, "bad.docx")
         await shot(page, "quality-report-errors-ru")
         async with services.engine.connect() as conn:
             assert await bank_api.list_versions(conn, "LAW-201") == []  # all or nothing: nothing stored
@@ -102,9 +123,11 @@ async def test_a_quality_user_reads_paragraph_numbered_errors_in_kk_and_ru_then_
         await page.goto(f"{base}/quality")
         await upload(page, "good.docx", GOOD_BANK, "kk")
         assert not await page.locator("#errors").count()
+        await assert_nothing_raw(page, "good.docx")
         await shot(page, "quality-report-stored-ru")
         await page.click("#publish")
         await page.wait_for_selector("#published-notice")
+        await assert_nothing_raw(page, "good.docx", "Test quality1")  # the uploader by name
         await shot(page, "quality-version-published-ru")
         async with services.engine.connect() as conn:
             [stored] = await bank_api.list_versions(conn, "LAW-201")
@@ -114,6 +137,7 @@ async def test_a_quality_user_reads_paragraph_numbered_errors_in_kk_and_ru_then_
         await page.goto(f"{base}/quality")
         await upload(page, "good2.docx", [*GOOD_BANK, "<question>Жаңа сұрақ?", "<variant>Иә", "<variant>Жоқ"], "kk")
         await page.goto(f"{base}/quality")
+        await assert_nothing_raw(page, "good2.docx", "good.docx", "Test quality1")
         await shot(page, "quality-banks-ru")
         await page.click(".compare-form button[type=submit]")
         await page.wait_for_selector("#diff-added")
@@ -364,6 +388,54 @@ async def test_the_quality_department_sees_a_result_that_reached_no_journal_in_k
             [shown] = await page.locator("#unplaced tbody tr").all_inner_texts()
             assert KAZAKH_NAMES[1] in shown and "(student2)" in shown and "LAW-101" in shown and "80" in shown
             await shot(page, f"quality-results-without-journal-{language}")
+    finally:
+        await context.close()
+        await client.close()
+
+
+async def test_files_word_or_excel_cannot_give_us_say_what_to_do_in_kk_and_ru(services, browser):
+    # A password-protected .docx (Office writes it as an OLE file with an EncryptedPackage stream) said
+    # "old .doc file"; a PDF or an Excel sheet with a broken key letter needs its own words too.
+    from question_bank.formats.detect import OLE_MAGIC
+
+    protected = OLE_MAGIC + b"\0" * 200 + "EncryptedPackage".encode("utf-16-le") + b"\0" * 800
+    async with services.engine.begin() as conn:
+        await catalog.add_discipline(
+            conn, ADMIN, code="LAW-201", name="Criminal law", credits=5, now=services.clock.now()
+        )
+    await make_user(services, "quality1", Role.QUALITY, language="kk")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context(locale="kk-KZ", viewport={"width": 1100, "height": 900})
+    page = await context.new_page()
+
+    async def send(name: str, data: bytes) -> list[str]:
+        await page.goto(f"{base}/quality")
+        await page.set_input_files("#bank-file", files=[{"name": name, "mimeType": DOCX, "buffer": data}])
+        await page.fill("#discipline", "LAW-201")
+        await page.select_option("#lang", "kk")
+        await page.click("#upload-submit")
+        await page.wait_for_selector("#verdict")
+        await assert_nothing_raw(page, name, "Word", "Excel", "PDF", "RTF")
+        return await page.locator("#errors li").all_inner_texts()
+
+    try:
+        await sign_in(page, base, "quality1", "/quality")
+        [said] = await send("bank.docx", protected)
+        assert said.startswith("Файл құпиясөзбен қорғалған") and ".docx" in said
+        await shot(page, "quality-report-password-kk")
+        [said] = await send("bank.docx", b"%PDF-1.4\n1 0 obj<<>>endobj\n")
+        assert said.startswith("Файлдың атауы .docx, бірақ ішінде Word немесе Excel файлы емес")
+        await page.click("button[name=lang][value=ru]")
+        await page.wait_for_url(f"{base}/quality")
+        [said] = await send("bank.docx", protected)
+        assert said.startswith("Файл защищён паролем") and "снимите пароль" in said
+        await shot(page, "quality-report-password-ru")
+        [said] = await send("bank.docx", b"%PDF-1.4\n1 0 obj<<>>endobj\n")
+        assert said.startswith("Файл назван .docx, но внутри это не файл Word или Excel")
+        await shot(page, "quality-report-not-office-ru")
+        async with services.engine.connect() as conn:
+            assert await bank_api.list_versions(conn, "LAW-201") == []
     finally:
         await context.close()
         await client.close()

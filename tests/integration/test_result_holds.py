@@ -188,6 +188,22 @@ async def test_an_expired_hold_releases_the_results_and_a_later_rekey_is_a_journ
     async with services.engine.connect() as conn:
         history = await journal.result_history(conn, str(jw.ids[jw.world.students[0]]), "LAW-101")
     assert [(h["old"]["score"], h["new"]["score"], h["reason"]) for h in history] == [(92, 100, "regrade")]
+    # Attributed: the key decision and the regrade it caused name the quality user, with the value before;
+    # the journal's update keeps the stored result it replaced.
+    decided = await rows(services, select(audit_log).where(audit_log.c.action == "exam.key_decision"))
+    assert [d.actor for d in decided] == [quality(jw).label]
+    regraded = await rows(
+        services,
+        select(audit_log).where(audit_log.c.action == "attempt.regraded", audit_log.c.subject == f"attempt:{strong}"),
+    )
+    assert [(r.actor, r.before["score"], r.after["score"]) for r in regraded] == [(quality(jw).label, 92, 100)]
+    updated = await rows(
+        services,
+        select(audit_log).where(
+            audit_log.c.action == "journal.result_update", audit_log.c.subject == f"attempt:{strong}"
+        ),
+    )
+    assert [(u.before["score"], u.after["score"]) for u in updated] == [(92, 100)]
     # The teacher's grid shows the corrected exam score with the one it replaced.
     from admin_ui.journal import computed
     from exam_engine.i18n import translate

@@ -52,9 +52,10 @@ def test_a_picture_in_a_question_is_reported_not_silently_dropped():
     assert (problem.line, problem.question) == (1, 1)
 
 
-def test_a_corrupt_word_file_is_reported_as_unreadable():
+def test_a_corrupt_word_file_is_reported_as_not_a_word_file():
+    # (was unreadable_file with zipfile's English reason "File is not a zip file" on the page)
     report = parse_bank(b"PK\x03\x04 not really a zip", format="docx", language="kk")
-    assert [p.code for p in report.errors] == [ProblemCode.UNREADABLE_FILE]
+    assert [(p.code, p.params) for p in report.errors] == [(ProblemCode.NOT_AN_OFFICE_FILE, {"ext": "docx"})]
 
 
 def test_an_old_binary_doc_file_asks_for_docx():
