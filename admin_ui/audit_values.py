@@ -61,6 +61,7 @@ FIELD_NAMES = {
     "proctors": N_("Proctors"),
     "question_count": N_("Questions per student"),
     "reason": N_("Reason"),
+    "assigned_at": N_("Assigned on"),
     "release_after": N_("Held until"),
     "remaining_s": N_("Time left"),
     "result": N_("Result"),
