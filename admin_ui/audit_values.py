@@ -88,6 +88,11 @@ CODES: dict[str, dict[str, str]] = {
     "role": ROLE_NAMES,
     "language": _LANGUAGES,
     "timeout_policy": TIMEOUT_POLICIES,
+    # Why a session was ended (``auth.session_ended``).
+    "reason": {
+        "session_limit": N_("too many open sessions: the oldest ended"),
+        "signed_in_again": N_("another sign-in in the same browser"),
+    },
     # A refused access (``access.denied``): why, in words.
     "code": {
         "forbidden": N_("the role may not do this"),
