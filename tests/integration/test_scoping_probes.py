@@ -176,3 +176,32 @@ async def test_the_administration_withdraws_a_teacher_with_a_reason_and_the_open
         await admin.client.close()  # type: ignore[attr-defined]
         await admin_ru.client.close()  # type: ignore[attr-defined]
         await client.close()
+
+
+async def test_the_api_withdraws_a_teacher_for_the_administration_only_and_needs_a_reason(services):
+    jw = await make_journal_world(services, students=1)
+    client = await open_client(services)
+    teacher, admin, dean = Api(client), await new_api(client), await new_api(client)
+    path = f"/api/v1/journals/{jw.journal_id}/teachers/withdrawals"
+    try:
+        await teacher.login("teacher1")
+        await admin.login("admin1")
+        await dean.login("dean")
+        for who in (teacher, dean):  # neither assigns teachers, so neither withdraws one
+            status, body = await who.call("POST", path, {"teacher": "teacher1", "reason": "кетті"})
+            assert status == 403 and body["error"]["code"] == "forbidden", body
+        status, body = await admin.call("POST", path, {"teacher": "teacher1", "reason": "  "})
+        assert status == 409 and body["error"]["code"] == "removal_reason_missing", body
+        assert body["error"]["message"] == "Оқытушының журналдан неге шығарылатынын жазыңыз"
+        status, body = await admin.call("POST", path, {"teacher": "teacher2", "reason": "қате"})
+        assert status == 409 and body["error"]["code"] == "teacher_not_assigned", body
+        assert await _assigned(services, jw.journal_id) == [str(jw.ids["teacher1"])]
+        status, body = await admin.call("POST", path, {"teacher": "teacher1", "reason": "зейнетке шықты"})
+        assert status == 200, body
+        assert await _assigned(services, jw.journal_id) == []
+        status, body = await teacher.call("GET", f"/api/v1/journals/{jw.journal_id}")
+        assert status in (403, 404), body
+    finally:
+        await admin.client.close()  # type: ignore[attr-defined]
+        await dean.client.close()  # type: ignore[attr-defined]
+        await client.close()
