@@ -211,10 +211,6 @@ async def exam_ids_in_reach(conn: AsyncConnection, actor: Actor) -> list[int] | 
     return sorted(set((await conn.execute(stmt)).scalars()))
 
 
-# The old name: its callers are the proctor's lists, where the reach is the proctor's assignments.
-proctor_exam_ids = exam_ids_in_reach
-
-
 # ------------------------------------------------------------------------------------ journals
 
 
