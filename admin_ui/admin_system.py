@@ -49,7 +49,7 @@ async def _signed_in(request: web.Request, permission: api.Permission) -> api.Ac
             info = await api.authenticate(conn, request, csrf=False)
         except api.NotAuthenticated:
             raise login_redirect(request) from None
-    if request.method == "POST":
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = str((await request.post()).get("_csrf", ""))
         if not hmac.compare_digest(sent.encode(), info.csrf_token.encode()):
             return await expired_form_page(request, info.actor)

@@ -61,6 +61,7 @@ FIELD_NAMES = {
     "proctors": N_("Proctors"),
     "question_count": N_("Questions per student"),
     "reason": N_("Reason"),
+    "assigned_at": N_("Assigned on"),
     "release_after": N_("Held until"),
     "remaining_s": N_("Time left"),
     "result": N_("Result"),
@@ -87,6 +88,11 @@ CODES: dict[str, dict[str, str]] = {
     "role": ROLE_NAMES,
     "language": _LANGUAGES,
     "timeout_policy": TIMEOUT_POLICIES,
+    # Why a session was ended (``auth.session_ended``).
+    "reason": {
+        "session_limit": N_("too many open sessions: the oldest ended"),
+        "signed_in_again": N_("another sign-in in the same browser"),
+    },
     # A refused access (``access.denied``): why, in words.
     "code": {
         "forbidden": N_("the role may not do this"),

@@ -318,7 +318,7 @@ def page(
                     info = await api.authenticate(conn, request, csrf=False)
                 except api.NotAuthenticated:
                     raise login_redirect(request) from None
-                if request.method == "POST":
+                if request.method not in ("GET", "HEAD", "OPTIONS"):  # a page's "*" route also answers PUT, DELETE…
                     form = await request.post()
                     sent = str(form.get("_csrf", ""))
                     if not hmac.compare_digest(sent.encode(), info.csrf_token.encode()):

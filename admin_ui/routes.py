@@ -74,11 +74,14 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     try:
         signed = await api.sign_in(request, login, password)
     except api.DomainError as error:
-        return _login_page(
+        refused = _login_page(
             request,
             {"error": api.translate(language, error.msgid, **error.params), "next": target, "login": login},
             status=error.status,
         )
+        if isinstance(error, api.TooManyRequests):  # as the API says it: when to try again
+            refused.headers["Retry-After"] = str(error.retry_after)
+        return refused
     if signed is None:
         code, msgid = api.auth_service.BAD_CREDENTIALS
         return _login_page(
@@ -94,7 +97,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         async with services.engine.begin() as conn:
             await api.auth_service.set_language(conn, signed.actor, chosen)
         services.sessions.evict_user(signed.actor.user_id)
-        response.set_cookie("lang", chosen, samesite="Strict", path="/")
+        api.set_language_cookie(response, request, chosen)
     response.del_cookie(CHOSEN_COOKIE, path="/")
     raise response
 
@@ -127,9 +130,9 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
                 await api.auth_service.set_language(conn, info.actor, lang)
                 services.sessions.evict_user(info.actor.user_id)
     response = web.HTTPFound(back)
-    response.set_cookie("lang", lang, samesite="Strict", path="/", max_age=365 * 24 * 3600)
+    api.set_language_cookie(response, request, lang, max_age=365 * 24 * 3600)
     if info is None:  # chosen before sign-in: marks the choice for the sign-in that follows (this browser session)
-        response.set_cookie(CHOSEN_COOKIE, lang, samesite="Strict", path="/", httponly=True)
+        api.set_language_cookie(response, request, lang, name=CHOSEN_COOKIE, httponly=True)
     raise response
 
 

@@ -57,6 +57,7 @@ ACTION_NAMES = {
     "auth.login_failed": N_("sign-in failed"),
     "auth.logout": N_("signed out"),
     "auth.password_changed": N_("password changed"),
+    "journal.teacher_removed": N_("teacher withdrawn from a journal"),
     "user.created": N_("account created"),
     "user.password_reset": N_("password reset"),
     "faculty.created": N_("faculty created"),
@@ -170,12 +171,21 @@ async def _journal_rows(conn: Any, language: str) -> list[dict[str, Any]]:
     found = await journal.load_journals(conn)
     teachers = {j.id: await journal.teacher_ids(conn, j.id) for j in found}
     names = await api.live_board.people_names(conn, [t for ids in teachers.values() for t in ids], language)
+    wanted = [int(t) for ids in teachers.values() for t in ids if t.isdigit()]
+    logins = {
+        str(r.id): r.login
+        for r in await conn.execute(select(T.users.c.id, T.users.c.login).where(T.users.c.id.in_(wanted)))
+    }
     disciplines = {r.code: r.name for r in await conn.execute(select(T.disciplines.c.code, T.disciplines.c.name))}
     return [
         {
             **j.summary(),
             "discipline_name": disciplines.get(j.discipline_code, ""),
             "teachers": sorted((names.get(t, t) for t in teachers[j.id]), key=api.kazakh_sort_key),
+            "teacher_logins": sorted(
+                ((logins[t], names.get(t, t)) for t in teachers[j.id] if t in logins),
+                key=lambda pair: api.kazakh_sort_key(pair[1]),
+            ),
         }
         for j in found
     ]
@@ -209,6 +219,10 @@ async def _journals_page(
         notice = api.translate(actor.language, N_("The journal is created. Assign its teachers below."))
     elif done == "assigned":
         notice = api.translate(actor.language, N_("The teacher is assigned to the journal."))
+    elif done == "removed":
+        notice = api.translate(
+            actor.language, N_("The teacher is withdrawn from the journal: their next request to it is refused.")
+        )
     return show(
         request,
         actor,
@@ -219,6 +233,11 @@ async def _journals_page(
             "discipline_options": disciplines,
             "teacher_options": [(t["login"], f"{t['full_name']} ({t['login']})") for t in teachers],
             "journal_options": [(j["id"], f"{j['group']} · {j['discipline']} · {j['period']}") for j in rows],
+            "assignment_options": [
+                (f"{j['id']}:{login}", f"{j['group']} · {j['discipline']} · {j['period']} — {name} ({login})")
+                for j in rows
+                for login, name in j["teacher_logins"]
+            ],
             "form": form or {},
             "notice": notice,
         },
@@ -323,6 +342,52 @@ async def assign_teacher(request: web.Request, conn: Any, actor: api.Actor) -> w
             errors={f"a_{k}": v for k, v in errors.items()},
         )
     return see_other(f"/admin/journals?done=assigned#journal-{values['journal']}")
+
+
+@page(permission=P.MANAGE_JOURNALS)
+async def remove_teacher(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
+    """Withdraw a teacher from a journal, with a reason (audited with the assignment it ends)."""
+    form = await request.post()
+    values = {"assignment": text(form, "assignment")[:80], "reason": text(form, "reason")}
+    errors: dict[str, str] = {}
+    journal_part, _, login = values["assignment"].partition(":")
+    teacher = (
+        (await conn.execute(select(T.users.c.id).where(T.users.c.login == login))).first()
+        if journal_part.isdigit() and login
+        else None
+    )
+    if teacher is None:
+        errors["assignment"] = api.translate(actor.language, N_("Choose a journal and its teacher from the list."))
+    if not values["reason"]:
+        errors["reason"] = api.translate(actor.language, N_("Write the reason: it is kept in the audit log."))
+    elif len(values["reason"]) > journal.MAX_REASON:
+        errors["reason"] = api.translate(
+            actor.language, N_("The reason is longer than {limit} characters."), limit=journal.MAX_REASON
+        )
+    if not errors and teacher is not None:
+        now = api.services_of(request).clock.now()
+        try:
+            async with conn.begin_nested():
+                await journal.remove_teacher(
+                    conn,
+                    int(journal_part),
+                    str(teacher.id),
+                    reason=values["reason"],
+                    by=actor.label,
+                    now=now,
+                    audit=api.journal_audit_sink(conn, now, actor),
+                )
+        except journal.JournalError as failure:
+            errors["assignment"] = api.translate(actor.language, failure.msgid, **failure.params)
+    if errors:
+        return await _journals_page(
+            request,
+            conn,
+            actor,
+            form={f"r_{k}": v for k, v in values.items()},
+            errors={f"r_{k}": v for k, v in errors.items()},
+        )
+    return see_other(f"/admin/journals?done=removed#journal-{journal_part}")
 
 
 # ---------------------------------------------------------------------------------------- audit
@@ -439,5 +504,6 @@ def register(app: web.Application) -> None:
     app.router.add_get("/admin/journals", journals_page)
     app.router.add_post("/admin/journals", create_journal)
     app.router.add_post("/admin/journals/teachers", assign_teacher)
+    app.router.add_post("/admin/journals/teachers/remove", remove_teacher)
     app.router.add_get("/admin/audit", audit_page)
     app.router.add_post("/admin/audit", audit_page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .domain.actors import Actor
 from .domain.roles import Permission, Role, allows, role_name
-from .errors import DomainError, NotAuthenticated, PermissionDenied
+from .errors import DomainError, NotAuthenticated, PermissionDenied, TooManyRequests
 from .i18n import LANGUAGES, gettext, normalise_language, translate
 from .services import attempts as attempt_service
 from .services import auth as auth_service
@@ -18,6 +18,7 @@ from .web.http import (
     authenticate,
     client_ip,
     same_origin,
+    set_language_cookie,
     set_session_cookie,
     set_session_cookies,
     sign_in,
@@ -41,6 +42,7 @@ __all__ = [
     "NotAuthenticated",
     "Permission",
     "PermissionDenied",
+    "TooManyRequests",
     "role_name",
     "Role",
     "allows",
@@ -49,6 +51,7 @@ __all__ = [
     "authenticate",
     "client_ip",
     "same_origin",
+    "set_language_cookie",
     "set_session_cookie",
     "set_session_cookies",
     "sign_in",

@@ -28,6 +28,7 @@ from journal_bridge.exports import final_results_json, statement_csv, statement_
 from journal_bridge.grading import DEFAULT_SCALE, GradingScale, grade_outcome, what_do_i_need
 from journal_bridge.grid_export import grid_csv, grid_xlsx
 from journal_bridge.keeping import (
+    MAX_REASON,
     add_lesson,
     assign_teacher,
     correction_journal_id,
@@ -36,6 +37,7 @@ from journal_bridge.keeping import (
     file_correction,
     grant_substitute,
     lock_period,
+    remove_teacher,
     review,
 )
 from journal_bridge.marks import DEFAULT_MARKS
@@ -94,6 +96,7 @@ __all__ = [
     "JournalDenied",
     "JournalError",
     "JournalNotFound",
+    "MAX_REASON",
     "MarkSetInvalid",
     "Names",
     "ResultChange",
@@ -126,6 +129,7 @@ __all__ = [
     "load_journals",
     "lock_period",
     "public_key_from_bytes",
+    "remove_teacher",
     "render_statement_pdf",
     "result_corrections",
     "result_history",

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from journal_bridge.corrections import Correction, CorrectionState, apply_correction, review_correction
@@ -109,6 +109,49 @@ async def assign_teacher(
     )
     if done.rowcount:
         await audit("journal.teacher_assigned", _subject(journal_id), None, {"teacher_id": teacher_id})
+
+
+MAX_REASON = 500
+
+
+async def remove_teacher(
+    conn: AsyncConnection,
+    journal_id: int,
+    teacher_id: str,
+    *,
+    reason: str,
+    by: str,
+    now: datetime,
+    audit: AuditSink,
+) -> None:
+    """Withdraw a teacher from the journal (R4), with a reason; the rules read the rows on every request,
+    so the teacher's next request to this journal is refused, also from a session opened before."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise CorrectionInvalid("removal_reason_missing")
+    if len(reason) > MAX_REASON:
+        raise CorrectionInvalid("removal_reason_too_long", limit=MAX_REASON)
+    await load_journal(conn, journal_id)
+    row = (
+        await conn.execute(
+            select(journal_teachers.c.assigned_at).where(
+                journal_teachers.c.journal_id == journal_id, journal_teachers.c.teacher_id == teacher_id
+            )
+        )
+    ).first()
+    if row is None:
+        raise JournalConflict("teacher_not_assigned")
+    await conn.execute(
+        delete(journal_teachers).where(
+            journal_teachers.c.journal_id == journal_id, journal_teachers.c.teacher_id == teacher_id
+        )
+    )
+    await audit(
+        "journal.teacher_removed",
+        _subject(journal_id),
+        {"teacher_id": teacher_id, "assigned_at": row.assigned_at.isoformat()},
+        {"teacher_id": None, "reason": reason},
+    )
 
 
 async def grant_substitute(

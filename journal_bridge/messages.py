@@ -64,6 +64,9 @@ MESSAGES: dict[str, str] = {
     "result_period_open": "The period is open: the corrected exam result is applied at once",
     # corrections
     "correction_reason_missing": "A correction needs a reason",
+    "removal_reason_missing": "Write why the teacher is withdrawn from the journal",
+    "removal_reason_too_long": "The reason is longer than {limit} characters",
+    "teacher_not_assigned": "This teacher is not assigned to the journal",
     "correction_not_needed": "This change does not need a correction: enter it directly",
     "correction_illegal_transition": "A correction in state {state} cannot become {target}",
     # exam results

@@ -175,6 +175,9 @@ class Reach(StrEnum):
     ASSIGNED_EXAMS = "assigned_exams"  # exams the person is assigned to watch (exam_proctors)
     FACULTY = "faculty"  # journals of the groups of the faculty the person heads (faculty_heads)
     DEPARTMENT = "department"  # journals of the disciplines the person's department teaches (department_heads)
+    # Exams of the journals the person keeps: an exam whose discipline and one of whose groups are those of a
+    # journal the teacher is assigned to (R4: each teacher works only with the journals assigned to them).
+    ASSIGNED_JOURNALS = "assigned_journals"
     # Decided by the owning rules where the thing is loaded: a student's own attempt (the attempt
     # statements carry ``student_id``), a teacher's assigned journal or substitute window (R4, J7).
     OWN = "own"
@@ -189,9 +192,18 @@ REACH: Mapping[tuple[Role, Kind], Reach] = {
     **{(Role.FACULTY_HEAD, kind): Reach.FACULTY for kind in _JOURNAL_KINDS},
     **{(Role.DEPARTMENT_HEAD, kind): Reach.DEPARTMENT for kind in _JOURNAL_KINDS},
     **{(Role.TEACHER, kind): Reach.OWN for kind in _JOURNAL_KINDS},
+    # The exams themselves (their list, titles and times, settings): the same reach as the journals the
+    # results go to. A faculty head: exams sat by a group of their faculty; a head of department: exams of
+    # the disciplines their department teaches; a teacher: exams of the journals they keep.
+    **{(Role.FACULTY_HEAD, kind): Reach.FACULTY for kind in _EXAM_KINDS},
+    **{(Role.DEPARTMENT_HEAD, kind): Reach.DEPARTMENT for kind in _EXAM_KINDS},
+    **{(Role.TEACHER, kind): Reach.ASSIGNED_JOURNALS for kind in _EXAM_KINDS},
 }
 """Everything not listed reaches ``ALL``: the deputy heads keep academy-wide approval (the
-regulation gives corrections to the deputy head of the academy, not of a faculty)."""
+regulation gives corrections to the deputy head of the academy, not of a faculty); the quality
+department (it uploads every bank, Q2, keeps every statement, J8, and monitors every journal, J9),
+the methodologists (who check every journal weekly, J9) and the academic administration (the
+education-methodology centre, R2) work academy-wide."""
 
 
 def reach(role: Role | str, kind: Kind) -> Reach:

@@ -438,8 +438,13 @@ async def sign_in(
     throttle: LoginThrottle,
     max_sessions: int = 0,
     cache: SessionCache | None = None,
+    replaces: str | None = None,
 ) -> SignedIn | None:
     """Sign in, or return ``None`` after recording the failure.
+
+    ``replaces``: the hash of the session token the browser already sent. A sign-in never keeps it
+    (no fixation: the new session has a new token), and ends it, whoever's it was, so a browser
+    signed in anew holds one session — the person before at a shared computer is signed out.
 
     The password is verified with no database connection held: during a login storm the
     Argon2 queue must not starve the pool that every autosave needs. With ``max_sessions``,
@@ -473,6 +478,8 @@ async def sign_in(
                 if max_sessions > 0
                 else []
             )
+            if replaces is not None:
+                ended += await _end_replaced_session(conn, signed.actor, replaces, now)
     if signed is None:
         if ok and row is not None:  # recorded above, committed; now refused
             raise account_disabled()
@@ -546,6 +553,23 @@ async def _end_oldest_sessions(conn: AsyncConnection, actor: Actor, new: str, ke
             {"reason": "session_limit", "limit": keep, "opened_at": r.created_at.isoformat(), "ip": r.ip},
         )
     return [r.token_hash for r in ended]
+
+
+async def _end_replaced_session(conn: AsyncConnection, actor: Actor, th: str, now: datetime) -> list[str]:
+    """End the session whose cookie the browser sent with its new sign-in (recorded for its owner)."""
+    owner = (
+        await conn.execute(
+            update(auth_sessions)
+            .where(auth_sessions.c.token_hash == th)
+            .where(auth_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(auth_sessions.c.user_id)
+        )
+    ).scalar()
+    if owner is None:
+        return []
+    await record(conn, now, actor, "auth.session_ended", f"user:{owner}", None, {"reason": "signed_in_again"})
+    return [th]
 
 
 _SESSION_QUERY = (

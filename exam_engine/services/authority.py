@@ -17,7 +17,7 @@ the services inherits it. It decides in two steps:
 attempt (the attempt statements carry ``student_id``, so the hot path pays no extra query),
 a teacher's assigned journal or substitute window (``journal_bridge.rules``, R4/J7).
 
-Listings use the same reach: :func:`proctor_exam_ids` and :func:`journal_reach`.
+Listings use the same reach: :func:`exam_ids_in_reach` and :func:`journal_reach`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from journal_bridge import api as journal
+from journal_bridge import tables as journal_tables
 from proctor.tables import proctor_flags
 
 from ..domain.actors import Actor
@@ -41,6 +42,7 @@ from ..tables import (
     department_heads,
     discipline_departments,
     disciplines,
+    exam_groups,
     exam_proctors,
     exams,
     faculty_heads,
@@ -111,6 +113,13 @@ async def authorize(
         if found.proctor_id is None:
             raise not_found(resource.kind, exists=True)
         return
+    if resource.kind in _EXAM_KINDS:  # a head's or a teacher's exams: those of the journals they reach
+        found = (await conn.execute(_watching(resource, actor))).first()
+        if found is None:
+            raise not_found(resource.kind)
+        if found.exam_id not in (await exam_ids_in_reach(conn, actor) or ()):
+            raise not_found(resource.kind, exists=True)
+        return
     found = await _journal_of(conn, resource)
     if found is None:
         raise not_found(resource.kind)
@@ -145,19 +154,61 @@ def _watching(resource: Resource, actor: Actor) -> Any:
     )
 
 
-async def proctor_exam_ids(conn: AsyncConnection, actor: Actor) -> list[int] | None:
-    """The exams a listing may show this person: None for every exam, else the assigned ones."""
-    if reach(actor.role, Kind.EXAM) is not Reach.ASSIGNED_EXAMS:
-        return None
-    return list(
-        (
-            await conn.execute(
-                select(exam_proctors.c.exam_id)
-                .where(exam_proctors.c.proctor_id == actor.user_id)
-                .order_by(exam_proctors.c.exam_id)
+_EXAM_KINDS = (Kind.EXAM, Kind.ATTEMPT, Kind.FLAG)
+
+
+async def exam_ids_in_reach(conn: AsyncConnection, actor: Actor) -> list[int] | None:
+    """The exams a listing may show this person: None for every exam, else those of their reach —
+    a proctor's assigned exams; a faculty head's: sat by a group of their faculty; a head of
+    department's: of a discipline their department teaches; a teacher's: of a journal they keep
+    (the exam's discipline and one of its groups)."""
+    scope = reach(actor.role, Kind.EXAM)
+    if scope is Reach.ASSIGNED_EXAMS:
+        stmt = select(exam_proctors.c.exam_id).where(exam_proctors.c.proctor_id == actor.user_id)
+    elif scope is Reach.FACULTY:
+        stmt = (
+            select(exam_groups.c.exam_id)
+            .select_from(
+                exam_groups.join(groups, groups.c.id == exam_groups.c.group_id).join(
+                    faculty_heads, faculty_heads.c.faculty_id == groups.c.faculty_id
+                )
             )
-        ).scalars()
-    )
+            .where(faculty_heads.c.user_id == actor.user_id)
+        )
+    elif scope is Reach.DEPARTMENT:
+        stmt = (
+            select(exams.c.id)
+            .select_from(
+                exams.join(
+                    discipline_departments, discipline_departments.c.discipline_id == exams.c.discipline_id
+                ).join(department_heads, department_heads.c.department_id == discipline_departments.c.department_id)
+            )
+            .where(department_heads.c.user_id == actor.user_id)
+        )
+    elif scope is Reach.ASSIGNED_JOURNALS:
+        stmt = (
+            select(exams.c.id)
+            .select_from(
+                exams.join(disciplines, disciplines.c.id == exams.c.discipline_id)
+                .join(exam_groups, exam_groups.c.exam_id == exams.c.id)
+                .join(groups, groups.c.id == exam_groups.c.group_id)
+                .join(
+                    journal_tables.journals,
+                    and_(
+                        journal_tables.journals.c.group_code == groups.c.code,
+                        journal_tables.journals.c.discipline_code == disciplines.c.code,
+                    ),
+                )
+                .join(
+                    journal_tables.journal_teachers,
+                    journal_tables.journal_teachers.c.journal_id == journal_tables.journals.c.id,
+                )
+            )
+            .where(journal_tables.journal_teachers.c.teacher_id == str(actor.user_id))
+        )
+    else:
+        return None
+    return sorted(set((await conn.execute(stmt)).scalars()))
 
 
 # ------------------------------------------------------------------------------------ journals
@@ -228,4 +279,4 @@ def needs_lookup(role: Role | str, kind: Kind) -> bool:
 
 def is_scoped(role: Role | str, kind: Kind) -> bool:
     """Whether this role's reach over ``kind`` is limited by assignments (for pages' wording)."""
-    return reach(role, kind) in (Reach.ASSIGNED_EXAMS, Reach.FACULTY, Reach.DEPARTMENT)
+    return reach(role, kind) in (Reach.ASSIGNED_EXAMS, Reach.FACULTY, Reach.DEPARTMENT, Reach.ASSIGNED_JOURNALS)

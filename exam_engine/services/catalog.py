@@ -421,8 +421,8 @@ async def list_exams(conn: AsyncConnection, actor: Actor) -> list[dict]:
         .select_from(exams.join(disciplines).join(exam_sessions))
         .order_by(exams.c.opens_at)
     )
-    watched = await authority.proctor_exam_ids(conn, actor)
-    if watched is not None:  # a proctor: the exams they are assigned to (issue 19)
+    watched = await authority.exam_ids_in_reach(conn, actor)
+    if watched is not None:  # a proctor's assigned exams, a head's or a teacher's (their journals' exams)
         stmt = stmt.where(exams.c.id.in_(watched))
     out = []
     for r in await conn.execute(stmt):

@@ -32,7 +32,7 @@ from ..domain.actors import Actor
 from ..domain.roles import Permission, allows
 from ..i18n import N_, translate
 from ..tables import disciplines, exam_groups, exams, group_members, users
-from .authority import proctor_exam_ids
+from .authority import exam_ids_in_reach
 
 LATEST_FLAGS = 3
 
@@ -84,7 +84,7 @@ async def exams_of_day(conn: AsyncConnection, actor: Actor, *, now: datetime, tz
     )
     # A proctor lists only the exams they watch (issue 19; opening another one is refused by the live
     # view's own check anyway).
-    watching = await proctor_exam_ids(conn, actor)
+    watching = await exam_ids_in_reach(conn, actor)
     if watching is not None:
         stmt = stmt.where(exams.c.id.in_(watching))
     rows = await conn.execute(stmt)

@@ -152,7 +152,7 @@ async def live(conn: AsyncConnection, actor: Actor) -> list[dict[str, Any]]:
     rows = (
         await conn.execute(
             _within(
-                await authority.proctor_exam_ids(conn, actor),
+                await authority.exam_ids_in_reach(conn, actor),
                 _LISTED.where(attempts.c.status == AttemptStatus.IN_PROGRESS.value).where(
                     or_(exams.c.requires_proctoring.is_(True), proctor_attempts.c.attempt_id.is_not(None))
                 ),
@@ -167,7 +167,7 @@ async def queue(conn: AsyncConnection, actor: Actor, *, limit: int = 200) -> lis
     await authorize(conn, actor, Permission.PROCTOR_REVIEW)
     rows = (
         await conn.execute(
-            _within(await authority.proctor_exam_ids(conn, actor), _LISTED)
+            _within(await authority.exam_ids_in_reach(conn, actor), _LISTED)
             .where(proctor_attempts.c.review_state.in_(("pending", "appeal")))
             .order_by(proctor_attempts.c.risk_score.desc(), proctor_attempts.c.flag_count.desc())
             .limit(limit)

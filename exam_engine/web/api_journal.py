@@ -49,6 +49,7 @@ NEW_JOURNAL = s.obj(
     institution=s.STR,
 )
 JOURNAL_PERSON = s.obj(["teacher"], teacher=s.STR)
+TEACHER_WITHDRAWAL = s.obj(["teacher", "reason"], teacher=s.STR, reason=s.STR)
 SUBSTITUTE = s.obj(
     ["teacher", "valid_from", "valid_until", "reason"], teacher=s.STR, valid_from=s.TS, valid_until=s.TS, reason=s.STR
 )
@@ -492,6 +493,39 @@ async def assign_teacher(request: web.Request, conn: AsyncConnection, actor: Act
     now = _now(request)
     await journal.assign_teacher(
         conn, path_int(request, "journal_id"), str(teacher), by=actor.label, now=now, audit=audit_sink(conn, now, actor)
+    )
+    return {"ok": True}
+
+
+@endpoint(
+    "POST",
+    "/api/v1/journals/{journal_id}/teachers/withdrawals",
+    summary="Withdraw a teacher from a journal, with a reason (R4; audited, effective at the teacher's next request)",
+    request_schema=TEACHER_WITHDRAWAL,
+    response_schema=s.OK,
+    permission=Permission.MANAGE_JOURNALS,
+    errors=(
+        *JOURNAL_ERRORS,
+        "user_not_found",
+        "teacher_not_assigned",
+        "removal_reason_missing",
+        "removal_reason_too_long",
+    ),
+    resource=Kind.JOURNAL,
+)
+@journal_errors
+async def withdraw_teacher(request: web.Request, conn: AsyncConnection, actor: Actor) -> dict:
+    body = await read_json(request)
+    teacher = await user_id_by_login(conn, field(body, "teacher", str))
+    now = _now(request)
+    await journal.remove_teacher(
+        conn,
+        path_int(request, "journal_id"),
+        str(teacher),
+        reason=field(body, "reason", str),
+        by=actor.label,
+        now=now,
+        audit=audit_sink(conn, now, actor),
     )
     return {"ok": True}
 

@@ -31,6 +31,7 @@ from .http import (
     read_json,
     request_language,
     services_of,
+    set_language_cookie,
     set_session_cookie,
     set_session_cookies,
     sign_in,
@@ -165,7 +166,7 @@ async def set_language(request: web.Request, conn: Any, actor: Actor) -> web.Res
     lang = await auth.set_language(conn, actor, field(body, "language", str))
     services_of(request).sessions.evict_user(actor.user_id)
     response = json_response({"language": lang})
-    response.set_cookie("lang", lang, samesite="Strict", path="/")
+    set_language_cookie(response, request, lang)
     return response
 
 

@@ -454,6 +454,7 @@ async def sign_in(request: web.Request, login: str, password: str) -> auth.Signe
         throttle=services.throttle,
         max_sessions=settings.max_sessions_per_user,
         cache=services.sessions,
+        replaces=auth.token_hash(request.cookies[SESSION_COOKIE]) if request.cookies.get(SESSION_COOKIE) else None,
     )
 
 
@@ -471,10 +472,20 @@ def set_session_cookie(response: web.StreamResponse, request: web.Request, token
     )
 
 
+def set_language_cookie(
+    response: web.StreamResponse, request: web.Request, lang: str, *, name: str = "lang", **extra: Any
+) -> None:
+    """The interface language's cookie (read by the pages' scripts, so not HttpOnly unless asked), ``Secure``
+    like the session's when the installation runs behind TLS (``EXAM_COOKIE_SECURE``)."""
+    response.set_cookie(
+        name, lang, samesite="Strict", path="/", secure=services_of(request).settings.cookie_secure, **extra
+    )
+
+
 def set_session_cookies(response: web.StreamResponse, request: web.Request, signed: auth.SignedIn) -> None:
     settings = services_of(request).settings
     set_session_cookie(response, request, signed.token)
-    response.set_cookie("lang", signed.actor.language, samesite="Strict", path="/")
+    set_language_cookie(response, request, signed.actor.language)
     ensure_device_cookie(request, response, secure=settings.cookie_secure)
 
 

@@ -80,3 +80,65 @@ async def test_the_administration_assigns_a_proctor_and_a_faculty_head_on_the_pa
         await admin.close()
         await proctor.close()
         await client.close()
+
+
+async def test_the_administration_withdraws_a_journals_teacher_and_the_open_page_loses_it(services, browser):
+    """Withdrawing a journal's teacher on /admin/journals (ru, kk): a reason is required; the teacher,
+    whose journal page is open, is refused at the next load; the audit log names both, in words."""
+    from tests.integration.test_journal_world import make_journal_world
+
+    jw = await make_journal_world(services, students=1)  # teacher1 keeps the journal; admin1 reads kk
+    await make_user(services, "admin.ru", Role.ACADEMIC_ADMIN, language="ru")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    teacher_ctx = await browser.new_context(locale="kk-KZ", viewport={"width": 1200, "height": 900})
+    admin_ctx = await browser.new_context(locale="ru-RU", viewport={"width": 1200, "height": 900})
+    try:
+        teacher = await teacher_ctx.new_page()
+        await sign_in(teacher, base, "teacher1")
+        opened = await teacher.goto(f"{base}/journals/{jw.journal_id}")
+        assert opened is not None and opened.status == 200
+
+        page = await admin_ctx.new_page()
+        await sign_in(page, base, "admin.ru")
+        await page.goto(f"{base}/admin/journals")
+        await page.wait_for_selector("h2:has-text('Снять преподавателя с журнала')")
+        assignment = f"{jw.journal_id}:teacher1"
+        await page.select_option("#f-r_assignment", assignment)
+        await page.click("#remove-teacher")  # no reason: refused beside the field, nothing removed
+        assert await page.inner_text("#err-r_reason") == "Укажите причину: она сохраняется в журнале аудита."
+        assert "Test teacher1" in await page.inner_text(f"#journal-{jw.journal_id}")
+        await page.select_option("#f-r_assignment", assignment)
+        await page.fill("#f-r_reason", "переведён на другую кафедру")
+        await shot(page, "journal-teacher-withdraw-ru")
+        await page.click("#remove-teacher")
+        await page.wait_for_selector("#journals-notice")
+        assert "Преподаватель снят с журнала" in await page.inner_text("#journals-notice")
+        assert "Test teacher1" not in await page.inner_text(f"#journal-{jw.journal_id}")
+        assert await page.locator(f"#f-r_assignment option[value='{assignment}']").count() == 0
+
+        # The teacher's page, open since before: its next load is refused, in Kazakh.
+        again = await teacher.reload()
+        assert again is not None and again.status in (403, 404)
+        body = await teacher.inner_text("body")
+        assert "Бұл журналды көруге рұқсатыңыз жоқ" in body
+        await shot(teacher, "journal-teacher-withdrawn-refused-kk")
+
+        # The audit log says it in words: who, what, the reason.
+        await page.goto(f"{base}/admin/audit?action=journal.teacher_removed")
+        log = await page.inner_text("main")
+        assert "преподаватель снят с журнала" in log and "переведён на другую кафедру" in log
+        assert "Test teacher1" in log and "teacher_id" not in log
+        await shot(page, "journal-teacher-withdrawn-audit-ru")
+
+        kk = await browser.new_context(locale="kk-KZ", viewport={"width": 1200, "height": 900})
+        kk_page = await kk.new_page()
+        await sign_in(kk_page, base, "admin1")
+        await kk_page.goto(f"{base}/admin/journals")
+        assert await kk_page.inner_text("#remove-h") == "Оқытушыны журналдан шығару"
+        await shot(kk_page, "journal-teacher-withdraw-kk")
+        await kk.close()
+    finally:
+        await teacher_ctx.close()
+        await admin_ctx.close()
+        await client.close()
