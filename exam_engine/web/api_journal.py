@@ -227,7 +227,7 @@ async def roster(conn: AsyncConnection, journal_: journal.Journal) -> dict[str, 
     )
     ids = {str(i) for i in (await conn.execute(current)).scalars()}
     ids |= await journal.journal_student_ids(conn, journal_.id)
-    numeric = [int(i) for i in ids if i.isdigit()]
+    numeric = [int(i) for i in ids if i.isdecimal()]
     found = {
         str(r.id): (r.full_name, r.login)
         for r in await conn.execute(select(users.c.id, users.c.full_name, users.c.login).where(users.c.id.in_(numeric)))
@@ -287,12 +287,12 @@ async def results_without_journal(conn: AsyncConnection, *, limit: int = 200) ->
             .limit(limit)
         )
     ).all()
-    numeric = {int(x.student_id) for x in found if x.student_id.isdigit()}
+    numeric = {int(x.student_id) for x in found if x.student_id.isdecimal()}
     people = {
         str(u.id): (u.full_name, u.login)
         for u in await conn.execute(select(users.c.id, users.c.full_name, users.c.login).where(users.c.id.in_(numeric)))
     }
-    exam_ids = {int(x.exam_id) for x in found if x.exam_id.isdigit()}
+    exam_ids = {int(x.exam_id) for x in found if x.exam_id.isdecimal()}
     titles = {
         str(e.id): e.title
         for e in await conn.execute(select(exams.c.id, exams.c.title).where(exams.c.id.in_(exam_ids)))
@@ -324,7 +324,7 @@ async def catalog_names(conn: AsyncConnection, journal_: journal.Journal, teache
             select(disciplines.c.name, disciplines.c.credits).where(disciplines.c.code == journal_.discipline_code)
         )
     ).first()
-    numeric = [int(t) for t in teacher_ids if t.isdigit()]
+    numeric = [int(t) for t in teacher_ids if t.isdecimal()]
     examiners = (
         (await conn.execute(select(users.c.full_name).where(users.c.id.in_(numeric)).order_by(users.c.full_name)))
         .scalars()

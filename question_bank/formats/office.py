@@ -138,7 +138,7 @@ def _check_sheet(stream: io.RawIOBase, part: str, limits: ParseLimits) -> None:
         nonlocal row, column
         if element.tag == f"{_S}row":
             number = element.get("r")
-            row = int(number) if number and number.isdigit() else row + 1
+            row = int(number) if number and number.isdecimal() else row + 1
             column = 0
             if row > limits.max_rows:
                 raise _Stop(problem(ProblemCode.TOO_MANY_ROWS, line=row, limit=limits.max_rows))
