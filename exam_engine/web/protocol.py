@@ -31,13 +31,19 @@ import re
 import time
 from typing import Any
 
-from aiohttp import http_exceptions, web, web_protocol
+from aiohttp import http_exceptions, web, web_fileresponse, web_protocol
 from aiohttp.streams import EMPTY_PAYLOAD as EMPTY
 
 from ..i18n import N_, normalise_language, translate
 from .http import BAD_BODY_FRAMING, BODY_TIMEOUT, SECURITY_HEADERS, BodyFramingError, dumps, request_language
 
 log = logging.getLogger(__name__)
+
+# Static files went out by sendfile(2), which bypasses the transport's buffers and so the write deadline of
+# GuardedHandler.pause_writing: a client that never read a stylesheet held its connection for ever. Through
+# the transport they are written in chunks like any answer (the files are tens of kilobytes; aiohttp reads
+# this module global at each file answer, as AIOHTTP_NOSENDFILE=1 would set it).
+setattr(web_fileresponse, "NOSENDFILE", True)  # noqa: B010 - a Final of aiohttp's, changed on purpose
 
 LOG_EVERY_S = 10.0
 HEAD_KEPT = 64 * 1024

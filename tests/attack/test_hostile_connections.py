@@ -84,28 +84,39 @@ def _first_answer(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body[:length]
 
 
-def _open_connections(scene: Scene) -> int:
-    async def count() -> int:
-        return len(scene.server.runner.server._connections)  # type: ignore[union-attr]
+def _held(scene: Scene, sock: socket.socket) -> bool:
+    """Whether the server still holds the connection of ``sock`` (one of its connection slots)."""
+    port = sock.getsockname()[1]
 
-    return scene.server.run(count)
+    async def find() -> bool:
+        handlers = scene.server.runner.server._connections  # type: ignore[union-attr]
+        return any(
+            h.transport is not None and (h.transport.get_extra_info("peername") or (None, None))[1] == port
+            for h in handlers
+        )
+
+    return scene.server.run(find)
+
+
+def _dropped_within(scene: Scene, sock: socket.socket, seconds: float) -> bool:
+    """Whether the server lets ``sock``'s connection go within ``seconds`` (the other student saving meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while _held(scene, sock) and time.monotonic() < deadline:
+        autosave_is_prompt(scene)
+        time.sleep(0.2)
+    return not _held(scene, sock)
 
 
 def test_a_client_that_never_reads_its_answers_is_dropped_at_the_deadline_and_its_slot_freed(scene: Scene):
     url = scene.server.url
     assert requests.get(f"{url}/api/v1/openapi.json", timeout=60).status_code == 200  # built once, then served
-    before = _open_connections(scene)
     sock = _connect(scene, rcvbuf=4096)
     try:
         sock.sendall(b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 40)  # megabytes of answers, never read
         time.sleep(0.5)
-        assert _open_connections(scene) == before + 1
+        assert _held(scene, sock)
         autosave_is_prompt(scene)
-        deadline = time.monotonic() + WRITE_TIMEOUT_S + 5
-        while _open_connections(scene) > before and time.monotonic() < deadline:
-            autosave_is_prompt(scene)
-            time.sleep(0.2)
-        assert _open_connections(scene) == before, "the connection that reads nothing is still held"
+        assert _dropped_within(scene, sock, WRITE_TIMEOUT_S + 5), "the connection that reads nothing is still held"
     finally:
         sock.close()
     autosave_is_prompt(scene)
@@ -276,3 +287,15 @@ def test_absurd_numbers_in_every_get_routes_query_and_path_are_a_precise_refusal
                         failures.append(f"{resp.status_code} {concrete}: {error}")
     assert not failures, "\n".join(failures[:40])
     autosave_is_prompt(scene)
+
+
+def test_a_client_that_never_reads_a_static_file_is_dropped_at_the_deadline_too(scene: Scene):
+    """Static files go out by sendfile(2), past the transport's buffers: the same deadline must hold."""
+    sock = _connect(scene, rcvbuf=4096)
+    try:
+        sock.sendall(b"GET /static/exam.js HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        time.sleep(0.5)
+        assert _held(scene, sock)
+        assert _dropped_within(scene, sock, WRITE_TIMEOUT_S + 5), "the connection that reads nothing is still held"
+    finally:
+        sock.close()
