@@ -299,3 +299,44 @@ def test_a_client_that_never_reads_a_static_file_is_dropped_at_the_deadline_too(
         assert _dropped_within(scene, sock, WRITE_TIMEOUT_S + 5), "the connection that reads nothing is still held"
     finally:
         sock.close()
+
+
+def _page_paths(scene: Scene) -> list[str]:
+    async def paths() -> list[str]:
+        out = set()
+        for route in scene.server.runner.app.router.routes():  # type: ignore[union-attr]
+            canonical = route.resource.canonical if route.resource is not None else ""
+            if route.method == "GET" and not canonical.startswith(("/api/", "/static", "/metrics")):
+                out.add(canonical)
+        return sorted(out)
+
+    return scene.server.run(paths)
+
+
+def test_absurd_numbers_in_every_pages_query_and_path_are_never_a_500(scene: Scene):
+    url = scene.server.url
+    failures: list[str] = []
+    paths = _page_paths(scene)
+    assert len(paths) > 20, paths
+    for who in (scene.admin, scene.student):
+        for path in paths:
+            for value in ABSURD_VALUES:
+                concrete = path
+                while "{" in concrete:
+                    start, end = concrete.index("{"), concrete.index("}")
+                    name = concrete[start + 1 : end].split(":")[0]
+                    concrete = (
+                        concrete[:start] + (scene.attempt_id if name == "attempt_id" else value) + concrete[end + 1 :]
+                    )
+                query = "&".join(f"{name}={value}" for name in (*QUERY_NAMES, "id", "q", "lang", "next", "done"))
+                resp = requests.get(
+                    f"{url}{concrete}?{query}",
+                    cookies=who.cookies,
+                    headers=who.headers,
+                    timeout=30,
+                    allow_redirects=False,
+                )
+                if resp.status_code >= 500:
+                    failures.append(f"{resp.status_code} {concrete} ({value!r})")
+    assert not failures, "\n".join(sorted(set(failures))[:40])
+    autosave_is_prompt(scene)
