@@ -115,7 +115,7 @@ def integer(form: Any, name: str, *, optional: bool = False) -> int | None:
     raw = text(form, name)
     if not raw and optional:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    if not raw.isdecimal() or len(raw) > 9:
         raise FormInvalid(name, N_("Enter a whole number."))
     return int(raw)
 

@@ -100,7 +100,7 @@ ACTION_HINTS = {
 
 def _exam_id(request: web.Request) -> int:
     raw = request.match_info["exam_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise web.HTTPNotFound()
     return int(raw)
 
@@ -238,7 +238,7 @@ async def rows(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamR
 async def picture(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """A 160 px thumbnail of one camera frame; audited by the service like every evidence view."""
     seq = request.match_info["seq"]
-    if not seq.isdigit() or len(seq) > 12:
+    if not seq.isdecimal() or len(seq) > 12:
         raise web.HTTPNotFound()
     services = api.services_of(request)
     try:
@@ -286,7 +286,7 @@ def _run(request: web.Request, conn: Any, actor: api.Actor, name: str, form: Any
     if name == "downtime-credit":
         return lambda: control.credit_downtime(conn, actor, attempt_id, reason=reason, now=now, widen_window=widen)
     raw = str(form.get("minutes", "")).strip()
-    minutes = int(raw) if raw.isdigit() and len(raw) < 6 else 0  # 0 is refused by the service, in words
+    minutes = int(raw) if raw.isdecimal() and len(raw) < 6 else 0  # 0 is refused by the service, in words
     seen = _seen_deadline(form)
     return lambda: control.grant_time(
         conn, actor, attempt_id, minutes=minutes, reason=reason, now=now, widen_window=widen, seen_deadline=seen

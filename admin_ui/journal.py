@@ -57,7 +57,7 @@ def _now(request: web.Request) -> datetime:
 
 def _int(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise web.HTTPNotFound()
     return int(raw)
 
@@ -354,7 +354,7 @@ async def substitutes(request: web.Request, conn: Any, actor: api.Actor) -> web.
         try:
             if field_errors:
                 error = api.translate(actor.language, N_("Correct the fields marked below."))
-            elif start is None or end is None or not form["journal"].isdigit():
+            elif start is None or end is None or not form["journal"].isdecimal():
                 error = api.translate(actor.language, N_("Fill in every field of the form."))
             else:
                 async with conn.begin_nested():

@@ -287,7 +287,7 @@ def decided_notice(request: web.Request, language: str, applied: str, rejected: 
     """The line a review queue shows after a decision redirected back to it (``?state=applied|rejected&id=N``):
     ``applied`` or ``rejected`` (msgids with an ``{id}`` placeholder) in the reader's language, else nothing."""
     done = request.query.get("state")
-    if done not in ("applied", "rejected") or not request.query.get("id", "").isdigit():
+    if done not in ("applied", "rejected") or not request.query.get("id", "").isdecimal():
         return None
     return api.translate(language, applied if done == "applied" else rejected, id=request.query["id"])
 

@@ -339,7 +339,7 @@ async def review_flag(request: web.Request, conn: Any, actor: api.Actor) -> web.
     form = await request.post()
     status = str(form.get("status", ""))
     flag_id = request.match_info["flag_id"]
-    if not flag_id.isdigit():
+    if not flag_id.isdecimal():
         raise web.HTTPNotFound()
     return await _act(
         request,
@@ -383,7 +383,7 @@ async def decide(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
 def _seen_latest(form: Any) -> int | None:
     """The newest decision the page showed (its hidden ``latest``, 0 for none): a decision overrules only that."""
     raw = str(form.get("latest", ""))
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 19 else None
 
 
 @page(permission=api.Permission.PROCTOR_REVIEW, resource=api.Kind.ATTEMPT)

@@ -138,7 +138,7 @@ async def upload(request: web.Request, conn: Any, actor: api.Actor) -> web.Strea
         filename=upload_file.filename,
         format=kept["format"] or None,
         topic=kept["topic"] or None,
-        difficulty=int(difficulty) if difficulty.isdigit() and len(difficulty) < 4 else None,
+        difficulty=int(difficulty) if difficulty.isdecimal() and len(difficulty) < 4 else None,
         dry_run=_flag(form, "dry_run"),
         append=_flag(form, "append"),
         confirm=_flag(form, "confirm"),
@@ -227,7 +227,7 @@ async def _version_page(
 
 def _version_id(request: web.Request) -> int:
     raw = request.match_info["version_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise web.HTTPNotFound()
     return int(raw)
 
@@ -263,7 +263,7 @@ async def publish(request: web.Request, conn: Any, actor: api.Actor) -> web.Stre
 async def compare(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """Added / removed / changed questions between any two versions (``?old=ID&new=ID``)."""
     old_raw, new_raw = request.query.get("old", ""), request.query.get("new", "")
-    if not (old_raw.isdigit() and new_raw.isdigit()) or max(len(old_raw), len(new_raw)) > 12:
+    if not (old_raw.isdecimal() and new_raw.isdecimal()) or max(len(old_raw), len(new_raw)) > 12:
         raise web.HTTPNotFound()
     try:
         old, new, diff = await api.bank_service.version_diff(conn, actor, int(new_raw), int(old_raw))
@@ -291,7 +291,7 @@ async def analysis_list(request: web.Request, conn: Any, actor: api.Actor) -> we
 @page(permission=api.Permission.READ_BANK_CONTENT, resource=api.Kind.EXAM)
 async def analysis(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     raw = request.match_info["exam_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise web.HTTPNotFound()
     try:
         result = await api.bank_analysis.analyse_exam(conn, actor, int(raw), language=actor.language)
@@ -308,7 +308,7 @@ async def analysis(request: web.Request, conn: Any, actor: api.Actor) -> web.Str
 async def back_to_banks(request: web.Request) -> web.StreamResponse:
     """A GET of a form's target (the language switch returns to the current path) goes back to the list."""
     version_id = request.match_info.get("version_id", "")
-    raise web.HTTPSeeOther(f"/quality/versions/{version_id}" if version_id.isdigit() else "/quality")
+    raise web.HTTPSeeOther(f"/quality/versions/{version_id}" if version_id.isdecimal() else "/quality")
 
 
 def register(app: web.Application) -> None:
@@ -339,7 +339,7 @@ LETTERS = "ABCDEFGHIJKL"
 
 def _exam_id(request: web.Request) -> int:
     raw = request.match_info["exam_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise web.HTTPNotFound()
     return int(raw)
 
@@ -432,7 +432,7 @@ async def hold_decide(request: web.Request, conn: Any, actor: api.Actor) -> web.
     form = await request.post()
     kept = {name: str(form.get(name, "")).strip()[:2000] for name in ("item", "action", "reason")}
     raw = [str(v) for v in form.getall("option", [])][: len(LETTERS)]
-    options = [int(v) for v in raw if v.isdigit() and len(v) < 3]
+    options = [int(v) for v in raw if v.isdecimal() and len(v) < 3]
     try:
         async with conn.begin_nested():
             done = await api.hold_service.decide_item(
@@ -473,7 +473,7 @@ async def hold_release(request: web.Request, conn: Any, actor: api.Actor) -> web
 
 async def back_to_hold(request: web.Request) -> web.StreamResponse:
     exam_id = request.match_info.get("exam_id", "")
-    raise web.HTTPSeeOther(f"/quality/holds/{exam_id}" if exam_id.isdigit() else "/quality/holds")
+    raise web.HTTPSeeOther(f"/quality/holds/{exam_id}" if exam_id.isdecimal() else "/quality/holds")
 
 
 def register_holds(app: web.Application) -> None:

@@ -121,7 +121,7 @@ async def queue_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
 async def review(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """Approve or reject one: a comment is required, and the page asks once more before it decides."""
     raw = request.match_info["result_correction_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise web.HTTPNotFound()
     correction_id = int(raw)
     form = await request.post()

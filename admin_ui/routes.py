@@ -221,7 +221,7 @@ def _exam_messages(language: str) -> dict[str, str]:
 @page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
 async def exam_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     exam_id = request.match_info["exam_id"]
-    if not exam_id.isdigit():
+    if not exam_id.isdecimal():
         raise web.HTTPNotFound()
     from .proctoring import student_capture
 
@@ -262,7 +262,7 @@ async def _my_exam(request: web.Request, conn: Any, actor: api.Actor, exam_id: i
 async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     """Before anything starts: the exam's rules in the student's language (issue 20)."""
     exam_id = request.match_info["exam_id"]
-    if not exam_id.isdigit():
+    if not exam_id.isdecimal():
         raise web.HTTPNotFound()
     exam = await _my_exam(request, conn, actor, int(exam_id))
     return render(request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language)}, actor=actor)
@@ -271,7 +271,7 @@ async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
 @page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
 async def check_page(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     exam_id = request.match_info["exam_id"]
-    if not exam_id.isdigit():
+    if not exam_id.isdecimal():
         raise web.HTTPNotFound()
     ids = {
         "camera_ok": N_("Camera: there is a picture. Whether your face is visible is checked when you continue."),

@@ -313,7 +313,7 @@ async def assign_teacher(request: web.Request, conn: Any, actor: api.Actor) -> w
     teacher = (
         await conn.execute(select(T.users.c.id, T.users.c.role).where(T.users.c.login == values["teacher"]))
     ).first()
-    if not values["journal"].isdigit():
+    if not values["journal"].isdecimal():
         errors["journal"] = api.translate(actor.language, N_("Choose a journal."))
     if teacher is None:
         errors["teacher"] = api.translate(actor.language, N_("Choose a teacher."))
@@ -467,7 +467,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     services = api.services_of(request)
     filters = {k: request.query.get(k, "").strip()[:MAX_FILTER] for k in ("person", "subject", "action", "from", "to")}
     raw_page = request.query.get("page", "1")
-    page_no = int(raw_page) - 1 if raw_page.isdigit() and 0 < int(raw_page) < 100000 else 0
+    page_no = int(raw_page) - 1 if raw_page.isdecimal() and 0 < int(raw_page) < 100000 else 0
     async with services.engine.connect() as conn:
         rows, more, errors = await _audit_rows(conn, filters, page_no, actor.language)
     chain = await admin_system._verify(services) if request.method == "POST" else None

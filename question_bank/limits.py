@@ -28,6 +28,7 @@ class ParseLimits:
     max_paragraphs: int = 50_000  # .docx, body and table cells
     max_rows: int = 20_000  # .xlsx, the highest row number of any sheet
     max_columns: int = 64  # .xlsx, the highest column holding a value
+    max_xml_depth: int = 100  # every XML part of an Office file (Word's nested tables reach ~30)
     # Every format
     max_line_chars: int = 10_000  # a text line, a Word paragraph, a spreadsheet cell
     max_questions: int = 5_000

@@ -10,7 +10,7 @@ from typing import Any
 
 from question_bank.checks import check_drafts, line_problems
 from question_bank.formats.detect import ALIASES, IMPORTERS, OLE_MAGIC, BankFormat, detect_format, resolve_format
-from question_bank.formats.office import check_archive
+from question_bank.formats.office import check_archive, too_many_parts
 from question_bank.limits import DEFAULT_LIMITS, ParseLimits
 from question_bank.model import Bank, Item
 from question_bank.problems import Problem, ProblemCode, Severity, problem
@@ -19,6 +19,7 @@ from question_bank.text import decode_bytes
 # A report lists at most this many problems (a 10 MiB file of unknown tags would otherwise
 # make a report of millions of lines); the first ones, in file order, are the useful ones.
 MAX_REPORTED_PROBLEMS = 1000
+ZIP_MAGIC = b"PK\x03\x04"
 _ARCHIVES = {BankFormat.PLATONUS_DOCX: "docx", BankFormat.XLSX: "xlsx", BankFormat.QTI: "qti"}
 
 DEFAULT_EXPECTED_OPTIONS = 5
@@ -102,6 +103,8 @@ def parse_bank(
     :func:`question_bank.diff.diff_items` instead.
     Raises :class:`UnknownFormatError` for an unknown explicit format name.
     """
+    if data.startswith(ZIP_MAGIC) and (crowded := too_many_parts(data, limits)):
+        return ParseReport(None, None, language, (), tuple(crowded), 0)  # before the directory is read
     fmt: BankFormat | None = None
     if format is not None:
         fmt = resolve_format(format, data)

@@ -75,6 +75,9 @@ class ProblemCode(StrEnum):
     ARCHIVE_TOO_LARGE = "archive_too_large"
     ARCHIVE_TOO_MANY_PARTS = "archive_too_many_parts"
     ARCHIVE_RATIO = "archive_ratio"
+    ARCHIVE_DTD = "archive_dtd"
+    ARCHIVE_XML_DEPTH = "archive_xml_depth"
+    ARCHIVE_DAMAGED = "archive_damaged"
     TOO_MANY_PARAGRAPHS = "too_many_paragraphs"
     TOO_MANY_ROWS = "too_many_rows"
     TOO_MANY_COLUMNS = "too_many_columns"
@@ -225,6 +228,21 @@ MESSAGES: dict[ProblemCode, tuple[Severity, str]] = {
     ProblemCode.ARCHIVE_RATIO: (
         E,
         "Part {part} of the file is compressed {ratio} times; at most {limit} times is accepted",
+    ),
+    ProblemCode.ARCHIVE_DTD: (
+        E,
+        "Part {part} of the file declares a document type (DTD); Word and Excel never write one: save the file "
+        "again from Word or Excel",
+    ),
+    ProblemCode.ARCHIVE_XML_DEPTH: (
+        E,
+        "Part {part} of the file nests its elements more than {limit} levels deep: save the file again from Word "
+        "or Excel",
+    ),
+    ProblemCode.ARCHIVE_DAMAGED: (
+        E,
+        "Part {part} of the file is damaged (its size or checksum does not match): save the file again from Word "
+        "or Excel",
     ),
     ProblemCode.TOO_MANY_PARAGRAPHS: (
         E,

@@ -202,7 +202,7 @@ class SessionCache:
         if kind == "t":
             self._bury(value)
             self._entries.pop(value, None)
-        elif kind == "u" and value.lstrip("-").isdigit():
+        elif kind == "u" and value.lstrip("-").isdecimal():
             user_id = int(value)
             self._bury(user_id)
             for th in [th for th, (_, info) in self._entries.items() if info.actor.user_id == user_id]:

@@ -171,7 +171,7 @@ async def people_names(conn: AsyncConnection, labels: Iterable[str | None], lang
     a bare user id (the journal names people by id) → the full name; unknown labels stay as they are."""
     wanted = {label for label in labels if label}
     logins = {label.split(":", 1)[1] for label in wanted if label.startswith("user:")}
-    ids = {int(label) for label in wanted if label.isdigit()}
+    ids = {int(label) for label in wanted if label.isdecimal()}
     names: dict[str, str] = {}
     if logins:
         for r in await conn.execute(select(users.c.login, users.c.full_name).where(users.c.login.in_(sorted(logins)))):

@@ -204,6 +204,8 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     while offset + 9 < len(data):
         if data[offset] != 0xFF:
             return None
+        while data[offset + 1] == 0xFF and offset + 10 < len(data):
+            offset += 1  # fill bytes before a marker, which libjpeg skips (read as a marker, they hid the frame)
         marker = data[offset + 1]
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             offset += 2
@@ -218,14 +220,26 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 def _check_jpeg(data: bytes) -> tuple[int, int]:
     size = _jpeg_size(data)
-    if size is None or not (0 < size[0] <= MAX_IMAGE_SIDE and 0 < size[1] <= MAX_IMAGE_SIDE):
+    if size is None or not (0 < size[0] and 0 < size[1]):
         raise InvalidInput("image_invalid", N_("The image is not a readable JPEG picture."))
+    if not (size[0] <= MAX_IMAGE_SIDE and size[1] <= MAX_IMAGE_SIDE):  # a decompression bomb: never decoded
+        raise InvalidInput(
+            "image_invalid",
+            N_("The picture is {width} × {height} pixels; at most {limit} × {limit} are accepted."),
+            width=size[0],
+            height=size[1],
+            limit=MAX_IMAGE_SIDE,
+        )
     import cv2  # here, not at import: a server start does not need OpenCV
     import numpy as np
 
     # The whole compressed stream is read and checked; an eighth-size grey picture is enough for that
     # and is several times cheaper than the full colour decode the analysis does later.
-    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
+    reduced = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    # The decoder's own idea of the size must be the one checked above: a header it reads otherwise (a frame
+    # header hidden from the parse above) would be decoded in full later — by the analysis, the review's
+    # thumbnail — at whatever size it claims (30,000 × 30,000 is 2.7 GB in colour).
+    if reduced is None or reduced.shape[:2] != (-(-size[1] // 8), -(-size[0] // 8)):
         raise InvalidInput("image_invalid", N_("The image is not a readable JPEG picture."))
     return size
 

@@ -183,7 +183,7 @@ def _bounded(value: str | None, name: str, low: int, high: int, *, default: int 
         raise InvalidInput(
             "invalid_field", N_("Field «{field}» must be a {expected}."), field=name, expected=Word(N_("integer"))
         )
-    if not value.isdigit() or len(value) > 12 or not low <= int(value) <= high:
+    if not value.isdecimal() or len(value) > 12 or not low <= int(value) <= high:
         raise Bound(low, high).refusal(name)
     return int(value)
 
@@ -509,7 +509,7 @@ def parse_range(header: str | None, total: int) -> tuple[int, int] | None:
     )
     first, dash, last = spec.strip().partition("-")
     first, last = first.strip(), last.strip()
-    if "," in spec or not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+    if "," in spec or not dash or not (first.isdecimal() or first == "") or not (last.isdecimal() or last == ""):
         raise refused
     if first == "":
         if last == "" or int(last) == 0 or total == 0:

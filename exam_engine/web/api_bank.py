@@ -168,7 +168,7 @@ def _flag(request: web.Request, name: str, fields: dict[str, str]) -> bool:
 def _optional_int(raw: str | None, name: str, bound: b.Bound) -> int | None:
     if raw is None or not raw.strip():
         return None
-    if not raw.strip().isdigit() or len(raw.strip()) > 16:
+    if not raw.strip().isdecimal() or len(raw.strip()) > 16:
         raise InvalidInput(
             "invalid_field", N_("Field «{field}» must be a {expected}."), field=name, expected=Word(N_("integer"))
         )

@@ -253,7 +253,7 @@ async def roster(conn: AsyncConnection, journal_: journal.Journal) -> journal.Ro
         if j.discipline_code == journal_.discipline_code
     }
     elsewhere = {a for a, g in others.items() if g in keeping}
-    numeric = [int(i) for i in ids if i.isdigit()]
+    numeric = [int(i) for i in ids if i.isdecimal()]
     found = {
         str(r.id): (r.full_name, r.login)
         for r in await conn.execute(select(users.c.id, users.c.full_name, users.c.login).where(users.c.id.in_(numeric)))
@@ -374,12 +374,12 @@ async def results_without_journal(conn: AsyncConnection, *, limit: int = 200) ->
         }
         owned |= {a for a, (_, g) in sitting.items() if g in keeping}
     found = [x for x in found if x.attempt_id not in owned]
-    numeric = {int(x.student_id) for x in found if x.student_id.isdigit()}
+    numeric = {int(x.student_id) for x in found if x.student_id.isdecimal()}
     people = {
         str(u.id): (u.full_name, u.login)
         for u in await conn.execute(select(users.c.id, users.c.full_name, users.c.login).where(users.c.id.in_(numeric)))
     }
-    exam_ids = {int(x.exam_id) for x in found if x.exam_id.isdigit()}
+    exam_ids = {int(x.exam_id) for x in found if x.exam_id.isdecimal()}
     titles = {
         str(e.id): e.title
         for e in await conn.execute(select(exams.c.id, exams.c.title).where(exams.c.id.in_(exam_ids)))
@@ -411,7 +411,7 @@ async def catalog_names(conn: AsyncConnection, journal_: journal.Journal, teache
             select(disciplines.c.name, disciplines.c.credits).where(disciplines.c.code == journal_.discipline_code)
         )
     ).first()
-    numeric = [int(t) for t in teacher_ids if t.isdigit()]
+    numeric = [int(t) for t in teacher_ids if t.isdecimal()]
     examiners = (
         (await conn.execute(select(users.c.full_name).where(users.c.id.in_(numeric)).order_by(users.c.full_name)))
         .scalars()

@@ -209,7 +209,7 @@ def upload(
 
 def _seq(request: web.Request) -> int:
     raw = request.query.get("seq", "")
-    if not raw.isdigit() or len(raw) > 9:
+    if not raw.isdecimal() or len(raw) > 9:
         raise InvalidInput("invalid_seq", N_("The sequence number must be a positive whole number."))
     return int(raw)
 
@@ -492,7 +492,7 @@ async def get_evidence(request: web.Request, conn: Any, actor: Actor) -> web.Res
         path_uuid(request, "attempt_id"),
         path_int(request, "seq"),
         thumb=request.query.get("thumb") in ("1", "true"),
-        frame=int(frame) if frame and frame.isdigit() else None,
+        frame=int(frame) if frame and frame.isdecimal() else None,
         now=services_of(request).clock.now(),
     )
     return web.Response(body=content, content_type=media, headers={"Cache-Control": "no-store, private"})

@@ -26,7 +26,16 @@ from . import api_assignments  # noqa: F401 - proctors of exams, heads of facult
 from . import api_live  # exam day: lobby, live control, accommodations; the uptime/preparation task
 from . import api_holds  # noqa: F401 - the gate before the journal: holds, key decisions (issue 25)
 from .connections import CappedApplication, connection_cap
-from .http import ROUTES, SERVICES, errors_middleware, form_deadline_middleware, headers_middleware, json_response
+from .http import (
+    BODY_LIMIT,
+    ROUTES,
+    SERVICES,
+    expect_handler,
+    errors_middleware,
+    form_deadline_middleware,
+    headers_middleware,
+    json_response,
+)
 from .openapi import served_document
 
 log = logging.getLogger(__name__)
@@ -193,6 +202,7 @@ def create_app(
     )
     app.max_connections = connection_cap(services.settings.max_connections)  # a flood gets 503, not our files
     app.header_timeout_s = services.settings.header_timeout_s  # a head trickled in holds its slot no longer
+    app.write_timeout_s = services.settings.body_timeout_s  # an answer nobody reads holds it no longer either
     app[SERVICES] = services
     if run_sweeper:
         # Start-up order after a crash past a mass deadline: seal what was written before the crash
@@ -215,7 +225,8 @@ def create_app(
 
         app.on_cleanup.append(_close)
     for doc, handler in ROUTES:
-        app.router.add_route(doc.method, doc.path, handler)
+        limit = getattr(handler, BODY_LIMIT, MAX_REQUEST_BYTES)  # an upload's own bound is within the request's
+        app.router.add_route(doc.method, doc.path, handler, expect_handler=expect_handler(limit))
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

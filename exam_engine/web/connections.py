@@ -83,6 +83,7 @@ class CappedServer(web.Server):
 
     max_connections = 0
     header_timeout_s = 0.0
+    write_timeout_s = 0.0
     _refused = 0
     _logged_at = 0.0
 
@@ -100,6 +101,7 @@ class CappedServer(web.Server):
             return _Refused()
         handler = GuardedHandler(self, loop=self._loop, **self._kwargs)
         handler.head_timeout_s = self.header_timeout_s
+        handler.write_timeout_s = self.write_timeout_s
         return handler
 
 
@@ -112,13 +114,15 @@ with warnings.catch_warnings():
     class CappedApplication(web.Application):
         """The application whose runner's server caps its connections (see :class:`CappedServer`)."""
 
-        ATTRS = web.Application.ATTRS | {"max_connections", "header_timeout_s"}
+        ATTRS = web.Application.ATTRS | {"max_connections", "header_timeout_s", "write_timeout_s"}
         max_connections = 0
         header_timeout_s = 0.0
+        write_timeout_s = 0.0
 
         def _make_handler(self, **kwargs: Any) -> web.Server:
             server = super()._make_handler(**kwargs)
             server.__class__ = CappedServer  # the same object, with the cap
             server.max_connections = self.max_connections  # type: ignore[attr-defined]
             server.header_timeout_s = self.header_timeout_s  # type: ignore[attr-defined]
+            server.write_timeout_s = self.write_timeout_s  # type: ignore[attr-defined]
             return server

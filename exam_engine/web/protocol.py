@@ -31,13 +31,19 @@ import re
 import time
 from typing import Any
 
-from aiohttp import http_exceptions, web, web_protocol
+from aiohttp import http_exceptions, web, web_fileresponse, web_protocol
 from aiohttp.streams import EMPTY_PAYLOAD as EMPTY
 
 from ..i18n import N_, normalise_language, translate
 from .http import BAD_BODY_FRAMING, BODY_TIMEOUT, SECURITY_HEADERS, BodyFramingError, dumps, request_language
 
 log = logging.getLogger(__name__)
+
+# Static files went out by sendfile(2), which bypasses the transport's buffers and so the write deadline of
+# GuardedHandler.pause_writing: a client that never read a stylesheet held its connection for ever. Through
+# the transport they are written in chunks like any answer (the files are tens of kilobytes; aiohttp reads
+# this module global at each file answer, as AIOHTTP_NOSENDFILE=1 would set it).
+setattr(web_fileresponse, "NOSENDFILE", True)  # noqa: B010 - a Final of aiohttp's, changed on purpose
 
 LOG_EVERY_S = 10.0
 HEAD_KEPT = 64 * 1024
@@ -221,15 +227,66 @@ class _LogGate:
 GATE = _LogGate()
 
 
+class _WriteGate:
+    """Dropped readers logged at most every :data:`LOG_EVERY_S`, with the count of the others."""
+
+    def __init__(self) -> None:
+        self.at = -LOG_EVERY_S
+        self.quiet = 0
+
+    def log(self, peer: Any, seconds: float) -> None:
+        now = time.monotonic()
+        if now - self.at < LOG_EVERY_S:
+            self.quiet += 1
+            return
+        log.warning(
+            "dropped a connection from %s that read none of its answer for %g s%s",
+            peer,
+            seconds,
+            f"; {self.quiet} more since the last such line" if self.quiet else "",
+        )
+        self.at, self.quiet = now, 0
+
+
+WRITE_GATE = _WriteGate()
+
+
 class GuardedHandler(web_protocol.RequestHandler):
     """aiohttp's request handler, answering its own refusals in the reader's language (see the module)."""
 
     head_timeout_s = 0.0
     """``EXAM_HEADER_TIMEOUT_S`` (set by the server; 0: aiohttp's keep-alive timer alone, 75 s)."""
+    write_timeout_s = 0.0
+    """How long an answer may wait for a client that does not read it (``EXAM_BODY_TIMEOUT_S``; 0: for ever)."""
     _head_parts: list[bytes]
     _head_size = 0
     _reading: Any = None  # the payload of the request whose body is being received
     _head_timer: asyncio.TimerHandle | None = None
+    _write_timer: asyncio.TimerHandle | None = None
+
+    def pause_writing(self) -> None:
+        """The socket's buffers are full: the client is not reading. Once they stay full for
+        :attr:`write_timeout_s`, the connection is dropped, which ends the handler's wait to write (it waited
+        for ever: a client that never read its answers held its slot, its task and the answer's bytes)."""
+        super().pause_writing()
+        if self.write_timeout_s > 0 and self._write_timer is None:
+            self._write_timer = self._loop.call_later(self.write_timeout_s, self._write_stalled)
+
+    def resume_writing(self) -> None:
+        self._disarm_write_deadline()
+        super().resume_writing()
+
+    def _disarm_write_deadline(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_stalled(self) -> None:
+        self._write_timer = None
+        if self.transport is None or not self.writing_paused:
+            return
+        WRITE_GATE.log(self.transport.get_extra_info("peername"), self.write_timeout_s)
+        self.transport.abort()  # connection_lost follows: the handler's drain fails, the slot is freed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._head_parts = []
@@ -238,6 +295,7 @@ class GuardedHandler(web_protocol.RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm_head_deadline()
+        self._disarm_write_deadline()
         super().connection_lost(exc)
 
     def _arm_head_deadline(self) -> None:

@@ -156,7 +156,7 @@ def _lom(resource: etree._Element) -> tuple[str | None, int | None, str | None, 
         if (ident.findtext(f"{_MD}catalog") or "") == f"{SOURCE}-twin":
             twin = (ident.findtext(f"{_MD}entry") or "").strip() or None
     level = (resource.findtext(f"{_CP}metadata/{_MD}lom/{_MD}educational/{_MD}difficulty/{_MD}value") or "").strip()
-    bad_level = bool(level) and not (level.isdigit() and int(level) >= 1)
+    bad_level = bool(level) and not (level.isdecimal() and int(level) >= 1)
     return (topic.strip() if topic else None), (int(level) if level and not bad_level else None), twin, bad_level
 
 

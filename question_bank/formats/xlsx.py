@@ -141,11 +141,11 @@ def _hidden_rows_and_columns(sheet: Any, max_columns: int) -> tuple[set[int], se
             if element.get("hidden", "").lower() in _HIDDEN:
                 if element.tag == f"{_SHEET_NS}row":
                     number = element.get("r", "")
-                    if number.isdigit():
+                    if number.isdecimal():
                         rows.add(int(number))
                 else:
                     low, high = element.get("min", ""), element.get("max", "")
-                    if low.isdigit() and high.isdigit():
+                    if low.isdecimal() and high.isdecimal():
                         columns.update(range(int(low), min(int(high), max_columns) + 1))
             element.clear()
     finally:
@@ -170,7 +170,7 @@ def _parse_key(raw: str, count: int) -> list[int] | str | None:
         if part.upper() in _AMBIGUOUS_CYRILLIC:
             return part
         letter = part.upper().translate(_CYRILLIC_KEY)
-        if part.isdigit() and 1 <= int(part) <= count:
+        if part.isdecimal() and 1 <= int(part) <= count:
             keys.append(int(part) - 1)
         elif len(letter) == 1 and letter in _KEY_LETTERS[:count]:
             keys.append(_KEY_LETTERS.index(letter))
@@ -184,7 +184,7 @@ def _row_question(cells: dict[str, str], options: list[str], row: int, number: i
     q.twin_key = cells.get("twin_key", "").strip() or None
     level = cells.get("difficulty", "").strip()
     if level:
-        if level.isdigit() and int(level) >= 1:
+        if level.isdecimal() and int(level) >= 1:
             q.difficulty = int(level)
         else:
             out.problems.append(problem(ProblemCode.INVALID_DIFFICULTY, line=row, question=number, value=level))
@@ -321,7 +321,7 @@ def import_xlsx(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> ImportResu
             out.problems.append(problem(ProblemCode.HIDDEN_ROW, line=index, question=number))
             refused = True
         written = cells.get("number", "").strip()
-        if written.isdigit():
+        if written.isdecimal():
             # The № column accounts for rows: a gap, a repeat or a step back means a row was lost,
             # copied or moved, which the rest of the row cannot show.
             if int(written) != previous_number + 1:

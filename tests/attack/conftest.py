@@ -24,10 +24,16 @@ class Scene:
 
 
 @pytest.fixture
-def scene(pg_database: str, redis_url: str, tmp_path) -> Iterator[Scene]:
+def scene_env() -> dict[str, str]:
+    """Settings of the live server beyond the tests' own (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def scene(pg_database: str, redis_url: str, tmp_path, scene_env: dict[str, str]) -> Iterator[Scene]:
     import requests
 
-    server = live_server(pg_database, redis_url, str(tmp_path))
+    server = live_server(pg_database, redis_url, str(tmp_path), **scene_env)
     try:
         world = server.run(lambda: make_world(server.services, students=2, question_count=5))
         server.run(lambda: make_user(server.services, "admin1", Role.ACADEMIC_ADMIN))

@@ -71,10 +71,10 @@ class LiveServer:
         return Session(dict(resp.cookies), {"X-CSRF-Token": resp.json()["csrf_token"]})
 
 
-def live_server(pg_url: str, redis_url: str, data_dir: str) -> LiveServer:
+def live_server(pg_url: str, redis_url: str, data_dir: str, **extra_env: str) -> LiveServer:
     # No per-session request budget: a fuzzing run sends thousands of requests a minute from one session,
     # and every operation must reach its handler, not the budget's 429 (tests/unit/test_session_rate.py).
-    env = {**settings_env(pg_url, data_dir, redis_url), "EXAM_SESSION_RATE_PER_MIN": "0"}
+    env = {**settings_env(pg_url, data_dir, redis_url), "EXAM_SESSION_RATE_PER_MIN": "0", **extra_env}
     services = build_services(load_settings(env))
     server = LiveServer(services)
     server.start()
