@@ -171,7 +171,7 @@ async def _journal_rows(conn: Any, language: str) -> list[dict[str, Any]]:
     found = await journal.load_journals(conn)
     teachers = {j.id: await journal.teacher_ids(conn, j.id) for j in found}
     names = await api.live_board.people_names(conn, [t for ids in teachers.values() for t in ids], language)
-    wanted = [int(t) for ids in teachers.values() for t in ids if t.isdigit()]
+    wanted = [int(t) for ids in teachers.values() for t in ids if t.isdecimal()]
     logins = {
         str(r.id): r.login
         for r in await conn.execute(select(T.users.c.id, T.users.c.login).where(T.users.c.id.in_(wanted)))
@@ -353,7 +353,7 @@ async def remove_teacher(request: web.Request, conn: Any, actor: api.Actor) -> w
     journal_part, _, login = values["assignment"].partition(":")
     teacher = (
         (await conn.execute(select(T.users.c.id).where(T.users.c.login == login))).first()
-        if journal_part.isdigit() and login
+        if journal_part.isdecimal() and login
         else None
     )
     if teacher is None:

@@ -284,7 +284,7 @@ async def sitting_groups(
         uuids[a.id]: a.started_at
         for a in await conn.execute(select(attempts.c.id, attempts.c.started_at).where(attempts.c.id.in_(list(uuids))))
     }
-    numeric = sorted({int(r.student_id) for r in rows if r.student_id.isdigit()})
+    numeric = sorted({int(r.student_id) for r in rows if r.student_id.isdecimal()})
     spans: dict[str, list[tuple[datetime, datetime | None, str]]] = {}
     for m in await conn.execute(
         select(group_members.c.student_id, group_members.c.joined_at, group_members.c.left_at, groups.c.code)
