@@ -189,12 +189,24 @@ HTTP_REFUSALS = {
 }
 
 
+def _nul_field(request: web.Request) -> str:
+    """The first query parameter (or, failing that, the path) that holds a NUL, for the refusal's words."""
+    for key, value in request.query.items():
+        if "\x00" in key or "\x00" in value:
+            return key.replace("\x00", "")[:100]
+    return request.path.replace("\x00", "")[:100]
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     try:
         if "%00" in request.raw_path and request.path.startswith("/api/"):
             # A NUL in the address's query or path reached PostgreSQL (a role or discipline filter): a 500.
-            raise InvalidInput("invalid_text", N_("Text fields must not contain the NUL character."))
+            raise InvalidInput(
+                "invalid_text",
+                N_("The address's parameter «{field}» contains the NUL character; remove it."),
+                field=_nul_field(request),
+            )
         return await handler(request)
     except DomainError as error:
         if isinstance(error, (PermissionDenied, authority.OutOfReach)):
