@@ -356,19 +356,25 @@ async def test_a_word_bank_with_a_bold_key_shows_found_ready_and_refused_before_
 
 
 async def test_the_quality_department_sees_a_result_that_reached_no_journal_in_kk_and_ru(services, browser):
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
-    from exam_engine.tables import group_members
+    from exam_engine.tables import exam_groups, group_members, groups
     from tests.integration.test_journal_world import KAZAKH_NAMES, relay_now, release_exam
 
     jw: JournalWorld = await make_journal_world(services, students=2)
-    await sit_exam(services, jw, "student2", correct=4)
     async with services.engine.begin() as conn:  # moved to a group with no journal of the discipline
+        faculty = (await conn.execute(select(groups.c.faculty_id).where(groups.c.code == "G1"))).scalar()
+        g9 = await catalog.ensure_group(conn, ADMIN, code="G9", faculty_id=faculty, now=services.clock.now())
         await conn.execute(
             update(group_members)
             .where(group_members.c.student_id == jw.ids["student2"])
             .values(left_at=services.clock.now())
         )
+        await catalog.add_member(
+            conn, ADMIN, group_id=g9, user_id=jw.ids["student2"], role=Role.STUDENT, now=services.clock.now()
+        )
+        await conn.execute(exam_groups.insert().values(exam_id=jw.world.exam_id, group_id=g9))  # the exam is G9's too
+    await sit_exam(services, jw, "student2", correct=4)  # sat in G9, which keeps no LAW-101 journal
     await release_exam(services, jw)
     assert (await relay_now(services)).delivered == 1
     client = await open_client(services)

@@ -234,19 +234,29 @@ async def test_a_late_regrade_of_an_earlier_sitting_does_not_replace_the_later_s
 async def test_a_result_that_reaches_no_journal_is_listed_for_the_quality_department_in_kk_and_ru(services):
     # A student moved to a group that has no journal of the discipline sat the exam: the result was
     # accepted by the journal and shown in no journal at all, and nobody was told.
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
-    from exam_engine.tables import group_members
+    from exam_engine.domain.roles import Role
+    from exam_engine.services import catalog
+    from exam_engine.tables import exam_groups, group_members, groups
+    from tests.factories import ADMIN
 
     jw = await make_journal_world(services, students=3)
-    await sit_exam(services, jw, "student3", correct=5)
-    await sit_exam(services, jw, "student1", correct=4)
-    async with services.engine.begin() as conn:  # moved out of the group before the results go out
+    async with services.engine.begin() as conn:  # moved to G9, which sits the exam and keeps no LAW-101 journal
+        faculty = (await conn.execute(select(groups.c.faculty_id).where(groups.c.code == "G1"))).scalar()
+        g9 = await catalog.ensure_group(conn, ADMIN, code="G9", faculty_id=faculty, now=services.clock.now())
         await conn.execute(
             update(group_members)
             .where(group_members.c.student_id == jw.ids["student3"])
             .values(left_at=services.clock.now())
         )
+        await catalog.add_member(
+            conn, ADMIN, group_id=g9, user_id=jw.ids["student3"], role=Role.STUDENT, now=services.clock.now()
+        )
+        await conn.execute(exam_groups.insert().values(exam_id=jw.world.exam_id, group_id=g9))
+    services.clock.advance(60)  # the transfer is a minute before the exam, not the same instant
+    await sit_exam(services, jw, "student3", correct=5)
+    await sit_exam(services, jw, "student1", correct=4)
     services.clock.advance(8 * 3600)
     assert (await relay_now(services)).delivered == 2
     client = await open_client(services)
