@@ -211,6 +211,16 @@ def _exam_messages(language: str) -> dict[str, str]:
             "sign in again in this browser to continue the same exam, and the waiting answers are sent."
         ),
         "sign_in_again": N_("Sign in again"),
+        # Answers that waited in the browser (a laptop asleep past the deadline) and were refused: named.
+        "late_not_saved": N_(
+            "Your answers to questions {number} reached the server after the time had ended and were NOT "
+            "saved. The result counts only the answers saved before the end."
+        ),
+        "ended_not_saved": N_(
+            "The exam had already ended when your answers to questions {number} reached the server: they "
+            "were NOT saved. The result counts only the answers saved before the end."
+        ),
+        "see_result": N_("See the result"),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 

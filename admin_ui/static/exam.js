@@ -28,6 +28,8 @@
   let retryDelay = 1000;
   let finished = false;
   const warned = new Set();   // warning bands already shown (seconds: 300, 60)
+  const lateLost = new Map();  // position -> the waiting choice the server refused: the attempt had ended
+  let lateCode = "";           // the refusal's code (deadline_passed, attempt_finished)
 
   const storeKey = () => "exam-queue:" + attempt.id;
   const posKey = () => "exam-position:" + attempt.id;  // the question on screen, kept across a reload
@@ -237,7 +239,10 @@
         document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
         return;
       } else if (result.status === 409 || result.status === 404) {
-        // Finished or the deadline passed: nothing more will be accepted.
+        // Finished or the deadline passed: nothing more will be accepted. What still waited (a laptop
+        // asleep past the deadline) is NOT saved: the page names those questions (never a silent loss).
+        for (const [p, item] of Object.entries(queue)) lateLost.set(Number(p), item.choice);
+        lateCode = (result.data && result.data.error && result.data.error.code) || "";
         queue = {};
         persistQueue();
         return finish(true);
@@ -467,9 +472,57 @@
       }
     }
     await untilServerAnswers();
+    // What still waits goes now: the server answers each (its refusal names it in lateLost); what it
+    // did not take (no connection again) was not saved either.
+    if (pendingCount() > 0) await flush();
+    for (const [p, item] of Object.entries(queue)) lateLost.set(Number(p), item.choice);
+    queue = {};
     try { localStorage.removeItem(storeKey()); sessionStorage.removeItem(posKey()); } catch (e) { /* ignore */ }
     await beforeLeave();
+    if (lateLost.size) return showLateLost();
     window.location = `/attempt/${attempt.id}/result`;
+  }
+
+  // Answers the server refused because they reached it after the deadline (or after the attempt had
+  // ended): the page stays, names the questions, and the result is one press away. The server's
+  // verdict stands; the page only says which of the student's last choices it never received.
+  async function showLateLost() {
+    // The server's word on what it holds: an answer it already had (chosen, changed, chosen back) is
+    // not lost, and whether the time ran out or the exam was handed in (another tab) is its status.
+    let status = "";
+    const held = { ...serverChoice };  // position -> the choice the server holds
+    try {
+      const r = await api("GET", `/attempts/${attempt.id}`);
+      if (r.status === 200 && r.data) {
+        status = r.data.attempt.status;
+        for (const q of r.data.questions || []) if (q.seq !== null && q.seq !== undefined) held[q.position] = q.choice;
+      }
+    } catch (e) { /* offline again: what the page knows */ }
+    for (const [p, choice] of [...lateLost]) if (p in held && held[p] === choice) lateLost.delete(p);
+    if (!lateLost.size) { window.location = `/attempt/${attempt.id}/result`; return; }
+    // The questions show what the server holds (an unsaved choice does not look chosen), locked.
+    for (const q of questions) if (lateLost.has(q.position)) q.choice = q.position in held ? held[q.position] : null;
+    show(current, false);
+    document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
+    const numbers = [...lateLost.keys()].map((p) => questions.findIndex((q) => q.position === p) + 1)
+      .filter((n) => n > 0).sort((a, b) => a - b).join(", ");
+    const timeOut = lateCode === "deadline_passed" || status === "timed_out" || status === "";
+    const box = $("alert");
+    const timeUp = attempt.timeout_policy === "grade_saved" ? M.time_up_grade_saved : M.time_up_unsatisfactory;
+    box.textContent = timeOut ? timeUp + " " + fmt(M.late_not_saved, { number: numbers })
+                              : fmt(M.ended_not_saved, { number: numbers });
+    const a = document.createElement("a");
+    a.href = `/attempt/${attempt.id}/result`;
+    a.id = "to-result";
+    a.className = "button primary";
+    a.textContent = M.see_result;
+    const line = document.createElement("p");
+    line.appendChild(a);
+    box.appendChild(line);
+    const el = $("save-status");
+    el.className = "save-status offline";
+    el.textContent = fmt(M.not_saved_short, { number: numbers });
+    focusBelowBar(box);
   }
 
   // Going to the result while offline opened the browser's own "no internet" page, in the browser's
