@@ -579,7 +579,10 @@
         r = await api("POST", `/attempts/${attempt.id}/submit`);
       } catch (e) {
         finished = false;  // offline: nothing was handed in; the clock and the page go on
-        return notHandedIn();
+        notHandedIn();
+        // Or only the server's answer was lost on the way back: ask it at once (and again at every
+        // ping); a hand-in it did take opens the result, never «time is up».
+        return presence();
       }
       if (r.status === 200 || r.status === 409) {
         try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
@@ -590,6 +593,7 @@
       } else if (AGAIN(r.status) || r.status >= 500) {
         finished = false;  // the server could not take it now: as offline, nothing was handed in
         notHandedIn();
+        presence();  // a proxy's 504 may stand for a hand-in the server did take
       } else {
         finished = false;
         const said = r.data && r.data.error && r.data.error.message;
@@ -598,6 +602,16 @@
       }
     };
     $("confirm-no").onclick = () => dialog.close();
+  }
+
+  // The server holds a hand-in (its answer to «Hand in» was lost, or another tab of this browser
+  // handed in) and nothing waits here: the result, without a word of «time is up».
+  async function handedIn() {
+    if (finished) return;
+    finished = true;
+    try { localStorage.removeItem(storeKey()); sessionStorage.removeItem(posKey()); } catch (e) { /* ignore */ }
+    await beforeLeave();
+    window.location = `/attempt/${attempt.id}/result`;
   }
 
   // The server may pause, resume or extend the attempt at any time: ask it regularly.
@@ -613,6 +627,7 @@
         if (pendingCount() === 0) reachedServer();
         if (summary.status === "paused") setPaused(true);
         else if (summary.status === "in_progress") setPaused(false);
+        else if (summary.status === "submitted" && pendingCount() === 0) handedIn();
         else finish(true);
       } else if (r.status === 409 && r.data && r.data.error && r.data.error.code === "attempt_paused") {
         setPaused(true);

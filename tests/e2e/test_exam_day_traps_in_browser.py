@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from exam_engine.domain.roles import Role
 from exam_engine.tables import attempts
-from tests.e2e.conftest import shot, sign_in
-from tests.e2e.test_exam_clock_and_session_in_browser import SKEWED_DATE, _set_skew
-from tests.factories import make_user, make_world, new_api, open_client
+from tests.e2e.conftest import open_exam, served_page, shot, sign_in
+from tests.e2e.test_exam_clock_and_session_in_browser import SKEWED_DATE, TEXT, _serious_violations, _set_skew
+from tests.factories import make_user, make_world, new_api, open_client, stored_choices
 from tests.integration.test_staff_pages import watch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["postgres"])]
@@ -72,3 +72,45 @@ async def test_the_live_page_shows_the_servers_time_left_whatever_the_computers_
         await context.close()
         await student.client.close()
         await client.close()
+
+
+# Everything the message box ever said, in order (a word shown for a moment counts too).
+RECORD_ALERTS = """
+window.__said = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("alert");
+  if (box) new MutationObserver(() => window.__said.push(box.textContent)).observe(box, {childList: true, characterData: true, subtree: true});
+});
+"""
+
+
+async def _attempt_row(services):  # type: ignore[no-untyped-def]
+    async with services.engine.connect() as conn:
+        return (await conn.execute(select(attempts))).one()
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_hand_in_whose_answer_is_lost_on_the_way_back_opens_the_result_not_time_is_up(services, browser, lang):
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    t = TEXT[lang]
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}) as (
+        base,
+        page,
+    ):
+        await page.add_init_script(RECORD_ALERTS)
+        await open_exam(page, base, world.exam_id)
+        await page.click("#q-options .option >> nth=1")
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+
+        async def reaches_the_server_but_the_answer_is_lost(route):  # type: ignore[no-untyped-def]
+            await route.fetch()  # the server hands the attempt in…
+            await route.abort("connectionreset")  # …and its answer never comes back
+
+        await page.route("**/api/v1/attempts/*/submit", reaches_the_server_but_the_answer_is_lost)
+        await page.click("#submit")
+        await page.click("#confirm-yes")
+        await page.wait_for_url("**/result", timeout=6000)  # the server's word, at once: handed in
+        said = await page.evaluate("window.__said")
+        assert not any(t["time_up"] in x or t["unsatisfactory"] in x for x in said), said
+        row = await _attempt_row(services)
+        assert row.status == "submitted" and (await stored_choices(services, row.id)) == {1: 1}
