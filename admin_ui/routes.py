@@ -143,16 +143,27 @@ async def home(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamR
 @page(permission=api.Permission.SIT_EXAM)
 async def student_home(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     services = api.services_of(request)
-    exams = await api.attempt_service.student_exams(conn, actor, now=services.clock.now())
+    now = services.clock.now()
+    exams = await api.attempt_service.student_exams(conn, actor, now=now)
     running = ("checks", "in_progress", "paused")
     upcoming = [e for e in exams if not e["attempt"] or e["attempt"]["status"] in running]
     finished = [e for e in exams if e["attempt"] and e["attempt"]["status"] not in running]
     return render(
         request,
         "student_home.html",
-        {"upcoming": upcoming, "finished": finished, "when": lambda v: when(v, actor.language)},
+        {
+            "upcoming": upcoming,
+            "finished": finished,
+            "when": lambda v: when(v, actor.language),
+            "closed": _window_closed(now),
+        },
         actor=actor,
     )
+
+
+def _window_closed(now: datetime):  # type: ignore[no-untyped-def]
+    """For the student's pages: an exam not started whose window has closed (not «not open yet»)."""
+    return lambda e: not e["open_now"] and datetime.fromisoformat(e["closes_at"]) <= now
 
 
 def _exam_messages(language: str) -> dict[str, str]:
@@ -221,6 +232,13 @@ def _exam_messages(language: str) -> dict[str, str]:
             "were NOT saved. The result counts only the answers saved before the end."
         ),
         "see_result": N_("See the result"),
+        # The window closed (or is not open) when «Start» was pressed: said without the server's raw time.
+        "exam_closed": N_(
+            "The exam window has closed: this exam can no longer be started. If you missed it for a valid "
+            "reason, ask the academic office for a new time (a document is needed)."
+        ),
+        "exam_not_open": N_("The exam is not open yet. Come back at the time written under «My exams»."),
+        "back_home": N_("Back to my exams"),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 
@@ -272,7 +290,10 @@ async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     if not exam_id.isdigit():
         raise web.HTTPNotFound()
     exam = await _my_exam(request, conn, actor, int(exam_id))
-    return render(request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language)}, actor=actor)
+    closed = _window_closed(api.services_of(request).clock.now())
+    return render(
+        request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language), "closed": closed}, actor=actor
+    )
 
 
 @page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)

@@ -662,12 +662,22 @@
       return;
     }
     if (r.status !== 200) {
+      // Refused (the window closed while the rules were read, not open yet…): said in the page's own
+      // words where the server's carry a raw time, and the way back to «My exams».
+      const code = r.data && r.data.error && r.data.error.code;
       $("exam-loading").innerHTML = "";
       const p = document.createElement("p");
       p.className = "error";
       p.setAttribute("role", "alert");
-      p.textContent = (r.data && r.data.error && r.data.error.message) || String(r.status);
-      $("exam-loading").appendChild(p);
+      p.textContent = code === "exam_closed" || code === "exam_not_open" ? M[code]
+        : (r.data && r.data.error && r.data.error.message) || fmt(M.error, { message: r.status });
+      const back = document.createElement("a");
+      back.href = "/student";
+      back.className = "button";
+      back.textContent = M.back_home;
+      const line = document.createElement("p");
+      line.appendChild(back);
+      $("exam-loading").append(p, line);
       return;
     }
     syncClock(r.data.attempt.server_now, sentAt);

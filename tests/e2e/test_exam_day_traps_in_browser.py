@@ -4,6 +4,7 @@ Kazakh words on a phone, the browser's «Leave site?» prompt, a window that clo
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -114,3 +115,48 @@ async def test_a_hand_in_whose_answer_is_lost_on_the_way_back_opens_the_result_n
         assert not any(t["time_up"] in x or t["unsatisfactory"] in x for x in said), said
         row = await _attempt_row(services)
         assert row.status == "submitted" and (await stored_choices(services, row.id)) == {1: 1}
+
+
+CLOSED = {
+    "kk": "Емтихан терезесі жабылды",
+    "ru": "Окно экзамена закрылось",
+}
+BACK_HOME = {"kk": "Менің емтихандарым", "ru": "Мои экзамены"}
+
+
+async def _close_window(services, exam_id: int) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from exam_engine.tables import exams
+
+    async with services.engine.begin() as conn:
+        await conn.execute(
+            update(exams).where(exams.c.id == exam_id).values(closes_at=datetime.now(UTC) - timedelta(seconds=5))
+        )
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_window_that_closed_before_start_is_said_so_with_a_way_back(services, browser, lang):
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    async with served_page(
+        services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}, bypass_csp=True
+    ) as (base, page):
+        await sign_in(page, base, "student1", "/student")
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        await _close_window(services, world.exam_id)  # the window closes while the student reads the rules
+        await page.click("#rules-continue")
+        said = page.locator("#exam-loading")
+        await said.locator(f"text={CLOSED[lang]}").wait_for(timeout=10000)
+        text = await said.inner_text()
+        assert not re.search(r"\d{4}-\d{2}-\d{2}T", text), text  # not the server's raw time
+        await shot(page, f"student-window-closed-{lang}")
+        assert await _serious_violations(page) == []
+        await said.locator("a[href='/student']").click()
+        await page.wait_for_url(f"{base}/student")
+        card = await page.inner_text(f"li.exam[data-exam='{world.exam_id}']")
+        assert CLOSED[lang] in card, card  # not «Not open yet.» for an exam that has closed
+        await page.goto(f"{base}/exam/{world.exam_id}/rules")
+        assert CLOSED[lang] in await page.inner_text("main")
+        assert await page.locator("#rules-continue").count() == 0
