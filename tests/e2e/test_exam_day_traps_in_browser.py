@@ -160,3 +160,53 @@ async def test_a_window_that_closed_before_start_is_said_so_with_a_way_back(serv
         await page.goto(f"{base}/exam/{world.exam_id}/rules")
         assert CLOSED[lang] in await page.inner_text("main")
         assert await page.locator("#rules-continue").count() == 0
+
+
+LONG_WORD = "мемлекеттендірілмегендіктеріңізден" * 3  # 102 letters, no place to break
+
+
+async def _overflowing(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """What sticks out of the screen or out of its own box on the question card."""
+    return await page.evaluate(
+        """() => {
+          const out = [];
+          if (document.documentElement.scrollWidth > window.innerWidth) out.push("the page is wider than the screen");
+          for (const el of document.querySelectorAll("#q-text, #q-options .option, #q-options .option span, #q-title")) {
+            const r = el.getBoundingClientRect();
+            if (r.right > window.innerWidth + 1 || el.scrollWidth > el.clientWidth + 1) out.push(el.id || el.className || el.tagName);
+          }
+          return out;
+        }"""
+    )
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+@pytest.mark.parametrize("width", [360, 1280])
+async def test_very_long_words_in_a_question_and_its_options_stay_on_the_screen(services, browser, lang, width):
+    from sqlalchemy import update
+
+    from exam_engine.tables import attempt_items
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": width, "height": 740}) as (
+        base,
+        page,
+    ):
+        await open_exam(page, base, world.exam_id)
+        row = await _attempt_row(services)
+        async with services.engine.begin() as conn:  # a bank item with very long words (as typed by an author)
+            await conn.execute(
+                update(attempt_items)
+                .where(attempt_items.c.attempt_id == row.id)
+                .values(
+                    text=f"Төмендегілердің қайсысы {LONG_WORD}?",
+                    options=[f"{LONG_WORD} {i}" for i in range(4)],
+                )
+            )
+        await page.reload()
+        await page.wait_for_selector("#exam:not([hidden])")
+        assert LONG_WORD in await page.inner_text("#q-text")
+        assert await _overflowing(page) == []
+        await page.click("#q-options .option >> nth=3")  # the last option, whole, can be chosen
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+        await shot(page, f"student-long-words-{lang}-{width}")
