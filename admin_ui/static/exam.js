@@ -289,6 +289,7 @@
       b.classList.toggle("answered", answered);
       b.setAttribute("aria-label", fmt(M.question_label, { n: i + 1, state: answered ? M.answered : M.unanswered }));
       if (i === current) b.setAttribute("aria-current", "step");
+      b.disabled = finished;
       b.addEventListener("click", () => show(i, true));
       li.appendChild(b);
       ol.appendChild(li);
@@ -312,6 +313,7 @@
       input.name = "q" + q.position;
       input.value = String(i);
       input.checked = q.choice === i;
+      input.disabled = finished || paused;  // a question moved to after the end or during a pause stays locked
       input.addEventListener("change", () => choose(q.position, i));
       const span = document.createElement("span");
       span.textContent = text;
@@ -715,6 +717,7 @@
   $("next").addEventListener("click", () => show(current + 1, true));
   $("submit").addEventListener("click", submitNow);
   document.addEventListener("keydown", (e) => {
+    if (document.querySelector("dialog[open]")) return;  // the hand-in dialog: the question behind it stays
     if (e.altKey && e.key === "ArrowRight") { show(current + 1, true); e.preventDefault(); }
     if (e.altKey && e.key === "ArrowLeft") { show(current - 1, true); e.preventDefault(); }
   });

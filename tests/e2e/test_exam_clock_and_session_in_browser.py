@@ -392,6 +392,9 @@ async def test_answers_that_waited_through_a_sleep_past_the_deadline_are_named_a
         assert await page.locator("#q-options input:checked").count() == 0
         assert "answered" not in (await page.get_attribute("#qmap li:nth-child(2) button", "class") or "")
         assert "answered" in (await page.get_attribute("#qmap li:nth-child(1) button", "class") or "")
+        await page.keyboard.press("Alt+ArrowLeft")  # the keyboard's way to another question: still locked
+        assert "1" in await page.inner_text("#q-title")
+        assert await page.locator("#q-options input:enabled, #qmap button:enabled").count() == 0
         assert (await _attempt(services)).status == "timed_out"
         await shot(page, f"student-late-answers-not-saved-{lang}")
         assert await _serious_violations(page) == []

@@ -210,3 +210,47 @@ async def test_very_long_words_in_a_question_and_its_options_stay_on_the_screen(
         await page.click("#q-options .option >> nth=3")  # the last option, whole, can be chosen
         await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
         await shot(page, f"student-long-words-{lang}-{width}")
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_the_keyboard_alone_answers_opens_escapes_and_confirms_the_hand_in(services, browser, lang):
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}) as (
+        base,
+        page,
+    ):
+        await open_exam(page, base, world.exam_id)
+        focused = "() => document.activeElement && (document.activeElement.id || document.activeElement.name)"
+        await page.focus("#q-title")
+        for _ in range(10):  # Tab to the first option
+            await page.keyboard.press("Tab")
+            if await page.evaluate(focused) == "q1":
+                break
+        assert await page.evaluate(focused) == "q1"
+        await page.keyboard.press("Space")
+        await page.keyboard.press("ArrowDown")  # the next option: chosen and saved
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+        row = await _attempt_row(services)
+        assert (await stored_choices(services, row.id)) == {1: 1}
+        for _ in range(10):
+            await page.keyboard.press("Tab")
+            if await page.evaluate(focused) == "submit":
+                break
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#confirm-dialog[open]")
+        assert await page.evaluate(focused) in ("confirm-no", "confirm-yes")
+        await page.keyboard.press("Alt+ArrowRight")  # the question under the dialog stays
+        await page.keyboard.press("Escape")
+        await page.wait_for_selector("#confirm-dialog:not([open])", state="attached")
+        assert await page.evaluate(focused) == "submit"  # back where the student was
+        assert "1" in await page.inner_text("#q-title")
+        assert (await _attempt_row(services)).status == "in_progress"
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#confirm-dialog[open]")
+        for _ in range(4):
+            if await page.evaluate(focused) == "confirm-yes":
+                break
+            await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")
+        await page.wait_for_url("**/result")
+        assert (await _attempt_row(services)).status == "submitted"
