@@ -382,6 +382,22 @@ async def result_page(request: web.Request, conn: Any, actor: api.Actor) -> web.
             "recording_tail": {"attempt_id": str(attempt_id), "csrf": request[api.SESSION].csrf_token}
             if data["attempt"]["status"] in ("submitted", "timed_out")
             else None,
+            # Answers the exam page left waiting in this browser (closed or reloaded offline, then the
+            # time ran out) are compared with what the server holds and named (result-queue.js).
+            "held": None
+            if data["attempt"]["status"] in ("checks", "in_progress", "paused")
+            else {
+                "attempt_id": str(attempt_id),
+                "numbers": {str(q["position"]): i + 1 for i, q in enumerate(data["questions"])},
+                "choices": {str(q["position"]): q["choice"] for q in data["questions"] if q["seq"] is not None},
+                "message": api.gettext(
+                    actor.language,
+                    N_(
+                        "Your answers to questions {number} were still waiting in this browser when the exam "
+                        "ended and were NOT saved. The result counts only the answers saved before the end."
+                    ),
+                ),
+            },
         },
         actor=actor,
     )

@@ -254,3 +254,52 @@ async def test_the_keyboard_alone_answers_opens_escapes_and_confirms_the_hand_in
         await page.keyboard.press("Enter")
         await page.wait_for_url("**/result")
         assert (await _attempt_row(services)).status == "submitted"
+
+
+RESULT_LOST = {
+    "kk": "2-сұрақтарға берген жауаптарыңыз емтихан аяқталғанда әлі осы браузерде күтіп тұрған еді және САҚТАЛМАДЫ",
+    "ru": "Ваши ответы на вопросы 2 ещё ждали отправки в этом браузере, когда экзамен завершился, и НЕ сохранены",
+}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_answers_left_waiting_in_a_closed_page_are_named_on_the_result_after_the_end(services, browser, lang):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    async with served_page(
+        services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}, bypass_csp=True
+    ) as (base, page):
+        await open_exam(page, base, world.exam_id)
+        row = await _attempt_row(services)
+        await page.click("#q-options .option >> nth=1")  # question 1: saved
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+        await page.context.set_offline(True)  # the Wi-Fi goes; question 2 waits in the browser
+        await page.click("#next")
+        await page.click("#q-options .option >> nth=2")
+        await page.wait_for_selector("#save-status.offline")
+        context = page.context
+        await page.close()  # the tab closed (or reloaded onto the browser's «no internet» page)
+        async with services.engine.begin() as conn:  # and the time runs out meanwhile
+            await conn.execute(
+                update(attempts)
+                .where(attempts.c.id == row.id)
+                .values(
+                    started_at=row.started_at - timedelta(seconds=1300),
+                    deadline_at=row.deadline_at - timedelta(seconds=1300),
+                )
+            )
+        await context.set_offline(False)
+        again = await context.new_page()
+        await again.goto(f"{base}/exam/{world.exam_id}")  # back, connected: the server sends the result
+        await again.wait_for_url("**/result")
+        said = again.locator("#late-lost")
+        await said.wait_for()
+        assert RESULT_LOST[lang] in await said.inner_text()
+        assert (await stored_choices(services, row.id)) == {1: 1}
+        await shot(again, f"student-result-waiting-answers-{lang}")
+        assert await _serious_violations(again) == []
+        await again.reload()  # said once: the browser no longer keeps them
+        assert (await again.inner_text("#late-lost")).strip() == ""
