@@ -667,6 +667,18 @@
       // Refused (the window closed while the rules were read, not open yet…): said in the page's own
       // words where the server's carry a raw time, and the way back to «My exams».
       const code = r.data && r.data.error && r.data.error.code;
+      if (code === "retake_forbidden") {
+        // This exam's own attempt ended between the page and «start» (the time ran out, the sweeper
+        // closed it): its result, not «a retake is not allowed». The server's list says which attempt.
+        try {
+          const mine = await api("GET", "/student/exams");
+          const e = mine.status === 200 && (mine.data.exams || []).find((x) => x.id === config.exam_id);
+          if (e && e.attempt && !["checks", "in_progress", "paused"].includes(e.attempt.status)) {
+            window.location.replace(`/attempt/${e.attempt.id}/result`);
+            return;
+          }
+        } catch (e) { /* say the server's words below */ }
+      }
       $("exam-loading").innerHTML = "";
       const p = document.createElement("p");
       p.className = "error";

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from exam_engine.domain.roles import Role
 from exam_engine.tables import attempts
 from tests.e2e.conftest import open_exam, served_page, shot, sign_in
-from tests.e2e.test_exam_clock_and_session_in_browser import SKEWED_DATE, TEXT, _serious_violations, _set_skew
+from tests.e2e.test_exam_clock_and_session_in_browser import LATE, SKEWED_DATE, TEXT, _serious_violations, _set_skew
 from tests.factories import make_user, make_world, new_api, open_client, stored_choices
 from tests.integration.test_staff_pages import watch
 
@@ -282,6 +282,7 @@ async def test_answers_left_waiting_in_a_closed_page_are_named_on_the_result_aft
         await page.wait_for_selector("#save-status.offline")
         context = page.context
         await page.close()  # the tab closed (or reloaded onto the browser's «no internet» page)
+        assert (await stored_choices(services, row.id)) == {1: 1}, "question 2 reached the server"
         async with services.engine.begin() as conn:  # and the time runs out meanwhile
             await conn.execute(
                 update(attempts)
@@ -293,13 +294,61 @@ async def test_answers_left_waiting_in_a_closed_page_are_named_on_the_result_aft
             )
         await context.set_offline(False)
         again = await context.new_page()
-        await again.goto(f"{base}/exam/{world.exam_id}")  # back, connected: the server sends the result
-        await again.wait_for_url("**/result")
+        await again.goto(f"{base}/exam/{world.exam_id}")  # back, connected
+        # The server decides where: the result (the attempt already timed out), or — the sweeper not yet
+        # round — the exam page, whose queue meets the refusal and names the question itself.
+        try:
+            await again.wait_for_selector("#late-lost:not(:empty), #to-result", timeout=15000)
+        except Exception:
+            raise AssertionError(again.url + " :: " + await again.inner_text("body")) from None
+        if "/result" not in again.url:
+            assert LATE[lang]["late"] in await again.inner_text("#alert")
+            await again.click("#to-result")
+            await again.wait_for_url("**/result")
+            assert (await again.inner_text("#late-lost")).strip() == ""  # said once, not twice
+            return
         said = again.locator("#late-lost")
-        await said.wait_for()
         assert RESULT_LOST[lang] in await said.inner_text()
         assert (await stored_choices(services, row.id)) == {1: 1}
         await shot(again, f"student-result-waiting-answers-{lang}")
         assert await _serious_violations(again) == []
         await again.reload()  # said once: the browser no longer keeps them
         assert (await again.inner_text("#late-lost")).strip() == ""
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_a_reload_as_the_time_runs_out_opens_the_result_not_a_retake_refusal(services, browser, lang):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from exam_engine.services import attempts as attempt_service
+
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    async with served_page(services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}) as (
+        base,
+        page,
+    ):
+        await open_exam(page, base, world.exam_id)
+        row = await _attempt_row(services)
+
+        async def the_time_runs_out_meanwhile(route):  # type: ignore[no-untyped-def]
+            # The page was served while the attempt was open; before its «start» arrives the time runs
+            # out and the sweeper closes the attempt.
+            async with services.engine.begin() as conn:
+                await conn.execute(
+                    update(attempts)
+                    .where(attempts.c.id == row.id)
+                    .values(
+                        started_at=row.started_at - timedelta(seconds=1300),
+                        deadline_at=row.deadline_at - timedelta(seconds=1300),
+                    )
+                )
+                await attempt_service.sweep_expired(conn, now=datetime.now(UTC), grace_s=1.0)
+            await route.continue_()
+
+        await page.route("**/api/v1/exams/*/start", the_time_runs_out_meanwhile)
+        await page.reload()
+        await page.wait_for_url("**/result", timeout=10000)
+        assert TEXT[lang]["unsatisfactory"] in (await page.inner_text("#verdict")).lower()
+        assert (await _attempt_row(services)).status == "timed_out"
