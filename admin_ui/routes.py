@@ -146,16 +146,27 @@ async def home(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamR
 @page(permission=api.Permission.SIT_EXAM)
 async def student_home(request: web.Request, conn: Any, actor: api.Actor) -> web.StreamResponse:
     services = api.services_of(request)
-    exams = await api.attempt_service.student_exams(conn, actor, now=services.clock.now())
+    now = services.clock.now()
+    exams = await api.attempt_service.student_exams(conn, actor, now=now)
     running = ("checks", "in_progress", "paused")
     upcoming = [e for e in exams if not e["attempt"] or e["attempt"]["status"] in running]
     finished = [e for e in exams if e["attempt"] and e["attempt"]["status"] not in running]
     return render(
         request,
         "student_home.html",
-        {"upcoming": upcoming, "finished": finished, "when": lambda v: when(v, actor.language)},
+        {
+            "upcoming": upcoming,
+            "finished": finished,
+            "when": lambda v: when(v, actor.language),
+            "closed": _window_closed(now),
+        },
         actor=actor,
     )
+
+
+def _window_closed(now: datetime):  # type: ignore[no-untyped-def]
+    """For the student's pages: an exam not started whose window has closed (not «not open yet»)."""
+    return lambda e: not e["open_now"] and datetime.fromisoformat(e["closes_at"]) <= now
 
 
 def _exam_messages(language: str) -> dict[str, str]:
@@ -214,6 +225,23 @@ def _exam_messages(language: str) -> dict[str, str]:
             "sign in again in this browser to continue the same exam, and the waiting answers are sent."
         ),
         "sign_in_again": N_("Sign in again"),
+        # Answers that waited in the browser (a laptop asleep past the deadline) and were refused: named.
+        "late_not_saved": N_(
+            "Your answers to questions {number} reached the server after the time had ended and were NOT "
+            "saved. The result counts only the answers saved before the end."
+        ),
+        "ended_not_saved": N_(
+            "The exam had already ended when your answers to questions {number} reached the server: they "
+            "were NOT saved. The result counts only the answers saved before the end."
+        ),
+        "see_result": N_("See the result"),
+        # The window closed (or is not open) when «Start» was pressed: said without the server's raw time.
+        "exam_closed": N_(
+            "The exam window has closed: this exam can no longer be started. If you missed it for a valid "
+            "reason, ask the academic office for a new time (a document is needed)."
+        ),
+        "exam_not_open": N_("The exam is not open yet. Come back at the time written under «My exams»."),
+        "back_home": N_("Back to my exams"),
     }
     return {key: api.gettext(language, msgid) for key, msgid in ids.items()}
 
@@ -265,7 +293,10 @@ async def rules_page(request: web.Request, conn: Any, actor: api.Actor) -> web.S
     if not exam_id.isdecimal():
         raise web.HTTPNotFound()
     exam = await _my_exam(request, conn, actor, int(exam_id))
-    return render(request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language)}, actor=actor)
+    closed = _window_closed(api.services_of(request).clock.now())
+    return render(
+        request, "rules.html", {"exam": exam, "when": lambda v: when(v, actor.language), "closed": closed}, actor=actor
+    )
 
 
 @page(permission=api.Permission.SIT_EXAM, resource=api.Kind.EXAM)
@@ -354,6 +385,22 @@ async def result_page(request: web.Request, conn: Any, actor: api.Actor) -> web.
             "recording_tail": {"attempt_id": str(attempt_id), "csrf": request[api.SESSION].csrf_token}
             if data["attempt"]["status"] in ("submitted", "timed_out")
             else None,
+            # Answers the exam page left waiting in this browser (closed or reloaded offline, then the
+            # time ran out) are compared with what the server holds and named (result-queue.js).
+            "held": None
+            if data["attempt"]["status"] in ("checks", "in_progress", "paused")
+            else {
+                "attempt_id": str(attempt_id),
+                "numbers": {str(q["position"]): i + 1 for i, q in enumerate(data["questions"])},
+                "choices": {str(q["position"]): q["choice"] for q in data["questions"] if q["seq"] is not None},
+                "message": api.gettext(
+                    actor.language,
+                    N_(
+                        "Your answers to questions {number} were still waiting in this browser when the exam "
+                        "ended and were NOT saved. The result counts only the answers saved before the end."
+                    ),
+                ),
+            },
         },
         actor=actor,
     )

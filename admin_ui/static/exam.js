@@ -28,6 +28,8 @@
   let retryDelay = 1000;
   let finished = false;
   const warned = new Set();   // warning bands already shown (seconds: 300, 60)
+  const lateLost = new Map();  // position -> the waiting choice the server refused: the attempt had ended
+  let lateCode = "";           // the refusal's code (deadline_passed, attempt_finished)
 
   const storeKey = () => "exam-queue:" + attempt.id;
   const posKey = () => "exam-position:" + attempt.id;  // the question on screen, kept across a reload
@@ -237,7 +239,10 @@
         document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
         return;
       } else if (result.status === 409 || result.status === 404) {
-        // Finished or the deadline passed: nothing more will be accepted.
+        // Finished or the deadline passed: nothing more will be accepted. What still waited (a laptop
+        // asleep past the deadline) is NOT saved: the page names those questions (never a silent loss).
+        for (const [p, item] of Object.entries(queue)) lateLost.set(Number(p), item.choice);
+        lateCode = (result.data && result.data.error && result.data.error.code) || "";
         queue = {};
         persistQueue();
         return finish(true);
@@ -284,6 +289,7 @@
       b.classList.toggle("answered", answered);
       b.setAttribute("aria-label", fmt(M.question_label, { n: i + 1, state: answered ? M.answered : M.unanswered }));
       if (i === current) b.setAttribute("aria-current", "step");
+      b.disabled = finished;
       b.addEventListener("click", () => show(i, true));
       li.appendChild(b);
       ol.appendChild(li);
@@ -307,6 +313,7 @@
       input.name = "q" + q.position;
       input.value = String(i);
       input.checked = q.choice === i;
+      input.disabled = finished || paused;  // a question moved to after the end or during a pause stays locked
       input.addEventListener("change", () => choose(q.position, i));
       const span = document.createElement("span");
       span.textContent = text;
@@ -467,9 +474,57 @@
       }
     }
     await untilServerAnswers();
+    // What still waits goes now: the server answers each (its refusal names it in lateLost); what it
+    // did not take (no connection again) was not saved either.
+    if (pendingCount() > 0) await flush();
+    for (const [p, item] of Object.entries(queue)) lateLost.set(Number(p), item.choice);
+    queue = {};
     try { localStorage.removeItem(storeKey()); sessionStorage.removeItem(posKey()); } catch (e) { /* ignore */ }
     await beforeLeave();
+    if (lateLost.size) return showLateLost();
     window.location = `/attempt/${attempt.id}/result`;
+  }
+
+  // Answers the server refused because they reached it after the deadline (or after the attempt had
+  // ended): the page stays, names the questions, and the result is one press away. The server's
+  // verdict stands; the page only says which of the student's last choices it never received.
+  async function showLateLost() {
+    // The server's word on what it holds: an answer it already had (chosen, changed, chosen back) is
+    // not lost, and whether the time ran out or the exam was handed in (another tab) is its status.
+    let status = "";
+    const held = { ...serverChoice };  // position -> the choice the server holds
+    try {
+      const r = await api("GET", `/attempts/${attempt.id}`);
+      if (r.status === 200 && r.data) {
+        status = r.data.attempt.status;
+        for (const q of r.data.questions || []) if (q.seq !== null && q.seq !== undefined) held[q.position] = q.choice;
+      }
+    } catch (e) { /* offline again: what the page knows */ }
+    for (const [p, choice] of [...lateLost]) if (p in held && held[p] === choice) lateLost.delete(p);
+    if (!lateLost.size) { window.location = `/attempt/${attempt.id}/result`; return; }
+    // The questions show what the server holds (an unsaved choice does not look chosen), locked.
+    for (const q of questions) if (lateLost.has(q.position)) q.choice = q.position in held ? held[q.position] : null;
+    show(current, false);
+    document.querySelectorAll("#exam input, #exam button").forEach((el) => (el.disabled = true));
+    const numbers = [...lateLost.keys()].map((p) => questions.findIndex((q) => q.position === p) + 1)
+      .filter((n) => n > 0).sort((a, b) => a - b).join(", ");
+    const timeOut = lateCode === "deadline_passed" || status === "timed_out" || status === "";
+    const box = $("alert");
+    const timeUp = attempt.timeout_policy === "grade_saved" ? M.time_up_grade_saved : M.time_up_unsatisfactory;
+    box.textContent = timeOut ? timeUp + " " + fmt(M.late_not_saved, { number: numbers })
+                              : fmt(M.ended_not_saved, { number: numbers });
+    const a = document.createElement("a");
+    a.href = `/attempt/${attempt.id}/result`;
+    a.id = "to-result";
+    a.className = "button primary";
+    a.textContent = M.see_result;
+    const line = document.createElement("p");
+    line.appendChild(a);
+    box.appendChild(line);
+    const el = $("save-status");
+    el.className = "save-status offline";
+    el.textContent = fmt(M.not_saved_short, { number: numbers });
+    focusBelowBar(box);
   }
 
   // Going to the result while offline opened the browser's own "no internet" page, in the browser's
@@ -526,7 +581,10 @@
         r = await api("POST", `/attempts/${attempt.id}/submit`);
       } catch (e) {
         finished = false;  // offline: nothing was handed in; the clock and the page go on
-        return notHandedIn();
+        notHandedIn();
+        // Or only the server's answer was lost on the way back: ask it at once (and again at every
+        // ping); a hand-in it did take opens the result, never «time is up».
+        return presence();
       }
       if (r.status === 200 || r.status === 409) {
         try { localStorage.removeItem(storeKey()); } catch (e) { /* ignore */ }
@@ -537,6 +595,7 @@
       } else if (AGAIN(r.status) || r.status >= 500) {
         finished = false;  // the server could not take it now: as offline, nothing was handed in
         notHandedIn();
+        presence();  // a proxy's 504 may stand for a hand-in the server did take
       } else {
         finished = false;
         const said = r.data && r.data.error && r.data.error.message;
@@ -545,6 +604,16 @@
       }
     };
     $("confirm-no").onclick = () => dialog.close();
+  }
+
+  // The server holds a hand-in (its answer to «Hand in» was lost, or another tab of this browser
+  // handed in) and nothing waits here: the result, without a word of «time is up».
+  async function handedIn() {
+    if (finished) return;
+    finished = true;
+    try { localStorage.removeItem(storeKey()); sessionStorage.removeItem(posKey()); } catch (e) { /* ignore */ }
+    await beforeLeave();
+    window.location = `/attempt/${attempt.id}/result`;
   }
 
   // The server may pause, resume or extend the attempt at any time: ask it regularly.
@@ -560,6 +629,7 @@
         if (pendingCount() === 0) reachedServer();
         if (summary.status === "paused") setPaused(true);
         else if (summary.status === "in_progress") setPaused(false);
+        else if (summary.status === "submitted" && pendingCount() === 0) handedIn();
         else finish(true);
       } else if (r.status === 409 && r.data && r.data.error && r.data.error.code === "attempt_paused") {
         setPaused(true);
@@ -594,12 +664,34 @@
       return;
     }
     if (r.status !== 200) {
+      // Refused (the window closed while the rules were read, not open yet…): said in the page's own
+      // words where the server's carry a raw time, and the way back to «My exams».
+      const code = r.data && r.data.error && r.data.error.code;
+      if (code === "retake_forbidden") {
+        // This exam's own attempt ended between the page and «start» (the time ran out, the sweeper
+        // closed it): its result, not «a retake is not allowed». The server's list says which attempt.
+        try {
+          const mine = await api("GET", "/student/exams");
+          const e = mine.status === 200 && (mine.data.exams || []).find((x) => x.id === config.exam_id);
+          if (e && e.attempt && !["checks", "in_progress", "paused"].includes(e.attempt.status)) {
+            window.location.replace(`/attempt/${e.attempt.id}/result`);
+            return;
+          }
+        } catch (e) { /* say the server's words below */ }
+      }
       $("exam-loading").innerHTML = "";
       const p = document.createElement("p");
       p.className = "error";
       p.setAttribute("role", "alert");
-      p.textContent = (r.data && r.data.error && r.data.error.message) || String(r.status);
-      $("exam-loading").appendChild(p);
+      p.textContent = code === "exam_closed" || code === "exam_not_open" ? M[code]
+        : (r.data && r.data.error && r.data.error.message) || fmt(M.error, { message: r.status });
+      const back = document.createElement("a");
+      back.href = "/student";
+      back.className = "button";
+      back.textContent = M.back_home;
+      const line = document.createElement("p");
+      line.appendChild(back);
+      $("exam-loading").append(p, line);
       return;
     }
     syncClock(r.data.attempt.server_now, sentAt);
@@ -637,6 +729,7 @@
   $("next").addEventListener("click", () => show(current + 1, true));
   $("submit").addEventListener("click", submitNow);
   document.addEventListener("keydown", (e) => {
+    if (document.querySelector("dialog[open]")) return;  // the hand-in dialog: the question behind it stays
     if (e.altKey && e.key === "ArrowRight") { show(current + 1, true); e.preventDefault(); }
     if (e.altKey && e.key === "ArrowLeft") { show(current - 1, true); e.preventDefault(); }
   });

@@ -2,16 +2,32 @@
 // the first render: states, names and translations stay on the server); the time left ticks every
 // second from each attempt's deadline and the server's clock. An action link opens its form in a
 // dialog (the same form as the link's own page, which works without script).
+// The server's time is counted on with the browser's monotonic clock (performance.now), as on the
+// student's exam page: the computer's clock (set wrong, or changed while the Wi-Fi is down) is never
+// read for the time left. A jump between the two clocks (a laptop waking) refreshes the rows at once.
 "use strict";
 (function () {
   const config = JSON.parse(document.getElementById("live-config").textContent);
   const updated = document.getElementById("live-updated");  // not a live region: no announcement every 5 s
   const offline = document.getElementById("live-offline");  // an alert, said once when the connection fails
-  let offsetMs = 0;
+  let syncServerMs = null, syncMono = 0;
 
-  function measure() {
+  // arrived: performance.now() when the rows' response arrived (the page's own: its navigation timing).
+  function measure(arrived) {
     const rows = document.getElementById("live-rows");
-    if (rows && rows.dataset.serverNow) offsetMs = Date.parse(rows.dataset.serverNow) - Date.now();
+    if (!rows || !rows.dataset.serverNow) return;
+    const t = Date.parse(rows.dataset.serverNow);
+    if (!Number.isNaN(t)) { syncServerMs = t; syncMono = arrived; }
+  }
+  const serverNow = () => (syncServerMs === null ? Date.now() : syncServerMs + (performance.now() - syncMono));
+
+  let lastWall = Date.now(), lastMono = performance.now();
+  function clockJumped() {
+    const wall = Date.now(), mono = performance.now();
+    const jumped = Math.abs((wall - lastWall) - (mono - lastMono)) > 2000 || mono - lastMono > 5000;
+    lastWall = wall;
+    lastMono = mono;
+    return jumped;
   }
 
   function clock(seconds) {
@@ -21,7 +37,8 @@
   }
 
   function tick() {
-    const now = Date.now() + offsetMs;
+    if (clockJumped()) refresh();
+    const now = serverNow();
     document.querySelectorAll("#live-rows .remaining:not([data-paused])").forEach((el) => {
       el.textContent = clock((Date.parse(el.dataset.deadline) - now) / 1000);
     });
@@ -31,9 +48,13 @@
     return template.replace(/\{(\w+)\}/g, (all, key) => (key in values ? values[key] : all));
   }
 
+  let refreshing = false;  // one refresh at a time (the interval and a clock jump may meet)
   async function refresh() {
+    if (refreshing) return;
+    refreshing = true;
     try {
       const r = await fetch(`/proctor/live/${config.exam_id}/rows`, { credentials: "same-origin", cache: "no-store" });
+      const arrived = performance.now();
       if (r.status !== 200) throw new Error(String(r.status));
       const doc = new DOMParser().parseFromString(await r.text(), "text/html");
       const fresh = doc.getElementById("live-rows");
@@ -56,13 +77,15 @@
           if (again) again.focus();
         }
       }
-      measure();
+      measure(arrived);
       tick();
-      const time = new Date().toLocaleTimeString(config.language, { timeZone: config.time_zone, hour12: false });
+      const time = new Date(serverNow()).toLocaleTimeString(config.language, { timeZone: config.time_zone, hour12: false });
       updated.textContent = fill(config.messages.refreshed, { time });
       offline.textContent = "";
     } catch (e) {
       if (offline.textContent !== config.messages.offline) offline.textContent = config.messages.offline;
+    } finally {
+      refreshing = false;
     }
   }
 
@@ -99,7 +122,8 @@
     if (again && document.activeElement !== again) again.focus();
   });
 
-  measure();
+  const nav = performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+  measure(nav && nav.responseStart > 0 ? nav.responseStart : performance.now());
   setInterval(tick, 1000);
   setInterval(refresh, config.refresh_ms);
 })();

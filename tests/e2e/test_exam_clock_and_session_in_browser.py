@@ -336,3 +336,69 @@ async def test_axe_finds_nothing_serious_on_the_sign_in_exam_and_result_pages(se
         await page.wait_for_url("**/result")
         found["result"] = await _serious_violations(page)
         assert found == {"sign-in": [], "exam": [], "hand-in dialog": [], "result": []}
+
+
+LATE = {
+    "kk": {
+        "late": "2-сұрақтарға берген жауаптарыңыз серверге уақыт біткеннен кейін жетті және САҚТАЛМАДЫ",
+        "see_result": "Нәтижені көру",
+        "not_saved": "Сақталмады: 2-сұрақ",
+    },
+    "ru": {
+        "late": "Ваши ответы на вопросы 2 дошли до сервера после окончания времени и НЕ сохранены",
+        "see_result": "Посмотреть результат",
+        "not_saved": "Не сохранён: вопрос 2",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+async def test_answers_that_waited_through_a_sleep_past_the_deadline_are_named_as_not_saved(services, browser, lang):
+    world = await make_world(services, students=1, question_count=3, duration_s=1200, student_language=lang)
+    t, late = TEXT[lang], LATE[lang]
+    async with served_page(
+        services, browser, locale=LOCALE[lang], viewport={"width": 360, "height": 740}, bypass_csp=True
+    ) as (base, page):
+        await page.add_init_script(SKEWED_DATE)
+        await open_exam(page, base, world.exam_id)
+        attempt = await _attempt(services)
+        await page.click("#q-options .option >> nth=1")  # question 1: saved
+        await page.wait_for_selector("#save-status:not(.pending):has-text('№')")
+
+        # The Wi-Fi goes, question 2 is answered (it waits in the browser), the lid closes, and the
+        # deadline passes while the laptop sleeps; the server times the attempt out meanwhile.
+        await page.context.set_offline(True)
+        await page.click("#next")
+        await page.click("#q-options .option >> nth=2")
+        await page.wait_for_selector("#save-status.offline")
+        cdp = await page.context.new_cdp_session(page)
+        await cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
+        await _move_deadline(services, attempt.id, -((await _server_left_s(services)) + 30))
+        await _set_skew(page, 1300)
+        await page.context.set_offline(False)
+        await cdp.send("Page.setWebLifecycleState", {"state": "active"})
+
+        # The page says the time ended and which answer the server did not take — not a silent result.
+        link = page.locator(f"#to-result:has-text('{late['see_result']}')")
+        await link.wait_for(timeout=15000)
+        alert = await page.inner_text("#alert")
+        assert t["time_up"] in alert and late["late"] in alert, alert
+        assert await page.inner_text("#save-status") == late["not_saved"]
+        assert page.url.endswith(f"/exam/{world.exam_id}")
+        box = await page.locator("#alert").bounding_box()
+        assert box["y"] < 740, "said out of sight"
+        assert (await stored_choices(services, attempt.id)) == {1: 1}  # the server's truth: question 2 not saved
+        # …and the page shows that truth: question 2 does not look answered.
+        assert await page.locator("#q-options input:checked").count() == 0
+        assert "answered" not in (await page.get_attribute("#qmap li:nth-child(2) button", "class") or "")
+        assert "answered" in (await page.get_attribute("#qmap li:nth-child(1) button", "class") or "")
+        await page.keyboard.press("Alt+ArrowLeft")  # the keyboard's way to another question: still locked
+        assert "1" in await page.inner_text("#q-title")
+        assert await page.locator("#q-options input:enabled, #qmap button:enabled").count() == 0
+        assert (await _attempt(services)).status == "timed_out"
+        await shot(page, f"student-late-answers-not-saved-{lang}")
+        assert await _serious_violations(page) == []
+        # Nothing waits any more: leaving the page does not ask, the result opens.
+        await link.click()
+        await page.wait_for_url("**/result")
+        assert t["unsatisfactory"] in (await page.inner_text("#verdict")).lower()
