@@ -2,45 +2,20 @@
 // the first render: states, names and translations stay on the server); the time left ticks every
 // second from each attempt's deadline and the server's clock. An action link opens its form in a
 // dialog (the same form as the link's own page, which works without script).
-// The server's time is counted on with the browser's monotonic clock (performance.now), as on the
-// student's exam page: the computer's clock (set wrong, or changed while the Wi-Fi is down) is never
-// read for the time left. A jump between the two clocks (a laptop waking) refreshes the rows at once.
+// The time left is counted from the server's time by live-clock.js (loaded first), never from the
+// computer's clock; a jump between the two clocks (a laptop waking) refreshes the rows at once.
 "use strict";
 (function () {
   const config = JSON.parse(document.getElementById("live-config").textContent);
   const updated = document.getElementById("live-updated");  // not a live region: no announcement every 5 s
   const offline = document.getElementById("live-offline");  // an alert, said once when the connection fails
-  let syncServerMs = null, syncMono = 0;
-
-  // arrived: performance.now() when the rows' response arrived (the page's own: its navigation timing).
-  function measure(arrived) {
-    const rows = document.getElementById("live-rows");
-    if (!rows || !rows.dataset.serverNow) return;
-    const t = Date.parse(rows.dataset.serverNow);
-    if (!Number.isNaN(t)) { syncServerMs = t; syncMono = arrived; }
-  }
-  const serverNow = () => (syncServerMs === null ? Date.now() : syncServerMs + (performance.now() - syncMono));
-
-  let lastWall = Date.now(), lastMono = performance.now();
-  function clockJumped() {
-    const wall = Date.now(), mono = performance.now();
-    const jumped = Math.abs((wall - lastWall) - (mono - lastMono)) > 2000 || mono - lastMono > 5000;
-    lastWall = wall;
-    lastMono = mono;
-    return jumped;
-  }
-
-  function clock(seconds) {
-    const s = Math.max(0, Math.floor(seconds));
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-    return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(sec).padStart(2, "0");
-  }
+  const clock = window.LiveClock;
 
   function tick() {
-    if (clockJumped()) refresh();
-    const now = serverNow();
+    if (clock.jumped()) refresh();
+    const now = clock.now();
     document.querySelectorAll("#live-rows .remaining:not([data-paused])").forEach((el) => {
-      el.textContent = clock((Date.parse(el.dataset.deadline) - now) / 1000);
+      el.textContent = clock.format((Date.parse(el.dataset.deadline) - now) / 1000);
     });
   }
 
@@ -77,9 +52,9 @@
           if (again) again.focus();
         }
       }
-      measure(arrived);
+      clock.measure(arrived);
       tick();
-      const time = new Date(serverNow()).toLocaleTimeString(config.language, { timeZone: config.time_zone, hour12: false });
+      const time = new Date(clock.now()).toLocaleTimeString(config.language, { timeZone: config.time_zone, hour12: false });
       updated.textContent = fill(config.messages.refreshed, { time });
       offline.textContent = "";
     } catch (e) {
@@ -122,8 +97,7 @@
     if (again && document.activeElement !== again) again.focus();
   });
 
-  const nav = performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
-  measure(nav && nav.responseStart > 0 ? nav.responseStart : performance.now());
+  clock.measurePage();
   setInterval(tick, 1000);
   setInterval(refresh, config.refresh_ms);
 })();
