@@ -19,7 +19,7 @@ from aiohttp import web
 from exam_engine.app import build_app
 from exam_engine.bootstrap import Services, build_services
 from exam_engine.config import load_settings
-from tests.conftest import _truncate, settings_env
+from tests.conftest import REDIS_PREFIX, _truncate, settings_env
 from tests.factories import PASSWORD
 
 
@@ -75,7 +75,22 @@ def live_server(pg_url: str, redis_url: str, data_dir: str, **extra_env: str) ->
     # No per-session request budget: a fuzzing run sends thousands of requests a minute from one session,
     # and every operation must reach its handler, not the budget's 429 (tests/unit/test_session_rate.py).
     env = {**settings_env(pg_url, data_dir, redis_url), "EXAM_SESSION_RATE_PER_MIN": "0", **extra_env}
+    _forget_counters(redis_url)
     services = build_services(load_settings(env))
     server = LiveServer(services)
     server.start()
     return server
+
+
+def _forget_counters(redis_url: str) -> None:
+    """The tests' Redis keys, cleared as the ``services`` fixture clears them: a live server starts
+    with no sign-in counted. Without this, the scenes of one module signed the same students in more
+    than ``EXAM_LOGIN_SUCCESSES_PER_MIN`` times a minute, and the next scene's sign-in got 429."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=3)
+    try:
+        for key in client.scan_iter(match=REDIS_PREFIX + "*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
